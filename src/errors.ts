@@ -1,0 +1,37 @@
+/**
+ * One catalog of every error auditq raises on purpose. Each code has a fixed HTTP status so the
+ * HTTP layer never guesses, and tests assert on `code`, never on message text.
+ */
+export const ERROR_CATALOG = {
+  AUDITQ_VALIDATION: { status: 400, summary: 'An event broke a field rule; `details` names each field and rule.' },
+  AUDITQ_BAD_REQUEST: { status: 400, summary: 'The request itself is malformed (JSON syntax, query parameter, cursor).' },
+  AUDITQ_TOO_MANY_EVENTS: { status: 413, summary: 'More events in one request than `maxEventsPerRequest`.' },
+  AUDITQ_BODY_TOO_LARGE: { status: 413, summary: 'Request body or one NDJSON line is over its byte limit.' },
+  AUDITQ_UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'Content-Type is neither application/json nor application/x-ndjson.' },
+  AUDITQ_NOT_FOUND: { status: 404, summary: 'No event or route by that name.' },
+  AUDITQ_STORE_UNAVAILABLE: { status: 503, summary: 'The store could not be reached; nothing was stored, retry later.' },
+  AUDITQ_STORE_REJECTED: { status: 500, summary: 'The store refused an event the validator accepted (reported per event).' },
+  AUDITQ_CLOSED: { status: 503, summary: 'The logger or service is shutting down and accepts no more events.' },
+  AUDITQ_CONFIG: { status: 500, summary: 'Configuration is invalid; the message names the setting.' },
+  AUDITQ_INTERNAL: { status: 500, summary: 'An unexpected fault; details are in the server log, never in the response.' },
+} as const
+
+export type ErrorCode = keyof typeof ERROR_CATALOG
+
+export class AuditqError extends Error {
+  readonly code: ErrorCode
+  readonly statusCode: number
+  readonly details: unknown
+
+  constructor(code: ErrorCode, message: string, options: { details?: unknown; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'AuditqError'
+    this.code = code
+    this.statusCode = ERROR_CATALOG[code].status
+    this.details = options.details
+  }
+}
+
+export function isAuditqError(value: unknown): value is AuditqError {
+  return value instanceof AuditqError
+}

@@ -1,0 +1,30 @@
+import { AuditqError } from '../errors.js'
+import type { CursorPosition } from './store.js'
+
+const CURSOR_VERSION = 1
+const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/** Opaque to clients: base64url of a small versioned JSON, so the format can change without breaking them. */
+export function encodeCursor(position: CursorPosition): string {
+  return Buffer.from(JSON.stringify({ v: CURSOR_VERSION, t: position.occurred_at, i: position.id })).toString('base64url')
+}
+
+export function decodeCursor(cursor: string): CursorPosition {
+  const invalid = () => new AuditqError('AUDITQ_BAD_REQUEST', 'cursor: not a cursor returned by this API (rule: cursor)', {
+    details: [{ field: 'cursor', rule: 'cursor', message: 'not a cursor returned by this API' }],
+  })
+  if (cursor.length > 200) throw invalid()
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+  } catch {
+    throw invalid()
+  }
+  if (typeof parsed !== 'object' || parsed === null) throw invalid()
+  const { v, t, i } = parsed as Record<string, unknown>
+  if (v !== CURSOR_VERSION || typeof t !== 'string' || typeof i !== 'string' || !ISO_MS.test(t) || !UUID.test(i)) {
+    throw invalid()
+  }
+  return { occurred_at: t, id: i }
+}

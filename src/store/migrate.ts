@@ -1,0 +1,41 @@
+import { AuditqError } from '../errors.js'
+import type { MigrationReport } from './store.js'
+
+/**
+ * The one ordered list of schema changes. Each store supplies the SQL for every step in its own
+ * dialect; `runMigrations` refuses to start if a dialect is missing a step, so the two stores can
+ * never drift apart silently.
+ */
+export const MIGRATION_PLAN = [
+  { version: 1, name: 'create_audit_logs' },
+] as const
+
+export type MigrationSql = Readonly<Record<number, readonly string[]>>
+
+/** What a store must offer the runner: a cross-process lock, the applied versions, and atomic apply. */
+export interface MigrationTarget {
+  /** Runs `fn` while holding a lock no other migrating process can hold at the same time. */
+  withLock<T>(fn: () => Promise<T>): Promise<T>
+  appliedVersions(): Promise<number[]>
+  /** Runs the statements and records the version in one transaction. */
+  apply(version: number, name: string, statements: readonly string[]): Promise<void>
+}
+
+export async function runMigrations(target: MigrationTarget, sql: MigrationSql): Promise<MigrationReport> {
+  for (const step of MIGRATION_PLAN) {
+    if (!sql[step.version]) {
+      throw new AuditqError('AUDITQ_CONFIG', `migration ${step.version} (${step.name}) has no SQL for this store`)
+    }
+  }
+  return target.withLock(async () => {
+    const applied = new Set(await target.appliedVersions())
+    const newlyApplied: string[] = []
+    for (const step of MIGRATION_PLAN) {
+      if (applied.has(step.version)) continue
+      await target.apply(step.version, step.name, sql[step.version] ?? [])
+      newlyApplied.push(`${step.version}_${step.name}`)
+    }
+    const current = Math.max(0, ...MIGRATION_PLAN.map((step) => step.version))
+    return { applied: newlyApplied, current }
+  })
+}

@@ -1,0 +1,72 @@
+import type { AuditEvent, Category } from '../event/types.js'
+
+/**
+ * Filters shared by query, export and (later) reports. All conditions are ANDed.
+ * `from` is inclusive and `to` exclusive, both on `occurred_at`.
+ */
+export interface EventFilter {
+  tenant_id?: string
+  actor_id?: string
+  action?: string
+  category?: Category
+  resource_type?: string
+  resource_id?: string
+  success?: boolean
+  from?: string
+  to?: string
+}
+
+/** Keyset position: the last row a page returned. Order is (occurred_at DESC, id DESC). */
+export interface CursorPosition {
+  occurred_at: string
+  id: string
+}
+
+export interface PageRequest {
+  limit: number
+  after?: CursorPosition
+}
+
+export interface Page {
+  events: AuditEvent[]
+  /** Present when more rows may follow; absent on the last page. */
+  next?: CursorPosition
+}
+
+export interface InsertResult {
+  /** Rows written by this call. */
+  inserted: number
+  /** Events whose id was already stored; idempotency made them no-ops. */
+  duplicates: number
+}
+
+/**
+ * How a failed write should be handled by callers (group commit, later the queue worker):
+ * `transient` — the store could not be reached or was busy; the same batch may succeed later.
+ * `data` — the store refused the content; retrying as-is cannot help, so split the batch to isolate it.
+ */
+export type StoreErrorKind = 'transient' | 'data'
+
+export interface MigrationReport {
+  applied: string[]
+  current: number
+}
+
+export interface Store {
+  readonly kind: 'postgres' | 'embedded'
+  /** Human-readable location without secrets (host/db or file path), for logs and health output. */
+  readonly description: string
+  /** Creates or upgrades the schema. Safe to call from several processes at once. */
+  migrate(): Promise<MigrationReport>
+  /** Inserts all events in one transaction; idempotent on `id`. */
+  insertBatch(events: readonly AuditEvent[]): Promise<InsertResult>
+  /** Newest first, keyset-paginated. `limit` is trusted: callers bound it. */
+  query(filter: EventFilter, page: PageRequest): Promise<Page>
+  getById(id: string, filter?: Pick<EventFilter, 'tenant_id'>): Promise<AuditEvent | null>
+  /** Every matching event, newest first, in constant memory (for export). */
+  stream(filter: EventFilter): AsyncIterable<AuditEvent>
+  /** Throws when the store cannot answer a trivial query. */
+  ping(): Promise<void>
+  classifyError(error: unknown): StoreErrorKind
+  close(): Promise<void>
+}

@@ -1,0 +1,29 @@
+import pg from 'pg'
+
+export const POSTGRES_URL = process.env.AUDITQ_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+export const REDIS_URL = process.env.AUDITQ_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+/**
+ * Server-backed suites call this in beforeAll. Locally, a missing server skips the suite with a
+ * reason; with CI=true it fails, so CI can never go green by skipping what it was meant to prove.
+ */
+export async function postgresAvailable(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 3000 })
+  try {
+    await client.connect()
+    await client.query('select 1')
+    return true
+  } catch (error) {
+    if (process.env.CI === 'true') {
+      throw new Error(`PostgreSQL is required in CI but unreachable at ${POSTGRES_URL}: ${(error as Error).message}`)
+    }
+    return false
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+/** A throwaway schema name per test file so parallel files never see each other's rows. */
+export function uniqueSchema(prefix: string): string {
+  return `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
+}

@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Server-backed suites share one PostgreSQL; each uses its own schema, so files may run in parallel.
+    pool: 'forks',
+  },
+})
