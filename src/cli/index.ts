@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander'
+import { isAuditqError } from '../errors.js'
+import { registerMigrate } from './migrate.js'
+import { registerExport, registerQuery } from './query.js'
+import { registerSend } from './send.js'
+import { registerServe } from './serve.js'
+
+const program = new Command()
+  .name('auditq')
+  .description('Fast, lossless, tamper-evident audit logging. Embedded store by default; PostgreSQL with --database-url.')
+  .option('--database-url <url>', 'PostgreSQL connection string (env AUDITQ_DATABASE_URL); omit for the embedded store')
+  .option('--data-dir <dir>', 'embedded store directory (env AUDITQ_DATA_DIR, default ./.auditq)')
+  .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent (env AUDITQ_LOG_LEVEL)')
+  .showHelpAfterError()
+  .exitOverride()
+
+registerServe(program)
+registerMigrate(program)
+registerSend(program)
+registerQuery(program)
+registerExport(program)
+
+try {
+  await program.parseAsync(process.argv)
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // --help and --version exit through here with code 0; usage errors were already printed.
+    process.exitCode = error.exitCode === 0 ? 0 : 2
+  } else if (isAuditqError(error)) {
+    process.stderr.write(`auditq: ${error.message} [${error.code}]\n`)
+    process.exitCode = error.code === 'AUDITQ_BAD_REQUEST' || error.code === 'AUDITQ_CONFIG' || error.code === 'AUDITQ_VALIDATION' ? 2 : 1
+  } else {
+    process.stderr.write(`auditq: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.exitCode = 1
+  }
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest'
+import { configFromEnv, loadConfig } from './config.js'
+import { AuditqError } from './errors.js'
+
+describe('config', () => {
+  it('defaults to the embedded store on loopback port 3000', () => {
+    const config = loadConfig()
+    expect(config.databaseUrl).toBeUndefined()
+    expect(config.dataDir).toBe('./.auditq')
+    expect(config.host).toBe('127.0.0.1')
+    expect(config.port).toBe(3000)
+    expect(config.groupCommit.maxBatchEvents).toBe(500)
+    expect(config.http.maxEventsPerRequest).toBe(1000)
+  })
+
+  it('reads AUDITQ_* variables and lets later sources override them', () => {
+    const env = { AUDITQ_PORT: '4000', AUDITQ_DATABASE_URL: 'postgres://x@h/db', AUDITQ_DATA_DIR: '' }
+    const config = loadConfig(configFromEnv(env), { port: 5000 })
+    expect(config.port).toBe(5000)
+    expect(config.databaseUrl).toBe('postgres://x@h/db')
+    expect(config.dataDir).toBe('./.auditq')
+  })
+
+  it('merges nested sections key by key', () => {
+    const config = loadConfig({ http: { maxEventsPerRequest: 10 } }, { http: { maxQueryLimit: 50 } })
+    expect(config.http.maxEventsPerRequest).toBe(10)
+    expect(config.http.maxQueryLimit).toBe(50)
+  })
+
+  it('rejects unknown keys and bad values, naming the setting', () => {
+    expect(() => loadConfig({ port: 70_000 })).toThrowError(/port/)
+    expect(() => loadConfig({ bogus: 1 } as never)).toThrowError(AuditqError)
+    try {
+      loadConfig({ databaseUrl: 'mysql://x' })
+    } catch (error) {
+      expect((error as AuditqError).code).toBe('AUDITQ_CONFIG')
+      expect((error as AuditqError).message).toMatch(/databaseUrl/)
+    }
+  })
+
+  it('is frozen', () => {
+    const config = loadConfig()
+    expect(Object.isFrozen(config)).toBe(true)
+    expect(Object.isFrozen(config.http)).toBe(true)
+  })
+})

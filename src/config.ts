@@ -1,0 +1,91 @@
+import { z } from 'zod'
+import { AuditqError } from './errors.js'
+
+/**
+ * The one typed configuration. Built once from environment + flags, validated, frozen and passed
+ * down; nothing below this file reads process.env. Units are in the names.
+ */
+const configSchema = z.strictObject({
+  /** PostgreSQL connection string; absent means the embedded file store. */
+  databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://').optional(),
+  /** Where the embedded store keeps its files. */
+  dataDir: z.string().min(1).default('./.auditq'),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65_535).default(3000),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  defaultTenant: z.string().min(1).max(128).default('default'),
+  groupCommit: z
+    .strictObject({
+      /** Upper bound on events per transaction; keeps one commit's latency and lock time bounded. */
+      maxBatchEvents: z.number().int().min(1).max(10_000).default(500),
+      /**
+       * How long the first event of a batch may wait for company. 0 = flush as soon as the
+       * current commit returns, which already batches everything that arrived meanwhile.
+       */
+      maxWaitMs: z.number().int().min(0).max(1_000).default(0),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      /** 4 MiB fits 1,000 typical events; larger bodies are refused before parsing. */
+      bodyLimitBytes: z.number().int().min(1_024).default(4 * 1024 * 1024),
+      maxEventsPerRequest: z.number().int().min(1).max(10_000).default(1_000),
+      /** One NDJSON line holds one event: 16 KiB metadata plus fields, with room to spare. */
+      maxNdjsonLineBytes: z.number().int().min(256).default(64 * 1024),
+      maxQueryLimit: z.number().int().min(1).max(10_000).default(1_000),
+      defaultQueryLimit: z.number().int().min(1).default(100),
+    })
+    .prefault({}),
+})
+
+export type Config = Readonly<z.infer<typeof configSchema>>
+export type ConfigInput = z.input<typeof configSchema>
+
+/** Environment variables and the config keys they set. */
+const ENV_KEYS = {
+  AUDITQ_DATABASE_URL: 'databaseUrl',
+  AUDITQ_DATA_DIR: 'dataDir',
+  AUDITQ_HOST: 'host',
+  AUDITQ_PORT: 'port',
+  AUDITQ_LOG_LEVEL: 'logLevel',
+} as const
+
+export function configFromEnv(env: NodeJS.ProcessEnv): Partial<ConfigInput> {
+  const fromEnv: Record<string, string> = {}
+  for (const [variable, key] of Object.entries(ENV_KEYS)) {
+    const value = env[variable]
+    if (value !== undefined && value !== '') fromEnv[key] = value
+  }
+  return fromEnv
+}
+
+/** Later sources win: `loadConfig(configFromEnv(process.env), flags)`. */
+export function loadConfig(...sources: Partial<ConfigInput>[]): Config {
+  const merged: Record<string, unknown> = {}
+  for (const source of sources) {
+    for (const [key, value] of Object.entries(source)) {
+      if (value === undefined) continue
+      const existing = merged[key]
+      merged[key] =
+        isPlainObject(existing) && isPlainObject(value) ? { ...existing, ...value } : value
+    }
+  }
+  const parsed = configSchema.safeParse(merged)
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    throw new AuditqError('AUDITQ_CONFIG', `invalid configuration: ${problems.join('; ')}`, { details: problems })
+  }
+  return deepFreeze(parsed.data)
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function deepFreeze<T>(value: T): T {
+  if (isPlainObject(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner)
+    Object.freeze(value)
+  }
+  return value
+}

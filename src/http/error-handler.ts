@@ -1,0 +1,51 @@
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { STATUS_CODES } from 'node:http'
+import { AuditqError, ERROR_CATALOG, type ErrorCode } from '../errors.js'
+
+/** fastify's own error codes, mapped onto the catalog so clients see one vocabulary. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'AUDITQ_BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'AUDITQ_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'AUDITQ_BAD_REQUEST',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'AUDITQ_BAD_REQUEST',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'AUDITQ_BAD_REQUEST',
+  FST_ERR_VALIDATION: 'AUDITQ_BAD_REQUEST',
+}
+
+export interface ErrorBody {
+  statusCode: number
+  code: ErrorCode
+  error: string
+  message: string
+  details?: unknown
+}
+
+export function errorBody(code: ErrorCode, message: string, details?: unknown): ErrorBody {
+  const statusCode = ERROR_CATALOG[code].status
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message, ...(details === undefined ? {} : { details }) }
+}
+
+/** Every error leaves as `ErrorBody`; unexpected ones are logged in full and reach the client without internals. */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | AuditqError | Error, request, reply) => {
+    if (error instanceof AuditqError) {
+      if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed')
+      return reply.status(error.statusCode).send(errorBody(error.code, error.message, error.details))
+    }
+    const fastifyCode = 'code' in error && typeof error.code === 'string' ? FASTIFY_CODES[error.code] : undefined
+    if (fastifyCode) {
+      return reply.status(ERROR_CATALOG[fastifyCode].status).send(errorBody(fastifyCode, error.message))
+    }
+    // JSON syntax errors from the body parser carry statusCode 400 and no FST code.
+    const status = (error as FastifyError).statusCode
+    if (status === 400 || error instanceof SyntaxError) {
+      return reply.status(400).send(errorBody('AUDITQ_BAD_REQUEST', `request body is not valid JSON: ${error.message}`))
+    }
+    if (status === 413) return reply.status(413).send(errorBody('AUDITQ_BODY_TOO_LARGE', error.message))
+    request.log.error({ err: error }, 'unexpected error')
+    return reply.status(500).send(errorBody('AUDITQ_INTERNAL', 'internal error; see the server log for request ' + request.id))
+  })
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send(errorBody('AUDITQ_NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`))
+  })
+}

@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify'
+import type { FieldError } from '../event/types.js'
+
+/** One NDJSON line: its parsed value, or why it could not be parsed. */
+export type NdjsonLine = { ok: true; value: unknown } | { ok: false; errors: FieldError[] }
+
+export class NdjsonBody {
+  constructor(readonly lines: NdjsonLine[]) {}
+}
+
+/**
+ * Parses `application/x-ndjson` line by line. A line that is not JSON, or is over the line limit,
+ * is reported at its index like an invalid event — it never rejects its neighbours. Blank lines
+ * are skipped and do not take an index. The body as a whole is bounded by fastify's bodyLimit.
+ */
+export function registerNdjsonParser(app: FastifyInstance, maxLineBytes: number): void {
+  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_request, body, done) => {
+    const lines: NdjsonLine[] = []
+    for (const raw of (body as string).split('\n')) {
+      const line = raw.trim()
+      if (line.length === 0) continue
+      const bytes = Buffer.byteLength(line)
+      if (bytes > maxLineBytes) {
+        lines.push({ ok: false, errors: [{ field: '(line)', rule: 'max_line_bytes', message: `line is ${bytes} bytes; the limit is ${maxLineBytes}` }] })
+        continue
+      }
+      try {
+        lines.push({ ok: true, value: JSON.parse(line) })
+      } catch (error) {
+        lines.push({ ok: false, errors: [{ field: '(line)', rule: 'json', message: `not valid JSON: ${(error as Error).message}` }] })
+      }
+    }
+    done(null, new NdjsonBody(lines))
+  })
+}

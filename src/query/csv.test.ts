@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest'
+import { csvCell, csvHeader, csvRow } from './csv.js'
+import { storedEvent } from '../../test/support/events.js'
+
+describe('csv', () => {
+  it('quotes separators, quotes and newlines', () => {
+    expect(csvCell('a,b')).toBe('"a,b"')
+    expect(csvCell('say "hi"')).toBe('"say ""hi"""')
+    expect(csvCell('line\nbreak')).toBe('"line\nbreak"')
+    expect(csvCell(null)).toBe('')
+    expect(csvCell(false)).toBe('false')
+  })
+
+  it('neutralizes spreadsheet formulas', () => {
+    expect(csvCell('=HYPERLINK("http://evil")')).toBe(`"'=HYPERLINK(""http://evil"")"`)
+    expect(csvCell('+1')).toBe("'+1")
+    expect(csvCell('-2')).toBe("'-2")
+    expect(csvCell('@SUM(A1)')).toBe("'@SUM(A1)")
+  })
+
+  it('writes metadata as JSON and one line per event matching the header', () => {
+    const row = csvRow(storedEvent({ metadata: { a: 1 } }))
+    expect(row).toContain('"{""a"":1}"')
+    expect(row.split(',').length).toBeGreaterThanOrEqual(csvHeader().split(',').length)
+  })
+})

@@ -1,0 +1,187 @@
+import { AuditqError } from '../errors.js'
+import type { AuditEvent, AuditEventInput, FieldError } from '../event/types.js'
+import { validateEvent } from '../event/validate.js'
+import { openStore } from '../store/open-store.js'
+import type { Store } from '../store/store.js'
+import { createLogger, type Logger } from '../util/logger.js'
+import { GroupCommitter, type CommitReport } from './group-commit.js'
+import { LoggerStats, type LoggerStatsSnapshot } from './stats.js'
+
+export interface AuditLoggerOptions {
+  /** postgres://… for PostgreSQL; omit for the embedded file store under `dataDir`. */
+  databaseUrl?: string
+  /** Embedded store location (default `./.auditq`). */
+  dataDir?: string
+  /** Use an already-open store instead (the logger will not close it). */
+  store?: Store
+  defaultTenant?: string
+  groupCommit?: { maxBatchEvents?: number; maxWaitMs?: number }
+  /** pino logger for failures of `logDetached` and shutdown; defaults to JSON on stderr at warn. */
+  logger?: Logger
+  /** Injected clock for tests; stamps `received_at`. */
+  now?: () => Date
+}
+
+export interface RejectedEvent {
+  index: number
+  errors: FieldError[]
+}
+
+export interface BulkResult {
+  /** Ids of the events now stored (including ones that were already stored), in input order. */
+  ids: string[]
+  rejected: RejectedEvent[]
+}
+
+export interface BulkOptions {
+  /** Time the events were received; defaults to now. */
+  receivedAt?: Date
+  /** Stamped over every event's own `tenant_id` (an API key's tenant). */
+  tenantOverride?: string
+}
+
+export interface AuditLogger {
+  /** Resolves with the event id once the event is durably stored; throws AuditqError otherwise. */
+  log(event: AuditEventInput): Promise<string>
+  /** As `log`, with category `critical`, and never held back by the group-commit linger. */
+  logCritical(event: AuditEventInput): Promise<string>
+  /** Stores every valid event; invalid ones are reported by index. Throws only if the store is unavailable. */
+  logBulk(events: readonly unknown[], options?: BulkOptions): Promise<BulkResult>
+  /**
+   * For request paths that must never wait or throw: returns at once. A failure is counted in
+   * `stats().detachedFailures` and logged with the event's id and action — never silent.
+   */
+  logDetached(event: AuditEventInput): void
+  stats(): LoggerStatsSnapshot
+  readonly store: Store
+  /** Stops accepting events, waits for everything accepted to be stored, closes an owned store. */
+  close(): Promise<void>
+}
+
+const DEFAULT_GROUP_COMMIT = { maxBatchEvents: 500, maxWaitMs: 0 }
+
+export async function createAuditLogger(options: AuditLoggerOptions = {}): Promise<AuditLogger> {
+  const ownsStore = options.store === undefined
+  const store =
+    options.store ??
+    (await openStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir ?? './.auditq' }))
+  return new DirectAuditLogger(store, ownsStore, options)
+}
+
+class DirectAuditLogger implements AuditLogger {
+  private readonly committer: GroupCommitter
+  private readonly counters = new LoggerStats()
+  private readonly log_: Logger
+  private readonly now: () => Date
+  private readonly defaultTenant: string
+  private readonly detached = new Set<Promise<unknown>>()
+  private closing: Promise<void> | undefined
+
+  constructor(
+    readonly store: Store,
+    private readonly ownsStore: boolean,
+    options: AuditLoggerOptions,
+  ) {
+    this.log_ = options.logger ?? createLogger({ level: 'warn', name: 'auditq-sdk' })
+    this.now = options.now ?? (() => new Date())
+    this.defaultTenant = options.defaultTenant ?? 'default'
+    this.committer = new GroupCommitter(store, {
+      ...DEFAULT_GROUP_COMMIT,
+      ...options.groupCommit,
+      onCommit: (report: CommitReport) => this.counters.recordCommit(report),
+    })
+  }
+
+  async log(event: AuditEventInput): Promise<string> {
+    return this.logOne(event, false)
+  }
+
+  async logCritical(event: AuditEventInput): Promise<string> {
+    return this.logOne({ ...event, category: 'critical' }, true)
+  }
+
+  async logBulk(inputs: readonly unknown[], options: BulkOptions = {}): Promise<BulkResult> {
+    this.assertOpen()
+    const receivedAt = options.receivedAt ?? this.now()
+    const valid: { index: number; event: AuditEvent }[] = []
+    const rejected: RejectedEvent[] = []
+    inputs.forEach((input, index) => {
+      const result = this.validate(input, receivedAt, options.tenantOverride)
+      if (result.ok) valid.push({ index, event: result.event })
+      else rejected.push({ index, errors: result.errors })
+    })
+    const outcomes = await this.committer.submit(valid.map((entry) => entry.event))
+    const ids: string[] = []
+    const unavailable: string[] = []
+    outcomes.forEach((outcome, position) => {
+      const { index, event } = valid[position]!
+      if (outcome.ok) ids.push(event.id)
+      else if (outcome.error.code === 'AUDITQ_STORE_UNAVAILABLE') unavailable.push(event.id)
+      else rejected.push({ index, errors: [{ field: '(event)', rule: 'store_rejected', message: outcome.error.message }] })
+    })
+    if (unavailable.length > 0) {
+      // Ids are returned so a retry with the same ids is idempotent.
+      throw new AuditqError('AUDITQ_STORE_UNAVAILABLE', `the store is unavailable; ${unavailable.length} of ${valid.length} events not stored`, {
+        details: { not_stored_ids: unavailable, stored_ids: ids },
+      })
+    }
+    rejected.sort((a, b) => a.index - b.index)
+    return { ids, rejected }
+  }
+
+  logDetached(event: AuditEventInput): void {
+    const pending = this.logOne(event, false).catch((error: unknown) => {
+      this.counters.detachedFailures += 1
+      const { code, message } = error instanceof AuditqError ? error : { code: 'AUDITQ_INTERNAL', message: String(error) }
+      this.log_.error({ code, action: safeAction(event), err_message: message }, 'detached audit event not stored')
+    })
+    this.detached.add(pending)
+    void pending.finally(() => this.detached.delete(pending))
+  }
+
+  stats(): LoggerStatsSnapshot {
+    return this.counters.snapshot(this.committer.pendingCount)
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled([...this.detached])
+      await this.committer.drain()
+      if (this.ownsStore) await this.store.close()
+    })()
+    return this.closing
+  }
+
+  private async logOne(input: AuditEventInput, urgent: boolean): Promise<string> {
+    this.assertOpen()
+    const result = this.validate(input, this.now())
+    if (!result.ok) {
+      const summary = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ')
+      throw new AuditqError('AUDITQ_VALIDATION', `invalid audit event: ${summary}`, { details: result.errors })
+    }
+    const [outcome] = await this.committer.submit([result.event], { urgent })
+    if (!outcome || !outcome.ok) throw outcome?.error ?? new AuditqError('AUDITQ_INTERNAL', 'no outcome for event')
+    return result.event.id
+  }
+
+  private validate(input: unknown, receivedAt: Date, tenantOverride?: string) {
+    const result = validateEvent(input, { receivedAt, defaultTenant: this.defaultTenant })
+    if (!result.ok) {
+      this.counters.invalid += 1
+      return result
+    }
+    if (tenantOverride !== undefined) result.event.tenant_id = tenantOverride
+    this.counters.accepted += 1
+    return result
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new AuditqError('AUDITQ_CLOSED', 'the audit logger is closed')
+  }
+}
+
+function safeAction(event: unknown): string | undefined {
+  if (typeof event !== 'object' || event === null) return undefined
+  const action = (event as { action?: unknown }).action
+  return typeof action === 'string' ? action.slice(0, 128) : undefined
+}

@@ -1,0 +1,54 @@
+import type { CommitReport } from './group-commit.js'
+
+export interface LoggerStatsSnapshot {
+  /** Events that passed validation and were handed to the store. */
+  accepted: number
+  /** Events refused by the validator. */
+  invalid: number
+  /** Rows written. */
+  stored: number
+  /** Events whose id was already stored (idempotent retries). */
+  duplicates: number
+  /** Events the store failed to take (refused or unreachable). */
+  failed: number
+  /** Failures of `logDetached` calls (a subset of invalid + failed, seen by no caller). */
+  detachedFailures: number
+  commits: number
+  /** Events waiting for the next commit right now. */
+  pending: number
+  lastCommitMs: number
+}
+
+/** Plain counters: the SDK has no metrics dependency; the service exports these to Prometheus. */
+export class LoggerStats {
+  accepted = 0
+  invalid = 0
+  stored = 0
+  duplicates = 0
+  failed = 0
+  detachedFailures = 0
+  commits = 0
+  lastCommitMs = 0
+
+  recordCommit(report: CommitReport): void {
+    this.commits += 1
+    this.stored += report.inserted
+    this.duplicates += report.duplicates
+    this.failed += report.failed
+    this.lastCommitMs = report.durationMs
+  }
+
+  snapshot(pending: number): LoggerStatsSnapshot {
+    return {
+      accepted: this.accepted,
+      invalid: this.invalid,
+      stored: this.stored,
+      duplicates: this.duplicates,
+      failed: this.failed,
+      detachedFailures: this.detachedFailures,
+      commits: this.commits,
+      pending,
+      lastCommitMs: this.lastCommitMs,
+    }
+  }
+}

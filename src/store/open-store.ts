@@ -1,0 +1,33 @@
+import type { Store } from './store.js'
+
+export interface OpenStoreOptions {
+  /** postgres://… selects PostgreSQL; absent selects the embedded file store. */
+  databaseUrl?: string | undefined
+  dataDir: string
+  applicationName?: string
+}
+
+/**
+ * Opens and migrates the configured store. Drivers load lazily so a PostgreSQL deployment never
+ * loads the embedded store's native module and vice versa.
+ */
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  let store: Store
+  if (options.databaseUrl) {
+    const { createPostgresStore } = await import('./postgres/postgres-store.js')
+    store = await createPostgresStore({
+      connectionString: options.databaseUrl,
+      applicationName: options.applicationName ?? 'auditq',
+    })
+  } else {
+    const { createEmbeddedStore } = await import('./embedded/embedded-store.js')
+    store = await createEmbeddedStore({ dataDir: options.dataDir })
+  }
+  try {
+    await store.migrate()
+  } catch (error) {
+    await store.close().catch(() => undefined)
+    throw error
+  }
+  return store
+}
