@@ -1,0 +1,70 @@
+import type { AuditEvent } from '../../src/event/types.js'
+import type { EventFilter, InsertResult, Page, PageRequest, Store, StoreErrorKind } from '../../src/store/store.js'
+
+export class InjectedStoreError extends Error {
+  constructor(
+    message: string,
+    readonly kind: StoreErrorKind,
+  ) {
+    super(message)
+  }
+}
+
+/**
+ * A Store for testing the *callers* of a store (group commit, the SDK's bookkeeping) with exact
+ * control over latency and failures. Never used to prove store behaviour: the real stores run the
+ * contract suite against SQLite and PostgreSQL.
+ */
+export class MemoryStore implements Store {
+  readonly kind = 'embedded' as const
+  readonly description = 'memory'
+  readonly rows = new Map<string, AuditEvent>()
+  readonly batchSizes: number[] = []
+  latencyMs = 0
+  /** Refuse any batch containing an event whose action matches this (a content error). */
+  poisonAction: string | undefined
+  /** Fail every call as if the server were down. */
+  down = false
+
+  async migrate() {
+    return { applied: [], current: 1 }
+  }
+
+  async insertBatch(events: readonly AuditEvent[]): Promise<InsertResult> {
+    this.batchSizes.push(events.length)
+    if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs))
+    if (this.down) throw new InjectedStoreError('connection refused', 'transient')
+    if (events.some((event) => event.action === this.poisonAction)) {
+      throw new InjectedStoreError(`value refused for ${this.poisonAction}`, 'data')
+    }
+    let inserted = 0
+    for (const event of events) {
+      if (this.rows.has(event.id)) continue
+      this.rows.set(event.id, structuredClone(event))
+      inserted += 1
+    }
+    return { inserted, duplicates: events.length - inserted }
+  }
+
+  async query(_filter: EventFilter, page: PageRequest): Promise<Page> {
+    return { events: [...this.rows.values()].slice(0, page.limit) }
+  }
+
+  async getById(id: string) {
+    return this.rows.get(id) ?? null
+  }
+
+  async *stream(): AsyncIterable<AuditEvent> {
+    yield* this.rows.values()
+  }
+
+  async ping() {
+    if (this.down) throw new InjectedStoreError('connection refused', 'transient')
+  }
+
+  classifyError(error: unknown): StoreErrorKind {
+    return error instanceof InjectedStoreError ? error.kind : 'transient'
+  }
+
+  async close() {}
+}
