@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { v7 as uuidv7 } from 'uuid'
 import { AuditqError } from '../errors.js'
 import { createLogger } from '../util/logger.js'
@@ -86,6 +86,7 @@ describe('SDK errors and detached logging', () => {
     const audit = await createAuditLogger({ store, logger: silent })
     expect(() => audit.logDetached({ action: 'fine' })).not.toThrow()
     expect(() => audit.logDetached({ action: 'bad action!' })).not.toThrow()
+    await vi.waitFor(() => expect(audit.stats().stored).toBe(1))
     store.down = true
     audit.logDetached({ action: 'lost.to.outage' })
     await audit.close()
