@@ -1,0 +1,133 @@
+/**
+ * The embedded store's dialect of `MIGRATION_PLAN`, and the `MigrationTarget` the shared runner
+ * drives. Same logical schema as PostgreSQL's `audit_logs`; the differences are SQLite's types:
+ * timestamps are INTEGER epoch ms, `success` is INTEGER 0/1, `metadata` is JSON text.
+ */
+import type Database from 'better-sqlite3'
+import type { MigrationSql, MigrationTarget } from '../migrate.js'
+
+export const EMBEDDED_MIGRATIONS: MigrationSql = {
+  1: [
+    // STRICT makes SQLite refuse a value of the wrong type (SQLITE_CONSTRAINT_DATATYPE) instead of
+    // storing it as whatever it happens to be, so a bad row fails like it would in PostgreSQL.
+    `CREATE TABLE audit_logs (
+      id            TEXT    NOT NULL PRIMARY KEY,
+      tenant_id     TEXT    NOT NULL,
+      occurred_at   INTEGER NOT NULL,
+      received_at   INTEGER NOT NULL,
+      action        TEXT    NOT NULL,
+      category      TEXT    NOT NULL CHECK (category IN ('info', 'warning', 'critical')),
+      actor_id      TEXT,
+      actor_type    TEXT,
+      resource_type TEXT,
+      resource_id   TEXT,
+      success       INTEGER NOT NULL CHECK (success IN (0, 1)),
+      error_message TEXT,
+      description   TEXT,
+      ip_address    TEXT,
+      user_agent    TEXT,
+      session_id    TEXT,
+      request_id    TEXT,
+      client_id     TEXT,
+      metadata      TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(metadata))
+    ) STRICT`,
+    // Every read is newest first with `id` as tie-break; each filter gets its own index ending in
+    // the same order, so a filtered page is an index range scan rather than a sort.
+    'CREATE INDEX audit_logs_occurred_at_idx ON audit_logs (occurred_at DESC, id DESC)',
+    'CREATE INDEX audit_logs_tenant_idx ON audit_logs (tenant_id, occurred_at DESC, id DESC)',
+    'CREATE INDEX audit_logs_actor_idx ON audit_logs (actor_id, occurred_at DESC, id DESC)',
+    'CREATE INDEX audit_logs_action_idx ON audit_logs (action, occurred_at DESC, id DESC)',
+    'CREATE INDEX audit_logs_resource_idx ON audit_logs (resource_type, resource_id, occurred_at DESC, id DESC)',
+    // PostgreSQL's is partial (WHERE category <> 'info'); SQLite cannot prove `category = ?` implies
+    // that condition, so a partial index here would never be used.
+    'CREATE INDEX audit_logs_category_idx ON audit_logs (category, occurred_at DESC, id DESC)',
+    // Failures are rare next to successes, so a partial index answers "show me the failures"
+    // while staying small; sql.ts writes `success = 0` as a literal so the planner can match it.
+    'CREATE INDEX audit_logs_failed_idx ON audit_logs (occurred_at DESC, id DESC) WHERE success = 0',
+  ],
+}
+
+const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (
+  version    INTEGER NOT NULL PRIMARY KEY,
+  name       TEXT    NOT NULL,
+  applied_at INTEGER NOT NULL
+) STRICT`
+
+/** Migrations running in this process, per database file; see `embeddedMigrationTarget`. */
+const migrationsInProcess = new Map<string, Promise<unknown>>()
+
+async function oneAtATimeInProcess<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const previous = migrationsInProcess.get(file) ?? Promise.resolve()
+  const current = previous.catch(() => undefined).then(fn)
+  migrationsInProcess.set(file, current)
+  try {
+    return await current
+  } finally {
+    if (migrationsInProcess.get(file) === current) migrationsInProcess.delete(file)
+  }
+}
+
+/**
+ * Runs the migration on a connection of its own, inside `BEGIN IMMEDIATE`: that takes SQLite's
+ * single write lock on the file, which every other connection waits for (up to its busy_timeout)
+ * before it can write. So two processes starting at once migrate one after the other, and the
+ * second finds nothing left to do. A separate connection keeps the store's own connection free of
+ * a transaction held open across awaits.
+ *
+ * Within one process the SQLite lock is not enough: better-sqlite3 waits for a lock synchronously,
+ * so a second migrate() on the same file would block the event loop that the first one needs to
+ * finish and commit — a deadlock until the timeout (a test caught it). Hence the in-process queue.
+ *
+ * Each step runs in a SAVEPOINT inside that transaction, and the lock is released by one COMMIT
+ * at the end: a crash half-way leaves the file exactly as it was before `migrate()`.
+ */
+export function embeddedMigrationTarget(file: string, openConnection: () => Database.Database): MigrationTarget {
+  let connection: Database.Database | undefined
+  const locked = (): Database.Database => {
+    if (!connection) throw new Error('embedded migration step called outside withLock')
+    return connection
+  }
+  async function inImmediateTransaction<T>(fn: () => Promise<T>): Promise<T> {
+    const db = openConnection()
+    try {
+      db.exec('BEGIN IMMEDIATE')
+      connection = db
+      const result = await fn()
+      db.exec('COMMIT')
+      return result
+    } finally {
+      connection = undefined
+      // After a failed step the transaction is still open; closing would roll it back too, but say so.
+      if (db.inTransaction) db.exec('ROLLBACK')
+      db.close()
+    }
+  }
+  return {
+    withLock: (fn) => oneAtATimeInProcess(file, () => inImmediateTransaction(fn)),
+    async appliedVersions() {
+      const db = locked()
+      db.exec(BOOKKEEPING_SQL)
+      return db
+        .prepare<[], { version: number }>('SELECT version FROM auditq_migrations ORDER BY version')
+        .all()
+        .map((row) => row.version)
+    },
+    async apply(version, name, statements) {
+      const db = locked()
+      db.exec('SAVEPOINT auditq_migration_step')
+      try {
+        for (const statement of statements) db.exec(statement)
+        db.prepare('INSERT INTO auditq_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+          version,
+          name,
+          Date.now(),
+        )
+        db.exec('RELEASE auditq_migration_step')
+      } catch (error) {
+        db.exec('ROLLBACK TO auditq_migration_step')
+        db.exec('RELEASE auditq_migration_step')
+        throw error
+      }
+    },
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Row <-> event mapping and query building for the embedded (SQLite) store. Pure: no connection.
+ *
+ * Timestamps are stored as INTEGER epoch milliseconds, not ISO text, so ordering, range filters
+ * and the keyset comparison are exact integer comparisons; events carry ms-precision ISO strings,
+ * so `new Date(ms).toISOString()` gives back the very string that was stored.
+ */
+import { EVENT_FIELDS, type AuditEvent, type Category } from '../../event/types.js'
+import type { CursorPosition, EventFilter } from '../store.js'
+
+/** One stored row as better-sqlite3 returns it. */
+export interface AuditRow {
+  id: string
+  tenant_id: string
+  occurred_at: number
+  received_at: number
+  action: string
+  category: string
+  actor_id: string | null
+  actor_type: string | null
+  resource_type: string | null
+  resource_id: string | null
+  success: number
+  error_message: string | null
+  description: string | null
+  ip_address: string | null
+  user_agent: string | null
+  session_id: string | null
+  request_id: string | null
+  client_id: string | null
+  metadata: string
+}
+
+const COLUMNS = EVENT_FIELDS.join(', ')
+
+/**
+ * `ON CONFLICT(id) DO NOTHING`, not `INSERT OR IGNORE`: OR IGNORE also skips rows that break a
+ * CHECK or NOT NULL constraint, so a malformed event would be counted as a duplicate and lost
+ * silently instead of failing the batch as a `data` error.
+ */
+export const INSERT_SQL = `INSERT INTO audit_logs (${COLUMNS}) VALUES (${EVENT_FIELDS.map((f) => `@${f}`).join(', ')})
+  ON CONFLICT (id) DO NOTHING`
+
+export const SELECT_BY_ID_SQL = `SELECT ${COLUMNS} FROM audit_logs WHERE id = ?`
+export const SELECT_BY_ID_AND_TENANT_SQL = `SELECT ${COLUMNS} FROM audit_logs WHERE id = ? AND tenant_id = ?`
+
+/** Throws on anything `Date.parse` cannot read, rather than storing or comparing against NaN. */
+export function toEpochMs(iso: string, field: string): number {
+  const ms = Date.parse(iso)
+  if (Number.isNaN(ms)) throw new RangeError(`${field}: not an ISO-8601 timestamp: ${JSON.stringify(iso)}`)
+  return ms
+}
+
+export function toRow(event: AuditEvent): AuditRow {
+  return {
+    ...event,
+    occurred_at: toEpochMs(event.occurred_at, 'occurred_at'),
+    received_at: toEpochMs(event.received_at, 'received_at'),
+    success: event.success ? 1 : 0,
+    metadata: JSON.stringify(event.metadata),
+  }
+}
+
+export function fromRow(row: AuditRow): AuditEvent {
+  return {
+    id: row.id,
+    tenant_id: row.tenant_id,
+    occurred_at: new Date(row.occurred_at).toISOString(),
+    received_at: new Date(row.received_at).toISOString(),
+    action: row.action,
+    // The CHECK constraint guarantees the value; the cast only tells TypeScript.
+    category: row.category as Category,
+    actor_id: row.actor_id,
+    actor_type: row.actor_type,
+    resource_type: row.resource_type,
+    resource_id: row.resource_id,
+    success: row.success === 1,
+    error_message: row.error_message,
+    description: row.description,
+    ip_address: row.ip_address,
+    user_agent: row.user_agent,
+    session_id: row.session_id,
+    request_id: row.request_id,
+    client_id: row.client_id,
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+  }
+}
+
+export interface SelectStatement {
+  /** Depends only on which filters are set (and `success`), never on other values, so it can key a statement cache. */
+  sql: string
+  params: Array<string | number>
+}
+
+const EQUALITY_FILTERS = ['tenant_id', 'actor_id', 'action', 'category', 'resource_type', 'resource_id'] as const
+
+/**
+ * Newest first; `(occurred_at, id) < (?, ?)` is the keyset condition, which SQLite answers as a
+ * range on the `(occurred_at DESC, id DESC)` index (checked with EXPLAIN QUERY PLAN).
+ */
+export function buildSelect(filter: EventFilter, after: CursorPosition | undefined, limit: number): SelectStatement {
+  const where: string[] = []
+  const params: Array<string | number> = []
+  for (const field of EQUALITY_FILTERS) {
+    const value = filter[field]
+    if (value === undefined) continue
+    where.push(`${field} = ?`)
+    params.push(value)
+  }
+  if (filter.success !== undefined) {
+    // A literal, not a parameter: only then can SQLite prove the partial failures index applies.
+    where.push(filter.success ? 'success = 1' : 'success = 0')
+  }
+  if (filter.from !== undefined) {
+    where.push('occurred_at >= ?')
+    params.push(toEpochMs(filter.from, 'from'))
+  }
+  if (filter.to !== undefined) {
+    where.push('occurred_at < ?')
+    params.push(toEpochMs(filter.to, 'to'))
+  }
+  if (after !== undefined) {
+    where.push('(occurred_at, id) < (?, ?)')
+    params.push(toEpochMs(after.occurred_at, 'after.occurred_at'), after.id)
+  }
+  params.push(limit)
+  const whereSql = where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''
+  return {
+    sql: `SELECT ${COLUMNS} FROM audit_logs ${whereSql} ORDER BY occurred_at DESC, id DESC LIMIT ?`,
+    params,
+  }
+}
