@@ -74,7 +74,10 @@ export const EVENT_FIELDS = [
 ] as const satisfies readonly (keyof AuditEvent)[]
 
 export interface FieldError {
-  /** Dotted path of the offending field as the caller sent it after normalization, e.g. `metadata`. */
+  /**
+   * Dotted path of the offending field as the caller sent it, e.g. `metadata.a.b`; a legacy alias
+   * keeps its own name (`userId`, not `actor_id`), and `(root)` means the event as a whole.
+   */
   field: string
   /** Stable rule name, e.g. `required`, `max_length`, `pattern`, `ip_address`. */
   rule: string

@@ -1,0 +1,10 @@
+/** The event module's public surface: pure functions over values, no I/O. */
+export { validateEvent, ACTION_MAX, TENANT_MAX, TEXT_LIMITS } from './validate.js'
+export type { ValidateOptions } from './validate.js'
+export { normalizeSeedShape, SEED_ALIASES, INPUT_FIELDS, isAbsent } from './normalize.js'
+export type { CanonicalField, FieldEntry, NormalizedInput } from './normalize.js'
+export { normalizeIpAddress } from './ip.js'
+export { METADATA_MAX_BYTES, METADATA_MAX_DEPTH } from './metadata.js'
+export { MAX_FUTURE_SKEW_MS } from './timestamp.js'
+export { CATEGORIES, EVENT_FIELDS } from './types.js'
+export type { AuditEvent, AuditEventInput, Category, FieldError, ValidationResult } from './types.js'
