@@ -204,7 +204,8 @@ describe('alias conflicts', () => {
 
 describe('errors on aliased fields', () => {
   it('name the field as sent and mention the canonical name', () => {
-    expect(errors({ action: 'a', userId: 42 })).toEqual([{ field: 'userId', rule: 'type', message: 'must be a string (actor_id)' }])
+    expect(errors({ action: 'a', userId: 4.2 })).toEqual([{ field: 'userId', rule: 'type', message: 'must be a string (actor_id)' }])
+    expect(errors({ action: 'a', userId: 42 })).toEqual([])
     expect(errors({ event_type: 'bad type' })).toMatchObject([{ field: 'event_type', rule: 'pattern', message: expect.stringContaining('(action)') }])
     expect(errors({ action: 'a', timestamp: 'yesterday' })).toMatchObject([{ field: 'timestamp', rule: 'timestamp' }])
     expect(errors({ action: 'a', ipAddress: 'fe80::1%eth0' })).toMatchObject([{ field: 'ipAddress', rule: 'ip_address' }])

@@ -195,7 +195,17 @@ describe('optional text fields', () => {
     expect(accepted({ action: 'a', [field]: '' })[field]).toBeNull()
   })
 
-  it.each(fields)('%s must be a string', (field) => {
+  it.each(fields)('%s must be a string (identifiers also take a safe integer)', (field) => {
+    expect(rules({ action: 'a', [field]: 7.5 })).toEqual([{ field, rule: 'type' }])
+    expect(rules({ action: 'a', [field]: true })).toEqual([{ field, rule: 'type' }])
+  })
+
+  it.each(['actor_id', 'resource_id', 'session_id', 'request_id', 'client_id'])('%s stores a legacy integer id as its decimal text', (field) => {
+    expect(accepted({ action: 'a', [field]: 42 })[field as 'actor_id']).toBe('42')
+    expect(rules({ action: 'a', [field]: 2 ** 53 })).toEqual([{ field, rule: 'type' }])
+  })
+
+  it.each(['actor_type', 'description', 'error_message', 'user_agent'])('%s refuses a number', (field) => {
     expect(rules({ action: 'a', [field]: 7 })).toEqual([{ field, rule: 'type' }])
   })
 

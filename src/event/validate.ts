@@ -128,8 +128,15 @@ function presentString(entry: FieldEntry, field: CanonicalField, errors: ErrorLi
   return undefined
 }
 
+/**
+ * Identifier fields that legacy systems often send as integers (`user_id: 42`). A safe integer has
+ * exactly one decimal spelling, so storing it as that text loses nothing; other numbers stay errors.
+ */
+const INTEGER_FRIENDLY = new Set<CanonicalField>(['actor_id', 'resource_id', 'session_id', 'request_id', 'client_id'])
+
 function checkText(entry: FieldEntry | undefined, field: CanonicalField, max: number, errors: ErrorList): string | null {
   if (!entry || isAbsent(entry.value)) return null
+  if (INTEGER_FRIENDLY.has(field) && Number.isSafeInteger(entry.value)) return String(entry.value)
   const value = presentString(entry, field, errors)
   if (value === undefined) return null
   const problem = textProblem(value, max)
