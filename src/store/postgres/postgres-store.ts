@@ -1,0 +1,235 @@
+/**
+ * The PostgreSQL store: a thin adapter over node-postgres. SQL and row mapping live in sql.ts, the
+ * schema and its indexes in migrations.ts, the retryable-error list in classify-error.ts.
+ *
+ * Every connection starts with `search_path=<schema>` and `TimeZone=UTC` in its startup packet,
+ * so neither costs a round trip and no statement ever runs with the wrong schema.
+ */
+import pg from 'pg'
+import Cursor from 'pg-cursor'
+import { AuditqError } from '../../errors.js'
+import type { AuditEvent } from '../../event/types.js'
+import type { Logger } from '../../util/logger.js'
+import { runMigrations } from '../migrate.js'
+import type { EventFilter, InsertResult, MigrationReport, Page, PageRequest, Store, StoreErrorKind } from '../store.js'
+import { classifyPostgresError } from './classify-error.js'
+import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
+import {
+  buildSelect,
+  fromRow,
+  INSERT_UNNEST_NAME,
+  INSERT_UNNEST_SQL,
+  SELECT_BY_ID_AND_TENANT_SQL,
+  SELECT_BY_ID_SQL,
+  unnestParams,
+  type AuditRow,
+} from './sql.js'
+
+export interface PostgresStoreOptions {
+  /** postgres://user:password@host:port/db; the password never leaves this object. */
+  connectionString: string
+  /** Created by migrate() if missing. One per test file keeps parallel suites apart. */
+  schema?: string
+  poolMax?: number
+  applicationName?: string
+  /** Waiting for a pooled client or a new connection; beyond this the store counts as down. */
+  connectTimeoutMs?: number
+  idleTimeoutMs?: number
+  pingTimeoutMs?: number
+  /** How long migrate() waits for another process's migration before failing. */
+  migrationLockTimeoutMs?: number
+  /** Rows `stream()` fetches per cursor read: bounds its memory. */
+  streamChunkRows?: number
+  /** Receives errors of idle pooled connections (e.g. the server restarted). */
+  logger?: Logger
+}
+
+const DEFAULTS = {
+  schema: 'public',
+  /** Group commit writes one batch at a time; the rest serve queries and exports. Ten per
+   * process leaves room for several processes under PostgreSQL's default max_connections=100. */
+  poolMax: 10,
+  applicationName: 'auditq',
+  /** Long enough for a TLS handshake to a remote server, short enough that an outage is reported
+   * as `transient` while the caller can still back off and retry. */
+  connectTimeoutMs: 5_000,
+  idleTimeoutMs: 30_000,
+  /** A health check that takes longer than this is a failed one. */
+  pingTimeoutMs: 2_000,
+  /** Migration 1 is instant; later ones on a large table may take a while. */
+  migrationLockTimeoutMs: 60_000,
+  /** ~1,000 rows of a typical event are well under 1 MB. */
+  streamChunkRows: 1_000,
+} as const
+
+/** Lower-case identifiers only: the name also goes, unquoted, into the startup `options`. */
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const schema = options.schema ?? DEFAULTS.schema
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new AuditqError('AUDITQ_CONFIG', `schema: must match ${SCHEMA_NAME.source}; got ${JSON.stringify(schema)}`)
+  }
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.poolMax ?? DEFAULTS.poolMax,
+    application_name: options.applicationName ?? DEFAULTS.applicationName,
+    connectionTimeoutMillis: connectTimeoutMs,
+    idleTimeoutMillis: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+    options: `-c search_path=${schema} -c TimeZone=UTC`,
+  })
+  // Without a listener an idle connection's error (server restart, network drop) would crash the
+  // process. The pool has already discarded that connection and opens a new one on demand; the
+  // next statement that still fails reports to its caller, so here we only log.
+  pool.on('error', (error) => options.logger?.warn({ err: error }, 'postgres: idle connection failed and was discarded'))
+  return new PostgresStore(pool, {
+    description: describeConnection(options.connectionString),
+    schema,
+    pingTimeoutMs: options.pingTimeoutMs ?? DEFAULTS.pingTimeoutMs,
+    migrationLockTimeoutMs: options.migrationLockTimeoutMs ?? DEFAULTS.migrationLockTimeoutMs,
+    streamChunkRows: options.streamChunkRows ?? DEFAULTS.streamChunkRows,
+  })
+}
+
+/** host:port/db, never user or password. */
+export function describeConnection(connectionString: string): string {
+  try {
+    const url = new URL(connectionString)
+    return `${url.hostname || 'localhost'}:${url.port || '5432'}${url.pathname || '/'}`
+  } catch {
+    // Not a URL (e.g. a libpq key=value string): saying nothing beats echoing a password.
+    return 'postgres'
+  }
+}
+
+interface Settings {
+  description: string
+  schema: string
+  pingTimeoutMs: number
+  migrationLockTimeoutMs: number
+  streamChunkRows: number
+}
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres'
+  readonly description: string
+  /** The schema on this store's search_path. */
+  readonly schemaName: string
+  private ended: Promise<void> | undefined
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly settings: Settings,
+  ) {
+    this.description = settings.description
+    this.schemaName = settings.schema
+  }
+
+  async migrate(): Promise<MigrationReport> {
+    const target = postgresMigrationTarget(this.pool, {
+      schema: this.settings.schema,
+      lockTimeoutMs: this.settings.migrationLockTimeoutMs,
+    })
+    return runMigrations(target, POSTGRES_MIGRATIONS)
+  }
+
+  /**
+   * One statement, so it is its own transaction: pool.query is safe here, no BEGIN needed.
+   * `rowCount` counts only rows actually inserted; skipped conflicts are the duplicates.
+   */
+  async insertBatch(events: readonly AuditEvent[]): Promise<InsertResult> {
+    if (events.length === 0) return { inserted: 0, duplicates: 0 }
+    const result = await this.pool.query({ name: INSERT_UNNEST_NAME, text: INSERT_UNNEST_SQL, values: unnestParams(events) })
+    const inserted = result.rowCount ?? 0
+    return { inserted, duplicates: events.length - inserted }
+  }
+
+  /** Reads `limit + 1` rows: the extra one only says whether a next page exists. */
+  async query(filter: EventFilter, page: PageRequest): Promise<Page> {
+    const { text, values } = buildSelect(filter, page.after, page.limit + 1)
+    const { rows } = await this.pool.query<AuditRow>(text, values)
+    const events = rows.slice(0, page.limit).map(fromRow)
+    const last = events.at(-1)
+    if (rows.length <= page.limit || !last) return { events }
+    return { events, next: { occurred_at: last.occurred_at, id: last.id } }
+  }
+
+  async getById(id: string, filter?: Pick<EventFilter, 'tenant_id'>): Promise<AuditEvent | null> {
+    // The column is uuid: anything else cannot be stored, and sending it would raise 22P02.
+    if (!UUID.test(id)) return null
+    const { rows } =
+      filter?.tenant_id === undefined
+        ? await this.pool.query<AuditRow>(SELECT_BY_ID_SQL, [id])
+        : await this.pool.query<AuditRow>(SELECT_BY_ID_AND_TENANT_SQL, [id, filter.tenant_id])
+    const row = rows[0]
+    return row ? fromRow(row) : null
+  }
+
+  /**
+   * One server-side cursor on a client of its own, read `streamChunkRows` at a time: memory stays
+   * flat however large the export, and the whole export is one consistent snapshot. That snapshot
+   * holds back vacuum while it runs, which is acceptable for an export and why pages do not use it.
+   *
+   * The client is taken on the first `next()` and released in `finally`, which also runs when the
+   * consumer stops early (`break`, a thrown error, an HTTP client hanging up).
+   */
+  async *stream(filter: EventFilter): AsyncGenerator<AuditEvent> {
+    const { text, values } = buildSelect(filter)
+    const chunkRows = this.settings.streamChunkRows
+    const client = await this.pool.connect()
+    const cursor = client.query(new Cursor<AuditRow>(text, values))
+    let failure: Error | undefined
+    try {
+      for (;;) {
+        const rows = await cursor.read(chunkRows)
+        for (const row of rows) yield fromRow(row)
+        if (rows.length < chunkRows) return
+      }
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error))
+      throw error
+    } finally {
+      // After a failure the connection's state is unknown: releasing with the error destroys it
+      // rather than awaiting a close that may never be answered. Otherwise close the portal (a
+      // no-op when the cursor was read to the end) and return a clean connection to the pool.
+      if (!failure) await cursor.close().catch((closeError: Error) => (failure = closeError))
+      client.release(failure)
+    }
+  }
+
+  /** Bounds the whole check, waiting for a pooled client included, by `pingTimeoutMs`. */
+  async ping(): Promise<void> {
+    const check = this.pool.query('SELECT 1')
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new AuditqError('AUDITQ_STORE_UNAVAILABLE', `postgres: no answer to ping within ${this.settings.pingTimeoutMs} ms`)),
+        this.settings.pingTimeoutMs,
+      )
+    })
+    // If the deadline wins, the late outcome of `check` has already been reported as the timeout.
+    check.catch(() => undefined)
+    try {
+      await Promise.race([check, deadline])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  classifyError(error: unknown): StoreErrorKind {
+    return classifyPostgresError(error)
+  }
+
+  /** Ends the pool once; later calls wait for the same end. */
+  close(): Promise<void> {
+    this.ended ??= this.pool.end()
+    return this.ended
+  }
+
+  /** Pool occupancy, for health output and for tests that check clients come back. */
+  poolStats(): { total: number; idle: number; waiting: number } {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount }
+  }
+}

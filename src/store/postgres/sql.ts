@@ -1,0 +1,168 @@
+/**
+ * SQL text, row mapping and WHERE building for the PostgreSQL store. Pure: no connection, so it is
+ * unit-tested without a server and shared with bench/pg-insert-methods.ts.
+ *
+ * Every value travels as a bind parameter. The only text spliced into SQL is fixed here (column
+ * names, `success` as a keyword) and never comes from a caller.
+ */
+import { EVENT_FIELDS, type AuditEvent, type Category } from '../../event/types.js'
+import type { CursorPosition, EventFilter } from '../store.js'
+
+/** One row as node-postgres returns it with its default type parsers. */
+export interface AuditRow {
+  id: string
+  tenant_id: string
+  /** timestamptz → Date; the session runs with TimeZone=UTC, and Date keeps the stored ms exactly. */
+  occurred_at: Date
+  received_at: Date
+  action: string
+  category: string
+  actor_id: string | null
+  actor_type: string | null
+  resource_type: string | null
+  resource_id: string | null
+  success: boolean
+  error_message: string | null
+  description: string | null
+  /** inet has no parser in node-postgres: this is the server's own text form, `192.0.2.10`, `2001:db8::1`. */
+  ip_address: string | null
+  user_agent: string | null
+  session_id: string | null
+  request_id: string | null
+  client_id: string | null
+  /** jsonb → parsed object. */
+  metadata: Record<string, unknown>
+}
+
+/** The PostgreSQL type of each column, in EVENT_FIELDS order; the unnest insert casts by it. */
+export const COLUMN_TYPES = {
+  id: 'uuid',
+  tenant_id: 'text',
+  occurred_at: 'timestamptz',
+  received_at: 'timestamptz',
+  action: 'text',
+  category: 'text',
+  actor_id: 'text',
+  actor_type: 'text',
+  resource_type: 'text',
+  resource_id: 'text',
+  success: 'boolean',
+  error_message: 'text',
+  description: 'text',
+  ip_address: 'inet',
+  user_agent: 'text',
+  session_id: 'text',
+  request_id: 'text',
+  client_id: 'text',
+  metadata: 'jsonb',
+} as const satisfies Record<(typeof EVENT_FIELDS)[number], string>
+
+export const COLUMNS = EVENT_FIELDS.join(', ')
+
+/**
+ * The batch insert the store uses (chosen by bench/pg-insert-methods.ts, see docs/decisions.md):
+ * one array parameter per column, so the statement text is constant whatever the batch size and
+ * never nears the 65,535-parameter limit that multi-row VALUES must chunk around.
+ *
+ * `DO NOTHING` also absorbs the same id twice in one batch (only `DO UPDATE` refuses that), and
+ * the second copy counts as a duplicate. The conflict target is named so that only a repeated id
+ * is treated as idempotent: a conflict on any unique index added later must fail loudly rather
+ * than be counted as a duplicate. CHECK and NOT NULL violations fail the statement either way.
+ */
+export const INSERT_UNNEST_SQL = `INSERT INTO audit_logs (${COLUMNS})
+  SELECT * FROM unnest(${EVENT_FIELDS.map((field, i) => `$${i + 1}::${COLUMN_TYPES[field]}[]`).join(', ')})
+  ON CONFLICT (id) DO NOTHING`
+
+/**
+ * Sent as a named statement: node-postgres prepares it once per connection, so every later batch
+ * skips parse and plan — 6–18% more events/s at batches of 1–500 in bench/pg-insert-methods.ts.
+ * The text never changes with the batch size, so one name per connection is enough.
+ */
+export const INSERT_UNNEST_NAME = 'auditq_insert_unnest'
+
+/** Column-wise arrays for INSERT_UNNEST_SQL, in EVENT_FIELDS order. */
+export function unnestParams(events: readonly AuditEvent[]): unknown[][] {
+  const columns = EVENT_FIELDS.map(() => new Array<unknown>(events.length))
+  events.forEach((event, row) => {
+    EVENT_FIELDS.forEach((field, column) => {
+      // node-postgres would turn a nested JS array inside metadata into a PostgreSQL array
+      // literal; serializing first keeps jsonb exactly the JSON the caller sent.
+      columns[column]![row] = field === 'metadata' ? JSON.stringify(event.metadata) : event[field]
+    })
+  })
+  return columns
+}
+
+export function fromRow(row: AuditRow): AuditEvent {
+  return {
+    id: row.id,
+    tenant_id: row.tenant_id,
+    occurred_at: row.occurred_at.toISOString(),
+    received_at: row.received_at.toISOString(),
+    action: row.action,
+    // The CHECK constraint guarantees the value; the cast only tells TypeScript.
+    category: row.category as Category,
+    actor_id: row.actor_id,
+    actor_type: row.actor_type,
+    resource_type: row.resource_type,
+    resource_id: row.resource_id,
+    success: row.success,
+    error_message: row.error_message,
+    description: row.description,
+    ip_address: row.ip_address,
+    user_agent: row.user_agent,
+    session_id: row.session_id,
+    request_id: row.request_id,
+    client_id: row.client_id,
+    metadata: row.metadata,
+  }
+}
+
+export interface SqlStatement {
+  text: string
+  values: unknown[]
+}
+
+const EQUALITY_FILTERS = ['tenant_id', 'actor_id', 'action', 'category', 'resource_type', 'resource_id'] as const
+
+/**
+ * The WHERE clause for a filter and an optional keyset position, numbering parameters from $1.
+ * `after` becomes `(occurred_at, id) < ($t, $id)`: a row comparison PostgreSQL answers as one
+ * range on any index ending in `(occurred_at DESC, id DESC)`, so page 1,000 costs what page 1 does.
+ */
+export function buildWhere(filter: EventFilter, after?: CursorPosition): SqlStatement {
+  const conditions: string[] = []
+  const values: unknown[] = []
+  const bind = (value: unknown, type: string) => {
+    values.push(value)
+    return `$${values.length}::${type}`
+  }
+  for (const field of EQUALITY_FILTERS) {
+    const value = filter[field]
+    if (value !== undefined) conditions.push(`${field} = ${bind(value, 'text')}`)
+  }
+  // A keyword, not a parameter, so the planner can match the partial `WHERE NOT success` index
+  // even under a generic plan.
+  if (filter.success !== undefined) conditions.push(filter.success ? 'success' : 'NOT success')
+  if (filter.from !== undefined) conditions.push(`occurred_at >= ${bind(filter.from, 'timestamptz')}`)
+  if (filter.to !== undefined) conditions.push(`occurred_at < ${bind(filter.to, 'timestamptz')}`)
+  if (after !== undefined) {
+    conditions.push(`(occurred_at, id) < (${bind(after.occurred_at, 'timestamptz')}, ${bind(after.id, 'uuid')})`)
+  }
+  return { text: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', values }
+}
+
+/** Newest first; `limit` omitted for `stream()`, which reads through a cursor instead. */
+export function buildSelect(filter: EventFilter, after?: CursorPosition, limit?: number): SqlStatement {
+  const where = buildWhere(filter, after)
+  const values = [...where.values]
+  let text = `SELECT ${COLUMNS} FROM audit_logs ${where.text} ORDER BY occurred_at DESC, id DESC`
+  if (limit !== undefined) {
+    values.push(limit)
+    text += ` LIMIT $${values.length}`
+  }
+  return { text, values }
+}
+
+export const SELECT_BY_ID_SQL = `SELECT ${COLUMNS} FROM audit_logs WHERE id = $1`
+export const SELECT_BY_ID_AND_TENANT_SQL = `SELECT ${COLUMNS} FROM audit_logs WHERE id = $1 AND tenant_id = $2`
