@@ -26,13 +26,18 @@ export function errorBody(code: ErrorCode, message: string, details?: unknown): 
 }
 
 /** Every error leaves as `ErrorBody`; unexpected ones are logged in full and reach the client without internals. */
-export function installErrorHandler(app: FastifyInstance): void {
+export function installErrorHandler(app: FastifyInstance, limits: { bodyLimitBytes: number }): void {
+  const tooLarge = (contentLength: string | undefined) =>
+    `request body${contentLength ? ` of ${contentLength} bytes` : ''} is over the ${limits.bodyLimitBytes}-byte limit; send fewer events per request`
   app.setErrorHandler((error: FastifyError | AuditqError | Error, request, reply) => {
     if (error instanceof AuditqError) {
       if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed')
       return reply.status(error.statusCode).send(errorBody(error.code, error.message, error.details))
     }
     const fastifyCode = 'code' in error && typeof error.code === 'string' ? FASTIFY_CODES[error.code] : undefined
+    if (fastifyCode === 'AUDITQ_BODY_TOO_LARGE') {
+      return reply.status(413).send(errorBody(fastifyCode, tooLarge(request.headers['content-length'])))
+    }
     if (fastifyCode) {
       return reply.status(ERROR_CATALOG[fastifyCode].status).send(errorBody(fastifyCode, error.message))
     }
@@ -41,7 +46,7 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (status === 400 || error instanceof SyntaxError) {
       return reply.status(400).send(errorBody('AUDITQ_BAD_REQUEST', `request body is not valid JSON: ${error.message}`))
     }
-    if (status === 413) return reply.status(413).send(errorBody('AUDITQ_BODY_TOO_LARGE', error.message))
+    if (status === 413) return reply.status(413).send(errorBody('AUDITQ_BODY_TOO_LARGE', tooLarge(request.headers['content-length'])))
     request.log.error({ err: error }, 'unexpected error')
     return reply.status(500).send(errorBody('AUDITQ_INTERNAL', 'internal error; see the server log for request ' + request.id))
   })

@@ -34,7 +34,7 @@ export async function buildServer({ config, audit, logger }: ServerDependencies)
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
-  installErrorHandler(app)
+  installErrorHandler(app, { bodyLimitBytes: config.http.bodyLimitBytes })
   registerNdjsonParser(app, config.http.maxNdjsonLineBytes)
   await app.register(ingestRoutes, { audit, maxEventsPerRequest: config.http.maxEventsPerRequest })
   await app.register(queryRoutes, {
