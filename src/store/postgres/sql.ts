@@ -75,8 +75,9 @@ export const INSERT_UNNEST_SQL = `INSERT INTO audit_logs (${COLUMNS})
 
 /**
  * Sent as a named statement: node-postgres prepares it once per connection, so every later batch
- * skips parse and plan — 6–18% more events/s at batches of 1–500 in bench/pg-insert-methods.ts.
- * The text never changes with the batch size, so one name per connection is enough.
+ * skips parse and plan: 15–60% more events/s at batches of 1–10 in bench/pg-insert-methods.ts,
+ * level from 100 up, where the server's work dominates. The text never changes with the batch
+ * size, so one name per connection is enough.
  */
 export const INSERT_UNNEST_NAME = 'auditq_insert_unnest'
 
