@@ -62,10 +62,11 @@ const DEFAULT_GROUP_COMMIT = { maxBatchEvents: 500, maxWaitMs: 0 }
 
 export async function createAuditLogger(options: AuditLoggerOptions = {}): Promise<AuditLogger> {
   const ownsStore = options.store === undefined
+  const logger = options.logger ?? createLogger({ level: 'warn', name: 'auditq-sdk' })
   const store =
     options.store ??
-    (await openStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir ?? './.auditq' }))
-  return new DirectAuditLogger(store, ownsStore, options)
+    (await openStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir ?? './.auditq', logger }))
+  return new DirectAuditLogger(store, ownsStore, { ...options, logger })
 }
 
 class DirectAuditLogger implements AuditLogger {

@@ -1,3 +1,4 @@
+import type { Logger } from '../util/logger.js'
 import type { Store } from './store.js'
 
 export interface OpenStoreOptions {
@@ -5,6 +6,8 @@ export interface OpenStoreOptions {
   databaseUrl?: string | undefined
   dataDir: string
   applicationName?: string
+  /** Receives driver-level warnings (e.g. a pooled connection dropped while idle). */
+  logger?: Logger
 }
 
 /**
@@ -18,6 +21,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     store = await createPostgresStore({
       connectionString: options.databaseUrl,
       applicationName: options.applicationName ?? 'auditq',
+      ...(options.logger ? { logger: options.logger } : {}),
     })
   } else {
     const { createEmbeddedStore } = await import('./embedded/embedded-store.js')
