@@ -63,7 +63,8 @@ export function registerSend(program: Command): void {
             process.stderr.write(`event ${entry.index}: ${error.field} (${error.rule}): ${error.message}\n`)
           }
         }
-        if (result.rejected.length > 0) process.exitCode = 1
+        // 2 = bad input, as for every other input error; the valid events above were stored.
+        if (result.rejected.length > 0) process.exitCode = 2
       } finally {
         await audit.close()
       }
