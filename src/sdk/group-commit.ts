@@ -1,9 +1,8 @@
-import { AuditqError } from '../errors.js'
 import type { AuditEvent } from '../event/types.js'
+import { insertIsolating, type EventOutcome } from '../store/isolating-insert.js'
 import type { Store } from '../store/store.js'
 
-/** What happened to one submitted event: stored (or already stored), or the error that kept it out. */
-export type EventOutcome = { ok: true } | { ok: false; error: AuditqError }
+export type { EventOutcome }
 
 export interface GroupCommitOptions {
   maxBatchEvents: number
@@ -31,10 +30,8 @@ interface Waiter {
  * caller pays one round trip; 200 concurrent callers share a handful. `urgent` submissions skip the
  * optional linger so a critical event is never held back by `maxWaitMs`.
  *
- * Failure isolation: if the store refuses a batch because of its *content* (`data` errors), the
- * batch is bisected until the offending events stand alone, so one bad event never takes its
- * neighbours down with it. Connection-level (`transient`) failures fail the whole batch at once —
- * splitting cannot help, and the caller learns quickly that nothing was stored.
+ * A refused event is isolated from its batch-mates by `insertIsolating`; each caller learns the
+ * outcome of its own events.
  */
 export class GroupCommitter {
   private pending: Waiter[] = []
@@ -99,41 +96,14 @@ export class GroupCommitter {
 
   private async commit(batch: Waiter[]): Promise<void> {
     const started = performance.now()
-    let inserted = 0
-    let duplicates = 0
-    let failed = 0
-    const insert = async (part: Waiter[]): Promise<void> => {
-      try {
-        const result = await this.store.insertBatch(part.map((waiter) => waiter.event))
-        inserted += result.inserted
-        duplicates += result.duplicates
-        for (const waiter of part) waiter.settle({ ok: true })
-      } catch (error) {
-        if (this.store.classifyError(error) === 'data' && part.length > 1) {
-          const middle = Math.ceil(part.length / 2)
-          await insert(part.slice(0, middle))
-          await insert(part.slice(middle))
-          return
-        }
-        failed += part.length
-        const outcome = { ok: false as const, error: toStoreError(this.store, error) }
-        for (const waiter of part) waiter.settle(outcome)
-      }
-    }
-    await insert(batch)
+    const report = await insertIsolating(this.store, batch.map((waiter) => waiter.event))
+    report.outcomes.forEach((outcome, index) => batch[index]!.settle(outcome))
     this.options.onCommit?.({
       events: batch.length,
-      inserted,
-      duplicates,
-      failed,
+      inserted: report.inserted,
+      duplicates: report.duplicates,
+      failed: report.outcomes.filter((outcome) => !outcome.ok).length,
       durationMs: performance.now() - started,
     })
   }
-}
-
-function toStoreError(store: Store, error: unknown): AuditqError {
-  const reason = error instanceof Error ? error.message : String(error)
-  return store.classifyError(error) === 'data'
-    ? new AuditqError('AUDITQ_STORE_REJECTED', `the store refused this event: ${reason}`, { cause: error })
-    : new AuditqError('AUDITQ_STORE_UNAVAILABLE', `the store is unavailable, event not stored: ${reason}`, { cause: error })
 }
