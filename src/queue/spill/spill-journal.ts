@@ -1,0 +1,233 @@
+/**
+ * The spill journal: where a non-critical event waits, on local disk, while the queue cannot take
+ * it (Redis unreachable or over its cap), until `replay` hands it back. Guarantees, in the queue's
+ * vocabulary (`../queue.ts`):
+ * - **spilled**: `append` resolved; the event is fsynced in this process's journal and survives a
+ *   crash or `kill -9` of this process, and a power loss as far as the disk honours fsync.
+ * - **replayed**: `deliver` resolved for its batch and the checkpoint moved past it. A crash between
+ *   the two redelivers that batch (at-least-once; the store is idempotent on event id).
+ * - **moved aside**: its bytes were damaged on disk; they sit in `<dir>/corrupt/`, counted in
+ *   `stats().corrupt` and listed in the replay report, never silently dropped.
+ * Files, record format and the multi-process rule: format.ts and ownership.ts.
+ *
+ * Measured append cost, one 521-byte event per append call, appenders looping back to back
+ * (2-vCPU VM, ext4 on a virtio SSD, Node 20.20; `node test/fixtures/spill-bench.mjs 5`):
+ *
+ *   design                               appenders   events/s   p50 ms   p99 ms
+ *   naive write + fdatasync per append        1         3 900     0.23     0.60
+ *   SpillJournal fsync 'always'               1         3 540     0.27     0.66
+ *   SpillJournal fsync 'batch' (2 ms)         1           410     2.42     3.50
+ *   naive write + fdatasync per append      128         4 310    28.8     39.6
+ *   SpillJournal fsync 'always'             128        83 800     1.43     3.21
+ *   SpillJournal fsync 'batch' (2 ms)       128        38 700     2.25     3.77
+ *
+ * One appender pays one fdatasync (~0.25 ms here) per call, like the naive design; 128 concurrent
+ * appenders share one per round (group commit): 20x the naive throughput at 1/20 of its latency.
+ * Lingering ('batch') only adds latency on this disk; it can pay off only where an fsync costs far
+ * more than the time between appends (network block storage).
+ */
+import { mkdir, rm, unlink } from 'node:fs/promises'
+import path from 'node:path'
+import { AuditqError } from '../../errors.js'
+import type { AuditEvent } from '../../event/types.js'
+import { readCheckpoint, writeCheckpoint } from './durable-fs.js'
+import { encodeRecords, SEGMENT_HEADER_BYTES } from './format.js'
+import { loadAdoptedUnit, newUnit, segmentPath, type JournalUnit } from './journal-unit.js'
+import { Mutex } from './mutex.js'
+import {
+  ADOPTED_DIR,
+  adoptDeadJournals,
+  CORRUPT_DIR,
+  createJournalDir,
+  releaseJournalDir,
+  removeJournalDir,
+} from './ownership.js'
+import { replayUnit, type Deliver, type ReplayReport } from './replay.js'
+import { SegmentWriter } from './segment-writer.js'
+
+export interface SpillJournalOptions {
+  /** Base directory, shared by every producer process on this host; each gets its own journal in it. */
+  dir: string
+  maxBytes?: number
+  segmentBytes?: number
+  /**
+   * 'always' (default): an append's fsync starts as soon as the previous one returns (concurrent
+   * appends still share it). 'batch': waits `batchLingerMs` first, so more appends share each
+   * fsync — fewer fsyncs, at the price of that much latency (slower on a local SSD, see above).
+   * Both are durable: `append` resolves after the fsync either way.
+   */
+  fsync?: 'always' | 'batch'
+  batchLingerMs?: number
+}
+
+export const SPILL_DEFAULTS = {
+  /** Disk a spill may take before `append` refuses: ~2.5 M events of 400 bytes, hours of outage at most rates. */
+  maxBytes: 1024 ** 3,
+  /** Unit of deletion: small enough to free disk during a long replay, big enough that rollover (2 fsyncs) is rare. */
+  segmentBytes: 64 * 1024 ** 2,
+  fsync: 'always' as const,
+  /** Only with fsync 'batch': on the order of one fsync on slow (network) storage. */
+  batchLingerMs: 2,
+  /** Per `deliver` call: each batch costs one checkpoint (2 fsyncs), so not much smaller. */
+  replayBatchSize: 500,
+}
+
+export interface SpillStats {
+  /** Events waiting for replay, in this process's journal and the dead ones it adopted. */
+  events: number
+  /** Their record bytes. */
+  bytes: number
+  /** Segment files holding them. */
+  segments: number
+  /** This process's journal plus adopted ones. */
+  journals: number
+  /** This process's own journal on disk plus appends in flight, counted against `maxBytes`. */
+  usedBytes: number
+  maxBytes: number
+  /** Running totals since open. */
+  appended: number
+  delivered: number
+  corrupt: number
+  tornBytes: number
+}
+
+export type { CorruptRange, Deliver, ReplayReport } from './replay.js'
+
+export class SpillJournal {
+  private readonly adopted = new Map<string, JournalUnit>()
+  /** One replay at a time: two would deliver the same records and race on the checkpoint. */
+  private readonly replays = new Mutex()
+  private closed = false
+  private readonly totals = { appended: 0, delivered: 0, corrupt: 0, tornBytes: 0 }
+
+  private constructor(
+    private readonly baseDir: string,
+    private readonly own: JournalUnit,
+    private readonly writer: SegmentWriter,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** Creates this process's journal under `dir` and adopts any dead producer's journal found there. */
+  static async open(options: SpillJournalOptions): Promise<SpillJournal> {
+    const maxBytes = positiveInteger('maxBytes', options.maxBytes ?? SPILL_DEFAULTS.maxBytes)
+    const segmentBytes = positiveInteger('segmentBytes', options.segmentBytes ?? SPILL_DEFAULTS.segmentBytes)
+    const fsync = options.fsync ?? SPILL_DEFAULTS.fsync
+    const lingerMs = fsync === 'batch' ? (options.batchLingerMs ?? SPILL_DEFAULTS.batchLingerMs) : 0
+    const baseDir = path.resolve(options.dir)
+    await mkdir(baseDir, { recursive: true })
+    const { name, dir } = await createJournalDir(baseDir)
+    const own = newUnit(name, dir)
+    const writer = await SegmentWriter.start(own, { segmentBytes, maxBytes, lingerMs })
+    const journal = new SpillJournal(baseDir, own, writer, maxBytes)
+    // At open too, not only in replay: stats() then shows a dead producer's spill from the start.
+    await journal.adoptDead()
+    return journal
+  }
+
+  /**
+   * Resolves once every event is fsynced. Rejects with SpillFullError when they would pass
+   * `maxBytes` (none written), SpillWriteFailedError after a disk fault, AUDITQ_CLOSED after close.
+   */
+  async append(events: readonly AuditEvent[]): Promise<void> {
+    if (this.closed) throw new AuditqError('AUDITQ_CLOSED', 'the spill journal is closed')
+    if (events.length === 0) return
+    await this.writer.append(encodeRecords(events), events.length)
+    this.totals.appended += events.length
+  }
+
+  /**
+   * Delivers every waiting event, oldest first per journal, in batches of at most `batchSize`:
+   * adopted journals first (removed once empty), then this process's own up to what is fsynced now.
+   * If `deliver` throws, replay stops and rethrows; the batch and all after it stay for next time.
+   */
+  replay(deliver: Deliver, options: { batchSize?: number } = {}): Promise<ReplayReport> {
+    const batchSize = positiveInteger('batchSize', options.batchSize ?? SPILL_DEFAULTS.replayBatchSize)
+    return this.replays.run(async () => {
+      if (this.closed) throw new AuditqError('AUDITQ_CLOSED', 'the spill journal is closed')
+      const report: ReplayReport = { delivered: 0, batches: 0, adopted: [], corrupt: [], tornBytes: 0 }
+      const corruptDir = path.join(this.baseDir, CORRUPT_DIR)
+      try {
+        report.adopted = await this.adoptDead()
+        for (const unit of [...this.adopted.values()]) {
+          if ((await replayUnit({ unit, deliver, batchSize, corruptDir, report })) === 'drained') {
+            await rm(unit.dir, { recursive: true, force: true })
+            this.adopted.delete(unit.id)
+          }
+        }
+        const active = { segment: this.writer.activeSegment, syncedEnd: this.writer.syncedEnd }
+        await replayUnit({ unit: this.own, deliver, batchSize, corruptDir, report, active })
+        await this.startFreshSegmentIfDrained()
+        return report
+      } finally {
+        this.totals.delivered += report.delivered
+        this.totals.corrupt += report.corrupt.length
+        this.totals.tornBytes += report.tornBytes
+      }
+    })
+  }
+
+  stats(): SpillStats {
+    const units = [this.own, ...this.adopted.values()]
+    const sum = (pick: (unit: JournalUnit) => number) => units.reduce((total, unit) => total + pick(unit), 0)
+    return {
+      events: sum((unit) => unit.events),
+      bytes: sum((unit) => unit.bytes),
+      segments: sum((unit) => unit.segments.size),
+      journals: units.length,
+      usedBytes: this.writer.usedBytes(),
+      maxBytes: this.maxBytes,
+      ...this.totals,
+    }
+  }
+
+  /**
+   * Waits for appends in flight and a running replay, then removes the journal if nothing waits in
+   * it, or else releases it so the next process to open or replay in `dir` adopts it.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.replays.run(async () => undefined)
+    await this.writer.close()
+    if (this.own.events === 0 && this.adopted.size === 0) {
+      await removeJournalDir(this.baseDir, this.own.id)
+    } else {
+      await releaseJournalDir(this.own.dir)
+    }
+  }
+
+  /** Takes over dead producers' journals; returns the names newly taken. */
+  private async adoptDead(): Promise<string[]> {
+    const taken: string[] = []
+    for (const name of await adoptDeadJournals(this.baseDir, this.own.dir)) {
+      if (this.adopted.has(name)) continue
+      this.adopted.set(name, await loadAdoptedUnit(name, path.join(this.own.dir, ADOPTED_DIR, name)))
+      taken.push(name)
+    }
+    return taken
+  }
+
+  /**
+   * Once replay has delivered all of the active segment, rolls to a new one and deletes it, so a
+   * drained journal gives its disk back now rather than at the next size-based rollover.
+   */
+  private async startFreshSegmentIfDrained(): Promise<void> {
+    const position = await readCheckpoint(this.own.dir)
+    await this.writer.exclusive.run(async () => {
+      const drained = this.writer.activeSegment
+      if (position?.segment !== drained || position.offset !== this.writer.writtenEnd) return
+      if (this.writer.writtenEnd === SEGMENT_HEADER_BYTES) return
+      await this.writer.roll()
+      await writeCheckpoint(this.own.dir, { segment: this.writer.activeSegment, offset: SEGMENT_HEADER_BYTES })
+      await unlink(segmentPath(this.own, drained))
+      this.own.segments.delete(drained)
+    })
+  }
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new AuditqError('AUDITQ_CONFIG', `spill journal: ${name} must be a positive integer, got ${value}`)
+  }
+  return value
+}
