@@ -1,0 +1,161 @@
+import type { Redis } from 'ioredis'
+import type { QueueConsumer, QueueEntry } from '../queue.js'
+import { decodeEvent, entryTimeMs, payloadOf } from './codec.js'
+import type { QueueKeys } from './keys.js'
+import { QueueScripts, type RawEntry } from './scripts.js'
+
+export interface RedisStreamsConsumerOptions {
+  /** Caller-owned connection for acks and bookkeeping; the consumer never closes it. */
+  redis: Redis
+  keys: QueueKeys
+  /**
+   * This worker's name in the consumer group. Keep it stable across restarts (host + slot, not a
+   * random id): a restarted worker then owns its old pending entries and claims them back first.
+   */
+  consumerName: string
+}
+
+/** Entries per ack / dead-letter script call, so one script never holds Redis for long. */
+const MAX_IDS_PER_CALL = 1_000
+const UNDECODABLE = 'undecodable payload: not the JSON of an audit event'
+
+/**
+ * The worker's side of the stream: XREADGROUP on a connection of its own (a blocked read would
+ * otherwise hold every ack behind it), everything else on the shared one.
+ */
+export class RedisStreamsConsumer implements QueueConsumer {
+  private readonly redis: Redis
+  private readonly blocking: Redis
+  private readonly keys: QueueKeys
+  private readonly scripts: QueueScripts
+  readonly consumerName: string
+  /** XAUTOCLAIM position kept between calls, so repeated claims walk the whole pending list. */
+  private claimCursor = '0-0'
+  private closed = false
+
+  private constructor(options: RedisStreamsConsumerOptions) {
+    this.redis = options.redis
+    this.keys = options.keys
+    this.consumerName = options.consumerName
+    this.scripts = new QueueScripts(options.redis, options.keys)
+    // Never auto-pipelined, even if the shared client is: nothing may queue behind a blocked read.
+    this.blocking = options.redis.duplicate({ enableAutoPipelining: false, connectionName: `auditq-read-${options.consumerName}` })
+  }
+
+  /** Opens the blocking connection and makes sure the consumer group exists. */
+  static async start(options: RedisStreamsConsumerOptions): Promise<RedisStreamsConsumer> {
+    const consumer = new RedisStreamsConsumer(options)
+    await consumer.ensureGroup()
+    return consumer
+  }
+
+  async read(max: number, blockMs: number): Promise<QueueEntry[]> {
+    try {
+      return await this.readOnce(max, blockMs)
+    } catch (error) {
+      if (this.closed) return []
+      // The stream (and its group) vanished: Redis restarted without persistence, or someone
+      // deleted the key. Recreate the group and read again rather than fail the worker.
+      if (!isNoGroup(error)) throw error
+      await this.ensureGroup()
+      return await this.readOnce(max, blockMs)
+    }
+  }
+
+  async claimStale(minIdleMs: number, max: number): Promise<QueueEntry[]> {
+    if (max <= 0) return []
+    const claimed: QueueEntry[] = []
+    const deleted: string[] = []
+    const undecodable: string[] = []
+    // Stop after at most one full pass over the pending list (the cursor comes back to 0-0).
+    do {
+      const page = await this.scripts.claimStale(this.consumerName, minIdleMs, this.claimCursor, max - claimed.length)
+      this.claimCursor = page.nextCursor
+      page.entries.forEach(([entryId, fields], index) => {
+        if (fields === null) deleted.push(entryId)
+        else this.collect(claimed, undecodable, entryId, payloadOf(fields), page.deliveryCounts[index] ?? 1)
+      })
+    } while (claimed.length < max && this.claimCursor !== '0-0')
+    // Redis < 7 hands back pending entries whose payload was deleted: nothing to deliver, so ack.
+    await this.scripts.ackAndDelete(deleted)
+    await this.deadLetterIds(undecodable, UNDECODABLE)
+    return claimed
+  }
+
+  async ack(entryIds: readonly string[]): Promise<number> {
+    let acked = 0
+    for (const ids of chunks(entryIds)) acked += await this.scripts.ackAndDelete(ids)
+    return acked
+  }
+
+  deadLetter(entries: readonly QueueEntry[], error: string): Promise<number> {
+    return this.deadLetterIds(
+      entries.map((entry) => entry.entryId),
+      error,
+    )
+  }
+
+  depth(): Promise<number> {
+    return this.redis.xlen(this.keys.events)
+  }
+
+  async oldestAgeMs(): Promise<number> {
+    // Redis' clock on both sides: entry ids carry Redis time, the worker's host may be skewed.
+    const [time, oldest] = await Promise.all([this.redis.time(), this.redis.xrange(this.keys.events, '-', '+', 'COUNT', 1)])
+    const first = oldest[0]
+    if (first === undefined) return 0
+    const nowMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000)
+    return Math.max(0, nowMs - entryTimeMs(first[0]))
+  }
+
+  /** Ends the blocking connection (a read in progress returns no entries); the shared one stays. */
+  async close(): Promise<void> {
+    this.closed = true
+    this.blocking.disconnect()
+  }
+
+  private async ensureGroup(): Promise<void> {
+    try {
+      // From 0, not $: events enqueued before the first worker ever started must be delivered too.
+      await this.redis.xgroup('CREATE', this.keys.events, this.keys.group, '0', 'MKSTREAM')
+    } catch (error) {
+      if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error
+    }
+  }
+
+  private async readOnce(max: number, blockMs: number): Promise<QueueEntry[]> {
+    const { group, events } = this.keys
+    // The typed methods, not `call`: under RESP3 (ioredis 6's default) `call` returns the
+    // stream map flattened, the typed method the RESP2 shape [[key, entries]].
+    const reply =
+      blockMs > 0
+        ? await this.blocking.xreadgroup('GROUP', group, this.consumerName, 'COUNT', max, 'BLOCK', blockMs, 'STREAMS', events, '>')
+        : await this.blocking.xreadgroup('GROUP', group, this.consumerName, 'COUNT', max, 'STREAMS', events, '>')
+    const entries: QueueEntry[] = []
+    const undecodable: string[] = []
+    for (const [entryId, fields] of (reply as [string, RawEntry[]][] | null)?.[0]?.[1] ?? []) this.collect(entries, undecodable, entryId, payloadOf(fields), 1)
+    await this.deadLetterIds(undecodable, UNDECODABLE)
+    return entries
+  }
+
+  /** Delivers an entry, or sets it aside for the dead-letter queue when it is not an event. */
+  private collect(into: QueueEntry[], undecodable: string[], entryId: string, payload: string | null, deliveryCount: number): void {
+    const event = payload === null ? null : decodeEvent(payload)
+    if (event === null) undecodable.push(entryId)
+    else into.push({ entryId, event, deliveryCount })
+  }
+
+  private async deadLetterIds(entryIds: readonly string[], error: string): Promise<number> {
+    let moved = 0
+    for (const ids of chunks(entryIds)) moved += await this.scripts.deadLetter(ids, error)
+    return moved
+  }
+}
+
+function* chunks(ids: readonly string[]): Generator<readonly string[]> {
+  for (let start = 0; start < ids.length; start += MAX_IDS_PER_CALL) yield ids.slice(start, start + MAX_IDS_PER_CALL)
+}
+
+function isNoGroup(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOGROUP')
+}

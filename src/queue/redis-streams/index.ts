@@ -1,0 +1,8 @@
+export { connectRedis } from './connection.js'
+export { RedisStreamsConsumer, type RedisStreamsConsumerOptions } from './consumer.js'
+export { DeadLetterQueue, type DeadLetter, type DeadLetterPage } from './dead-letters.js'
+export { describeDurability, readDurability, type DurabilityReport, type LossWindow, type PersistenceSettings } from './durability.js'
+export { QueueUnavailableError } from './errors.js'
+export { queueKeys, type KeyLayoutOptions, type QueueKeys } from './keys.js'
+export { QUEUE_COUNTERS, QueueMonitor, type LiveWorker, type QueueCounter, type QueueCounters, type WorkerFigures } from './monitor.js'
+export { DEFAULT_CAP_EVENTS, RedisStreamsProducer, type RedisStreamsProducerOptions } from './producer.js'

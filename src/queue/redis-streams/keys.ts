@@ -1,0 +1,53 @@
+import { AuditqError } from '../../errors.js'
+
+/**
+ * The one place that knows the Redis key layout. Every key of a queue carries the same Redis
+ * Cluster hash tag (`{queue}`), so all of them live in one slot and a Lua script may touch any of
+ * them atomically — the precondition for every script in `lua.ts`.
+ *
+ *   auditq:{default}:events        stream, XADD by producers, read by the consumer group
+ *   auditq:{default}:dlq           stream of dead letters (payload, error, attempts, source id)
+ *   auditq:{default}:counters      hash of shared counters (overflow, spilled, dropped, …)
+ *   auditq:{default}:workers       sorted set: worker id → last heartbeat (Redis time, ms)
+ *   auditq:{default}:worker:<id>   string with that worker's figures, expiring with its heartbeat
+ */
+export interface QueueKeys {
+  readonly events: string
+  readonly deadLetters: string
+  readonly counters: string
+  readonly workers: string
+  /** Consumer group name on `events`; one group, because every event goes to the store once. */
+  readonly group: string
+  worker(workerId: string): string
+}
+
+export interface KeyLayoutOptions {
+  /** Namespace shared by everything auditq keeps in this Redis (default `auditq`). */
+  prefix?: string
+  /** Queue name, used as the hash tag; several deployments can share a Redis with distinct names. */
+  queue?: string
+}
+
+const DEFAULT_PREFIX = 'auditq'
+const DEFAULT_QUEUE = 'default'
+const GROUP = 'auditq-workers'
+
+export function queueKeys(options: KeyLayoutOptions = {}): QueueKeys {
+  const prefix = options.prefix ?? DEFAULT_PREFIX
+  const queue = options.queue ?? DEFAULT_QUEUE
+  // A brace inside the name would move the hash tag and scatter keys over slots.
+  for (const [name, value] of [['prefix', prefix], ['queue', queue]] as const) {
+    if (value === '' || /[{}]/.test(value)) {
+      throw new AuditqError('AUDITQ_CONFIG', `redis ${name} must be non-empty and free of braces, got ${JSON.stringify(value)}`)
+    }
+  }
+  const base = `${prefix}:{${queue}}`
+  return Object.freeze({
+    events: `${base}:events`,
+    deadLetters: `${base}:dlq`,
+    counters: `${base}:counters`,
+    workers: `${base}:workers`,
+    group: GROUP,
+    worker: (workerId: string) => `${base}:worker:${workerId}`,
+  })
+}
