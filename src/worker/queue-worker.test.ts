@@ -1,0 +1,150 @@
+/**
+ * The drain loop against a real Redis stream and real stores: what goes in comes out once, poison
+ * is isolated into the dead-letter queue, orphaned entries are claimed, outages are waited out.
+ */
+import type { Redis } from 'ioredis'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { AuditEvent } from '../event/types.js'
+import { connectRedis, queueKeys, RedisStreamsConsumer, RedisStreamsProducer, type QueueKeys } from '../queue/redis-streams/index.js'
+import type { Store } from '../store/store.js'
+import { createLogger } from '../util/logger.js'
+import { QueueWorker, type BatchReport } from './queue-worker.js'
+import { freshStore, type TestStore } from '../../test/support/app.js'
+import { storedEvent } from '../../test/support/events.js'
+import { MemoryStore } from '../../test/support/memory-store.js'
+import { deleteKeys, redisAvailable, uniqueRedisPrefix } from '../../test/support/redis-server.js'
+import { REDIS_URL } from '../../test/support/services.js'
+
+const hasRedis = await redisAvailable()
+const silent = createLogger({ level: 'silent' })
+
+describe.skipIf(!hasRedis)('queue worker', () => {
+  const cleanups: (() => Promise<void>)[] = []
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+  })
+
+  async function queue() {
+    const prefix = uniqueRedisPrefix('worker')
+    const redis: Redis = connectRedis(REDIS_URL)
+    const keys: QueueKeys = queueKeys({ prefix })
+    const producer = new RedisStreamsProducer({ redis, keys, capEvents: 1_000_000 })
+    cleanups.push(async () => {
+      await deleteKeys(redis, prefix)
+      redis.disconnect()
+    })
+    const consumer = async (name: string) => {
+      const started = await RedisStreamsConsumer.start({ redis, keys, consumerName: name })
+      cleanups.push(() => started.close())
+      return started
+    }
+    return { redis, keys, producer, consumer }
+  }
+
+  async function embedded(): Promise<TestStore> {
+    const t = await freshStore('embedded')
+    cleanups.push(() => t.dispose())
+    return t
+  }
+
+  function worker(consumer: RedisStreamsConsumer, store: Store, extra: Partial<ConstructorParameters<typeof QueueWorker>[0]> = {}) {
+    const reports: BatchReport[] = []
+    const instance = new QueueWorker({
+      consumer,
+      store,
+      logger: silent,
+      flushIntervalMs: 50,
+      idleBlockMs: 50,
+      onBatch: (report) => reports.push(report),
+      ...extra,
+    })
+    cleanups.push(async () => void (await instance.stop(5_000)))
+    return { instance, reports }
+  }
+
+  async function storedIds(store: Store): Promise<string[]> {
+    const ids: string[] = []
+    for await (const event of store.stream({})) ids.push(event.id)
+    return ids
+  }
+
+  it('drains 5,000 queued events into the store exactly once and empties the queue', async () => {
+    const q = await queue()
+    const t = await embedded()
+    const events = Array.from({ length: 5_000 }, () => storedEvent())
+    await q.producer.enqueue(events)
+    const { instance, reports } = worker(await q.consumer('w1'), t.store)
+    instance.start()
+    await vi.waitFor(async () => expect(await q.redis.xlen(q.keys.events)).toBe(0), { timeout: 20_000, interval: 100 })
+    const ids = await storedIds(t.store)
+    expect(ids).toHaveLength(5_000)
+    expect(new Set(ids)).toEqual(new Set(events.map((e) => e.id)))
+    // A 5,000 backlog is read in the seeds' large tiers, not 100 at a time.
+    expect(Math.max(...reports.map((r) => r.size))).toBeGreaterThan(100)
+  })
+
+  it('moves an event the store refuses to the dead-letter queue and stores its batch-mates', async () => {
+    const q = await queue()
+    const t = await embedded()
+    const poison = storedEvent({ category: 'bogus' as AuditEvent['category'] })
+    const batch = [storedEvent(), storedEvent(), poison, storedEvent()]
+    await q.producer.enqueue(batch)
+    const { instance } = worker(await q.consumer('w1'), t.store)
+    instance.start()
+    await vi.waitFor(async () => expect(await q.redis.xlen(q.keys.deadLetters)).toBe(1), { timeout: 10_000 })
+    await vi.waitFor(async () => expect(await q.redis.xlen(q.keys.events)).toBe(0), { timeout: 10_000 })
+    expect((await storedIds(t.store)).sort()).toEqual(batch.filter((e) => e !== poison).map((e) => e.id).sort())
+    const deadLetters = await q.redis.xrange(q.keys.deadLetters, '-', '+')
+    expect(deadLetters[0]![1].join(' ')).toMatch(/CHECK|constraint|category/i)
+  })
+
+  it('claims what a dead worker read but never acknowledged, and stores each event once', async () => {
+    const q = await queue()
+    const t = await embedded()
+    const events = Array.from({ length: 300 }, () => storedEvent())
+    await q.producer.enqueue(events)
+    // "Dead" worker: reads entries into its pending list and then never writes or acknowledges.
+    const dead = await q.consumer('dead')
+    expect(await dead.read(200, 10)).toHaveLength(200)
+    const { instance } = worker(await q.consumer('alive'), t.store, { claimIdleMs: 200, claimEveryMs: 100 })
+    instance.start()
+    await vi.waitFor(async () => expect(await q.redis.xlen(q.keys.events)).toBe(0), { timeout: 15_000, interval: 100 })
+    const ids = await storedIds(t.store)
+    expect(ids).toHaveLength(300)
+    expect(new Set(ids).size).toBe(300)
+  })
+
+  it('waits out a store outage with backoff, then lands every event', async () => {
+    const q = await queue()
+    const store = new MemoryStore()
+    store.down = true
+    const events = Array.from({ length: 120 }, () => storedEvent())
+    await q.producer.enqueue(events)
+    const { instance, reports } = worker(await q.consumer('w1'), store, {
+      retry: { attempts: 3, initialDelayMs: 20, maxDelayMs: 50 },
+    })
+    instance.start()
+    await vi.waitFor(() => expect(store.batchSizes.length).toBeGreaterThanOrEqual(4), { timeout: 5_000 })
+    expect(store.rows.size).toBe(0)
+    expect(await q.redis.xlen(q.keys.events)).toBe(120)
+    store.down = false
+    await vi.waitFor(async () => expect(await q.redis.xlen(q.keys.events)).toBe(0), { timeout: 10_000 })
+    expect(store.rows.size).toBe(120)
+    expect(await q.redis.xlen(q.keys.deadLetters)).toBe(0)
+    expect(reports.some((r) => r.failedAttempts >= 3)).toBe(true)
+  })
+
+  it('on stop, writes and acknowledges what it buffered before resolving', async () => {
+    const q = await queue()
+    const t = await embedded()
+    await q.producer.enqueue(Array.from({ length: 40 }, () => storedEvent()))
+    // A long flush interval keeps the entries buffered until stop() forces the write.
+    const { instance } = worker(await q.consumer('w1'), t.store, { flushIntervalMs: 60_000 })
+    instance.start()
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(await storedIds(t.store)).toHaveLength(0)
+    expect(await instance.stop(5_000)).toEqual({ drained: true })
+    expect(await storedIds(t.store)).toHaveLength(40)
+    expect(await q.redis.xlen(q.keys.events)).toBe(0)
+  })
+})

@@ -1,0 +1,216 @@
+import type { QueueConsumer, QueueEntry } from '../queue/queue.js'
+import { insertIsolating } from '../store/isolating-insert.js'
+import type { Store } from '../store/store.js'
+import type { Logger } from '../util/logger.js'
+import { batchSizeFor, DEFAULT_ADAPTIVE_BATCH, type AdaptiveBatchOptions } from './adaptive-batch.js'
+import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js'
+
+export interface QueueWorkerOptions {
+  consumer: QueueConsumer
+  store: Store
+  logger: Logger
+  batch?: AdaptiveBatchOptions
+  /** A batch is written when full or when its oldest entry has waited this long (seeds: 5 s; ours 1 s). */
+  flushIntervalMs?: number
+  /** Longest a read blocks when nothing is buffered, so stop() is noticed promptly. */
+  idleBlockMs?: number
+  /** Entries pending this long on any consumer are presumed orphaned by a dead worker and claimed. */
+  claimIdleMs?: number
+  /** How often to look for orphaned entries. */
+  claimEveryMs?: number
+  /** How often to refresh the queue depth that sizes batches (not every loop: that doubles round trips). */
+  depthEveryMs?: number
+  retry?: BackoffOptions
+  onBatch?: (report: BatchReport) => void
+  /** Injected for tests. */
+  sleep?: (ms: number) => Promise<void>
+}
+
+export interface BatchReport {
+  size: number
+  stored: number
+  duplicates: number
+  deadLettered: number
+  /** Insert attempts that failed because the store was unavailable, for this batch. */
+  failedAttempts: number
+  durationMs: number
+}
+
+const DEFAULTS = {
+  flushIntervalMs: 1_000,
+  idleBlockMs: 500,
+  claimIdleMs: 30_000,
+  claimEveryMs: 5_000,
+  depthEveryMs: 1_000,
+}
+
+/**
+ * Drains the queue into the store: read → buffer → write in one transaction → acknowledge.
+ * Acknowledgement always follows commit, so a worker killed at any point leaves its entries pending
+ * in the queue, where another worker (or this one, restarted) claims them; the store's idempotency
+ * on event id turns that redelivery into exactly one stored row.
+ *
+ * Reads overlap writes: while a batch is being written, the next one is read and buffered, and at
+ * most one write is in flight so acknowledgements stay in order and memory stays bounded.
+ */
+export class QueueWorker {
+  private readonly settings: typeof DEFAULTS & { batch: AdaptiveBatchOptions; retry: BackoffOptions }
+  private readonly sleep: (ms: number) => Promise<void>
+  private buffer: QueueEntry[] = []
+  /** Entry ids buffered or being written, so claiming our own slow entries does not double them. */
+  private held = new Set<string>()
+  private oldestBufferedAt = 0
+  private writing: Promise<void> | undefined
+  private running = false
+  private loop: Promise<void> | undefined
+  private batchSize: number
+  private lastClaimAt = 0
+  private lastDepthAt = 0
+
+  constructor(private readonly options: QueueWorkerOptions) {
+    this.settings = {
+      flushIntervalMs: options.flushIntervalMs ?? DEFAULTS.flushIntervalMs,
+      idleBlockMs: options.idleBlockMs ?? DEFAULTS.idleBlockMs,
+      claimIdleMs: options.claimIdleMs ?? DEFAULTS.claimIdleMs,
+      claimEveryMs: options.claimEveryMs ?? DEFAULTS.claimEveryMs,
+      depthEveryMs: options.depthEveryMs ?? DEFAULTS.depthEveryMs,
+      batch: options.batch ?? DEFAULT_ADAPTIVE_BATCH,
+      retry: options.retry ?? DEFAULT_BACKOFF,
+    }
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)))
+    this.batchSize = batchSizeFor(0, this.settings.batch)
+  }
+
+  get currentBatchSize(): number {
+    return this.batchSize
+  }
+
+  start(): void {
+    if (this.running) return
+    this.running = true
+    // Claim at once on start: a restarted worker first finishes what its previous life left pending.
+    this.lastClaimAt = -Infinity
+    this.loop = this.run()
+  }
+
+  /**
+   * Stops reading, writes and acknowledges what is buffered, and resolves within `deadlineMs`.
+   * Anything still unwritten at the deadline stays pending in the queue — claimed later, not lost.
+   */
+  async stop(deadlineMs: number): Promise<{ drained: boolean }> {
+    this.running = false
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => resolve('deadline'), deadlineMs)
+    })
+    const finished = (this.loop ?? Promise.resolve()).then(() => 'drained' as const)
+    const outcome = await Promise.race([finished, deadline])
+    clearTimeout(timer)
+    if (outcome === 'deadline') {
+      this.options.logger.warn({ buffered: this.buffer.length }, 'worker stop deadline passed; unwritten entries stay pending for another worker')
+    }
+    return { drained: outcome === 'drained' }
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.step()
+      } catch (error) {
+        // Queue errors (Redis down, a failed read) must not kill the worker: log, wait, go on.
+        this.options.logger.error({ err: error }, 'worker step failed; retrying')
+        await this.sleep(this.settings.idleBlockMs)
+      }
+    }
+    // Shutting down: write what is buffered, then wait for the write in flight.
+    if (this.buffer.length > 0) await this.startWrite(this.buffer.splice(0))
+    await this.writing
+  }
+
+  private async step(): Promise<void> {
+    const now = Date.now()
+    if (now - this.lastClaimAt >= this.settings.claimEveryMs) {
+      this.lastClaimAt = now
+      this.accept(await this.options.consumer.claimStale(this.settings.claimIdleMs, this.settings.batch.maxSize))
+    }
+    if (now - this.lastDepthAt >= this.settings.depthEveryMs) {
+      this.lastDepthAt = now
+      this.batchSize = batchSizeFor(await this.options.consumer.depth(), this.settings.batch)
+    }
+    const wanted = this.batchSize - this.buffer.length
+    if (wanted > 0) {
+      const waited = this.buffer.length > 0 ? Date.now() - this.oldestBufferedAt : 0
+      const remaining = this.buffer.length > 0 ? this.settings.flushIntervalMs - waited : this.settings.idleBlockMs
+      // BLOCK 0 means "forever" to Redis: never pass it.
+      if (remaining >= 1) this.accept(await this.options.consumer.read(wanted, Math.min(remaining, this.settings.idleBlockMs)))
+    }
+    const due = this.buffer.length > 0 && Date.now() - this.oldestBufferedAt >= this.settings.flushIntervalMs
+    if (this.buffer.length >= this.batchSize || due) await this.startWrite(this.buffer.splice(0, this.batchSize))
+  }
+
+  private accept(entries: QueueEntry[]): void {
+    const fresh = entries.filter((entry) => !this.held.has(entry.entryId))
+    if (fresh.length === 0) return
+    if (this.buffer.length === 0) this.oldestBufferedAt = Date.now()
+    for (const entry of fresh) this.held.add(entry.entryId)
+    this.buffer.push(...fresh)
+  }
+
+  /** Waits for the previous write, then starts this one without waiting for it (reads go on meanwhile). */
+  private async startWrite(entries: QueueEntry[]): Promise<void> {
+    await this.writing
+    if (this.buffer.length > 0) this.oldestBufferedAt = Date.now()
+    this.writing = this.write(entries)
+      .catch((error: unknown) => {
+        // write() only throws if the queue fails while acknowledging; the entries stay pending.
+        this.options.logger.error({ err: error, entries: entries.length }, 'acknowledging a written batch failed; entries will be redelivered')
+      })
+      .finally(() => {
+        for (const entry of entries) this.held.delete(entry.entryId)
+      })
+  }
+
+  private async write(entries: QueueEntry[]): Promise<void> {
+    const started = performance.now()
+    const report: BatchReport = { size: entries.length, stored: 0, duplicates: 0, deadLettered: 0, failedAttempts: 0, durationMs: 0 }
+    // No dead-lettering by delivery count: during a store outage every entry is redelivered many
+    // times through no fault of its own. Only the store refusing an event's content condemns it.
+    let remaining = entries
+    for (let attempt = 1; remaining.length > 0; attempt++) {
+      const result = await insertIsolating(this.options.store, remaining.map((entry) => entry.event))
+      report.stored += result.inserted
+      report.duplicates += result.duplicates
+      const written: string[] = []
+      const rejected = new Map<string, QueueEntry[]>()
+      const unavailable: QueueEntry[] = []
+      result.outcomes.forEach((outcome, index) => {
+        const entry = remaining[index]!
+        if (outcome.ok) written.push(entry.entryId)
+        else if (outcome.error.code === 'AUDITQ_STORE_REJECTED') {
+          const group = rejected.get(outcome.error.message) ?? []
+          group.push(entry)
+          rejected.set(outcome.error.message, group)
+        } else unavailable.push(entry)
+      })
+      if (written.length > 0) await this.options.consumer.ack(written)
+      for (const [error, group] of rejected) report.deadLettered += await this.options.consumer.deadLetter(group, error)
+      remaining = unavailable
+      if (remaining.length === 0) break
+      report.failedAttempts += 1
+      // Past the configured attempts the batch is a counted failure, but never dropped: the store
+      // being down is not the events' fault, so keep waiting (capped) while the worker is running.
+      const delay = backoffDelayMs(attempt, this.settings.retry)
+      this.options.logger.warn(
+        { attempt, entries: remaining.length, retry_in_ms: delay, exhausted: attempt >= this.settings.retry.attempts },
+        'store unavailable; batch will be retried',
+      )
+      if (!this.running && attempt >= this.settings.retry.attempts) {
+        this.options.logger.warn({ entries: remaining.length }, 'stopping with an unwritten batch; it stays pending for another worker')
+        break
+      }
+      await this.sleep(delay)
+    }
+    report.durationMs = performance.now() - started
+    this.options.onBatch?.(report)
+  }
+}
