@@ -25,6 +25,43 @@ const configSchema = z.strictObject({
       maxWaitMs: z.number().int().min(0).max(1_000).default(0),
     })
     .prefault({}),
+  /** redis://… enables queue mode: `log()` enqueues and workers drain into the store. */
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  queue: z
+    .strictObject({
+      /** Namespace and queue name in Redis (keys `<prefix>:{<name>}:…`). */
+      prefix: z.string().min(1).default('auditq'),
+      name: z.string().min(1).default('default'),
+      /** Un-acknowledged events Redis may hold before producers overflow (the seeds' 10,000). */
+      capEvents: z.coerce.number().int().min(1).default(10_000),
+      /** Over the cap: spill to the local journal (no loss), block then spill, or drop (counted, refused). */
+      overflowPolicy: z.enum(['spill', 'block', 'drop']).default('spill'),
+      /** With `block`: how long `log()` waits for room before spilling. */
+      blockTimeoutMs: z.number().int().min(0).max(60_000).default(5_000),
+      /** Spill journal directory; default `<dataDir>/spill`. */
+      spillDir: z.string().min(1).optional(),
+      spillMaxBytes: z.number().int().min(1024 * 1024).default(1024 * 1024 * 1024),
+      /** How often a producer tries to move spilled events back into the queue. */
+      replayEveryMs: z.number().int().min(50).default(1_000),
+      /** Run against a Redis whose maxmemory-policy evicts keys (queued events could vanish). */
+      allowEvictingRedis: z.boolean().default(false),
+    })
+    .prefault({}),
+  worker: z
+    .strictObject({
+      /** A batch is written when full or when its oldest event has waited this long. */
+      flushIntervalMs: z.number().int().min(1).default(1_000),
+      /** Entries pending this long are presumed orphaned by a dead worker and claimed. */
+      claimIdleMs: z.number().int().min(100).default(30_000),
+      claimEveryMs: z.number().int().min(50).default(5_000),
+      retryAttempts: z.number().int().min(1).default(3),
+      retryInitialDelayMs: z.number().int().min(1).default(2_000),
+      retryMaxDelayMs: z.number().int().min(1).default(30_000),
+      /** SIGTERM: stop reading, write and acknowledge, exit within this. */
+      shutdownDeadlineMs: z.number().int().min(100).default(10_000),
+      heartbeatEveryMs: z.number().int().min(100).default(2_000),
+    })
+    .prefault({}),
   http: z
     .strictObject({
       /** 4 MiB fits 1,000 typical events; larger bodies are refused before parsing. */
@@ -48,15 +85,28 @@ const ENV_KEYS = {
   AUDITQ_HOST: 'host',
   AUDITQ_PORT: 'port',
   AUDITQ_LOG_LEVEL: 'logLevel',
+  AUDITQ_REDIS_URL: 'redisUrl',
+} as const
+
+/** Nested settings with their own variables (section, key). */
+const NESTED_ENV_KEYS = {
+  AUDITQ_QUEUE_CAP: ['queue', 'capEvents'],
+  AUDITQ_OVERFLOW_POLICY: ['queue', 'overflowPolicy'],
+  AUDITQ_SPILL_DIR: ['queue', 'spillDir'],
 } as const
 
 export function configFromEnv(env: NodeJS.ProcessEnv): Partial<ConfigInput> {
-  const fromEnv: Record<string, string> = {}
+  const fromEnv: Record<string, unknown> = {}
   for (const [variable, key] of Object.entries(ENV_KEYS)) {
     const value = env[variable]
     if (value !== undefined && value !== '') fromEnv[key] = value
   }
-  return fromEnv
+  const nested: Record<string, Record<string, string>> = {}
+  for (const [variable, [section, key]] of Object.entries(NESTED_ENV_KEYS)) {
+    const value = env[variable]
+    if (value !== undefined && value !== '') (nested[section] ??= {})[key] = value
+  }
+  return { ...fromEnv, ...nested }
 }
 
 /** Later sources win: `loadConfig(configFromEnv(process.env), flags)`. */

@@ -4,7 +4,8 @@ import { validateEvent } from '../event/validate.js'
 import { openStore } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
 import { createLogger, type Logger } from '../util/logger.js'
-import { GroupCommitter, type CommitReport } from './group-commit.js'
+import type { EventOutcome } from '../store/isolating-insert.js'
+import type { QueueModeOptions } from './queued-logger.js'
 import { LoggerStats, type LoggerStatsSnapshot } from './stats.js'
 
 export interface AuditLoggerOptions {
@@ -12,6 +13,10 @@ export interface AuditLoggerOptions {
   databaseUrl?: string
   /** Embedded store location (default `./.auditq`). */
   dataDir?: string
+  /** redis://… enables queue mode: `log()` resolves once Redis holds the event; workers store it. */
+  redisUrl?: string
+  /** Queue-mode settings (cap, overflow policy, spill journal); setting this also enables queue mode. */
+  queue?: QueueModeOptions
   /** Use an already-open store instead (the logger will not close it). */
   store?: Store
   defaultTenant?: string
@@ -58,7 +63,8 @@ export interface AuditLogger {
   close(): Promise<void>
 }
 
-const DEFAULT_GROUP_COMMIT = { maxBatchEvents: 500, maxWaitMs: 0 }
+/** Failures the caller should retry with the same ids (nothing wrong with the events themselves). */
+const RETRYABLE = new Set<string>(['AUDITQ_STORE_UNAVAILABLE', 'AUDITQ_QUEUE_FULL'])
 
 export async function createAuditLogger(options: AuditLoggerOptions = {}): Promise<AuditLogger> {
   const ownsStore = options.store === undefined
@@ -66,13 +72,27 @@ export async function createAuditLogger(options: AuditLoggerOptions = {}): Promi
   const store =
     options.store ??
     (await openStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir ?? './.auditq', logger }))
-  return new DirectAuditLogger(store, ownsStore, { ...options, logger })
+  const resolved = { ...options, logger }
+  try {
+    if (options.redisUrl || options.queue) {
+      const { createQueuedAuditLogger } = await import('./queued-logger.js')
+      return await createQueuedAuditLogger(store, ownsStore, resolved)
+    }
+    const { DirectAuditLogger } = await import('./direct-logger.js')
+    return new DirectAuditLogger(store, ownsStore, resolved)
+  } catch (error) {
+    if (ownsStore) await store.close().catch(() => undefined)
+    throw error
+  }
 }
 
-class DirectAuditLogger implements AuditLogger {
-  private readonly committer: GroupCommitter
-  private readonly counters = new LoggerStats()
-  private readonly log_: Logger
+/**
+ * Everything the SDK's loggers share — validation, bulk bookkeeping, detached logging, shutdown
+ * order. A mode supplies only where accepted events go (`route`) and how it drains (`shutdown`).
+ */
+export abstract class BaseAuditLogger implements AuditLogger {
+  protected readonly counters = new LoggerStats()
+  protected readonly log_: Logger
   private readonly now: () => Date
   private readonly defaultTenant: string
   private readonly detached = new Set<Promise<unknown>>()
@@ -80,18 +100,18 @@ class DirectAuditLogger implements AuditLogger {
 
   constructor(
     readonly store: Store,
-    private readonly ownsStore: boolean,
     options: AuditLoggerOptions,
   ) {
     this.log_ = options.logger ?? createLogger({ level: 'warn', name: 'auditq-sdk' })
     this.now = options.now ?? (() => new Date())
     this.defaultTenant = options.defaultTenant ?? 'default'
-    this.committer = new GroupCommitter(store, {
-      ...DEFAULT_GROUP_COMMIT,
-      ...options.groupCommit,
-      onCommit: (report: CommitReport) => this.counters.recordCommit(report),
-    })
   }
+
+  /** Sends validated events on their way; resolves with one outcome per event once each is durably accepted or refused. */
+  protected abstract route(events: AuditEvent[], options: { critical: boolean }): Promise<EventOutcome[]>
+  /** Waits for everything accepted to be durable and releases resources; called once. */
+  protected abstract shutdown(): Promise<void>
+  protected abstract pendingCount(): number
 
   async log(event: AuditEventInput): Promise<string> {
     return this.logOne(event, false)
@@ -111,18 +131,19 @@ class DirectAuditLogger implements AuditLogger {
       if (result.ok) valid.push({ index, event: result.event })
       else rejected.push({ index, errors: result.errors })
     })
-    const outcomes = await this.committer.submit(valid.map((entry) => entry.event))
+    const outcomes = await this.route(valid.map((entry) => entry.event), { critical: false })
     const ids: string[] = []
     const unavailable: string[] = []
     outcomes.forEach((outcome, position) => {
       const { index, event } = valid[position]!
       if (outcome.ok) ids.push(event.id)
-      else if (outcome.error.code === 'AUDITQ_STORE_UNAVAILABLE') unavailable.push(event.id)
+      else if (RETRYABLE.has(outcome.error.code)) unavailable.push(event.id)
       else rejected.push({ index, errors: [{ field: '(event)', rule: 'store_rejected', message: outcome.error.message }] })
     })
     if (unavailable.length > 0) {
       // Ids are returned so a retry with the same ids is idempotent.
-      throw new AuditqError('AUDITQ_STORE_UNAVAILABLE', `the store is unavailable; ${unavailable.length} of ${valid.length} events not stored`, {
+      const code = outcomes.find((o) => !o.ok && RETRYABLE.has(o.error.code))
+      throw new AuditqError(code && !code.ok ? code.error.code : 'AUDITQ_STORE_UNAVAILABLE', `${unavailable.length} of ${valid.length} events were not accepted; retry them with the same ids`, {
         details: { not_stored_ids: unavailable, stored_ids: ids },
       })
     }
@@ -141,31 +162,30 @@ class DirectAuditLogger implements AuditLogger {
   }
 
   stats(): LoggerStatsSnapshot {
-    return this.counters.snapshot(this.committer.pendingCount)
+    return this.counters.snapshot(this.pendingCount())
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.allSettled([...this.detached])
-      await this.committer.drain()
-      if (this.ownsStore) await this.store.close()
+      await this.shutdown()
     })()
     return this.closing
   }
 
-  private async logOne(input: AuditEventInput, urgent: boolean): Promise<string> {
+  protected async logOne(input: AuditEventInput, urgent: boolean): Promise<string> {
     this.assertOpen()
     const result = this.validate(input, this.now())
     if (!result.ok) {
       const summary = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ')
       throw new AuditqError('AUDITQ_VALIDATION', `invalid audit event: ${summary}`, { details: result.errors })
     }
-    const [outcome] = await this.committer.submit([result.event], { urgent })
+    const [outcome] = await this.route([result.event], { critical: urgent })
     if (!outcome || !outcome.ok) throw outcome?.error ?? new AuditqError('AUDITQ_INTERNAL', 'no outcome for event')
     return result.event.id
   }
 
-  private validate(input: unknown, receivedAt: Date, tenantOverride?: string) {
+  protected validate(input: unknown, receivedAt: Date, tenantOverride?: string) {
     const result = validateEvent(input, { receivedAt, defaultTenant: this.defaultTenant })
     if (!result.ok) {
       this.counters.invalid += 1
@@ -176,7 +196,7 @@ class DirectAuditLogger implements AuditLogger {
     return result
   }
 
-  private assertOpen(): void {
+  protected assertOpen(): void {
     if (this.closing) throw new AuditqError('AUDITQ_CLOSED', 'the audit logger is closed')
   }
 }

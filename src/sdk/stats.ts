@@ -14,6 +14,18 @@ export interface LoggerStatsSnapshot {
   /** Failures of `logDetached` calls (a subset of invalid + failed, seen by no caller). */
   detachedFailures: number
   commits: number
+  /** Queue mode: events Redis accepted. */
+  enqueued: number
+  /** Queue mode: events that found the queue over its cap. */
+  overflowed: number
+  /** Queue mode: events that found Redis unreachable. */
+  queueUnavailable: number
+  /** Queue mode: events written to the local spill journal. */
+  spilled: number
+  /** Queue mode: spilled events moved back into the queue. */
+  replayed: number
+  /** Queue mode: events refused (policy drop, or the spill journal full/failed); their callers were told. */
+  refused: number
   /** Events waiting for the next commit right now. */
   pending: number
   lastCommitMs: number
@@ -29,6 +41,12 @@ export class LoggerStats {
   detachedFailures = 0
   commits = 0
   lastCommitMs = 0
+  enqueued = 0
+  overflowed = 0
+  queueUnavailable = 0
+  spilled = 0
+  replayed = 0
+  refused = 0
 
   recordCommit(report: CommitReport): void {
     this.commits += 1
@@ -47,6 +65,12 @@ export class LoggerStats {
       failed: this.failed,
       detachedFailures: this.detachedFailures,
       commits: this.commits,
+      enqueued: this.enqueued,
+      overflowed: this.overflowed,
+      queueUnavailable: this.queueUnavailable,
+      spilled: this.spilled,
+      replayed: this.replayed,
+      refused: this.refused,
       pending,
       lastCommitMs: this.lastCommitMs,
     }

@@ -1,0 +1,276 @@
+import { join } from 'node:path'
+import type { Redis } from 'ioredis'
+import { AuditqError } from '../errors.js'
+import type { AuditEvent } from '../event/types.js'
+import type { QueueProducer } from '../queue/queue.js'
+import { connectRedis, DEFAULT_CAP_EVENTS, QueueMonitor, queueKeys, RedisStreamsProducer, type QueueCounter } from '../queue/redis-streams/index.js'
+import { SpillFullError, SpillJournal } from '../queue/spill/index.js'
+import type { EventOutcome } from '../store/isolating-insert.js'
+import type { Store } from '../store/store.js'
+import { BaseAuditLogger, type AuditLoggerOptions } from './audit-logger.js'
+import { DEFAULT_GROUP_COMMIT } from './direct-logger.js'
+import { GroupCommitter } from './group-commit.js'
+
+export type OverflowPolicy = 'spill' | 'block' | 'drop'
+
+export interface QueueModeOptions {
+  /** Use this client instead of connecting to `redisUrl` (the logger will not close it). */
+  redis?: Redis
+  prefix?: string
+  name?: string
+  capEvents?: number
+  overflowPolicy?: OverflowPolicy
+  blockTimeoutMs?: number
+  /** Spill journal directory (default `<dataDir>/spill`). */
+  spillDir?: string
+  spillMaxBytes?: number
+  replayEveryMs?: number
+  /** Commands that get no answer within this are treated as "Redis unavailable" (events spill). */
+  redisCommandTimeoutMs?: number
+}
+
+const DEFAULTS = {
+  overflowPolicy: 'spill' as OverflowPolicy,
+  blockTimeoutMs: 5_000,
+  replayEveryMs: 1_000,
+  redisCommandTimeoutMs: 2_000,
+  /** Poll interval while `block` waits for room. */
+  blockPollMs: 25,
+}
+
+export async function createQueuedAuditLogger(store: Store, ownsStore: boolean, options: AuditLoggerOptions): Promise<QueuedAuditLogger> {
+  const queue = options.queue ?? {}
+  const ownsRedis = queue.redis === undefined
+  if (!queue.redis && !options.redisUrl) throw new AuditqError('AUDITQ_CONFIG', 'queue mode needs redisUrl or queue.redis')
+  // No offline queue and a command timeout: when Redis is down, a call fails fast and the event
+  // spills, instead of the request hanging while ioredis reconnects.
+  const redis =
+    queue.redis ??
+    connectRedis(options.redisUrl!, {
+      enableOfflineQueue: false,
+      commandTimeout: queue.redisCommandTimeoutMs ?? DEFAULTS.redisCommandTimeoutMs,
+      maxRetriesPerRequest: 0,
+    })
+  if (ownsRedis) {
+    // Without a listener ioredis reports every failed reconnect as an unhandled error; one warning
+    // per interval is enough, since every affected event is counted as spilled anyway.
+    let lastWarned = 0
+    redis.on('error', (error: Error) => {
+      if (Date.now() - lastWarned < 10_000) return
+      lastWarned = Date.now()
+      options.logger?.warn({ err_message: error.message }, 'redis connection error; events spill until it is back')
+    })
+    await waitForReady(redis, 3_000)
+  }
+  const spill = await SpillJournal.open({
+    dir: queue.spillDir ?? join(options.dataDir ?? './.auditq', 'spill'),
+    ...(queue.spillMaxBytes ? { maxBytes: queue.spillMaxBytes } : {}),
+  })
+  return new QueuedAuditLogger(store, { ownsStore, ownsRedis, redis, spill }, options)
+}
+
+/** Resolves when connected, or after `timeoutMs` (Redis being down at start is not fatal: events spill). */
+function waitForReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      redis.off('ready', done)
+      resolve()
+    }
+    const timer = setTimeout(done, timeoutMs)
+    redis.once('ready', done)
+  })
+}
+
+interface Resources {
+  ownsStore: boolean
+  ownsRedis: boolean
+  redis: Redis
+  spill: SpillJournal
+}
+
+/**
+ * Queue mode: `log()` resolves once Redis holds the event (or, when it cannot, once the event is
+ * in the local spill journal or the store). Where an event can wait: the producer's same-tick
+ * buffer (until its script call answers), the Redis stream, the spill journal (replayed into the
+ * stream when there is room), and — for critical events — nowhere: they go straight to the store.
+ */
+export class QueuedAuditLogger extends BaseAuditLogger {
+  private readonly producer: QueueProducer
+  private readonly monitor: QueueMonitor
+  private readonly committer: GroupCommitter
+  private readonly settings: typeof DEFAULTS
+  private readonly replayTimer: NodeJS.Timeout
+  private replaying: Promise<void> | undefined
+  /**
+   * Small against the cap, so a batch fits as soon as workers have made some room; a batch near
+   * the cap would only ever half-fit and resend its first half forever.
+   */
+  private readonly replayBatchSize: number
+
+  constructor(
+    store: Store,
+    private readonly resources: Resources,
+    options: AuditLoggerOptions,
+  ) {
+    super(store, options)
+    const queue = options.queue ?? {}
+    const keys = queueKeys({ ...(queue.prefix ? { prefix: queue.prefix } : {}), ...(queue.name ? { queue: queue.name } : {}) })
+    this.producer = new RedisStreamsProducer({ redis: resources.redis, keys, ...(queue.capEvents ? { capEvents: queue.capEvents } : {}) })
+    this.monitor = new QueueMonitor(resources.redis, keys)
+    this.committer = new GroupCommitter(store, {
+      ...DEFAULT_GROUP_COMMIT,
+      ...options.groupCommit,
+      onCommit: (report) => this.counters.recordCommit(report),
+    })
+    this.settings = {
+      ...DEFAULTS,
+      ...(queue.overflowPolicy ? { overflowPolicy: queue.overflowPolicy } : {}),
+      ...(queue.blockTimeoutMs !== undefined ? { blockTimeoutMs: queue.blockTimeoutMs } : {}),
+      ...(queue.replayEveryMs ? { replayEveryMs: queue.replayEveryMs } : {}),
+    }
+    this.replayBatchSize = Math.max(1, Math.min(500, Math.floor((queue.capEvents ?? DEFAULT_CAP_EVENTS) / 4)))
+    this.replayTimer = setInterval(() => void this.replaySpill(), this.settings.replayEveryMs)
+    this.replayTimer.unref()
+  }
+
+  /** Spilled events not yet back in the queue (for health and metrics). */
+  spillStats() {
+    return this.resources.spill.stats()
+  }
+
+  protected async route(events: AuditEvent[], options: { critical: boolean }): Promise<EventOutcome[]> {
+    if (options.critical) return this.committer.submit(events, { urgent: true })
+    let overCap: AuditEvent[]
+    try {
+      const result = await this.producer.enqueue(events)
+      this.counters.enqueued += result.enqueued.length
+      overCap = result.overCap
+      if (overCap.length === 0) return events.map(() => ({ ok: true }))
+      this.counters.overflowed += overCap.length
+    } catch (error) {
+      this.log_.warn({ err_message: (error as Error).message, events: events.length }, 'redis unavailable; spilling events to the local journal')
+      this.counters.queueUnavailable += events.length
+      // An enqueue that failed part-way may have added some events: re-adding them from the
+      // journal later is harmless (the store is idempotent on id); losing them would not be.
+      return this.divert(events, 'spill')
+    }
+    const outcomes = new Map<AuditEvent, EventOutcome>()
+    const diverted = await this.divert(overCap, this.settings.overflowPolicy)
+    overCap.forEach((event, index) => outcomes.set(event, diverted[index]!))
+    return events.map((event) => outcomes.get(event) ?? { ok: true })
+  }
+
+  /**
+   * Events that could not be queued: critical ones are written to the store now; the rest follow
+   * the policy. Every path is counted; none is silent.
+   */
+  private async divert(events: AuditEvent[], policy: OverflowPolicy): Promise<EventOutcome[]> {
+    const outcomes: EventOutcome[] = new Array(events.length)
+    const critical: number[] = []
+    const others: number[] = []
+    events.forEach((event, index) => (event.category === 'critical' ? critical : others).push(index))
+    const direct = critical.length > 0 ? this.committer.submit(critical.map((i) => events[i]!), { urgent: true }) : Promise.resolve([])
+    let rest: EventOutcome[]
+    if (policy === 'drop') rest = this.drop(others.length)
+    else {
+      let pending = others.map((i) => events[i]!)
+      if (policy === 'block') pending = await this.waitForRoom(pending)
+      const spilled = await this.spillEvents(pending)
+      rest = [...others.slice(0, others.length - pending.length).map(() => ({ ok: true }) as EventOutcome), ...spilled]
+    }
+    ;(await direct).forEach((outcome, k) => (outcomes[critical[k]!] = outcome))
+    rest.forEach((outcome, k) => (outcomes[others[k]!] = outcome))
+    return outcomes
+  }
+
+  /** `block`: retries the queue until there is room or the timeout passes; returns what still did not fit. */
+  private async waitForRoom(events: AuditEvent[]): Promise<AuditEvent[]> {
+    const deadline = Date.now() + this.settings.blockTimeoutMs
+    let remaining = events
+    while (remaining.length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, this.settings.blockPollMs))
+      try {
+        const result = await this.producer.enqueue(remaining)
+        this.counters.enqueued += result.enqueued.length
+        remaining = result.overCap
+      } catch {
+        break
+      }
+    }
+    // The queued ones come first in the caller's order: keep order by returning the unqueued tail.
+    return remaining
+  }
+
+  private async spillEvents(events: AuditEvent[]): Promise<EventOutcome[]> {
+    if (events.length === 0) return []
+    try {
+      await this.resources.spill.append(events)
+      this.counters.spilled += events.length
+      this.countShared('spilled', events.length)
+      return events.map(() => ({ ok: true }))
+    } catch (error) {
+      const full = error instanceof SpillFullError
+      this.counters.refused += events.length
+      this.countShared('dropped', events.length)
+      this.log_.error({ err_message: (error as Error).message, events: events.length }, 'queue full and spill journal unusable; events refused')
+      const refusal = new AuditqError('AUDITQ_QUEUE_FULL', full ? 'the queue is over its cap and the spill journal is full' : `the queue is over its cap and the spill journal failed: ${(error as Error).message}`, { cause: error })
+      return events.map(() => ({ ok: false, error: refusal }))
+    }
+  }
+
+  /** `drop`: the seeds' policy, made honest — the caller is told (AUDITQ_QUEUE_FULL) and it is counted. */
+  private drop(count: number): EventOutcome[] {
+    if (count === 0) return []
+    this.counters.refused += count
+    this.countShared('dropped', count)
+    this.log_.warn({ events: count }, 'queue over its cap; events refused (overflow policy drop)')
+    const refusal = new AuditqError('AUDITQ_QUEUE_FULL', 'the queue is over its cap (overflow policy: drop); the event was not accepted')
+    return Array.from({ length: count }, () => ({ ok: false, error: refusal }))
+  }
+
+  /** Shared counters live in Redis; if it is down the local stats still show the figure. */
+  private countShared(counter: QueueCounter, by: number): void {
+    this.monitor.incrementCounter(counter, by).catch(() => undefined)
+  }
+
+  /** Moves spilled events back into the queue while there is room; stops at the first refusal. */
+  private replaySpill(): Promise<void> {
+    if (this.replaying || this.resources.spill.stats().events === 0) return this.replaying ?? Promise.resolve()
+    this.replaying = (async () => {
+      try {
+        await this.resources.spill.replay(
+          async (events) => {
+            const result = await this.producer.enqueue(events)
+            // A batch only counts as delivered whole: the part that fitted is sent again next
+            // time (a duplicate the store absorbs), so it is counted when the batch completes.
+            if (result.overCap.length > 0) throw new Error('queue still over its cap')
+            this.counters.replayed += events.length
+            this.countShared('replayed', events.length)
+          },
+          { batchSize: this.replayBatchSize },
+        )
+      } catch (error) {
+        this.log_.debug({ err_message: (error as Error).message }, 'spill replay paused')
+      } finally {
+        this.replaying = undefined
+      }
+    })()
+    return this.replaying
+  }
+
+  protected pendingCount(): number {
+    return this.committer.pendingCount
+  }
+
+  protected async shutdown(): Promise<void> {
+    clearInterval(this.replayTimer)
+    await this.replaying
+    await this.producer.close()
+    await this.committer.drain()
+    await this.resources.spill.close()
+    if (this.resources.ownsRedis) this.resources.redis.disconnect()
+    if (this.resources.ownsStore) await this.store.close()
+  }
+}
