@@ -4,6 +4,7 @@ import { createLogger, type Logger } from '../util/logger.js'
 
 export interface GlobalOptions {
   databaseUrl?: string
+  redisUrl?: string
   dataDir?: string
   logLevel?: string
 }
@@ -15,6 +16,7 @@ export function commandConfig(command: Command, overrides: Partial<ConfigInput> 
     configFromEnv(process.env),
     {
       databaseUrl: globals.databaseUrl,
+      redisUrl: globals.redisUrl,
       dataDir: globals.dataDir,
       logLevel: globals.logLevel as ConfigInput['logLevel'],
     },

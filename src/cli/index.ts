@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander'
 import { isAuditqError } from '../errors.js'
+import { registerDlq } from './dlq.js'
 import { registerMigrate } from './migrate.js'
 import { registerExport, registerQuery } from './query.js'
 import { registerSend } from './send.js'
 import { registerServe } from './serve.js'
+import { registerWorker } from './worker.js'
 
 const program = new Command()
   .name('auditq')
   .description('Fast, lossless, tamper-evident audit logging. Embedded store by default; PostgreSQL with --database-url.')
   .option('--database-url <url>', 'PostgreSQL connection string (env AUDITQ_DATABASE_URL); omit for the embedded store')
+  .option('--redis-url <url>', 'Redis for queue mode (env AUDITQ_REDIS_URL); omit for direct mode')
   .option('--data-dir <dir>', 'embedded store directory (env AUDITQ_DATA_DIR, default ./.auditq)')
   .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent (env AUDITQ_LOG_LEVEL)')
   .showHelpAfterError()
@@ -20,6 +23,8 @@ registerMigrate(program)
 registerSend(program)
 registerQuery(program)
 registerExport(program)
+registerWorker(program)
+registerDlq(program)
 
 try {
   await program.parseAsync(process.argv)

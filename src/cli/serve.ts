@@ -1,34 +1,50 @@
+import { hostname } from 'node:os'
 import type { Command } from 'commander'
+import type { Redis } from 'ioredis'
 import { buildServer } from '../http/server.js'
+import { queueStatusReader } from '../queue/queue-status.js'
 import { createAuditLogger } from '../sdk/audit-logger.js'
 import { createLogger } from '../util/logger.js'
+import { startWorkerRuntime, type WorkerRuntime } from '../worker/runtime.js'
 import { commandConfig } from './context.js'
+import { connectQueueRedis, queueModeOptions } from './queue-setup.js'
 
 /** How long shutdown may take before the process exits anyway; in-flight commits normally take milliseconds. */
-const SHUTDOWN_DEADLINE_MS = 10_000
+const SHUTDOWN_DEADLINE_MS = 15_000
 
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('run the HTTP service (ingest, query, export, health)')
+    .description('run the HTTP service (ingest, query, export, health); in queue mode also a worker')
     .option('--host <host>', 'address to bind (default 127.0.0.1, env AUDITQ_HOST)')
     .option('--port <port>', 'port to listen on (default 3000, env AUDITQ_PORT)')
-    .action(async (options: { host?: string; port?: string }, command: Command) => {
+    .option('--no-worker', 'queue mode: run ingest only, no in-process worker')
+    .action(async (options: { host?: string; port?: string; worker: boolean }, command: Command) => {
       const config = commandConfig(command, {
         ...(options.host ? { host: options.host } : {}),
         ...(options.port ? { port: Number(options.port) } : {}),
       })
       const logger = createLogger({ level: config.logLevel })
+      let queueRedis: Redis | undefined
+      if (config.redisUrl) queueRedis = await connectQueueRedis(config, logger)
       const audit = await createAuditLogger({
         databaseUrl: config.databaseUrl,
         dataDir: config.dataDir,
         defaultTenant: config.defaultTenant,
         groupCommit: config.groupCommit,
         logger,
+        ...queueModeOptions(config),
       })
-      const app = await buildServer({ config, audit, logger })
+      let runtime: WorkerRuntime | undefined
+      if (queueRedis && options.worker) {
+        // Named by host and port, so a restarted service reclaims its own pending entries at once.
+        const workerId = `${hostname()}-serve-${config.port}`
+        runtime = await startWorkerRuntime({ config, store: audit.store, redis: queueRedis, logger, workerId })
+      }
+      const app = await buildServer({ config, audit, logger, ...(queueRedis ? { queueStatus: queueStatusReader(queueRedis, config) } : {}) })
       const address = await app.listen({ host: config.host, port: config.port })
-      logger.info({ address, store: audit.store.kind, location: audit.store.description }, `auditq listening on ${address}`)
+      const mode = config.redisUrl ? (runtime ? 'queue (ingest + worker)' : 'queue (ingest only)') : 'direct'
+      logger.info({ address, mode, store: audit.store.kind, location: audit.store.description }, `auditq listening on ${address}`)
 
       let stopping = false
       const stop = async (signal: string) => {
@@ -40,8 +56,12 @@ export function registerServe(program: Command): void {
           process.exit(1)
         }, SHUTDOWN_DEADLINE_MS)
         deadline.unref()
+        // Order matters: stop taking requests, then let the worker write what it holds (it needs
+        // the store), then flush the producer and close the store.
         await app.close()
+        await runtime?.stop()
         await audit.close()
+        queueRedis?.disconnect()
         logger.info('stopped')
         logger.flush()
         process.exitCode = 0

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import type { QueueStatus } from '../queue/queue-status.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
 import type { Store } from '../store/store.js'
 
@@ -6,24 +7,53 @@ export interface MonitoringOptions {
   store: Store
   audit: AuditLogger
   pingTimeoutMs: number
+  /** Present in queue mode. */
+  queueStatus?: () => Promise<QueueStatus>
 }
 
+type Status = 'healthy' | 'degraded' | 'unhealthy'
+
 /**
- * GET /api/v1/monitoring/health — the seeds' path and shape. 503 when the store cannot answer, so
- * a load balancer stops sending events to an instance that could not store them.
+ * GET /api/v1/monitoring/health — the seeds' path and shape. The status is the *worst* condition
+ * that holds: the store unreachable is unhealthy; in queue mode Redis unreachable (events spill
+ * locally) or no live worker (the queue only grows) is degraded. Anything but healthy answers 503,
+ * so a load balancer or orchestrator notices.
  */
 export async function monitoringRoutes(app: FastifyInstance, options: MonitoringOptions): Promise<void> {
   app.get('/api/v1/monitoring/health', async (_request, reply) => {
-    const storeUp = await pingWithin(options.store, options.pingTimeoutMs)
+    const [storeUp, queue] = await Promise.all([
+      pingWithin(options.store, options.pingTimeoutMs),
+      options.queueStatus?.(),
+    ])
+    const issues: { status: Status; issue: string }[] = []
+    if (!storeUp) issues.push({ status: 'unhealthy', issue: 'store unreachable' })
+    const services: Record<string, string> = { store: storeUp ? 'connected' : 'unreachable' }
+    if (queue) {
+      services.redis = queue.redis
+      services.audit_worker = queue.liveWorkers.length > 0 ? 'running' : 'not running'
+      if (queue.redis === 'unreachable') issues.push({ status: 'degraded', issue: 'redis unreachable: events are spilling to the local journal' })
+      else if (queue.liveWorkers.length === 0) issues.push({ status: 'degraded', issue: 'no live queue worker: queued events are not being stored' })
+    }
+    const status: Status = issues.some((i) => i.status === 'unhealthy') ? 'unhealthy' : issues.length > 0 ? 'degraded' : 'healthy'
     const stats = options.audit.stats()
     const body = {
-      status: storeUp ? 'healthy' : 'unhealthy',
-      services: { store: storeUp ? 'connected' : 'unreachable' },
+      status,
+      issues: issues.map((i) => i.issue),
+      services,
       store: { kind: options.store.kind },
-      pipeline: { mode: 'direct', pending: stats.pending, stored: stats.stored, failed: stats.failed },
+      pipeline: queue
+        ? {
+            mode: 'queue',
+            queue_length: queue.queueLength,
+            dead_letters: queue.deadLetters,
+            live_workers: queue.liveWorkers.length,
+            spilled: stats.spilled,
+            replayed: stats.replayed,
+          }
+        : { mode: 'direct', pending: stats.pending, stored: stats.stored, failed: stats.failed },
       timestamp: new Date().toISOString(),
     }
-    return reply.status(storeUp ? 200 : 503).send(body)
+    return reply.status(status === 'healthy' ? 200 : 503).send(body)
   })
 }
 

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import type { Config } from '../config.js'
+import type { QueueStatus } from '../queue/queue-status.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
 import type { Logger } from '../util/logger.js'
 import { installErrorHandler } from './error-handler.js'
@@ -13,12 +14,14 @@ export interface ServerDependencies {
   config: Config
   audit: AuditLogger
   logger: Logger
+  /** Queue mode: live queue state for health. */
+  queueStatus?: () => Promise<QueueStatus>
 }
 
 const SAFE_REQUEST_ID = /^[\w.:-]{1,128}$/
 
 /** Builds the HTTP service without listening, so tests can `inject` and the CLI can `listen`. */
-export async function buildServer({ config, audit, logger }: ServerDependencies): Promise<FastifyInstance> {
+export async function buildServer({ config, audit, logger, queueStatus }: ServerDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger at runtime; the cast keeps the instance's default generics.
     loggerInstance: logger as FastifyBaseLogger,
@@ -28,8 +31,6 @@ export async function buildServer({ config, audit, logger }: ServerDependencies)
       const header = request.headers['x-request-id']
       return typeof header === 'string' && SAFE_REQUEST_ID.test(header) ? header : randomUUID()
     },
-    requestIdLogLabel: 'request_id',
-    disableRequestLogging: false,
   })
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
@@ -42,7 +43,7 @@ export async function buildServer({ config, audit, logger }: ServerDependencies)
     defaultLimit: config.http.defaultQueryLimit,
     maxLimit: config.http.maxQueryLimit,
   })
-  await app.register(monitoringRoutes, { store: audit.store, audit, pingTimeoutMs: 2_000 })
+  await app.register(monitoringRoutes, { store: audit.store, audit, pingTimeoutMs: 2_000, ...(queueStatus ? { queueStatus } : {}) })
   app.get('/', async () => ({
     name: 'auditq',
     endpoints: [

@@ -1,0 +1,93 @@
+import type { Command } from 'commander'
+import { AuditqError } from '../errors.js'
+import { connectRedis, DeadLetterQueue, queueKeys } from '../queue/redis-streams/index.js'
+import { commandConfig } from './context.js'
+
+/** Runs `fn` against the configured dead-letter queue and closes the connection afterwards. */
+async function withDeadLetters<T>(command: Command, fn: (dlq: DeadLetterQueue) => Promise<T>): Promise<T> {
+  const config = commandConfig(command)
+  if (!config.redisUrl) throw new AuditqError('AUDITQ_CONFIG', 'the dead-letter queue lives in Redis: set AUDITQ_REDIS_URL (or --redis-url)')
+  const redis = connectRedis(config.redisUrl, { maxRetriesPerRequest: 1 })
+  try {
+    return await fn(new DeadLetterQueue(redis, queueKeys({ prefix: config.queue.prefix, queue: config.queue.name })))
+  } finally {
+    redis.disconnect()
+  }
+}
+
+function idsOrAll(ids: string[], options: { all?: boolean }, verb: string): string[] | 'all' {
+  if (options.all) return 'all'
+  if (ids.length === 0) throw new AuditqError('AUDITQ_BAD_REQUEST', `give the dead-letter ids to ${verb}, or --all`)
+  return ids
+}
+
+export function registerDlq(program: Command): void {
+  const dlq = program.command('dlq').description('inspect and act on events that failed on their own (queue mode)')
+
+  dlq
+    .command('list')
+    .description('dead letters, oldest first')
+    .option('--limit <n>', 'how many', '50')
+    .option('--after <id>', 'continue after this dead-letter id')
+    .option('--format <format>', 'table | json', 'table')
+    .action(async (options: { limit: string; after?: string; format: string }, command: Command) => {
+      const limit = Number(options.limit)
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1_000) throw new AuditqError('AUDITQ_BAD_REQUEST', '--limit must be 1–1000')
+      await withDeadLetters(command, async (queue) => {
+        const page = await queue.list({ limit, ...(options.after ? { after: options.after } : {}) })
+        if (options.format === 'json') {
+          process.stdout.write(JSON.stringify({ total: await queue.size(), ...page }, null, 2) + '\n')
+          return
+        }
+        if (page.deadLetters.length === 0) process.stdout.write('the dead-letter queue is empty\n')
+        for (const letter of page.deadLetters) {
+          const what = letter.event ? `${letter.event.action} ${letter.event.id}` : '(undecodable payload)'
+          process.stdout.write(`${letter.id}  ${letter.deadLetteredAt}  ${what}\n    error: ${letter.error.slice(0, 200)}\n`)
+        }
+        if (page.next) process.stderr.write(`more: --after ${page.next}\n`)
+      })
+    })
+
+  dlq
+    .command('show <id>')
+    .description('one dead letter in full (event, error, attempts)')
+    .action(async (id: string, _options: unknown, command: Command) => {
+      await withDeadLetters(command, async (queue) => {
+        const letter = await queue.get(id)
+        if (!letter) throw new AuditqError('AUDITQ_NOT_FOUND', `no dead letter ${id}`)
+        process.stdout.write(JSON.stringify(letter, null, 2) + '\n')
+      })
+    })
+
+  dlq
+    .command('replay [ids...]')
+    .description('move dead letters back to the queue (after fixing what refused them)')
+    .option('--all', 'every dead letter')
+    .action(async (ids: string[], options: { all?: boolean }, command: Command) => {
+      const chosen = idsOrAll(ids, options, 'replay')
+      await withDeadLetters(command, async (queue) => {
+        let moved = 0
+        if (chosen === 'all') {
+          // Page by id: replayed letters leave the stream, so each page starts from the beginning.
+          for (;;) {
+            const page = await queue.list({ limit: 500 })
+            if (page.deadLetters.length === 0) break
+            moved += (await queue.replay(page.deadLetters.map((l) => l.id))).size
+          }
+        } else moved = (await queue.replay(chosen)).size
+        process.stdout.write(`replayed ${moved} dead letter(s) into the queue\n`)
+      })
+    })
+
+  dlq
+    .command('purge [ids...]')
+    .description('delete dead letters for good')
+    .option('--all', 'every dead letter')
+    .action(async (ids: string[], options: { all?: boolean }, command: Command) => {
+      const chosen = idsOrAll(ids, options, 'purge')
+      await withDeadLetters(command, async (queue) => {
+        const purged = chosen === 'all' ? await queue.purgeAll() : await queue.purge(chosen)
+        process.stdout.write(`purged ${purged} dead letter(s)\n`)
+      })
+    })
+}

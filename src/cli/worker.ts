@@ -1,0 +1,68 @@
+import cluster from 'node:cluster'
+import { hostname } from 'node:os'
+import type { Command } from 'commander'
+import { AuditqError } from '../errors.js'
+import { openStore } from '../store/open-store.js'
+import { createLogger, type Logger } from '../util/logger.js'
+import { startWorkerRuntime } from '../worker/runtime.js'
+import { commandConfig } from './context.js'
+import { connectQueueRedis } from './queue-setup.js'
+
+/** A crashed worker process is restarted, but not faster than this, so a crash loop cannot spin. */
+const RESPAWN_DELAY_MS = 1_000
+
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description('drain the Redis queue into the store (queue mode); several processes share the work')
+    .option('--processes <n>', 'worker processes on this host (node:cluster)', '1')
+    .action(async (options: { processes: string }, command: Command) => {
+      const config = commandConfig(command)
+      if (!config.redisUrl) throw new AuditqError('AUDITQ_CONFIG', 'auditq worker needs AUDITQ_REDIS_URL (or --redis-url)')
+      const processes = Number(options.processes)
+      if (!Number.isInteger(processes) || processes < 1 || processes > 64) {
+        throw new AuditqError('AUDITQ_BAD_REQUEST', '--processes must be an integer from 1 to 64')
+      }
+      const logger = createLogger({ level: config.logLevel, name: 'auditq-worker' })
+      if (processes > 1 && cluster.isPrimary) return superviseWorkers(processes, logger)
+      // Slot numbers keep consumer names stable across restarts: a restarted slot reclaims its own pending entries first.
+      const slot = process.env.AUDITQ_WORKER_SLOT ?? '0'
+      await runWorker(config, logger, `${hostname()}-w${slot}`)
+    })
+}
+
+async function runWorker(config: ReturnType<typeof commandConfig>, logger: Logger, workerId: string): Promise<void> {
+  const redis = await connectQueueRedis(config, logger)
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger })
+  const runtime = await startWorkerRuntime({ config, store, redis, logger, workerId })
+  const stop = async (signal: string) => {
+    logger.info({ signal, worker_id: workerId }, 'stopping: no more reads, writing and acknowledging what is held')
+    const { drained } = await runtime.stop()
+    await store.close()
+    redis.disconnect()
+    logger.flush()
+    process.exitCode = drained ? 0 : 1
+  }
+  process.once('SIGINT', () => void stop('SIGINT'))
+  process.once('SIGTERM', () => void stop('SIGTERM'))
+}
+
+function superviseWorkers(processes: number, logger: Logger): void {
+  let stopping = false
+  const fork = (slot: number) => {
+    const child = cluster.fork({ AUDITQ_WORKER_SLOT: String(slot) })
+    child.on('exit', (code, signal) => {
+      if (stopping) return
+      logger.error({ slot, code, signal }, 'worker process died; restarting it')
+      setTimeout(() => fork(slot), RESPAWN_DELAY_MS)
+    })
+  }
+  for (let slot = 0; slot < processes; slot++) fork(slot)
+  logger.info({ processes }, 'supervising queue worker processes')
+  const stop = (signal: NodeJS.Signals) => {
+    stopping = true
+    for (const child of Object.values(cluster.workers ?? {})) child?.process.kill(signal)
+  }
+  process.once('SIGINT', () => stop('SIGINT'))
+  process.once('SIGTERM', () => stop('SIGTERM'))
+}

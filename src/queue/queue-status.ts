@@ -1,0 +1,31 @@
+import type { Redis } from 'ioredis'
+import type { Config } from '../config.js'
+import { DeadLetterQueue, QueueMonitor, queueKeys, type LiveWorker, type QueueCounters } from './redis-streams/index.js'
+
+export interface QueueStatus {
+  redis: 'connected' | 'unreachable'
+  liveWorkers: LiveWorker[]
+  queueLength: number | null
+  deadLetters: number | null
+  counters: QueueCounters | null
+}
+
+/** Reads the queue's live state for health and monitoring; never throws (an unreachable Redis is a state). */
+export function queueStatusReader(redis: Redis, config: Config): () => Promise<QueueStatus> {
+  const keys = queueKeys({ prefix: config.queue.prefix, queue: config.queue.name })
+  const monitor = new QueueMonitor(redis, keys)
+  const deadLetters = new DeadLetterQueue(redis, keys)
+  return async () => {
+    try {
+      const [queueLength, dlq, liveWorkers, counters] = await Promise.all([
+        redis.xlen(keys.events),
+        deadLetters.size(),
+        monitor.liveWorkers(),
+        monitor.readCounters(),
+      ])
+      return { redis: 'connected', liveWorkers, queueLength, deadLetters: dlq, counters }
+    } catch {
+      return { redis: 'unreachable', liveWorkers: [], queueLength: null, deadLetters: null, counters: null }
+    }
+  }
+}
