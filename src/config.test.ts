@@ -21,6 +21,15 @@ describe('config', () => {
     expect(config.dataDir).toBe('./.auditq')
   })
 
+  it('reads queue settings and the PostgreSQL schema from the environment', () => {
+    const env = { AUDITQ_REDIS_URL: 'redis://r:6379', AUDITQ_QUEUE_CAP: '50', AUDITQ_OVERFLOW_POLICY: 'drop', AUDITQ_QUEUE_NAME: 'q2', AUDITQ_DATABASE_SCHEMA: 'audit' }
+    const config = loadConfig(configFromEnv(env))
+    expect(config.redisUrl).toBe('redis://r:6379')
+    expect(config.queue).toMatchObject({ capEvents: 50, overflowPolicy: 'drop', name: 'q2', prefix: 'auditq' })
+    expect(config.databaseSchema).toBe('audit')
+    expect(() => loadConfig(configFromEnv({ AUDITQ_OVERFLOW_POLICY: 'lose' }))).toThrowError(/overflowPolicy/)
+  })
+
   it('merges nested sections key by key', () => {
     const config = loadConfig({ http: { maxEventsPerRequest: 10 } }, { http: { maxQueryLimit: 50 } })
     expect(config.http.maxEventsPerRequest).toBe(10)

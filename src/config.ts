@@ -8,6 +8,8 @@ import { AuditqError } from './errors.js'
 const configSchema = z.strictObject({
   /** PostgreSQL connection string; absent means the embedded file store. */
   databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://').optional(),
+  /** PostgreSQL schema holding auditq's tables (created if missing); lets several deployments share a database. */
+  databaseSchema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case identifier').default('public'),
   /** Where the embedded store keeps its files. */
   dataDir: z.string().min(1).default('./.auditq'),
   host: z.string().min(1).default('127.0.0.1'),
@@ -81,6 +83,7 @@ export type ConfigInput = z.input<typeof configSchema>
 /** Environment variables and the config keys they set. */
 const ENV_KEYS = {
   AUDITQ_DATABASE_URL: 'databaseUrl',
+  AUDITQ_DATABASE_SCHEMA: 'databaseSchema',
   AUDITQ_DATA_DIR: 'dataDir',
   AUDITQ_HOST: 'host',
   AUDITQ_PORT: 'port',
@@ -93,6 +96,8 @@ const NESTED_ENV_KEYS = {
   AUDITQ_QUEUE_CAP: ['queue', 'capEvents'],
   AUDITQ_OVERFLOW_POLICY: ['queue', 'overflowPolicy'],
   AUDITQ_SPILL_DIR: ['queue', 'spillDir'],
+  AUDITQ_QUEUE_PREFIX: ['queue', 'prefix'],
+  AUDITQ_QUEUE_NAME: ['queue', 'name'],
 } as const
 
 export function configFromEnv(env: NodeJS.ProcessEnv): Partial<ConfigInput> {

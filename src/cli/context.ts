@@ -24,6 +24,11 @@ export function commandConfig(command: Command, overrides: Partial<ConfigInput> 
   )
 }
 
+/** Where the configured store lives, as `openStore` takes it. */
+export function storeLocation(config: Config) {
+  return { databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, dataDir: config.dataDir }
+}
+
 /** CLI commands other than `serve` log warnings only: their stdout is the product. */
 export function commandLogger(config: Config, defaultLevel = 'warn'): Logger {
   const explicit = process.env.AUDITQ_LOG_LEVEL !== undefined

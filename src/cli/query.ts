@@ -8,7 +8,7 @@ import { parseEventFilter } from '../query/filter.js'
 import { renderTable } from '../query/table.js'
 import { decodeCursor, encodeCursor } from '../store/cursor.js'
 import { openStore } from '../store/open-store.js'
-import { addFilterFlags, commandConfig, filterFromFlags } from './context.js'
+import { addFilterFlags, commandConfig, filterFromFlags, storeLocation } from './context.js'
 
 export function registerQuery(program: Command): void {
   addFilterFlags(
@@ -29,7 +29,7 @@ export function registerQuery(program: Command): void {
     if (format !== 'table' && format !== 'json' && format !== 'csv') {
       throw new AuditqError('AUDITQ_BAD_REQUEST', '--format must be table, json or csv')
     }
-    const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir })
+    const store = await openStore(storeLocation(config))
     try {
       const page = await store.query(filter, {
         limit,
@@ -62,7 +62,7 @@ export function registerExport(program: Command): void {
     const filter = parseEventFilter(filterFromFlags(options))
     const format = options.format
     if (format !== 'ndjson' && format !== 'csv') throw new AuditqError('AUDITQ_BAD_REQUEST', '--format must be ndjson or csv')
-    const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir })
+    const store = await openStore(storeLocation(config))
     let count = 0
     try {
       async function* lines(): AsyncGenerator<string> {

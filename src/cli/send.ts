@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { AuditqError } from '../errors.js'
 import { createAuditLogger } from '../sdk/audit-logger.js'
-import { commandConfig, commandLogger } from './context.js'
+import { commandConfig, commandLogger, storeLocation } from './context.js'
 
 interface SendFlags {
   action?: string
@@ -50,8 +50,7 @@ export function registerSend(program: Command): void {
       const events = flags.action ? [eventFromFlags(flags)] : await eventsFromStdin()
       const config = commandConfig(command)
       const audit = await createAuditLogger({
-        databaseUrl: config.databaseUrl,
-        dataDir: config.dataDir,
+        ...storeLocation(config),
         defaultTenant: config.defaultTenant,
         logger: commandLogger(config),
       })

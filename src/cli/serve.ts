@@ -6,7 +6,7 @@ import { queueStatusReader } from '../queue/queue-status.js'
 import { createAuditLogger } from '../sdk/audit-logger.js'
 import { createLogger } from '../util/logger.js'
 import { startWorkerRuntime, type WorkerRuntime } from '../worker/runtime.js'
-import { commandConfig } from './context.js'
+import { commandConfig, storeLocation } from './context.js'
 import { connectQueueRedis, queueModeOptions } from './queue-setup.js'
 
 /** How long shutdown may take before the process exits anyway; in-flight commits normally take milliseconds. */
@@ -28,8 +28,7 @@ export function registerServe(program: Command): void {
       let queueRedis: Redis | undefined
       if (config.redisUrl) queueRedis = await connectQueueRedis(config, logger)
       const audit = await createAuditLogger({
-        databaseUrl: config.databaseUrl,
-        dataDir: config.dataDir,
+        ...storeLocation(config),
         defaultTenant: config.defaultTenant,
         groupCommit: config.groupCommit,
         logger,

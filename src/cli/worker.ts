@@ -5,7 +5,7 @@ import { AuditqError } from '../errors.js'
 import { openStore } from '../store/open-store.js'
 import { createLogger, type Logger } from '../util/logger.js'
 import { startWorkerRuntime } from '../worker/runtime.js'
-import { commandConfig } from './context.js'
+import { commandConfig, storeLocation } from './context.js'
 import { connectQueueRedis } from './queue-setup.js'
 
 /** A crashed worker process is restarted, but not faster than this, so a crash loop cannot spin. */
@@ -33,7 +33,7 @@ export function registerWorker(program: Command): void {
 
 async function runWorker(config: ReturnType<typeof commandConfig>, logger: Logger, workerId: string): Promise<void> {
   const redis = await connectQueueRedis(config, logger)
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger })
+  const store = await openStore({ ...storeLocation(config), logger })
   const runtime = await startWorkerRuntime({ config, store, redis, logger, workerId })
   const stop = async (signal: string) => {
     logger.info({ signal, worker_id: workerId }, 'stopping: no more reads, writing and acknowledging what is held')

@@ -11,6 +11,8 @@ import { LoggerStats, type LoggerStatsSnapshot } from './stats.js'
 export interface AuditLoggerOptions {
   /** postgres://… for PostgreSQL; omit for the embedded file store under `dataDir`. */
   databaseUrl?: string
+  /** PostgreSQL schema for auditq's tables (default public). */
+  databaseSchema?: string
   /** Embedded store location (default `./.auditq`). */
   dataDir?: string
   /** redis://… enables queue mode: `log()` resolves once Redis holds the event; workers store it. */
@@ -71,7 +73,7 @@ export async function createAuditLogger(options: AuditLoggerOptions = {}): Promi
   const logger = options.logger ?? createLogger({ level: 'warn', name: 'auditq-sdk' })
   const store =
     options.store ??
-    (await openStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir ?? './.auditq', logger }))
+    (await openStore({ databaseUrl: options.databaseUrl, databaseSchema: options.databaseSchema, dataDir: options.dataDir ?? './.auditq', logger }))
   const resolved = { ...options, logger }
   try {
     if (options.redisUrl || options.queue) {

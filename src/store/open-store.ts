@@ -4,6 +4,8 @@ import type { Store } from './store.js'
 export interface OpenStoreOptions {
   /** postgres://… selects PostgreSQL; absent selects the embedded file store. */
   databaseUrl?: string | undefined
+  /** PostgreSQL schema (default public). */
+  databaseSchema?: string | undefined
   dataDir: string
   applicationName?: string
   /** Receives driver-level warnings (e.g. a pooled connection dropped while idle). */
@@ -21,6 +23,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     store = await createPostgresStore({
       connectionString: options.databaseUrl,
       applicationName: options.applicationName ?? 'auditq',
+      ...(options.databaseSchema ? { schema: options.databaseSchema } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     })
   } else {
