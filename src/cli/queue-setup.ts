@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
 import { AuditqError } from '../errors.js'
-import { connectRedis, readDurability } from '../queue/redis-streams/index.js'
+import { connectRedis, readDurability, type DurabilityReport } from '../queue/redis-streams/index.js'
 import type { QueueModeOptions } from '../sdk/queued-logger.js'
 import type { Logger } from '../util/logger.js'
 
@@ -28,7 +28,7 @@ export function queueModeOptions(config: Config): { redisUrl?: string; queue?: Q
  * queue: an evicting maxmemory-policy refuses to start unless overridden, and the loss window of
  * its persistence settings is logged once, plainly.
  */
-export async function connectQueueRedis(config: Config, logger: Logger): Promise<Redis> {
+export async function connectQueueRedis(config: Config, logger: Logger): Promise<{ redis: Redis; durability: DurabilityReport }> {
   const redis = connectRedis(config.redisUrl!, { maxRetriesPerRequest: null })
   let lastWarned = 0
   redis.on('error', (error: Error) => {
@@ -45,5 +45,5 @@ export async function connectQueueRedis(config: Config, logger: Logger): Promise
       `redis maxmemory-policy ${report.settings?.maxmemoryPolicy} may evict queued events; set it to noeviction (or allowEvictingRedis to run anyway)`,
     )
   }
-  return redis
+  return { redis, durability: report }
 }

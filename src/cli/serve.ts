@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import type { Redis } from 'ioredis'
 import { buildServer } from '../http/server.js'
 import { queueStatusReader } from '../queue/queue-status.js'
+import type { DurabilityReport } from '../queue/redis-streams/index.js'
 import { createAuditLogger } from '../sdk/audit-logger.js'
 import { createLogger } from '../util/logger.js'
 import { startWorkerRuntime, type WorkerRuntime } from '../worker/runtime.js'
@@ -26,7 +27,8 @@ export function registerServe(program: Command): void {
       })
       const logger = createLogger({ level: config.logLevel })
       let queueRedis: Redis | undefined
-      if (config.redisUrl) queueRedis = await connectQueueRedis(config, logger)
+      let durability: DurabilityReport | undefined
+      if (config.redisUrl) ({ redis: queueRedis, durability } = await connectQueueRedis(config, logger))
       const audit = await createAuditLogger({
         ...storeLocation(config),
         defaultTenant: config.defaultTenant,
@@ -40,7 +42,7 @@ export function registerServe(program: Command): void {
         const workerId = `${hostname()}-serve-${config.port}`
         runtime = await startWorkerRuntime({ config, store: audit.store, redis: queueRedis, logger, workerId })
       }
-      const app = await buildServer({ config, audit, logger, ...(queueRedis ? { queueStatus: queueStatusReader(queueRedis, config) } : {}) })
+      const app = await buildServer({ config, audit, logger, ...(queueRedis ? { queueStatus: queueStatusReader(queueRedis, config, durability) } : {}) })
       const address = await app.listen({ host: config.host, port: config.port })
       const mode = config.redisUrl ? (runtime ? 'queue (ingest + worker)' : 'queue (ingest only)') : 'direct'
       logger.info({ address, mode, store: audit.store.kind, location: audit.store.description }, `auditq listening on ${address}`)

@@ -32,7 +32,7 @@ export function registerWorker(program: Command): void {
 }
 
 async function runWorker(config: ReturnType<typeof commandConfig>, logger: Logger, workerId: string): Promise<void> {
-  const redis = await connectQueueRedis(config, logger)
+  const { redis } = await connectQueueRedis(config, logger)
   const store = await openStore({ ...storeLocation(config), logger })
   const runtime = await startWorkerRuntime({ config, store, redis, logger, workerId })
   const stop = async (signal: string) => {

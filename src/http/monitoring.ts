@@ -47,6 +47,7 @@ export async function monitoringRoutes(app: FastifyInstance, options: Monitoring
             queue_length: queue.queueLength,
             dead_letters: queue.deadLetters,
             live_workers: queue.liveWorkers.length,
+            redis_crash_loses: queue.redisLossWindow,
             spilled: stats.spilled,
             replayed: stats.replayed,
           }

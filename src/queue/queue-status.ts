@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
-import { DeadLetterQueue, QueueMonitor, queueKeys, type LiveWorker, type QueueCounters } from './redis-streams/index.js'
+import { DeadLetterQueue, QueueMonitor, queueKeys, type DurabilityReport, type LiveWorker, type QueueCounters } from './redis-streams/index.js'
 
 export interface QueueStatus {
   redis: 'connected' | 'unreachable'
@@ -8,10 +8,13 @@ export interface QueueStatus {
   queueLength: number | null
   deadLetters: number | null
   counters: QueueCounters | null
+  /** What a Redis crash would lose under its settings, read at start. */
+  redisLossWindow: DurabilityReport['lossWindow'] | 'not checked'
 }
 
 /** Reads the queue's live state for health and monitoring; never throws (an unreachable Redis is a state). */
-export function queueStatusReader(redis: Redis, config: Config): () => Promise<QueueStatus> {
+export function queueStatusReader(redis: Redis, config: Config, durability?: DurabilityReport): () => Promise<QueueStatus> {
+  const redisLossWindow = durability?.lossWindow ?? 'not checked'
   const keys = queueKeys({ prefix: config.queue.prefix, queue: config.queue.name })
   const monitor = new QueueMonitor(redis, keys)
   const deadLetters = new DeadLetterQueue(redis, keys)
@@ -23,9 +26,9 @@ export function queueStatusReader(redis: Redis, config: Config): () => Promise<Q
         monitor.liveWorkers(),
         monitor.readCounters(),
       ])
-      return { redis: 'connected', liveWorkers, queueLength, deadLetters: dlq, counters }
+      return { redis: 'connected', liveWorkers, queueLength, deadLetters: dlq, counters, redisLossWindow }
     } catch {
-      return { redis: 'unreachable', liveWorkers: [], queueLength: null, deadLetters: null, counters: null }
+      return { redis: 'unreachable', liveWorkers: [], queueLength: null, deadLetters: null, counters: null, redisLossWindow }
     }
   }
 }
