@@ -113,13 +113,22 @@ export class QueueWorker {
   }
 
   private async run(): Promise<void> {
+    let failures = 0
+    let lastLoggedAt = 0
     while (this.running) {
       try {
         await this.step()
+        if (failures > 0) this.options.logger.info({ failures }, 'queue reachable again; worker resumed')
+        failures = 0
       } catch (error) {
-        // Queue errors (Redis down, a failed read) must not kill the worker: log, wait, go on.
-        this.options.logger.error({ err: error }, 'worker step failed; retrying')
-        await this.sleep(this.settings.idleBlockMs)
+        // Queue errors (Redis down, a failed read) must not kill the worker: wait with backoff and
+        // go on. Logged on the first failure and then every 10 s, not on every attempt.
+        failures += 1
+        if (failures === 1 || Date.now() - lastLoggedAt >= 10_000) {
+          lastLoggedAt = Date.now()
+          this.options.logger.error({ err_message: (error as Error).message, failures }, 'worker cannot reach the queue; retrying')
+        }
+        await this.sleep(Math.min(5_000, this.settings.idleBlockMs * 2 ** Math.min(failures - 1, 4)))
       }
     }
     // Shutting down: write what is buffered, then wait for the write in flight.
