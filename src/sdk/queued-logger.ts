@@ -103,6 +103,7 @@ export class QueuedAuditLogger extends BaseAuditLogger {
   private readonly settings: typeof DEFAULTS
   private readonly replayTimer: NodeJS.Timeout
   private replaying: Promise<void> | undefined
+  private readonly lastWarnedAt = new Map<string, number>()
   /**
    * Small against the cap, so a batch fits as soon as workers have made some room; a batch near
    * the cap would only ever half-fit and resend its first half forever.
@@ -149,8 +150,9 @@ export class QueuedAuditLogger extends BaseAuditLogger {
       overCap = result.overCap
       if (overCap.length === 0) return events.map(() => ({ ok: true }))
       this.counters.overflowed += overCap.length
+      this.warnThrottled('overflow', { events: overCap.length, policy: this.settings.overflowPolicy, overflowed_total: this.counters.overflowed }, 'queue over its cap; applying the overflow policy')
     } catch (error) {
-      this.log_.warn({ err_message: (error as Error).message, events: events.length }, 'redis unavailable; spilling events to the local journal')
+      this.warnThrottled('unavailable', { err_message: (error as Error).message, events: events.length, spilled_total: this.counters.spilled }, 'redis unavailable; spilling events to the local journal')
       this.counters.queueUnavailable += events.length
       // An enqueue that failed part-way may have added some events: re-adding them from the
       // journal later is harmless (the store is idempotent on id); losing them would not be.
@@ -228,6 +230,17 @@ export class QueuedAuditLogger extends BaseAuditLogger {
     this.log_.warn({ events: count }, 'queue over its cap; events refused (overflow policy drop)')
     const refusal = new AuditqError('AUDITQ_QUEUE_FULL', 'the queue is over its cap (overflow policy: drop); the event was not accepted')
     return Array.from({ length: count }, () => ({ ok: false, error: refusal }))
+  }
+
+  /**
+   * Under sustained overflow or an outage every call would log; one line per kind per 10 s carries
+   * the running totals instead, and every event is in the counters either way.
+   */
+  private warnThrottled(kind: string, fields: Record<string, unknown>, message: string): void {
+    const now = Date.now()
+    if (now - (this.lastWarnedAt.get(kind) ?? 0) < 10_000) return
+    this.lastWarnedAt.set(kind, now)
+    this.log_.warn(fields, message)
   }
 
   /** Shared counters live in Redis; if it is down the local stats still show the figure. */
