@@ -3,7 +3,7 @@
  * store, against the naive baseline the seeds start from (one INSERT per event, no batching),
  * measured in the same run on the same store.
  *
- *   npm run bench -- --stores embedded,postgres --concurrency 1,16,128 --seconds 3 --runs 3
+ *   npm run bench:direct -- --stores embedded,postgres --concurrency 1,16,128 --seconds 3 --runs 3
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,6 +15,7 @@ import { validateEvent } from '../src/event/validate.js'
 import type { Store } from '../src/store/store.js'
 import { createEmbeddedStore } from '../src/store/embedded/embedded-store.js'
 import { createPostgresStore } from '../src/store/postgres/postgres-store.js'
+import { sampleEvent } from './event.js'
 import { median, percentile, printTable } from './stats.js'
 
 const { values } = parseArgs({
@@ -34,20 +35,6 @@ interface Sample {
   eventsPerSecond: number
   p50Ms: number
   p99Ms: number
-}
-
-function sampleEvent(i: number) {
-  return {
-    action: 'api_key.created',
-    actor_id: `user-${i % 1000}`,
-    actor_type: 'user',
-    resource_type: 'api_key',
-    resource_id: `key-${i}`,
-    ip_address: '192.0.2.10',
-    user_agent: 'Mozilla/5.0 (bench)',
-    request_id: `req-${i}`,
-    metadata: { key_name: 'ci', permissions: ['read', 'write'] },
-  }
 }
 
 /** Runs `concurrency` loops for `durationMs`, each awaiting `call` back to back. */

@@ -1,0 +1,99 @@
+/**
+ * CPU time by role over a scenario, read from /proc (Linux): the bench process (the producer, i.e.
+ * the application calling `log()`), the worker processes it spawned, PostgreSQL, Redis, and
+ * everything else on the machine. The cheapest honest answer to "where did the time go", and it
+ * needs no profiler attached to the servers.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+
+export type Role = 'producer' | 'workers' | 'postgres' | 'redis' | 'other'
+export const ROLES: readonly Role[] = ['producer', 'workers', 'postgres', 'redis', 'other']
+
+/** Clock ticks per second on Linux (USER_HZ); /proc reports utime and stime in these. */
+const TICKS = 100
+
+interface ProcSample {
+  comm: string
+  ppid: number
+  ticks: number
+}
+
+function readProcs(): Map<number, ProcSample> {
+  const procs = new Map<number, ProcSample>()
+  let entries: string[]
+  try {
+    entries = readdirSync('/proc')
+  } catch {
+    return procs
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      // comm is parenthesized and may contain spaces: split after the last ')'.
+      const close = stat.lastIndexOf(')')
+      const comm = stat.slice(stat.indexOf('(') + 1, close)
+      const fields = stat.slice(close + 2).split(' ')
+      // fields[0] is state (field 3); utime, stime are fields 14, 15 → indexes 11, 12.
+      procs.set(Number(entry), { comm, ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) })
+    } catch {
+      // The process exited between readdir and read.
+    }
+  }
+  return procs
+}
+
+function machineBusyTicks(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!
+    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number)
+    return user! + nice! + system! + irq! + softirq! + steal!
+  } catch {
+    return NaN
+  }
+}
+
+export interface CpuSplit {
+  /** CPU seconds per role over the window. */
+  seconds: Record<Role, number>
+  /** Machine-wide busy CPU seconds (all cores) over the window. */
+  machineSeconds: number
+  wallSeconds: number
+}
+
+/** Call `start()` as the clock starts and `stop()` when it stops; `workerPids` are the spawned roots. */
+export class CpuMeter {
+  private before = new Map<number, ProcSample>()
+  private machineBefore = 0
+  private startedAt = 0
+
+  constructor(private readonly workerPids: () => number[]) {}
+
+  start(): void {
+    this.before = readProcs()
+    this.machineBefore = machineBusyTicks()
+    this.startedAt = performance.now()
+  }
+
+  stop(): CpuSplit {
+    const after = readProcs()
+    const wallSeconds = (performance.now() - this.startedAt) / 1000
+    const roots = new Set(this.workerPids())
+    const isWorker = (pid: number): boolean => {
+      for (let p = pid, depth = 0; p > 1 && depth < 8; depth++) {
+        if (roots.has(p)) return true
+        p = after.get(p)?.ppid ?? this.before.get(p)?.ppid ?? 0
+      }
+      return false
+    }
+    const seconds: Record<Role, number> = { producer: 0, workers: 0, postgres: 0, redis: 0, other: 0 }
+    for (const [pid, sample] of after) {
+      const delta = (sample.ticks - (this.before.get(pid)?.ticks ?? 0)) / TICKS
+      if (delta <= 0) continue
+      const role: Role =
+        pid === process.pid ? 'producer' : isWorker(pid) ? 'workers' : sample.comm.startsWith('postgres') ? 'postgres' : sample.comm.startsWith('redis') ? 'redis' : 'other'
+      seconds[role] += delta
+    }
+    return { seconds, machineSeconds: (machineBusyTicks() - this.machineBefore) / TICKS, wallSeconds }
+  }
+}

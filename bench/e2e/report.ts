@@ -1,0 +1,174 @@
+/**
+ * Medians over rounds, ratios taken within each round (so both sides of a ratio saw the same
+ * machine at the same time), the targets of issue #3, and the Markdown section in BENCHMARKS.md.
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { median } from '../stats.js'
+import { ROLES, type Role } from './cpu.js'
+import type { RunSettings, ScenarioDef, ScenarioResult } from './scenarios.js'
+
+export interface Summary {
+  id: string
+  label: string
+  setup: string
+  kind: ScenarioDef['kind']
+  rounds: number
+  eventsPerSecond: number
+  acceptedPerSecond: number
+  tailMs: number
+  p50: number
+  p99: number
+  p999: number
+  max: number
+  lagP99?: number
+  /** Median over rounds of this ÷ COPY in the same round. */
+  ofCeiling?: number
+  /** Baselines: median over rounds of auditq's comparable row ÷ this one. */
+  auditqTimes?: { ref: string; times: number }
+  /** CPU µs per event by role, and the machine's busy share. */
+  cpuUsPerEvent: Record<Role, number>
+  machineBusy: number
+  samples: number[]
+}
+
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '—')
+const pct = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '—' : `${Math.round(n * 100)} %`)
+
+function byRound(results: ScenarioResult[], id: string): Map<number, ScenarioResult> {
+  return new Map(results.filter((r) => r.id === id && !r.problem).map((r) => [r.round, r]))
+}
+
+function ratioMedian(results: ScenarioResult[], num: string, den: string): number | undefined {
+  const a = byRound(results, num)
+  const b = byRound(results, den)
+  const ratios = [...a].filter(([round]) => b.has(round)).map(([round, r]) => r.eventsPerSecond / b.get(round)!.eventsPerSecond)
+  return ratios.length > 0 ? median(ratios) : undefined
+}
+
+export function summarizeAll(defs: ScenarioDef[], results: ScenarioResult[], settings: RunSettings): Summary[] {
+  const out: Summary[] = []
+  for (const def of defs) {
+    const mine = results.filter((r) => r.id === def.id && !r.problem)
+    if (mine.length === 0) continue
+    const m = (f: (r: ScenarioResult) => number) => median(mine.map(f))
+    const cpuUsPerEvent = Object.fromEntries(ROLES.map((role) => [role, m((r) => (r.cpu.seconds[role] * 1e6) / r.events)])) as Record<Role, number>
+    const ref = def.kind === 'baseline' ? (def.id === 'insert' ? 'direct' : `queue-${settings.baselineWorkers}`) : undefined
+    const times = ref ? ratioMedian(results, ref, def.id) : undefined
+    const ofCeiling = def.kind === 'ceiling' || def.kind === 'latency' ? undefined : ratioMedian(results, def.id, 'copy')
+    out.push({
+      id: def.id,
+      label: def.label,
+      setup: def.describe(settings),
+      kind: def.kind,
+      rounds: mine.length,
+      eventsPerSecond: m((r) => r.eventsPerSecond),
+      acceptedPerSecond: m((r) => r.acceptedPerSecond),
+      tailMs: m((r) => r.tailMs),
+      p50: m((r) => r.latency.p50),
+      p99: m((r) => r.latency.p99),
+      p999: m((r) => r.latency.p999),
+      max: m((r) => r.latency.max),
+      ...(mine[0]!.lag ? { lagP99: m((r) => r.lag!.p99) } : {}),
+      ...(ofCeiling !== undefined ? { ofCeiling } : {}),
+      ...(ref && times !== undefined ? { auditqTimes: { ref, times } } : {}),
+      cpuUsPerEvent,
+      machineBusy: m((r) => r.cpu.machineSeconds / (r.cpu.wallSeconds * settings.cores)),
+      samples: mine.map((r) => Math.round(r.eventsPerSecond)),
+    })
+  }
+  return out
+}
+
+export interface Target {
+  name: string
+  goal: string
+  measured: string
+  met: boolean | undefined
+}
+
+export function targets(summaries: Summary[], results: ScenarioResult[], settings: RunSettings): Target[] {
+  const get = (id: string) => summaries.find((s) => s.id === id)
+  const queue = ['queue-1', 'queue-2'].map(get).filter((s): s is Summary => s?.ofCeiling !== undefined)
+  const bestQueue = queue.sort((a, b) => b.ofCeiling! - a.ofCeiling!)[0]
+  const direct = get('direct')
+  const open = get('queue-open')
+  const failures = results.filter((r) => r.problem)
+  return [
+    {
+      name: 'queue mode end-to-end',
+      goal: '≥ 75 % of the COPY ceiling',
+      measured: queue.length ? queue.map((q) => `${q.id.replace('queue-', '')} worker${q.id === 'queue-1' ? '' : 's'}: ${pct(q.ofCeiling)}`).join(', ') : 'not run',
+      met: bestQueue ? bestQueue.ofCeiling! >= 0.75 : undefined,
+    },
+    {
+      name: `direct mode, ${settings.concurrency} callers`,
+      goal: '≥ 50 % of the COPY ceiling',
+      measured: direct?.ofCeiling !== undefined ? pct(direct.ofCeiling) : 'not run',
+      met: direct?.ofCeiling !== undefined ? direct.ofCeiling >= 0.5 : undefined,
+    },
+    {
+      name: `queue-mode log() p99 at ${fmt(settings.rate)} events/s (open loop)`,
+      goal: '≤ 1 ms',
+      measured: open ? `${fmt(open.p99, 2)} ms (p50 ${fmt(open.p50, 2)}, p99.9 ${fmt(open.p999, 2)})` : 'not run',
+      met: open ? open.p99 <= 1 : undefined,
+    },
+    {
+      name: 'events lost or duplicated',
+      goal: '0 in every run',
+      measured: failures.length === 0 ? `0 in ${results.length} runs` : failures.map((f) => `${f.id} round ${f.round + 1}: ${f.problem}`).join('; '),
+      met: failures.length === 0,
+    },
+  ]
+}
+
+export function tables(summaries: Summary[]): string {
+  const throughputRows = summaries.filter((s) => s.kind !== 'latency')
+  const latencyRows = summaries.filter((s) => s.kind === 'latency')
+  const lines: string[] = []
+  const row = (cells: string[]) => lines.push(`| ${cells.join(' | ')} |`)
+  row(['system', 'setup', 'end-to-end ev/s', 'of COPY', 'ratio to auditq', 'log() p50 ms', 'p99 ms', 'p99.9 ms', 'accepted ev/s', 'tail s'])
+  row(Array(10).fill('---'))
+  for (const s of throughputRows) {
+    const ratio = s.auditqTimes ? `auditq ${fmt(s.auditqTimes.times, 1)}× (${s.auditqTimes.ref})` : s.kind === 'ceiling' ? 'ceiling' : '—'
+    const lat = s.kind === 'ceiling' ? ['—', '—', '—'] : [fmt(s.p50, 2), fmt(s.p99, 2), fmt(s.p999, 2)]
+    row([s.label, s.setup, fmt(s.eventsPerSecond), s.kind === 'ceiling' ? '100 %' : pct(s.ofCeiling), ratio, ...lat, fmt(s.acceptedPerSecond), fmt(s.tailMs / 1000, 2)])
+  }
+  if (latencyRows.length > 0) {
+    lines.push('')
+    row(['system (open loop)', 'offered load', 'log() p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'start lag p99 ms', 'end-to-end ev/s'])
+    row(Array(8).fill('---'))
+    for (const s of latencyRows) row([s.label, s.setup, fmt(s.p50, 2), fmt(s.p99, 2), fmt(s.p999, 2), fmt(s.max, 1), fmt(s.lagP99 ?? NaN, 2), fmt(s.eventsPerSecond)])
+  }
+  lines.push('')
+  row(['CPU µs per event', 'producer (this process)', 'workers', 'PostgreSQL', 'Redis', 'other', 'machine busy'])
+  row(Array(7).fill('---'))
+  for (const s of summaries) {
+    const c = s.cpuUsPerEvent
+    row([s.id, fmt(c.producer), fmt(c.workers), fmt(c.postgres), fmt(c.redis), fmt(c.other), pct(s.machineBusy)])
+  }
+  return lines.join('\n')
+}
+
+export function targetTable(list: Target[]): string {
+  const lines = ['| target | goal | measured (median of rounds) | met |', '| --- | --- | --- | --- |']
+  for (const t of list) lines.push(`| ${t.name} | ${t.goal} | ${t.measured} | ${t.met === undefined ? 'not run' : t.met ? 'yes' : '**no**'} |`)
+  return lines.join('\n')
+}
+
+export const START = '<!-- bench:e2e:start (written by `npm run bench`; edit bench/e2e/report.ts instead) -->'
+export const END = '<!-- bench:e2e:end -->'
+
+/** Replaces the section between the markers, or inserts it before the first `## ` heading. */
+export function writeSection(path: string, section: string): void {
+  const text = readFileSync(path, 'utf8')
+  const block = `${START}\n${section.trim()}\n${END}`
+  const start = text.indexOf('<!-- bench:e2e:start')
+  const end = text.indexOf(END)
+  let next: string
+  if (start !== -1 && end > start) next = text.slice(0, start) + block + text.slice(end + END.length)
+  else {
+    const heading = text.indexOf('\n## ')
+    next = heading === -1 ? `${text.trimEnd()}\n\n${block}\n` : `${text.slice(0, heading + 1)}${block}\n\n${text.slice(heading + 1)}`
+  }
+  writeFileSync(path, next)
+}

@@ -1,0 +1,232 @@
+/**
+ * The systems under test, each set up on a fresh fixture and torn down after: auditq in direct and
+ * queue mode, and the baselines the seeds would otherwise give you. A system exposes one `log()`
+ * call; the driver decides how hard to call it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Queue } from 'bullmq'
+import { Redis } from 'ioredis'
+import { createAuditLogger, type AuditLogger } from '../../src/sdk/audit-logger.js'
+import { validateEvent } from '../../src/event/validate.js'
+import type { AuditEvent } from '../../src/event/types.js'
+import { createPostgresStore } from '../../src/store/postgres/postgres-store.js'
+import { sampleEvent } from '../event.js'
+import type { LogCall } from './drive.js'
+import type { BenchTarget, Fixture } from './fixture.js'
+import { spawnNode, waitFor, type Spawned } from './processes.js'
+
+/** dist-bench/bench/e2e/ → the repository root. */
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+const AUDITQ_CLI = join(REPO_ROOT, 'dist', 'cli', 'index.js')
+const HERE = fileURLToPath(new URL('.', import.meta.url))
+
+export interface System {
+  log: LogCall
+  /** True when `log()` resolves only after the commit (direct mode): the end is the last answer. */
+  acknowledgesCommit: boolean
+  workerPids(): number[]
+  /** A message if a worker process died while it should be running. */
+  deadWorker(): string | undefined
+  /** Figures the system reports about itself (spilled, dropped…), checked and kept in the results. */
+  figures(): Record<string, number>
+  /** Closes the producer side and stops the workers (after the measurement). */
+  close(): Promise<void>
+}
+
+export interface SystemContext {
+  target: BenchTarget
+  fixture: Fixture
+  /** Makes request ids unique to this scenario. */
+  tag: string
+  workers: number
+  /** Queue cap (auditq) and MAX_QUEUE_LENGTH (seed list): the same for both. */
+  capEvents: number
+  /** `--cpu-prof` flags for spawned workers, when profiling. */
+  workerNodeArgs: string[]
+}
+
+function validated(i: number, tag: string): AuditEvent {
+  const result = validateEvent(sampleEvent(i, tag), { receivedAt: new Date() })
+  if (!result.ok) throw new Error('bench event invalid')
+  return result.event
+}
+
+async function stopAll(spawned: Spawned[]): Promise<void> {
+  await Promise.all(spawned.map((s) => s.stop()))
+}
+
+function deadOf(spawned: Spawned[], what: string): string | undefined {
+  const dead = spawned.find((s) => s.exited())
+  return dead ? `${what} (pid ${dead.pid}) exited during the run:\n${dead.tail()}` : undefined
+}
+
+export async function auditqDirect(ctx: SystemContext): Promise<System> {
+  const audit = await createAuditLogger({ databaseUrl: ctx.target.databaseUrl, databaseSchema: ctx.fixture.schema })
+  return {
+    log: (i) => audit.log(sampleEvent(i, ctx.tag)),
+    acknowledgesCommit: true,
+    workerPids: () => [],
+    deadWorker: () => undefined,
+    figures: () => pick(audit.stats(), ['failed', 'duplicates', 'commits']),
+    close: () => audit.close(),
+  }
+}
+
+/** `auditq worker --processes N` as its own process tree, and the SDK in queue mode in this process. */
+export async function auditqQueue(ctx: SystemContext): Promise<System> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'auditq-bench-'))
+  const queueName = 'q'
+  const env = {
+    AUDITQ_DATABASE_URL: ctx.target.databaseUrl,
+    AUDITQ_DATABASE_SCHEMA: ctx.fixture.schema,
+    AUDITQ_REDIS_URL: ctx.target.redisUrl,
+    AUDITQ_QUEUE_PREFIX: ctx.fixture.redisPrefix,
+    AUDITQ_QUEUE_NAME: queueName,
+    AUDITQ_QUEUE_CAP: String(ctx.capEvents),
+    AUDITQ_DATA_DIR: dataDir,
+    AUDITQ_LOG_LEVEL: 'warn',
+  }
+  const workers = spawnNode(AUDITQ_CLI, ['worker', '--processes', String(ctx.workers)], { env, nodeArgs: ctx.workerNodeArgs })
+  let audit: AuditLogger | undefined
+  try {
+    // Ready = every worker process has published its first heartbeat.
+    const redis = new Redis(ctx.target.redisUrl)
+    try {
+      const beats = `${ctx.fixture.redisPrefix}:{${queueName}}:workers`
+      await waitFor(async () => {
+        if (workers.exited()) throw new Error(`auditq worker exited at start:\n${workers.tail()}`)
+        return (await redis.zcard(beats)) >= ctx.workers
+      }, 30_000, `${ctx.workers} auditq worker heartbeat(s)`)
+    } finally {
+      redis.disconnect()
+    }
+    audit = await createAuditLogger({
+      databaseUrl: ctx.target.databaseUrl,
+      databaseSchema: ctx.fixture.schema,
+      redisUrl: ctx.target.redisUrl,
+      dataDir,
+      queue: { prefix: ctx.fixture.redisPrefix, name: queueName, capEvents: ctx.capEvents, spillDir: join(dataDir, 'spill') },
+    })
+  } catch (error) {
+    await workers.stop()
+    rmSync(dataDir, { recursive: true, force: true })
+    throw error
+  }
+  const logger = audit
+  return {
+    log: (i) => logger.log(sampleEvent(i, ctx.tag)),
+    acknowledgesCommit: false,
+    workerPids: () => [workers.pid],
+    deadWorker: () => deadOf([workers], 'auditq worker'),
+    figures: () => pick(logger.stats(), ['enqueued', 'overflowed', 'spilled', 'queueUnavailable', 'refused', 'failed']),
+    async close() {
+      await logger.close()
+      await workers.stop()
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Baseline (a): validate, then one INSERT per event awaited by the caller (the store's pool of 10). */
+export async function insertPerEvent(ctx: SystemContext): Promise<System> {
+  const store = await createPostgresStore({ connectionString: ctx.target.databaseUrl, schema: ctx.fixture.schema })
+  return {
+    log: async (i) => {
+      const event = validated(i, ctx.tag)
+      await store.insertBatch([event])
+      return event.id
+    },
+    acknowledgesCommit: true,
+    workerPids: () => [],
+    deadWorker: () => undefined,
+    figures: () => ({}),
+    close: () => store.close(),
+  }
+}
+
+/**
+ * Baseline (b), producer side: the seeds' `logAudit` (LLEN, then LPUSH if under MAX_QUEUE_LENGTH,
+ * else drop a non-critical event) after the same validation auditq does, so rows are identical.
+ */
+export async function seedList(ctx: SystemContext): Promise<System> {
+  const key = `${ctx.fixture.redisPrefix}:audit:queue`
+  const script = join(HERE, 'seed-list-worker.js')
+  const spawned = Array.from({ length: ctx.workers }, () =>
+    spawnNode(script, [ctx.target.redisUrl, key, ctx.target.databaseUrl, ctx.fixture.schema], { nodeArgs: ctx.workerNodeArgs }),
+  )
+  const redis = new Redis(ctx.target.redisUrl)
+  try {
+    await Promise.all(spawned.map((s) => s.waitForLine(/^ready$/, 30_000)))
+  } catch (error) {
+    redis.disconnect()
+    await stopAll(spawned)
+    throw error
+  }
+  let dropped = 0
+  return {
+    log: async (i) => {
+      const event = validated(i, ctx.tag)
+      const queueLength = await redis.llen(key)
+      if (queueLength > ctx.capEvents) dropped++
+      else await redis.lpush(key, JSON.stringify(event))
+      return event.id
+    },
+    acknowledgesCommit: false,
+    workerPids: () => spawned.map((s) => s.pid),
+    deadWorker: () => deadOf(spawned, 'seed-list worker'),
+    figures: () => ({ dropped }),
+    async close() {
+      redis.disconnect()
+      await stopAll(spawned)
+    },
+  }
+}
+
+/** Baseline (c), producer side: one BullMQ job per event with the seed's job options. */
+export async function bullmq(ctx: SystemContext): Promise<System> {
+  const prefix = `${ctx.fixture.redisPrefix}-bull`
+  const queueName = 'audit'
+  const script = join(HERE, 'bullmq-worker.js')
+  const spawned = Array.from({ length: ctx.workers }, () =>
+    spawnNode(script, [ctx.target.redisUrl, prefix, queueName, ctx.target.databaseUrl, ctx.fixture.schema], { nodeArgs: ctx.workerNodeArgs }),
+  )
+  const url = new URL(ctx.target.redisUrl)
+  const queue = new Queue(queueName, {
+    connection: { host: url.hostname, port: Number(url.port || 6379) },
+    prefix,
+    defaultJobOptions: { removeOnComplete: 50, removeOnFail: 100, attempts: 3, backoff: { type: 'exponential', delay: 2000 } },
+  })
+  try {
+    await queue.waitUntilReady()
+    await Promise.all(spawned.map((s) => s.waitForLine(/^ready$/, 30_000)))
+  } catch (error) {
+    await queue.close()
+    await stopAll(spawned)
+    throw error
+  }
+  return {
+    log: async (i) => {
+      const event = validated(i, ctx.tag)
+      await queue.add('log_event', event)
+      return event.id
+    },
+    acknowledgesCommit: false,
+    workerPids: () => spawned.map((s) => s.pid),
+    deadWorker: () => deadOf(spawned, 'bullmq worker'),
+    figures: () => ({}),
+    async close() {
+      await queue.close()
+      await stopAll(spawned)
+    },
+  }
+}
+
+function pick(source: object, keys: string[]): Record<string, number> {
+  const record = source as Record<string, unknown>
+  return Object.fromEntries(keys.filter((key) => typeof record[key] === 'number').map((key) => [key, record[key] as number]))
+}
+
+export { validated }
