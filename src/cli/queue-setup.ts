@@ -23,12 +23,17 @@ export function queueModeOptions(config: Config): { redisUrl?: string; queue?: Q
   }
 }
 
+/** How long start-up waits for Redis to answer the durability check before going on without it. */
+const DURABILITY_CHECK_TIMEOUT_MS = 3_000
+
 /**
  * A Redis client for workers and monitoring, after checking the server will not silently lose the
  * queue: an evicting maxmemory-policy refuses to start unless overridden, and the loss window of
- * its persistence settings is logged once, plainly.
+ * its persistence settings is logged once, plainly. Redis being down at start is not fatal (the
+ * SDK spills meanwhile): the check then runs when Redis first becomes ready.
  */
-export async function connectQueueRedis(config: Config, logger: Logger): Promise<{ redis: Redis; durability: DurabilityReport }> {
+export async function connectQueueRedis(config: Config, logger: Logger): Promise<{ redis: Redis; durability: DurabilityReport | undefined }> {
+  // Workers wait for Redis rather than fail each command while it reconnects.
   const redis = connectRedis(config.redisUrl!, { maxRetriesPerRequest: null })
   let lastWarned = 0
   redis.on('error', (error: Error) => {
@@ -36,14 +41,42 @@ export async function connectQueueRedis(config: Config, logger: Logger): Promise
     lastWarned = Date.now()
     logger.warn({ err_message: error.message }, 'redis connection error; retrying')
   })
-  const report = await readDurability(redis)
-  logger.info({ loss_window: report.lossWindow, settings: report.settings }, report.summary)
+  const check = async (): Promise<DurabilityReport> => {
+    const report = await readDurability(redis)
+    logger.info({ loss_window: report.lossWindow, settings: report.settings }, report.summary)
+    return report
+  }
+  const report = await withTimeout(check(), DURABILITY_CHECK_TIMEOUT_MS)
+  if (!report) {
+    logger.warn('redis did not answer at start; its durability will be checked when it is reachable')
+    redis.once('ready', () => {
+      check()
+        .then((late) => {
+          if (late.evictsQueue === true && !config.queue.allowEvictingRedis) logger.error(evictionMessage(late))
+        })
+        .catch(() => undefined)
+    })
+    return { redis, durability: undefined }
+  }
   if (report.evictsQueue === true && !config.queue.allowEvictingRedis) {
     redis.disconnect()
-    throw new AuditqError(
-      'AUDITQ_CONFIG',
-      `redis maxmemory-policy ${report.settings?.maxmemoryPolicy} may evict queued events; set it to noeviction (or allowEvictingRedis to run anyway)`,
-    )
+    throw new AuditqError('AUDITQ_CONFIG', evictionMessage(report))
   }
   return { redis, durability: report }
+}
+
+function evictionMessage(report: DurabilityReport): string {
+  return `redis maxmemory-policy ${report.settings?.maxmemoryPolicy} may evict queued events; set it to noeviction (or queue.allowEvictingRedis to run anyway)`
+}
+
+export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), timeoutMs)
+  })
+  try {
+    return await Promise.race([promise.catch(() => undefined), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
 }

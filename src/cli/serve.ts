@@ -36,15 +36,20 @@ export function registerServe(program: Command): void {
         logger,
         ...queueModeOptions(config),
       })
-      let runtime: WorkerRuntime | undefined
+      // Started in the background: with Redis down at start the worker waits for it, while ingest
+      // already listens (and spills) instead of refusing every request.
+      let startedRuntime: WorkerRuntime | undefined
       if (queueRedis && options.worker) {
         // Named by host and port, so a restarted service reclaims its own pending entries at once.
         const workerId = `${hostname()}-serve-${config.port}`
-        runtime = await startWorkerRuntime({ config, store: audit.store, redis: queueRedis, logger, workerId })
+        startWorkerRuntime({ config, store: audit.store, redis: queueRedis, logger, workerId }).then(
+          (started) => (startedRuntime = started),
+          (error: unknown) => logger.error({ err: error }, 'in-process queue worker failed to start'),
+        )
       }
       const app = await buildServer({ config, audit, logger, ...(queueRedis ? { queueStatus: queueStatusReader(queueRedis, config, durability) } : {}) })
       const address = await app.listen({ host: config.host, port: config.port })
-      const mode = config.redisUrl ? (runtime ? 'queue (ingest + worker)' : 'queue (ingest only)') : 'direct'
+      const mode = config.redisUrl ? (options.worker ? 'queue (ingest + worker)' : 'queue (ingest only)') : 'direct'
       logger.info({ address, mode, store: audit.store.kind, location: audit.store.description }, `auditq listening on ${address}`)
 
       let stopping = false
@@ -60,12 +65,13 @@ export function registerServe(program: Command): void {
         // Order matters: stop taking requests, then let the worker write what it holds (it needs
         // the store), then flush the producer and close the store.
         await app.close()
-        await runtime?.stop()
+        // A worker still waiting for Redis to come up has nothing to flush: do not wait for it.
+        await startedRuntime?.stop()
         await audit.close()
         queueRedis?.disconnect()
         logger.info('stopped')
-        logger.flush()
-        process.exitCode = 0
+        // Exit explicitly: a worker connection still reconnecting to a dead Redis would keep the loop alive.
+        logger.flush(() => process.exit(0))
       }
       process.once('SIGINT', () => void stop('SIGINT'))
       process.once('SIGTERM', () => void stop('SIGTERM'))

@@ -60,7 +60,7 @@ export async function createQueuedAuditLogger(store: Store, ownsStore: boolean, 
       lastWarned = Date.now()
       options.logger?.warn({ err_message: error.message }, 'redis connection error; events spill until it is back')
     })
-    await waitForReady(redis, 3_000)
+    await waitForReady(redis, 2_000)
   }
   const spill = await SpillJournal.open({
     dir: queue.spillDir ?? join(options.dataDir ?? './.auditq', 'spill'),

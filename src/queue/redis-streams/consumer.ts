@@ -40,6 +40,9 @@ export class RedisStreamsConsumer implements QueueConsumer {
     this.scripts = new QueueScripts(options.redis, options.keys)
     // Never auto-pipelined, even if the shared client is: nothing may queue behind a blocked read.
     this.blocking = options.redis.duplicate({ enableAutoPipelining: false, connectionName: `auditq-read-${options.consumerName}` })
+    // Connection errors surface as failed reads, which the worker handles; without a listener
+    // ioredis would also print each reconnect failure as an unhandled error.
+    this.blocking.on('error', () => undefined)
   }
 
   /** Opens the blocking connection and makes sure the consumer group exists. */
