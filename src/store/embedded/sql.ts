@@ -8,26 +8,12 @@
 import { EVENT_FIELDS, type AuditEvent, type Category } from '../../event/types.js'
 import type { CursorPosition, EventFilter } from '../store.js'
 
-/** One stored row as better-sqlite3 returns it. */
-export interface AuditRow {
-  id: string
-  tenant_id: string
+/** One stored row as better-sqlite3 returns it: epoch-ms integers, 0/1 booleans, JSON text. */
+export type AuditRow = Omit<AuditEvent, 'occurred_at' | 'received_at' | 'category' | 'success' | 'metadata'> & {
   occurred_at: number
   received_at: number
-  action: string
   category: string
-  actor_id: string | null
-  actor_type: string | null
-  resource_type: string | null
-  resource_id: string | null
   success: number
-  error_message: string | null
-  description: string | null
-  ip_address: string | null
-  user_agent: string | null
-  session_id: string | null
-  request_id: string | null
-  client_id: string | null
   metadata: string
 }
 

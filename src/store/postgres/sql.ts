@@ -9,29 +9,13 @@ import { EVENT_FIELDS, type AuditEvent, type Category } from '../../event/types.
 import type { CursorPosition, EventFilter } from '../store.js'
 
 /** One row as node-postgres returns it with its default type parsers. */
-export interface AuditRow {
-  id: string
-  tenant_id: string
+export type AuditRow = Omit<AuditEvent, 'occurred_at' | 'received_at' | 'category'> & {
   /** timestamptz → Date; the session runs with TimeZone=UTC, and Date keeps the stored ms exactly. */
   occurred_at: Date
   received_at: Date
-  action: string
   category: string
-  actor_id: string | null
-  actor_type: string | null
-  resource_type: string | null
-  resource_id: string | null
-  success: boolean
-  error_message: string | null
-  description: string | null
-  /** inet has no parser in node-postgres: this is the server's own text form, `192.0.2.10`, `2001:db8::1`. */
-  ip_address: string | null
-  user_agent: string | null
-  session_id: string | null
-  request_id: string | null
-  client_id: string | null
-  /** jsonb → parsed object. */
-  metadata: Record<string, unknown>
+  // ip_address: inet has no parser in node-postgres, so it arrives as the server's own text form
+  // (`192.0.2.10`, `2001:db8::1`); metadata: jsonb arrives parsed.
 }
 
 /** The PostgreSQL type of each column, in EVENT_FIELDS order; the unnest insert casts by it. */
