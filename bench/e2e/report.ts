@@ -28,6 +28,8 @@ export interface Summary {
   /** CPU µs per event by role, and the machine's busy share. */
   cpuUsPerEvent: Record<Role, number>
   machineBusy: number
+  /** Cores' worth of CPU used by processes outside the benchmark (other people's work on the machine). */
+  backgroundCores: number
   samples: number[]
 }
 
@@ -73,6 +75,7 @@ export function summarizeAll(defs: ScenarioDef[], results: ScenarioResult[], set
       ...(ref && times !== undefined ? { auditqTimes: { ref, times } } : {}),
       cpuUsPerEvent,
       machineBusy: m((r) => r.cpu.machineSeconds / (r.cpu.wallSeconds * settings.cores)),
+      backgroundCores: m((r) => r.cpu.seconds.other / r.cpu.wallSeconds),
       samples: mine.map((r) => Math.round(r.eventsPerSecond)),
     })
   }
@@ -140,11 +143,11 @@ export function tables(summaries: Summary[]): string {
     for (const s of latencyRows) row([s.label, s.setup, fmt(s.p50, 2), fmt(s.p99, 2), fmt(s.p999, 2), fmt(s.max, 1), fmt(s.lagP99 ?? NaN, 2), fmt(s.eventsPerSecond)])
   }
   lines.push('')
-  row(['CPU µs per event', 'producer (this process)', 'workers', 'PostgreSQL', 'Redis', 'other', 'machine busy'])
-  row(Array(7).fill('---'))
+  row(['CPU µs per event', 'producer (this process)', 'workers', 'PostgreSQL', 'Redis', 'total', 'machine busy', 'background load (cores)'])
+  row(Array(8).fill('---'))
   for (const s of summaries) {
     const c = s.cpuUsPerEvent
-    row([s.id, fmt(c.producer), fmt(c.workers), fmt(c.postgres), fmt(c.redis), fmt(c.other), pct(s.machineBusy)])
+    row([s.id, fmt(c.producer), fmt(c.workers), fmt(c.postgres), fmt(c.redis), fmt(c.producer + c.workers + c.postgres + c.redis), pct(s.machineBusy), fmt(s.backgroundCores, 2)])
   }
   return lines.join('\n')
 }

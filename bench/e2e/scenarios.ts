@@ -10,6 +10,7 @@ import { Session } from 'node:inspector/promises'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
+import { Redis } from 'ioredis'
 import { from as copyFrom } from 'pg-copy-streams'
 import { CpuMeter, type CpuSplit } from './cpu.js'
 import { driveClosed, driveOpen, summarize, waitCommitted, type LatencySummary, type Produced } from './drive.js'
@@ -126,6 +127,13 @@ export const SCENARIOS: ScenarioDef[] = [
   openLoop('queue-open', 'auditq queue mode, open loop', auditqQueue, 1),
   openLoop('seed-list-open', "(b) seeds' Redis list, open loop", seedList, 1),
   openLoop('direct-open', 'auditq direct mode, open loop', auditqDirect, 0),
+  {
+    id: 'ping-open',
+    label: 'floor: one bare Redis round trip (PING), open loop',
+    kind: 'latency',
+    describe: (s) => `${s.rate.toLocaleString('en-US')} calls/s for ${s.openSeconds} s, nothing else running`,
+    run: (settings, round) => measurePing(settings, round),
+  },
 ]
 
 interface MeasureOptions {
@@ -246,6 +254,44 @@ async function measureCopy(settings: RunSettings, round: number): Promise<Scenar
   } finally {
     await client.end().catch(() => undefined)
     await fixture.dispose()
+  }
+}
+
+/**
+ * The floor for queue-mode `log()` latency on this machine: the same open-loop scheduler making
+ * one bare Redis round trip per call, with no worker or database busy. Its p99 is what the
+ * machine's scheduling noise (timers, GC, other processes on the shared cores) adds to any
+ * Redis-backed call.
+ */
+async function measurePing(settings: RunSettings, round: number): Promise<ScenarioResult> {
+  const redis = new Redis(settings.target.redisUrl)
+  try {
+    await redis.ping()
+    const meter = new CpuMeter(() => [])
+    meter.start()
+    const produced = await driveOpen(settings.rate, settings.openSeconds, async (i) => {
+      await redis.ping()
+      return String(i)
+    })
+    const cpu = meter.stop()
+    if (produced.errors > 0) throw new Error(`${produced.errors} PINGs failed; first: ${String(produced.firstError)}`)
+    const n = produced.ids.length
+    const perSecond = n / ((produced.producedAt - produced.startedAt) / 1000)
+    return {
+      id: 'ping-open',
+      round,
+      events: n,
+      eventsPerSecond: perSecond,
+      acceptedPerSecond: perSecond,
+      tailMs: 0,
+      latency: summarize(produced.latenciesMs),
+      ...(produced.lagMs ? { lag: summarize(produced.lagMs) } : {}),
+      cpu,
+      verification: { expected: n, rows: n, lost: 0, unexpected: 0, duplicated: 0 },
+      figures: {},
+    }
+  } finally {
+    redis.disconnect()
   }
 }
 
