@@ -36,6 +36,21 @@ describe.skipIf(!hasPostgres)('postgres store', () => {
     await Promise.all(opened.splice(0).map((store) => store.close()))
   })
 
+  it('keeps its schema and UTC when the URL carries its own startup options', async () => {
+    const schema = uniqueSchema('pgopts')
+    const withOptions = `${POSTGRES_URL}?options=${encodeURIComponent('-c statement_timeout=5000')}`
+    const store = await migrated({ connectionString: withOptions, schema })
+    const event = storedEvent()
+    await store.insertBatch([event])
+    const client = await rawClient(schema)
+    try {
+      expect((await client.query('SELECT count(*)::int AS n FROM audit_logs')).rows[0].n).toBe(1)
+    } finally {
+      await client.end()
+    }
+    expect(await store.getById(event.id)).toEqual(event)
+  })
+
   afterAll(async () => {
     const client = new pg.Client({ connectionString: POSTGRES_URL })
     await client.connect()

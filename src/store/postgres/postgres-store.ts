@@ -72,18 +72,20 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     throw new AuditqError('AUDITQ_CONFIG', `schema: must match ${SCHEMA_NAME.source}; got ${JSON.stringify(schema)}`)
   }
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs
+  const { connectionString, extraOptions } = splitStartupOptions(options.connectionString)
   const pool = new pg.Pool({
-    connectionString: options.connectionString,
+    connectionString,
     max: options.poolMax ?? DEFAULTS.poolMax,
     application_name: options.applicationName ?? DEFAULTS.applicationName,
     connectionTimeoutMillis: connectTimeoutMs,
     idleTimeoutMillis: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
-    options: `-c search_path=${schema} -c TimeZone=UTC`,
+    // Ours come last so a URL's own `options` (e.g. statement_timeout) can never move the schema.
+    options: [extraOptions, `-c search_path=${schema} -c TimeZone=UTC`].filter(Boolean).join(' '),
   })
   // Without a listener an idle connection's error (server restart, network drop) would crash the
   // process. The pool has already discarded that connection and opens a new one on demand; the
   // next statement that still fails reports to its caller, so here we only log.
-  pool.on('error', (error) => options.logger?.warn({ err: error }, 'postgres: idle connection failed and was discarded'))
+  pool.on('error', (error) => options.logger?.warn({ err_message: error.message }, 'postgres: idle connection failed and was discarded'))
   return new PostgresStore(pool, {
     description: describeConnection(options.connectionString),
     schema,
@@ -91,6 +93,24 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     migrationLockTimeoutMs: options.migrationLockTimeoutMs ?? DEFAULTS.migrationLockTimeoutMs,
     streamChunkRows: options.streamChunkRows ?? DEFAULTS.streamChunkRows,
   })
+}
+
+/**
+ * node-postgres lets an `options` query parameter in the URL replace the pool's `options`
+ * entirely, which would silently drop our search_path (events written to `public`). Take it out
+ * of the URL and merge it instead.
+ */
+export function splitStartupOptions(connectionString: string): { connectionString: string; extraOptions: string } {
+  let url: URL
+  try {
+    url = new URL(connectionString)
+  } catch {
+    return { connectionString, extraOptions: '' }
+  }
+  const extraOptions = url.searchParams.get('options') ?? ''
+  if (!url.searchParams.has('options')) return { connectionString, extraOptions }
+  url.searchParams.delete('options')
+  return { connectionString: url.toString(), extraOptions }
 }
 
 /** host:port/db, never user or password. */
