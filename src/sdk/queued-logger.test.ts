@@ -85,6 +85,8 @@ describe.skipIf(!hasRedis)('queue-mode SDK', () => {
     await s.startWorker()
     await vi.waitFor(async () => expect(await s.storedCount()).toBe(31), { timeout: 10_000 })
     for (const id of ids) expect(await s.t.store.getById(id)).not.toBeNull()
+    // Replays that found the queue still full (every 50 ms here) did not count the same events again.
+    expect((await s.monitor.readCounters()).overflow).toBe(21)
   })
 
   it('policy drop refuses what does not fit, tells the caller, and counts it', async () => {

@@ -98,6 +98,8 @@ interface Resources {
  */
 export class QueuedAuditLogger extends BaseAuditLogger {
   private readonly producer: QueueProducer
+  /** Moves spilled events back; does not count them as overflow again while the queue is full. */
+  private readonly replayProducer: QueueProducer
   private readonly monitor: QueueMonitor
   private readonly committer: GroupCommitter
   private readonly settings: typeof DEFAULTS
@@ -118,7 +120,9 @@ export class QueuedAuditLogger extends BaseAuditLogger {
     super(store, options)
     const queue = options.queue ?? {}
     const keys = queueKeys({ ...(queue.prefix ? { prefix: queue.prefix } : {}), ...(queue.name ? { queue: queue.name } : {}) })
-    this.producer = new RedisStreamsProducer({ redis: resources.redis, keys, ...(queue.capEvents ? { capEvents: queue.capEvents } : {}) })
+    const cap = queue.capEvents ? { capEvents: queue.capEvents } : {}
+    this.producer = new RedisStreamsProducer({ redis: resources.redis, keys, ...cap })
+    this.replayProducer = new RedisStreamsProducer({ redis: resources.redis, keys, ...cap, countOverflow: false })
     this.monitor = new QueueMonitor(resources.redis, keys)
     this.committer = new GroupCommitter(store, {
       ...DEFAULT_GROUP_COMMIT,
@@ -255,7 +259,7 @@ export class QueuedAuditLogger extends BaseAuditLogger {
       try {
         await this.resources.spill.replay(
           async (events) => {
-            const result = await this.producer.enqueue(events)
+            const result = await this.replayProducer.enqueue(events)
             // A batch only counts as delivered whole: the part that fitted is sent again next
             // time (a duplicate the store absorbs), so it is counted when the batch completes.
             if (result.overCap.length > 0) throw new Error('queue still over its cap')
@@ -281,6 +285,7 @@ export class QueuedAuditLogger extends BaseAuditLogger {
     clearInterval(this.replayTimer)
     await this.replaying
     await this.producer.close()
+    await this.replayProducer.close()
     await this.committer.drain()
     await this.resources.spill.close()
     if (this.resources.ownsRedis) this.resources.redis.disconnect()

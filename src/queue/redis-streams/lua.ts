@@ -25,21 +25,22 @@ end
 `
 
 /**
- * KEYS: events, counters. ARGV: cap, payload…
+ * KEYS: events, counters. ARGV: cap, count-overflow (1 or 0), payload…
  * Adds as many payloads as fit under `cap` entries (XLEN counts exactly the un-acked entries,
- * because acknowledged ones are deleted), in order; counts the rest as `overflow`.
+ * because acknowledged ones are deleted), in order; counts the rest as `overflow` unless told not
+ * to (a spill replay retrying events that already overflowed once must not count them again).
  * Returns the new entry ids — fewer than the payloads when the cap was reached. The XLEN is read
  * inside the script: no read-before-write round trip, and no race between concurrent producers.
  */
 export const ENQUEUE_WITH_CAP = `
 local room = tonumber(ARGV[1]) - redis.call('XLEN', KEYS[1])
-local total = #ARGV - 1
+local total = #ARGV - 2
 local fit = math.max(0, math.min(room, total))
 local ids = {}
 for i = 1, fit do
-  ids[i] = redis.call('XADD', KEYS[1], '*', 'event', ARGV[i + 1])
+  ids[i] = redis.call('XADD', KEYS[1], '*', 'event', ARGV[i + 2])
 end
-if fit < total then
+if fit < total and ARGV[2] == '1' then
   redis.call('HINCRBY', KEYS[2], 'overflow', total - fit)
 end
 return ids

@@ -18,6 +18,11 @@ export interface RedisStreamsProducerOptions {
    * events took 2.8 ms there (INFO commandstats), short enough not to stall workers' reads.
    */
   maxEventsPerCall?: number
+  /**
+   * Count events that do not fit as `overflow` (default). A spill replay turns this off: its
+   * events overflowed once already, and each retry while the queue is full would count them again.
+   */
+  countOverflow?: boolean
 }
 
 export const DEFAULT_CAP_EVENTS = 10_000
@@ -54,6 +59,7 @@ export class RedisStreamsProducer implements QueueProducer {
   private readonly scripts: QueueScripts
   private readonly capEvents: number
   private readonly maxEventsPerCall: number
+  private readonly countOverflow: boolean
   private pending: Waiter[] = []
   private flushScheduled = false
   private readonly inFlight = new Set<Promise<unknown>>()
@@ -64,6 +70,7 @@ export class RedisStreamsProducer implements QueueProducer {
     this.scripts = new QueueScripts(options.redis, options.keys)
     this.capEvents = positiveInteger('capEvents', options.capEvents ?? DEFAULT_CAP_EVENTS)
     this.maxEventsPerCall = positiveInteger('maxEventsPerCall', options.maxEventsPerCall ?? DEFAULT_MAX_EVENTS_PER_CALL)
+    this.countOverflow = options.countOverflow ?? true
   }
 
   /** Script calls sent so far, i.e. round trips to Redis: what coalescing saves, for tests and figures. */
@@ -130,7 +137,7 @@ export class RedisStreamsProducer implements QueueProducer {
   private send(segments: Segment[]): void {
     const payloads = segments.flatMap(({ waiter, from, count }) => waiter.payloads.slice(from, from + count))
     this.calls++
-    const call = this.scripts.enqueueWithCap(payloads, this.capEvents).then(
+    const call = this.scripts.enqueueWithCap(payloads, this.capEvents, this.countOverflow).then(
       (entryIds) => this.settle(segments, entryIds.length, undefined),
       (error: unknown) => this.settle(segments, 0, error),
     )

@@ -41,10 +41,10 @@ export class QueueScripts {
     this.redis = withScripts(redis)
   }
 
-  /** Returns the entry ids of the payloads that fit, in order; the others were counted as overflow. */
-  async enqueueWithCap(payloads: readonly string[], capEvents: number): Promise<string[]> {
+  /** Returns the entry ids of the payloads that fit, in order; the others were counted as overflow if `countOverflow`. */
+  async enqueueWithCap(payloads: readonly string[], capEvents: number, countOverflow = true): Promise<string[]> {
     const { events, counters } = this.keys
-    return (await this.redis.auditqEnqueueWithCap(events, counters, capEvents, ...payloads)) as string[]
+    return (await this.redis.auditqEnqueueWithCap(events, counters, capEvents, countOverflow ? 1 : 0, ...payloads)) as string[]
   }
 
   async ackAndDelete(entryIds: readonly string[]): Promise<number> {
