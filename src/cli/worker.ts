@@ -6,7 +6,10 @@ import { openStore } from '../store/open-store.js'
 import { createLogger, type Logger } from '../util/logger.js'
 import { startWorkerRuntime } from '../worker/runtime.js'
 import { commandConfig, storeLocation } from './context.js'
-import { connectQueueRedis } from './queue-setup.js'
+import { connectQueueRedis, withTimeout } from './queue-setup.js'
+
+/** Part of the shutdown deadline kept for closing the store after the drain. */
+const STORE_CLOSE_RESERVE_MS = 1_000
 
 /** A crashed worker process is restarted, but not faster than this, so a crash loop cannot spin. */
 const RESPAWN_DELAY_MS = 1_000
@@ -37,11 +40,15 @@ async function runWorker(config: ReturnType<typeof commandConfig>, logger: Logge
   const runtime = await startWorkerRuntime({ config, store, redis, logger, workerId })
   const stop = async (signal: string) => {
     logger.info({ signal, worker_id: workerId }, 'stopping: no more reads, writing and acknowledging what is held')
-    const { drained } = await runtime.stop()
-    await store.close()
+    // The whole stop fits in worker.shutdownDeadlineMs: the drain gets all but a reserve for closing.
+    const deadlineAt = Date.now() + config.worker.shutdownDeadlineMs
+    const { drained } = await runtime.stop(Math.max(100, config.worker.shutdownDeadlineMs - STORE_CLOSE_RESERVE_MS))
+    // A statement stuck on a locked table would hold pool.end() as long as the lock: bound it, then
+    // exit regardless. Whatever was not acknowledged stays pending in Redis for another worker.
+    const closed = await withTimeout(store.close().then(() => true), Math.max(100, deadlineAt - Date.now()))
+    if (!closed) logger.warn('the store did not close in time (a statement is stuck); exiting anyway')
     redis.disconnect()
-    logger.flush()
-    process.exitCode = drained ? 0 : 1
+    logger.flush(() => process.exit(drained && closed ? 0 : 1))
   }
   process.once('SIGINT', () => void stop('SIGINT'))
   process.once('SIGTERM', () => void stop('SIGTERM'))

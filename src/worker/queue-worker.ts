@@ -213,7 +213,9 @@ export class QueueWorker {
         { attempt, entries: remaining.length, retry_in_ms: delay, exhausted: attempt >= this.settings.retry.attempts },
         'store unavailable; batch will be retried',
       )
-      if (!this.running && attempt >= this.settings.retry.attempts) {
+      if (!this.running) {
+        // Shutting down: waiting out the store would overrun the stop deadline. The entries stay
+        // pending in the queue and another worker (or this one, restarted) writes them.
         this.options.logger.warn({ entries: remaining.length }, 'stopping with an unwritten batch; it stays pending for another worker')
         break
       }

@@ -22,7 +22,8 @@ export interface WorkerRuntimeOptions {
 export interface WorkerRuntime {
   readonly workerId: string
   readonly worker: QueueWorker
-  stop(): Promise<{ drained: boolean }>
+  /** Stops within `deadlineMs` (default `worker.shutdownDeadlineMs`). */
+  stop(deadlineMs?: number): Promise<{ drained: boolean }>
 }
 
 /** One queue worker with its heartbeat: what `auditq worker` runs per process and `serve` runs in-process. */
@@ -78,9 +79,9 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   return {
     workerId,
     worker,
-    stop: async () => {
+    stop: async (deadlineMs = config.worker.shutdownDeadlineMs) => {
       clearInterval(timer)
-      const result = await worker.stop(config.worker.shutdownDeadlineMs)
+      const result = await worker.stop(deadlineMs)
       await consumer.close()
       logger.info({ worker_id: workerId, drained: result.drained }, 'queue worker stopped')
       return result
