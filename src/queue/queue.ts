@@ -47,6 +47,8 @@ export interface QueueEntry {
 export interface QueueConsumer {
   /** Entries nobody has read yet, up to `max`, waiting at most `blockMs` for the first one. */
   read(max: number, blockMs: number): Promise<QueueEntry[]>
+  /** Entries this consumer itself left pending in an earlier run (it died before acking); [] when none remain. */
+  recoverOwnPending(max: number): Promise<QueueEntry[]>
   /** Takes over entries another consumer (or a previous run of this one) left pending that long. */
   claimStale(minIdleMs: number, max: number): Promise<QueueEntry[]>
   /** Acknowledges and removes entries; call only after their batch committed. Returns how many. */

@@ -114,6 +114,20 @@ describe.skipIf(!hasRedis)('queue worker', () => {
     expect(new Set(ids).size).toBe(300)
   })
 
+  it('restarted under the same consumer name, finishes what its previous life left pending without waiting for the idle timeout', async () => {
+    const q = await queue()
+    const t = await embedded()
+    await q.producer.enqueue(Array.from({ length: 150 }, () => storedEvent()))
+    const previousLife = await q.consumer('host-w0')
+    expect(await previousLife.read(150, 10)).toHaveLength(150)
+    await previousLife.close()
+    // claimIdleMs of an hour: only recovering its own pending list can land these quickly.
+    const { instance } = worker(await q.consumer('host-w0'), t.store, { claimIdleMs: 3_600_000 })
+    instance.start()
+    await vi.waitFor(async () => expect(await q.redis.xlen(q.keys.events)).toBe(0), { timeout: 5_000, interval: 50 })
+    expect(await storedIds(t.store)).toHaveLength(150)
+  })
+
   it('waits out a store outage with backoff, then lands every event', async () => {
     const q = await queue()
     const store = new MemoryStore()

@@ -66,6 +66,7 @@ export class QueueWorker {
   private batchSize: number
   private lastClaimAt = 0
   private lastDepthAt = 0
+  private recovering = true
 
   constructor(private readonly options: QueueWorkerOptions) {
     this.settings = {
@@ -88,7 +89,8 @@ export class QueueWorker {
   start(): void {
     if (this.running) return
     this.running = true
-    // Claim at once on start: a restarted worker first finishes what its previous life left pending.
+    // A restarted worker first reads back what its previous life left pending (see step), and
+    // looks for other dead workers' entries at once.
     this.lastClaimAt = -Infinity
     this.loop = this.run()
   }
@@ -137,6 +139,12 @@ export class QueueWorker {
   }
 
   private async step(): Promise<void> {
+    if (this.recovering) {
+      // First finish what a previous run under this consumer name left pending.
+      const own = await this.options.consumer.recoverOwnPending(this.batchSize)
+      if (own.length === 0) this.recovering = false
+      this.accept(own)
+    }
     const now = Date.now()
     if (now - this.lastClaimAt >= this.settings.claimEveryMs) {
       this.lastClaimAt = now

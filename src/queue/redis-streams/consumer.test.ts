@@ -106,6 +106,24 @@ describe.skipIf(!hasRedis)('redis streams consumer', () => {
     expect(await survivor.depth()).toBe(0)
   })
 
+  it('a restarted worker reads back its own pending entries at once, without waiting for the idle timeout', async () => {
+    const keys = freshKeys()
+    await enqueue(keys, 5)
+    const firstRun = await consumer(keys, 'host-2')
+    expect(await firstRun.read(3, 100)).toHaveLength(3)
+    await firstRun.close()
+
+    const secondRun = await consumer(keys, 'host-2')
+    const own = await secondRun.recoverOwnPending(2)
+    const rest = await secondRun.recoverOwnPending(10)
+    expect(own).toHaveLength(2)
+    expect(rest).toHaveLength(1)
+    expect(await secondRun.recoverOwnPending(10)).toEqual([])
+    // The two never-read entries are still there for a normal read.
+    expect(await secondRun.read(10, 100)).toHaveLength(2)
+    await secondRun.ack([...own, ...rest].map((entry) => entry.entryId))
+  })
+
   it('a restarted worker claims back its own pending entries', async () => {
     const keys = freshKeys()
     await enqueue(keys, 2)

@@ -10,7 +10,8 @@ export interface RedisStreamsConsumerOptions {
   keys: QueueKeys
   /**
    * This worker's name in the consumer group. Keep it stable across restarts (host + slot, not a
-   * random id): a restarted worker then owns its old pending entries and claims them back first.
+   * random id): a restarted worker then owns its old pending entries and reads them back first
+   * (`recoverOwnPending`), without waiting for the idle timeout.
    */
   consumerName: string
 }
@@ -31,6 +32,8 @@ export class RedisStreamsConsumer implements QueueConsumer {
   readonly consumerName: string
   /** XAUTOCLAIM position kept between calls, so repeated claims walk the whole pending list. */
   private claimCursor = '0-0'
+  /** Position in this consumer's own pending list, for `recoverOwnPending`. */
+  private ownCursor = '0'
   private closed = false
 
   private constructor(options: RedisStreamsConsumerOptions) {
@@ -83,6 +86,32 @@ export class RedisStreamsConsumer implements QueueConsumer {
     await this.scripts.ackAndDelete(deleted)
     await this.deadLetterIds(undecodable, UNDECODABLE)
     return claimed
+  }
+
+  /**
+   * Entries this consumer name already owns: what a previous run of this worker read and never
+   * acknowledged before it died. Reading them back (XREADGROUP from id 0, paged) lets a restarted
+   * worker finish its own work at once instead of waiting `claimIdleMs` for XAUTOCLAIM. Returns []
+   * once they have all been handed out.
+   */
+  async recoverOwnPending(max: number): Promise<QueueEntry[]> {
+    if (max <= 0) return []
+    const { group, events } = this.keys
+    const reply = await this.redis.xreadgroup('GROUP', group, this.consumerName, 'COUNT', max, 'STREAMS', events, this.ownCursor)
+    const raw = ((reply as [string, RawEntry[]][] | null)?.[0]?.[1] ?? []) as RawEntry[]
+    const entries: QueueEntry[] = []
+    const deleted: string[] = []
+    const undecodable: string[] = []
+    for (const [entryId, fields] of raw) {
+      this.ownCursor = entryId
+      if (fields === null) deleted.push(entryId)
+      else this.collect(entries, undecodable, entryId, payloadOf(fields), 2)
+    }
+    await this.scripts.ackAndDelete(deleted)
+    await this.deadLetterIds(undecodable, UNDECODABLE)
+    // A page of only deleted entries is not the end: ask again from the new cursor.
+    if (entries.length === 0 && raw.length > 0) return this.recoverOwnPending(max)
+    return entries
   }
 
   async ack(entryIds: readonly string[]): Promise<number> {
