@@ -53,18 +53,30 @@ function machineBusyTicks(): number {
   }
 }
 
+/** Nanoseconds this process' main thread (the event loop) spent runnable but waiting for a CPU. */
+function runQueueWaitNs(): number {
+  try {
+    return Number(readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1])
+  } catch {
+    return NaN
+  }
+}
+
 export interface CpuSplit {
   /** CPU seconds per role over the window. */
   seconds: Record<Role, number>
   /** Machine-wide busy CPU seconds (all cores) over the window. */
   machineSeconds: number
   wallSeconds: number
+  /** Time the producer's event loop was ready to run but had no CPU (the kernel's run-queue wait). */
+  producerRunQueueWaitSeconds: number
 }
 
 /** Call `start()` as the clock starts and `stop()` when it stops; `workerPids` are the spawned roots. */
 export class CpuMeter {
   private before = new Map<number, ProcSample>()
   private machineBefore = 0
+  private waitBefore = 0
   private startedAt = 0
 
   constructor(private readonly workerPids: () => number[]) {}
@@ -72,6 +84,7 @@ export class CpuMeter {
   start(): void {
     this.before = readProcs()
     this.machineBefore = machineBusyTicks()
+    this.waitBefore = runQueueWaitNs()
     this.startedAt = performance.now()
   }
 
@@ -94,6 +107,11 @@ export class CpuMeter {
         pid === process.pid ? 'producer' : isWorker(pid) ? 'workers' : sample.comm.startsWith('postgres') ? 'postgres' : sample.comm.startsWith('redis') ? 'redis' : 'other'
       seconds[role] += delta
     }
-    return { seconds, machineSeconds: (machineBusyTicks() - this.machineBefore) / TICKS, wallSeconds }
+    return {
+      seconds,
+      machineSeconds: (machineBusyTicks() - this.machineBefore) / TICKS,
+      wallSeconds,
+      producerRunQueueWaitSeconds: (runQueueWaitNs() - this.waitBefore) / 1e9,
+    }
   }
 }

@@ -21,6 +21,8 @@ export interface Summary {
   p999: number
   max: number
   lagP99?: number
+  /** Share of the run the producer's event loop was runnable but waiting for a CPU. */
+  runQueueWait: number
   /** Median over rounds of this ÷ COPY in the same round. */
   ofCeiling?: number
   /** Baselines: median over rounds of auditq's comparable row ÷ this one. */
@@ -30,10 +32,13 @@ export interface Summary {
   machineBusy: number
   /** Cores' worth of CPU used by processes outside the benchmark (other people's work on the machine). */
   backgroundCores: number
+  /** auditq queue rows: the workers' batches (from their heartbeats). */
+  batches?: { size: number; ms: number; writeShare: number }
   samples: number[]
 }
 
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '—')
+const pct1 = (n: number) => (Number.isFinite(n) ? `${(n * 100).toFixed(1)} %` : '—')
 const pct = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '—' : `${Math.round(n * 100)} %`)
 
 function byRound(results: ScenarioResult[], id: string): Map<number, ScenarioResult> {
@@ -71,11 +76,22 @@ export function summarizeAll(defs: ScenarioDef[], results: ScenarioResult[], set
       p999: m((r) => r.latency.p999),
       max: m((r) => r.latency.max),
       ...(mine[0]!.lag ? { lagP99: m((r) => r.lag!.p99) } : {}),
+      runQueueWait: m((r) => r.cpu.producerRunQueueWaitSeconds / r.cpu.wallSeconds),
       ...(ofCeiling !== undefined ? { ofCeiling } : {}),
       ...(ref && times !== undefined ? { auditqTimes: { ref, times } } : {}),
       cpuUsPerEvent,
       machineBusy: m((r) => r.cpu.machineSeconds / (r.cpu.wallSeconds * settings.cores)),
       backgroundCores: m((r) => r.cpu.seconds.other / r.cpu.wallSeconds),
+      ...(mine.every((r) => (r.figures.worker_batches ?? 0) > 0)
+        ? {
+            batches: {
+              size: m((r) => r.events / r.figures.worker_batches!),
+              ms: m((r) => r.figures.worker_avg_batch_ms!),
+              // Share of the run during which a worker had a write (insert + acknowledgement) in flight.
+              writeShare: m((r) => (r.figures.worker_batches! * r.figures.worker_avg_batch_ms!) / 1000 / (r.cpu.wallSeconds * r.figures.worker_processes!)),
+            },
+          }
+        : {}),
       samples: mine.map((r) => Math.round(r.eventsPerSecond)),
     })
   }
@@ -138,16 +154,18 @@ export function tables(summaries: Summary[]): string {
   }
   if (latencyRows.length > 0) {
     lines.push('')
-    row(['system (open loop)', 'offered load', 'log() p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'start lag p99 ms', 'end-to-end ev/s'])
-    row(Array(8).fill('---'))
-    for (const s of latencyRows) row([s.label, s.setup, fmt(s.p50, 2), fmt(s.p99, 2), fmt(s.p999, 2), fmt(s.max, 1), fmt(s.lagP99 ?? NaN, 2), fmt(s.eventsPerSecond)])
+    row(['system (open loop)', 'offered load', 'log() p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'start lag p99 ms', 'caller waited for a CPU', 'end-to-end ev/s'])
+    row(Array(9).fill('---'))
+    for (const s of latencyRows) {
+      row([s.label, s.setup, fmt(s.p50, 2), fmt(s.p99, 2), fmt(s.p999, 2), fmt(s.max, 1), fmt(s.lagP99 ?? NaN, 2), pct1(s.runQueueWait), fmt(s.eventsPerSecond)])
+    }
   }
   lines.push('')
-  row(['CPU µs per event', 'producer (this process)', 'workers', 'PostgreSQL', 'Redis', 'total', 'machine busy', 'background load (cores)'])
-  row(Array(8).fill('---'))
+  row(['CPU µs per event', 'producer (this process)', 'workers', 'PostgreSQL', 'Redis', 'total', 'machine busy', 'background load (cores)', 'worker batches: events / ms / write in flight'])
+  row(Array(9).fill('---'))
   for (const s of summaries) {
     const c = s.cpuUsPerEvent
-    row([s.id, fmt(c.producer), fmt(c.workers), fmt(c.postgres), fmt(c.redis), fmt(c.producer + c.workers + c.postgres + c.redis), pct(s.machineBusy), fmt(s.backgroundCores, 2)])
+    row([s.id, fmt(c.producer), fmt(c.workers), fmt(c.postgres), fmt(c.redis), fmt(c.producer + c.workers + c.postgres + c.redis), pct(s.machineBusy), fmt(s.backgroundCores, 2), s.batches ? `${fmt(s.batches.size)} / ${fmt(s.batches.ms)} / ${pct(s.batches.writeShare)}` : ''])
   }
   return lines.join('\n')
 }

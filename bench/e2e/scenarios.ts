@@ -178,7 +178,7 @@ async function measure(settings: RunSettings, round: number, id: string, factory
         })
     const cpu = meter.stop()
     await profile.stop()
-    const figures = running.figures()
+    const figures = { ...running.figures(), ...(await running.workerFigures?.(produced.ids.length)) }
     system = undefined
     await running.close()
     const verification = await verify(fixture.observer, produced.ids)

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { createAuditLogger, type AuditLogger } from '../../src/sdk/audit-logger.js'
+import { QueueMonitor, queueKeys } from '../../src/queue/redis-streams/index.js'
 import { validateEvent } from '../../src/event/validate.js'
 import type { AuditEvent } from '../../src/event/types.js'
 import { createPostgresStore } from '../../src/store/postgres/postgres-store.js'
@@ -32,6 +33,8 @@ export interface System {
   deadWorker(): string | undefined
   /** Figures the system reports about itself (spilled, dropped…), checked and kept in the results. */
   figures(): Record<string, number>
+  /** Figures the workers publish (auditq: batches and their average time, from the heartbeats). */
+  workerFigures?(events: number): Promise<Record<string, number>>
   /** Closes the producer side and stops the workers (after the measurement). */
   close(): Promise<void>
 }
@@ -122,6 +125,26 @@ export async function auditqQueue(ctx: SystemContext): Promise<System> {
     workerPids: () => [workers.pid],
     deadWorker: () => deadOf([workers], 'auditq worker'),
     figures: () => pick(logger.stats(), ['enqueued', 'overflowed', 'spilled', 'queueUnavailable', 'refused', 'failed']),
+    async workerFigures(events) {
+      // Heartbeats come every 2 s: wait for the ones that count the last batch (at most ~2 s).
+      const redis = new Redis(ctx.target.redisUrl)
+      const monitor = new QueueMonitor(redis, queueKeys({ prefix: ctx.fixture.redisPrefix, queue: queueName }))
+      try {
+        const deadline = Date.now() + 5_000
+        for (;;) {
+          const live = await monitor.liveWorkers()
+          const stored = live.reduce((sum, w) => sum + Number(w.figures.total_stored ?? 0), 0)
+          if (stored >= events || Date.now() > deadline) {
+            const batches = live.reduce((sum, w) => sum + Number(w.figures.batches_last_minute ?? 0), 0)
+            const batchMs = live.reduce((sum, w) => sum + Number(w.figures.batches_last_minute ?? 0) * Number(w.figures.avg_batch_time_ms ?? 0), 0)
+            return { worker_processes: ctx.workers, worker_batches: batches, worker_avg_batch_ms: batches > 0 ? batchMs / batches : 0, worker_stored: stored }
+          }
+          await new Promise((resolve) => setTimeout(resolve, 200))
+        }
+      } finally {
+        redis.disconnect()
+      }
+    },
     async close() {
       await logger.close()
       await workers.stop()
