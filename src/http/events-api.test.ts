@@ -68,6 +68,11 @@ describe.each(kinds)('events API over the %s store', (kind) => {
     const json = response.json()
     expect(json.accepted).toBe(2)
     expect(json.rejected).toEqual([{ index: 1, errors: [expect.objectContaining({ rule: 'json' })] }])
+    // The parser's message quotes the line; an error report must not carry the NUL it complains about.
+    const nul = await post('nul\u0000 here {', 'application/x-ndjson')
+    const message: string = nul.json().details.rejected[0].errors[0].message
+    expect(message).not.toContain('\u0000')
+    expect(message).toContain('\\u0000')
   })
 
   it('stores the same id once however often it is sent', async () => {
@@ -108,6 +113,12 @@ describe.each(kinds)('events API over the %s store', (kind) => {
       expect(response.json().code, url).toBe('AUDITQ_BAD_REQUEST')
     }
     expect((await t.app.inject(`/v1/events/${uuidv7()}`)).json()).toMatchObject({ statusCode: 404, code: 'AUDITQ_NOT_FOUND' })
+    // Found by fuzzing: router-level refusals and well-shaped cursors holding impossible dates.
+    for (const url of ['/v1/events/' + 'a'.repeat(150), '/v1/events/%E0%A4%A']) {
+      expect((await t.app.inject(url)).json(), url).toMatchObject({ statusCode: 400, code: 'AUDITQ_BAD_REQUEST' })
+    }
+    const impossible = Buffer.from(JSON.stringify({ v: 1, t: '2026-13-01T99:00:00.000Z', i: uuidv7() })).toString('base64url')
+    expect((await t.app.inject(`/v1/events?cursor=${impossible}`)).json()).toMatchObject({ statusCode: 400, code: 'AUDITQ_BAD_REQUEST' })
     expect((await t.app.inject('/nope')).statusCode).toBe(404)
   })
 

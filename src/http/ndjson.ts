@@ -27,9 +27,15 @@ export function registerNdjsonParser(app: FastifyInstance, maxLineBytes: number)
       try {
         lines.push({ ok: true, value: JSON.parse(line) })
       } catch (error) {
-        lines.push({ ok: false, errors: [{ field: '(line)', rule: 'json', message: `not valid JSON: ${(error as Error).message}` }] })
+        lines.push({ ok: false, errors: [{ field: '(line)', rule: 'json', message: `not valid JSON: ${printable((error as Error).message)}` }] })
       }
     }
     done(null, new NdjsonBody(lines))
   })
+}
+
+/** V8 quotes the start of the bad line in its message; an error report must not carry the NUL or control bytes it complains about. */
+function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).slice(0, 200)
 }

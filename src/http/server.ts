@@ -1,10 +1,10 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import type { Config } from '../config.js'
 import type { QueueStatus } from '../queue/queue-status.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
 import type { Logger } from '../util/logger.js'
-import { installErrorHandler } from './error-handler.js'
+import { errorBody, installErrorHandler } from './error-handler.js'
 import { ingestRoutes } from './ingest.js'
 import { monitoringRoutes } from './monitoring.js'
 import { registerNdjsonParser } from './ndjson.js'
@@ -30,6 +30,27 @@ export async function buildServer({ config, audit, logger, queueStatus }: Server
     genReqId: (request) => {
       const header = request.headers['x-request-id']
       return typeof header === 'string' && SAFE_REQUEST_ID.test(header) ? header : randomUUID()
+    },
+    // Router-level refusals (a malformed or over-long path parameter) get the catalog body too.
+    frameworkErrors: (error, request, reply) => {
+      // The hook's generic reply type is route-bound; this handler answers before any route.
+      const plain = reply as unknown as FastifyReply
+      plain.header('x-request-id', request.id)
+      plain.status(400).send(errorBody('AUDITQ_BAD_REQUEST', `the request URL is malformed: ${error.message.slice(0, 200)}`))
+    },
+    // Node's HTTP parser refuses some requests (a head over 16 KiB, bad syntax) before fastify
+    // routes them; answer those with the catalog body as well, then close the socket.
+    clientErrorHandler: (error, socket) => {
+      if (!socket.writable) return socket.destroy()
+      const tooLarge = (error as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW'
+      const status = tooLarge ? 431 : 400
+      const reason = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'
+      const body = JSON.stringify({
+        ...errorBody('AUDITQ_BAD_REQUEST', tooLarge ? 'request headers are over the 16 KiB limit' : 'malformed HTTP request'),
+        statusCode: status,
+        error: reason,
+      })
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
     },
   })
   app.addHook('onSend', async (request, reply) => {

@@ -26,5 +26,8 @@ export function decodeCursor(cursor: string): CursorPosition {
   if (v !== CURSOR_VERSION || typeof t !== 'string' || typeof i !== 'string' || !ISO_MS.test(t) || !UUID.test(i)) {
     throw invalid()
   }
+  // The right shape is not enough: month 13 or hour 99 must not reach the store's query builder.
+  const ms = Date.parse(t)
+  if (Number.isNaN(ms) || new Date(ms).toISOString() !== t) throw invalid()
   return { occurred_at: t, id: i }
 }
