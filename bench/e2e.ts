@@ -168,9 +168,13 @@ last answer → last commit. Worker processes are real processes started before 
 seeds' \`MAX_QUEUE_LENGTH\`) is raised to the run's event count, so no row overflows, spills or drops;
 a row that did would fail the run. Ratios are taken within each round, then the median.
 Every run ends by comparing the table's ids with the logged ids: a lost, unexpected or duplicated
-event fails the bench. The COPY ceiling is timed from the first byte to the commit of one
+event fails the bench (a run with any such event writes nothing here and exits 1). The COPY ceiling is timed from the first byte to the commit of one
 \`COPY FROM STDIN\` of rows validated beforehand. The CPU table reads /proc: "producer" is the
-benchmark process (the application calling \`log()\`), "workers" the spawned worker processes.
+benchmark process (the application calling \`log()\`), "workers" the spawned worker processes;
+"background load" is what other processes on the machine used meanwhile (it was not idle), and "caller
+waited for a CPU" is the share of the open-loop run the caller's event loop was runnable but not
+running (\`/proc/self/schedstat\`). The per-store direct-mode table further down is \`npm run bench:direct\`
+(it was \`npm run bench\` before this section existed); \`npm run bench -- --quick\` is a smoke run.
 
 ${tablesAndTargets}`
 }

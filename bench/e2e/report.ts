@@ -108,7 +108,7 @@ export interface Target {
 export function targets(summaries: Summary[], results: ScenarioResult[], settings: RunSettings): Target[] {
   const get = (id: string) => summaries.find((s) => s.id === id)
   const queue = ['queue-1', 'queue-2'].map(get).filter((s): s is Summary => s?.ofCeiling !== undefined)
-  const bestQueue = queue.sort((a, b) => b.ofCeiling! - a.ofCeiling!)[0]
+  const bestQueue = [...queue].sort((a, b) => b.ofCeiling! - a.ofCeiling!)[0]
   const direct = get('direct')
   const open = get('queue-open')
   const failures = results.filter((r) => r.problem)
