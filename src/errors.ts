@@ -6,6 +6,7 @@ export const ERROR_CATALOG = {
   AUDITQ_VALIDATION: { status: 400, summary: 'An event broke a field rule; `details` names each field and rule.' },
   AUDITQ_BAD_REQUEST: { status: 400, summary: 'The request itself is malformed (JSON syntax, query parameter, cursor).' },
   AUDITQ_TOO_MANY_EVENTS: { status: 413, summary: 'More events in one request than `maxEventsPerRequest`.' },
+  AUDITQ_HEADERS_TOO_LARGE: { status: 431, summary: 'Request headers are over the HTTP parser limit (16 KiB).' },
   AUDITQ_BODY_TOO_LARGE: { status: 413, summary: 'Request body or one NDJSON line is over its byte limit.' },
   AUDITQ_UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'Content-Type is neither application/json nor application/x-ndjson.' },
   AUDITQ_NOT_FOUND: { status: 404, summary: 'No event or route by that name.' },

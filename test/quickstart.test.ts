@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -66,6 +67,19 @@ describe('quick start: auditq serve on the embedded store', () => {
     })
     expect(response.status).toBe(400)
     expect(await response.text()).toMatch(/action/)
+  })
+
+  it('answers requests the HTTP parser refuses with a catalog body', async () => {
+    const { port } = new URL(base)
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`))
+      let data = ''
+      socket.on('data', (chunk) => (data += chunk.toString()))
+      socket.on('close', () => resolve(data))
+      socket.on('error', reject)
+    })
+    expect(reply).toMatch(/^HTTP\/1\.1 431 /)
+    expect(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4))).toMatchObject({ statusCode: 431, code: 'AUDITQ_HEADERS_TOO_LARGE' })
   })
 
   it('shuts down cleanly on SIGTERM', async () => {

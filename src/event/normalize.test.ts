@@ -197,6 +197,10 @@ describe('alias conflicts', () => {
     expect(accepted({ action: 'a', actor_id: null, userId: 'u1', user_id: '' }).actor_id).toBe('u1')
   })
 
+  it('treats 0 and -0 as the same value, as JSON does', () => {
+    expect(errors({ action: 'a', metadata: { n: 0 }, details: { n: -0 } })).toEqual([])
+  })
+
   it('reports different metadata and details', () => {
     expect(errors({ action: 'a', metadata: { a: 1 }, details: { a: 2 } })).toMatchObject([{ field: 'details', rule: 'alias_conflict' }])
   })

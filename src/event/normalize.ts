@@ -168,7 +168,8 @@ function sameValue(a: unknown, b: unknown): boolean {
 }
 
 function equalWithin(a: unknown, b: unknown, depth: number, budget: { nodes: number }): boolean {
-  if (Object.is(a, b)) return true
+  // As JSON: 0 and -0 serialize alike, so they agree (=== also says NaN differs, which JSON cannot carry).
+  if (a === b) return true
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
   if (depth > 10 || --budget.nodes < 0) return false
   if (a instanceof Date || b instanceof Date) {

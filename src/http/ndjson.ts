@@ -37,5 +37,7 @@ export function registerNdjsonParser(app: FastifyInstance, maxLineBytes: number)
 /** V8 quotes the start of the bad line in its message; an error report must not carry the NUL or control bytes it complains about. */
 function printable(text: string): string {
   // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).slice(0, 200)
+  const escaped = text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).slice(0, 200)
+  // Lone surrogates (from the line, or from cutting a pair at 200) become U+FFFD: the report stays valid Unicode.
+  return (escaped as string & { toWellFormed(): string }).toWellFormed()
 }

@@ -36,21 +36,19 @@ export async function buildServer({ config, audit, logger, queueStatus }: Server
       // The hook's generic reply type is route-bound; this handler answers before any route.
       const plain = reply as unknown as FastifyReply
       plain.header('x-request-id', request.id)
-      plain.status(400).send(errorBody('AUDITQ_BAD_REQUEST', `the request URL is malformed: ${error.message.slice(0, 200)}`))
+      const message = `the request URL is malformed: ${error.message.slice(0, 200)}`
+      plain.status(400).send(errorBody('AUDITQ_BAD_REQUEST', message, [{ field: '(url)', rule: 'url', message }]))
     },
     // Node's HTTP parser refuses some requests (a head over 16 KiB, bad syntax) before fastify
     // routes them; answer those with the catalog body as well, then close the socket.
     clientErrorHandler: (error, socket) => {
       if (!socket.writable) return socket.destroy()
       const tooLarge = (error as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW'
-      const status = tooLarge ? 431 : 400
-      const reason = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'
-      const body = JSON.stringify({
-        ...errorBody('AUDITQ_BAD_REQUEST', tooLarge ? 'request headers are over the 16 KiB limit' : 'malformed HTTP request'),
-        statusCode: status,
-        error: reason,
-      })
-      socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+      const body = tooLarge
+        ? errorBody('AUDITQ_HEADERS_TOO_LARGE', 'request headers are over the 16 KiB limit')
+        : errorBody('AUDITQ_BAD_REQUEST', 'malformed HTTP request')
+      const json = JSON.stringify(body)
+      socket.end(`HTTP/1.1 ${body.statusCode} ${body.error}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`)
     },
   })
   app.addHook('onSend', async (request, reply) => {
