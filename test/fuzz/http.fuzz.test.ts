@@ -616,7 +616,6 @@ describe('memory under fuzzed traffic', () => {
     const round = async (seed: number) => {
       for (const request of fc.sample(requests, { numRuns: ROUND_REQUESTS, seed })) {
         if ('ingest' in request) {
-          tally.count(request.ingest.inputClass)
           const problems = await judgeIngest(send, request.ingest, ledger, tally, MEMORY_READ_BACKS).catch((error: NodeJS.ErrnoException) => {
             // A server may answer 413 and close while a 4 MiB body is still being written: the client sees a reset.
             if (request.ingest.body.length > SERVICE_LIMITS.bodyLimitBytes && ['ECONNRESET', 'EPIPE'].includes(error.code ?? '')) return []
