@@ -117,8 +117,18 @@ describe.each(kinds)('events API over the %s store', (kind) => {
     for (const url of ['/v1/events/' + 'a'.repeat(150), '/v1/events/%E0%A4%A']) {
       expect((await t.app.inject(url)).json(), url).toMatchObject({ statusCode: 400, code: 'AUDITQ_BAD_REQUEST' })
     }
-    const impossible = Buffer.from(JSON.stringify({ v: 1, t: '2026-13-01T99:00:00.000Z', i: uuidv7() })).toString('base64url')
-    expect((await t.app.inject(`/v1/events?cursor=${impossible}`)).json()).toMatchObject({ statusCode: 400, code: 'AUDITQ_BAD_REQUEST' })
+    for (const t_ of ['2026-13-01T99:00:00.000Z', '0000-01-01T00:00:00.000Z']) {
+      const impossible = Buffer.from(JSON.stringify({ v: 1, t: t_, i: uuidv7() })).toString('base64url')
+      expect((await t.app.inject(`/v1/events?cursor=${impossible}`)).json(), t_).toMatchObject({ statusCode: 400, code: 'AUDITQ_BAD_REQUEST' })
+    }
+    // Also found by fuzzing, on PostgreSQL: bounds outside 1970–9999 and NUL in a filter were 500s.
+    for (const query of ['from=-8640000000000000', 'to=8640000000000000', 'from=0000-01-01', 'actor_id=a%00b']) {
+      for (const path of ['/v1/events', '/v1/events/export']) {
+        const response = await t.app.inject(`${path}?${query}`)
+        expect(response.statusCode, `${path}?${query}`).toBe(400)
+        expect(response.json().details[0].field).toBe(query.split('=')[0])
+      }
+    }
     expect((await t.app.inject('/nope')).statusCode).toBe(404)
   })
 

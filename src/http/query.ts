@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Readable } from 'node:stream'
 import { AuditqError } from '../errors.js'
-import type { FieldError } from '../event/types.js'
+import type { AuditEvent, FieldError } from '../event/types.js'
 import { csvHeader, csvRow } from '../query/csv.js'
 import { badRequest, parseEventFilter, single } from '../query/filter.js'
 import { decodeCursor, encodeCursor } from '../store/cursor.js'
@@ -39,10 +39,23 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
       errors.push({ field: 'format', rule: 'enum', message: 'must be ndjson or csv' })
     }
     if (errors.length > 0) throw badRequest(errors)
-    const events = store.stream(filter)
+    // Read the first event before answering: a store failure then becomes a clean error response
+    // instead of a 200 whose body stops after the CSV header.
+    const events = store.stream(filter)[Symbol.asyncIterator]()
+    const first = await events.next()
+    const line = (event: AuditEvent) => (format === 'csv' ? csvRow(event) : JSON.stringify(event) + '\n')
+    // However the response ends (done, client gone, write error), close the store's cursor.
+    const release = () => void events.return?.(undefined).catch(() => undefined)
+    reply.raw.once('close', release)
     async function* lines(): AsyncGenerator<string> {
-      if (format === 'csv') yield csvHeader()
-      for await (const event of events) yield format === 'csv' ? csvRow(event) : JSON.stringify(event) + '\n'
+      try {
+        if (format === 'csv') yield csvHeader()
+        if (first.done) return
+        yield line(first.value)
+        for (let next = await events.next(); !next.done; next = await events.next()) yield line(next.value)
+      } finally {
+        release()
+      }
     }
     const stamp = new Date().toISOString().replace(/[:.]/g, '-')
     return reply

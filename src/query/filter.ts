@@ -25,6 +25,9 @@ export function parseEventFilter(raw: Record<string, unknown>, extraKeys: readon
     if (value === undefined) continue
     if (value.length === 0 || value.length > MAX_FILTER_LENGTH) {
       errors.push({ field: key, rule: 'length', message: `must be 1–${MAX_FILTER_LENGTH} characters` })
+    } else if (value.includes('\u0000')) {
+      // No stored value can hold NUL (the validator refuses it), and PostgreSQL rejects it in a parameter.
+      errors.push({ field: key, rule: 'no_nul', message: 'must not contain NUL characters' })
     } else filter[key] = value
   }
   const category = single(raw, 'category', errors)
@@ -42,7 +45,7 @@ export function parseEventFilter(raw: Record<string, unknown>, extraKeys: readon
     if (value === undefined) continue
     const iso = parseInstant(value)
     if (iso) filter[key] = iso
-    else errors.push({ field: key, rule: 'timestamp', message: 'must be an ISO-8601 time with a zone (e.g. 2026-01-31T00:00:00Z) or epoch milliseconds' })
+    else errors.push({ field: key, rule: 'timestamp', message: 'must be an ISO-8601 time with a zone (e.g. 2026-01-31T00:00:00Z) or epoch milliseconds, between 1970 and 9999' })
   }
   if (errors.length > 0) throw badRequest(errors)
   return filter
@@ -62,13 +65,17 @@ export function single(raw: Record<string, unknown>, key: string, errors: FieldE
 
 const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/i
 
+/** Events are stored between 1970 and 9999; outside it a bound is an error, not a query the store cannot parse. */
+export const EARLIEST_INSTANT_MS = 0
+export const LATEST_INSTANT_MS = Date.parse('9999-12-31T23:59:59.999Z')
+
 /** ISO-8601 with a zone, a bare date (UTC midnight), or epoch milliseconds → ISO with ms. */
 export function parseInstant(value: string): string | undefined {
   let ms: number
   if (/^-?\d{1,16}$/.test(value)) ms = Number(value)
   else if (ISO_WITH_ZONE.test(value)) ms = Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value)
   else return undefined
-  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return undefined
+  if (!Number.isFinite(ms) || ms < EARLIEST_INSTANT_MS || ms > LATEST_INSTANT_MS) return undefined
   return new Date(ms).toISOString()
 }
 

@@ -28,6 +28,7 @@ export function decodeCursor(cursor: string): CursorPosition {
   }
   // The right shape is not enough: month 13 or hour 99 must not reach the store's query builder.
   const ms = Date.parse(t)
-  if (Number.isNaN(ms) || new Date(ms).toISOString() !== t) throw invalid()
+  // Year 0000 round-trips too, but no event is stored before 1970 and PostgreSQL refuses year 0.
+  if (Number.isNaN(ms) || ms < 0 || new Date(ms).toISOString() !== t) throw invalid()
   return { occurred_at: t, id: i }
 }
