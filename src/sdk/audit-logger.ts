@@ -98,6 +98,8 @@ export abstract class BaseAuditLogger implements AuditLogger {
   private readonly now: () => Date
   private readonly defaultTenant: string
   private readonly detached = new Set<Promise<unknown>>()
+  /** Accepted events on their way (awaiting Redis or a commit); close() waits for them before shutting down. */
+  private readonly routing = new Set<Promise<unknown>>()
   private closing: Promise<void> | undefined
 
   constructor(
@@ -133,7 +135,7 @@ export abstract class BaseAuditLogger implements AuditLogger {
       if (result.ok) valid.push({ index, event: result.event })
       else rejected.push({ index, errors: result.errors })
     })
-    const outcomes = await this.route(valid.map((entry) => entry.event), { critical: false })
+    const outcomes = await this.dispatch(valid.map((entry) => entry.event), { critical: false })
     const ids: string[] = []
     const unavailable: string[] = []
     outcomes.forEach((outcome, position) => {
@@ -169,7 +171,9 @@ export abstract class BaseAuditLogger implements AuditLogger {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await Promise.allSettled([...this.detached])
+      // Events already accepted finish their route (queue, spill or store) before anything closes:
+      // otherwise an overflow arriving during shutdown would find the spill journal already shut.
+      await Promise.allSettled([...this.routing, ...this.detached])
       await this.shutdown()
     })()
     return this.closing
@@ -182,9 +186,16 @@ export abstract class BaseAuditLogger implements AuditLogger {
       const summary = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ')
       throw new AuditqError('AUDITQ_VALIDATION', `invalid audit event: ${summary}`, { details: result.errors })
     }
-    const [outcome] = await this.route([result.event], { critical: urgent })
+    const [outcome] = await this.dispatch([result.event], { critical: urgent })
     if (!outcome || !outcome.ok) throw outcome?.error ?? new AuditqError('AUDITQ_INTERNAL', 'no outcome for event')
     return result.event.id
+  }
+
+  private dispatch(events: AuditEvent[], options: { critical: boolean }): Promise<EventOutcome[]> {
+    const routed = this.route(events, options)
+    this.routing.add(routed)
+    void routed.finally(() => this.routing.delete(routed)).catch(() => undefined)
+    return routed
   }
 
   protected validate(input: unknown, receivedAt: Date, tenantOverride?: string) {

@@ -89,6 +89,18 @@ describe.skipIf(!hasRedis)('queue-mode SDK', () => {
     expect((await s.monitor.readCounters()).overflow).toBe(21)
   })
 
+  it('close() lets events already accepted finish spilling before the journal shuts', async () => {
+    // `block` keeps the overflow in flight for a while: close() arrives while it is still waiting.
+    const s = await setup({ capEvents: 2, overflowPolicy: 'block', blockTimeoutMs: 300 })
+    const audit = await s.open()
+    const logged = Array.from({ length: 20 }, (_, i) => audit.log({ action: 'closing.burst', actor_id: `c${i}` }))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await audit.close()
+    const results = await Promise.allSettled(logged)
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([])
+    expect(audit.stats()).toMatchObject({ enqueued: 2, spilled: 18, refused: 0 })
+  })
+
   it('policy drop refuses what does not fit, tells the caller, and counts it', async () => {
     const s = await setup({ capEvents: 5, overflowPolicy: 'drop' })
     const audit = await s.open()
