@@ -9,6 +9,8 @@ export const ERROR_CATALOG = {
   AUDITQ_HEADERS_TOO_LARGE: { status: 431, summary: 'Request headers are over the HTTP parser limit (16 KiB).' },
   AUDITQ_BODY_TOO_LARGE: { status: 413, summary: 'Request body or one NDJSON line is over its byte limit.' },
   AUDITQ_UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'Content-Type is neither application/json nor application/x-ndjson.' },
+  AUDITQ_UNAUTHORIZED: { status: 401, summary: 'No valid API key was presented (`Authorization: Bearer <key>`).' },
+  AUDITQ_FORBIDDEN: { status: 403, summary: 'The key lacks the scope the endpoint requires, or asked for another tenant.' },
   AUDITQ_NOT_FOUND: { status: 404, summary: 'No event or route by that name.' },
   AUDITQ_STORE_UNAVAILABLE: { status: 503, summary: 'The store could not be reached; nothing was stored, retry later.' },
   AUDITQ_STORE_REJECTED: { status: 500, summary: 'The store refused an event the validator accepted (reported per event).' },

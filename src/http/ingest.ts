@@ -23,7 +23,7 @@ interface Candidates {
  * field error; 400 only when none is valid.
  */
 export async function ingestRoutes(app: FastifyInstance, options: IngestOptions): Promise<void> {
-  app.post('/v1/events', async (request, reply) => {
+  app.post('/v1/events', { config: { access: 'ingest' } }, async (request, reply) => {
     const candidates = collectCandidates(request.body)
     if (candidates.total === 0) {
       throw new AuditqError('AUDITQ_VALIDATION', 'the request holds no events', {

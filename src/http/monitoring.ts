@@ -20,7 +20,7 @@ type Status = 'healthy' | 'degraded' | 'unhealthy'
  * so a load balancer or orchestrator notices.
  */
 export async function monitoringRoutes(app: FastifyInstance, options: MonitoringOptions): Promise<void> {
-  app.get('/api/v1/monitoring/health', async (_request, reply) => {
+  app.get('/api/v1/monitoring/health', { config: { access: 'public' } }, async (_request, reply) => {
     const [storeUp, queue] = await Promise.all([
       pingWithin(options.store, options.pingTimeoutMs),
       options.queueStatus?.(),

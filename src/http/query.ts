@@ -1,11 +1,12 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Readable } from 'node:stream'
 import { AuditqError } from '../errors.js'
 import type { AuditEvent, FieldError } from '../event/types.js'
 import { csvHeader, csvRow } from '../query/csv.js'
 import { badRequest, parseEventFilter, single } from '../query/filter.js'
 import { decodeCursor, encodeCursor } from '../store/cursor.js'
-import type { Store } from '../store/store.js'
+import type { EventFilter, Store } from '../store/store.js'
+import { tenantScope } from './principal.js'
 
 export interface QueryOptions {
   store: Store
@@ -19,9 +20,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 export async function queryRoutes(app: FastifyInstance, options: QueryOptions): Promise<void> {
   const { store } = options
 
-  app.get('/v1/events', async (request) => {
+  app.get('/v1/events', { config: { access: 'read' } }, async (request) => {
     const raw = request.query as Record<string, unknown>
-    const filter = parseEventFilter(raw, ['limit', 'cursor'])
+    const filter = bounded(request, parseEventFilter(raw, ['limit', 'cursor']))
     const errors: FieldError[] = []
     const limit = parseLimit(single(raw, 'limit', errors), options, errors)
     const cursor = single(raw, 'cursor', errors)
@@ -30,9 +31,9 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
     return { events: page.events, next_cursor: page.next ? encodeCursor(page.next) : null }
   })
 
-  app.get('/v1/events/export', async (request, reply) => {
+  app.get('/v1/events/export', { config: { access: 'read' } }, async (request, reply) => {
     const raw = request.query as Record<string, unknown>
-    const filter = parseEventFilter(raw, ['format'])
+    const filter = bounded(request, parseEventFilter(raw, ['format']))
     const errors: FieldError[] = []
     const format = single(raw, 'format', errors) ?? 'ndjson'
     if (format !== 'ndjson' && format !== 'csv') {
@@ -64,13 +65,20 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
       .send(Readable.from(lines()))
   })
 
-  app.get<{ Params: { id: string } }>('/v1/events/:id', async (request) => {
+  app.get<{ Params: { id: string } }>('/v1/events/:id', { config: { access: 'read' } }, async (request) => {
     const { id } = request.params
     if (!UUID.test(id)) throw badRequest([{ field: 'id', rule: 'uuid', message: 'must be a UUID' }])
-    const event = await store.getById(id.toLowerCase())
+    const tenant = tenantScope(request)
+    const event = await store.getById(id.toLowerCase(), tenant === undefined ? {} : { tenant_id: tenant })
     if (!event) throw new AuditqError('AUDITQ_NOT_FOUND', `no event with id ${id}`)
     return event
   })
+}
+
+/** Every read is bounded to the caller's tenant (see `tenantScope`). */
+function bounded(request: FastifyRequest, filter: EventFilter): EventFilter {
+  const tenant = tenantScope(request, filter.tenant_id)
+  return tenant === undefined ? filter : { ...filter, tenant_id: tenant }
 }
 
 function parseLimit(value: string | undefined, options: QueryOptions, errors: FieldError[]): number {

@@ -7,6 +7,7 @@ import type { Logger } from '../util/logger.js'
 import { errorBody, installErrorHandler } from './error-handler.js'
 import { ingestRoutes } from './ingest.js'
 import { monitoringRoutes } from './monitoring.js'
+import { installAccessControl, OPEN_PRINCIPAL, type PrincipalResolver } from './principal.js'
 import { registerNdjsonParser } from './ndjson.js'
 import { queryRoutes } from './query.js'
 
@@ -16,12 +17,14 @@ export interface ServerDependencies {
   logger: Logger
   /** Queue mode: live queue state for health. */
   queueStatus?: () => Promise<QueueStatus>
+  /** Who a request comes from. Default: everyone may do everything (the open loopback mode). */
+  resolvePrincipal?: PrincipalResolver
 }
 
 const SAFE_REQUEST_ID = /^[\w.:-]{1,128}$/
 
 /** Builds the HTTP service without listening, so tests can `inject` and the CLI can `listen`. */
-export async function buildServer({ config, audit, logger, queueStatus }: ServerDependencies): Promise<FastifyInstance> {
+export async function buildServer({ config, audit, logger, queueStatus, resolvePrincipal }: ServerDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger at runtime; the cast keeps the instance's default generics.
     loggerInstance: logger as FastifyBaseLogger,
@@ -55,6 +58,7 @@ export async function buildServer({ config, audit, logger, queueStatus }: Server
     reply.header('x-request-id', request.id)
   })
   installErrorHandler(app, { bodyLimitBytes: config.http.bodyLimitBytes })
+  installAccessControl(app, resolvePrincipal ?? (() => OPEN_PRINCIPAL))
   registerNdjsonParser(app, config.http.maxNdjsonLineBytes)
   await app.register(ingestRoutes, { audit, maxEventsPerRequest: config.http.maxEventsPerRequest })
   await app.register(queryRoutes, {
@@ -63,7 +67,7 @@ export async function buildServer({ config, audit, logger, queueStatus }: Server
     maxLimit: config.http.maxQueryLimit,
   })
   await app.register(monitoringRoutes, { store: audit.store, audit, pingTimeoutMs: 2_000, ...(queueStatus ? { queueStatus } : {}) })
-  app.get('/', async () => ({
+  app.get('/', { config: { access: 'public' } }, async () => ({
     name: 'auditq',
     endpoints: [
       'POST /v1/events',

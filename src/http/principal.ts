@@ -1,0 +1,89 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { AuditqError } from '../errors.js'
+
+export const SCOPES = ['ingest', 'read', 'admin'] as const
+export type Scope = (typeof SCOPES)[number]
+
+/** What a route demands of its caller; `public` routes (health status, the dashboard shell) demand nothing. */
+export type RouteAccess = Scope | 'public'
+
+/**
+ * Who is calling. `tenantId` null means the caller is not bound to one tenant: only the open
+ * loopback mode (no keys configured) produces such a principal; every API key binds one tenant.
+ */
+export interface Principal {
+  readonly keyId: string | null
+  readonly tenantId: string | null
+  readonly scopes: ReadonlySet<Scope>
+}
+
+export const OPEN_PRINCIPAL: Principal = Object.freeze({ keyId: null, tenantId: null, scopes: new Set<Scope>(SCOPES) })
+
+/** Decides who a request comes from; throws `AUDITQ_UNAUTHORIZED` when it cannot tell. */
+export type PrincipalResolver = (request: FastifyRequest) => Promise<Principal> | Principal
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal
+  }
+  interface FastifyContextConfig {
+    /** Required on every route: registration fails without it, so no route is ever open by accident. */
+    access?: RouteAccess
+  }
+}
+
+/**
+ * Every route must declare `config: { access }`; a route that forgets fails at registration, not
+ * in production. Public routes skip the resolver (a load balancer's health probe needs no key);
+ * every other route resolves the principal and checks its scope before the handler runs.
+ */
+export function installAccessControl(app: FastifyInstance, resolve: PrincipalResolver): void {
+  app.decorateRequest('principal', null as unknown as Principal)
+  app.addHook('onRoute', (route) => {
+    const access = (route.config as { access?: RouteAccess } | undefined)?.access
+    if (access === undefined) {
+      throw new AuditqError('AUDITQ_CONFIG', `route ${String(route.method)} ${route.url} declares no config.access`)
+    }
+  })
+  app.addHook('onRequest', async (request) => {
+    const access = request.routeOptions.config.access
+    // Unmatched URLs (404) have no declared access; they reveal nothing, so they resolve nobody.
+    if (access === undefined) {
+      request.principal = ANONYMOUS
+      return
+    }
+    // A public route answers everyone, and says more to a caller whose key shows it may see more.
+    if (access === 'public') {
+      request.principal = await Promise.resolve()
+        .then(() => resolve(request))
+        .catch(() => ANONYMOUS)
+      return
+    }
+    request.principal = await resolve(request)
+    if (!request.principal.scopes.has(access)) {
+      throw new AuditqError('AUDITQ_FORBIDDEN', `this key lacks the "${access}" scope this endpoint requires`)
+    }
+  })
+}
+
+const ANONYMOUS: Principal = Object.freeze({ keyId: null, tenantId: null, scopes: new Set<Scope>() })
+
+/** True when the caller may see details beyond the public status (monitoring figures, worker names). */
+export function hasScope(request: FastifyRequest, scope: Scope): boolean {
+  return request.principal?.scopes.has(scope) ?? false
+}
+
+/**
+ * The tenant a read or write is bounded to. A key's tenant always wins: asking for another tenant
+ * is refused (403) rather than silently answered with the key's own rows, so a client never
+ * mistakes one tenant's figures for another's. An unbound principal gets what it asked for
+ * (`undefined` = every tenant).
+ */
+export function tenantScope(request: FastifyRequest, requested?: string): string | undefined {
+  const bound = request.principal.tenantId
+  if (bound === null) return requested
+  if (requested !== undefined && requested !== bound) {
+    throw new AuditqError('AUDITQ_FORBIDDEN', 'this key is bound to another tenant')
+  }
+  return bound
+}
