@@ -8,6 +8,8 @@ import type { MigrationReport } from './store.js'
  */
 export const MIGRATION_PLAN = [
   { version: 1, name: 'create_audit_logs' },
+  { version: 2, name: 'hash_chain' },
+  { version: 3, name: 'append_only_guard' },
 ] as const
 
 export type MigrationSql = Readonly<Record<number, readonly string[]>>

@@ -1,4 +1,5 @@
 import type { AuditEvent, Category } from '../event/types.js'
+import type { ChainHead, ChainRow, Checkpoint, RetentionCut } from '../integrity/types.js'
 
 /**
  * Filters shared by query, export and (later) reports. All conditions are ANDed.
@@ -69,4 +70,47 @@ export interface Store {
   ping(): Promise<void>
   classifyError(error: unknown): StoreErrorKind
   close(): Promise<void>
+  /** Hash chain, checkpoints and retention (issue #5). Both real stores implement it. */
+  readonly integrity?: IntegrityStore
+}
+
+/** One consistent, read-only view of the chain tables (see `IntegrityStore.snapshot`). */
+export interface IntegritySnapshot {
+  heads(tenant_id?: string): Promise<ChainHead[]>
+  /** The latest retention cut per tenant. */
+  cuts(tenant_id?: string): Promise<RetentionCut[]>
+  checkpoints(tenant_id?: string): Promise<Checkpoint[]>
+  /** A tenant's chained rows in (seq, id) order, streamed in constant memory. */
+  rows(tenant_id: string, range?: { fromSeq?: number; toSeq?: number }): AsyncIterable<ChainRow>
+}
+
+/** What a retention run would delete in one tenant: counted before anything is deleted. */
+export interface RetentionCandidates {
+  tenant_id: string
+  count: number
+  max_seq: number
+}
+
+export interface RetentionRule {
+  tenant_id: string
+  /** Only rows with seq <= this are touched: rows chained after the run began are never cut. */
+  maxSeq: number
+  cutoff: string
+  keep_actions: readonly string[]
+}
+
+export interface IntegrityStore {
+  /**
+   * Runs `fn` against one snapshot: PostgreSQL REPEATABLE READ READ ONLY, SQLite one read
+   * transaction on a connection of its own. Inserts continue meanwhile and are not seen.
+   */
+  snapshot<T>(fn: (snapshot: IntegritySnapshot) => Promise<T>): Promise<T>
+  saveCheckpoints(checkpoints: readonly Checkpoint[]): Promise<void>
+  /** Runs `fn` unless another process's retention run holds the lock; then returns `{ ran: false }`. */
+  withRetentionLock<T>(fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>
+  retentionCandidates(cutoff: string, keepActions: readonly string[]): Promise<RetentionCandidates[]>
+  hashAt(tenant_id: string, seq: number): Promise<string | null>
+  saveCut(cut: RetentionCut): Promise<void>
+  /** Deletes up to `limit` rows the rule covers with seq > afterSeq, in one short transaction. */
+  deleteChunk(rule: RetentionRule, afterSeq: number, limit: number): Promise<{ deleted: number; lastSeq: number }>
 }

@@ -27,6 +27,9 @@ import type {
   Store,
   StoreErrorKind,
 } from '../store.js'
+import { chainHash, GENESIS_HASH } from '../../integrity/canonical.js'
+import { INSERT_CHAINED_SQL, SELECT_HEAD_SQL, UPSERT_HEAD_SQL } from './chain-sql.js'
+import { EmbeddedIntegrity } from './integrity.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
 import {
   buildSelect,
@@ -52,6 +55,8 @@ export interface EmbeddedStoreOptions {
   migrationLockTimeoutMs?: number
   /** Rows `stream()` reads per statement: bounds memory and how long one read holds the loop. */
   streamChunkRows?: number
+  /** Hash-chain every insert (default true); off only for the benchmark's same-run baseline. */
+  chain?: boolean
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5_000
@@ -73,6 +78,8 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
   return new EmbeddedStore(db, file, {
     migrationLockTimeoutMs: options.migrationLockTimeoutMs ?? DEFAULT_MIGRATION_LOCK_TIMEOUT_MS,
     streamChunkRows: options.streamChunkRows ?? DEFAULT_STREAM_CHUNK_ROWS,
+    busyTimeoutMs,
+    chain: options.chain ?? true,
   })
 }
 
@@ -101,7 +108,9 @@ function openConnection(file: string, busyTimeoutMs: number): Database.Database 
 class EmbeddedStore implements Store {
   readonly kind = 'embedded'
   readonly description: string
+  readonly integrity: EmbeddedIntegrity
   private readonly insertMany: (rows: readonly AuditRow[]) => number
+  private readonly insertChained: (events: readonly AuditEvent[], rows: readonly AuditRow[]) => number
   /**
    * Prepared on first use (the table does not exist until migrate() has run) and kept: keyed by
    * SQL text, which depends only on which filters are set, so the set is bounded.
@@ -111,9 +120,36 @@ class EmbeddedStore implements Store {
   constructor(
     private readonly db: Database.Database,
     private readonly file: string,
-    private readonly settings: { migrationLockTimeoutMs: number; streamChunkRows: number },
+    private readonly settings: { migrationLockTimeoutMs: number; streamChunkRows: number; busyTimeoutMs: number; chain: boolean },
   ) {
     this.description = file
+    this.integrity = new EmbeddedIntegrity(db, { file, busyTimeoutMs: settings.busyTimeoutMs, chunkRows: settings.streamChunkRows })
+    // The write lock serializes every chained insert across processes, so each event is numbered
+    // and hashed right before its own INSERT; a duplicate (changes = 0) simply does not move the
+    // head, and a failing row aborts the transaction, heads included.
+    this.insertChained = db
+      .transaction((events: readonly AuditEvent[], rows: readonly AuditRow[]) => {
+        const insert = this.statement<[AuditRow & { seq: number; prev_hash: string; hash: string }], never>(INSERT_CHAINED_SQL)
+        const selectHead = this.statement<[string], { seq: number; hash: string }>(SELECT_HEAD_SQL)
+        const heads = new Map<string, { seq: number; hash: string }>()
+        let inserted = 0
+        rows.forEach((row, i) => {
+          let head = heads.get(row.tenant_id)
+          if (!head) {
+            head = selectHead.get(row.tenant_id) ?? { seq: 0, hash: GENESIS_HASH }
+            heads.set(row.tenant_id, head)
+          }
+          const hash = chainHash(head.hash, events[i]!)
+          if (insert.run({ ...row, seq: head.seq + 1, prev_hash: head.hash, hash }).changes === 0) return
+          head.seq += 1
+          head.hash = hash
+          inserted += 1
+        })
+        const upsertHead = this.statement<[string, number, string], never>(UPSERT_HEAD_SQL)
+        for (const [tenant, head] of heads) if (head.seq > 0) upsertHead.run(tenant, head.seq, head.hash)
+        return inserted
+      })
+      .immediate
     // IMMEDIATE takes the write lock at BEGIN, where busy_timeout applies. A deferred transaction
     // that upgrades to a writer later can get SQLITE_BUSY without waiting if another process
     // committed in between.
@@ -138,7 +174,7 @@ class EmbeddedStore implements Store {
     if (events.length === 0) return { inserted: 0, duplicates: 0 }
     // Map before the transaction so a malformed timestamp fails without touching the file.
     const rows = events.map(toRow)
-    const inserted = this.insertMany(rows)
+    const inserted = this.settings.chain ? this.insertChained(events, rows) : this.insertMany(rows)
     return { inserted, duplicates: events.length - inserted }
   }
 

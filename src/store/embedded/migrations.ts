@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
+import { APPEND_ONLY_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
 
 export const EMBEDDED_MIGRATIONS: MigrationSql = {
   1: [
@@ -45,6 +46,8 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
     // while staying small; sql.ts writes `success = 0` as a literal so the planner can match it.
     'CREATE INDEX audit_logs_failed_idx ON audit_logs (occurred_at DESC, id DESC) WHERE success = 0',
   ],
+  2: CHAIN_MIGRATION,
+  3: APPEND_ONLY_MIGRATION,
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

@@ -3,6 +3,7 @@
  */
 import type pg from 'pg'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
+import { APPEND_ONLY_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
 
 export const POSTGRES_MIGRATIONS: MigrationSql = {
   1: [
@@ -65,6 +66,8 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
     "CREATE INDEX audit_logs_category_idx ON audit_logs (category, occurred_at DESC, id DESC) WHERE category <> 'info'",
     'CREATE INDEX audit_logs_failed_idx ON audit_logs (occurred_at DESC, id DESC) WHERE NOT success',
   ],
+  2: CHAIN_MIGRATION,
+  3: APPEND_ONLY_MIGRATION,
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

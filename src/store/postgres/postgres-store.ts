@@ -13,6 +13,8 @@ import type { Logger } from '../../util/logger.js'
 import { runMigrations } from '../migrate.js'
 import type { EventFilter, InsertResult, MigrationReport, Page, PageRequest, Store, StoreErrorKind } from '../store.js'
 import { classifyPostgresError } from './classify-error.js'
+import { insertChained } from './chained-insert.js'
+import { PostgresIntegrity } from './integrity.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
 import {
   buildSelect,
@@ -42,6 +44,11 @@ export interface PostgresStoreOptions {
   streamChunkRows?: number
   /** Receives errors of idle pooled connections (e.g. the server restarted). */
   logger?: Logger
+  /**
+   * Hash-chain every insert (default true). Off only for the benchmark's same-run baseline:
+   * rows stored unchained are outside every tenant's chain and verify never sees them.
+   */
+  chain?: boolean
 }
 
 const DEFAULTS = {
@@ -92,6 +99,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     pingTimeoutMs: options.pingTimeoutMs ?? DEFAULTS.pingTimeoutMs,
     migrationLockTimeoutMs: options.migrationLockTimeoutMs ?? DEFAULTS.migrationLockTimeoutMs,
     streamChunkRows: options.streamChunkRows ?? DEFAULTS.streamChunkRows,
+    chain: options.chain ?? true,
   })
 }
 
@@ -130,6 +138,7 @@ interface Settings {
   pingTimeoutMs: number
   migrationLockTimeoutMs: number
   streamChunkRows: number
+  chain: boolean
 }
 
 export class PostgresStore implements Store {
@@ -137,6 +146,7 @@ export class PostgresStore implements Store {
   readonly description: string
   /** The schema on this store's search_path. */
   readonly schemaName: string
+  readonly integrity: PostgresIntegrity
   private ended: Promise<void> | undefined
 
   constructor(
@@ -145,6 +155,7 @@ export class PostgresStore implements Store {
   ) {
     this.description = settings.description
     this.schemaName = settings.schema
+    this.integrity = new PostgresIntegrity(pool, { schema: settings.schema, chunkRows: settings.streamChunkRows })
   }
 
   async migrate(): Promise<MigrationReport> {
@@ -156,11 +167,13 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * One statement, so it is its own transaction: pool.query is safe here, no BEGIN needed.
+   * Chained (the default): one transaction on one client, see chained-insert.ts. Unchained (bench
+   * baseline only): one statement, so it is its own transaction and pool.query is safe.
    * `rowCount` counts only rows actually inserted; skipped conflicts are the duplicates.
    */
   async insertBatch(events: readonly AuditEvent[]): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: 0 }
+    if (this.settings.chain) return insertChained(this.pool, events)
     const result = await this.pool.query({ name: INSERT_UNNEST_NAME, text: INSERT_UNNEST_SQL, values: unnestParams(events) })
     const inserted = result.rowCount ?? 0
     return { inserted, duplicates: events.length - inserted }

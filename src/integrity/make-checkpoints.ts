@@ -1,0 +1,33 @@
+/** Signs each tenant's current chain head (with the retention cut in force) and stores it. */
+import type { IntegrityStore } from '../store/store.js'
+import { signCheckpoint, type SigningKey } from './checkpoint.js'
+import type { Checkpoint } from './types.js'
+
+export interface CheckpointOptions {
+  tenant_id?: string
+  /** Sign even when the head and cut have not moved since the tenant's last checkpoint. */
+  force?: boolean
+  now?: () => Date
+}
+
+export async function createCheckpoints(store: IntegrityStore, key: SigningKey, options: CheckpointOptions = {}): Promise<Checkpoint[]> {
+  const now = (options.now ?? (() => new Date()))().toISOString()
+  const created = await store.snapshot(async (snapshot) => {
+    const heads = await snapshot.heads(options.tenant_id)
+    const cuts = new Map((await snapshot.cuts(options.tenant_id)).map((cut) => [cut.tenant_id, cut]))
+    const latest = new Map<string, Checkpoint>()
+    for (const checkpoint of await snapshot.checkpoints(options.tenant_id)) latest.set(checkpoint.tenant_id, checkpoint)
+    const signed: Checkpoint[] = []
+    for (const head of heads) {
+      if (head.seq === 0) continue
+      const cut = cuts.get(head.tenant_id) ?? null
+      const previous = latest.get(head.tenant_id)
+      const unchanged = previous && previous.seq === head.seq && JSON.stringify(previous.cut) === JSON.stringify(cut)
+      if (unchanged && !options.force) continue
+      signed.push(signCheckpoint({ tenant_id: head.tenant_id, seq: head.seq, hash: head.hash, created_at: now, cut }, key))
+    }
+    return signed
+  })
+  await store.saveCheckpoints(created)
+  return created
+}

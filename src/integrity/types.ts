@@ -1,0 +1,66 @@
+import type { AuditEvent } from '../event/types.js'
+
+/** One stored event with its place in its tenant's chain. */
+export interface ChainRow {
+  seq: number
+  prev_hash: string
+  hash: string
+  event: AuditEvent
+}
+
+/** The last event chained for a tenant, as the store's head row records it. */
+export interface ChainHead {
+  tenant_id: string
+  seq: number
+  hash: string
+}
+
+/**
+ * What a retention run removed from a tenant's chain. Rows with seq <= `seq` are a "cut prefix":
+ * the run may delete those older than `cutoff` whose action is not in `keep_actions`; every other
+ * row of the prefix must stay, and `kept_count` / `kept_digest` fingerprint exactly those.
+ * The first row after the cut links to `hash` (the hash of the event at `seq`).
+ */
+export interface RetentionCut {
+  tenant_id: string
+  seq: number
+  hash: string
+  cutoff: string
+  keep_actions: string[]
+  kept_count: number
+  kept_digest: string
+}
+
+/** The signed statement: "tenant T's chain had hash H at seq S", plus the cut in force then. */
+export interface CheckpointPayload {
+  tenant_id: string
+  seq: number
+  hash: string
+  created_at: string
+  cut: RetentionCut | null
+}
+
+export interface Checkpoint extends CheckpointPayload {
+  /** First 16 hex digits of SHA-256 over the public key (SPKI DER): which key signed it. */
+  key_id: string
+  /** Ed25519 signature over `checkpointMessage(payload)`, base64. */
+  signature: string
+}
+
+export type ChainProblem = 'modified' | 'deleted' | 'inserted' | 'reordered' | 'unsigned' | 'bad_signature'
+
+export interface ChainBreak {
+  tenant_id: string
+  seq: number
+  problem: ChainProblem
+  detail: string
+}
+
+export interface TenantVerdict {
+  tenant_id: string
+  events: number
+  head: { seq: number; hash: string } | null
+  cut: { seq: number; kept: number } | null
+  checkpoints_matched: number
+  break?: ChainBreak
+}

@@ -1,0 +1,144 @@
+/**
+ * `auditq verify`: walks every tenant's chain inside one store snapshot and reports the first
+ * break, or that everything is intact. With checkpoints it also proves the chain is the one that
+ * was signed: every authentic checkpoint must match the stored row (or the recorded cut) at its
+ * seq, the latest retention cut must itself be signed, and a forged signature is a break.
+ */
+import type { KeyObject } from 'node:crypto'
+import type { IntegritySnapshot, IntegrityStore } from '../store/store.js'
+import { ChainWalker } from './chain-walker.js'
+import { checkpointIsAuthentic, checkpointMessage } from './checkpoint.js'
+import type { ChainBreak, Checkpoint, RetentionCut, TenantVerdict } from './types.js'
+
+export interface VerifyOptions {
+  tenant_id?: string
+  /** Sequence range (inclusive); a range verifies links inside it only, not the head. */
+  fromSeq?: number
+  toSeq?: number
+  /** Check signed checkpoints: those in `external` (an exported file) and those in the store. */
+  checkpoints?: { external: readonly Checkpoint[]; publicKey: KeyObject }
+}
+
+export interface VerifyReport {
+  intact: boolean
+  /** What the run saw: one snapshot; events committed after it began are not part of it. */
+  snapshot: string
+  events: number
+  tenants: TenantVerdict[]
+  checkpoints_checked: number
+  first_break?: ChainBreak
+}
+
+const SNAPSHOT = {
+  postgres: 'one REPEATABLE READ READ ONLY transaction',
+  embedded: 'one SQLite read transaction (WAL snapshot)',
+} as const
+
+export async function verifyChains(kind: 'postgres' | 'embedded', store: IntegrityStore, options: VerifyOptions = {}): Promise<VerifyReport> {
+  return store.snapshot(async (snapshot) => {
+    const heads = await snapshot.heads(options.tenant_id)
+    const cuts = new Map((await snapshot.cuts(options.tenant_id)).map((cut) => [cut.tenant_id, cut]))
+    const signed = options.checkpoints ? await authenticCheckpoints(snapshot, options) : undefined
+    const tenants = new Set([...heads.map((head) => head.tenant_id), ...cuts.keys(), ...(signed?.byTenant.keys() ?? [])])
+    if (options.tenant_id !== undefined) tenants.add(options.tenant_id)
+    const report: VerifyReport = { intact: true, snapshot: SNAPSHOT[kind], events: 0, tenants: [], checkpoints_checked: signed?.count ?? 0 }
+    if (signed?.failure) return fail(report, signed.failure)
+    for (const tenant of [...tenants].sort()) {
+      const head = heads.find((candidate) => candidate.tenant_id === tenant) ?? null
+      const cut = cuts.get(tenant) ?? null
+      const verdict = await verifyTenant(snapshot, tenant, head, cut, signed?.byTenant.get(tenant), options)
+      report.tenants.push(verdict)
+      report.events += verdict.events
+      if (verdict.break) return fail(report, verdict.break)
+    }
+    return report
+  })
+}
+
+function fail(report: VerifyReport, failure: ChainBreak): VerifyReport {
+  return { ...report, intact: false, first_break: failure }
+}
+
+async function verifyTenant(
+  snapshot: IntegritySnapshot,
+  tenant: string,
+  head: TenantVerdict['head'] & object | null,
+  cut: RetentionCut | null,
+  signed: TenantCheckpoints | undefined,
+  options: VerifyOptions,
+): Promise<TenantVerdict> {
+  const partial = options.fromSeq !== undefined || options.toSeq !== undefined
+  const verdict: TenantVerdict = { tenant_id: tenant, events: 0, head: null, cut: cut ? { seq: cut.seq, kept: cut.kept_count } : null, checkpoints_matched: 0 }
+  const signedFailure = signed ? checkCutAgainstCheckpoints(tenant, cut, signed) : undefined
+  if (signedFailure) return { ...verdict, break: signedFailure }
+  const walker = new ChainWalker({ tenant_id: tenant, cut, partial, ...(signed ? { checkpoints: signed.seqs } : {}) })
+  const range = { ...(options.fromSeq !== undefined ? { fromSeq: options.fromSeq } : {}), ...(options.toSeq !== undefined ? { toSeq: options.toSeq } : {}) }
+  for await (const row of snapshot.rows(tenant, range)) {
+    if (walker.push(row)) break
+  }
+  const failure = walker.broken ?? walker.finish(head ? { tenant_id: tenant, seq: head.seq, hash: head.hash } : null, { checkHead: !partial })
+  verdict.events = walker.events
+  verdict.head = walker.head && walker.head.seq > 0 ? walker.head : null
+  verdict.checkpoints_matched = walker.checkpointsMatched
+  return failure ? { ...verdict, break: failure } : verdict
+}
+
+interface TenantCheckpoints {
+  seqs: Map<number, string>
+  cuts: RetentionCut[]
+}
+
+/** The store's latest cut must be one a checkpoint signed, and no signed cut may have vanished. */
+function checkCutAgainstCheckpoints(tenant: string, cut: RetentionCut | null, signed: TenantCheckpoints): ChainBreak | undefined {
+  const sameCut = (a: RetentionCut, b: RetentionCut) => cutKey(a) === cutKey(b)
+  if (cut && !signed.cuts.some((candidate) => sameCut(candidate, cut))) {
+    return { tenant_id: tenant, seq: cut.seq, problem: 'unsigned', detail: `the retention cut at seq ${cut.seq} is not covered by any signed checkpoint` }
+  }
+  const newest = signed.cuts.reduce<RetentionCut | undefined>((max, c) => (!max || c.seq > max.seq ? c : max), undefined)
+  if (newest && (!cut || cut.seq < newest.seq)) {
+    return { tenant_id: tenant, seq: newest.seq, problem: 'deleted', detail: `a signed checkpoint records a retention cut at seq ${newest.seq} that the store no longer has` }
+  }
+  const atCut = cut ? signed.seqs.get(cut.seq) : undefined
+  if (cut && atCut !== undefined && atCut !== cut.hash) {
+    return { tenant_id: tenant, seq: cut.seq, problem: 'modified', detail: `the retention cut's hash differs from the signed checkpoint at seq ${cut.seq}` }
+  }
+  return undefined
+}
+
+function cutKey(cut: RetentionCut): string {
+  return checkpointMessage({ tenant_id: cut.tenant_id, seq: cut.seq, hash: cut.hash, created_at: '', cut }).toString()
+}
+
+async function authenticCheckpoints(
+  snapshot: IntegritySnapshot,
+  options: VerifyOptions,
+): Promise<{ byTenant: Map<string, TenantCheckpoints>; count: number; failure?: ChainBreak }> {
+  const { external, publicKey } = options.checkpoints!
+  const stored = await snapshot.checkpoints(options.tenant_id)
+  const byTenant = new Map<string, TenantCheckpoints>()
+  let count = 0
+  const sources: Array<[string, readonly Checkpoint[]]> = [
+    ['file', external],
+    ['store', stored],
+  ]
+  for (const [source, list] of sources) {
+    for (const checkpoint of list) {
+      if (options.tenant_id !== undefined && checkpoint.tenant_id !== options.tenant_id) continue
+      if (!checkpointIsAuthentic(checkpoint, publicKey)) {
+        const failure: ChainBreak = {
+          tenant_id: checkpoint.tenant_id,
+          seq: checkpoint.seq,
+          problem: 'bad_signature',
+          detail: `a checkpoint in the ${source} (seq ${checkpoint.seq}, key ${checkpoint.key_id}) does not verify with this public key`,
+        }
+        return { byTenant, count, failure }
+      }
+      count += 1
+      const entry: TenantCheckpoints = byTenant.get(checkpoint.tenant_id) ?? { seqs: new Map(), cuts: [] }
+      byTenant.set(checkpoint.tenant_id, entry)
+      entry.seqs.set(checkpoint.seq, checkpoint.hash)
+      if (checkpoint.cut) entry.cuts.push(checkpoint.cut)
+    }
+  }
+  return { byTenant, count }
+}

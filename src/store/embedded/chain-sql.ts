@@ -1,0 +1,88 @@
+/**
+ * SQL of the hash chain, retention and append-only guard for the embedded (SQLite) store.
+ * Same logical tables as PostgreSQL's chain-sql.ts, in SQLite's types.
+ */
+import { EVENT_FIELDS } from '../../event/types.js'
+
+const COLUMNS = EVENT_FIELDS.join(', ')
+
+export const CHAIN_MIGRATION = [
+  'ALTER TABLE audit_logs ADD COLUMN seq INTEGER',
+  'ALTER TABLE audit_logs ADD COLUMN prev_hash TEXT',
+  'ALTER TABLE audit_logs ADD COLUMN hash TEXT',
+  'CREATE UNIQUE INDEX audit_logs_chain_idx ON audit_logs (tenant_id, seq)',
+  `CREATE TABLE audit_chain_heads (
+    tenant_id TEXT    NOT NULL PRIMARY KEY,
+    seq       INTEGER NOT NULL,
+    hash      TEXT    NOT NULL
+  ) STRICT`,
+  `CREATE TABLE audit_retention_cuts (
+    id           INTEGER NOT NULL PRIMARY KEY,
+    tenant_id    TEXT    NOT NULL,
+    seq          INTEGER NOT NULL,
+    hash         TEXT    NOT NULL,
+    cutoff       TEXT    NOT NULL,
+    keep_actions TEXT    NOT NULL CHECK (json_valid(keep_actions)),
+    kept_count   INTEGER NOT NULL,
+    kept_digest  TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL
+  ) STRICT`,
+  `CREATE TABLE audit_checkpoints (
+    id         INTEGER NOT NULL PRIMARY KEY,
+    tenant_id  TEXT    NOT NULL,
+    seq        INTEGER NOT NULL,
+    hash       TEXT    NOT NULL,
+    created_at TEXT    NOT NULL,
+    cut        TEXT,
+    key_id     TEXT    NOT NULL,
+    signature  TEXT    NOT NULL
+  ) STRICT`,
+  // A lease, not a lock held by a connection: SQLite has no advisory locks, and a retention run
+  // spans many short transactions. An expired lease (a crashed runner) may be taken over.
+  `CREATE TABLE auditq_leases (
+    name       TEXT    NOT NULL PRIMARY KEY,
+    holder     TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) STRICT`,
+]
+
+/**
+ * SQLite has no session settings, so the retention path opens its window by inserting a row into
+ * `auditq_retention_guard` inside its own write transaction and removing it before commit: no
+ * other connection ever sees the row, and the DELETE trigger refuses whenever it is absent.
+ */
+export const APPEND_ONLY_MIGRATION = [
+  'CREATE TABLE auditq_retention_guard (active INTEGER NOT NULL) STRICT',
+  ...['audit_logs', 'audit_retention_cuts', 'audit_checkpoints'].map(
+    (table) => `CREATE TRIGGER ${table}_no_update BEFORE UPDATE ON ${table}
+      BEGIN SELECT RAISE(ABORT, 'auditq: ${table} is append-only; UPDATE refused'); END`,
+  ),
+  `CREATE TRIGGER audit_logs_no_delete BEFORE DELETE ON audit_logs
+    WHEN NOT EXISTS (SELECT 1 FROM auditq_retention_guard)
+    BEGIN SELECT RAISE(ABORT, 'auditq: audit_logs is append-only; DELETE refused outside retention'); END`,
+  ...['audit_retention_cuts', 'audit_checkpoints'].map(
+    (table) => `CREATE TRIGGER ${table}_no_delete BEFORE DELETE ON ${table}
+      BEGIN SELECT RAISE(ABORT, 'auditq: ${table} is append-only; DELETE refused'); END`,
+  ),
+]
+
+export const INSERT_CHAINED_SQL = `INSERT INTO audit_logs (${COLUMNS}, seq, prev_hash, hash)
+  VALUES (${EVENT_FIELDS.map((f) => `@${f}`).join(', ')}, @seq, @prev_hash, @hash)
+  ON CONFLICT (id) DO NOTHING`
+
+export const SELECT_HEAD_SQL = 'SELECT seq, hash FROM audit_chain_heads WHERE tenant_id = ?'
+export const UPSERT_HEAD_SQL = `INSERT INTO audit_chain_heads (tenant_id, seq, hash) VALUES (?, ?, ?)
+  ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`
+
+export const SELECT_CHAIN_ROWS_SQL = `SELECT ${COLUMNS}, seq, prev_hash, hash FROM audit_logs
+  WHERE tenant_id = ? AND (seq, id) > (?, ?) AND seq <= ? ORDER BY seq, id LIMIT ?`
+
+export const RETENTION_CANDIDATES_SQL = (keep: number) => `SELECT tenant_id, count(*) AS count, max(seq) AS max_seq
+  FROM audit_logs WHERE occurred_at < ? AND action NOT IN (${Array(keep).fill('?').join(', ')}) AND seq IS NOT NULL
+  GROUP BY tenant_id ORDER BY tenant_id`
+
+export const DELETE_CHUNK_SQL = (keep: number) => `DELETE FROM audit_logs WHERE id IN (
+    SELECT id FROM audit_logs
+    WHERE tenant_id = ? AND seq > ? AND seq <= ? AND occurred_at < ? AND action NOT IN (${Array(keep).fill('?').join(', ')})
+    ORDER BY seq LIMIT ?
+  ) RETURNING seq`

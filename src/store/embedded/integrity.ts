@@ -1,0 +1,167 @@
+/**
+ * Embedded (SQLite) side of `IntegrityStore`. Verify reads on a read-only connection of its own in
+ * one read transaction (WAL: one snapshot, never blocking the writer); retention deletes in short
+ * IMMEDIATE transactions that open the append-only guard only for themselves.
+ */
+import { randomUUID } from 'node:crypto'
+import Database from 'better-sqlite3'
+import type { ChainHead, ChainRow, Checkpoint, RetentionCut } from '../../integrity/types.js'
+import type { IntegritySnapshot, IntegrityStore, RetentionCandidates, RetentionRule } from '../store.js'
+import { DELETE_CHUNK_SQL, RETENTION_CANDIDATES_SQL, SELECT_CHAIN_ROWS_SQL } from './chain-sql.js'
+import { fromRow, toEpochMs, type AuditRow } from './sql.js'
+
+type ChainDbRow = AuditRow & { seq: number; prev_hash: string; hash: string }
+interface CutDbRow {
+  tenant_id: string
+  seq: number
+  hash: string
+  cutoff: string
+  keep_actions: string
+  kept_count: number
+  kept_digest: string
+}
+type CheckpointDbRow = Omit<Checkpoint, 'cut'> & { cut: string | null }
+
+const RETENTION_LEASE = 'retention'
+/** A crashed runner's lease expires after this; a live one renews it with every chunk. */
+const LEASE_MS = 5 * 60_000
+
+const toCut = (row: CutDbRow): RetentionCut => ({
+  ...row,
+  keep_actions: JSON.parse(row.keep_actions) as string[],
+})
+
+export class EmbeddedIntegrity implements IntegrityStore {
+  private readonly holder = randomUUID()
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly settings: { file: string; busyTimeoutMs: number; chunkRows: number },
+  ) {}
+
+  async snapshot<T>(fn: (snapshot: IntegritySnapshot) => Promise<T>): Promise<T> {
+    const reader = new Database(this.settings.file, { readonly: true, timeout: this.settings.busyTimeoutMs })
+    try {
+      reader.exec('BEGIN')
+      // The snapshot starts at the first read, so take it now, before any await.
+      reader.prepare('SELECT count(*) FROM audit_chain_heads').get()
+      const result = await fn(this.snapshotOn(reader))
+      reader.exec('COMMIT')
+      return result
+    } finally {
+      reader.close()
+    }
+  }
+
+  private snapshotOn(reader: Database.Database): IntegritySnapshot {
+    const chunkRows = this.settings.chunkRows
+    const byTenant = (tenant?: string) => (tenant === undefined ? ['', []] : [' WHERE tenant_id = ?', [tenant]]) as [string, string[]]
+    return {
+      async heads(tenant) {
+        const [where, values] = byTenant(tenant)
+        return reader.prepare<string[], ChainHead>(`SELECT tenant_id, seq, hash FROM audit_chain_heads${where} ORDER BY tenant_id`).all(...values)
+      },
+      async cuts(tenant) {
+        const [where, values] = byTenant(tenant)
+        const rows = reader
+          .prepare<string[], CutDbRow>(
+            `SELECT tenant_id, seq, hash, cutoff, keep_actions, kept_count, kept_digest FROM audit_retention_cuts
+             WHERE id IN (SELECT max(id) FROM audit_retention_cuts${where} GROUP BY tenant_id) ORDER BY tenant_id`,
+          )
+          .all(...values)
+        return rows.map(toCut)
+      },
+      async checkpoints(tenant) {
+        const [where, values] = byTenant(tenant)
+        const rows = reader
+          .prepare<string[], CheckpointDbRow>(
+            `SELECT tenant_id, seq, hash, created_at, cut, key_id, signature FROM audit_checkpoints${where} ORDER BY id`,
+          )
+          .all(...values)
+        return rows.map((row) => ({ ...row, cut: row.cut === null ? null : (JSON.parse(row.cut) as RetentionCut) }))
+      },
+      async *rows(tenant, range = {}) {
+        const select = reader.prepare<[string, number, string, number, number], ChainDbRow>(SELECT_CHAIN_ROWS_SQL)
+        let after: [number, string] = [(range.fromSeq ?? 1) - 1, '']
+        const toSeq = range.toSeq ?? Number.MAX_SAFE_INTEGER
+        for (;;) {
+          const rows = select.all(tenant, after[0], after[1], toSeq, chunkRows)
+          for (const row of rows) yield { seq: row.seq, prev_hash: row.prev_hash, hash: row.hash, event: fromRow(row) } satisfies ChainRow
+          const last = rows.at(-1)
+          if (!last || rows.length < chunkRows) return
+          after = [last.seq, last.id]
+        }
+      },
+    }
+  }
+
+  async saveCheckpoints(checkpoints: readonly Checkpoint[]): Promise<void> {
+    const insert = this.db.prepare(
+      `INSERT INTO audit_checkpoints (tenant_id, seq, hash, created_at, cut, key_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    )
+    this.db.transaction(() => {
+      for (const c of checkpoints) {
+        insert.run(c.tenant_id, c.seq, c.hash, c.created_at, c.cut ? JSON.stringify(c.cut) : null, c.key_id, c.signature)
+      }
+    }).immediate()
+  }
+
+  async withRetentionLock<T>(fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> {
+    if (!this.takeLease()) return { ran: false }
+    try {
+      return { ran: true, value: await fn() }
+    } finally {
+      this.db.prepare('DELETE FROM auditq_leases WHERE name = ? AND holder = ?').run(RETENTION_LEASE, this.holder)
+    }
+  }
+
+  /** Takes or renews the lease in one IMMEDIATE transaction; false while another live holder has it. */
+  private takeLease(): boolean {
+    const now = Date.now()
+    return this.db.transaction(() => {
+      const current = this.db
+        .prepare<[string], { holder: string; expires_at: number }>('SELECT holder, expires_at FROM auditq_leases WHERE name = ?')
+        .get(RETENTION_LEASE)
+      if (current && current.holder !== this.holder && current.expires_at > now) return false
+      this.db
+        .prepare(
+          `INSERT INTO auditq_leases (name, holder, expires_at) VALUES (?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at`,
+        )
+        .run(RETENTION_LEASE, this.holder, now + LEASE_MS)
+      return true
+    }).immediate()
+  }
+
+  async retentionCandidates(cutoff: string, keepActions: readonly string[]): Promise<RetentionCandidates[]> {
+    return this.db
+      .prepare<unknown[], RetentionCandidates>(RETENTION_CANDIDATES_SQL(keepActions.length))
+      .all(toEpochMs(cutoff, 'cutoff'), ...keepActions)
+  }
+
+  async hashAt(tenant: string, seq: number): Promise<string | null> {
+    const row = this.db.prepare<[string, number], { hash: string }>('SELECT hash FROM audit_logs WHERE tenant_id = ? AND seq = ?').get(tenant, seq)
+    return row?.hash ?? null
+  }
+
+  async saveCut(cut: RetentionCut): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO audit_retention_cuts (tenant_id, seq, hash, cutoff, keep_actions, kept_count, kept_digest, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(cut.tenant_id, cut.seq, cut.hash, cut.cutoff, JSON.stringify(cut.keep_actions), cut.kept_count, cut.kept_digest, Date.now())
+  }
+
+  async deleteChunk(rule: RetentionRule, afterSeq: number, limit: number): Promise<{ deleted: number; lastSeq: number }> {
+    if (!this.takeLease()) throw new Error('retention lease was taken over by another process')
+    const remove = this.db.prepare<unknown[], { seq: number }>(DELETE_CHUNK_SQL(rule.keep_actions.length))
+    const rows = this.db.transaction(() => {
+      this.db.prepare('INSERT INTO auditq_retention_guard (active) VALUES (1)').run()
+      const deleted = remove.all(rule.tenant_id, afterSeq, rule.maxSeq, toEpochMs(rule.cutoff, 'cutoff'), ...rule.keep_actions, limit)
+      this.db.prepare('DELETE FROM auditq_retention_guard').run()
+      return deleted
+    }).immediate()
+    return { deleted: rows.length, lastSeq: rows.reduce((max, row) => Math.max(max, row.seq), afterSeq) }
+  }
+}

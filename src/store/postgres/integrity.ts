@@ -1,0 +1,200 @@
+/**
+ * PostgreSQL side of `IntegrityStore`: snapshot reads for verify, checkpoints, and the retention
+ * primitives (advisory lock, counting, cut record, chunked delete behind the append-only guard).
+ */
+import type pg from 'pg'
+import Cursor from 'pg-cursor'
+import type { ChainHead, ChainRow, Checkpoint, RetentionCut } from '../../integrity/types.js'
+import type { IntegritySnapshot, IntegrityStore, RetentionCandidates, RetentionRule } from '../store.js'
+import { DELETE_CHUNK_SQL, RETENTION_CANDIDATES_SQL, SELECT_CHAIN_ROWS_SQL } from './chain-sql.js'
+import { fromRow, type AuditRow } from './sql.js'
+
+/** First key of the retention advisory lock ('audr'); the second is hashtext(schema). */
+const RETENTION_LOCK_KEY = 0x61756472
+
+type ChainDbRow = AuditRow & { seq: string; prev_hash: string; hash: string }
+interface CutDbRow {
+  tenant_id: string
+  seq: string
+  hash: string
+  cutoff: string
+  keep_actions: string[]
+  kept_count: string
+  kept_digest: string
+}
+interface CheckpointDbRow {
+  tenant_id: string
+  seq: string
+  hash: string
+  created_at: string
+  cut: RetentionCut | null
+  key_id: string
+  signature: string
+}
+
+const toCut = (row: CutDbRow): RetentionCut => ({
+  tenant_id: row.tenant_id,
+  seq: Number(row.seq),
+  hash: row.hash,
+  cutoff: row.cutoff,
+  keep_actions: row.keep_actions,
+  kept_count: Number(row.kept_count),
+  kept_digest: row.kept_digest,
+})
+
+export class PostgresIntegrity implements IntegrityStore {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly settings: { schema: string; chunkRows: number },
+  ) {}
+
+  async snapshot<T>(fn: (snapshot: IntegritySnapshot) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect()
+    let broken: Error | undefined
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+      const result = await fn(this.snapshotOn(client))
+      await client.query('COMMIT')
+      return result
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError))
+      throw error
+    } finally {
+      client.release(broken)
+    }
+  }
+
+  private snapshotOn(client: pg.PoolClient): IntegritySnapshot {
+    const chunkRows = this.settings.chunkRows
+    const byTenant = (tenant?: string) => (tenant === undefined ? ['', []] : [' WHERE tenant_id = $1', [tenant]]) as [string, string[]]
+    return {
+      async heads(tenant) {
+        const [where, values] = byTenant(tenant)
+        const { rows } = await client.query<{ tenant_id: string; seq: string; hash: string }>(
+          `SELECT tenant_id, seq, hash FROM audit_chain_heads${where} ORDER BY tenant_id`,
+          values,
+        )
+        return rows.map((row): ChainHead => ({ tenant_id: row.tenant_id, seq: Number(row.seq), hash: row.hash }))
+      },
+      async cuts(tenant) {
+        const [where, values] = byTenant(tenant)
+        const { rows } = await client.query<CutDbRow>(
+          `SELECT DISTINCT ON (tenant_id) tenant_id, seq, hash, cutoff, keep_actions, kept_count, kept_digest
+           FROM audit_retention_cuts${where} ORDER BY tenant_id, id DESC`,
+          values,
+        )
+        return rows.map(toCut)
+      },
+      async checkpoints(tenant) {
+        const [where, values] = byTenant(tenant)
+        const { rows } = await client.query<CheckpointDbRow>(
+          `SELECT tenant_id, seq, hash, created_at, cut, key_id, signature FROM audit_checkpoints${where} ORDER BY id`,
+          values,
+        )
+        return rows.map((row): Checkpoint => ({ ...row, seq: Number(row.seq) }))
+      },
+      async *rows(tenant, range = {}) {
+        const values: unknown[] = [tenant]
+        if (range.fromSeq !== undefined) values.push(range.fromSeq)
+        if (range.toSeq !== undefined) values.push(range.toSeq)
+        const cursor = client.query(new Cursor<ChainDbRow>(SELECT_CHAIN_ROWS_SQL(range), values))
+        try {
+          for (;;) {
+            const rows = await cursor.read(chunkRows)
+            for (const row of rows) {
+              yield { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash, event: fromRow(row) } satisfies ChainRow
+            }
+            if (rows.length < chunkRows) return
+          }
+        } finally {
+          await cursor.close()
+        }
+      },
+    }
+  }
+
+  async saveCheckpoints(checkpoints: readonly Checkpoint[]): Promise<void> {
+    if (checkpoints.length === 0) return
+    await this.pool.query(
+      `INSERT INTO audit_checkpoints (tenant_id, seq, hash, created_at, cut, key_id, signature)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[])`,
+      [
+        checkpoints.map((c) => c.tenant_id),
+        checkpoints.map((c) => c.seq),
+        checkpoints.map((c) => c.hash),
+        checkpoints.map((c) => c.created_at),
+        checkpoints.map((c) => (c.cut ? JSON.stringify(c.cut) : null)),
+        checkpoints.map((c) => c.key_id),
+        checkpoints.map((c) => c.signature),
+      ],
+    )
+  }
+
+  /**
+   * A session-level advisory lock on a client held for the whole run: released by `finally`, or by
+   * PostgreSQL when the connection dies with the process, so a crashed run never blocks the next.
+   */
+  async withRetentionLock<T>(fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> {
+    const client = await this.pool.connect()
+    let broken: Error | undefined
+    try {
+      const lockArgs = [RETENTION_LOCK_KEY, this.settings.schema]
+      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked', lockArgs)
+      if (!rows[0]?.locked) return { ran: false }
+      try {
+        return { ran: true, value: await fn() }
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', lockArgs).catch((error: Error) => (broken = error))
+      }
+    } finally {
+      client.release(broken)
+    }
+  }
+
+  async retentionCandidates(cutoff: string, keepActions: readonly string[]): Promise<RetentionCandidates[]> {
+    const { rows } = await this.pool.query<{ tenant_id: string; count: string; max_seq: string }>(RETENTION_CANDIDATES_SQL, [
+      cutoff,
+      keepActions,
+    ])
+    return rows.map((row) => ({ tenant_id: row.tenant_id, count: Number(row.count), max_seq: Number(row.max_seq) }))
+  }
+
+  async hashAt(tenant: string, seq: number): Promise<string | null> {
+    const { rows } = await this.pool.query<{ hash: string }>('SELECT hash FROM audit_logs WHERE tenant_id = $1 AND seq = $2', [tenant, seq])
+    return rows[0]?.hash ?? null
+  }
+
+  async saveCut(cut: RetentionCut): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO audit_retention_cuts (tenant_id, seq, hash, cutoff, keep_actions, kept_count, kept_digest)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [cut.tenant_id, cut.seq, cut.hash, cut.cutoff, cut.keep_actions, cut.kept_count, cut.kept_digest],
+    )
+  }
+
+  /** One short transaction per chunk: it locks only the rows it deletes, which no insert touches. */
+  async deleteChunk(rule: RetentionRule, afterSeq: number, limit: number): Promise<{ deleted: number; lastSeq: number }> {
+    const client = await this.pool.connect()
+    let broken: Error | undefined
+    try {
+      await client.query('BEGIN')
+      await client.query("SELECT set_config('auditq.retention', 'on', true)")
+      const { rows } = await client.query<{ seq: string }>(DELETE_CHUNK_SQL, [
+        rule.tenant_id,
+        afterSeq,
+        rule.maxSeq,
+        rule.cutoff,
+        rule.keep_actions,
+        limit,
+      ])
+      await client.query('COMMIT')
+      const lastSeq = rows.reduce((max, row) => Math.max(max, Number(row.seq)), afterSeq)
+      return { deleted: rows.length, lastSeq }
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError))
+      throw error
+    } finally {
+      client.release(broken)
+    }
+  }
+}
