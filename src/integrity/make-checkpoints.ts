@@ -22,7 +22,8 @@ export async function createCheckpoints(store: IntegrityStore, key: SigningKey, 
       if (head.seq === 0) continue
       const cut = cuts.get(head.tenant_id) ?? null
       const previous = latest.get(head.tenant_id)
-      const unchanged = previous && previous.seq === head.seq && JSON.stringify(previous.cut) === JSON.stringify(cut)
+      const sameCut = (previous?.cut?.seq ?? null) === (cut?.seq ?? null) && (previous?.cut?.kept_digest ?? null) === (cut?.kept_digest ?? null)
+      const unchanged = previous && previous.seq === head.seq && sameCut
       if (unchanged && !options.force) continue
       signed.push(signCheckpoint({ tenant_id: head.tenant_id, seq: head.seq, hash: head.hash, created_at: now, cut }, key))
     }

@@ -32,7 +32,8 @@ const toCut = (row: CutDbRow): RetentionCut => ({
 })
 
 export class EmbeddedIntegrity implements IntegrityStore {
-  private readonly holder = randomUUID()
+  /** Set while this instance runs retention: each run is its own lease holder. */
+  private holder: string | undefined
 
   constructor(
     private readonly db: Database.Database,
@@ -107,28 +108,32 @@ export class EmbeddedIntegrity implements IntegrityStore {
   }
 
   async withRetentionLock<T>(fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> {
-    if (!this.takeLease()) return { ran: false }
+    if (this.holder) return { ran: false }
+    const holder = randomUUID()
+    if (!this.takeLease(holder)) return { ran: false }
+    this.holder = holder
     try {
       return { ran: true, value: await fn() }
     } finally {
-      this.db.prepare('DELETE FROM auditq_leases WHERE name = ? AND holder = ?').run(RETENTION_LEASE, this.holder)
+      this.holder = undefined
+      this.db.prepare('DELETE FROM auditq_leases WHERE name = ? AND holder = ?').run(RETENTION_LEASE, holder)
     }
   }
 
   /** Takes or renews the lease in one IMMEDIATE transaction; false while another live holder has it. */
-  private takeLease(): boolean {
+  private takeLease(holder: string): boolean {
     const now = Date.now()
     return this.db.transaction(() => {
       const current = this.db
         .prepare<[string], { holder: string; expires_at: number }>('SELECT holder, expires_at FROM auditq_leases WHERE name = ?')
         .get(RETENTION_LEASE)
-      if (current && current.holder !== this.holder && current.expires_at > now) return false
+      if (current && current.holder !== holder && current.expires_at > now) return false
       this.db
         .prepare(
           `INSERT INTO auditq_leases (name, holder, expires_at) VALUES (?, ?, ?)
            ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at`,
         )
-        .run(RETENTION_LEASE, this.holder, now + LEASE_MS)
+        .run(RETENTION_LEASE, holder, now + LEASE_MS)
       return true
     }).immediate()
   }
@@ -154,7 +159,7 @@ export class EmbeddedIntegrity implements IntegrityStore {
   }
 
   async deleteChunk(rule: RetentionRule, afterSeq: number, limit: number): Promise<{ deleted: number; lastSeq: number }> {
-    if (!this.takeLease()) throw new Error('retention lease was taken over by another process')
+    if (this.holder && !this.takeLease(this.holder)) throw new Error('retention lease was taken over by another process')
     const remove = this.db.prepare<unknown[], { seq: number }>(DELETE_CHUNK_SQL(rule.keep_actions.length))
     const rows = this.db.transaction(() => {
       this.db.prepare('INSERT INTO auditq_retention_guard (active) VALUES (1)').run()

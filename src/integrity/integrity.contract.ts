@@ -1,0 +1,269 @@
+/**
+ * Integrity behaviour both stores must show: chaining under concurrency, append-only refusal,
+ * tamper detection in each of the four ways, whole-table rewrite caught by checkpoints, and
+ * retention with exclusions that leaves the chain verifiable. Each store's test file supplies a
+ * fresh store and a `tamper` connection that bypasses the append-only guard, as an attacker with
+ * database access would (PostgreSQL: session_replication_role = replica; SQLite: dropped triggers).
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { v7 as uuidv7 } from 'uuid'
+import { EVENT_FIELDS, type AuditEvent } from '../event/types.js'
+import { runCleanup, RETENTION_ACTION } from '../retention/cleanup.js'
+import type { Store } from '../store/store.js'
+import { storedEvent } from '../../test/support/events.js'
+import { chainHash } from './canonical.js'
+import { generateSigningKeyPem, parseSigningKey } from './checkpoint.js'
+import { createCheckpoints } from './make-checkpoints.js'
+import type { ChainRow } from './types.js'
+import { verifyChains } from './verify.js'
+
+export interface IntegrityHarness {
+  store: Store
+  /** Runs statements on a connection that bypasses the append-only guard. */
+  tamper(statements: string[]): Promise<void>
+  /** Runs one statement on an ordinary connection (guard in force); rejects when refused. */
+  plain(statement: string): Promise<void>
+  dispose(): Promise<void>
+}
+
+const DAY = 86_400_000
+const key = parseSigningKey(generateSigningKeyPem().privateKeyPem)
+
+function event(tenant: string, overrides: Partial<AuditEvent> = {}): AuditEvent {
+  return storedEvent({ tenant_id: tenant, ...overrides })
+}
+
+async function chainRows(store: Store, tenant: string): Promise<ChainRow[]> {
+  return store.integrity!.snapshot(async (snapshot) => {
+    const rows: ChainRow[] = []
+    for await (const row of snapshot.rows(tenant)) rows.push(row)
+    return rows
+  })
+}
+
+const sqlText = (value: string) => `'${value.replace(/'/g, "''")}'`
+
+export function describeIntegrityContract(name: string, createHarness: () => Promise<IntegrityHarness>): void {
+  describe(`${name} integrity`, () => {
+    const opened: IntegrityHarness[] = []
+    async function fresh(): Promise<IntegrityHarness> {
+      const harness = await createHarness()
+      opened.push(harness)
+      return harness
+    }
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((h) => h.dispose()))
+    })
+    const verify = (store: Store, options = {}) => verifyChains(store.kind, store.integrity!, options)
+
+    it('numbers each tenant gap-free under concurrent batches, and a duplicate id never takes a seq', async () => {
+      const { store } = await fresh()
+      const shared = event('acme')
+      const batches = Array.from({ length: 8 }, (_, i) =>
+        [shared, ...Array.from({ length: 40 }, (_, j) => event(j % 3 === 0 ? 'acme' : j % 3 === 1 ? 'globex' : `t${i % 2}`))],
+      )
+      const results = await Promise.all(batches.map((batch) => store.insertBatch(batch)))
+      expect(results.reduce((n, r) => n + r.inserted, 0)).toBe(8 * 40 + 1)
+      const report = await verify(store)
+      expect(report.intact).toBe(true)
+      expect(report.events).toBe(8 * 40 + 1)
+      const acme = await chainRows(store, 'acme')
+      expect(acme.map((row) => row.seq)).toEqual(acme.map((_, i) => i + 1))
+    })
+
+    it('a batch refused for its content leaves no gap', async () => {
+      const { store } = await fresh()
+      await store.insertBatch([event('acme')])
+      const bad = event('acme', { id: 'not-a-uuid', category: 'nope' as never })
+      await expect(store.insertBatch([event('acme'), bad])).rejects.toThrow()
+      await store.insertBatch([event('acme')])
+      expect((await chainRows(store, 'acme')).map((row) => row.seq)).toEqual([1, 2])
+      expect((await verify(store)).intact).toBe(true)
+    })
+
+    it('verify sees one snapshot while inserts continue', async () => {
+      const { store } = await fresh()
+      await store.insertBatch(Array.from({ length: 300 }, () => event('acme')))
+      let writing = true
+      const writer = (async () => {
+        while (writing) {
+          await store.insertBatch(Array.from({ length: 20 }, () => event('acme')))
+          // The embedded store writes synchronously: yield so verify's reads get their turns.
+          await new Promise((resolve) => setImmediate(resolve))
+        }
+      })()
+      const reports = [await verify(store), await verify(store)]
+      writing = false
+      await writer
+      for (const report of reports) expect(report.intact).toBe(true)
+      expect((await verify(store)).intact).toBe(true)
+    })
+
+    it('refuses a plain UPDATE and DELETE of stored events', async () => {
+      const { store, plain } = await fresh()
+      await store.insertBatch([event('acme')])
+      await createCheckpoints(store.integrity!, key)
+      await expect(plain("UPDATE audit_logs SET description = 'x'")).rejects.toThrow(/append-only/)
+      await expect(plain('DELETE FROM audit_logs')).rejects.toThrow(/append-only/)
+      await expect(plain('DELETE FROM audit_checkpoints')).rejects.toThrow(/append-only/)
+      await expect(plain("UPDATE audit_checkpoints SET hash = 'x'")).rejects.toThrow(/append-only/)
+      expect((await verify(store)).events).toBe(1)
+    })
+
+    describe('names the first bad seq when rows are tampered with', () => {
+      async function tenRows(): Promise<IntegrityHarness & { rows: ChainRow[] }> {
+        const harness = await fresh()
+        await harness.store.insertBatch(Array.from({ length: 10 }, (_, i) => event('acme', { description: `e${i + 1}` })))
+        await harness.store.insertBatch([event('other')])
+        return { ...harness, rows: await chainRows(harness.store, 'acme') }
+      }
+      const where = (seq: number) => `tenant_id = 'acme' AND seq = ${seq}`
+
+      it('modified', async () => {
+        const { store, tamper } = await tenRows()
+        await tamper([`UPDATE audit_logs SET description = 'rewritten' WHERE ${where(4)}`])
+        expect((await verify(store)).first_break).toMatchObject({ tenant_id: 'acme', seq: 4, problem: 'modified' })
+      })
+
+      it('deleted', async () => {
+        const { store, tamper } = await tenRows()
+        await tamper([`DELETE FROM audit_logs WHERE ${where(6)}`])
+        expect((await verify(store)).first_break).toMatchObject({ seq: 6, problem: 'deleted' })
+      })
+
+      it('deleted and the rest renumbered', async () => {
+        const { store, tamper } = await tenRows()
+        await tamper([
+          `DELETE FROM audit_logs WHERE ${where(6)}`,
+          "UPDATE audit_logs SET seq = -seq WHERE tenant_id = 'acme' AND seq > 6",
+          "UPDATE audit_logs SET seq = -seq - 1 WHERE tenant_id = 'acme' AND seq < 0",
+        ])
+        expect((await verify(store)).first_break).toMatchObject({ seq: 6, problem: 'deleted' })
+      })
+
+      it('deleted at the end', async () => {
+        const { store, tamper } = await tenRows()
+        await tamper([`DELETE FROM audit_logs WHERE ${where(10)}`])
+        expect((await verify(store)).first_break).toMatchObject({ seq: 10, problem: 'deleted' })
+      })
+
+      it('inserted, with a correctly computed hash and the rest renumbered', async () => {
+        const { store, tamper, rows } = await tenRows()
+        const before = rows[3]!
+        const forged: AuditEvent = { ...before.event, id: uuidv7(), description: 'forged' }
+        const forgedHash = chainHash(before.hash, forged)
+        const columns = EVENT_FIELDS.map((field) =>
+          field === 'id' ? sqlText(forged.id) : field === 'description' ? sqlText('forged') : field,
+        )
+        await tamper([
+          "UPDATE audit_logs SET seq = -seq WHERE tenant_id = 'acme' AND seq >= 5",
+          "UPDATE audit_logs SET seq = -seq + 1 WHERE tenant_id = 'acme' AND seq < 0",
+          `INSERT INTO audit_logs (${EVENT_FIELDS.join(', ')}, seq, prev_hash, hash)
+           SELECT ${columns.join(', ')}, 5, ${sqlText(before.hash)}, ${sqlText(forgedHash)} FROM audit_logs WHERE ${where(4)}`,
+          "UPDATE audit_chain_heads SET seq = 11 WHERE tenant_id = 'acme'",
+        ])
+        expect((await verify(store)).first_break).toMatchObject({ seq: 5, problem: 'inserted' })
+      })
+
+      it('reordered', async () => {
+        const { store, tamper } = await tenRows()
+        await tamper([
+          `UPDATE audit_logs SET seq = -1 WHERE ${where(7)}`,
+          `UPDATE audit_logs SET seq = 7 WHERE ${where(8)}`,
+          "UPDATE audit_logs SET seq = 8 WHERE tenant_id = 'acme' AND seq = -1",
+        ])
+        expect((await verify(store)).first_break).toMatchObject({ seq: 7, problem: 'reordered' })
+      })
+    })
+
+    it('checkpoints catch a complete rewrite that the chain alone cannot', async () => {
+      const { store, tamper } = await fresh()
+      await store.insertBatch(Array.from({ length: 20 }, (_, i) => event('acme', { description: `real ${i}` })))
+      const exported = await createCheckpoints(store.integrity!, key)
+      expect(exported).toHaveLength(1)
+      await store.insertBatch(Array.from({ length: 5 }, () => event('acme')))
+      const withFile = { checkpoints: { external: exported, publicKey: key.publicKey } }
+      expect(await verify(store, withFile)).toMatchObject({ intact: true, checkpoints_checked: 2 })
+
+      // Someone with database access but not the key rebuilds the whole table consistently.
+      await tamper(['DELETE FROM audit_logs', 'DELETE FROM audit_chain_heads', 'DELETE FROM audit_checkpoints'])
+      await store.insertBatch(Array.from({ length: 25 }, (_, i) => event('acme', { description: `fake ${i}` })))
+      expect((await verify(store)).intact).toBe(true)
+      expect((await verify(store, withFile)).first_break).toMatchObject({ tenant_id: 'acme', seq: 20, problem: 'modified' })
+    })
+
+    it('a forged checkpoint in the store is reported', async () => {
+      const { store } = await fresh()
+      await store.insertBatch([event('acme')])
+      await createCheckpoints(store.integrity!, key)
+      const other = parseSigningKey(generateSigningKeyPem().privateKeyPem)
+      const forged = await createCheckpoints(store.integrity!, other, { force: true })
+      expect(forged).toHaveLength(1)
+      expect((await verify(store, { checkpoints: { external: [], publicKey: key.publicKey } })).first_break).toMatchObject({
+        problem: 'bad_signature',
+      })
+    })
+
+    it('cleanup with exclusions removes exactly the old, non-excluded events and verify still passes', async () => {
+      const { store, tamper } = await fresh()
+      const old = new Date(Date.now() - 100 * DAY).toISOString()
+      const recent = new Date(Date.now() - 1 * DAY).toISOString()
+      // Interleaved in seq order: old and new, excluded and not, two tenants.
+      const events = Array.from({ length: 60 }, (_, i) =>
+        event(i % 4 === 3 ? 'globex' : 'acme', {
+          occurred_at: i % 3 === 0 ? recent : old,
+          action: i % 5 === 0 ? 'user.login' : i % 7 === 0 ? 'billing.charge' : 'doc.view',
+        }),
+      )
+      for (let i = 0; i < events.length; i += 7) await store.insertBatch(events.slice(i, i + 7))
+      const keepActions = ['user.login', 'billing.charge']
+      const expectedKept = events.filter((e) => e.occurred_at === recent || keepActions.includes(e.action)).map((e) => e.id)
+
+      const cutoff = new Date(Date.now() - 90 * DAY)
+      const options = { cutoff, keepActions, chunkRows: 4, defaultTenant: 'default', signingKey: key }
+      const dry = await runCleanup(store, { ...options, dryRun: true })
+      expect(dry.status === 'dry_run' && dry.total).toBe(events.length - expectedKept.length)
+      expect((await verify(store)).events).toBe(60)
+
+      const report = await runCleanup(store, { ...options, dryRun: false })
+      expect(report.status).toBe('done')
+      if (report.status !== 'done') return
+      expect(report.total).toBe(events.length - expectedKept.length)
+      expect(report.checkpoints.map((c) => c.tenant_id).sort()).toEqual(['acme', 'globex'])
+
+      const remaining = [...(await chainRows(store, 'acme')), ...(await chainRows(store, 'globex'))]
+      const runEvents = remaining.filter((row) => row.event.action === RETENTION_ACTION)
+      expect(runEvents).toHaveLength(2)
+      expect(runEvents[0]!.event.metadata).toMatchObject({ cutoff: cutoff.toISOString(), keep_actions: [RETENTION_ACTION, ...keepActions].sort() })
+      expect(remaining.filter((row) => row.event.action !== RETENTION_ACTION).map((row) => row.event.id).sort()).toEqual(expectedKept.sort())
+
+      const signed = { checkpoints: { external: report.checkpoints, publicKey: key.publicKey } }
+      expect(await verify(store)).toMatchObject({ intact: true, events: expectedKept.length + 2 })
+      expect((await verify(store, signed)).intact).toBe(true)
+      await store.insertBatch([event('acme')])
+      expect((await verify(store, signed)).intact).toBe(true)
+
+      // A second run finds nothing more and the chain still verifies.
+      const again = await runCleanup(store, { ...options, dryRun: false })
+      expect(again.status === 'done' && again.total).toBe(0)
+      expect((await verify(store, signed)).intact).toBe(true)
+
+      // Deleting an excluded event that the cut promised to keep is caught.
+      const keptOld = remaining.find((row) => row.event.tenant_id === 'acme' && row.event.action === 'user.login' && row.event.occurred_at === old)!
+      await tamper([`DELETE FROM audit_logs WHERE tenant_id = 'acme' AND seq = ${keptOld.seq}`])
+      expect((await verify(store)).first_break).toMatchObject({ tenant_id: 'acme', problem: 'deleted' })
+    })
+
+    it('only one cleanup runs at a time', async () => {
+      const { store } = await fresh()
+      await store.insertBatch([event('acme', { occurred_at: new Date(Date.now() - 100 * DAY).toISOString() })])
+      const options = { cutoff: new Date(Date.now() - 90 * DAY), keepActions: [], chunkRows: 100, defaultTenant: 'default', dryRun: false }
+      let inner: Awaited<ReturnType<typeof runCleanup>> | undefined
+      await store.integrity!.withRetentionLock(async () => {
+        inner = await runCleanup(store, options)
+      })
+      expect(inner?.status).toBe('locked')
+      expect((await runCleanup(store, options)).status).toBe('done')
+    })
+  })
+}
