@@ -75,6 +75,34 @@ const configSchema = z.strictObject({
       defaultQueryLimit: z.number().int().min(1).default(100),
     })
     .prefault({}),
+  integrity: z
+    .strictObject({
+      /** PEM file of the Ed25519 signing key (`auditq keygen`); env AUDITQ_SIGNING_KEY_FILE. */
+      signingKeyFile: z.string().min(1).optional(),
+      /** The PEM itself, for platforms that inject secrets as variables; env AUDITQ_SIGNING_KEY. */
+      signingKey: z.string().min(1).optional(),
+      /**
+       * How often `serve` / `worker` sign the chain heads that moved, when a key is configured.
+       * Events after the last checkpoint are protected by the chain only, so this bounds the window
+       * in which a rewrite by someone with database access can go unnoticed.
+       */
+      checkpointIntervalMs: z.coerce.number().int().min(1_000).default(15 * 60_000),
+    })
+    .prefault({}),
+  retention: z
+    .strictObject({
+      /** Delete events older than this many days; unset = keep forever (retention off). */
+      days: z.coerce.number().int().min(1).optional(),
+      /** Actions never deleted (comma-separated in AUDITQ_RETENTION_KEEP_ACTIONS). */
+      keepActions: z
+        .preprocess((value) => (typeof value === 'string' ? value.split(',').map((a) => a.trim()).filter(Boolean) : value), z.array(z.string().min(1)))
+        .default([]),
+      /** How often `serve` / `worker` try a run; only one process at a time actually runs. */
+      intervalMs: z.coerce.number().int().min(1_000).default(60 * 60_000),
+      /** Rows per delete transaction: short transactions, no long locks beside ingest. */
+      chunkRows: z.coerce.number().int().min(1).max(100_000).default(5_000),
+    })
+    .prefault({}),
 })
 
 export type Config = Readonly<z.infer<typeof configSchema>>
@@ -98,6 +126,12 @@ const NESTED_ENV_KEYS = {
   AUDITQ_SPILL_DIR: ['queue', 'spillDir'],
   AUDITQ_QUEUE_PREFIX: ['queue', 'prefix'],
   AUDITQ_QUEUE_NAME: ['queue', 'name'],
+  AUDITQ_SIGNING_KEY: ['integrity', 'signingKey'],
+  AUDITQ_SIGNING_KEY_FILE: ['integrity', 'signingKeyFile'],
+  AUDITQ_CHECKPOINT_INTERVAL_MS: ['integrity', 'checkpointIntervalMs'],
+  AUDITQ_RETENTION_DAYS: ['retention', 'days'],
+  AUDITQ_RETENTION_KEEP_ACTIONS: ['retention', 'keepActions'],
+  AUDITQ_RETENTION_INTERVAL_MS: ['retention', 'intervalMs'],
 } as const
 
 export function configFromEnv(env: NodeJS.ProcessEnv): Partial<ConfigInput> {

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander'
 import { isAuditqError } from '../errors.js'
+import { registerCleanup } from './cleanup.js'
 import { registerDlq } from './dlq.js'
+import { registerCheckpoint, registerKeygen, registerVerify } from './integrity.js'
 import { registerMigrate } from './migrate.js'
 import { registerExport, registerQuery } from './query.js'
 import { registerSend } from './send.js'
@@ -25,6 +27,10 @@ registerQuery(program)
 registerExport(program)
 registerWorker(program)
 registerDlq(program)
+registerVerify(program)
+registerCheckpoint(program)
+registerKeygen(program)
+registerCleanup(program)
 
 try {
   await program.parseAsync(process.argv)

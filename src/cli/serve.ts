@@ -4,6 +4,8 @@ import type { Redis } from 'ioredis'
 import { buildServer } from '../http/server.js'
 import { queueStatusReader } from '../queue/queue-status.js'
 import type { DurabilityReport } from '../queue/redis-streams/index.js'
+import { loadSigningKey } from '../integrity/signing-key-source.js'
+import { startMaintenance } from '../retention/scheduler.js'
 import { createAuditLogger } from '../sdk/audit-logger.js'
 import { createLogger } from '../util/logger.js'
 import { startWorkerRuntime, type WorkerRuntime } from '../worker/runtime.js'
@@ -51,6 +53,7 @@ export function registerServe(program: Command): void {
       const address = await app.listen({ host: config.host, port: config.port })
       const mode = config.redisUrl ? (options.worker ? 'queue (ingest + worker)' : 'queue (ingest only)') : 'direct'
       logger.info({ address, mode, store: audit.store.kind, location: audit.store.description }, `auditq listening on ${address}`)
+      const maintenance = startMaintenance({ store: audit.store, config, signingKey: await loadSigningKey(config.integrity), logger })
 
       let stopping = false
       const stop = async (signal: string) => {
@@ -65,6 +68,9 @@ export function registerServe(program: Command): void {
         // Order matters: stop taking requests, then let the worker write what it holds (it needs
         // the store), then flush the producer and close the store.
         await app.close()
+        // A retention run in progress finishes its current chunk (the shutdown deadline bounds it);
+        // an interrupted run is safe: verify accepts a cut whose deletions are half done.
+        await maintenance.stop()
         // A worker still waiting for Redis to come up has nothing to flush: do not wait for it.
         await startedRuntime?.stop()
         await audit.close()

@@ -2,6 +2,8 @@ import cluster from 'node:cluster'
 import { hostname } from 'node:os'
 import type { Command } from 'commander'
 import { AuditqError } from '../errors.js'
+import { loadSigningKey } from '../integrity/signing-key-source.js'
+import { startMaintenance } from '../retention/scheduler.js'
 import { openStore } from '../store/open-store.js'
 import { createLogger, type Logger } from '../util/logger.js'
 import { startWorkerRuntime } from '../worker/runtime.js'
@@ -38,7 +40,10 @@ async function runWorker(config: ReturnType<typeof commandConfig>, logger: Logge
   const { redis } = await connectQueueRedis(config, logger)
   const store = await openStore({ ...storeLocation(config), logger })
   const runtime = await startWorkerRuntime({ config, store, redis, logger, workerId })
+  const maintenance = startMaintenance({ store, config, signingKey: await loadSigningKey(config.integrity), logger })
   const stop = async (signal: string) => {
+    // Not awaited: the drain owns the shutdown deadline, and an interrupted retention run is safe.
+    void maintenance.stop()
     logger.info({ signal, worker_id: workerId }, 'stopping: no more reads, writing and acknowledging what is held')
     // The whole stop fits in worker.shutdownDeadlineMs: the drain gets all but a reserve for closing.
     const deadlineAt = Date.now() + config.worker.shutdownDeadlineMs

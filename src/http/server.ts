@@ -6,6 +6,7 @@ import type { AuditLogger } from '../sdk/audit-logger.js'
 import type { Logger } from '../util/logger.js'
 import { errorBody, installErrorHandler } from './error-handler.js'
 import { ingestRoutes } from './ingest.js'
+import { integrityRoutes } from './integrity.js'
 import { monitoringRoutes } from './monitoring.js'
 import { installAccessControl, OPEN_PRINCIPAL, type PrincipalResolver } from './principal.js'
 import { registerNdjsonParser } from './ndjson.js'
@@ -66,6 +67,7 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
     defaultLimit: config.http.defaultQueryLimit,
     maxLimit: config.http.maxQueryLimit,
   })
+  await app.register(integrityRoutes, { store: audit.store })
   await app.register(monitoringRoutes, { store: audit.store, audit, pingTimeoutMs: 2_000, ...(queueStatus ? { queueStatus } : {}) })
   app.get('/', { config: { access: 'public' } }, async () => ({
     name: 'auditq',
@@ -74,6 +76,7 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
       'GET /v1/events',
       'GET /v1/events/:id',
       'GET /v1/events/export?format=ndjson|csv',
+      'GET /v1/integrity?tenant_id=&from=&to=',
       'GET /api/v1/monitoring/health',
     ],
   }))

@@ -74,7 +74,7 @@ describe.skipIf(!hasPostgres)('postgres store', () => {
     const client = await rawClient(schema)
     try {
       const { rows } = await client.query('SELECT version FROM auditq_migrations')
-      expect(rows).toEqual([{ version: 1 }])
+      expect(rows).toEqual(MIGRATION_PLAN.map((step) => ({ version: step.version })))
     } finally {
       await client.end()
     }

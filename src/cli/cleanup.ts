@@ -1,0 +1,55 @@
+/** `auditq cleanup --older-than 90d [--keep-actions a,b] [--dry-run]`. */
+import type { Command } from 'commander'
+import { AuditqError } from '../errors.js'
+import { loadSigningKey } from '../integrity/signing-key-source.js'
+import { parseAge, runCleanup } from '../retention/cleanup.js'
+import { openStore } from '../store/open-store.js'
+import { commandConfig, commandLogger, storeLocation } from './context.js'
+
+export function registerCleanup(program: Command): void {
+  program
+    .command('cleanup')
+    .description('delete events older than a cutoff (retention), keeping excluded actions and a verifiable chain')
+    .requiredOption('--older-than <age>', 'e.g. 90d, 12h, 30m')
+    .option('--keep-actions <actions>', 'comma-separated actions never deleted (default: retention.keepActions)')
+    .option('--dry-run', 'count what would be deleted, delete nothing')
+    .option('--json', 'print the report as JSON')
+    .action(async (options: { olderThan: string; keepActions?: string; dryRun?: boolean; json?: boolean }, command: Command) => {
+      const config = commandConfig(command)
+      const ageMs = parseAge(options.olderThan)
+      if (ageMs === undefined || ageMs <= 0) throw new AuditqError('AUDITQ_BAD_REQUEST', '--older-than must look like 90d, 12h or 30m')
+      const keepActions = options.keepActions !== undefined ? options.keepActions.split(',').map((a) => a.trim()).filter(Boolean) : config.retention.keepActions
+      const signingKey = await loadSigningKey(config.integrity)
+      const logger = commandLogger(config)
+      const store = await openStore(storeLocation(config))
+      try {
+        const report = await runCleanup(store, {
+          cutoff: new Date(Date.now() - ageMs),
+          keepActions,
+          dryRun: options.dryRun === true,
+          chunkRows: config.retention.chunkRows,
+          defaultTenant: config.defaultTenant,
+          signingKey,
+          logger,
+        })
+        if (options.json) {
+          process.stdout.write(JSON.stringify(report, null, 2) + '\n')
+        } else if (report.status === 'locked') {
+          process.stdout.write('another cleanup is running (retention lock held); nothing done\n')
+        } else {
+          const verb = report.status === 'dry_run' ? 'would delete' : 'deleted'
+          process.stdout.write(`${verb} ${report.total} events older than ${report.cutoff} (kept actions: ${report.keep_actions.join(', ')})\n`)
+          for (const tenant of report.tenants) {
+            const count = report.status === 'dry_run' ? tenant.candidates : tenant.deleted
+            process.stdout.write(`  ${tenant.tenant_id}: ${count}${report.status === 'done' ? `, chain cut at seq ${tenant.cut_seq}` : ''}\n`)
+          }
+          if (report.status === 'done') {
+            process.stdout.write(`took ${report.duration_ms} ms; ${report.checkpoints.length > 0 ? `signed ${report.checkpoints.length} checkpoints at the cut` : 'no signing key: cut recorded unsigned'}\n`)
+          }
+        }
+        if (report.status === 'locked') process.exitCode = 3
+      } finally {
+        await store.close()
+      }
+    })
+}

@@ -1,0 +1,38 @@
+import type { FastifyInstance } from 'fastify'
+import { AuditqError } from '../errors.js'
+import { verifyChains } from '../integrity/verify.js'
+import type { Store } from '../store/store.js'
+import { tenantScope } from './principal.js'
+
+/**
+ * GET /v1/integrity?tenant_id=&from=&to= — recomputes the chain(s) in one snapshot. `read`, not
+ * `admin`: a key bound to a tenant may check its own tenant's chain (tenantScope keeps it there);
+ * only an unbound key verifies every tenant. `from`/`to` are sequence numbers. Always 200 when the
+ * check ran: `intact: false` with `first_break` is the answer, not an error.
+ */
+export async function integrityRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
+  app.get('/v1/integrity', { config: { access: 'read' } }, async (request) => {
+    const integrity = options.store.integrity
+    if (!integrity) throw new AuditqError('AUDITQ_NOT_FOUND', 'this store keeps no hash chain')
+    const raw = request.query as Record<string, unknown>
+    const requested = typeof raw.tenant_id === 'string' ? raw.tenant_id : undefined
+    const tenant = tenantScope(request, requested)
+    const fromSeq = parseSeq(raw.from, 'from')
+    const toSeq = parseSeq(raw.to, 'to')
+    return verifyChains(options.store.kind, integrity, {
+      ...(tenant !== undefined ? { tenant_id: tenant } : {}),
+      ...(fromSeq !== undefined ? { fromSeq } : {}),
+      ...(toSeq !== undefined ? { toSeq } : {}),
+    })
+  })
+}
+
+export function parseSeq(value: unknown, field: string): number | undefined {
+  if (value === undefined) return undefined
+  const number = typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : NaN
+  if (!Number.isSafeInteger(number) || number < 1) {
+    const message = `${field} must be a sequence number (a positive integer)`
+    throw new AuditqError('AUDITQ_BAD_REQUEST', message, { details: [{ field, rule: 'seq', message }] })
+  }
+  return number
+}
