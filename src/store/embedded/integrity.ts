@@ -83,7 +83,9 @@ export class EmbeddedIntegrity implements IntegrityStore {
       },
       async *rows(tenant, range = {}) {
         const select = reader.prepare<[string, number, string, number, number], ChainDbRow>(SELECT_CHAIN_ROWS_SQL)
-        let after: [number, string] = [(range.fromSeq ?? 1) - 1, '']
+        // Keyset on (seq, id) so even duplicate seqs (a tampered table) are all read; the first
+        // position sorts after every id of seq fromSeq - 1 (U+10FFFF is the largest UTF-8 text).
+        let after: [number, string] = [(range.fromSeq ?? 1) - 1, '\u{10FFFF}']
         const toSeq = range.toSeq ?? Number.MAX_SAFE_INTEGER
         for (;;) {
           const rows = select.all(tenant, after[0], after[1], toSeq, chunkRows)

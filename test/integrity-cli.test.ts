@@ -1,0 +1,89 @@
+/**
+ * The integrity and retention commands as an operator runs them, on PostgreSQL: keygen, checkpoint,
+ * export, verify (exit 0 / exit 1 naming the seq), cleanup --dry-run and cleanup, and verify
+ * --checkpoints after someone with database access but no key has rewritten the table.
+ */
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { afterAll, describe, expect, it } from 'vitest'
+import { POSTGRES_URL, postgresAvailable, uniqueSchema } from './support/services.js'
+
+const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'index.js')
+const hasPostgres = await postgresAvailable()
+const schema = uniqueSchema('icli')
+const dir = mkdtempSync(join(tmpdir(), 'auditq-integrity-cli-'))
+const keyFile = join(dir, 'signing.pem')
+
+function auditq(args: string[]) {
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, AUDITQ_DATABASE_URL: POSTGRES_URL, AUDITQ_DATABASE_SCHEMA: schema, AUDITQ_SIGNING_KEY_FILE: keyFile },
+  })
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+async function asSuperuser(statements: string[]): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL, options: `-c search_path=${schema}` })
+  await client.connect()
+  try {
+    await client.query('SET session_replication_role = replica')
+    for (const statement of statements) await client.query(statement)
+  } finally {
+    await client.end()
+  }
+}
+
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true })
+  if (!hasPostgres) return
+  const client = new pg.Client({ connectionString: POSTGRES_URL })
+  await client.connect()
+  await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+  await client.end()
+})
+
+describe.skipIf(!hasPostgres)('auditq verify / checkpoint / cleanup (postgres)', () => {
+  const old = new Date(Date.now() - 120 * 86_400_000).toISOString()
+  const exported = join(dir, 'checkpoints.ndjson')
+
+  it('signs, exports and verifies an intact chain', () => {
+    expect(auditq(['keygen', '--output', keyFile]).code).toBe(0)
+    for (const action of ['user.login', 'doc.view', 'doc.view', 'user.login', 'doc.view']) {
+      expect(auditq(['send', '--action', action, '--tenant-id', 'acme', '--occurred-at', old]).code).toBe(0)
+    }
+    expect(auditq(['send', '--action', 'doc.view', '--tenant-id', 'acme']).code).toBe(0)
+    expect(auditq(['checkpoint']).stdout).toMatch(/^signed acme seq 6 hash [0-9a-f]{64}/)
+    expect(auditq(['checkpoint', 'export', '--output', exported]).stdout).toMatch(/exported 1 checkpoints/)
+    const verified = auditq(['verify'])
+    expect(verified).toMatchObject({ code: 0, stdout: expect.stringMatching(/^intact: 6 events in 1 tenant\n/) })
+    expect(verified.stdout).toMatch(/REPEATABLE READ/)
+  })
+
+  it('cleanup counts first, keeps the excluded actions, and verify still passes with the signed cut', () => {
+    expect(auditq(['cleanup', '--older-than', '90d', '--keep-actions', 'user.login', '--dry-run']).stdout).toMatch(/^would delete 3 events/)
+    const cleaned = auditq(['cleanup', '--older-than', '90d', '--keep-actions', 'user.login'])
+    expect(cleaned).toMatchObject({ code: 0, stdout: expect.stringMatching(/^deleted 3 events[^]*acme: 3, chain cut at seq 5[^]*signed 1 checkpoints/) })
+    const left = JSON.parse(auditq(['query', '--format', 'json', '--tenant-id', 'acme']).stdout) as { events: { action: string }[] }
+    expect(left.events.map((e) => e.action).sort()).toEqual(['audit.retention.cleanup', 'doc.view', 'user.login', 'user.login'])
+    rmSync(exported)
+    expect(auditq(['checkpoint', 'export', '--output', exported]).code).toBe(0)
+    expect(auditq(['verify', '--checkpoints', exported, '--public-key', `${keyFile}.pub`])).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^intact: 4 events/),
+    })
+  })
+
+  it('exits 1 and names the first bad seq after tampering, and checkpoints catch a full rewrite', async () => {
+    await asSuperuser(["UPDATE audit_logs SET actor_id = 'mallory' WHERE tenant_id = 'acme' AND seq = 6"])
+    expect(auditq(['verify'])).toMatchObject({ code: 1, stdout: expect.stringMatching(/^BROKEN: tenant acme, first bad seq 6: modified/) })
+
+    await asSuperuser(['DELETE FROM audit_logs', 'DELETE FROM audit_chain_heads', 'DELETE FROM audit_retention_cuts', 'DELETE FROM audit_checkpoints'])
+    for (let i = 0; i < 7; i++) expect(auditq(['send', '--action', 'doc.view', '--tenant-id', 'acme']).code).toBe(0)
+    expect(auditq(['verify']).code).toBe(0)
+    const withFile = auditq(['verify', '--checkpoints', exported])
+    expect(withFile).toMatchObject({ code: 1, stdout: expect.stringMatching(/^BROKEN: tenant acme, first bad seq \d+: (deleted|modified|unsigned)/) })
+  })
+})
