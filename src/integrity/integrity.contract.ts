@@ -71,6 +71,19 @@ export function describeIntegrityContract(name: string, createHarness: () => Pro
       expect(acme.map((row) => row.seq)).toEqual(acme.map((_, i) => i + 1))
     })
 
+    it('hashes what it stores: awkward values read back to the same canonical form', async () => {
+      const { store } = await fresh()
+      await store.insertBatch([
+        event('acme', {
+          ip_address: '2001:db8::1',
+          description: 'Ünïcödé \u2028 "quoted"\n',
+          occurred_at: '2026-01-02T03:04:05.678Z',
+          metadata: { '10': 1, '9': 2, b: { z: 1, a: [1.5, 0.1 + 0.2, 1e21, -5e-7, 'ü', null, true] }, a: {} },
+        }),
+      ])
+      expect(await verify(store)).toMatchObject({ intact: true, events: 1 })
+    })
+
     it('a batch refused for its content leaves no gap', async () => {
       const { store } = await fresh()
       await store.insertBatch([event('acme')])

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest'
+import { storedEvent } from '../../test/support/events.js'
+import { canonicalEvent, canonicalJson, chainHash, GENESIS_HASH } from './canonical.js'
+import { ChainWalker } from './chain-walker.js'
+import { checkpointIsAuthentic, generateSigningKeyPem, parseSigningKey, signCheckpoint } from './checkpoint.js'
+import type { ChainRow } from './types.js'
+
+function chain(length: number, tenant = 'acme'): ChainRow[] {
+  const rows: ChainRow[] = []
+  let prev = GENESIS_HASH
+  for (let seq = 1; seq <= length; seq++) {
+    const event = storedEvent({ tenant_id: tenant, description: `e${seq}` })
+    const hash = chainHash(prev, event)
+    rows.push({ seq, prev_hash: prev, hash, event })
+    prev = hash
+  }
+  return rows
+}
+
+function walk(rows: ChainRow[], head = rows.at(-1)) {
+  const walker = new ChainWalker({ tenant_id: 'acme', cut: null })
+  for (const row of rows) if (walker.push(row)) break
+  return walker.broken ?? walker.finish(head ? { tenant_id: 'acme', seq: head.seq, hash: head.hash } : null)
+}
+
+describe('canonical form', () => {
+  it('is independent of metadata key order, integer-like keys included, and keeps explicit nulls', () => {
+    expect(canonicalJson({ b: 1, a: { '10': true, '9': null, z: [2, { y: 1, x: 0 }] } })).toBe(
+      '{"a":{"10":true,"9":null,"z":[2,{"x":0,"y":1}]},"b":1}',
+    )
+    const event = storedEvent({ metadata: { b: 1, a: 2 } })
+    expect(canonicalEvent(event)).toBe(canonicalEvent({ ...event, metadata: { a: 2, b: 1 } }))
+    expect(canonicalEvent(event)).toMatch(/^\["auditq\.v1","[0-9a-f-]{36}","default",".*Z",".*Z","api_key\.created","info","u1",.*,null,null,\{"a":2,"b":1\}\]$/)
+  })
+
+  it('normalizes timestamps to milliseconds in UTC', () => {
+    const event = storedEvent({ occurred_at: '2026-01-02T03:04:05.678Z' })
+    expect(canonicalEvent({ ...event, occurred_at: '2026-01-02T04:04:05.678+01:00' })).toBe(canonicalEvent(event))
+  })
+
+  it('chains: a hash covers the content and the previous hash', () => {
+    const event = storedEvent()
+    expect(chainHash(GENESIS_HASH, event)).toMatch(/^[0-9a-f]{64}$/)
+    expect(chainHash(GENESIS_HASH, event)).not.toBe(chainHash('1'.repeat(64), event))
+    expect(chainHash(GENESIS_HASH, event)).not.toBe(chainHash(GENESIS_HASH, { ...event, success: false }))
+  })
+})
+
+describe('chain walker', () => {
+  it('accepts an intact chain and counts it', () => {
+    const rows = chain(5)
+    const walker = new ChainWalker({ tenant_id: 'acme', cut: null })
+    for (const row of rows) walker.push(row)
+    expect(walker.finish({ tenant_id: 'acme', seq: 5, hash: rows[4]!.hash })).toBeUndefined()
+    expect(walker.events).toBe(5)
+  })
+
+  it('classifies a duplicate seq as inserted and a vanished tail as deleted', () => {
+    const rows = chain(5)
+    expect(walk([...rows.slice(0, 3), { ...rows[2]!, event: { ...rows[2]!.event, id: 'x' } }, ...rows.slice(3)])).toMatchObject({ seq: 3, problem: 'inserted' })
+    expect(walk(rows.slice(0, 3), rows[4])).toMatchObject({ seq: 4, problem: 'deleted' })
+    expect(walk(rows, { ...rows[4]!, seq: 4 })).toMatchObject({ seq: 5, problem: 'inserted' })
+  })
+
+  it('classifies a changed prev_hash with a recomputed hash as a missing predecessor', () => {
+    const rows = chain(5)
+    const forgedPrev = 'f'.repeat(64)
+    const third = { ...rows[2]!, prev_hash: forgedPrev, hash: chainHash(forgedPrev, rows[2]!.event) }
+    expect(walk([rows[0]!, rows[1]!, third])).toMatchObject({ seq: 3, problem: 'deleted' })
+  })
+})
+
+describe('checkpoints', () => {
+  it('verify only with the signing key and only for the exact payload', () => {
+    const key = parseSigningKey(generateSigningKeyPem().privateKeyPem)
+    const other = parseSigningKey(generateSigningKeyPem().privateKeyPem)
+    const checkpoint = signCheckpoint({ tenant_id: 'acme', seq: 5, hash: 'a'.repeat(64), created_at: new Date().toISOString(), cut: null }, key)
+    expect(checkpoint.key_id).toMatch(/^[0-9a-f]{16}$/)
+    expect(checkpointIsAuthentic(checkpoint, key.publicKey)).toBe(true)
+    expect(checkpointIsAuthentic(checkpoint, other.publicKey)).toBe(false)
+    expect(checkpointIsAuthentic({ ...checkpoint, seq: 6 }, key.publicKey)).toBe(false)
+    expect(checkpointIsAuthentic({ ...checkpoint, signature: 'garbage' }, key.publicKey)).toBe(false)
+  })
+})
