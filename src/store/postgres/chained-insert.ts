@@ -6,7 +6,7 @@
  */
 import type pg from 'pg'
 import type { AuditEvent } from '../../event/types.js'
-import { chainHash, GENESIS_HASH } from '../../integrity/canonical.js'
+import { canonicalEvent, chainHashOf, GENESIS_HASH } from '../../integrity/canonical.js'
 import type { InsertResult } from '../store.js'
 import { EXISTING_IDS_SQL, INSERT_CHAINED_NAME, INSERT_CHAINED_SQL, LOCK_HEADS_SQL } from './chain-sql.js'
 import { unnestParams } from './sql.js'
@@ -23,6 +23,8 @@ export async function insertChained(pool: pg.Pool, events: readonly AuditEvent[]
   const unique = new Map<string, AuditEvent>()
   for (const event of events) if (!unique.has(event.id.toLowerCase())) unique.set(event.id.toLowerCase(), event)
   const known = new Set<string>()
+  // Serialized before BEGIN: only the SHA-256 over prev hash + this text runs while heads are locked.
+  const canonical = new Map([...unique.values()].map((event) => [event, canonicalEvent(event)]))
   const client = await pool.connect()
   let broken: Error | undefined
   try {
@@ -31,7 +33,7 @@ export async function insertChained(pool: pg.Pool, events: readonly AuditEvent[]
       if (fresh.length === 0) return { inserted: 0, duplicates: events.length }
       await client.query('BEGIN')
       try {
-        const stored = await insertOnce(client, fresh)
+        const stored = await insertOnce(client, fresh, canonical)
         if (stored === fresh.length) {
           await client.query('COMMIT')
           return { inserted: stored, duplicates: events.length - stored }
@@ -52,7 +54,7 @@ export async function insertChained(pool: pg.Pool, events: readonly AuditEvent[]
   }
 }
 
-async function insertOnce(client: pg.PoolClient, events: readonly AuditEvent[]): Promise<number> {
+async function insertOnce(client: pg.PoolClient, events: readonly AuditEvent[], canonical: ReadonlyMap<AuditEvent, string>): Promise<number> {
   const tenants = [...new Set(events.map((event) => event.tenant_id))]
   const locked = await client.query<{ tenant_id: string; seq: string; hash: string }>(LOCK_HEADS_SQL, [tenants, GENESIS_HASH])
   const heads = new Map(locked.rows.map((row) => [row.tenant_id, { seq: Number(row.seq), hash: row.hash }]))
@@ -62,7 +64,7 @@ async function insertOnce(client: pg.PoolClient, events: readonly AuditEvent[]):
   for (const event of events) {
     const head = heads.get(event.tenant_id)
     if (!head) throw new Error(`chained insert: no head locked for tenant ${JSON.stringify(event.tenant_id)}`)
-    const hash = chainHash(head.hash, event)
+    const hash = chainHashOf(head.hash, canonical.get(event)!)
     seqs.push(head.seq + 1)
     prevHashes.push(head.hash)
     hashes.push(hash)
