@@ -1,5 +1,5 @@
 import pg from 'pg'
-import { describe } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { describeIntegrityContract } from '../../integrity/integrity.contract.js'
 import { POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { createPostgresStore } from './postgres-store.js'
@@ -17,6 +17,27 @@ async function withClient(schema: string, fn: (client: pg.Client) => Promise<voi
 }
 
 describe.skipIf(!hasPostgres)('postgres', () => {
+  it('refuses TRUNCATE of the audit table, and allows DELETE only inside the retention window', async () => {
+    const schema = uniqueSchema('integ')
+    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema })
+    await store.migrate()
+    try {
+      await withClient(schema, async (client) => {
+        await expect(client.query('TRUNCATE audit_logs')).rejects.toThrow(/append-only; TRUNCATE refused/)
+        await client.query('BEGIN')
+        await client.query("SELECT set_config('auditq.retention', 'on', true)")
+        await client.query('DELETE FROM audit_logs')
+        await expect(client.query('UPDATE audit_logs SET action = action')).rejects.toThrow(/UPDATE refused/)
+        await client.query('ROLLBACK')
+        // The setting is transaction-local: outside it the guard is back.
+        await expect(client.query('DELETE FROM audit_logs')).rejects.toThrow(/DELETE refused/)
+      })
+    } finally {
+      await store.close()
+      await withClient('public', async (client) => void (await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)))
+    }
+  })
+
   describeIntegrityContract('postgres', async () => {
     const schema = uniqueSchema('integ')
     const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema })
