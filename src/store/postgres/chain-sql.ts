@@ -5,6 +5,62 @@
 import { EVENT_FIELDS } from '../../event/types.js'
 import { COLUMNS, COLUMN_TYPES } from './sql.js'
 
+/**
+ * Numbers and hashes one batch inside the server, so the head locks are held only while the
+ * statement runs and commits, never across a round trip to Node (where a busy event loop would
+ * stretch every other writer's wait). Locks the batch's heads in tenant order (creating missing
+ * ones), walks the rows grouped by tenant in batch order, and moves each head once.
+ * The hash is the documented one: SHA-256 over UTF-8 of prev_hash + "\n" + canonical form; the
+ * canonical form is built in Node (src/integrity/canonical.ts) and passed in.
+ * VOLATILE: each statement inside takes a fresh snapshot, so the SELECT after the lock sees the
+ * head the previous holder committed.
+ */
+const CHAIN_FUNCTION = `CREATE FUNCTION auditq_chain(p_tenants text[], p_canonical text[], p_genesis text)
+  RETURNS TABLE (o_ord bigint, o_seq bigint, o_prev text, o_hash text)
+  LANGUAGE plpgsql VOLATILE AS $$
+  #variable_conflict use_column
+  DECLARE
+    r record;
+    cur_tenant text := NULL;
+    cur_seq bigint;
+    cur_hash text;
+  BEGIN
+    INSERT INTO audit_chain_heads (tenant_id, seq, hash)
+      SELECT DISTINCT t, 0::bigint, p_genesis FROM unnest(p_tenants) AS t ORDER BY 1
+      ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_chain_heads.seq;
+    FOR r IN SELECT u.t, u.c, u.o FROM unnest(p_tenants, p_canonical) WITH ORDINALITY AS u(t, c, o) ORDER BY u.t, u.o LOOP
+      IF cur_tenant IS DISTINCT FROM r.t THEN
+        IF cur_tenant IS NOT NULL THEN
+          UPDATE audit_chain_heads SET seq = cur_seq, hash = cur_hash WHERE tenant_id = cur_tenant;
+        END IF;
+        SELECT h.seq, h.hash INTO cur_seq, cur_hash FROM audit_chain_heads h WHERE h.tenant_id = r.t;
+        cur_tenant := r.t;
+      END IF;
+      o_ord := r.o;
+      o_seq := cur_seq + 1;
+      o_prev := cur_hash;
+      o_hash := encode(sha256(convert_to(cur_hash || E'\\n' || r.c, 'UTF8')), 'hex');
+      cur_seq := o_seq;
+      cur_hash := o_hash;
+      RETURN NEXT;
+    END LOOP;
+    IF cur_tenant IS NOT NULL THEN
+      UPDATE audit_chain_heads SET seq = cur_seq, hash = cur_hash WHERE tenant_id = cur_tenant;
+    END IF;
+  END $$`
+
+/** Fails the whole statement (and so the head moves) when an id was skipped as a duplicate. */
+export const DUPLICATE_SQLSTATE = 'AQ001'
+const REQUIRE_ALL_FUNCTION = `CREATE FUNCTION auditq_require_all(p_inserted bigint, p_planned bigint) RETURNS bigint
+  LANGUAGE plpgsql AS $$
+  BEGIN
+    IF p_inserted <> p_planned THEN
+      RAISE EXCEPTION 'auditq: % of % numbered events were already stored', p_planned - p_inserted, p_planned
+        USING ERRCODE = '${'AQ001'}';
+    END IF;
+    RETURN p_inserted;
+  END $$`
+
 export const CHAIN_MIGRATION = [
   // Nullable: rows stored before this migration stay outside the chain (verify counts none of them).
   'ALTER TABLE audit_logs ADD COLUMN seq bigint, ADD COLUMN prev_hash text, ADD COLUMN hash text',
@@ -38,6 +94,8 @@ export const CHAIN_MIGRATION = [
     key_id     text      NOT NULL,
     signature  text      NOT NULL
   )`,
+  CHAIN_FUNCTION,
+  REQUIRE_ALL_FUNCTION,
 ]
 
 /**
@@ -62,33 +120,26 @@ export const APPEND_ONLY_MIGRATION = [
   ),
 ]
 
-/**
- * Creates missing heads and locks every head of the batch, in tenant order so two batches never
- * wait for each other crosswise. `DO UPDATE` (a no-op change) is what takes the row lock and
- * returns the latest committed head even under READ COMMITTED.
- */
-export const LOCK_HEADS_SQL = `INSERT INTO audit_chain_heads (tenant_id, seq, hash)
-  SELECT t, 0, $2::text FROM unnest($1::text[]) AS t ORDER BY t
-  ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_chain_heads.seq
-  RETURNING tenant_id, seq, hash`
-
-const CHAINED_FIELDS = [...EVENT_FIELDS.map((field) => `$${EVENT_FIELDS.indexOf(field) + 1}::${COLUMN_TYPES[field]}[]`)]
 const N = EVENT_FIELDS.length
+const UNNEST_COLUMNS = EVENT_FIELDS.map((field, i) => `$${i + 1}::${COLUMN_TYPES[field]}[]`).join(', ')
 
 /**
- * The insert and the head update in one statement (one round trip). The conflict on id is
- * absorbed as before; the caller compares rowCount with the rows it numbered and retries when a
- * concurrent batch stored one of its ids first, so a duplicate never consumes a seq.
+ * The whole chained insert as one statement, so one round trip and its own transaction: number
+ * and hash in `auditq_chain`, insert, and require that every numbered row was inserted. A row
+ * skipped by ON CONFLICT (its id was stored meanwhile) would leave a hole, so the statement then
+ * fails with DUPLICATE_SQLSTATE, rolls back whole, and the caller re-plans without those ids.
  */
-export const INSERT_CHAINED_SQL = `WITH moved AS (
-    UPDATE audit_chain_heads h SET seq = u.seq, hash = u.hash
-    FROM unnest($${N + 4}::text[], $${N + 5}::bigint[], $${N + 6}::text[]) AS u(tenant_id, seq, hash)
-    WHERE h.tenant_id = u.tenant_id
+export const INSERT_CHAINED_SQL = `WITH chained AS (
+    SELECT * FROM auditq_chain($2::text[], $${N + 1}::text[], $${N + 2}::text)
+  ), inserted AS (
+    INSERT INTO audit_logs (${COLUMNS}, seq, prev_hash, hash)
+    SELECT ${EVENT_FIELDS.map((field) => `u.${field}`).join(', ')}, c.o_seq, c.o_prev, c.o_hash
+    FROM unnest(${UNNEST_COLUMNS}) WITH ORDINALITY AS u(${COLUMNS}, ord)
+    JOIN chained c ON c.o_ord = u.ord
+    ON CONFLICT (id) DO NOTHING
     RETURNING 1
   )
-  INSERT INTO audit_logs (${COLUMNS}, seq, prev_hash, hash)
-  SELECT * FROM unnest(${CHAINED_FIELDS.join(', ')}, $${N + 1}::bigint[], $${N + 2}::text[], $${N + 3}::text[])
-  ON CONFLICT (id) DO NOTHING`
+  SELECT auditq_require_all((SELECT count(*) FROM inserted), cardinality($1::uuid[])) AS inserted`
 
 export const INSERT_CHAINED_NAME = 'auditq_insert_chained'
 

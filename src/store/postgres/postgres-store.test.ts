@@ -135,7 +135,7 @@ describe.skipIf(!hasPostgres)('postgres store', () => {
     // A store that never ran migrate(): our bug, not the event's, so retrying later may succeed.
     const unmigrated = await open()
     const missingTable = await unmigrated.insertBatch([storedEvent()]).catch((e: unknown) => e)
-    expect((missingTable as { code?: string }).code).toBe('42P01')
+    expect((missingTable as { code?: string }).code).toMatch(/^42(P01|883)$/) // no table, or (chained insert) no function yet
     expect(unmigrated.classifyError(missingTable)).toBe('transient')
   })
 
