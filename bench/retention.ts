@@ -81,7 +81,8 @@ try {
   const loadSeconds = (performance.now() - t0) / 1000
   process.stderr.write(`loaded ${total + recent} in ${loadSeconds.toFixed(1)} s\n`)
 
-  // A writer that keeps inserting during the cleanup: its rate shows whether ingest is blocked.
+  // A writer that keeps inserting before and during the cleanup: its rate and slowest insert show
+  // whether ingest is blocked. The 10 s before the cleanup are the same-run baseline.
   let writing = true
   let written = 0
   let longestInsertMs = 0
@@ -94,6 +95,10 @@ try {
       await new Promise((resolve) => setImmediate(resolve))
     }
   })()
+  await new Promise((resolve) => setTimeout(resolve, 10_000))
+  const baselineRate = written / 10
+  const baselineLongestMs = longestInsertMs
+  longestInsertMs = 0
   const key = parseSigningKey(generateSigningKeyPem().privateKeyPem)
   t0 = performance.now()
   const writerStart = written
@@ -122,6 +127,8 @@ try {
     chunk_rows: Number(values.chunk),
     cleanup_seconds: Number(cleanupSeconds.toFixed(1)),
     deleted_per_second: Math.round(report.total / cleanupSeconds),
+    inserts_per_second_before_cleanup: Math.round(baselineRate),
+    longest_insert_ms_before_cleanup: Math.round(baselineLongestMs),
     concurrent_inserts_per_second_during_cleanup: Math.round(concurrentRate),
     longest_concurrent_insert_ms: Math.round(longestInsertMs),
     verify_seconds_after: Number(verifySeconds.toFixed(1)),
