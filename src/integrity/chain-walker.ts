@@ -99,6 +99,9 @@ export class ChainWalker {
     this.pending = undefined
     if (this.failure || !options.checkHead) return this.failure
     const last = this.prev ?? { seq: 0, hash: GENESIS_HASH }
+    if (!head && last.seq > 0) {
+      return this.fail(last.seq, 'deleted', `the tenant's head row is missing although its chain reaches seq ${last.seq}`)
+    }
     if (head && head.seq > last.seq) {
       return this.fail(last.seq + 1, 'deleted', `the head records ${head.seq} events but the chain ends at seq ${last.seq}`)
     }

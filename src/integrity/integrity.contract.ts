@@ -178,6 +178,12 @@ export function describeIntegrityContract(name: string, createHarness: () => Pro
         expect((await verify(store)).first_break).toMatchObject({ seq: 5, problem: 'inserted' })
       })
 
+      it('deleted head row', async () => {
+        const { store, tamper } = await tenRows()
+        await tamper(["DELETE FROM audit_chain_heads WHERE tenant_id = 'acme'"])
+        expect((await verify(store)).first_break).toMatchObject({ tenant_id: 'acme', seq: 10, problem: 'deleted' })
+      })
+
       it('reordered', async () => {
         const { store, tamper } = await tenRows()
         await tamper([

@@ -8,7 +8,7 @@ import type { KeyObject } from 'node:crypto'
 import type { IntegritySnapshot, IntegrityStore } from '../store/store.js'
 import { ChainWalker } from './chain-walker.js'
 import { checkpointIsAuthentic, checkpointMessage } from './checkpoint.js'
-import type { ChainBreak, Checkpoint, RetentionCut, TenantVerdict } from './types.js'
+import type { ChainBreak, ChainHead, Checkpoint, RetentionCut, TenantVerdict } from './types.js'
 
 export interface VerifyOptions {
   tenant_id?: string
@@ -41,6 +41,7 @@ export async function verifyChains(kind: 'postgres' | 'embedded', store: Integri
     const signed = options.checkpoints ? await authenticCheckpoints(snapshot, options) : undefined
     const tenants = new Set([...heads.map((head) => head.tenant_id), ...cuts.keys(), ...(signed?.byTenant.keys() ?? [])])
     if (options.tenant_id !== undefined) tenants.add(options.tenant_id)
+    else for (const tenant of await snapshot.tenants()) tenants.add(tenant)
     const report: VerifyReport = { intact: true, snapshot: SNAPSHOT[kind], events: 0, tenants: [], checkpoints_checked: signed?.count ?? 0 }
     if (signed?.failure) return fail(report, signed.failure)
     for (const tenant of [...tenants].sort()) {
@@ -62,7 +63,7 @@ function fail(report: VerifyReport, failure: ChainBreak): VerifyReport {
 async function verifyTenant(
   snapshot: IntegritySnapshot,
   tenant: string,
-  head: TenantVerdict['head'] & object | null,
+  head: ChainHead | null,
   cut: RetentionCut | null,
   signed: TenantCheckpoints | undefined,
   options: VerifyOptions,
@@ -76,7 +77,7 @@ async function verifyTenant(
   for await (const row of snapshot.rows(tenant, range)) {
     if (walker.push(row)) break
   }
-  const failure = walker.broken ?? walker.finish(head ? { tenant_id: tenant, seq: head.seq, hash: head.hash } : null, { checkHead: !partial })
+  const failure = walker.broken ?? walker.finish(head, { checkHead: !partial })
   verdict.events = walker.events
   verdict.head = walker.head && walker.head.seq > 0 ? walker.head : null
   verdict.checkpoints_matched = walker.checkpointsMatched

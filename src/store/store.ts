@@ -76,6 +76,8 @@ export interface Store {
 
 /** One consistent, read-only view of the chain tables (see `IntegrityStore.snapshot`). */
 export interface IntegritySnapshot {
+  /** Every tenant with chained rows (not only those with a head row: that row could be gone). */
+  tenants(): Promise<string[]>
   heads(tenant_id?: string): Promise<ChainHead[]>
   /** The latest retention cut per tenant. */
   cuts(tenant_id?: string): Promise<RetentionCut[]>

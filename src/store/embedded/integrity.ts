@@ -58,6 +58,12 @@ export class EmbeddedIntegrity implements IntegrityStore {
     const chunkRows = this.settings.chunkRows
     const byTenant = (tenant?: string) => (tenant === undefined ? ['', []] : [' WHERE tenant_id = ?', [tenant]]) as [string, string[]]
     return {
+      async tenants() {
+        return reader
+          .prepare<[], { tenant_id: string }>('SELECT DISTINCT tenant_id FROM audit_logs WHERE seq IS NOT NULL')
+          .all()
+          .map((row) => row.tenant_id)
+      },
       async heads(tenant) {
         const [where, values] = byTenant(tenant)
         return reader.prepare<string[], ChainHead>(`SELECT tenant_id, seq, hash FROM audit_chain_heads${where} ORDER BY tenant_id`).all(...values)

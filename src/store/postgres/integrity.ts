@@ -68,6 +68,10 @@ export class PostgresIntegrity implements IntegrityStore {
     const chunkRows = this.settings.chunkRows
     const byTenant = (tenant?: string) => (tenant === undefined ? ['', []] : [' WHERE tenant_id = $1', [tenant]]) as [string, string[]]
     return {
+      async tenants() {
+        const { rows } = await client.query<{ tenant_id: string }>('SELECT DISTINCT tenant_id FROM audit_logs WHERE seq IS NOT NULL')
+        return rows.map((row) => row.tenant_id)
+      },
       async heads(tenant) {
         const [where, values] = byTenant(tenant)
         const { rows } = await client.query<{ tenant_id: string; seq: string; hash: string }>(
