@@ -99,6 +99,9 @@ export class EmbeddedIntegrity implements IntegrityStore {
           const last = rows.at(-1)
           if (!last || rows.length < chunkRows) return
           after = [last.seq, last.id]
+          // Reads are synchronous: give the event loop a turn per chunk, so a verify or a
+          // retention digest in the service process does not stall ingest for its whole length.
+          await new Promise((resolve) => setImmediate(resolve))
         }
       },
     }
