@@ -2,6 +2,7 @@ import type { Config } from '../config.js'
 import type { QueueStatus } from '../queue/queue-status.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
 import type { Logger } from '../util/logger.js'
+import { newRegistry, ServiceMetrics } from './metrics.js'
 import { pipelineReader } from './reading.js'
 import { PipelineSampler, type PipelineView } from './sampler.js'
 
@@ -10,18 +11,22 @@ export interface MonitoringDependencies {
   audit: AuditLogger
   logger: Logger
   queueStatus?: () => Promise<QueueStatus>
+  /** Built by the caller when the SDK logger should feed its hooks (`auditq serve` does); else a fresh one. */
+  metrics?: ServiceMetrics
   /** Extra consumers of every periodic sample (alerts). */
   onSample?: (view: PipelineView) => void
 }
 
 export interface Monitoring {
   sampler: PipelineSampler
+  metrics: ServiceMetrics
   stop(): Promise<void>
 }
 
-/** The service's monitoring: one sampler per service instance, started with it. */
+/** The service's monitoring: one sampler and one metrics registry per service instance, started with it. */
 export async function startMonitoring(deps: MonitoringDependencies): Promise<Monitoring> {
   const { config } = deps
+  const metrics = deps.metrics ?? new ServiceMetrics(newRegistry())
   const sampler = new PipelineSampler({
     read: pipelineReader({ store: deps.audit.store, audit: deps.audit, pingTimeoutMs: 2_000, ...(deps.queueStatus ? { queueStatus: deps.queueStatus } : {}) }),
     thresholds: config.monitoring.thresholds,
@@ -31,9 +36,11 @@ export async function startMonitoring(deps: MonitoringDependencies): Promise<Mon
     logger: deps.logger,
     ...(deps.onSample ? { onSample: deps.onSample } : {}),
   })
+  metrics.attach({ audit: deps.audit, latest: () => sampler.latest() })
   await sampler.start()
   return {
     sampler,
+    metrics,
     stop: () => sampler.stop(),
   }
 }
