@@ -92,7 +92,10 @@ const configSchema = z.strictObject({
       rateWindowMs: z.number().int().min(100).default(10_000),
       /** Alert delivery: webhook URLs (Slack-compatible body with the structured alert alongside). */
       alertWebhooks: z.array(z.string().regex(/^https?:\/\//, 'must be an http(s) URL')).default([]),
-      /** A rule that fired is not notified again (nor its resolve sent) sooner than this after its last notice. */
+      /**
+       * A rule that holds is notified once (dedup); its resolve is sent when it stops holding. A rule
+       * that fires again sooner than this after its last notice is held back until the cooldown ends.
+       */
       alertCooldownMs: z.number().int().min(0).default(5 * 60_000),
       alertTimeoutMs: z.number().int().min(100).default(5_000),
       alertRetries: z.number().int().min(0).max(10).default(2),
