@@ -15,6 +15,8 @@ const configSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65_535).default(3000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** CLI log lines: `auto` is pino-pretty on a terminal and JSON otherwise. */
+  logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
   defaultTenant: z.string().min(1).max(128).default('default'),
   groupCommit: z
     .strictObject({
@@ -125,6 +127,7 @@ const ENV_KEYS = {
   AUDITQ_HOST: 'host',
   AUDITQ_PORT: 'port',
   AUDITQ_LOG_LEVEL: 'logLevel',
+  AUDITQ_LOG_FORMAT: 'logFormat',
   AUDITQ_REDIS_URL: 'redisUrl',
 } as const
 

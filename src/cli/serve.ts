@@ -26,7 +26,7 @@ export function registerServe(program: Command): void {
         ...(options.host ? { host: options.host } : {}),
         ...(options.port ? { port: Number(options.port) } : {}),
       })
-      const logger = createLogger({ level: config.logLevel })
+      const logger = createLogger({ level: config.logLevel, format: config.logFormat })
       let queueRedis: Redis | undefined
       let durability: DurabilityReport | undefined
       if (config.redisUrl) ({ redis: queueRedis, durability } = await connectQueueRedis(config, logger))

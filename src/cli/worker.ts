@@ -34,7 +34,7 @@ export function registerWorker(program: Command): void {
       if (metricsPort !== undefined && (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65_535)) {
         throw new AuditqError('AUDITQ_BAD_REQUEST', '--metrics-port must be an integer from 0 to 65535')
       }
-      const logger = createLogger({ level: config.logLevel, name: 'auditq-worker' })
+      const logger = createLogger({ level: config.logLevel, name: 'auditq-worker', format: config.logFormat })
       if (processes > 1 && cluster.isPrimary) {
         // One scrape target per host: the primary asks every process for its registry over the
         // cluster IPC channel and sums them (prom-client's AggregatorRegistry).
