@@ -1,8 +1,8 @@
 import type { Command } from 'commander'
-import { progress } from './progress.js'
 import { AuditqError } from '../errors.js'
 import { connectRedis, DeadLetterQueue, queueKeys } from '../queue/redis-streams/index.js'
 import { commandConfig } from './context.js'
+import { progress } from './progress.js'
 
 /** Runs `fn` against the configured dead-letter queue and closes the connection afterwards. */
 async function withDeadLetters<T>(command: Command, fn: (dlq: DeadLetterQueue) => Promise<T>): Promise<T> {

@@ -2,7 +2,6 @@ import type { Command } from 'commander'
 import { createWriteStream } from 'node:fs'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { progress } from './progress.js'
 import { AuditqError } from '../errors.js'
 import { csvHeader, csvRow } from '../query/csv.js'
 import { parseEventFilter } from '../query/filter.js'
@@ -10,6 +9,7 @@ import { renderTable } from '../query/table.js'
 import { decodeCursor, encodeCursor } from '../store/cursor.js'
 import { openStore } from '../store/open-store.js'
 import { addFilterFlags, commandConfig, filterFromFlags, storeLocation } from './context.js'
+import { progress } from './progress.js'
 
 export function registerQuery(program: Command): void {
   addFilterFlags(

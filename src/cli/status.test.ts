@@ -41,6 +41,29 @@ describe('auditq status', () => {
     expect(JSON.parse(broken.stdout)).toMatchObject({ health: { status: 'critical', issues: ['store unreachable'] } })
   })
 
+  it('--watch prints a fresh JSON line every interval until interrupted', async () => {
+    const t = await startApp('embedded')
+    running.push(t)
+    const url = await t.app.listen({ host: '127.0.0.1', port: 0 })
+    const child = spawn(process.execPath, [CLI, 'status', '--url', url, '--watch', '0.2'], { env: { ...process.env, AUDITQ_DATABASE_URL: '', AUDITQ_REDIS_URL: '' } })
+    const lines: string[] = []
+    let buffer = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString()
+      const parts = buffer.split('\n')
+      buffer = parts.pop()!
+      lines.push(...parts)
+    })
+    const deadline = Date.now() + 15_000
+    while (lines.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    child.kill('SIGINT')
+    await new Promise((resolve) => child.once('close', resolve))
+    expect(lines.length).toBeGreaterThanOrEqual(3)
+    const stamps = lines.slice(0, 3).map((line) => JSON.parse(line) as { health: { status: string }; timestamp: string })
+    expect(stamps.every((body) => body.health.status === 'healthy')).toBe(true)
+    expect(new Set(stamps.map((body) => body.timestamp)).size).toBe(3)
+  })
+
   it('says so when no service answers', async () => {
     const result = await auditq(['status', '--url', 'http://127.0.0.1:1'])
     expect(result.code).toBe(1)
