@@ -15,6 +15,8 @@ const configSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65_535).default(3000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** CLI log lines: `auto` is pino-pretty on a terminal and JSON otherwise. */
+  logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
   defaultTenant: z.string().min(1).max(128).default('default'),
   groupCommit: z
     .strictObject({
@@ -64,6 +66,43 @@ const configSchema = z.strictObject({
       heartbeatEveryMs: z.number().int().min(100).default(2_000),
     })
     .prefault({}),
+  /** Health rules, the history sampler and alert delivery (README "Monitoring" lists every rule). */
+  monitoring: z
+    .strictObject({
+      thresholds: z
+        .strictObject({
+          /** Events waiting in the queue (direct mode: for the group commit) above this: degraded (the seeds' 5,000). */
+          queueLengthDegraded: z.coerce.number().int().min(0).default(5_000),
+          /** Failed inserts in the last minute above this: critical (the seeds' 100). */
+          failuresPerMinuteCritical: z.coerce.number().int().min(0).default(100),
+          /** Events dropped (refused over the cap) since the counters began, above this: warning (the seeds' 1,000). */
+          droppedEventsWarning: z.coerce.number().int().min(0).default(1_000),
+          /** The oldest event not yet stored has waited longer than this: degraded. */
+          oldestEventAgeSecondsDegraded: z.coerce.number().min(0).default(60),
+          /** Dead letters above this: warning (default: any). */
+          deadLettersWarning: z.coerce.number().int().min(0).default(0),
+          /** Spilled events waiting for replay above this: warning (default: any). */
+          spilledWaitingWarning: z.coerce.number().int().min(0).default(0),
+        })
+        .prefault({}),
+      /** The least severe status for which GET /api/v1/monitoring/health answers 503 (default: anything but healthy). */
+      healthFailFrom: z.enum(['warning', 'degraded', 'critical']).default('warning'),
+      /** How often the history sampler reads the pipeline, and how much history it keeps. */
+      sampleEveryMs: z.coerce.number().int().min(100).default(2_000),
+      historyMs: z.coerce.number().int().min(1_000).default(10 * 60_000),
+      /** Window for the per-second rates. */
+      rateWindowMs: z.coerce.number().int().min(100).default(10_000),
+      /** Alert delivery: webhook URLs (Slack-compatible body with the structured alert alongside). */
+      alertWebhooks: z.array(z.string().regex(/^https?:\/\//, 'must be an http(s) URL')).default([]),
+      /**
+       * A rule that holds is notified once (dedup); its resolve is sent when it stops holding. A rule
+       * that fires again sooner than this after its last notice is held back until the cooldown ends.
+       */
+      alertCooldownMs: z.coerce.number().int().min(0).default(5 * 60_000),
+      alertTimeoutMs: z.coerce.number().int().min(100).default(5_000),
+      alertRetries: z.coerce.number().int().min(0).max(10).default(2),
+    })
+    .prefault({}),
   http: z
     .strictObject({
       /** 4 MiB fits 1,000 typical events; larger bodies are refused before parsing. */
@@ -88,6 +127,7 @@ const ENV_KEYS = {
   AUDITQ_HOST: 'host',
   AUDITQ_PORT: 'port',
   AUDITQ_LOG_LEVEL: 'logLevel',
+  AUDITQ_LOG_FORMAT: 'logFormat',
   AUDITQ_REDIS_URL: 'redisUrl',
 } as const
 
@@ -100,16 +140,52 @@ const NESTED_ENV_KEYS = {
   AUDITQ_QUEUE_NAME: ['queue', 'name'],
 } as const
 
+/** Monitoring settings (section, key) and health thresholds (monitoring.thresholds.key). */
+const MONITORING_ENV_KEYS = {
+  AUDITQ_HEALTH_FAIL_FROM: 'healthFailFrom',
+  AUDITQ_MONITOR_SAMPLE_MS: 'sampleEveryMs',
+  AUDITQ_MONITOR_HISTORY_MS: 'historyMs',
+  AUDITQ_ALERT_COOLDOWN_MS: 'alertCooldownMs',
+} as const
+const THRESHOLD_ENV_KEYS = {
+  AUDITQ_HEALTH_QUEUE_LENGTH: 'queueLengthDegraded',
+  AUDITQ_HEALTH_FAILURES_PER_MINUTE: 'failuresPerMinuteCritical',
+  AUDITQ_HEALTH_DROPPED_EVENTS: 'droppedEventsWarning',
+  AUDITQ_HEALTH_OLDEST_EVENT_SECONDS: 'oldestEventAgeSecondsDegraded',
+  AUDITQ_HEALTH_DEAD_LETTERS: 'deadLettersWarning',
+  AUDITQ_HEALTH_SPILLED_WAITING: 'spilledWaitingWarning',
+} as const
+
+/** Comma-separated lists (section, key). */
+const LIST_ENV_KEYS = {
+  AUDITQ_ALERT_WEBHOOKS: ['monitoring', 'alertWebhooks'],
+} as const
+
 export function configFromEnv(env: NodeJS.ProcessEnv): Partial<ConfigInput> {
   const fromEnv: Record<string, unknown> = {}
   for (const [variable, key] of Object.entries(ENV_KEYS)) {
     const value = env[variable]
     if (value !== undefined && value !== '') fromEnv[key] = value
   }
-  const nested: Record<string, Record<string, string>> = {}
+  const nested: Record<string, Record<string, unknown>> = {}
   for (const [variable, [section, key]] of Object.entries(NESTED_ENV_KEYS)) {
     const value = env[variable]
     if (value !== undefined && value !== '') (nested[section] ??= {})[key] = value
+  }
+  for (const [variable, [section, key]] of Object.entries(LIST_ENV_KEYS)) {
+    const value = env[variable]
+    if (value === undefined || value.trim() === '') continue
+    ;(nested[section] ??= {})[key] = value.split(',').map((item) => item.trim()).filter((item) => item !== '')
+  }
+  for (const [variable, key] of Object.entries(MONITORING_ENV_KEYS)) {
+    const value = env[variable]
+    if (value !== undefined && value !== '') (nested.monitoring ??= {})[key] = value
+  }
+  for (const [variable, key] of Object.entries(THRESHOLD_ENV_KEYS)) {
+    const value = env[variable]
+    if (value === undefined || value === '') continue
+    const monitoring = (nested.monitoring ??= {})
+    ;((monitoring.thresholds ??= {}) as Record<string, string>)[key] = value
   }
   return { ...fromEnv, ...nested }
 }

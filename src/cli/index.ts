@@ -6,6 +6,7 @@ import { registerMigrate } from './migrate.js'
 import { registerExport, registerQuery } from './query.js'
 import { registerSend } from './send.js'
 import { registerServe } from './serve.js'
+import { registerStatus } from './status.js'
 import { registerWorker } from './worker.js'
 
 const program = new Command()
@@ -15,6 +16,7 @@ const program = new Command()
   .option('--redis-url <url>', 'Redis for queue mode (env AUDITQ_REDIS_URL); omit for direct mode')
   .option('--data-dir <dir>', 'embedded store directory (env AUDITQ_DATA_DIR, default ./.auditq)')
   .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent (env AUDITQ_LOG_LEVEL)')
+  .option('--log-format <format>', 'auto (pretty on a terminal, else JSON) | json | pretty (env AUDITQ_LOG_FORMAT)')
   .showHelpAfterError()
   .exitOverride()
 
@@ -25,6 +27,7 @@ registerQuery(program)
 registerExport(program)
 registerWorker(program)
 registerDlq(program)
+registerStatus(program)
 
 try {
   await program.parseAsync(process.argv)
