@@ -73,6 +73,7 @@ export async function startWorker(options: WorkerOptions): Promise<TestWorker> {
   const migrated = await worker.fetch('/migrate', { method: 'POST' })
   if (migrated.status !== 200) throw new Error(`migrate failed: ${JSON.stringify(migrated.json)}`)
   await worker.exec('CREATE TABLE test_deliveries (message_id TEXT NOT NULL, attempts INTEGER NOT NULL)')
+  await worker.exec('CREATE TABLE test_handled (message_id TEXT NOT NULL, attempts INTEGER NOT NULL)')
   await worker.exec('CREATE TABLE test_dead_letters (message_id TEXT NOT NULL, body TEXT NOT NULL)')
   return worker
 }
