@@ -5,6 +5,7 @@
  */
 import { Miniflare } from 'miniflare'
 import { fileURLToPath } from 'node:url'
+import type { D1Database } from '../../src/cloudflare/bindings.js'
 import { bundleForWorkerd } from './bundle.js'
 
 export const QUEUE = 'audit-events-queue'
@@ -22,6 +23,8 @@ export interface TestWorker {
   fetch(path: string, init?: { method?: string; body?: unknown }): Promise<{ status: number; json: any }>
   sql<Row = Record<string, unknown>>(query: string, ...params: unknown[]): Promise<Row[]>
   exec(query: string): Promise<void>
+  /** The Worker's D1 database, reachable from the test (Miniflare proxies the calls into workerd). */
+  db: D1Database
   dispose(): Promise<void>
 }
 
@@ -68,6 +71,7 @@ export async function startWorker(options: WorkerOptions): Promise<TestWorker> {
     async exec(query) {
       await db.prepare(query).run()
     },
+    db: db as unknown as D1Database,
     dispose: () => mf.dispose(),
   }
   const migrated = await worker.fetch('/migrate', { method: 'POST' })
