@@ -34,6 +34,24 @@ export interface AuditServiceConfig {
   log?: CloudflareLog
 }
 
+/**
+ * The seed's token-usage event, accepted as is and mapped like every seed shape: `event_type` →
+ * action, `subject` → actor_id, `token_id` → resource_id (resource_type `token`), `timestamp`
+ * (epoch seconds or ms) → occurred_at.
+ */
+export interface TokenUsageEvent {
+  token_id: string
+  subject: string
+  event_type: string
+  client_id?: string
+  ip_address?: string
+  user_agent?: string
+  timestamp: number
+  metadata?: Record<string, unknown>
+}
+
+export type AuditInput = AuditEventInput | TokenUsageEvent
+
 export interface RejectedEvent {
   index: number
   errors: FieldError[]
@@ -91,12 +109,12 @@ export class AuditService {
   }
 
   /** Resolves with the event id once D1 holds the event (direct) or the queue accepted it. Throws AuditqError otherwise. */
-  async log(input: AuditEventInput): Promise<string> {
+  async log(input: AuditInput): Promise<string> {
     return this.logOne(input, { critical: false })
   }
 
   /** As `log`, with category `critical`, and always written to D1 directly, never through the queue. */
-  async logCritical(input: AuditEventInput): Promise<string> {
+  async logCritical(input: AuditInput): Promise<string> {
     return this.logOne({ ...input, category: 'critical' }, { critical: true })
   }
 
@@ -129,7 +147,7 @@ export class AuditService {
   }
 
   /** For request paths that must not wait: the write continues under `ctx.waitUntil`; a failure is counted and logged. */
-  logDetached(input: AuditEventInput, ctx: WaitUntil): void {
+  logDetached(input: AuditInput, ctx: WaitUntil): void {
     ctx.waitUntil(
       this.log(input).catch((error: unknown) => {
         this.counters.detachedFailures += 1
@@ -144,7 +162,7 @@ export class AuditService {
     return { ...this.counters }
   }
 
-  private async logOne(input: AuditEventInput, options: { critical: boolean }): Promise<string> {
+  private async logOne(input: AuditInput, options: { critical: boolean }): Promise<string> {
     const result = this.validate(input, this.now())
     if (!result.ok) {
       const summary = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ')

@@ -3,7 +3,7 @@
  * APIs; `cloudflare-bundle.test.ts` bundles this entry for workerd and fails on any Node builtin.
  */
 export { AuditService } from './audit-service.js'
-export type { AuditServiceConfig, AuditServiceStats, BulkResult, RejectedEvent, WaitUntil } from './audit-service.js'
+export type { AuditInput, AuditServiceConfig, AuditServiceStats, BulkResult, RejectedEvent, TokenUsageEvent, WaitUntil } from './audit-service.js'
 export { handleAuditBatch, retryDelaySeconds } from './consumer.js'
 export type { AuditBatchOptions, AuditBatchResult } from './consumer.js'
 export { ENVELOPE_VERSION, readEnvelope, toEnvelope } from './envelope.js'

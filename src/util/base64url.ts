@@ -17,5 +17,5 @@ export function decodeBase64Url(encoded: string): string {
   if (!BASE64URL.test(encoded) || encoded.length % 4 === 1) throw new SyntaxError('not base64url')
   const binary = atob(encoded.replace(/-/g, '+').replace(/_/g, '/'))
   const bytes = Uint8Array.from(binary, (char) => char.charCodeAt(0))
-  return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes)
 }
