@@ -1,0 +1,16 @@
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { describe, expect, it } from 'vitest'
+
+const RUNNER = fileURLToPath(new URL('../../examples/cloudflare/run-local.mjs', import.meta.url))
+
+describe('examples/cloudflare run locally with the documented command (workerd via Miniflare, config from wrangler.toml)', () => {
+  it.each(['single-worker', 'split'])('%s: a token issued over HTTP is queued, consumed and queryable in token_usage and the report', async (layout) => {
+    const { stdout } = await promisify(execFile)(process.execPath, [RUNNER, ...(layout === 'split' ? ['split'] : []), '--smoke'], { timeout: 60_000 })
+    const result = JSON.parse(stdout.trim().split('\n').at(-1)!)
+    expect(result.layout).toBe(layout)
+    expect(result.token_usage).toEqual([expect.objectContaining({ token_id: result.issued.token_id, subject: 'user:smoke', event_type: 'generated', client_id: 'cli' })])
+    expect(result.total).toBe(1)
+  })
+})
