@@ -107,3 +107,25 @@ describe(`handleAuditBatch consuming ${QUEUE} (workerd + local D1 + local queue)
     expect(await worker.sql('SELECT count(*) AS n FROM audit_logs WHERE id = ?', event.id)).toEqual([{ n: 1 }])
   })
 })
+
+describe('handleAuditBatch while D1 cannot take the batch', () => {
+  it('retries every message (none acked, none rejected) and stores them once D1 is back', async () => {
+    // One second between deliveries and 100 retries (Cloudflare's maximum): the outage outlasts several deliveries, never all of them.
+    worker = await startWorker({ mode: 'queue', maxRetries: 100, retryDelaySeconds: 1 })
+    const w = worker
+    await w.exec('ALTER TABLE audit_logs RENAME TO audit_logs_away')
+    const { json } = await w.fetch('/bulk', { body: [{ action: 'outage.one' }, { action: 'outage.two' }] })
+    await eventually(async () => {
+      const rows = await w.sql<{ n: number }>('SELECT count(DISTINCT message_id) AS n FROM test_deliveries WHERE attempts >= 2')
+      return rows[0]!.n === 2 ? true : undefined
+    }, 'both messages redelivered during the outage')
+    await w.exec('ALTER TABLE audit_logs_away RENAME TO audit_logs')
+    const stored = await eventually(async () => {
+      const rows = await w.sql<{ id: string }>('SELECT id FROM audit_logs WHERE id IN (?, ?)', ...json.ids)
+      return rows.length === 2 ? rows : undefined
+    }, 'both events stored after the outage')
+    expect(stored).toHaveLength(2)
+    expect(await w.sql('SELECT count(*) AS n FROM audit_rejects')).toEqual([{ n: 0 }])
+    expect(await w.sql('SELECT count(*) AS n FROM test_dead_letters')).toEqual([{ n: 0 }])
+  })
+})

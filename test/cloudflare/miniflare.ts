@@ -16,6 +16,8 @@ export interface WorkerOptions {
   /** false: the queue has no consumer, so queued events wait in it. */
   consumer?: boolean
   maxRetries?: number
+  /** Constant delay the consumer asks for on retry (default 0). */
+  retryDelaySeconds?: number
   loseFirstAcks?: boolean
 }
 
@@ -53,7 +55,7 @@ export async function startWorker(options: WorkerOptions): Promise<TestWorker> {
             [QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 0, maxRetries, deadLetterQueue: DLQ, retryDelay: 0 },
             [DLQ]: { maxBatchSize: 10, maxBatchTimeout: 0 },
           },
-    bindings: { MODE: options.mode, DLQ_NAME: DLQ, MAX_RETRIES: String(maxRetries), LOSE_FIRST_ACKS: String(options.loseFirstAcks ?? false) },
+    bindings: { MODE: options.mode, DLQ_NAME: DLQ, MAX_RETRIES: String(maxRetries), RETRY_DELAY_SECONDS: String(options.retryDelaySeconds ?? 0), LOSE_FIRST_ACKS: String(options.loseFirstAcks ?? false) },
   })
   const db = await mf.getD1Database('DB')
   const worker: TestWorker = {

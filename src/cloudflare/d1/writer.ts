@@ -42,8 +42,8 @@ export class D1EventWriter implements BatchInserter {
   }
 }
 
-/** Rows as JSON arrays, each at most MAX_CHUNK_BYTES of UTF-8 (a single event is far below it). */
-function chunkRows(events: readonly AuditEvent[]): string[] {
+/** Rows as JSON arrays, each at most MAX_CHUNK_BYTES of UTF-8 (a single event is far below it). Exported for its test. */
+export function chunkRows(events: readonly AuditEvent[]): string[] {
   const chunks: string[] = []
   let current: string[] = []
   let bytes = 2
