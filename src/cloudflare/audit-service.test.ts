@@ -102,4 +102,29 @@ describe('AuditService with a queue (workerd + local D1 + local queue)', () => {
       await worker.dispose()
     }
   })
+
+  it('when the queue refuses a send, the events are written to D1 directly before log() resolves, and counted', async () => {
+    const worker = await startWorker({ mode: 'queue', consumer: false })
+    try {
+      const one = await worker.fetch('/log?queue=refusing', { body: { action: 'queue.down' } })
+      expect(one.json.stats).toMatchObject({ queued: 0, queueFallbacks: 1, written: 1 })
+      const bulk = await worker.fetch('/bulk?queue=refusing', { body: [{ action: 'queue.down.bulk' }, { action: 'queue.down.bulk' }] })
+      expect(bulk.json.stats).toMatchObject({ queueFallbacks: 2, written: 2 })
+      const ids = [one.json.id, ...bulk.json.ids]
+      expect(await worker.sql('SELECT count(*) AS n FROM audit_logs WHERE id IN (?, ?, ?)', ...ids)).toEqual([{ n: 3 }])
+    } finally {
+      await worker.dispose()
+    }
+  })
+
+  it('logDetached returns at once and the write completes under waitUntil', async () => {
+    const worker = await startWorker({ mode: 'queue' })
+    try {
+      const { json } = await worker.fetch('/detached', { body: { action: 'detached.write', actor_id: 'd1' } })
+      expect(json).toEqual({ detached: true })
+      await eventually(async () => ((await worker.sql("SELECT id FROM audit_logs WHERE action = 'detached.write'")).length === 1 ? true : undefined), 'the detached event in D1')
+    } finally {
+      await worker.dispose()
+    }
+  })
 })
