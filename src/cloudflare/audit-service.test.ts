@@ -1,5 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { eventually, startWorker, type TestWorker } from '../../test/cloudflare/miniflare.js'
+
+// workerd start-up and queue delivery on a shared 2-core machine: generous bounds, never fixed sleeps.
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 60_000 })
 
 const seedShaped = { token_id: 'tok-1', subject: 'user:alice', event_type: 'generated', client_id: 'web', ip_address: '::ffff:203.0.113.9', timestamp: 1_763_900_000 }
 

@@ -1,5 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { DLQ, QUEUE, eventually, startWorker, type TestWorker } from '../../test/cloudflare/miniflare.js'
+
+// workerd start-up and queue delivery on a shared 2-core machine: generous bounds, never fixed sleeps.
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 60_000 })
 
 /** The seed README's test message, exactly as `wrangler queues producer … send` would send it. */
 const SEED_TEST_MESSAGE = {

@@ -85,7 +85,7 @@ export async function startWorker(options: WorkerOptions): Promise<TestWorker> {
 }
 
 /** Polls until `check` returns a value (not undefined) or the deadline passes; no fixed sleeps. */
-export async function eventually<T>(check: () => Promise<T | undefined>, what: string, deadlineMs = 15_000): Promise<T> {
+export async function eventually<T>(check: () => Promise<T | undefined>, what: string, deadlineMs = 30_000): Promise<T> {
   const until = Date.now() + deadlineMs
   for (;;) {
     const value = await check()

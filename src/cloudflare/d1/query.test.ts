@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { freshStore, type TestStore } from '../../../test/support/app.js'
 import { isoAt, storedEvent } from '../../../test/support/events.js'
 import { startWorker, type TestWorker } from '../../../test/cloudflare/miniflare.js'
@@ -8,6 +8,9 @@ import type { EventFilter } from '../../store/store.js'
 import { D1EventWriter } from './writer.js'
 import { queryEvents } from './query.js'
 import { reportEvents } from './report.js'
+
+// workerd start-up and queue delivery on a shared 2-core machine: generous bounds, never fixed sleeps.
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 60_000 })
 
 /** Deterministic, varied events: shared timestamps (id breaks ties), several tenants, failures with messages. */
 function sampleEvents(): AuditEvent[] {

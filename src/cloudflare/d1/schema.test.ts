@@ -1,9 +1,12 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startWorker, type TestWorker } from '../../../test/cloudflare/miniflare.js'
 import { EMBEDDED_MIGRATIONS } from '../../store/embedded/migrations.js'
 import { D1_MIGRATIONS, migrateD1, migrationFileText } from './schema.js'
+
+// workerd start-up and queue delivery on a shared 2-core machine: generous bounds, never fixed sleeps.
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 60_000 })
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../examples/cloudflare/migrations/', import.meta.url))
 const fileName = (m: { version: number; name: string }) => `${String(m.version).padStart(4, '0')}_${m.name}.sql`

@@ -1,7 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { storedEvent } from '../../../test/support/events.js'
 import { startWorker, type TestWorker } from '../../../test/cloudflare/miniflare.js'
 import { MAX_CHUNK_BYTES, D1EventWriter, chunkRows, classifyD1Error } from './writer.js'
+
+// workerd start-up and queue delivery on a shared 2-core machine: generous bounds, never fixed sleeps.
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 60_000 })
 
 describe('D1 batch insert chunking', () => {
   it('keeps every row, in order, in chunks of at most MAX_CHUNK_BYTES of UTF-8 (multi-byte text counted as bytes)', () => {
