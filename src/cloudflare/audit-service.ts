@@ -13,7 +13,8 @@
  *   `ctx.waitUntil`, and a failure is counted in `stats()` and logged, never swallowed.
  */
 import { AuditqError } from '../errors.js'
-import type { AuditEvent, AuditEventInput, FieldError } from '../event/types.js'
+import type { AuditEvent, AuditEventInput } from '../event/types.js'
+import type { BulkResult, RejectedEvent } from '../sdk/audit-logger.js'
 import { validateEvent } from '../event/validate.js'
 import { insertIsolating, type EventOutcome } from '../store/isolating-insert.js'
 import type { D1Database, MessageSendRequest, Queue } from './bindings.js'
@@ -52,16 +53,8 @@ export interface TokenUsageEvent {
 
 export type AuditInput = AuditEventInput | TokenUsageEvent
 
-export interface RejectedEvent {
-  index: number
-  errors: FieldError[]
-}
-
-export interface BulkResult {
-  /** Ids of the events now stored or queued, in input order. */
-  ids: string[]
-  rejected: RejectedEvent[]
-}
+// The Node SDK's result types (type-only: nothing of the SDK's Node code is bundled).
+export type { BulkResult, RejectedEvent }
 
 export interface AuditServiceStats {
   accepted: number
