@@ -132,3 +132,16 @@ describe('handleAuditBatch while D1 cannot take the batch', () => {
     expect(await w.sql('SELECT count(*) AS n FROM test_dead_letters')).toEqual([{ n: 0 }])
   })
 })
+
+describe('replaying the dead-letter queue with handleAuditBatch (the documented recovery)', () => {
+  it('stores a dead-lettered event once the cause is fixed', async () => {
+    worker = await startWorker({ mode: 'queue', maxRetries: 1, replayDeadLetters: true, retryDelaySeconds: 1 })
+    const w = worker
+    await w.exec("CREATE TRIGGER refuse_poison BEFORE INSERT ON audit_logs WHEN NEW.action = 'poison' BEGIN SELECT RAISE(ABORT, 'poison refused'); END")
+    const { json } = await w.fetch('/log', { body: { action: 'poison', actor_id: 'p' } })
+    await eventually(async () => ((await w.sql('SELECT 1 FROM test_deliveries WHERE queue = ?', DLQ)).length > 0 ? true : undefined), 'a delivery from the DLQ')
+    expect(await w.sql('SELECT count(*) AS n FROM audit_logs')).toEqual([{ n: 0 }])
+    await w.exec('DROP TRIGGER refuse_poison')
+    await eventually(async () => ((await w.sql('SELECT id FROM audit_logs WHERE id = ?', json.id)).length === 1 ? true : undefined), 'the replayed event in D1')
+  })
+})

@@ -19,6 +19,8 @@ export interface WorkerOptions {
   /** Constant delay the consumer asks for on retry (default 0). */
   retryDelaySeconds?: number
   loseFirstAcks?: boolean
+  /** The DLQ's consumer runs handleAuditBatch (with its own DLQ) instead of recording what arrives. */
+  replayDeadLetters?: boolean
 }
 
 export interface TestWorker {
@@ -53,9 +55,11 @@ export async function startWorker(options: WorkerOptions): Promise<TestWorker> {
         ? {}
         : {
             [QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 0, maxRetries, deadLetterQueue: DLQ, retryDelay: 0 },
-            [DLQ]: { maxBatchSize: 10, maxBatchTimeout: 0 },
+            [DLQ]: options.replayDeadLetters
+              ? { maxBatchSize: 10, maxBatchTimeout: 0, maxRetries: 100, deadLetterQueue: `${DLQ}-2`, retryDelay: 0 }
+              : { maxBatchSize: 10, maxBatchTimeout: 0 },
           },
-    bindings: { MODE: options.mode, DLQ_NAME: DLQ, MAX_RETRIES: String(maxRetries), RETRY_DELAY_SECONDS: String(options.retryDelaySeconds ?? 0), LOSE_FIRST_ACKS: String(options.loseFirstAcks ?? false) },
+    bindings: { MODE: options.mode, DLQ_NAME: DLQ, MAX_RETRIES: String(maxRetries), RETRY_DELAY_SECONDS: String(options.retryDelaySeconds ?? 0), LOSE_FIRST_ACKS: String(options.loseFirstAcks ?? false), REPLAY_DEAD_LETTERS: String(options.replayDeadLetters ?? false) },
   })
   const db = await mf.getD1Database('DB')
   const worker: TestWorker = {
@@ -78,7 +82,7 @@ export async function startWorker(options: WorkerOptions): Promise<TestWorker> {
   }
   const migrated = await worker.fetch('/migrate', { method: 'POST' })
   if (migrated.status !== 200) throw new Error(`migrate failed: ${JSON.stringify(migrated.json)}`)
-  await worker.exec('CREATE TABLE test_deliveries (message_id TEXT NOT NULL, attempts INTEGER NOT NULL)')
+  await worker.exec('CREATE TABLE test_deliveries (message_id TEXT NOT NULL, attempts INTEGER NOT NULL, queue TEXT)')
   await worker.exec('CREATE TABLE test_handled (message_id TEXT NOT NULL, attempts INTEGER NOT NULL)')
   await worker.exec('CREATE TABLE test_dead_letters (message_id TEXT NOT NULL, body TEXT NOT NULL)')
   return worker
