@@ -2,7 +2,7 @@
  * The parts of Cloudflare's binding types auditq uses, declared structurally so the package needs
  * no `@cloudflare/workers-types` at runtime or in a user's type graph; the real `D1Database`,
  * `Queue` and `MessageBatch` of workers-types are assignable to them (checked in
- * `bindings.typecheck.ts`).
+ * `examples/cloudflare/shared/bindings.check.ts`, part of `npm run typecheck`).
  */
 
 export interface D1Result<Row = Record<string, unknown>> {

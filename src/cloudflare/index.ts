@@ -1,6 +1,6 @@
 /**
  * `auditq/cloudflare`: auditq for Cloudflare Workers (D1, optional Queue). Free of Node-only
- * APIs; `cloudflare-bundle.test.ts` bundles this entry for workerd and fails on any Node builtin.
+ * APIs; `bundle-guard.test.ts` bundles this entry for workerd and fails on any Node builtin.
  */
 export { AuditService } from './audit-service.js'
 export type { AuditInput, AuditServiceConfig, AuditServiceStats, BulkResult, RejectedEvent, TokenUsageEvent, WaitUntil } from './audit-service.js'
