@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import type { Config } from '../config.js'
+import { dashboardRoutes } from '../dashboard/routes.js'
 import type { QueueStatus } from '../queue/queue-status.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
 import type { Logger } from '../util/logger.js'
@@ -67,15 +68,18 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
     maxLimit: config.http.maxQueryLimit,
   })
   await app.register(monitoringRoutes, { store: audit.store, audit, pingTimeoutMs: 2_000, ...(queueStatus ? { queueStatus } : {}) })
-  app.get('/', { config: { access: 'public' } }, async () => ({
+  // GET / answers this index to API clients and the dashboard to browsers (src/dashboard/routes.ts).
+  const apiIndex = {
     name: 'auditq',
     endpoints: [
+      'GET /dashboard (or GET / from a browser): the live dashboard',
       'POST /v1/events',
       'GET /v1/events',
       'GET /v1/events/:id',
       'GET /v1/events/export?format=ndjson|csv',
       'GET /api/v1/monitoring/health',
     ],
-  }))
+  }
+  await app.register(dashboardRoutes, { apiIndex })
   return app
 }
