@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * The only way this page puts data on screen: elements built with createElement and filled with
- * textContent. Nothing here (or anywhere in the page) assigns innerHTML, so a stored string such
+ * textContent. No script of the page ever hands a string to the HTML parser, so a stored string such
  * as `<script>` or `"><img onerror=…>` is always shown as the characters it is.
  */
 
