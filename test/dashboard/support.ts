@@ -37,6 +37,8 @@ export interface WatchedPage {
 
 export async function openPage(browser: Browser): Promise<WatchedPage> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+  // Well under the test's own timeout, so a failure names the step that waited.
+  context.setDefaultTimeout(10_000)
   const page = await context.newPage()
   const watched: WatchedPage = { context, page, dialogs: [], pageErrors: [] }
   page.on('dialog', (dialog) => {
