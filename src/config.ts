@@ -64,6 +64,40 @@ const configSchema = z.strictObject({
       heartbeatEveryMs: z.number().int().min(100).default(2_000),
     })
     .prefault({}),
+  /** Health rules, the history sampler and alert delivery (README "Monitoring" lists every rule). */
+  monitoring: z
+    .strictObject({
+      thresholds: z
+        .strictObject({
+          /** Events waiting in the queue (direct mode: for the group commit) above this: degraded (the seeds' 5,000). */
+          queueLengthDegraded: z.number().int().min(0).default(5_000),
+          /** Failed inserts in the last minute above this: critical (the seeds' 100). */
+          failuresPerMinuteCritical: z.number().int().min(0).default(100),
+          /** Events dropped (refused over the cap) since the counters began, above this: warning (the seeds' 1,000). */
+          droppedEventsWarning: z.number().int().min(0).default(1_000),
+          /** The oldest event not yet stored has waited longer than this: degraded. */
+          oldestEventAgeSecondsDegraded: z.number().min(0).default(60),
+          /** Dead letters above this: warning (default: any). */
+          deadLettersWarning: z.number().int().min(0).default(0),
+          /** Spilled events waiting for replay above this: warning (default: any). */
+          spilledWaitingWarning: z.number().int().min(0).default(0),
+        })
+        .prefault({}),
+      /** The least severe status for which GET /api/v1/monitoring/health answers 503 (default: anything but healthy). */
+      healthFailFrom: z.enum(['warning', 'degraded', 'critical']).default('warning'),
+      /** How often the history sampler reads the pipeline, and how much history it keeps. */
+      sampleEveryMs: z.number().int().min(100).default(2_000),
+      historyMs: z.number().int().min(1_000).default(10 * 60_000),
+      /** Window for the per-second rates. */
+      rateWindowMs: z.number().int().min(100).default(10_000),
+      /** Alert delivery: webhook URLs (Slack-compatible body with the structured alert alongside). */
+      alertWebhooks: z.array(z.string().regex(/^https?:\/\//, 'must be an http(s) URL')).default([]),
+      /** A rule that fired is not notified again (nor its resolve sent) sooner than this after its last notice. */
+      alertCooldownMs: z.number().int().min(0).default(5 * 60_000),
+      alertTimeoutMs: z.number().int().min(100).default(5_000),
+      alertRetries: z.number().int().min(0).max(10).default(2),
+    })
+    .prefault({}),
   http: z
     .strictObject({
       /** 4 MiB fits 1,000 typical events; larger bodies are refused before parsing. */
@@ -100,16 +134,26 @@ const NESTED_ENV_KEYS = {
   AUDITQ_QUEUE_NAME: ['queue', 'name'],
 } as const
 
+/** Comma-separated lists (section, key). */
+const LIST_ENV_KEYS = {
+  AUDITQ_ALERT_WEBHOOKS: ['monitoring', 'alertWebhooks'],
+} as const
+
 export function configFromEnv(env: NodeJS.ProcessEnv): Partial<ConfigInput> {
   const fromEnv: Record<string, unknown> = {}
   for (const [variable, key] of Object.entries(ENV_KEYS)) {
     const value = env[variable]
     if (value !== undefined && value !== '') fromEnv[key] = value
   }
-  const nested: Record<string, Record<string, string>> = {}
+  const nested: Record<string, Record<string, unknown>> = {}
   for (const [variable, [section, key]] of Object.entries(NESTED_ENV_KEYS)) {
     const value = env[variable]
     if (value !== undefined && value !== '') (nested[section] ??= {})[key] = value
+  }
+  for (const [variable, [section, key]] of Object.entries(LIST_ENV_KEYS)) {
+    const value = env[variable]
+    if (value === undefined || value.trim() === '') continue
+    ;(nested[section] ??= {})[key] = value.split(',').map((item) => item.trim()).filter((item) => item !== '')
   }
   return { ...fromEnv, ...nested }
 }

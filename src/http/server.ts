@@ -8,6 +8,7 @@ import type { Logger } from '../util/logger.js'
 import { errorBody, installErrorHandler } from './error-handler.js'
 import { ingestRoutes } from './ingest.js'
 import { monitoringRoutes } from './monitoring.js'
+import { startMonitoring } from '../observability/index.js'
 import { installAccessControl, OPEN_PRINCIPAL, type PrincipalResolver } from './principal.js'
 import { registerNdjsonParser } from './ndjson.js'
 import { queryRoutes } from './query.js'
@@ -67,7 +68,9 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
     defaultLimit: config.http.defaultQueryLimit,
     maxLimit: config.http.maxQueryLimit,
   })
-  await app.register(monitoringRoutes, { store: audit.store, audit, pingTimeoutMs: 2_000, ...(queueStatus ? { queueStatus } : {}) })
+  const monitoring = await startMonitoring({ config, audit, logger, ...(queueStatus ? { queueStatus } : {}) })
+  app.addHook('onClose', () => monitoring.stop())
+  await app.register(monitoringRoutes, { store: audit.store, sampler: monitoring.sampler, healthFailFrom: config.monitoring.healthFailFrom })
   // GET / answers this index to API clients and the dashboard to browsers (src/dashboard/routes.ts).
   const apiIndex = {
     name: 'auditq',
@@ -78,6 +81,8 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
       'GET /v1/events/:id',
       'GET /v1/events/export?format=ndjson|csv',
       'GET /api/v1/monitoring/health',
+      'GET /api/v1/monitoring/audit-metrics',
+      'GET /api/v1/monitoring/history',
     ],
   }
   await app.register(dashboardRoutes, { apiIndex })

@@ -27,6 +27,11 @@ export interface AuditLoggerOptions {
   logger?: Logger
   /** Injected clock for tests; stamps `received_at`. */
   now?: () => Date
+  /**
+   * Called once per `log`/`logCritical` when it settles, with its duration; the service feeds a
+   * Prometheus histogram with it. Plain callback: the SDK has no metrics dependency.
+   */
+  observeLogSeconds?: (seconds: number) => void
 }
 
 export interface RejectedEvent {
@@ -97,6 +102,7 @@ export abstract class BaseAuditLogger implements AuditLogger {
   protected readonly log_: Logger
   private readonly now: () => Date
   private readonly defaultTenant: string
+  private readonly observeLogSeconds: ((seconds: number) => void) | undefined
   private readonly detached = new Set<Promise<unknown>>()
   /** Accepted events on their way (awaiting Redis or a commit); close() waits for them before shutting down. */
   private readonly routing = new Set<Promise<unknown>>()
@@ -109,6 +115,7 @@ export abstract class BaseAuditLogger implements AuditLogger {
     this.log_ = options.logger ?? createLogger({ level: 'warn', name: 'auditq-sdk' })
     this.now = options.now ?? (() => new Date())
     this.defaultTenant = options.defaultTenant ?? 'default'
+    this.observeLogSeconds = options.observeLogSeconds
   }
 
   /** Sends validated events on their way; resolves with one outcome per event once each is durably accepted or refused. */
@@ -116,6 +123,14 @@ export abstract class BaseAuditLogger implements AuditLogger {
   /** Waits for everything accepted to be durable and releases resources; called once. */
   protected abstract shutdown(): Promise<void>
   protected abstract pendingCount(): number
+  /** Date.now() when the oldest event not yet committed by this process was submitted; null when none. */
+  protected oldestPendingSince(): number | null {
+    return null
+  }
+  /** Events in a store commit right now. */
+  protected inFlightCount(): number {
+    return 0
+  }
 
   async log(event: AuditEventInput): Promise<string> {
     return this.logOne(event, false)
@@ -166,7 +181,8 @@ export abstract class BaseAuditLogger implements AuditLogger {
   }
 
   stats(): LoggerStatsSnapshot {
-    return this.counters.snapshot(this.pendingCount())
+    const since = this.oldestPendingSince()
+    return this.counters.snapshot(this.pendingCount(), since === null ? null : Math.max(0, Date.now() - since), this.inFlightCount())
   }
 
   close(): Promise<void> {
@@ -186,7 +202,9 @@ export abstract class BaseAuditLogger implements AuditLogger {
       const summary = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ')
       throw new AuditqError('AUDITQ_VALIDATION', `invalid audit event: ${summary}`, { details: result.errors })
     }
+    const started = this.observeLogSeconds ? performance.now() : 0
     const [outcome] = await this.dispatch([result.event], { critical: urgent })
+    if (this.observeLogSeconds) this.observeLogSeconds((performance.now() - started) / 1000)
     if (!outcome || !outcome.ok) throw outcome?.error ?? new AuditqError('AUDITQ_INTERNAL', 'no outcome for event')
     return result.event.id
   }
@@ -201,7 +219,7 @@ export abstract class BaseAuditLogger implements AuditLogger {
   protected validate(input: unknown, receivedAt: Date, tenantOverride?: string) {
     const result = validateEvent(input, { receivedAt, defaultTenant: this.defaultTenant })
     if (!result.ok) {
-      this.counters.invalid += 1
+      this.counters.recordInvalid(result.errors[0]?.rule ?? 'unknown')
       return result
     }
     if (tenantOverride !== undefined) result.event.tenant_id = tenantOverride

@@ -31,6 +31,14 @@ export class DirectAuditLogger extends BaseAuditLogger {
     return this.committer.pendingCount
   }
 
+  protected override oldestPendingSince(): number | null {
+    return this.committer.oldestWaitingSince
+  }
+
+  protected override inFlightCount(): number {
+    return this.committer.inFlightCount
+  }
+
   protected async shutdown(): Promise<void> {
     await this.committer.drain()
     if (this.ownsStore) await this.store.close()

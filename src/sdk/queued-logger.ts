@@ -281,6 +281,14 @@ export class QueuedAuditLogger extends BaseAuditLogger {
     return this.committer.pendingCount
   }
 
+  protected override oldestPendingSince(): number | null {
+    return this.committer.oldestWaitingSince
+  }
+
+  protected override inFlightCount(): number {
+    return this.committer.inFlightCount
+  }
+
   protected async shutdown(): Promise<void> {
     clearInterval(this.replayTimer)
     await this.replaying

@@ -29,6 +29,14 @@ export interface LoggerStatsSnapshot {
   /** Events waiting for the next commit right now. */
   pending: number
   lastCommitMs: number
+  /** Sum of every commit's duration, for an average over any window. */
+  commitMsTotal: number
+  /** Invalid events by the validator rule of their first error (a bounded set of rule names). */
+  invalidByRule: Readonly<Record<string, number>>
+  /** Events in the commit running now (with `pending`: everything accepted and not yet stored). */
+  inFlight: number
+  /** Age of the oldest event accepted but not yet committed by this process's group commit; null when none waits. */
+  oldestPendingAgeMs: number | null
 }
 
 /** Plain counters: the SDK has no metrics dependency; the service exports these to Prometheus. */
@@ -41,6 +49,8 @@ export class LoggerStats {
   detachedFailures = 0
   commits = 0
   lastCommitMs = 0
+  commitMsTotal = 0
+  readonly invalidByRule: Record<string, number> = {}
   enqueued = 0
   overflowed = 0
   queueUnavailable = 0
@@ -54,9 +64,17 @@ export class LoggerStats {
     this.duplicates += report.duplicates
     this.failed += report.failed
     this.lastCommitMs = report.durationMs
+    this.commitMsTotal += report.durationMs
   }
 
-  snapshot(pending: number): LoggerStatsSnapshot {
+  recordInvalid(rule: string): void {
+    this.invalid += 1
+    // Rule names come from the validator (a fixed set); anything else is folded so labels stay bounded.
+    const label = /^[a-z_]{1,40}$/.test(rule) ? rule : 'other'
+    this.invalidByRule[label] = (this.invalidByRule[label] ?? 0) + 1
+  }
+
+  snapshot(pending: number, oldestPendingAgeMs: number | null = null, inFlight = 0): LoggerStatsSnapshot {
     return {
       accepted: this.accepted,
       invalid: this.invalid,
@@ -73,6 +91,10 @@ export class LoggerStats {
       refused: this.refused,
       pending,
       lastCommitMs: this.lastCommitMs,
+      commitMsTotal: this.commitMsTotal,
+      invalidByRule: { ...this.invalidByRule },
+      oldestPendingAgeMs,
+      inFlight,
     }
   }
 }
