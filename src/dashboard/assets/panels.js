@@ -6,7 +6,7 @@ import { byId, el, formatAge, formatCount, formatRate } from './dom.js'
 /** Any status the page does not know is treated as bad: an on-call person must not read it as fine. @param {unknown} status */
 export function statusLevel(status) {
   if (status === 'healthy') return 'ok'
-  if (status === 'degraded') return 'warn'
+  if (status === 'warning' || status === 'degraded') return 'warn'
   return 'bad'
 }
 
@@ -73,12 +73,18 @@ export function renderCards(metrics, samples) {
  */
 export function renderStatus(health) {
   const status = typeof health.status === 'string' ? health.status : 'unknown'
+  const level = statusLevel(status)
   const badge = byId('status')
   badge.dataset.status = status
-  badge.dataset.level = statusLevel(status)
+  badge.dataset.level = level
   byId('status-text').textContent = status
-  const issues = Array.isArray(health.issues) ? health.issues : []
-  const reasons = issues.length > 0 ? issues.map((issue) => el('li', { text: String(issue), attrs: { 'data-severity': 'critical' } })) : [el('li', { className: 'muted', text: 'No issues reported.' })]
+  const severity = level === 'bad' ? 'critical' : 'warning'
+  // The public health answer names no reasons; only a key with the admin scope sees them.
+  const reasons = !Array.isArray(health.issues)
+    ? [el('li', { className: 'muted', text: 'Reasons are shown to keys with the admin scope.' })]
+    : health.issues.length > 0
+      ? health.issues.map((issue) => el('li', { text: String(issue), attrs: { 'data-severity': severity } }))
+      : [el('li', { className: 'muted', text: 'No issues reported.' })]
   byId('status-reasons').replaceChildren(...reasons)
   const recommendations = Array.isArray(health.recommendations) ? health.recommendations : []
   byId('recommendations').replaceChildren(
