@@ -193,6 +193,17 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     )
     expect(await figure('ingest_rate_per_second')).toBeGreaterThan(0)
     expect(await figure('store_rate_per_second')).toBeGreaterThan(0)
+    // The charts draw the sampler's history: a line rising off the floor once the load shows in a sample.
+    await w.page.waitForFunction(
+      () => {
+        const svg = document.querySelector('[data-metric="store_rate_per_second"] svg')
+        const d = svg?.querySelector('path.line')?.getAttribute('d') ?? ''
+        const ys = [...d.matchAll(/,([\d.]+)/g)].map((m) => Number(m[1]))
+        return Number(svg?.getAttribute('data-points')) >= 2 && Math.min(...ys) < Math.max(...ys)
+      },
+      null,
+      { timeout: 10_000 },
+    )
     await w.page.screenshot({ path: artifactPath('dashboard-under-load') })
     // The README's picture is this screenshot; refresh it on purpose, not on every run.
     if (process.env.AUDITQ_UPDATE_SCREENSHOT === '1') {
