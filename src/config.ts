@@ -15,6 +15,8 @@ const configSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65_535).default(3000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** CLI log lines: `auto` is pino-pretty on a terminal and JSON otherwise. */
+  logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
   defaultTenant: z.string().min(1).max(128).default('default'),
   groupCommit: z
     .strictObject({
@@ -92,7 +94,10 @@ const configSchema = z.strictObject({
       rateWindowMs: z.number().int().min(100).default(10_000),
       /** Alert delivery: webhook URLs (Slack-compatible body with the structured alert alongside). */
       alertWebhooks: z.array(z.string().regex(/^https?:\/\//, 'must be an http(s) URL')).default([]),
-      /** A rule that fired is not notified again (nor its resolve sent) sooner than this after its last notice. */
+      /**
+       * A rule that holds is notified once (dedup); its resolve is sent when it stops holding. A rule
+       * that fires again sooner than this after its last notice is held back until the cooldown ends.
+       */
       alertCooldownMs: z.number().int().min(0).default(5 * 60_000),
       alertTimeoutMs: z.number().int().min(100).default(5_000),
       alertRetries: z.number().int().min(0).max(10).default(2),
@@ -122,6 +127,7 @@ const ENV_KEYS = {
   AUDITQ_HOST: 'host',
   AUDITQ_PORT: 'port',
   AUDITQ_LOG_LEVEL: 'logLevel',
+  AUDITQ_LOG_FORMAT: 'logFormat',
   AUDITQ_REDIS_URL: 'redisUrl',
 } as const
 

@@ -15,6 +15,7 @@ const program = new Command()
   .option('--redis-url <url>', 'Redis for queue mode (env AUDITQ_REDIS_URL); omit for direct mode')
   .option('--data-dir <dir>', 'embedded store directory (env AUDITQ_DATA_DIR, default ./.auditq)')
   .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent (env AUDITQ_LOG_LEVEL)')
+  .option('--log-format <format>', 'auto (pretty on a terminal, else JSON) | json | pretty (env AUDITQ_LOG_FORMAT)')
   .showHelpAfterError()
   .exitOverride()
 

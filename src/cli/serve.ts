@@ -2,6 +2,7 @@ import { hostname } from 'node:os'
 import type { Command } from 'commander'
 import type { Redis } from 'ioredis'
 import { buildServer } from '../http/server.js'
+import { newRegistry, ServiceMetrics } from '../observability/metrics.js'
 import { queueStatusReader } from '../queue/queue-status.js'
 import type { DurabilityReport } from '../queue/redis-streams/index.js'
 import { createAuditLogger } from '../sdk/audit-logger.js'
@@ -25,11 +26,14 @@ export function registerServe(program: Command): void {
         ...(options.host ? { host: options.host } : {}),
         ...(options.port ? { port: Number(options.port) } : {}),
       })
-      const logger = createLogger({ level: config.logLevel })
+      const logger = createLogger({ level: config.logLevel, format: config.logFormat })
       let queueRedis: Redis | undefined
       let durability: DurabilityReport | undefined
       if (config.redisUrl) ({ redis: queueRedis, durability } = await connectQueueRedis(config, logger))
+      // Built before the logger, so log() latency and group-commit batches reach the histograms.
+      const metrics = new ServiceMetrics(newRegistry())
       const audit = await createAuditLogger({
+        ...metrics.sdkHooks,
         ...storeLocation(config),
         defaultTenant: config.defaultTenant,
         groupCommit: config.groupCommit,
@@ -42,12 +46,12 @@ export function registerServe(program: Command): void {
       if (queueRedis && options.worker) {
         // Named by host and port, so a restarted service reclaims its own pending entries at once.
         const workerId = `${hostname()}-serve-${config.port}`
-        startWorkerRuntime({ config, store: audit.store, redis: queueRedis, logger, workerId }).then(
+        startWorkerRuntime({ config, store: audit.store, redis: queueRedis, logger, workerId, observeBatch: (report) => metrics.recordWorkerBatch(report) }).then(
           (started) => (startedRuntime = started),
           (error: unknown) => logger.error({ err: error }, 'in-process queue worker failed to start'),
         )
       }
-      const app = await buildServer({ config, audit, logger, ...(queueRedis ? { queueStatus: queueStatusReader(queueRedis, config, durability) } : {}) })
+      const app = await buildServer({ config, audit, logger, metrics, ...(queueRedis ? { queueStatus: queueStatusReader(queueRedis, config, durability) } : {}) })
       const address = await app.listen({ host: config.host, port: config.port })
       const mode = config.redisUrl ? (options.worker ? 'queue (ingest + worker)' : 'queue (ingest only)') : 'direct'
       logger.info({ address, mode, store: audit.store.kind, location: audit.store.description }, `auditq listening on ${address}`)

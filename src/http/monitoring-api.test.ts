@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { loadConfig, type ConfigInput } from '../config.js'
 import { queueStatusReader } from '../queue/queue-status.js'
 import { connectRedis } from '../queue/redis-streams/index.js'
+import { newRegistry, ServiceMetrics } from '../observability/metrics.js'
 import { createAuditLogger } from '../sdk/audit-logger.js'
 import type { PostgresStore } from '../store/postgres/postgres-store.js'
 import { createLogger } from '../util/logger.js'
@@ -31,8 +32,10 @@ afterEach(async () => {
 async function directService(kind: StoreKind, overrides: Partial<ConfigInput> = {}, resolvePrincipal?: () => Principal) {
   const t = await freshStore(kind)
   const config = loadConfig(FAST, overrides)
-  const audit = await createAuditLogger({ store: t.store, logger: silent })
-  const app = await buildServer({ config, audit, logger: silent, ...(resolvePrincipal ? { resolvePrincipal } : {}) })
+  // As `auditq serve` does: the metrics exist first so the SDK's hooks feed them.
+  const metrics = new ServiceMetrics(newRegistry())
+  const audit = await createAuditLogger({ store: t.store, logger: silent, ...metrics.sdkHooks })
+  const app = await buildServer({ config, audit, logger: silent, metrics, ...(resolvePrincipal ? { resolvePrincipal } : {}) })
   cleanups.push(async () => {
     await app.close()
     await audit.close()
@@ -43,6 +46,24 @@ async function directService(kind: StoreKind, overrides: Partial<ConfigInput> = 
 
 const ingest = (app: Awaited<ReturnType<typeof directService>>['app'], count: number, action = 'monitored.action') =>
   app.inject({ method: 'POST', url: '/v1/events', payload: Array.from({ length: count }, (_, i) => ({ action, actor_id: `u${i}` })) })
+
+/** Parses the Prometheus text format into `name{labels}` → value. */
+function parseMetrics(text: string): Map<string, number> {
+  const samples = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const at = line.lastIndexOf(' ')
+    samples.set(line.slice(0, at), Number(line.slice(at + 1)))
+  }
+  return samples
+}
+
+async function scrape(app: { inject: (url: string) => Promise<{ statusCode: number; headers: Record<string, unknown>; body: string }> }) {
+  const response = await app.inject('/metrics')
+  expect(response.statusCode).toBe(200)
+  expect(String(response.headers['content-type'])).toMatch(/^text\/plain; version=0\.0\.4/)
+  return parseMetrics(response.body)
+}
 
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs
@@ -103,6 +124,39 @@ describe.each(kinds)('monitoring endpoints in direct mode over the %s store', (k
     )
   })
 
+  it('/metrics exposes the counters, histograms and gauges by name, with bounded labels', async () => {
+    const { app, audit } = await directService(kind)
+    expect((await ingest(app, 25)).statusCode).toBe(202)
+    await app.inject({ method: 'POST', url: '/v1/events', payload: [{ action: '' }, { action: 'ok.one' }] })
+    await audit.log({ action: 'sdk.call', actor_id: 'sdk-actor-7' })
+    await until(async () => (await app.inject('/api/v1/monitoring/history')).json().samples.length, (n) => n >= 2, 'a second sample')
+    const metrics = await scrape(app)
+    expect(metrics.get('auditq_events_received_total')).toBe(28)
+    expect(metrics.get('auditq_events_accepted_total')).toBe(27)
+    expect(metrics.get('auditq_events_stored_total')).toBe(27)
+    expect(metrics.get('auditq_events_rejected_total{reason="min_length"}') ?? metrics.get('auditq_events_rejected_total{reason="required"}')).toBe(1)
+    expect(metrics.get('auditq_ingest_request_duration_seconds_count{status_class="2xx"}')).toBe(2)
+    expect(metrics.get('auditq_log_duration_seconds_count')).toBe(1)
+    expect(metrics.get('auditq_batch_size_events_sum{path="direct"}')).toBe(27)
+    expect(metrics.get('auditq_batch_insert_duration_seconds_count{path="direct"}')).toBeGreaterThanOrEqual(2)
+    expect(metrics.get('auditq_batch_failures_total{path="direct"}')).toBe(0)
+    expect(metrics.get('auditq_queue_depth_events')).toBe(0)
+    expect(metrics.get('auditq_oldest_unstored_event_age_seconds')).toBe(0)
+    expect(metrics.get('auditq_store_up')).toBe(1)
+    expect(metrics.get('auditq_health_status')).toBe(0)
+    expect(metrics.get('auditq_health_rule_firing{rule="store_unreachable"}')).toBe(0)
+    for (const name of ['auditq_events_dropped_total', 'auditq_events_overflowed_total', 'auditq_events_spilled_total', 'auditq_events_dead_lettered_total', 'auditq_dead_letters_events', 'auditq_spill_journal_bytes', 'auditq_live_workers']) {
+      expect(metrics.get(name), name).toBe(0)
+    }
+    expect(metrics.has('process_cpu_user_seconds_total')).toBe(true)
+    expect(metrics.has('nodejs_heap_size_used_bytes')).toBe(true)
+    // No actor, tenant or event id ever becomes a label.
+    const keys = [...metrics.keys()].join('\n')
+    expect(keys).not.toMatch(/sdk-actor-7|u1\b|default/)
+    const names = new Set([...metrics.keys()].map((key) => key.replace(/\{.*$/, '')).filter((name) => name.startsWith('auditq_')))
+    for (const name of names) expect(name, 'unit in the name').toMatch(/_(total|seconds|bytes|events|workers|status|up|firing)(_bucket|_sum|_count)?$/)
+  })
+
   it('health shows status and services to everyone, figures only to admins', async () => {
     const noScopes: Principal = { keyId: null, tenantId: null, scopes: new Set() }
     const anonymous = await directService(kind, {}, () => noScopes)
@@ -154,8 +208,9 @@ describe.skipIf(!hasRedis)('monitoring endpoints in queue mode', () => {
     const config = loadConfig(FAST, { redisUrl: REDIS_URL, queue: { prefix }, worker: { heartbeatEveryMs: 100, flushIntervalMs: 20 } }, overrides)
     const redis = connectRedis(REDIS_URL)
     const t = await freshStore('embedded')
-    const audit = await createAuditLogger({ store: t.store, logger: silent, queue: { redis, prefix, spillDir } })
-    const app = await buildServer({ config, audit, logger: silent, queueStatus: queueStatusReader(redis, config) })
+    const metrics = new ServiceMetrics(newRegistry())
+    const audit = await createAuditLogger({ store: t.store, logger: silent, queue: { redis, prefix, spillDir }, ...metrics.sdkHooks })
+    const app = await buildServer({ config, audit, logger: silent, metrics, queueStatus: queueStatusReader(redis, config) })
     cleanups.push(async () => {
       await app.close()
       await audit.close()
@@ -164,11 +219,11 @@ describe.skipIf(!hasRedis)('monitoring endpoints in queue mode', () => {
       redis.disconnect()
       rmSync(spillDir, { recursive: true, force: true })
     })
-    return { app, audit, config, redis, store: t.store }
+    return { app, audit, config, redis, store: t.store, metrics }
   }
 
   it('a queue backing up with no worker: queue length, oldest age and issues rise; a worker drains it back to healthy', async () => {
-    const { app, config, redis, store } = await queueService({ monitoring: { thresholds: { queueLengthDegraded: 20, oldestEventAgeSecondsDegraded: 0.5 } } })
+    const { app, config, redis, store, metrics: serviceMetrics } = await queueService({ monitoring: { thresholds: { queueLengthDegraded: 20, oldestEventAgeSecondsDegraded: 0.5 } } })
     expect((await ingest(app, 50)).statusCode).toBe(202)
 
     const backed = await until(
@@ -183,11 +238,16 @@ describe.skipIf(!hasRedis)('monitoring endpoints in queue mode', () => {
     expect(backed.recommendations.map((r: { message: string }) => r.message)).toContain(
       'No worker has sent a heartbeat: 50 queued events are not being stored. Start one with `auditq worker` (or `auditq serve` without --no-worker).',
     )
+    const gauges = await until(() => scrape(app), (m) => m.get('auditq_queue_depth_events') === 50 && (m.get('auditq_oldest_unstored_event_age_seconds') ?? 0) > 0.5, 'gauges of the backlog')
+    expect(gauges.get('auditq_live_workers')).toBe(0)
+    expect(gauges.get('auditq_health_status')).toBe(2)
+    expect(gauges.get('auditq_health_rule_firing{rule="no_live_worker"}')).toBe(1)
+    expect(gauges.get('auditq_health_rule_firing{rule="queue_backed_up"}')).toBe(1)
     const health = await app.inject('/api/v1/monitoring/health')
     expect(health.statusCode).toBe(503)
     expect(health.json()).toMatchObject({ status: 'degraded', services: { store: 'connected', redis: 'connected', audit_worker: 'not running' } })
 
-    const runtime = await startWorkerRuntime({ config, store, redis, logger: silent, workerId: 'monitoring-w1' })
+    const runtime = await startWorkerRuntime({ config, store, redis, logger: silent, workerId: 'monitoring-w1', observeBatch: (report) => serviceMetrics.recordWorkerBatch(report) })
     cleanups.push(async () => void (await runtime.stop()))
     const drained = await until(
       async () => (await app.inject('/api/v1/monitoring/audit-metrics')).json(),
@@ -203,6 +263,12 @@ describe.skipIf(!hasRedis)('monitoring endpoints in queue mode', () => {
     const statuses = history.samples.map((s: { status: string }) => s.status)
     expect(statuses).toContain('degraded')
     expect(Math.max(...history.samples.map((s: { queue_length: number }) => s.queue_length))).toBe(50)
+    const metrics = await scrape(app)
+    expect(metrics.get('auditq_events_enqueued_total')).toBe(50)
+    expect(metrics.get('auditq_worker_events_stored_total')).toBe(50)
+    expect(metrics.get('auditq_batch_size_events_sum{path="worker"}')).toBe(50)
+    expect(metrics.get('auditq_live_workers')).toBe(1)
+    expect(metrics.get('auditq_redis_up')).toBe(1)
     expect((await app.inject('/api/v1/monitoring/health')).statusCode).toBe(200)
   })
 })

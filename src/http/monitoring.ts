@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { atLeast, type HealthStatus } from '../observability/health-rules.js'
+import type { ServiceMetrics } from '../observability/metrics.js'
 import type { PipelineSampler, PipelineView } from '../observability/sampler.js'
 import type { Store } from '../store/store.js'
 import { hasScope } from './principal.js'
@@ -7,6 +8,7 @@ import { hasScope } from './principal.js'
 export interface MonitoringOptions {
   store: Store
   sampler: PipelineSampler
+  metrics: ServiceMetrics
   /** The least severe status that answers 503 on /health. */
   healthFailFrom: Exclude<HealthStatus, 'healthy'>
 }
@@ -57,6 +59,15 @@ export async function monitoringRoutes(app: FastifyInstance, options: Monitoring
       recommendations: evaluation.recommendations,
       timestamp: new Date(reading.at).toISOString(),
     }
+  })
+
+  /**
+   * Prometheus text exposition. Admin scope like the other figures (Prometheus sends a bearer
+   * token via `authorization`); with no keys configured (the open loopback mode) it is open.
+   */
+  app.get('/metrics', { config: { access: 'admin' } }, async (_request, reply) => {
+    const { registry } = options.metrics
+    return reply.header('content-type', registry.contentType).send(await registry.metrics())
   })
 
   /** The sampler's ring buffer, oldest first: what the dashboard's charts draw. */

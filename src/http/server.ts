@@ -9,6 +9,8 @@ import { errorBody, installErrorHandler } from './error-handler.js'
 import { ingestRoutes } from './ingest.js'
 import { monitoringRoutes } from './monitoring.js'
 import { startMonitoring } from '../observability/index.js'
+import { installIngestMetrics } from '../observability/http-metrics.js'
+import type { ServiceMetrics } from '../observability/metrics.js'
 import { installAccessControl, OPEN_PRINCIPAL, type PrincipalResolver } from './principal.js'
 import { registerNdjsonParser } from './ndjson.js'
 import { queryRoutes } from './query.js'
@@ -21,12 +23,14 @@ export interface ServerDependencies {
   queueStatus?: () => Promise<QueueStatus>
   /** Who a request comes from. Default: everyone may do everything (the open loopback mode). */
   resolvePrincipal?: PrincipalResolver
+  /** Prometheus metrics the SDK logger already feeds (built before it); a fresh set otherwise. */
+  metrics?: ServiceMetrics
 }
 
 const SAFE_REQUEST_ID = /^[\w.:-]{1,128}$/
 
 /** Builds the HTTP service without listening, so tests can `inject` and the CLI can `listen`. */
-export async function buildServer({ config, audit, logger, queueStatus, resolvePrincipal }: ServerDependencies): Promise<FastifyInstance> {
+export async function buildServer({ config, audit, logger, queueStatus, resolvePrincipal, metrics }: ServerDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger at runtime; the cast keeps the instance's default generics.
     loggerInstance: logger as FastifyBaseLogger,
@@ -68,9 +72,10 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
     defaultLimit: config.http.defaultQueryLimit,
     maxLimit: config.http.maxQueryLimit,
   })
-  const monitoring = await startMonitoring({ config, audit, logger, ...(queueStatus ? { queueStatus } : {}) })
+  const monitoring = await startMonitoring({ config, audit, logger, ...(queueStatus ? { queueStatus } : {}), ...(metrics ? { metrics } : {}) })
   app.addHook('onClose', () => monitoring.stop())
-  await app.register(monitoringRoutes, { store: audit.store, sampler: monitoring.sampler, healthFailFrom: config.monitoring.healthFailFrom })
+  installIngestMetrics(app, monitoring.metrics)
+  await app.register(monitoringRoutes, { store: audit.store, sampler: monitoring.sampler, metrics: monitoring.metrics, healthFailFrom: config.monitoring.healthFailFrom })
   // GET / answers this index to API clients and the dashboard to browsers (src/dashboard/routes.ts).
   const apiIndex = {
     name: 'auditq',
@@ -83,6 +88,7 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
       'GET /api/v1/monitoring/health',
       'GET /api/v1/monitoring/audit-metrics',
       'GET /api/v1/monitoring/history',
+      'GET /metrics',
     ],
   }
   await app.register(dashboardRoutes, { apiIndex })

@@ -79,6 +79,11 @@ export class PipelineSampler {
     return this.ring.filter((view) => view.reading.at >= cutoff).map(toHistorySample)
   }
 
+  /** The newest periodic sample (what /metrics reports, so a scrape does no I/O). */
+  latest(): PipelineView | undefined {
+    return this.ring.at(-1)
+  }
+
   get intervalMs(): number {
     return this.options.everyMs
   }

@@ -5,6 +5,7 @@ import { openStore } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
 import { createLogger, type Logger } from '../util/logger.js'
 import type { EventOutcome } from '../store/isolating-insert.js'
+import type { CommitReport } from './group-commit.js'
 import type { QueueModeOptions } from './queued-logger.js'
 import { LoggerStats, type LoggerStatsSnapshot } from './stats.js'
 
@@ -32,6 +33,8 @@ export interface AuditLoggerOptions {
    * Prometheus histogram with it. Plain callback: the SDK has no metrics dependency.
    */
   observeLogSeconds?: (seconds: number) => void
+  /** Called after every group commit with its report (batch size, duration), for metrics. */
+  observeCommit?: (report: CommitReport) => void
 }
 
 export interface RejectedEvent {

@@ -19,7 +19,10 @@ export class DirectAuditLogger extends BaseAuditLogger {
     this.committer = new GroupCommitter(store, {
       ...DEFAULT_GROUP_COMMIT,
       ...options.groupCommit,
-      onCommit: (report) => this.counters.recordCommit(report),
+      onCommit: (report) => {
+        this.counters.recordCommit(report)
+        options.observeCommit?.(report)
+      },
     })
   }
 

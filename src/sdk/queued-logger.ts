@@ -127,7 +127,10 @@ export class QueuedAuditLogger extends BaseAuditLogger {
     this.committer = new GroupCommitter(store, {
       ...DEFAULT_GROUP_COMMIT,
       ...options.groupCommit,
-      onCommit: (report) => this.counters.recordCommit(report),
+      onCommit: (report) => {
+        this.counters.recordCommit(report)
+        options.observeCommit?.(report)
+      },
     })
     this.settings = {
       ...DEFAULTS,
