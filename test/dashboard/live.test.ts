@@ -9,7 +9,7 @@ import type { Browser } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startApp, type TestApp } from '../support/app.js'
 import { artifactPath, chromiumAvailable, launchChromium } from '../support/browser.js'
-import { columnTexts, listen, openPage, postEvents, waitForPolls, type WatchedPage } from './support.js'
+import { columnTexts, listen, openPage, pollCount, postEvents, waitForPolls, type WatchedPage } from './support.js'
 
 const hasChromium = chromiumAvailable()
 const README_IMAGE_DIR = join(import.meta.dirname, '..', '..', 'docs', 'img')
@@ -137,6 +137,21 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     await w.page.waitForSelector(`#events-body tr.event[data-id="${id}"]`)
     expect(await w.page.textContent('#page-info')).toMatch(/^page 1 /)
     expect(await w.page.isHidden('#new-events')).toBe(true)
+  })
+
+  it('stops refreshing while "live" is off and catches up when it is back on', async () => {
+    await w.page.goto(`${base}/`)
+    await waitForPolls(w.page, 1)
+    await w.page.uncheck('#live')
+    await w.page.waitForSelector('body[data-refreshing="false"]') // a refresh already under way may finish
+    const pollsWhenPaused = await pollCount(w.page)
+    const [id] = await postEvents(base, [{ action: 'paused.view', actor_id: 'while-paused' }])
+    // Longer than a refresh interval (2 s): a page still polling would have drawn the row by now.
+    await w.page.waitForTimeout(3_000)
+    expect(await w.page.locator(`#events-body tr[data-id="${id}"]`).count()).toBe(0)
+    expect(await pollCount(w.page)).toBe(pollsWhenPaused)
+    await w.page.check('#live')
+    await w.page.waitForSelector(`#events-body tr[data-id="${id}"]`)
   })
 
   it('renders hostile stored strings as text: no script runs, no element is injected', async () => {

@@ -92,6 +92,7 @@ async function refreshHealthOnly() {
 async function poll(refreshEvents) {
   if (polling) return
   polling = true
+  document.body.dataset.refreshing = 'true'
   try {
     await Promise.all([
       refreshPipeline(),
@@ -106,6 +107,7 @@ async function poll(refreshEvents) {
     byId('updated').textContent = `updated ${new Date().toISOString().slice(11, 19)} UTC`
   } finally {
     polling = false
+    document.body.dataset.refreshing = 'false'
   }
 }
 
@@ -141,7 +143,10 @@ function start() {
     refusals.clear()
     now()
   })
-  byId('live').addEventListener('change', now)
+  byId('live').addEventListener('change', () => {
+    if (/** @type {HTMLInputElement} */ (byId('live')).checked) now()
+    else clearTimeout(timer)
+  })
   document.addEventListener('visibilitychange', () => {
     if (!document.hidden) now()
     else clearTimeout(timer)
