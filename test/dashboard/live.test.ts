@@ -119,6 +119,17 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     await w.page.waitForSelector('#events-body td.actor >> text=filter-bob')
   })
 
+  it('says which filter the service refused, and keeps saying it across refreshes', async () => {
+    // The inputs cap their length; a link can still carry an over-long value.
+    await w.page.goto(`${base}/#actor_id=${'x'.repeat(300)}`)
+    await w.page.waitForSelector('#fetch-error:not([hidden])')
+    expect(await w.page.textContent('#fetch-error')).toMatch(/actor_id: must be 1–256 characters/)
+    await waitForPolls(w.page, 2)
+    expect(await w.page.isVisible('#fetch-error')).toBe(true)
+    await w.page.click('#filters-clear')
+    await w.page.waitForSelector('#fetch-error', { state: 'hidden' })
+  })
+
   it('does not move rows under a reader on an older page: it offers the newer events instead', async () => {
     await postEvents(base, Array.from({ length: 60 }, (_, i) => ({ action: 'reader.page', actor_id: `reader-${i}` })))
     await w.page.goto(`${base}/#action=reader.page`)
