@@ -124,7 +124,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     await w.page.goto(`${base}/#actor_id=${'x'.repeat(300)}`)
     await w.page.waitForSelector('#fetch-error:not([hidden])')
     expect(await w.page.textContent('#fetch-error')).toMatch(/actor_id: must be 1–256 characters/)
-    await waitForPolls(w.page, 2)
+    await waitForPolls(w.page, 1)
     expect(await w.page.isVisible('#fetch-error')).toBe(true)
     await w.page.click('#filters-clear')
     await w.page.waitForSelector('#fetch-error', { state: 'hidden' })
@@ -158,7 +158,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     const pollsWhenPaused = await pollCount(w.page)
     const [id] = await postEvents(base, [{ action: 'paused.view', actor_id: 'while-paused' }])
     // Longer than a refresh interval (2 s): a page still polling would have drawn the row by now.
-    await w.page.waitForTimeout(3_000)
+    await w.page.waitForTimeout(2_500)
     expect(await w.page.locator(`#events-body tr[data-id="${id}"]`).count()).toBe(0)
     expect(await pollCount(w.page)).toBe(pollsWhenPaused)
     await w.page.check('#live')

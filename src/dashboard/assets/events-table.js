@@ -29,6 +29,8 @@ const state = {
   /** @type {AuditEvent[]} */
   shown: [],
   drawnOnce: false,
+  /** Bumped by every navigation, so an answer to an older request (other filters, page) is dropped. */
+  view: 0,
 }
 
 /** @type {(message: string | null) => void} */
@@ -71,6 +73,7 @@ export function initEventsTable({ onError }) {
 
 /** @param {number} page */
 async function goToPage(page) {
+  state.view += 1
   state.page = page
   state.cursors.length = page + 1
   state.expanded.clear()
@@ -79,8 +82,9 @@ async function goToPage(page) {
 }
 
 async function loadCurrentPage() {
+  const view = state.view
   const page = await fetchPage(state.cursors[state.page] ?? null)
-  if (!page) return
+  if (!page || view !== state.view) return
   state.nextCursor = page.next_cursor
   render(page.events)
   if (state.page === 0) rememberFirstPage(page.events)
@@ -90,8 +94,9 @@ async function loadCurrentPage() {
 /** Called by the polling loop. */
 async function refreshLive() {
   if (!readerIsBrowsing()) return loadCurrentPage()
+  const view = state.view
   const first = await fetchPage(null)
-  if (!first) return
+  if (!first || view !== state.view) return
   const arrived = first.events.filter((e) => !state.firstPageIds.has(e.id)).length
   const banner = byId('new-events')
   banner.hidden = arrived === 0
