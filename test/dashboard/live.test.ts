@@ -119,6 +119,39 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     await w.page.waitForSelector('#events-body td.actor >> text=filter-bob')
   })
 
+  it('never draws a slow answer for the old filter over the rows of the new one', async () => {
+    await postEvents(base, [{ action: 'race.probe', actor_id: 'race-kept' }, { action: 'race.probe', actor_id: 'race-other' }])
+    await w.page.goto(`${base}/#action=race.probe`)
+    await w.page.waitForSelector('#events-body td.actor >> text=race-other')
+    // Hold back the next refresh for the unfiltered-by-actor view until the reader has moved on.
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    let delivered!: () => void
+    const stale = new Promise<void>((resolve) => (delivered = resolve))
+    let intercepted!: () => void
+    const inFlight = new Promise<void>((resolve) => (intercepted = resolve))
+    await w.page.route(
+      (url) => url.pathname === '/v1/events' && !url.searchParams.has('actor_id'),
+      async (route) => {
+        intercepted()
+        await held
+        await route.continue()
+        delivered()
+      },
+      { times: 1 },
+    )
+    await inFlight
+    await w.page.fill('#filters input[name="actor_id"]', 'race-kept')
+    await w.page.click('#filters button[type="submit"]')
+    await w.page.waitForFunction(() => document.querySelectorAll('#events-body tr.event').length === 1)
+    // Let the held refresh finish, then look before the next one could redraw anything.
+    const heldRefreshDone = waitForPolls(w.page, 1)
+    release()
+    await stale
+    await heldRefreshDone
+    expect(await columnTexts(w.page, 'actor')).toEqual(['race-kept'])
+  })
+
   it('says which filter the service refused, and keeps saying it across refreshes', async () => {
     // The inputs cap their length; a link can still carry an over-long value.
     await w.page.goto(`${base}/#actor_id=${'x'.repeat(300)}`)
