@@ -72,35 +72,35 @@ const configSchema = z.strictObject({
       thresholds: z
         .strictObject({
           /** Events waiting in the queue (direct mode: for the group commit) above this: degraded (the seeds' 5,000). */
-          queueLengthDegraded: z.number().int().min(0).default(5_000),
+          queueLengthDegraded: z.coerce.number().int().min(0).default(5_000),
           /** Failed inserts in the last minute above this: critical (the seeds' 100). */
-          failuresPerMinuteCritical: z.number().int().min(0).default(100),
+          failuresPerMinuteCritical: z.coerce.number().int().min(0).default(100),
           /** Events dropped (refused over the cap) since the counters began, above this: warning (the seeds' 1,000). */
-          droppedEventsWarning: z.number().int().min(0).default(1_000),
+          droppedEventsWarning: z.coerce.number().int().min(0).default(1_000),
           /** The oldest event not yet stored has waited longer than this: degraded. */
-          oldestEventAgeSecondsDegraded: z.number().min(0).default(60),
+          oldestEventAgeSecondsDegraded: z.coerce.number().min(0).default(60),
           /** Dead letters above this: warning (default: any). */
-          deadLettersWarning: z.number().int().min(0).default(0),
+          deadLettersWarning: z.coerce.number().int().min(0).default(0),
           /** Spilled events waiting for replay above this: warning (default: any). */
-          spilledWaitingWarning: z.number().int().min(0).default(0),
+          spilledWaitingWarning: z.coerce.number().int().min(0).default(0),
         })
         .prefault({}),
       /** The least severe status for which GET /api/v1/monitoring/health answers 503 (default: anything but healthy). */
       healthFailFrom: z.enum(['warning', 'degraded', 'critical']).default('warning'),
       /** How often the history sampler reads the pipeline, and how much history it keeps. */
-      sampleEveryMs: z.number().int().min(100).default(2_000),
-      historyMs: z.number().int().min(1_000).default(10 * 60_000),
+      sampleEveryMs: z.coerce.number().int().min(100).default(2_000),
+      historyMs: z.coerce.number().int().min(1_000).default(10 * 60_000),
       /** Window for the per-second rates. */
-      rateWindowMs: z.number().int().min(100).default(10_000),
+      rateWindowMs: z.coerce.number().int().min(100).default(10_000),
       /** Alert delivery: webhook URLs (Slack-compatible body with the structured alert alongside). */
       alertWebhooks: z.array(z.string().regex(/^https?:\/\//, 'must be an http(s) URL')).default([]),
       /**
        * A rule that holds is notified once (dedup); its resolve is sent when it stops holding. A rule
        * that fires again sooner than this after its last notice is held back until the cooldown ends.
        */
-      alertCooldownMs: z.number().int().min(0).default(5 * 60_000),
-      alertTimeoutMs: z.number().int().min(100).default(5_000),
-      alertRetries: z.number().int().min(0).max(10).default(2),
+      alertCooldownMs: z.coerce.number().int().min(0).default(5 * 60_000),
+      alertTimeoutMs: z.coerce.number().int().min(100).default(5_000),
+      alertRetries: z.coerce.number().int().min(0).max(10).default(2),
     })
     .prefault({}),
   http: z
@@ -140,6 +140,22 @@ const NESTED_ENV_KEYS = {
   AUDITQ_QUEUE_NAME: ['queue', 'name'],
 } as const
 
+/** Monitoring settings (section, key) and health thresholds (monitoring.thresholds.key). */
+const MONITORING_ENV_KEYS = {
+  AUDITQ_HEALTH_FAIL_FROM: 'healthFailFrom',
+  AUDITQ_MONITOR_SAMPLE_MS: 'sampleEveryMs',
+  AUDITQ_MONITOR_HISTORY_MS: 'historyMs',
+  AUDITQ_ALERT_COOLDOWN_MS: 'alertCooldownMs',
+} as const
+const THRESHOLD_ENV_KEYS = {
+  AUDITQ_HEALTH_QUEUE_LENGTH: 'queueLengthDegraded',
+  AUDITQ_HEALTH_FAILURES_PER_MINUTE: 'failuresPerMinuteCritical',
+  AUDITQ_HEALTH_DROPPED_EVENTS: 'droppedEventsWarning',
+  AUDITQ_HEALTH_OLDEST_EVENT_SECONDS: 'oldestEventAgeSecondsDegraded',
+  AUDITQ_HEALTH_DEAD_LETTERS: 'deadLettersWarning',
+  AUDITQ_HEALTH_SPILLED_WAITING: 'spilledWaitingWarning',
+} as const
+
 /** Comma-separated lists (section, key). */
 const LIST_ENV_KEYS = {
   AUDITQ_ALERT_WEBHOOKS: ['monitoring', 'alertWebhooks'],
@@ -160,6 +176,16 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Partial<ConfigInput> {
     const value = env[variable]
     if (value === undefined || value.trim() === '') continue
     ;(nested[section] ??= {})[key] = value.split(',').map((item) => item.trim()).filter((item) => item !== '')
+  }
+  for (const [variable, key] of Object.entries(MONITORING_ENV_KEYS)) {
+    const value = env[variable]
+    if (value !== undefined && value !== '') (nested.monitoring ??= {})[key] = value
+  }
+  for (const [variable, key] of Object.entries(THRESHOLD_ENV_KEYS)) {
+    const value = env[variable]
+    if (value === undefined || value === '') continue
+    const monitoring = (nested.monitoring ??= {})
+    ;((monitoring.thresholds ??= {}) as Record<string, string>)[key] = value
   }
   return { ...fromEnv, ...nested }
 }

@@ -18,6 +18,7 @@ export const ERROR_CATALOG = {
   AUDITQ_QUEUE_UNAVAILABLE: { status: 503, summary: 'Queue mode: Redis did not confirm an enqueue (connection lost, timeout, out of memory).' },
   AUDITQ_SPILL_FULL: { status: 503, summary: 'The local spill journal reached its size limit; nothing of that call was written.' },
   AUDITQ_SPILL_FAILED: { status: 503, summary: 'A spill journal write or fsync failed; the journal stops accepting events until reopened.' },
+  AUDITQ_SERVICE_UNREACHABLE: { status: 503, summary: 'CLI: the auditq service did not answer (`auditq status --url`).' },
   AUDITQ_CLOSED: { status: 503, summary: 'The logger or service is shutting down and accepts no more events.' },
   AUDITQ_CONFIG: { status: 500, summary: 'Configuration is invalid; the message names the setting.' },
   AUDITQ_INTERNAL: { status: 500, summary: 'An unexpected fault; details are in the server log, never in the response.' },

@@ -6,6 +6,7 @@ import { registerMigrate } from './migrate.js'
 import { registerExport, registerQuery } from './query.js'
 import { registerSend } from './send.js'
 import { registerServe } from './serve.js'
+import { registerStatus } from './status.js'
 import { registerWorker } from './worker.js'
 
 const program = new Command()
@@ -26,6 +27,7 @@ registerQuery(program)
 registerExport(program)
 registerWorker(program)
 registerDlq(program)
+registerStatus(program)
 
 try {
   await program.parseAsync(process.argv)

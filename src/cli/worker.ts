@@ -45,10 +45,14 @@ export function registerWorker(program: Command): void {
       const slot = process.env.AUDITQ_WORKER_SLOT ?? '0'
       const registry = newRegistry()
       const metrics = new BatchMetrics(registry)
-      if (cluster.isWorker) AggregatorRegistry.setRegistries([registry])
+      if (cluster.isWorker) {
+        // Constructing one installs prom-client's IPC listener that answers the primary's requests.
+        new AggregatorRegistry()
+        AggregatorRegistry.setRegistries([registry])
+      }
       else if (metricsPort !== undefined) {
         const server = await serveMetrics({ host: config.host, port: metricsPort, logger, render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }) })
-        logger.info({ metrics_url: server.url }, `worker metrics on ${server.url}`)
+        logger.info({ metrics_url: server.url }, 'worker metrics listening')
       }
       await runWorker(config, logger, `${hostname()}-w${slot}`, metrics)
     })
@@ -57,7 +61,7 @@ export function registerWorker(program: Command): void {
 async function serveClusterMetrics(host: string, port: number, logger: Logger): Promise<void> {
   const aggregator = new AggregatorRegistry()
   const server = await serveMetrics({ host, port, logger, render: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }) })
-  logger.info({ metrics_url: server.url }, `worker metrics (all processes) on ${server.url}`)
+  logger.info({ metrics_url: server.url, aggregated: true }, 'worker metrics listening')
 }
 
 async function runWorker(config: ReturnType<typeof commandConfig>, logger: Logger, workerId: string, metrics: BatchMetrics): Promise<void> {

@@ -97,6 +97,8 @@ describe.skipIf(!hasRedis)('alert webhooks', () => {
     expect(hook.received).toHaveLength(1)
 
     const runtime = await startWorkerRuntime({ config, store: t.store, redis, logger: silent, workerId: 'alerts-w1' })
+    let stopped = false
+    cleanups.push(async () => void (stopped || (await runtime.stop())))
     await until(() => hook.received.length >= 2, 'the resolve notice')
     const resolved = hook.received[1]!
     expect(resolved.body.alert).toMatchObject({ state: 'resolved', rule: 'no_live_worker', dedupKey: fired!.body.alert.dedupKey })
@@ -104,6 +106,7 @@ describe.skipIf(!hasRedis)('alert webhooks', () => {
 
     // The worker goes away again at once: the rule holds again, but within the cooldown it is held back.
     await runtime.stop() // its heartbeat key expires within 3 beats
+    stopped = true
     await until(() => hook.received.length >= 3, 'the second firing, after the cooldown')
     const refired = hook.received[2]!
     expect(refired.body.alert).toMatchObject({ state: 'firing', rule: 'no_live_worker' })

@@ -119,7 +119,7 @@ function backlogAdvice(input: HealthInput): string {
   if (input.mode === 'direct') {
     return `The store commits ${n(input.store_rate_per_second)} events/s against ${n(input.arrival_rate_per_second)} arriving, ${n(input.avg_batch_time_ms)} ms per commit: check the store's latency, or raise groupCommit.maxBatchEvents.`
   }
-  if (input.live_workers === 0) return 'No worker is draining the queue: start `auditq worker`.'
+  if (input.live_workers === 0) return `${n(input.arrival_rate_per_second)} events/s arrive and none is stored: the backlog grows until a worker runs (past the queue cap, events spill to local disk).`
   const workers = `${input.live_workers} worker${input.live_workers === 1 ? ' is' : 's are'}`
   if (input.queue_growth_per_second >= 0) {
     return `${workers} draining ${n(input.store_rate_per_second)} events/s against ${n(input.arrival_rate_per_second)} arriving; add workers or raise the batch size.`

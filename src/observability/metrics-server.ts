@@ -30,6 +30,8 @@ export async function serveMetrics(options: { host: string; port: number; render
     server.once('error', reject)
     server.listen(options.port, options.host, () => resolve())
   })
+  // Serving metrics never keeps a process alive that is otherwise done (a supervisor whose workers exited).
+  server.unref()
   const { address, port } = server.address() as AddressInfo
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}/metrics`
   return {
