@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import type { Config } from '../config.js'
+import { dashboardRoutes } from '../dashboard/routes.js'
 import type { QueueStatus } from '../queue/queue-status.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
 import type { Logger } from '../util/logger.js'
@@ -75,9 +76,11 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
   app.addHook('onClose', () => monitoring.stop())
   installIngestMetrics(app, monitoring.metrics)
   await app.register(monitoringRoutes, { store: audit.store, sampler: monitoring.sampler, metrics: monitoring.metrics, healthFailFrom: config.monitoring.healthFailFrom })
-  app.get('/', { config: { access: 'public' } }, async () => ({
+  // GET / answers this index to API clients and the dashboard to browsers (src/dashboard/routes.ts).
+  const apiIndex = {
     name: 'auditq',
     endpoints: [
+      'GET /dashboard (or GET / from a browser): the live dashboard',
       'POST /v1/events',
       'GET /v1/events',
       'GET /v1/events/:id',
@@ -87,6 +90,7 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
       'GET /api/v1/monitoring/history',
       'GET /metrics',
     ],
-  }))
+  }
+  await app.register(dashboardRoutes, { apiIndex })
   return app
 }
