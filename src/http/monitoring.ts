@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { QueueStatus } from '../queue/queue-status.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
 import type { Store } from '../store/store.js'
+import { hasScope } from './principal.js'
 
 export interface MonitoringOptions {
   store: Store
@@ -20,7 +21,7 @@ type Status = 'healthy' | 'degraded' | 'unhealthy'
  * so a load balancer or orchestrator notices.
  */
 export async function monitoringRoutes(app: FastifyInstance, options: MonitoringOptions): Promise<void> {
-  app.get('/api/v1/monitoring/health', { config: { access: 'public' } }, async (_request, reply) => {
+  app.get('/api/v1/monitoring/health', { config: { access: 'public' } }, async (request, reply) => {
     const [storeUp, queue] = await Promise.all([
       pingWithin(options.store, options.pingTimeoutMs),
       options.queueStatus?.(),
@@ -35,6 +36,10 @@ export async function monitoringRoutes(app: FastifyInstance, options: Monitoring
       else if (queue.liveWorkers.length === 0) issues.push({ status: 'degraded', issue: 'no live queue worker: queued events are not being stored' })
     }
     const status: Status = issues.some((i) => i.status === 'unhealthy') ? 'unhealthy' : issues.length > 0 ? 'degraded' : 'healthy'
+    // A load balancer needs the status only; queue depth, worker and store details are for admins.
+    if (!hasScope(request, 'admin')) {
+      return reply.status(status === 'healthy' ? 200 : 503).send({ status, timestamp: new Date().toISOString() })
+    }
     const stats = options.audit.stats()
     const body = {
       status,

@@ -58,7 +58,8 @@ export interface TestApp {
 /** The real HTTP service over a real store, for `app.inject` or `app.listen`. */
 export async function startApp(kind: StoreKind, overrides: Partial<ConfigInput> = {}): Promise<TestApp> {
   const { store, dispose } = await freshStore(kind)
-  const config = loadConfig({ logLevel: 'silent' }, overrides)
+  // Rate limiting off unless a test asks for it: fuzz and load tests send thousands of requests a second.
+  const config = loadConfig({ logLevel: 'silent', security: { rateLimitPerSecond: 0 } }, overrides)
   const logger = createLogger({ level: 'silent' })
   const audit = await createAuditLogger({ store, logger })
   const app = await buildServer({ config, audit, logger })
