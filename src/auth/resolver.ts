@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { AuditqError } from '../errors.js'
-import { OPEN_PRINCIPAL, type Principal, type PrincipalResolver } from '../http/principal.js'
+import { OPEN_PRINCIPAL, type Principal } from '../http/principal.js'
 import { MAX_KEY_LENGTH, parseKey, secretMatches } from './api-key.js'
 import type { KeyStore, StoredApiKey } from './key-store.js'
 
@@ -16,7 +16,7 @@ export interface KeyResolverOptions {
 }
 
 export interface KeyResolver {
-  resolve: PrincipalResolver
+  resolve: (request: FastifyRequest) => Promise<Principal>
   /** True while no key exists (and none has since the process started): every request is allowed. */
   isOpen(): Promise<boolean>
 }
