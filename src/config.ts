@@ -93,7 +93,7 @@ const configSchema = z.strictObject({
       /** Store only the network of an IP address (/24 for IPv4, /48 for IPv6), for deployments that treat IPs as personal data. */
       ipTruncation: z.enum(['none', '24/48']).default('none'),
       /** How long a verified key (or "no keys exist") is trusted without asking the store: revocation takes effect within this. */
-      keyCacheTtlMs: z.number().int().min(0).max(300_000).default(10_000),
+      keyCacheTtlMs: z.coerce.number().int().min(0).max(300_000).default(10_000),
     })
     .prefault({}),
 })
@@ -122,6 +122,7 @@ const NESTED_ENV_KEYS = {
   AUDITQ_RATE_LIMIT_PER_SECOND: ['security', 'rateLimitPerSecond'],
   AUDITQ_RATE_LIMIT_BURST: ['security', 'rateLimitBurst'],
   AUDITQ_IP_TRUNCATION: ['security', 'ipTruncation'],
+  AUDITQ_KEY_CACHE_TTL_MS: ['security', 'keyCacheTtlMs'],
 } as const
 
 export function configFromEnv(env: NodeJS.ProcessEnv): Partial<ConfigInput> {
