@@ -65,7 +65,7 @@ describe('key resolver', () => {
     for (const header of ['', 'Basic abc', `Bearer`, `Bearer ${key} ${key}`, `Token ${key}`, 'Bearer ' + 'a'.repeat(100_000), `Bearer ${key}`]) {
       const error = await resolver.resolve(asRequest(header)).catch((e: unknown) => e)
       expect(error).toMatchObject({ code: 'AUDITQ_UNAUTHORIZED' })
-      expect((error as Error).message).not.toContain(key.split('_')[2])
+      expect((error as Error).message).not.toContain(key.slice(20))
     }
   })
 

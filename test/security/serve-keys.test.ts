@@ -85,7 +85,7 @@ describe('auditq keys and serve', () => {
     expect((await fetch(`${service.base}/v1/events`, { headers: { authorization: `Bearer ${adminKey}` } })).status).toBe(200)
     expect(await service.stop()).toBe(0)
     expect(service.log()).toMatch(/API keys exist now/)
-    expect(service.log()).not.toContain(adminKey.split('_')[2])
+    expect(service.log()).not.toContain(adminKey.slice(20))
   })
 
   it('serves keyed on any address once keys exist; the key never reaches the log', async () => {
@@ -102,14 +102,14 @@ describe('auditq keys and serve', () => {
     expect(await stack.text()).not.toMatch(/\bat .*\.js:\d+/)
     expect(await service.stop()).toBe(0)
     expect(service.log()).toMatch(/"url":"\/v1\/events\?api_key=aq_[0-9a-f]{16}_\[REDACTED\]"/)
-    expect(service.log()).not.toContain(adminKey.split('_')[2])
+    expect(service.log()).not.toContain(adminKey.slice(20))
     expect(service.log()).not.toContain('hunter2')
   })
 
   it('lists keys without secrets and revokes them', () => {
     const listed = auditq(['keys', 'list'])
     expect(listed.stdout).toMatch(/acme\s+ingest,read,admin\s+ops/)
-    expect(listed.stdout).not.toContain(adminKey.split('_')[2])
+    expect(listed.stdout).not.toContain(adminKey.slice(20))
     const id = adminKey.split('_')[1]!
     expect(auditq(['keys', 'revoke', id]).code).toBe(0)
     expect(auditq(['keys', 'revoke', id])).toMatchObject({ code: 1, stderr: expect.stringMatching(/no active key/) })

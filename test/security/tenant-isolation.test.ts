@@ -164,7 +164,7 @@ describe.each(kinds)('tenant isolation over HTTP (%s store)', (kind) => {
 
   it('never writes a key, or any part of its secret, to the log', async () => {
     const [acme] = fixtures as [TenantFixture]
-    const secrets = fixtures.flatMap((f) => [f.readKey, f.ingestKey, f.adminKey]).map((key) => key.split('_').slice(2).join('_'))
+    const secrets = fixtures.flatMap((f) => [f.readKey, f.ingestKey, f.adminKey]).map((key) => key.slice(20))
     // Failure paths too: wrong secret, key in a query string, key as a body field.
     await get(app, `/v1/events?api_key=${acme.readKey}`, acme.readKey.slice(0, -2) + 'xx')
     await post(app, { action: 'a', metadata: { api_key: acme.adminKey } }, acme.ingestKey)
