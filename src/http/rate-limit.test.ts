@@ -45,5 +45,6 @@ describe('rate limit over HTTP', () => {
     expect(refused.headers['retry-after']).toBe('2')
     expect(refused.json()).toMatchObject({ code: 'AUDITQ_RATE_LIMITED', message: expect.stringMatching(/burst of 3 requests.*0\.5 per second/), details: { limit_per_second: 0.5, burst: 3, retry_after_seconds: 2 } })
     expect((await t.app.inject({ method: 'GET', url: '/api/v1/monitoring/health' })).statusCode).toBe(200)
+    expect(t.app.securityStats().rateLimited).toBe(2)
   })
 })

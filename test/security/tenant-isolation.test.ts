@@ -140,6 +140,7 @@ describe.each(kinds)('tenant isolation over HTTP (%s store)', (kind) => {
 
   it('enforces scopes: 401 without a valid key, 403 without the scope, health details for admins only', async () => {
     const [acme] = fixtures as [TenantFixture]
+    const before = app.app.securityStats()
     expect((await fetch(`${app.baseUrl}/v1/events`)).status).toBe(401)
     expect((await get(app, '/v1/events', 'aq_0000000000000000_' + 'A'.repeat(43))).status).toBe(401)
     expect((await get(app, '/v1/events', acme.readKey.slice(0, -1) + (acme.readKey.endsWith('A') ? 'B' : 'A'))).status).toBe(401)
@@ -153,6 +154,10 @@ describe.each(kinds)('tenant isolation over HTTP (%s store)', (kind) => {
     const admin = JSON.parse((await get(app, '/api/v1/monitoring/health', acme.adminKey)).text) as Record<string, unknown>
     expect(admin).toHaveProperty('pipeline')
     expect(admin).toHaveProperty('services')
+    // Every refusal is counted for metrics.
+    const after = app.app.securityStats()
+    expect(after.unauthorized - before.unauthorized).toBe(4)
+    expect(after.forbidden - before.forbidden).toBe(2)
   })
 
   it('stops accepting a revoked key (cache TTL 0 here; the default is 10 s)', async () => {
