@@ -5,6 +5,9 @@
  * Whatever the query, filter, cursor or id: tenant A's key never sees (or is told of) B's events;
  * whatever the body: every event an A key stores is A's.
  */
+import http from 'node:http'
+import v8 from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ERROR_CATALOG } from '../../src/errors.js'
@@ -184,3 +187,60 @@ function eventsOf(text: string, contentType: string): Pick<AuditEvent, 'tenant_i
   const body = JSON.parse(text) as { events?: AuditEvent[] } & Partial<AuditEvent>
   return body.events ?? [body as AuditEvent]
 }
+
+/** heapUsed after a full GC (see the memory property in http.fuzz.test.ts for why this works without flags). */
+function collectGarbage(): number {
+  v8.setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  for (let i = 0; i < 3; i++) gc()
+  return process.memoryUsage().heapUsed
+}
+
+describe('memory of the keyed service under hostile credentials', () => {
+  /**
+   * Over a socket (inject retains per-request objects itself). Every request carries a fresh
+   * credential, many of them unknown well-formed keys. A round of 1,000 must retain less than the
+   * 3 MiB the HTTP memory property allows: keeping each request, body or error (several KiB) would
+   * pass it. The key cache's own bound (10,000 ids) is proven in src/auth/resolver.test.ts.
+   */
+  it('stays flat: a second round of 1,000 requests with fresh credentials retains less than 3 MiB', async () => {
+    const app = await startKeyedApp('embedded', { security: { keyCacheTtlMs: 10_000 } })
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+    const port = Number(new URL(app.baseUrl).port)
+    const keysOfA = { ingest: (await app.createKey(A, ['ingest'])).key, read: (await app.createKey(A, ['read'])).key, admin: (await app.createKey(A, ['admin'])).key, all: (await app.createKey(A, ['ingest', 'read', 'admin'])).key }
+    const keysOfB = { ...keysOfA, all: (await app.createKey(B, ['ingest', 'read', 'admin'])).key }
+    const tally = new CaseTally('memory (keyed, socket)')
+    const request = (route: Route, header: string | undefined) =>
+      new Promise<number>((resolve, reject) => {
+        const outgoing = http.request({ host: '127.0.0.1', port, agent, method: route.method, path: route.url, headers: { ...(header === undefined ? {} : { authorization: header }), 'content-type': 'application/json' } }, (response) => {
+          response.resume()
+          response.on('end', () => resolve(response.statusCode ?? 0))
+        })
+        outgoing.on('error', reject)
+        outgoing.end(route.method === 'POST' ? '{"action":"mem.test"}' : undefined)
+      })
+    const round = async (seed: number) => {
+      for (const [cred, route] of fc.sample(fc.tuple(credential(keysOfA, keysOfB), fc.constantFrom(...ROUTES)), { numRuns: 1_000, seed })) {
+        // Node's HTTP client will not send characters outside Latin-1 in a header; inject covers those.
+        if (cred.header !== undefined && /[^\t\x20-\x7e\x80-\xff]/.test(cred.header)) continue
+        tally.count(`credential: ${cred.inputClass}`)
+        expect(await request(route, cred.header)).toBeLessThan(500)
+      }
+    }
+    try {
+      await round(1)
+      const afterWarmUp = collectGarbage()
+      await round(2)
+      const afterFirst = collectGarbage()
+      await round(3)
+      const afterSecond = collectGarbage()
+      const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MiB`
+      console.log(`keyed memory: heapUsed after a full GC — warm-up ${mib(afterWarmUp)}, round 1 ${mib(afterFirst)}, round 2 ${mib(afterSecond)} (Δ ${mib(afterSecond - afterFirst)})`)
+      tally.report()
+      expect(afterSecond - afterFirst).toBeLessThan(3 * 2 ** 20)
+    } finally {
+      agent.destroy()
+      await app.close()
+    }
+  }, 120_000)
+})
