@@ -114,6 +114,27 @@ const configSchema = z.strictObject({
       defaultQueryLimit: z.number().int().min(1).default(100),
     })
     .prefault({}),
+  /** Issue #6: API keys, rate limits, redaction (see README "Security"). */
+  security: z
+    .strictObject({
+      /**
+       * Token bucket per API key (per client IP in open mode), per process: N service processes
+       * give a key N× this budget. 100 requests/s of up to 1,000 events each is far above one
+       * client's honest need; 0 turns the limit off.
+       */
+      rateLimitPerSecond: z.coerce.number().min(0).default(100),
+      /** Requests a quiet key may send at once before the per-second rate applies. */
+      rateLimitBurst: z.coerce.number().int().min(1).default(200),
+      /** Metadata keys stored as "[REDACTED]" (case-insensitive, whole words of a key, any depth). */
+      redactKeys: z
+        .array(z.string().min(1).max(64))
+        .default(['password', 'passwd', 'secret', 'token', 'api_key', 'authorization', 'cookie', 'credit_card', 'ssn']),
+      /** Store only the network of an IP address (/24 for IPv4, /48 for IPv6), for deployments that treat IPs as personal data. */
+      ipTruncation: z.enum(['none', '24/48']).default('none'),
+      /** How long a verified key (or "no keys exist") is trusted without asking the store: revocation takes effect within this. */
+      keyCacheTtlMs: z.coerce.number().int().min(0).max(300_000).default(10_000),
+    })
+    .prefault({}),
 })
 
 export type Config = Readonly<z.infer<typeof configSchema>>
@@ -138,6 +159,10 @@ const NESTED_ENV_KEYS = {
   AUDITQ_SPILL_DIR: ['queue', 'spillDir'],
   AUDITQ_QUEUE_PREFIX: ['queue', 'prefix'],
   AUDITQ_QUEUE_NAME: ['queue', 'name'],
+  AUDITQ_RATE_LIMIT_PER_SECOND: ['security', 'rateLimitPerSecond'],
+  AUDITQ_RATE_LIMIT_BURST: ['security', 'rateLimitBurst'],
+  AUDITQ_IP_TRUNCATION: ['security', 'ipTruncation'],
+  AUDITQ_KEY_CACHE_TTL_MS: ['security', 'keyCacheTtlMs'],
 } as const
 
 /** Monitoring settings (section, key) and health thresholds (monitoring.thresholds.key). */

@@ -11,6 +11,7 @@ export const ERROR_CATALOG = {
   AUDITQ_UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'Content-Type is neither application/json nor application/x-ndjson.' },
   AUDITQ_UNAUTHORIZED: { status: 401, summary: 'No valid API key was presented (`Authorization: Bearer <key>`).' },
   AUDITQ_FORBIDDEN: { status: 403, summary: 'The key lacks the scope the endpoint requires, or asked for another tenant.' },
+  AUDITQ_RATE_LIMITED: { status: 429, summary: 'The key (or, in open mode, the client address) sent more requests than its rate limit; retry after `Retry-After` seconds.' },
   AUDITQ_NOT_FOUND: { status: 404, summary: 'No event or route by that name.' },
   AUDITQ_STORE_UNAVAILABLE: { status: 503, summary: 'The store could not be reached; nothing was stored, retry later.' },
   AUDITQ_STORE_REJECTED: { status: 500, summary: 'The store refused an event the validator accepted (reported per event).' },

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander'
 import { isAuditqError } from '../errors.js'
 import { registerDlq } from './dlq.js'
+import { registerKeys } from './keys.js'
 import { registerMigrate } from './migrate.js'
 import { registerExport, registerQuery } from './query.js'
 import { registerSend } from './send.js'
@@ -28,6 +29,7 @@ registerExport(program)
 registerWorker(program)
 registerDlq(program)
 registerStatus(program)
+registerKeys(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -25,6 +25,18 @@ export function normalizeIpAddress(text: string): string | null {
   return isIpv4Mapped(words) ? ipv4FromWords(words[6]!, words[7]!) : formatIpv6LikePostgres(words)
 }
 
+/**
+ * The network an address belongs to — IPv4 /24 (`192.0.2.77` → `192.0.2.0`), IPv6 /48
+ * (`2001:db8:1:2::5` → `2001:db8:1::`) — for deployments that treat a full address as personal
+ * data. Takes and returns canonical text (`normalizeIpAddress` output), so the result is stored
+ * and read back unchanged by both stores.
+ */
+export function truncateIpAddress(canonical: string): string {
+  if (ipVersion(canonical) === 4) return canonical.replace(/\.\d+$/, '.0')
+  const words = parseIpv6(canonical)
+  return formatIpv6LikePostgres([words[0]!, words[1]!, words[2]!, 0, 0, 0, 0, 0])
+}
+
 /** Eight 16-bit words; the input has already been accepted by `ipVersion`, so it is well-formed. */
 function parseIpv6(text: string): number[] {
   const [headText = '', tailText] = text.split('::')

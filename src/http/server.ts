@@ -13,6 +13,8 @@ import { installIngestMetrics } from '../observability/http-metrics.js'
 import type { ServiceMetrics } from '../observability/metrics.js'
 import { installAccessControl, OPEN_PRINCIPAL, type PrincipalResolver } from './principal.js'
 import { registerNdjsonParser } from './ndjson.js'
+import { installRateLimit } from './rate-limit.js'
+import { installSecurityStats } from './security-stats.js'
 import { queryRoutes } from './query.js'
 
 export interface ServerDependencies {
@@ -65,6 +67,8 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
   })
   installErrorHandler(app, { bodyLimitBytes: config.http.bodyLimitBytes })
   installAccessControl(app, resolvePrincipal ?? (() => OPEN_PRINCIPAL))
+  installSecurityStats(app)
+  installRateLimit(app, { perSecond: config.security.rateLimitPerSecond, burst: config.security.rateLimitBurst })
   registerNdjsonParser(app, config.http.maxNdjsonLineBytes)
   await app.register(ingestRoutes, { audit, maxEventsPerRequest: config.http.maxEventsPerRequest })
   await app.register(queryRoutes, {

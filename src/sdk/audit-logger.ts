@@ -1,5 +1,6 @@
 import { AuditqError } from '../errors.js'
-import type { AuditEvent, AuditEventInput, FieldError } from '../event/types.js'
+import type { AuditEvent, AuditEventInput, FieldError, ValidationResult } from '../event/types.js'
+import { redactEvent, redactionPolicy, type RedactionOptions, type RedactionPolicy } from '../event/redact.js'
 import { validateEvent } from '../event/validate.js'
 import { openStore } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
@@ -26,6 +27,12 @@ export interface AuditLoggerOptions {
   groupCommit?: { maxBatchEvents?: number; maxWaitMs?: number }
   /** pino logger for failures of `logDetached` and shutdown; defaults to JSON on stderr at warn. */
   logger?: Logger
+  /**
+   * Applied to every event before it is queued or stored: metadata keys naming secrets become
+   * "[REDACTED]" (default list: password, passwd, secret, token, api_key, authorization, cookie,
+   * credit_card, ssn), and IPs optionally keep only their network. `{ keys: [] }` turns redaction off.
+   */
+  redaction?: RedactionOptions
   /** Injected clock for tests; stamps `received_at`. */
   now?: () => Date
   /**
@@ -51,8 +58,11 @@ export interface BulkResult {
 export interface BulkOptions {
   /** Time the events were received; defaults to now. */
   receivedAt?: Date
-  /** Stamped over every event's own `tenant_id` (an API key's tenant). */
-  tenantOverride?: string
+  /**
+   * The tenant an API key is bound to: events that name none get it, and an event naming another
+   * tenant is refused (`tenant_id`/`tenant_mismatch`) — never silently moved.
+   */
+  boundTenant?: string
 }
 
 export interface AuditLogger {
@@ -106,6 +116,7 @@ export abstract class BaseAuditLogger implements AuditLogger {
   private readonly now: () => Date
   private readonly defaultTenant: string
   private readonly observeLogSeconds: ((seconds: number) => void) | undefined
+  private readonly redaction: RedactionPolicy
   private readonly detached = new Set<Promise<unknown>>()
   /** Accepted events on their way (awaiting Redis or a commit); close() waits for them before shutting down. */
   private readonly routing = new Set<Promise<unknown>>()
@@ -119,6 +130,7 @@ export abstract class BaseAuditLogger implements AuditLogger {
     this.now = options.now ?? (() => new Date())
     this.defaultTenant = options.defaultTenant ?? 'default'
     this.observeLogSeconds = options.observeLogSeconds
+    this.redaction = redactionPolicy(options.redaction)
   }
 
   /** Sends validated events on their way; resolves with one outcome per event once each is durably accepted or refused. */
@@ -149,7 +161,7 @@ export abstract class BaseAuditLogger implements AuditLogger {
     const valid: { index: number; event: AuditEvent }[] = []
     const rejected: RejectedEvent[] = []
     inputs.forEach((input, index) => {
-      const result = this.validate(input, receivedAt, options.tenantOverride)
+      const result = this.validate(input, receivedAt, options.boundTenant)
       if (result.ok) valid.push({ index, event: result.event })
       else rejected.push({ index, errors: result.errors })
     })
@@ -219,13 +231,22 @@ export abstract class BaseAuditLogger implements AuditLogger {
     return routed
   }
 
-  protected validate(input: unknown, receivedAt: Date, tenantOverride?: string) {
-    const result = validateEvent(input, { receivedAt, defaultTenant: this.defaultTenant })
+  /** Validates, enforces a key's tenant, then redacts: what leaves here is exactly what is stored. */
+  protected validate(input: unknown, receivedAt: Date, boundTenant?: string): ValidationResult {
+    const result = validateEvent(input, { receivedAt, defaultTenant: boundTenant ?? this.defaultTenant })
     if (!result.ok) {
       this.counters.recordInvalid(result.errors[0]?.rule ?? 'unknown')
       return result
     }
-    if (tenantOverride !== undefined) result.event.tenant_id = tenantOverride
+    if (boundTenant !== undefined && result.event.tenant_id !== boundTenant) {
+      this.counters.recordInvalid('tenant_mismatch')
+      this.counters.tenantMismatches += 1
+      const message = `this API key writes only tenant ${JSON.stringify(boundTenant)}; the event names ${JSON.stringify(result.event.tenant_id)}`
+      return { ok: false, errors: [{ field: 'tenant_id', rule: 'tenant_mismatch', message }] }
+    }
+    const report = redactEvent(result.event, this.redaction)
+    this.counters.redacted += report.redactedValues
+    if (report.ipTruncated) this.counters.ipTruncated += 1
     this.counters.accepted += 1
     return result
   }

@@ -26,6 +26,12 @@ export interface LoggerStatsSnapshot {
   replayed: number
   /** Queue mode: events refused (policy drop, or the spill journal full/failed); their callers were told. */
   refused: number
+  /** Metadata values replaced by "[REDACTED]" before storage (security.redactKeys). */
+  redacted: number
+  /** IP addresses cut to their /24 or /48 network before storage (security.ipTruncation). */
+  ipTruncated: number
+  /** Events refused because they named a tenant other than their API key's. */
+  tenantMismatches: number
   /** Events waiting for the next commit right now. */
   pending: number
   lastCommitMs: number
@@ -57,6 +63,9 @@ export class LoggerStats {
   spilled = 0
   replayed = 0
   refused = 0
+  redacted = 0
+  ipTruncated = 0
+  tenantMismatches = 0
 
   recordCommit(report: CommitReport): void {
     this.commits += 1
@@ -89,6 +98,9 @@ export class LoggerStats {
       spilled: this.spilled,
       replayed: this.replayed,
       refused: this.refused,
+      redacted: this.redacted,
+      ipTruncated: this.ipTruncated,
+      tenantMismatches: this.tenantMismatches,
       pending,
       lastCommitMs: this.lastCommitMs,
       commitMsTotal: this.commitMsTotal,

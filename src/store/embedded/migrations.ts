@@ -45,6 +45,18 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
     // while staying small; sql.ts writes `success = 0` as a literal so the planner can match it.
     'CREATE INDEX audit_logs_failed_idx ON audit_logs (occurred_at DESC, id DESC) WHERE success = 0',
   ],
+  // API keys (issue #6): scopes as comma-separated text, times as epoch ms like audit_logs.
+  10: [
+    `CREATE TABLE api_keys (
+      id          TEXT    NOT NULL PRIMARY KEY,
+      tenant_id   TEXT    NOT NULL,
+      scopes      TEXT    NOT NULL,
+      name        TEXT,
+      secret_hash BLOB    NOT NULL CHECK (length(secret_hash) = 32),
+      created_at  INTEGER NOT NULL,
+      revoked_at  INTEGER
+    ) STRICT`,
+  ],
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

@@ -65,6 +65,18 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
     "CREATE INDEX audit_logs_category_idx ON audit_logs (category, occurred_at DESC, id DESC) WHERE category <> 'info'",
     'CREATE INDEX audit_logs_failed_idx ON audit_logs (occurred_at DESC, id DESC) WHERE NOT success',
   ],
+  // API keys (issue #6): only a SHA-256 of each secret; looked up by id, so the primary key is the only index.
+  10: [
+    `CREATE TABLE api_keys (
+      id          text        PRIMARY KEY,
+      tenant_id   text        NOT NULL,
+      scopes      text[]      NOT NULL,
+      name        text,
+      secret_hash bytea       NOT NULL CHECK (octet_length(secret_hash) = 32),
+      created_at  timestamptz NOT NULL DEFAULT now(),
+      revoked_at  timestamptz
+    )`,
+  ],
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (
