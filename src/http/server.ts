@@ -79,6 +79,7 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
   const monitoring = await startMonitoring({ config, audit, logger, ...(queueStatus ? { queueStatus } : {}), ...(metrics ? { metrics } : {}) })
   app.addHook('onClose', () => monitoring.stop())
   installIngestMetrics(app, monitoring.metrics)
+  monitoring.metrics.attachSecurity(() => app.securityStats())
   await app.register(monitoringRoutes, { store: audit.store, sampler: monitoring.sampler, metrics: monitoring.metrics, healthFailFrom: config.monitoring.healthFailFrom })
   // GET / answers this index to API clients and the dashboard to browsers (src/dashboard/routes.ts).
   const apiIndex = {

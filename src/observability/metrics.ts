@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { SecurityStats } from '../http/security-stats.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
 import type { CommitReport } from '../sdk/group-commit.js'
 import type { BatchReport } from '../worker/queue-worker.js'
@@ -63,6 +64,8 @@ export interface ServiceMetricsSources {
   audit: AuditLogger
   /** The sampler's latest periodic view: gauges are read from it, so a scrape does no I/O. */
   latest: () => PipelineView | undefined
+  /** The HTTP layer's access refusals (401/403/429), when a server is attached. */
+  security?: () => SecurityStats
 }
 
 /** The service's metrics: SDK counters mirrored at scrape time, latency histograms, pipeline gauges. */
@@ -101,6 +104,22 @@ export class ServiceMetrics extends BatchMetrics {
     mirror('auditq_events_overflowed_total', 'Queue mode: events that found the queue over its cap.', (s) => s.overflowed)
     mirror('auditq_events_spilled_total', 'Queue mode: events written to the local spill journal.', (s) => s.spilled)
     mirror('auditq_events_replayed_total', 'Queue mode: spilled events moved back into the queue.', (s) => s.replayed)
+    mirror('auditq_metadata_values_redacted_total', 'Metadata values replaced by "[REDACTED]" before storage (keys on the redaction list).', (s) => s.redacted)
+    mirror('auditq_ip_addresses_truncated_total', 'ip_address values cut to their /24 or /48 network before storage.', (s) => s.ipTruncated)
+    new Counter({
+      name: 'auditq_http_access_refusals_total',
+      help: 'Requests refused for access reasons: unauthorized (401), forbidden (403), rate_limited (429).',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        this.reset()
+        const refusals = self.sources?.security?.()
+        if (!refusals) return
+        this.labels('unauthorized').inc(refusals.unauthorized)
+        this.labels('forbidden').inc(refusals.forbidden)
+        this.labels('rate_limited').inc(refusals.rateLimited)
+      },
+    })
     new Counter({
       name: 'auditq_events_rejected_total',
       help: 'Events the validator refused, by the rule of their first error.',
@@ -154,7 +173,12 @@ export class ServiceMetrics extends BatchMetrics {
   }
 
   attach(sources: ServiceMetricsSources): void {
-    this.sources = sources
+    this.sources = { ...this.sources, ...sources }
+  }
+
+  /** The HTTP server attaches its refusal counts once it exists (after the sampler). */
+  attachSecurity(security: () => SecurityStats): void {
+    if (this.sources) this.sources = { ...this.sources, security }
   }
 
   /** Hooks for `createAuditLogger` (log() latency, group-commit batches). */
