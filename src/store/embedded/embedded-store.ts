@@ -16,6 +16,8 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import { AuditqError } from '../../errors.js'
 import type { AuditEvent } from '../../event/types.js'
+import type { CountedValue, ReportData, ReportOptions } from '../../report/model.js'
+import { groupFailures, summarizeBuckets, type FailureRow } from '../../report/rows.js'
 import { runMigrations } from '../migrate.js'
 import type {
   CursorPosition,
@@ -28,6 +30,7 @@ import type {
   StoreErrorKind,
 } from '../store.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
+import { bucketCounts, failuresByAction, topValues } from './report-sql.js'
 import {
   buildSelect,
   fromRow,
@@ -102,6 +105,7 @@ class EmbeddedStore implements Store {
   readonly kind = 'embedded'
   readonly description: string
   private readonly insertMany: (rows: readonly AuditRow[]) => number
+  private readonly reportInSnapshot: (filter: EventFilter, options: ReportOptions) => ReportData
   /**
    * Prepared on first use (the table does not exist until migrate() has run) and kept: keyed by
    * SQL text, which depends only on which filters are set, so the set is bounded.
@@ -125,6 +129,9 @@ class EmbeddedStore implements Store {
         return inserted
       })
       .immediate
+    // A deferred transaction that only reads: in WAL mode its first SELECT fixes the snapshot every
+    // later statement sees, so the figures agree while another process keeps committing.
+    this.reportInSnapshot = db.transaction((filter: EventFilter, options: ReportOptions) => this.computeReport(filter, options)).deferred
   }
 
   async migrate(): Promise<MigrationReport> {
@@ -173,6 +180,28 @@ class EmbeddedStore implements Store {
       const last = rows.at(-1)
       if (rows.length < chunkRows || !last) return
       after = { occurred_at: new Date(last.occurred_at).toISOString(), id: last.id }
+    }
+  }
+
+  /**
+   * Synchronous, like every call here: a report holds this process's event loop for as long as
+   * its statements run (measured in BENCHMARKS.md), so the service's own inserts wait meanwhile;
+   * other processes' inserts do not (WAL readers never block the writer).
+   */
+  async report(filter: EventFilter, options: ReportOptions): Promise<ReportData> {
+    return this.reportInSnapshot(filter, options)
+  }
+
+  private computeReport(filter: EventFilter, options: ReportOptions): ReportData {
+    const all = <Row>(statement: { sql: string; params: unknown[] }) => this.statement<unknown[], Row>(statement.sql).all(...statement.params)
+    const buckets = all<{ start: number; total: number; failures: number; info: number; warning: number; critical: number }>(bucketCounts(filter, options))
+    const top = (column: 'actor_id' | 'action' | 'resource_type') => all<CountedValue>(topValues(column, filter, options))
+    return {
+      ...summarizeBuckets(buckets.map((row) => ({ ...row, start: new Date(row.start).toISOString() }))),
+      top_actors: top('actor_id'),
+      top_actions: top('action'),
+      top_resource_types: top('resource_type'),
+      failures_by_action: groupFailures(all<FailureRow>(failuresByAction(filter, options))),
     }
   }
 
