@@ -13,8 +13,10 @@ export function bucketCounts(filter: EventFilter, options: ReportOptions): Selec
   const where = buildWhere(filter)
   const step = BUCKET_MS[options.bucket]
   return {
-    // Events are stored from 1970 on, so occurred_at >= 0 and `/` truncates towards the bucket start.
-    sql: `SELECT (occurred_at / ?) * ? AS start,
+    // Events are stored from 1970 on, so occurred_at >= 0 and integer `/` truncates to the bucket
+    // start. The step is spliced as an integer literal (it comes from BUCKET_MS, never a caller):
+    // better-sqlite3 binds a JS number as REAL, which would make the division fractional.
+    sql: `SELECT (occurred_at / ${step}) * ${step} AS start,
       count(*) AS total,
       count(*) FILTER (WHERE success = 0) AS failures,
       count(*) FILTER (WHERE category = 'info') AS info,
@@ -22,7 +24,7 @@ export function bucketCounts(filter: EventFilter, options: ReportOptions): Selec
       count(*) FILTER (WHERE category = 'critical') AS critical
     FROM audit_logs ${where.sql}
     GROUP BY 1 ORDER BY 1`,
-    params: [step, step, ...where.params],
+    params: where.params,
   }
 }
 
