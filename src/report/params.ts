@@ -56,6 +56,8 @@ function parsePeriod(raw: Record<string, unknown>, errors: FieldError[]): Period
   const date = single(raw, 'date', errors)
   const fromText = single(raw, 'from', errors)
   const toText = single(raw, 'to', errors)
+  // Present but unreadable (e.g. given twice): `single` has reported it; say nothing more.
+  if (errors.some((error) => ['period', 'date', 'from', 'to'].includes(error.field))) return undefined
   if (kind !== undefined) {
     if (fromText !== undefined || toText !== undefined) {
       errors.push({ field: fromText !== undefined ? 'from' : 'to', rule: 'exclusive', message: 'give either period (and date) or from and to, not both' })
