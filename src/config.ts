@@ -75,6 +75,16 @@ const configSchema = z.strictObject({
       defaultQueryLimit: z.number().int().min(1).default(100),
     })
     .prefault({}),
+  reports: z
+    .strictObject({
+      /** Rows per top list when the caller does not say (`top`). */
+      defaultTopN: z.number().int().min(1).max(1_000).default(10),
+      /** Upper bound on `top`: each list is one LIMIT, but the page and the CSV grow with it. */
+      maxTopN: z.number().int().min(1).max(1_000).default(100),
+      /** Error messages listed under each failing action. */
+      topErrorsPerAction: z.number().int().min(1).max(100).default(5),
+    })
+    .prefault({}),
 })
 
 export type Config = Readonly<z.infer<typeof configSchema>>

@@ -10,6 +10,7 @@ import { monitoringRoutes } from './monitoring.js'
 import { installAccessControl, OPEN_PRINCIPAL, type PrincipalResolver } from './principal.js'
 import { registerNdjsonParser } from './ndjson.js'
 import { queryRoutes } from './query.js'
+import { reportRoutes } from './reports.js'
 
 export interface ServerDependencies {
   config: Config
@@ -66,6 +67,7 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
     defaultLimit: config.http.defaultQueryLimit,
     maxLimit: config.http.maxQueryLimit,
   })
+  await app.register(reportRoutes, { store: audit.store, limits: config.reports })
   await app.register(monitoringRoutes, { store: audit.store, audit, pingTimeoutMs: 2_000, ...(queueStatus ? { queueStatus } : {}) })
   app.get('/', { config: { access: 'public' } }, async () => ({
     name: 'auditq',
@@ -74,6 +76,7 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
       'GET /v1/events',
       'GET /v1/events/:id',
       'GET /v1/events/export?format=ndjson|csv',
+      'GET /v1/reports?period=daily|weekly|monthly&date=YYYY-MM-DD&format=json|csv|html',
       'GET /api/v1/monitoring/health',
     ],
   }))
