@@ -4,6 +4,7 @@ import { isAuditqError } from '../errors.js'
 import { registerDlq } from './dlq.js'
 import { registerMigrate } from './migrate.js'
 import { registerExport, registerQuery } from './query.js'
+import { registerReport } from './report.js'
 import { registerSend } from './send.js'
 import { registerServe } from './serve.js'
 import { registerWorker } from './worker.js'
@@ -23,6 +24,7 @@ registerMigrate(program)
 registerSend(program)
 registerQuery(program)
 registerExport(program)
+registerReport(program)
 registerWorker(program)
 registerDlq(program)
 

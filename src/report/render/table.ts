@@ -48,12 +48,14 @@ export function renderTable(report: Report): string {
     for (const error of failing.top_errors) row(error.value ?? NO_MESSAGE, count(error.count), 6)
   }
 
-  section(`EVENTS PER ${report.period.bucket.toUpperCase()} (failures)`)
+  section(`EVENTS PER ${report.period.bucket.toUpperCase()}`)
+  lines.push(`  ${'START (UTC)'.padEnd(18)}${'EVENTS'.padStart(COUNT_WIDTH)}${'FAILURES'.padStart(COUNT_WIDTH)}`)
   const peak = Math.max(1, ...report.timeline.map((bucket) => bucket.total))
   for (const bucket of report.timeline) {
     const bar = '#'.repeat(Math.round((bucket.total / peak) * BAR_WIDTH))
-    const figures = `${count(bucket.total).padStart(COUNT_WIDTH)} (${count(bucket.failures)})`
-    lines.push(`  ${bucketLabel(bucket.start, report.period.bucket).padEnd(18)}${figures.padEnd(COUNT_WIDTH + 10)} ${bar}`)
+    lines.push(
+      `  ${bucketLabel(bucket.start, report.period.bucket).padEnd(18)}${count(bucket.total).padStart(COUNT_WIDTH)}${count(bucket.failures).padStart(COUNT_WIDTH)}  ${bar}`,
+    )
   }
   return lines.map((line) => line.trimEnd()).join('\n') + '\n'
 }
