@@ -21,7 +21,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 
 describe('auditq CLI', () => {
   it('migrates, sends from flags and from stdin, and queries as a table, JSON and CSV', () => {
-    expect(auditq(['migrate'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/schema version 1/) })
+    expect(auditq(['migrate'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/schema version \d+/) })
     const sent = auditq(['send', '--action', 'user.created', '--actor-id', 'cli-admin', '--metadata', '{"plan":"pro"}'])
     expect(sent.code).toBe(0)
     expect(sent.stdout.trim()).toMatch(/^[0-9a-f-]{36}$/)

@@ -8,6 +8,7 @@ import type { MigrationReport } from './store.js'
  */
 export const MIGRATION_PLAN = [
   { version: 1, name: 'create_audit_logs' },
+  { version: 20, name: 'report_bucket_statistics' },
 ] as const
 
 export type MigrationSql = Readonly<Record<number, readonly string[]>>
