@@ -112,7 +112,7 @@ describe('embedded report during another process’s ingest', () => {
     const totals: number[] = []
     try {
       while (child.acknowledgedIds().length < 200) await new Promise((resolve) => setTimeout(resolve, 10))
-      // More rounds than PostgreSQL's: a race needs a commit to land inside one synchronous report.
+      // More rounds than PostgreSQL's: a race needs a commit to land inside one report's few milliseconds.
       for (let i = 0; i < 4 * REPORTS; i++) {
         const report = await store.report(filter, OPTIONS)
         expectOneSnapshot(report)
@@ -125,5 +125,17 @@ describe('embedded report during another process’s ingest', () => {
       await child.exited
     }
     expect(totals.at(-1)).toBeGreaterThan(totals[0]!)
+  })
+
+  it('leaves the event loop free: the same process inserts while its report runs', async () => {
+    const now = Date.now()
+    const filter = { from: new Date(now - 3_600_000).toISOString(), to: new Date(now + 3_600_000).toISOString() }
+    let settled = false
+    const running = store.report(filter, OPTIONS).finally(() => (settled = true))
+    // A synchronous report would have finished on the call above, before this insert could start.
+    const at = new Date(now).toISOString()
+    await store.insertBatch([storedEvent({ occurred_at: at, received_at: at, actor_id: 'same-process' })])
+    expect(settled).toBe(false)
+    expectOneSnapshot(await running)
   })
 })

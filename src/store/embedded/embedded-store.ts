@@ -17,7 +17,7 @@ import Database from 'better-sqlite3'
 import { AuditqError } from '../../errors.js'
 import type { AuditEvent } from '../../event/types.js'
 import type { CountedValue, ReportData, ReportOptions } from '../../report/model.js'
-import { groupFailures, summarizeBuckets, type FailureRow } from '../../report/rows.js'
+import { groupFailures, summarizeBuckets, type BucketRow, type FailureRow } from '../../report/rows.js'
 import { runMigrations } from '../migrate.js'
 import type {
   CursorPosition,
@@ -30,6 +30,7 @@ import type {
   StoreErrorKind,
 } from '../store.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
+import { ReportReader } from './report-reader.js'
 import { bucketCounts, failuresByAction, topValues } from './report-sql.js'
 import {
   buildSelect,
@@ -76,6 +77,7 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
   return new EmbeddedStore(db, file, {
     migrationLockTimeoutMs: options.migrationLockTimeoutMs ?? DEFAULT_MIGRATION_LOCK_TIMEOUT_MS,
     streamChunkRows: options.streamChunkRows ?? DEFAULT_STREAM_CHUNK_ROWS,
+    reader: new ReportReader({ file, busyTimeoutMs }),
   })
 }
 
@@ -105,7 +107,6 @@ class EmbeddedStore implements Store {
   readonly kind = 'embedded'
   readonly description: string
   private readonly insertMany: (rows: readonly AuditRow[]) => number
-  private readonly reportInSnapshot: (filter: EventFilter, options: ReportOptions) => ReportData
   /**
    * Prepared on first use (the table does not exist until migrate() has run) and kept: keyed by
    * SQL text, which depends only on which filters are set, so the set is bounded.
@@ -115,7 +116,7 @@ class EmbeddedStore implements Store {
   constructor(
     private readonly db: Database.Database,
     private readonly file: string,
-    private readonly settings: { migrationLockTimeoutMs: number; streamChunkRows: number },
+    private readonly settings: { migrationLockTimeoutMs: number; streamChunkRows: number; reader: ReportReader },
   ) {
     this.description = file
     // IMMEDIATE takes the write lock at BEGIN, where busy_timeout applies. A deferred transaction
@@ -129,9 +130,6 @@ class EmbeddedStore implements Store {
         return inserted
       })
       .immediate
-    // A deferred transaction that only reads: in WAL mode its first SELECT fixes the snapshot every
-    // later statement sees, so the figures agree while another process keeps committing.
-    this.reportInSnapshot = db.transaction((filter: EventFilter, options: ReportOptions) => this.computeReport(filter, options)).deferred
   }
 
   async migrate(): Promise<MigrationReport> {
@@ -184,24 +182,24 @@ class EmbeddedStore implements Store {
   }
 
   /**
-   * Synchronous, like every call here: a report holds this process's event loop for as long as
-   * its statements run (measured in BENCHMARKS.md), so the service's own inserts wait meanwhile;
-   * other processes' inserts do not (WAL readers never block the writer).
+   * Off the event loop: the statements run on a worker thread with a read-only connection of its
+   * own (report-reader.ts), inside one read transaction, so in WAL mode the first SELECT fixes the
+   * snapshot every later one sees while this process and others keep committing.
    */
   async report(filter: EventFilter, options: ReportOptions): Promise<ReportData> {
-    return this.reportInSnapshot(filter, options)
-  }
-
-  private computeReport(filter: EventFilter, options: ReportOptions): ReportData {
-    const all = <Row>(statement: { sql: string; params: unknown[] }) => this.statement<unknown[], Row>(statement.sql).all(...statement.params)
-    const buckets = all<{ start: number; total: number; failures: number; info: number; warning: number; critical: number }>(bucketCounts(filter, options))
-    const top = (column: 'actor_id' | 'action' | 'resource_type') => all<CountedValue>(topValues(column, filter, options))
+    const [buckets, actors, actions, resourceTypes, failures] = (await this.settings.reader.read([
+      bucketCounts(filter, options),
+      topValues('actor_id', filter, options),
+      topValues('action', filter, options),
+      topValues('resource_type', filter, options),
+      failuresByAction(filter, options),
+    ])) as [EpochBucketRow[], CountedValue[], CountedValue[], CountedValue[], FailureRow[]]
     return {
       ...summarizeBuckets(buckets.map((row) => ({ ...row, start: new Date(row.start).toISOString() }))),
-      top_actors: top('actor_id'),
-      top_actions: top('action'),
-      top_resource_types: top('resource_type'),
-      failures_by_action: groupFailures(all<FailureRow>(failuresByAction(filter, options))),
+      top_actors: actors,
+      top_actions: actions,
+      top_resource_types: resourceTypes,
+      failures_by_action: groupFailures(failures),
     }
   }
 
@@ -214,6 +212,7 @@ class EmbeddedStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.settings.reader.close()
     // Closing the last connection checkpoints the WAL back into auditq.db.
     if (this.db.open) this.db.close()
   }
@@ -232,6 +231,9 @@ class EmbeddedStore implements Store {
     return statement as unknown as Database.Statement<Params, Row>
   }
 }
+
+/** A bucket row as SQLite returns it: the start in epoch milliseconds. */
+type EpochBucketRow = Omit<BucketRow, 'start'> & { start: number }
 
 export function classifyEmbeddedError(error: unknown): StoreErrorKind {
   const code = (error as { code?: unknown } | null)?.code
