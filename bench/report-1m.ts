@@ -18,6 +18,7 @@
  * again while reports run back to back, and compares events/s and the slowest batch.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -228,7 +229,8 @@ try {
     const times = await samples(run)
     table.push([name, total.toLocaleString('en-US'), fmt(median(times)), fmt(Math.min(...times)), fmt(Math.max(...times))])
   }
-  log(`\n${args.store}, ${rows.toLocaleString('en-US')} rows, ${runs} runs after one warm-up, ms:`)
+  // The machine may be shared: say how busy it was, so figures from different runs can be compared.
+  log(`\n${args.store}, ${rows.toLocaleString('en-US')} rows, ${runs} runs after one warm-up, ms (load average ${loadavg()[0]!.toFixed(1)}):`)
   printTable(['report', 'events', 'median', 'min', 'max'], table)
   if (args.explain) await target.explain()
 
