@@ -6,7 +6,7 @@
 import type { Category } from '../event/types.js'
 import type { ReportPeriod, TimeBucket } from './period.js'
 
-/** How much detail a store computes; callers bound these (see `REPORT_LIMITS`). */
+/** How much detail a store computes; callers bound these (`config.reports`). */
 export interface ReportOptions {
   /** Rows in each top list (actors, actions, resource types, failing actions). */
   topN: number
@@ -55,7 +55,8 @@ export interface ReportData {
   timeline: TimelineBucket[]
 }
 
-export interface Report {
+/** What every renderer prints: the store's lists as they are, plus the period and derived figures. */
+export interface Report extends Pick<ReportData, 'by_category' | 'top_actors' | 'top_actions' | 'top_resource_types' | 'failures_by_action'> {
   period: ReportPeriod
   /** The tenant the report is bounded to; null = every tenant. */
   tenant_id: string | null
@@ -70,11 +71,6 @@ export interface Report {
     /** successes / total rounded to 4 decimals; null when there are no events. */
     success_rate: number | null
   }
-  by_category: Record<Category, number>
-  top_actors: CountedValue[]
-  top_actions: CountedValue[]
-  top_resource_types: CountedValue[]
-  failures_by_action: FailingAction[]
   /** Every bucket of the period, empty ones included, oldest first. */
   timeline: TimelineBucket[]
 }
