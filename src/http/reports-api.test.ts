@@ -8,6 +8,7 @@ import { createLogger } from '../util/logger.js'
 import { freshStore, type StoreKind, type TestStore } from '../../test/support/app.js'
 import { storedEvent } from '../../test/support/events.js'
 import { HOSTILE } from '../../test/support/report-fixture.js'
+import { MemoryStore } from '../../test/support/memory-store.js'
 import { generateEvents } from '../../test/support/report-dataset.js'
 import { expectedReport } from '../../test/support/report-oracle.js'
 import { postgresAvailable } from '../../test/support/services.js'
@@ -125,5 +126,25 @@ describe.each(kinds)('GET /v1/reports over the %s store', (kind) => {
     expect(other.json().code).toBe('AUDITQ_FORBIDDEN')
     const ingestOnly = await app.inject({ url, headers: { 'x-test-scopes': 'ingest' } })
     expect(ingestOnly.statusCode).toBe(403)
+  })
+})
+
+describe('GET /v1/reports when the store is down', () => {
+  it('answers 503 AUDITQ_STORE_UNAVAILABLE, not 500', async () => {
+    const store = new MemoryStore()
+    const logger = createLogger({ level: 'silent' })
+    const audit = await createAuditLogger({ store, logger })
+    const app = await buildServer({ config: loadConfig({ logLevel: 'silent' }), audit, logger })
+    try {
+      expect((await app.inject('/v1/reports?period=daily')).statusCode).toBe(200)
+      store.down = true
+      const response = await app.inject('/v1/reports?period=daily')
+      expect(response.statusCode).toBe(503)
+      expect(response.json().code).toBe('AUDITQ_STORE_UNAVAILABLE')
+    } finally {
+      store.down = false
+      await app.close()
+      await audit.close()
+    }
   })
 })

@@ -2,6 +2,7 @@
  * Resolves a report request against a store: the period, one `store.report()` call (one
  * consistent snapshot, see each store), and the pure assembly in `buildReport`.
  */
+import { AuditqError } from '../errors.js'
 import type { EventFilter, Store } from '../store/store.js'
 import { buildReport, type Report } from './model.js'
 import type { ReportRequest } from './params.js'
@@ -20,6 +21,12 @@ export async function generateReport(store: Store, request: Omit<ReportRequest, 
     to: period.to,
     ...(request.tenantId !== undefined ? { tenant_id: request.tenantId } : {}),
   }
-  const data = await store.report(filter, { topN: request.topN, topErrors: options.topErrors, bucket: period.bucket })
+  const data = await store.report(filter, { topN: request.topN, topErrors: options.topErrors, bucket: period.bucket }).catch((error: unknown) => {
+    // An unreachable or busy store is the caller's to retry (503), not an internal fault (500).
+    if (store.classifyError(error) === 'transient') {
+      throw new AuditqError('AUDITQ_STORE_UNAVAILABLE', 'the store could not be reached to compute the report; retry later', { cause: error })
+    }
+    throw error
+  })
   return buildReport({ period, data, tenantId: request.tenantId, topN: request.topN, generatedAt: options.now })
 }
