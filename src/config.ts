@@ -83,6 +83,11 @@ const configSchema = z.strictObject({
       maxTopN: z.number().int().min(1).max(1_000).default(100),
       /** Error messages listed under each failing action. */
       topErrorsPerAction: z.number().int().min(1).max(100).default(5),
+      /**
+       * A report still running after this is cancelled (503): it holds a snapshot, which on
+       * PostgreSQL holds back vacuum, and a connection. 1M events take well under 2 s.
+       */
+      timeoutMs: z.number().int().min(1).default(60_000),
     })
     .prefault({}),
 })

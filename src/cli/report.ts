@@ -38,7 +38,7 @@ export function registerReport(program: Command): void {
       })
       const store = await openStore(storeLocation(config))
       try {
-        const report = await generateReport(store, request, { now: new Date(), topErrors: config.reports.topErrorsPerAction })
+        const report = await generateReport(store, request, { now: new Date(), topErrors: config.reports.topErrorsPerAction, timeoutMs: config.reports.timeoutMs })
         const output = RENDERERS[request.format](report)
         if (options.output) {
           await writeFile(options.output, output)

@@ -32,7 +32,7 @@ export async function reportRoutes(app: FastifyInstance, options: ReportRouteOpt
     const report = await generateReport(
       options.store,
       { period: parsed.period, topN: parsed.topN, ...(tenantId !== undefined ? { tenantId } : {}) },
-      { now: now(), topErrors: options.limits.topErrorsPerAction },
+      { now: now(), topErrors: options.limits.topErrorsPerAction, timeoutMs: options.limits.timeoutMs },
     )
     if (parsed.format === 'json') return report
     const name = `auditq-report-${report.period.kind}-${report.period.from.slice(0, 10)}.${parsed.format}`

@@ -12,6 +12,7 @@ export interface GenerateOptions {
   /** The clock: resolves a default date and says whether the period is complete. */
   now: Date
   topErrors: number
+  timeoutMs?: number
 }
 
 export async function generateReport(store: Store, request: Omit<ReportRequest, 'format'>, options: GenerateOptions): Promise<Report> {
@@ -21,10 +22,16 @@ export async function generateReport(store: Store, request: Omit<ReportRequest, 
     to: period.to,
     ...(request.tenantId !== undefined ? { tenant_id: request.tenantId } : {}),
   }
-  const data = await store.report(filter, { topN: request.topN, topErrors: options.topErrors, bucket: period.bucket }).catch((error: unknown) => {
+  const reportOptions = {
+    topN: request.topN,
+    topErrors: options.topErrors,
+    bucket: period.bucket,
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  }
+  const data = await store.report(filter, reportOptions).catch((error: unknown) => {
     // An unreachable or busy store is the caller's to retry (503), not an internal fault (500).
     if (store.classifyError(error) === 'transient') {
-      throw new AuditqError('AUDITQ_STORE_UNAVAILABLE', 'the store could not be reached to compute the report; retry later', { cause: error })
+      throw new AuditqError('AUDITQ_STORE_UNAVAILABLE', 'the store did not answer the report (unreachable, busy, or over reports.timeoutMs); retry later', { cause: error })
     }
     throw error
   })

@@ -13,6 +13,8 @@ export interface ReportOptions {
   /** Most frequent error messages listed under each failing action. */
   topErrors: number
   bucket: TimeBucket
+  /** Cancel the report after this long (PostgreSQL: per statement); absent = no limit. */
+  timeoutMs?: number
 }
 
 /**

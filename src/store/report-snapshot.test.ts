@@ -127,6 +127,21 @@ describe('embedded report during another process’s ingest', () => {
     expect(totals.at(-1)).toBeGreaterThan(totals[0]!)
   })
 
+  it('cancels a report over its time limit and answers the next one from a fresh worker', async () => {
+    // A store whose worker has not started yet: starting it alone takes longer than 1 ms.
+    const dir = mkdtempSync(join(tmpdir(), 'auditq-report-timeout-'))
+    const cold = await createEmbeddedStore({ dataDir: dir })
+    try {
+      await cold.migrate()
+      await cold.insertBatch([storedEvent()])
+      await expect(cold.report({}, { ...OPTIONS, timeoutMs: 1 })).rejects.toMatchObject({ code: 'AUDITQ_STORE_UNAVAILABLE' })
+      expect((await cold.report({}, { ...OPTIONS, timeoutMs: 60_000 })).total).toBe(1)
+    } finally {
+      await cold.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('leaves the event loop free: the same process inserts while its report runs', async () => {
     const now = Date.now()
     const filter = { from: new Date(now - 3_600_000).toISOString(), to: new Date(now + 3_600_000).toISOString() }

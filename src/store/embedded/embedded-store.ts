@@ -187,13 +187,16 @@ class EmbeddedStore implements Store {
    * snapshot every later one sees while this process and others keep committing.
    */
   async report(filter: EventFilter, options: ReportOptions): Promise<ReportData> {
-    const [buckets, actors, actions, resourceTypes, failures] = (await this.settings.reader.read([
-      bucketCounts(filter, options),
-      topValues('actor_id', filter, options),
-      topValues('action', filter, options),
-      topValues('resource_type', filter, options),
-      failuresByAction(filter, options),
-    ])) as [EpochBucketRow[], CountedValue[], CountedValue[], CountedValue[], FailureRow[]]
+    const [buckets, actors, actions, resourceTypes, failures] = (await this.settings.reader.read(
+      [
+        bucketCounts(filter, options),
+        topValues('actor_id', filter, options),
+        topValues('action', filter, options),
+        topValues('resource_type', filter, options),
+        failuresByAction(filter, options),
+      ],
+      options.timeoutMs,
+    )) as [EpochBucketRow[], CountedValue[], CountedValue[], CountedValue[], FailureRow[]]
     return {
       ...summarizeBuckets(buckets.map((row) => ({ ...row, start: new Date(row.start).toISOString() }))),
       top_actors: actors,

@@ -10,6 +10,7 @@
  * run in one read transaction, hence one WAL snapshot.
  */
 import { createRequire } from 'node:module'
+import { AuditqError } from '../../errors.js'
 import { Worker } from 'node:worker_threads'
 
 export interface Statement {
@@ -60,16 +61,34 @@ export class ReportReader {
 
   constructor(private readonly settings: { file: string; busyTimeoutMs: number }) {}
 
-  /** Every statement's rows, all read from one snapshot. */
-  read(statements: readonly Statement[]): Promise<unknown[][]> {
+  /**
+   * Every statement's rows, all read from one snapshot. After `timeoutMs` the worker is
+   * terminated (SQLite cannot be interrupted from another thread through better-sqlite3), which
+   * ends its read transaction; the next report starts a new one.
+   */
+  read(statements: readonly Statement[], timeoutMs?: number): Promise<unknown[][]> {
     const worker = this.start()
     const id = this.nextId++
-    return new Promise<unknown[][]>((resolve, reject) => {
+    const result = new Promise<unknown[][]>((resolve, reject) => {
       this.pending.set(id, { resolve, reject })
       // The worker keeps the process alive only while a report is outstanding.
       worker.ref()
       worker.postMessage({ id, statements })
     })
+    if (timeoutMs === undefined) return result
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        if (this.worker === worker) this.worker = undefined
+        // Terminating fails every report this worker was running, this one included; say why first.
+        const error = new AuditqError('AUDITQ_STORE_UNAVAILABLE', `the report did not finish within ${timeoutMs} ms and was cancelled`)
+        this.failAll(error)
+        void worker.terminate()
+        reject(error)
+      }, timeoutMs)
+    })
+    deadline.catch(() => undefined)
+    return Promise.race([result, deadline]).finally(() => clearTimeout(timer))
   }
 
   async close(): Promise<void> {
@@ -97,13 +116,17 @@ export class ReportReader {
       if (message.error) waiting.reject(new ReportReadError(message.error.message, message.error.code))
       else waiting.resolve(message.results ?? [])
     })
-    // A crashed worker (e.g. the file vanished) fails what it was doing; the next report starts a new one.
+    // A crashed worker (e.g. the file vanished) fails what it was doing; the next report starts a
+    // new one. A worker already retired (timed out, closed) had its reports failed then: its late
+    // exit must not touch the reports of the worker that replaced it.
     worker.on('error', (error) => {
-      if (this.worker === worker) this.worker = undefined
+      if (this.worker !== worker) return
+      this.worker = undefined
       this.failAll(new ReportReadError(`report worker failed: ${error.message}`, (error as { code?: string }).code))
     })
     worker.on('exit', () => {
-      if (this.worker === worker) this.worker = undefined
+      if (this.worker !== worker) return
+      this.worker = undefined
       this.failAll(new ReportReadError('report worker exited', undefined))
     })
     worker.unref()

@@ -1,4 +1,6 @@
 /**
+ * Report plans and limits on a real server, over 20,000 events.
+ *
  * Migration 20 exists for one reason: with statistics on the report's bucket expressions the
  * planner expects a month to hold 30 day-groups, not one group per row. This checks the
  * estimate on a real server, so a change to either spelling of the expression cannot silently
@@ -10,6 +12,7 @@ import { freshStore, type TestStore } from '../../../test/support/app.js'
 import { storedEvent } from '../../../test/support/events.js'
 import { POSTGRES_URL, postgresAvailable } from '../../../test/support/services.js'
 import type { PostgresStore } from './postgres-store.js'
+import { generateReport } from '../../report/generate.js'
 import { bucketCounts } from './report-sql.js'
 
 const hasPostgres = await postgresAvailable()
@@ -44,5 +47,14 @@ describe.runIf(hasPostgres)('PostgreSQL report plans', () => {
     // Without migration 20 this is 20,000 (one group per row).
     expect(estimate).toBeGreaterThanOrEqual(groups * 0.5)
     expect(estimate).toBeLessThanOrEqual(groups * 2)
+  })
+
+  it('cancels a report over its time limit, as a 503 the caller may retry', async () => {
+    const request = { period: { kind: 'monthly' as const, date: '2026-11-01' }, topN: 10 }
+    const timedOut = generateReport(t.store, request, { now: new Date('2026-12-15T00:00:00Z'), topErrors: 5, timeoutMs: 1 })
+    await expect(timedOut).rejects.toMatchObject({ code: 'AUDITQ_STORE_UNAVAILABLE', statusCode: 503 })
+    // The limit was local to that transaction: the pooled connection answers the next report in full.
+    const report = await generateReport(t.store, request, { now: new Date('2026-12-15T00:00:00Z'), topErrors: 5, timeoutMs: 60_000 })
+    expect(report.summary.total).toBe(20_000)
   })
 })

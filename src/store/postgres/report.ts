@@ -19,6 +19,8 @@ export async function postgresReport(pool: pg.Pool, filter: EventFilter, options
   let broken: Error | undefined
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    // Local to this transaction; a cancelled statement is 57014, which the store calls transient.
+    if (options.timeoutMs !== undefined) await client.query("SELECT set_config('statement_timeout', $1, true)", [`${options.timeoutMs}ms`])
     const buckets = await client.query<{ start: Date; total: Count; failures: Count; info: Count; warning: Count; critical: Count }>(
       bucketCounts(filter, options),
     )
