@@ -194,6 +194,10 @@ async function ingest(store: Store, whileRunning?: () => Promise<void>): Promise
     })
     maxBatchMs = Math.max(maxBatchMs, await timeIt(() => store.insertBatch(batch)))
     written += batch.length
+    // Batches arrive as separate I/O events in a service: yield to the event loop between them, or
+    // the embedded store's synchronous inserts would starve every other callback (the report
+    // worker's answer included) until the loop ends.
+    await new Promise((resolve) => setImmediate(resolve))
   }
   const elapsed = Date.now() - started
   stop = true
