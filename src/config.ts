@@ -135,6 +135,21 @@ const configSchema = z.strictObject({
       keyCacheTtlMs: z.coerce.number().int().min(0).max(300_000).default(10_000),
     })
     .prefault({}),
+  reports: z
+    .strictObject({
+      /** Rows per top list when the caller does not say (`top`). */
+      defaultTopN: z.number().int().min(1).max(1_000).default(10),
+      /** Upper bound on `top`: each list is one LIMIT, but the page and the CSV grow with it. */
+      maxTopN: z.number().int().min(1).max(1_000).default(100),
+      /** Error messages listed under each failing action. */
+      topErrorsPerAction: z.number().int().min(1).max(100).default(5),
+      /**
+       * A report still running after this is cancelled (503): it holds a snapshot, which on
+       * PostgreSQL holds back vacuum, and a connection. 1M events take well under 2 s.
+       */
+      timeoutMs: z.number().int().min(1).default(60_000),
+    })
+    .prefault({}),
 })
 
 export type Config = Readonly<z.infer<typeof configSchema>>

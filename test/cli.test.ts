@@ -1,27 +1,18 @@
 /** The built `auditq` CLI, run as a user would, against a throwaway embedded store. */
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { cliRunner } from './support/cli.js'
 
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'index.js')
 const dataDir = mkdtempSync(join(tmpdir(), 'auditq-cli-'))
-
-function auditq(args: string[], input?: string) {
-  const result = spawnSync(process.execPath, [CLI, '--data-dir', dataDir, ...args], {
-    input,
-    encoding: 'utf8',
-    env: { ...process.env, AUDITQ_DATABASE_URL: '' },
-  })
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr }
-}
+const auditq = cliRunner(dataDir)
 
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 
 describe('auditq CLI', () => {
   it('migrates, sends from flags and from stdin, and queries as a table, JSON and CSV', () => {
-    expect(auditq(['migrate'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/schema version 1/) })
+    expect(auditq(['migrate'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/schema version \d+/) })
     const sent = auditq(['send', '--action', 'user.created', '--actor-id', 'cli-admin', '--metadata', '{"plan":"pro"}'])
     expect(sent.code).toBe(0)
     expect(sent.stdout.trim()).toMatch(/^[0-9a-f-]{36}$/)

@@ -5,6 +5,7 @@ import { registerDlq } from './dlq.js'
 import { registerKeys } from './keys.js'
 import { registerMigrate } from './migrate.js'
 import { registerExport, registerQuery } from './query.js'
+import { registerReport } from './report.js'
 import { registerSend } from './send.js'
 import { registerServe } from './serve.js'
 import { registerStatus } from './status.js'
@@ -26,6 +27,7 @@ registerMigrate(program)
 registerSend(program)
 registerQuery(program)
 registerExport(program)
+registerReport(program)
 registerWorker(program)
 registerDlq(program)
 registerStatus(program)

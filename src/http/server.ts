@@ -16,6 +16,7 @@ import { registerNdjsonParser } from './ndjson.js'
 import { installRateLimit } from './rate-limit.js'
 import { installSecurityStats } from './security-stats.js'
 import { queryRoutes } from './query.js'
+import { reportRoutes } from './reports.js'
 
 export interface ServerDependencies {
   config: Config
@@ -76,6 +77,7 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
     defaultLimit: config.http.defaultQueryLimit,
     maxLimit: config.http.maxQueryLimit,
   })
+  await app.register(reportRoutes, { store: audit.store, limits: config.reports })
   const monitoring = await startMonitoring({ config, audit, logger, ...(queueStatus ? { queueStatus } : {}), ...(metrics ? { metrics } : {}) })
   app.addHook('onClose', () => monitoring.stop())
   installIngestMetrics(app, monitoring.metrics)
@@ -90,6 +92,7 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
       'GET /v1/events',
       'GET /v1/events/:id',
       'GET /v1/events/export?format=ndjson|csv',
+      'GET /v1/reports?period=daily|weekly|monthly&date=YYYY-MM-DD&format=json|csv|html',
       'GET /api/v1/monitoring/health',
       'GET /api/v1/monitoring/audit-metrics',
       'GET /api/v1/monitoring/history',

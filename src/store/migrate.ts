@@ -9,6 +9,7 @@ import type { MigrationReport } from './store.js'
 export const MIGRATION_PLAN = [
   { version: 1, name: 'create_audit_logs' },
   { version: 10, name: 'create_api_keys' },
+  { version: 20, name: 'report_bucket_statistics' },
 ] as const
 
 export type MigrationSql = Readonly<Record<number, readonly string[]>>

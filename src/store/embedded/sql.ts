@@ -93,7 +93,7 @@ export function buildSelect(filter: EventFilter, after: CursorPosition | undefin
   }
 }
 
-/** The WHERE clause (or '') for a filter and keyset position; shared with the D1 report queries. */
+/** The WHERE clause (or '') for a filter and an optional keyset position; shared by reads, reports and the D1 queries. */
 export function buildWhere(filter: EventFilter, after?: CursorPosition): SelectStatement {
   const where: string[] = []
   const params: Array<string | number> = []
