@@ -44,8 +44,10 @@ const PROBES: Probe[] = [
   { name: 'export filtered by the other tenant', path: (other) => `/v1/events/export?tenant_id=${other.tenant}`, expect: 'refused' },
   { name: "export filtered by the other tenant's actor", path: (other) => `/v1/events/export?format=csv&actor_id=${other.actor}`, expect: 'own' },
   { name: 'health (read key: status only)', path: () => '/api/v1/monitoring/health', expect: 'own' },
-  // Reports, integrity and dashboard data are added here as they land, e.g.:
-  // { name: 'report', path: () => '/v1/reports?from=2020-01-01', expect: 'own' },
+  { name: 'report (JSON)', path: () => '/v1/reports?from=2025-01-01&to=2025-02-01', expect: 'own' },
+  { name: "report filtered by the other tenant's actor", path: () => '/v1/reports?period=monthly&date=2025-01-15&top=100', expect: 'own' },
+  { name: 'report for the other tenant', path: (other) => `/v1/reports?period=monthly&date=2025-01-15&tenant_id=${other.tenant}`, expect: 'refused' },
+  // The dashboard reads events through /v1/events (above); its monitoring figures need `admin`.
 ]
 
 async function get(app: KeyedApp, path: string, key: string): Promise<{ status: number; text: string; contentType: string }> {
@@ -148,12 +150,13 @@ describe.each(kinds)('tenant isolation over HTTP (%s store)', (kind) => {
     expect((await get(app, '/v1/events', acme.ingestKey)).status).toBe(403)
     expect((await post(app, { action: 'x' }, acme.readKey)).status).toBe(403)
     const anonymous = (await (await fetch(`${app.baseUrl}/api/v1/monitoring/health`)).json()) as Record<string, unknown>
-    expect(Object.keys(anonymous).sort()).toEqual(['status', 'timestamp'])
+    // Everyone gets the seeds' shape (status and which services are up), no figures.
+    expect(Object.keys(anonymous).sort()).toEqual(['services', 'status', 'timestamp'])
     const reader = JSON.parse((await get(app, '/api/v1/monitoring/health', acme.readKey)).text) as Record<string, unknown>
-    expect(Object.keys(reader).sort()).toEqual(['status', 'timestamp'])
+    expect(Object.keys(reader).sort()).toEqual(['services', 'status', 'timestamp'])
     const admin = JSON.parse((await get(app, '/api/v1/monitoring/health', acme.adminKey)).text) as Record<string, unknown>
     expect(admin).toHaveProperty('pipeline')
-    expect(admin).toHaveProperty('services')
+    expect(admin).toHaveProperty('issues')
     // Every refusal is counted for metrics.
     const after = app.app.securityStats()
     expect(after.unauthorized - before.unauthorized).toBe(4)
