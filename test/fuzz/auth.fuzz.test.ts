@@ -40,6 +40,11 @@ const ROUTES: Route[] = [
   { method: 'POST', url: '/v1/events', access: 'ingest' },
   { method: 'GET', url: '/api/v1/monitoring/health', access: 'public' },
   { method: 'GET', url: '/', access: 'public' },
+  { method: 'GET', url: '/dashboard', access: 'public' },
+  { method: 'GET', url: '/v1/reports?period=daily', access: 'read' },
+  { method: 'GET', url: '/api/v1/monitoring/audit-metrics', access: 'admin' },
+  { method: 'GET', url: '/api/v1/monitoring/history', access: 'admin' },
+  { method: 'GET', url: '/metrics', access: 'admin' },
 ]
 
 type Credential = { inputClass: string; header: string | undefined; scopes: Scope[] | null }
@@ -130,7 +135,7 @@ describe('keyed service under hostile credentials and tenant-crossing requests',
         else if (cred.scopes === null) expect(response.statusCode).toBe(401)
         else if (!cred.scopes.includes(route.access)) expect(response.statusCode).toBe(403)
         else expect([200, 202, 404]).toContain(response.statusCode)
-        if (route.url.startsWith('/api/v1/monitoring') && !cred.scopes?.includes('admin')) expect(Object.keys(response.json()).sort()).toEqual(['status', 'timestamp'])
+        if (route.url === '/api/v1/monitoring/health' && !cred.scopes?.includes('admin')) expect(Object.keys(response.json()).sort()).toEqual(['services', 'status', 'timestamp'])
       }),
       fuzzParameters(credentials),
     )
