@@ -21,6 +21,23 @@ describe('config', () => {
     expect(config.dataDir).toBe('./.auditq')
   })
 
+  it('reads monitoring thresholds, alert webhooks and the log format from the environment', () => {
+    const env = {
+      AUDITQ_HEALTH_QUEUE_LENGTH: '200',
+      AUDITQ_HEALTH_OLDEST_EVENT_SECONDS: '5.5',
+      AUDITQ_HEALTH_FAIL_FROM: 'degraded',
+      AUDITQ_ALERT_WEBHOOKS: 'https://hooks.slack.com/services/T/B/x, http://127.0.0.1:9000/alerts ,',
+      AUDITQ_ALERT_COOLDOWN_MS: '60000',
+      AUDITQ_LOG_FORMAT: 'json',
+    }
+    const config = loadConfig(configFromEnv(env))
+    expect(config.monitoring.thresholds).toMatchObject({ queueLengthDegraded: 200, oldestEventAgeSecondsDegraded: 5.5, failuresPerMinuteCritical: 100, droppedEventsWarning: 1000 })
+    expect(config.monitoring).toMatchObject({ healthFailFrom: 'degraded', alertCooldownMs: 60_000, alertWebhooks: ['https://hooks.slack.com/services/T/B/x', 'http://127.0.0.1:9000/alerts'] })
+    expect(config.logFormat).toBe('json')
+    expect(() => loadConfig(configFromEnv({ AUDITQ_ALERT_WEBHOOKS: 'ftp://x' }))).toThrowError(/alertWebhooks/)
+    expect(() => loadConfig(configFromEnv({ AUDITQ_HEALTH_QUEUE_LENGTH: 'lots' }))).toThrowError(/queueLengthDegraded/)
+  })
+
   it('reads queue settings and the PostgreSQL schema from the environment', () => {
     const env = { AUDITQ_REDIS_URL: 'redis://r:6379', AUDITQ_QUEUE_CAP: '50', AUDITQ_OVERFLOW_POLICY: 'drop', AUDITQ_QUEUE_NAME: 'q2', AUDITQ_DATABASE_SCHEMA: 'audit' }
     const config = loadConfig(configFromEnv(env))

@@ -15,6 +15,8 @@ const configSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65_535).default(3000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** CLI log lines: `auto` is pino-pretty on a terminal and JSON otherwise. */
+  logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
   defaultTenant: z.string().min(1).max(128).default('default'),
   groupCommit: z
     .strictObject({
@@ -64,6 +66,43 @@ const configSchema = z.strictObject({
       heartbeatEveryMs: z.number().int().min(100).default(2_000),
     })
     .prefault({}),
+  /** Health rules, the history sampler and alert delivery (README "Monitoring" lists every rule). */
+  monitoring: z
+    .strictObject({
+      thresholds: z
+        .strictObject({
+          /** Events waiting in the queue (direct mode: for the group commit) above this: degraded (the seeds' 5,000). */
+          queueLengthDegraded: z.coerce.number().int().min(0).default(5_000),
+          /** Failed inserts in the last minute above this: critical (the seeds' 100). */
+          failuresPerMinuteCritical: z.coerce.number().int().min(0).default(100),
+          /** Events dropped (refused over the cap) since the counters began, above this: warning (the seeds' 1,000). */
+          droppedEventsWarning: z.coerce.number().int().min(0).default(1_000),
+          /** The oldest event not yet stored has waited longer than this: degraded. */
+          oldestEventAgeSecondsDegraded: z.coerce.number().min(0).default(60),
+          /** Dead letters above this: warning (default: any). */
+          deadLettersWarning: z.coerce.number().int().min(0).default(0),
+          /** Spilled events waiting for replay above this: warning (default: any). */
+          spilledWaitingWarning: z.coerce.number().int().min(0).default(0),
+        })
+        .prefault({}),
+      /** The least severe status for which GET /api/v1/monitoring/health answers 503 (default: anything but healthy). */
+      healthFailFrom: z.enum(['warning', 'degraded', 'critical']).default('warning'),
+      /** How often the history sampler reads the pipeline, and how much history it keeps. */
+      sampleEveryMs: z.coerce.number().int().min(100).default(2_000),
+      historyMs: z.coerce.number().int().min(1_000).default(10 * 60_000),
+      /** Window for the per-second rates. */
+      rateWindowMs: z.coerce.number().int().min(100).default(10_000),
+      /** Alert delivery: webhook URLs (Slack-compatible body with the structured alert alongside). */
+      alertWebhooks: z.array(z.string().regex(/^https?:\/\//, 'must be an http(s) URL')).default([]),
+      /**
+       * A rule that holds is notified once (dedup); its resolve is sent when it stops holding. A rule
+       * that fires again sooner than this after its last notice is held back until the cooldown ends.
+       */
+      alertCooldownMs: z.coerce.number().int().min(0).default(5 * 60_000),
+      alertTimeoutMs: z.coerce.number().int().min(100).default(5_000),
+      alertRetries: z.coerce.number().int().min(0).max(10).default(2),
+    })
+    .prefault({}),
   http: z
     .strictObject({
       /** 4 MiB fits 1,000 typical events; larger bodies are refused before parsing. */
@@ -103,6 +142,42 @@ const configSchema = z.strictObject({
       chunkRows: z.coerce.number().int().min(1).max(100_000).default(5_000),
     })
     .prefault({}),
+  /** Issue #6: API keys, rate limits, redaction (see README "Security"). */
+  security: z
+    .strictObject({
+      /**
+       * Token bucket per API key (per client IP in open mode), per process: N service processes
+       * give a key N× this budget. 100 requests/s of up to 1,000 events each is far above one
+       * client's honest need; 0 turns the limit off.
+       */
+      rateLimitPerSecond: z.coerce.number().min(0).default(100),
+      /** Requests a quiet key may send at once before the per-second rate applies. */
+      rateLimitBurst: z.coerce.number().int().min(1).default(200),
+      /** Metadata keys stored as "[REDACTED]" (case-insensitive, whole words of a key, any depth). */
+      redactKeys: z
+        .array(z.string().min(1).max(64))
+        .default(['password', 'passwd', 'secret', 'token', 'api_key', 'authorization', 'cookie', 'credit_card', 'ssn']),
+      /** Store only the network of an IP address (/24 for IPv4, /48 for IPv6), for deployments that treat IPs as personal data. */
+      ipTruncation: z.enum(['none', '24/48']).default('none'),
+      /** How long a verified key (or "no keys exist") is trusted without asking the store: revocation takes effect within this. */
+      keyCacheTtlMs: z.coerce.number().int().min(0).max(300_000).default(10_000),
+    })
+    .prefault({}),
+  reports: z
+    .strictObject({
+      /** Rows per top list when the caller does not say (`top`). */
+      defaultTopN: z.number().int().min(1).max(1_000).default(10),
+      /** Upper bound on `top`: each list is one LIMIT, but the page and the CSV grow with it. */
+      maxTopN: z.number().int().min(1).max(1_000).default(100),
+      /** Error messages listed under each failing action. */
+      topErrorsPerAction: z.number().int().min(1).max(100).default(5),
+      /**
+       * A report still running after this is cancelled (503): it holds a snapshot, which on
+       * PostgreSQL holds back vacuum, and a connection. 1M events take well under 2 s.
+       */
+      timeoutMs: z.number().int().min(1).default(60_000),
+    })
+    .prefault({}),
 })
 
 export type Config = Readonly<z.infer<typeof configSchema>>
@@ -116,6 +191,7 @@ const ENV_KEYS = {
   AUDITQ_HOST: 'host',
   AUDITQ_PORT: 'port',
   AUDITQ_LOG_LEVEL: 'logLevel',
+  AUDITQ_LOG_FORMAT: 'logFormat',
   AUDITQ_REDIS_URL: 'redisUrl',
 } as const
 
@@ -132,6 +208,31 @@ const NESTED_ENV_KEYS = {
   AUDITQ_RETENTION_DAYS: ['retention', 'days'],
   AUDITQ_RETENTION_KEEP_ACTIONS: ['retention', 'keepActions'],
   AUDITQ_RETENTION_INTERVAL_MS: ['retention', 'intervalMs'],
+  AUDITQ_RATE_LIMIT_PER_SECOND: ['security', 'rateLimitPerSecond'],
+  AUDITQ_RATE_LIMIT_BURST: ['security', 'rateLimitBurst'],
+  AUDITQ_IP_TRUNCATION: ['security', 'ipTruncation'],
+  AUDITQ_KEY_CACHE_TTL_MS: ['security', 'keyCacheTtlMs'],
+} as const
+
+/** Monitoring settings (section, key) and health thresholds (monitoring.thresholds.key). */
+const MONITORING_ENV_KEYS = {
+  AUDITQ_HEALTH_FAIL_FROM: 'healthFailFrom',
+  AUDITQ_MONITOR_SAMPLE_MS: 'sampleEveryMs',
+  AUDITQ_MONITOR_HISTORY_MS: 'historyMs',
+  AUDITQ_ALERT_COOLDOWN_MS: 'alertCooldownMs',
+} as const
+const THRESHOLD_ENV_KEYS = {
+  AUDITQ_HEALTH_QUEUE_LENGTH: 'queueLengthDegraded',
+  AUDITQ_HEALTH_FAILURES_PER_MINUTE: 'failuresPerMinuteCritical',
+  AUDITQ_HEALTH_DROPPED_EVENTS: 'droppedEventsWarning',
+  AUDITQ_HEALTH_OLDEST_EVENT_SECONDS: 'oldestEventAgeSecondsDegraded',
+  AUDITQ_HEALTH_DEAD_LETTERS: 'deadLettersWarning',
+  AUDITQ_HEALTH_SPILLED_WAITING: 'spilledWaitingWarning',
+} as const
+
+/** Comma-separated lists (section, key). */
+const LIST_ENV_KEYS = {
+  AUDITQ_ALERT_WEBHOOKS: ['monitoring', 'alertWebhooks'],
 } as const
 
 export function configFromEnv(env: NodeJS.ProcessEnv): Partial<ConfigInput> {
@@ -140,10 +241,25 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Partial<ConfigInput> {
     const value = env[variable]
     if (value !== undefined && value !== '') fromEnv[key] = value
   }
-  const nested: Record<string, Record<string, string>> = {}
+  const nested: Record<string, Record<string, unknown>> = {}
   for (const [variable, [section, key]] of Object.entries(NESTED_ENV_KEYS)) {
     const value = env[variable]
     if (value !== undefined && value !== '') (nested[section] ??= {})[key] = value
+  }
+  for (const [variable, [section, key]] of Object.entries(LIST_ENV_KEYS)) {
+    const value = env[variable]
+    if (value === undefined || value.trim() === '') continue
+    ;(nested[section] ??= {})[key] = value.split(',').map((item) => item.trim()).filter((item) => item !== '')
+  }
+  for (const [variable, key] of Object.entries(MONITORING_ENV_KEYS)) {
+    const value = env[variable]
+    if (value !== undefined && value !== '') (nested.monitoring ??= {})[key] = value
+  }
+  for (const [variable, key] of Object.entries(THRESHOLD_ENV_KEYS)) {
+    const value = env[variable]
+    if (value === undefined || value === '') continue
+    const monitoring = (nested.monitoring ??= {})
+    ;((monitoring.thresholds ??= {}) as Record<string, string>)[key] = value
   }
   return { ...fromEnv, ...nested }
 }

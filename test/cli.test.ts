@@ -1,21 +1,12 @@
 /** The built `auditq` CLI, run as a user would, against a throwaway embedded store. */
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { cliRunner } from './support/cli.js'
 
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'index.js')
 const dataDir = mkdtempSync(join(tmpdir(), 'auditq-cli-'))
-
-function auditq(args: string[], input?: string) {
-  const result = spawnSync(process.execPath, [CLI, '--data-dir', dataDir, ...args], {
-    input,
-    encoding: 'utf8',
-    env: { ...process.env, AUDITQ_DATABASE_URL: '' },
-  })
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr }
-}
+const auditq = cliRunner(dataDir)
 
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 

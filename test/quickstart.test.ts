@@ -82,6 +82,16 @@ describe('quick start: auditq serve on the embedded store', () => {
     expect(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4))).toMatchObject({ statusCode: 431, code: 'AUDITQ_HEADERS_TOO_LARGE' })
   })
 
+  it('serves the dashboard from the built package: the page to a browser, its scripts, the JSON index to curl', async () => {
+    const page = await fetch(`${base}/`, { headers: { accept: 'text/html' } })
+    expect(page.status).toBe(200)
+    const html = await page.text()
+    const assets = [...html.matchAll(/\/dashboard\/assets\/[\w.-]+/g)].map((m) => m[0])
+    expect(assets).toContain('/dashboard/assets/app.js')
+    for (const asset of [...assets, '/dashboard/assets/events-table.js']) expect((await fetch(`${base}${asset}`)).status, asset).toBe(200)
+    expect(await (await fetch(`${base}/`)).json()).toMatchObject({ name: 'auditq' })
+  })
+
   it('shuts down cleanly on SIGTERM', async () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
     child.kill('SIGTERM')

@@ -7,6 +7,7 @@ export interface GlobalOptions {
   redisUrl?: string
   dataDir?: string
   logLevel?: string
+  logFormat?: string
 }
 
 /** Config for a command: environment first, then the global flags. */
@@ -19,6 +20,7 @@ export function commandConfig(command: Command, overrides: Partial<ConfigInput> 
       redisUrl: globals.redisUrl,
       dataDir: globals.dataDir,
       logLevel: globals.logLevel as ConfigInput['logLevel'],
+      logFormat: globals.logFormat as ConfigInput['logFormat'],
     },
     overrides,
   )
@@ -31,8 +33,8 @@ export function storeLocation(config: Config) {
 
 /** CLI commands other than `serve` log warnings only: their stdout is the product. */
 export function commandLogger(config: Config, defaultLevel = 'warn'): Logger {
-  const explicit = process.env.AUDITQ_LOG_LEVEL !== undefined
-  return createLogger({ level: explicit ? config.logLevel : defaultLevel, name: 'auditq-cli' })
+  const explicit = process.env.AUDITQ_LOG_LEVEL !== undefined || process.argv.some((arg) => arg === '--log-level' || arg.startsWith('--log-level='))
+  return createLogger({ level: explicit ? config.logLevel : defaultLevel, name: 'auditq-cli', format: config.logFormat })
 }
 
 /** Filter flags shared by query and export, as CLI flags → wire names. */

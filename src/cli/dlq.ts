@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { AuditqError } from '../errors.js'
 import { connectRedis, DeadLetterQueue, queueKeys } from '../queue/redis-streams/index.js'
 import { commandConfig } from './context.js'
+import { progress } from './progress.js'
 
 /** Runs `fn` against the configured dead-letter queue and closes the connection afterwards. */
 async function withDeadLetters<T>(command: Command, fn: (dlq: DeadLetterQueue) => Promise<T>): Promise<T> {
@@ -67,14 +68,21 @@ export function registerDlq(program: Command): void {
       const chosen = idsOrAll(ids, options, 'replay')
       await withDeadLetters(command, async (queue) => {
         let moved = 0
+        const bar = progress({ label: 'dlq replay', total: chosen === 'all' ? await queue.size() : chosen.length })
         if (chosen === 'all') {
           // Page by id: replayed letters leave the stream, so each page starts from the beginning.
           for (;;) {
             const page = await queue.list({ limit: 500 })
             if (page.deadLetters.length === 0) break
-            moved += (await queue.replay(page.deadLetters.map((l) => l.id))).size
+            const replayed = (await queue.replay(page.deadLetters.map((l) => l.id))).size
+            moved += replayed
+            bar.tick(replayed)
           }
-        } else moved = (await queue.replay(chosen)).size
+        } else {
+          moved = (await queue.replay(chosen)).size
+          bar.tick(moved)
+        }
+        bar.done()
         process.stdout.write(`replayed ${moved} dead letter(s) into the queue\n`)
       })
     })

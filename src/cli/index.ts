@@ -4,10 +4,13 @@ import { isAuditqError } from '../errors.js'
 import { registerCleanup } from './cleanup.js'
 import { registerDlq } from './dlq.js'
 import { registerCheckpoint, registerKeygen, registerVerify } from './integrity.js'
+import { registerKeys } from './keys.js'
 import { registerMigrate } from './migrate.js'
 import { registerExport, registerQuery } from './query.js'
+import { registerReport } from './report.js'
 import { registerSend } from './send.js'
 import { registerServe } from './serve.js'
+import { registerStatus } from './status.js'
 import { registerWorker } from './worker.js'
 
 const program = new Command()
@@ -17,6 +20,7 @@ const program = new Command()
   .option('--redis-url <url>', 'Redis for queue mode (env AUDITQ_REDIS_URL); omit for direct mode')
   .option('--data-dir <dir>', 'embedded store directory (env AUDITQ_DATA_DIR, default ./.auditq)')
   .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent (env AUDITQ_LOG_LEVEL)')
+  .option('--log-format <format>', 'auto (pretty on a terminal, else JSON) | json | pretty (env AUDITQ_LOG_FORMAT)')
   .showHelpAfterError()
   .exitOverride()
 
@@ -25,12 +29,15 @@ registerMigrate(program)
 registerSend(program)
 registerQuery(program)
 registerExport(program)
+registerReport(program)
 registerWorker(program)
 registerDlq(program)
 registerVerify(program)
 registerCheckpoint(program)
 registerKeygen(program)
 registerCleanup(program)
+registerStatus(program)
+registerKeys(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -9,6 +9,7 @@ import { renderTable } from '../query/table.js'
 import { decodeCursor, encodeCursor } from '../store/cursor.js'
 import { openStore } from '../store/open-store.js'
 import { addFilterFlags, commandConfig, filterFromFlags, storeLocation } from './context.js'
+import { progress } from './progress.js'
 
 export function registerQuery(program: Command): void {
   addFilterFlags(
@@ -64,16 +65,20 @@ export function registerExport(program: Command): void {
     if (format !== 'ndjson' && format !== 'csv') throw new AuditqError('AUDITQ_BAD_REQUEST', '--format must be ndjson or csv')
     const store = await openStore(storeLocation(config))
     let count = 0
+    // On a terminal only, and not when the events themselves are printed to that terminal.
+    const bar = progress({ label: 'export', enabled: process.stderr.isTTY === true && !(options.output === undefined && process.stdout.isTTY === true) })
     try {
       async function* lines(): AsyncGenerator<string> {
         if (format === 'csv') yield csvHeader()
         for await (const event of store.stream(filter)) {
           count += 1
+          bar.tick()
           yield format === 'csv' ? csvRow(event) : JSON.stringify(event) + '\n'
         }
       }
       const sink: Writable = options.output ? createWriteStream(options.output) : process.stdout
       await pipeline(Readable.from(lines()), sink, { end: Boolean(options.output) })
+      bar.done()
       if (options.output) process.stderr.write(`exported ${count} events to ${options.output}\n`)
     } finally {
       await store.close()

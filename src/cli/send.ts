@@ -52,6 +52,7 @@ export function registerSend(program: Command): void {
       const audit = await createAuditLogger({
         ...storeLocation(config),
         defaultTenant: config.defaultTenant,
+        redaction: { keys: config.security.redactKeys, ipTruncation: config.security.ipTruncation },
         logger: commandLogger(config),
       })
       try {

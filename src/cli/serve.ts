@@ -1,7 +1,9 @@
 import { hostname } from 'node:os'
 import type { Command } from 'commander'
 import type { Redis } from 'ioredis'
+import { startServiceAccess } from '../auth/service-access.js'
 import { buildServer } from '../http/server.js'
+import { newRegistry, ServiceMetrics } from '../observability/metrics.js'
 import { queueStatusReader } from '../queue/queue-status.js'
 import type { DurabilityReport } from '../queue/redis-streams/index.js'
 import { loadSigningKey } from '../integrity/signing-key-source.js'
@@ -22,21 +24,31 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'address to bind (default 127.0.0.1, env AUDITQ_HOST)')
     .option('--port <port>', 'port to listen on (default 3000, env AUDITQ_PORT)')
     .option('--no-worker', 'queue mode: run ingest only, no in-process worker')
-    .action(async (options: { host?: string; port?: string; worker: boolean }, command: Command) => {
+    .option('--insecure', 'allow listening on a non-loopback address while no API key exists (every caller gets full access)')
+    .action(async (options: { host?: string; port?: string; worker: boolean; insecure?: boolean }, command: Command) => {
       const config = commandConfig(command, {
         ...(options.host ? { host: options.host } : {}),
         ...(options.port ? { port: Number(options.port) } : {}),
       })
-      const logger = createLogger({ level: config.logLevel })
+      const logger = createLogger({ level: config.logLevel, format: config.logFormat })
       let queueRedis: Redis | undefined
       let durability: DurabilityReport | undefined
       if (config.redisUrl) ({ redis: queueRedis, durability } = await connectQueueRedis(config, logger))
+      // Built before the logger, so log() latency and group-commit batches reach the histograms.
+      const metrics = new ServiceMetrics(newRegistry())
       const audit = await createAuditLogger({
+        ...metrics.sdkHooks,
         ...storeLocation(config),
         defaultTenant: config.defaultTenant,
         groupCommit: config.groupCommit,
+        redaction: { keys: config.security.redactKeys, ipTruncation: config.security.ipTruncation },
         logger,
         ...queueModeOptions(config),
+      })
+      const access = await startServiceAccess(config, logger, { insecure: options.insecure === true }).catch(async (error: unknown) => {
+        await audit.close()
+        queueRedis?.disconnect()
+        throw error
       })
       // Started in the background: with Redis down at start the worker waits for it, while ingest
       // already listens (and spills) instead of refusing every request.
@@ -44,12 +56,12 @@ export function registerServe(program: Command): void {
       if (queueRedis && options.worker) {
         // Named by host and port, so a restarted service reclaims its own pending entries at once.
         const workerId = `${hostname()}-serve-${config.port}`
-        startWorkerRuntime({ config, store: audit.store, redis: queueRedis, logger, workerId }).then(
+        startWorkerRuntime({ config, store: audit.store, redis: queueRedis, logger, workerId, observeBatch: (report) => metrics.recordWorkerBatch(report) }).then(
           (started) => (startedRuntime = started),
           (error: unknown) => logger.error({ err: error }, 'in-process queue worker failed to start'),
         )
       }
-      const app = await buildServer({ config, audit, logger, ...(queueRedis ? { queueStatus: queueStatusReader(queueRedis, config, durability) } : {}) })
+      const app = await buildServer({ config, audit, logger, metrics, resolvePrincipal: access.resolver.resolve, ...(queueRedis ? { queueStatus: queueStatusReader(queueRedis, config, durability) } : {}) })
       const address = await app.listen({ host: config.host, port: config.port })
       const mode = config.redisUrl ? (options.worker ? 'queue (ingest + worker)' : 'queue (ingest only)') : 'direct'
       logger.info({ address, mode, store: audit.store.kind, location: audit.store.description }, `auditq listening on ${address}`)
@@ -74,6 +86,7 @@ export function registerServe(program: Command): void {
         // A worker still waiting for Redis to come up has nothing to flush: do not wait for it.
         await startedRuntime?.stop()
         await audit.close()
+        await access.keys.close()
         queueRedis?.disconnect()
         logger.info('stopped')
         // Exit explicitly: a worker connection still reconnecting to a dead Redis would keep the loop alive.

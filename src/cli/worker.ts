@@ -1,9 +1,12 @@
 import cluster from 'node:cluster'
 import { hostname } from 'node:os'
 import type { Command } from 'commander'
+import { AggregatorRegistry } from 'prom-client'
 import { AuditqError } from '../errors.js'
 import { loadSigningKey } from '../integrity/signing-key-source.js'
 import { startMaintenance } from '../retention/scheduler.js'
+import { BatchMetrics, newRegistry } from '../observability/metrics.js'
+import { serveMetrics } from '../observability/metrics-server.js'
 import { openStore } from '../store/open-store.js'
 import { createLogger, type Logger } from '../util/logger.js'
 import { startWorkerRuntime } from '../worker/runtime.js'
@@ -21,25 +24,52 @@ export function registerWorker(program: Command): void {
     .command('worker')
     .description('drain the Redis queue into the store (queue mode); several processes share the work')
     .option('--processes <n>', 'worker processes on this host (node:cluster)', '1')
-    .action(async (options: { processes: string }, command: Command) => {
+    .option('--metrics-port <port>', 'serve Prometheus GET /metrics on this port (with --processes: one port, summed over the processes)')
+    .action(async (options: { processes: string; metricsPort?: string }, command: Command) => {
       const config = commandConfig(command)
       if (!config.redisUrl) throw new AuditqError('AUDITQ_CONFIG', 'auditq worker needs AUDITQ_REDIS_URL (or --redis-url)')
       const processes = Number(options.processes)
       if (!Number.isInteger(processes) || processes < 1 || processes > 64) {
         throw new AuditqError('AUDITQ_BAD_REQUEST', '--processes must be an integer from 1 to 64')
       }
-      const logger = createLogger({ level: config.logLevel, name: 'auditq-worker' })
-      if (processes > 1 && cluster.isPrimary) return superviseWorkers(processes, logger)
+      const metricsPort = options.metricsPort === undefined ? undefined : Number(options.metricsPort)
+      if (metricsPort !== undefined && (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65_535)) {
+        throw new AuditqError('AUDITQ_BAD_REQUEST', '--metrics-port must be an integer from 0 to 65535')
+      }
+      const logger = createLogger({ level: config.logLevel, name: 'auditq-worker', format: config.logFormat })
+      if (processes > 1 && cluster.isPrimary) {
+        // One scrape target per host: the primary asks every process for its registry over the
+        // cluster IPC channel and sums them (prom-client's AggregatorRegistry).
+        if (metricsPort !== undefined) await serveClusterMetrics(config.host, metricsPort, logger)
+        return superviseWorkers(processes, logger)
+      }
       // Slot numbers keep consumer names stable across restarts: a restarted slot reclaims its own pending entries first.
       const slot = process.env.AUDITQ_WORKER_SLOT ?? '0'
-      await runWorker(config, logger, `${hostname()}-w${slot}`)
+      const registry = newRegistry()
+      const metrics = new BatchMetrics(registry)
+      if (cluster.isWorker) {
+        // Constructing one installs prom-client's IPC listener that answers the primary's requests.
+        new AggregatorRegistry()
+        AggregatorRegistry.setRegistries([registry])
+      }
+      else if (metricsPort !== undefined) {
+        const server = await serveMetrics({ host: config.host, port: metricsPort, logger, render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }) })
+        logger.info({ metrics_url: server.url }, 'worker metrics listening')
+      }
+      await runWorker(config, logger, `${hostname()}-w${slot}`, metrics)
     })
 }
 
-async function runWorker(config: ReturnType<typeof commandConfig>, logger: Logger, workerId: string): Promise<void> {
+async function serveClusterMetrics(host: string, port: number, logger: Logger): Promise<void> {
+  const aggregator = new AggregatorRegistry()
+  const server = await serveMetrics({ host, port, logger, render: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }) })
+  logger.info({ metrics_url: server.url, aggregated: true }, 'worker metrics listening')
+}
+
+async function runWorker(config: ReturnType<typeof commandConfig>, logger: Logger, workerId: string, metrics: BatchMetrics): Promise<void> {
   const { redis } = await connectQueueRedis(config, logger)
   const store = await openStore({ ...storeLocation(config), logger })
-  const runtime = await startWorkerRuntime({ config, store, redis, logger, workerId })
+  const runtime = await startWorkerRuntime({ config, store, redis, logger, workerId, observeBatch: (report) => metrics.recordWorkerBatch(report) })
   const maintenance = startMaintenance({ store, config, signingKey: await loadSigningKey(config.integrity), logger })
   const stop = async (signal: string) => {
     // Not awaited: the drain owns the shutdown deadline, and an interrupted retention run is safe.

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net'
+import { ipVersion } from './ip-syntax.js'
 
 /**
  * Canonical text of an IP address: exactly what PostgreSQL's `inet` output prints for it
@@ -13,19 +13,31 @@ import { isIP } from 'node:net'
  * - Zone ids (`fe80::1%eth0`) are refused: they name an interface of the sending host, mean
  *   nothing to a reader of the audit trail, and `inet` rejects them.
  * - CIDR suffixes (`/64`) are refused: an event comes from one address, not a network.
- * - IPv4 needs no rewriting: `isIP` already refuses leading zeros, so accepted IPv4 text is
+ * - IPv4 needs no rewriting: `ipVersion` (Node's `isIP`) already refuses leading zeros, so accepted IPv4 text is
  *   canonical as sent.
  */
 export function normalizeIpAddress(text: string): string | null {
   if (text.includes('%') || text.includes('/')) return null
-  const version = isIP(text)
+  const version = ipVersion(text)
   if (version === 4) return text
   if (version !== 6) return null
   const words = parseIpv6(text)
   return isIpv4Mapped(words) ? ipv4FromWords(words[6]!, words[7]!) : formatIpv6LikePostgres(words)
 }
 
-/** Eight 16-bit words; the input has already been accepted by `isIP`, so it is well-formed. */
+/**
+ * The network an address belongs to — IPv4 /24 (`192.0.2.77` → `192.0.2.0`), IPv6 /48
+ * (`2001:db8:1:2::5` → `2001:db8:1::`) — for deployments that treat a full address as personal
+ * data. Takes and returns canonical text (`normalizeIpAddress` output), so the result is stored
+ * and read back unchanged by both stores.
+ */
+export function truncateIpAddress(canonical: string): string {
+  if (ipVersion(canonical) === 4) return canonical.replace(/\.\d+$/, '.0')
+  const words = parseIpv6(canonical)
+  return formatIpv6LikePostgres([words[0]!, words[1]!, words[2]!, 0, 0, 0, 0, 0])
+}
+
+/** Eight 16-bit words; the input has already been accepted by `ipVersion`, so it is well-formed. */
 function parseIpv6(text: string): number[] {
   const [headText = '', tailText] = text.split('::')
   const head = groupsToWords(headText)

@@ -35,7 +35,8 @@ export function checkMetadata(input: unknown, labels: MetadataLabels): MetadataR
   }
   const value = walk.visit(input, labels.prefix, 1) as Record<string, unknown>
   if (walk.bytes > METADATA_MAX_BYTES) {
-    walk.errors.add(labels.root, 'max_bytes', `must be at most ${METADATA_MAX_BYTES} bytes as JSON (UTF-8)`)
+    // The walk stops counting once past the limit, so the figure is a lower bound.
+    walk.errors.add(labels.root, 'max_bytes', `must be at most ${METADATA_MAX_BYTES} bytes as JSON (UTF-8); got at least ${walk.bytes}`)
   }
   return { value, errors: walk.errors }
 }
@@ -112,7 +113,7 @@ class MetadataWalk {
       return this.refuse(path, 'json_value', 'only plain objects, arrays, strings, finite numbers, booleans and null are allowed')
     }
     if (depth > METADATA_MAX_DEPTH) {
-      return this.refuse(path, 'max_depth', `nests deeper than ${METADATA_MAX_DEPTH} levels (metadata itself is level 1)`)
+      return this.refuse(path, 'max_depth', `reaches nesting level ${depth}; the limit is ${METADATA_MAX_DEPTH} levels (metadata itself is level 1)`)
     }
     if (this.ancestors.has(value)) return this.refuse(path, 'cycle', 'refers back to an object that contains it')
     this.ancestors.add(value)

@@ -14,8 +14,24 @@ export interface TextProblem {
  * and `jsonb` reject them, and one such value would otherwise fail a whole database batch.
  */
 export function textProblem(value: string, maxChars: number): TextProblem | undefined {
-  if (exceedsCodePoints(value, maxChars)) return { rule: 'max_length', message: `must be at most ${maxChars} characters` }
+  if (exceedsCodePoints(value, maxChars)) return { rule: 'max_length', message: tooLong(value, maxChars) }
   return encodingProblem(value)
+}
+
+/** "must be at most 256 characters; got 300": every refusal names the limit and the value seen. */
+export function tooLong(value: string, maxChars: number): string {
+  return `must be at most ${maxChars} characters; got ${describeLength(value)}`
+}
+
+/**
+ * The length in code points; past 1 MiB of UTF-16 the exact count is not worth a scan of the
+ * whole string, so it says "more than" the bound the UTF-16 length proves.
+ */
+function describeLength(value: string): string {
+  if (value.length > 1_048_576) return `more than ${Math.floor(value.length / 2)}`
+  let count = 0
+  for (const _ of value) count++
+  return String(count)
 }
 
 export function encodingProblem(value: string): TextProblem | undefined {

@@ -2,7 +2,7 @@ import { v7 as uuidv7 } from 'uuid'
 import { normalizeIpAddress } from './ip.js'
 import { checkMetadata } from './metadata.js'
 import { isAbsent, normalizeSeedShape, type CanonicalField, type FieldEntry, type NormalizedInput } from './normalize.js'
-import { ErrorList, describeKey, encodingProblem, textProblem } from './text.js'
+import { ErrorList, describeKey, encodingProblem, textProblem, tooLong } from './text.js'
 import { parseOccurredAt, toIsoMillis } from './timestamp.js'
 import { CATEGORIES, type AuditEvent, type Category, type ValidationResult } from './types.js'
 
@@ -160,7 +160,7 @@ interface PatternSpec {
 
 /** NUL and lone surrogates get their own rule names even though the ASCII pattern also refuses them. */
 function patternProblem(value: string, spec: PatternSpec): { rule: string; message: string } | undefined {
-  if (value.length > spec.max) return { rule: 'max_length', message: `must be at most ${spec.max} characters` }
+  if (value.length > spec.max) return { rule: 'max_length', message: tooLong(value, spec.max) }
   if (spec.pattern.test(value)) return undefined
   return encodingProblem(value) ?? { rule: 'pattern', message: `may contain only ${spec.allowed}` }
 }
@@ -227,7 +227,7 @@ function checkIpAddress(entry: FieldEntry | undefined, errors: ErrorList): strin
   const value = presentString(entry, 'ip_address', errors)
   if (value === undefined) return null
   if (value.length > IP_MAX) {
-    errors.add(entry.sentAs, 'ip_address', `is too long to be an IP address${via(entry, 'ip_address')}`)
+    errors.add(entry.sentAs, 'ip_address', `is ${value.length} characters, too long to be an IP address (at most ${IP_MAX})${via(entry, 'ip_address')}`)
     return null
   }
   const normalized = normalizeIpAddress(value)

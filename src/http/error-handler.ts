@@ -28,7 +28,7 @@ export function errorBody(code: ErrorCode, message: string, details?: unknown): 
 /** Every error leaves as `ErrorBody`; unexpected ones are logged in full and reach the client without internals. */
 export function installErrorHandler(app: FastifyInstance, limits: { bodyLimitBytes: number }): void {
   const tooLarge = (contentLength: string | undefined) =>
-    `request body${contentLength ? ` of ${contentLength} bytes` : ''} is over the ${limits.bodyLimitBytes}-byte limit; send fewer events per request`
+    `request body ${contentLength ? `of ${contentLength} bytes` : `(chunked, more than ${limits.bodyLimitBytes} bytes read)`} is over the ${limits.bodyLimitBytes}-byte limit; send fewer events per request`
   app.setErrorHandler((error: FastifyError | AuditqError | Error, request, reply) => {
     if (error instanceof AuditqError) {
       if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed')

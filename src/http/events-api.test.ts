@@ -168,12 +168,12 @@ describe.each(kinds)('events API over the %s store', (kind) => {
 })
 
 describe('health when the store is gone', () => {
-  it('answers 503 unhealthy', async () => {
+  it('answers 503 critical', async () => {
     const t = await startApp('embedded')
     await t.store.close()
     const response = await t.app.inject('/api/v1/monitoring/health')
     expect(response.statusCode).toBe(503)
-    expect(response.json()).toMatchObject({ status: 'unhealthy', services: { store: 'unreachable' } })
+    expect(response.json()).toMatchObject({ status: 'critical', services: { store: 'unreachable' } })
     await t.close()
   })
 })

@@ -36,7 +36,12 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestOptions)
         `the request holds ${candidates.total} events; the limit is ${options.maxEventsPerRequest} per request`,
       )
     }
-    const result = await options.audit.logBulk(candidates.values.map((candidate) => candidate.value))
+    // A key's tenant is stamped on events that name none; an event naming another is refused by index.
+    const boundTenant = request.principal.tenantId
+    const result = await options.audit.logBulk(
+      candidates.values.map((candidate) => candidate.value),
+      boundTenant === null ? {} : { boundTenant },
+    )
     const rejected = [
       ...candidates.refused,
       ...result.rejected.map((entry) => ({ ...entry, index: candidates.values[entry.index]!.index })),

@@ -1,73 +1,88 @@
 import type { FastifyInstance } from 'fastify'
-import type { QueueStatus } from '../queue/queue-status.js'
-import type { AuditLogger } from '../sdk/audit-logger.js'
+import { atLeast, type HealthStatus } from '../observability/health-rules.js'
+import type { ServiceMetrics } from '../observability/metrics.js'
+import type { PipelineSampler, PipelineView } from '../observability/sampler.js'
 import type { Store } from '../store/store.js'
+import { hasScope } from './principal.js'
 
 export interface MonitoringOptions {
   store: Store
-  audit: AuditLogger
-  pingTimeoutMs: number
-  /** Present in queue mode. */
-  queueStatus?: () => Promise<QueueStatus>
+  sampler: PipelineSampler
+  metrics: ServiceMetrics
+  /** The least severe status that answers 503 on /health. */
+  healthFailFrom: Exclude<HealthStatus, 'healthy'>
 }
-
-type Status = 'healthy' | 'degraded' | 'unhealthy'
 
 /**
- * GET /api/v1/monitoring/health — the seeds' path and shape. The status is the *worst* condition
- * that holds: the store unreachable is unhealthy; in queue mode Redis unreachable (events spill
- * locally) or no live worker (the queue only grows) is degraded. Anything but healthy answers 503,
- * so a load balancer or orchestrator notices.
+ * The seeds' monitoring endpoints. Status vocabulary, best to worst: healthy < warning < degraded
+ * < critical; the status is always the worst finding (health-rules.ts).
  */
 export async function monitoringRoutes(app: FastifyInstance, options: MonitoringOptions): Promise<void> {
-  app.get('/api/v1/monitoring/health', { config: { access: 'public' } }, async (_request, reply) => {
-    const [storeUp, queue] = await Promise.all([
-      pingWithin(options.store, options.pingTimeoutMs),
-      options.queueStatus?.(),
-    ])
-    const issues: { status: Status; issue: string }[] = []
-    if (!storeUp) issues.push({ status: 'unhealthy', issue: 'store unreachable' })
-    const services: Record<string, string> = { store: storeUp ? 'connected' : 'unreachable' }
-    if (queue) {
-      services.redis = queue.redis
-      services.audit_worker = queue.liveWorkers.length > 0 ? 'running' : 'not running'
-      if (queue.redis === 'unreachable') issues.push({ status: 'degraded', issue: 'redis unreachable: events are spilling to the local journal' })
-      else if (queue.liveWorkers.length === 0) issues.push({ status: 'degraded', issue: 'no live queue worker: queued events are not being stored' })
+  const { sampler } = options
+
+  /**
+   * Public, for load balancers: everyone gets the status and which services are up; only a caller
+   * with the admin scope also gets the issues and figures. 503 from `healthFailFrom` up.
+   */
+  app.get('/api/v1/monitoring/health', { config: { access: 'public' } }, async (request, reply) => {
+    const view = await sampler.current()
+    const { status } = view.evaluation
+    const body: Record<string, unknown> = { status, services: services(view), timestamp: new Date(view.reading.at).toISOString() }
+    if (hasScope(request, 'admin')) {
+      const { reading, figures } = view
+      body.issues = view.evaluation.issues
+      body.store = { kind: options.store.kind }
+      body.pipeline =
+        reading.mode === 'queue'
+          ? {
+              mode: 'queue',
+              queue_length: figures.queue_length,
+              oldest_event_age_seconds: figures.oldest_event_age_seconds,
+              dead_letters: figures.dead_letters,
+              live_workers: figures.live_workers,
+              redis_crash_loses: reading.redisLossWindow,
+              spilled: reading.sdk.spilled,
+              replayed: reading.sdk.replayed,
+            }
+          : { mode: 'direct', pending: reading.sdk.pending, stored: reading.sdk.stored, failed: reading.sdk.failed }
     }
-    const status: Status = issues.some((i) => i.status === 'unhealthy') ? 'unhealthy' : issues.length > 0 ? 'degraded' : 'healthy'
-    const stats = options.audit.stats()
-    const body = {
-      status,
-      issues: issues.map((i) => i.issue),
-      services,
-      store: { kind: options.store.kind },
-      pipeline: queue
-        ? {
-            mode: 'queue',
-            queue_length: queue.queueLength,
-            dead_letters: queue.deadLetters,
-            live_workers: queue.liveWorkers.length,
-            redis_crash_loses: queue.redisLossWindow,
-            spilled: stats.spilled,
-            replayed: stats.replayed,
-          }
-        : { mode: 'direct', pending: stats.pending, stored: stats.stored, failed: stats.failed },
-      timestamp: new Date().toISOString(),
-    }
-    return reply.status(status === 'healthy' ? 200 : 503).send(body)
+    return reply.status(status !== 'healthy' && atLeast(status, options.healthFailFrom) ? 503 : 200).send(body)
   })
+
+  /** The seeds' dashboard figures: health, metrics, recommendations. Always 200: the body carries the status. */
+  app.get('/api/v1/monitoring/audit-metrics', { config: { access: 'admin' } }, async () => {
+    const { reading, figures, evaluation } = await sampler.current()
+    return {
+      health: { status: evaluation.status, issues: evaluation.issues, findings: evaluation.findings },
+      services: services({ reading }),
+      metrics: figures,
+      recommendations: evaluation.recommendations,
+      timestamp: new Date(reading.at).toISOString(),
+    }
+  })
+
+  /**
+   * Prometheus text exposition. Admin scope like the other figures (Prometheus sends a bearer
+   * token via `authorization`); with no keys configured (the open loopback mode) it is open.
+   */
+  app.get('/metrics', { config: { access: 'admin' } }, async (_request, reply) => {
+    const { registry } = options.metrics
+    return reply.header('content-type', registry.contentType).send(await registry.metrics())
+  })
+
+  /** The sampler's ring buffer, oldest first: what the dashboard's charts draw. */
+  app.get('/api/v1/monitoring/history', { config: { access: 'admin' } }, async () => ({
+    interval_ms: sampler.intervalMs,
+    samples: sampler.history(),
+  }))
 }
 
-async function pingWithin(store: Store, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs)
-  })
-  try {
-    return await Promise.race([store.ping().then(() => true as const), timeout])
-  } catch {
-    return false
-  } finally {
-    clearTimeout(timer)
+function services({ reading }: Pick<PipelineView, 'reading'>): Record<string, string> {
+  if (reading.mode === 'direct') return { store: reading.store, redis: 'not used (direct mode)', audit_worker: 'not used (direct mode)' }
+  return {
+    store: reading.store,
+    redis: reading.redis ?? 'unreachable',
+    // With Redis unreachable no heartbeat can be read: say so rather than "not running".
+    audit_worker: reading.redis !== 'connected' ? 'unknown' : reading.workers.length > 0 ? 'running' : 'not running',
   }
 }

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import type { Config } from '../config.js'
+import { dashboardRoutes } from '../dashboard/routes.js'
 import type { QueueStatus } from '../queue/queue-status.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
 import type { Logger } from '../util/logger.js'
@@ -8,9 +9,15 @@ import { errorBody, installErrorHandler } from './error-handler.js'
 import { ingestRoutes } from './ingest.js'
 import { integrityRoutes } from './integrity.js'
 import { monitoringRoutes } from './monitoring.js'
+import { startMonitoring } from '../observability/index.js'
+import { installIngestMetrics } from '../observability/http-metrics.js'
+import type { ServiceMetrics } from '../observability/metrics.js'
 import { installAccessControl, OPEN_PRINCIPAL, type PrincipalResolver } from './principal.js'
 import { registerNdjsonParser } from './ndjson.js'
+import { installRateLimit } from './rate-limit.js'
+import { installSecurityStats } from './security-stats.js'
 import { queryRoutes } from './query.js'
+import { reportRoutes } from './reports.js'
 
 export interface ServerDependencies {
   config: Config
@@ -20,12 +27,14 @@ export interface ServerDependencies {
   queueStatus?: () => Promise<QueueStatus>
   /** Who a request comes from. Default: everyone may do everything (the open loopback mode). */
   resolvePrincipal?: PrincipalResolver
+  /** Prometheus metrics the SDK logger already feeds (built before it); a fresh set otherwise. */
+  metrics?: ServiceMetrics
 }
 
 const SAFE_REQUEST_ID = /^[\w.:-]{1,128}$/
 
 /** Builds the HTTP service without listening, so tests can `inject` and the CLI can `listen`. */
-export async function buildServer({ config, audit, logger, queueStatus, resolvePrincipal }: ServerDependencies): Promise<FastifyInstance> {
+export async function buildServer({ config, audit, logger, queueStatus, resolvePrincipal, metrics }: ServerDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger at runtime; the cast keeps the instance's default generics.
     loggerInstance: logger as FastifyBaseLogger,
@@ -60,6 +69,8 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
   })
   installErrorHandler(app, { bodyLimitBytes: config.http.bodyLimitBytes })
   installAccessControl(app, resolvePrincipal ?? (() => OPEN_PRINCIPAL))
+  installSecurityStats(app)
+  installRateLimit(app, { perSecond: config.security.rateLimitPerSecond, burst: config.security.rateLimitBurst })
   registerNdjsonParser(app, config.http.maxNdjsonLineBytes)
   await app.register(ingestRoutes, { audit, maxEventsPerRequest: config.http.maxEventsPerRequest })
   await app.register(queryRoutes, {
@@ -68,17 +79,29 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
     maxLimit: config.http.maxQueryLimit,
   })
   await app.register(integrityRoutes, { store: audit.store })
-  await app.register(monitoringRoutes, { store: audit.store, audit, pingTimeoutMs: 2_000, ...(queueStatus ? { queueStatus } : {}) })
-  app.get('/', { config: { access: 'public' } }, async () => ({
+  await app.register(reportRoutes, { store: audit.store, limits: config.reports })
+  const monitoring = await startMonitoring({ config, audit, logger, ...(queueStatus ? { queueStatus } : {}), ...(metrics ? { metrics } : {}) })
+  app.addHook('onClose', () => monitoring.stop())
+  installIngestMetrics(app, monitoring.metrics)
+  monitoring.metrics.attachSecurity(() => app.securityStats())
+  await app.register(monitoringRoutes, { store: audit.store, sampler: monitoring.sampler, metrics: monitoring.metrics, healthFailFrom: config.monitoring.healthFailFrom })
+  // GET / answers this index to API clients and the dashboard to browsers (src/dashboard/routes.ts).
+  const apiIndex = {
     name: 'auditq',
     endpoints: [
+      'GET /dashboard (or GET / from a browser): the live dashboard',
       'POST /v1/events',
       'GET /v1/events',
       'GET /v1/events/:id',
       'GET /v1/events/export?format=ndjson|csv',
       'GET /v1/integrity?tenant_id=&from=&to=',
+      'GET /v1/reports?period=daily|weekly|monthly&date=YYYY-MM-DD&format=json|csv|html',
       'GET /api/v1/monitoring/health',
+      'GET /api/v1/monitoring/audit-metrics',
+      'GET /api/v1/monitoring/history',
+      'GET /metrics',
     ],
-  }))
+  }
+  await app.register(dashboardRoutes, { apiIndex })
   return app
 }

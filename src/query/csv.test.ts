@@ -16,6 +16,11 @@ describe('csv', () => {
     expect(csvCell('+1')).toBe("'+1")
     expect(csvCell('-2')).toBe("'-2")
     expect(csvCell('@SUM(A1)')).toBe("'@SUM(A1)")
+    // Tab and carriage return are in OWASP's list too: some spreadsheets skip them and read the formula behind.
+    expect(csvCell('\t=1+1')).toBe("'\t=1+1")
+    expect(csvCell('\r=1+1')).toBe(`"'\r=1+1"`)
+    expect(csvCell('=1,2')).toBe(`"'=1,2"`)
+    expect(csvCell('a=1')).toBe('a=1')
   })
 
   it('writes metadata as JSON and one line per event matching the header', () => {

@@ -20,11 +20,13 @@ export function renderTable(events: readonly AuditEvent[]): string {
   return [header, ...rows].map((line) => line.trimEnd()).join('\n') + '\n'
 }
 
-function fit(text: string, width: number): string {
+/** Pads or cuts `text` to exactly `width` characters, marking a cut with an ellipsis. */
+export function fit(text: string, width: number): string {
   return text.length > width ? text.slice(0, width - 1) + '…' : text.padEnd(width)
 }
 
-function printable(text: string): string {
+/** Control characters shown escaped (a tab as `\x09`), so a stored value cannot drive the terminal. */
+export function printable(text: string): string {
   // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
 }

@@ -6,6 +6,8 @@ export interface QueueStatus {
   redis: 'connected' | 'unreachable'
   liveWorkers: LiveWorker[]
   queueLength: number | null
+  /** Age of the oldest entry still in the stream (undelivered or pending: acknowledged entries are deleted), by Redis' clock; null when empty or unknown. */
+  oldestEventAgeMs: number | null
   deadLetters: number | null
   counters: QueueCounters | null
   /** What a Redis crash would lose under its settings, read at start. */
@@ -20,7 +22,7 @@ export function queueStatusReader(redis: Redis, config: Config, durability?: Dur
   const keys = queueKeys({ prefix: config.queue.prefix, queue: config.queue.name })
   const monitor = new QueueMonitor(redis, keys)
   const deadLetters = new DeadLetterQueue(redis, keys)
-  const unreachable: QueueStatus = { redis: 'unreachable', liveWorkers: [], queueLength: null, deadLetters: null, counters: null, redisLossWindow }
+  const unreachable: QueueStatus = { redis: 'unreachable', liveWorkers: [], queueLength: null, oldestEventAgeMs: null, deadLetters: null, counters: null, redisLossWindow }
   return async () => {
     if (redis.status !== 'ready') return unreachable
     let timer: NodeJS.Timeout | undefined
@@ -29,13 +31,14 @@ export function queueStatusReader(redis: Redis, config: Config, durability?: Dur
       timer = setTimeout(() => resolve(unreachable), STATUS_TIMEOUT_MS)
     })
     const read = (async (): Promise<QueueStatus> => {
-      const [queueLength, dlq, liveWorkers, counters] = await Promise.all([
+      const [queueLength, dlq, liveWorkers, counters, oldestEventAgeMs] = await Promise.all([
         redis.xlen(keys.events),
         deadLetters.size(),
         monitor.liveWorkers(),
         monitor.readCounters(),
+        oldestEntryAgeMs(redis, keys.events),
       ])
-      return { redis: 'connected', liveWorkers, queueLength, deadLetters: dlq, counters, redisLossWindow }
+      return { redis: 'connected', liveWorkers, queueLength, oldestEventAgeMs, deadLetters: dlq, counters, redisLossWindow }
     })().catch(() => unreachable)
     try {
       return await Promise.race([read, timeout])
@@ -43,4 +46,13 @@ export function queueStatusReader(redis: Redis, config: Config, durability?: Dur
       clearTimeout(timer)
     }
   }
+}
+
+/** Stream ids are `<ms>-<seq>` by Redis' clock; compared with Redis' TIME, host clock skew does not matter. */
+async function oldestEntryAgeMs(redis: Redis, stream: string): Promise<number | null> {
+  const [time, oldest] = await Promise.all([redis.time(), redis.xrange(stream, '-', '+', 'COUNT', 1)])
+  const first = oldest[0]
+  if (first === undefined) return null
+  const nowMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000)
+  return Math.max(0, nowMs - Number(first[0].split('-')[0]))
 }

@@ -1,10 +1,12 @@
 import { AuditqError } from '../errors.js'
-import type { AuditEvent, AuditEventInput, FieldError } from '../event/types.js'
+import type { AuditEvent, AuditEventInput, FieldError, ValidationResult } from '../event/types.js'
+import { redactEvent, redactionPolicy, type RedactionOptions, type RedactionPolicy } from '../event/redact.js'
 import { validateEvent } from '../event/validate.js'
 import { openStore } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
 import { createLogger, type Logger } from '../util/logger.js'
 import type { EventOutcome } from '../store/isolating-insert.js'
+import type { CommitReport } from './group-commit.js'
 import type { QueueModeOptions } from './queued-logger.js'
 import { LoggerStats, type LoggerStatsSnapshot } from './stats.js'
 
@@ -25,8 +27,21 @@ export interface AuditLoggerOptions {
   groupCommit?: { maxBatchEvents?: number; maxWaitMs?: number }
   /** pino logger for failures of `logDetached` and shutdown; defaults to JSON on stderr at warn. */
   logger?: Logger
+  /**
+   * Applied to every event before it is queued or stored: metadata keys naming secrets become
+   * "[REDACTED]" (default list: password, passwd, secret, token, api_key, authorization, cookie,
+   * credit_card, ssn), and IPs optionally keep only their network. `{ keys: [] }` turns redaction off.
+   */
+  redaction?: RedactionOptions
   /** Injected clock for tests; stamps `received_at`. */
   now?: () => Date
+  /**
+   * Called once per `log`/`logCritical` when it settles, with its duration; the service feeds a
+   * Prometheus histogram with it. Plain callback: the SDK has no metrics dependency.
+   */
+  observeLogSeconds?: (seconds: number) => void
+  /** Called after every group commit with its report (batch size, duration), for metrics. */
+  observeCommit?: (report: CommitReport) => void
 }
 
 export interface RejectedEvent {
@@ -43,8 +58,11 @@ export interface BulkResult {
 export interface BulkOptions {
   /** Time the events were received; defaults to now. */
   receivedAt?: Date
-  /** Stamped over every event's own `tenant_id` (an API key's tenant). */
-  tenantOverride?: string
+  /**
+   * The tenant an API key is bound to: events that name none get it, and an event naming another
+   * tenant is refused (`tenant_id`/`tenant_mismatch`) — never silently moved.
+   */
+  boundTenant?: string
 }
 
 export interface AuditLogger {
@@ -97,6 +115,8 @@ export abstract class BaseAuditLogger implements AuditLogger {
   protected readonly log_: Logger
   private readonly now: () => Date
   private readonly defaultTenant: string
+  private readonly observeLogSeconds: ((seconds: number) => void) | undefined
+  private readonly redaction: RedactionPolicy
   private readonly detached = new Set<Promise<unknown>>()
   /** Accepted events on their way (awaiting Redis or a commit); close() waits for them before shutting down. */
   private readonly routing = new Set<Promise<unknown>>()
@@ -109,6 +129,8 @@ export abstract class BaseAuditLogger implements AuditLogger {
     this.log_ = options.logger ?? createLogger({ level: 'warn', name: 'auditq-sdk' })
     this.now = options.now ?? (() => new Date())
     this.defaultTenant = options.defaultTenant ?? 'default'
+    this.observeLogSeconds = options.observeLogSeconds
+    this.redaction = redactionPolicy(options.redaction)
   }
 
   /** Sends validated events on their way; resolves with one outcome per event once each is durably accepted or refused. */
@@ -116,6 +138,14 @@ export abstract class BaseAuditLogger implements AuditLogger {
   /** Waits for everything accepted to be durable and releases resources; called once. */
   protected abstract shutdown(): Promise<void>
   protected abstract pendingCount(): number
+  /** Date.now() when the oldest event not yet committed by this process was submitted; null when none. */
+  protected oldestPendingSince(): number | null {
+    return null
+  }
+  /** Events in a store commit right now. */
+  protected inFlightCount(): number {
+    return 0
+  }
 
   async log(event: AuditEventInput): Promise<string> {
     return this.logOne(event, false)
@@ -131,7 +161,7 @@ export abstract class BaseAuditLogger implements AuditLogger {
     const valid: { index: number; event: AuditEvent }[] = []
     const rejected: RejectedEvent[] = []
     inputs.forEach((input, index) => {
-      const result = this.validate(input, receivedAt, options.tenantOverride)
+      const result = this.validate(input, receivedAt, options.boundTenant)
       if (result.ok) valid.push({ index, event: result.event })
       else rejected.push({ index, errors: result.errors })
     })
@@ -166,7 +196,8 @@ export abstract class BaseAuditLogger implements AuditLogger {
   }
 
   stats(): LoggerStatsSnapshot {
-    return this.counters.snapshot(this.pendingCount())
+    const since = this.oldestPendingSince()
+    return this.counters.snapshot(this.pendingCount(), since === null ? null : Math.max(0, Date.now() - since), this.inFlightCount())
   }
 
   close(): Promise<void> {
@@ -186,7 +217,9 @@ export abstract class BaseAuditLogger implements AuditLogger {
       const summary = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ')
       throw new AuditqError('AUDITQ_VALIDATION', `invalid audit event: ${summary}`, { details: result.errors })
     }
+    const started = this.observeLogSeconds ? performance.now() : 0
     const [outcome] = await this.dispatch([result.event], { critical: urgent })
+    if (this.observeLogSeconds) this.observeLogSeconds((performance.now() - started) / 1000)
     if (!outcome || !outcome.ok) throw outcome?.error ?? new AuditqError('AUDITQ_INTERNAL', 'no outcome for event')
     return result.event.id
   }
@@ -198,13 +231,22 @@ export abstract class BaseAuditLogger implements AuditLogger {
     return routed
   }
 
-  protected validate(input: unknown, receivedAt: Date, tenantOverride?: string) {
-    const result = validateEvent(input, { receivedAt, defaultTenant: this.defaultTenant })
+  /** Validates, enforces a key's tenant, then redacts: what leaves here is exactly what is stored. */
+  protected validate(input: unknown, receivedAt: Date, boundTenant?: string): ValidationResult {
+    const result = validateEvent(input, { receivedAt, defaultTenant: boundTenant ?? this.defaultTenant })
     if (!result.ok) {
-      this.counters.invalid += 1
+      this.counters.recordInvalid(result.errors[0]?.rule ?? 'unknown')
       return result
     }
-    if (tenantOverride !== undefined) result.event.tenant_id = tenantOverride
+    if (boundTenant !== undefined && result.event.tenant_id !== boundTenant) {
+      this.counters.recordInvalid('tenant_mismatch')
+      this.counters.tenantMismatches += 1
+      const message = `this API key writes only tenant ${JSON.stringify(boundTenant)}; the event names ${JSON.stringify(result.event.tenant_id)}`
+      return { ok: false, errors: [{ field: 'tenant_id', rule: 'tenant_mismatch', message }] }
+    }
+    const report = redactEvent(result.event, this.redaction)
+    this.counters.redacted += report.redactedValues
+    if (report.ipTruncated) this.counters.ipTruncated += 1
     this.counters.accepted += 1
     return result
   }

@@ -19,7 +19,10 @@ export class DirectAuditLogger extends BaseAuditLogger {
     this.committer = new GroupCommitter(store, {
       ...DEFAULT_GROUP_COMMIT,
       ...options.groupCommit,
-      onCommit: (report) => this.counters.recordCommit(report),
+      onCommit: (report) => {
+        this.counters.recordCommit(report)
+        options.observeCommit?.(report)
+      },
     })
   }
 
@@ -29,6 +32,14 @@ export class DirectAuditLogger extends BaseAuditLogger {
 
   protected pendingCount(): number {
     return this.committer.pendingCount
+  }
+
+  protected override oldestPendingSince(): number | null {
+    return this.committer.oldestWaitingSince
+  }
+
+  protected override inFlightCount(): number {
+    return this.committer.inFlightCount
   }
 
   protected async shutdown(): Promise<void> {

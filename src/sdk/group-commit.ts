@@ -22,6 +22,8 @@ export interface CommitReport {
 interface Waiter {
   event: AuditEvent
   settle: (outcome: EventOutcome) => void
+  /** Date.now() at submit, for the oldest-unstored-event gauge. */
+  at: number
 }
 
 /**
@@ -38,6 +40,9 @@ export class GroupCommitter {
   private flushing = false
   private lingerTimer: NodeJS.Timeout | undefined
   private idleWaiters: (() => void)[] = []
+  /** Submit time of the oldest event of the batch being committed. */
+  private inFlightSince: number | null = null
+  private inFlight = 0
 
   constructor(
     private readonly store: Store,
@@ -48,10 +53,21 @@ export class GroupCommitter {
     return this.pending.length
   }
 
+  /** Events in the commit running now. */
+  get inFlightCount(): number {
+    return this.inFlight
+  }
+
+  /** When the oldest event not yet committed (in flight or waiting) was submitted; null when none. */
+  get oldestWaitingSince(): number | null {
+    return this.inFlightSince ?? this.pending[0]?.at ?? null
+  }
+
   submit(events: readonly AuditEvent[], submitOptions: { urgent?: boolean } = {}): Promise<EventOutcome[]> {
     if (events.length === 0) return Promise.resolve([])
+    const at = Date.now()
     const outcomes = events.map(
-      (event) => new Promise<EventOutcome>((settle) => this.pending.push({ event, settle })),
+      (event) => new Promise<EventOutcome>((settle) => this.pending.push({ event, settle, at })),
     )
     this.schedule(submitOptions.urgent === true)
     return Promise.all(outcomes)
@@ -96,7 +112,12 @@ export class GroupCommitter {
 
   private async commit(batch: Waiter[]): Promise<void> {
     const started = performance.now()
-    const report = await insertIsolating(this.store, batch.map((waiter) => waiter.event))
+    this.inFlightSince = batch[0]?.at ?? null
+    this.inFlight = batch.length
+    const report = await insertIsolating(this.store, batch.map((waiter) => waiter.event)).finally(() => {
+      this.inFlightSince = null
+      this.inFlight = 0
+    })
     report.outcomes.forEach((outcome, index) => batch[index]!.settle(outcome))
     this.options.onCommit?.({
       events: batch.length,

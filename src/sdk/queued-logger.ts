@@ -127,7 +127,10 @@ export class QueuedAuditLogger extends BaseAuditLogger {
     this.committer = new GroupCommitter(store, {
       ...DEFAULT_GROUP_COMMIT,
       ...options.groupCommit,
-      onCommit: (report) => this.counters.recordCommit(report),
+      onCommit: (report) => {
+        this.counters.recordCommit(report)
+        options.observeCommit?.(report)
+      },
     })
     this.settings = {
       ...DEFAULTS,
@@ -279,6 +282,14 @@ export class QueuedAuditLogger extends BaseAuditLogger {
 
   protected pendingCount(): number {
     return this.committer.pendingCount
+  }
+
+  protected override oldestPendingSince(): number | null {
+    return this.committer.oldestWaitingSince
+  }
+
+  protected override inFlightCount(): number {
+    return this.committer.inFlightCount
   }
 
   protected async shutdown(): Promise<void> {

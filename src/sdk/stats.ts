@@ -26,9 +26,23 @@ export interface LoggerStatsSnapshot {
   replayed: number
   /** Queue mode: events refused (policy drop, or the spill journal full/failed); their callers were told. */
   refused: number
+  /** Metadata values replaced by "[REDACTED]" before storage (security.redactKeys). */
+  redacted: number
+  /** IP addresses cut to their /24 or /48 network before storage (security.ipTruncation). */
+  ipTruncated: number
+  /** Events refused because they named a tenant other than their API key's. */
+  tenantMismatches: number
   /** Events waiting for the next commit right now. */
   pending: number
   lastCommitMs: number
+  /** Sum of every commit's duration, for an average over any window. */
+  commitMsTotal: number
+  /** Invalid events by the validator rule of their first error (a bounded set of rule names). */
+  invalidByRule: Readonly<Record<string, number>>
+  /** Events in the commit running now (with `pending`: everything accepted and not yet stored). */
+  inFlight: number
+  /** Age of the oldest event accepted but not yet committed by this process's group commit; null when none waits. */
+  oldestPendingAgeMs: number | null
 }
 
 /** Plain counters: the SDK has no metrics dependency; the service exports these to Prometheus. */
@@ -41,12 +55,17 @@ export class LoggerStats {
   detachedFailures = 0
   commits = 0
   lastCommitMs = 0
+  commitMsTotal = 0
+  readonly invalidByRule: Record<string, number> = {}
   enqueued = 0
   overflowed = 0
   queueUnavailable = 0
   spilled = 0
   replayed = 0
   refused = 0
+  redacted = 0
+  ipTruncated = 0
+  tenantMismatches = 0
 
   recordCommit(report: CommitReport): void {
     this.commits += 1
@@ -54,9 +73,17 @@ export class LoggerStats {
     this.duplicates += report.duplicates
     this.failed += report.failed
     this.lastCommitMs = report.durationMs
+    this.commitMsTotal += report.durationMs
   }
 
-  snapshot(pending: number): LoggerStatsSnapshot {
+  recordInvalid(rule: string): void {
+    this.invalid += 1
+    // Rule names come from the validator (a fixed set); anything else is folded so labels stay bounded.
+    const label = /^[a-z_]{1,40}$/.test(rule) ? rule : 'other'
+    this.invalidByRule[label] = (this.invalidByRule[label] ?? 0) + 1
+  }
+
+  snapshot(pending: number, oldestPendingAgeMs: number | null = null, inFlight = 0): LoggerStatsSnapshot {
     return {
       accepted: this.accepted,
       invalid: this.invalid,
@@ -71,8 +98,15 @@ export class LoggerStats {
       spilled: this.spilled,
       replayed: this.replayed,
       refused: this.refused,
+      redacted: this.redacted,
+      ipTruncated: this.ipTruncated,
+      tenantMismatches: this.tenantMismatches,
       pending,
       lastCommitMs: this.lastCommitMs,
+      commitMsTotal: this.commitMsTotal,
+      invalidByRule: { ...this.invalidByRule },
+      oldestPendingAgeMs,
+      inFlight,
     }
   }
 }

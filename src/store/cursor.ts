@@ -1,13 +1,17 @@
 import { AuditqError } from '../errors.js'
+import { decodeBase64Url, encodeBase64Url } from '../util/base64url.js'
 import type { CursorPosition } from './store.js'
 
 const CURSOR_VERSION = 1
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-/** Opaque to clients: base64url of a small versioned JSON, so the format can change without breaking them. */
+/**
+ * Opaque to clients: base64url of a small versioned JSON, so the format can change without breaking them.
+ * Runtime-neutral (no Buffer): the Cloudflare Workers edition pages with the same cursors.
+ */
 export function encodeCursor(position: CursorPosition): string {
-  return Buffer.from(JSON.stringify({ v: CURSOR_VERSION, t: position.occurred_at, i: position.id })).toString('base64url')
+  return encodeBase64Url(JSON.stringify({ v: CURSOR_VERSION, t: position.occurred_at, i: position.id }))
 }
 
 export function decodeCursor(cursor: string): CursorPosition {
@@ -17,7 +21,7 @@ export function decodeCursor(cursor: string): CursorPosition {
   if (cursor.length > 200) throw invalid()
   let parsed: unknown
   try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    parsed = JSON.parse(decodeBase64Url(cursor))
   } catch {
     throw invalid()
   }

@@ -14,15 +14,18 @@ export interface IsolatingInsertReport {
   attempts: number
 }
 
+/** All the isolation needs of a store (the Cloudflare D1 writer supplies just these two). */
+export type BatchInserter = Pick<Store, 'insertBatch' | 'classifyError'>
+
 /**
  * Inserts a batch as one transaction; if the store refuses it for its *content* (`data` errors),
  * bisects until the offending events stand alone, so one bad event never takes its neighbours
  * down with it (Vector's Postgres sink fails the whole batch instead). A `transient` failure fails
  * the part being tried at once: splitting cannot help when the store is unreachable.
  *
- * Used by the SDK's group commit and by queue workers, so both isolate poison the same way.
+ * Used by the SDK's group commit, queue workers and the Cloudflare queue consumer, so all isolate poison the same way.
  */
-export async function insertIsolating(store: Store, events: readonly AuditEvent[]): Promise<IsolatingInsertReport> {
+export async function insertIsolating(store: BatchInserter, events: readonly AuditEvent[]): Promise<IsolatingInsertReport> {
   const outcomes: EventOutcome[] = new Array(events.length)
   const report = { outcomes, inserted: 0, duplicates: 0, attempts: 0 }
   const insert = async (start: number, end: number): Promise<void> => {
@@ -46,7 +49,7 @@ export async function insertIsolating(store: Store, events: readonly AuditEvent[
   return report
 }
 
-function toStoreError(store: Store, error: unknown): AuditqError {
+function toStoreError(store: BatchInserter, error: unknown): AuditqError {
   const reason = error instanceof Error ? error.message : String(error)
   return store.classifyError(error) === 'data'
     ? new AuditqError('AUDITQ_STORE_REJECTED', `the store refused this event: ${reason}`, { cause: error })

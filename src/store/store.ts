@@ -1,5 +1,6 @@
 import type { AuditEvent, Category } from '../event/types.js'
 import type { ChainHead, ChainRow, Checkpoint, RetentionCut } from '../integrity/types.js'
+import type { ReportData, ReportOptions } from '../report/model.js'
 
 /**
  * Filters shared by query, export and (later) reports. All conditions are ANDed.
@@ -66,6 +67,12 @@ export interface Store {
   getById(id: string, filter?: Pick<EventFilter, 'tenant_id'>): Promise<AuditEvent | null>
   /** Every matching event, newest first, in constant memory (for export). */
   stream(filter: EventFilter): AsyncIterable<AuditEvent>
+  /**
+   * The aggregates of a report over every event matching `filter`, all read from one consistent
+   * snapshot while writes go on (PostgreSQL: one REPEATABLE READ READ ONLY transaction; SQLite:
+   * one read transaction). `options` is trusted: callers bound it.
+   */
+  report(filter: EventFilter, options: ReportOptions): Promise<ReportData>
   /** Throws when the store cannot answer a trivial query. */
   ping(): Promise<void>
   classifyError(error: unknown): StoreErrorKind

@@ -5,7 +5,7 @@ import { QueueMonitor, queueKeys, RedisStreamsConsumer } from '../queue/redis-st
 import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
 import { RollingFigures } from './figures.js'
-import { QueueWorker } from './queue-worker.js'
+import { QueueWorker, type BatchReport } from './queue-worker.js'
 
 export interface WorkerRuntimeOptions {
   config: Config
@@ -17,6 +17,8 @@ export interface WorkerRuntimeOptions {
    * claims them back at once instead of waiting for the idle timeout.
    */
   workerId?: string
+  /** Called with every batch report (Prometheus batch metrics). */
+  observeBatch?: (report: BatchReport) => void
 }
 
 export interface WorkerRuntime {
@@ -47,6 +49,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     },
     onBatch: (report) => {
       figures.record(report)
+      options.observeBatch?.(report)
       if (report.deadLettered > 0) logger.warn({ worker_id: workerId, dead_lettered: report.deadLettered }, 'events moved to the dead-letter queue')
     },
   })

@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ERROR_CATALOG } from '../../src/errors.js'
 import { isAbsent } from '../../src/event/normalize.js'
+import { redactEvent, redactionPolicy } from '../../src/event/redact.js'
 import type { AuditEvent } from '../../src/event/types.js'
 import { validateEvent } from '../../src/event/validate.js'
 import { parseInstant } from '../../src/query/filter.js'
@@ -272,10 +273,14 @@ async function judgeIngest(send: Send, request: IngestRequest, ledger: IdLedger,
   return problems
 }
 
-/** The stored event is exactly what validating the sent value gives (unless its id was sent more than once). */
+/** The service's default redaction (startApp uses the default config): secrets in metadata are stored as [REDACTED]. */
+const REDACTION = redactionPolicy()
+
+/** The stored event is exactly what validating (then redacting) the sent value gives (unless its id was sent more than once). */
 function storedAsSent(stored: AuditEvent, sent: unknown, ledger: IdLedger): string[] {
   const expected = validateEvent(sent, { receivedAt: new Date(stored.received_at) })
   if (!expected.ok) return [`stored an event the validator refuses: ${JSON.stringify(expected.errors).slice(0, 400)}`]
+  redactEvent(expected.event, REDACTION)
   const explicitId = typeof sent === 'object' && sent !== null && !isAbsent((sent as { id?: unknown }).id)
   if (explicitId && expected.event.id !== stored.id) return [`sent id ${expected.event.id} came back as ${stored.id}`]
   if (explicitId && (ledger.get(stored.id) ?? 0) > 1) return []

@@ -16,6 +16,8 @@ export type StoreKind = 'embedded' | 'postgres'
 
 export interface TestStore {
   store: Store
+  /** Where the store lives, as `openStore` / `openKeyStore` take it. */
+  location: { databaseUrl?: string; databaseSchema?: string; dataDir: string }
   dispose(): Promise<void>
 }
 
@@ -27,6 +29,7 @@ export async function freshStore(kind: StoreKind): Promise<TestStore> {
     await store.migrate()
     return {
       store,
+      location: { dataDir },
       dispose: async () => {
         await store.close()
         rmSync(dataDir, { recursive: true, force: true })
@@ -38,6 +41,7 @@ export async function freshStore(kind: StoreKind): Promise<TestStore> {
   await store.migrate()
   return {
     store,
+    location: { databaseUrl: POSTGRES_URL, databaseSchema: schema, dataDir: tmpdir() },
     dispose: async () => {
       await store.close()
       const client = new pg.Client({ connectionString: POSTGRES_URL })
@@ -58,9 +62,10 @@ export interface TestApp {
 /** The real HTTP service over a real store, for `app.inject` or `app.listen`. */
 export async function startApp(kind: StoreKind, overrides: Partial<ConfigInput> = {}): Promise<TestApp> {
   const { store, dispose } = await freshStore(kind)
-  const config = loadConfig({ logLevel: 'silent' }, overrides)
+  // Rate limiting off unless a test asks for it: fuzz and load tests send thousands of requests a second.
+  const config = loadConfig({ logLevel: 'silent', security: { rateLimitPerSecond: 0 } }, overrides)
   const logger = createLogger({ level: 'silent' })
-  const audit = await createAuditLogger({ store, logger })
+  const audit = await createAuditLogger({ store, logger, redaction: { keys: config.security.redactKeys, ipTruncation: config.security.ipTruncation } })
   const app = await buildServer({ config, audit, logger })
   return {
     app,

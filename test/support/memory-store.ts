@@ -1,5 +1,7 @@
 import type { AuditEvent } from '../../src/event/types.js'
+import type { ReportData, ReportOptions } from '../../src/report/model.js'
 import type { EventFilter, InsertResult, Page, PageRequest, Store, StoreErrorKind } from '../../src/store/store.js'
+import { expectedReport } from './report-oracle.js'
 
 export class InjectedStoreError extends Error {
   constructor(
@@ -56,6 +58,11 @@ export class MemoryStore implements Store {
 
   async *stream(): AsyncIterable<AuditEvent> {
     yield* this.rows.values()
+  }
+
+  async report(filter: EventFilter, options: ReportOptions): Promise<ReportData> {
+    if (this.down) throw new InjectedStoreError('connection refused', 'transient')
+    return expectedReport([...this.rows.values()], filter, options)
   }
 
   async ping() {

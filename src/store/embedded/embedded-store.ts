@@ -16,6 +16,8 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import { AuditqError } from '../../errors.js'
 import type { AuditEvent } from '../../event/types.js'
+import type { CountedValue, ReportData, ReportOptions } from '../../report/model.js'
+import { groupFailures, summarizeBuckets, type BucketRow, type FailureRow } from '../../report/rows.js'
 import { runMigrations } from '../migrate.js'
 import type {
   CursorPosition,
@@ -31,6 +33,8 @@ import { canonicalEvent, chainHashOf, GENESIS_HASH } from '../../integrity/canon
 import { INSERT_CHAINED_SQL, SELECT_HEAD_SQL, UPSERT_HEAD_SQL } from './chain-sql.js'
 import { EmbeddedIntegrity } from './integrity.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
+import { ReportReader } from './report-reader.js'
+import { bucketCounts, failuresByAction, topValues } from './report-sql.js'
 import {
   buildSelect,
   fromRow,
@@ -80,6 +84,7 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
     streamChunkRows: options.streamChunkRows ?? DEFAULT_STREAM_CHUNK_ROWS,
     busyTimeoutMs,
     chain: options.chain ?? true,
+    reader: new ReportReader({ file, busyTimeoutMs }),
   })
 }
 
@@ -120,7 +125,13 @@ class EmbeddedStore implements Store {
   constructor(
     private readonly db: Database.Database,
     private readonly file: string,
-    private readonly settings: { migrationLockTimeoutMs: number; streamChunkRows: number; busyTimeoutMs: number; chain: boolean },
+    private readonly settings: {
+      migrationLockTimeoutMs: number
+      streamChunkRows: number
+      busyTimeoutMs: number
+      chain: boolean
+      reader: ReportReader
+    },
   ) {
     this.description = file
     this.integrity = new EmbeddedIntegrity(db, { file, busyTimeoutMs: settings.busyTimeoutMs, chunkRows: settings.streamChunkRows })
@@ -219,6 +230,31 @@ class EmbeddedStore implements Store {
     }
   }
 
+  /**
+   * Off the event loop: the statements run on a worker thread with a read-only connection of its
+   * own (report-reader.ts), inside one read transaction, so in WAL mode the first SELECT fixes the
+   * snapshot every later one sees while this process and others keep committing.
+   */
+  async report(filter: EventFilter, options: ReportOptions): Promise<ReportData> {
+    const [buckets, actors, actions, resourceTypes, failures] = (await this.settings.reader.read(
+      [
+        bucketCounts(filter, options),
+        topValues('actor_id', filter, options),
+        topValues('action', filter, options),
+        topValues('resource_type', filter, options),
+        failuresByAction(filter, options),
+      ],
+      options.timeoutMs,
+    )) as [EpochBucketRow[], CountedValue[], CountedValue[], CountedValue[], FailureRow[]]
+    return {
+      ...summarizeBuckets(buckets.map((row) => ({ ...row, start: new Date(row.start).toISOString() }))),
+      top_actors: actors,
+      top_actions: actions,
+      top_resource_types: resourceTypes,
+      failures_by_action: groupFailures(failures),
+    }
+  }
+
   async ping(): Promise<void> {
     this.db.prepare('SELECT 1').get()
   }
@@ -228,6 +264,7 @@ class EmbeddedStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.settings.reader.close()
     // Closing the last connection checkpoints the WAL back into auditq.db.
     if (this.db.open) this.db.close()
   }
@@ -246,6 +283,9 @@ class EmbeddedStore implements Store {
     return statement as unknown as Database.Statement<Params, Row>
   }
 }
+
+/** A bucket row as SQLite returns it: the start in epoch milliseconds. */
+type EpochBucketRow = Omit<BucketRow, 'start'> & { start: number }
 
 export function classifyEmbeddedError(error: unknown): StoreErrorKind {
   const code = (error as { code?: unknown } | null)?.code

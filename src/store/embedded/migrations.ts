@@ -48,6 +48,21 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   ],
   2: CHAIN_MIGRATION,
   3: APPEND_ONLY_MIGRATION,
+  // API keys (issue #6): scopes as comma-separated text, times as epoch ms like audit_logs.
+  10: [
+    `CREATE TABLE api_keys (
+      id          TEXT    NOT NULL PRIMARY KEY,
+      tenant_id   TEXT    NOT NULL,
+      scopes      TEXT    NOT NULL,
+      name        TEXT,
+      secret_hash BLOB    NOT NULL CHECK (length(secret_hash) = 32),
+      created_at  INTEGER NOT NULL,
+      revoked_at  INTEGER
+    ) STRICT`,
+  ],
+  // PostgreSQL's step 20 gives its planner statistics on the report's hour/day expressions.
+  // SQLite's planner keeps no such statistics and already aggregates those groups in one pass.
+  20: [],
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

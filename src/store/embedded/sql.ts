@@ -85,6 +85,16 @@ const EQUALITY_FILTERS = ['tenant_id', 'actor_id', 'action', 'category', 'resour
  * range on the `(occurred_at DESC, id DESC)` index (checked with EXPLAIN QUERY PLAN).
  */
 export function buildSelect(filter: EventFilter, after: CursorPosition | undefined, limit: number): SelectStatement {
+  const { sql: whereSql, params } = buildWhere(filter, after)
+  params.push(limit)
+  return {
+    sql: `SELECT ${COLUMNS} FROM audit_logs ${whereSql} ORDER BY occurred_at DESC, id DESC LIMIT ?`,
+    params,
+  }
+}
+
+/** The WHERE clause (or '') for a filter and an optional keyset position; shared by reads, reports and the D1 queries. */
+export function buildWhere(filter: EventFilter, after?: CursorPosition): SelectStatement {
   const where: string[] = []
   const params: Array<string | number> = []
   for (const field of EQUALITY_FILTERS) {
@@ -109,10 +119,5 @@ export function buildSelect(filter: EventFilter, after: CursorPosition | undefin
     where.push('(occurred_at, id) < (?, ?)')
     params.push(toEpochMs(after.occurred_at, 'after.occurred_at'), after.id)
   }
-  params.push(limit)
-  const whereSql = where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''
-  return {
-    sql: `SELECT ${COLUMNS} FROM audit_logs ${whereSql} ORDER BY occurred_at DESC, id DESC LIMIT ?`,
-    params,
-  }
+  return { sql: where.length > 0 ? `WHERE ${where.join(' AND ')}` : '', params }
 }

@@ -4,6 +4,7 @@
 import type pg from 'pg'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
+import { BUCKET_EXPRESSIONS } from './report-sql.js'
 
 export const POSTGRES_MIGRATIONS: MigrationSql = {
   1: [
@@ -68,6 +69,27 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
   ],
   2: CHAIN_MIGRATION,
   3: APPEND_ONLY_MIGRATION,
+  // API keys (issue #6): only a SHA-256 of each secret; looked up by id, so the primary key is the only index.
+  10: [
+    `CREATE TABLE api_keys (
+      id          text        PRIMARY KEY,
+      tenant_id   text        NOT NULL,
+      scopes      text[]      NOT NULL,
+      name        text,
+      secret_hash bytea       NOT NULL CHECK (octet_length(secret_hash) = 32),
+      created_at  timestamptz NOT NULL DEFAULT now(),
+      revoked_at  timestamptz
+    )`,
+  ],
+  // Reports group by hour and by day. Without statistics on those expressions the planner assumes
+  // one group per row, and for a month of 1M events sorted them on disk instead of hashing 30
+  // groups: 650 ms instead of ~100 ms for that statement (bench/report-1m.ts, BENCHMARKS.md).
+  // Statistics, not indexes: nothing is maintained per insert; ANALYZE (autovacuum's included)
+  // samples them with the table. The expressions must match report-sql.ts's exactly, hence shared.
+  20: [
+    `CREATE STATISTICS audit_logs_hour_stats ON (${BUCKET_EXPRESSIONS.hour}) FROM audit_logs`,
+    `CREATE STATISTICS audit_logs_day_stats ON (${BUCKET_EXPRESSIONS.day}) FROM audit_logs`,
+  ],
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

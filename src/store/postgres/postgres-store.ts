@@ -9,6 +9,7 @@ import pg from 'pg'
 import Cursor from 'pg-cursor'
 import { AuditqError } from '../../errors.js'
 import type { AuditEvent } from '../../event/types.js'
+import type { ReportData, ReportOptions } from '../../report/model.js'
 import type { Logger } from '../../util/logger.js'
 import { runMigrations } from '../migrate.js'
 import type { EventFilter, InsertResult, MigrationReport, Page, PageRequest, Store, StoreErrorKind } from '../store.js'
@@ -16,6 +17,7 @@ import { classifyPostgresError } from './classify-error.js'
 import { insertChained } from './chained-insert.js'
 import { PostgresIntegrity } from './integrity.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
+import { postgresReport } from './report.js'
 import {
   buildSelect,
   fromRow,
@@ -230,6 +232,11 @@ export class PostgresStore implements Store {
       if (!failure) await cursor.close().catch((closeError: Error) => (failure = closeError))
       client.release(failure)
     }
+  }
+
+  /** One REPEATABLE READ READ ONLY transaction on one client: see report.ts. */
+  report(filter: EventFilter, options: ReportOptions): Promise<ReportData> {
+    return postgresReport(this.pool, filter, options)
   }
 
   /** Bounds the whole check, waiting for a pooled client included, by `pingTimeoutMs`. */

@@ -1,0 +1,33 @@
+import type { Scope } from '../http/principal.js'
+
+/** An API key as listed: everything but the secret, which is never stored. */
+export interface ApiKeyRecord {
+  id: string
+  tenant_id: string
+  scopes: Scope[]
+  name: string | null
+  created_at: string
+  revoked_at: string | null
+}
+
+export interface StoredApiKey extends ApiKeyRecord {
+  /** SHA-256 of the key's secret (see api-key.ts for why a fast hash). */
+  secret_hash: Buffer
+}
+
+/**
+ * Where API keys live: the `api_keys` table (migration 10) of the same database as the events,
+ * on a connection of its own so key lookups never queue behind an export or a batch insert.
+ * Implemented for PostgreSQL and the embedded store; the service caches what it reads.
+ */
+export interface KeyStore {
+  insert(key: StoredApiKey): Promise<void>
+  findById(id: string): Promise<StoredApiKey | null>
+  /** Every key, revoked ones included, oldest first. */
+  list(): Promise<ApiKeyRecord[]>
+  /** Marks a key revoked; false when there is no such key or it was already revoked. */
+  revoke(id: string, at: Date): Promise<boolean>
+  /** Keys not revoked: 0 means the service may run open (loopback only). */
+  countActive(): Promise<number>
+  close(): Promise<void>
+}

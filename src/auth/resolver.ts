@@ -1,0 +1,113 @@
+import type { FastifyRequest } from 'fastify'
+import { AuditqError } from '../errors.js'
+import { OPEN_PRINCIPAL, type Principal } from '../http/principal.js'
+import { MAX_KEY_LENGTH, parseKey, secretMatches } from './api-key.js'
+import type { KeyStore, StoredApiKey } from './key-store.js'
+
+export interface KeyResolverOptions {
+  keys: KeyStore
+  /** How long a key read from the store (or its absence) is trusted: revocation takes effect within this. */
+  cacheTtlMs: number
+  /** Bound on cached key ids, so a flood of made-up ids cannot grow memory without end. */
+  maxCachedKeys?: number
+  /** Called once, when the first key appears and the service stops being open. */
+  onKeyed?: () => void
+  now?: () => number
+}
+
+export interface KeyResolver {
+  resolve: (request: FastifyRequest) => Promise<Principal>
+  /** True while no key exists (and none has since the process started): every request is allowed. */
+  isOpen(): Promise<boolean>
+}
+
+interface CacheEntry {
+  key: StoredApiKey | null
+  principal: Principal | null
+  at: number
+}
+
+const BEARER = /^Bearer +(\S+) *$/i
+
+/**
+ * Turns `Authorization: Bearer <key>` into a principal. Keys are cached for `cacheTtlMs` so a
+ * request costs a hash and a map lookup, not a database round trip; a revoked key keeps working
+ * for at most that long.
+ *
+ * Open mode is a one-way latch: while no key exists every caller is the open principal (the
+ * loopback quick start); the store is asked again at most once per TTL, and once a key exists the
+ * service requires keys until it restarts — even if every key is later revoked, because revoking
+ * the last key must lock the service, not reopen it.
+ */
+export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
+  const now = options.now ?? Date.now
+  const maxCached = options.maxCachedKeys ?? 10_000
+  const cache = new Map<string, CacheEntry>()
+  let keyed = false
+  let checkedAt = Number.NEGATIVE_INFINITY
+  let checking: Promise<boolean> | undefined
+
+  async function isOpen(): Promise<boolean> {
+    if (keyed) return false
+    if (now() - checkedAt < options.cacheTtlMs) return true
+    checking ??= options.keys
+      .countActive()
+      .then((active) => {
+        checkedAt = now()
+        if (active > 0 && !keyed) {
+          keyed = true
+          options.onKeyed?.()
+        }
+        return !keyed
+      })
+      .finally(() => (checking = undefined))
+    return storeCall(checking)
+  }
+
+  async function lookup(keyId: string): Promise<CacheEntry> {
+    const cached = cache.get(keyId)
+    if (cached && now() - cached.at < options.cacheTtlMs) return cached
+    const key = await storeCall(options.keys.findById(keyId))
+    const entry: CacheEntry = {
+      key,
+      principal: key && key.revoked_at === null ? Object.freeze({ keyId: key.id, tenantId: key.tenant_id, scopes: new Set(key.scopes) }) : null,
+      at: now(),
+    }
+    cache.delete(keyId)
+    cache.set(keyId, entry)
+    // Map order is insertion order: the first entry is the one refreshed longest ago.
+    if (cache.size > maxCached) cache.delete(cache.keys().next().value!)
+    return entry
+  }
+
+  async function resolve(request: FastifyRequest): Promise<Principal> {
+    if (await isOpen()) return OPEN_PRINCIPAL
+    const header = request.headers.authorization
+    if (header === undefined || header === '') throw unauthorized('no API key: send "Authorization: Bearer <key>"')
+    // Messages never quote the header: it may be a real key sent to the wrong place.
+    const match = header.length <= MAX_KEY_LENGTH + 16 ? BEARER.exec(header) : null
+    if (!match) throw unauthorized('the Authorization header must be "Bearer <key>" with an auditq API key')
+    const parsed = parseKey(match[1]!)
+    if (!parsed) throw unauthorized('the API key is not valid')
+    const entry = await lookup(parsed.keyId)
+    // Hash compared even when the key is unknown or revoked, so timing does not tell them apart.
+    const matches = secretMatches(parsed.secret, entry.key?.secret_hash)
+    if (!matches || !entry.principal) throw unauthorized('the API key is not valid')
+    return entry.principal
+  }
+
+  return { resolve, isOpen }
+}
+
+function unauthorized(message: string): AuditqError {
+  return new AuditqError('AUDITQ_UNAUTHORIZED', message)
+}
+
+/** A key store that cannot answer makes the request a 503 the client may retry, not a 500. */
+async function storeCall<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call
+  } catch (error) {
+    throw new AuditqError('AUDITQ_STORE_UNAVAILABLE', 'the API key store could not be reached; retry later', { cause: error })
+  }
+}

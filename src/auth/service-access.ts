@@ -1,0 +1,52 @@
+import { isIP } from 'node:net'
+import type { Config } from '../config.js'
+import { AuditqError } from '../errors.js'
+import type { Logger } from '../util/logger.js'
+import type { KeyStore } from './key-store.js'
+import { openKeyStore } from './open-key-store.js'
+import { createKeyResolver, type KeyResolver } from './resolver.js'
+
+export interface ServiceAccess {
+  resolver: KeyResolver
+  keys: KeyStore
+}
+
+/** 127.0.0.0/8, ::1 and `localhost`: only processes on this machine can reach such a socket. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true
+  if (isIP(host) === 4) return host.startsWith('127.')
+  return host === '::1' || host === '0:0:0:0:0:0:0:1'
+}
+
+/**
+ * Decides at start whether the service runs open or keyed. With no key: on loopback it runs
+ * open and logs so loudly; on any other address it refuses to start unless `insecure`. Keys
+ * created while it runs close it within `security.keyCacheTtlMs` (see `createKeyResolver`).
+ * The event store must be open (and migrated) first: it creates the `api_keys` table.
+ */
+export async function startServiceAccess(config: Config, logger: Logger, options: { insecure: boolean }): Promise<ServiceAccess> {
+  const keys = await openKeyStore({ databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, dataDir: config.dataDir })
+  try {
+    const resolver = createKeyResolver({
+      keys,
+      cacheTtlMs: config.security.keyCacheTtlMs,
+      onKeyed: () => logger.warn('API keys exist now: every request needs "Authorization: Bearer <key>" from here on'),
+    })
+    if (await resolver.isOpen()) {
+      if (!isLoopbackHost(config.host) && !options.insecure) {
+        throw new AuditqError(
+          'AUDITQ_CONFIG',
+          `refusing to listen on ${config.host} with no API keys: anyone who can reach it could read every tenant's audit trail. Create a key (auditq keys create --tenant <t> --scopes ingest,read,admin), bind to 127.0.0.1, or pass --insecure`,
+        )
+      }
+      logger.warn(
+        { host: config.host, insecure: options.insecure },
+        'OPEN MODE: no API keys exist, so every request is allowed with full access to every tenant. Create a key with `auditq keys create` to require keys.',
+      )
+    }
+    return { resolver, keys }
+  } catch (error) {
+    await keys.close()
+    throw error
+  }
+}

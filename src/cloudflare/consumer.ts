@@ -1,0 +1,152 @@
+/**
+ * The queue consumer: `handleAuditBatch(batch, db)` in a Worker's `queue()` handler.
+ *
+ * Every message ends in exactly one named state, and nothing is dropped silently:
+ * - **stored** — its event is in D1 (inserted now, or already there: redelivery is idempotent on
+ *   the event id) → `ack()`.
+ * - **rejected** — not an envelope, or an event that fails validation. Its content will never
+ *   change, so retrying is pointless; it is written to `audit_rejects` with the reasons and the
+ *   body, logged, and only then acknowledged.
+ * - **retried** — D1 could not take it (unreachable, or it refused this one event after the batch
+ *   was split to isolate it), the rejects table could not be written, or the envelope comes from a
+ *   newer producer (`version` > 1) → `retry({ delaySeconds })` for that message alone. After the
+ *   queue's `max_retries` Cloudflare moves it to the dead-letter queue, intact.
+ *
+ * All valid events of a batch go to D1 in one statement group (`db.batch`, one transaction);
+ * only when that fails for content is the group split (`insertIsolating`), so one poison event
+ * never holds back its batch-mates.
+ */
+import type { AuditEvent, FieldError } from '../event/types.js'
+import { validateEvent } from '../event/validate.js'
+import { insertIsolating } from '../store/isolating-insert.js'
+import type { D1Database, Message, MessageBatch } from './bindings.js'
+import { D1EventWriter } from './d1/writer.js'
+import { consoleLog, type CloudflareLog } from './console-log.js'
+import { readEnvelope } from './envelope.js'
+import { eventIdForMessage } from './message-id.js'
+
+export interface AuditBatchOptions {
+  /** Delay before a retried message is redelivered: `base * 2^(attempts-1)`, capped (seconds). */
+  retryDelay?: { baseSeconds?: number; maxSeconds?: number }
+  /** The queue's `max_retries` (Cloudflare's default is 3), only to say in the log when a message is on its last delivery. */
+  maxRetries?: number
+  /** Tenant for events that name none (default `default`). */
+  defaultTenant?: string
+  /** Where decisions are reported; defaults to JSON lines on the console (Workers Logs). */
+  log?: CloudflareLog
+}
+
+export interface AuditBatchResult {
+  stored: number
+  duplicates: number
+  rejected: number
+  retried: number
+}
+
+type Prepared =
+  | { message: Message<unknown>; state: 'event'; event: AuditEvent }
+  | { message: Message<unknown>; state: 'rejected'; reason: 'malformed' | 'invalid_event'; errors: FieldError[] }
+  | { message: Message<unknown>; state: 'retry'; why: string }
+
+export async function handleAuditBatch(batch: MessageBatch<unknown>, db: D1Database, options: AuditBatchOptions = {}): Promise<AuditBatchResult> {
+  const log = options.log ?? consoleLog
+  const result: AuditBatchResult = { stored: 0, duplicates: 0, rejected: 0, retried: 0 }
+  const retry = (message: Message<unknown>, why: string, detail: Record<string, unknown> = {}) => {
+    const delaySeconds = retryDelaySeconds(message.attempts, options.retryDelay)
+    const last = message.attempts > (options.maxRetries ?? 3)
+    log(last ? 'error' : 'warn', {
+      msg: last ? 'audit message failed its last delivery; the queue moves it to its dead-letter queue' : 'audit message will be redelivered',
+      queue: batch.queue,
+      message_id: message.id,
+      attempts: message.attempts,
+      why,
+      delay_seconds: delaySeconds,
+      ...detail,
+    })
+    message.retry({ delaySeconds })
+    result.retried += 1
+  }
+
+  const prepared = await Promise.all(batch.messages.map((message) => prepare(message, options.defaultTenant)))
+  const events = prepared.filter((p) => p.state === 'event')
+  const rejects = prepared.filter((p) => p.state === 'rejected')
+  for (const p of prepared) if (p.state === 'retry') retry(p.message, p.why)
+
+  if (events.length > 0) {
+    const report = await insertIsolating(new D1EventWriter(db), events.map((p) => p.event))
+    result.stored += report.inserted
+    result.duplicates += report.duplicates
+    report.outcomes.forEach((outcome, index) => {
+      const { message, event } = events[index]!
+      if (outcome.ok) message.ack()
+      else retry(message, outcome.error.code === 'AUDITQ_STORE_REJECTED' ? 'd1_refused_event' : 'd1_unavailable', { event_id: event.id, error: outcome.error.message })
+    })
+  }
+
+  if (rejects.length > 0) {
+    try {
+      await recordRejects(db, batch.queue, rejects)
+      for (const p of rejects) {
+        log('error', { msg: 'audit message rejected and recorded in audit_rejects', queue: batch.queue, message_id: p.message.id, reason: p.reason, errors: p.errors })
+        p.message.ack()
+        result.rejected += 1
+      }
+    } catch (error) {
+      for (const p of rejects) retry(p.message, 'audit_rejects_unwritable', { error: error instanceof Error ? error.message : String(error) })
+    }
+  }
+  return result
+}
+
+async function prepare(message: Message<unknown>, defaultTenant: string | undefined): Promise<Prepared> {
+  const envelope = readEnvelope(message.body)
+  if (envelope.kind === 'unknown_version') return { message, state: 'retry', why: `envelope version ${String(envelope.version)} is newer than this consumer understands` }
+  if (envelope.kind === 'malformed') {
+    return { message, state: 'rejected', reason: 'malformed', errors: [{ field: '(message)', rule: 'envelope', message: envelope.reason }] }
+  }
+  // Our producer stamps received_at when `log()` accepted the event; a seed producer sends none,
+  // so the time the queue accepted the message stands in (it is the same on every redelivery).
+  const { received_at: sentReceivedAt, ...input } = envelope.event
+  let receivedAt = message.timestamp
+  if (sentReceivedAt !== undefined && sentReceivedAt !== null) {
+    const ms = typeof sentReceivedAt === 'string' ? Date.parse(sentReceivedAt) : NaN
+    if (Number.isNaN(ms)) {
+      return { message, state: 'rejected', reason: 'invalid_event', errors: [{ field: 'received_at', rule: 'timestamp', message: 'must be an ISO-8601 timestamp' }] }
+    }
+    receivedAt = new Date(ms)
+  }
+  if (input.id === undefined || input.id === null) input.id = await eventIdForMessage(message.id)
+  const validated = validateEvent(input, { receivedAt, defaultTenant })
+  return validated.ok
+    ? { message, state: 'event', event: validated.event }
+    : { message, state: 'rejected', reason: 'invalid_event', errors: validated.errors }
+}
+
+async function recordRejects(db: D1Database, queue: string, rejects: readonly Extract<Prepared, { state: 'rejected' }>[]): Promise<void> {
+  const now = Date.now()
+  await db.batch(
+    rejects.map((p) =>
+      db
+        .prepare(
+          `INSERT INTO audit_rejects (message_id, queue, rejected_at, reason, errors, body) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (message_id) DO NOTHING`,
+        )
+        .bind(p.message.id, queue, now, p.reason, JSON.stringify(p.errors), bodyText(p.message.body)),
+    ),
+  )
+}
+
+/** The body as JSON when it has a JSON form; otherwise a description, so the row is still written. */
+function bodyText(body: unknown): string {
+  try {
+    return JSON.stringify(body) ?? String(body)
+  } catch {
+    return `(no JSON form: ${Object.prototype.toString.call(body)})`
+  }
+}
+
+export function retryDelaySeconds(attempts: number, delay: AuditBatchOptions['retryDelay'] = {}): number {
+  const base = delay.baseSeconds ?? 10
+  const max = delay.maxSeconds ?? 600
+  return Math.min(max, base * 2 ** Math.max(0, attempts - 1))
+}

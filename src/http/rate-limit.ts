@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify'
+import { AuditqError } from '../errors.js'
+
+export interface RateLimitOptions {
+  /** Tokens added per second; 0 turns the limit off. */
+  perSecond: number
+  /** Bucket size: requests a quiet caller may send at once. */
+  burst: number
+  /** Bound on tracked callers; past it the longest-idle bucket is forgotten (it starts full again). */
+  maxBuckets?: number
+  now?: () => number
+}
+
+interface Bucket {
+  tokens: number
+  at: number
+}
+
+/**
+ * Token buckets in process memory, one per caller. Our own ~40 lines rather than
+ * @fastify/rate-limit: we need the key's id (known only after our access hook) as the bucket,
+ * our catalog error body, and no new dependency; a shared Redis budget is not needed while the
+ * documented rule is "N processes give a key N× the budget".
+ */
+export class TokenBuckets {
+  private readonly buckets = new Map<string, Bucket>()
+  private readonly maxBuckets: number
+  private readonly now: () => number
+
+  constructor(private readonly options: RateLimitOptions) {
+    this.maxBuckets = options.maxBuckets ?? 100_000
+    this.now = options.now ?? Date.now
+  }
+
+  /** Takes one token; when none is left, says how many whole seconds until one is. */
+  take(caller: string): { ok: true } | { ok: false; retryAfterSeconds: number } {
+    const { perSecond, burst } = this.options
+    const at = this.now()
+    const previous = this.buckets.get(caller)
+    const tokens = previous ? Math.min(burst, previous.tokens + ((at - previous.at) / 1000) * perSecond) : burst
+    // Re-inserting keeps Map order = least recently used first, which is what eviction drops.
+    this.buckets.delete(caller)
+    if (tokens < 1) {
+      this.buckets.set(caller, { tokens, at })
+      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / perSecond)) }
+    }
+    this.buckets.set(caller, { tokens: tokens - 1, at })
+    if (this.buckets.size > this.maxBuckets) this.buckets.delete(this.buckets.keys().next().value!)
+    return { ok: true }
+  }
+
+  get size(): number {
+    return this.buckets.size
+  }
+}
+
+/**
+ * Limits every non-public route per API key (per client address in open mode, where there is no
+ * key). Runs after access control, so a request without a valid key is refused as 401 before it
+ * spends anyone's budget; public routes (health probes) are never limited.
+ */
+export function installRateLimit(app: FastifyInstance, options: RateLimitOptions): void {
+  if (options.perSecond <= 0) return
+  const buckets = new TokenBuckets(options)
+  app.addHook('onRequest', async (request, reply) => {
+    const access = request.routeOptions.config.access
+    if (access === undefined || access === 'public') return
+    const keyId = request.principal.keyId
+    const verdict = buckets.take(keyId === null ? `ip:${request.ip}` : `key:${keyId}`)
+    if (verdict.ok) return
+    reply.header('retry-after', String(verdict.retryAfterSeconds))
+    throw new AuditqError(
+      'AUDITQ_RATE_LIMITED',
+      `rate limit exceeded: ${keyId === null ? 'this client address' : 'this API key'} has used its burst of ${options.burst} requests and the refill of ${options.perSecond} per second; retry after ${verdict.retryAfterSeconds} s`,
+      { details: { limit_per_second: options.perSecond, burst: options.burst, retry_after_seconds: verdict.retryAfterSeconds } },
+    )
+  })
+}

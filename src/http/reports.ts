@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify'
+import type { Config } from '../config.js'
+import { generateReport } from '../report/generate.js'
+import { parseReportRequest } from '../report/params.js'
+import { CONTENT_TYPES, RENDERERS } from '../report/render/index.js'
+import type { Store } from '../store/store.js'
+import { tenantScope } from './principal.js'
+
+export interface ReportRouteOptions {
+  store: Store
+  limits: Config['reports']
+  /** The clock, replaceable in tests. */
+  now?: () => Date
+}
+
+/**
+ * The HTML page may hold any stored string; it is escaped, and this policy is the second line:
+ * even a missed escape could neither run a script nor load anything.
+ */
+const HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+/** GET /v1/reports?period=daily|weekly|monthly[&date=YYYY-MM-DD] | from&to [&tenant_id][&top][&format=json|csv|html] */
+export async function reportRoutes(app: FastifyInstance, options: ReportRouteOptions): Promise<void> {
+  const now = options.now ?? (() => new Date())
+  app.get('/v1/reports', { config: { access: 'read' } }, async (request, reply) => {
+    const parsed = parseReportRequest(request.query as Record<string, unknown>, {
+      limits: { defaultTopN: options.limits.defaultTopN, maxTopN: options.limits.maxTopN },
+      formats: ['json', 'csv', 'html'],
+      defaultFormat: 'json',
+    })
+    const tenantId = tenantScope(request, parsed.tenantId)
+    const report = await generateReport(
+      options.store,
+      { period: parsed.period, topN: parsed.topN, ...(tenantId !== undefined ? { tenantId } : {}) },
+      { now: now(), topErrors: options.limits.topErrorsPerAction, timeoutMs: options.limits.timeoutMs },
+    )
+    if (parsed.format === 'json') return report
+    const name = `auditq-report-${report.period.kind}-${report.period.from.slice(0, 10)}.${parsed.format}`
+    reply.header('content-type', CONTENT_TYPES[parsed.format]).header('x-content-type-options', 'nosniff')
+    if (parsed.format === 'csv') reply.header('content-disposition', `attachment; filename="${name}"`)
+    else reply.header('content-security-policy', HTML_POLICY).header('content-disposition', `inline; filename="${name}"`)
+    return reply.send(RENDERERS[parsed.format](report))
+  })
+}

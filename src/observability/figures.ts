@@ -1,0 +1,126 @@
+import type { PipelineReading } from './reading.js'
+
+/**
+ * The seeds' `metrics` object plus the figures the dashboard and rules need. Direct mode has no
+ * queue: `queue_length` is the events accepted and not yet committed (waiting for the group commit
+ * or in the one running now); workers and dead letters are 0. A figure that cannot be read right
+ * now (Redis unreachable) is null, never a made-up 0.
+ */
+export interface PipelineFigures {
+  mode: 'direct' | 'queue'
+  queue_length: number | null
+  current_batch_size: number
+  inserts_last_minute: number
+  failures_last_minute: number
+  avg_batch_time_ms: number
+  avg_batch_size: number
+  total_dropped_events: number
+  total_overflow_events: number
+  total_spilled_events: number
+  /** Spilled events still in this process's journal, not yet replayed into the queue. */
+  spill_waiting_events: number
+  dead_letters: number | null
+  oldest_event_age_seconds: number | null
+  live_workers: number
+  ingest_rate_per_second: number
+  store_rate_per_second: number
+  /** Queue mode: how fast the queue grows (negative: shrinks), over the rate window; 0 in direct mode. */
+  queue_growth_per_second: number
+  /**
+   * Events arriving per second across every producer: in queue mode what was stored plus what the
+   * queue grew by (this service's own ingest rate misses other producers); in direct mode the ingest rate.
+   */
+  arrival_rate_per_second: number
+  /** Totals of this process since it started. */
+  total_received_events: number
+  total_rejected_events: number
+}
+
+/**
+ * Derives figures from `now` and two older readings: `rateBase` (about `rateWindowMs` ago) for
+ * per-second rates and `minuteBase` (about 60 s ago) for the direct mode's per-minute figures.
+ * Pure, so the arithmetic is tested without a clock.
+ */
+export function deriveFigures(now: PipelineReading, rateBase: PipelineReading | undefined, minuteBase: PipelineReading | undefined): PipelineFigures {
+  const queue = now.mode === 'queue'
+  const minute = sdkDelta(now, minuteBase)
+  const workers = now.workers
+  const workerBatches = sum(workers.map((w) => w.batchesLastMinute))
+  const sdkCommits = minute.commits
+  const inserts = sum(workers.map((w) => w.insertsLastMinute)) + minute.stored
+  const failures = sum(workers.map((w) => w.failuresLastMinute)) + minute.failed
+  const avgBatchTime =
+    workerBatches > 0
+      ? sum(workers.map((w) => w.avgBatchTimeMs * w.batchesLastMinute)) / workerBatches
+      : sdkCommits > 0
+        ? minute.commitMs / sdkCommits
+        : 0
+  const batches = workerBatches + sdkCommits
+  const avgBatchSize = batches > 0 ? inserts / batches : 0
+  const currentBatchSize = queue && workers.length > 0 ? Math.max(...workers.map((w) => w.currentBatchSize)) : Math.round(avgBatchSize)
+
+  const seconds = rateBase ? (now.at - rateBase.at) / 1000 : 0
+  const rate = (delta: number) => (seconds > 0 ? round1(delta / seconds) : 0)
+  const ingested = rateBase ? Math.max(0, now.sdk.accepted - rateBase.sdk.accepted) : 0
+
+  const queueOldest = now.queueOldestAgeMs
+  const pendingOldest = now.sdk.oldestPendingAgeMs
+  const oldestMs = queueOldest === null ? pendingOldest : pendingOldest === null ? queueOldest : Math.max(queueOldest, pendingOldest)
+
+  const storeRate = rate(storedBetween(now, rateBase))
+  const ingestRate = rate(ingested)
+  const growth = queue && rateBase && now.queueLength !== null && rateBase.queueLength !== null ? rate(now.queueLength - rateBase.queueLength) : 0
+  return {
+    mode: now.mode,
+    queue_length: queue ? now.queueLength : now.sdk.pending + now.sdk.inFlight,
+    current_batch_size: currentBatchSize,
+    inserts_last_minute: inserts,
+    failures_last_minute: failures,
+    avg_batch_time_ms: Math.round(avgBatchTime),
+    avg_batch_size: round1(avgBatchSize),
+    // Shared counters sum every producer of the queue; this process's own are the fallback when Redis is unreadable.
+    total_dropped_events: now.shared?.dropped ?? now.sdk.refused,
+    total_overflow_events: now.shared?.overflow ?? now.sdk.overflowed,
+    total_spilled_events: now.shared?.spilled ?? now.sdk.spilled,
+    spill_waiting_events: now.spill?.events ?? 0,
+    dead_letters: queue ? now.deadLetters : 0,
+    oldest_event_age_seconds: oldestMs === null ? null : round1(oldestMs / 1000),
+    live_workers: workers.length,
+    ingest_rate_per_second: ingestRate,
+    store_rate_per_second: storeRate,
+    queue_growth_per_second: growth,
+    arrival_rate_per_second: queue ? round1(Math.max(ingestRate, storeRate + growth)) : ingestRate,
+    total_received_events: now.sdk.accepted + now.sdk.invalid,
+    total_rejected_events: now.sdk.invalid,
+  }
+}
+
+/**
+ * Events stored between two readings, by this process (its group commit) and by every live worker.
+ * Per worker, so a worker that vanished or restarted (its total back to 0) never shows as negative.
+ */
+export function storedBetween(now: PipelineReading, base: PipelineReading | undefined): number {
+  if (!base) return 0
+  const before = new Map(base.workers.map((w) => [w.workerId, w.totalStored]))
+  let stored = Math.max(0, now.sdk.stored - base.sdk.stored)
+  for (const worker of now.workers) {
+    const was = before.get(worker.workerId)
+    stored += was === undefined || worker.totalStored < was ? worker.totalStored : worker.totalStored - was
+  }
+  return stored
+}
+
+function sdkDelta(now: PipelineReading, base: PipelineReading | undefined) {
+  const from = base?.sdk
+  const delta = (pick: (s: PipelineReading['sdk']) => number) => Math.max(0, pick(now.sdk) - (from ? pick(from) : 0))
+  // Without a base (the very first reading) the process's own totals since start are the window.
+  return { stored: delta((s) => s.stored), failed: delta((s) => s.failed), commits: delta((s) => s.commits), commitMs: delta((s) => s.commitMsTotal) }
+}
+
+function sum(values: number[]): number {
+  return values.reduce((total, value) => total + value, 0)
+}
+
+function round1(value: number): number {
+  return Math.round(value * 10) / 10
+}

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest'
+import { loadConfig } from '../config.js'
+import type { PipelineFigures } from './figures.js'
+import { evaluateHealth, worstStatus, type HealthInput, type HealthStatus } from './health-rules.js'
+
+const thresholds = loadConfig({}).monitoring.thresholds
+
+const calmQueue: HealthInput = {
+  mode: 'queue',
+  store: 'connected',
+  redis: 'connected',
+  queue_length: 10,
+  current_batch_size: 100,
+  inserts_last_minute: 600,
+  failures_last_minute: 0,
+  avg_batch_time_ms: 12,
+  avg_batch_size: 50,
+  total_dropped_events: 0,
+  total_overflow_events: 0,
+  total_spilled_events: 0,
+  spill_waiting_events: 0,
+  dead_letters: 0,
+  oldest_event_age_seconds: 0.2,
+  live_workers: 1,
+  ingest_rate_per_second: 10,
+  store_rate_per_second: 10,
+  queue_growth_per_second: 0,
+  arrival_rate_per_second: 10,
+  total_received_events: 1000,
+  total_rejected_events: 0,
+}
+
+const evaluate = (changes: Partial<HealthInput>, custom = thresholds) => evaluateHealth({ ...calmQueue, ...changes }, custom)
+
+describe('health rules', () => {
+  it('a calm pipeline is healthy with one info recommendation', () => {
+    const result = evaluate({})
+    expect(result).toMatchObject({ status: 'healthy', issues: [], findings: [] })
+    expect(result.recommendations).toEqual([{ severity: 'info', message: 'All systems operating normally.' }])
+  })
+
+  it.each<[string, Partial<HealthInput>, string, HealthStatus]>([
+    ['store unreachable', { store: 'unreachable' }, 'store_unreachable', 'critical'],
+    ['redis unreachable', { redis: 'unreachable', live_workers: 0, queue_length: null }, 'redis_unreachable', 'degraded'],
+    ['no live worker', { live_workers: 0 }, 'no_live_worker', 'degraded'],
+    ['queue over 5,000', { queue_length: 5_001 }, 'queue_backed_up', 'degraded'],
+    ['oldest event over 60 s', { oldest_event_age_seconds: 61 }, 'oldest_event_too_old', 'degraded'],
+    ['over 100 failures a minute', { failures_last_minute: 101 }, 'high_failure_rate', 'critical'],
+    ['over 1,000 dropped', { total_dropped_events: 1_001 }, 'events_dropped', 'warning'],
+    ['a dead letter', { dead_letters: 1 }, 'dead_letters', 'warning'],
+    ['a spilled event waiting', { spill_waiting_events: 1 }, 'events_spilled_waiting', 'warning'],
+  ])('%s fires its rule alone', (_name, changes, rule, status) => {
+    const result = evaluate(changes)
+    expect(result.findings.map((f) => f.rule)).toEqual([rule])
+    expect(result.status).toBe(status)
+    expect(result.issues).toHaveLength(1)
+    expect(result.recommendations).toHaveLength(1)
+    expect(result.recommendations[0]!.severity).toBe(status === 'critical' ? 'critical' : 'warning')
+  })
+
+  it.each<[string, Partial<HealthInput>]>([
+    ['queue exactly at 5,000', { queue_length: 5_000 }],
+    ['exactly 100 failures', { failures_last_minute: 100 }],
+    ['exactly 1,000 dropped', { total_dropped_events: 1_000 }],
+    ['oldest exactly 60 s', { oldest_event_age_seconds: 60 }],
+    ['no event waiting (age null)', { oldest_event_age_seconds: null }],
+  ])('%s is still healthy (thresholds are "above")', (_name, changes) => {
+    expect(evaluate(changes).status).toBe('healthy')
+  })
+
+  it("a later, milder rule never overwrites a graver one (the seeds' bug: dropped > 1,000 turned critical into warning)", () => {
+    // In the seeds' order: queue backed up (degraded), high failure rate (critical), dropped (warning) — the seeds reported "warning".
+    const result = evaluate({ queue_length: 6_843, failures_last_minute: 145, total_dropped_events: 1_247 })
+    expect(result.status).toBe('critical')
+    expect(result.findings.map((f) => [f.rule, f.status])).toEqual([
+      ['queue_backed_up', 'degraded'],
+      ['high_failure_rate', 'critical'],
+      ['events_dropped', 'warning'],
+    ])
+    expect(result.recommendations.map((r) => r.severity)).toEqual(['critical', 'warning', 'warning'])
+  })
+
+  it('the status is the worst finding, whatever the order', () => {
+    expect(worstStatus([])).toBe('healthy')
+    expect(worstStatus(['warning', 'critical', 'degraded'])).toBe('critical')
+    expect(worstStatus(['degraded', 'warning'])).toBe('degraded')
+    expect(worstStatus(['warning'])).toBe('warning')
+  })
+
+  it('every threshold is configurable', () => {
+    const strict = loadConfig({
+      monitoring: {
+        thresholds: {
+          queueLengthDegraded: 5,
+          failuresPerMinuteCritical: 0,
+          droppedEventsWarning: 0,
+          oldestEventAgeSecondsDegraded: 0.1,
+          deadLettersWarning: 5,
+          spilledWaitingWarning: 5,
+        },
+      },
+    }).monitoring.thresholds
+    const result = evaluate({ queue_length: 6, failures_last_minute: 1, total_dropped_events: 1, dead_letters: 5, spill_waiting_events: 5 }, strict)
+    expect(result.findings.map((f) => f.rule).sort()).toEqual(['events_dropped', 'high_failure_rate', 'oldest_event_too_old', 'queue_backed_up'])
+  })
+
+  it('a backed-up queue names who drains how fast against what arrives', () => {
+    const result = evaluate({ queue_length: 9_000, live_workers: 2, store_rate_per_second: 800, arrival_rate_per_second: 3_000, queue_growth_per_second: 2_200 })
+    expect(result.recommendations[0]!.message).toBe('2 workers are draining 800 events/s against 3,000 arriving; add workers or raise the batch size.')
+  })
+
+  it('a shrinking backlog says so', () => {
+    const result = evaluate({ queue_length: 9_000, live_workers: 1, store_rate_per_second: 3_000, arrival_rate_per_second: 1_000, queue_growth_per_second: -2_000 })
+    expect(result.recommendations[0]!.message).toMatch(/^1 worker is draining 3,000 events\/s against 1,000 arriving; the backlog shrinks by 2,000 events\/s/)
+  })
+
+  it('with Redis unreachable, the missing heartbeats are not reported as a missing worker', () => {
+    const result = evaluate({ redis: 'unreachable', live_workers: 0, queue_length: null, dead_letters: null, spill_waiting_events: 40 })
+    expect(result.findings.map((f) => f.rule)).toEqual(['redis_unreachable'])
+    expect(result.issues[0]).toMatch(/40 waiting/)
+  })
+
+  it('direct mode has no queue rules but still the backlog, age, failure and store rules', () => {
+    const direct: Partial<PipelineFigures> & Partial<HealthInput> = { mode: 'direct', redis: null, live_workers: 0, dead_letters: 0 }
+    expect(evaluate(direct).status).toBe('healthy')
+    const slow = evaluate({ ...direct, queue_length: 6_000, oldest_event_age_seconds: 70, store_rate_per_second: 100, arrival_rate_per_second: 900, avg_batch_time_ms: 400 })
+    expect(slow.findings.map((f) => f.rule)).toEqual(['queue_backed_up', 'oldest_event_too_old'])
+    expect(slow.recommendations[0]!.message).toMatch(/The store commits 100 events\/s against 900 arriving, 400 ms per commit/)
+  })
+})

@@ -1,0 +1,132 @@
+import type { Config } from '../config.js'
+import type { PipelineFigures } from './figures.js'
+
+/**
+ * Statuses from best to worst. `warning` (the seeds' dropped-events status) means "look at this";
+ * `degraded` means events are not flowing to the store as they should; `critical` means events are
+ * failing or cannot be stored at all. The reported status is the worst finding: unlike the seeds'
+ * code, a later, milder rule never overwrites an earlier, graver one.
+ */
+export const STATUSES = ['healthy', 'warning', 'degraded', 'critical'] as const
+export type HealthStatus = (typeof STATUSES)[number]
+
+export type Thresholds = Config['monitoring']['thresholds']
+
+export type RuleName =
+  | 'store_unreachable'
+  | 'redis_unreachable'
+  | 'no_live_worker'
+  | 'queue_backed_up'
+  | 'oldest_event_too_old'
+  | 'high_failure_rate'
+  | 'events_dropped'
+  | 'dead_letters'
+  | 'events_spilled_waiting'
+
+export interface Finding {
+  rule: RuleName
+  status: Exclude<HealthStatus, 'healthy'>
+  issue: string
+}
+
+export interface Recommendation {
+  severity: 'info' | 'warning' | 'critical'
+  message: string
+}
+
+export interface HealthInput extends PipelineFigures {
+  store: 'connected' | 'unreachable'
+  redis: 'connected' | 'unreachable' | null
+}
+
+export interface Evaluation {
+  status: HealthStatus
+  issues: string[]
+  findings: Finding[]
+  recommendations: Recommendation[]
+}
+
+export function worstStatus(statuses: readonly HealthStatus[]): HealthStatus {
+  let worst = 0
+  for (const status of statuses) worst = Math.max(worst, STATUSES.indexOf(status))
+  return STATUSES[worst]!
+}
+
+export function atLeast(status: HealthStatus, floor: HealthStatus): boolean {
+  return STATUSES.indexOf(status) >= STATUSES.indexOf(floor)
+}
+
+/** Every rule, in the order issues are listed. Pure: figures and thresholds in, findings out. */
+export function evaluateHealth(input: HealthInput, thresholds: Thresholds): Evaluation {
+  const findings: Finding[] = []
+  const recommendations: Recommendation[] = []
+  const add = (rule: RuleName, status: Finding['status'], issue: string, advice: string) => {
+    findings.push({ rule, status, issue })
+    recommendations.push({ severity: status === 'critical' ? 'critical' : 'warning', message: advice })
+  }
+  const n = (value: number) => Math.round(value).toLocaleString('en-US')
+
+  if (input.store === 'unreachable') {
+    add('store_unreachable', 'critical', 'store unreachable', input.mode === 'queue'
+      ? 'The store does not answer: workers cannot write, so events wait in Redis. Check the database (connectivity, credentials, disk).'
+      : 'The store does not answer: log() calls fail. Check the database (connectivity, credentials, disk).')
+  }
+  if (input.mode === 'queue' && input.redis === 'unreachable') {
+    add('redis_unreachable', 'degraded', `redis unreachable: events are spilling to the local journal (${n(input.spill_waiting_events)} waiting)`,
+      'Redis does not answer: events are kept in the local spill journal and replayed when it is back. Check Redis (process, memory, network).')
+  }
+  if (input.mode === 'queue' && input.redis === 'connected' && input.live_workers === 0) {
+    add('no_live_worker', 'degraded', 'no live queue worker: queued events are not being stored',
+      `No worker has sent a heartbeat: ${n(input.queue_length ?? 0)} queued events are not being stored. Start one with \`auditq worker\` (or \`auditq serve\` without --no-worker).`)
+  }
+  const queueLength = input.queue_length ?? 0
+  if (queueLength > thresholds.queueLengthDegraded) {
+    add('queue_backed_up', 'degraded', `queue backed up: ${n(queueLength)} events waiting (threshold ${n(thresholds.queueLengthDegraded)})`, backlogAdvice(input))
+  }
+  if (input.oldest_event_age_seconds !== null && input.oldest_event_age_seconds > thresholds.oldestEventAgeSecondsDegraded) {
+    add('oldest_event_too_old', 'degraded', `oldest unstored event is ${n(input.oldest_event_age_seconds)} s old (threshold ${n(thresholds.oldestEventAgeSecondsDegraded)} s)`,
+      input.live_workers === 0 && input.mode === 'queue'
+        ? 'Events are waiting with nobody draining them: start a worker.'
+        : `Events wait ${n(input.oldest_event_age_seconds)} s before they are stored. ${backlogAdvice(input)}`)
+  }
+  if (input.failures_last_minute > thresholds.failuresPerMinuteCritical) {
+    add('high_failure_rate', 'critical', `high failure rate: ${n(input.failures_last_minute)} failed inserts in the last minute (threshold ${n(thresholds.failuresPerMinuteCritical)})`,
+      `${n(input.failures_last_minute)} inserts failed in the last minute: check the store's logs and connectivity. Failed batches are retried; events that keep failing go to the dead-letter queue.`)
+  }
+  if (input.total_dropped_events > thresholds.droppedEventsWarning) {
+    add('events_dropped', 'warning', `events being dropped: ${n(input.total_dropped_events)} refused in total (threshold ${n(thresholds.droppedEventsWarning)})`,
+      `${n(input.total_dropped_events)} events were refused over the queue cap (their callers were told). Add workers, raise queue.capEvents, or use overflowPolicy "spill".`)
+  }
+  if (input.dead_letters !== null && input.dead_letters > thresholds.deadLettersWarning) {
+    add('dead_letters', 'warning', `${n(input.dead_letters)} events in the dead-letter queue`,
+      `${n(input.dead_letters)} events failed on their own and wait in the dead-letter queue: inspect them with \`auditq dlq list\`, then \`auditq dlq replay\` or \`auditq dlq purge\`.`)
+  }
+  if (input.spill_waiting_events > thresholds.spilledWaitingWarning && input.redis !== 'unreachable') {
+    add('events_spilled_waiting', 'warning', `${n(input.spill_waiting_events)} spilled events waiting for replay into the queue`,
+      `${n(input.spill_waiting_events)} events sit in the local spill journal until the queue has room; they replay on their own. Add workers to make room sooner.`)
+  }
+
+  const status = worstStatus(findings.map((f) => f.status))
+  if (findings.length === 0) recommendations.push({ severity: 'info', message: 'All systems operating normally.' })
+  // Gravest advice first: a reader stops after the first line.
+  recommendations.sort((a, b) => severityRank(b.severity) - severityRank(a.severity))
+  return { status, issues: findings.map((f) => f.issue), findings, recommendations }
+}
+
+/** Names the imbalance: who drains how fast against how fast events arrive. */
+function backlogAdvice(input: HealthInput): string {
+  const n = (value: number) => Math.round(value).toLocaleString('en-US')
+  if (input.mode === 'direct') {
+    return `The store commits ${n(input.store_rate_per_second)} events/s against ${n(input.arrival_rate_per_second)} arriving, ${n(input.avg_batch_time_ms)} ms per commit: check the store's latency, or raise groupCommit.maxBatchEvents.`
+  }
+  if (input.live_workers === 0) return `${n(input.arrival_rate_per_second)} events/s arrive and none is stored: the backlog grows until a worker runs (past the queue cap, events spill to local disk).`
+  const workers = `${input.live_workers} worker${input.live_workers === 1 ? ' is' : 's are'}`
+  if (input.queue_growth_per_second >= 0) {
+    return `${workers} draining ${n(input.store_rate_per_second)} events/s against ${n(input.arrival_rate_per_second)} arriving; add workers or raise the batch size.`
+  }
+  return `${workers} draining ${n(input.store_rate_per_second)} events/s against ${n(input.arrival_rate_per_second)} arriving; the backlog shrinks by ${n(-input.queue_growth_per_second)} events/s. If it persists, add workers.`
+}
+
+function severityRank(severity: Recommendation['severity']): number {
+  return severity === 'critical' ? 2 : severity === 'warning' ? 1 : 0
+}

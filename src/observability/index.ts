@@ -1,0 +1,68 @@
+import { hostname } from 'node:os'
+import type { Config } from '../config.js'
+import type { QueueStatus } from '../queue/queue-status.js'
+import type { AuditLogger } from '../sdk/audit-logger.js'
+import type { Logger } from '../util/logger.js'
+import { AlertDelivery } from './alert-delivery.js'
+import { AlertRules } from './alerts.js'
+import { newRegistry, ServiceMetrics } from './metrics.js'
+import { pipelineReader } from './reading.js'
+import { PipelineSampler } from './sampler.js'
+
+export interface MonitoringDependencies {
+  config: Config
+  audit: AuditLogger
+  logger: Logger
+  queueStatus?: () => Promise<QueueStatus>
+  /** Built by the caller when the SDK logger should feed its hooks (`auditq serve` does); else a fresh one. */
+  metrics?: ServiceMetrics
+}
+
+export interface Monitoring {
+  sampler: PipelineSampler
+  metrics: ServiceMetrics
+  alerts: AlertRules
+  stop(): Promise<void>
+}
+
+/**
+ * The service's monitoring, started with it: one sampler, one metrics registry, and the alert
+ * rules evaluated on every sample (always logged; posted to the configured webhooks).
+ */
+export async function startMonitoring(deps: MonitoringDependencies): Promise<Monitoring> {
+  const { config } = deps
+  const queueMode = deps.queueStatus !== undefined
+  const metrics = deps.metrics ?? new ServiceMetrics(newRegistry())
+  // Queue rules describe the shared queue: every service of one queue uses the same key, so a
+  // receiver merges their notices. In direct mode each instance is its own pipeline.
+  const source = queueMode ? `queue ${config.queue.prefix}/${config.queue.name}` : `direct ${hostname()}:${config.port}`
+  const alerts = new AlertRules({ cooldownMs: config.monitoring.alertCooldownMs, dedupPrefix: `auditq:${source.replace(' ', ':')}` })
+  const delivery = new AlertDelivery({
+    urls: config.monitoring.alertWebhooks,
+    timeoutMs: config.monitoring.alertTimeoutMs,
+    retries: config.monitoring.alertRetries,
+    logger: deps.logger.child({ component: 'alerts' }),
+    source,
+    onDelivery: (state, outcome) => metrics.alertNotifications.labels(state, outcome).inc(),
+  })
+  const sampler = new PipelineSampler({
+    read: pipelineReader({ store: deps.audit.store, audit: deps.audit, pingTimeoutMs: 2_000, ...(deps.queueStatus ? { queueStatus: deps.queueStatus } : {}) }),
+    thresholds: config.monitoring.thresholds,
+    everyMs: config.monitoring.sampleEveryMs,
+    historyMs: config.monitoring.historyMs,
+    rateWindowMs: config.monitoring.rateWindowMs,
+    logger: deps.logger,
+    onSample: (view) => delivery.send(alerts.observe(view.evaluation.findings, view.reading.at), view.figures),
+  })
+  metrics.attach({ audit: deps.audit, latest: () => sampler.latest() })
+  await sampler.start()
+  return {
+    sampler,
+    metrics,
+    alerts,
+    stop: async () => {
+      await sampler.stop()
+      await delivery.close()
+    },
+  }
+}

@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { loadConfig } from '../config.js'
+import { evaluateHealth } from './health-rules.js'
+import { ALL_RULES, newRegistry, ServiceMetrics } from './metrics.js'
+
+const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8')
+const monitoring = readme.slice(readme.indexOf('## Monitoring'), readme.indexOf('\n## ', readme.indexOf('## Monitoring') + 1))
+
+describe('the README Monitoring section', () => {
+  it('lists every auditq_* metric the service and workers register', async () => {
+    const registry = newRegistry()
+    new ServiceMetrics(registry)
+    const names = (await registry.getMetricsAsJSON()).map((metric) => metric.name).filter((name) => name.startsWith('auditq_'))
+    expect(names.length).toBeGreaterThan(20)
+    for (const name of names) expect(monitoring, name).toContain(`\`${name}\``)
+  })
+
+  it('lists every health rule, and every rule can fire', () => {
+    for (const rule of ALL_RULES) expect(monitoring, rule).toContain(`\`${rule}\``)
+    const everything = evaluateHealth(
+      {
+        mode: 'queue', store: 'unreachable', redis: 'connected', queue_length: 10_000, current_batch_size: 0, inserts_last_minute: 0,
+        failures_last_minute: 1_000, avg_batch_time_ms: 0, avg_batch_size: 0, total_dropped_events: 5_000, total_overflow_events: 0,
+        total_spilled_events: 0, spill_waiting_events: 5, dead_letters: 3, oldest_event_age_seconds: 600, live_workers: 0,
+        ingest_rate_per_second: 0, store_rate_per_second: 0, queue_growth_per_second: 0, arrival_rate_per_second: 0,
+        total_received_events: 0, total_rejected_events: 0,
+      },
+      loadConfig({}).monitoring.thresholds,
+    )
+    const redisDown = evaluateHealth({ ...everythingInput(), redis: 'unreachable' }, loadConfig({}).monitoring.thresholds)
+    const fired = new Set([...everything.findings, ...redisDown.findings].map((f) => f.rule))
+    expect([...fired].sort()).toEqual([...ALL_RULES].sort())
+  })
+})
+
+function everythingInput() {
+  return {
+    mode: 'queue' as const, store: 'connected' as const, redis: 'connected' as const, queue_length: null, current_batch_size: 0, inserts_last_minute: 0,
+    failures_last_minute: 0, avg_batch_time_ms: 0, avg_batch_size: 0, total_dropped_events: 0, total_overflow_events: 0,
+    total_spilled_events: 0, spill_waiting_events: 0, dead_letters: null, oldest_event_age_seconds: null, live_workers: 0,
+    ingest_rate_per_second: 0, store_rate_per_second: 0, queue_growth_per_second: 0, arrival_rate_per_second: 0,
+    total_received_events: 0, total_rejected_events: 0,
+  }
+}

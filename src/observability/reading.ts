@@ -1,0 +1,117 @@
+import type { QueueStatus } from '../queue/queue-status.js'
+import type { QueueCounters } from '../queue/redis-streams/index.js'
+import type { AuditLogger } from '../sdk/audit-logger.js'
+import type { LoggerStatsSnapshot } from '../sdk/stats.js'
+import type { Store } from '../store/store.js'
+
+/** One worker's figures as its last heartbeat carried them (see src/worker/runtime.ts). */
+export interface WorkerReading {
+  workerId: string
+  totalStored: number
+  currentBatchSize: number
+  insertsLastMinute: number
+  failuresLastMinute: number
+  batchesLastMinute: number
+  avgBatchTimeMs: number
+  lastHeartbeatAt: string
+}
+
+/**
+ * Everything the monitoring reads at one instant, as raw cumulative counters and gauges. Rates and
+ * per-minute figures are differences between two readings (see figures.ts), so reading is I/O only.
+ */
+export interface PipelineReading {
+  at: number
+  mode: 'direct' | 'queue'
+  store: 'connected' | 'unreachable'
+  /** null in direct mode. */
+  redis: 'connected' | 'unreachable' | null
+  /** Queue mode: entries in the stream; null when Redis cannot be read. */
+  queueLength: number | null
+  /** Oldest entry in the stream (queue mode); null when empty or unknown. */
+  queueOldestAgeMs: number | null
+  deadLetters: number | null
+  workers: WorkerReading[]
+  /** This process's SDK counters (ingest, group commit, overflow policy). */
+  sdk: LoggerStatsSnapshot
+  /** Counters every producer and worker of the queue shares in Redis; null in direct mode or when unreadable. */
+  shared: QueueCounters | null
+  /** Queue mode: what a Redis crash would lose under its settings. */
+  redisLossWindow: QueueStatus['redisLossWindow'] | null
+  /** This process's spill journal (queue mode). */
+  spill: { events: number; bytes: number } | null
+}
+
+export interface ReadingSources {
+  store: Store
+  audit: AuditLogger
+  pingTimeoutMs: number
+  /** Present in queue mode. */
+  queueStatus?: () => Promise<QueueStatus>
+  now?: () => number
+}
+
+export function pipelineReader(sources: ReadingSources): () => Promise<PipelineReading> {
+  const now = sources.now ?? Date.now
+  return async () => {
+    const [storeUp, queue] = await Promise.all([pingWithin(sources.store, sources.pingTimeoutMs), sources.queueStatus?.()])
+    const spill = spillOf(sources.audit)
+    return {
+      at: now(),
+      mode: queue ? 'queue' : 'direct',
+      store: storeUp ? 'connected' : 'unreachable',
+      redis: queue ? queue.redis : null,
+      queueLength: queue ? queue.queueLength : null,
+      queueOldestAgeMs: queue ? queue.oldestEventAgeMs : null,
+      deadLetters: queue ? queue.deadLetters : null,
+      workers: queue ? queue.liveWorkers.map((w) => workerReading(w.workerId, w.figures, w.lastHeartbeatAt)) : [],
+      sdk: sources.audit.stats(),
+      shared: queue?.counters ?? null,
+      redisLossWindow: queue ? queue.redisLossWindow : null,
+      spill,
+    }
+  }
+}
+
+function workerReading(workerId: string, figures: Readonly<Record<string, number | string>>, lastHeartbeatAt: string): WorkerReading {
+  const num = (key: string) => {
+    const value = Number(figures[key])
+    return Number.isFinite(value) ? value : 0
+  }
+  return {
+    workerId,
+    totalStored: num('total_stored'),
+    currentBatchSize: num('current_batch_size'),
+    insertsLastMinute: num('inserts_last_minute'),
+    failuresLastMinute: num('failures_last_minute'),
+    batchesLastMinute: num('batches_last_minute'),
+    avgBatchTimeMs: num('avg_batch_time_ms'),
+    lastHeartbeatAt,
+  }
+}
+
+/** Only the queued logger has a spill journal; duck-typed so the SDK's public interface stays as it is. */
+function spillOf(audit: AuditLogger): { events: number; bytes: number } | null {
+  const withSpill = audit as AuditLogger & { spillStats?: () => { events: number; bytes: number } }
+  if (typeof withSpill.spillStats !== 'function') return null
+  try {
+    const { events, bytes } = withSpill.spillStats()
+    return { events, bytes }
+  } catch {
+    return null
+  }
+}
+
+export async function pingWithin(store: Store, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs)
+  })
+  try {
+    return await Promise.race([store.ping().then(() => true as const), timeout])
+  } catch {
+    return false
+  } finally {
+    clearTimeout(timer)
+  }
+}

@@ -1,0 +1,143 @@
+import type { Logger } from '../util/logger.js'
+import { deriveFigures, type PipelineFigures } from './figures.js'
+import { evaluateHealth, type Evaluation, type Thresholds } from './health-rules.js'
+import type { PipelineReading } from './reading.js'
+
+export interface PipelineView {
+  reading: PipelineReading
+  figures: PipelineFigures
+  evaluation: Evaluation
+}
+
+/** One point of GET /api/v1/monitoring/history. */
+export interface HistorySample {
+  t: string
+  status: Evaluation['status']
+  queue_length: number | null
+  oldest_event_age_seconds: number | null
+  ingest_rate_per_second: number
+  store_rate_per_second: number
+  arrival_rate_per_second: number
+  avg_batch_size: number
+  total_dropped_events: number
+  total_overflow_events: number
+  total_spilled_events: number
+  dead_letters: number | null
+  live_workers: number
+}
+
+export interface SamplerOptions {
+  read: () => Promise<PipelineReading>
+  thresholds: Thresholds
+  everyMs: number
+  historyMs: number
+  rateWindowMs: number
+  logger: Logger
+  /** Called with every periodic sample (alerts evaluate here). */
+  onSample?: (view: PipelineView) => void
+}
+
+const MINUTE_MS = 60_000
+
+/**
+ * Reads the pipeline every `everyMs` into a ring buffer covering `historyMs`. The ring is both the
+ * history the dashboard draws and the memory rates are computed against, so a rate is a plain
+ * difference of two counters and nothing resets on a timer.
+ */
+export class PipelineSampler {
+  private readonly ring: PipelineView[] = []
+  private readonly capacity: number
+  private timer: NodeJS.Timeout | undefined
+  private sampling: Promise<void> | undefined
+
+  constructor(private readonly options: SamplerOptions) {
+    // Enough points for the history and for the one-minute window, whichever is longer.
+    this.capacity = Math.ceil(Math.max(options.historyMs, MINUTE_MS + options.everyMs) / options.everyMs) + 1
+  }
+
+  /** Takes the first sample now (the baseline every rate is measured from), then one every `everyMs`. */
+  async start(): Promise<void> {
+    await this.sample()
+    this.timer = setInterval(() => void this.sample(), this.options.everyMs)
+    this.timer.unref()
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer)
+    this.timer = undefined
+    await this.sampling
+  }
+
+  /** A fresh reading, evaluated against the ring, not stored (an API call must not skew the sampling interval). */
+  async current(): Promise<PipelineView> {
+    return this.view(await this.options.read())
+  }
+
+  /** Periodic samples, oldest first, within `historyMs`. */
+  history(): HistorySample[] {
+    const cutoff = Date.now() - this.options.historyMs
+    return this.ring.filter((view) => view.reading.at >= cutoff).map(toHistorySample)
+  }
+
+  /** The newest periodic sample (what /metrics reports, so a scrape does no I/O). */
+  latest(): PipelineView | undefined {
+    return this.ring.at(-1)
+  }
+
+  get intervalMs(): number {
+    return this.options.everyMs
+  }
+
+  /** One periodic sample; skipped while the previous one is still reading (a slow Redis must not pile up reads). */
+  sample(): Promise<void> {
+    if (this.sampling) return this.sampling
+    this.sampling = (async () => {
+      try {
+        const view = this.view(await this.options.read())
+        this.ring.push(view)
+        if (this.ring.length > this.capacity) this.ring.splice(0, this.ring.length - this.capacity)
+        this.options.onSample?.(view)
+      } catch (error) {
+        this.options.logger.warn({ err_message: (error as Error).message }, 'monitoring sample failed')
+      } finally {
+        this.sampling = undefined
+      }
+    })()
+    return this.sampling
+  }
+
+  private view(reading: PipelineReading): PipelineView {
+    const rateBase = this.baseAtLeast(reading.at, this.options.rateWindowMs)
+    const minuteBase = this.baseAtLeast(reading.at, MINUTE_MS)
+    const figures = deriveFigures(reading, rateBase, minuteBase)
+    const evaluation = evaluateHealth({ ...figures, store: reading.store, redis: reading.redis }, this.options.thresholds)
+    return { reading, figures, evaluation }
+  }
+
+  /** The newest reading at least `ageMs` older than `at`, else the oldest one there is (a young service). */
+  private baseAtLeast(at: number, ageMs: number): PipelineReading | undefined {
+    for (let i = this.ring.length - 1; i >= 0; i--) {
+      const reading = this.ring[i]!.reading
+      if (reading.at <= at - ageMs) return reading
+    }
+    return this.ring[0]?.reading
+  }
+}
+
+function toHistorySample({ reading, figures, evaluation }: PipelineView): HistorySample {
+  return {
+    t: new Date(reading.at).toISOString(),
+    status: evaluation.status,
+    queue_length: figures.queue_length,
+    oldest_event_age_seconds: figures.oldest_event_age_seconds,
+    ingest_rate_per_second: figures.ingest_rate_per_second,
+    store_rate_per_second: figures.store_rate_per_second,
+    arrival_rate_per_second: figures.arrival_rate_per_second,
+    avg_batch_size: figures.avg_batch_size,
+    total_dropped_events: figures.total_dropped_events,
+    total_overflow_events: figures.total_overflow_events,
+    total_spilled_events: figures.total_spilled_events,
+    dead_letters: figures.dead_letters,
+    live_workers: figures.live_workers,
+  }
+}
