@@ -51,6 +51,10 @@ class EmbeddedKeyStore implements KeyStore {
     return this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL').get()?.n ?? 0
   }
 
+  async countAll(): Promise<number> {
+    return this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM api_keys').get()?.n ?? 0
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close()
   }

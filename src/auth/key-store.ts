@@ -27,7 +27,12 @@ export interface KeyStore {
   list(): Promise<ApiKeyRecord[]>
   /** Marks a key revoked; false when there is no such key or it was already revoked. */
   revoke(id: string, at: Date): Promise<boolean>
-  /** Keys not revoked: 0 means the service may run open (loopback only). */
+  /** Keys not revoked. */
   countActive(): Promise<number>
+  /**
+   * Keys ever created, revoked ones included: 0 means the service may run open (loopback only).
+   * Counting revoked keys too means a key created and revoked between two checks still closes it.
+   */
+  countAll(): Promise<number>
   close(): Promise<void>
 }

@@ -70,6 +70,11 @@ class PostgresKeyStore implements KeyStore {
     return Number(rows[0]?.n ?? 0)
   }
 
+  async countAll(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>('SELECT count(*) AS n FROM api_keys')
+    return Number(rows[0]?.n ?? 0)
+  }
+
   close(): Promise<void> {
     this.ended ??= this.pool.end()
     return this.ended

@@ -7,7 +7,8 @@ import type { KeyStore } from './key-store.js'
 import { openKeyStore } from './open-key-store.js'
 import { createKeyResolver } from './resolver.js'
 
-const asRequest = (authorization?: string) => ({ headers: authorization === undefined ? {} : { authorization } }) as FastifyRequest
+const asRequest = (authorization?: string, host = '127.0.0.1:3000') =>
+  ({ headers: authorization === undefined ? { host } : { host, authorization } }) as FastifyRequest
 
 describe('key resolver', () => {
   let events: TestStore
@@ -46,6 +47,45 @@ describe('key resolver', () => {
     expect(await resolver.isOpen()).toBe(false)
   })
 
+  it('in open mode answers only requests addressed to a loopback host (a DNS-rebinding page is refused)', async () => {
+    const own = await freshStore('embedded')
+    const noKeys = await openKeyStore(own.location)
+    try {
+      const resolver = createKeyResolver({ keys: noKeys, cacheTtlMs: 10_000 })
+      for (const host of ['127.0.0.1:3000', 'localhost:3000', 'LOCALHOST', '[::1]:3000', '127.0.0.5']) {
+        expect(await resolver.resolve(asRequest(undefined, host)), host).toBe(OPEN_PRINCIPAL)
+      }
+      for (const host of ['rebind.evil.example:3000', '10.0.0.5:3000', '127.0.0.1.evil.example', '', '[::2]:3000']) {
+        await expect(resolver.resolve(asRequest(undefined, host)), host).rejects.toMatchObject({ code: 'AUDITQ_FORBIDDEN' })
+      }
+      // --insecure: the operator chose to expose the open service (behind a proxy, say).
+      const insecure = createKeyResolver({ keys: noKeys, cacheTtlMs: 10_000, openRequiresLoopbackHost: false })
+      expect(await insecure.resolve(asRequest(undefined, 'rebind.evil.example'))).toBe(OPEN_PRINCIPAL)
+    } finally {
+      await noKeys.close()
+      await own.dispose()
+    }
+  })
+
+  it('closes even when a key was created and revoked between two checks', async () => {
+    const own = await freshStore('embedded')
+    const ownKeys = await openKeyStore(own.location)
+    try {
+      let clock = 0
+      const resolver = createKeyResolver({ keys: ownKeys, cacheTtlMs: 10_000, now: () => clock })
+      expect(await resolver.isOpen()).toBe(true)
+      const generated = generateKey()
+      await ownKeys.insert({ id: generated.keyId, tenant_id: 'acme', scopes: ['read'], name: null, secret_hash: generated.secretHash, created_at: new Date().toISOString(), revoked_at: null })
+      await ownKeys.revoke(generated.keyId, new Date())
+      clock = 10_000
+      expect(await resolver.isOpen()).toBe(false)
+      await expect(resolver.resolve(asRequest())).rejects.toMatchObject({ code: 'AUDITQ_UNAUTHORIZED' })
+    } finally {
+      await ownKeys.close()
+      await own.dispose()
+    }
+  })
+
   it('accepts a revoked key for at most the cache TTL', async () => {
     let clock = 0
     const resolver = createKeyResolver({ keys, cacheTtlMs: 10_000, now: () => clock })
@@ -79,7 +119,7 @@ describe('key resolver', () => {
   })
 
   it('answers 503 (retryable), not 500, when the key store cannot be reached', async () => {
-    const broken: KeyStore = { ...keys, countActive: () => Promise.reject(new Error('connection refused')), findById: () => Promise.reject(new Error('down')) }
+    const broken: KeyStore = { ...keys, countActive: () => Promise.reject(new Error('connection refused')), countAll: () => Promise.reject(new Error('connection refused')), findById: () => Promise.reject(new Error('down')) }
     const resolver = createKeyResolver({ keys: broken, cacheTtlMs: 0 })
     await expect(resolver.resolve(asRequest('Bearer x'))).rejects.toMatchObject({ code: 'AUDITQ_STORE_UNAVAILABLE' })
   })

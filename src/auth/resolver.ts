@@ -3,6 +3,7 @@ import { AuditqError } from '../errors.js'
 import { OPEN_PRINCIPAL, type Principal } from '../http/principal.js'
 import { MAX_KEY_LENGTH, parseKey, secretMatches } from './api-key.js'
 import type { KeyStore, StoredApiKey } from './key-store.js'
+import { isLoopbackHost } from './loopback.js'
 
 export interface KeyResolverOptions {
   keys: KeyStore
@@ -12,6 +13,13 @@ export interface KeyResolverOptions {
   maxCachedKeys?: number
   /** Called once, when the first key appears and the service stops being open. */
   onKeyed?: () => void
+  /**
+   * Open mode answers only requests addressed to a loopback host name (default true). A web page
+   * a developer visits can rebind its own DNS name to 127.0.0.1 and read an open service as
+   * same-origin; its requests still carry that name in Host, so they are refused. `--insecure`
+   * turns this off (an open service reached through a proxy or another address).
+   */
+  openRequiresLoopbackHost?: boolean
   now?: () => number
 }
 
@@ -51,10 +59,10 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
     if (keyed) return false
     if (now() - checkedAt < options.cacheTtlMs) return true
     checking ??= options.keys
-      .countActive()
-      .then((active) => {
+      .countAll()
+      .then((created) => {
         checkedAt = now()
-        if (active > 0 && !keyed) {
+        if (created > 0 && !keyed) {
           keyed = true
           options.onKeyed?.()
         }
@@ -81,7 +89,12 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
   }
 
   async function resolve(request: FastifyRequest): Promise<Principal> {
-    if (await isOpen()) return OPEN_PRINCIPAL
+    if (await isOpen()) {
+      if ((options.openRequiresLoopbackHost ?? true) && !isLoopbackHost(hostName(request.headers.host))) {
+        throw new AuditqError('AUDITQ_FORBIDDEN', 'open mode (no API keys) answers only requests addressed to a loopback host such as 127.0.0.1 or localhost')
+      }
+      return OPEN_PRINCIPAL
+    }
     const header = request.headers.authorization
     if (header === undefined || header === '') throw unauthorized('no API key: send "Authorization: Bearer <key>"')
     // Messages never quote the header: it may be a real key sent to the wrong place.
@@ -97,6 +110,14 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
   }
 
   return { resolve, isOpen }
+}
+
+/** The host name of a Host header: `[::1]:3000` → `::1`, `localhost:3000` → `localhost`. */
+export function hostName(header: string | undefined): string {
+  if (header === undefined) return ''
+  if (header.startsWith('[')) return header.slice(1, header.indexOf(']') === -1 ? undefined : header.indexOf(']'))
+  const colon = header.indexOf(':')
+  return (colon === -1 ? header : header.slice(0, colon)).toLowerCase()
 }
 
 function unauthorized(message: string): AuditqError {

@@ -1,9 +1,9 @@
-import { isIP } from 'node:net'
 import type { Config } from '../config.js'
 import { AuditqError } from '../errors.js'
 import type { Logger } from '../util/logger.js'
 import type { KeyStore } from './key-store.js'
 import { openKeyStore } from './open-key-store.js'
+import { isLoopbackHost } from './loopback.js'
 import { createKeyResolver, type KeyResolver } from './resolver.js'
 
 export interface ServiceAccess {
@@ -11,12 +11,6 @@ export interface ServiceAccess {
   keys: KeyStore
 }
 
-/** 127.0.0.0/8, ::1 and `localhost`: only processes on this machine can reach such a socket. */
-export function isLoopbackHost(host: string): boolean {
-  if (host === 'localhost') return true
-  if (isIP(host) === 4) return host.startsWith('127.')
-  return host === '::1' || host === '0:0:0:0:0:0:0:1'
-}
 
 /**
  * Decides at start whether the service runs open or keyed. With no key: on loopback it runs
@@ -30,6 +24,7 @@ export async function startServiceAccess(config: Config, logger: Logger, options
     const resolver = createKeyResolver({
       keys,
       cacheTtlMs: config.security.keyCacheTtlMs,
+      openRequiresLoopbackHost: !options.insecure,
       onKeyed: () => logger.warn('API keys exist now: every request needs "Authorization: Bearer <key>" from here on'),
     })
     if (await resolver.isOpen()) {
