@@ -20,6 +20,12 @@ describe('AuditService without a queue writes to D1 directly (workerd + local D1
     expect(stored.json).toMatchObject({ id: json.id, action: 'api_key.created', actor_id: 'u1', category: 'info', success: true, tenant_id: 'default', metadata: { k: 1 } })
   })
 
+  it('redacts metadata secrets before the write, as the Node SDK does', async () => {
+    const { json } = await worker.fetch('/log', { body: { action: 'token.issued', actor_id: 'u1', metadata: { accessToken: 'at-1', client: { secret: 's-2' }, scope: 'read' } } })
+    const stored = await worker.fetch(`/v1/events/${json.id}`)
+    expect(stored.json.metadata).toEqual({ accessToken: '[REDACTED]', client: { secret: '[REDACTED]' }, scope: 'read' })
+  })
+
   it('maps the seed token-usage shape the way the Node SDK does', async () => {
     const { json } = await worker.fetch('/log', { body: seedShaped })
     const stored = await worker.fetch(`/v1/events/${json.id}`)

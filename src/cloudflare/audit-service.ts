@@ -14,6 +14,7 @@
  */
 import { AuditqError } from '../errors.js'
 import type { AuditEvent, AuditEventInput } from '../event/types.js'
+import { redactEvent, redactionPolicy, type RedactionOptions, type RedactionPolicy } from '../event/redact.js'
 import type { BulkResult, RejectedEvent } from '../sdk/audit-logger.js'
 import { validateEvent } from '../event/validate.js'
 import { insertIsolating, type EventOutcome } from '../store/isolating-insert.js'
@@ -31,6 +32,12 @@ export interface AuditServiceConfig {
   defaultTenant?: string
   /** Injected clock for tests; stamps `received_at`. */
   now?: () => Date
+  /**
+   * Applied before an event is queued or written, exactly as in the Node SDK: metadata keys
+   * naming secrets become "[REDACTED]" (default list: password, passwd, secret, token, api_key,
+   * authorization, cookie, credit_card, ssn); `{ keys: [] }` turns it off.
+   */
+  redaction?: RedactionOptions
   /** Where failures of detached writes and queue fallbacks are reported; defaults to the console. */
   log?: CloudflareLog
 }
@@ -63,6 +70,8 @@ export interface AuditServiceStats {
   queued: number
   /** Events written to D1 because the queue refused them. */
   queueFallbacks: number
+  /** Metadata values stored as "[REDACTED]". */
+  redacted: number
   detachedFailures: number
 }
 
@@ -82,7 +91,8 @@ export class AuditService {
   private readonly now: () => Date
   private readonly defaultTenant: string
   private readonly report: CloudflareLog
-  private readonly counters: AuditServiceStats = { accepted: 0, invalid: 0, written: 0, queued: 0, queueFallbacks: 0, detachedFailures: 0 }
+  private readonly redaction: RedactionPolicy
+  private readonly counters: AuditServiceStats = { accepted: 0, invalid: 0, written: 0, queued: 0, queueFallbacks: 0, redacted: 0, detachedFailures: 0 }
 
   constructor(config: AuditServiceConfig) {
     if (!config || typeof config.database?.prepare !== 'function') {
@@ -93,6 +103,7 @@ export class AuditService {
     this.writer = new D1EventWriter(config.database)
     this.now = config.now ?? (() => new Date())
     this.defaultTenant = config.defaultTenant ?? 'default'
+    this.redaction = redactionPolicy(config.redaction)
     this.report = config.log ?? consoleLog
   }
 
@@ -168,8 +179,12 @@ export class AuditService {
 
   private validate(input: unknown, receivedAt: Date) {
     const result = validateEvent(input, { receivedAt, defaultTenant: this.defaultTenant })
-    if (result.ok) this.counters.accepted += 1
-    else this.counters.invalid += 1
+    if (!result.ok) {
+      this.counters.invalid += 1
+      return result
+    }
+    this.counters.accepted += 1
+    this.counters.redacted += redactEvent(result.event, this.redaction).redactedValues
     return result
   }
 

@@ -84,6 +84,26 @@ describe(`handleAuditBatch consuming ${QUEUE} (workerd + local D1 + local queue)
     expect(await worker.sql('SELECT count(*) AS n FROM test_dead_letters')).toEqual([{ n: 0 }])
   })
 
+  it('redacts secrets before storage, also for producers that write straight to the queue, and in a refused message kept in audit_rejects', async () => {
+    worker = await startWorker({ mode: 'queue' })
+    const secretEvent = { token_id: 't-secret', subject: 'user:s', event_type: 'generated', timestamp: 1234567890, metadata: { refresh_token: 'rt-123', nested: { password: 'hunter2' }, scope: 'read' } }
+    await worker.fetch('/raw', { body: { version: 1, event: secretEvent, enqueued_at: 1 } })
+    await worker.fetch('/raw', { body: { version: 1, event: { subject: 'user:bad', metadata: { api_key: 'k-999' } }, enqueued_at: 1 } })
+    const stored = await eventually(async () => {
+      const rows = await worker!.sql<{ metadata: string }>("SELECT metadata FROM audit_logs WHERE resource_id = 't-secret'")
+      return rows.length > 0 ? rows : undefined
+    }, 'the event with secrets')
+    expect(JSON.parse(stored[0]!.metadata)).toEqual({ refresh_token: '[REDACTED]', nested: { password: '[REDACTED]' }, scope: 'read' })
+    const rejects = await eventually(async () => {
+      const rows = await worker!.sql<{ body: string }>('SELECT body FROM audit_rejects')
+      return rows.length > 0 ? rows : undefined
+    }, 'the refused message')
+    expect(rejects[0]!.body).not.toContain('k-999')
+    expect(JSON.parse(rejects[0]!.body)).toMatchObject({ event: { subject: 'user:bad', metadata: { api_key: '[REDACTED]' } } })
+    const all = JSON.stringify(await worker.sql('SELECT * FROM audit_logs')) + JSON.stringify(await worker.sql('SELECT * FROM audit_rejects'))
+    for (const secret of ['rt-123', 'hunter2', 'k-999']) expect(all).not.toContain(secret)
+  })
+
   it('a batch redelivered after D1 committed it (the acks were lost) is stored once — ids from the producer and, for seed messages, from the message id', async () => {
     worker = await startWorker({ mode: 'queue', loseFirstAcks: true })
     const { json } = await worker.fetch('/log', { body: { action: 'exactly.once' } })

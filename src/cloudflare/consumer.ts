@@ -17,6 +17,7 @@
  * never holds back its batch-mates.
  */
 import type { AuditEvent, FieldError } from '../event/types.js'
+import { isSecretKey, REDACTED, redactEvent, redactionPolicy, type RedactionOptions, type RedactionPolicy } from '../event/redact.js'
 import { validateEvent } from '../event/validate.js'
 import { insertIsolating } from '../store/isolating-insert.js'
 import type { D1Database, Message, MessageBatch } from './bindings.js'
@@ -32,6 +33,11 @@ export interface AuditBatchOptions {
   maxRetries?: number
   /** Tenant for events that name none (default `default`). */
   defaultTenant?: string
+  /**
+   * Redaction before storage, as in the Node SDK (default list; `{ keys: [] }` turns it off).
+   * Applied here too because seed-shaped producers send straight to the queue, past AuditService.
+   */
+  redaction?: RedactionOptions
   /** Where decisions are reported; defaults to JSON lines on the console (Workers Logs). */
   log?: CloudflareLog
 }
@@ -67,7 +73,8 @@ export async function handleAuditBatch(batch: MessageBatch<unknown>, db: D1Datab
     result.retried += 1
   }
 
-  const prepared = await Promise.all(batch.messages.map((message) => prepare(message, options.defaultTenant)))
+  const redaction = redactionPolicy(options.redaction)
+  const prepared = await Promise.all(batch.messages.map((message) => prepare(message, options.defaultTenant, redaction)))
   const events = prepared.filter((p) => p.state === 'event')
   const rejects = prepared.filter((p) => p.state === 'rejected')
   for (const p of prepared) if (p.state === 'retry') retry(p.message, p.why)
@@ -85,7 +92,7 @@ export async function handleAuditBatch(batch: MessageBatch<unknown>, db: D1Datab
 
   if (rejects.length > 0) {
     try {
-      await recordRejects(db, batch.queue, rejects)
+      await recordRejects(db, batch.queue, rejects, redaction)
       for (const p of rejects) {
         log('error', { msg: 'audit message rejected and recorded in audit_rejects', queue: batch.queue, message_id: p.message.id, reason: p.reason, errors: p.errors })
         p.message.ack()
@@ -98,7 +105,7 @@ export async function handleAuditBatch(batch: MessageBatch<unknown>, db: D1Datab
   return result
 }
 
-async function prepare(message: Message<unknown>, defaultTenant: string | undefined): Promise<Prepared> {
+async function prepare(message: Message<unknown>, defaultTenant: string | undefined, redaction: RedactionPolicy): Promise<Prepared> {
   const envelope = readEnvelope(message.body)
   if (envelope.kind === 'unknown_version') return { message, state: 'retry', why: `envelope version ${String(envelope.version)} is newer than this consumer understands` }
   if (envelope.kind === 'malformed') {
@@ -117,12 +124,12 @@ async function prepare(message: Message<unknown>, defaultTenant: string | undefi
   }
   if (input.id === undefined || input.id === null) input.id = await eventIdForMessage(message.id)
   const validated = validateEvent(input, { receivedAt, defaultTenant })
-  return validated.ok
-    ? { message, state: 'event', event: validated.event }
-    : { message, state: 'rejected', reason: 'invalid_event', errors: validated.errors }
+  if (!validated.ok) return { message, state: 'rejected', reason: 'invalid_event', errors: validated.errors }
+  redactEvent(validated.event, redaction)
+  return { message, state: 'event', event: validated.event }
 }
 
-async function recordRejects(db: D1Database, queue: string, rejects: readonly Extract<Prepared, { state: 'rejected' }>[]): Promise<void> {
+async function recordRejects(db: D1Database, queue: string, rejects: readonly Extract<Prepared, { state: 'rejected' }>[], redaction: RedactionPolicy): Promise<void> {
   const now = Date.now()
   await db.batch(
     rejects.map((p) =>
@@ -131,15 +138,19 @@ async function recordRejects(db: D1Database, queue: string, rejects: readonly Ex
           `INSERT INTO audit_rejects (message_id, queue, rejected_at, reason, errors, body) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (message_id) DO NOTHING`,
         )
-        .bind(p.message.id, queue, now, p.reason, JSON.stringify(p.errors), bodyText(p.message.body)),
+        .bind(p.message.id, queue, now, p.reason, JSON.stringify(p.errors), bodyText(p.message.body, redaction)),
     ),
   )
 }
 
-/** The body as JSON when it has a JSON form; otherwise a description, so the row is still written. */
-function bodyText(body: unknown): string {
+/**
+ * The body as JSON when it has a JSON form, with values under secret-naming keys redacted (a
+ * refused message is kept for inspection, its secrets are not); otherwise a description, so the
+ * row is still written.
+ */
+function bodyText(body: unknown, redaction: RedactionPolicy): string {
   try {
-    return JSON.stringify(body) ?? String(body)
+    return JSON.stringify(body, (key, value: unknown) => (key !== '' && isSecretKey(key, redaction) ? REDACTED : value)) ?? String(body)
   } catch {
     return `(no JSON form: ${Object.prototype.toString.call(body)})`
   }
