@@ -9,23 +9,39 @@ import { tenantScope } from './principal.js'
  * `admin`: a key bound to a tenant may check its own tenant's chain (tenantScope keeps it there);
  * only an unbound key verifies every tenant. `from`/`to` are sequence numbers. Always 200 when the
  * check ran: `intact: false` with `first_break` is the answer, not an error.
+ *
+ * A verify reads (and hashes) a whole chain, so a read key could otherwise keep the store busy
+ * with back-to-back runs: one runs at a time per process; a second caller gets 429 with
+ * Retry-After instead of queueing behind it.
  */
 export async function integrityRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
-  app.get('/v1/integrity', { config: { access: 'read' } }, async (request) => {
+  let running = false
+  app.get('/v1/integrity', { config: { access: 'read' } }, async (request, reply) => {
     const integrity = options.store.integrity
     if (!integrity) throw new AuditqError('AUDITQ_NOT_FOUND', 'this store keeps no hash chain')
+    if (running) {
+      reply.header('retry-after', String(VERIFY_BUSY_RETRY_SECONDS))
+      throw new AuditqError('AUDITQ_RATE_LIMITED', `a chain verification is already running in this process (limit 1 at a time); retry in ${VERIFY_BUSY_RETRY_SECONDS} s`)
+    }
     const raw = request.query as Record<string, unknown>
     const requested = typeof raw.tenant_id === 'string' ? raw.tenant_id : undefined
     const tenant = tenantScope(request, requested)
     const fromSeq = parseSeq(raw.from, 'from')
     const toSeq = parseSeq(raw.to, 'to')
-    return verifyChains(options.store.kind, integrity, {
-      ...(tenant !== undefined ? { tenant_id: tenant } : {}),
-      ...(fromSeq !== undefined ? { fromSeq } : {}),
-      ...(toSeq !== undefined ? { toSeq } : {}),
-    })
+    running = true
+    try {
+      return await verifyChains(options.store.kind, integrity, {
+        ...(tenant !== undefined ? { tenant_id: tenant } : {}),
+        ...(fromSeq !== undefined ? { fromSeq } : {}),
+        ...(toSeq !== undefined ? { toSeq } : {}),
+      })
+    } finally {
+      running = false
+    }
   })
 }
+
+const VERIFY_BUSY_RETRY_SECONDS = 5
 
 export function parseSeq(value: unknown, field: string): number | undefined {
   if (value === undefined) return undefined

@@ -42,6 +42,7 @@ const ROUTES: Route[] = [
   { method: 'GET', url: '/', access: 'public' },
   { method: 'GET', url: '/dashboard', access: 'public' },
   { method: 'GET', url: '/v1/reports?period=daily', access: 'read' },
+  { method: 'GET', url: '/v1/integrity', access: 'read' },
   { method: 'GET', url: '/api/v1/monitoring/audit-metrics', access: 'admin' },
   { method: 'GET', url: '/api/v1/monitoring/history', access: 'admin' },
   { method: 'GET', url: '/metrics', access: 'admin' },

@@ -47,6 +47,8 @@ const PROBES: Probe[] = [
   { name: 'report (JSON)', path: () => '/v1/reports?from=2025-01-01&to=2025-02-01', expect: 'own' },
   { name: "report filtered by the other tenant's actor", path: () => '/v1/reports?period=monthly&date=2025-01-15&top=100', expect: 'own' },
   { name: 'report for the other tenant', path: (other) => `/v1/reports?period=monthly&date=2025-01-15&tenant_id=${other.tenant}`, expect: 'refused' },
+  { name: 'integrity verify', path: () => '/v1/integrity', expect: 'own' },
+  { name: 'integrity verify of the other tenant', path: (other) => `/v1/integrity?tenant_id=${other.tenant}`, expect: 'refused' },
   // The dashboard reads events through /v1/events (above); its monitoring figures need `admin`.
 ]
 
