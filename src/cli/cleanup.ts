@@ -11,14 +11,16 @@ export function registerCleanup(program: Command): void {
     .command('cleanup')
     .description('delete events older than a cutoff (retention), keeping excluded actions and a verifiable chain')
     .requiredOption('--older-than <age>', 'e.g. 90d, 12h, 30m')
-    .option('--keep-actions <actions>', 'comma-separated actions never deleted (default: retention.keepActions)')
+    .option('--keep-actions <actions>', 'comma-separated actions never deleted, in addition to retention.keepActions (AUDITQ_RETENTION_KEEP_ACTIONS)')
     .option('--dry-run', 'count what would be deleted, delete nothing')
     .option('--json', 'print the report as JSON')
     .action(async (options: { olderThan: string; keepActions?: string; dryRun?: boolean; json?: boolean }, command: Command) => {
       const config = commandConfig(command)
       const ageMs = parseAge(options.olderThan)
-      if (ageMs === undefined || ageMs <= 0) throw new AuditqError('AUDITQ_BAD_REQUEST', '--older-than must look like 90d, 12h or 30m')
-      const keepActions = options.keepActions !== undefined ? options.keepActions.split(',').map((a) => a.trim()).filter(Boolean) : config.retention.keepActions
+      if (ageMs === undefined || ageMs <= 0) {
+        throw new AuditqError('AUDITQ_BAD_REQUEST', `--older-than must be a positive age up to 36500d, like 90d, 12h or 30min (no bare "m": minutes or months?); got ${JSON.stringify(options.olderThan.slice(0, 40))}`)
+      }
+      const keepActions = keepActionsFor(config.retention.keepActions, options.keepActions)
       const signingKey = await loadSigningKey(config.integrity)
       const logger = commandLogger(config)
       const store = await openStore(storeLocation(config))
@@ -52,4 +54,13 @@ export function registerCleanup(program: Command): void {
         await store.close()
       }
     })
+}
+
+/**
+ * `--keep-actions` adds to the configured exclusions, never replaces them: a flag typed for one
+ * run must not make events the policy protects (say `gdpr.consent`) deletable.
+ */
+export function keepActionsFor(configured: readonly string[], flag: string | undefined): string[] {
+  const extra = flag === undefined ? [] : flag.split(',').map((action) => action.trim()).filter(Boolean)
+  return [...new Set([...configured, ...extra])]
 }

@@ -151,10 +151,18 @@ function sum(tenants: TenantCleanup[], field: 'candidates' | 'deleted'): number 
   return tenants.reduce((total, tenant) => total + tenant[field], 0)
 }
 
-/** "90d", "12h", "30m" → milliseconds; anything else is refused. */
+/** The oldest cutoff anyone means: older than this is a typo, not a policy. */
+const MAX_AGE_DAYS = 36_500
+
+/**
+ * "90d", "12h", "30min" → milliseconds; anything else is refused (undefined). No bare "m": in a
+ * retention policy "6m" reads as six months as easily as six minutes, and guessing wrong deletes
+ * almost everything. Ages over 100 years are refused too (they overflow a Date).
+ */
 export function parseAge(text: string): number | undefined {
-  const match = /^(\d+)([dhm])$/.exec(text.trim())
+  const match = /^(\d{1,9})(d|h|min)$/.exec(text.trim())
   if (!match) return undefined
-  const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[match[2] as 'd' | 'h' | 'm']
-  return Number(match[1]) * unit
+  const unit = { d: 86_400_000, h: 3_600_000, min: 60_000 }[match[2] as 'd' | 'h' | 'min']
+  const ms = Number(match[1]) * unit
+  return ms > MAX_AGE_DAYS * 86_400_000 ? undefined : ms
 }
