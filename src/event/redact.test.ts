@@ -23,6 +23,7 @@ describe('metadata redaction', () => {
   it.each([
     'password', 'PASSWORD', 'Password', 'new_password', 'passwordHash', 'db-passwd', 'client_secret', 'secrets', 'accessToken', 'refresh_tokens',
     'api_key', 'apiKey', 'APIKEY', 'X-Api-Key', 'authorization', 'Authorization', 'Cookie', 'set-cookie', 'cookies', 'credit_card', 'creditCardNumber', 'ssn', 'user_ssn',
+    'DBPassword', 'AWSSecretAccessKey', 'JWTToken', 'XAPIToken', 'HTTPAuthorization',
   ])('redacts %s', (key) => {
     expect(isSecretKey(key, policy)).toBe(true)
   })

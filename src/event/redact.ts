@@ -41,6 +41,8 @@ export function redactionPolicy(options: RedactionOptions = {}): RedactionPolicy
  */
 function words(key: string): string[] {
   return key
+    // An acronym ends where a capitalized word starts: DBPassword → DB Password, JWTToken → JWT Token.
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
     .toLowerCase()
     .split(/[^a-z0-9]+/)

@@ -41,9 +41,11 @@ export function installErrorHandler(app: FastifyInstance, limits: { bodyLimitByt
     if (fastifyCode) {
       return reply.status(ERROR_CATALOG[fastifyCode].status).send(errorBody(fastifyCode, error.message))
     }
-    // JSON syntax errors from the body parser carry statusCode 400 and no FST code.
+    // JSON syntax errors from the body parser carry statusCode 400 and no FST code. A SyntaxError
+    // without that status was thrown by our own code (say, parsing a stored value): a 500 whose
+    // message stays in the log, never a 400 quoting the text it failed on.
     const status = (error as FastifyError).statusCode
-    if (status === 400 || error instanceof SyntaxError) {
+    if (status === 400) {
       return reply.status(400).send(errorBody('AUDITQ_BAD_REQUEST', `request body is not valid JSON: ${error.message}`))
     }
     if (status === 413) return reply.status(413).send(errorBody('AUDITQ_BODY_TOO_LARGE', tooLarge(request.headers['content-length'])))

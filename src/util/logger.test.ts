@@ -4,7 +4,7 @@ import { loadConfig } from '../config.js'
 import { buildServer } from '../http/server.js'
 import { createAuditLogger } from '../sdk/audit-logger.js'
 import { freshStore } from '../../test/support/app.js'
-import { createLogger } from './logger.js'
+import { createLogger, maskApiKeys } from './logger.js'
 
 /** Collects pino's JSON lines. */
 function capture() {
@@ -49,5 +49,16 @@ describe('service logs', () => {
     }
     const all = lines.join('\n')
     for (const secret of ['actor-7f3k', 'invoice-9921', 'SECRET-4242', 'payment.refund', 'sk_live_abc', 'not json']) expect(all).not.toContain(secret)
+  })
+})
+
+describe('maskApiKeys', () => {
+  const key = 'aq_0123456789abcdef_' + 'S'.repeat(43)
+  it('masks a key wherever a URL puts it, percent-encoded separators included', () => {
+    for (const text of [`/v1/events?api_key=${key}`, `/x?auth=Bearer%20${key}`, `/x?a=%3D${key}`, `/x?k=${key.replace(/_/g, '%5F')}`, `/x?k=${key.replace(/_/g, '%5f')}`]) {
+      const masked = maskApiKeys(text)
+      expect(masked, text).not.toContain('SSSSSSSS')
+      expect(masked, text).toContain('0123456789abcdef')
+    }
   })
 })

@@ -2,8 +2,12 @@ import { pino, type DestinationStream, type Logger } from 'pino'
 
 export type { Logger }
 
-/** An auditq API key's secret part (see src/auth/api-key.ts); the key id before it is not secret. */
-const API_KEY_SECRET = /\b(aq_[0-9a-f]{16}_)[A-Za-z0-9_-]{8,}/g
+/**
+ * An auditq API key's secret part (see src/auth/api-key.ts); the key id before it is not secret.
+ * No leading word boundary, and `_` may arrive percent-encoded (`%5F`): a key pasted into a URL
+ * after `%20` or `%3D` must be masked too.
+ */
+const API_KEY_SECRET = /(aq(?:_|%5f)[0-9a-f]{16}(?:_|%5f))[A-Za-z0-9_%-]{8,}/gi
 
 /** Masks the secret of every API key in a text (a URL a client put its key into, say). */
 export function maskApiKeys(text: string): string {
