@@ -1,7 +1,9 @@
 import { hostname } from 'node:os'
 import type { Command } from 'commander'
 import type { Redis } from 'ioredis'
+import { isLoopbackHost } from '../auth/loopback.js'
 import { startServiceAccess } from '../auth/service-access.js'
+import { AuditqError } from '../errors.js'
 import { buildServer } from '../http/server.js'
 import { newRegistry, ServiceMetrics } from '../observability/metrics.js'
 import { queueStatusReader } from '../queue/queue-status.js'
@@ -63,6 +65,15 @@ export function registerServe(program: Command): void {
       }
       const app = await buildServer({ config, audit, logger, metrics, resolvePrincipal: access.resolver.resolve, ...(queueRedis ? { queueStatus: queueStatusReader(queueRedis, config, durability) } : {}) })
       const address = await app.listen({ host: config.host, port: config.port })
+      // A name such as `localhost` passed the loopback check by name; what counts is where the socket
+      // actually listens. An open service bound anywhere else (a hosts file mapping localhost to a
+      // LAN address, say) shuts down rather than serve every tenant to the network.
+      // (A string is a unix socket path: local by construction.)
+      const exposed = app.addresses().flatMap((bound) => (typeof bound === 'string' || isLoopbackHost(bound.address) ? [] : [bound.address]))
+      if (exposed.length > 0 && !options.insecure && (await access.resolver.isOpen())) {
+        await app.close()
+        throw new AuditqError('AUDITQ_CONFIG', `refusing to run open (no API keys) on ${exposed.join(', ')}: ${config.host} resolved to a non-loopback address. Create a key, bind to 127.0.0.1, or pass --insecure`)
+      }
       const mode = config.redisUrl ? (options.worker ? 'queue (ingest + worker)' : 'queue (ingest only)') : 'direct'
       logger.info({ address, mode, store: audit.store.kind, location: audit.store.description }, `auditq listening on ${address}`)
       const maintenance = startMaintenance({ store: audit.store, config, signingKey: await loadSigningKey(config.integrity), logger })
