@@ -153,6 +153,13 @@ const configSchema = z.strictObject({
       rateLimitPerSecond: z.coerce.number().min(0).default(100),
       /** Requests a quiet key may send at once before the per-second rate applies. */
       rateLimitBurst: z.coerce.number().int().min(1).default(200),
+      /**
+       * Failed authentications (401) a client address may cause: a burst, then this many per
+       * second; past it the address gets 429 before its key is even looked up, so guessing key
+       * ids cannot cost a key-store round trip per request. 0 turns it off.
+       */
+      failedAuthPerSecond: z.coerce.number().min(0).default(1),
+      failedAuthBurst: z.coerce.number().int().min(1).default(30),
       /** Metadata keys stored as "[REDACTED]" (case-insensitive, whole words of a key, any depth). */
       redactKeys: z
         .array(z.string().min(1).max(64))
@@ -210,6 +217,8 @@ const NESTED_ENV_KEYS = {
   AUDITQ_RETENTION_INTERVAL_MS: ['retention', 'intervalMs'],
   AUDITQ_RATE_LIMIT_PER_SECOND: ['security', 'rateLimitPerSecond'],
   AUDITQ_RATE_LIMIT_BURST: ['security', 'rateLimitBurst'],
+  AUDITQ_FAILED_AUTH_PER_SECOND: ['security', 'failedAuthPerSecond'],
+  AUDITQ_FAILED_AUTH_BURST: ['security', 'failedAuthBurst'],
   AUDITQ_IP_TRUNCATION: ['security', 'ipTruncation'],
   AUDITQ_KEY_CACHE_TTL_MS: ['security', 'keyCacheTtlMs'],
 } as const

@@ -48,3 +48,26 @@ describe('rate limit over HTTP', () => {
     expect(t.app.securityStats().rateLimited).toBe(2)
   })
 })
+
+describe('failed authentications per client address', () => {
+  it('answer 429 once an address has used its burst of 401s, before any key lookup; a valid key is refused from that address too until it refills', async () => {
+    const { startKeyedApp } = await import('../../test/support/keyed-app.js')
+    const t = await startKeyedApp('embedded', { security: { rateLimitPerSecond: 0, failedAuthPerSecond: 0.2, failedAuthBurst: 3, keyCacheTtlMs: 0 } })
+    try {
+      const { key } = await t.createKey('acme', ['read'])
+      const get = (authorization?: string) => fetch(`${t.baseUrl}/v1/events`, authorization ? { headers: { authorization } } : {})
+      expect((await get(`Bearer ${key}`)).status).toBe(200)
+      const guesses = []
+      for (let i = 0; i < 4; i++) guesses.push((await get(`Bearer aq_${i.toString(16).padStart(16, '0')}_${'A'.repeat(43)}`)).status)
+      expect(guesses).toEqual([401, 401, 401, 429])
+      const refused = await get(`Bearer ${key}`)
+      expect(refused.status).toBe(429)
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+      expect(await refused.json()).toMatchObject({ code: 'AUDITQ_RATE_LIMITED', details: { burst: 3 } })
+      // Health probes are never limited.
+      expect((await fetch(`${t.baseUrl}/api/v1/monitoring/health`)).status).toBeLessThan(500)
+    } finally {
+      await t.close()
+    }
+  })
+})

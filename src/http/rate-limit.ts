@@ -49,6 +49,13 @@ export class TokenBuckets {
     return { ok: true }
   }
 
+  /** Whole tokens a caller has right now, without taking one (a full bucket for an unknown caller). */
+  available(caller: string): number {
+    const previous = this.buckets.get(caller)
+    if (!previous) return this.options.burst
+    return Math.min(this.options.burst, previous.tokens + ((this.now() - previous.at) / 1000) * this.options.perSecond)
+  }
+
   get size(): number {
     return this.buckets.size
   }
@@ -74,5 +81,32 @@ export function installRateLimit(app: FastifyInstance, options: RateLimitOptions
       `rate limit exceeded: ${keyId === null ? 'this client address' : 'this API key'} has used its burst of ${options.burst} requests and the refill of ${options.perSecond} per second; retry after ${verdict.retryAfterSeconds} s`,
       { details: { limit_per_second: options.perSecond, burst: options.burst, retry_after_seconds: verdict.retryAfterSeconds } },
     )
+  })
+}
+
+/**
+ * Failed authentications per client address: every 401 costs the address a token, and an address
+ * with none left gets 429 before its key is looked up. Without it each made-up key id costs a
+ * key-store round trip and a cache slot, so a guessing client could load the database and push
+ * real keys out of the cache. Registered before access control; public routes are never limited.
+ */
+export function installFailedAuthLimit(app: FastifyInstance, options: RateLimitOptions): void {
+  if (options.perSecond <= 0) return
+  const buckets = new TokenBuckets(options)
+  app.addHook('onRequest', async (request, reply) => {
+    const access = request.routeOptions.config.access
+    if (access === undefined || access === 'public') return
+    const tokens = buckets.available(`ip:${request.ip}`)
+    if (tokens >= 1) return
+    const retryAfterSeconds = Math.max(1, Math.ceil((1 - tokens) / options.perSecond))
+    reply.header('retry-after', String(retryAfterSeconds))
+    throw new AuditqError(
+      'AUDITQ_RATE_LIMITED',
+      `too many failed authentications from this client address (burst ${options.burst}, then ${options.perSecond} per second); retry after ${retryAfterSeconds} s with a valid key`,
+      { details: { failed_auth_per_second: options.perSecond, burst: options.burst, retry_after_seconds: retryAfterSeconds } },
+    )
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode === 401) buckets.take(`ip:${request.ip}`)
   })
 }

@@ -14,7 +14,7 @@ import { installIngestMetrics } from '../observability/http-metrics.js'
 import type { ServiceMetrics } from '../observability/metrics.js'
 import { installAccessControl, OPEN_PRINCIPAL, type PrincipalResolver } from './principal.js'
 import { registerNdjsonParser } from './ndjson.js'
-import { installRateLimit } from './rate-limit.js'
+import { installFailedAuthLimit, installRateLimit } from './rate-limit.js'
 import { installSecurityStats } from './security-stats.js'
 import { queryRoutes } from './query.js'
 import { reportRoutes } from './reports.js'
@@ -68,6 +68,8 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
     reply.header('x-request-id', request.id)
   })
   installErrorHandler(app, { bodyLimitBytes: config.http.bodyLimitBytes })
+  // Before access control: an address that keeps failing authentication is refused before its key is looked up.
+  installFailedAuthLimit(app, { perSecond: config.security.failedAuthPerSecond, burst: config.security.failedAuthBurst })
   installAccessControl(app, resolvePrincipal ?? (() => OPEN_PRINCIPAL))
   installSecurityStats(app)
   installRateLimit(app, { perSecond: config.security.rateLimitPerSecond, burst: config.security.rateLimitBurst })

@@ -30,7 +30,7 @@ export interface KeyedApp {
  */
 export async function startKeyedApp(kind: StoreKind, overrides: Partial<ConfigInput> = {}): Promise<KeyedApp> {
   const { store, location, dispose } = await freshStore(kind)
-  const config = loadConfig({ security: { rateLimitPerSecond: 0, keyCacheTtlMs: 0 } }, overrides)
+  const config = loadConfig({ security: { rateLimitPerSecond: 0, failedAuthPerSecond: 0, keyCacheTtlMs: 0 } }, overrides)
   const lines: string[] = []
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
