@@ -21,7 +21,7 @@ import { isSecretKey, REDACTED, redactEvent, redactionPolicy, type RedactionOpti
 import { validateEvent } from '../event/validate.js'
 import { insertIsolating } from '../store/isolating-insert.js'
 import type { D1Database, Message, MessageBatch } from './bindings.js'
-import { D1EventWriter } from './d1/writer.js'
+import { chunkJson, D1EventWriter } from './d1/writer.js'
 import { consoleLog, type CloudflareLog } from './console-log.js'
 import { readEnvelope } from './envelope.js'
 import { eventIdForMessage } from './message-id.js'
@@ -131,17 +131,19 @@ async function prepare(message: Message<unknown>, defaultTenant: string | undefi
 
 async function recordRejects(db: D1Database, queue: string, rejects: readonly Extract<Prepared, { state: 'rejected' }>[], redaction: RedactionPolicy): Promise<void> {
   const now = Date.now()
-  await db.batch(
-    rejects.map((p) =>
-      db
-        .prepare(
-          `INSERT INTO audit_rejects (message_id, queue, rejected_at, reason, errors, body) VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (message_id) DO NOTHING`,
-        )
-        .bind(p.message.id, queue, now, p.reason, JSON.stringify(p.errors), bodyText(p.message.body, redaction)),
-    ),
+  // One statement per ~800 KB of rejects, like the event writer: a batch of 100 malformed messages
+  // must not become 100 statements against the Worker's per-invocation query limit.
+  const rows = rejects.map((p) =>
+    JSON.stringify({ message_id: p.message.id, queue, rejected_at: now, reason: p.reason, errors: JSON.stringify(p.errors), body: bodyText(p.message.body, redaction) }),
   )
+  await db.batch(chunkJson(rows).map((json) => db.prepare(INSERT_REJECTS_SQL).bind(json)))
 }
+
+const INSERT_REJECTS_SQL = `INSERT INTO audit_rejects (message_id, queue, rejected_at, reason, errors, body)
+  SELECT value ->> 'message_id', value ->> 'queue', value ->> 'rejected_at', value ->> 'reason', value ->> 'errors', value ->> 'body'
+    FROM json_each(?)
+   WHERE true
+  ON CONFLICT (message_id) DO NOTHING`
 
 /**
  * The body as JSON when it has a JSON form, with values under secret-naming keys redacted (a

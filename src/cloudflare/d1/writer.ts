@@ -44,11 +44,15 @@ export class D1EventWriter implements BatchInserter {
 
 /** Rows as JSON arrays, each at most MAX_CHUNK_BYTES of UTF-8 (a single event is far below it). Exported for its test. */
 export function chunkRows(events: readonly AuditEvent[]): string[] {
+  return chunkJson(events.map((event) => JSON.stringify(toRow(event))))
+}
+
+/** JSON texts packed into JSON arrays of at most MAX_CHUNK_BYTES of UTF-8 each, for `json_each(?)`. */
+export function chunkJson(rows: readonly string[]): string[] {
   const chunks: string[] = []
   let current: string[] = []
   let bytes = 2
-  for (const event of events) {
-    const json = JSON.stringify(toRow(event))
+  for (const json of rows) {
     const size = utf8Length(json) + 1
     if (current.length > 0 && bytes + size > MAX_CHUNK_BYTES) {
       chunks.push(`[${current.join(',')}]`)
