@@ -9,7 +9,8 @@
  * - deleted:   a seq is missing, or a row links to a predecessor that is not stored, or the head
  *              row / a signed checkpoint vouches for more events than are stored;
  * - inserted:  two rows share a seq, or a row sits between two rows that link to each other, or a
- *              row lies beyond the recorded head;
+ *              row lies beyond the recorded head; below a cut, a row that does not link to the
+ *              present row one seq before it, or one the completed cut would have deleted;
  * - reordered: a row links to the row stored after it.
  *
  * Rows at or below a retention cut were legitimately thinned: there each row must still hash
