@@ -9,11 +9,15 @@
  * - deleted:   a seq is missing, or a row links to a predecessor that is not stored, or the head
  *              row / a signed checkpoint vouches for more events than are stored;
  * - inserted:  two rows share a seq, or a row sits between two rows that link to each other, or a
- *              row lies beyond the recorded head;
+ *              row lies beyond the recorded head; below a cut, a row that does not link to the
+ *              present row one seq before it, or one the completed cut would have deleted;
  * - reordered: a row links to the row stored after it.
  *
  * Rows at or below a retention cut were legitimately thinned: there each row must still hash
- * correctly, and the rows the cut promised to keep must match its count and digest exactly.
+ * correctly, two present rows with consecutive seqs must link, and the rows the cut promised to
+ * keep must match its count and digest exactly. A row the cut's rule would delete is tolerated only
+ * while the run may still be deleting: once the run's own `audit.retention.cleanup` event for that
+ * cut is in the chain above it, such a row was put there afterwards and is `inserted`.
  */
 import { createHash, type Hash } from 'node:crypto'
 import { chainHash, GENESIS_HASH } from './canonical.js'
@@ -24,8 +28,22 @@ export interface WalkerOptions {
   cut: RetentionCut | null
   /** Signed checkpoints of this tenant (authentic ones only): seq → hash. */
   checkpoints?: ReadonlyMap<number, string>
-  /** Verify only part of the chain: the first row's own prev_hash is taken as the anchor. */
+  /**
+   * Verify only part of the chain: the first row's own prev_hash is taken as the anchor (unless the
+   * range starts at seq 1, or just after the cut: then genesis / the cut anchors it).
+   */
   partial?: boolean
+  /** First seq of a partial range (default 1). */
+  fromSeq?: number
+}
+
+/** The action of the event a retention run chains once its deletions are done. */
+export const RETENTION_ACTION = 'audit.retention.cleanup'
+
+/** Is this the event that the run which made `cut` chains after it finished deleting? */
+export function marksCutComplete(cut: Pick<RetentionCut, 'seq' | 'cutoff'>, row: ChainRow): boolean {
+  const metadata = row.event.metadata
+  return row.event.action === RETENTION_ACTION && row.seq > cut.seq && metadata['cut_seq'] === cut.seq && metadata['cutoff'] === cut.cutoff
 }
 
 /** Would this cut have kept this row? (It may delete only rows older than cutoff, not excluded.) */
@@ -61,11 +79,20 @@ export class ChainWalker {
   private prevprev: Link | undefined
   private pending: ChainRow | undefined
   private lastPrefixSeq = 0
+  /** The previous row present at or below the cut (or genesis), for the link check there. */
+  private prevPrefix: Link | undefined
+  /** The first row at or below the cut that the cut's rule would delete, and how many there are. */
+  private tolerated: { row: ChainRow; count: number } | undefined
+  private cutCompleted = false
 
   constructor(private readonly options: WalkerOptions) {
     const { cut } = options
-    this.prefixClosed = cut === null || options.partial === true
+    const fromSeq = options.partial ? (options.fromSeq ?? 1) : 1
+    this.prefixClosed = cut === null
+    if (fromSeq <= 1) this.prevPrefix = { seq: 0, hash: GENESIS_HASH }
     if (!options.partial) this.prev = cut ? { seq: cut.seq, hash: cut.hash } : { seq: 0, hash: GENESIS_HASH }
+    else if (fromSeq <= 1 && !cut) this.prev = { seq: 0, hash: GENESIS_HASH }
+    else if (cut && fromSeq <= cut.seq + 1) this.prev = { seq: cut.seq, hash: cut.hash }
   }
 
   get broken(): ChainBreak | undefined {
@@ -81,7 +108,7 @@ export class ChainWalker {
   push(row: ChainRow): ChainBreak | undefined {
     if (this.failure) return this.failure
     const { cut } = this.options
-    if (cut && !this.options.partial && row.seq <= cut.seq) {
+    if (cut && row.seq <= cut.seq) {
       this.checkPrefixRow(row, cut)
       return this.failure
     }
@@ -97,6 +124,15 @@ export class ChainWalker {
     if (!this.failure && !this.prefixClosed) this.closePrefix()
     if (!this.failure && this.pending) this.judge(this.pending, undefined)
     this.pending = undefined
+    if (!this.failure && this.tolerated && this.cutCompleted) {
+      const { row, count } = this.tolerated
+      this.fail(
+        row.seq,
+        'inserted',
+        `event ${row.event.id} at seq ${row.seq} lies at or below the retention cut (seq ${this.options.cut!.seq}) and matches its rule, ` +
+          `but that run has completed and would have deleted it` + (count > 1 ? ` (${count} such events)` : ''),
+      )
+    }
     if (this.failure || !options.checkHead) return this.failure
     const last = this.prev ?? { seq: 0, hash: GENESIS_HASH }
     if (!head && last.seq > 0) {
@@ -131,15 +167,25 @@ export class ChainWalker {
       this.fail(row.seq, 'modified', 'the event at the retention cut does not match the hash the cut recorded')
       return
     }
+    // Retention deletes rows, it never rewrites links: neighbours that both survived still link.
+    const before = this.prevPrefix
+    if (before && row.seq === before.seq + 1 && row.prev_hash !== before.hash) {
+      this.fail(row.seq, 'inserted', `seq ${row.seq} (event ${row.event.id}) does not link to seq ${before.seq} below the retention cut: it is not part of the chain`)
+      return
+    }
+    this.prevPrefix = { seq: row.seq, hash: row.hash }
     this.matchCheckpoint(row)
     if (cutKeeps(cut, row)) this.kept.add(row.hash)
+    else if (this.tolerated) this.tolerated.count += 1
+    else this.tolerated = { row, count: 1 }
     this.events += 1
   }
 
   private closePrefix(): void {
     this.prefixClosed = true
     const cut = this.options.cut
-    if (!cut) return
+    // A range sees only part of the prefix, so the whole-prefix count and digest cannot apply.
+    if (!cut || this.options.partial) return
     const digest = this.kept.digest()
     const found = this.kept.count
     if (found === cut.kept_count && digest === cut.kept_digest) return
@@ -174,6 +220,7 @@ export class ChainWalker {
     }
     this.matchCheckpoint(row)
     if (this.failure) return
+    if (this.options.cut && marksCutComplete(this.options.cut, row)) this.cutCompleted = true
     this.prevprev = prev
     this.prev = { seq: row.seq, hash: row.hash }
     this.events += 1

@@ -13,6 +13,7 @@ import type { Store } from '../store/store.js'
 import { storedEvent } from '../../test/support/events.js'
 import { chainHash } from './canonical.js'
 import { generateSigningKeyPem, parseSigningKey } from './checkpoint.js'
+import { describeGapTamperContract } from './gap-tamper.contract.js'
 import { createCheckpoints } from './make-checkpoints.js'
 import type { ChainRow } from './types.js'
 import { verifyChains } from './verify.js'
@@ -284,5 +285,7 @@ export function describeIntegrityContract(name: string, createHarness: () => Pro
       expect(inner?.status).toBe('locked')
       expect((await runCleanup(store, options)).status).toBe('done')
     })
+
+    describeGapTamperContract(fresh)
   })
 }

@@ -39,7 +39,9 @@ export async function verifyChains(kind: 'postgres' | 'embedded', store: Integri
     const heads = await snapshot.heads(options.tenant_id)
     const cuts = new Map((await snapshot.cuts(options.tenant_id)).map((cut) => [cut.tenant_id, cut]))
     const signed = options.checkpoints ? await authenticCheckpoints(snapshot, options) : undefined
-    const tenants = new Set([...heads.map((head) => head.tenant_id), ...cuts.keys(), ...(signed?.byTenant.keys() ?? [])])
+    // Rows stored around the chained insert path (seq NULL) are in no chain: count them per tenant.
+    const unchained = new Map((await snapshot.unchained(options.tenant_id)).map((row) => [row.tenant_id, row.count]))
+    const tenants = new Set([...heads.map((head) => head.tenant_id), ...cuts.keys(), ...(signed?.byTenant.keys() ?? []), ...unchained.keys()])
     if (options.tenant_id !== undefined) tenants.add(options.tenant_id)
     else for (const tenant of await snapshot.tenants()) tenants.add(tenant)
     const report: VerifyReport = { intact: true, snapshot: SNAPSHOT[kind], events: 0, tenants: [], checkpoints_checked: signed?.count ?? 0 }
@@ -47,13 +49,27 @@ export async function verifyChains(kind: 'postgres' | 'embedded', store: Integri
     for (const tenant of [...tenants].sort()) {
       const head = heads.find((candidate) => candidate.tenant_id === tenant) ?? null
       const cut = cuts.get(tenant) ?? null
-      const verdict = await verifyTenant(snapshot, tenant, head, cut, signed?.byTenant.get(tenant), options)
+      // With --checkpoints, a tenant nobody signed for still has its cut checked (it must be signed).
+      const tenantSigned = signed ? (signed.byTenant.get(tenant) ?? { seqs: new Map(), cuts: [] }) : undefined
+      const verdict = await verifyTenant(snapshot, tenant, head, cut, tenantSigned, options)
+      const outside = unchained.get(tenant) ?? 0
+      if (!verdict.break && outside > 0) verdict.break = unchainedBreak(tenant, outside)
       report.tenants.push(verdict)
       report.events += verdict.events
       if (verdict.break) return fail(report, verdict.break)
     }
     return report
   })
+}
+
+function unchainedBreak(tenant: string, count: number): ChainBreak {
+  const events = count === 1 ? '1 event has' : `${count} events have`
+  return {
+    tenant_id: tenant,
+    seq: 0,
+    problem: 'inserted',
+    detail: `${events} no chain position (seq is NULL): stored outside the chained insert path`,
+  }
 }
 
 function fail(report: VerifyReport, failure: ChainBreak): VerifyReport {
@@ -72,7 +88,13 @@ async function verifyTenant(
   const verdict: TenantVerdict = { tenant_id: tenant, events: 0, head: null, cut: cut ? { seq: cut.seq, kept: cut.kept_count } : null, checkpoints_matched: 0 }
   const signedFailure = signed ? checkCutAgainstCheckpoints(tenant, cut, signed) : undefined
   if (signedFailure) return { ...verdict, break: signedFailure }
-  const walker = new ChainWalker({ tenant_id: tenant, cut, partial, ...(signed ? { checkpoints: signed.seqs } : {}) })
+  const walker = new ChainWalker({
+    tenant_id: tenant,
+    cut,
+    partial,
+    ...(options.fromSeq !== undefined ? { fromSeq: options.fromSeq } : {}),
+    ...(signed ? { checkpoints: signed.seqs } : {}),
+  })
   const range = { ...(options.fromSeq !== undefined ? { fromSeq: options.fromSeq } : {}), ...(options.toSeq !== undefined ? { toSeq: options.toSeq } : {}) }
   for await (const row of snapshot.rows(tenant, range)) {
     if (walker.push(row)) break

@@ -8,14 +8,14 @@
  */
 import { v7 as uuidv7 } from 'uuid'
 import type { AuditEvent } from '../event/types.js'
-import { cutKeeps, KeptDigest } from '../integrity/chain-walker.js'
+import { cutKeeps, KeptDigest, RETENTION_ACTION } from '../integrity/chain-walker.js'
 import type { SigningKey } from '../integrity/checkpoint.js'
 import { createCheckpoints } from '../integrity/make-checkpoints.js'
 import type { Checkpoint, RetentionCut } from '../integrity/types.js'
-import type { Store } from '../store/store.js'
+import type { IntegrityStore, RetentionCandidates, Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
 
-export const RETENTION_ACTION = 'audit.retention.cleanup'
+export { RETENTION_ACTION }
 
 export interface CleanupOptions {
   cutoff: Date
@@ -64,36 +64,67 @@ export async function runCleanup(store: Store, options: CleanupOptions): Promise
     const candidates = await integrity.retentionCandidates(cutoff, keep)
     const previousCuts = new Map((await integrity.snapshot((s) => s.cuts())).map((cut) => [cut.tenant_id, cut]))
     const tenants: TenantCleanup[] = []
-    for (const candidate of candidates) {
-      const cut = await planCut(store, candidate.tenant_id, Math.max(candidate.max_seq, previousCuts.get(candidate.tenant_id)?.seq ?? 0), previousCuts.get(candidate.tenant_id), cutoff, keep)
-      await integrity.saveCut(cut)
-      let deleted = 0
-      let after = 0
-      for (;;) {
-        const chunk = await integrity.deleteChunk({ tenant_id: cut.tenant_id, maxSeq: cut.seq, cutoff, keep_actions: keep }, after, options.chunkRows)
-        deleted += chunk.deleted
-        after = chunk.lastSeq
-        if (chunk.deleted < options.chunkRows) break
-        // The embedded store deletes synchronously: without a turn of the event loop between
-        // chunks, a run inside `serve` would hold off every request until it finished (measured:
-        // no insert at all during a 67 s run of bench/retention.ts before this line).
-        await new Promise((resolve) => setImmediate(resolve))
-      }
-      tenants.push({ tenant_id: candidate.tenant_id, candidates: candidate.count, deleted, cut_seq: cut.seq })
-      options.logger?.info({ tenant_id: cut.tenant_id, deleted, cut_seq: cut.seq }, 'retention: tenant cleaned')
+    let failure: unknown
+    try {
+      for (const candidate of candidates) tenants.push(await cutTenant(store, options, candidate, previousCuts.get(candidate.tenant_id), cutoff, keep))
+      await recordRun(store, options, cutoff, keep, tenants)
+    } catch (error) {
+      failure = error
     }
-    await recordRun(store, options, cutoff, keep, tenants)
-    let checkpoints: Checkpoint[] = []
-    if (options.signingKey) {
-      checkpoints = await createCheckpoints(integrity, options.signingKey)
-    } else if (tenants.length > 0) {
-      options.logger?.warn('retention: no signing key configured, the cut is recorded but not signed (verify --checkpoints will report it)')
-    }
+    // Signed whether or not a later tenant failed: cuts already recorded must not stay unsigned.
+    const checkpoints = await signAfterRun(integrity, options, tenants.length > 0, failure)
+    if (failure !== undefined) throw failure
     return { tenants, checkpoints }
   })
   if (!outcome.ran) return { status: 'locked', cutoff }
   const { tenants, checkpoints } = outcome.value
   return { status: 'done', cutoff, keep_actions: keep, tenants, total: sum(tenants, 'deleted'), duration_ms: Date.now() - started, checkpoints }
+}
+
+/** Records one tenant's cut, then deletes what it covers in short chunks. */
+async function cutTenant(
+  store: Store,
+  options: CleanupOptions,
+  candidate: RetentionCandidates,
+  previous: RetentionCut | undefined,
+  cutoff: string,
+  keep: string[],
+): Promise<TenantCleanup> {
+  const integrity = store.integrity!
+  const cut = await planCut(store, candidate.tenant_id, Math.max(candidate.max_seq, previous?.seq ?? 0), previous, cutoff, keep)
+  await integrity.saveCut(cut)
+  let deleted = 0
+  let after = 0
+  for (;;) {
+    const chunk = await integrity.deleteChunk({ tenant_id: cut.tenant_id, maxSeq: cut.seq, cutoff, keep_actions: keep }, after, options.chunkRows)
+    deleted += chunk.deleted
+    after = chunk.lastSeq
+    if (chunk.deleted < options.chunkRows) break
+    // The embedded store deletes synchronously: without a turn of the event loop between
+    // chunks, a run inside `serve` would hold off every request until it finished (measured:
+    // no insert at all during a 67 s run of bench/retention.ts before this line).
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  options.logger?.info({ tenant_id: cut.tenant_id, deleted, cut_seq: cut.seq }, 'retention: tenant cleaned')
+  return { tenant_id: candidate.tenant_id, candidates: candidate.count, deleted, cut_seq: cut.seq }
+}
+
+/**
+ * Signs a checkpoint per moved head, carrying its cut. After a failed run (`failure` set) a signing
+ * error is logged rather than thrown, so the run's own error is the one reported.
+ */
+async function signAfterRun(integrity: IntegrityStore, options: CleanupOptions, cutSomething: boolean, failure: unknown): Promise<Checkpoint[]> {
+  if (!options.signingKey) {
+    if (cutSomething) options.logger?.warn('retention: no signing key configured, the cut is recorded but not signed (verify --checkpoints will report it)')
+    return []
+  }
+  try {
+    return await createCheckpoints(integrity, options.signingKey)
+  } catch (error) {
+    if (failure === undefined) throw error
+    options.logger?.error({ err: error }, 'retention: signing checkpoints after a failed run failed too')
+    return []
+  }
 }
 
 /**

@@ -85,6 +85,11 @@ export interface Store {
 export interface IntegritySnapshot {
   /** Every tenant with chained rows (not only those with a head row: that row could be gone). */
   tenants(): Promise<string[]>
+  /**
+   * Rows with no chain position (seq NULL), counted per tenant: no chained insert stores such a
+   * row, so each one was written around the chain and verify reports it.
+   */
+  unchained(tenant_id?: string): Promise<Array<{ tenant_id: string; count: number }>>
   heads(tenant_id?: string): Promise<ChainHead[]>
   /** The latest retention cut per tenant. */
   cuts(tenant_id?: string): Promise<RetentionCut[]>

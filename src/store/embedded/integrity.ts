@@ -64,6 +64,14 @@ export class EmbeddedIntegrity implements IntegrityStore {
           .all()
           .map((row) => row.tenant_id)
       },
+      async unchained(tenant) {
+        const [where, values] = tenant === undefined ? ['', []] : [' AND tenant_id = ?', [tenant]]
+        return reader
+          .prepare<string[], { tenant_id: string; count: number }>(
+            `SELECT tenant_id, count(*) AS count FROM audit_logs WHERE seq IS NULL${where} GROUP BY tenant_id ORDER BY tenant_id`,
+          )
+          .all(...values)
+      },
       async heads(tenant) {
         const [where, values] = byTenant(tenant)
         return reader.prepare<string[], ChainHead>(`SELECT tenant_id, seq, hash FROM audit_chain_heads${where} ORDER BY tenant_id`).all(...values)

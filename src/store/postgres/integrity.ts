@@ -72,6 +72,14 @@ export class PostgresIntegrity implements IntegrityStore {
         const { rows } = await client.query<{ tenant_id: string }>('SELECT DISTINCT tenant_id FROM audit_logs WHERE seq IS NOT NULL')
         return rows.map((row) => row.tenant_id)
       },
+      async unchained(tenant) {
+        const [where, values] = tenant === undefined ? ['', []] : [' AND tenant_id = $1', [tenant]]
+        const { rows } = await client.query<{ tenant_id: string; count: string }>(
+          `SELECT tenant_id, count(*) AS count FROM audit_logs WHERE seq IS NULL${where} GROUP BY tenant_id ORDER BY tenant_id`,
+          values,
+        )
+        return rows.map((row) => ({ tenant_id: row.tenant_id, count: Number(row.count) }))
+      },
       async heads(tenant) {
         const [where, values] = byTenant(tenant)
         const { rows } = await client.query<{ tenant_id: string; seq: string; hash: string }>(
