@@ -29,6 +29,14 @@ describe.each(kinds)('direct-mode SDK on the %s store', (kind) => {
     expect(await t.store.getById(id)).toMatchObject({ id, action: 'api_key.created', resource_id: 'k9' })
   })
 
+  it("refuses the retention run's reserved action from callers (only auditq's cleanup writes it)", async () => {
+    await open()
+    await expect(audit.log({ action: 'audit.retention.cleanup', metadata: { cut_seq: 5 } })).rejects.toMatchObject({ code: 'AUDITQ_VALIDATION' })
+    const bulk = await audit.logBulk([{ action: 'audit.retention.cleanup' }, { action: 'fine' }])
+    expect(bulk.rejected).toEqual([{ index: 0, errors: [{ field: 'action', rule: 'reserved', message: expect.stringContaining('retention') }] }])
+    expect(audit.stats().invalidByRule.reserved).toBe(2)
+  })
+
   it('group-commits 200 concurrent callers into far fewer transactions', async () => {
     await open()
     const ids = await Promise.all(Array.from({ length: 200 }, (_, i) => audit.log({ action: 'concurrent', actor_id: `c${i}` })))

@@ -4,6 +4,7 @@ import { redactEvent, redactionPolicy, type RedactionOptions, type RedactionPoli
 import { validateEvent } from '../event/validate.js'
 import { openStore } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
+import { RETENTION_ACTION } from '../integrity/chain-walker.js'
 import { createLogger, type Logger } from '../util/logger.js'
 import type { EventOutcome } from '../store/isolating-insert.js'
 import type { CommitReport } from './group-commit.js'
@@ -243,6 +244,12 @@ export abstract class BaseAuditLogger implements AuditLogger {
       this.counters.tenantMismatches += 1
       const message = `this API key writes only tenant ${JSON.stringify(boundTenant)}; the event names ${JSON.stringify(result.event.tenant_id)}`
       return { ok: false, errors: [{ field: 'tenant_id', rule: 'tenant_mismatch', message }] }
+    }
+    // The retention run's own record is what verify reads to know a cut is complete: nobody else
+    // may write one, or a forged record could make verify flag a half-done run early.
+    if (result.event.action === RETENTION_ACTION) {
+      this.counters.recordInvalid('reserved')
+      return { ok: false, errors: [{ field: 'action', rule: 'reserved', message: `"${RETENTION_ACTION}" is written only by auditq's own retention runs` }] }
     }
     const report = redactEvent(result.event, this.redaction)
     this.counters.redacted += report.redactedValues
