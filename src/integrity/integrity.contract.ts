@@ -72,6 +72,23 @@ export function describeIntegrityContract(name: string, createHarness: () => Pro
       expect(acme.map((row) => row.seq)).toEqual(acme.map((_, i) => i + 1))
     })
 
+    it('an id reused across tenants is chained in both tenants; a repeat within one takes no seq', async () => {
+      const { store } = await fresh()
+      const globex = event('globex')
+      await store.insertBatch([globex, event('acme')])
+      const acme = event('acme', { id: globex.id })
+      expect(await store.insertBatch([acme, acme, globex])).toEqual({ inserted: 1, duplicates: 2 })
+      await store.insertBatch([event('acme')])
+      const acmeRows = await chainRows(store, 'acme')
+      expect(acmeRows.map((row) => row.seq)).toEqual([1, 2, 3])
+      expect(acmeRows[1]!.event).toEqual(acme)
+      const globexRows = await chainRows(store, 'globex')
+      expect(globexRows.map((row) => [row.seq, row.event])).toEqual([[1, globex]])
+      const report = await verify(store)
+      expect(report.intact).toBe(true)
+      expect(report.events).toBe(4)
+    })
+
     it('hashes what it stores: awkward values read back to the same canonical form', async () => {
       const { store } = await fresh()
       await store.insertBatch([

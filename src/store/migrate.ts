@@ -10,6 +10,7 @@ export const MIGRATION_PLAN = [
   { version: 1, name: 'create_audit_logs' },
   { version: 2, name: 'hash_chain' },
   { version: 3, name: 'append_only_guard' },
+  { version: 4, name: 'tenant_scoped_ids' },
   { version: 10, name: 'create_api_keys' },
   { version: 20, name: 'report_bucket_statistics' },
 ] as const

@@ -133,6 +133,48 @@ export function describeStoreContract(name: string, createStore: () => Promise<S
       expect(await store.getById(uuidv7())).toBeNull()
     })
 
+    it('keeps ids unique per tenant: the same id in two tenants is two events', async () => {
+      const store = await fresh()
+      const globex = storedEvent({ tenant_id: 'globex', action: 'globex.stored', occurred_at: isoAt(0) })
+      const acme = storedEvent({ id: globex.id, tenant_id: 'acme', action: 'acme.stored', occurred_at: isoAt(10) })
+      expect(await store.insertBatch([globex])).toEqual({ inserted: 1, duplicates: 0 })
+      expect(await store.insertBatch([acme])).toEqual({ inserted: 1, duplicates: 0 })
+      expect(await store.getById(globex.id, { tenant_id: 'globex' })).toEqual(globex)
+      expect(await store.getById(globex.id, { tenant_id: 'acme' })).toEqual(acme)
+      expect(await store.getById(globex.id, { tenant_id: 'initech' })).toBeNull()
+      const ids = async (tenant: string) => (await store.query({ tenant_id: tenant }, { limit: 10 })).events
+      expect(await ids('globex')).toEqual([globex])
+      expect(await ids('acme')).toEqual([acme])
+      // Within one batch too: the pair is the identity, so only the repeated pair is a duplicate.
+      const shared = storedEvent({ tenant_id: 'acme' })
+      expect(await store.insertBatch([shared, { ...shared, tenant_id: 'globex' }, shared])).toEqual({
+        inserted: 2,
+        duplicates: 1,
+      })
+      expect((await store.getById(shared.id, { tenant_id: 'globex' }))?.tenant_id).toBe('globex')
+    })
+
+    it('stores the same id twice in one tenant once, as a duplicate, while another tenant holds it too', async () => {
+      const store = await fresh()
+      const first = storedEvent({ tenant_id: 'acme', action: 'first' })
+      await store.insertBatch([first, storedEvent({ id: first.id, tenant_id: 'globex' })])
+      expect(await store.insertBatch([{ ...first, action: 'second' }])).toEqual({ inserted: 0, duplicates: 1 })
+      expect((await store.query({ tenant_id: 'acme' }, { limit: 10 })).events).toEqual([first])
+      expect((await store.getById(first.id, { tenant_id: 'acme' }))?.action).toBe('first')
+    })
+
+    it('getById without a tenant returns the newest of an id held by several tenants, ties by tenant', async () => {
+      const store = await fresh()
+      const older = storedEvent({ tenant_id: 'acme', occurred_at: isoAt(0) })
+      const newer = storedEvent({ id: older.id, tenant_id: 'globex', occurred_at: isoAt(5) })
+      await store.insertBatch([newer, older])
+      expect(await store.getById(older.id)).toEqual(newer)
+      const tieA = storedEvent({ tenant_id: 'zeta', occurred_at: isoAt(0) })
+      const tieB = storedEvent({ id: tieA.id, tenant_id: 'alpha', occurred_at: isoAt(0) })
+      await store.insertBatch([tieA, tieB])
+      expect(await store.getById(tieA.id)).toEqual(tieB)
+    })
+
     it('streams every matching event newest first', async () => {
       const store = await fresh()
       const events = Array.from({ length: 5_000 }, (_, i) =>

@@ -20,6 +20,7 @@ export class InjectedStoreError extends Error {
 export class MemoryStore implements Store {
   readonly kind = 'embedded' as const
   readonly description = 'memory'
+  /** Keyed by tenant and id: ids are unique per tenant, like the real stores' primary key. */
   readonly rows = new Map<string, AuditEvent>()
   readonly batchSizes: number[] = []
   latencyMs = 0
@@ -41,8 +42,9 @@ export class MemoryStore implements Store {
     }
     let inserted = 0
     for (const event of events) {
-      if (this.rows.has(event.id)) continue
-      this.rows.set(event.id, structuredClone(event))
+      const key = `${event.tenant_id}\u0000${event.id}`
+      if (this.rows.has(key)) continue
+      this.rows.set(key, structuredClone(event))
       inserted += 1
     }
     return { inserted, duplicates: events.length - inserted }
@@ -52,8 +54,9 @@ export class MemoryStore implements Store {
     return { events: [...this.rows.values()].slice(0, page.limit) }
   }
 
-  async getById(id: string) {
-    return this.rows.get(id) ?? null
+  async getById(id: string, filter?: Pick<EventFilter, 'tenant_id'>) {
+    const matches = [...this.rows.values()].filter((e) => e.id === id && (filter?.tenant_id ?? e.tenant_id) === e.tenant_id)
+    return matches.sort((a, b) => (a.occurred_at === b.occurred_at ? (a.tenant_id < b.tenant_id ? -1 : 1) : a.occurred_at < b.occurred_at ? 1 : -1))[0] ?? null
   }
 
   async *stream(): AsyncIterable<AuditEvent> {

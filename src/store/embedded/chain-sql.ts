@@ -6,11 +6,14 @@ import { EVENT_FIELDS } from '../../event/types.js'
 
 const COLUMNS = EVENT_FIELDS.join(', ')
 
+/** Gap-free order per tenant, and the index verify and retention walk (migration 2; rebuilt by 4). */
+export const CHAIN_INDEX = 'CREATE UNIQUE INDEX audit_logs_chain_idx ON audit_logs (tenant_id, seq)'
+
 export const CHAIN_MIGRATION = [
   'ALTER TABLE audit_logs ADD COLUMN seq INTEGER',
   'ALTER TABLE audit_logs ADD COLUMN prev_hash TEXT',
   'ALTER TABLE audit_logs ADD COLUMN hash TEXT',
-  'CREATE UNIQUE INDEX audit_logs_chain_idx ON audit_logs (tenant_id, seq)',
+  CHAIN_INDEX,
   `CREATE TABLE audit_chain_heads (
     tenant_id TEXT    NOT NULL PRIMARY KEY,
     seq       INTEGER NOT NULL,
@@ -51,15 +54,22 @@ export const CHAIN_MIGRATION = [
  * `auditq_retention_guard` inside its own write transaction and removing it before commit: no
  * other connection ever sees the row, and the DELETE trigger refuses whenever it is absent.
  */
-export const APPEND_ONLY_MIGRATION = [
-  'CREATE TABLE auditq_retention_guard (active INTEGER NOT NULL) STRICT',
-  ...['audit_logs', 'audit_retention_cuts', 'audit_checkpoints'].map(
-    (table) => `CREATE TRIGGER ${table}_no_update BEFORE UPDATE ON ${table}
-      BEGIN SELECT RAISE(ABORT, 'auditq: ${table} is append-only; UPDATE refused'); END`,
-  ),
+const noUpdateTrigger = (table: string): string => `CREATE TRIGGER ${table}_no_update BEFORE UPDATE ON ${table}
+      BEGIN SELECT RAISE(ABORT, 'auditq: ${table} is append-only; UPDATE refused'); END`
+
+/** audit_logs' two guards (migration 3; migration 4 rebuilds the table and recreates them). */
+export const AUDIT_LOGS_GUARD_TRIGGERS = [
+  noUpdateTrigger('audit_logs'),
   `CREATE TRIGGER audit_logs_no_delete BEFORE DELETE ON audit_logs
     WHEN NOT EXISTS (SELECT 1 FROM auditq_retention_guard)
     BEGIN SELECT RAISE(ABORT, 'auditq: audit_logs is append-only; DELETE refused outside retention'); END`,
+]
+
+export const APPEND_ONLY_MIGRATION = [
+  'CREATE TABLE auditq_retention_guard (active INTEGER NOT NULL) STRICT',
+  noUpdateTrigger('audit_logs'),
+  ...['audit_retention_cuts', 'audit_checkpoints'].map(noUpdateTrigger),
+  AUDIT_LOGS_GUARD_TRIGGERS[1]!,
   ...['audit_retention_cuts', 'audit_checkpoints'].map(
     (table) => `CREATE TRIGGER ${table}_no_delete BEFORE DELETE ON ${table}
       BEGIN SELECT RAISE(ABORT, 'auditq: ${table} is append-only; DELETE refused'); END`,
@@ -68,7 +78,7 @@ export const APPEND_ONLY_MIGRATION = [
 
 export const INSERT_CHAINED_SQL = `INSERT INTO audit_logs (${COLUMNS}, seq, prev_hash, hash)
   VALUES (${EVENT_FIELDS.map((f) => `@${f}`).join(', ')}, @seq, @prev_hash, @hash)
-  ON CONFLICT (id) DO NOTHING`
+  ON CONFLICT (tenant_id, id) DO NOTHING`
 
 export const SELECT_HEAD_SQL = 'SELECT seq, hash FROM audit_chain_heads WHERE tenant_id = ?'
 export const UPSERT_HEAD_SQL = `INSERT INTO audit_chain_heads (tenant_id, seq, hash) VALUES (?, ?, ?)
@@ -81,7 +91,8 @@ export const RETENTION_CANDIDATES_SQL = (keep: number) => `SELECT tenant_id, cou
   FROM audit_logs WHERE occurred_at < ? AND action NOT IN (${Array(keep).fill('?').join(', ')}) AND seq IS NOT NULL
   GROUP BY tenant_id ORDER BY tenant_id`
 
-export const DELETE_CHUNK_SQL = (keep: number) => `DELETE FROM audit_logs WHERE id IN (
+// tenant_id on the outer DELETE too: an id is unique only within its tenant (migration 4).
+export const DELETE_CHUNK_SQL = (keep: number) => `DELETE FROM audit_logs WHERE tenant_id = ? AND id IN (
     SELECT id FROM audit_logs
     WHERE tenant_id = ? AND seq > ? AND seq <= ? AND occurred_at < ? AND action NOT IN (${Array(keep).fill('?').join(', ')})
     ORDER BY seq LIMIT ?

@@ -182,7 +182,7 @@ export class EmbeddedIntegrity implements IntegrityStore {
     const remove = this.db.prepare<unknown[], { seq: number }>(DELETE_CHUNK_SQL(rule.keep_actions.length))
     const rows = this.db.transaction(() => {
       this.db.prepare('INSERT INTO auditq_retention_guard (active) VALUES (1)').run()
-      const deleted = remove.all(rule.tenant_id, afterSeq, rule.maxSeq, toEpochMs(rule.cutoff, 'cutoff'), ...rule.keep_actions, limit)
+      const deleted = remove.all(rule.tenant_id, rule.tenant_id, afterSeq, rule.maxSeq, toEpochMs(rule.cutoff, 'cutoff'), ...rule.keep_actions, limit)
       this.db.prepare('DELETE FROM auditq_retention_guard').run()
       return deleted
     }).immediate()

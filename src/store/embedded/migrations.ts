@@ -6,6 +6,24 @@
 import type Database from 'better-sqlite3'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
+import { tenantScopedIdsMigration } from './tenant-key-migration.js'
+
+/** audit_logs' indexes as migration 1 created them (migration 4 rebuilds the table and recreates them). */
+export const AUDIT_LOGS_INDEXES = [
+  // Every read is newest first with `id` as tie-break; each filter gets its own index ending in
+  // the same order, so a filtered page is an index range scan rather than a sort.
+  'CREATE INDEX audit_logs_occurred_at_idx ON audit_logs (occurred_at DESC, id DESC)',
+  'CREATE INDEX audit_logs_tenant_idx ON audit_logs (tenant_id, occurred_at DESC, id DESC)',
+  'CREATE INDEX audit_logs_actor_idx ON audit_logs (actor_id, occurred_at DESC, id DESC)',
+  'CREATE INDEX audit_logs_action_idx ON audit_logs (action, occurred_at DESC, id DESC)',
+  'CREATE INDEX audit_logs_resource_idx ON audit_logs (resource_type, resource_id, occurred_at DESC, id DESC)',
+  // PostgreSQL's is partial (WHERE category <> 'info'); SQLite cannot prove `category = ?` implies
+  // that condition, so a partial index here would never be used.
+  'CREATE INDEX audit_logs_category_idx ON audit_logs (category, occurred_at DESC, id DESC)',
+  // Failures are rare next to successes, so a partial index answers "show me the failures"
+  // while staying small; sql.ts writes `success = 0` as a literal so the planner can match it.
+  'CREATE INDEX audit_logs_failed_idx ON audit_logs (occurred_at DESC, id DESC) WHERE success = 0',
+]
 
 export const EMBEDDED_MIGRATIONS: MigrationSql = {
   1: [
@@ -32,22 +50,11 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
       client_id     TEXT,
       metadata      TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(metadata))
     ) STRICT`,
-    // Every read is newest first with `id` as tie-break; each filter gets its own index ending in
-    // the same order, so a filtered page is an index range scan rather than a sort.
-    'CREATE INDEX audit_logs_occurred_at_idx ON audit_logs (occurred_at DESC, id DESC)',
-    'CREATE INDEX audit_logs_tenant_idx ON audit_logs (tenant_id, occurred_at DESC, id DESC)',
-    'CREATE INDEX audit_logs_actor_idx ON audit_logs (actor_id, occurred_at DESC, id DESC)',
-    'CREATE INDEX audit_logs_action_idx ON audit_logs (action, occurred_at DESC, id DESC)',
-    'CREATE INDEX audit_logs_resource_idx ON audit_logs (resource_type, resource_id, occurred_at DESC, id DESC)',
-    // PostgreSQL's is partial (WHERE category <> 'info'); SQLite cannot prove `category = ?` implies
-    // that condition, so a partial index here would never be used.
-    'CREATE INDEX audit_logs_category_idx ON audit_logs (category, occurred_at DESC, id DESC)',
-    // Failures are rare next to successes, so a partial index answers "show me the failures"
-    // while staying small; sql.ts writes `success = 0` as a literal so the planner can match it.
-    'CREATE INDEX audit_logs_failed_idx ON audit_logs (occurred_at DESC, id DESC) WHERE success = 0',
+    ...AUDIT_LOGS_INDEXES,
   ],
   2: CHAIN_MIGRATION,
   3: APPEND_ONLY_MIGRATION,
+  4: tenantScopedIdsMigration(AUDIT_LOGS_INDEXES),
   // API keys (issue #6): scopes as comma-separated text, times as epoch ms like audit_logs.
   10: [
     `CREATE TABLE api_keys (

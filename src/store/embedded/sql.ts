@@ -20,14 +20,19 @@ export type AuditRow = Omit<AuditEvent, 'occurred_at' | 'received_at' | 'categor
 const COLUMNS = EVENT_FIELDS.join(', ')
 
 /**
- * `ON CONFLICT(id) DO NOTHING`, not `INSERT OR IGNORE`: OR IGNORE also skips rows that break a
- * CHECK or NOT NULL constraint, so a malformed event would be counted as a duplicate and lost
- * silently instead of failing the batch as a `data` error.
+ * `ON CONFLICT (tenant_id, id) DO NOTHING` (ids are unique per tenant), not `INSERT OR IGNORE`:
+ * OR IGNORE also skips rows that break a CHECK or NOT NULL constraint, so a malformed event would
+ * be counted as a duplicate and lost silently instead of failing the batch as a `data` error.
  */
 export const INSERT_SQL = `INSERT INTO audit_logs (${COLUMNS}) VALUES (${EVENT_FIELDS.map((f) => `@${f}`).join(', ')})
-  ON CONFLICT (id) DO NOTHING`
+  ON CONFLICT (tenant_id, id) DO NOTHING`
 
-export const SELECT_BY_ID_SQL = `SELECT ${COLUMNS} FROM audit_logs WHERE id = ?`
+/**
+ * Without a tenant bound (open mode, or an admin key) an id may name one event in each of several
+ * tenants (ids are unique per tenant, migration 4): the newest by occurred_at is returned, ties
+ * broken by tenant_id, so the answer is deterministic. With a tenant bound it is exact.
+ */
+export const SELECT_BY_ID_SQL = `SELECT ${COLUMNS} FROM audit_logs WHERE id = ? ORDER BY occurred_at DESC, tenant_id LIMIT 1`
 export const SELECT_BY_ID_AND_TENANT_SQL = `SELECT ${COLUMNS} FROM audit_logs WHERE id = ? AND tenant_id = ?`
 
 /** Throws on anything `Date.parse` cannot read, rather than storing or comparing against NaN. */

@@ -126,7 +126,7 @@ const UNNEST_COLUMNS = EVENT_FIELDS.map((field, i) => `$${i + 1}::${COLUMN_TYPES
 /**
  * The whole chained insert as one statement, so one round trip and its own transaction: number
  * and hash in `auditq_chain`, insert, and require that every numbered row was inserted. A row
- * skipped by ON CONFLICT (its id was stored meanwhile) would leave a hole, so the statement then
+ * skipped by ON CONFLICT (its tenant's id was stored meanwhile) would leave a hole, so the statement then
  * fails with DUPLICATE_SQLSTATE, rolls back whole, and the caller re-plans without those ids.
  */
 export const INSERT_CHAINED_SQL = `WITH chained AS (
@@ -136,14 +136,16 @@ export const INSERT_CHAINED_SQL = `WITH chained AS (
     SELECT ${EVENT_FIELDS.map((field) => `u.${field}`).join(', ')}, c.o_seq, c.o_prev, c.o_hash
     FROM unnest(${UNNEST_COLUMNS}) WITH ORDINALITY AS u(${COLUMNS}, ord)
     JOIN chained c ON c.o_ord = u.ord
-    ON CONFLICT (id) DO NOTHING
+    ON CONFLICT (tenant_id, id) DO NOTHING
     RETURNING 1
   )
   SELECT auditq_require_all((SELECT count(*) FROM inserted), cardinality($1::uuid[])) AS inserted`
 
 export const INSERT_CHAINED_NAME = 'auditq_insert_chained'
 
-export const EXISTING_IDS_SQL = 'SELECT id::text AS id FROM audit_logs WHERE id = ANY($1::uuid[])'
+/** Which of the (tenant_id, id) pairs ($1 tenants, $2 ids, zipped) are already stored. */
+export const EXISTING_IDS_SQL = `SELECT a.tenant_id, a.id::text AS id FROM audit_logs a
+  JOIN unnest($1::text[], $2::uuid[]) AS k(tenant_id, id) ON a.tenant_id = k.tenant_id AND a.id = k.id`
 
 export const SELECT_CHAIN_ROWS_SQL = (range: { fromSeq?: number; toSeq?: number }) =>
   `SELECT ${COLUMNS}, seq, prev_hash, hash FROM audit_logs WHERE tenant_id = $1 AND seq IS NOT NULL` +
@@ -155,7 +157,8 @@ export const RETENTION_CANDIDATES_SQL = `SELECT tenant_id, count(*) AS count, ma
   FROM audit_logs WHERE occurred_at < $1::timestamptz AND NOT (action = ANY($2::text[])) AND seq IS NOT NULL
   GROUP BY tenant_id ORDER BY tenant_id`
 
-export const DELETE_CHUNK_SQL = `DELETE FROM audit_logs WHERE id IN (
+// tenant_id on the outer DELETE too: an id is unique only within its tenant (migration 4).
+export const DELETE_CHUNK_SQL = `DELETE FROM audit_logs WHERE tenant_id = $1 AND id IN (
     SELECT id FROM audit_logs
     WHERE tenant_id = $1 AND seq > $2 AND seq <= $3 AND occurred_at < $4::timestamptz AND NOT (action = ANY($5::text[]))
     ORDER BY seq LIMIT $6

@@ -19,10 +19,18 @@ import { unnestParams } from './sql.js'
  */
 const MAX_ATTEMPTS = 5
 
+/** Ids are unique per tenant (migration 4): the identity of an event is the pair. */
+function eventKey(tenantId: string, id: string): string {
+  return `${tenantId}\u0000${id.toLowerCase()}`
+}
+
 export async function insertChained(pool: pg.Pool, events: readonly AuditEvent[]): Promise<InsertResult> {
-  // The first copy of an id within the batch wins, as with ON CONFLICT DO NOTHING.
+  // The first copy of a (tenant, id) within the batch wins, as with ON CONFLICT DO NOTHING.
   const unique = new Map<string, AuditEvent>()
-  for (const event of events) if (!unique.has(event.id.toLowerCase())) unique.set(event.id.toLowerCase(), event)
+  for (const event of events) {
+    const key = eventKey(event.tenant_id, event.id)
+    if (!unique.has(key)) unique.set(key, event)
+  }
   const canonical = new Map([...unique.values()].map((event) => [event, canonicalEvent(event)]))
   const known = new Set<string>()
   for (let attempt = 1; ; attempt++) {
@@ -38,7 +46,10 @@ export async function insertChained(pool: pg.Pool, events: readonly AuditEvent[]
     } catch (error) {
       if ((error as { code?: unknown }).code !== DUPLICATE_SQLSTATE || attempt >= MAX_ATTEMPTS) throw error
     }
-    const existing = await pool.query<{ id: string }>(EXISTING_IDS_SQL, [fresh.map((event) => event.id)])
-    for (const row of existing.rows) known.add(row.id)
+    const existing = await pool.query<{ tenant_id: string; id: string }>(EXISTING_IDS_SQL, [
+      fresh.map((event) => event.tenant_id),
+      fresh.map((event) => event.id),
+    ])
+    for (const row of existing.rows) known.add(eventKey(row.tenant_id, row.id))
   }
 }

@@ -69,6 +69,17 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
   ],
   2: CHAIN_MIGRATION,
   3: APPEND_ONLY_MIGRATION,
+  // Ids are unique per tenant, not across tenants: with the key on id alone, one tenant's event
+  // made another tenant's event with the same id a silent "duplicate" (202, nothing stored) and
+  // told the first that the id existed elsewhere. ALTER TABLE is DDL, so the append-only triggers
+  // (statement triggers on UPDATE/DELETE/TRUNCATE) do not fire. tenant_id is already NOT NULL.
+  // No other index leads with id, and getById without a tenant (open mode) looks up by id alone,
+  // hence the plain index on id.
+  4: [
+    'ALTER TABLE audit_logs DROP CONSTRAINT audit_logs_pkey',
+    'ALTER TABLE audit_logs ADD CONSTRAINT audit_logs_pkey PRIMARY KEY (tenant_id, id)',
+    'CREATE INDEX audit_logs_id_idx ON audit_logs (id)',
+  ],
   // API keys (issue #6): only a SHA-256 of each secret; looked up by id, so the primary key is the only index.
   10: [
     `CREATE TABLE api_keys (

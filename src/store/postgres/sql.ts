@@ -49,13 +49,14 @@ export const COLUMNS = EVENT_FIELDS.join(', ')
  * never nears the 65,535-parameter limit that multi-row VALUES must chunk around.
  *
  * `DO NOTHING` also absorbs the same id twice in one batch (only `DO UPDATE` refuses that), and
- * the second copy counts as a duplicate. The conflict target is named so that only a repeated id
- * is treated as idempotent: a conflict on any unique index added later must fail loudly rather
+ * the second copy counts as a duplicate. Ids are unique per tenant (migration 4), so the target is
+ * (tenant_id, id): the same id in another tenant is a different event, never a duplicate. The
+ * conflict target is named so that only a repeated id is treated as idempotent: a conflict on any unique index added later must fail loudly rather
  * than be counted as a duplicate. CHECK and NOT NULL violations fail the statement either way.
  */
 export const INSERT_UNNEST_SQL = `INSERT INTO audit_logs (${COLUMNS})
   SELECT * FROM unnest(${EVENT_FIELDS.map((field, i) => `$${i + 1}::${COLUMN_TYPES[field]}[]`).join(', ')})
-  ON CONFLICT (id) DO NOTHING`
+  ON CONFLICT (tenant_id, id) DO NOTHING`
 
 /**
  * Sent as a named statement: node-postgres prepares it once per connection, so every later batch
@@ -149,5 +150,10 @@ export function buildSelect(filter: EventFilter, after?: CursorPosition, limit?:
   return { text, values }
 }
 
-export const SELECT_BY_ID_SQL = `SELECT ${COLUMNS} FROM audit_logs WHERE id = $1`
+/**
+ * Without a tenant bound (open mode, or an admin key) an id may name one event in each of several
+ * tenants: the newest by occurred_at is returned, ties broken by tenant_id, so the answer is
+ * deterministic. With a tenant bound the primary key makes it exact.
+ */
+export const SELECT_BY_ID_SQL = `SELECT ${COLUMNS} FROM audit_logs WHERE id = $1 ORDER BY occurred_at DESC, tenant_id LIMIT 1`
 export const SELECT_BY_ID_AND_TENANT_SQL = `SELECT ${COLUMNS} FROM audit_logs WHERE id = $1 AND tenant_id = $2`

@@ -1,0 +1,106 @@
+/**
+ * Migration 4 on a file that has every other step applied and rows in it, written the way a
+ * store before the fix wrote them: nothing lost, the chain still verifies, the append-only guard
+ * is back, and ids are unique per tenant afterwards.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import { afterEach, describe, expect, it } from 'vitest'
+import { canonicalEvent, chainHashOf, GENESIS_HASH } from '../../integrity/canonical.js'
+import { verifyChains } from '../../integrity/verify.js'
+import { migrateAllBut, preUpgradeEvents, withPreFixConflictTarget } from '../../../test/support/migrate-partial.js'
+import { storedEvent } from '../../../test/support/events.js'
+import type { Store } from '../store.js'
+import { INSERT_CHAINED_SQL, UPSERT_HEAD_SQL } from './chain-sql.js'
+import { createEmbeddedStore, EMBEDDED_DB_FILE } from './embedded-store.js'
+import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
+import { INSERT_SQL, toRow } from './sql.js'
+
+const dirs: string[] = []
+const stores: Store[] = []
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((store) => store.close()))
+  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
+})
+
+/** Chains and inserts as the store did before migration 4 (conflict on id alone). */
+function insertBeforeFix(file: string, chained: readonly ReturnType<typeof storedEvent>[], unchained: ReturnType<typeof storedEvent>): void {
+  const db = new Database(file)
+  try {
+    db.transaction(() => {
+      db.prepare(withPreFixConflictTarget(INSERT_SQL)).run(toRow(unchained))
+      const insert = db.prepare(withPreFixConflictTarget(INSERT_CHAINED_SQL))
+      const heads = new Map<string, { seq: number; hash: string }>()
+      for (const event of chained) {
+        const head = heads.get(event.tenant_id) ?? { seq: 0, hash: GENESIS_HASH }
+        const hash = chainHashOf(head.hash, canonicalEvent(event))
+        insert.run({ ...toRow(event), seq: head.seq + 1, prev_hash: head.hash, hash })
+        heads.set(event.tenant_id, { seq: head.seq + 1, hash })
+      }
+      for (const [tenant, head] of heads) db.prepare(UPSERT_HEAD_SQL).run(tenant, head.seq, head.hash)
+    })()
+  } finally {
+    db.close()
+  }
+}
+
+function schemaOf(file: string): string[] {
+  const db = new Database(file, { readonly: true })
+  try {
+    return db
+      .prepare<[], { type: string; name: string }>(
+        "SELECT type, name FROM sqlite_master WHERE tbl_name = 'audit_logs' ORDER BY type, name",
+      )
+      .all()
+      .map((row) => `${row.type} ${row.name}`)
+  } finally {
+    db.close()
+  }
+}
+
+describe('embedded migration 4 (ids unique per tenant)', () => {
+  it('rebuilds a populated table keeping every row, the chain, the indexes and the append-only guard', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'auditq-v4-'))
+    dirs.push(dataDir)
+    const file = path.join(dataDir, EMBEDDED_DB_FILE)
+    await migrateAllBut(embeddedMigrationTarget(file, () => new Database(file, { timeout: 5_000 })), EMBEDDED_MIGRATIONS, 4)
+    const events = preUpgradeEvents()
+    // One row from before hash chaining (seq NULL): it must be copied too, and stay outside the chain.
+    const unchained = storedEvent({ tenant_id: 'acme', action: 'before.chaining' })
+    insertBeforeFix(file, events, unchained)
+    const before = schemaOf(file)
+
+    const store = await createEmbeddedStore({ dataDir })
+    stores.push(store)
+    expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids'])
+
+    for (const tenant of ['acme', 'globex', 'initech']) {
+      const expected = [...events.filter((e) => e.tenant_id === tenant), ...(tenant === 'acme' ? [unchained] : [])]
+      const stored = (await store.query({ tenant_id: tenant }, { limit: 100 })).events
+      expect(new Map(stored.map((e) => [e.id, e]))).toEqual(new Map(expected.map((e) => [e.id, e])))
+    }
+    const report = await verifyChains(store.kind, store.integrity!)
+    expect(report.intact).toBe(true)
+    expect(report.events).toBe(events.length)
+
+    // Same objects as before, plus the id index the open-mode lookup needs.
+    expect(schemaOf(file)).toEqual([...before, 'index audit_logs_id_idx'].sort())
+    expect(before).toEqual(expect.arrayContaining(['trigger audit_logs_no_update', 'trigger audit_logs_no_delete']))
+    const plain = new Database(file, { timeout: 5_000 })
+    try {
+      expect(() => plain.exec("UPDATE audit_logs SET action = 'forged'")).toThrow(/append-only; UPDATE refused/)
+      expect(() => plain.exec('DELETE FROM audit_logs')).toThrow(/DELETE refused outside retention/)
+    } finally {
+      plain.close()
+    }
+
+    // And the point of it: an id another tenant holds is stored, a repeat within a tenant is not.
+    const reused = storedEvent({ id: events[0]!.id, tenant_id: 'globex' })
+    expect(events[0]!.tenant_id).toBe('acme')
+    expect(await store.insertBatch([reused, events[0]!])).toEqual({ inserted: 1, duplicates: 1 })
+    expect(await store.getById(reused.id, { tenant_id: 'globex' })).toEqual(reused)
+    expect((await verifyChains(store.kind, store.integrity!)).intact).toBe(true)
+  })
+})
