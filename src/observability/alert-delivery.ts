@@ -39,6 +39,7 @@ export function alertBody(notice: AlertNotice, figures: PipelineFigures | undefi
             failures_last_minute: figures.failures_last_minute,
             dead_letters: figures.dead_letters,
             total_dropped_events: figures.total_dropped_events,
+            recent_dropped_events: figures.recent_dropped_events,
             arrival_rate_per_second: figures.arrival_rate_per_second,
             store_rate_per_second: figures.store_rate_per_second,
           }

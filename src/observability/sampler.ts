@@ -109,9 +109,19 @@ export class PipelineSampler {
   private view(reading: PipelineReading): PipelineView {
     const rateBase = this.baseAtLeast(reading.at, this.options.rateWindowMs)
     const minuteBase = this.baseAtLeast(reading.at, MINUTE_MS)
-    const figures = deriveFigures(reading, rateBase, minuteBase)
+    const figures = deriveFigures(reading, rateBase, minuteBase, this.recentBase(reading))
     const evaluation = evaluateHealth({ ...figures, store: reading.store, redis: reading.redis }, this.options.thresholds)
     return { reading, figures, evaluation }
+  }
+
+  /**
+   * The oldest reading within `historyMs` whose drop counter is the same one `reading` has (shared
+   * vs this process's own): counters that only grow are judged over this window, not for life.
+   */
+  private recentBase(reading: PipelineReading): PipelineReading | undefined {
+    const cutoff = reading.at - this.options.historyMs
+    const shared = reading.shared !== null
+    return this.ring.find((view) => view.reading.at >= cutoff && view.reading.at <= reading.at && (view.reading.shared !== null) === shared)?.reading
   }
 
   /** The newest reading at least `ageMs` older than `at`, else the oldest one there is (a young service). */
