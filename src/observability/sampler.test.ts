@@ -68,3 +68,43 @@ describe('the sampler judges drops over its recent window, not for life', () => 
     expect((await sampleAt(3_000, 51_500)).figures.recent_dropped_events).toBe(1_500)
   })
 })
+
+describe('on-demand readings', () => {
+  it('concurrent current() calls share one read; a later call reads again', async () => {
+    let reads = 0
+    const waiting: (() => void)[] = []
+    const release = () => waiting.splice(0).forEach((resolve) => resolve())
+    const sampler = new PipelineSampler({
+      read: async () => {
+        reads += 1
+        await new Promise<void>((resolve) => waiting.push(resolve))
+        return queueReading(reads * 1_000, 0)
+      },
+      thresholds,
+      everyMs: 1_000,
+      historyMs: 10_000,
+      rateWindowMs: 1_000,
+      logger: silent,
+    })
+    const views = Array.from({ length: 20 }, () => sampler.current())
+    release()
+    const settled = await Promise.all(views)
+    expect(reads).toBe(1)
+    expect(new Set(settled).size).toBe(1)
+
+    const again = sampler.current()
+    release()
+    await again
+    expect(reads).toBe(2)
+  })
+
+  it('with maxAgeMs, a view read within that age is answered without reading', async () => {
+    let reads = 0
+    const sampler = new PipelineSampler({ read: async () => queueReading(++reads, 0), thresholds, everyMs: 1_000, historyMs: 10_000, rateWindowMs: 1_000, logger: silent })
+    await sampler.sample()
+    await sampler.current({ maxAgeMs: 60_000 })
+    expect(reads).toBe(1)
+    await sampler.current()
+    expect(reads).toBe(2)
+  })
+})
