@@ -134,7 +134,7 @@ export class ServiceMetrics extends BatchMetrics {
     this.logDuration = new Histogram({ name: 'auditq_log_duration_seconds', help: 'Time from log()/logCritical() to its promise settling (stored, queued or spilled).', buckets: SECONDS_BUCKETS, registers: [registry] })
     this.ingestDuration = new Histogram({ name: 'auditq_ingest_request_duration_seconds', help: 'POST /v1/events request duration, by HTTP status class.', labelNames: ['status_class'], buckets: SECONDS_BUCKETS, registers: [registry] })
 
-    this.alertNotifications = new Counter({ name: 'auditq_alert_notifications_total', help: 'Alert webhook deliveries, by alert state and outcome (delivered, failed after retries, shed).', labelNames: ['state', 'outcome'], registers: [registry] })
+    this.alertNotifications = new Counter({ name: 'auditq_alert_notifications_total', help: 'Alert webhook deliveries, by alert state and outcome (delivered, failed after retries, shed, aborted by shutdown).', labelNames: ['state', 'outcome'], registers: [registry] })
 
     const gauge = (name: string, help: string, pick: (view: PipelineView) => number | null) =>
       new Gauge({
