@@ -42,7 +42,12 @@ export class BatchMetrics {
     this.batchDuration.labels('worker').observe(report.durationMs / 1000)
     this.workerStored.inc(report.stored)
     if (report.deadLettered > 0) this.deadLettered.inc(report.deadLettered)
-    if (report.failedAttempts > 0) this.batchFailures.labels('worker').inc(report.failedAttempts)
+    // report.failedAttempts were counted one by one by recordWorkerFailedAttempt() as they happened.
+  }
+
+  /** One failed worker insert attempt, counted when it happens (not when its batch finally lands). */
+  recordWorkerFailedAttempt(): void {
+    this.batchFailures.labels('worker').inc()
   }
 
   recordCommit(report: CommitReport): void {
