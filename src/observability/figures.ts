@@ -109,8 +109,11 @@ export function deriveFigures(
 }
 
 /**
- * Events stored between two readings, by this process (its group commit) and by every live worker.
- * Per worker, so a worker that vanished or restarted (its total back to 0) never shows as negative.
+ * Events stored between two readings, by this process (its group commit) and by every worker seen
+ * in both. A worker missing from the base (its heartbeat unread in a Redis blip, or just started)
+ * has no known starting point: counting its lifetime total as stored in the window would show a
+ * spike of everything it ever stored, so it counts from its next reading on. A worker whose total
+ * went back (it restarted) counts what it stored since the restart, never a negative.
  */
 export function storedBetween(now: PipelineReading, base: PipelineReading | undefined): number {
   if (!base) return 0
@@ -118,7 +121,8 @@ export function storedBetween(now: PipelineReading, base: PipelineReading | unde
   let stored = Math.max(0, now.sdk.stored - base.sdk.stored)
   for (const worker of now.workers) {
     const was = before.get(worker.workerId)
-    stored += was === undefined || worker.totalStored < was ? worker.totalStored : worker.totalStored - was
+    if (was === undefined) continue
+    stored += worker.totalStored < was ? worker.totalStored : worker.totalStored - was
   }
   return stored
 }
