@@ -29,6 +29,10 @@ describe('events stored between two readings', () => {
     expect(storedBetween(reading(10_000, [worker('a', 1_500), worker('b', 700)]), reading(0, [worker('a', 1_000), worker('b', 200)]))).toBe(1_000)
   })
 
+  it('a worker that started since a base which read the heartbeats counts everything it stored', () => {
+    expect(storedBetween(reading(10_000, [worker('a', 1_100), worker('new', 300)]), reading(0, [worker('a', 1_000)]))).toBe(400)
+  })
+
   it('a restarted worker (its total went back) counts what it stored since, never a negative', () => {
     expect(storedBetween(reading(10_000, [worker('a', 40)]), reading(0, [worker('a', 1_000_000)]))).toBe(40)
   })

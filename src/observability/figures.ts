@@ -109,20 +109,22 @@ export function deriveFigures(
 }
 
 /**
- * Events stored between two readings, by this process (its group commit) and by every worker seen
- * in both. A worker missing from the base (its heartbeat unread in a Redis blip, or just started)
- * has no known starting point: counting its lifetime total as stored in the window would show a
- * spike of everything it ever stored, so it counts from its next reading on. A worker whose total
+ * Events stored between two readings, by this process (its group commit) and by every worker. A
+ * worker missing from a base that did read the heartbeats started since then: all it stored is in
+ * the window. A base that could not read them (Redis unreachable: `workers` is empty because
+ * unknown, not because none ran) gives no starting point, so only workers seen in both count —
+ * else every worker's lifetime total would show as a spike after a Redis blip. A worker whose total
  * went back (it restarted) counts what it stored since the restart, never a negative.
  */
 export function storedBetween(now: PipelineReading, base: PipelineReading | undefined): number {
   if (!base) return 0
   const before = new Map(base.workers.map((w) => [w.workerId, w.totalStored]))
+  const baseKnewWorkers = base.mode === 'queue' && base.redis === 'connected'
   let stored = Math.max(0, now.sdk.stored - base.sdk.stored)
   for (const worker of now.workers) {
     const was = before.get(worker.workerId)
-    if (was === undefined) continue
-    stored += worker.totalStored < was ? worker.totalStored : worker.totalStored - was
+    if (was === undefined) stored += baseKnewWorkers ? worker.totalStored : 0
+    else stored += worker.totalStored < was ? worker.totalStored : worker.totalStored - was
   }
   return stored
 }
