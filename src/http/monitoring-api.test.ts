@@ -199,15 +199,13 @@ describe.each(kinds)('the public health check under a flood (%s store)', (kind) 
       await audit.close()
       await t.dispose()
     })
-    // Let the start-up sample age past the reuse limit, so the flood needs a fresh read.
-    await new Promise((resolve) => setTimeout(resolve, 1_100))
     const before = pings
     const responses = await Promise.all(Array.from({ length: 50 }, () => app.inject('/api/v1/monitoring/health')))
     expect(responses.map((r) => r.statusCode)).toEqual(Array(50).fill(200))
     expect(pings - before).toBe(1)
-    // A request right after is answered from that reading, without I/O.
+    // Not a cached answer: the next request reads again.
     expect((await app.inject('/api/v1/monitoring/health')).statusCode).toBe(200)
-    expect(pings - before).toBe(1)
+    expect(pings - before).toBe(2)
   })
 })
 

@@ -97,14 +97,4 @@ describe('on-demand readings', () => {
     await again
     expect(reads).toBe(2)
   })
-
-  it('with maxAgeMs, a view read within that age is answered without reading', async () => {
-    let reads = 0
-    const sampler = new PipelineSampler({ read: async () => queueReading(++reads, 0), thresholds, everyMs: 1_000, historyMs: 10_000, rateWindowMs: 1_000, logger: silent })
-    await sampler.sample()
-    await sampler.current({ maxAgeMs: 60_000 })
-    expect(reads).toBe(1)
-    await sampler.current()
-    expect(reads).toBe(2)
-  })
 })

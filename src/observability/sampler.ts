@@ -51,8 +51,6 @@ export class PipelineSampler {
   private sampling: Promise<void> | undefined
   /** The one on-demand read in flight: concurrent callers share it (single flight). */
   private reading: Promise<PipelineView> | undefined
-  /** The newest view read (on demand or periodic) and when it was read, by this process's monotonic clock. */
-  private newest: { view: PipelineView; readAt: number } | undefined
 
   constructor(private readonly options: SamplerOptions) {
     // Enough points for the history and for the one-minute window, whichever is longer.
@@ -74,18 +72,16 @@ export class PipelineSampler {
 
   /**
    * A fresh reading, evaluated against the ring, not stored (an API call must not skew the sampling
-   * interval). Concurrent callers share one read, so a flood of health checks costs one store ping
-   * and one round of Redis commands at a time, never one per request (which would starve ingest of
-   * pool connections and could time the ping out into a false `store_unreachable`). With `maxAgeMs`,
-   * a view read that recently (on demand or by the periodic sample) is answered without any I/O.
+   * interval). Concurrent callers share one read, so a flood of health checks has one store ping and
+   * one round of Redis commands in flight at a time, never one per request (which would starve
+   * ingest of pool connections and could time the ping out into a false `store_unreachable`).
+   * Not served from an older reading: a caller asking after a change sees the change.
    */
-  current(options: { maxAgeMs?: number } = {}): Promise<PipelineView> {
-    const maxAgeMs = options.maxAgeMs ?? 0
-    if (this.newest && maxAgeMs > 0 && performance.now() - this.newest.readAt <= maxAgeMs) return Promise.resolve(this.newest.view)
+  current(): Promise<PipelineView> {
     if (this.reading) return this.reading
     const reading = (async () => {
       try {
-        return this.remember(this.view(await this.options.read()))
+        return this.view(await this.options.read())
       } finally {
         this.reading = undefined
       }
@@ -114,7 +110,7 @@ export class PipelineSampler {
     if (this.sampling) return this.sampling
     this.sampling = (async () => {
       try {
-        const view = this.remember(this.view(await this.options.read()))
+        const view = this.view(await this.options.read())
         this.ring.push(view)
         if (this.ring.length > this.capacity) this.ring.splice(0, this.ring.length - this.capacity)
         this.options.onSample?.(view)
@@ -125,11 +121,6 @@ export class PipelineSampler {
       }
     })()
     return this.sampling
-  }
-
-  private remember(view: PipelineView): PipelineView {
-    this.newest = { view, readAt: performance.now() }
-    return view
   }
 
   private view(reading: PipelineReading): PipelineView {
