@@ -75,7 +75,7 @@ export class PipelineSampler {
    * interval). Concurrent callers share one read, so a flood of health checks has one store ping and
    * one round of Redis commands in flight at a time, never one per request (which would starve
    * ingest of pool connections and could time the ping out into a false `store_unreachable`).
-   * Not served from an older reading: a caller asking after a change sees the change.
+   * Never answered from a finished reading: at worst a caller joins a read begun just before it asked.
    */
   current(): Promise<PipelineView> {
     if (this.reading) return this.reading
