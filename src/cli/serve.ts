@@ -58,7 +58,7 @@ export function registerServe(program: Command): void {
       if (queueRedis && options.worker) {
         // Named by host and port, so a restarted service reclaims its own pending entries at once.
         const workerId = `${hostname()}-serve-${config.port}`
-        startWorkerRuntime({ config, store: audit.store, redis: queueRedis, logger, workerId, observeBatch: (report) => metrics.recordWorkerBatch(report) }).then(
+        startWorkerRuntime({ config, store: audit.store, redis: queueRedis, logger, workerId, observeBatch: (report) => metrics.recordWorkerBatch(report), observeFailedAttempt: () => metrics.recordWorkerFailedAttempt() }).then(
           (started) => (startedRuntime = started),
           (error: unknown) => logger.error({ err: error }, 'in-process queue worker failed to start'),
         )

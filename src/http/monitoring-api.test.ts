@@ -171,6 +171,44 @@ describe.each(kinds)('monitoring endpoints in direct mode over the %s store', (k
   })
 })
 
+describe.each(kinds)('the public health check under a flood (%s store)', (kind) => {
+  it('concurrent health requests share one read: one store ping, not one per request', async () => {
+    const t = await freshStore(kind)
+    // The store is the dependency being counted, not the unit under test: a slow ping keeps the
+    // read in flight while the whole flood arrives.
+    let pings = 0
+    const store = new Proxy(t.store, {
+      get(target, property, receiver) {
+        if (property === 'ping') {
+          return async () => {
+            pings += 1
+            await new Promise((resolve) => setTimeout(resolve, 200))
+            return target.ping()
+          }
+        }
+        const value: unknown = Reflect.get(target, property, receiver)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    // No periodic sample during the test: every ping after start comes from a health request.
+    const config = loadConfig({ logLevel: 'silent', monitoring: { sampleEveryMs: 600_000 } })
+    const audit = await createAuditLogger({ store, logger: silent })
+    const app = await buildServer({ config, audit, logger: silent })
+    cleanups.push(async () => {
+      await app.close()
+      await audit.close()
+      await t.dispose()
+    })
+    const before = pings
+    const responses = await Promise.all(Array.from({ length: 50 }, () => app.inject('/api/v1/monitoring/health')))
+    expect(responses.map((r) => r.statusCode)).toEqual(Array(50).fill(200))
+    expect(pings - before).toBe(1)
+    // Not a cached answer: the next request reads again.
+    expect((await app.inject('/api/v1/monitoring/health')).statusCode).toBe(200)
+    expect(pings - before).toBe(2)
+  })
+})
+
 describe.skipIf(!hasPostgres)('direct mode with the store stuck behind a lock', () => {
   it('pending group-commit events are the queue: its length and the oldest age rise, the status turns degraded, then recovers', async () => {
     const { app, audit, store } = await directService('postgres', { monitoring: { thresholds: { queueLengthDegraded: 3, oldestEventAgeSecondsDegraded: 0.3 } } })

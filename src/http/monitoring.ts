@@ -25,6 +25,8 @@ export async function monitoringRoutes(app: FastifyInstance, options: Monitoring
    * with the admin scope also gets the issues and figures. 503 from `healthFailFrom` up.
    */
   app.get('/api/v1/monitoring/health', { config: { access: 'public' } }, async (request, reply) => {
+    // Unauthenticated and polled by load balancers: concurrent requests share one read (see
+    // sampler.current), so a flood cannot starve ingest of store connections.
     const view = await sampler.current()
     const { status } = view.evaluation
     const body: Record<string, unknown> = { status, services: services(view), timestamp: new Date(view.reading.at).toISOString() }

@@ -10,10 +10,21 @@ export interface AlertDeliveryOptions {
   /** Names the deployment in the message ("auditq queue auditq/default"). */
   source: string
   /** Counts each delivery's outcome (Prometheus). */
-  onDelivery?: (state: AlertNotice['state'], outcome: 'delivered' | 'failed' | 'shed') => void
+  onDelivery?: (state: AlertNotice['state'], outcome: DeliveryOutcome) => void
   /** First retry delay; doubles per attempt. */
   retryDelayMs?: number
+  /** How long close() lets deliveries in flight finish before aborting them. */
+  closeGraceMs?: number
 }
+
+/** `aborted`: cut short by close() (shutdown), so the service stops within its deadline. */
+export type DeliveryOutcome = 'delivered' | 'failed' | 'shed' | 'aborted'
+
+/**
+ * Shutdown has 15 s in all (`auditq serve`), and a receiver that never answers would hold each
+ * delivery for (1 + retries) × timeout plus the retry sleeps: close() waits this long, then aborts.
+ */
+const CLOSE_GRACE_MS = 1_500
 
 /** Deliveries in flight beyond this are shed (counted and logged): a dead receiver must not grow memory. */
 const MAX_IN_FLIGHT = 100
@@ -39,6 +50,7 @@ export function alertBody(notice: AlertNotice, figures: PipelineFigures | undefi
             failures_last_minute: figures.failures_last_minute,
             dead_letters: figures.dead_letters,
             total_dropped_events: figures.total_dropped_events,
+            recent_dropped_events: figures.recent_dropped_events,
             arrival_rate_per_second: figures.arrival_rate_per_second,
             store_rate_per_second: figures.store_rate_per_second,
           }
@@ -53,6 +65,8 @@ export function alertBody(notice: AlertNotice, figures: PipelineFigures | undefi
  */
 export class AlertDelivery {
   private readonly inFlight = new Set<Promise<void>>()
+  /** Aborts every delivery in flight (their requests and retry sleeps) when close() runs out of grace. */
+  private readonly closing = new AbortController()
 
   constructor(private readonly options: AlertDeliveryOptions) {}
 
@@ -75,17 +89,33 @@ export class AlertDelivery {
     }
   }
 
-  /** Waits for deliveries in flight (each bounded by its timeouts and retries). */
+  /**
+   * Lets deliveries in flight finish for a short grace, then aborts the rest (request and retry
+   * sleep alike; each is counted and logged as aborted) so shutdown keeps its deadline.
+   */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.inFlight])
+    const settled = Promise.allSettled([...this.inFlight])
+    let timer: NodeJS.Timeout | undefined
+    const grace = new Promise<'grace'>((resolve) => {
+      timer = setTimeout(() => resolve('grace'), this.options.closeGraceMs ?? CLOSE_GRACE_MS)
+    })
+    const outcome = await Promise.race([settled.then(() => 'settled' as const), grace])
+    clearTimeout(timer)
+    if (outcome === 'grace') {
+      this.options.logger.warn({ in_flight: this.inFlight.size }, 'shutting down: aborting alert deliveries still in flight')
+      this.closing.abort()
+      await settled
+    }
   }
 
   private async deliver(url: string, body: string, notice: AlertNotice): Promise<void> {
     const attempts = 1 + this.options.retries
+    const closing = this.closing.signal
     let lastError = ''
-    for (let attempt = 1; attempt <= attempts; attempt++) {
+    for (let attempt = 1; attempt <= attempts && !closing.aborted; attempt++) {
       try {
-        const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(this.options.timeoutMs) })
+        const signal = AbortSignal.any([closing, AbortSignal.timeout(this.options.timeoutMs)])
+        const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal })
         await response.body?.cancel().catch(() => undefined)
         if (response.ok) {
           this.options.onDelivery?.(notice.state, 'delivered')
@@ -97,11 +127,30 @@ export class AlertDelivery {
       } catch (error) {
         lastError = (error as Error).message
       }
-      if (attempt < attempts) await new Promise((resolve) => setTimeout(resolve, (this.options.retryDelayMs ?? 250) * 2 ** (attempt - 1)))
+      if (attempt < attempts) await abortableSleep((this.options.retryDelayMs ?? 250) * 2 ** (attempt - 1), closing)
+    }
+    if (closing.aborted) {
+      this.options.onDelivery?.(notice.state, 'aborted')
+      this.options.logger.error({ alert_rule: notice.rule, alert_state: notice.state, url: redactUrl(url), err_message: lastError }, 'alert webhook delivery aborted by shutdown')
+      return
     }
     this.options.onDelivery?.(notice.state, 'failed')
     this.options.logger.error({ alert_rule: notice.rule, alert_state: notice.state, url: redactUrl(url), err_message: lastError }, 'alert webhook delivery failed')
   }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts (shutdown must not sit out a retry delay). */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
 }
 
 /** Webhook URLs carry their secret in the path (Slack): log the origin only. */

@@ -14,7 +14,12 @@ export interface PipelineFigures {
   failures_last_minute: number
   avg_batch_time_ms: number
   avg_batch_size: number
+  /** Lifetime total (shared counters only grow): displayed, never judged — one old burst must not latch the health. */
   total_dropped_events: number
+  /** Events dropped within the last `recent_window_seconds` (the difference of two readings): what `events_dropped` judges. */
+  recent_dropped_events: number
+  /** How far back `recent_dropped_events` reaches (up to the sampler's history window; less on a young service). */
+  recent_window_seconds: number
   total_overflow_events: number
   total_spilled_events: number
   /** Spilled events still in this process's journal, not yet replayed into the queue. */
@@ -37,11 +42,17 @@ export interface PipelineFigures {
 }
 
 /**
- * Derives figures from `now` and two older readings: `rateBase` (about `rateWindowMs` ago) for
- * per-second rates and `minuteBase` (about 60 s ago) for the direct mode's per-minute figures.
+ * Derives figures from `now` and older readings: `rateBase` (about `rateWindowMs` ago) for
+ * per-second rates, `minuteBase` (about 60 s ago) for the direct mode's per-minute figures, and
+ * `recentBase` (the oldest reading within the recent window) for counters that only grow.
  * Pure, so the arithmetic is tested without a clock.
  */
-export function deriveFigures(now: PipelineReading, rateBase: PipelineReading | undefined, minuteBase: PipelineReading | undefined): PipelineFigures {
+export function deriveFigures(
+  now: PipelineReading,
+  rateBase: PipelineReading | undefined,
+  minuteBase: PipelineReading | undefined,
+  recentBase?: PipelineReading,
+): PipelineFigures {
   const queue = now.mode === 'queue'
   const minute = sdkDelta(now, minuteBase)
   const workers = now.workers
@@ -79,7 +90,9 @@ export function deriveFigures(now: PipelineReading, rateBase: PipelineReading | 
     avg_batch_time_ms: Math.round(avgBatchTime),
     avg_batch_size: round1(avgBatchSize),
     // Shared counters sum every producer of the queue; this process's own are the fallback when Redis is unreadable.
-    total_dropped_events: now.shared?.dropped ?? now.sdk.refused,
+    total_dropped_events: droppedTotal(now).total,
+    recent_dropped_events: droppedBetween(now, recentBase),
+    recent_window_seconds: recentBase ? round1(Math.max(0, now.at - recentBase.at) / 1000) : 0,
     total_overflow_events: now.shared?.overflow ?? now.sdk.overflowed,
     total_spilled_events: now.shared?.spilled ?? now.sdk.spilled,
     spill_waiting_events: now.spill?.events ?? 0,
@@ -96,18 +109,39 @@ export function deriveFigures(now: PipelineReading, rateBase: PipelineReading | 
 }
 
 /**
- * Events stored between two readings, by this process (its group commit) and by every live worker.
- * Per worker, so a worker that vanished or restarted (its total back to 0) never shows as negative.
+ * Events stored between two readings, by this process (its group commit) and by every worker. A
+ * worker missing from a base that did read the heartbeats started since then: all it stored is in
+ * the window. A base that could not read them (Redis unreachable: `workers` is empty because
+ * unknown, not because none ran) gives no starting point, so only workers seen in both count —
+ * else every worker's lifetime total would show as a spike after a Redis blip. A worker whose total
+ * went back (it restarted) counts what it stored since the restart, never a negative.
  */
 export function storedBetween(now: PipelineReading, base: PipelineReading | undefined): number {
   if (!base) return 0
   const before = new Map(base.workers.map((w) => [w.workerId, w.totalStored]))
+  const baseKnewWorkers = base.mode === 'queue' && base.redis === 'connected'
   let stored = Math.max(0, now.sdk.stored - base.sdk.stored)
   for (const worker of now.workers) {
     const was = before.get(worker.workerId)
-    stored += was === undefined || worker.totalStored < was ? worker.totalStored : worker.totalStored - was
+    if (was === undefined) stored += baseKnewWorkers ? worker.totalStored : 0
+    else stored += worker.totalStored < was ? worker.totalStored : worker.totalStored - was
   }
   return stored
+}
+
+function droppedTotal(reading: PipelineReading): { source: 'shared' | 'local'; total: number } {
+  return reading.shared ? { source: 'shared', total: reading.shared.dropped } : { source: 'local', total: reading.sdk.refused }
+}
+
+/**
+ * Drops between two readings. Only a difference of the same counter means anything: across a Redis
+ * blip (one side shared, the other this process's own) the window says 0 rather than mistaking a
+ * lifetime total for a burst; a counter that went backwards (Redis flushed) also says 0.
+ */
+export function droppedBetween(now: PipelineReading, base: PipelineReading | undefined): number {
+  if (!base) return 0
+  const [after, before] = [droppedTotal(now), droppedTotal(base)]
+  return after.source === before.source ? Math.max(0, after.total - before.total) : 0
 }
 
 function sdkDelta(now: PipelineReading, base: PipelineReading | undefined) {

@@ -16,6 +16,8 @@ const calmQueue: HealthInput = {
   avg_batch_time_ms: 12,
   avg_batch_size: 50,
   total_dropped_events: 0,
+  recent_dropped_events: 0,
+  recent_window_seconds: 600,
   total_overflow_events: 0,
   total_spilled_events: 0,
   spill_waiting_events: 0,
@@ -46,7 +48,7 @@ describe('health rules', () => {
     ['queue over 5,000', { queue_length: 5_001 }, 'queue_backed_up', 'degraded'],
     ['oldest event over 60 s', { oldest_event_age_seconds: 61 }, 'oldest_event_too_old', 'degraded'],
     ['over 100 failures a minute', { failures_last_minute: 101 }, 'high_failure_rate', 'critical'],
-    ['over 1,000 dropped', { total_dropped_events: 1_001 }, 'events_dropped', 'warning'],
+    ['over 1,000 dropped recently', { recent_dropped_events: 1_001, total_dropped_events: 1_001 }, 'events_dropped', 'warning'],
     ['a dead letter', { dead_letters: 1 }, 'dead_letters', 'warning'],
     ['a spilled event waiting', { spill_waiting_events: 1 }, 'events_spilled_waiting', 'warning'],
   ])('%s fires its rule alone', (_name, changes, rule, status) => {
@@ -61,7 +63,8 @@ describe('health rules', () => {
   it.each<[string, Partial<HealthInput>]>([
     ['queue exactly at 5,000', { queue_length: 5_000 }],
     ['exactly 100 failures', { failures_last_minute: 100 }],
-    ['exactly 1,000 dropped', { total_dropped_events: 1_000 }],
+    ['exactly 1,000 dropped recently', { recent_dropped_events: 1_000 }],
+    ['a huge lifetime total of drops, none recent', { total_dropped_events: 50_000, recent_dropped_events: 0 }],
     ['oldest exactly 60 s', { oldest_event_age_seconds: 60 }],
     ['no event waiting (age null)', { oldest_event_age_seconds: null }],
   ])('%s is still healthy (thresholds are "above")', (_name, changes) => {
@@ -70,7 +73,7 @@ describe('health rules', () => {
 
   it("a later, milder rule never overwrites a graver one (the seeds' bug: dropped > 1,000 turned critical into warning)", () => {
     // In the seeds' order: queue backed up (degraded), high failure rate (critical), dropped (warning) — the seeds reported "warning".
-    const result = evaluate({ queue_length: 6_843, failures_last_minute: 145, total_dropped_events: 1_247 })
+    const result = evaluate({ queue_length: 6_843, failures_last_minute: 145, recent_dropped_events: 1_247 })
     expect(result.status).toBe('critical')
     expect(result.findings.map((f) => [f.rule, f.status])).toEqual([
       ['queue_backed_up', 'degraded'],
@@ -78,6 +81,11 @@ describe('health rules', () => {
       ['events_dropped', 'warning'],
     ])
     expect(result.recommendations.map((r) => r.severity)).toEqual(['critical', 'warning', 'warning'])
+  })
+
+  it('the drop issue names the recent count, its window and the lifetime total', () => {
+    const result = evaluate({ recent_dropped_events: 1_500, recent_window_seconds: 600, total_dropped_events: 9_000 })
+    expect(result.issues).toEqual(['events being dropped: 1,500 refused in the last 600 s (threshold 1,000; 9,000 in total)'])
   })
 
   it('the status is the worst finding, whatever the order', () => {
@@ -100,7 +108,7 @@ describe('health rules', () => {
         },
       },
     }).monitoring.thresholds
-    const result = evaluate({ queue_length: 6, failures_last_minute: 1, total_dropped_events: 1, dead_letters: 5, spill_waiting_events: 5 }, strict)
+    const result = evaluate({ queue_length: 6, failures_last_minute: 1, recent_dropped_events: 1, dead_letters: 5, spill_waiting_events: 5 }, strict)
     expect(result.findings.map((f) => f.rule).sort()).toEqual(['events_dropped', 'high_failure_rate', 'oldest_event_too_old', 'queue_backed_up'])
   })
 

@@ -93,9 +93,11 @@ export function evaluateHealth(input: HealthInput, thresholds: Thresholds): Eval
     add('high_failure_rate', 'critical', `high failure rate: ${n(input.failures_last_minute)} failed inserts in the last minute (threshold ${n(thresholds.failuresPerMinuteCritical)})`,
       `${n(input.failures_last_minute)} inserts failed in the last minute: check the store's logs and connectivity. Failed batches are retried; events that keep failing go to the dead-letter queue.`)
   }
-  if (input.total_dropped_events > thresholds.droppedEventsWarning) {
-    add('events_dropped', 'warning', `events being dropped: ${n(input.total_dropped_events)} refused in total (threshold ${n(thresholds.droppedEventsWarning)})`,
-      `${n(input.total_dropped_events)} events were refused over the queue cap (their callers were told). Add workers, raise queue.capEvents, or use overflowPolicy "spill".`)
+  // Judged over the recent window: the lifetime total only grows, so one old burst would otherwise
+  // answer 503 on every instance for ever and the alert would never resolve.
+  if (input.recent_dropped_events > thresholds.droppedEventsWarning) {
+    add('events_dropped', 'warning', `events being dropped: ${n(input.recent_dropped_events)} refused in the last ${n(input.recent_window_seconds)} s (threshold ${n(thresholds.droppedEventsWarning)}; ${n(input.total_dropped_events)} in total)`,
+      `${n(input.recent_dropped_events)} events were refused over the queue cap recently (their callers were told). Add workers, raise queue.capEvents, or use overflowPolicy "spill".`)
   }
   if (input.dead_letters !== null && input.dead_letters > thresholds.deadLettersWarning) {
     add('dead_letters', 'warning', `${n(input.dead_letters)} events in the dead-letter queue`,

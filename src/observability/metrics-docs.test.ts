@@ -22,7 +22,7 @@ describe('the README Monitoring section', () => {
     const everything = evaluateHealth(
       {
         mode: 'queue', store: 'unreachable', redis: 'connected', queue_length: 10_000, current_batch_size: 0, inserts_last_minute: 0,
-        failures_last_minute: 1_000, avg_batch_time_ms: 0, avg_batch_size: 0, total_dropped_events: 5_000, total_overflow_events: 0,
+        failures_last_minute: 1_000, avg_batch_time_ms: 0, avg_batch_size: 0, total_dropped_events: 5_000, recent_dropped_events: 5_000, recent_window_seconds: 600, total_overflow_events: 0,
         total_spilled_events: 0, spill_waiting_events: 5, dead_letters: 3, oldest_event_age_seconds: 600, live_workers: 0,
         ingest_rate_per_second: 0, store_rate_per_second: 0, queue_growth_per_second: 0, arrival_rate_per_second: 0,
         total_received_events: 0, total_rejected_events: 0,
@@ -38,7 +38,7 @@ describe('the README Monitoring section', () => {
 function everythingInput() {
   return {
     mode: 'queue' as const, store: 'connected' as const, redis: 'connected' as const, queue_length: null, current_batch_size: 0, inserts_last_minute: 0,
-    failures_last_minute: 0, avg_batch_time_ms: 0, avg_batch_size: 0, total_dropped_events: 0, total_overflow_events: 0,
+    failures_last_minute: 0, avg_batch_time_ms: 0, avg_batch_size: 0, total_dropped_events: 0, recent_dropped_events: 0, recent_window_seconds: 0, total_overflow_events: 0,
     total_spilled_events: 0, spill_waiting_events: 0, dead_letters: null, oldest_event_age_seconds: null, live_workers: 0,
     ingest_rate_per_second: 0, store_rate_per_second: 0, queue_growth_per_second: 0, arrival_rate_per_second: 0,
     total_received_events: 0, total_rejected_events: 0,

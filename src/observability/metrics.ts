@@ -42,7 +42,12 @@ export class BatchMetrics {
     this.batchDuration.labels('worker').observe(report.durationMs / 1000)
     this.workerStored.inc(report.stored)
     if (report.deadLettered > 0) this.deadLettered.inc(report.deadLettered)
-    if (report.failedAttempts > 0) this.batchFailures.labels('worker').inc(report.failedAttempts)
+    // report.failedAttempts were counted one by one by recordWorkerFailedAttempt() as they happened.
+  }
+
+  /** One failed worker insert attempt, counted when it happens (not when its batch finally lands). */
+  recordWorkerFailedAttempt(): void {
+    this.batchFailures.labels('worker').inc()
   }
 
   recordCommit(report: CommitReport): void {
@@ -134,7 +139,7 @@ export class ServiceMetrics extends BatchMetrics {
     this.logDuration = new Histogram({ name: 'auditq_log_duration_seconds', help: 'Time from log()/logCritical() to its promise settling (stored, queued or spilled).', buckets: SECONDS_BUCKETS, registers: [registry] })
     this.ingestDuration = new Histogram({ name: 'auditq_ingest_request_duration_seconds', help: 'POST /v1/events request duration, by HTTP status class.', labelNames: ['status_class'], buckets: SECONDS_BUCKETS, registers: [registry] })
 
-    this.alertNotifications = new Counter({ name: 'auditq_alert_notifications_total', help: 'Alert webhook deliveries, by alert state and outcome (delivered, failed after retries, shed).', labelNames: ['state', 'outcome'], registers: [registry] })
+    this.alertNotifications = new Counter({ name: 'auditq_alert_notifications_total', help: 'Alert webhook deliveries, by alert state and outcome (delivered, failed after retries, shed, aborted by shutdown).', labelNames: ['state', 'outcome'], registers: [registry] })
 
     const gauge = (name: string, help: string, pick: (view: PipelineView) => number | null) =>
       new Gauge({

@@ -49,6 +49,8 @@ export class PipelineSampler {
   private readonly capacity: number
   private timer: NodeJS.Timeout | undefined
   private sampling: Promise<void> | undefined
+  /** The one on-demand read in flight: concurrent callers share it (single flight). */
+  private reading: Promise<PipelineView> | undefined
 
   constructor(private readonly options: SamplerOptions) {
     // Enough points for the history and for the one-minute window, whichever is longer.
@@ -68,9 +70,24 @@ export class PipelineSampler {
     await this.sampling
   }
 
-  /** A fresh reading, evaluated against the ring, not stored (an API call must not skew the sampling interval). */
-  async current(): Promise<PipelineView> {
-    return this.view(await this.options.read())
+  /**
+   * A fresh reading, evaluated against the ring, not stored (an API call must not skew the sampling
+   * interval). Concurrent callers share one read, so a flood of health checks has one store ping and
+   * one round of Redis commands in flight at a time, never one per request (which would starve
+   * ingest of pool connections and could time the ping out into a false `store_unreachable`).
+   * Never answered from a finished reading: at worst a caller joins a read begun just before it asked.
+   */
+  current(): Promise<PipelineView> {
+    if (this.reading) return this.reading
+    const reading = (async () => {
+      try {
+        return this.view(await this.options.read())
+      } finally {
+        this.reading = undefined
+      }
+    })()
+    this.reading = reading
+    return reading
   }
 
   /** Periodic samples, oldest first, within `historyMs`. */
@@ -109,9 +126,19 @@ export class PipelineSampler {
   private view(reading: PipelineReading): PipelineView {
     const rateBase = this.baseAtLeast(reading.at, this.options.rateWindowMs)
     const minuteBase = this.baseAtLeast(reading.at, MINUTE_MS)
-    const figures = deriveFigures(reading, rateBase, minuteBase)
+    const figures = deriveFigures(reading, rateBase, minuteBase, this.recentBase(reading))
     const evaluation = evaluateHealth({ ...figures, store: reading.store, redis: reading.redis }, this.options.thresholds)
     return { reading, figures, evaluation }
+  }
+
+  /**
+   * The oldest reading within `historyMs` whose drop counter is the same one `reading` has (shared
+   * vs this process's own): counters that only grow are judged over this window, not for life.
+   */
+  private recentBase(reading: PipelineReading): PipelineReading | undefined {
+    const cutoff = reading.at - this.options.historyMs
+    const shared = reading.shared !== null
+    return this.ring.find((view) => view.reading.at >= cutoff && view.reading.at <= reading.at && (view.reading.shared !== null) === shared)?.reading
   }
 
   /** The newest reading at least `ageMs` older than `at`, else the oldest one there is (a young service). */

@@ -8,6 +8,8 @@ const WINDOW_MS = 60_000
  */
 export class RollingFigures {
   private batches: { at: number; report: BatchReport }[] = []
+  /** When each failed insert attempt happened: counted as it happens, not when its batch ends. */
+  private failures: number[] = []
   private totals = { batches: 0, stored: 0, deadLettered: 0, failedAttempts: 0 }
 
   constructor(private readonly now: () => number = Date.now) {}
@@ -17,18 +19,25 @@ export class RollingFigures {
     this.totals.batches += 1
     this.totals.stored += report.stored
     this.totals.deadLettered += report.deadLettered
-    this.totals.failedAttempts += report.failedAttempts
+    // report.failedAttempts were each recorded by recordFailure() as they happened.
+    this.prune()
+  }
+
+  /** One failed insert attempt, now (the store refused or did not answer; the batch is retried). */
+  recordFailure(): void {
+    this.failures.push(this.now())
+    this.totals.failedAttempts += 1
     this.prune()
   }
 
   lastMinute() {
     this.prune()
     let inserts = 0
-    let failures = 0
+    let failures = this.failures.length
     let batchMs = 0
     for (const { report } of this.batches) {
       inserts += report.stored
-      failures += report.failedAttempts + report.deadLettered
+      failures += report.deadLettered
       batchMs += report.durationMs
     }
     return {
@@ -48,5 +57,8 @@ export class RollingFigures {
     let drop = 0
     while (drop < this.batches.length && this.batches[drop]!.at < cutoff) drop++
     if (drop > 0) this.batches.splice(0, drop)
+    let old = 0
+    while (old < this.failures.length && this.failures[old]! < cutoff) old++
+    if (old > 0) this.failures.splice(0, old)
   }
 }

@@ -21,7 +21,14 @@ export interface QueueWorkerOptions {
   /** How often to refresh the queue depth that sizes batches (not every loop: that doubles round trips). */
   depthEveryMs?: number
   retry?: BackoffOptions
+  /** Called when a batch is done (stored, dead-lettered, or left pending at shutdown). */
   onBatch?: (report: BatchReport) => void
+  /**
+   * Called the moment an insert attempt fails because the store is unavailable, before the retry
+   * sleep. The batch's own report comes only when the store is back, so failure figures that wait
+   * for it stay at zero for the whole outage and fire after recovery.
+   */
+  onFailedAttempt?: (failure: FailedAttempt) => void
   /** Injected for tests. */
   sleep?: (ms: number) => Promise<void>
 }
@@ -31,9 +38,18 @@ export interface BatchReport {
   stored: number
   duplicates: number
   deadLettered: number
-  /** Insert attempts that failed because the store was unavailable, for this batch. */
+  /**
+   * Insert attempts that failed because the store was unavailable, for this batch. Each was
+   * already reported through `onFailedAttempt` when it happened: informational here, not to be counted again.
+   */
   failedAttempts: number
   durationMs: number
+}
+
+export interface FailedAttempt {
+  attempt: number
+  /** Entries of the batch still unwritten after this attempt. */
+  entries: number
 }
 
 const DEFAULTS = {
@@ -214,6 +230,7 @@ export class QueueWorker {
       remaining = unavailable
       if (remaining.length === 0) break
       report.failedAttempts += 1
+      this.options.onFailedAttempt?.({ attempt, entries: remaining.length })
       // Past the configured attempts the batch is a counted failure, but never dropped: the store
       // being down is not the events' fault, so keep waiting (capped) while the worker is running.
       const delay = backoffDelayMs(attempt, this.settings.retry)

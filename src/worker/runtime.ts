@@ -19,6 +19,8 @@ export interface WorkerRuntimeOptions {
   workerId?: string
   /** Called with every batch report (Prometheus batch metrics). */
   observeBatch?: (report: BatchReport) => void
+  /** Called with every failed insert attempt, as it happens (the Prometheus batch-failure counter). */
+  observeFailedAttempt?: () => void
 }
 
 export interface WorkerRuntime {
@@ -46,6 +48,12 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
       attempts: config.worker.retryAttempts,
       initialDelayMs: config.worker.retryInitialDelayMs,
       maxDelayMs: config.worker.retryMaxDelayMs,
+    },
+    // Counted when they happen, so `failures_last_minute` (and `high_failure_rate`) rise during an
+    // outage rather than after it; the batch report's failedAttempts are not counted again.
+    onFailedAttempt: () => {
+      figures.recordFailure()
+      options.observeFailedAttempt?.()
     },
     onBatch: (report) => {
       figures.record(report)
