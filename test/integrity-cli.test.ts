@@ -87,3 +87,23 @@ describe.skipIf(!hasPostgres)('auditq verify / checkpoint / cleanup (postgres)',
     expect(withFile).toMatchObject({ code: 1, stdout: expect.stringMatching(/^BROKEN: tenant acme, first bad seq \d+: (deleted|modified|unsigned)/) })
   })
 })
+
+describe('auditq verify exit codes', () => {
+  it('exits 4 ("could not verify") when the store cannot be reached or a file cannot be read, never 1 (tampered)', () => {
+    const unreachable = spawnSync(process.execPath, [CLI, 'verify'], {
+      encoding: 'utf8',
+      env: { ...process.env, AUDITQ_DATABASE_URL: 'postgres://auditq@127.0.0.1:1/none?connect_timeout=2', AUDITQ_SIGNING_KEY_FILE: '' },
+    })
+    expect(unreachable.status, unreachable.stderr).toBe(4)
+    expect(unreachable.stderr).toContain('could not verify')
+    const embeddedDir = mkdtempSync(join(tmpdir(), 'auditq-verify-exit-'))
+    try {
+      const missingFile = spawnSync(process.execPath, [CLI, '--data-dir', embeddedDir, 'verify', '--checkpoints', join(embeddedDir, 'nope.ndjson'), '--public-key', join(embeddedDir, 'nope.pub')], { encoding: 'utf8', env: { ...process.env, AUDITQ_DATABASE_URL: '' } })
+      expect(missingFile.status, missingFile.stderr).toBe(4)
+      const badUsage = spawnSync(process.execPath, [CLI, '--data-dir', embeddedDir, 'verify', '--from', 'yesterday'], { encoding: 'utf8', env: { ...process.env, AUDITQ_DATABASE_URL: '' } })
+      expect(badUsage.status).toBe(2)
+    } finally {
+      rmSync(embeddedDir, { recursive: true, force: true })
+    }
+  })
+})

@@ -2,14 +2,14 @@
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { AuditqError } from '../errors.js'
+import { AuditqError, isAuditqError } from '../errors.js'
 import { parseSeq } from '../http/integrity.js'
 import { generateSigningKeyPem, keyIdOf, parseSigningKey, parseVerifyingKey } from '../integrity/checkpoint.js'
 import { createCheckpoints } from '../integrity/make-checkpoints.js'
 import { renderVerifyReport } from '../integrity/render.js'
 import { loadSigningKey } from '../integrity/signing-key-source.js'
 import type { Checkpoint } from '../integrity/types.js'
-import { verifyChains } from '../integrity/verify.js'
+import { verifyChains, type VerifyReport } from '../integrity/verify.js'
 import { openStore } from '../store/open-store.js'
 import type { IntegrityStore, Store } from '../store/store.js'
 import { commandConfig, storeLocation } from './context.js'
@@ -25,40 +25,60 @@ async function withIntegrity<T>(command: Command, fn: (store: Store, integrity: 
   }
 }
 
+/** Exit code when verify could not run at all (the chain was not judged). */
+export const VERIFY_COULD_NOT_RUN = 4
+const USAGE_CODES = new Set(['AUDITQ_BAD_REQUEST', 'AUDITQ_CONFIG', 'AUDITQ_VALIDATION'])
+
 export function registerVerify(program: Command): void {
   program
     .command('verify')
-    .description('recompute the hash chain(s) and report the first break; exits 1 when broken')
+    .description('recompute the hash chain(s) and report the first break; exit 0 intact, 1 broken, 2 bad usage, 4 could not verify')
     .option('--tenant-id <tenant>', 'verify one tenant only')
     .option('--from <seq>', 'first sequence number (a range checks links inside it, not the head)')
     .option('--to <seq>', 'last sequence number')
     .option('--checkpoints <file>', 'also check signed checkpoints exported with `checkpoint export`')
     .option('--public-key <file>', 'Ed25519 public key for --checkpoints (default: from the configured signing key)')
     .option('--json', 'print the report as JSON')
-    .action(async (options: Record<string, string | boolean | undefined>, command: Command) => {
+    .action(async (options: VerifyFlags, command: Command) => {
       const config = commandConfig(command)
       const fromSeq = parseSeq(options.from, '--from')
       const toSeq = parseSeq(options.to, '--to')
-      let checkpoints: { external: Checkpoint[]; publicKey: ReturnType<typeof parseVerifyingKey> } | undefined
-      if (typeof options.checkpoints === 'string') {
-        const publicKey =
-          typeof options.publicKey === 'string'
-            ? parseVerifyingKey(await readFile(options.publicKey, 'utf8'))
-            : (await loadSigningKey(config.integrity))?.publicKey
-        if (!publicKey) throw new AuditqError('AUDITQ_CONFIG', '--checkpoints needs --public-key or a configured signing key')
-        checkpoints = { external: parseCheckpointFile(await readFile(options.checkpoints, 'utf8'), options.checkpoints), publicKey }
+      // A monitoring job must tell "the trail was tampered with" (1) from "the check did not run"
+      // (store unreachable, a file unreadable: 4); bad usage stays 2 like every command.
+      let report: VerifyReport
+      try {
+        report = await runVerify(command, config, options, fromSeq, toSeq)
+      } catch (error) {
+        if (isAuditqError(error) && USAGE_CODES.has(error.code)) throw error
+        process.stderr.write(`auditq: could not verify: ${error instanceof Error ? error.message : String(error)}\n`)
+        process.exitCode = VERIFY_COULD_NOT_RUN
+        return
       }
-      const report = await withIntegrity(command, (store, integrity) =>
-        verifyChains(store.kind, integrity, {
-          ...(typeof options.tenantId === 'string' ? { tenant_id: options.tenantId } : {}),
-          ...(fromSeq !== undefined ? { fromSeq } : {}),
-          ...(toSeq !== undefined ? { toSeq } : {}),
-          ...(checkpoints ? { checkpoints } : {}),
-        }),
-      )
       process.stdout.write(options.json ? JSON.stringify(report, null, 2) + '\n' : renderVerifyReport(report))
       if (!report.intact) process.exitCode = 1
     })
+}
+
+type VerifyFlags = Record<string, string | boolean | undefined>
+
+async function runVerify(command: Command, config: ReturnType<typeof commandConfig>, options: VerifyFlags, fromSeq: number | undefined, toSeq: number | undefined): Promise<VerifyReport> {
+  let checkpoints: { external: Checkpoint[]; publicKey: ReturnType<typeof parseVerifyingKey> } | undefined
+  if (typeof options.checkpoints === 'string') {
+    const publicKey =
+      typeof options.publicKey === 'string'
+        ? parseVerifyingKey(await readFile(options.publicKey, 'utf8'))
+        : (await loadSigningKey(config.integrity))?.publicKey
+    if (!publicKey) throw new AuditqError('AUDITQ_CONFIG', '--checkpoints needs --public-key or a configured signing key')
+    checkpoints = { external: parseCheckpointFile(await readFile(options.checkpoints, 'utf8'), options.checkpoints), publicKey }
+  }
+  return withIntegrity(command, (store, integrity) =>
+    verifyChains(store.kind, integrity, {
+      ...(typeof options.tenantId === 'string' ? { tenant_id: options.tenantId } : {}),
+      ...(fromSeq !== undefined ? { fromSeq } : {}),
+      ...(toSeq !== undefined ? { toSeq } : {}),
+      ...(checkpoints ? { checkpoints } : {}),
+    }),
+  )
 }
 
 export function registerCheckpoint(program: Command): void {
