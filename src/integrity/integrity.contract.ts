@@ -229,6 +229,33 @@ export function describeIntegrityContract(name: string, createHarness: () => Pro
       expect((await verify(store, withFile)).first_break).toMatchObject({ tenant_id: 'acme', seq: 20, problem: 'modified' })
     })
 
+    it('latestCheckpoints returns only the newest checkpoint per tenant, and a tick skips a tenant whose head has not moved', async () => {
+      const { store } = await fresh()
+      const integrity = store.integrity!
+      const at = (minute: number) => ({ now: () => new Date(Date.UTC(2026, 0, 1, 0, minute)) })
+      const read = (tenant?: string) => integrity.snapshot((snapshot) => snapshot.latestCheckpoints(tenant))
+
+      await store.insertBatch([event('acme'), event('acme'), event('globex')])
+      expect(await createCheckpoints(integrity, key, at(0))).toHaveLength(2)
+      await store.insertBatch([event('acme')])
+      // globex's head has not moved: only acme is signed.
+      expect((await createCheckpoints(integrity, key, at(15))).map((c) => [c.tenant_id, c.seq])).toEqual([['acme', 3]])
+      const [globexNewest] = await createCheckpoints(integrity, key, { ...at(30), tenant_id: 'globex', force: true })
+      await store.insertBatch([event('acme')])
+      const [acmeNewest] = await createCheckpoints(integrity, key, at(45))
+      expect(acmeNewest).toMatchObject({ tenant_id: 'acme', seq: 4 })
+      expect(globexNewest).toMatchObject({ tenant_id: 'globex', seq: 1, created_at: '2026-01-01T00:30:00.000Z' })
+
+      expect(await integrity.snapshot((snapshot) => snapshot.checkpoints())).toHaveLength(5)
+      expect(await read()).toEqual([acmeNewest, globexNewest])
+      expect(await read('globex')).toEqual([globexNewest])
+      expect(await read('initech')).toEqual([])
+
+      // Neither head has moved since its newest checkpoint: the next tick signs nothing.
+      expect(await createCheckpoints(integrity, key, at(60))).toEqual([])
+      expect(await integrity.snapshot((snapshot) => snapshot.checkpoints())).toHaveLength(5)
+    })
+
     it('a forged checkpoint in the store is reported', async () => {
       const { store } = await fresh()
       await store.insertBatch([event('acme')])

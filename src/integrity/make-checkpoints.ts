@@ -15,8 +15,8 @@ export async function createCheckpoints(store: IntegrityStore, key: SigningKey, 
   const created = await store.snapshot(async (snapshot) => {
     const heads = await snapshot.heads(options.tenant_id)
     const cuts = new Map((await snapshot.cuts(options.tenant_id)).map((cut) => [cut.tenant_id, cut]))
-    const latest = new Map<string, Checkpoint>()
-    for (const checkpoint of await snapshot.checkpoints(options.tenant_id)) latest.set(checkpoint.tenant_id, checkpoint)
+    // Only the newest per tenant: reading every checkpoint ever stored would grow without bound.
+    const latest = new Map((await snapshot.latestCheckpoints(options.tenant_id)).map((checkpoint) => [checkpoint.tenant_id, checkpoint]))
     const signed: Checkpoint[] = []
     for (const head of heads) {
       if (head.seq === 0) continue

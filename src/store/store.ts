@@ -93,7 +93,10 @@ export interface IntegritySnapshot {
   heads(tenant_id?: string): Promise<ChainHead[]>
   /** The latest retention cut per tenant. */
   cuts(tenant_id?: string): Promise<RetentionCut[]>
+  /** Every stored checkpoint, oldest first (verify --checkpoints checks them all). */
   checkpoints(tenant_id?: string): Promise<Checkpoint[]>
+  /** The newest checkpoint (highest id) per tenant, at most one each: all a new checkpoint needs. */
+  latestCheckpoints(tenant_id?: string): Promise<Checkpoint[]>
   /** A tenant's chained rows in (seq, id) order, streamed in constant memory. */
   rows(tenant_id: string, range?: { fromSeq?: number; toSeq?: number }): AsyncIterable<ChainRow>
 }

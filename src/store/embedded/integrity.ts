@@ -22,6 +22,8 @@ interface CutDbRow {
 }
 type CheckpointDbRow = Omit<Checkpoint, 'cut'> & { cut: string | null }
 
+const toCheckpoint = (row: CheckpointDbRow): Checkpoint => ({ ...row, cut: row.cut === null ? null : (JSON.parse(row.cut) as RetentionCut) })
+
 const RETENTION_LEASE = 'retention'
 /** A crashed runner's lease expires after this; a live one renews it with every chunk. */
 const LEASE_MS = 5 * 60_000
@@ -93,7 +95,17 @@ export class EmbeddedIntegrity implements IntegrityStore {
             `SELECT tenant_id, seq, hash, created_at, cut, key_id, signature FROM audit_checkpoints${where} ORDER BY id`,
           )
           .all(...values)
-        return rows.map((row) => ({ ...row, cut: row.cut === null ? null : (JSON.parse(row.cut) as RetentionCut) }))
+        return rows.map(toCheckpoint)
+      },
+      async latestCheckpoints(tenant) {
+        const [where, values] = byTenant(tenant)
+        const rows = reader
+          .prepare<string[], CheckpointDbRow>(
+            `SELECT tenant_id, seq, hash, created_at, cut, key_id, signature FROM audit_checkpoints
+             WHERE id IN (SELECT max(id) FROM audit_checkpoints${where} GROUP BY tenant_id) ORDER BY tenant_id`,
+          )
+          .all(...values)
+        return rows.map(toCheckpoint)
       },
       async *rows(tenant, range = {}) {
         const select = reader.prepare<[string, number, string, number, number], ChainDbRow>(SELECT_CHAIN_ROWS_SQL)

@@ -105,6 +105,15 @@ export class PostgresIntegrity implements IntegrityStore {
         )
         return rows.map((row): Checkpoint => ({ ...row, seq: Number(row.seq) }))
       },
+      async latestCheckpoints(tenant) {
+        const [where, values] = byTenant(tenant)
+        const { rows } = await client.query<CheckpointDbRow>(
+          `SELECT DISTINCT ON (tenant_id) tenant_id, seq, hash, created_at, cut, key_id, signature
+           FROM audit_checkpoints${where} ORDER BY tenant_id, id DESC`,
+          values,
+        )
+        return rows.map((row): Checkpoint => ({ ...row, seq: Number(row.seq) }))
+      },
       async *rows(tenant, range = {}) {
         const values: unknown[] = [tenant]
         if (range.fromSeq !== undefined) values.push(range.fromSeq)
