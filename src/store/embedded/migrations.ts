@@ -55,6 +55,8 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   2: CHAIN_MIGRATION,
   3: APPEND_ONLY_MIGRATION,
   4: tenantScopedIdsMigration(AUDIT_LOGS_INDEXES),
+  // Each tenant's newest checkpoint by index (see PostgreSQL's step 5).
+  5: ['CREATE INDEX audit_checkpoints_tenant_idx ON audit_checkpoints (tenant_id, id DESC)'],
   // API keys (issue #6): scopes as comma-separated text, times as epoch ms like audit_logs.
   10: [
     `CREATE TABLE api_keys (
