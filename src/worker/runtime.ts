@@ -32,7 +32,10 @@ export interface WorkerRuntime {
   stop(deadlineMs?: number): Promise<{ drained: boolean }>
 }
 
-/** Longest stop() waits for a beat in flight, and again for the heartbeat key's removal. */
+/**
+ * Longest stop() waits for a beat in flight, and again for the heartbeat key's removal. Taken out of
+ * the drain's share of the deadline (at most a quarter of it each), so stop() still ends in time.
+ */
 const RETIRE_BOUND_MS = 500
 
 /** One queue worker with its heartbeat: what `auditq worker` runs per process and `serve` runs in-process. */
@@ -111,15 +114,15 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
    * Takes the worker out of the live workers at once rather than after its TTL (3 beats), so health
    * stops reporting a worker that is gone. Best effort and bounded: a dead Redis must not hang stop().
    */
-  const retireHeartbeat = async () => {
+  const retireHeartbeat = async (boundMs: number) => {
     retired = true
-    if (beatInFlight !== undefined && !(await settlesWithin(beatInFlight, RETIRE_BOUND_MS))) {
+    if (beatInFlight !== undefined && !(await settlesWithin(beatInFlight, boundMs))) {
       logger.debug({ worker_id: workerId }, 'heartbeat still in flight at stop; not waiting for it')
     }
     // Queued behind any beat still in flight on the same connection, so it lands after it.
     const removed = redis.multi().del(keys.worker(workerId)).zrem(keys.workers, workerId).exec()
     removed.catch(() => undefined) // Rejected later when the caller disconnects a dead Redis: nothing to do.
-    if (!(await settlesWithin(removed, RETIRE_BOUND_MS))) {
+    if (!(await settlesWithin(removed, boundMs))) {
       logger.warn({ worker_id: workerId }, 'could not remove the worker heartbeat in time; it expires on its own TTL')
     }
   }
@@ -135,10 +138,11 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
       return skippedBeats
     },
     stop: async (deadlineMs = config.worker.shutdownDeadlineMs) => {
+      const retireBoundMs = Math.min(RETIRE_BOUND_MS, Math.floor(deadlineMs / 4))
       // Beats go on while the worker drains: it is still working, and health should say so.
-      const result = await worker.stop(deadlineMs)
+      const result = await worker.stop(deadlineMs - 2 * retireBoundMs)
       clearInterval(timer)
-      await retireHeartbeat()
+      await retireHeartbeat(retireBoundMs)
       await consumer.close()
       logger.info({ worker_id: workerId, drained: result.drained }, 'queue worker stopped')
       return result
