@@ -26,9 +26,17 @@ export interface WorkerRuntimeOptions {
 export interface WorkerRuntime {
   readonly workerId: string
   readonly worker: QueueWorker
+  /** Beats skipped because the previous one had not settled (Redis down or slow). */
+  readonly skippedBeats: number
   /** Stops within `deadlineMs` (default `worker.shutdownDeadlineMs`). */
   stop(deadlineMs?: number): Promise<{ drained: boolean }>
 }
+
+/**
+ * Longest stop() waits for a beat in flight, and again for the heartbeat key's removal. Taken out of
+ * the drain's share of the deadline (at most a quarter of it each), so stop() still ends in time.
+ */
+const RETIRE_BOUND_MS = 500
 
 /** One queue worker with its heartbeat: what `auditq worker` runs per process and `serve` runs in-process. */
 export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise<WorkerRuntime> {
@@ -62,9 +70,17 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     },
   })
   const monitor = new QueueMonitor(redis, keys)
-  const beat = async () => {
+  // Single flight: with `maxRetriesPerRequest: null` a beat sent while Redis is down waits in the
+  // client's offline queue and never settles; beating again would pile beats up, all flushed in a
+  // burst when Redis returns. While one beat is out, the next ones are skipped (and counted).
+  let beatInFlight: Promise<void> | undefined
+  let skippedBeats = 0
+  // Set by stop(): a beat held up by an outage must not publish after the key was deleted.
+  let retired = false
+  const publishBeat = async () => {
     try {
       const [depth, oldestAgeMs] = await Promise.all([consumer.depth(), consumer.oldestAgeMs()])
+      if (retired) return
       await monitor.publishHeartbeat(
         workerId,
         {
@@ -82,6 +98,34 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
       logger.warn({ err_message: (error as Error).message }, 'worker heartbeat failed')
     }
   }
+  const beat = (): Promise<void> => {
+    if (beatInFlight !== undefined) {
+      skippedBeats += 1
+      logger.debug({ worker_id: workerId, skipped_beats: skippedBeats }, 'heartbeat skipped: the previous beat is still in flight')
+      return beatInFlight
+    }
+    const current = publishBeat().finally(() => {
+      beatInFlight = undefined
+    })
+    beatInFlight = current
+    return current
+  }
+  /**
+   * Takes the worker out of the live workers at once rather than after its TTL (3 beats), so health
+   * stops reporting a worker that is gone. Best effort and bounded: a dead Redis must not hang stop().
+   */
+  const retireHeartbeat = async (boundMs: number) => {
+    retired = true
+    if (beatInFlight !== undefined && !(await settlesWithin(beatInFlight, boundMs))) {
+      logger.debug({ worker_id: workerId }, 'heartbeat still in flight at stop; not waiting for it')
+    }
+    // Queued behind any beat still in flight on the same connection, so it lands after it.
+    const removed = redis.multi().del(keys.worker(workerId)).zrem(keys.workers, workerId).exec()
+    removed.catch(() => undefined) // Rejected later when the caller disconnects a dead Redis: nothing to do.
+    if (!(await settlesWithin(removed, boundMs))) {
+      logger.warn({ worker_id: workerId }, 'could not remove the worker heartbeat in time; it expires on its own TTL')
+    }
+  }
   worker.start()
   await beat()
   const timer = setInterval(() => void beat(), config.worker.heartbeatEveryMs)
@@ -90,12 +134,35 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   return {
     workerId,
     worker,
+    get skippedBeats() {
+      return skippedBeats
+    },
     stop: async (deadlineMs = config.worker.shutdownDeadlineMs) => {
+      const retireBoundMs = Math.min(RETIRE_BOUND_MS, Math.floor(deadlineMs / 4))
+      // Beats go on while the worker drains: it is still working, and health should say so.
+      const result = await worker.stop(deadlineMs - 2 * retireBoundMs)
       clearInterval(timer)
-      const result = await worker.stop(deadlineMs)
+      await retireHeartbeat(retireBoundMs)
       await consumer.close()
       logger.info({ worker_id: workerId, drained: result.drained }, 'queue worker stopped')
       return result
     },
+  }
+}
+
+/** Whether `promise` settles (either way) within `ms`; never rejects, leaves no timer behind. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms)
+  })
+  const settled = promise.then(
+    () => true as const,
+    () => true as const,
+  )
+  try {
+    return await Promise.race([settled, timeout])
+  } finally {
+    clearTimeout(timer)
   }
 }
