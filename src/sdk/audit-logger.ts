@@ -241,7 +241,6 @@ export abstract class BaseAuditLogger implements AuditLogger {
     }
     if (boundTenant !== undefined && result.event.tenant_id !== boundTenant) {
       this.counters.recordInvalid('tenant_mismatch')
-      this.counters.tenantMismatches += 1
       const message = `this API key writes only tenant ${JSON.stringify(boundTenant)}; the event names ${JSON.stringify(result.event.tenant_id)}`
       return { ok: false, errors: [{ field: 'tenant_id', rule: 'tenant_mismatch', message }] }
     }

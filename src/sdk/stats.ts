@@ -65,7 +65,6 @@ export class LoggerStats {
   refused = 0
   redacted = 0
   ipTruncated = 0
-  tenantMismatches = 0
 
   recordCommit(report: CommitReport): void {
     this.commits += 1
@@ -100,7 +99,7 @@ export class LoggerStats {
       refused: this.refused,
       redacted: this.redacted,
       ipTruncated: this.ipTruncated,
-      tenantMismatches: this.tenantMismatches,
+      tenantMismatches: this.invalidByRule.tenant_mismatch ?? 0,
       pending,
       lastCommitMs: this.lastCommitMs,
       commitMsTotal: this.commitMsTotal,
