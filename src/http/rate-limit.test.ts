@@ -71,3 +71,21 @@ describe('failed authentications per client address', () => {
     }
   })
 })
+
+describe('failed authentications on a public route', () => {
+  it('count too: guessing keys through /health (answered as anonymous) still exhausts the address', async () => {
+    const { startKeyedApp } = await import('../../test/support/keyed-app.js')
+    const t = await startKeyedApp('embedded', { security: { rateLimitPerSecond: 0, failedAuthPerSecond: 0.2, failedAuthBurst: 3, keyCacheTtlMs: 0 } })
+    try {
+      await t.createKey('acme', ['read'])
+      for (let i = 0; i < 3; i++) {
+        const health = await fetch(`${t.baseUrl}/api/v1/monitoring/health`, { headers: { authorization: `Bearer aq_${i.toString(16).padStart(16, '0')}_${'B'.repeat(43)}` } })
+        expect(health.status).toBeLessThan(500) // health itself still answers
+      }
+      const guarded = await fetch(`${t.baseUrl}/v1/events`, { headers: { authorization: `Bearer aq_${'f'.repeat(16)}_${'B'.repeat(43)}` } })
+      expect(guarded.status).toBe(429)
+    } finally {
+      await t.close()
+    }
+  })
+})

@@ -1,5 +1,6 @@
-import type { FastifyInstance } from 'fastify'
-import { AuditqError } from '../errors.js'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { AuditqError, isAuditqError } from '../errors.js'
+import type { PrincipalResolver } from './principal.js'
 
 export interface RateLimitOptions {
   /** Tokens added per second; 0 turns the limit off. */
@@ -85,28 +86,43 @@ export function installRateLimit(app: FastifyInstance, options: RateLimitOptions
 }
 
 /**
- * Failed authentications per client address: every 401 costs the address a token, and an address
- * with none left gets 429 before its key is looked up. Without it each made-up key id costs a
- * key-store round trip and a cache slot, so a guessing client could load the database and push
- * real keys out of the cache. Registered before access control; public routes are never limited.
+ * Failed authentications per client address: every key the resolver refuses costs the address a
+ * token, and an address with none left gets 429 before its key is looked up. Without it each
+ * made-up key id costs a key-store round trip and a cache slot, so a guessing client could load the
+ * database and push real keys out of the cache. Failures are counted where they happen — in the
+ * resolver — so a public route (health), which answers a bad key as anonymous, cannot be used to
+ * guess without limit either. Returns the resolver to install.
  */
-export function installFailedAuthLimit(app: FastifyInstance, options: RateLimitOptions): void {
-  if (options.perSecond <= 0) return
+export function limitFailedAuth(app: FastifyInstance, resolve: PrincipalResolver, options: RateLimitOptions): PrincipalResolver {
+  if (options.perSecond <= 0) return resolve
   const buckets = new TokenBuckets(options)
-  app.addHook('onRequest', async (request, reply) => {
-    const access = request.routeOptions.config.access
-    if (access === undefined || access === 'public') return
+  const exhausted = (request: FastifyRequest) => {
     const tokens = buckets.available(`ip:${request.ip}`)
-    if (tokens >= 1) return
-    const retryAfterSeconds = Math.max(1, Math.ceil((1 - tokens) / options.perSecond))
-    reply.header('retry-after', String(retryAfterSeconds))
-    throw new AuditqError(
+    return tokens >= 1 ? null : Math.max(1, Math.ceil((1 - tokens) / options.perSecond))
+  }
+  const refusal = (retryAfterSeconds: number) =>
+    new AuditqError(
       'AUDITQ_RATE_LIMITED',
       `too many failed authentications from this client address (burst ${options.burst}, then ${options.perSecond} per second); retry after ${retryAfterSeconds} s with a valid key`,
       { details: { failed_auth_per_second: options.perSecond, burst: options.burst, retry_after_seconds: retryAfterSeconds } },
     )
+  // Non-public routes answer 429 with Retry-After before anything else runs.
+  app.addHook('onRequest', async (request, reply) => {
+    const access = request.routeOptions.config.access
+    if (access === undefined || access === 'public') return
+    const retryAfterSeconds = exhausted(request)
+    if (retryAfterSeconds === null) return
+    reply.header('retry-after', String(retryAfterSeconds))
+    throw refusal(retryAfterSeconds)
   })
-  app.addHook('onResponse', async (request, reply) => {
-    if (reply.statusCode === 401) buckets.take(`ip:${request.ip}`)
-  })
+  return async (request) => {
+    const retryAfterSeconds = exhausted(request)
+    if (retryAfterSeconds !== null) throw refusal(retryAfterSeconds)
+    try {
+      return await resolve(request)
+    } catch (error) {
+      if (isAuditqError(error) && error.code === 'AUDITQ_UNAUTHORIZED') buckets.take(`ip:${request.ip}`)
+      throw error
+    }
+  }
 }

@@ -14,7 +14,7 @@ import { installIngestMetrics } from '../observability/http-metrics.js'
 import type { ServiceMetrics } from '../observability/metrics.js'
 import { installAccessControl, OPEN_PRINCIPAL, type PrincipalResolver } from './principal.js'
 import { registerNdjsonParser } from './ndjson.js'
-import { installFailedAuthLimit, installRateLimit } from './rate-limit.js'
+import { installRateLimit, limitFailedAuth } from './rate-limit.js'
 import { installSecurityStats } from './security-stats.js'
 import { queryRoutes } from './query.js'
 import { reportRoutes } from './reports.js'
@@ -69,8 +69,8 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
   })
   installErrorHandler(app, { bodyLimitBytes: config.http.bodyLimitBytes })
   // Before access control: an address that keeps failing authentication is refused before its key is looked up.
-  installFailedAuthLimit(app, { perSecond: config.security.failedAuthPerSecond, burst: config.security.failedAuthBurst })
-  installAccessControl(app, resolvePrincipal ?? (() => OPEN_PRINCIPAL))
+  const failedAuth = { perSecond: config.security.failedAuthPerSecond, burst: config.security.failedAuthBurst }
+  installAccessControl(app, limitFailedAuth(app, resolvePrincipal ?? (() => OPEN_PRINCIPAL), failedAuth))
   installSecurityStats(app)
   installRateLimit(app, { perSecond: config.security.rateLimitPerSecond, burst: config.security.rateLimitBurst })
   registerNdjsonParser(app, config.http.maxNdjsonLineBytes)
