@@ -7,7 +7,7 @@ import type { Store } from '../store/store.js'
 import { RETENTION_ACTION } from '../integrity/chain-walker.js'
 import { createLogger, type Logger } from '../util/logger.js'
 import type { EventOutcome } from '../store/isolating-insert.js'
-import type { CommitReport } from './group-commit.js'
+import type { CommitReport, GroupCommitter } from './group-commit.js'
 import type { QueueModeOptions } from './queued-logger.js'
 import { LoggerStats, type LoggerStatsSnapshot } from './stats.js'
 
@@ -138,15 +138,8 @@ export abstract class BaseAuditLogger implements AuditLogger {
   protected abstract route(events: AuditEvent[], options: { critical: boolean }): Promise<EventOutcome[]>
   /** Waits for everything accepted to be durable and releases resources; called once. */
   protected abstract shutdown(): Promise<void>
-  protected abstract pendingCount(): number
-  /** Date.now() when the oldest event not yet committed by this process was submitted; null when none. */
-  protected oldestPendingSince(): number | null {
-    return null
-  }
-  /** Events in a store commit right now. */
-  protected inFlightCount(): number {
-    return 0
-  }
+  /** This process's group commit (every event in direct mode, critical events in queue mode): the source of the pending figures. */
+  protected abstract readonly committer: GroupCommitter
 
   async log(event: AuditEventInput): Promise<string> {
     return this.logOne(event, false)
@@ -197,8 +190,8 @@ export abstract class BaseAuditLogger implements AuditLogger {
   }
 
   stats(): LoggerStatsSnapshot {
-    const since = this.oldestPendingSince()
-    return this.counters.snapshot(this.pendingCount(), since === null ? null : Math.max(0, Date.now() - since), this.inFlightCount())
+    const since = this.committer.oldestWaitingSince
+    return this.counters.snapshot(this.committer.pendingCount, since === null ? null : Math.max(0, Date.now() - since), this.committer.inFlightCount)
   }
 
   close(): Promise<void> {

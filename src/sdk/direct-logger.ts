@@ -8,7 +8,7 @@ export const DEFAULT_GROUP_COMMIT = { maxBatchEvents: 500, maxWaitMs: 0 }
 
 /** Direct mode: every accepted event is group-committed to the store before its call resolves. */
 export class DirectAuditLogger extends BaseAuditLogger {
-  private readonly committer: GroupCommitter
+  protected readonly committer: GroupCommitter
 
   constructor(
     store: Store,
@@ -28,18 +28,6 @@ export class DirectAuditLogger extends BaseAuditLogger {
 
   protected route(events: AuditEvent[], options: { critical: boolean }): Promise<EventOutcome[]> {
     return this.committer.submit(events, { urgent: options.critical })
-  }
-
-  protected pendingCount(): number {
-    return this.committer.pendingCount
-  }
-
-  protected override oldestPendingSince(): number | null {
-    return this.committer.oldestWaitingSince
-  }
-
-  protected override inFlightCount(): number {
-    return this.committer.inFlightCount
   }
 
   protected async shutdown(): Promise<void> {

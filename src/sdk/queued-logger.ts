@@ -101,7 +101,7 @@ export class QueuedAuditLogger extends BaseAuditLogger {
   /** Moves spilled events back; does not count them as overflow again while the queue is full. */
   private readonly replayProducer: QueueProducer
   private readonly monitor: QueueMonitor
-  private readonly committer: GroupCommitter
+  protected readonly committer: GroupCommitter
   private readonly settings: typeof DEFAULTS
   private readonly replayTimer: NodeJS.Timeout
   private replaying: Promise<void> | undefined
@@ -278,18 +278,6 @@ export class QueuedAuditLogger extends BaseAuditLogger {
       }
     })()
     return this.replaying
-  }
-
-  protected pendingCount(): number {
-    return this.committer.pendingCount
-  }
-
-  protected override oldestPendingSince(): number | null {
-    return this.committer.oldestWaitingSince
-  }
-
-  protected override inFlightCount(): number {
-    return this.committer.inFlightCount
   }
 
   protected async shutdown(): Promise<void> {
