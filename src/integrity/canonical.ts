@@ -34,16 +34,22 @@ function normalizeTimestamp(value: string): string {
  * order, which another language would not reproduce.
  */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  if (value !== null && typeof value === 'object') {
-    const record = value as Record<string, unknown>
-    const members = Object.keys(record)
-      .filter((key) => record[key] !== undefined)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`)
-    return `{${members.join(',')}}`
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value) ?? 'null'
+  // Loops and string appends rather than map/filter/join: this runs for every stored event, and
+  // the intermediate arrays were half its cost.
+  if (Array.isArray(value)) {
+    let out = '['
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i])
+    return `${out}]`
   }
-  return JSON.stringify(value) ?? 'null'
+  const record = value as Record<string, unknown>
+  let out = '{'
+  for (const key of Object.keys(record).sort()) {
+    const member = record[key]
+    if (member === undefined) continue
+    out += (out.length === 1 ? '' : ',') + JSON.stringify(key) + ':' + canonicalJson(member)
+  }
+  return `${out}}`
 }
 
 export function canonicalEvent(event: AuditEvent): string {
@@ -73,24 +79,60 @@ export function canonicalEvent(event: AuditEvent): string {
 }
 
 /**
- * SHA-256 (lower-case hex) of `prevHash + "\n" + canonicalEvent(event)`. The sequence number is
- * deliberately not hashed: order is carried by the links (each hash covers its predecessor's), so
- * renumbering alone changes nothing, and any reordering breaks a link that verify can name.
+ * The chain hash of an event (chain format 2): lower-case hex of
+ * `SHA-256(prev_hash as 32 bytes ‖ contentDigest(event))`, a 64-byte input. The content digest
+ * is computed per event, in Node, before any lock is taken, so the part that must run in chain
+ * order (under the tenant's head lock, in PostgreSQL's case inside the server) hashes 64 bytes
+ * per event instead of the whole canonical form, and the batch travels without a second copy of
+ * itself. The sequence number is deliberately not hashed: order is carried by the links (each
+ * hash covers its predecessor's), so renumbering alone changes nothing, and any reordering breaks
+ * a link that verify can name.
  */
 export function chainHash(prevHash: string, event: AuditEvent): string {
-  return chainHashOf(prevHash, canonicalEvent(event))
+  return linkHash(prevHash, contentDigest(event))
 }
 
-/** For inserts: the canonical form is computed before the lock is taken, only this part under it. */
-export function chainHashOf(prevHash: string, canonical: string): string {
-  return sha256Hex(`${prevHash}\n${canonical}`)
+/** SHA-256 of the canonical form (32 bytes): what an event contributes to its link. */
+export function contentDigest(event: AuditEvent): Buffer {
+  return sha256(canonicalEvent(event))
+}
+
+const HEX_HASH = /^[0-9a-f]{64}$/
+
+/**
+ * For inserts: the digest is computed before the lock is taken, only this part under it. A
+ * stored prev_hash that is not 64 lower-case hex digits (only a tampered row has one) links to
+ * nothing: the result is not a hash, so it can never equal a well-formed stored hash.
+ */
+export function linkHash(prevHash: string, digest: Buffer): string {
+  if (!HEX_HASH.test(prevHash)) return `malformed prev_hash ${JSON.stringify(prevHash.slice(0, 80))}`
+  const input = Buffer.alloc(64)
+  input.write(prevHash, 0, 32, 'hex')
+  digest.copy(input, 32)
+  return sha256(input).toString('hex')
+}
+
+/**
+ * Format 1, which hashed the canonical form itself: `SHA-256(prevHash + "\n" + canonical)`. Rows a
+ * tenant stored before migration 6 keep it (their seq is below the tenant's recorded switch), so
+ * chains written by earlier versions still verify.
+ */
+export function chainHashV1(prevHash: string, event: AuditEvent): string {
+  return sha256Hex(`${prevHash}\n${canonicalEvent(event)}`)
 }
 
 /**
  * One-shot `crypto.hash` (Node >= 20.12) is ~1 µs per event against ~3 µs for a Hash object:
  * measured 100k hashes of 600 bytes on the dev machine. Older Node 20 falls back.
  */
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash
+type OneShot = {
+  (algorithm: string, data: string | Buffer, encoding: 'hex'): string
+  (algorithm: string, data: string | Buffer, encoding: 'buffer'): Buffer
+}
+const oneShot = (crypto as { hash?: OneShot }).hash
+const sha256: (data: string | Buffer) => Buffer = oneShot
+  ? (data) => oneShot('sha256', data, 'buffer')
+  : (data) => crypto.createHash('sha256').update(data).digest()
 const sha256Hex: (data: string) => string = oneShot
   ? (data) => oneShot('sha256', data, 'hex')
   : (data) => crypto.createHash('sha256').update(data).digest('hex')

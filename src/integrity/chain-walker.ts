@@ -20,7 +20,7 @@
  * cut is in the chain above it, such a row was put there afterwards and is `inserted`.
  */
 import { createHash, type Hash } from 'node:crypto'
-import { chainHash, GENESIS_HASH } from './canonical.js'
+import { chainHash, chainHashV1, GENESIS_HASH } from './canonical.js'
 import type { ChainBreak, ChainHead, ChainRow, RetentionCut } from './types.js'
 
 export interface WalkerOptions {
@@ -35,6 +35,11 @@ export interface WalkerOptions {
   partial?: boolean
   /** First seq of a partial range (default 1). */
   fromSeq?: number
+  /**
+   * First seq hashed with chain format 2 (default 1): rows below it were chained by a version
+   * before migration 6 and keep format 1.
+   */
+  v2FromSeq?: number
 }
 
 /** The action of the event a retention run chains once its deletions are done. */
@@ -159,7 +164,7 @@ export class ChainWalker {
       return
     }
     this.lastPrefixSeq = row.seq
-    if (chainHash(row.prev_hash, row.event) !== row.hash) {
+    if (this.hashOf(row) !== row.hash) {
       this.fail(row.seq, 'modified', `event ${row.event.id}: the stored hash does not match its content`)
       return
     }
@@ -204,7 +209,7 @@ export class ChainWalker {
       this.fail(row.seq, 'inserted', `a second event with seq ${row.seq} (id ${row.event.id})`)
       return
     }
-    if (chainHash(row.prev_hash, row.event) !== row.hash) {
+    if (this.hashOf(row) !== row.hash) {
       this.fail(row.seq, 'modified', `event ${row.event.id}: the stored hash does not match its content`)
       return
     }
@@ -236,6 +241,11 @@ export class ChainWalker {
     } else {
       this.fail(row.seq, 'deleted', `the event before seq ${row.seq} is missing: its predecessor's hash is not stored`)
     }
+  }
+
+  /** The hash the row should carry, in the chain format it was written with. */
+  private hashOf(row: ChainRow): string {
+    return row.seq < (this.options.v2FromSeq ?? 1) ? chainHashV1(row.prev_hash, row.event) : chainHash(row.prev_hash, row.event)
   }
 
   private matchCheckpoint(row: ChainRow): void {

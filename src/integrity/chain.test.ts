@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { storedEvent } from '../../test/support/events.js'
-import { canonicalEvent, canonicalJson, chainHash, GENESIS_HASH } from './canonical.js'
+import type { AuditEvent } from '../event/types.js'
+import { canonicalEvent, canonicalJson, chainHash, chainHashV1, contentDigest, GENESIS_HASH } from './canonical.js'
 import { ChainWalker } from './chain-walker.js'
 import { checkpointIsAuthentic, generateSigningKeyPem, parseSigningKey, signCheckpoint } from './checkpoint.js'
 import type { ChainRow } from './types.js'
@@ -38,6 +39,35 @@ describe('canonical form', () => {
     expect(canonicalEvent({ ...event, occurred_at: '2026-01-02T04:04:05.678+01:00' })).toBe(canonicalEvent(event))
   })
 
+  it('matches the documented example byte for byte (values checked with sha256sum, docs/integrity.md)', () => {
+    const event: AuditEvent = {
+      id: '0190b6a4-7c3e-7d2a-9f1e-3b5c2d4e6f70',
+      tenant_id: 'acme',
+      occurred_at: '2026-01-02T03:04:05.678Z',
+      received_at: '2026-01-02T03:04:05.701Z',
+      action: 'user.login',
+      category: 'info',
+      actor_id: 'u1',
+      actor_type: 'user',
+      resource_type: null,
+      resource_id: null,
+      success: true,
+      error_message: null,
+      description: null,
+      ip_address: '192.0.2.10',
+      user_agent: null,
+      session_id: null,
+      request_id: null,
+      client_id: null,
+      metadata: { b: 1, a: { z: true } },
+    }
+    expect(canonicalEvent(event)).toBe(
+      '["auditq.v1","0190b6a4-7c3e-7d2a-9f1e-3b5c2d4e6f70","acme","2026-01-02T03:04:05.678Z","2026-01-02T03:04:05.701Z","user.login","info","u1","user",null,null,true,null,null,"192.0.2.10",null,null,null,null,{"a":{"z":true},"b":1}]',
+    )
+    expect(contentDigest(event).toString('hex')).toBe('ceadcdf331227a7f16b22b998009f67d83babd2ed710c23ed68f3ae2b742f0a7')
+    expect(chainHash(GENESIS_HASH, event)).toBe('6deaf9fdd7d719feb075853b6bdbaa57d258d287767b5c50672316beb0fd0f09')
+  })
+
   it('chains: a hash covers the content and the previous hash', () => {
     const event = storedEvent()
     expect(chainHash(GENESIS_HASH, event)).toMatch(/^[0-9a-f]{64}$/)
@@ -67,6 +97,42 @@ describe('chain walker', () => {
     const forgedPrev = 'f'.repeat(64)
     const third = { ...rows[2]!, prev_hash: forgedPrev, hash: chainHash(forgedPrev, rows[2]!.event) }
     expect(walk([rows[0]!, rows[1]!, third])).toMatchObject({ seq: 3, problem: 'deleted' })
+  })
+})
+
+describe('chain formats', () => {
+  /** seq 1..3 hashed as a store before migration 6 did (format 1), the rest in format 2. */
+  function mixed(): ChainRow[] {
+    const rows: ChainRow[] = []
+    let prev = GENESIS_HASH
+    for (let seq = 1; seq <= 5; seq++) {
+      const event = storedEvent({ tenant_id: 'acme', description: `e${seq}` })
+      const hash = seq < 4 ? chainHashV1(prev, event) : chainHash(prev, event)
+      rows.push({ seq, prev_hash: prev, hash, event })
+      prev = hash
+    }
+    return rows
+  }
+  const walkFrom = (rows: ChainRow[], v2FromSeq: number) => {
+    const walker = new ChainWalker({ tenant_id: 'acme', cut: null, v2FromSeq })
+    for (const row of rows) if (walker.push(row)) break
+    return walker.broken ?? walker.finish({ tenant_id: 'acme', seq: 5, hash: rows[4]!.hash })
+  }
+
+  it('applies format 1 below the recorded switch and format 2 from it', () => {
+    expect(walkFrom(mixed(), 4)).toBeUndefined()
+    expect(walkFrom(mixed(), 1)).toMatchObject({ seq: 1, problem: 'modified' })
+    expect(walkFrom(mixed(), 5)).toMatchObject({ seq: 4, problem: 'modified' })
+  })
+
+  it('treats a prev_hash that is not a hash as a link to nothing, the same way every time', () => {
+    const rows = chain(3)
+    const event = rows[1]!.event
+    expect(chainHash('not-a-hash', event)).toBe(chainHash('not-a-hash', event))
+    expect(chainHash('not-a-hash', event)).not.toMatch(/^[0-9a-f]{64}$/)
+    expect(chainHash('A'.repeat(64), event)).not.toBe(chainHash('a'.repeat(64), event))
+    const forged = { ...rows[1]!, prev_hash: 'zz', hash: chainHash('zz', event) }
+    expect(walk([rows[0]!, forged, rows[2]!])).toMatchObject({ seq: 2 })
   })
 })
 

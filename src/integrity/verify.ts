@@ -38,6 +38,7 @@ export async function verifyChains(kind: 'postgres' | 'embedded', store: Integri
   return store.snapshot(async (snapshot) => {
     const heads = await snapshot.heads(options.tenant_id)
     const cuts = new Map((await snapshot.cuts(options.tenant_id)).map((cut) => [cut.tenant_id, cut]))
+    const switches = await snapshot.formatSwitches(options.tenant_id)
     const signed = options.checkpoints ? await authenticCheckpoints(snapshot, options) : undefined
     // Rows stored around the chained insert path (seq NULL) are in no chain: count them per tenant.
     const unchained = new Map((await snapshot.unchained(options.tenant_id)).map((row) => [row.tenant_id, row.count]))
@@ -51,7 +52,7 @@ export async function verifyChains(kind: 'postgres' | 'embedded', store: Integri
       const cut = cuts.get(tenant) ?? null
       // With --checkpoints, a tenant nobody signed for still has its cut checked (it must be signed).
       const tenantSigned = signed ? (signed.byTenant.get(tenant) ?? { seqs: new Map(), cuts: [] }) : undefined
-      const verdict = await verifyTenant(snapshot, tenant, head, cut, tenantSigned, options)
+      const verdict = await verifyTenant(snapshot, tenant, head, cut, tenantSigned, { ...options, v2FromSeq: switches.get(tenant) ?? 1 })
       const outside = unchained.get(tenant) ?? 0
       if (!verdict.break && outside > 0) verdict.break = unchainedBreak(tenant, outside)
       report.tenants.push(verdict)
@@ -82,7 +83,7 @@ async function verifyTenant(
   head: ChainHead | null,
   cut: RetentionCut | null,
   signed: TenantCheckpoints | undefined,
-  options: VerifyOptions,
+  options: VerifyOptions & { v2FromSeq: number },
 ): Promise<TenantVerdict> {
   const partial = options.fromSeq !== undefined || options.toSeq !== undefined
   const verdict: TenantVerdict = { tenant_id: tenant, events: 0, head: null, cut: cut ? { seq: cut.seq, kept: cut.kept_count } : null, checkpoints_matched: 0 }
@@ -92,6 +93,7 @@ async function verifyTenant(
     tenant_id: tenant,
     cut,
     partial,
+    v2FromSeq: options.v2FromSeq,
     ...(options.fromSeq !== undefined ? { fromSeq: options.fromSeq } : {}),
     ...(signed ? { checkpoints: signed.seqs } : {}),
   })

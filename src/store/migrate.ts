@@ -12,6 +12,7 @@ export const MIGRATION_PLAN = [
   { version: 3, name: 'append_only_guard' },
   { version: 4, name: 'tenant_scoped_ids' },
   { version: 5, name: 'checkpoints_by_tenant' },
+  { version: 6, name: 'chain_format_2' },
   { version: 10, name: 'create_api_keys' },
   { version: 20, name: 'report_bucket_statistics' },
 ] as const

@@ -97,6 +97,8 @@ export interface IntegritySnapshot {
   checkpoints(tenant_id?: string): Promise<Checkpoint[]>
   /** The newest checkpoint (highest id) per tenant, at most one each: all a new checkpoint needs. */
   latestCheckpoints(tenant_id?: string): Promise<Checkpoint[]>
+  /** Per tenant chained before migration 6: the first seq hashed with chain format 2. */
+  formatSwitches(tenant_id?: string): Promise<Map<string, number>>
   /** A tenant's chained rows in (seq, id) order, streamed in constant memory. */
   rows(tenant_id: string, range?: { fromSeq?: number; toSeq?: number }): AsyncIterable<ChainRow>
 }

@@ -76,6 +76,22 @@ export const APPEND_ONLY_MIGRATION = [
   ),
 ]
 
+/**
+ * Migration 6: chain format 2 (links hash each event's content digest; docs/integrity.md). Rows
+ * chained before keep format 1: the first seq of each existing tenant hashed the new way is
+ * recorded, and verify applies each format where it was written.
+ */
+export const CHAIN_FORMAT_2_MIGRATION = [
+  `CREATE TABLE audit_chain_formats (
+    tenant_id   TEXT    NOT NULL PRIMARY KEY,
+    v2_from_seq INTEGER NOT NULL
+  ) STRICT`,
+  'INSERT INTO audit_chain_formats (tenant_id, v2_from_seq) SELECT tenant_id, seq + 1 FROM audit_chain_heads',
+  noUpdateTrigger('audit_chain_formats'),
+  `CREATE TRIGGER audit_chain_formats_no_delete BEFORE DELETE ON audit_chain_formats
+    BEGIN SELECT RAISE(ABORT, 'auditq: audit_chain_formats is append-only; DELETE refused'); END`,
+]
+
 export const INSERT_CHAINED_SQL = `INSERT INTO audit_logs (${COLUMNS}, seq, prev_hash, hash)
   VALUES (${EVENT_FIELDS.map((f) => `@${f}`).join(', ')}, @seq, @prev_hash, @hash)
   ON CONFLICT (tenant_id, id) DO NOTHING`

@@ -29,7 +29,7 @@ import type {
   Store,
   StoreErrorKind,
 } from '../store.js'
-import { canonicalEvent, chainHashOf, GENESIS_HASH } from '../../integrity/canonical.js'
+import { contentDigest, GENESIS_HASH, linkHash } from '../../integrity/canonical.js'
 import { INSERT_CHAINED_SQL, SELECT_HEAD_SQL, UPSERT_HEAD_SQL } from './chain-sql.js'
 import { EmbeddedIntegrity } from './integrity.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
@@ -115,7 +115,7 @@ class EmbeddedStore implements Store {
   readonly description: string
   readonly integrity: EmbeddedIntegrity
   private readonly insertMany: (rows: readonly AuditRow[]) => number
-  private readonly insertChained: (canonical: readonly string[], rows: readonly AuditRow[]) => number
+  private readonly insertChained: (digests: readonly Buffer[], rows: readonly AuditRow[]) => number
   /**
    * Prepared on first use (the table does not exist until migrate() has run) and kept: keyed by
    * SQL text, which depends only on which filters are set, so the set is bounded.
@@ -139,7 +139,7 @@ class EmbeddedStore implements Store {
     // and hashed right before its own INSERT; a duplicate (changes = 0) simply does not move the
     // head, and a failing row aborts the transaction, heads included.
     this.insertChained = db
-      .transaction((canonical: readonly string[], rows: readonly AuditRow[]) => {
+      .transaction((digests: readonly Buffer[], rows: readonly AuditRow[]) => {
         const insert = this.statement<[AuditRow & { seq: number; prev_hash: string; hash: string }], never>(INSERT_CHAINED_SQL)
         const selectHead = this.statement<[string], { seq: number; hash: string }>(SELECT_HEAD_SQL)
         const heads = new Map<string, { seq: number; hash: string }>()
@@ -150,7 +150,7 @@ class EmbeddedStore implements Store {
             head = selectHead.get(row.tenant_id) ?? { seq: 0, hash: GENESIS_HASH }
             heads.set(row.tenant_id, head)
           }
-          const hash = chainHashOf(head.hash, canonical[i]!)
+          const hash = linkHash(head.hash, digests[i]!)
           // Fields set on the row itself (ours, made by toRow) rather than a spread copy per event:
           // the copies showed up as GC time in a profile of 500-event batches.
           const chained = row as AuditRow & { seq: number; prev_hash: string; hash: string }
@@ -191,8 +191,8 @@ class EmbeddedStore implements Store {
     if (events.length === 0) return { inserted: 0, duplicates: 0 }
     // Map before the transaction so a malformed timestamp fails without touching the file.
     const rows = events.map(toRow)
-    // Canonical forms are built before the write lock is taken; only the hashing runs under it.
-    const inserted = this.settings.chain ? this.insertChained(events.map(canonicalEvent), rows) : this.insertMany(rows)
+    // Content digests are computed before the write lock is taken; only the links are hashed under it.
+    const inserted = this.settings.chain ? this.insertChained(events.map(contentDigest), rows) : this.insertMany(rows)
     return { inserted, duplicates: events.length - inserted }
   }
 

@@ -78,6 +78,13 @@ export class EmbeddedIntegrity implements IntegrityStore {
         const [where, values] = byTenant(tenant)
         return reader.prepare<string[], ChainHead>(`SELECT tenant_id, seq, hash FROM audit_chain_heads${where} ORDER BY tenant_id`).all(...values)
       },
+      async formatSwitches(tenant) {
+        const [where, values] = byTenant(tenant)
+        const rows = reader
+          .prepare<string[], { tenant_id: string; v2_from_seq: number }>(`SELECT tenant_id, v2_from_seq FROM audit_chain_formats${where}`)
+          .all(...values)
+        return new Map(rows.map((row) => [row.tenant_id, row.v2_from_seq]))
+      },
       async cuts(tenant) {
         const [where, values] = byTenant(tenant)
         const rows = reader

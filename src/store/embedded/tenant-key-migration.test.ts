@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
-import { canonicalEvent, chainHashOf, GENESIS_HASH } from '../../integrity/canonical.js'
+import { chainHashV1, GENESIS_HASH } from '../../integrity/canonical.js'
 import { verifyChains } from '../../integrity/verify.js'
 import { migrateAllBut, preUpgradeEvents, withPreFixConflictTarget } from '../../../test/support/migrate-partial.js'
 import { storedEvent } from '../../../test/support/events.js'
@@ -35,7 +35,7 @@ function insertBeforeFix(file: string, chained: readonly ReturnType<typeof store
       const heads = new Map<string, { seq: number; hash: string }>()
       for (const event of chained) {
         const head = heads.get(event.tenant_id) ?? { seq: 0, hash: GENESIS_HASH }
-        const hash = chainHashOf(head.hash, canonicalEvent(event))
+        const hash = chainHashV1(head.hash, event)
         insert.run({ ...toRow(event), seq: head.seq + 1, prev_hash: head.hash, hash })
         heads.set(event.tenant_id, { seq: head.seq + 1, hash })
       }
@@ -65,7 +65,7 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'auditq-v4-'))
     dirs.push(dataDir)
     const file = path.join(dataDir, EMBEDDED_DB_FILE)
-    await migrateAllBut(embeddedMigrationTarget(file, () => new Database(file, { timeout: 5_000 })), EMBEDDED_MIGRATIONS, 4)
+    await migrateAllBut(embeddedMigrationTarget(file, () => new Database(file, { timeout: 5_000 })), EMBEDDED_MIGRATIONS, [4, 6])
     const events = preUpgradeEvents()
     // One row from before hash chaining (seq NULL): it must be copied too, and stay outside the chain.
     const unchained = storedEvent({ tenant_id: 'acme', action: 'before.chaining' })
@@ -74,7 +74,7 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
 
     const store = await createEmbeddedStore({ dataDir })
     stores.push(store)
-    expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids'])
+    expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids', '6_chain_format_2'])
 
     for (const tenant of ['acme', 'globex', 'initech']) {
       const expected = [...events.filter((e) => e.tenant_id === tenant), ...(tenant === 'acme' ? [unchained] : [])]

@@ -99,6 +99,69 @@ export const CHAIN_MIGRATION = [
 ]
 
 /**
+ * Chain format 2 (migration 6): Node sends each event's content digest (SHA-256 of its canonical
+ * form, computed before the statement), packed 32 bytes per event into one bytea, so the batch
+ * travels without a second copy of itself and the server hashes 64 bytes per event in chain
+ * order: hash = SHA-256(prev as 32 bytes || digest). `p_tenants` are the batch's distinct
+ * tenants, `p_slots[i]` the 1-based position of event i's tenant among them. Locks the heads in
+ * one fixed order (the server's own sort, the same for every caller, so concurrent batches cannot
+ * deadlock), numbers and links the events in batch order over arrays (no per-row query; ~3 µs per
+ * event), moves each head once, and returns seq/prev/hash arrays in batch order for the INSERT to
+ * unnest beside the columns, with no join back to the rows.
+ * VOLATILE: each statement inside takes a fresh snapshot, so the read after the lock sees the head
+ * the previous holder committed.
+ */
+const CHAIN_V2_FUNCTION = `CREATE FUNCTION auditq_chain_v2(p_tenants text[], p_slots int[], p_digests bytea, p_genesis text,
+    OUT o_seqs bigint[], OUT o_prevs bytea[], OUT o_hashes bytea[])
+  LANGUAGE plpgsql VOLATILE AS $$
+  DECLARE
+    n int := length(p_digests) / 32;
+    head_seqs bigint[];
+    head_hashes bytea[];
+    slots int[] := p_slots;
+    slot int;
+  BEGIN
+    IF n <> cardinality(p_slots) OR length(p_digests) % 32 <> 0 THEN
+      RAISE EXCEPTION 'auditq_chain_v2: % slots for % bytes of digests', cardinality(p_slots), length(p_digests);
+    END IF;
+    INSERT INTO audit_chain_heads AS h (tenant_id, seq, hash)
+      SELECT t, 0::bigint, p_genesis FROM unnest(p_tenants) AS t ORDER BY 1
+      ON CONFLICT (tenant_id) DO UPDATE SET seq = h.seq;
+    SELECT array_agg(h.seq ORDER BY u.o), array_agg(decode(h.hash, 'hex') ORDER BY u.o) INTO head_seqs, head_hashes
+      FROM unnest(p_tenants) WITH ORDINALITY AS u(t, o) JOIN audit_chain_heads h ON h.tenant_id = u.t;
+    o_seqs := array_fill(0::bigint, ARRAY[n]);
+    o_prevs := array_fill(''::bytea, ARRAY[n]);
+    o_hashes := array_fill(''::bytea, ARRAY[n]);
+    FOR i IN 1 .. n LOOP
+      slot := slots[i];
+      o_prevs[i] := head_hashes[slot];
+      head_hashes[slot] := sha256(head_hashes[slot] || substring(p_digests FROM i * 32 - 31 FOR 32));
+      head_seqs[slot] := head_seqs[slot] + 1;
+      o_seqs[i] := head_seqs[slot];
+      o_hashes[i] := head_hashes[slot];
+    END LOOP;
+    UPDATE audit_chain_heads h SET seq = u.s, hash = encode(u.x, 'hex')
+      FROM unnest(p_tenants, head_seqs, head_hashes) AS u(t, s, x) WHERE h.tenant_id = u.t;
+  END $$`
+
+/**
+ * Migration 6: chain format 2. Rows already chained keep format 1; `audit_chain_formats` records,
+ * per tenant that had a chain, the first seq hashed the new way, so verify applies each format
+ * where it was written. Tenants created later have no row: format 2 from seq 1.
+ */
+export const CHAIN_FORMAT_2_MIGRATION = [
+  `CREATE TABLE audit_chain_formats (
+    tenant_id   text   PRIMARY KEY,
+    v2_from_seq bigint NOT NULL
+  )`,
+  'INSERT INTO audit_chain_formats (tenant_id, v2_from_seq) SELECT tenant_id, seq + 1 FROM audit_chain_heads',
+  `CREATE TRIGGER audit_chain_formats_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_chain_formats
+    FOR EACH STATEMENT EXECUTE FUNCTION auditq_append_only()`,
+  'DROP FUNCTION auditq_chain(text[], text[], text)',
+  CHAIN_V2_FUNCTION,
+]
+
+/**
  * Statement-level BEFORE triggers: no per-row cost, and they fire even when no row matches. The
  * retention path sets the transaction-local `auditq.retention = on` before its DELETE; nothing
  * else may change a stored event, a cut or a checkpoint. This stops application bugs and
@@ -125,23 +188,22 @@ const UNNEST_COLUMNS = EVENT_FIELDS.map((field, i) => `$${i + 1}::${COLUMN_TYPES
 
 /**
  * The whole chained insert as one statement, so one round trip and its own transaction: number
- * and hash in `auditq_chain`, insert, and require that every numbered row was inserted. A row
+ * and link in `auditq_chain_v2`, insert, and require that every numbered row was inserted. A row
  * skipped by ON CONFLICT (its tenant's id was stored meanwhile) would leave a hole, so the statement then
  * fails with DUPLICATE_SQLSTATE, rolls back whole, and the caller re-plans without those ids.
  */
 export const INSERT_CHAINED_SQL = `WITH chained AS (
-    SELECT * FROM auditq_chain($2::text[], $${N + 1}::text[], $${N + 2}::text)
+    SELECT * FROM auditq_chain_v2($${N + 1}::text[], $${N + 2}::int[], $${N + 3}::bytea, $${N + 4}::text)
   ), inserted AS (
     INSERT INTO audit_logs (${COLUMNS}, seq, prev_hash, hash)
-    SELECT ${EVENT_FIELDS.map((field) => `u.${field}`).join(', ')}, c.o_seq, c.o_prev, c.o_hash
-    FROM unnest(${UNNEST_COLUMNS}) WITH ORDINALITY AS u(${COLUMNS}, ord)
-    JOIN chained c ON c.o_ord = u.ord
+    SELECT ${EVENT_FIELDS.map((field) => `u.${field}`).join(', ')}, u.seq, encode(u.prev, 'hex'), encode(u.hash, 'hex')
+    FROM chained c, unnest(${UNNEST_COLUMNS}, c.o_seqs, c.o_prevs, c.o_hashes) AS u(${COLUMNS}, seq, prev, hash)
     ON CONFLICT (tenant_id, id) DO NOTHING
     RETURNING 1
   )
   SELECT auditq_require_all((SELECT count(*) FROM inserted), cardinality($1::uuid[])) AS inserted`
 
-export const INSERT_CHAINED_NAME = 'auditq_insert_chained'
+export const INSERT_CHAINED_NAME = 'auditq_insert_chained_v2'
 
 /** Which of the (tenant_id, id) pairs ($1 tenants, $2 ids, zipped) are already stored. */
 export const EXISTING_IDS_SQL = `SELECT a.tenant_id, a.id::text AS id FROM audit_logs a

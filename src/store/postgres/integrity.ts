@@ -88,6 +88,14 @@ export class PostgresIntegrity implements IntegrityStore {
         )
         return rows.map((row): ChainHead => ({ tenant_id: row.tenant_id, seq: Number(row.seq), hash: row.hash }))
       },
+      async formatSwitches(tenant) {
+        const [where, values] = byTenant(tenant)
+        const { rows } = await client.query<{ tenant_id: string; v2_from_seq: string }>(
+          `SELECT tenant_id, v2_from_seq FROM audit_chain_formats${where}`,
+          values,
+        )
+        return new Map(rows.map((row) => [row.tenant_id, Number(row.v2_from_seq)]))
+      },
       async cuts(tenant) {
         const [where, values] = byTenant(tenant)
         const { rows } = await client.query<CutDbRow>(

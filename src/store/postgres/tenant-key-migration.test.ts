@@ -1,16 +1,16 @@
 /**
- * Migration 4 on a schema that has every other step applied and rows in it, written the way a
- * store before the fix wrote them: nothing lost, the chain still verifies, the append-only guard
- * still refuses, and ids are unique per tenant afterwards.
+ * Migrations 4 and 6 on a schema that has every other step applied and rows in it, written the way
+ * a store before them wrote them (conflict on id alone, chain format 1): nothing lost, the old chain
+ * still verifies and new events continue it in format 2, the append-only guard still refuses, and
+ * ids are unique per tenant afterwards.
  */
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { canonicalEvent, GENESIS_HASH } from '../../integrity/canonical.js'
 import { verifyChains } from '../../integrity/verify.js'
-import { migrateAllBut, preUpgradeEvents, withPreFixConflictTarget } from '../../../test/support/migrate-partial.js'
+import { migrateAllBut, PG_FORMAT_1_INSERT_CHAINED_SQL, preUpgradeEvents, withPreFixConflictTarget } from '../../../test/support/migrate-partial.js'
 import { storedEvent } from '../../../test/support/events.js'
 import { POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
-import { INSERT_CHAINED_SQL } from './chain-sql.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
 import { createPostgresStore } from './postgres-store.js'
 import { INSERT_UNNEST_SQL, unnestParams } from './sql.js'
@@ -39,12 +39,12 @@ describe.skipIf(!hasPostgres)('postgres migration 4 (ids unique per tenant)', ()
   it('keeps every row and the chain, still refuses UPDATE, and stores an id another tenant holds', async () => {
     const pool = new pg.Pool({ connectionString: POSTGRES_URL, options: `-c search_path=${schema}`, max: 2 })
     try {
-      await migrateAllBut(postgresMigrationTarget(pool, { schema, lockTimeoutMs: 10_000 }), POSTGRES_MIGRATIONS, 4)
+      await migrateAllBut(postgresMigrationTarget(pool, { schema, lockTimeoutMs: 10_000 }), POSTGRES_MIGRATIONS, [4, 6])
       const events = preUpgradeEvents()
       const unchained = storedEvent({ tenant_id: 'acme', action: 'before.chaining' })
       // As the store wrote them before the fix: conflict on id alone, chained in the server.
       await pool.query(withPreFixConflictTarget(INSERT_UNNEST_SQL), unnestParams([unchained]))
-      await pool.query(withPreFixConflictTarget(INSERT_CHAINED_SQL), [
+      await pool.query(withPreFixConflictTarget(PG_FORMAT_1_INSERT_CHAINED_SQL), [
         ...unnestParams(events),
         events.map(canonicalEvent),
         GENESIS_HASH,
@@ -54,7 +54,7 @@ describe.skipIf(!hasPostgres)('postgres migration 4 (ids unique per tenant)', ()
 
       const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema })
       try {
-        expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids'])
+        expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids', '6_chain_format_2'])
         for (const tenant of ['acme', 'globex', 'initech']) {
           const expected = [...events.filter((e) => e.tenant_id === tenant), ...(tenant === 'acme' ? [unchained] : [])]
           const stored = (await store.query({ tenant_id: tenant }, { limit: 100 })).events
