@@ -106,10 +106,12 @@ const HEX_HASH = /^[0-9a-f]{64}$/
  */
 export function linkHash(prevHash: string, digest: Buffer): string {
   if (!HEX_HASH.test(prevHash)) return `malformed prev_hash ${JSON.stringify(prevHash.slice(0, 80))}`
-  const input = Buffer.alloc(64)
-  input.write(prevHash, 0, 32, 'hex')
-  digest.copy(input, 32)
-  return sha256(input).toString('hex')
+  return link(Buffer.from(prevHash, 'hex'), digest).toString('hex')
+}
+
+/** The same link on raw bytes: SHA-256 over the 32-byte previous hash followed by the 32-byte digest. */
+export function link(prev: Buffer, digest: Buffer): Buffer {
+  return sha256(Buffer.concat([prev, digest], 64))
 }
 
 /**

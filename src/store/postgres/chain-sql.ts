@@ -49,14 +49,13 @@ const CHAIN_FUNCTION = `CREATE FUNCTION auditq_chain(p_tenants text[], p_canonic
     END IF;
   END $$`
 
-/** Fails the whole statement (and so the head moves) when an id was skipped as a duplicate. */
-export const DUPLICATE_SQLSTATE = 'AQ001'
+/** Migration 2's insert failed the whole statement with this when an id was skipped as a duplicate (dropped by migration 6). */
 const REQUIRE_ALL_FUNCTION = `CREATE FUNCTION auditq_require_all(p_inserted bigint, p_planned bigint) RETURNS bigint
   LANGUAGE plpgsql AS $$
   BEGIN
     IF p_inserted <> p_planned THEN
       RAISE EXCEPTION 'auditq: % of % numbered events were already stored', p_planned - p_inserted, p_planned
-        USING ERRCODE = '${'AQ001'}';
+        USING ERRCODE = 'AQ001';
     END IF;
     RETURN p_inserted;
   END $$`
@@ -101,47 +100,73 @@ export const CHAIN_MIGRATION = [
 /**
  * Chain format 2 (migration 6): Node sends each event's content digest (SHA-256 of its canonical
  * form, computed before the statement), packed 32 bytes per event into one bytea, so the batch
- * travels without a second copy of itself and the server hashes 64 bytes per event in chain
- * order: hash = SHA-256(prev as 32 bytes || digest). `p_tenants` are the batch's distinct
- * tenants, `p_slots[i]` the 1-based position of event i's tenant among them. Locks the heads in
- * one fixed order (the server's own sort, the same for every caller, so concurrent batches cannot
- * deadlock), numbers and links the events in batch order over arrays (no per-row query; ~3 µs per
- * event), moves each head once, and returns seq/prev/hash arrays in batch order for the INSERT to
- * unnest beside the columns, with no join back to the rows.
+ * travels without a second copy of itself; a link is SHA-256(prev as 32 bytes || digest).
+ * `p_tenants` are the batch's distinct tenants, `p_slots[i]` the 1-based position of event i's
+ * tenant among them.
+ *
+ * Locks the heads in one fixed order (the server's own sort, the same for every caller, so
+ * concurrent batches cannot deadlock). Then the links, packed like the digests:
+ *  - when the caller sent links computed from the heads it expects (`p_expected_*`, a process
+ *    that is the only writer of these tenants knows them from its previous batch) and the locked
+ *    heads are exactly those, its links are taken as they are: no per-event work here;
+ *  - otherwise (another process wrote meanwhile, or the caller had no heads) they are computed
+ *    here in batch order, ~3-4 µs per event in PL/pgSQL, the part that held every concurrent
+ *    writer of the tenant back while it ran.
+ * Either way verify recomputes every link in Node, so a wrong link cannot pass unnoticed.
+ * Moves each head once and returns, per tenant, the seq and hash it started from (the INSERT
+ * derives each row's seq and prev_hash from them set-based) and where it ends (for the caller's
+ * next batch).
  * VOLATILE: each statement inside takes a fresh snapshot, so the read after the lock sees the head
  * the previous holder committed.
  */
 const CHAIN_V2_FUNCTION = `CREATE FUNCTION auditq_chain_v2(p_tenants text[], p_slots int[], p_digests bytea, p_genesis text,
-    OUT o_seqs bigint[], OUT o_prevs bytea[], OUT o_hashes bytea[])
+    p_expected_seqs bigint[], p_expected_hashes text[], p_links bytea,
+    OUT o_start_seqs bigint[], OUT o_start_hashes text[], OUT o_links bytea,
+    OUT o_end_seqs bigint[], OUT o_end_hashes text[], OUT o_taken boolean)
   LANGUAGE plpgsql VOLATILE AS $$
   DECLARE
     n int := length(p_digests) / 32;
-    head_seqs bigint[];
-    head_hashes bytea[];
     slots int[] := p_slots;
+    heads bytea[];
+    parts bytea[];
+    h bytea;
     slot int;
   BEGIN
-    IF n <> cardinality(p_slots) OR length(p_digests) % 32 <> 0 THEN
+    IF n <> cardinality(p_slots) OR length(p_digests) % 32 <> 0 OR length(p_links) <> length(p_digests) THEN
       RAISE EXCEPTION 'auditq_chain_v2: % slots for % bytes of digests', cardinality(p_slots), length(p_digests);
     END IF;
-    INSERT INTO audit_chain_heads AS h (tenant_id, seq, hash)
+    INSERT INTO audit_chain_heads AS hd (tenant_id, seq, hash)
       SELECT t, 0::bigint, p_genesis FROM unnest(p_tenants) AS t ORDER BY 1
-      ON CONFLICT (tenant_id) DO UPDATE SET seq = h.seq;
-    SELECT array_agg(h.seq ORDER BY u.o), array_agg(decode(h.hash, 'hex') ORDER BY u.o) INTO head_seqs, head_hashes
-      FROM unnest(p_tenants) WITH ORDINALITY AS u(t, o) JOIN audit_chain_heads h ON h.tenant_id = u.t;
-    o_seqs := array_fill(0::bigint, ARRAY[n]);
-    o_prevs := array_fill(''::bytea, ARRAY[n]);
-    o_hashes := array_fill(''::bytea, ARRAY[n]);
-    FOR i IN 1 .. n LOOP
-      slot := slots[i];
-      o_prevs[i] := head_hashes[slot];
-      head_hashes[slot] := sha256(head_hashes[slot] || substring(p_digests FROM i * 32 - 31 FOR 32));
-      head_seqs[slot] := head_seqs[slot] + 1;
-      o_seqs[i] := head_seqs[slot];
-      o_hashes[i] := head_hashes[slot];
-    END LOOP;
-    UPDATE audit_chain_heads h SET seq = u.s, hash = encode(u.x, 'hex')
-      FROM unnest(p_tenants, head_seqs, head_hashes) AS u(t, s, x) WHERE h.tenant_id = u.t;
+      ON CONFLICT (tenant_id) DO UPDATE SET seq = hd.seq;
+    SELECT array_agg(hd.seq ORDER BY u.o), array_agg(hd.hash ORDER BY u.o) INTO o_start_seqs, o_start_hashes
+      FROM unnest(p_tenants) WITH ORDINALITY AS u(t, o) JOIN audit_chain_heads hd ON hd.tenant_id = u.t;
+    o_taken := p_links IS NOT NULL AND o_start_seqs = p_expected_seqs AND o_start_hashes = p_expected_hashes;
+    IF o_taken THEN
+      o_links := p_links;
+    ELSE
+      parts := array_fill(''::bytea, ARRAY[n]);
+      IF cardinality(p_tenants) = 1 THEN
+        h := decode(o_start_hashes[1], 'hex');
+        FOR i IN 1 .. n LOOP
+          h := sha256(h || substring(p_digests FROM i * 32 - 31 FOR 32));
+          parts[i] := h;
+        END LOOP;
+      ELSE
+        SELECT array_agg(decode(x, 'hex') ORDER BY o) INTO heads FROM unnest(o_start_hashes) WITH ORDINALITY AS u(x, o);
+        FOR i IN 1 .. n LOOP
+          slot := slots[i];
+          h := sha256(heads[slot] || substring(p_digests FROM i * 32 - 31 FOR 32));
+          heads[slot] := h;
+          parts[i] := h;
+        END LOOP;
+      END IF;
+      SELECT string_agg(x, ''::bytea ORDER BY o) INTO o_links FROM unnest(parts) WITH ORDINALITY AS u(x, o);
+    END IF;
+    SELECT array_agg(o_start_seqs[c.slot] + c.n ORDER BY c.slot), array_agg(encode(substring(o_links FROM c.last::int * 32 - 31 FOR 32), 'hex') ORDER BY c.slot)
+      INTO o_end_seqs, o_end_hashes
+      FROM (SELECT z.slot, count(*) AS n, max(z.o) AS last FROM unnest(p_slots) WITH ORDINALITY AS z(slot, o) GROUP BY z.slot) c;
+    UPDATE audit_chain_heads hd SET seq = u.s, hash = u.x
+      FROM unnest(p_tenants, o_end_seqs, o_end_hashes) AS u(t, s, x) WHERE hd.tenant_id = u.t;
   END $$`
 
 /**
@@ -158,6 +183,7 @@ export const CHAIN_FORMAT_2_MIGRATION = [
   `CREATE TRIGGER audit_chain_formats_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_chain_formats
     FOR EACH STATEMENT EXECUTE FUNCTION auditq_append_only()`,
   'DROP FUNCTION auditq_chain(text[], text[], text)',
+  'DROP FUNCTION auditq_require_all(bigint, bigint)',
   CHAIN_V2_FUNCTION,
 ]
 
@@ -187,21 +213,39 @@ const N = EVENT_FIELDS.length
 const UNNEST_COLUMNS = EVENT_FIELDS.map((field, i) => `$${i + 1}::${COLUMN_TYPES[field]}[]`).join(', ')
 
 /**
- * The whole chained insert as one statement, so one round trip and its own transaction: number
- * and link in `auditq_chain_v2`, insert, and require that every numbered row was inserted. A row
- * skipped by ON CONFLICT (its tenant's id was stored meanwhile) would leave a hole, so the statement then
- * fails with DUPLICATE_SQLSTATE, rolls back whole, and the caller re-plans without those ids.
+ * The whole chained insert as one statement, so one round trip and its own transaction: lock and
+ * link in `auditq_chain_v2`, then insert. Each row's seq and prev_hash follow from its tenant's
+ * starting head and the packed links, using two arrays Node sends beside the slots: the event's
+ * rank within its tenant in this batch (seq = start + rank) and the batch position of the
+ * tenant's previous event (0 for its first, whose prev_hash is the starting head). Scalar per
+ * row: no sort or window (sorting 500 wide rows spilled to disk).
+ *
+ * No ON CONFLICT: an id this tenant already stored (a concurrent batch may have stored it while we
+ * waited for the head) fails the statement with a unique violation on the primary key, which rolls
+ * the head back with it, so a duplicate never takes a seq; the caller re-plans without those ids.
+ * (Skipping the row instead, as the unchained insert does, would leave a hole in the numbering,
+ * and catching that cost a RETURNING and a count on every batch.)
+ * Parameters after the columns: tenants, slots, ranks, previous positions, packed digests,
+ * genesis, expected head seqs and hashes, packed links (or NULL).
  */
 export const INSERT_CHAINED_SQL = `WITH chained AS (
-    SELECT * FROM auditq_chain_v2($${N + 1}::text[], $${N + 2}::int[], $${N + 3}::bytea, $${N + 4}::text)
+    SELECT * FROM auditq_chain_v2($${N + 1}::text[], $${N + 2}::int[], $${N + 5}::bytea, $${N + 6}::text,
+      $${N + 7}::bigint[], $${N + 8}::text[], $${N + 9}::bytea)
   ), inserted AS (
     INSERT INTO audit_logs (${COLUMNS}, seq, prev_hash, hash)
-    SELECT ${EVENT_FIELDS.map((field) => `u.${field}`).join(', ')}, u.seq, encode(u.prev, 'hex'), encode(u.hash, 'hex')
-    FROM chained c, unnest(${UNNEST_COLUMNS}, c.o_seqs, c.o_prevs, c.o_hashes) AS u(${COLUMNS}, seq, prev, hash)
-    ON CONFLICT (tenant_id, id) DO NOTHING
-    RETURNING 1
+    SELECT ${EVENT_FIELDS.map((field) => `z.${field}`).join(', ')}, c.o_start_seqs[z.slot] + z.rank,
+      CASE WHEN z.before = 0 THEN c.o_start_hashes[z.slot] ELSE encode(substring(c.o_links FROM z.before * 32 - 31 FOR 32), 'hex') END,
+      encode(substring(c.o_links FROM z.o::int * 32 - 31 FOR 32), 'hex')
+    FROM chained c,
+      unnest(${UNNEST_COLUMNS}, $${N + 2}::int[], $${N + 3}::int[], $${N + 4}::int[]) WITH ORDINALITY AS z(${COLUMNS}, slot, rank, before, o)
   )
-  SELECT auditq_require_all((SELECT count(*) FROM inserted), cardinality($1::uuid[])) AS inserted`
+  SELECT c.o_end_seqs AS end_seqs, c.o_end_hashes AS end_hashes, c.o_taken AS taken FROM chained c`
+
+/** The unique violation an already-stored id raises in INSERT_CHAINED_SQL. */
+export function isDuplicateId(error: unknown): boolean {
+  const { code, constraint } = error as { code?: unknown; constraint?: unknown }
+  return code === '23505' && constraint === 'audit_logs_pkey'
+}
 
 export const INSERT_CHAINED_NAME = 'auditq_insert_chained_v2'
 

@@ -15,6 +15,7 @@ import { runMigrations } from '../migrate.js'
 import type { EventFilter, InsertResult, MigrationReport, Page, PageRequest, Store, StoreErrorKind } from '../store.js'
 import { classifyPostgresError } from './classify-error.js'
 import { insertChained } from './chained-insert.js'
+import { ChainHeadCache } from './head-cache.js'
 import { PostgresIntegrity } from './integrity.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
 import { postgresReport } from './report.js'
@@ -149,6 +150,8 @@ export class PostgresStore implements Store {
   /** The schema on this store's search_path. */
   readonly schemaName: string
   readonly integrity: PostgresIntegrity
+  /** Heads this process last wrote: lets a sole writer send its links ready-made (head-cache.ts). */
+  readonly chainHeads = new ChainHeadCache()
   private ended: Promise<void> | undefined
 
   constructor(
@@ -169,13 +172,13 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Chained (the default): one transaction on one client, see chained-insert.ts. Unchained (bench
-   * baseline only): one statement, so it is its own transaction and pool.query is safe.
+   * Chained (the default): one statement, see chained-insert.ts. Unchained (bench baseline only):
+   * one statement too, so it is its own transaction and pool.query is safe.
    * `rowCount` counts only rows actually inserted; skipped conflicts are the duplicates.
    */
   async insertBatch(events: readonly AuditEvent[]): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: 0 }
-    if (this.settings.chain) return insertChained(this.pool, events)
+    if (this.settings.chain) return insertChained(this.pool, events, this.chainHeads)
     const result = await this.pool.query({ name: INSERT_UNNEST_NAME, text: INSERT_UNNEST_SQL, values: unnestParams(events) })
     const inserted = result.rowCount ?? 0
     return { inserted, duplicates: events.length - inserted }
