@@ -105,7 +105,9 @@ export const CHAIN_MIGRATION = [
  * tenant among them.
  *
  * Locks the heads in one fixed order (the server's own sort, the same for every caller, so
- * concurrent batches cannot deadlock). Then the links, packed like the digests:
+ * concurrent batches cannot deadlock: existing heads first, then any it creates, and a batch
+ * waits for a head only before it has inserted a single row). Then the links, packed like the
+ * digests:
  *  - when the caller sent links computed from the heads it expects (`p_expected_*`, a process
  *    that is the only writer of these tenants knows them from its previous batch) and the locked
  *    heads are exactly those, its links are taken as they are: no per-event work here;
@@ -131,13 +133,20 @@ const CHAIN_V2_FUNCTION = `CREATE FUNCTION auditq_chain_v2(p_tenants text[], p_s
     parts bytea[];
     h bytea;
     slot int;
+    locked int;
   BEGIN
     IF n <> cardinality(p_slots) OR length(p_digests) % 32 <> 0 OR length(p_links) <> length(p_digests) THEN
       RAISE EXCEPTION 'auditq_chain_v2: % slots for % bytes of digests', cardinality(p_slots), length(p_digests);
     END IF;
-    INSERT INTO audit_chain_heads AS hd (tenant_id, seq, hash)
-      SELECT t, 0::bigint, p_genesis FROM unnest(p_tenants) AS t ORDER BY 1
-      ON CONFLICT (tenant_id) DO UPDATE SET seq = hd.seq;
+    -- Existing heads are locked without writing them (a new row version per batch otherwise);
+    -- missing ones are created, which locks them too. Both in the server's sort order.
+    PERFORM 1 FROM audit_chain_heads WHERE tenant_id = ANY (p_tenants) ORDER BY tenant_id FOR UPDATE;
+    GET DIAGNOSTICS locked = ROW_COUNT;
+    IF locked < cardinality(p_tenants) THEN
+      INSERT INTO audit_chain_heads AS hd (tenant_id, seq, hash)
+        SELECT t, 0::bigint, p_genesis FROM unnest(p_tenants) AS t ORDER BY 1
+        ON CONFLICT (tenant_id) DO UPDATE SET seq = hd.seq;
+    END IF;
     SELECT array_agg(hd.seq ORDER BY u.o), array_agg(hd.hash ORDER BY u.o) INTO o_start_seqs, o_start_hashes
       FROM unnest(p_tenants) WITH ORDINALITY AS u(t, o) JOIN audit_chain_heads hd ON hd.tenant_id = u.t;
     o_taken := p_links IS NOT NULL AND o_start_seqs = p_expected_seqs AND o_start_hashes = p_expected_hashes;
@@ -162,9 +171,14 @@ const CHAIN_V2_FUNCTION = `CREATE FUNCTION auditq_chain_v2(p_tenants text[], p_s
       END IF;
       SELECT string_agg(x, ''::bytea ORDER BY o) INTO o_links FROM unnest(parts) WITH ORDINALITY AS u(x, o);
     END IF;
-    SELECT array_agg(o_start_seqs[c.slot] + c.n ORDER BY c.slot), array_agg(encode(substring(o_links FROM c.last::int * 32 - 31 FOR 32), 'hex') ORDER BY c.slot)
-      INTO o_end_seqs, o_end_hashes
-      FROM (SELECT z.slot, count(*) AS n, max(z.o) AS last FROM unnest(p_slots) WITH ORDINALITY AS z(slot, o) GROUP BY z.slot) c;
+    IF cardinality(p_tenants) = 1 THEN
+      o_end_seqs := ARRAY[o_start_seqs[1] + n];
+      o_end_hashes := ARRAY[encode(substring(o_links FROM n * 32 - 31 FOR 32), 'hex')];
+    ELSE
+      SELECT array_agg(o_start_seqs[c.slot] + c.n ORDER BY c.slot), array_agg(encode(substring(o_links FROM c.last::int * 32 - 31 FOR 32), 'hex') ORDER BY c.slot)
+        INTO o_end_seqs, o_end_hashes
+        FROM (SELECT z.slot, count(*) AS n, max(z.o) AS last FROM unnest(p_slots) WITH ORDINALITY AS z(slot, o) GROUP BY z.slot) c;
+    END IF;
     UPDATE audit_chain_heads hd SET seq = u.s, hash = u.x
       FROM unnest(p_tenants, o_end_seqs, o_end_hashes) AS u(t, s, x) WHERE hd.tenant_id = u.t;
   END $$`
