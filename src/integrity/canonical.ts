@@ -109,9 +109,14 @@ export function linkHash(prevHash: string, digest: Buffer): string {
   return link(Buffer.from(prevHash, 'hex'), digest).toString('hex')
 }
 
+/** Reused by link(): it runs synchronously, so one scratch buffer per process is enough. */
+const linkInput = Buffer.alloc(64)
+
 /** The same link on raw bytes: SHA-256 over the 32-byte previous hash followed by the 32-byte digest. */
 export function link(prev: Buffer, digest: Buffer): Buffer {
-  return sha256(Buffer.concat([prev, digest], 64))
+  prev.copy(linkInput, 0, 0, 32)
+  digest.copy(linkInput, 32, 0, 32)
+  return sha256(linkInput)
 }
 
 /**
