@@ -105,8 +105,13 @@ const HEX_HASH = /^[0-9a-f]{64}$/
  * nothing: the result is not a hash, so it can never equal a well-formed stored hash.
  */
 export function linkHash(prevHash: string, digest: Buffer): string {
-  if (!HEX_HASH.test(prevHash)) return `malformed prev_hash ${JSON.stringify(prevHash.slice(0, 80))}`
-  return link(Buffer.from(prevHash, 'hex'), digest).toString('hex')
+  const prev = hashBytes(prevHash)
+  return prev ? link(prev, digest).toString('hex') : `malformed prev_hash ${JSON.stringify(prevHash.slice(0, 80))}`
+}
+
+/** A stored hash as its 32 bytes, or null when it is not 64 lower-case hex digits. */
+export function hashBytes(hash: string): Buffer | null {
+  return HEX_HASH.test(hash) ? Buffer.from(hash, 'hex') : null
 }
 
 /** Reused by link(): it runs synchronously, so one scratch buffer per process is enough. */
@@ -114,6 +119,7 @@ const linkInput = Buffer.alloc(64)
 
 /** The same link on raw bytes: SHA-256 over the 32-byte previous hash followed by the 32-byte digest. */
 export function link(prev: Buffer, digest: Buffer): Buffer {
+  if (prev.length !== 32 || digest.length !== 32) throw new RangeError(`link: 32-byte inputs expected, got ${prev.length} and ${digest.length}`)
   prev.copy(linkInput, 0, 0, 32)
   digest.copy(linkInput, 32, 0, 32)
   return sha256(linkInput)
