@@ -105,9 +105,8 @@ export const CHAIN_MIGRATION = [
  * tenant among them.
  *
  * Locks the heads in one fixed order (the server's own sort, the same for every caller, so
- * concurrent batches cannot deadlock: existing heads first, then any it creates, and a batch
- * waits for a head only before it has inserted a single row). Then the links, packed like the
- * digests:
+ * concurrent batches cannot deadlock; a batch waits for a head only before it has inserted a
+ * single row). Then the links, packed like the digests:
  *  - when the caller sent links computed from the heads it expects (`p_expected_*`, a process
  *    that is the only writer of these tenants knows them from its previous batch) and the locked
  *    heads are exactly those, its links are taken as they are: no per-event work here;
@@ -133,23 +132,26 @@ const CHAIN_V2_FUNCTION = `CREATE FUNCTION auditq_chain_v2(p_tenants text[], p_s
     parts bytea[];
     h bytea;
     slot int;
-    locked int;
+    existing int;
   BEGIN
     IF n <> cardinality(p_slots) OR length(p_digests) % 32 <> 0 OR length(p_links) <> length(p_digests) THEN
       RAISE EXCEPTION 'auditq_chain_v2: % slots for % bytes of digests', cardinality(p_slots), length(p_digests);
     END IF;
-    -- Existing heads are locked without writing them (a new row version per batch otherwise);
-    -- missing ones are created, which locks them too. Both in the server's sort order.
-    PERFORM 1 FROM audit_chain_heads WHERE tenant_id = ANY (p_tenants) ORDER BY tenant_id FOR UPDATE;
-    GET DIAGNOSTICS locked = ROW_COUNT;
-    IF locked < cardinality(p_tenants) THEN
+    -- All of the batch's heads are locked in the server's sort order, in one statement, so two
+    -- batches can never each hold a head the other waits for. When they all exist (every batch
+    -- but a tenant's first), without writing them: the upsert would add a row version per batch.
+    -- Heads are never deleted, so "all exist" cannot turn false between the count and the lock.
+    SELECT count(*) INTO existing FROM audit_chain_heads WHERE tenant_id = ANY (p_tenants);
+    IF existing = cardinality(p_tenants) THEN
+      PERFORM 1 FROM audit_chain_heads WHERE tenant_id = ANY (p_tenants) ORDER BY tenant_id FOR UPDATE;
+    ELSE
       INSERT INTO audit_chain_heads AS hd (tenant_id, seq, hash)
         SELECT t, 0::bigint, p_genesis FROM unnest(p_tenants) AS t ORDER BY 1
         ON CONFLICT (tenant_id) DO UPDATE SET seq = hd.seq;
     END IF;
     SELECT array_agg(hd.seq ORDER BY u.o), array_agg(hd.hash ORDER BY u.o) INTO o_start_seqs, o_start_hashes
       FROM unnest(p_tenants) WITH ORDINALITY AS u(t, o) JOIN audit_chain_heads hd ON hd.tenant_id = u.t;
-    o_taken := p_links IS NOT NULL AND o_start_seqs = p_expected_seqs AND o_start_hashes = p_expected_hashes;
+    o_taken := coalesce(p_links IS NOT NULL AND o_start_seqs = p_expected_seqs AND o_start_hashes = p_expected_hashes, false);
     IF o_taken THEN
       o_links := p_links;
     ELSE

@@ -1,0 +1,104 @@
+/**
+ * Several processes' batches lock overlapping sets of tenant heads while new tenants keep
+ * appearing: the chain function must take every batch's locks in one global order (a batch that
+ * locked the heads that existed and then created the missing ones could hold one head another
+ * batch waits for while waiting for one that batch holds), and the chains must come out whole.
+ */
+import pg from 'pg'
+import { afterAll, describe, expect, it } from 'vitest'
+import { verifyChains } from '../../integrity/verify.js'
+import { storedEvent } from '../../../test/support/events.js'
+import { POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
+import { createPostgresStore, type PostgresStore } from './postgres-store.js'
+import { tenantSlots } from './chained-insert.js'
+
+const hasPostgres = await postgresAvailable()
+
+describe('tenantSlots', () => {
+  it('numbers each tenant within the batch and points at its previous event', () => {
+    const events = ['b', 'a', 'b', 'c', 'a', 'b'].map((tenant_id) => storedEvent({ tenant_id }))
+    expect(tenantSlots(events)).toEqual({
+      tenants: ['b', 'a', 'c'],
+      slots: [1, 2, 1, 3, 2, 1],
+      ranks: [1, 1, 2, 1, 2, 3],
+      before: [0, 0, 1, 0, 2, 3],
+    })
+  })
+})
+
+describe.skipIf(!hasPostgres)('postgres chained insert under concurrent writers', () => {
+  const schemas: string[] = []
+  const freshSchema = () => {
+    schemas.push(uniqueSchema('chainlock'))
+    return schemas.at(-1)!
+  }
+  afterAll(async () => {
+    const client = new pg.Client({ connectionString: POSTGRES_URL })
+    await client.connect()
+    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+    await client.end()
+  })
+
+  it('holds no head while it waits for one: all of a batch\'s heads are locked in one sorted pass', async () => {
+    const schema = freshSchema()
+    const appName = `${schema}_waiter`
+    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema, applicationName: appName })
+    const other = new pg.Client({ connectionString: POSTGRES_URL, options: `-c search_path=${schema}` })
+    const creator = new pg.Client({ connectionString: POSTGRES_URL, options: `-c search_path=${schema}` })
+    await Promise.all([other.connect(), creator.connect()])
+    try {
+      await store.migrate()
+      await store.insertBatch([storedEvent({ tenant_id: 'lock-c' })])
+      // Another batch is creating head "lock-a" and has not committed.
+      await creator.query('BEGIN')
+      await creator.query("INSERT INTO audit_chain_heads (tenant_id, seq, hash) VALUES ('lock-a', 0, repeat('0', 64))")
+      const pending = store.insertBatch([storedEvent({ tenant_id: 'lock-c' }), storedEvent({ tenant_id: 'lock-a' })])
+      for (let i = 0; ; i++) {
+        const { rows } = await other.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [appName])
+        if (rows.length > 0) break
+        if (i > 200) throw new Error('the batch never waited for the head being created')
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      // Waiting for "lock-a", the batch must not be holding "lock-c" (sorted after it): a batch
+      // that locked the existing heads first and then created the missing ones would, and one
+      // that waits for "lock-c" while holding "lock-a" would deadlock with it.
+      await other.query('BEGIN')
+      await expect(other.query("SELECT 1 FROM audit_chain_heads WHERE tenant_id = 'lock-c' FOR UPDATE NOWAIT")).resolves.toMatchObject({ rowCount: 1 })
+      await other.query('ROLLBACK')
+      await creator.query('ROLLBACK')
+      await expect(pending).resolves.toEqual({ inserted: 2, duplicates: 0 })
+    } finally {
+      await Promise.all([store.close(), other.end(), creator.end()])
+    }
+  })
+
+  it('never deadlocks while batches create and share heads, and every chain is gap-free', async () => {
+    const schema = freshSchema()
+    const writers: PostgresStore[] = []
+    try {
+      for (let i = 0; i < 4; i++) {
+        const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema, poolMax: 2 })
+        if (i === 0) await store.migrate()
+        writers.push(store)
+      }
+      // Tenant names sort differently from the order they appear in, and each round adds new
+      // ones, so batches keep meeting heads that another batch is creating right then.
+      let stored = 0
+      for (let round = 0; round < 12; round++) {
+        const names = Array.from({ length: round + 2 }, (_, i) => `t${(i * 7919) % 101}`)
+        await Promise.all(
+          writers.map((store, w) => {
+            const picked = names.filter((_, i) => (i + w + round) % 2 === 0 || i === round + 1)
+            const events = Array.from({ length: 30 }, (_, i) => storedEvent({ tenant_id: picked[i % picked.length]!, description: `${round}/${w}/${i}` }))
+            stored += events.length
+            return store.insertBatch(events)
+          }),
+        )
+      }
+      const report = await verifyChains('postgres', writers[0]!.integrity)
+      expect(report).toMatchObject({ intact: true, events: stored })
+    } finally {
+      await Promise.all(writers.map((store) => store.close()))
+    }
+  })
+})
