@@ -138,6 +138,10 @@ export function describeIntegrityContract(name: string, createHarness: () => Pro
       await expect(plain('DELETE FROM audit_logs')).rejects.toThrow(/append-only/)
       await expect(plain('DELETE FROM audit_checkpoints')).rejects.toThrow(/append-only/)
       await expect(plain("UPDATE audit_checkpoints SET hash = 'x'")).rejects.toThrow(/append-only/)
+      // Where format 2 starts decides how rows are hashed: it must not move either.
+      await plain("INSERT INTO audit_chain_formats (tenant_id, v2_from_seq) VALUES ('acme', 1)")
+      await expect(plain('UPDATE audit_chain_formats SET v2_from_seq = 5')).rejects.toThrow(/append-only/)
+      await expect(plain('DELETE FROM audit_chain_formats')).rejects.toThrow(/append-only/)
       expect((await verify(store)).events).toBe(1)
     })
 
