@@ -152,15 +152,23 @@ async function processesShape(kind: string, location: string, chain: boolean, te
 if (values.child !== undefined) {
   await runChild(values.child)
 } else {
-  const shapes = {
-    processes: { name: `${workers} processes × ${batchSize}`, run: (kind: string, location: string, chain: boolean, store: Store, tenants: number) => { void store; return processesShape(kind, location, chain, tenants) } },
-    loops: { name: `${workers} loops × ${batchSize}, one process`, run: (_kind: string, _location: string, _chain: boolean, store: Store, tenants: number) => loopsShape(store, tenants) },
-    direct: { name: 'direct, 128 callers', run: (_kind: string, _location: string, _chain: boolean, store: Store, tenants: number) => directShape(store, tenants) },
+  /** What each shape needs: the store the parent opened, and how worker processes open it again. */
+  interface Sample {
+    kind: string
+    location: string
+    chain: boolean
+    store: Store
+    tenants: number
+  }
+  const shapes: Record<string, { name: string; run: (sample: Sample) => Promise<number> }> = {
+    processes: { name: `${workers} processes × ${batchSize}`, run: (s) => processesShape(s.kind, s.location, s.chain, s.tenants) },
+    loops: { name: `${workers} loops × ${batchSize}, one process`, run: (s) => loopsShape(s.store, s.tenants) },
+    direct: { name: 'direct, 128 callers', run: (s) => directShape(s.store, s.tenants) },
   }
   const rows: string[][] = []
   for (const kind of values.stores.split(',')) {
     for (const tenants of values.tenants.split(',').map(Number)) {
-      for (const shapeKey of values.shapes.split(',') as Array<keyof typeof shapes>) {
+      for (const shapeKey of values.shapes.split(',')) {
         const shape = shapes[shapeKey]
         if (!shape) throw new Error(`unknown shape ${shapeKey} (processes, loops, direct)`)
         const rates: Record<'on' | 'off', number[]> = { on: [], off: [] }
@@ -168,7 +176,7 @@ if (values.child !== undefined) {
           const order: Array<'on' | 'off'> = run % 2 === 0 ? ['off', 'on'] : ['on', 'off']
           for (const mode of order) {
             const { store, location, dispose } = await openFresh(kind, mode === 'on')
-            rates[mode].push(await shape.run(kind, location, mode === 'on', store, tenants))
+            rates[mode].push(await shape.run({ kind, location, chain: mode === 'on', store, tenants }))
             await dispose()
           }
         }
