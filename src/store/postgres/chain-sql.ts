@@ -111,8 +111,8 @@ export const CHAIN_MIGRATION = [
  *    that is the only writer of these tenants knows them from its previous batch) and the locked
  *    heads are exactly those, its links are taken as they are: no per-event work here;
  *  - otherwise (another process wrote meanwhile, or the caller had no heads) they are computed
- *    here in batch order, ~3-4 µs per event in PL/pgSQL, the part that held every concurrent
- *    writer of the tenant back while it ran.
+ *    here in batch order, ~2.5 µs per event in PL/pgSQL (1.2 ms per 500 measured), the part
+ *    that holds every concurrent writer of the tenant back while it runs.
  * Either way verify recomputes every link in Node, so a wrong link cannot pass unnoticed.
  * Moves each head once and returns, per tenant, the seq and hash it started from (the INSERT
  * derives each row's seq and prev_hash from them set-based) and where it ends (for the caller's

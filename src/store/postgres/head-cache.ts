@@ -1,7 +1,8 @@
 /**
  * The chain heads this process last wrote, so that its next batch can arrive with its links
  * already computed (~1 µs per event in Node) instead of having the server compute them under the
- * head lock (~3-4 µs per event in PL/pgSQL, while every other writer of the tenant waits).
+ * head lock (~2.5 µs per event in PL/pgSQL on the dev machine, while every other writer of the
+ * tenant waits).
  *
  * Only an offer: the server takes the links only if the locked heads are exactly the ones claimed
  * here, and computes them itself otherwise, so a stale or wrong entry costs time, never
