@@ -99,19 +99,19 @@ export function contentDigest(event: AuditEvent): Buffer {
 
 const HEX_HASH = /^[0-9a-f]{64}$/
 
-/**
- * For inserts: the digest is computed before the lock is taken, only this part under it. A
- * stored prev_hash that is not 64 lower-case hex digits (only a tampered row has one) links to
- * nothing: the result is not a hash, so it can never equal a well-formed stored hash.
- */
+/** For inserts: the digest is computed before the lock is taken, only this part under it. */
 export function linkHash(prevHash: string, digest: Buffer): string {
-  const prev = hashBytes(prevHash)
-  return prev ? link(prev, digest).toString('hex') : `malformed prev_hash ${JSON.stringify(prevHash.slice(0, 80))}`
+  return link(hashBytes(prevHash), digest).toString('hex')
 }
 
-/** A stored hash as its 32 bytes, or null when it is not 64 lower-case hex digits. */
-export function hashBytes(hash: string): Buffer | null {
-  return HEX_HASH.test(hash) ? Buffer.from(hash, 'hex') : null
+/**
+ * A stored hash as its 32 bytes. Only a tampered row or head holds anything but 64 lower-case hex
+ * digits; that text is taken as SHA-256 of its UTF-8 (PostgreSQL's `auditq_hash_bytes` does the
+ * same), so inserts after a tampered head still store events, chained to a value no stored row
+ * carries, and verify names the break. Both stores and verify agree on every input.
+ */
+export function hashBytes(hash: string): Buffer {
+  return HEX_HASH.test(hash) ? Buffer.from(hash, 'hex') : sha256(hash)
 }
 
 /** Reused by link(): it runs synchronously, so one scratch buffer per process is enough. */

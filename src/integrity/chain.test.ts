@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { storedEvent } from '../../test/support/events.js'
 import type { AuditEvent } from '../event/types.js'
-import { canonicalEvent, canonicalJson, chainHash, chainHashV1, contentDigest, GENESIS_HASH } from './canonical.js'
+import { createHash } from 'node:crypto'
+import { canonicalEvent, canonicalJson, chainHash, chainHashV1, contentDigest, GENESIS_HASH, linkHash } from './canonical.js'
 import { ChainWalker } from './chain-walker.js'
 import { checkpointIsAuthentic, generateSigningKeyPem, parseSigningKey, signCheckpoint } from './checkpoint.js'
 import type { ChainRow } from './types.js'
@@ -125,11 +126,11 @@ describe('chain formats', () => {
     expect(walkFrom(mixed(), 5)).toMatchObject({ seq: 4, problem: 'modified' })
   })
 
-  it('treats a prev_hash that is not a hash as a link to nothing, the same way every time', () => {
+  it('hashes a prev_hash that is not a hash as its text, the same way every time, and still names the row', () => {
     const rows = chain(3)
     const event = rows[1]!.event
     expect(chainHash('not-a-hash', event)).toBe(chainHash('not-a-hash', event))
-    expect(chainHash('not-a-hash', event)).not.toMatch(/^[0-9a-f]{64}$/)
+    expect(chainHash('not-a-hash', event)).toBe(linkHash(createHash('sha256').update('not-a-hash').digest('hex'), contentDigest(event)))
     expect(chainHash('A'.repeat(64), event)).not.toBe(chainHash('a'.repeat(64), event))
     const forged = { ...rows[1]!, prev_hash: 'zz', hash: chainHash('zz', event) }
     expect(walk([rows[0]!, forged, rows[2]!])).toMatchObject({ seq: 2 })

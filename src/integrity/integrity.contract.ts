@@ -200,6 +200,14 @@ export function describeIntegrityContract(name: string, createHarness: () => Pro
         expect((await verify(store)).first_break).toMatchObject({ seq: 5, problem: 'inserted' })
       })
 
+      it('a head row whose hash is not a hash does not stop ingest: events are stored and verify names the break', async () => {
+        const { store, tamper } = await tenRows()
+        await tamper(["UPDATE audit_chain_heads SET hash = 'not-a-hash' WHERE tenant_id = 'acme'"])
+        expect(await store.insertBatch([event('acme'), event('acme')])).toEqual({ inserted: 2, duplicates: 0 })
+        // seq 11 was linked to the forged head: its predecessor's hash is stored nowhere.
+        expect((await verify(store)).first_break).toMatchObject({ tenant_id: 'acme', seq: 11, problem: 'deleted' })
+      })
+
       it('deleted head row', async () => {
         const { store, tamper } = await tenRows()
         await tamper(["DELETE FROM audit_chain_heads WHERE tenant_id = 'acme'"])

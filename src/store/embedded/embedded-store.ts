@@ -29,7 +29,7 @@ import type {
   Store,
   StoreErrorKind,
 } from '../store.js'
-import { contentDigest, GENESIS_HASH, hashBytes, link, linkHash } from '../../integrity/canonical.js'
+import { contentDigest, GENESIS_HASH, hashBytes, link } from '../../integrity/canonical.js'
 import { INSERT_CHAINED_SQL, SELECT_HEAD_SQL, UPSERT_HEAD_SQL } from './chain-sql.js'
 import { EmbeddedIntegrity } from './integrity.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
@@ -143,9 +143,8 @@ class EmbeddedStore implements Store {
         const insert = this.statement<[AuditRow & { seq: number; prev_hash: string; hash: string }], never>(INSERT_CHAINED_SQL)
         const selectHead = this.statement<[string], { seq: number; hash: string }>(SELECT_HEAD_SQL)
         // `bytes` is the head hash as raw bytes, kept between rows so linking costs one SHA-256 of
-        // 64 bytes; null only if a stored head is not a well-formed hash (a tampered row), and
-        // then the row links the slow way, to a value verify will name.
-        const heads = new Map<string, { seq: number; hash: string; bytes: Buffer | null }>()
+        // 64 bytes per event.
+        const heads = new Map<string, { seq: number; hash: string; bytes: Buffer }>()
         let inserted = 0
         rows.forEach((row, i) => {
           let head = heads.get(row.tenant_id)
@@ -154,8 +153,8 @@ class EmbeddedStore implements Store {
             head = { ...stored, bytes: hashBytes(stored.hash) }
             heads.set(row.tenant_id, head)
           }
-          const next = head.bytes ? link(head.bytes, digests[i]!) : null
-          const hash = next ? next.toString('hex') : linkHash(head.hash, digests[i]!)
+          const next = link(head.bytes, digests[i]!)
+          const hash = next.toString('hex')
           // Fields set on the row itself (ours, made by toRow) rather than a spread copy per event:
           // the copies showed up as GC time in a profile of 500-event batches.
           const chained = row as AuditRow & { seq: number; prev_hash: string; hash: string }

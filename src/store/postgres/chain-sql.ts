@@ -157,13 +157,13 @@ const CHAIN_V2_FUNCTION = `CREATE FUNCTION auditq_chain_v2(p_tenants text[], p_s
     ELSE
       parts := array_fill(''::bytea, ARRAY[n]);
       IF cardinality(p_tenants) = 1 THEN
-        h := decode(o_start_hashes[1], 'hex');
+        h := auditq_hash_bytes(o_start_hashes[1]);
         FOR i IN 1 .. n LOOP
           h := sha256(h || substring(p_digests FROM i * 32 - 31 FOR 32));
           parts[i] := h;
         END LOOP;
       ELSE
-        SELECT array_agg(decode(x, 'hex') ORDER BY o) INTO heads FROM unnest(o_start_hashes) WITH ORDINALITY AS u(x, o);
+        SELECT array_agg(auditq_hash_bytes(x) ORDER BY o) INTO heads FROM unnest(o_start_hashes) WITH ORDINALITY AS u(x, o);
         FOR i IN 1 .. n LOOP
           slot := slots[i];
           h := sha256(heads[slot] || substring(p_digests FROM i * 32 - 31 FOR 32));
@@ -186,6 +186,16 @@ const CHAIN_V2_FUNCTION = `CREATE FUNCTION auditq_chain_v2(p_tenants text[], p_s
   END $$`
 
 /**
+ * A head's hash as 32 bytes. Only a tampered head row holds anything but 64 lower-case hex digits;
+ * `decode` would then fail every insert of the tenant (and a queue worker would dead-letter each
+ * event as bad data), so the text is hashed instead: the events are stored, chained to a value no
+ * stored row carries, and verify names the break at the first of them.
+ */
+const HASH_BYTES_FUNCTION = `CREATE FUNCTION auditq_hash_bytes(p_hash text) RETURNS bytea LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT CASE WHEN p_hash ~ '^[0-9a-f]{64}$' THEN decode(p_hash, 'hex') ELSE sha256(convert_to(p_hash, 'UTF8')) END
+  $$`
+
+/**
  * Migration 6: chain format 2. Rows already chained keep format 1; `audit_chain_formats` records,
  * per tenant that had a chain, the first seq hashed the new way, so verify applies each format
  * where it was written. Tenants created later have no row: format 2 from seq 1.
@@ -200,6 +210,7 @@ export const CHAIN_FORMAT_2_MIGRATION = [
     FOR EACH STATEMENT EXECUTE FUNCTION auditq_append_only()`,
   'DROP FUNCTION auditq_chain(text[], text[], text)',
   'DROP FUNCTION auditq_require_all(bigint, bigint)',
+  HASH_BYTES_FUNCTION,
   CHAIN_V2_FUNCTION,
 ]
 

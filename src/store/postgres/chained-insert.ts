@@ -7,7 +7,7 @@
  */
 import type pg from 'pg'
 import type { AuditEvent } from '../../event/types.js'
-import { contentDigest, GENESIS_HASH, link } from '../../integrity/canonical.js'
+import { contentDigest, GENESIS_HASH, hashBytes, link } from '../../integrity/canonical.js'
 import type { InsertResult } from '../store.js'
 import { EXISTING_IDS_SQL, INSERT_CHAINED_NAME, INSERT_CHAINED_SQL, isDuplicateId } from './chain-sql.js'
 import { ChainHeadCache } from './head-cache.js'
@@ -83,7 +83,7 @@ export async function insertChained(pool: pg.Pool, events: readonly AuditEvent[]
 
 /** The links the server will compute if the heads are still the ones this process last wrote. */
 function precomputeLinks(claim: ReadonlyArray<{ hash: string }>, slots: readonly number[], digests: readonly Buffer[]): Buffer {
-  const current: Buffer[] = claim.map((head) => Buffer.from(head.hash, 'hex'))
+  const current = claim.map((head) => hashBytes(head.hash))
   const links = Buffer.allocUnsafe(digests.length * 32)
   digests.forEach((digest, i) => {
     const slot = slots[i]! - 1
