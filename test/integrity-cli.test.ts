@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
+import { LINK_LAYOUT } from './support/chain-tamper.js'
 import { POSTGRES_URL, postgresAvailable, uniqueSchema } from './support/services.js'
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'index.js')
@@ -77,10 +78,10 @@ describe.skipIf(!hasPostgres)('auditq verify / checkpoint / cleanup (postgres)',
   })
 
   it('exits 1 and names the first bad seq after tampering, and checkpoints catch a full rewrite', async () => {
-    await asSuperuser(["UPDATE audit_logs SET actor_id = 'mallory' WHERE tenant_id = 'acme' AND seq = 6"])
+    await asSuperuser([`UPDATE audit_logs SET actor_id = 'mallory' WHERE ${LINK_LAYOUT.eventAt('acme', 6)}`])
     expect(auditq(['verify'])).toMatchObject({ code: 1, stdout: expect.stringMatching(/^BROKEN: tenant acme, first bad seq 6: modified/) })
 
-    await asSuperuser(['DELETE FROM audit_logs', 'DELETE FROM audit_chain_heads', 'DELETE FROM audit_retention_cuts', 'DELETE FROM audit_checkpoints'])
+    await asSuperuser([...LINK_LAYOUT.chainTables, 'audit_retention_cuts'].map((table) => `DELETE FROM ${table}`))
     for (let i = 0; i < 7; i++) expect(auditq(['send', '--action', 'doc.view', '--tenant-id', 'acme']).code).toBe(0)
     expect(auditq(['verify']).code).toBe(0)
     const withFile = auditq(['verify', '--checkpoints', exported])

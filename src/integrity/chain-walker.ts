@@ -210,7 +210,7 @@ export class ChainWalker {
       return
     }
     if (this.hashOf(row) !== row.hash) {
-      this.fail(row.seq, 'modified', `event ${row.event.id}: the stored hash does not match its content`)
+      this.classifyBadHash(row, prev, next)
       return
     }
     const expected = prev ? prev.seq + 1 : row.seq
@@ -243,9 +243,29 @@ export class ChainWalker {
     }
   }
 
+  /**
+   * A row that does not hash from the predecessor it records. Where that predecessor is simply the
+   * position before (PostgreSQL's link rows store one hash per event, not two), an insertion or a
+   * swap shows only this way, so try the neighbours: hashing from the row two back means the row
+   * before was put in; hashing from the next row means the two were swapped.
+   */
+  private classifyBadHash(row: ChainRow, prev: Link | undefined, next: ChainRow | undefined): void {
+    if (prev && this.prevprev && this.hashFrom(this.prevprev.hash, row) === row.hash) {
+      this.fail(prev.seq, 'inserted', `seq ${prev.seq} is not part of the chain: seq ${row.seq} hashes from seq ${this.prevprev.seq}`)
+    } else if (next && next.seq === row.seq + 1 && this.hashFrom(next.hash, row) === row.hash) {
+      this.fail(row.seq, 'reordered', `seq ${row.seq} hashes from the event stored at seq ${next.seq}: events are out of order`)
+    } else {
+      this.fail(row.seq, 'modified', `event ${row.event.id}: the stored hash does not match its content and predecessor`)
+    }
+  }
+
   /** The hash the row should carry, in the chain format it was written with. */
   private hashOf(row: ChainRow): string {
-    return row.seq < (this.options.v2FromSeq ?? 1) ? chainHashV1(row.prev_hash, row.event) : chainHash(row.prev_hash, row.event)
+    return this.hashFrom(row.prev_hash, row)
+  }
+
+  private hashFrom(prevHash: string, row: ChainRow): string {
+    return row.seq < (this.options.v2FromSeq ?? 1) ? chainHashV1(prevHash, row.event) : chainHash(prevHash, row.event)
   }
 
   private matchCheckpoint(row: ChainRow): void {

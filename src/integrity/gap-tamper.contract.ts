@@ -7,9 +7,9 @@
  */
 import { describe, expect, it } from 'vitest'
 import { v7 as uuidv7 } from 'uuid'
-import { EVENT_FIELDS, type AuditEvent } from '../event/types.js'
 import { runCleanup } from '../retention/cleanup.js'
 import type { IntegrityStore, Store } from '../store/store.js'
+import type { ChainTamper } from '../../test/support/chain-tamper.js'
 import { storedEvent } from '../../test/support/events.js'
 import { chainHash, GENESIS_HASH } from './canonical.js'
 import { generateSigningKeyPem, parseSigningKey } from './checkpoint.js'
@@ -20,7 +20,6 @@ import { verifyChains } from './verify.js'
 const DAY = 86_400_000
 const key = parseSigningKey(generateSigningKeyPem().privateKeyPem)
 const old = () => new Date(Date.now() - 100 * DAY).toISOString()
-const sqlText = (value: string) => `'${value.replace(/'/g, "''")}'`
 const verify = (store: Store, options = {}) => verifyChains(store.kind, store.integrity!, options)
 const signedBy = (external = [] as never[]) => ({ checkpoints: { external, publicKey: key.publicKey } })
 
@@ -32,31 +31,23 @@ async function chainRows(store: Store, tenant: string): Promise<ChainRow[]> {
   })
 }
 
-type TextOverrides = Partial<Pick<AuditEvent, 'id' | 'tenant_id' | 'action'>>
-
 /**
- * An INSERT on an ordinary connection: the append-only triggers guard UPDATE and DELETE only, so
- * anyone with INSERT rights can do this. Copies the stored row `source` (it must be present), with
- * a new id, description 'forged' and the given text fields.
+ * A forged row at `seq` with a correctly computed hash over its own content from `prevHash`: a copy
+ * of the stored row `source` turned into an old 'doc.view' (an event the cut's rule would delete).
+ * Forged through the attacker's connection, which bypasses the guard (a link row must be edited).
  */
-function forgeInsert(source: ChainRow, chain: { seq: number; prev_hash: string; hash: string } | null, overrides: TextOverrides = {}): string {
-  const values: Partial<Record<string, string>> = { description: sqlText('forged') }
-  for (const [field, value] of Object.entries({ id: uuidv7(), ...overrides })) values[field] = sqlText(value)
-  const columns = EVENT_FIELDS.map((field) => values[field] ?? field)
-  const position = chain ? `${chain.seq}, ${sqlText(chain.prev_hash)}, ${sqlText(chain.hash)}` : 'NULL, NULL, NULL'
-  return `INSERT INTO audit_logs (${EVENT_FIELDS.join(', ')}, seq, prev_hash, hash)
-          SELECT ${columns.join(', ')}, ${position} FROM audit_logs WHERE tenant_id = ${sqlText(source.event.tenant_id)} AND seq = ${source.seq}`
-}
-
-/**
- * A forged row at `seq` with a correctly computed hash over its own content: a copy of the stored
- * row `source` turned into an old 'doc.view' (an event the cut's rule would delete).
- */
-function forgedAt(source: ChainRow, seq: number, prevHash: string): string {
+function forgedAt(chain: ChainTamper, source: ChainRow, seq: number, prevHash: string): string[] {
   const overrides = { id: uuidv7(), action: 'doc.view' }
   const hash = chainHash(prevHash, { ...source.event, ...overrides, description: 'forged' })
-  return forgeInsert(source, { seq, prev_hash: prevHash, hash }, overrides)
+  return chain.forgeAt(source, seq, { prevHash, hash, shift: false }, overrides)
 }
+
+/**
+ * What a forged row chained from a made-up predecessor reads as. A row stores that predecessor,
+ * which links to nothing: not part of the chain. A link position's predecessor is the position
+ * before it, so the forged hash simply does not hash from there.
+ */
+const madeUpPredecessor = (chain: ChainTamper) => (chain.layout === 'rows' ? 'inserted' : 'modified')
 
 /** The store, with deleteChunk failing from its `failOnCall`-th call for `tenant` on. */
 function failingDeletes(store: Store, tenant: string, failOnCall: number): Store {
@@ -73,12 +64,12 @@ function failingDeletes(store: Store, tenant: string, failOnCall: number): Store
 export function describeGapTamperContract(fresh: () => Promise<IntegrityHarness>): void {
   describe('tampering outside the walked chain', () => {
     it('rows inserted without a chain position make verify fail, in their tenant or a new one', async () => {
-      const { store, plain } = await fresh()
+      const { store, plain, chain } = await fresh()
       await store.insertBatch(Array.from({ length: 3 }, () => storedEvent({ tenant_id: 'acme' })))
       const [first] = await chainRows(store, 'acme')
       expect((await verify(store)).intact).toBe(true)
 
-      await plain(forgeInsert(first!, null))
+      await plain(chain.copyUnchained(first!))
       const report = await verify(store)
       expect(report.intact).toBe(false)
       expect(report.first_break).toMatchObject({ tenant_id: 'acme', problem: 'inserted', detail: expect.stringMatching(/1 event has no chain position/) })
@@ -87,11 +78,11 @@ export function describeGapTamperContract(fresh: () => Promise<IntegrityHarness>
     })
 
     it('a tenant that has only unchained rows is reported too', async () => {
-      const { store, plain } = await fresh()
+      const { store, plain, chain } = await fresh()
       await store.insertBatch([storedEvent({ tenant_id: 'acme' })])
       const [first] = await chainRows(store, 'acme')
-      await plain(forgeInsert(first!, null, { tenant_id: 'ghost' }))
-      await plain(forgeInsert(first!, null, { tenant_id: 'ghost' }))
+      await plain(chain.copyUnchained(first!, { tenant_id: 'ghost' }))
+      await plain(chain.copyUnchained(first!, { tenant_id: 'ghost' }))
       expect((await verify(store)).first_break).toMatchObject({ tenant_id: 'ghost', problem: 'inserted', detail: expect.stringMatching(/2 events have/) })
       expect((await verify(store, { tenant_id: 'ghost' })).intact).toBe(false)
     })
@@ -111,27 +102,27 @@ export function describeGapTamperContract(fresh: () => Promise<IntegrityHarness>
     }
 
     it('a forged row in a gap that a completed run left is inserted, with and without checkpoints', async () => {
-      const { store, plain, before, options } = await retained()
+      const { store, tamper, chain, before, options } = await retained()
       const report = await runCleanup(store, options)
       expect(report.status === 'done' && report.total).toBe(6)
       expect((await verify(store, signedBy())).intact).toBe(true)
 
       // seq 4 was deleted; neither seq 3 nor 5 is present, so no neighbour link gives it away.
-      await plain(forgedAt(before[1]!, 4, before[2]!.hash))
+      await tamper(forgedAt(chain, before[1]!, 4, before[2]!.hash))
       expect((await verify(store)).first_break).toMatchObject({ tenant_id: 'acme', seq: 4, problem: 'inserted' })
       expect((await verify(store, signedBy())).first_break).toMatchObject({ tenant_id: 'acme', seq: 4, problem: 'inserted' })
     })
 
     it('a forged row next to a kept one must link to it, even while a run is half done', async () => {
-      const { store, plain, before, options } = await retained()
+      const { store, tamper, chain, before, options } = await retained()
       // The run dies after its first chunk (seq 1 and 3 deleted): no completion event yet.
       await expect(runCleanup(failingDeletes(store, 'acme', 2), options)).rejects.toThrow(/injected/)
       expect((await chainRows(store, 'acme')).map((row) => row.seq)).toEqual([2, 4, 5, 6, 7, 8, 9, 10])
       expect((await verify(store)).intact).toBe(true)
 
       // seq 3 is gone; a forged seq 3 with a correct hash of its own but a made-up predecessor.
-      await plain(forgedAt(before[1]!, 3, GENESIS_HASH))
-      expect((await verify(store)).first_break).toMatchObject({ tenant_id: 'acme', seq: 3, problem: 'inserted' })
+      await tamper(forgedAt(chain, before[1]!, 3, GENESIS_HASH))
+      expect((await verify(store)).first_break).toMatchObject({ tenant_id: 'acme', seq: 3, problem: madeUpPredecessor(chain) })
     })
 
     it('a run that fails on a later tenant still signs the cuts it made; the half-done tenant verifies', async () => {
@@ -147,7 +138,7 @@ export function describeGapTamperContract(fresh: () => Promise<IntegrityHarness>
     })
 
     it('a range that reaches below the cut applies the cut instead of reporting the gaps', async () => {
-      const { store, plain, before, options } = await retained()
+      const { store, tamper, chain, before, options } = await retained()
       await runCleanup(store, options)
       for (const [fromSeq, toSeq] of [
         [1, 11],
@@ -158,8 +149,8 @@ export function describeGapTamperContract(fresh: () => Promise<IntegrityHarness>
       ] as const) {
         expect(await verify(store, { fromSeq, toSeq }), `range ${fromSeq}..${toSeq}`).toMatchObject({ intact: true })
       }
-      await plain(forgedAt(before[1]!, 3, GENESIS_HASH))
-      expect((await verify(store, { fromSeq: 1, toSeq: 5 })).first_break).toMatchObject({ seq: 3, problem: 'inserted' })
+      await tamper(forgedAt(chain, before[1]!, 3, GENESIS_HASH))
+      expect((await verify(store, { fromSeq: 1, toSeq: 5 })).first_break).toMatchObject({ seq: 3, problem: madeUpPredecessor(chain) })
     })
 
     it('--checkpoints reports an unsigned cut even when the tenant has no checkpoint at all', async () => {

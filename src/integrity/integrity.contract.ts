@@ -7,9 +7,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { v7 as uuidv7 } from 'uuid'
-import { EVENT_FIELDS, type AuditEvent } from '../event/types.js'
+import type { AuditEvent } from '../event/types.js'
 import { runCleanup, RETENTION_ACTION } from '../retention/cleanup.js'
 import type { Store } from '../store/store.js'
+import type { ChainTamper } from '../../test/support/chain-tamper.js'
 import { storedEvent } from '../../test/support/events.js'
 import { chainHash } from './canonical.js'
 import { generateSigningKeyPem, parseSigningKey } from './checkpoint.js'
@@ -24,6 +25,8 @@ export interface IntegrityHarness {
   tamper(statements: string[]): Promise<void>
   /** Runs one statement on an ordinary connection (guard in force); rejects when refused. */
   plain(statement: string): Promise<void>
+  /** The statements that edit this store's chain layout. */
+  chain: ChainTamper
   dispose(): Promise<void>
 }
 
@@ -41,8 +44,6 @@ async function chainRows(store: Store, tenant: string): Promise<ChainRow[]> {
     return rows
   })
 }
-
-const sqlText = (value: string) => `'${value.replace(/'/g, "''")}'`
 
 export function describeIntegrityContract(name: string, createHarness: () => Promise<IntegrityHarness>): void {
   describe(`${name} integrity`, () => {
@@ -152,49 +153,39 @@ export function describeIntegrityContract(name: string, createHarness: () => Pro
         await harness.store.insertBatch([event('other')])
         return { ...harness, rows: await chainRows(harness.store, 'acme') }
       }
-      const where = (seq: number) => `tenant_id = 'acme' AND seq = ${seq}`
-
       it('modified', async () => {
-        const { store, tamper } = await tenRows()
-        await tamper([`UPDATE audit_logs SET description = 'rewritten' WHERE ${where(4)}`])
+        const { store, tamper, chain } = await tenRows()
+        await tamper([`UPDATE audit_logs SET description = 'rewritten' WHERE ${chain.eventAt('acme', 4)}`])
         expect((await verify(store)).first_break).toMatchObject({ tenant_id: 'acme', seq: 4, problem: 'modified' })
       })
 
       it('deleted', async () => {
-        const { store, tamper } = await tenRows()
-        await tamper([`DELETE FROM audit_logs WHERE ${where(6)}`])
+        const { store, tamper, chain } = await tenRows()
+        await tamper([`DELETE FROM audit_logs WHERE ${chain.eventAt('acme', 6)}`])
         expect((await verify(store)).first_break).toMatchObject({ seq: 6, problem: 'deleted' })
       })
 
       it('deleted and the rest renumbered', async () => {
-        const { store, tamper } = await tenRows()
-        await tamper([
-          `DELETE FROM audit_logs WHERE ${where(6)}`,
-          "UPDATE audit_logs SET seq = -seq WHERE tenant_id = 'acme' AND seq > 6",
-          "UPDATE audit_logs SET seq = -seq - 1 WHERE tenant_id = 'acme' AND seq < 0",
-        ])
-        expect((await verify(store)).first_break).toMatchObject({ seq: 6, problem: 'deleted' })
+        const { store, tamper, chain } = await tenRows()
+        await tamper(chain.removeAndRenumber('acme', 6))
+        // A row records its predecessor's hash, so there the missing link shows. A link row holds
+        // one hash per event: a removed position leaves no trace of its own, and what shows is that
+        // seq 6 no longer hashes from seq 5 (docs/integrity.md).
+        expect((await verify(store)).first_break).toMatchObject({ seq: 6, problem: chain.layout === 'rows' ? 'deleted' : 'modified' })
       })
 
       it('deleted at the end', async () => {
-        const { store, tamper } = await tenRows()
-        await tamper([`DELETE FROM audit_logs WHERE ${where(10)}`])
+        const { store, tamper, chain } = await tenRows()
+        await tamper([`DELETE FROM audit_logs WHERE ${chain.eventAt('acme', 10)}`])
         expect((await verify(store)).first_break).toMatchObject({ seq: 10, problem: 'deleted' })
       })
 
       it('inserted, with a correctly computed hash and the rest renumbered', async () => {
-        const { store, tamper, rows } = await tenRows()
+        const { store, tamper, rows, chain } = await tenRows()
         const before = rows[3]!
         const forged: AuditEvent = { ...before.event, id: uuidv7(), description: 'forged' }
-        const forgedHash = chainHash(before.hash, forged)
-        const columns = EVENT_FIELDS.map((field) =>
-          field === 'id' ? sqlText(forged.id) : field === 'description' ? sqlText('forged') : field,
-        )
         await tamper([
-          "UPDATE audit_logs SET seq = -seq WHERE tenant_id = 'acme' AND seq >= 5",
-          "UPDATE audit_logs SET seq = -seq + 1 WHERE tenant_id = 'acme' AND seq < 0",
-          `INSERT INTO audit_logs (${EVENT_FIELDS.join(', ')}, seq, prev_hash, hash)
-           SELECT ${columns.join(', ')}, 5, ${sqlText(before.hash)}, ${sqlText(forgedHash)} FROM audit_logs WHERE ${where(4)}`,
+          ...chain.forgeAt(before, 5, { prevHash: before.hash, hash: chainHash(before.hash, forged), shift: true }, { id: forged.id }),
           "UPDATE audit_chain_heads SET seq = 11 WHERE tenant_id = 'acme'",
         ])
         expect((await verify(store)).first_break).toMatchObject({ seq: 5, problem: 'inserted' })
@@ -215,18 +206,14 @@ export function describeIntegrityContract(name: string, createHarness: () => Pro
       })
 
       it('reordered', async () => {
-        const { store, tamper } = await tenRows()
-        await tamper([
-          `UPDATE audit_logs SET seq = -1 WHERE ${where(7)}`,
-          `UPDATE audit_logs SET seq = 7 WHERE ${where(8)}`,
-          "UPDATE audit_logs SET seq = 8 WHERE tenant_id = 'acme' AND seq = -1",
-        ])
+        const { store, tamper, chain } = await tenRows()
+        await tamper(chain.swap('acme', 7))
         expect((await verify(store)).first_break).toMatchObject({ seq: 7, problem: 'reordered' })
       })
     })
 
     it('checkpoints catch a complete rewrite that the chain alone cannot', async () => {
-      const { store, tamper } = await fresh()
+      const { store, tamper, chain } = await fresh()
       await store.insertBatch(Array.from({ length: 20 }, (_, i) => event('acme', { description: `real ${i}` })))
       const exported = await createCheckpoints(store.integrity!, key)
       expect(exported).toHaveLength(1)
@@ -235,7 +222,7 @@ export function describeIntegrityContract(name: string, createHarness: () => Pro
       expect(await verify(store, withFile)).toMatchObject({ intact: true, checkpoints_checked: 2 })
 
       // Someone with database access but not the key rebuilds the whole table consistently.
-      await tamper(['DELETE FROM audit_logs', 'DELETE FROM audit_chain_heads', 'DELETE FROM audit_checkpoints'])
+      await tamper(chain.chainTables.map((table) => `DELETE FROM ${table}`))
       await store.insertBatch(Array.from({ length: 25 }, (_, i) => event('acme', { description: `fake ${i}` })))
       expect((await verify(store)).intact).toBe(true)
       expect((await verify(store, withFile)).first_break).toMatchObject({ tenant_id: 'acme', seq: 20, problem: 'modified' })
@@ -281,7 +268,7 @@ export function describeIntegrityContract(name: string, createHarness: () => Pro
     })
 
     it('cleanup with exclusions removes exactly the old, non-excluded events and verify still passes', async () => {
-      const { store, tamper } = await fresh()
+      const { store, tamper, chain } = await fresh()
       const old = new Date(Date.now() - 100 * DAY).toISOString()
       const recent = new Date(Date.now() - 1 * DAY).toISOString()
       // Interleaved in seq order: old and new, excluded and not, two tenants.
@@ -326,7 +313,7 @@ export function describeIntegrityContract(name: string, createHarness: () => Pro
 
       // Deleting an excluded event that the cut promised to keep is caught.
       const keptOld = remaining.find((row) => row.event.tenant_id === 'acme' && row.event.action === 'user.login' && row.event.occurred_at === old)!
-      await tamper([`DELETE FROM audit_logs WHERE tenant_id = 'acme' AND seq = ${keptOld.seq}`])
+      await tamper([`DELETE FROM audit_logs WHERE ${chain.eventAt('acme', keptOld.seq)}`])
       expect((await verify(store)).first_break).toMatchObject({ tenant_id: 'acme', problem: 'deleted' })
     })
 

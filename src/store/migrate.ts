@@ -13,6 +13,7 @@ export const MIGRATION_PLAN = [
   { version: 4, name: 'tenant_scoped_ids' },
   { version: 5, name: 'checkpoints_by_tenant' },
   { version: 6, name: 'chain_format_2' },
+  { version: 7, name: 'chain_links' },
   { version: 10, name: 'create_api_keys' },
   { version: 20, name: 'report_bucket_statistics' },
 ] as const

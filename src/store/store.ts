@@ -130,6 +130,10 @@ export interface IntegrityStore {
   retentionCandidates(cutoff: string, keepActions: readonly string[]): Promise<RetentionCandidates[]>
   hashAt(tenant_id: string, seq: number): Promise<string | null>
   saveCut(cut: RetentionCut): Promise<void>
-  /** Deletes up to `limit` rows the rule covers with seq > afterSeq, in one short transaction. */
-  deleteChunk(rule: RetentionRule, afterSeq: number, limit: number): Promise<{ deleted: number; lastSeq: number }>
+  /**
+   * Deletes, in one short transaction, a bounded chunk (about `limit` rows) of the rows the rule
+   * covers with seq > afterSeq. `lastSeq` is where the next chunk starts after; `done` says no
+   * chunk is left.
+   */
+  deleteChunk(rule: RetentionRule, afterSeq: number, limit: number): Promise<{ deleted: number; lastSeq: number; done: boolean }>
 }

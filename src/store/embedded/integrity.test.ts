@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
+import { ROW_LAYOUT } from '../../../test/support/chain-tamper.js'
 import { describeIntegrityContract } from '../../integrity/integrity.contract.js'
 import { createEmbeddedStore, EMBEDDED_DB_FILE } from './embedded-store.js'
 
@@ -29,6 +30,7 @@ describeIntegrityContract('embedded', async () => {
         for (const statement of statements) db.exec(statement)
       }),
     plain: async (statement) => withConnection(file, (db) => void db.exec(statement)),
+    chain: ROW_LAYOUT,
     dispose: async () => {
       await store.close()
       await rm(dataDir, { recursive: true, force: true })

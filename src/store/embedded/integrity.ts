@@ -196,7 +196,7 @@ export class EmbeddedIntegrity implements IntegrityStore {
       .run(cut.tenant_id, cut.seq, cut.hash, cut.cutoff, JSON.stringify(cut.keep_actions), cut.kept_count, cut.kept_digest, Date.now())
   }
 
-  async deleteChunk(rule: RetentionRule, afterSeq: number, limit: number): Promise<{ deleted: number; lastSeq: number }> {
+  async deleteChunk(rule: RetentionRule, afterSeq: number, limit: number): Promise<{ deleted: number; lastSeq: number; done: boolean }> {
     if (this.holder && !this.takeLease(this.holder)) throw new Error('retention lease was taken over by another process')
     const remove = this.db.prepare<unknown[], { seq: number }>(DELETE_CHUNK_SQL(rule.keep_actions.length))
     const rows = this.db.transaction(() => {
@@ -205,6 +205,6 @@ export class EmbeddedIntegrity implements IntegrityStore {
       this.db.prepare('DELETE FROM auditq_retention_guard').run()
       return deleted
     }).immediate()
-    return { deleted: rows.length, lastSeq: rows.reduce((max, row) => Math.max(max, row.seq), afterSeq) }
+    return { deleted: rows.length, lastSeq: rows.reduce((max, row) => Math.max(max, row.seq), afterSeq), done: rows.length < limit }
   }
 }

@@ -59,6 +59,9 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   5: ['CREATE INDEX audit_checkpoints_tenant_idx ON audit_checkpoints (tenant_id, id DESC)'],
   // Chain format 2 (see PostgreSQL's step 6); the hashing itself happens in Node for this store.
   6: CHAIN_FORMAT_2_MIGRATION,
+  // PostgreSQL's chain moved out of the event rows; here one writer holds the lock either way and
+  // the in-row chain costs ~11 % (BENCHMARKS.md), so the layout stays.
+  7: [],
   // API keys (issue #6): scopes as comma-separated text, times as epoch ms like audit_logs.
   10: [
     `CREATE TABLE api_keys (

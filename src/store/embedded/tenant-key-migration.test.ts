@@ -65,7 +65,7 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'auditq-v4-'))
     dirs.push(dataDir)
     const file = path.join(dataDir, EMBEDDED_DB_FILE)
-    await migrateAllBut(embeddedMigrationTarget(file, () => new Database(file, { timeout: 5_000 })), EMBEDDED_MIGRATIONS, [4, 6])
+    await migrateAllBut(embeddedMigrationTarget(file, () => new Database(file, { timeout: 5_000 })), EMBEDDED_MIGRATIONS, [4, 6, 7])
     const events = preUpgradeEvents()
     // One row from before hash chaining (seq NULL): it must be copied too, and stay outside the chain.
     const unchained = storedEvent({ tenant_id: 'acme', action: 'before.chaining' })
@@ -74,7 +74,7 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
 
     const store = await createEmbeddedStore({ dataDir })
     stores.push(store)
-    expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids', '6_chain_format_2'])
+    expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids', '6_chain_format_2', '7_chain_links'])
 
     for (const tenant of ['acme', 'globex', 'initech']) {
       const expected = [...events.filter((e) => e.tenant_id === tenant), ...(tenant === 'acme' ? [unchained] : [])]

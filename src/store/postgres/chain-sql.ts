@@ -236,45 +236,16 @@ export const APPEND_ONLY_MIGRATION = [
   ),
 ]
 
-const N = EVENT_FIELDS.length
-const UNNEST_COLUMNS = EVENT_FIELDS.map((field, i) => `$${i + 1}::${COLUMN_TYPES[field]}[]`).join(', ')
-
-/**
- * The whole chained insert as one statement, so one round trip and its own transaction: lock and
- * link in `auditq_chain_v2`, then insert. Each row's seq and prev_hash follow from its tenant's
- * starting head and the packed links, using two arrays Node sends beside the slots: the event's
- * rank within its tenant in this batch (seq = start + rank) and the batch position of the
- * tenant's previous event (0 for its first, whose prev_hash is the starting head). Scalar per
- * row: no sort or window (sorting 500 wide rows spilled to disk).
- *
- * No ON CONFLICT: an id this tenant already stored (a concurrent batch may have stored it while we
- * waited for the head) fails the statement with a unique violation on the primary key, which rolls
- * the head back with it, so a duplicate never takes a seq; the caller re-plans without those ids.
- * (Skipping the row instead, as the unchained insert does, would leave a hole in the numbering,
- * and catching that cost a RETURNING and a count on every batch.)
- * Parameters after the columns: tenants, slots, ranks, previous positions, packed digests,
- * genesis, expected head seqs and hashes, packed links (or NULL).
- */
-export const INSERT_CHAINED_SQL = `WITH chained AS (
-    SELECT * FROM auditq_chain_v2($${N + 1}::text[], $${N + 2}::int[], $${N + 5}::bytea, $${N + 6}::text,
-      $${N + 7}::bigint[], $${N + 8}::text[], $${N + 9}::bytea)
-  ), inserted AS (
-    INSERT INTO audit_logs (${COLUMNS}, seq, prev_hash, hash)
-    SELECT ${EVENT_FIELDS.map((field) => `z.${field}`).join(', ')}, c.o_start_seqs[z.slot] + z.rank,
-      CASE WHEN z.before = 0 THEN c.o_start_hashes[z.slot] ELSE encode(substring(c.o_links FROM z.before * 32 - 31 FOR 32), 'hex') END,
-      encode(substring(c.o_links FROM z.o::int * 32 - 31 FOR 32), 'hex')
-    FROM chained c,
-      unnest(${UNNEST_COLUMNS}, $${N + 2}::int[], $${N + 3}::int[], $${N + 4}::int[]) WITH ORDINALITY AS z(${COLUMNS}, slot, rank, before, o)
-  )
-  SELECT c.o_end_seqs AS end_seqs, c.o_end_hashes AS end_hashes, c.o_taken AS taken FROM chained c`
-
-/** The unique violation an already-stored id raises in INSERT_CHAINED_SQL. */
+/** The unique violation an already-stored id raises in the chained insert. */
 export function isDuplicateId(error: unknown): boolean {
   const { code, constraint } = error as { code?: unknown; constraint?: unknown }
   return code === '23505' && constraint === 'audit_logs_pkey'
 }
 
-export const INSERT_CHAINED_NAME = 'auditq_insert_chained_v2'
+/** PostgreSQL aborted this transaction to break a deadlock; trying it again is the remedy. */
+export function isDeadlock(error: unknown): boolean {
+  return (error as { code?: unknown }).code === '40P01'
+}
 
 /** Which of the (tenant_id, id) pairs ($1 tenants, $2 ids, zipped) are already stored. */
 export const EXISTING_IDS_SQL = `SELECT a.tenant_id, a.id::text AS id FROM audit_logs a

@@ -10,19 +10,16 @@ import { verifyChains } from '../../integrity/verify.js'
 import { storedEvent } from '../../../test/support/events.js'
 import { POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { createPostgresStore, type PostgresStore } from './postgres-store.js'
-import { tenantSlots } from './chained-insert.js'
+import { groupByTenant, tenantRuns } from './chained-insert.js'
 
 const hasPostgres = await postgresAvailable()
 
-describe('tenantSlots', () => {
-  it('numbers each tenant within the batch and points at its previous event', () => {
-    const events = ['b', 'a', 'b', 'c', 'a', 'b'].map((tenant_id) => storedEvent({ tenant_id }))
-    expect(tenantSlots(events)).toEqual({
-      tenants: ['b', 'a', 'c'],
-      slots: [1, 2, 1, 3, 2, 1],
-      ranks: [1, 1, 2, 1, 2, 3],
-      before: [0, 0, 1, 0, 2, 3],
-    })
+describe('groupByTenant and tenantRuns', () => {
+  it("keeps each tenant's events together in batch order, and describes each run", () => {
+    const events = ['b', 'a', 'b', 'c', 'a', 'b'].map((tenant_id, i) => storedEvent({ tenant_id, description: `${i}` }))
+    const grouped = groupByTenant(events)
+    expect(grouped.map((event) => `${event.tenant_id}${event.description}`)).toEqual(['b0', 'b2', 'b5', 'a1', 'a4', 'c3'])
+    expect(tenantRuns(grouped)).toEqual({ tenants: ['b', 'a', 'c'], counts: [3, 2, 1], offsets: [0, 3, 5] })
   })
 })
 

@@ -1,22 +1,25 @@
 /**
- * The PostgreSQL insert with hash chaining: one statement (INSERT_CHAINED_SQL), so one round trip
- * and its own transaction, in which the server locks the batch's tenant heads, links the events
- * (from content digests computed here, before the statement) and inserts them. A batch that fails
- * for its content rolls back whole, so a head never advances past an event that was not stored
- * (isolating-insert's bisection relies on that).
+ * The PostgreSQL insert with hash chaining: one statement (INSERT_LINKED_SQL), so one round trip
+ * and its own transaction, in which the server inserts the events, then locks the batch's tenant
+ * heads, links the events (from content digests computed here, before the statement) and writes
+ * the link rows. A batch that fails for its content rolls back whole, so a head never advances
+ * past an event that was not stored (isolating-insert's bisection relies on that).
  */
 import type pg from 'pg'
 import type { AuditEvent } from '../../event/types.js'
 import { contentDigest, GENESIS_HASH, hashBytes, link } from '../../integrity/canonical.js'
 import type { InsertResult } from '../store.js'
-import { EXISTING_IDS_SQL, INSERT_CHAINED_NAME, INSERT_CHAINED_SQL, isDuplicateId } from './chain-sql.js'
+import { INSERT_LINKED_NAME, INSERT_LINKED_SQL } from './chain-links-sql.js'
+import { EXISTING_IDS_SQL, isDuplicateId, isDeadlock } from './chain-sql.js'
 import { ChainHeadCache } from './head-cache.js'
 import { unnestParams } from './sql.js'
 
 /**
- * A concurrent batch may store one of our ids while we wait for a head: the statement then fails
- * with a unique violation on the key (rolling its numbering back), we learn which ids exist and
- * try again without them. Each retry learns at least one id.
+ * A concurrent batch may store one of our ids first: the statement then fails with a unique
+ * violation on the key (rolling everything back), we learn which ids exist and try again without
+ * them. Each such retry learns at least one id. Two batches inserting the same ids in different
+ * orders can also deadlock on them (PostgreSQL aborts one; only redelivered queue batches share
+ * ids): that one is simply tried again.
  */
 const MAX_ATTEMPTS = 5
 
@@ -41,22 +44,22 @@ export async function insertChained(pool: pg.Pool, events: readonly AuditEvent[]
   const digests = new Map([...unique.values()].map((event) => [event, contentDigest(event)]))
   const known = new Set<string>()
   for (let attempt = 1; ; attempt++) {
-    const fresh = [...unique.entries()].filter(([id]) => !known.has(id)).map(([, event]) => event)
+    // Grouped by tenant, stably: each tenant's events are contiguous, so its link row is one slice.
+    const fresh = groupByTenant([...unique.entries()].filter(([id]) => !known.has(id)).map(([, event]) => event))
     if (fresh.length === 0) return { inserted: 0, duplicates: events.length }
-    const { tenants, slots, ranks, before } = tenantSlots(fresh)
+    const { tenants, counts, offsets } = tenantRuns(fresh)
     const packed = Buffer.concat(fresh.map((event) => digests.get(event)!))
     const claim = heads.claim(tenants)
     try {
-      const expected = claim ? precomputeLinks(claim, slots, fresh.map((event) => digests.get(event)!)) : null
+      const expected = claim ? precomputeLinks(claim, counts, packed) : null
       const { rows } = await pool.query<ChainedResult>({
-        name: INSERT_CHAINED_NAME,
-        text: INSERT_CHAINED_SQL,
+        name: INSERT_LINKED_NAME,
+        text: INSERT_LINKED_SQL,
         values: [
           ...unnestParams(fresh),
           tenants,
-          slots,
-          ranks,
-          before,
+          counts,
+          offsets,
           packed,
           GENESIS_HASH,
           claim?.map((head) => head.seq) ?? null,
@@ -69,7 +72,7 @@ export async function insertChained(pool: pg.Pool, events: readonly AuditEvent[]
       return { inserted: fresh.length, duplicates: events.length - fresh.length }
     } catch (error) {
       heads.fail(tenants)
-      if (!isDuplicateId(error) || attempt >= MAX_ATTEMPTS) throw error
+      if (!(isDuplicateId(error) || isDeadlock(error)) || attempt >= MAX_ATTEMPTS) throw error
     } finally {
       heads.release()
     }
@@ -82,45 +85,42 @@ export async function insertChained(pool: pg.Pool, events: readonly AuditEvent[]
 }
 
 /** The links the server will compute if the heads are still the ones this process last wrote. */
-function precomputeLinks(claim: ReadonlyArray<{ hash: string }>, slots: readonly number[], digests: readonly Buffer[]): Buffer {
-  const current = claim.map((head) => hashBytes(head.hash))
-  const links = Buffer.allocUnsafe(digests.length * 32)
-  digests.forEach((digest, i) => {
-    const slot = slots[i]! - 1
-    const next = link(current[slot]!, digest)
-    next.copy(links, i * 32)
-    current[slot] = next
+function precomputeLinks(claim: ReadonlyArray<{ hash: string }>, counts: readonly number[], digests: Buffer): Buffer {
+  const links = Buffer.allocUnsafe(digests.length)
+  let i = 0
+  counts.forEach((count, t) => {
+    let current = hashBytes(claim[t]!.hash)
+    for (let k = 0; k < count; k++, i++) {
+      current = link(current, digests.subarray(i * 32, i * 32 + 32))
+      current.copy(links, i * 32)
+    }
   })
   return links
 }
 
-/**
- * The batch's distinct tenants, and for each event: the 1-based position of its tenant among them
- * (slot), its rank within its tenant in this batch (1, 2, …), and the 1-based batch position of
- * its tenant's previous event (0 when it is the tenant's first). The statement numbers and links
- * rows from these without sorting.
- */
-export function tenantSlots(events: readonly AuditEvent[]): { tenants: string[]; slots: number[]; ranks: number[]; before: number[] } {
+/** The batch with each tenant's events together, tenants in order of first appearance, events in batch order. */
+export function groupByTenant(events: readonly AuditEvent[]): AuditEvent[] {
+  const groups = new Map<string, AuditEvent[]>()
+  for (const event of events) {
+    const group = groups.get(event.tenant_id)
+    if (group) group.push(event)
+    else groups.set(event.tenant_id, [event])
+  }
+  return groups.size === 1 ? [...events] : [...groups.values()].flat()
+}
+
+/** For events grouped by tenant: the tenants, how many events each has, and where each one's run starts (0-based). */
+export function tenantRuns(grouped: readonly AuditEvent[]): { tenants: string[]; counts: number[]; offsets: number[] } {
   const tenants: string[] = []
-  const positions = new Map<string, number>()
   const counts: number[] = []
-  const last: number[] = []
-  const slots: number[] = []
-  const ranks: number[] = []
-  const before: number[] = []
-  events.forEach((event, i) => {
-    let slot = positions.get(event.tenant_id)
-    if (slot === undefined) {
-      slot = tenants.push(event.tenant_id)
-      positions.set(event.tenant_id, slot)
-      counts[slot] = 0
-      last[slot] = 0
+  const offsets: number[] = []
+  grouped.forEach((event, i) => {
+    if (tenants.at(-1) === event.tenant_id) counts[counts.length - 1]! += 1
+    else {
+      tenants.push(event.tenant_id)
+      counts.push(1)
+      offsets.push(i)
     }
-    counts[slot]! += 1
-    slots.push(slot)
-    ranks.push(counts[slot]!)
-    before.push(last[slot]!)
-    last[slot] = i + 1
   })
-  return { tenants, slots, ranks, before }
+  return { tenants, counts, offsets }
 }

@@ -1,6 +1,7 @@
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { describeIntegrityContract } from '../../integrity/integrity.contract.js'
+import { LINK_LAYOUT } from '../../../test/support/chain-tamper.js'
 import { POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { createPostgresStore } from './postgres-store.js'
 
@@ -17,7 +18,7 @@ async function withClient(schema: string, fn: (client: pg.Client) => Promise<voi
 }
 
 describe.skipIf(!hasPostgres)('postgres', () => {
-  it('refuses TRUNCATE of the audit table, and allows DELETE only inside the retention window', async () => {
+  it('refuses TRUNCATE of the audit table, allows DELETE only inside the retention window, and never on link rows', async () => {
     const schema = uniqueSchema('integ')
     const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema })
     await store.migrate()
@@ -31,6 +32,13 @@ describe.skipIf(!hasPostgres)('postgres', () => {
         await client.query('ROLLBACK')
         // The setting is transaction-local: outside it the guard is back.
         await expect(client.query('DELETE FROM audit_logs')).rejects.toThrow(/DELETE refused/)
+        // Link rows have no retention window: retention deletes events and keeps their links.
+        await client.query('BEGIN')
+        await client.query("SELECT set_config('auditq.retention', 'on', true)")
+        await expect(client.query('DELETE FROM audit_chain_links')).rejects.toThrow(/audit_chain_links is append-only; DELETE refused/)
+        await client.query('ROLLBACK')
+        await expect(client.query("UPDATE audit_chain_links SET prev_hash = 'x'")).rejects.toThrow(/UPDATE refused/)
+        await expect(client.query('TRUNCATE audit_chain_links')).rejects.toThrow(/TRUNCATE refused/)
       })
     } finally {
       await store.close()
@@ -52,6 +60,7 @@ describe.skipIf(!hasPostgres)('postgres', () => {
           for (const statement of statements) await client.query(statement)
         }),
       plain: (statement) => withClient(schema, async (client) => void (await client.query(statement))),
+      chain: LINK_LAYOUT,
       dispose: async () => {
         await store.close()
         await withClient('public', async (client) => void (await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)))

@@ -1,11 +1,22 @@
 /**
  * PostgreSQL side of `IntegrityStore`: snapshot reads for verify, checkpoints, and the retention
  * primitives (advisory lock, counting, cut record, chunked delete behind the append-only guard).
+ * Two chain layouts are read: rows chained before migration 7 carry seq and hashes themselves
+ * (their seqs all come first in a tenant), later ones are positions in `audit_chain_links`.
  */
 import type pg from 'pg'
 import Cursor from 'pg-cursor'
 import type { ChainHead, ChainRow, Checkpoint, RetentionCut } from '../../integrity/types.js'
 import type { IntegritySnapshot, IntegrityStore, RetentionCandidates, RetentionRule } from '../store.js'
+import {
+  CHAINED_TENANTS_SQL,
+  DELETE_LINKED_CHUNK_SQL,
+  FIRST_LINKED_SEQ_SQL,
+  LINKED_HASH_AT_SQL,
+  LINKED_RETENTION_CANDIDATES_SQL,
+  SELECT_LINKED_ROWS_SQL,
+  UNCHAINED_SQL,
+} from './chain-links-sql.js'
 import { DELETE_CHUNK_SQL, RETENTION_CANDIDATES_SQL, SELECT_CHAIN_ROWS_SQL } from './chain-sql.js'
 import { fromRow, type AuditRow } from './sql.js'
 
@@ -13,6 +24,20 @@ import { fromRow, type AuditRow } from './sql.js'
 const RETENTION_LOCK_KEY = 0x61756472
 
 type ChainDbRow = AuditRow & { seq: string; prev_hash: string; hash: string }
+
+/** Streams a query through a cursor, `chunkRows` at a time. */
+async function* streamRows<T>(client: pg.PoolClient, text: string, values: unknown[], chunkRows: number): AsyncGenerator<T> {
+  const cursor = client.query(new Cursor<T>(text, values))
+  try {
+    for (;;) {
+      const rows = await cursor.read(chunkRows)
+      yield* rows
+      if (rows.length < chunkRows) return
+    }
+  } finally {
+    await cursor.close()
+  }
+}
 interface CutDbRow {
   tenant_id: string
   seq: string
@@ -69,14 +94,13 @@ export class PostgresIntegrity implements IntegrityStore {
     const byTenant = (tenant?: string) => (tenant === undefined ? ['', []] : [' WHERE tenant_id = $1', [tenant]]) as [string, string[]]
     return {
       async tenants() {
-        const { rows } = await client.query<{ tenant_id: string }>('SELECT DISTINCT tenant_id FROM audit_logs WHERE seq IS NOT NULL')
+        const { rows } = await client.query<{ tenant_id: string }>(CHAINED_TENANTS_SQL)
         return rows.map((row) => row.tenant_id)
       },
       async unchained(tenant) {
-        const [where, values] = tenant === undefined ? ['', []] : [' AND tenant_id = $1', [tenant]]
         const { rows } = await client.query<{ tenant_id: string; count: string }>(
-          `SELECT tenant_id, count(*) AS count FROM audit_logs WHERE seq IS NULL${where} GROUP BY tenant_id ORDER BY tenant_id`,
-          values,
+          UNCHAINED_SQL(tenant !== undefined),
+          tenant === undefined ? [] : [tenant],
         )
         return rows.map((row) => ({ tenant_id: row.tenant_id, count: Number(row.count) }))
       },
@@ -134,17 +158,14 @@ export class PostgresIntegrity implements IntegrityStore {
         const values: unknown[] = [tenant]
         if (range.fromSeq !== undefined) values.push(range.fromSeq)
         if (range.toSeq !== undefined) values.push(range.toSeq)
-        const cursor = client.query(new Cursor<ChainDbRow>(SELECT_CHAIN_ROWS_SQL(range), values))
-        try {
-          for (;;) {
-            const rows = await cursor.read(chunkRows)
-            for (const row of rows) {
-              yield { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash, event: fromRow(row) } satisfies ChainRow
-            }
-            if (rows.length < chunkRows) return
-          }
-        } finally {
-          await cursor.close()
+        // Layout 1 rows first (their seqs precede every link row's), then the linked positions.
+        for await (const row of streamRows<ChainDbRow>(client, SELECT_CHAIN_ROWS_SQL(range), values, chunkRows)) {
+          yield { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash, event: fromRow(row) } satisfies ChainRow
+        }
+        for await (const row of streamRows<ChainDbRow>(client, SELECT_LINKED_ROWS_SQL(range), values, chunkRows)) {
+          // A position whose event is gone: the walker must see the gap, as it would in layout 1.
+          if (row.id === null) continue
+          yield { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash, event: fromRow(row) } satisfies ChainRow
         }
       },
     }
@@ -189,14 +210,25 @@ export class PostgresIntegrity implements IntegrityStore {
   }
 
   async retentionCandidates(cutoff: string, keepActions: readonly string[]): Promise<RetentionCandidates[]> {
-    const { rows } = await this.pool.query<{ tenant_id: string; count: string; max_seq: string }>(RETENTION_CANDIDATES_SQL, [
-      cutoff,
-      keepActions,
+    type Row = { tenant_id: string; count: string; max_seq: string }
+    const [legacy, linked] = await Promise.all([
+      this.pool.query<Row>(RETENTION_CANDIDATES_SQL, [cutoff, keepActions]),
+      this.pool.query<Row>(LINKED_RETENTION_CANDIDATES_SQL, [cutoff, keepActions]),
     ])
-    return rows.map((row) => ({ tenant_id: row.tenant_id, count: Number(row.count), max_seq: Number(row.max_seq) }))
+    const byTenant = new Map<string, RetentionCandidates>()
+    for (const row of [...legacy.rows, ...linked.rows]) {
+      const seen = byTenant.get(row.tenant_id)
+      const count = Number(row.count)
+      const maxSeq = Number(row.max_seq)
+      if (seen) byTenant.set(row.tenant_id, { ...seen, count: seen.count + count, max_seq: Math.max(seen.max_seq, maxSeq) })
+      else byTenant.set(row.tenant_id, { tenant_id: row.tenant_id, count, max_seq: maxSeq })
+    }
+    return [...byTenant.values()].sort((a, b) => (a.tenant_id < b.tenant_id ? -1 : a.tenant_id > b.tenant_id ? 1 : 0))
   }
 
   async hashAt(tenant: string, seq: number): Promise<string | null> {
+    const linked = await this.pool.query<{ hash: string }>(LINKED_HASH_AT_SQL, [tenant, seq])
+    if (linked.rows[0]) return linked.rows[0].hash
     const { rows } = await this.pool.query<{ hash: string }>('SELECT hash FROM audit_logs WHERE tenant_id = $1 AND seq = $2', [tenant, seq])
     return rows[0]?.hash ?? null
   }
@@ -209,24 +241,24 @@ export class PostgresIntegrity implements IntegrityStore {
     )
   }
 
-  /** One short transaction per chunk: it locks only the rows it deletes, which no insert touches. */
-  async deleteChunk(rule: RetentionRule, afterSeq: number, limit: number): Promise<{ deleted: number; lastSeq: number }> {
+  /**
+   * One short transaction per chunk: it locks only the rows it deletes, which no insert touches.
+   * Layout 1 rows (below the tenant's first link row) go by seq, up to `limit` of them; then link
+   * rows spanning about `limit` seqs at a time, deleting their events the rule allows.
+   */
+  async deleteChunk(rule: RetentionRule, afterSeq: number, limit: number): Promise<{ deleted: number; lastSeq: number; done: boolean }> {
     const client = await this.pool.connect()
     let broken: Error | undefined
     try {
       await client.query('BEGIN')
       await client.query("SELECT set_config('auditq.retention', 'on', true)")
-      const { rows } = await client.query<{ seq: string }>(DELETE_CHUNK_SQL, [
-        rule.tenant_id,
-        afterSeq,
-        rule.maxSeq,
-        rule.cutoff,
-        rule.keep_actions,
-        limit,
-      ])
+      const first = await client.query<{ seq: string | null }>(FIRST_LINKED_SEQ_SQL, [rule.tenant_id])
+      const linkedFrom = first.rows[0]?.seq == null ? Infinity : Number(first.rows[0].seq)
+      const chunk = afterSeq < Math.min(linkedFrom, rule.maxSeq + 1) - 1
+        ? await deleteLayout1Chunk(client, rule, afterSeq, limit, linkedFrom)
+        : await deleteLinkedChunk(client, rule, afterSeq, limit)
       await client.query('COMMIT')
-      const lastSeq = rows.reduce((max, row) => Math.max(max, Number(row.seq)), afterSeq)
-      return { deleted: rows.length, lastSeq }
+      return chunk
     } catch (error) {
       await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError))
       throw error
@@ -234,4 +266,29 @@ export class PostgresIntegrity implements IntegrityStore {
       client.release(broken)
     }
   }
+}
+
+async function deleteLayout1Chunk(client: pg.PoolClient, rule: RetentionRule, afterSeq: number, limit: number, linkedFrom: number) {
+  const maxSeq = Math.min(rule.maxSeq, linkedFrom - 1)
+  const { rows } = await client.query<{ seq: string }>(DELETE_CHUNK_SQL, [rule.tenant_id, afterSeq, maxSeq, rule.cutoff, rule.keep_actions, limit])
+  const deleted = rows.length
+  if (deleted === limit) return { deleted, lastSeq: rows.reduce((max, row) => Math.max(max, Number(row.seq)), afterSeq), done: false }
+  // Nothing more to delete below the first link row: the link rows are next, if the cut reaches them.
+  return { deleted, lastSeq: maxSeq, done: maxSeq >= rule.maxSeq }
+}
+
+async function deleteLinkedChunk(client: pg.PoolClient, rule: RetentionRule, afterSeq: number, limit: number) {
+  const { rows } = await client.query<{ deleted: string; last_deleted: string | null; span_end: string | null }>(DELETE_LINKED_CHUNK_SQL, [
+    rule.tenant_id,
+    afterSeq,
+    limit,
+    rule.maxSeq,
+    rule.cutoff,
+    rule.keep_actions,
+  ])
+  const deleted = Number(rows[0]?.deleted ?? 0)
+  // A full chunk may have stopped inside the rows it looked at: the next one starts after its last.
+  if (deleted === limit) return { deleted, lastSeq: Number(rows[0]!.last_deleted), done: false }
+  const lastSeq = rows[0]?.span_end == null ? rule.maxSeq : Number(rows[0].span_end)
+  return { deleted, lastSeq, done: lastSeq >= rule.maxSeq }
 }

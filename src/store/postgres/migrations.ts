@@ -4,6 +4,7 @@
 import type pg from 'pg'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
+import { CHAIN_LINKS_MIGRATION } from './chain-links-sql.js'
 import { BUCKET_EXPRESSIONS } from './report-sql.js'
 
 export const POSTGRES_MIGRATIONS: MigrationSql = {
@@ -85,6 +86,8 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
   5: ['CREATE INDEX audit_checkpoints_tenant_idx ON audit_checkpoints (tenant_id, id DESC)'],
   // Chain format 2: links hash each event's content digest (docs/integrity.md); see chain-sql.ts.
   6: CHAIN_FORMAT_2_MIGRATION,
+  // The chain moves out of the event rows (chain-links-sql.ts): the worker-process cost of #5.
+  7: CHAIN_LINKS_MIGRATION,
   // API keys (issue #6): only a SHA-256 of each secret; looked up by id, so the primary key is the only index.
   10: [
     `CREATE TABLE api_keys (

@@ -1,0 +1,209 @@
+/**
+ * Chain layout 2 for PostgreSQL (migration 7): the chain lives beside the events instead of in
+ * their rows. A chained batch inserts its events with no chain columns, in parallel with every
+ * other writer, and only then, at the end of the same statement, locks its tenants' heads and
+ * writes one `audit_chain_links` row per tenant: the event ids in chain order and their packed
+ * 32-byte links. So concurrent writers of one tenant wait for each other only for that one row
+ * and the commit, not for a whole batch of wide rows with their indexes; with the links in the
+ * rows (layout 1), four worker processes on one tenant inserted one batch at a time (docs/decisions.md).
+ *
+ * The event at seq `start_seq + k - 1` is `ids[k]`, its hash `links[k]`, and the hash it was linked
+ * from `links[k - 1]` (for k = 1, the row's `prev_hash`: the head the batch started from).
+ * Rows chained before migration 7 keep seq, prev_hash and hash in audit_logs; verify reads those
+ * first and the link rows after them. Retention deletes events and keeps their links, so a
+ * deleted event's hash stays on record. Pure text, no connection.
+ */
+import { EVENT_FIELDS } from '../../event/types.js'
+import { COLUMNS, COLUMN_TYPES } from './sql.js'
+
+/**
+ * Locks the batch's heads (the same single sorted pass as `auditq_chain_v2`, so batches cannot
+ * deadlock on heads), links the events, writes one link row per tenant and moves each head once.
+ * The batch arrives grouped by tenant (Node sorts it, stably): tenant t's events are the
+ * `p_counts[t]` after `p_offsets[t]` in `p_ids` and the packed `p_digests`. Links come from the
+ * caller when the locked heads are exactly `p_expected_*` (see head-cache.ts), else from the loop
+ * here. `p_inserted` is how many events the statement inserted before calling: it must be all of
+ * them, and taking it as an argument is what makes the INSERT finish before the heads are locked.
+ * Returns where each head ends, for the caller's next batch.
+ */
+const CHAIN_V3_FUNCTION = `CREATE FUNCTION auditq_chain_v3(p_inserted bigint, p_tenants text[], p_counts int[], p_offsets int[],
+    p_ids uuid[], p_digests bytea, p_genesis text, p_expected_seqs bigint[], p_expected_hashes text[], p_links bytea,
+    OUT o_end_seqs bigint[], OUT o_end_hashes text[], OUT o_taken boolean)
+  LANGUAGE plpgsql VOLATILE AS $$
+  DECLARE
+    n int := length(p_digests) / 32;
+    start_seqs bigint[];
+    start_hashes text[];
+    links bytea;
+    parts bytea[];
+    h bytea;
+    i int := 0;
+    existing int;
+  BEGIN
+    IF p_inserted <> n OR cardinality(p_ids) <> n OR length(p_digests) % 32 <> 0 OR length(p_links) <> length(p_digests)
+       OR (SELECT sum(c) FROM unnest(p_counts) AS c) <> n THEN
+      RAISE EXCEPTION 'auditq_chain_v3: % inserted, % ids, % bytes of digests, counts %', p_inserted, cardinality(p_ids), length(p_digests), p_counts;
+    END IF;
+    SELECT count(*) INTO existing FROM audit_chain_heads WHERE tenant_id = ANY (p_tenants);
+    IF existing = cardinality(p_tenants) THEN
+      PERFORM 1 FROM audit_chain_heads WHERE tenant_id = ANY (p_tenants) ORDER BY tenant_id FOR UPDATE;
+    ELSE
+      INSERT INTO audit_chain_heads AS hd (tenant_id, seq, hash)
+        SELECT t, 0::bigint, p_genesis FROM unnest(p_tenants) AS t ORDER BY 1
+        ON CONFLICT (tenant_id) DO UPDATE SET seq = hd.seq;
+    END IF;
+    SELECT array_agg(hd.seq ORDER BY u.o), array_agg(hd.hash ORDER BY u.o) INTO start_seqs, start_hashes
+      FROM unnest(p_tenants) WITH ORDINALITY AS u(t, o) JOIN audit_chain_heads hd ON hd.tenant_id = u.t;
+    o_taken := coalesce(p_links IS NOT NULL AND start_seqs = p_expected_seqs AND start_hashes = p_expected_hashes, false);
+    IF o_taken THEN
+      links := p_links;
+    ELSE
+      parts := array_fill(''::bytea, ARRAY[n]);
+      FOR t IN 1 .. cardinality(p_tenants) LOOP
+        h := auditq_hash_bytes(start_hashes[t]);
+        FOR k IN 1 .. p_counts[t] LOOP
+          i := i + 1;
+          h := sha256(h || substring(p_digests FROM i * 32 - 31 FOR 32));
+          parts[i] := h;
+        END LOOP;
+      END LOOP;
+      SELECT string_agg(x, ''::bytea ORDER BY o) INTO links FROM unnest(parts) WITH ORDINALITY AS u(x, o);
+    END IF;
+    INSERT INTO audit_chain_links (tenant_id, start_seq, prev_hash, ids, links)
+      SELECT u.t, u.s + 1, u.h, p_ids[u.off + 1 : u.off + u.c], substring(links FROM u.off * 32 + 1 FOR u.c * 32)
+      FROM unnest(p_tenants, start_seqs, start_hashes, p_counts, p_offsets) AS u(t, s, h, c, off);
+    SELECT array_agg(u.s + u.c ORDER BY u.o), array_agg(encode(substring(links FROM (u.off + u.c) * 32 - 31 FOR 32), 'hex') ORDER BY u.o)
+      INTO o_end_seqs, o_end_hashes
+      FROM unnest(start_seqs, p_counts, p_offsets) WITH ORDINALITY AS u(s, c, off, o);
+    UPDATE audit_chain_heads hd SET seq = u.s, hash = u.x
+      FROM unnest(p_tenants, o_end_seqs, o_end_hashes) AS u(t, s, x) WHERE hd.tenant_id = u.t;
+  END $$`
+
+/**
+ * Migration 7. The link rows are append-only without exception: retention deletes events, never
+ * their links (so a cut's hash, and every deleted event's, stays on record).
+ */
+export const CHAIN_LINKS_MIGRATION = [
+  `CREATE TABLE audit_chain_links (
+    tenant_id text   NOT NULL,
+    start_seq bigint NOT NULL,
+    prev_hash text   NOT NULL,
+    ids       uuid[] NOT NULL,
+    links     bytea  NOT NULL,
+    PRIMARY KEY (tenant_id, start_seq)
+  )`,
+  `CREATE TRIGGER audit_chain_links_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_chain_links
+    FOR EACH STATEMENT EXECUTE FUNCTION auditq_append_only()`,
+  CHAIN_V3_FUNCTION,
+  'DROP FUNCTION auditq_chain_v2(text[], int[], bytea, text, bigint[], text[], bytea)',
+]
+
+const N = EVENT_FIELDS.length
+const ID_PARAM = `$${EVENT_FIELDS.indexOf('id') + 1}::uuid[]`
+
+/**
+ * The whole chained insert as one statement, so one round trip and its own transaction: insert the
+ * events, then (the function takes their count as an argument, so only once every row is in)
+ * lock, link and write the link rows. No ON CONFLICT: an id the tenant already stored fails the
+ * statement with a unique violation on the primary key, before any head is locked, and the caller
+ * re-plans without it, so a duplicate never takes a seq.
+ * Parameters after the columns: tenants, counts, offsets, packed digests, genesis, expected head
+ * seqs and hashes, packed links (or NULL).
+ */
+export const INSERT_LINKED_SQL = `WITH inserted AS (
+    INSERT INTO audit_logs (${COLUMNS})
+    SELECT * FROM unnest(${EVENT_FIELDS.map((field, i) => `$${i + 1}::${COLUMN_TYPES[field]}[]`).join(', ')})
+    RETURNING 1
+  )
+  SELECT c.o_end_seqs AS end_seqs, c.o_end_hashes AS end_hashes, c.o_taken AS taken
+  FROM (SELECT count(*) AS n FROM inserted) AS i,
+    auditq_chain_v3(i.n, $${N + 1}::text[], $${N + 2}::int[], $${N + 3}::int[], ${ID_PARAM}, $${N + 4}::bytea, $${N + 5}::text,
+      $${N + 6}::bigint[], $${N + 7}::text[], $${N + 8}::bytea) AS c`
+
+export const INSERT_LINKED_NAME = 'auditq_insert_linked'
+
+/**
+ * One tenant's linked events in chain order, $1 the tenant, optionally $2/$3 a seq range. A
+ * position whose event is gone (deleted by retention, or by someone else) comes back with NULL
+ * columns: the reader skips it, so the walker sees the gap.
+ * The link rows are narrowed by start_seq (indexed) and each is joined to its own events (LATERAL),
+ * so rows come out in start_seq order and only each row's ≤ batch-size events are sorted by
+ * position (an incremental sort), never the whole tenant.
+ */
+export const SELECT_LINKED_ROWS_SQL = (range: { fromSeq?: number; toSeq?: number }) => {
+  const from = range.fromSeq !== undefined ? '$2::bigint' : null
+  const to = range.toSeq !== undefined ? `$${from ? 3 : 2}::bigint` : null
+  const narrow =
+    (from ? ` AND l.start_seq >= (SELECT coalesce(max(start_seq), 0) FROM audit_chain_links WHERE tenant_id = $1 AND start_seq <= ${from})` : '') +
+    (to ? ` AND l.start_seq <= ${to}` : '')
+  const seq = 'l.start_seq + x.o - 1'
+  return `SELECT ${EVENT_FIELDS.map((field) => `x.${field}`).join(', ')}, ${seq} AS seq,
+      CASE WHEN x.o = 1 THEN l.prev_hash ELSE encode(substring(l.links FROM x.o::int * 32 - 63 FOR 32), 'hex') END AS prev_hash,
+      encode(substring(l.links FROM x.o::int * 32 - 31 FOR 32), 'hex') AS hash
+    FROM audit_chain_links l
+    CROSS JOIN LATERAL (
+      SELECT u.o, ${EVENT_FIELDS.map((field) => `a.${field}`).join(', ')}
+      FROM unnest(l.ids) WITH ORDINALITY AS u(id, o) LEFT JOIN audit_logs a ON a.tenant_id = l.tenant_id AND a.id = u.id
+    ) x
+    WHERE l.tenant_id = $1${narrow}${from ? ` AND ${seq} >= ${from}` : ''}${to ? ` AND ${seq} <= ${to}` : ''}
+    ORDER BY l.start_seq, x.o`
+}
+
+/**
+ * Events in neither layout's chain: seq NULL (so not in layout 1) and in no link row. A hash anti
+ * join over the tenant (or the table): verify's price for seeing rows inserted around the chain.
+ */
+export const UNCHAINED_SQL = (tenant: boolean) => `SELECT a.tenant_id, count(*) AS count
+  FROM audit_logs a
+  LEFT JOIN (SELECT l.tenant_id, u.id FROM audit_chain_links l CROSS JOIN LATERAL unnest(l.ids) AS u(id)${tenant ? ' WHERE l.tenant_id = $1' : ''}) k
+    ON k.tenant_id = a.tenant_id AND k.id = a.id
+  WHERE a.seq IS NULL AND k.id IS NULL${tenant ? ' AND a.tenant_id = $1' : ''}
+  GROUP BY a.tenant_id ORDER BY a.tenant_id`
+
+/** Tenants with a chain in either layout. */
+export const CHAINED_TENANTS_SQL = `SELECT DISTINCT tenant_id FROM audit_logs WHERE seq IS NOT NULL
+  UNION SELECT DISTINCT tenant_id FROM audit_chain_links`
+
+/** The hash at (tenant $1, seq $2) from the link row that holds it. */
+export const LINKED_HASH_AT_SQL = `SELECT encode(substring(links FROM ($2::bigint - start_seq)::int * 32 + 1 FOR 32), 'hex') AS hash
+  FROM (SELECT start_seq, links, cardinality(ids) AS n FROM audit_chain_links
+        WHERE tenant_id = $1 AND start_seq <= $2::bigint ORDER BY start_seq DESC LIMIT 1) l
+  WHERE $2::bigint < l.start_seq + l.n`
+
+/** Per tenant: how many linked events retention may delete ($1 cutoff, $2 kept actions), and the highest seq among them. */
+export const LINKED_RETENTION_CANDIDATES_SQL = `SELECT p.tenant_id, count(*) AS count, max(p.seq) AS max_seq
+  FROM (SELECT l.tenant_id, l.start_seq + u.o - 1 AS seq, u.id
+        FROM audit_chain_links l CROSS JOIN LATERAL unnest(l.ids) WITH ORDINALITY AS u(id, o)) p
+  JOIN audit_logs a ON a.tenant_id = p.tenant_id AND a.id = p.id
+  WHERE a.occurred_at < $1::timestamptz AND NOT (a.action = ANY($2::text[]))
+  GROUP BY p.tenant_id`
+
+/** The first seq of the tenant's link rows ($1), NULL when it has none. */
+export const FIRST_LINKED_SEQ_SQL = 'SELECT min(start_seq) AS seq FROM audit_chain_links WHERE tenant_id = $1'
+
+/**
+ * One retention chunk over link rows, $1 the tenant, $2 where the previous chunk ended, $3 the
+ * chunk size, $4 the cut, $5/$6 the rule (cutoff, kept actions). Deletes the first $3 events after
+ * $2 and up to the cut that the rule covers, looking only at link rows spanning about $3 seqs from
+ * $2 (the one holding $2 + 1 and those starting within $3 of it, or else the next one), so a chunk
+ * costs the same wherever it is in a long chain. Returns how many it deleted, the last seq deleted
+ * and where the rows it looked at end.
+ */
+export const DELETE_LINKED_CHUNK_SQL = `WITH span AS (
+    SELECT start_seq, ids FROM audit_chain_links
+    WHERE tenant_id = $1 AND start_seq <= $4::bigint
+      AND start_seq >= coalesce((SELECT max(start_seq) FROM audit_chain_links WHERE tenant_id = $1 AND start_seq <= $2::bigint + 1), 0)
+      AND (start_seq <= $2::bigint + $3::bigint
+           OR start_seq = (SELECT min(start_seq) FROM audit_chain_links WHERE tenant_id = $1 AND start_seq > $2::bigint))
+  ), victims AS (
+    SELECT p.seq, p.id
+    FROM (SELECT s.start_seq + u.o - 1 AS seq, u.id FROM span s CROSS JOIN LATERAL unnest(s.ids) WITH ORDINALITY AS u(id, o)) p
+    JOIN audit_logs a ON a.tenant_id = $1 AND a.id = p.id
+    WHERE p.seq > $2::bigint AND p.seq <= $4::bigint AND a.occurred_at < $5::timestamptz AND NOT (a.action = ANY($6::text[]))
+    ORDER BY p.seq LIMIT $3
+  ), gone AS (
+    DELETE FROM audit_logs a USING victims v WHERE a.tenant_id = $1 AND a.id = v.id
+    RETURNING v.seq
+  )
+  SELECT (SELECT count(*) FROM gone) AS deleted, (SELECT max(seq) FROM gone) AS last_deleted,
+    (SELECT least(max(start_seq + cardinality(ids) - 1), $4::bigint) FROM span) AS span_end`
