@@ -117,6 +117,33 @@ export function hashBytes(hash: string): Buffer {
 /** Reused by link(): it runs synchronously, so one scratch buffer per process is enough. */
 const linkInput = Buffer.alloc(64)
 
+/**
+ * The content digests of `events`, 32 bytes each in order, in one buffer: what the PostgreSQL
+ * insert sends. Each digest is written straight into it (through a 32-character latin1 string, a
+ * byte per character): a Buffer per digest cost as much again as the hashing, 1.4 against
+ * 0.7 µs per event measured.
+ */
+export function packedContentDigests(events: readonly AuditEvent[]): Buffer {
+  const packed = Buffer.allocUnsafe(events.length * 32)
+  for (let i = 0; i < events.length; i++) packed.write(sha256Latin1(canonicalEvent(events[i]!)), i * 32, 32, 'latin1')
+  return packed
+}
+
+/**
+ * The links of a run of packed digests (`digests[from .. from + count)`) chained from `prev`,
+ * written into `out` at the same offsets. Returns the last link (a view into `out`).
+ */
+export function linkRun(prev: Buffer, digests: Buffer, from: number, count: number, out: Buffer): Buffer {
+  let current = prev
+  for (let i = from; i < from + count; i++) {
+    current.copy(linkInput, 0, 0, 32)
+    digests.copy(linkInput, 32, i * 32, i * 32 + 32)
+    out.write(sha256Latin1(linkInput), i * 32, 32, 'latin1')
+    current = out.subarray(i * 32, i * 32 + 32)
+  }
+  return current
+}
+
 /** The same link on raw bytes: SHA-256 over the 32-byte previous hash followed by the 32-byte digest. */
 export function link(prev: Buffer, digest: Buffer): Buffer {
   if (prev.length !== 32 || digest.length !== 32) throw new RangeError(`link: 32-byte inputs expected, got ${prev.length} and ${digest.length}`)
@@ -139,13 +166,16 @@ export function chainHashV1(prevHash: string, event: AuditEvent): string {
  * measured 100k hashes of 600 bytes on the dev machine. Older Node 20 falls back.
  */
 type OneShot = {
-  (algorithm: string, data: string | Buffer, encoding: 'hex'): string
+  (algorithm: string, data: string | Buffer, encoding: 'hex' | 'latin1'): string
   (algorithm: string, data: string | Buffer, encoding: 'buffer'): Buffer
 }
 const oneShot = (crypto as { hash?: OneShot }).hash
 const sha256: (data: string | Buffer) => Buffer = oneShot
   ? (data) => oneShot('sha256', data, 'buffer')
   : (data) => crypto.createHash('sha256').update(data).digest()
+const sha256Latin1: (data: string | Buffer) => string = oneShot
+  ? (data) => oneShot('sha256', data, 'latin1')
+  : (data) => crypto.createHash('sha256').update(data).digest('binary')
 const sha256Hex: (data: string) => string = oneShot
   ? (data) => oneShot('sha256', data, 'hex')
   : (data) => crypto.createHash('sha256').update(data).digest('hex')

@@ -7,7 +7,7 @@
  */
 import type pg from 'pg'
 import type { AuditEvent } from '../../event/types.js'
-import { contentDigest, GENESIS_HASH, hashBytes, link } from '../../integrity/canonical.js'
+import { GENESIS_HASH, hashBytes, linkRun, packedContentDigests } from '../../integrity/canonical.js'
 import type { InsertResult } from '../store.js'
 import { INSERT_LINKED_NAME, INSERT_LINKED_SQL } from './chain-links-sql.js'
 import { EXISTING_IDS_SQL, isDuplicateId, isDeadlock } from './chain-sql.js'
@@ -36,19 +36,23 @@ interface ChainedResult {
 
 export async function insertChained(pool: pg.Pool, events: readonly AuditEvent[], heads: ChainHeadCache): Promise<InsertResult> {
   // The first copy of a (tenant, id) within the batch wins, as with ON CONFLICT DO NOTHING.
-  const unique = new Map<string, AuditEvent>()
+  const seen = new Set<string>()
+  const firsts: AuditEvent[] = []
   for (const event of events) {
     const key = eventKey(event.tenant_id, event.id)
-    if (!unique.has(key)) unique.set(key, event)
+    if (seen.has(key)) continue
+    seen.add(key)
+    firsts.push(event)
   }
-  const digests = new Map([...unique.values()].map((event) => [event, contentDigest(event)]))
+  // Grouped by tenant, stably: each tenant's events are contiguous, so its link row is one slice.
+  const grouped = groupByTenant(firsts)
   const known = new Set<string>()
   for (let attempt = 1; ; attempt++) {
-    // Grouped by tenant, stably: each tenant's events are contiguous, so its link row is one slice.
-    const fresh = groupByTenant([...unique.entries()].filter(([id]) => !known.has(id)).map(([, event]) => event))
+    const fresh = known.size === 0 ? grouped : grouped.filter((event) => !known.has(eventKey(event.tenant_id, event.id)))
     if (fresh.length === 0) return { inserted: 0, duplicates: events.length }
     const { tenants, counts, offsets } = tenantRuns(fresh)
-    const packed = Buffer.concat(fresh.map((event) => digests.get(event)!))
+    // Recomputed on a retry too: only a concurrent duplicate causes one.
+    const packed = packedContentDigests(fresh)
     const claim = heads.claim(tenants)
     try {
       const expected = claim ? precomputeLinks(claim, counts, packed) : null
@@ -87,13 +91,10 @@ export async function insertChained(pool: pg.Pool, events: readonly AuditEvent[]
 /** The links the server will compute if the heads are still the ones this process last wrote. */
 function precomputeLinks(claim: ReadonlyArray<{ hash: string }>, counts: readonly number[], digests: Buffer): Buffer {
   const links = Buffer.allocUnsafe(digests.length)
-  let i = 0
+  let from = 0
   counts.forEach((count, t) => {
-    let current = hashBytes(claim[t]!.hash)
-    for (let k = 0; k < count; k++, i++) {
-      current = link(current, digests.subarray(i * 32, i * 32 + 32))
-      current.copy(links, i * 32)
-    }
+    linkRun(hashBytes(claim[t]!.hash), digests, from, count, links)
+    from += count
   })
   return links
 }
