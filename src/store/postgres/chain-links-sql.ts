@@ -128,8 +128,9 @@ export const INSERT_LINKED_NAME = 'auditq_insert_linked'
 
 /**
  * One tenant's linked events in chain order, $1 the tenant, optionally $2/$3 a seq range. A
- * position whose event is gone (deleted by retention, or by someone else) comes back with NULL
- * columns: the reader skips it, so the walker sees the gap.
+ * position whose event is gone (deleted by retention, or by someone else) is left out, so the
+ * walker sees the gap (after a cleanup most positions are such gaps; sent as NULL rows, each
+ * would cross to Node only to be skipped).
  * The link rows are narrowed by start_seq (indexed) and each is joined to its own events (LATERAL),
  * so rows come out in start_seq order and only each row's ≤ batch-size events are sorted by
  * position (an incremental sort), never the whole tenant.
@@ -147,7 +148,7 @@ export const SELECT_LINKED_ROWS_SQL = (range: { fromSeq?: number; toSeq?: number
     FROM audit_chain_links l
     CROSS JOIN LATERAL (
       SELECT u.o, ${EVENT_FIELDS.map((field) => `a.${field}`).join(', ')}
-      FROM unnest(l.ids) WITH ORDINALITY AS u(id, o) LEFT JOIN audit_logs a ON a.tenant_id = l.tenant_id AND a.id = u.id
+      FROM unnest(l.ids) WITH ORDINALITY AS u(id, o) JOIN audit_logs a ON a.tenant_id = l.tenant_id AND a.id = u.id
     ) x
     WHERE l.tenant_id = $1${narrow}${from ? ` AND ${seq} >= ${from}` : ''}${to ? ` AND ${seq} <= ${to}` : ''}
     ORDER BY l.start_seq, x.o`

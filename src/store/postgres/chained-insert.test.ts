@@ -10,6 +10,7 @@ import { verifyChains } from '../../integrity/verify.js'
 import { storedEvent } from '../../../test/support/events.js'
 import { POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { createPostgresStore, type PostgresStore } from './postgres-store.js'
+import { INSERT_UNNEST_SQL, unnestParams } from './sql.js'
 import { groupByTenant, tenantRuns } from './chained-insert.js'
 
 const hasPostgres = await postgresAvailable()
@@ -96,6 +97,46 @@ describe.skipIf(!hasPostgres)('postgres chained insert under concurrent writers'
       expect(report).toMatchObject({ intact: true, events: stored })
     } finally {
       await Promise.all(writers.map((store) => store.close()))
+    }
+  })
+
+  it('a batch that deadlocks on ids with another transaction is tried again, not failed', async () => {
+    const schema = freshSchema()
+    const appName = `${schema}_deadlock`
+    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema, applicationName: appName })
+    const other = new pg.Client({ connectionString: POSTGRES_URL, options: `-c search_path=${schema}` })
+    const monitor = new pg.Client({ connectionString: POSTGRES_URL })
+    await Promise.all([other.connect(), monitor.connect()])
+    const waitingOn = async (app: string) => {
+      for (let i = 0; ; i++) {
+        const { rows } = await monitor.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [app])
+        if (rows.length > 0) return
+        if (i > 300) throw new Error(`${app} never waited for a lock`)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+    }
+    try {
+      await store.migrate()
+      await store.insertBatch([storedEvent({ tenant_id: 'acme' })])
+      const [a, b] = [storedEvent({ tenant_id: 'acme', description: 'a' }), storedEvent({ tenant_id: 'acme', description: 'b' })]
+      // The other transaction holds b (uncommitted) and, later, waits for a: a redelivered batch in
+      // the opposite order. Its long deadlock_timeout makes our statement the one PostgreSQL aborts.
+      await other.query("SET deadlock_timeout = '30s'")
+      await other.query(`SET application_name = '${appName}_other'`)
+      await other.query('BEGIN')
+      await other.query(INSERT_UNNEST_SQL, unnestParams([b]))
+      const pending = store.insertBatch([a, b])
+      await waitingOn(appName)
+      const otherInsert = other.query(INSERT_UNNEST_SQL, unnestParams([a]))
+      // The deadlock is broken by aborting our statement; its retry then waits for b again.
+      await otherInsert
+      await waitingOn(appName)
+      await other.query('ROLLBACK')
+      await expect(pending).resolves.toEqual({ inserted: 2, duplicates: 0 })
+      const report = await verifyChains('postgres', store.integrity)
+      expect(report).toMatchObject({ intact: true, events: 3 })
+    } finally {
+      await Promise.all([store.close(), other.end(), monitor.end()])
     }
   })
 })

@@ -163,8 +163,6 @@ export class PostgresIntegrity implements IntegrityStore {
           yield { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash, event: fromRow(row) } satisfies ChainRow
         }
         for await (const row of streamRows<ChainDbRow>(client, SELECT_LINKED_ROWS_SQL(range), values, chunkRows)) {
-          // A position whose event is gone: the walker must see the gap, as it would in layout 1.
-          if (row.id === null) continue
           yield { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash, event: fromRow(row) } satisfies ChainRow
         }
       },
