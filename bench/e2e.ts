@@ -37,7 +37,7 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '5000' },
     'open-seconds': { type: 'string' },
     'baseline-workers': { type: 'string', default: '2' },
-    scenarios: { type: 'string', default: SCENARIOS.map((s) => s.id).join(',') },
+    scenarios: { type: 'string', default: SCENARIOS.filter((s) => !s.optIn).map((s) => s.id).join(',') },
     'database-url': { type: 'string', default: process.env.AUDITQ_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
     'redis-url': { type: 'string', default: process.env.AUDITQ_REDIS_URL ?? 'redis://127.0.0.1:6379' },
     'no-write': { type: 'boolean', default: false },

@@ -17,7 +17,7 @@ import { driveClosed, driveOpen, summarize, waitCommitted, type LatencySummary, 
 import { openFixture, verify, verificationProblem, type BenchTarget, type Verification } from './fixture.js'
 import { progress } from './progress.js'
 import { COPY_SQL, copyLine } from './rows.js'
-import { auditqDirect, auditqQueue, bullmq, insertPerEvent, seedList, validated, type System, type SystemContext } from './systems.js'
+import { auditqDirect, auditqQueue, auditqQueueChain, bullmq, insertPerEvent, seedList, validated, type System, type SystemContext } from './systems.js'
 
 export interface RunSettings {
   target: BenchTarget
@@ -56,6 +56,8 @@ export interface ScenarioDef {
   label: string
   /** What a reader compares it with ('copy' = the ceiling). */
   kind: 'ceiling' | 'auditq' | 'baseline' | 'latency'
+  /** Run only when named in --scenarios (not part of the full run and its BENCHMARKS.md section). */
+  optIn?: boolean
   describe(settings: RunSettings): string
   run(settings: RunSettings, round: number): Promise<ScenarioResult>
 }
@@ -124,6 +126,16 @@ export const SCENARIOS: ScenarioDef[] = [
     slow: true,
     describe: (s) => `${s.concurrency} callers; ${s.baselineWorkers} worker processes × concurrency 2, ${s.slowEvents.toLocaleString('en-US')} events`,
   }),
+  // The chain's cost in queue mode (BENCHMARKS.md, "Hash chain"): the same worker script, chaining on and off.
+  ...[2, 4].flatMap((workers) =>
+    (['on', 'off'] as const).map((chain) => ({
+      ...throughput(`queue-${workers}-chain-${chain}`, `queue mode, ${workers} worker processes, chain ${chain}`, 'auditq', auditqQueueChain(chain), {
+        workers,
+        describe: (s) => `${s.concurrency} callers; bench/e2e/queue-worker.ts --processes ${workers} --chain ${chain}`,
+      }),
+      optIn: true,
+    })),
+  ),
   openLoop('queue-open', 'auditq queue mode, open loop', auditqQueue, 1),
   openLoop('seed-list-open', "(b) seeds' Redis list, open loop", seedList, 1),
   openLoop('direct-open', 'auditq direct mode, open loop', auditqDirect, 0),

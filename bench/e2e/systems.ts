@@ -79,7 +79,16 @@ export async function auditqDirect(ctx: SystemContext): Promise<System> {
 }
 
 /** `auditq worker --processes N` as its own process tree, and the SDK in queue mode in this process. */
-export async function auditqQueue(ctx: SystemContext): Promise<System> {
+export function auditqQueue(ctx: SystemContext): Promise<System> {
+  return queueSystem(ctx, AUDITQ_CLI, ['worker', '--processes', String(ctx.workers)])
+}
+
+/** The same with the benchmark's worker script (queue-worker.ts), chaining on or off: the chain's same-run baseline. */
+export function auditqQueueChain(chain: 'on' | 'off'): (ctx: SystemContext) => Promise<System> {
+  return (ctx) => queueSystem(ctx, join(HERE, 'queue-worker.js'), ['--processes', String(ctx.workers), '--chain', chain])
+}
+
+async function queueSystem(ctx: SystemContext, workerScript: string, workerArgs: string[]): Promise<System> {
   const dataDir = mkdtempSync(join(tmpdir(), 'auditq-bench-'))
   const queueName = 'q'
   const env = {
@@ -92,7 +101,7 @@ export async function auditqQueue(ctx: SystemContext): Promise<System> {
     AUDITQ_DATA_DIR: dataDir,
     AUDITQ_LOG_LEVEL: 'warn',
   }
-  const workers = spawnNode(AUDITQ_CLI, ['worker', '--processes', String(ctx.workers)], { env, nodeArgs: ctx.workerNodeArgs })
+  const workers = spawnNode(workerScript, workerArgs, { env, nodeArgs: ctx.workerNodeArgs })
   let audit: AuditLogger | undefined
   try {
     // Ready = every worker process has published its first heartbeat.
