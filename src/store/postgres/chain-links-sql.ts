@@ -127,32 +127,30 @@ export const INSERT_LINKED_SQL = `WITH inserted AS (
 export const INSERT_LINKED_NAME = 'auditq_insert_linked'
 
 /**
- * One tenant's linked events in chain order, $1 the tenant, optionally $2/$3 a seq range. A
- * position whose event is gone (deleted by retention, or by someone else) is left out, so the
- * walker sees the gap (after a cleanup most positions are such gaps; sent as NULL rows, each
- * would cross to Node only to be skipped).
- * The link rows are narrowed by start_seq (indexed) and each is joined to its own events (LATERAL),
- * so rows come out in start_seq order and only each row's ≤ batch-size events are sorted by
- * position (an incremental sort), never the whole tenant.
+ * The link rows of tenant $1 that hold seqs in [$2, $3], in order, with their sizes: verify walks
+ * them in windows (SELECT_LINKED_WINDOW_SQL) so that the database never sorts more than one window.
  */
-export const SELECT_LINKED_ROWS_SQL = (range: { fromSeq?: number; toSeq?: number }) => {
-  const from = range.fromSeq !== undefined ? '$2::bigint' : null
-  const to = range.toSeq !== undefined ? `$${from ? 3 : 2}::bigint` : null
-  const narrow =
-    (from ? ` AND l.start_seq >= (SELECT coalesce(max(start_seq), 0) FROM audit_chain_links WHERE tenant_id = $1 AND start_seq <= ${from})` : '') +
-    (to ? ` AND l.start_seq <= ${to}` : '')
-  const seq = 'l.start_seq + x.o - 1'
-  return `SELECT ${EVENT_FIELDS.map((field) => `x.${field}`).join(', ')}, ${seq} AS seq,
-      CASE WHEN x.o = 1 THEN l.prev_hash ELSE encode(substring(l.links FROM x.o::int * 32 - 63 FOR 32), 'hex') END AS prev_hash,
-      encode(substring(l.links FROM x.o::int * 32 - 31 FOR 32), 'hex') AS hash
-    FROM audit_chain_links l
-    CROSS JOIN LATERAL (
-      SELECT u.o, ${EVENT_FIELDS.map((field) => `a.${field}`).join(', ')}
-      FROM unnest(l.ids) WITH ORDINALITY AS u(id, o) JOIN audit_logs a ON a.tenant_id = l.tenant_id AND a.id = u.id
-    ) x
-    WHERE l.tenant_id = $1${narrow}${from ? ` AND ${seq} >= ${from}` : ''}${to ? ` AND ${seq} <= ${to}` : ''}
-    ORDER BY l.start_seq, x.o`
-}
+export const LINK_ROWS_SQL = `SELECT start_seq, cardinality(ids) AS n FROM audit_chain_links
+  WHERE tenant_id = $1 AND start_seq <= $3::bigint AND start_seq + cardinality(ids) - 1 >= $2::bigint
+  ORDER BY start_seq`
+
+/**
+ * Tenant $1's linked events in chain order, for the link rows starting in [$2, $3] and seqs in
+ * [$4, $5]. A position whose event is gone (deleted by retention, or by someone else) is left out,
+ * so the walker sees the gap (after a cleanup most positions are such gaps). Each link row is
+ * joined to its own events; the sort covers only this window (the planner would otherwise
+ * estimate ten events per link row and sort a whole tenant at once).
+ */
+export const SELECT_LINKED_WINDOW_SQL = `SELECT ${EVENT_FIELDS.map((field) => `x.${field}`).join(', ')}, l.start_seq + x.o - 1 AS seq,
+    CASE WHEN x.o = 1 THEN l.prev_hash ELSE encode(substring(l.links FROM x.o::int * 32 - 63 FOR 32), 'hex') END AS prev_hash,
+    encode(substring(l.links FROM x.o::int * 32 - 31 FOR 32), 'hex') AS hash
+  FROM audit_chain_links l
+  CROSS JOIN LATERAL (
+    SELECT u.o, ${EVENT_FIELDS.map((field) => `a.${field}`).join(', ')}
+    FROM unnest(l.ids) WITH ORDINALITY AS u(id, o) JOIN audit_logs a ON a.tenant_id = l.tenant_id AND a.id = u.id
+  ) x
+  WHERE l.tenant_id = $1 AND l.start_seq BETWEEN $2::bigint AND $3::bigint AND l.start_seq + x.o - 1 BETWEEN $4::bigint AND $5::bigint
+  ORDER BY l.start_seq, x.o`
 
 /**
  * Events in neither layout's chain: seq NULL (so not in layout 1) and in no link row. A hash anti

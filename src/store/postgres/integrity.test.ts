@@ -4,6 +4,8 @@ import { describeIntegrityContract } from '../../integrity/integrity.contract.js
 import { LINK_LAYOUT } from '../../../test/support/chain-tamper.js'
 import { POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { createPostgresStore } from './postgres-store.js'
+import { verifyChains } from '../../integrity/verify.js'
+import { storedEvent } from '../../../test/support/events.js'
 
 const hasPostgres = await postgresAvailable()
 
@@ -40,6 +42,29 @@ describe.skipIf(!hasPostgres)('postgres', () => {
         await expect(client.query("UPDATE audit_chain_links SET prev_hash = 'x'")).rejects.toThrow(/UPDATE refused/)
         await expect(client.query('TRUNCATE audit_chain_links')).rejects.toThrow(/TRUNCATE refused/)
       })
+    } finally {
+      await store.close()
+      await withClient('public', async (client) => void (await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)))
+    }
+  })
+
+  it('verify reads link rows in windows of about streamChunkRows positions, whole or by range, in chain order', async () => {
+    const schema = uniqueSchema('integ')
+    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema, streamChunkRows: 5 })
+    await store.migrate()
+    try {
+      // Link rows of 3, 4, 2, 2 and 6 events: windows [3] [4] [2, 2] [6].
+      for (const size of [3, 4, 2, 2, 6]) await store.insertBatch(Array.from({ length: size }, () => storedEvent({ tenant_id: 'acme' })))
+      const seqs = (range = {}) =>
+        store.integrity.snapshot(async (snapshot) => {
+          const found: number[] = []
+          for await (const row of snapshot.rows('acme', range)) found.push(row.seq)
+          return found
+        })
+      expect(await seqs()).toEqual(Array.from({ length: 17 }, (_, i) => i + 1))
+      expect(await seqs({ fromSeq: 5, toSeq: 10 })).toEqual([5, 6, 7, 8, 9, 10])
+      expect(await verifyChains('postgres', store.integrity)).toMatchObject({ intact: true, events: 17 })
+      expect(await verifyChains('postgres', store.integrity, { tenant_id: 'acme', fromSeq: 4, toSeq: 12 })).toMatchObject({ intact: true, events: 9 })
     } finally {
       await store.close()
       await withClient('public', async (client) => void (await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)))

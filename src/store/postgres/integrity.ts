@@ -13,8 +13,9 @@ import {
   DELETE_LINKED_CHUNK_SQL,
   FIRST_LINKED_SEQ_SQL,
   LINKED_HASH_AT_SQL,
+  LINK_ROWS_SQL,
   LINKED_RETENTION_CANDIDATES_SQL,
-  SELECT_LINKED_ROWS_SQL,
+  SELECT_LINKED_WINDOW_SQL,
   UNCHAINED_SQL,
 } from './chain-links-sql.js'
 import { DELETE_CHUNK_SQL, RETENTION_CANDIDATES_SQL, SELECT_CHAIN_ROWS_SQL } from './chain-sql.js'
@@ -162,8 +163,19 @@ export class PostgresIntegrity implements IntegrityStore {
         for await (const row of streamRows<ChainDbRow>(client, SELECT_CHAIN_ROWS_SQL(range), values, chunkRows)) {
           yield { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash, event: fromRow(row) } satisfies ChainRow
         }
-        for await (const row of streamRows<ChainDbRow>(client, SELECT_LINKED_ROWS_SQL(range), values, chunkRows)) {
-          yield { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash, event: fromRow(row) } satisfies ChainRow
+        const fromSeq = range.fromSeq ?? 1
+        const toSeq = range.toSeq ?? Number.MAX_SAFE_INTEGER
+        const linkRows = (await client.query<{ start_seq: string; n: number }>(LINK_ROWS_SQL, [tenant, fromSeq, toSeq])).rows
+        // Windows of link rows holding about chunkRows positions each (a link row is one batch).
+        for (let first = 0; first < linkRows.length; ) {
+          let last = first
+          let positions = linkRows[first]!.n
+          while (last + 1 < linkRows.length && positions + linkRows[last + 1]!.n <= chunkRows) positions += linkRows[++last]!.n
+          const window = [tenant, linkRows[first]!.start_seq, linkRows[last]!.start_seq, fromSeq, toSeq]
+          for (const row of (await client.query<ChainDbRow>(SELECT_LINKED_WINDOW_SQL, window)).rows) {
+            yield { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash, event: fromRow(row) } satisfies ChainRow
+          }
+          first = last + 1
         }
       },
     }
