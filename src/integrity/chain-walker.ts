@@ -8,10 +8,11 @@
  *              from a signed checkpoint / the head row at that seq;
  * - deleted:   a seq is missing, or a row links to a predecessor that is not stored, or the head
  *              row / a signed checkpoint vouches for more events than are stored;
- * - inserted:  two rows share a seq, or a row sits between two rows that link to each other, or a
- *              row lies beyond the recorded head; below a cut, a row that does not link to the
- *              present row one seq before it, or one the completed cut would have deleted;
- * - reordered: a row links to the row stored after it.
+ * - inserted:  two rows share a seq, or a row sits between two rows that link to each other (or
+ *              the next row's hash recomputes only from the row before it), or a row lies beyond
+ *              the recorded head; below a cut, a row that does not link to the present row one seq
+ *              before it, or one the completed cut would have deleted;
+ * - reordered: a row links to (or its hash recomputes only from) the row stored after it.
  *
  * Rows at or below a retention cut were legitimately thinned: there each row must still hash
  * correctly, two present rows with consecutive seqs must link, and the rows the cut promised to
