@@ -14,11 +14,12 @@
  * deleted event's hash stays on record. Pure text, no connection.
  */
 import { EVENT_FIELDS } from '../../event/types.js'
+import { LOCK_HEADS_PLPGSQL } from './chain-sql.js'
 import { COLUMNS, COLUMN_TYPES } from './sql.js'
 
 /**
- * Locks the batch's heads (the same single sorted pass as `auditq_chain_v2`, so batches cannot
- * deadlock on heads), links the events, writes one link row per tenant and moves each head once.
+ * Locks the batch's heads (LOCK_HEADS_PLPGSQL: one sorted pass, so batches cannot deadlock on
+ * heads), links the events, writes one link row per tenant and moves each head once.
  * The batch arrives grouped by tenant (Node sorts it, stably): tenant t's events are the
  * `p_counts[t]` after `p_offsets[t]` in `p_ids` and the packed `p_digests`. Links come from the
  * caller when the locked heads are exactly `p_expected_*` (see head-cache.ts), else from the loop
@@ -46,15 +47,7 @@ const CHAIN_V3_FUNCTION = `CREATE FUNCTION auditq_chain_v3(p_inserted bigint, p_
        OR (SELECT sum(c) FROM unnest(p_counts) AS c) <> n THEN
       RAISE EXCEPTION 'auditq_chain_v3: % inserted, % ids, % bytes of digests, counts %', p_inserted, cardinality(p_ids), length(p_digests), p_counts;
     END IF;
-    SELECT count(*) INTO existing FROM audit_chain_heads WHERE tenant_id = ANY (p_tenants);
-    IF existing = cardinality(p_tenants) THEN
-      PERFORM 1 FROM audit_chain_heads WHERE tenant_id = ANY (p_tenants) ORDER BY tenant_id FOR UPDATE;
-    ELSE
-      INSERT INTO audit_chain_heads AS hd (tenant_id, seq, hash)
-        SELECT t, 0::bigint, p_genesis FROM unnest(p_tenants) AS t ORDER BY 1
-        ON CONFLICT (tenant_id) DO UPDATE SET seq = hd.seq;
-    END IF;
-    SELECT array_agg(hd.seq ORDER BY u.o), array_agg(hd.hash ORDER BY u.o) INTO start_seqs, start_hashes
+${LOCK_HEADS_PLPGSQL}    SELECT array_agg(hd.seq ORDER BY u.o), array_agg(hd.hash ORDER BY u.o) INTO start_seqs, start_hashes
       FROM unnest(p_tenants) WITH ORDINALITY AS u(t, o) JOIN audit_chain_heads hd ON hd.tenant_id = u.t;
     o_taken := coalesce(p_links IS NOT NULL AND start_seqs = p_expected_seqs AND start_hashes = p_expected_hashes, false);
     IF o_taken THEN

@@ -98,6 +98,24 @@ export const CHAIN_MIGRATION = [
 ]
 
 /**
+ * The head locking both chain functions share (PL/pgSQL; needs `p_tenants`, `p_genesis` and an
+ * int variable `existing`). Interpolated into each function's text when its migration runs.
+ */
+export const LOCK_HEADS_PLPGSQL = `    -- All of the batch's heads are locked in the server's sort order, in one statement, so two
+    -- batches can never each hold a head the other waits for. When they all exist (every batch
+    -- but a tenant's first), without writing them: the upsert would add a row version per batch.
+    -- Heads are never deleted, so "all exist" cannot turn false between the count and the lock.
+    SELECT count(*) INTO existing FROM audit_chain_heads WHERE tenant_id = ANY (p_tenants);
+    IF existing = cardinality(p_tenants) THEN
+      PERFORM 1 FROM audit_chain_heads WHERE tenant_id = ANY (p_tenants) ORDER BY tenant_id FOR UPDATE;
+    ELSE
+      INSERT INTO audit_chain_heads AS hd (tenant_id, seq, hash)
+        SELECT t, 0::bigint, p_genesis FROM unnest(p_tenants) AS t ORDER BY 1
+        ON CONFLICT (tenant_id) DO UPDATE SET seq = hd.seq;
+    END IF;
+`
+
+/**
  * Chain format 2 (migration 6): Node sends each event's content digest (SHA-256 of its canonical
  * form, computed before the statement), packed 32 bytes per event into one bytea, so the batch
  * travels without a second copy of itself; a link is SHA-256(prev as 32 bytes || digest).
@@ -137,19 +155,7 @@ const CHAIN_V2_FUNCTION = `CREATE FUNCTION auditq_chain_v2(p_tenants text[], p_s
     IF n <> cardinality(p_slots) OR length(p_digests) % 32 <> 0 OR length(p_links) <> length(p_digests) THEN
       RAISE EXCEPTION 'auditq_chain_v2: % slots for % bytes of digests', cardinality(p_slots), length(p_digests);
     END IF;
-    -- All of the batch's heads are locked in the server's sort order, in one statement, so two
-    -- batches can never each hold a head the other waits for. When they all exist (every batch
-    -- but a tenant's first), without writing them: the upsert would add a row version per batch.
-    -- Heads are never deleted, so "all exist" cannot turn false between the count and the lock.
-    SELECT count(*) INTO existing FROM audit_chain_heads WHERE tenant_id = ANY (p_tenants);
-    IF existing = cardinality(p_tenants) THEN
-      PERFORM 1 FROM audit_chain_heads WHERE tenant_id = ANY (p_tenants) ORDER BY tenant_id FOR UPDATE;
-    ELSE
-      INSERT INTO audit_chain_heads AS hd (tenant_id, seq, hash)
-        SELECT t, 0::bigint, p_genesis FROM unnest(p_tenants) AS t ORDER BY 1
-        ON CONFLICT (tenant_id) DO UPDATE SET seq = hd.seq;
-    END IF;
-    SELECT array_agg(hd.seq ORDER BY u.o), array_agg(hd.hash ORDER BY u.o) INTO o_start_seqs, o_start_hashes
+${LOCK_HEADS_PLPGSQL}    SELECT array_agg(hd.seq ORDER BY u.o), array_agg(hd.hash ORDER BY u.o) INTO o_start_seqs, o_start_hashes
       FROM unnest(p_tenants) WITH ORDINALITY AS u(t, o) JOIN audit_chain_heads hd ON hd.tenant_id = u.t;
     o_taken := coalesce(p_links IS NOT NULL AND o_start_seqs = p_expected_seqs AND o_start_hashes = p_expected_hashes, false);
     IF o_taken THEN
