@@ -162,7 +162,9 @@ class MetadataWalk {
 
   private keysOf(object: object, path: string): string[] {
     try {
-      return Object.keys(object)
+      // Sorted (UTF-16 order, the canonical form's), so the stored copy already has canonical key
+      // order and hashing it needs no reordering (integrity/canonical.ts, stringifiesCanonically).
+      return Object.keys(object).sort()
     } catch {
       this.refuse(path || this.labels.root, 'unreadable', 'its keys could not be read (a proxy threw)')
       return []

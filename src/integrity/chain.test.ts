@@ -1,8 +1,10 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { storedEvent } from '../../test/support/events.js'
 import type { AuditEvent } from '../event/types.js'
 import { createHash } from 'node:crypto'
-import { canonicalEvent, canonicalJson, chainHash, chainHashV1, contentDigest, GENESIS_HASH, linkHash } from './canonical.js'
+import { validateEvent } from '../event/validate.js'
+import { canonicalEvent, canonicalJson, chainHash, chainHashV1, contentDigest, GENESIS_HASH, linkHash, stringifiesCanonically } from './canonical.js'
 import { ChainWalker } from './chain-walker.js'
 import { checkpointIsAuthentic, generateSigningKeyPem, parseSigningKey, signCheckpoint } from './checkpoint.js'
 import type { ChainRow } from './types.js'
@@ -33,6 +35,54 @@ describe('canonical form', () => {
     const event = storedEvent({ metadata: { b: 1, a: 2 } })
     expect(canonicalEvent(event)).toBe(canonicalEvent({ ...event, metadata: { a: 2, b: 1 } }))
     expect(canonicalEvent(event)).toMatch(/^\["auditq\.v1","[0-9a-f-]{36}","default",".*Z",".*Z","api_key\.created","info","u1",.*,null,null,\{"a":2,"b":1\}\]$/)
+  })
+
+  it('writes the same bytes on the JSON.stringify shortcut as through canonicalJson, whatever the metadata', () => {
+    // The general path spelled out: the event with null metadata, and canonicalJson's form in its place.
+    const general = (event: AuditEvent) => `${canonicalEvent({ ...event, metadata: null as never }).slice(0, -'null]'.length)}${canonicalJson(event.metadata)}]`
+    const key = fc.oneof(fc.string({ maxLength: 4 }), fc.constantFrom('10', '9', '0', '01', '!', 'a', 'B', 'é', '\u{1F600}', '__proto__', 'toJSON'))
+    const metadata = fc.letrec<{ value: unknown }>((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        fc.oneof(fc.string(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.boolean(), fc.constantFrom(null, undefined, () => 1)),
+        fc.array(tie('value'), { maxLength: 4 }),
+        fc.dictionary(key, tie('value'), { maxKeys: 5 }),
+      ),
+    })).value
+    const event = storedEvent()
+    let shortcut = 0
+    fc.assert(
+      fc.property(fc.dictionary(key, metadata, { maxKeys: 6 }), fc.boolean(), (raw, sorted) => {
+        // Sorted as validation sorts (event/metadata.ts), or left in whatever order it came.
+        const value = sorted ? JSON.parse(JSON.stringify(raw, (_, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v))) : raw
+        if (stringifiesCanonically(value)) shortcut += 1
+        const withMetadata = { ...event, metadata: value as Record<string, unknown> }
+        expect(canonicalEvent(withMetadata)).toBe(general(withMetadata))
+      }),
+      { numRuns: 2_000 },
+    )
+    // Both paths were exercised.
+    expect(shortcut).toBeGreaterThan(200)
+    expect(shortcut).toBeLessThan(2_000)
+  })
+
+  it('takes the shortcut for validated metadata, and not for orders or values JSON.stringify would change', () => {
+    const validated = validateEvent(
+      { action: 'user.login', actor_id: 'u1', metadata: { zeta: 1, alpha: { y: [{ b: 1, a: 2 }], x: 'x' }, when: new Date(0) } },
+      { defaultTenant: 'default', receivedAt: new Date() },
+    )
+    if (!validated.ok) throw new Error('fixture invalid')
+    expect(Object.keys(validated.event.metadata)).toEqual(['alpha', 'when', 'zeta'])
+    expect(stringifiesCanonically(validated.event.metadata)).toBe(true)
+    expect(stringifiesCanonically({ b: 1, a: 2 })).toBe(false)
+    // jsonb's order (shorter keys first) and integer-like keys, which JSON.stringify always puts first.
+    expect(stringifiesCanonically({ b: 1, aa: 2 })).toBe(false)
+    expect(stringifiesCanonically({ aa: 2, b: 1 })).toBe(true)
+    expect(stringifiesCanonically({ b: 1, aa: { z: 1, y: 2 } })).toBe(false)
+    expect(stringifiesCanonically({ '10': 1, '9': 2 })).toBe(false)
+    expect(stringifiesCanonically({ a: new Date(0) })).toBe(false)
+    expect(stringifiesCanonically({ a: undefined })).toBe(false)
+    expect(stringifiesCanonically([{ a: 1 }, new Map()])).toBe(false)
   })
 
   it('normalizes timestamps to milliseconds in UTC', () => {
