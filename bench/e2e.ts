@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { Redis } from 'ioredis'
 import { progress } from './e2e/progress.js'
-import { summarizeAll, tables, targets, targetTable, writeSection } from './e2e/report.js'
+import { chainCostTable, summarizeAll, tables, targets, targetTable, writeSection } from './e2e/report.js'
 import { SCENARIOS, type RunSettings, type ScenarioResult } from './e2e/scenarios.js'
 
 const { values: args } = parseArgs({
@@ -96,7 +96,8 @@ for (let round = 0; round < runs; round++) {
 
 const summaries = summarizeAll(defs, results, settings)
 const goals = targets(summaries, results, settings)
-const body = `${tables(summaries)}\n\nTargets (issue #3):\n\n${targetTable(goals)}\n`
+const chainCost = chainCostTable(summaries, results)
+const body = `${tables(summaries)}\n\n${chainCost ? `Hash chain in queue mode:\n\n${chainCost}\n\n` : ''}Targets (issue #3):\n\n${targetTable(goals)}\n`
 process.stdout.write(`\n${body}\n`)
 process.stdout.write(JSON.stringify({ bench: 'e2e', settings: { ...settings, target: undefined }, runs, machine, results }) + '\n')
 

@@ -170,6 +170,25 @@ export function tables(summaries: Summary[]): string {
   return lines.join('\n')
 }
 
+/**
+ * The chain's cost in queue mode, for each worker count run with both `queue-N-chain-on` and
+ * `-off`: the cost of the medians, and the median of the per-round costs (each chained run
+ * against the unchained run beside it, the steadier figure on a shared machine). Empty when
+ * no such pair ran.
+ */
+export function chainCostTable(summaries: Summary[], results: ScenarioResult[]): string {
+  const lines = ['| workers | rounds | chained ev/s | unchained ev/s | cost of the medians | median paired cost | CPU µs per event, chained / unchained |', '| --- | --- | --- | --- | --- | --- | --- |']
+  for (const on of summaries) {
+    const match = /^queue-(\d+)-chain-on$/.exec(on.id)
+    const off = match && summaries.find((s) => s.id === `queue-${match[1]}-chain-off`)
+    if (!match || !off) continue
+    const paired = ratioMedian(results, on.id, off.id)
+    const cpu = (s: Summary) => s.cpuUsPerEvent.producer + s.cpuUsPerEvent.workers + s.cpuUsPerEvent.postgres + s.cpuUsPerEvent.redis
+    lines.push(`| ${match[1]} | ${Math.min(on.rounds, off.rounds)} | ${fmt(on.eventsPerSecond)} | ${fmt(off.eventsPerSecond)} | ${pct1(1 - on.eventsPerSecond / off.eventsPerSecond)} | ${paired === undefined ? '—' : pct1(1 - paired)} | ${fmt(cpu(on))} / ${fmt(cpu(off))} |`)
+  }
+  return lines.length > 2 ? lines.join('\n') : ''
+}
+
 export function targetTable(list: Target[]): string {
   const lines = ['| target | goal | measured (median of rounds) | met |', '| --- | --- | --- | --- |']
   for (const t of list) lines.push(`| ${t.name} | ${t.goal} | ${t.measured} | ${t.met === undefined ? 'not run' : t.met ? 'yes' : '**no**'} |`)
