@@ -11,16 +11,32 @@ import { storedEvent } from '../../../test/support/events.js'
 import { POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { createPostgresStore, type PostgresStore } from './postgres-store.js'
 import { INSERT_UNNEST_SQL, unnestParams } from './sql.js'
-import { groupByTenant, tenantRuns } from './chained-insert.js'
+import { planBatch } from './chained-insert.js'
 
 const hasPostgres = await postgresAvailable()
 
-describe('groupByTenant and tenantRuns', () => {
+describe('planBatch', () => {
   it("keeps each tenant's events together in batch order, and describes each run", () => {
     const events = ['b', 'a', 'b', 'c', 'a', 'b'].map((tenant_id, i) => storedEvent({ tenant_id, description: `${i}` }))
-    const grouped = groupByTenant(events)
-    expect(grouped.map((event) => `${event.tenant_id}${event.description}`)).toEqual(['b0', 'b2', 'b5', 'a1', 'a4', 'c3'])
-    expect(tenantRuns(grouped)).toEqual({ tenants: ['b', 'a', 'c'], counts: [3, 2, 1], offsets: [0, 3, 5] })
+    const plan = planBatch(events)
+    expect(plan.grouped.map((event) => `${event.tenant_id}${event.description}`)).toEqual(['b0', 'b2', 'b5', 'a1', 'a4', 'c3'])
+    expect(plan).toMatchObject({ tenants: ['b', 'a', 'c'], counts: [3, 2, 1], offsets: [0, 3, 5] })
+  })
+
+  it('keeps the first copy of an id per tenant (in any case), the same id in another tenant, and leaves out excluded ids', () => {
+    const id = '0190b6a4-7c3e-7d2a-9f1e-3b5c2d4e6f70'
+    const other = '0190b6a4-7c3e-7d2a-9f1e-3b5c2d4e6f71'
+    const events = [
+      storedEvent({ id, tenant_id: 'a', description: 'first' }),
+      storedEvent({ id: id.toUpperCase(), tenant_id: 'a', description: 'copy' }),
+      storedEvent({ id, tenant_id: 'b', description: 'other tenant' }),
+      storedEvent({ id: other, tenant_id: 'a', description: 'stored elsewhere' }),
+    ]
+    expect(planBatch(events).grouped.map((event) => event.description)).toEqual(['first', 'stored elsewhere', 'other tenant'])
+    const plan = planBatch(events, new Map([['a', new Set([other])]]))
+    expect(plan.grouped.map((event) => event.description)).toEqual(['first', 'other tenant'])
+    expect(plan).toMatchObject({ tenants: ['a', 'b'], counts: [1, 1], offsets: [0, 1] })
+    expect(planBatch(events, new Map([['a', new Set([id, other])]])).tenants).toEqual(['b'])
   })
 })
 

