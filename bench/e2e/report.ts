@@ -172,21 +172,46 @@ export function tables(summaries: Summary[]): string {
 
 /**
  * The chain's cost in queue mode, for each worker count run with both `queue-N-chain-on` and
- * `-off`: the cost of the medians, and the median of the per-round costs (each chained run
- * against the unchained run beside it, the steadier figure on a shared machine). Empty when
- * no such pair ran.
+ * `-off`: the cost of the medians; the median of the per-round costs (each chained run against
+ * the unchained run beside it); and the CPU cost with the machine's speed taken out. That last one
+ * exists because this shared machine's speed drifts by up to 2× from one 10-second run to the next
+ * (the producer, whose work is the same in both arms, used 27–59 µs of CPU per event in one run
+ * of 9 rounds), which swamps a 10 % difference in throughput. The producer's CPU per event is the
+ * gauge: each run's total CPU per event is divided by it, and at saturation throughput goes as
+ * the inverse of CPU per event, so per round the cost is 1 − (normalized unchained ÷ normalized
+ * chained). Empty when no such pair ran.
  */
 export function chainCostTable(summaries: Summary[], results: ScenarioResult[]): string {
-  const lines = ['| workers | rounds | chained ev/s | unchained ev/s | cost of the medians | median paired cost | CPU µs per event, chained / unchained |', '| --- | --- | --- | --- | --- | --- | --- |']
+  const lines = [
+    '| workers | rounds | chained ev/s | unchained ev/s | cost of the medians | median paired cost | median paired CPU cost, machine speed taken out | CPU µs per event, chained / unchained |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ]
   for (const on of summaries) {
     const match = /^queue-(\d+)-chain-on$/.exec(on.id)
     const off = match && summaries.find((s) => s.id === `queue-${match[1]}-chain-off`)
     if (!match || !off) continue
     const paired = ratioMedian(results, on.id, off.id)
     const cpu = (s: Summary) => s.cpuUsPerEvent.producer + s.cpuUsPerEvent.workers + s.cpuUsPerEvent.postgres + s.cpuUsPerEvent.redis
-    lines.push(`| ${match[1]} | ${Math.min(on.rounds, off.rounds)} | ${fmt(on.eventsPerSecond)} | ${fmt(off.eventsPerSecond)} | ${pct1(1 - on.eventsPerSecond / off.eventsPerSecond)} | ${paired === undefined ? '—' : pct1(1 - paired)} | ${fmt(cpu(on))} / ${fmt(cpu(off))} |`)
+    const cpuCost = pairedCpuCost(results, on.id, off.id)
+    lines.push(
+      `| ${match[1]} | ${Math.min(on.rounds, off.rounds)} | ${fmt(on.eventsPerSecond)} | ${fmt(off.eventsPerSecond)} | ${pct1(1 - on.eventsPerSecond / off.eventsPerSecond)} | ${paired === undefined ? '—' : pct1(1 - paired)} | ${cpuCost === undefined ? '—' : pct1(cpuCost)} | ${fmt(cpu(on))} / ${fmt(cpu(off))} |`,
+    )
   }
   return lines.length > 2 ? lines.join('\n') : ''
+}
+
+/** Median over rounds of 1 − (unchained CPU ÷ its producer's CPU) ÷ (chained CPU ÷ its producer's CPU); see chainCostTable. */
+export function pairedCpuCost(results: ScenarioResult[], on: string, off: string): number | undefined {
+  const normalized = (r: ScenarioResult) => {
+    const { producer, workers, postgres, redis } = r.cpu.seconds
+    return (producer + workers + postgres + redis) / producer
+  }
+  const chained = byRound(results, on)
+  const unchained = byRound(results, off)
+  const costs = [...chained]
+    .filter(([round, r]) => unchained.has(round) && r.cpu.seconds.producer > 0 && unchained.get(round)!.cpu.seconds.producer > 0)
+    .map(([round, r]) => 1 - normalized(unchained.get(round)!) / normalized(r))
+  return costs.length > 0 ? median(costs) : undefined
 }
 
 export function targetTable(list: Target[]): string {
