@@ -58,7 +58,7 @@ export function canonicalJson(value: unknown): string {
  * in strictly ascending UTF-16 order, all the way down. Validation sorts metadata keys
  * (event/metadata.ts), so this holds for nearly every event a worker or service stores, and one
  * native JSON.stringify of the whole event is then ~0.6 µs cheaper per event than canonicalJson
- * (bench: BENCHMARKS.md, "Hash chain"). Anything else (Dates, class instances, jsonb's key order
+ * (docs/decisions.md, "The chain's CPU in Node"). Anything else (Dates, class instances, jsonb's key order
  * as PostgreSQL returns it) takes the general path, so the output never depends on the shortcut.
  */
 export function stringifiesCanonically(value: unknown): boolean {
