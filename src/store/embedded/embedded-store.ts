@@ -29,7 +29,7 @@ import type {
   Store,
   StoreErrorKind,
 } from '../store.js'
-import { contentDigest, GENESIS_HASH, hashBytes, link } from '../../integrity/canonical.js'
+import { GENESIS_HASH, hashBytes, link, packedContentDigests } from '../../integrity/canonical.js'
 import { INSERT_CHAINED_SQL, SELECT_HEAD_SQL, UPSERT_HEAD_SQL } from './chain-sql.js'
 import { EmbeddedIntegrity } from './integrity.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
@@ -115,7 +115,7 @@ class EmbeddedStore implements Store {
   readonly description: string
   readonly integrity: EmbeddedIntegrity
   private readonly insertMany: (rows: readonly AuditRow[]) => number
-  private readonly insertChained: (digests: readonly Buffer[], rows: readonly AuditRow[]) => number
+  private readonly insertChained: (digests: Buffer, rows: readonly AuditRow[]) => number
   /**
    * Prepared on first use (the table does not exist until migrate() has run) and kept: keyed by
    * SQL text, which depends only on which filters are set, so the set is bounded.
@@ -139,7 +139,7 @@ class EmbeddedStore implements Store {
     // and hashed right before its own INSERT; a duplicate (changes = 0) simply does not move the
     // head, and a failing row aborts the transaction, heads included.
     this.insertChained = db
-      .transaction((digests: readonly Buffer[], rows: readonly AuditRow[]) => {
+      .transaction((digests: Buffer, rows: readonly AuditRow[]) => {
         const insert = this.statement<[AuditRow & { seq: number; prev_hash: string; hash: string }], never>(INSERT_CHAINED_SQL)
         const selectHead = this.statement<[string], { seq: number; hash: string }>(SELECT_HEAD_SQL)
         // `bytes` is the head hash as raw bytes, kept between rows so linking costs one SHA-256 of
@@ -153,7 +153,7 @@ class EmbeddedStore implements Store {
             head = { ...stored, bytes: hashBytes(stored.hash) }
             heads.set(row.tenant_id, head)
           }
-          const next = link(head.bytes, digests[i]!)
+          const next = link(head.bytes, digests.subarray(i * 32, i * 32 + 32))
           const hash = next.toString('hex')
           // Fields set on the row itself (ours, made by toRow) rather than a spread copy per event:
           // the copies showed up as GC time in a profile of 500-event batches.
@@ -197,7 +197,8 @@ class EmbeddedStore implements Store {
     // Map before the transaction so a malformed timestamp fails without touching the file.
     const rows = events.map(toRow)
     // Content digests are computed before the write lock is taken; only the links are hashed under it.
-    const inserted = this.settings.chain ? this.insertChained(events.map(contentDigest), rows) : this.insertMany(rows)
+    // Packed into one buffer (32 bytes per event): a Buffer per digest cost 1–2 µs more per event.
+    const inserted = this.settings.chain ? this.insertChained(packedContentDigests(events), rows) : this.insertMany(rows)
     return { inserted, duplicates: events.length - inserted }
   }
 
