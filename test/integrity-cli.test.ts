@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { LINK_LAYOUT } from './support/chain-tamper.js'
-import { POSTGRES_URL, postgresAvailable, uniqueSchema } from './support/services.js'
+import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from './support/services.js'
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'index.js')
 const hasPostgres = await postgresAvailable()
@@ -39,11 +39,7 @@ async function asSuperuser(statements: string[]): Promise<void> {
 
 afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
-  if (!hasPostgres) return
-  const client = new pg.Client({ connectionString: POSTGRES_URL })
-  await client.connect()
-  await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
-  await client.end()
+  if (hasPostgres) await dropSchemas([schema])
 })
 
 describe.skipIf(!hasPostgres)('auditq verify / checkpoint / cleanup (postgres)', () => {

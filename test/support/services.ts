@@ -27,3 +27,14 @@ export async function postgresAvailable(): Promise<boolean> {
 export function uniqueSchema(prefix: string): string {
   return `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
 }
+
+/** Drops test schemas (after a suite) on a connection of its own, which is closed whatever happens. */
+export async function dropSchemas(schemas: Iterable<string>): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL })
+  await client.connect()
+  try {
+    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+  } finally {
+    await client.end()
+  }
+}

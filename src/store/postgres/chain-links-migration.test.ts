@@ -13,7 +13,7 @@ import { RETENTION_ACTION, runCleanup } from '../../retention/cleanup.js'
 import { EVENT_FIELDS, type AuditEvent } from '../../event/types.js'
 import { migrateAllBut } from '../../../test/support/migrate-partial.js'
 import { storedEvent } from '../../../test/support/events.js'
-import { POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
+import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
 import { createPostgresStore } from './postgres-store.js'
 import { COLUMN_TYPES, unnestParams } from './sql.js'
@@ -41,11 +41,7 @@ async function writeLayout1(pool: pg.Pool, events: AuditEvent[]): Promise<void> 
 
 describe.skipIf(!hasPostgres)('postgres migration 7 (chain links beside the events)', () => {
   const schema = uniqueSchema('pgv7')
-  afterAll(async () => {
-    const client = new pg.Client({ connectionString: POSTGRES_URL })
-    await client.connect()
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end())
-  })
+  afterAll(() => dropSchemas([schema]))
 
   it('continues in-row chains in link rows: both verify, retention crosses them, tampering is named', async () => {
     const pool = new pg.Pool({ connectionString: POSTGRES_URL, options: `-c search_path=${schema}`, max: 2 })

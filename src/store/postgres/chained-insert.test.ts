@@ -8,7 +8,7 @@ import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { verifyChains } from '../../integrity/verify.js'
 import { storedEvent } from '../../../test/support/events.js'
-import { POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
+import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { createPostgresStore, type PostgresStore } from './postgres-store.js'
 import { INSERT_UNNEST_SQL, unnestParams } from './sql.js'
 import { planBatch } from './chained-insert.js'
@@ -46,12 +46,7 @@ describe.skipIf(!hasPostgres)('postgres chained insert under concurrent writers'
     schemas.push(uniqueSchema('chainlock'))
     return schemas.at(-1)!
   }
-  afterAll(async () => {
-    const client = new pg.Client({ connectionString: POSTGRES_URL })
-    await client.connect()
-    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
-    await client.end()
-  })
+  afterAll(() => dropSchemas(schemas))
 
   it('holds no head while it waits for one: all of a batch\'s heads are locked in one sorted pass', async () => {
     const schema = freshSchema()

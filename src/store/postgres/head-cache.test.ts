@@ -8,7 +8,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import type { AuditEvent } from '../../event/types.js'
 import { verifyChains } from '../../integrity/verify.js'
 import { storedEvent } from '../../../test/support/events.js'
-import { POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
+import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { createPostgresStore, type PostgresStore } from './postgres-store.js'
 
 const hasPostgres = await postgresAvailable()
@@ -28,12 +28,7 @@ describe.skipIf(!hasPostgres)('postgres chain head cache', () => {
   afterEach(async () => {
     await Promise.all(opened.splice(0).map((store) => store.close()))
   })
-  afterAll(async () => {
-    const client = new pg.Client({ connectionString: POSTGRES_URL })
-    await client.connect()
-    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
-    await client.end()
-  })
+  afterAll(() => dropSchemas(schemas))
 
   const batch = (label: string, size = 40): AuditEvent[] =>
     Array.from({ length: size }, (_, i) => storedEvent({ tenant_id: i % 3 === 0 ? 'globex' : 'acme', description: `${label}-${i}` }))

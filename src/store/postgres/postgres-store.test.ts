@@ -3,7 +3,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { describeStoreContract } from '../store.contract.js'
 import { MIGRATION_PLAN } from '../migrate.js'
 import { isoAt, storedEvent } from '../../../test/support/events.js'
-import { POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
+import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { createPostgresStore, describeConnection, type PostgresStore, type PostgresStoreOptions } from './postgres-store.js'
 
 const hasPostgres = await postgresAvailable()
@@ -52,15 +52,7 @@ describe.skipIf(!hasPostgres)('postgres store', () => {
     expect(await store.getById(event.id)).toEqual(event)
   })
 
-  afterAll(async () => {
-    const client = new pg.Client({ connectionString: POSTGRES_URL })
-    await client.connect()
-    try {
-      for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
-    } finally {
-      await client.end()
-    }
-  })
+  afterAll(() => dropSchemas(schemas))
 
   describeStoreContract('postgres', () => migrated())
 

@@ -10,7 +10,7 @@ import { canonicalEvent, GENESIS_HASH } from '../../integrity/canonical.js'
 import { verifyChains } from '../../integrity/verify.js'
 import { migrateAllBut, PG_FORMAT_1_INSERT_CHAINED_SQL, preUpgradeEvents, withPreFixConflictTarget } from '../../../test/support/migrate-partial.js'
 import { storedEvent } from '../../../test/support/events.js'
-import { POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
+import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
 import { createPostgresStore } from './postgres-store.js'
 import { INSERT_UNNEST_SQL, unnestParams } from './sql.js'
@@ -19,11 +19,7 @@ const hasPostgres = await postgresAvailable()
 
 describe.skipIf(!hasPostgres)('postgres migration 4 (ids unique per tenant)', () => {
   const schema = uniqueSchema('pgv4')
-  afterAll(async () => {
-    const client = new pg.Client({ connectionString: POSTGRES_URL })
-    await client.connect()
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end())
-  })
+  afterAll(() => dropSchemas([schema]))
 
   const indexesAndTriggers = async (pool: pg.Pool) =>
     (
