@@ -178,7 +178,7 @@ export function linkRun(prev: Buffer, digests: Buffer, from: number, count: numb
 }
 
 /** The same link on raw bytes: SHA-256 over the 32-byte previous hash followed by the 32-byte digest. */
-export function link(prev: Buffer, digest: Buffer): Buffer {
+function link(prev: Buffer, digest: Buffer): Buffer {
   if (prev.length !== 32 || digest.length !== 32) throw new RangeError(`link: 32-byte inputs expected, got ${prev.length} and ${digest.length}`)
   prev.copy(linkInput, 0, 0, 32)
   digest.copy(linkInput, 32, 0, 32)

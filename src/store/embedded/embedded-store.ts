@@ -29,7 +29,7 @@ import type {
   Store,
   StoreErrorKind,
 } from '../store.js'
-import { GENESIS_HASH, hashBytes, link, packedContentDigests } from '../../integrity/canonical.js'
+import { GENESIS_HASH, hashBytes, linkRun, packedContentDigests } from '../../integrity/canonical.js'
 import { INSERT_CHAINED_SQL, SELECT_HEAD_SQL, UPSERT_HEAD_SQL } from './chain-sql.js'
 import { EmbeddedIntegrity } from './integrity.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
@@ -143,8 +143,10 @@ class EmbeddedStore implements Store {
         const insert = this.statement<[AuditRow & { seq: number; prev_hash: string; hash: string }], never>(INSERT_CHAINED_SQL)
         const selectHead = this.statement<[string], { seq: number; hash: string }>(SELECT_HEAD_SQL)
         // `bytes` is the head hash as raw bytes, kept between rows so linking costs one SHA-256 of
-        // 64 bytes per event.
+        // 64 bytes per event. Links are written into one buffer, slot i for row i (a Buffer per
+        // link and its hex cost 1.2 µs per event, against 0.6 µs this way; scratch measurement).
         const heads = new Map<string, { seq: number; hash: string; bytes: Buffer }>()
+        const links = Buffer.allocUnsafe(rows.length * 32)
         let inserted = 0
         rows.forEach((row, i) => {
           let head = heads.get(row.tenant_id)
@@ -153,14 +155,15 @@ class EmbeddedStore implements Store {
             head = { ...stored, bytes: hashBytes(stored.hash) }
             heads.set(row.tenant_id, head)
           }
-          const next = link(head.bytes, digests.subarray(i * 32, i * 32 + 32))
-          const hash = next.toString('hex')
+          const next = linkRun(head.bytes, digests, i, 1, links)
+          const hash = links.toString('hex', i * 32, i * 32 + 32)
           // Fields set on the row itself (ours, made by toRow) rather than a spread copy per event:
           // the copies showed up as GC time in a profile of 500-event batches.
           const chained = row as AuditRow & { seq: number; prev_hash: string; hash: string }
           chained.seq = head.seq + 1
           chained.prev_hash = head.hash
           chained.hash = hash
+          // A duplicate leaves the head where it was; its slot in `links` is simply never read.
           if (insert.run(chained).changes === 0) return
           head.seq += 1
           head.hash = hash
