@@ -117,7 +117,7 @@ try {
   if (report.status !== 'done') throw new Error(`cleanup did not run: ${report.status}`)
 
   t0 = performance.now()
-  const verified = await verifyChains(store.kind, store.integrity!, { checkpoints: { external: report.checkpoints, publicKey: key.publicKey } })
+  const verified = await verifyChains(store.kind, store.integrity!, { checkpoints: { external: report.checkpoints, publicKeys: [key.publicKey] } })
   const verifySeconds = (performance.now() - t0) / 1000
   const result = {
     store: store.kind,

@@ -104,3 +104,41 @@ describe('auditq verify exit codes', () => {
     }
   })
 })
+
+describe('auditq verify after a signing key rotation (embedded)', () => {
+  it('takes --public-key once per key; without the retired key it names the key that is missing', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'auditq-rotation-'))
+    const [oldKey, newKey] = [join(dataDir, 'old.pem'), join(dataDir, 'new.pem')]
+    const run = (args: string[], signingKey = '') => {
+      const result = spawnSync(process.execPath, [CLI, '--data-dir', dataDir, ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, AUDITQ_DATABASE_URL: '', AUDITQ_SIGNING_KEY_FILE: signingKey },
+      })
+      return { code: result.status, stdout: result.stdout, stderr: result.stderr }
+    }
+    try {
+      const keyId = (file: string) => /key id ([0-9a-f]{16})/.exec(run(['keygen', '--output', file]).stdout)![1]!
+      const [oldId, newId] = [keyId(oldKey), keyId(newKey)]
+      expect(run(['send', '--action', 'doc.view', '--tenant-id', 'acme']).code).toBe(0)
+      expect(run(['checkpoint'], oldKey).stdout).toContain(`(key ${oldId})`)
+      expect(run(['send', '--action', 'doc.view', '--tenant-id', 'acme']).code).toBe(0)
+      expect(run(['checkpoint'], newKey).stdout).toContain(`(key ${newId})`)
+      const exported = join(dataDir, 'checkpoints.ndjson')
+      expect(run(['checkpoint', 'export', '--output', exported]).stdout).toMatch(/exported 2 checkpoints/)
+
+      // The configured (new) key alone: the checkpoint signed before the rotation does not verify.
+      const newOnly = run(['verify', '--checkpoints', exported], newKey)
+      expect(newOnly.code, newOnly.stderr).toBe(1)
+      expect(newOnly.stdout).toMatch(/^BROKEN: tenant acme, first bad seq 1: bad_signature/)
+      expect(newOnly.stdout).toContain(`it names key ${oldId}, which is not among them`)
+
+      const both = run(['verify', '--checkpoints', exported, '--public-key', `${newKey}.pub`, '--public-key', `${oldKey}.pub`])
+      expect(both.code, both.stdout + both.stderr).toBe(0)
+      expect(both.stdout).toMatch(/^intact: 2 events in 1 tenant\n/)
+      // Each checkpoint is both in the file and in the store: counted from both.
+      expect(both.stdout).toContain(`signed checkpoints checked: 4 (key ${newId}: 2, key ${oldId}: 2)`)
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+})

@@ -1,4 +1,5 @@
 /** `auditq verify`, `auditq checkpoint [export]`, `auditq keygen`. */
+import type { KeyObject } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
@@ -37,7 +38,12 @@ export function registerVerify(program: Command): void {
     .option('--from <seq>', 'first sequence number (a range checks links inside it, not the head)')
     .option('--to <seq>', 'last sequence number')
     .option('--checkpoints <file>', 'also check signed checkpoints exported with `checkpoint export`')
-    .option('--public-key <file>', 'Ed25519 public key for --checkpoints (default: from the configured signing key)')
+    .option(
+      '--public-key <file>',
+      'Ed25519 public key for --checkpoints; repeat it for keys rotated out (default: the configured signing key)',
+      (file: string, files: string[]) => [...files, file],
+      [] as string[],
+    )
     .option('--json', 'print the report as JSON')
     .action(async (options: VerifyFlags, command: Command) => {
       const config = commandConfig(command)
@@ -59,17 +65,17 @@ export function registerVerify(program: Command): void {
     })
 }
 
-type VerifyFlags = Record<string, string | boolean | undefined>
+type VerifyFlags = Record<string, string | boolean | undefined> & { publicKey: string[] }
 
 async function runVerify(command: Command, config: ReturnType<typeof commandConfig>, options: VerifyFlags, fromSeq: number | undefined, toSeq: number | undefined): Promise<VerifyReport> {
-  let checkpoints: { external: Checkpoint[]; publicKey: ReturnType<typeof parseVerifyingKey> } | undefined
+  let checkpoints: { external: Checkpoint[]; publicKeys: KeyObject[] } | undefined
   if (typeof options.checkpoints === 'string') {
-    const publicKey =
-      typeof options.publicKey === 'string'
-        ? parseVerifyingKey(await readFile(options.publicKey, 'utf8'))
-        : (await loadSigningKey(config.integrity))?.publicKey
-    if (!publicKey) throw new AuditqError('AUDITQ_CONFIG', '--checkpoints needs --public-key or a configured signing key')
-    checkpoints = { external: parseCheckpointFile(await readFile(options.checkpoints, 'utf8'), options.checkpoints), publicKey }
+    // Keys given on the command line are the only trust anchors then: the configured key lives
+    // beside the database, and an auditor checking it from elsewhere should not have to trust it.
+    const configured = options.publicKey.length === 0 ? (await loadSigningKey(config.integrity))?.publicKey : undefined
+    const publicKeys = configured ? [configured] : await Promise.all(options.publicKey.map(async (file) => parseVerifyingKey(await readFile(file, 'utf8'))))
+    if (publicKeys.length === 0) throw new AuditqError('AUDITQ_CONFIG', '--checkpoints needs --public-key or a configured signing key')
+    checkpoints = { external: parseCheckpointFile(await readFile(options.checkpoints, 'utf8'), options.checkpoints), publicKeys }
   }
   return withIntegrity(command, (store, integrity) =>
     verifyChains(store.kind, integrity, {

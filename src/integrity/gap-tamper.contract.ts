@@ -21,7 +21,7 @@ const DAY = 86_400_000
 const key = parseSigningKey(generateSigningKeyPem().privateKeyPem)
 const old = () => new Date(Date.now() - 100 * DAY).toISOString()
 const verify = (store: Store, options = {}) => verifyChains(store.kind, store.integrity!, options)
-const signedBy = (external = [] as never[]) => ({ checkpoints: { external, publicKey: key.publicKey } })
+const signedBy = (external = [] as never[]) => ({ checkpoints: { external, publicKeys: [key.publicKey] } })
 
 async function chainRows(store: Store, tenant: string): Promise<ChainRow[]> {
   return store.integrity!.snapshot(async (snapshot) => {

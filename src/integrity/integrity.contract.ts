@@ -218,7 +218,7 @@ export function describeIntegrityContract(name: string, createHarness: () => Pro
       const exported = await createCheckpoints(store.integrity!, key)
       expect(exported).toHaveLength(1)
       await store.insertBatch(Array.from({ length: 5 }, () => event('acme')))
-      const withFile = { checkpoints: { external: exported, publicKey: key.publicKey } }
+      const withFile = { checkpoints: { external: exported, publicKeys: [key.publicKey] } }
       expect(await verify(store, withFile)).toMatchObject({ intact: true, checkpoints_checked: 2 })
 
       // Someone with database access but not the key rebuilds the whole table consistently.
@@ -262,8 +262,32 @@ export function describeIntegrityContract(name: string, createHarness: () => Pro
       const other = parseSigningKey(generateSigningKeyPem().privateKeyPem)
       const forged = await createCheckpoints(store.integrity!, other, { force: true })
       expect(forged).toHaveLength(1)
-      expect((await verify(store, { checkpoints: { external: [], publicKey: key.publicKey } })).first_break).toMatchObject({
+      expect((await verify(store, { checkpoints: { external: [], publicKeys: [key.publicKey] } })).first_break).toMatchObject({
         problem: 'bad_signature',
+      })
+    })
+
+    it('after a key rotation, checkpoints verify with the old and new public keys together, and not without the old one', async () => {
+      const { store } = await fresh()
+      await store.insertBatch([event('acme'), event('globex')])
+      const before = await createCheckpoints(store.integrity!, key)
+      const rotated = parseSigningKey(generateSigningKeyPem().privateKeyPem)
+      await store.insertBatch([event('acme')])
+      await createCheckpoints(store.integrity!, rotated)
+
+      const both = await verify(store, { checkpoints: { external: before, publicKeys: [rotated.publicKey, key.publicKey] } })
+      expect(both).toMatchObject({ intact: true, checkpoints_checked: 5, checkpoint_keys: { [key.keyId]: 4, [rotated.keyId]: 1 } })
+
+      const newOnly = await verify(store, { checkpoints: { external: before, publicKeys: [rotated.publicKey] } })
+      expect(newOnly.intact).toBe(false)
+      expect(newOnly.first_break).toMatchObject({ problem: 'bad_signature', seq: 1 })
+      expect(newOnly.first_break!.detail).toContain(`it names key ${key.keyId}, which is not among them`)
+
+      // key_id is a hint, not signed: a checkpoint relabelled with another key's id still verifies by its signature.
+      const relabelled = before.map((checkpoint) => ({ ...checkpoint, key_id: rotated.keyId }))
+      expect(await verify(store, { checkpoints: { external: relabelled, publicKeys: [key.publicKey, rotated.publicKey] } })).toMatchObject({
+        intact: true,
+        checkpoint_keys: { [key.keyId]: 4, [rotated.keyId]: 1 },
       })
     })
 
@@ -300,7 +324,7 @@ export function describeIntegrityContract(name: string, createHarness: () => Pro
       expect(runEvents[0]!.event.metadata).toMatchObject({ cutoff: cutoff.toISOString(), keep_actions: [RETENTION_ACTION, ...keepActions].sort() })
       expect(remaining.filter((row) => row.event.action !== RETENTION_ACTION).map((row) => row.event.id).sort()).toEqual(expectedKept.sort())
 
-      const signed = { checkpoints: { external: report.checkpoints, publicKey: key.publicKey } }
+      const signed = { checkpoints: { external: report.checkpoints, publicKeys: [key.publicKey] } }
       expect(await verify(store)).toMatchObject({ intact: true, events: expectedKept.length + 2 })
       expect((await verify(store, signed)).intact).toBe(true)
       await store.insertBatch([event('acme')])

@@ -17,7 +17,10 @@ export function renderVerifyReport(report: VerifyReport): string {
     const status = tenant.break ? 'BROKEN' : 'intact'
     lines.push(`  ${tenant.tenant_id}: ${status}: ${tenant.events} events, ${head}${cut}${signed}`)
   }
-  if (report.checkpoints_checked > 0) lines.push(`signed checkpoints checked: ${report.checkpoints_checked}`)
+  if (report.checkpoints_checked > 0) {
+    const byKey = Object.entries(report.checkpoint_keys ?? {}).map(([keyId, count]) => `key ${keyId}: ${count}`)
+    lines.push(`signed checkpoints checked: ${report.checkpoints_checked}${byKey.length > 0 ? ` (${byKey.join(', ')})` : ''}`)
+  }
   lines.push(`snapshot: ${report.snapshot}; events committed after it began are not included`)
   return lines.join('\n') + '\n'
 }

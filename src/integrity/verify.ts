@@ -7,7 +7,7 @@
 import type { KeyObject } from 'node:crypto'
 import type { IntegritySnapshot, IntegrityStore } from '../store/store.js'
 import { ChainWalker } from './chain-walker.js'
-import { checkpointIsAuthentic, checkpointMessage } from './checkpoint.js'
+import { checkpointIsAuthentic, checkpointMessage, keyIdOf } from './checkpoint.js'
 import type { ChainBreak, ChainHead, Checkpoint, RetentionCut, TenantVerdict } from './types.js'
 
 export interface VerifyOptions {
@@ -15,8 +15,12 @@ export interface VerifyOptions {
   /** Sequence range (inclusive); a range verifies links inside it only, not the head. */
   fromSeq?: number
   toSeq?: number
-  /** Check signed checkpoints: those in `external` (an exported file) and those in the store. */
-  checkpoints?: { external: readonly Checkpoint[]; publicKey: KeyObject }
+  /**
+   * Check signed checkpoints: those in `external` (an exported file) and those in the store. Each
+   * must verify under one of `publicKeys`: the current key and every retired one whose
+   * checkpoints are still on record (keys are rotated; old checkpoints stay signed by old keys).
+   */
+  checkpoints?: { external: readonly Checkpoint[]; publicKeys: readonly KeyObject[] }
 }
 
 export interface VerifyReport {
@@ -26,6 +30,8 @@ export interface VerifyReport {
   events: number
   tenants: TenantVerdict[]
   checkpoints_checked: number
+  /** With checkpoints: how many each public key (by key id) verified. */
+  checkpoint_keys?: Record<string, number>
   first_break?: ChainBreak
 }
 
@@ -45,7 +51,14 @@ export async function verifyChains(kind: 'postgres' | 'embedded', store: Integri
     const tenants = new Set([...heads.map((head) => head.tenant_id), ...cuts.keys(), ...(signed?.byTenant.keys() ?? []), ...unchained.keys()])
     if (options.tenant_id !== undefined) tenants.add(options.tenant_id)
     else for (const tenant of await snapshot.tenants()) tenants.add(tenant)
-    const report: VerifyReport = { intact: true, snapshot: SNAPSHOT[kind], events: 0, tenants: [], checkpoints_checked: signed?.count ?? 0 }
+    const report: VerifyReport = {
+      intact: true,
+      snapshot: SNAPSHOT[kind],
+      events: 0,
+      tenants: [],
+      checkpoints_checked: signed?.count ?? 0,
+      ...(signed ? { checkpoint_keys: signed.byKey } : {}),
+    }
     if (signed?.failure) return fail(report, signed.failure)
     for (const tenant of [...tenants].sort()) {
       const head = heads.find((candidate) => candidate.tenant_id === tenant) ?? null
@@ -137,10 +150,12 @@ function cutKey(cut: RetentionCut): string {
 async function authenticCheckpoints(
   snapshot: IntegritySnapshot,
   options: VerifyOptions,
-): Promise<{ byTenant: Map<string, TenantCheckpoints>; count: number; failure?: ChainBreak }> {
-  const { external, publicKey } = options.checkpoints!
+): Promise<{ byTenant: Map<string, TenantCheckpoints>; count: number; byKey: Record<string, number>; failure?: ChainBreak }> {
+  const { external, publicKeys } = options.checkpoints!
+  const keys = publicKeys.map((key) => ({ id: keyIdOf(key), key }))
   const stored = await snapshot.checkpoints(options.tenant_id)
   const byTenant = new Map<string, TenantCheckpoints>()
+  const byKey: Record<string, number> = Object.fromEntries(keys.map(({ id }) => [id, 0]))
   let count = 0
   const sources: Array<[string, readonly Checkpoint[]]> = [
     ['file', external],
@@ -149,21 +164,41 @@ async function authenticCheckpoints(
   for (const [source, list] of sources) {
     for (const checkpoint of list) {
       if (options.tenant_id !== undefined && checkpoint.tenant_id !== options.tenant_id) continue
-      if (!checkpointIsAuthentic(checkpoint, publicKey)) {
-        const failure: ChainBreak = {
-          tenant_id: checkpoint.tenant_id,
-          seq: checkpoint.seq,
-          problem: 'bad_signature',
-          detail: `a checkpoint in the ${source} (seq ${checkpoint.seq}, key ${checkpoint.key_id}) does not verify with this public key`,
-        }
-        return { byTenant, count, failure }
+      const signer = signingKeyOf(checkpoint, keys)
+      if (signer === undefined) {
+        return { byTenant, count, byKey, failure: badSignature(checkpoint, source, keys) }
       }
       count += 1
+      byKey[signer] = (byKey[signer] ?? 0) + 1
       const entry: TenantCheckpoints = byTenant.get(checkpoint.tenant_id) ?? { seqs: new Map(), cuts: [] }
       byTenant.set(checkpoint.tenant_id, entry)
       entry.seqs.set(checkpoint.seq, checkpoint.hash)
       if (checkpoint.cut) entry.cuts.push(checkpoint.cut)
     }
   }
-  return { byTenant, count }
+  return { byTenant, count, byKey }
+}
+
+/**
+ * The id of the given key the checkpoint verifies under, if any. `key_id` is not part of the
+ * signed message, so it only says which key to try first; the signature alone decides.
+ */
+function signingKeyOf(checkpoint: Checkpoint, keys: ReadonlyArray<{ id: string; key: KeyObject }>): string | undefined {
+  const named = keys.find(({ id }) => id === checkpoint.key_id)
+  if (named && checkpointIsAuthentic(checkpoint, named.key)) return named.id
+  return keys.find(({ id, key }) => id !== checkpoint.key_id && checkpointIsAuthentic(checkpoint, key))?.id
+}
+
+function badSignature(checkpoint: Checkpoint, source: string, keys: ReadonlyArray<{ id: string }>): ChainBreak {
+  const given = keys.map(({ id }) => id).join(', ')
+  // Name the likely cause: after a key rotation, the retired key's public half was not passed.
+  const hint = keys.some(({ id }) => id === checkpoint.key_id)
+    ? ''
+    : `; it names key ${checkpoint.key_id}, which is not among them (pass that key's public half too if it was rotated out)`
+  return {
+    tenant_id: checkpoint.tenant_id,
+    seq: checkpoint.seq,
+    problem: 'bad_signature',
+    detail: `a checkpoint in the ${source} (seq ${checkpoint.seq}) verifies with none of the public keys given (${given})${hint}`,
+  }
 }

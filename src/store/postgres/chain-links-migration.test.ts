@@ -82,7 +82,7 @@ describe.skipIf(!hasPostgres)('postgres migration 7 (chain links beside the even
           return rows
         })
         expect(acme).toEqual([[5, 'row 5'], [6, 'row 6'], [8, 'link 8'], [9, 'cleanup']])
-        const signed = { checkpoints: { external: report.status === 'done' ? report.checkpoints : [], publicKey: key.publicKey } }
+        const signed = { checkpoints: { external: report.status === 'done' ? report.checkpoints : [], publicKeys: [key.publicKey] } }
         expect(await verifyChains(store.kind, store.integrity, signed)).toMatchObject({ intact: true, events: 7 })
 
         const tamper = new pg.Client({ connectionString: POSTGRES_URL, options: `-c search_path=${schema}` })
