@@ -183,6 +183,8 @@ const configSchema = z.strictObject({
        * PostgreSQL holds back vacuum, and a connection. 1M events take well under 2 s.
        */
       timeoutMs: z.number().int().min(1).default(60_000),
+      /** Reports running at once per process over HTTP; one more gets 429 with Retry-After. */
+      maxConcurrent: z.coerce.number().int().min(1).max(64).default(2),
     })
     .prefault({}),
 })
@@ -221,6 +223,7 @@ const NESTED_ENV_KEYS = {
   AUDITQ_FAILED_AUTH_BURST: ['security', 'failedAuthBurst'],
   AUDITQ_IP_TRUNCATION: ['security', 'ipTruncation'],
   AUDITQ_KEY_CACHE_TTL_MS: ['security', 'keyCacheTtlMs'],
+  AUDITQ_REPORTS_MAX_CONCURRENT: ['reports', 'maxConcurrent'],
 } as const
 
 /** Monitoring settings (section, key) and health thresholds (monitoring.thresholds.key). */

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { AuditqError } from '../errors.js'
 import { verifyChains } from '../integrity/verify.js'
 import type { Store } from '../store/store.js'
+import { BusyGate } from './busy-gate.js'
 import { tenantScope } from './principal.js'
 
 /**
@@ -15,29 +16,22 @@ import { tenantScope } from './principal.js'
  * Retry-After instead of queueing behind it.
  */
 export async function integrityRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
-  let running = false
+  const gate = new BusyGate('chain verification', 1, VERIFY_BUSY_RETRY_SECONDS)
   app.get('/v1/integrity', { config: { access: 'read' } }, async (request, reply) => {
     const integrity = options.store.integrity
     if (!integrity) throw new AuditqError('AUDITQ_NOT_FOUND', 'this store keeps no hash chain')
-    if (running) {
-      reply.header('retry-after', String(VERIFY_BUSY_RETRY_SECONDS))
-      throw new AuditqError('AUDITQ_RATE_LIMITED', `a chain verification is already running in this process (limit 1 at a time); retry in ${VERIFY_BUSY_RETRY_SECONDS} s`)
-    }
     const raw = request.query as Record<string, unknown>
     const requested = typeof raw.tenant_id === 'string' ? raw.tenant_id : undefined
     const tenant = tenantScope(request, requested)
     const fromSeq = parseSeq(raw.from, 'from')
     const toSeq = parseSeq(raw.to, 'to')
-    running = true
-    try {
-      return await verifyChains(options.store.kind, integrity, {
+    return gate.run(reply, () =>
+      verifyChains(options.store.kind, integrity, {
         ...(tenant !== undefined ? { tenant_id: tenant } : {}),
         ...(fromSeq !== undefined ? { fromSeq } : {}),
         ...(toSeq !== undefined ? { toSeq } : {}),
-      })
-    } finally {
-      running = false
-    }
+      }),
+    )
   })
 }
 

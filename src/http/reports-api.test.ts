@@ -148,3 +148,45 @@ describe('GET /v1/reports when the store is down', () => {
     }
   })
 })
+
+describe('GET /v1/reports runs at most reports.maxConcurrent reports at a time per process', () => {
+  it('answers 429 with Retry-After over the limit, and runs again once one finishes', async () => {
+    const store = new MemoryStore()
+    const logger = createLogger({ level: 'silent' })
+    const audit = await createAuditLogger({ store, logger })
+    const app = await buildServer({ config: loadConfig({ logLevel: 'silent', reports: { maxConcurrent: 2 } }), audit, logger })
+    const original = store.report.bind(store)
+    const held: Array<() => void> = []
+    let entered!: () => void
+    let inside = new Promise<void>((resolve) => (entered = resolve))
+    // Each report waits inside the store until the test lets it go.
+    store.report = async (...args: Parameters<typeof original>) => {
+      const gate = new Promise<void>((resolve) => held.push(resolve))
+      entered()
+      await gate
+      return original(...args)
+    }
+    try {
+      const first = app.inject('/v1/reports?period=daily')
+      await inside
+      inside = new Promise<void>((resolve) => (entered = resolve))
+      const second = app.inject('/v1/reports?period=weekly')
+      await inside
+      const third = await app.inject('/v1/reports?period=monthly')
+      expect(third.statusCode).toBe(429)
+      expect(third.json()).toMatchObject({ code: 'AUDITQ_RATE_LIMITED', message: expect.stringContaining('report limit reached: 2 running') })
+      expect(third.headers['retry-after']).toBe('2')
+
+      held.shift()!()
+      expect((await first).statusCode).toBe(200)
+      store.report = original
+      expect((await app.inject('/v1/reports?period=monthly')).statusCode).toBe(200)
+      held.shift()!()
+      expect((await second).statusCode).toBe(200)
+    } finally {
+      for (const release of held) release()
+      await app.close()
+      await audit.close()
+    }
+  })
+})
