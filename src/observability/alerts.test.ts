@@ -31,6 +31,18 @@ describe('alert rules', () => {
     expect(later).toEqual([expect.objectContaining({ state: 'firing', firedAt: new Date(4_000).toISOString() })])
   })
 
+  it('a rule with a hold fires only once it has held that long; a shorter spell sends nothing', () => {
+    const noWorker: Finding = { rule: 'no_live_worker', status: 'degraded', issue: 'no live queue worker' }
+    const rules = new AlertRules({ cooldownMs: 10_000, dedupPrefix: 'q', holdMs: { no_live_worker: 6_000 } })
+    // Service start: no heartbeat yet for 4 s, then the worker is live. Nothing is sent either way.
+    for (let t = 0; t <= 4_000; t += 1_000) expect(rules.observe([noWorker], t)).toEqual([])
+    expect(rules.observe([], 5_000)).toEqual([])
+    // Later the worker dies for good: firing once it has held 6 s, dated from when it began.
+    for (let t = 20_000; t < 26_000; t += 1_000) expect(rules.observe([noWorker, backed], t).map((n) => n.rule)).toEqual(t === 20_000 ? ['queue_backed_up'] : [])
+    expect(rules.observe([noWorker, backed], 26_000)).toEqual([expect.objectContaining({ state: 'firing', rule: 'no_live_worker', firedAt: new Date(20_000).toISOString() })])
+    expect(rules.observe([], 27_000).map((n) => [n.rule, n.state])).toEqual([['no_live_worker', 'resolved'], ['queue_backed_up', 'resolved']])
+  })
+
   it('rules are independent: each has its own key and cooldown', () => {
     const rules = new AlertRules({ cooldownMs: 10_000, dedupPrefix: 'q' })
     expect(rules.observe([backed], 0).map((n) => n.dedupKey)).toEqual(['q:queue_backed_up'])

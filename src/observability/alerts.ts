@@ -28,12 +28,15 @@ interface RuleState {
  * - Cooldown: a rule that fires again within `cooldownMs` of its last notice is held back (a
  *   flapping rule sends at most one fire and one resolve per cooldown); if it still holds when the
  *   cooldown ends, it fires then.
+ * - Hold (`holdMs`, per rule, like Prometheus' `for:`): a rule must have held that long before it
+ *   fires. For rules whose first samples are expected to be wrong, e.g. no_live_worker while a
+ *   worker started with the service has not sent its first heartbeat: a restart would page.
  */
 export class AlertRules {
   private readonly states = new Map<RuleName, RuleState>()
   suppressed = 0
 
-  constructor(private readonly options: { cooldownMs: number; dedupPrefix: string }) {}
+  constructor(private readonly options: { cooldownMs: number; dedupPrefix: string; holdMs?: Partial<Record<RuleName, number>> }) {}
 
   observe(findings: readonly Finding[], now: number): AlertNotice[] {
     const notices: AlertNotice[] = []
@@ -50,6 +53,7 @@ export class AlertRules {
       }
       state.finding = finding
       if (state.announced) continue
+      if (now - state.firedAt < (this.options.holdMs?.[rule] ?? 0)) continue
       if (state.lastSentAt !== undefined && now - state.lastSentAt < this.options.cooldownMs) {
         this.suppressed += 1
         continue

@@ -36,7 +36,13 @@ export async function startMonitoring(deps: MonitoringDependencies): Promise<Mon
   // Queue rules describe the shared queue: every service of one queue uses the same key, so a
   // receiver merges their notices. In direct mode each instance is its own pipeline.
   const source = queueMode ? `queue ${config.queue.prefix}/${config.queue.name}` : `direct ${hostname()}:${config.port}`
-  const alerts = new AlertRules({ cooldownMs: config.monitoring.alertCooldownMs, dedupPrefix: `auditq:${source.replace(' ', ':')}` })
+  const alerts = new AlertRules({
+    cooldownMs: config.monitoring.alertCooldownMs,
+    dedupPrefix: `auditq:${source.replace(' ', ':')}`,
+    // A worker started with this service (or restarted in a deploy) is live once it beats: wait as
+    // long as a heartbeat stays valid before paging that none is. /health reports it at once.
+    holdMs: { no_live_worker: config.worker.heartbeatEveryMs * 3 },
+  })
   const delivery = new AlertDelivery({
     urls: config.monitoring.alertWebhooks,
     timeoutMs: config.monitoring.alertTimeoutMs,
