@@ -189,12 +189,17 @@ function signingKeyOf(checkpoint: Checkpoint, keys: ReadonlyArray<{ id: string; 
   return keys.find(({ id, key }) => id !== checkpoint.key_id && checkpointIsAuthentic(checkpoint, key))?.id
 }
 
+/** `key_id` comes from the file or the table, both writable by whoever tampered: quoted unless it looks like one. */
+function printableKeyId(keyId: unknown): string {
+  return typeof keyId === 'string' && /^[0-9a-f]{16}$/.test(keyId) ? keyId : JSON.stringify(String(keyId).slice(0, 64))
+}
+
 function badSignature(checkpoint: Checkpoint, source: string, keys: ReadonlyArray<{ id: string }>): ChainBreak {
   const given = keys.map(({ id }) => id).join(', ')
   // Name the likely cause: after a key rotation, the retired key's public half was not passed.
   const hint = keys.some(({ id }) => id === checkpoint.key_id)
     ? ''
-    : `; it names key ${checkpoint.key_id}, which is not among them (pass that key's public half too if it was rotated out)`
+    : `; it names key ${printableKeyId(checkpoint.key_id)}, which is not among them (pass that key's public half too if it was rotated out)`
   return {
     tenant_id: checkpoint.tenant_id,
     seq: checkpoint.seq,
