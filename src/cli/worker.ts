@@ -69,6 +69,7 @@ async function serveClusterMetrics(host: string, port: number, logger: Logger): 
 async function runWorker(config: ReturnType<typeof commandConfig>, logger: Logger, workerId: string, metrics: BatchMetrics): Promise<void> {
   const { redis } = await connectQueueRedis(config, logger)
   const store = await openStore({ ...storeLocation(config), logger })
+  metrics.observeChainWrites(store)
   const runtime = await startWorkerRuntime({ config, store, redis, logger, workerId, observeBatch: (report) => metrics.recordWorkerBatch(report), observeFailedAttempt: () => metrics.recordWorkerFailedAttempt() })
   const maintenance = startMaintenance({ store, config, signingKey: await loadSigningKey(config.integrity), logger })
   const stop = async (signal: string) => {

@@ -148,6 +148,13 @@ describe.each(kinds)('monitoring endpoints in direct mode over the %s store', (k
     for (const name of ['auditq_events_dropped_total', 'auditq_events_overflowed_total', 'auditq_events_spilled_total', 'auditq_events_dead_lettered_total', 'auditq_dead_letters_events', 'auditq_spill_journal_bytes', 'auditq_live_workers']) {
       expect(metrics.get(name), name).toBe(0)
     }
+    if (kind === 'postgres') {
+      // The sole writer: of its three commits, the two after the first came with their links, taken.
+      expect(metrics.get('auditq_chain_link_offers_total{outcome="taken"}')).toBe(2)
+      expect(metrics.get('auditq_chain_link_offers_total{outcome="refused"}')).toBe(0)
+    } else {
+      expect(metrics.has('auditq_chain_link_offers_total{outcome="taken"}')).toBe(false)
+    }
     expect(metrics.has('process_cpu_user_seconds_total')).toBe(true)
     expect(metrics.has('nodejs_heap_size_used_bytes')).toBe(true)
     // No actor, tenant or event id ever becomes a label.

@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { SecurityStats } from '../http/security-stats.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
 import type { CommitReport } from '../sdk/group-commit.js'
+import type { Store } from '../store/store.js'
 import type { BatchReport } from '../worker/queue-worker.js'
 import { STATUSES, type RuleName } from './health-rules.js'
 import type { PipelineView } from './sampler.js'
@@ -35,6 +36,28 @@ export class BatchMetrics {
     this.batchFailures = new Counter({ name: 'auditq_batch_failures_total', help: 'Store batch attempts that failed (worker: attempts retried or dead-lettered; direct: commits with a failed event).', labelNames: ['path'], registers: [registry] })
     this.batchFailures.labels('worker').inc(0)
     this.batchFailures.labels('direct').inc(0)
+  }
+
+  /**
+   * PostgreSQL's chain-link offers from this process's store, read at scrape time. `refused`
+   * climbing means several processes write the same tenants, and their links are computed in the
+   * server under the tenant's head lock (docs/integrity.md, "How a chained insert works").
+   */
+  observeChainWrites(store: Pick<Store, 'chainWriteStats'>): void {
+    if (!store.chainWriteStats) return
+    const stats = store.chainWriteStats.bind(store)
+    new Counter({
+      name: 'auditq_chain_link_offers_total',
+      help: 'PostgreSQL: chained batches this process sent with links computed here, by outcome (taken by the server, or refused because another writer moved a head).',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        const { linkOffers, linkOffersTaken } = stats()
+        this.labels('taken').inc(linkOffersTaken)
+        this.labels('refused').inc(linkOffers - linkOffersTaken)
+      },
+    })
   }
 
   recordWorkerBatch(report: BatchReport): void {

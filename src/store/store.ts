@@ -79,6 +79,18 @@ export interface Store {
   close(): Promise<void>
   /** Hash chain, checkpoints and retention (issue #5). Both real stores implement it. */
   readonly integrity?: IntegrityStore
+  /** How this process's chained inserts went, for metrics; stores with nothing to tell omit it. */
+  chainWriteStats?(): ChainWriteStats
+}
+
+/**
+ * PostgreSQL: batches that arrived with their links computed in this process (an offer, made
+ * when it believes it wrote the tenants' heads last), and how many the server took. A refused
+ * offer means another process moved a head meanwhile: the server then links under the head lock.
+ */
+export interface ChainWriteStats {
+  linkOffers: number
+  linkOffersTaken: number
 }
 
 /** One consistent, read-only view of the chain tables (see `IntegrityStore.snapshot`). */

@@ -7,6 +7,7 @@ import pg from 'pg'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import type { AuditEvent } from '../../event/types.js'
 import { verifyChains } from '../../integrity/verify.js'
+import { BatchMetrics, newRegistry } from '../../observability/metrics.js'
 import { storedEvent } from '../../../test/support/events.js'
 import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { createPostgresStore, type PostgresStore } from './postgres-store.js'
@@ -78,6 +79,12 @@ describe.skipIf(!hasPostgres)('postgres chain head cache', () => {
     await first.insertBatch(batch('f'))
     expect(first.chainHeads.stats).toEqual({ offered: 3, taken: 2 })
     expect(await verifyChains('postgres', first.integrity)).toMatchObject({ intact: true, events: 240 })
+    // What an operator sees on /metrics for this process.
+    const metrics = new BatchMetrics(newRegistry())
+    metrics.observeChainWrites(first)
+    const scraped = await metrics.registry.metrics()
+    expect(scraped).toContain('auditq_chain_link_offers_total{outcome="taken"} 2\n')
+    expect(scraped).toContain('auditq_chain_link_offers_total{outcome="refused"} 1\n')
   })
 
   it('refuses links computed from a wrong head, whether its seq or only its hash is wrong', async () => {

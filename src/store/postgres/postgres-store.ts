@@ -12,7 +12,7 @@ import type { AuditEvent } from '../../event/types.js'
 import type { ReportData, ReportOptions } from '../../report/model.js'
 import type { Logger } from '../../util/logger.js'
 import { runMigrations } from '../migrate.js'
-import type { EventFilter, InsertResult, MigrationReport, Page, PageRequest, Store, StoreErrorKind } from '../store.js'
+import type { ChainWriteStats, EventFilter, InsertResult, MigrationReport, Page, PageRequest, Store, StoreErrorKind } from '../store.js'
 import { classifyPostgresError } from './classify-error.js'
 import { insertChained } from './chained-insert.js'
 import { ChainHeadCache } from './head-cache.js'
@@ -259,6 +259,10 @@ export class PostgresStore implements Store {
     } finally {
       clearTimeout(timer)
     }
+  }
+
+  chainWriteStats(): ChainWriteStats {
+    return { linkOffers: this.chainHeads.stats.offered, linkOffersTaken: this.chainHeads.stats.taken }
   }
 
   classifyError(error: unknown): StoreErrorKind {
