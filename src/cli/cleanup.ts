@@ -2,7 +2,7 @@
 import type { Command } from 'commander'
 import { AuditqError } from '../errors.js'
 import { loadSigningKey } from '../integrity/signing-key-source.js'
-import { parseAge, runCleanup } from '../retention/cleanup.js'
+import { parseAge, retentionChunkRows, runCleanup } from '../retention/cleanup.js'
 import { openStore } from '../store/open-store.js'
 import { commandConfig, commandLogger, storeLocation } from './context.js'
 
@@ -29,7 +29,7 @@ export function registerCleanup(program: Command): void {
           cutoff: new Date(Date.now() - ageMs),
           keepActions,
           dryRun: options.dryRun === true,
-          chunkRows: config.retention.chunkRows,
+          chunkRows: retentionChunkRows(config.retention.chunkRows, store.kind),
           defaultTenant: config.defaultTenant,
           signingKey,
           logger,

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { loadConfig } from '../config.js'
+import { configFromEnv, loadConfig } from '../config.js'
 import { generateSigningKeyPem, parseSigningKey } from '../integrity/checkpoint.js'
 import { createLogger } from '../util/logger.js'
 import { freshStore, type TestStore } from '../../test/support/app.js'
 import { storedEvent } from '../../test/support/events.js'
-import { RETENTION_ACTION } from './cleanup.js'
+import { RETENTION_ACTION, retentionChunkRows } from './cleanup.js'
 import { startMaintenance } from './scheduler.js'
 
 describe('scheduled maintenance in serve / worker', () => {
@@ -47,5 +47,14 @@ describe('scheduled maintenance in serve / worker', () => {
     const maintenance = startMaintenance({ store: opened.store, config: loadConfig({ logLevel: 'silent' }), signingKey: undefined, logger: createLogger({ level: 'silent' }) })
     await maintenance.stop()
     expect(await opened.store.integrity!.snapshot((s) => s.checkpoints())).toEqual([])
+  })
+
+  it('deletes in chunks of 500 on the embedded store and 5,000 on PostgreSQL unless retention.chunkRows says otherwise', () => {
+    const unset = loadConfig({ logLevel: 'silent' }).retention.chunkRows
+    expect(retentionChunkRows(unset, 'embedded')).toBe(500)
+    expect(retentionChunkRows(unset, 'postgres')).toBe(5_000)
+    const set = loadConfig({ logLevel: 'silent' }, configFromEnv({ AUDITQ_RETENTION_CHUNK_ROWS: '2000' })).retention.chunkRows
+    expect(retentionChunkRows(set, 'embedded')).toBe(2_000)
+    expect(retentionChunkRows(set, 'postgres')).toBe(2_000)
   })
 })

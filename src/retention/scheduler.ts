@@ -9,7 +9,7 @@ import type { SigningKey } from '../integrity/checkpoint.js'
 import { createCheckpoints } from '../integrity/make-checkpoints.js'
 import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
-import { runCleanup } from './cleanup.js'
+import { retentionChunkRows, runCleanup } from './cleanup.js'
 
 const DAY_MS = 86_400_000
 
@@ -44,7 +44,7 @@ export function startMaintenance(options: { store: Store; config: Config; signin
         cutoff: new Date(Date.now() - days * DAY_MS),
         keepActions: config.retention.keepActions,
         dryRun: false,
-        chunkRows: config.retention.chunkRows,
+        chunkRows: retentionChunkRows(config.retention.chunkRows, store.kind),
         defaultTenant: config.defaultTenant,
         signingKey,
         logger,
