@@ -2,7 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
+import { describe, expect, it } from 'vitest'
 import { ROW_LAYOUT } from '../../../test/support/chain-tamper.js'
+import { storedEvent } from '../../../test/support/events.js'
 import { describeIntegrityContract } from '../../integrity/integrity.contract.js'
 import { createEmbeddedStore, EMBEDDED_DB_FILE } from './embedded-store.js'
 
@@ -36,4 +38,32 @@ describeIntegrityContract('embedded', async () => {
       await rm(dataDir, { recursive: true, force: true })
     },
   }
+})
+
+describe('embedded retention lease', () => {
+  it('deletes no chunk once another process has taken the lease over', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'auditq-lease-'))
+    const store = await createEmbeddedStore({ dataDir })
+    try {
+      await store.migrate()
+      const old = new Date(Date.now() - 100 * 86_400_000).toISOString()
+      await store.insertBatch(Array.from({ length: 5 }, () => storedEvent({ tenant_id: 'acme', occurred_at: old })))
+      const integrity = store.integrity!
+      const rule = { tenant_id: 'acme', maxSeq: 5, cutoff: new Date().toISOString(), keep_actions: [] }
+      const outcome = await integrity.withRetentionLock(async () => {
+        expect(await integrity.deleteChunk(rule, 0, 2)).toMatchObject({ deleted: 2, lastSeq: 2, done: false })
+        // Another process decided this run was dead (its lease expired) and took the lease.
+        withConnection(path.join(dataDir, EMBEDDED_DB_FILE), (db) =>
+          db.prepare("UPDATE auditq_leases SET holder = 'other', expires_at = ? WHERE name = 'retention'").run(Date.now() + 60_000),
+        )
+        await expect(integrity.deleteChunk(rule, 2, 2)).rejects.toThrow('retention lease was taken over by another process')
+        return 'stopped'
+      })
+      expect(outcome).toEqual({ ran: true, value: 'stopped' })
+      expect((await store.query({ tenant_id: 'acme' }, { limit: 10 })).events).toHaveLength(3)
+    } finally {
+      await store.close()
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  })
 })

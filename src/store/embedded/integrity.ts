@@ -160,20 +160,23 @@ export class EmbeddedIntegrity implements IntegrityStore {
 
   /** Takes or renews the lease in one IMMEDIATE transaction; false while another live holder has it. */
   private takeLease(holder: string): boolean {
+    return this.db.transaction(() => this.leaseInTransaction(holder)).immediate()
+  }
+
+  /** The lease check and renewal, inside the caller's write transaction. */
+  private leaseInTransaction(holder: string): boolean {
     const now = Date.now()
-    return this.db.transaction(() => {
-      const current = this.db
-        .prepare<[string], { holder: string; expires_at: number }>('SELECT holder, expires_at FROM auditq_leases WHERE name = ?')
-        .get(RETENTION_LEASE)
-      if (current && current.holder !== holder && current.expires_at > now) return false
-      this.db
-        .prepare(
-          `INSERT INTO auditq_leases (name, holder, expires_at) VALUES (?, ?, ?)
-           ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at`,
-        )
-        .run(RETENTION_LEASE, holder, now + LEASE_MS)
-      return true
-    }).immediate()
+    const current = this.db
+      .prepare<[string], { holder: string; expires_at: number }>('SELECT holder, expires_at FROM auditq_leases WHERE name = ?')
+      .get(RETENTION_LEASE)
+    if (current && current.holder !== holder && current.expires_at > now) return false
+    this.db
+      .prepare(
+        `INSERT INTO auditq_leases (name, holder, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at`,
+      )
+      .run(RETENTION_LEASE, holder, now + LEASE_MS)
+    return true
   }
 
   async retentionCandidates(cutoff: string, keepActions: readonly string[]): Promise<RetentionCandidates[]> {
@@ -197,9 +200,12 @@ export class EmbeddedIntegrity implements IntegrityStore {
   }
 
   async deleteChunk(rule: RetentionRule, afterSeq: number, limit: number): Promise<{ deleted: number; lastSeq: number; done: boolean }> {
-    if (this.holder && !this.takeLease(this.holder)) throw new Error('retention lease was taken over by another process')
+    const holder = this.holder
     const remove = this.db.prepare<unknown[], { seq: number }>(DELETE_CHUNK_SQL(rule.keep_actions.length))
+    // The lease is renewed in the chunk's own transaction: one commit (and fsync) per chunk, and
+    // a chunk is deleted only while this run still holds the lease.
     const rows = this.db.transaction(() => {
+      if (holder && !this.leaseInTransaction(holder)) throw new Error('retention lease was taken over by another process')
       this.db.prepare('INSERT INTO auditq_retention_guard (active) VALUES (1)').run()
       const deleted = remove.all(rule.tenant_id, rule.tenant_id, afterSeq, rule.maxSeq, toEpochMs(rule.cutoff, 'cutoff'), ...rule.keep_actions, limit)
       this.db.prepare('DELETE FROM auditq_retention_guard').run()
