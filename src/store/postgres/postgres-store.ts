@@ -96,6 +96,11 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   // process. The pool has already discarded that connection and opens a new one on demand; the
   // next statement that still fails reports to its caller, so here we only log.
   pool.on('error', (error) => options.logger?.warn({ err_message: error.message }, 'postgres: idle connection failed and was discarded'))
+  // The pool listens only while a connection sits idle in it. One checked out and quiet between
+  // statements (the retention lock's session for a whole run, a verify snapshot while Node
+  // hashes) would crash the process on a server restart or pg_terminate_backend (a test did).
+  // Its holder learns of it from its next statement and releases it as broken; nothing to do here.
+  pool.on('connect', (client) => client.on('error', () => undefined))
   return new PostgresStore(pool, {
     description: describeConnection(options.connectionString),
     schema,
