@@ -20,6 +20,42 @@ async function withClient(schema: string, fn: (client: pg.Client) => Promise<voi
 }
 
 describe.skipIf(!hasPostgres)('postgres', () => {
+  it('a retention run whose lock session died deletes nothing more, and the lock is free for the next run', async () => {
+    const schema = uniqueSchema('lock')
+    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema })
+    const other = await createPostgresStore({ connectionString: POSTGRES_URL, schema })
+    await store.migrate()
+    try {
+      const old = new Date(Date.now() - 100 * 86_400_000).toISOString()
+      await store.insertBatch(Array.from({ length: 5 }, () => storedEvent({ tenant_id: 'acme', occurred_at: old })))
+      const integrity = store.integrity
+      const rule = { tenant_id: 'acme', maxSeq: 5, cutoff: new Date().toISOString(), keep_actions: [] }
+      const outcome = await integrity.withRetentionLock(async () => {
+        expect(await integrity.deleteChunk(rule, 0, 2)).toMatchObject({ deleted: 2, done: false })
+        // The lock's session dies (a network cut, a restart, idle_session_timeout): the lock is gone.
+        await withClient(schema, async (client) => {
+          const { rowCount } = await client.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_locks
+             WHERE locktype = 'advisory' AND classid = $1::bigint::oid AND objid = (hashtext($2)::bigint & 4294967295)::oid AND objsubid = 2`,
+            [0x61756472, schema],
+          )
+          expect(rowCount).toBe(1)
+        })
+        // Another process can now take the lock; this run must not delete beside it.
+        expect(await other.integrity.withRetentionLock(async () => 'ran')).toEqual({ ran: true, value: 'ran' })
+        await expect(integrity.deleteChunk(rule, 2, 2)).rejects.toThrow()
+        return 'stopped'
+      })
+      expect(outcome).toEqual({ ran: true, value: 'stopped' })
+      expect((await store.query({ tenant_id: 'acme' }, { limit: 10 })).events).toHaveLength(3)
+      expect(await store.integrity.withRetentionLock(async () => 'next')).toEqual({ ran: true, value: 'next' })
+    } finally {
+      await other.close()
+      await store.close()
+      await withClient('public', async (client) => void (await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)))
+    }
+  })
+
   it('refuses TRUNCATE of the audit table, allows DELETE only inside the retention window, and never on link rows', async () => {
     const schema = uniqueSchema('integ')
     const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema })

@@ -69,6 +69,9 @@ const toCut = (row: CutDbRow): RetentionCut => ({
 })
 
 export class PostgresIntegrity implements IntegrityStore {
+  /** The session holding the retention lock while a run is in progress (see withRetentionLock). */
+  private lockSession: pg.PoolClient | undefined
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly settings: { schema: string; chunkRows: number },
@@ -201,17 +204,23 @@ export class PostgresIntegrity implements IntegrityStore {
   /**
    * A session-level advisory lock on a client held for the whole run: released by `finally`, or by
    * PostgreSQL when the connection dies with the process, so a crashed run never blocks the next.
+   * The run's deletes go through that same session: had it died meanwhile (network, a server
+   * restart, `idle_session_timeout`), the lock would be gone and another process could have started
+   * a run; its deletes then fail instead of running beside that one.
    */
   async withRetentionLock<T>(fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> {
+    if (this.lockSession) return { ran: false }
     const client = await this.pool.connect()
     let broken: Error | undefined
     try {
       const lockArgs = [RETENTION_LOCK_KEY, this.settings.schema]
       const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked', lockArgs)
       if (!rows[0]?.locked) return { ran: false }
+      this.lockSession = client
       try {
         return { ran: true, value: await fn() }
       } finally {
+        this.lockSession = undefined
         await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', lockArgs).catch((error: Error) => (broken = error))
       }
     } finally {
@@ -257,7 +266,9 @@ export class PostgresIntegrity implements IntegrityStore {
    * rows spanning about `limit` seqs at a time, deleting their events the rule allows.
    */
   async deleteChunk(rule: RetentionRule, afterSeq: number, limit: number): Promise<{ deleted: number; lastSeq: number; done: boolean }> {
-    const client = await this.pool.connect()
+    // Inside a run, on the lock's own session (withRetentionLock); released by the run, not here.
+    const session = this.lockSession
+    const client = session ?? (await this.pool.connect())
     let broken: Error | undefined
     try {
       await client.query('BEGIN')
@@ -273,7 +284,7 @@ export class PostgresIntegrity implements IntegrityStore {
       await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError))
       throw error
     } finally {
-      client.release(broken)
+      if (!session) client.release(broken)
     }
   }
 }
