@@ -1,7 +1,8 @@
 /**
  * Retention at scale: load N chained events (most of them older than the cutoff, 1 % of those
  * with an excluded action), then time `runCleanup` (count, cut digest, chunked deletes, own event,
- * signed checkpoint) while a writer keeps inserting, then time `verify` over what is left.
+ * signed checkpoint) while a writer keeps inserting, then time `verify` over what is left (and,
+ * before the cleanup, over the whole loaded chain).
  *
  *   npm run bench:retention -- --store postgres --events 1000000 --chunk 5000
  */
@@ -12,6 +13,7 @@ import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { generateSigningKeyPem, parseSigningKey } from '../src/integrity/checkpoint.js'
 import { verifyChains } from '../src/integrity/verify.js'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { validateEvent } from '../src/event/validate.js'
 import type { AuditEvent } from '../src/event/types.js'
 import { runCleanup } from '../src/retention/cleanup.js'
@@ -57,6 +59,8 @@ async function open(): Promise<{ store: Store; dispose: () => Promise<void> }> {
   }
 }
 
+const round1 = (value: number) => Math.round(value * 10) / 10
+
 function event(i: number, occurredAt: Date): AuditEvent {
   const input = { ...sampleEvent(i, 'r'), tenant_id: `tenant-${i % tenants}`, occurred_at: occurredAt.toISOString(), action: i % 100 === 0 ? 'billing.charge' : 'api_key.created' }
   const result = validateEvent(input, { defaultTenant: 'default', receivedAt: new Date() })
@@ -81,6 +85,12 @@ try {
   const loadSeconds = (performance.now() - t0) / 1000
   process.stderr.write(`loaded ${total + recent} in ${loadSeconds.toFixed(1)} s\n`)
 
+  // Verify of the whole loaded chain, nothing else running: what an auditor's full check costs.
+  t0 = performance.now()
+  const before = await verifyChains(store.kind, store.integrity!)
+  const verifyBeforeSeconds = (performance.now() - t0) / 1000
+  if (!before.intact || before.events !== total + recent) throw new Error(`verify before cleanup: ${JSON.stringify(before.first_break ?? before.events)}`)
+
   // A writer that keeps inserting before and during the cleanup: its rate and slowest insert show
   // whether ingest is blocked. The 10 s before the cleanup are the same-run baseline.
   let writing = true
@@ -100,6 +110,10 @@ try {
   const baselineLongestMs = longestInsertMs
   longestInsertMs = 0
   const key = parseSigningKey(generateSigningKeyPem().privateKeyPem)
+  // How long the event loop stalls while cleanup runs: what a service in this process would add
+  // to every request's latency (SQLite's deletes run on it; PostgreSQL's run in the server).
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+  loopDelay.enable()
   t0 = performance.now()
   const writerStart = written
   const report = await runCleanup(store, {
@@ -111,6 +125,7 @@ try {
     signingKey: key,
   })
   const cleanupSeconds = (performance.now() - t0) / 1000
+  loopDelay.disable()
   const concurrentRate = (written - writerStart) / cleanupSeconds
   writing = false
   await writer
@@ -124,6 +139,8 @@ try {
     loaded: total + recent,
     load_seconds: Number(loadSeconds.toFixed(1)),
     deleted: report.total,
+    verify_seconds_before: Number(verifyBeforeSeconds.toFixed(1)),
+    verify_events_per_second_before: Math.round((total + recent) / verifyBeforeSeconds),
     chunk_rows: Number(values.chunk),
     cleanup_seconds: Number(cleanupSeconds.toFixed(1)),
     deleted_per_second: Math.round(report.total / cleanupSeconds),
@@ -131,6 +148,7 @@ try {
     longest_insert_ms_before_cleanup: Math.round(baselineLongestMs),
     concurrent_inserts_per_second_during_cleanup: Math.round(concurrentRate),
     longest_concurrent_insert_ms: Math.round(longestInsertMs),
+    event_loop_delay_ms_during_cleanup: { p50: round1(loopDelay.percentile(50) / 1e6), p99: round1(loopDelay.percentile(99) / 1e6), max: round1(loopDelay.max / 1e6) },
     verify_seconds_after: Number(verifySeconds.toFixed(1)),
     verify_intact: verified.intact,
     verified_events: verified.events,

@@ -32,8 +32,8 @@ export interface CleanupOptions {
 /**
  * Rows per delete chunk when `retention.chunkRows` is unset. PostgreSQL deletes on the server and
  * locks only the rows it deletes. SQLite's deletes are synchronous and take the file's write lock:
- * 5,000 rows held a service's event loop ~0.4 s per chunk; 500 (~40 ms) let a writer in the same
- * process through 47 % more events while cleanup took 1.7× as long (BENCHMARKS.md, "Retention").
+ * on 200k events the event loop's worst stall during cleanup was 419 ms with 5,000-row chunks and
+ * 101 ms with 500, for a cleanup 1.6× as long (BENCHMARKS.md, "Retention").
  */
 export function retentionChunkRows(configured: number | undefined, storeKind: Store['kind']): number {
   return configured ?? (storeKind === 'embedded' ? 500 : 5_000)
