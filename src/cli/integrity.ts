@@ -65,7 +65,15 @@ export function registerVerify(program: Command): void {
     })
 }
 
-type VerifyFlags = Record<string, string | boolean | undefined> & { publicKey: string[] }
+/** What commander hands the verify action; `publicKey` collects every `--public-key` given. */
+interface VerifyFlags {
+  tenantId?: string
+  from?: string
+  to?: string
+  checkpoints?: string
+  publicKey: string[]
+  json?: boolean
+}
 
 async function runVerify(command: Command, config: ReturnType<typeof commandConfig>, options: VerifyFlags, fromSeq: number | undefined, toSeq: number | undefined): Promise<VerifyReport> {
   let checkpoints: { external: Checkpoint[]; publicKeys: KeyObject[] } | undefined
