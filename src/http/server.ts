@@ -67,7 +67,11 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
-  installErrorHandler(app, { bodyLimitBytes: config.http.bodyLimitBytes })
+  installErrorHandler(app, {
+    bodyLimitBytes: config.http.bodyLimitBytes,
+    retryAfterSeconds: config.http.unavailableRetryAfterSeconds,
+    isStoreUnavailable: (error) => audit.store.classifyError(error) === 'transient',
+  })
   // Before access control: an address that keeps failing authentication is refused before its key is looked up.
   const failedAuth = { perSecond: config.security.failedAuthPerSecond, burst: config.security.failedAuthBurst }
   installAccessControl(app, limitFailedAuth(app, resolvePrincipal ?? (() => OPEN_PRINCIPAL), failedAuth))
