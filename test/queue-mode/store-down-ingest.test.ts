@@ -69,10 +69,9 @@ describe.skipIf(!hasServices)('queue mode: HTTP ingest while PostgreSQL is down'
   const health = (key: string) => fetch(`${base}/api/v1/monitoring/health`, { headers: { authorization: `Bearer ${key}` } })
 
   it('keeps accepting for verified keys while PostgreSQL is down, answers 503 for keys never seen, and honours revocation once it is back', async () => {
+    // The first creates the tables; the rest can run together.
     const ingest = await createKey('ingest')
-    const admin = await createKey('admin')
-    const revokedLater = await createKey('ingest')
-    const neverSeen = await createKey('ingest')
+    const [admin, revokedLater, neverSeen] = await Promise.all([createKey('admin'), createKey('ingest'), createKey('ingest')])
 
     serve = spawnCli(['serve'], env)
     await serve.waitForLog(`auditq listening on ${base}`, 60_000)
