@@ -217,5 +217,29 @@ describe('key resolver', () => {
       expect(state.calls - before).toBe(2)
       expect(states).toEqual([false, true])
     })
+
+    it('while a probe of a failing store hangs, other requests for the key are answered from the cache at once', async () => {
+      await addKey('acme')
+      let release: ((error: Error) => void) | undefined
+      let mode: 'up' | 'down' | 'hang' = 'up'
+      const store: KeyStore = {
+        ...keys,
+        countAll: () => keys.countAll(),
+        findById: (id) => (mode === 'up' ? keys.findById(id) : mode === 'down' ? Promise.reject(new Error('ECONNREFUSED')) : new Promise((_, reject) => (release = reject))),
+      }
+      let clock = 0
+      const resolver = createKeyResolver({ keys: store, cacheTtlMs: 1_000, maxStaleMs: 60_000, now: () => clock })
+      const verified = await addKey('acme')
+      await resolver.resolve(asRequest(`Bearer ${verified.key}`))
+      mode = 'down'
+      clock = 2_000
+      expect(await resolver.resolve(asRequest(`Bearer ${verified.key}`))).toMatchObject({ keyId: verified.keyId })
+      mode = 'hang'
+      const probing = resolver.resolve(asRequest(`Bearer ${verified.key}`))
+      const settled = await Promise.race([resolver.resolve(asRequest(`Bearer ${verified.key}`)), new Promise((resolve) => setTimeout(() => resolve('waited'), 500))])
+      expect(settled).toMatchObject({ keyId: verified.keyId })
+      release!(new Error('Connection terminated due to connection timeout'))
+      expect(await probing).toMatchObject({ keyId: verified.keyId })
+    })
   })
 })

@@ -104,6 +104,9 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
   async function isOpen(): Promise<boolean> {
     if (keyed) return false
     if (now() - checkedAt < options.cacheTtlMs) return true
+    // Known to be failing and another request already probing it: keep the last "no keys" answer
+    // rather than wait on the probe too.
+    if (checking && failedAt !== undefined && usable(checkedAt)) return true
     checking ??= ask(() => options.keys.countAll())
       .then((created) => {
         checkedAt = now()
@@ -127,6 +130,11 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
     const cached = cache.get(keyId)
     if (cached && now() - cached.at < options.cacheTtlMs) return cached
     let pending = inFlight.get(keyId)
+    // Known to be failing and another request already probing it for this key: answer from the
+    // cache rather than wait too, so a store that hangs (rather than refuses) stalls one request
+    // per key and retry interval, not every request. The request that probes waits for the answer,
+    // so a revocation is honoured from the first answer after the outage.
+    if (pending && failedAt !== undefined && cached && usable(cached.at)) return cached
     if (!pending) {
       pending = ask(() => options.keys.findById(keyId))
         .then((key) => remember(keyId, key))
