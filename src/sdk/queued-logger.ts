@@ -295,6 +295,7 @@ export class QueuedAuditLogger extends BaseAuditLogger {
   private replaySpill(): Promise<void> {
     this.flushShared()
     this.reportSpillFaults()
+    void this.resources.spill.retryWrites().catch(() => undefined)
     if (this.replaying || this.resources.spill.stats().events === 0) return this.replaying ?? Promise.resolve()
     this.replaying = (async () => {
       try {

@@ -70,6 +70,39 @@ describe('spill journal on a full disk', () => {
     expect(await segmentFiles(d.spillDir)).toEqual([])
   })
 
+  it('stops refusing once space returns, even when no append comes to find out', async (ctx) => {
+    const d = await disk(ctx)
+    await d.fill()
+    const journal = await openJournal({ dir: d.spillDir, retryMinMs: 50, retryMaxMs: 50 })
+    expect(journal.stats().refusing).toMatchObject({ errno: 'ENOSPC' })
+    await journal.retryWrites()
+    await new Promise((resolve) => setTimeout(resolve, 60))
+    await journal.retryWrites()
+    expect(journal.stats().refusing).toMatchObject({ errno: 'ENOSPC', attempts: 2 })
+    await d.free()
+    await new Promise((resolve) => setTimeout(resolve, 60))
+    await journal.retryWrites()
+    expect(journal.stats().refusing).toBeNull()
+  })
+
+  it('a journal opened on a full disk still holds its ownership: no other process adopts it while it lives', async (ctx) => {
+    const d = await disk(ctx)
+    await d.fill()
+    const first = await SpillJournal.open({ dir: d.spillDir, retryMinMs: 10, retryMaxMs: 10 })
+    // No room for LOCK's content: the owner is in the name of an empty file.
+    const [ownDir] = (await readdir(d.spillDir)).filter((name) => name.startsWith('j-'))
+    expect((await readdir(path.join(d.spillDir, ownDir!))).filter((name) => name.startsWith('LOCK'))).toEqual([expect.stringMatching(/^LOCK-\d+-/)])
+    await d.free()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    await first.append(spillEvents(5, 'first'))
+
+    const second = await openJournal({ dir: d.spillDir })
+    expect(second.stats().journals).toBe(1)
+    expect((await replayAll(second)).ids).toEqual([])
+    await first.close() // released: now it may be adopted
+    expect((await replayAll(second)).ids).toEqual(spillEvents(5, 'first').map((e) => e.id))
+  })
+
   it('after a failed write it accepts events again once space returns, after a short backoff', async (ctx) => {
     const d = await disk(ctx)
     const journal = await openJournal({ dir: d.spillDir, retryMinMs: 100, retryMaxMs: 400 })

@@ -83,6 +83,23 @@ export class SegmentWriter {
     })
   }
 
+  /**
+   * While refusing and past the backoff: tries to start a fresh segment, so the refusal (and its
+   * health finding) ends when space returns even if no event needs spilling meanwhile.
+   */
+  retryIfDue(): Promise<void> {
+    if (!this.failure || Date.now() < this.failure.state.retryAt) return Promise.resolve()
+    return this.exclusive.run(async () => {
+      if (!this.failure || this.handle || Date.now() < this.failure.state.retryAt) return
+      try {
+        await this.openNextSegment()
+        this.failure = null
+      } catch (error) {
+        this.recordFailure(error)
+      }
+    })
+  }
+
   /** Bytes counted against maxBytes: segment files on disk plus appends not yet written. */
   usedBytes(): number {
     let onDisk = 0

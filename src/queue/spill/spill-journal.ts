@@ -218,6 +218,11 @@ export class SpillJournal {
     })
   }
 
+  /** Tries writing again when a failed write's backoff has passed (called by the producer's replay tick). */
+  async retryWrites(): Promise<void> {
+    if (!this.closed) await this.writer.retryIfDue()
+  }
+
   stats(): SpillStats {
     const units = [this.own, ...this.adopted.values()]
     const sum = (pick: (unit: JournalUnit) => number) => units.reduce((total, unit) => total + pick(unit), 0)
