@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../config.js'
+import { AlertRules } from '../observability/alerts.js'
 import { deriveFigures } from '../observability/figures.js'
 import { evaluateHealth } from '../observability/health-rules.js'
 import { pipelineReader } from '../observability/reading.js'
@@ -65,7 +66,7 @@ describe.skipIf(!hasRedisServer)('queue-mode SDK when the spill journal cannot t
         redis.disconnect()
       }
     }
-    return { server, store, disk, spillDir, open, counters }
+    return { server, store, disk, spillDir, prefix, open, counters }
   }
 
   const logMany = (audit: QueuedAuditLogger, count: number, action: string) =>
@@ -97,6 +98,8 @@ describe.skipIf(!hasRedisServer)('queue-mode SDK when the spill journal cannot t
     const reading = await pipelineReader({ store: s.store.store, audit, pingTimeoutMs: 2_000 })()
     const health = evaluateHealth({ ...deriveFigures(reading, undefined, undefined), mode: 'queue', store: reading.store, redis: 'unreachable', spill: reading.spill }, loadConfig({}).monitoring.thresholds)
     expect(health.findings).toContainEqual(expect.objectContaining({ rule: 'spill_refusing', status: 'critical', issue: expect.stringContaining('ENOSPC') }))
+    const alerts = new AlertRules({ cooldownMs: 0, dedupPrefix: 'test' }).observe(health.findings, Date.now())
+    expect(alerts).toContainEqual(expect.objectContaining({ state: 'firing', rule: 'spill_refusing', issue: expect.stringContaining('ENOSPC') }))
 
     await s.disk!.free()
     // Within the backoff (at most 5 s) the journal tries a fresh segment and takes events again.
@@ -129,6 +132,24 @@ describe.skipIf(!hasRedisServer)('queue-mode SDK when the spill journal cannot t
       shared = await s.counters()
     }
     expect(shared).toMatchObject({ spilled: 150, replayed: 150 })
+  })
+
+  it('on a full disk, replay moves each spilled event into the queue once: replayed equals spilled', async (ctx) => {
+    const s = await setup({ disk: ctx })
+    const audit = await s.open()
+    await s.server.stop()
+    expect(codes(await logMany(audit, 700, 'spilled.then.full'))).toEqual([])
+    await s.disk!.fill()
+    await s.server.restart()
+
+    const deadline = Date.now() + 20_000
+    while (audit.spillStats().events > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+    // Before, the checkpoint needed a free block: the first 500 went into Redis again every tick.
+    expect(audit.stats()).toMatchObject({ spilled: 700, replayed: 700 })
+    expect(audit.spillStats()).toMatchObject({ events: 0, replayFailing: null })
+    const redis = connectRedis(s.server.url)
+    cleanups.push(async () => redis.disconnect())
+    expect(await redis.xlen(queueKeys({ prefix: s.prefix }).events)).toBe(700)
   })
 
   it('createAuditLogger names the spill directory and the errno when it cannot open the journal', async () => {
