@@ -279,21 +279,23 @@ export class QueuedAuditLogger extends BaseAuditLogger {
    */
   private countShared(counter: QueueCounter, by: number): void {
     this.owedShared.set(counter, (this.owedShared.get(counter) ?? 0) + by)
-    this.flushShared()
+    void this.flushShared()
   }
 
-  private flushShared(): void {
+  private flushShared(): Promise<unknown> {
+    const calls: Promise<unknown>[] = []
     for (const [counter, owed] of this.owedShared) {
       if (owed === 0) continue
       // Taken before the call, given back if it fails: two flushes never send the same amount.
       this.owedShared.set(counter, 0)
-      this.monitor.incrementCounter(counter, owed).catch(() => this.owedShared.set(counter, (this.owedShared.get(counter) ?? 0) + owed))
+      calls.push(this.monitor.incrementCounter(counter, owed).catch(() => this.owedShared.set(counter, (this.owedShared.get(counter) ?? 0) + owed)))
     }
+    return Promise.all(calls)
   }
 
   /** Moves spilled events back into the queue while there is room; stops at the first refusal. */
   private replaySpill(): Promise<void> {
-    this.flushShared()
+    void this.flushShared()
     this.reportSpillFaults()
     void this.resources.spill.retryWrites().catch(() => undefined)
     if (this.replaying || this.resources.spill.stats().events === 0) return this.replaying ?? Promise.resolve()
@@ -341,6 +343,12 @@ export class QueuedAuditLogger extends BaseAuditLogger {
     await this.replaying
     await this.producer.close()
     await this.replayProducer.close()
+    // Last chance for counts Redis could not take earlier; still owed after this, they are lost
+    // with the process (counts only: every event itself is in the journal or in Redis). Bounded:
+    // a caller's client with an offline queue would hold the commands while Redis is down.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([this.flushShared(), new Promise((resolve) => (timer = setTimeout(resolve, 1_000)))])
+    clearTimeout(timer)
     await this.committer.drain()
     await this.resources.spill.close()
     if (this.resources.ownsRedis) this.resources.redis.disconnect()
