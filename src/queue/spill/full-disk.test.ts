@@ -2,11 +2,12 @@
  * The spill journal on a disk that fills up: a real tmpfs of a few MiB, filled to ENOSPC by a
  * ballast file (test/fixtures/small-disk.ts), so every error is the kernel's own.
  */
-import { readdir } from 'node:fs/promises'
+import { open, readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { mountSmallDisk, type SmallDisk } from '../../../test/fixtures/small-disk.js'
 import { replayAll, segmentFiles, spillEvents } from '../../../test/fixtures/spill-support.js'
+import { encodeRecords, SEGMENT_HEADER_BYTES } from './format.js'
 import { SpillJournal } from './index.js'
 
 describe('spill journal on a full disk', () => {
@@ -83,6 +84,33 @@ describe('spill journal on a full disk', () => {
     await new Promise((resolve) => setTimeout(resolve, 60))
     await journal.retryWrites()
     expect(journal.stats().refusing).toBeNull()
+  })
+
+  it('stops at a damaged record it has no space to move aside, says why, and goes on once space returns', async (ctx) => {
+    const d = await disk(ctx)
+    const journal = await openJournal({ dir: d.spillDir })
+    const events = spillEvents(10)
+    for (const event of events) await journal.append([event])
+    const [segment] = await segmentFiles(d.spillDir)
+    const file = path.join(d.spillDir, segment!)
+    // Damage record 5's payload (the record is 12 header bytes plus the event's JSON).
+    const recordBytes = encodeRecords([events[0]!]).length
+    const handle = await open(file, 'r+')
+    await handle.write(Buffer.from('#'), 0, 1, SEGMENT_HEADER_BYTES + 5 * recordBytes + 20)
+    await handle.close()
+    await d.fill()
+
+    const delivered: string[] = []
+    const deliver = async (batch: { id: string }[]) => void delivered.push(...batch.map((e) => e.id))
+    await expect(journal.replay(deliver)).rejects.toMatchObject({ code: 'ENOSPC' })
+    expect(delivered).toEqual(events.slice(0, 5).map((e) => e.id))
+    expect(journal.stats().replayFailing).toMatchObject({ errno: 'ENOSPC' })
+
+    await d.free()
+    const report = await journal.replay(deliver)
+    expect(delivered).toEqual([...events.slice(0, 5), ...events.slice(6)].map((e) => e.id))
+    expect(report.corrupt).toHaveLength(1)
+    expect(journal.stats().replayFailing).toBeNull()
   })
 
   it('a journal opened on a full disk still holds its ownership: no other process adopts it while it lives', async (ctx) => {

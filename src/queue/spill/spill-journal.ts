@@ -207,6 +207,8 @@ export class SpillJournal {
         return report
       } catch (error) {
         if (!deliverFailed) this.replayFailing ??= fault(error)
+        // Stopped by the queue, not the disk, after the disk served some batches: the fault is over.
+        else if (report.batches > 0) this.replayFailing = null
         throw error
       } finally {
         if (report.checkpointError) this.checkpointFailing ??= fault(report.checkpointError)
