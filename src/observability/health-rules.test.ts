@@ -122,6 +122,25 @@ describe('health rules', () => {
     expect(result.recommendations[0]!.message).toMatch(/^1 worker is draining 3,000 events\/s against 1,000 arriving; the backlog shrinks by 2,000 events\/s/)
   })
 
+  it('a spill journal refusing events is a finding with its errno: degraded, critical while Redis is down', () => {
+    const refusing = { errno: 'ENOSPC', message: 'no space left on device, write', since: '2026-01-01T00:00:00.000Z' }
+    const up = evaluate({ spill: { refusing } })
+    expect(up.status).toBe('degraded')
+    expect(up.findings).toEqual([expect.objectContaining({ rule: 'spill_refusing', status: 'degraded' })])
+    expect(up.issues[0]).toContain('ENOSPC')
+    const down = evaluate({ redis: 'unreachable', spill: { refusing } })
+    expect(down.status).toBe('critical')
+    expect(down.findings.find((f) => f.rule === 'spill_refusing')).toMatchObject({ status: 'critical' })
+    // Not "events are spilling" while the journal refuses them.
+    expect(down.issues.find((issue) => issue.startsWith('redis unreachable'))).toContain('refusing (ENOSPC)')
+  })
+
+  it('a stopped spill replay and a checkpoint it cannot write are findings naming the errno', () => {
+    const fault = { errno: 'EIO', message: 'i/o error, read', since: '2026-01-01T00:00:00.000Z' }
+    expect(evaluate({ spill: { replayFailing: fault } }).findings).toEqual([expect.objectContaining({ rule: 'spill_replay_failing', status: 'degraded', issue: expect.stringContaining('EIO') })])
+    expect(evaluate({ spill: { checkpointFailing: { ...fault, errno: 'ENOSPC' } } }).findings).toEqual([expect.objectContaining({ rule: 'spill_checkpoint_failing', status: 'warning', issue: expect.stringContaining('ENOSPC') })])
+  })
+
   it('with Redis unreachable, the missing heartbeats are not reported as a missing worker', () => {
     const result = evaluate({ redis: 'unreachable', live_workers: 0, queue_length: null, dead_letters: null, spill_waiting_events: 40 })
     expect(result.findings.map((f) => f.rule)).toEqual(['redis_unreachable'])

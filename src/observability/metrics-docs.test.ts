@@ -30,7 +30,9 @@ describe('the README Monitoring section', () => {
       },
       loadConfig({}).monitoring.thresholds,
     )
-    const redisDown = evaluateHealth({ ...everythingInput(), redis: 'unreachable' }, loadConfig({}).monitoring.thresholds)
+    const fault = { errno: 'ENOSPC', message: 'no space left on device', since: '2026-01-01T00:00:00.000Z' }
+    const spill = { refusing: fault, replayFailing: fault, checkpointFailing: fault }
+    const redisDown = evaluateHealth({ ...everythingInput(), redis: 'unreachable', spill }, loadConfig({}).monitoring.thresholds)
     const fired = new Set([...everything.findings, ...redisDown.findings].map((f) => f.rule))
     expect([...fired].sort()).toEqual([...ALL_RULES].sort())
   })
