@@ -52,6 +52,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     flushIntervalMs: config.worker.flushIntervalMs,
     claimIdleMs: config.worker.claimIdleMs,
     claimEveryMs: config.worker.claimEveryMs,
+    storeProbeEveryMs: config.worker.storeProbeEveryMs,
     retry: {
       attempts: config.worker.retryAttempts,
       initialDelayMs: config.worker.retryInitialDelayMs,
