@@ -70,7 +70,7 @@ async function runWorker(config: ReturnType<typeof commandConfig>, logger: Logge
   const { redis } = await connectQueueRedis(config, logger)
   const store = await openStore({ ...storeLocation(config), logger })
   metrics.observeChainWrites(store)
-  const runtime = await startWorkerRuntime({ config, store, redis, logger, workerId, observeBatch: (report) => metrics.recordWorkerBatch(report), observeFailedAttempt: () => metrics.recordWorkerFailedAttempt() })
+  const runtime = await startWorkerRuntime({ config, store, redis, logger, workerId, observeBatch: (report) => metrics.recordWorkerBatch(report), observeFailedAttempt: () => metrics.recordWorkerFailedAttempt(), observeRedisReset: (outcome) => metrics.recordRedisReset(outcome) })
   const maintenance = startMaintenance({ store, config, signingKey: await loadSigningKey(config.integrity), logger })
   const stop = async (signal: string) => {
     // Not awaited: the drain owns the shutdown deadline, and an interrupted retention run is safe.

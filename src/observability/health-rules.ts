@@ -1,4 +1,5 @@
 import type { Config } from '../config.js'
+import type { RedisLoss } from '../queue/redis-streams/index.js'
 import type { PipelineFigures } from './figures.js'
 
 /**
@@ -22,6 +23,7 @@ export type RuleName =
   | 'events_dropped'
   | 'dead_letters'
   | 'events_spilled_waiting'
+  | 'redis_data_lost'
 
 export interface Finding {
   rule: RuleName
@@ -37,6 +39,8 @@ export interface Recommendation {
 export interface HealthInput extends PipelineFigures {
   store: 'connected' | 'unreachable'
   redis: 'connected' | 'unreachable' | null
+  /** Queue mode: losses Redis caused, held until an operator acknowledges them. */
+  redis_losses?: readonly Pick<RedisLoss, 'eventsExposed' | 'cause' | 'detectedAt'>[] | null
 }
 
 export interface Evaluation {
@@ -106,6 +110,16 @@ export function evaluateHealth(input: HealthInput, thresholds: Thresholds): Eval
   if (input.spill_waiting_events > thresholds.spilledWaitingWarning && input.redis !== 'unreachable') {
     add('events_spilled_waiting', 'warning', `${n(input.spill_waiting_events)} spilled events waiting for replay into the queue`,
       `${n(input.spill_waiting_events)} events sit in the local spill journal until the queue has room; they replay on their own. Add workers to make room sooner.`)
+  }
+
+  // Not judged over a window: a loss is a fact about the past that holds until someone has looked
+  // at it, or the next sample after the restart would already look healthy again.
+  const losses = input.redis_losses ?? []
+  if (losses.length > 0) {
+    const exposed = losses.reduce((sum, loss) => sum + loss.eventsExposed, 0)
+    const latest = losses[losses.length - 1]!
+    add('redis_data_lost', 'critical', `redis lost queued events: about ${n(exposed)} acknowledged events were in the queue and are gone (${losses.length === 1 ? 'detected' : `${losses.length} losses, latest`} ${latest.detectedAt})`,
+      `Redis lost the queue (${latest.cause}): about ${n(exposed)} events that callers were told were accepted never reached the store. Turn on persistence (appendonly yes), find what was lost around ${latest.detectedAt} from the producers' logs, then acknowledge with \`auditq queue ack-loss\`.`)
   }
 
   const status = worstStatus(findings.map((f) => f.status))
