@@ -44,6 +44,12 @@ export interface RedisResetWatchOptions {
   onReset?: (outcome: 'data_lost' | 'data_kept', loss?: RedisLoss) => void
 }
 
+/**
+ * A consumer meets the vanished group on its next read, which may come after a look already found
+ * the loss; within this long after a reported loss, a missing group is taken as part of it.
+ */
+const GROUP_LOSS_GRACE_MS = 60_000
+
 interface Look {
   runId: string
   identity: string
@@ -72,6 +78,7 @@ export class RedisResetWatch {
   /** Unacknowledged losses this process has seen, written back to Redis if they vanish from it. */
   private readonly remembered = new Map<string, RedisLoss>()
   private checking: Promise<ResetOutcome> | undefined
+  private lastLossAt: number | undefined
   readonly resets = { dataLost: 0, dataKept: 0 }
 
   constructor(private readonly options: RedisResetWatchOptions) {
@@ -94,6 +101,8 @@ export class RedisResetWatch {
     const before = this.last
     const outcome = await this.check()
     if (outcome.kind === 'lost') return
+    // The group went with a loss already reported (a heartbeat's look came first): not a second one.
+    if (this.lastLossAt !== undefined && Date.now() - this.lastLossAt < GROUP_LOSS_GRACE_MS) return
     await this.record({
       id: `group-${Date.now()}`,
       cause: 'group-vanished',
@@ -158,6 +167,7 @@ export class RedisResetWatch {
 
   private async record(loss: RedisLoss): Promise<void> {
     this.resets.dataLost += 1
+    this.lastLossAt = Date.now()
     this.remembered.set(loss.id, loss)
     this.options.onReset?.('data_lost', loss)
     this.options.logger.error(
