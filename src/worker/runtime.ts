@@ -93,10 +93,13 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const publishBeat = async () => {
     try {
       // Each beat also looks for a Redis that lost the queue, and writes back the unacknowledged
-      // loss records this process holds if Redis lost those too.
-      await resetWatch.check()
-      await resetWatch.losses()
-      const [depth, oldestAgeMs] = await Promise.all([consumer.depth(), consumer.oldestAgeMs()])
+      // loss records this process holds if Redis lost those too. Alongside the beat's own reads,
+      // and a failed look does not cost the beat.
+      const looked = resetWatch
+        .check()
+        .then(() => resetWatch.losses())
+        .catch((error: unknown) => logger.warn({ err_message: (error as Error).message }, 'looking for a Redis reset failed'))
+      const [depth, oldestAgeMs] = await Promise.all([consumer.depth(), consumer.oldestAgeMs(), looked])
       if (retired) return
       await monitor.publishHeartbeat(
         workerId,

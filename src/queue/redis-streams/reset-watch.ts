@@ -137,7 +137,9 @@ export class RedisResetWatch {
   }
 
   private async look(): Promise<ResetOutcome> {
-    const [info, current] = await Promise.all([this.options.redis.info('server'), this.scripts.identity(randomUUID())])
+    // INFO may be refused (ACLs, renamed commands on managed Redis): the identity alone still
+    // detects a loss; only telling a harmless restart apart needs the run_id.
+    const [info, current] = await Promise.all([this.options.redis.info('server').catch(() => ''), this.scripts.identity(randomUUID())])
     const runId = /^run_id:(\S+)/m.exec(info)?.[1] ?? 'unknown'
     const previous = this.last
     this.last = { runId, identity: current.identity, length: current.length, at: Date.now() }
