@@ -266,22 +266,23 @@ export class QueueWorker {
    * statements timing out) is not "back", and still gets the whole backoff between attempts.
    */
   private async waitOutStore(delayMs: number): Promise<void> {
-    const until = Date.now() + delayMs
     let sawItDown = false
-    for (;;) {
-      const left = until - Date.now()
+    // Counted in slept time rather than the wall clock, so an injected sleep behaves the same.
+    for (let left = delayMs; left > 0 && this.running; ) {
+      const step = Math.min(left, this.settings.storeProbeEveryMs)
+      await this.sleep(step)
+      left -= step
       if (left <= 0 || !this.running) return
-      await this.sleep(Math.min(left, this.settings.storeProbeEveryMs))
-      if (Date.now() >= until || !this.running) return
-      // Bounded: a ping into a black-holed network must not stretch the wait past the backoff.
-      const answered = await answersWithin(this.options.store, Math.max(1, until - Date.now()))
+      // Bounded: a ping into a black-holed network must not stretch the wait past one probe interval.
+      const answered = await answersWithin(this.options.store, this.settings.storeProbeEveryMs)
       if (!answered) sawItDown = true
       else if (sawItDown) {
-        this.options.logger.info({ waited_ms: delayMs - (until - Date.now()) }, 'store answers again; retrying the batch now')
+        this.options.logger.info({ waited_ms: delayMs - left, backoff_ms: delayMs }, 'store answers again; retrying the batch now')
         return
       }
     }
   }
+
 }
 
 /** Whether the store answers a ping within `ms`; never rejects, leaves no timer behind. */
