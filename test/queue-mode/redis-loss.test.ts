@@ -134,7 +134,9 @@ describe.skipIf(!hasServices)('queue mode: Redis restarts and loses the queue', 
     await until(async () => !(await auditMetrics(base)).health.findings.some((f) => f.rule === 'redis_data_lost'), { timeoutMs: 10_000, describe: () => service.tail() })
     await until(async () => hook.received.some((n) => n.alert.rule === 'redis_data_lost' && n.alert.state === 'resolved'), { timeoutMs: 10_000, describe: () => JSON.stringify(hook.received) })
     expect(await metricValue(base, 'auditq_queue_redis_loss_exposed_events')).toBe(0)
-    expect((await d.runCli(['queue', 'ack-loss', '--all'])).code).not.toBe(0) // nothing left to acknowledge
+    const nothingLeft = await d.runCli(['queue', 'ack-loss', '--all'])
+    expect(nothingLeft.code).toBe(1)
+    expect(nothingLeft.stderr).toContain('[AUDITQ_NOT_FOUND]')
     worker.kill('SIGTERM')
     await worker.exited
   }, 120_000)
@@ -162,5 +164,9 @@ describe.skipIf(!hasServices)('queue mode: Redis restarts and loses the queue', 
     expect(await metricValue(base, 'auditq_queue_redis_loss_exposed_events')).toBe(0)
     expect(service.logs().filter((line) => String(line.msg).startsWith('redis lost the queue'))).toEqual([])
     expect(hook.received.filter((n) => n.alert.rule === 'redis_data_lost')).toEqual([])
+    expect((await d.runCli(['queue', 'losses'])).stdout).toBe('no unacknowledged Redis losses\n')
+    const unnamed = await d.runCli(['queue', 'ack-loss'])
+    expect(unnamed.code).toBe(2)
+    expect(unnamed.stderr).toContain('[AUDITQ_BAD_REQUEST]')
   }, 120_000)
 })
