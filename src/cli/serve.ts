@@ -7,7 +7,7 @@ import { AuditqError } from '../errors.js'
 import { buildServer } from '../http/server.js'
 import { newRegistry, ServiceMetrics } from '../observability/metrics.js'
 import { queueStatusReader } from '../queue/queue-status.js'
-import { queueKeys, RedisResetWatch, type DurabilityReport } from '../queue/redis-streams/index.js'
+import { acknowledgeLosses, queueKeys, RedisResetWatch, type DurabilityReport } from '../queue/redis-streams/index.js'
 import { loadSigningKey } from '../integrity/signing-key-source.js'
 import { startMaintenance } from '../retention/scheduler.js'
 import { createAuditLogger } from '../sdk/audit-logger.js'
@@ -68,7 +68,7 @@ export function registerServe(program: Command): void {
           (error: unknown) => logger.error({ err: error }, 'in-process queue worker failed to start'),
         )
       }
-      const app = await buildServer({ config, audit, logger, metrics, resolvePrincipal: access.resolver.resolve, ...(queueRedis ? { queueStatus: queueStatusReader(queueRedis, config, durability, resetWatch ? { resetWatch } : {}) } : {}) })
+      const app = await buildServer({ config, audit, logger, metrics, resolvePrincipal: access.resolver.resolve, ...(queueRedis ? { queueStatus: queueStatusReader(queueRedis, config, durability, resetWatch ? { resetWatch } : {}), acknowledgeRedisLosses: (ids) => acknowledgeLosses(queueRedis, queueKeys({ prefix: config.queue.prefix, queue: config.queue.name }), ids) } : {}) })
       const address = await app.listen({ host: config.host, port: config.port })
       // A name such as `localhost` passed the loopback check by name; what counts is where the socket
       // actually listens. An open service bound anywhere else (a hosts file mapping localhost to a

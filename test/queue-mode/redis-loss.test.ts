@@ -128,6 +128,16 @@ describe.skipIf(!hasServices)('queue mode: Redis restarts and loses the queue', 
     await until(async () => (await d.storedCount()) === 1, { timeoutMs: 15_000, describe: () => worker.tail() })
     expect((await auditMetrics(base)).health.findings.map((f) => f.rule)).toContain('redis_data_lost')
 
+    // Over HTTP (admin): a wrong id or an empty body acknowledges nothing.
+    const ackOverHttp = (body: unknown) => fetch(`${base}/api/v1/monitoring/redis-losses/ack`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const wrongId = await ackOverHttp({ ids: ['no-such-loss'] })
+    expect(wrongId.status).toBe(404)
+    expect(((await wrongId.json()) as { code: string }).code).toBe('AUDITQ_NOT_FOUND')
+    const empty = await ackOverHttp({})
+    expect(empty.status).toBe(400)
+    expect(((await empty.json()) as { code: string }).code).toBe('AUDITQ_BAD_REQUEST')
+    expect((await auditMetrics(base)).health.findings.map((f) => f.rule)).toContain('redis_data_lost')
+
     const acked = await d.runCli(['queue', 'ack-loss', '--id', losses[0]!.id])
     expect(acked.code).toBe(0)
     expect(acked.stdout).toContain(`acknowledged ${losses[0]!.id}`)
@@ -137,6 +147,7 @@ describe.skipIf(!hasServices)('queue mode: Redis restarts and loses the queue', 
     const nothingLeft = await d.runCli(['queue', 'ack-loss', '--all'])
     expect(nothingLeft.code).toBe(1)
     expect(nothingLeft.stderr).toContain('[AUDITQ_NOT_FOUND]')
+    expect((await ackOverHttp({ all: true })).status).toBe(404)
     worker.kill('SIGTERM')
     await worker.exited
   }, 120_000)
