@@ -61,6 +61,12 @@ const configSchema = z.strictObject({
       retryAttempts: z.number().int().min(1).default(3),
       retryInitialDelayMs: z.number().int().min(1).default(2_000),
       retryMaxDelayMs: z.number().int().min(1).default(30_000),
+      /**
+       * While a batch waits out a store outage, the store is pinged this often; once it answers
+       * again the batch is retried at once instead of sleeping out the rest of a backoff that may
+       * have grown to `retryMaxDelayMs`. Bounds how long recovery lags the store's return.
+       */
+      storeProbeEveryMs: z.number().int().min(50).max(60_000).default(1_000),
       /** SIGTERM: stop reading, write and acknowledge, exit within this. */
       shutdownDeadlineMs: z.number().int().min(100).default(10_000),
       heartbeatEveryMs: z.number().int().min(100).default(2_000),

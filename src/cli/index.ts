@@ -7,6 +7,7 @@ import { registerCheckpoint, registerKeygen, registerVerify } from './integrity.
 import { registerKeys } from './keys.js'
 import { registerMigrate } from './migrate.js'
 import { registerExport, registerQuery } from './query.js'
+import { registerQueue } from './queue.js'
 import { registerReport } from './report.js'
 import { registerSend } from './send.js'
 import { registerServe } from './serve.js'
@@ -32,6 +33,7 @@ registerExport(program)
 registerReport(program)
 registerWorker(program)
 registerDlq(program)
+registerQueue(program)
 registerVerify(program)
 registerCheckpoint(program)
 registerKeygen(program)

@@ -7,7 +7,7 @@ import { AuditqError } from '../errors.js'
 import { buildServer } from '../http/server.js'
 import { newRegistry, ServiceMetrics } from '../observability/metrics.js'
 import { queueStatusReader } from '../queue/queue-status.js'
-import type { DurabilityReport } from '../queue/redis-streams/index.js'
+import { acknowledgeLosses, queueKeys, RedisResetWatch, type DurabilityReport } from '../queue/redis-streams/index.js'
 import { loadSigningKey } from '../integrity/signing-key-source.js'
 import { startMaintenance } from '../retention/scheduler.js'
 import { createAuditLogger } from '../sdk/audit-logger.js'
@@ -59,7 +59,12 @@ export function registerServe(program: Command): void {
         opened.add('audit logger', () => audit.close())
         const access = await startServiceAccess(config, logger, { insecure: options.insecure === true })
         opened.add('key store', () => access.keys.close())
-        const app = await buildServer({ config, audit, logger, metrics, resolvePrincipal: access.resolver.resolve, ...(queueRedis ? { queueStatus: queueStatusReader(queueRedis, config, durability) } : {}) })
+        // One watch for the health reading and the in-process worker, so a Redis reset is noticed,
+        // logged and counted once per process.
+        const resetWatch = queueRedis
+          ? new RedisResetWatch({ redis: queueRedis, keys: queueKeys({ prefix: config.queue.prefix, queue: config.queue.name }), logger, source: `${hostname()}-${process.pid}`, onReset: (outcome) => metrics.recordRedisReset(outcome) })
+          : undefined
+        const app = await buildServer({ config, audit, logger, metrics, resolvePrincipal: access.resolver.resolve, ...(queueRedis ? { queueStatus: queueStatusReader(queueRedis, config, durability, resetWatch ? { resetWatch } : {}), acknowledgeRedisLosses: (ids) => acknowledgeLosses(queueRedis, queueKeys({ prefix: config.queue.prefix, queue: config.queue.name }), ids) } : {}) })
         opened.add('http server', () => app.close())
         const address = await app.listen({ host: config.host, port: config.port })
         // A name such as `localhost` passed the loopback check by name; what counts is where the socket
@@ -80,7 +85,7 @@ export function registerServe(program: Command): void {
         if (queueRedis && options.worker) {
           // Named by host and port, so a restarted service reclaims its own pending entries at once.
           const workerId = `${hostname()}-serve-${config.port}`
-          startWorkerRuntime({ config, store: audit.store, redis: queueRedis, logger, workerId, observeBatch: (report) => metrics.recordWorkerBatch(report), observeFailedAttempt: () => metrics.recordWorkerFailedAttempt() }).then(
+          startWorkerRuntime({ config, store: audit.store, redis: queueRedis, logger, workerId, observeBatch: (report) => metrics.recordWorkerBatch(report), observeFailedAttempt: () => metrics.recordWorkerFailedAttempt(), ...(resetWatch ? { resetWatch } : {}) }).then(
             (started) => (runtime.started = started),
             (error: unknown) => logger.error({ err: error }, 'in-process queue worker failed to start'),
           )

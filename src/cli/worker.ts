@@ -81,7 +81,7 @@ async function runWorker(config: ReturnType<typeof commandConfig>, logger: Logge
   metrics.observeChainWrites(store)
   // Read before the runtime starts, so a bad key fails the start before anything is consumed.
   const signingKey = await loadSigningKey(config.integrity)
-  const runtime = await startWorkerRuntime({ config, store, redis, logger, workerId, observeBatch: (report) => metrics.recordWorkerBatch(report), observeFailedAttempt: () => metrics.recordWorkerFailedAttempt() })
+  const runtime = await startWorkerRuntime({ config, store, redis, logger, workerId, observeBatch: (report) => metrics.recordWorkerBatch(report), observeFailedAttempt: () => metrics.recordWorkerFailedAttempt(), observeRedisReset: (outcome) => metrics.recordRedisReset(outcome) })
   const maintenance = startMaintenance({ store, config, signingKey, logger })
   const stop = async (signal: string) => {
     // Not awaited: the drain owns the shutdown deadline, and an interrupted retention run is safe.

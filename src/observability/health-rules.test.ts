@@ -154,4 +154,18 @@ describe('health rules', () => {
     expect(slow.findings.map((f) => f.rule)).toEqual(['queue_backed_up', 'oldest_event_too_old'])
     expect(slow.recommendations[0]!.message).toMatch(/The store commits 100 events\/s against 900 arriving, 400 ms per commit/)
   })
+
+  it('a Redis loss is critical, sums the events exposed, and holds however calm the pipeline looks', () => {
+    const result = evaluate({
+      redis_losses: [
+        { eventsExposed: 9_800, cause: 'restarted-empty', detectedAt: '2026-01-01T00:00:00.000Z' },
+        { eventsExposed: 200, cause: 'keys-vanished', detectedAt: '2026-01-02T00:00:00.000Z' },
+      ],
+    })
+    expect(result.status).toBe('critical')
+    expect(result.findings).toEqual([expect.objectContaining({ rule: 'redis_data_lost', status: 'critical' })])
+    expect(result.issues[0]).toContain('about 10,000 acknowledged events')
+    expect(result.recommendations[0]!.message).toContain('auditq queue ack-loss')
+    expect(evaluate({ redis_losses: [] }).status).toBe('healthy')
+  })
 })

@@ -1,4 +1,5 @@
 import type { Config } from '../config.js'
+import type { RedisLoss } from '../queue/redis-streams/index.js'
 import type { PipelineFigures } from './figures.js'
 import type { SpillReading } from './reading.js'
 
@@ -26,6 +27,7 @@ export type RuleName =
   | 'spill_refusing'
   | 'spill_replay_failing'
   | 'spill_checkpoint_failing'
+  | 'redis_data_lost'
 
 export interface Finding {
   rule: RuleName
@@ -43,6 +45,8 @@ export interface HealthInput extends PipelineFigures {
   redis: 'connected' | 'unreachable' | null
   /** The spill journal's faults (queue mode); absent or null when there is none to judge. */
   spill?: Pick<SpillReading, 'refusing' | 'replayFailing' | 'checkpointFailing'> | null
+  /** Queue mode: losses Redis caused, held until an operator acknowledges them. */
+  redis_losses?: readonly Pick<RedisLoss, 'eventsExposed' | 'cause' | 'detectedAt'>[] | null
 }
 
 export interface Evaluation {
@@ -132,6 +136,15 @@ export function evaluateHealth(input: HealthInput, thresholds: Thresholds): Eval
   if (checkpointFailing) {
     add('spill_checkpoint_failing', 'warning', `spill replay cannot record its position since ${checkpointFailing.since}: ${checkpointFailing.errno} (${checkpointFailing.message})`,
       `Replay goes on, but cannot record how far it got (${checkpointFailing.errno}): a restart now would put events already replayed into the queue again (the store ignores the duplicates). Free space on the spill directory's disk.`)
+  }
+  // Not judged over a window: a loss is a fact about the past that holds until someone has looked
+  // at it, or the next sample after the restart would already look healthy again.
+  const losses = input.redis_losses ?? []
+  if (losses.length > 0) {
+    const exposed = losses.reduce((sum, loss) => sum + loss.eventsExposed, 0)
+    const latest = losses[losses.length - 1]!
+    add('redis_data_lost', 'critical', `redis lost queued events: about ${n(exposed)} acknowledged events were in the queue and are gone (${losses.length === 1 ? 'detected' : `${losses.length} losses, latest`} ${latest.detectedAt})`,
+      `Redis lost the queue (${latest.cause}): about ${n(exposed)} events that callers were told were accepted never reached the store. Turn on persistence (appendonly yes), find what was lost around ${latest.detectedAt} from the producers' logs, then acknowledge with \`auditq queue ack-loss\`.`)
   }
 
   const status = worstStatus(findings.map((f) => f.status))

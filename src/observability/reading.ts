@@ -1,5 +1,5 @@
 import type { QueueStatus } from '../queue/queue-status.js'
-import type { QueueCounters } from '../queue/redis-streams/index.js'
+import type { QueueCounters, RedisLoss } from '../queue/redis-streams/index.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
 import type { LoggerStatsSnapshot } from '../sdk/stats.js'
 import type { Store } from '../store/store.js'
@@ -38,6 +38,8 @@ export interface PipelineReading {
   shared: QueueCounters | null
   /** Queue mode: what a Redis crash would lose under its settings. */
   redisLossWindow: QueueStatus['redisLossWindow'] | null
+  /** Queue mode: losses Redis caused (restarted empty, keys deleted), not yet acknowledged. */
+  redisLosses: RedisLoss[] | null
   /** This process's spill journal (queue mode). */
   spill: SpillReading | null
 }
@@ -86,6 +88,7 @@ export function pipelineReader(sources: ReadingSources): () => Promise<PipelineR
       sdk: sources.audit.stats(),
       shared: queue?.counters ?? null,
       redisLossWindow: queue ? queue.redisLossWindow : null,
+      redisLosses: queue ? queue.losses : null,
       spill,
     }
   }
