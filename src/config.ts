@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { z } from 'zod'
 import { AuditqError } from './errors.js'
 
@@ -164,6 +165,13 @@ const configSchema = z.strictObject({
        */
       failedAuthPerSecond: z.coerce.number().min(0).default(1),
       failedAuthBurst: z.coerce.number().int().min(1).default(30),
+      /**
+       * Reverse proxies whose X-Forwarded-For is believed: addresses, CIDRs (10.0.0.0/8) or
+       * `loopback` / `linklocal` / `uniquelocal`. Behind a proxy every request arrives from its
+       * address, so without this the failed-auth lockout and open-mode rate limit would treat all
+       * clients as one. Empty (the default): the header is ignored and the socket's peer is the client.
+       */
+      trustedProxies: z.array(z.string().trim().refine(isProxyAddress, 'must be an IP address, a CIDR (address/prefix) or loopback, linklocal, uniquelocal')).default([]),
       /** Metadata keys stored as "[REDACTED]" (case-insensitive, whole words of a key, any depth). */
       redactKeys: z
         .array(z.string().min(1).max(64))
@@ -250,6 +258,7 @@ const THRESHOLD_ENV_KEYS = {
 /** Comma-separated lists (section, key). */
 const LIST_ENV_KEYS = {
   AUDITQ_ALERT_WEBHOOKS: ['monitoring', 'alertWebhooks'],
+  AUDITQ_TRUSTED_PROXIES: ['security', 'trustedProxies'],
 } as const
 
 export function configFromEnv(env: NodeJS.ProcessEnv): Partial<ConfigInput> {
@@ -298,6 +307,16 @@ export function loadConfig(...sources: Partial<ConfigInput>[]): Config {
     throw new AuditqError('AUDITQ_CONFIG', `invalid configuration: ${problems.join('; ')}`, { details: problems })
   }
   return deepFreeze(parsed.data)
+}
+
+/** What fastify's trustProxy (proxy-addr) accepts, checked here so a typo fails at start naming the setting. */
+function isProxyAddress(text: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(text)) return true
+  const [address = '', prefix, ...rest] = text.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  return /^\d{1,3}$/.test(prefix) ? Number(prefix) <= (family === 4 ? 32 : 128) : family === 4 && isIP(prefix) === 4
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

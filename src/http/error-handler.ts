@@ -32,6 +32,9 @@ export function installErrorHandler(app: FastifyInstance, limits: { bodyLimitByt
   app.setErrorHandler((error: FastifyError | AuditqError | Error, request, reply) => {
     if (error instanceof AuditqError) {
       if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed')
+      // Refusals raised where the reply is out of reach (the key resolver) still tell the client when to come back.
+      const retryAfter = (error.details as { retry_after_seconds?: unknown } | undefined)?.retry_after_seconds
+      if (typeof retryAfter === 'number' && !reply.hasHeader('retry-after')) reply.header('retry-after', String(retryAfter))
       return reply.status(error.statusCode).send(errorBody(error.code, error.message, error.details))
     }
     const fastifyCode = 'code' in error && typeof error.code === 'string' ? FASTIFY_CODES[error.code] : undefined

@@ -39,6 +39,9 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
     // pino's Logger is a FastifyBaseLogger at runtime; the cast keeps the instance's default generics.
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.http.bodyLimitBytes,
+    // X-Forwarded-For is believed only from the listed proxies, so request.ip (failed-auth lockout,
+    // open-mode rate limit, logs) is the client behind them; from anyone else it is ignored.
+    trustProxy: config.security.trustedProxies.length > 0 ? [...config.security.trustedProxies] : false,
     // Honour a caller's X-Request-Id only when it is short and plain; otherwise mint one.
     genReqId: (request) => {
       const header = request.headers['x-request-id']
@@ -68,9 +71,9 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
     reply.header('x-request-id', request.id)
   })
   installErrorHandler(app, { bodyLimitBytes: config.http.bodyLimitBytes })
-  // Before access control: an address that keeps failing authentication is refused before its key is looked up.
+  // Failed authentications are counted per client address and key id; a valid key always passes.
   const failedAuth = { perSecond: config.security.failedAuthPerSecond, burst: config.security.failedAuthBurst }
-  installAccessControl(app, limitFailedAuth(app, resolvePrincipal ?? (() => OPEN_PRINCIPAL), failedAuth))
+  installAccessControl(app, limitFailedAuth(resolvePrincipal ?? (() => OPEN_PRINCIPAL), failedAuth))
   installSecurityStats(app)
   installRateLimit(app, { perSecond: config.security.rateLimitPerSecond, burst: config.security.rateLimitBurst })
   registerNdjsonParser(app, config.http.maxNdjsonLineBytes)
