@@ -111,6 +111,12 @@ const configSchema = z.strictObject({
       maxEventsPerRequest: z.number().int().min(1).max(10_000).default(1_000),
       /** One NDJSON line holds one event: 16 KiB metadata plus fields, with room to spare. */
       maxNdjsonLineBytes: z.number().int().min(256).default(64 * 1024),
+      /**
+       * Arrays and objects nested deeper than this in a JSON body or NDJSON line are refused
+       * before parsing (parsing `[[[…` builds one array per byte and stalls every other request).
+       * An event needs at most 11: three of envelope and 8 of metadata, hence the floor of 16.
+       */
+      maxJsonDepth: z.coerce.number().int().min(16).max(10_000).default(32),
       maxQueryLimit: z.number().int().min(1).max(10_000).default(1_000),
       defaultQueryLimit: z.number().int().min(1).default(100),
     })
@@ -234,6 +240,7 @@ const NESTED_ENV_KEYS = {
   AUDITQ_RATE_LIMIT_BURST: ['security', 'rateLimitBurst'],
   AUDITQ_FAILED_AUTH_PER_SECOND: ['security', 'failedAuthPerSecond'],
   AUDITQ_FAILED_AUTH_BURST: ['security', 'failedAuthBurst'],
+  AUDITQ_MAX_JSON_DEPTH: ['http', 'maxJsonDepth'],
   AUDITQ_IP_TRUNCATION: ['security', 'ipTruncation'],
   AUDITQ_KEY_CACHE_TTL_MS: ['security', 'keyCacheTtlMs'],
   AUDITQ_REPORTS_MAX_CONCURRENT: ['reports', 'maxConcurrent'],

@@ -13,6 +13,7 @@ import { startMonitoring } from '../observability/index.js'
 import { installIngestMetrics } from '../observability/http-metrics.js'
 import type { ServiceMetrics } from '../observability/metrics.js'
 import { installAccessControl, OPEN_PRINCIPAL, type PrincipalResolver } from './principal.js'
+import { registerJsonParser } from './json-depth.js'
 import { registerNdjsonParser } from './ndjson.js'
 import { installRateLimit, limitFailedAuth } from './rate-limit.js'
 import { installSecurityStats } from './security-stats.js'
@@ -76,7 +77,8 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
   installAccessControl(app, limitFailedAuth(resolvePrincipal ?? (() => OPEN_PRINCIPAL), failedAuth))
   installSecurityStats(app)
   installRateLimit(app, { perSecond: config.security.rateLimitPerSecond, burst: config.security.rateLimitBurst })
-  registerNdjsonParser(app, config.http.maxNdjsonLineBytes)
+  registerJsonParser(app, { maxDepth: config.http.maxJsonDepth })
+  registerNdjsonParser(app, { maxLineBytes: config.http.maxNdjsonLineBytes, maxDepth: config.http.maxJsonDepth })
   await app.register(ingestRoutes, { audit, maxEventsPerRequest: config.http.maxEventsPerRequest })
   await app.register(queryRoutes, {
     store: audit.store,
