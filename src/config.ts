@@ -117,6 +117,19 @@ const configSchema = z.strictObject({
        * An event needs at most 11: three of envelope and 8 of metadata, hence the floor of 16.
        */
       maxJsonDepth: z.coerce.number().int().min(16).max(10_000).default(32),
+      /**
+       * A request's headers and body must arrive within this, however slowly they trickle (an idle
+       * timer would be reset by every byte); then 408 and the connection is closed. A 4 MiB body
+       * needs ~17 s at 2 Mbit/s, so 30 s leaves slow links room while bounding how long a stalled
+       * upload holds its share of the in-flight body budget.
+       */
+      requestTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(30_000),
+      /**
+       * Request-body bytes one process holds at once, across all connections (each parsed body
+       * costs a few times its size until its response is sent). 64 MiB is 16 bodies at the limit,
+       * or thousands of ordinary ones; past it, 503 AUDITQ_OVERLOADED with Retry-After.
+       */
+      maxBodyBytesInFlight: z.coerce.number().int().min(1_024).default(64 * 1024 * 1024),
       maxQueryLimit: z.number().int().min(1).max(10_000).default(1_000),
       defaultQueryLimit: z.number().int().min(1).default(100),
     })
@@ -241,6 +254,8 @@ const NESTED_ENV_KEYS = {
   AUDITQ_FAILED_AUTH_PER_SECOND: ['security', 'failedAuthPerSecond'],
   AUDITQ_FAILED_AUTH_BURST: ['security', 'failedAuthBurst'],
   AUDITQ_MAX_JSON_DEPTH: ['http', 'maxJsonDepth'],
+  AUDITQ_REQUEST_TIMEOUT_MS: ['http', 'requestTimeoutMs'],
+  AUDITQ_MAX_BODY_BYTES_IN_FLIGHT: ['http', 'maxBodyBytesInFlight'],
   AUDITQ_IP_TRUNCATION: ['security', 'ipTruncation'],
   AUDITQ_KEY_CACHE_TTL_MS: ['security', 'keyCacheTtlMs'],
   AUDITQ_REPORTS_MAX_CONCURRENT: ['reports', 'maxConcurrent'],
