@@ -55,7 +55,8 @@ export function registerJsonParser(app: FastifyInstance, options: { maxDepth: nu
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (nestsDeeperThan(body as string, options.maxDepth)) {
       const message = depthMessage('the request body', options.maxDepth)
-      done(new AuditqError('AUDITQ_VALIDATION', message, { details: [{ field: '(body)', rule: 'max_depth', message }] }), undefined)
+      // `rejected` is empty like any ingest refusal that is about the body, not one event in it.
+      done(new AuditqError('AUDITQ_VALIDATION', message, { details: { rejected: [], errors: [{ field: '(body)', rule: 'max_depth', message }] } }), undefined)
       return
     }
     parse(request, body as string, done)
