@@ -71,7 +71,10 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
     // routes them; answer those with the catalog body as well, then close the socket.
     clientErrorHandler: (error, socket) => {
       const code = (error as NodeJS.ErrnoException).code
-      if (code === 'ERR_HTTP_REQUEST_TIMEOUT') counters?.countRequestTimeout()
+      if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        counters?.countRequestTimeout()
+        logger.warn({ remoteAddress: socket.remoteAddress, requestTimeoutMs: config.http.requestTimeoutMs }, 'request did not arrive within the request timeout; answered 408 and closed the connection')
+      }
       // A response already under way (its head sent) must not get a second one written into it.
       const answering = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage
       if (!socket.writable || answering?.headersSent) return socket.destroy()
