@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { z } from 'zod'
 import { AuditqError } from './errors.js'
 
@@ -116,6 +117,25 @@ const configSchema = z.strictObject({
       maxEventsPerRequest: z.number().int().min(1).max(10_000).default(1_000),
       /** One NDJSON line holds one event: 16 KiB metadata plus fields, with room to spare. */
       maxNdjsonLineBytes: z.number().int().min(256).default(64 * 1024),
+      /**
+       * Arrays and objects nested deeper than this in a JSON body or NDJSON line are refused
+       * before parsing (parsing `[[[…` builds one array per byte and stalls every other request).
+       * An event needs at most 11: three of envelope and 8 of metadata, hence the floor of 16.
+       */
+      maxJsonDepth: z.coerce.number().int().min(16).max(10_000).default(32),
+      /**
+       * A request's headers and body must arrive within this, however slowly they trickle (an idle
+       * timer would be reset by every byte); then 408 and the connection is closed. A 4 MiB body
+       * needs ~17 s at 2 Mbit/s, so 30 s leaves slow links room while bounding how long a stalled
+       * upload holds its share of the in-flight body budget.
+       */
+      requestTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(30_000),
+      /**
+       * Request-body bytes one process holds at once, across all connections (each parsed body
+       * costs a few times its size until its response is sent). 64 MiB is 16 bodies at the limit,
+       * or thousands of ordinary ones; past it, 503 AUDITQ_OVERLOADED with Retry-After.
+       */
+      maxBodyBytesInFlight: z.coerce.number().int().min(1_024).default(64 * 1024 * 1024),
       maxQueryLimit: z.number().int().min(1).max(10_000).default(1_000),
       defaultQueryLimit: z.number().int().min(1).default(100),
       /**
@@ -176,6 +196,13 @@ const configSchema = z.strictObject({
        */
       failedAuthPerSecond: z.coerce.number().min(0).default(1),
       failedAuthBurst: z.coerce.number().int().min(1).default(30),
+      /**
+       * Reverse proxies whose X-Forwarded-For is believed: addresses, CIDRs (10.0.0.0/8) or
+       * `loopback` / `linklocal` / `uniquelocal`. Behind a proxy every request arrives from its
+       * address, so without this the failed-auth lockout and open-mode rate limit would treat all
+       * clients as one. Empty (the default): the header is ignored and the socket's peer is the client.
+       */
+      trustedProxies: z.array(z.string().trim().refine(isProxyAddress, 'must be an IP address, a CIDR (address/prefix) or loopback, linklocal, uniquelocal')).default([]),
       /** Metadata keys stored as "[REDACTED]" (case-insensitive, whole words of a key, any depth). */
       redactKeys: z
         .array(z.string().min(1).max(64))
@@ -247,6 +274,9 @@ const NESTED_ENV_KEYS = {
   AUDITQ_RATE_LIMIT_BURST: ['security', 'rateLimitBurst'],
   AUDITQ_FAILED_AUTH_PER_SECOND: ['security', 'failedAuthPerSecond'],
   AUDITQ_FAILED_AUTH_BURST: ['security', 'failedAuthBurst'],
+  AUDITQ_MAX_JSON_DEPTH: ['http', 'maxJsonDepth'],
+  AUDITQ_REQUEST_TIMEOUT_MS: ['http', 'requestTimeoutMs'],
+  AUDITQ_MAX_BODY_BYTES_IN_FLIGHT: ['http', 'maxBodyBytesInFlight'],
   AUDITQ_IP_TRUNCATION: ['security', 'ipTruncation'],
   AUDITQ_KEY_CACHE_TTL_MS: ['security', 'keyCacheTtlMs'],
   AUDITQ_KEY_CACHE_MAX_STALE_MS: ['security', 'keyCacheMaxStaleMs'],
@@ -272,6 +302,7 @@ const THRESHOLD_ENV_KEYS = {
 /** Comma-separated lists (section, key). */
 const LIST_ENV_KEYS = {
   AUDITQ_ALERT_WEBHOOKS: ['monitoring', 'alertWebhooks'],
+  AUDITQ_TRUSTED_PROXIES: ['security', 'trustedProxies'],
 } as const
 
 export function configFromEnv(env: NodeJS.ProcessEnv): Partial<ConfigInput> {
@@ -320,6 +351,16 @@ export function loadConfig(...sources: Partial<ConfigInput>[]): Config {
     throw new AuditqError('AUDITQ_CONFIG', `invalid configuration: ${problems.join('; ')}`, { details: problems })
   }
   return deepFreeze(parsed.data)
+}
+
+/** What fastify's trustProxy (proxy-addr) accepts, checked here so a typo fails at start naming the setting. */
+function isProxyAddress(text: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(text)) return true
+  const [address = '', prefix, ...rest] = text.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  return /^\d{1,3}$/.test(prefix) ? Number(prefix) <= (family === 4 ? 32 : 128) : family === 4 && isIP(prefix) === 4
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

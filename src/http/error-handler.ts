@@ -51,6 +51,9 @@ export function installErrorHandler(app: FastifyInstance, options: ErrorHandlerO
     }
     if (error instanceof AuditqError) {
       if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed')
+      // Refusals raised where the reply is out of reach (the key resolver) still tell the client when to come back.
+      const retryAfter = (error.details as { retry_after_seconds?: unknown } | undefined)?.retry_after_seconds
+      if (typeof retryAfter === 'number' && !reply.hasHeader('retry-after')) reply.header('retry-after', String(retryAfter))
       if (RETRY_LATER.has(error.code) && !reply.hasHeader('retry-after')) reply.header('retry-after', String(options.retryAfterSeconds))
       return reply.status(error.statusCode).send(errorBody(error.code, error.message, error.details))
     }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { FieldError } from '../event/types.js'
+import { depthMessage, nestsDeeperThan } from './json-depth.js'
 
 /** One NDJSON line: its parsed value, or why it could not be parsed. */
 export type NdjsonLine = { ok: true; value: unknown } | { ok: false; errors: FieldError[] }
@@ -10,10 +11,11 @@ export class NdjsonBody {
 
 /**
  * Parses `application/x-ndjson` line by line. A line that is not JSON, or is over the line limit,
- * is reported at its index like an invalid event — it never rejects its neighbours. Blank lines
+ * is reported at its index like an invalid event — it never rejects its neighbours; so is one that
+ * nests deeper than the JSON depth limit. Blank lines
  * are skipped and do not take an index. The body as a whole is bounded by fastify's bodyLimit.
  */
-export function registerNdjsonParser(app: FastifyInstance, maxLineBytes: number): void {
+export function registerNdjsonParser(app: FastifyInstance, { maxLineBytes, maxDepth }: { maxLineBytes: number; maxDepth: number }): void {
   app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_request, body, done) => {
     const lines: NdjsonLine[] = []
     for (const raw of (body as string).split('\n')) {
@@ -22,6 +24,11 @@ export function registerNdjsonParser(app: FastifyInstance, maxLineBytes: number)
       const bytes = Buffer.byteLength(line)
       if (bytes > maxLineBytes) {
         lines.push({ ok: false, errors: [{ field: '(line)', rule: 'max_line_bytes', message: `line is ${bytes} bytes; the limit is ${maxLineBytes}` }] })
+        continue
+      }
+      // Checked before parsing, like a JSON body: a deeply nested line is refused without building it.
+      if (nestsDeeperThan(line, maxDepth)) {
+        lines.push({ ok: false, errors: [{ field: '(line)', rule: 'max_depth', message: depthMessage('line', maxDepth) }] })
         continue
       }
       try {

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { AuditqError } from '../errors.js'
+import { AuditqError, isAuditqError } from '../errors.js'
 
 export const SCOPES = ['ingest', 'read', 'admin'] as const
 export type Scope = (typeof SCOPES)[number]
@@ -56,7 +56,15 @@ export function installAccessControl(app: FastifyInstance, resolve: PrincipalRes
     if (access === 'public') {
       request.principal = await Promise.resolve()
         .then(() => resolve(request))
-        .catch(() => ANONYMOUS)
+        .catch((error: unknown) => {
+          // A key presented and refused is told so (401, or 429 once its client is locked out) and
+          // counted like anywhere else: answered as anonymous, guesses here would drain the
+          // failed-auth budget unseen, and a monitor carrying a revoked key would never notice.
+          // Without a key (a load balancer's probe), or with the key store down, everyone is answered.
+          const refused = isAuditqError(error) && (error.code === 'AUDITQ_UNAUTHORIZED' || error.code === 'AUDITQ_RATE_LIMITED')
+          if (refused && presentsCredentials(request)) throw error
+          return ANONYMOUS
+        })
       return
     }
     request.principal = await resolve(request)
@@ -64,6 +72,12 @@ export function installAccessControl(app: FastifyInstance, resolve: PrincipalRes
       throw new AuditqError('AUDITQ_FORBIDDEN', `this key lacks the "${access}" scope this endpoint requires`)
     }
   })
+}
+
+/** True when the request carries an Authorization header with anything in it: a credential to check, and to count when it fails. */
+export function presentsCredentials(request: FastifyRequest): boolean {
+  const header = request.headers.authorization
+  return typeof header === 'string' && header.trim() !== ''
 }
 
 const ANONYMOUS: Principal = Object.freeze({ keyId: null, tenantId: null, scopes: new Set<Scope>() })

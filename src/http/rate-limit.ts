@@ -1,6 +1,7 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
+import { MAX_KEY_LENGTH, parseKey } from '../auth/api-key.js'
 import { AuditqError, isAuditqError } from '../errors.js'
-import type { PrincipalResolver } from './principal.js'
+import { presentsCredentials, type PrincipalResolver } from './principal.js'
 
 export interface RateLimitOptions {
   /** Tokens added per second; 0 turns the limit off. */
@@ -86,43 +87,48 @@ export function installRateLimit(app: FastifyInstance, options: RateLimitOptions
 }
 
 /**
- * Failed authentications per client address: every key the resolver refuses costs the address a
- * token, and an address with none left gets 429 before its key is looked up. Without it each
- * made-up key id costs a key-store round trip and a cache slot, so a guessing client could load the
- * database and push real keys out of the cache. Failures are counted where they happen — in the
- * resolver — so a public route (health), which answers a bad key as anonymous, cannot be used to
- * guess without limit either. Returns the resolver to install.
+ * Failed authentications, counted per client address and per presented key id: every presented
+ * key the resolver refuses costs both a token, and once either has none left the refusal is 429
+ * instead of 401. Each made-up key id costs a key-store round trip and a cache slot, so a client
+ * that keeps failing is told to back off; one hammering a single key id from many addresses is
+ * caught by the key id's bucket.
+ *
+ * The lockout refuses only requests whose key fails: a valid key always authenticates, whatever
+ * its address or id has suffered, so clients sharing a NAT or proxy address (or a key whose id an
+ * attacker is spraying) are never locked out by someone else's failures. That is no guessing
+ * oracle: a key is 256 random bits, and an unknown id and a wrong secret are refused alike.
+ * Requests presenting no credentials cost nothing to refuse and are not counted, so health
+ * probes never drain anyone's budget. `request.ip` is the client behind a trusted proxy (the
+ * `trustProxy` setting), the socket's peer otherwise. Returns the resolver to install.
  */
-export function limitFailedAuth(app: FastifyInstance, resolve: PrincipalResolver, options: RateLimitOptions): PrincipalResolver {
+export function limitFailedAuth(resolve: PrincipalResolver, options: RateLimitOptions): PrincipalResolver {
   if (options.perSecond <= 0) return resolve
   const buckets = new TokenBuckets(options)
-  const exhausted = (request: FastifyRequest) => {
-    const tokens = buckets.available(`ip:${request.ip}`)
-    return tokens >= 1 ? null : Math.max(1, Math.ceil((1 - tokens) / options.perSecond))
-  }
-  const refusal = (retryAfterSeconds: number) =>
-    new AuditqError(
-      'AUDITQ_RATE_LIMITED',
-      `too many failed authentications from this client address (burst ${options.burst}, then ${options.perSecond} per second); retry after ${retryAfterSeconds} s with a valid key`,
-      { details: { failed_auth_per_second: options.perSecond, burst: options.burst, retry_after_seconds: retryAfterSeconds } },
-    )
-  // Non-public routes answer 429 with Retry-After before anything else runs.
-  app.addHook('onRequest', async (request, reply) => {
-    const access = request.routeOptions.config.access
-    if (access === undefined || access === 'public') return
-    const retryAfterSeconds = exhausted(request)
-    if (retryAfterSeconds === null) return
-    reply.header('retry-after', String(retryAfterSeconds))
-    throw refusal(retryAfterSeconds)
-  })
   return async (request) => {
-    const retryAfterSeconds = exhausted(request)
-    if (retryAfterSeconds !== null) throw refusal(retryAfterSeconds)
     try {
       return await resolve(request)
     } catch (error) {
-      if (isAuditqError(error) && error.code === 'AUDITQ_UNAUTHORIZED') buckets.take(`ip:${request.ip}`)
-      throw error
+      if (!isAuditqError(error) || error.code !== 'AUDITQ_UNAUTHORIZED' || !presentsCredentials(request)) throw error
+      const keyId = presentedKeyId(request.headers.authorization)
+      const address = buckets.take(`ip:${request.ip}`)
+      const key = keyId === undefined ? ({ ok: true } as const) : buckets.take(`key:${keyId}`)
+      if (address.ok && key.ok) throw error
+      const retryAfterSeconds = Math.max(address.ok ? 0 : address.retryAfterSeconds, key.ok ? 0 : key.retryAfterSeconds)
+      const who = address.ok ? 'for this key id' : key.ok ? 'from this client address' : 'from this client address and for this key id'
+      throw new AuditqError(
+        'AUDITQ_RATE_LIMITED',
+        `too many failed authentications ${who} (burst ${options.burst}, then ${options.perSecond} per second); retry after ${retryAfterSeconds} s, or send a valid key, which is always accepted`,
+        { details: { failed_auth_per_second: options.perSecond, burst: options.burst, retry_after_seconds: retryAfterSeconds } },
+      )
     }
   }
+}
+
+const BEARER_KEY = /^Bearer +(\S+) *$/i
+
+/** The key id of a well-formed presented key (the part that names a stored record), or undefined. */
+function presentedKeyId(header: string | undefined): string | undefined {
+  if (header === undefined || header.length > MAX_KEY_LENGTH + 16) return undefined
+  const token = BEARER_KEY.exec(header)?.[1]
+  return token === undefined ? undefined : parseKey(token)?.keyId
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 
-/** Requests refused for access reasons, for metrics (observability wires these into Prometheus counters). */
+/** Requests refused for access or resource reasons, for metrics (observability wires these into Prometheus counters). */
 export interface SecurityStats {
   /** 401: no valid API key. */
   unauthorized: number
@@ -8,6 +8,16 @@ export interface SecurityStats {
   forbidden: number
   /** 429: over the per-key rate limit. */
   rateLimited: number
+  /** 503: a request body refused because the in-flight body budget was spent. */
+  overloaded: number
+  /** 408: a request whose headers and body did not arrive within the request timeout. */
+  requestTimeouts: number
+}
+
+/** Refusals made outside fastify's request cycle (the HTTP parser's timeout) or that a status alone cannot tell apart (503). */
+export interface SecurityCounters {
+  countOverloaded(): void
+  countRequestTimeout(): void
 }
 
 declare module 'fastify' {
@@ -18,14 +28,19 @@ declare module 'fastify' {
 
 /**
  * Counts every access refusal as it is answered (each is also in the request log with its status):
- * a spike of 401s is a guessing attack or a leaked-then-revoked key still in use.
+ * a spike of 401s is a guessing attack or a leaked-then-revoked key still in use; one of 408s or
+ * 503 overloads is slow or oversized uploads holding the service's body budget.
  */
-export function installSecurityStats(app: FastifyInstance): void {
-  const stats: SecurityStats = { unauthorized: 0, forbidden: 0, rateLimited: 0 }
+export function installSecurityStats(app: FastifyInstance): SecurityCounters {
+  const stats: SecurityStats = { unauthorized: 0, forbidden: 0, rateLimited: 0, overloaded: 0, requestTimeouts: 0 }
   app.decorate('securityStats', () => ({ ...stats }))
   app.addHook('onResponse', async (_request, reply) => {
     if (reply.statusCode === 401) stats.unauthorized += 1
     else if (reply.statusCode === 403) stats.forbidden += 1
     else if (reply.statusCode === 429) stats.rateLimited += 1
   })
+  return {
+    countOverloaded: () => void (stats.overloaded += 1),
+    countRequestTimeout: () => void (stats.requestTimeouts += 1),
+  }
 }

@@ -13,9 +13,11 @@ import { startMonitoring } from '../observability/index.js'
 import { installIngestMetrics } from '../observability/http-metrics.js'
 import type { ServiceMetrics } from '../observability/metrics.js'
 import { installAccessControl, OPEN_PRINCIPAL, type PrincipalResolver } from './principal.js'
+import { registerJsonParser } from './json-depth.js'
 import { registerNdjsonParser } from './ndjson.js'
 import { installRateLimit, limitFailedAuth } from './rate-limit.js'
-import { installSecurityStats } from './security-stats.js'
+import { installSecurityStats, type SecurityCounters } from './security-stats.js'
+import { installBodyBudget } from './body-budget.js'
 import { queryRoutes } from './query.js'
 import { reportRoutes } from './reports.js'
 
@@ -37,10 +39,23 @@ const SAFE_REQUEST_ID = /^[\w.:-]{1,128}$/
 
 /** Builds the HTTP service without listening, so tests can `inject` and the CLI can `listen`. */
 export async function buildServer({ config, audit, logger, queueStatus, resolvePrincipal, metrics, acknowledgeRedisLosses }: ServerDependencies): Promise<FastifyInstance> {
+  // Assigned once the instance exists; the client-error handler below runs only after that.
+  let counters: SecurityCounters | undefined
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger at runtime; the cast keeps the instance's default generics.
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.http.bodyLimitBytes,
+    // X-Forwarded-For is believed only from the listed proxies, so request.ip (failed-auth lockout,
+    // open-mode rate limit, logs) is the client behind them; from anyone else it is ignored.
+    trustProxy: config.security.trustedProxies.length > 0 ? [...config.security.trustedProxies] : false,
+    // A deadline for a request's headers and body, not an idle timer: a client dripping a byte at a
+    // time resets an idle timer forever. Node checks deadlines every connectionsCheckingInterval
+    // (30 s by default, which would double a 30 s timeout), so that is scaled to the timeout.
+    requestTimeout: config.http.requestTimeoutMs,
+    http: {
+      connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(config.http.requestTimeoutMs / 10))),
+      headersTimeout: Math.min(60_000, config.http.requestTimeoutMs),
+    },
     // Honour a caller's X-Request-Id only when it is short and plain; otherwise mint one.
     genReqId: (request) => {
       const header = request.headers['x-request-id']
@@ -57,11 +72,20 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
     // Node's HTTP parser refuses some requests (a head over 16 KiB, bad syntax) before fastify
     // routes them; answer those with the catalog body as well, then close the socket.
     clientErrorHandler: (error, socket) => {
-      if (!socket.writable) return socket.destroy()
-      const tooLarge = (error as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW'
-      const body = tooLarge
-        ? errorBody('AUDITQ_HEADERS_TOO_LARGE', 'request headers are over the 16 KiB limit')
-        : errorBody('AUDITQ_BAD_REQUEST', 'malformed HTTP request')
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        counters?.countRequestTimeout()
+        logger.warn({ remoteAddress: socket.remoteAddress, requestTimeoutMs: config.http.requestTimeoutMs }, 'request did not arrive within the request timeout; answered 408 and closed the connection')
+      }
+      // A response already under way (its head sent) must not get a second one written into it.
+      const answering = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage
+      if (!socket.writable || answering?.headersSent) return socket.destroy()
+      const body =
+        code === 'HPE_HEADER_OVERFLOW'
+          ? errorBody('AUDITQ_HEADERS_TOO_LARGE', 'request headers are over the 16 KiB limit')
+          : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? errorBody('AUDITQ_REQUEST_TIMEOUT', `the request's headers and body did not arrive within ${config.http.requestTimeoutMs} ms`)
+            : errorBody('AUDITQ_BAD_REQUEST', 'malformed HTTP request')
       const json = JSON.stringify(body)
       socket.end(`HTTP/1.1 ${body.statusCode} ${body.error}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`)
     },
@@ -74,12 +98,14 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
     retryAfterSeconds: config.http.unavailableRetryAfterSeconds,
     isStoreUnavailable: (error) => audit.store.classifyError(error) === 'transient',
   })
-  // Before access control: an address that keeps failing authentication is refused before its key is looked up.
+  // Failed authentications are counted per client address and key id; a valid key always passes.
   const failedAuth = { perSecond: config.security.failedAuthPerSecond, burst: config.security.failedAuthBurst }
-  installAccessControl(app, limitFailedAuth(app, resolvePrincipal ?? (() => OPEN_PRINCIPAL), failedAuth))
-  installSecurityStats(app)
+  installAccessControl(app, limitFailedAuth(resolvePrincipal ?? (() => OPEN_PRINCIPAL), failedAuth))
+  counters = installSecurityStats(app)
+  installBodyBudget(app, { maxBytesInFlight: config.http.maxBodyBytesInFlight, bodyLimitBytes: config.http.bodyLimitBytes, onRefused: counters.countOverloaded })
   installRateLimit(app, { perSecond: config.security.rateLimitPerSecond, burst: config.security.rateLimitBurst })
-  registerNdjsonParser(app, config.http.maxNdjsonLineBytes)
+  registerJsonParser(app, { maxDepth: config.http.maxJsonDepth })
+  registerNdjsonParser(app, { maxLineBytes: config.http.maxNdjsonLineBytes, maxDepth: config.http.maxJsonDepth })
   await app.register(ingestRoutes, { audit, maxEventsPerRequest: config.http.maxEventsPerRequest })
   await app.register(queryRoutes, {
     store: audit.store,

@@ -144,7 +144,7 @@ export class ServiceMetrics extends BatchMetrics {
     mirror('auditq_ip_addresses_truncated_total', 'ip_address values cut to their /24 or /48 network before storage.', (s) => s.ipTruncated)
     new Counter({
       name: 'auditq_http_access_refusals_total',
-      help: 'Requests refused for access reasons: unauthorized (401), forbidden (403), rate_limited (429).',
+      help: 'Requests refused for access or resource reasons: unauthorized (401), forbidden (403), rate_limited (429), request_timeout (408), overloaded (503, in-flight body budget spent).',
       labelNames: ['reason'],
       registers: [registry],
       collect() {
@@ -154,6 +154,8 @@ export class ServiceMetrics extends BatchMetrics {
         this.labels('unauthorized').inc(refusals.unauthorized)
         this.labels('forbidden').inc(refusals.forbidden)
         this.labels('rate_limited').inc(refusals.rateLimited)
+        this.labels('request_timeout').inc(refusals.requestTimeouts)
+        this.labels('overloaded').inc(refusals.overloaded)
       },
     })
     new Counter({

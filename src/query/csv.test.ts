@@ -23,6 +23,14 @@ describe('csv', () => {
     expect(csvCell('a=1')).toBe('a=1')
   })
 
+  it('neutralizes formulas behind leading spaces, line breaks and invisible characters', () => {
+    expect(csvCell(' =1+1')).toBe("' =1+1")
+    expect(csvCell('\n=2+2')).toBe(`"'\n=2+2"`)
+    expect(csvCell('\u00a0\u200b@SUM(A1)')).toBe("'\u00a0\u200b@SUM(A1)")
+    expect(csvCell('\uff1d1+1')).toBe("'\uff1d1+1")
+    expect(csvCell('  plain text')).toBe('"  plain text"')
+  })
+
   it('writes metadata as JSON and one line per event matching the header', () => {
     const row = csvRow(storedEvent({ metadata: { a: 1 } }))
     expect(row).toContain('"{""a"":1}"')

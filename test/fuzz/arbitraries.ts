@@ -451,7 +451,7 @@ function exotic(kind: (typeof EXOTIC_KINDS)[number]): unknown {
 // ---------------------------------------------------------------------------------------------
 
 /** The service's limits in these tests (config defaults), for generators that aim at them and oracles that check them. */
-export const SERVICE_LIMITS = { maxEventsPerRequest: 1_000, maxNdjsonLineBytes: 64 * 1024, bodyLimitBytes: 4 * 1024 * 1024, defaultQueryLimit: 100 }
+export const SERVICE_LIMITS = { maxEventsPerRequest: 1_000, maxNdjsonLineBytes: 64 * 1024, bodyLimitBytes: 4 * 1024 * 1024, defaultQueryLimit: 100, maxJsonDepth: 32 }
 
 export interface IngestRequest {
   inputClass: string

@@ -191,11 +191,13 @@ function expectedCandidates(request: IngestRequest): Candidate[] | undefined {
       .filter((line) => line.length > 0)
       .map((line): Candidate => {
         if (Buffer.byteLength(line) > SERVICE_LIMITS.maxNdjsonLineBytes) return { ok: false, rule: 'max_line_bytes' }
+        let value: unknown
         try {
-          return { ok: true, value: JSON.parse(line) }
+          value = JSON.parse(line)
         } catch {
           return { ok: false, rule: 'json' }
         }
+        return nesting(value) > SERVICE_LIMITS.maxJsonDepth ? { ok: false, rule: 'max_depth' } : { ok: true, value }
       })
   }
   if (media !== 'application/json') return undefined
@@ -205,9 +207,24 @@ function expectedCandidates(request: IngestRequest): Candidate[] | undefined {
   } catch {
     return undefined
   }
+  // Nested past the limit: the whole body is refused (400 AUDITQ_VALIDATION, max_depth), no candidates.
+  if (nesting(value) > SERVICE_LIMITS.maxJsonDepth) return undefined
   const isEnvelope = typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 1 && Array.isArray((value as { events?: unknown }).events)
   const list = Array.isArray(value) ? value : isEnvelope ? (value as { events: unknown[] }).events : value === null ? [] : [value]
   return list.map((item) => ({ ok: true, value: item }))
+}
+
+/** Levels of arrays and objects in a parsed value (a scalar is 0), walked without recursion: fuzzed values nest 200,000 deep. */
+function nesting(root: unknown): number {
+  let deepest = 0
+  const stack: [unknown, number][] = [[root, 0]]
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!
+    if (typeof value !== 'object' || value === null) continue
+    deepest = Math.max(deepest, depth + 1)
+    for (const child of Object.values(value)) stack.push([child, depth + 1])
+  }
+  return deepest
 }
 
 /** Explicit ids sent so far: a stored event equals its input only when its id was sent once. */

@@ -2,7 +2,7 @@
  * A report as one tidy CSV table, `section,name,detail,value`: one figure per line, so a
  * spreadsheet can filter or pivot it and a script can read it without knowing the layout.
  * Cells go through the export's `csvCell`, which neutralizes formula injection (`=`, `+`, `-`,
- * `@` leading a stored value gets a `'`).
+ * `@` leading a stored value, also behind spaces or line breaks, gets a `'`).
  */
 import { csvCell } from '../../query/csv.js'
 import type { Report } from '../model.js'
