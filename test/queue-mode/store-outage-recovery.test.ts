@@ -14,12 +14,12 @@ import { openStore } from '../../src/store/open-store.js'
 import { createLogger } from '../../src/util/logger.js'
 import { startWorkerRuntime } from '../../src/worker/runtime.js'
 import { storedEvent } from '../support/events.js'
-import { postgresServerAvailable, startPostgresServer } from '../support/postgres-server.js'
+import { privatePostgresAvailable, startPrivatePostgres } from '../support/private-postgres.js'
 import { deleteKeys, redisAvailable, uniqueRedisPrefix } from '../support/redis-server.js'
 import { REDIS_URL } from '../support/services.js'
 import { sleep, until } from './harness.js'
 
-const hasServices = postgresServerAvailable() && (await redisAvailable())
+const hasServices = privatePostgresAvailable() && (await redisAvailable())
 const silent = createLogger({ level: 'silent' })
 
 const cleanups: (() => Promise<unknown>)[] = []
@@ -29,7 +29,7 @@ afterEach(async () => {
 
 describe.skipIf(!hasServices)('worker after a store outage', () => {
   it('resumes writing within a few seconds of PostgreSQL coming back, however long its backoff has grown', async () => {
-    const server = await startPostgresServer()
+    const server = await startPrivatePostgres()
     cleanups.push(() => server.destroy())
     const dataDir = await mkdtemp(join(tmpdir(), 'auditq-outage-'))
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }))

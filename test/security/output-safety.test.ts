@@ -65,8 +65,8 @@ describe('unexpected failures', () => {
     store.query = async () => {
       throw new Error('relation "secret_internal_table" does not exist at /srv/app/node_modules/pg/lib/client.js:526')
     }
-    // A fault the store does not call transient (a transient one is a 503 AUDITQ_STORE_UNAVAILABLE).
-    store.classifyError = () => 'permanent'
+    // A fault the store does not call transient (a transient one answers 503 AUDITQ_STORE_UNAVAILABLE).
+    store.classifyError = () => 'data'
     const logger = createLogger({ level: 'silent' })
     const audit = await createAuditLogger({ store, logger })
     const app = await buildServer({ config: loadConfig({ security: { rateLimitPerSecond: 0 } }), audit, logger })
