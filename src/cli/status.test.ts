@@ -64,10 +64,12 @@ describe('auditq status', () => {
     expect(new Set(stamps.map((body) => body.timestamp)).size).toBe(3)
   })
 
-  it('says so when no service answers', async () => {
+  it('says so when no service answers, and suggests starting one with auditq serve or pointing --url at it', async () => {
     const result = await auditq(['status', '--url', 'http://127.0.0.1:1'])
     expect(result.code).toBe(1)
     expect(result.stderr).toMatch(/no answer from http:\/\/127\.0\.0\.1:1.*\[AUDITQ_SERVICE_UNREACHABLE\]/)
+    expect(result.stderr).toMatch(/`auditq serve`/)
+    expect(result.stderr).toMatch(/--url/)
   })
 })
 

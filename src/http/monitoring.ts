@@ -51,7 +51,7 @@ export async function monitoringRoutes(app: FastifyInstance, options: Monitoring
     return reply.status(status !== 'healthy' && atLeast(status, options.healthFailFrom) ? 503 : 200).send(body)
   })
 
-  /** The seeds' dashboard figures: health, metrics, recommendations. Always 200: the body carries the status. */
+  /** The monitoring summary (dashboard, `auditq status`): health, metrics, recommendations. Always 200: the body carries the status. */
   const auditMetrics = async () => {
     const { reading, figures, evaluation } = await sampler.current()
     return {
