@@ -85,10 +85,10 @@ describe('auditq CLI', () => {
     expect(help.stdout).not.toContain('(default: [])')
   })
 
-  it('query, export and report on a data directory that does not exist say so, exit non-zero and create nothing', () => {
+  it('query, export, report and verify on a data directory that does not exist say so, exit non-zero and create nothing', () => {
     const missing = join(dataDir, 'no-such-store')
     const elsewhere = cliRunner(missing)
-    for (const args of [['query'], ['export'], ['report', 'daily']]) {
+    for (const args of [['query'], ['export'], ['report', 'daily'], ['verify']]) {
       const result = elsewhere(args)
       expect(result.code, args.join(' ')).not.toBe(0)
       expect(result.stderr, args.join(' ')).toContain(missing)
@@ -128,6 +128,6 @@ describe('auditq CLI', () => {
         expect(result.stderr, args.join(' ')).toBe('')
         expect(result, args.join(' ')).toMatchObject({ code: 0, signal: null })
       }
-    })
+    }, 120_000)
   })
 })

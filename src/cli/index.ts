@@ -39,10 +39,21 @@ registerCleanup(program)
 registerStatus(program)
 registerKeys(program)
 
+// `auditq export | head`: the reader has what it wanted and closed the pipe. Like other unix
+// tools, stop quietly with success instead of printing `write EPIPE` (or, from a plain
+// `process.stdout.write`, an unhandled 'error' event's stack).
+let stdoutClosed = false
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error
+  stdoutClosed = true
+})
+
 try {
   await program.parseAsync(process.argv)
 } catch (error) {
-  if (error instanceof CommanderError) {
+  if (stdoutClosed && (error as NodeJS.ErrnoException).code === 'EPIPE') {
+    process.exitCode = 0
+  } else if (error instanceof CommanderError) {
     // --help and --version exit through here with code 0; usage errors were already printed.
     process.exitCode = error.exitCode === 0 ? 0 : 2
   } else if (isAuditqError(error)) {

@@ -57,7 +57,11 @@ async function fetchStatus(base: string, apiKey: string | undefined): Promise<Au
       signal: AbortSignal.timeout(5_000),
     })
   } catch (error) {
-    throw new AuditqError('AUDITQ_SERVICE_UNREACHABLE', `no answer from ${base}: ${(error as Error).message}`)
+    // Most often nothing is running yet: say how to start it, or how to point at the one that is.
+    throw new AuditqError(
+      'AUDITQ_SERVICE_UNREACHABLE',
+      `no answer from ${base}: ${(error as Error).message}; is the service running? Start it with \`auditq serve\`, or point at it with --url (env AUDITQ_URL)`,
+    )
   }
   const body = (await response.json().catch(() => null)) as (AuditMetricsBody & { message?: string }) | null
   if (!response.ok || body === null || typeof body.health !== 'object') {
