@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseAge } from '../src/retention/cleanup.js'
-import { CLI, cliRunner } from './support/cli.js'
+import { CLI, cliEnv, cliRunner } from './support/cli.js'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'auditq-cli-'))
 const auditq = cliRunner(dataDir)
@@ -106,7 +106,7 @@ describe('auditq CLI', () => {
     /** Spawns the CLI, reads the first chunk of stdout, then closes the pipe as `head` does. */
     function readFirstChunk(args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; firstChunk: string; stderr: string }> {
       return new Promise((resolve) => {
-        const child = spawn(process.execPath, [CLI, '--data-dir', bigDir, ...args], { env: { ...process.env, AUDITQ_DATABASE_URL: '' } })
+        const child = spawn(process.execPath, [CLI, '--data-dir', bigDir, ...args], { env: cliEnv() })
         let firstChunk = ''
         let stderr = ''
         child.stdout.once('data', (chunk: Buffer) => {
