@@ -11,6 +11,7 @@ import { registerReport } from './report.js'
 import { registerSend } from './send.js'
 import { registerServe } from './serve.js'
 import { registerStatus } from './status.js'
+import { stdoutReaderGone, watchStdout } from './stdout.js'
 import { registerWorker } from './worker.js'
 
 const program = new Command()
@@ -39,19 +40,12 @@ registerCleanup(program)
 registerStatus(program)
 registerKeys(program)
 
-// `auditq export | head`: the reader has what it wanted and closed the pipe. Like other unix
-// tools, stop quietly with success instead of printing `write EPIPE` (or, from a plain
-// `process.stdout.write`, an unhandled 'error' event's stack).
-let stdoutClosed = false
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code !== 'EPIPE') throw error
-  stdoutClosed = true
-})
+watchStdout()
 
 try {
   await program.parseAsync(process.argv)
 } catch (error) {
-  if (stdoutClosed && (error as NodeJS.ErrnoException).code === 'EPIPE') {
+  if (stdoutReaderGone() && (error as NodeJS.ErrnoException).code === 'EPIPE') {
     process.exitCode = 0
   } else if (error instanceof CommanderError) {
     // --help and --version exit through here with code 0; usage errors were already printed.

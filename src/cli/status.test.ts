@@ -63,6 +63,21 @@ describe('auditq status', () => {
     expect(new Set(stamps.map((body) => body.timestamp)).size).toBe(3)
   })
 
+  it('--watch stops quietly with exit 0 when the reader goes away (`| head -1`)', async () => {
+    const t = await startApp('embedded')
+    running.push(t)
+    const url = await t.app.listen({ host: '127.0.0.1', port: 0 })
+    const child = spawn(process.execPath, [CLI, 'status', '--url', url, '--watch', '0.2'], { env: cliEnv() })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.stdout.once('data', () => child.stdout.destroy())
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)))
+    const outcome = await Promise.race([exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 20_000))])
+    if (outcome === 'still running') child.kill('SIGKILL')
+    expect(outcome).toBe(0)
+    expect(stderr).toBe('')
+  }, 40_000)
+
   it('says so when no service answers, and suggests starting one with auditq serve or pointing --url at it', async () => {
     const result = await auditq(['status', '--url', 'http://127.0.0.1:1'])
     expect(result.code).toBe(1)
