@@ -71,8 +71,19 @@ describe('auditq report', () => {
   it('exits 2 naming the problem', () => {
     expect(auditq(['report', 'yearly'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/period: must be one of daily, weekly, monthly/) })
     expect(auditq(['report', 'daily', '--date', '2026-02-30'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/date:/) })
-    expect(auditq(['report', 'daily', '--from', '2026-11-01'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/from: give either period/) })
-    expect(auditq(['report', '--from', '2026-11-01'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/to:/) })
+    expect(auditq(['report', 'daily', '--from', '2026-11-01'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--from: give either a period .* or --from and --to, not both/) })
+    expect(auditq(['report', '--from', '2026-11-01'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--to: .*both --from and --to/) })
     expect(auditq(['report', 'daily', '--top', '0'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/top:/) })
+  })
+
+  it('without a period names the argument and the --from/--to flags, not the HTTP parameters', () => {
+    const result = auditq(['report'])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/^auditq: give a period \(daily, weekly or monthly.*\) or both --from and --to \[AUDITQ_BAD_REQUEST\]\n/)
+    expect(result.stderr).not.toMatch(/period=|from and to/)
+    const dateAlone = auditq(['report', '--date', '2026-11-20'])
+    expect(dateAlone).toMatchObject({ code: 2, stderr: expect.stringMatching(/--date: needs a period: daily, weekly or monthly/) })
+    expect(auditq(['report', '--from', '2026-11-01', '--to', 'soon'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--to: must be an ISO-8601 time/) })
+    expect(auditq(['report', 'daily', '--top', '0', '--tenant-id', ''])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--tenant-id: .*; --top: /) })
   })
 })

@@ -1,9 +1,11 @@
 /** The built `auditq` CLI, run as a user would, against a throwaway embedded store. */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { cliRunner } from './support/cli.js'
+import { parseAge } from '../src/retention/cleanup.js'
+import { CLI, cliEnv, cliRunner } from './support/cli.js'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'auditq-cli-'))
 const auditq = cliRunner(dataDir)
@@ -52,5 +54,80 @@ describe('auditq CLI', () => {
     const help = auditq(['--help'])
     expect(help.code).toBe(0)
     for (const command of ['serve', 'migrate', 'send', 'query', 'export']) expect(help.stdout).toContain(command)
+  })
+
+  it('query, export and report --help give the time formats and say --from is inclusive, --to exclusive', () => {
+    for (const command of ['query', 'export', 'report']) {
+      const help = auditq([command, '--help']).stdout.replace(/\s+/g, ' ')
+      const from = help.slice(help.indexOf('--from <time>'), help.indexOf('--to <time>'))
+      const to = help.slice(help.indexOf('--to <time>')).split(/ --[a-z]/)[0]!
+      expect(from, command).toMatch(/inclusive/)
+      expect(from, command).toMatch(/ISO 8601/)
+      expect(from, command).toMatch(/2026-01-31 = UTC midnight/)
+      expect(to, command).toMatch(/exclusive/)
+    }
+  })
+
+  it('every --older-than example in cleanup --help is accepted by the parser and by the command', () => {
+    const help = auditq(['cleanup', '--help']).stdout.replace(/\s+/g, ' ')
+    const examples = /--older-than <age> [^(]*?e\.g\. ((?:\w+, )*\w+)/.exec(help)?.[1]?.split(', ') ?? []
+    expect(examples.length).toBeGreaterThanOrEqual(3)
+    for (const example of examples) {
+      expect(parseAge(example), `parseAge(${example})`).toBeTypeOf('number')
+      expect(auditq(['cleanup', '--older-than', example, '--dry-run']), example).toMatchObject({ code: 0, stdout: expect.stringMatching(/^would delete/) })
+    }
+  })
+
+  it('verify --help shows no empty-list default for the repeatable --public-key', () => {
+    const help = auditq(['verify', '--help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toMatch(/--public-key <file>/)
+    expect(help.stdout).not.toContain('(default: [])')
+  })
+
+  it('query, export, report and verify on a data directory that does not exist say so, exit non-zero and create nothing', () => {
+    const missing = join(dataDir, 'no-such-store')
+    const elsewhere = cliRunner(missing)
+    for (const args of [['query'], ['export'], ['report', 'daily'], ['verify']]) {
+      const result = elsewhere(args)
+      expect(result.code, args.join(' ')).not.toBe(0)
+      expect(result.stderr, args.join(' ')).toContain(missing)
+      expect(result.stderr, args.join(' ')).toMatch(/does not exist/)
+      expect(result.stderr, args.join(' ')).toMatch(/auditq serve/)
+      expect(result.stderr, args.join(' ')).toMatch(/--data-dir/)
+      expect(existsSync(missing), args.join(' ')).toBe(false)
+    }
+  })
+
+  describe('piped into a reader that stops early (`| head`)', () => {
+    const bigDir = mkdtempSync(join(tmpdir(), 'auditq-cli-pipe-'))
+    afterAll(() => rmSync(bigDir, { recursive: true, force: true }))
+
+    /** Spawns the CLI, reads the first chunk of stdout, then closes the pipe as `head` does. */
+    function readFirstChunk(args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; firstChunk: string; stderr: string }> {
+      return new Promise((resolve) => {
+        const child = spawn(process.execPath, [CLI, '--data-dir', bigDir, ...args], { env: cliEnv() })
+        let firstChunk = ''
+        let stderr = ''
+        child.stdout.once('data', (chunk: Buffer) => {
+          firstChunk = chunk.toString()
+          child.stdout.destroy()
+        })
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+        child.on('close', (code, signal) => resolve({ code, signal, firstChunk, stderr }))
+      })
+    }
+
+    it('exits 0 without a write EPIPE message', async () => {
+      // Well over a pipe's 64 KiB buffer, so the CLI is still writing when the reader goes away.
+      const lines = Array.from({ length: 2_000 }, (_, i) => JSON.stringify({ action: 'bulk.load', actor_id: `u${i}`, metadata: { pad: 'x'.repeat(300) } }))
+      expect(cliRunner(bigDir)(['send'], lines.join('\n') + '\n').code).toBe(0)
+      for (const args of [['export'], ['export', '--format', 'csv'], ['query', '--limit', '1000', '--format', 'json']]) {
+        const result = await readFirstChunk(args)
+        expect(result.firstChunk.length, args.join(' ')).toBeGreaterThan(0)
+        expect(result.stderr, args.join(' ')).toBe('')
+        expect(result, args.join(' ')).toMatchObject({ code: 0, signal: null })
+      }
+    }, 120_000)
   })
 })

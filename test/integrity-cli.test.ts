@@ -10,9 +10,9 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { LINK_LAYOUT } from './support/chain-tamper.js'
+import { CLI, cliEnv } from './support/cli.js'
 import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from './support/services.js'
 
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'index.js')
 const hasPostgres = await postgresAvailable()
 const schema = uniqueSchema('icli')
 const dir = mkdtempSync(join(tmpdir(), 'auditq-integrity-cli-'))
@@ -21,7 +21,7 @@ const keyFile = join(dir, 'signing.pem')
 function auditq(args: string[]) {
   const result = spawnSync(process.execPath, [CLI, ...args], {
     encoding: 'utf8',
-    env: { ...process.env, AUDITQ_DATABASE_URL: POSTGRES_URL, AUDITQ_DATABASE_SCHEMA: schema, AUDITQ_SIGNING_KEY_FILE: keyFile },
+    env: cliEnv({ AUDITQ_DATABASE_URL: POSTGRES_URL, AUDITQ_DATABASE_SCHEMA: schema, AUDITQ_SIGNING_KEY_FILE: keyFile }),
   })
   return { code: result.status, stdout: result.stdout, stderr: result.stderr }
 }
@@ -89,15 +89,15 @@ describe('auditq verify exit codes', () => {
   it('exits 4 ("could not verify") when the store cannot be reached or a file cannot be read, never 1 (tampered)', () => {
     const unreachable = spawnSync(process.execPath, [CLI, 'verify'], {
       encoding: 'utf8',
-      env: { ...process.env, AUDITQ_DATABASE_URL: 'postgres://auditq@127.0.0.1:1/none?connect_timeout=2', AUDITQ_SIGNING_KEY_FILE: '' },
+      env: cliEnv({ AUDITQ_DATABASE_URL: 'postgres://auditq@127.0.0.1:1/none?connect_timeout=2' }),
     })
     expect(unreachable.status, unreachable.stderr).toBe(4)
     expect(unreachable.stderr).toContain('could not verify')
     const embeddedDir = mkdtempSync(join(tmpdir(), 'auditq-verify-exit-'))
     try {
-      const missingFile = spawnSync(process.execPath, [CLI, '--data-dir', embeddedDir, 'verify', '--checkpoints', join(embeddedDir, 'nope.ndjson'), '--public-key', join(embeddedDir, 'nope.pub')], { encoding: 'utf8', env: { ...process.env, AUDITQ_DATABASE_URL: '' } })
+      const missingFile = spawnSync(process.execPath, [CLI, '--data-dir', embeddedDir, 'verify', '--checkpoints', join(embeddedDir, 'nope.ndjson'), '--public-key', join(embeddedDir, 'nope.pub')], { encoding: 'utf8', env: cliEnv() })
       expect(missingFile.status, missingFile.stderr).toBe(4)
-      const badUsage = spawnSync(process.execPath, [CLI, '--data-dir', embeddedDir, 'verify', '--from', 'yesterday'], { encoding: 'utf8', env: { ...process.env, AUDITQ_DATABASE_URL: '' } })
+      const badUsage = spawnSync(process.execPath, [CLI, '--data-dir', embeddedDir, 'verify', '--from', 'yesterday'], { encoding: 'utf8', env: cliEnv() })
       expect(badUsage.status).toBe(2)
     } finally {
       rmSync(embeddedDir, { recursive: true, force: true })
@@ -112,7 +112,7 @@ describe('auditq verify after a signing key rotation (embedded)', () => {
     const run = (args: string[], signingKey = '') => {
       const result = spawnSync(process.execPath, [CLI, '--data-dir', dataDir, ...args], {
         encoding: 'utf8',
-        env: { ...process.env, AUDITQ_DATABASE_URL: '', AUDITQ_SIGNING_KEY_FILE: signingKey },
+        env: cliEnv({ AUDITQ_SIGNING_KEY_FILE: signingKey }),
       })
       return { code: result.status, stdout: result.stdout, stderr: result.stderr }
     }

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CLI, cliEnv } from './support/cli.js'
 
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'index.js')
 
 async function waitForListening(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -35,7 +35,7 @@ describe('quick start: auditq serve on the embedded store', () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'auditq-quickstart-'))
     child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
-      env: { ...process.env, AUDITQ_DATA_DIR: dataDir, AUDITQ_DATABASE_URL: '' },
+      env: cliEnv({ AUDITQ_DATA_DIR: dataDir }),
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     base = await waitForListening(child)

@@ -3,14 +3,13 @@ import type { Command } from 'commander'
 import { AuditqError } from '../errors.js'
 import { loadSigningKey } from '../integrity/signing-key-source.js'
 import { parseAge, retentionChunkRows, runCleanup } from '../retention/cleanup.js'
-import { openStore } from '../store/open-store.js'
-import { commandConfig, commandLogger, storeLocation } from './context.js'
+import { commandConfig, commandLogger, openExistingStore } from './context.js'
 
 export function registerCleanup(program: Command): void {
   program
     .command('cleanup')
     .description('delete events older than a cutoff (retention), keeping excluded actions and a verifiable chain')
-    .requiredOption('--older-than <age>', 'e.g. 90d, 12h, 30m')
+    .requiredOption('--older-than <age>', 'days, hours or minutes, e.g. 90d, 12h, 30min (no bare "m": minutes or months?)')
     .option('--keep-actions <actions>', 'comma-separated actions never deleted, in addition to retention.keepActions (AUDITQ_RETENTION_KEEP_ACTIONS)')
     .option('--dry-run', 'count what would be deleted, delete nothing')
     .option('--json', 'print the report as JSON')
@@ -23,7 +22,7 @@ export function registerCleanup(program: Command): void {
       const keepActions = keepActionsFor(config.retention.keepActions, options.keepActions)
       const signingKey = await loadSigningKey(config.integrity)
       const logger = commandLogger(config)
-      const store = await openStore(storeLocation(config))
+      const store = await openExistingStore(config)
       try {
         const report = await runCleanup(store, {
           cutoff: new Date(Date.now() - ageMs),

@@ -12,6 +12,7 @@ import { registerReport } from './report.js'
 import { registerSend } from './send.js'
 import { registerServe } from './serve.js'
 import { registerStatus } from './status.js'
+import { stdoutReaderGone, watchStdout } from './stdout.js'
 import { registerWorker } from './worker.js'
 
 const program = new Command()
@@ -41,10 +42,14 @@ registerCleanup(program)
 registerStatus(program)
 registerKeys(program)
 
+watchStdout()
+
 try {
   await program.parseAsync(process.argv)
 } catch (error) {
-  if (error instanceof CommanderError) {
+  if (stdoutReaderGone() && (error as NodeJS.ErrnoException).code === 'EPIPE') {
+    process.exitCode = 0
+  } else if (error instanceof CommanderError) {
     // --help and --version exit through here with code 0; usage errors were already printed.
     process.exitCode = error.exitCode === 0 ? 0 : 2
   } else if (isAuditqError(error)) {

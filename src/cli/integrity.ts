@@ -11,13 +11,12 @@ import { renderVerifyReport } from '../integrity/render.js'
 import { loadSigningKey } from '../integrity/signing-key-source.js'
 import type { Checkpoint } from '../integrity/types.js'
 import { verifyChains, type VerifyReport } from '../integrity/verify.js'
-import { openStore } from '../store/open-store.js'
 import type { IntegrityStore, Store } from '../store/store.js'
-import { commandConfig, storeLocation } from './context.js'
+import { commandConfig, openExistingStore } from './context.js'
 
 async function withIntegrity<T>(command: Command, fn: (store: Store, integrity: IntegrityStore) => Promise<T>): Promise<T> {
   const config = commandConfig(command)
-  const store = await openStore(storeLocation(config))
+  const store = await openExistingStore(config)
   try {
     if (!store.integrity) throw new AuditqError('AUDITQ_CONFIG', `the ${store.kind} store keeps no hash chain`)
     return await fn(store, store.integrity)
@@ -38,11 +37,12 @@ export function registerVerify(program: Command): void {
     .option('--from <seq>', 'first sequence number (a range checks links inside it, not the head)')
     .option('--to <seq>', 'last sequence number')
     .option('--checkpoints <file>', 'also check signed checkpoints exported with `checkpoint export`')
+    // No `[]` default: commander would print it as "(default: [])" after the text that already
+    // says what the default is; the action reads a missing list as empty.
     .option(
       '--public-key <file>',
       'Ed25519 public key for --checkpoints; repeat it for keys rotated out (default: the configured signing key)',
-      (file: string, files: string[]) => [...files, file],
-      [] as string[],
+      (file: string, files: string[] | undefined) => [...(files ?? []), file],
     )
     .option('--json', 'print the report as JSON')
     .action(async (options: VerifyFlags, command: Command) => {
@@ -65,13 +65,13 @@ export function registerVerify(program: Command): void {
     })
 }
 
-/** What commander hands the verify action; `publicKey` collects every `--public-key` given. */
+/** What commander hands the verify action; `publicKey` collects every `--public-key` given (absent when none). */
 interface VerifyFlags {
   tenantId?: string
   from?: string
   to?: string
   checkpoints?: string
-  publicKey: string[]
+  publicKey?: string[]
   json?: boolean
 }
 
@@ -80,8 +80,9 @@ async function runVerify(command: Command, config: ReturnType<typeof commandConf
   if (typeof options.checkpoints === 'string') {
     // Keys given on the command line are the only trust anchors then: the configured key lives
     // beside the database, and an auditor checking it from elsewhere should not have to trust it.
-    const configured = options.publicKey.length === 0 ? (await loadSigningKey(config.integrity))?.publicKey : undefined
-    const publicKeys = configured ? [configured] : await Promise.all(options.publicKey.map(async (file) => parseVerifyingKey(await readFile(file, 'utf8'))))
+    const keyFiles = options.publicKey ?? []
+    const configured = keyFiles.length === 0 ? (await loadSigningKey(config.integrity))?.publicKey : undefined
+    const publicKeys = configured ? [configured] : await Promise.all(keyFiles.map(async (file) => parseVerifyingKey(await readFile(file, 'utf8'))))
     if (publicKeys.length === 0) throw new AuditqError('AUDITQ_CONFIG', '--checkpoints needs --public-key or a configured signing key')
     checkpoints = { external: parseCheckpointFile(await readFile(options.checkpoints, 'utf8'), options.checkpoints), publicKeys }
   }

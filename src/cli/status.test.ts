@@ -1,15 +1,14 @@
 import { spawn } from 'node:child_process'
-import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startApp, type TestApp } from '../../test/support/app.js'
+import { CLI, cliEnv } from '../../test/support/cli.js'
 import { renderStatus, type AuditMetricsBody } from './status-view.js'
 
-const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'index.js')
 
 /** Runs the built CLI without blocking this process's event loop (the service answers from here). */
 function auditq(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, AUDITQ_DATABASE_URL: '', AUDITQ_REDIS_URL: '' } })
+    const child = spawn(process.execPath, [CLI, ...args], { env: cliEnv() })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
@@ -45,7 +44,7 @@ describe('auditq status', () => {
     const t = await startApp('embedded')
     running.push(t)
     const url = await t.app.listen({ host: '127.0.0.1', port: 0 })
-    const child = spawn(process.execPath, [CLI, 'status', '--url', url, '--watch', '0.2'], { env: { ...process.env, AUDITQ_DATABASE_URL: '', AUDITQ_REDIS_URL: '' } })
+    const child = spawn(process.execPath, [CLI, 'status', '--url', url, '--watch', '0.2'], { env: cliEnv() })
     const lines: string[] = []
     let buffer = ''
     child.stdout.on('data', (chunk: Buffer) => {
@@ -64,10 +63,27 @@ describe('auditq status', () => {
     expect(new Set(stamps.map((body) => body.timestamp)).size).toBe(3)
   })
 
-  it('says so when no service answers', async () => {
+  it('--watch stops quietly with exit 0 when the reader goes away (`| head -1`)', async () => {
+    const t = await startApp('embedded')
+    running.push(t)
+    const url = await t.app.listen({ host: '127.0.0.1', port: 0 })
+    const child = spawn(process.execPath, [CLI, 'status', '--url', url, '--watch', '0.2'], { env: cliEnv() })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.stdout.once('data', () => child.stdout.destroy())
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)))
+    const outcome = await Promise.race([exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 20_000))])
+    if (outcome === 'still running') child.kill('SIGKILL')
+    expect(outcome).toBe(0)
+    expect(stderr).toBe('')
+  }, 40_000)
+
+  it('says so when no service answers, and suggests starting one with auditq serve or pointing --url at it', async () => {
     const result = await auditq(['status', '--url', 'http://127.0.0.1:1'])
     expect(result.code).toBe(1)
     expect(result.stderr).toMatch(/no answer from http:\/\/127\.0\.0\.1:1.*\[AUDITQ_SERVICE_UNREACHABLE\]/)
+    expect(result.stderr).toMatch(/`auditq serve`/)
+    expect(result.stderr).toMatch(/--url/)
   })
 })
 

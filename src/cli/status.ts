@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { AuditqError } from '../errors.js'
 import { commandConfig } from './context.js'
 import { renderStatus, type AuditMetricsBody } from './status-view.js'
+import { stdoutReaderGone } from './stdout.js'
 
 /**
  * `auditq status`: asks a running service (GET /api/v1/monitoring/audit-metrics) rather than
@@ -36,8 +37,9 @@ export function registerStatus(program: Command): void {
         process.exitCode = (await once()) === 'healthy' ? 0 : 1
         return
       }
-      // Watching: an unreachable service is shown and retried, not fatal.
-      for (;;) {
+      // Watching: an unreachable service is shown and retried, not fatal. A reader that went away
+      // (`status --watch | head -1`) ends it, with exit 0.
+      while (!stdoutReaderGone()) {
         try {
           await once()
         } catch (error) {
@@ -57,7 +59,11 @@ async function fetchStatus(base: string, apiKey: string | undefined): Promise<Au
       signal: AbortSignal.timeout(5_000),
     })
   } catch (error) {
-    throw new AuditqError('AUDITQ_SERVICE_UNREACHABLE', `no answer from ${base}: ${(error as Error).message}`)
+    // Most often nothing is running yet: say how to start it, or how to point at the one that is.
+    throw new AuditqError(
+      'AUDITQ_SERVICE_UNREACHABLE',
+      `no answer from ${base}: ${(error as Error).message}; is the service running? Start it with \`auditq serve\`, or point at it with --url (env AUDITQ_URL)`,
+    )
   }
   const body = (await response.json().catch(() => null)) as (AuditMetricsBody & { message?: string }) | null
   if (!response.ok || body === null || typeof body.health !== 'object') {

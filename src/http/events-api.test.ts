@@ -102,6 +102,31 @@ describe.each(kinds)('events API over the %s store', (kind) => {
     expect(tooBig.json()).toMatchObject({ code: 'AUDITQ_BODY_TOO_LARGE', message: expect.stringMatching(/of \d+ bytes is over the 262144-byte limit/) })
   })
 
+  it('answers a POST without a content type, or with an unsupported one, with 415 naming the accepted types', async () => {
+    const send = (headers: Record<string, string>, payload?: string) => t.app.inject({ method: 'POST', url: '/v1/events', headers, ...(payload === undefined ? {} : { payload }) })
+    const event = '{"action":"login","actor_id":"content-type-u1"}'
+    for (const [headers, payload] of [
+      [{}, event],
+      [{}, undefined],
+      [{ 'content-type': 'text/plain' }, event],
+      [{ 'content-type': 'text/plain; charset=utf-8' }, event],
+      [{ 'content-type': 'application/x-www-form-urlencoded' }, 'action=login'],
+      [{ 'content-type': 'application/xml' }, '<event/>'],
+    ] as const) {
+      const response = await send(headers, payload)
+      expect(response.statusCode, JSON.stringify(headers)).toBe(415)
+      expect(response.json(), JSON.stringify(headers)).toMatchObject({
+        code: 'AUDITQ_UNSUPPORTED_MEDIA_TYPE',
+        message: expect.stringMatching(/application\/json.*application\/x-ndjson/),
+      })
+      expect(response.json().message, JSON.stringify(headers)).toContain(headers['content-type' as keyof typeof headers] ?? 'no Content-Type')
+    }
+    expect((await t.app.inject('/v1/events?actor_id=content-type-u1')).json().events).toEqual([])
+    // The accepted types, with parameters and in any case, still work.
+    expect((await send({ 'content-type': 'Application/JSON; charset=utf-8' }, event)).statusCode).toBe(202)
+    expect((await send({ 'content-type': 'application/x-ndjson' }, event + '\n')).statusCode).toBe(202)
+  })
+
   it('answers malformed requests with 4xx and a code, never 5xx', async () => {
     expect((await post('{"action":', 'application/json')).json()).toMatchObject({ statusCode: 400, code: 'AUDITQ_BAD_REQUEST' })
     expect((await post('action=login', 'application/x-www-form-urlencoded')).statusCode).toBe(415)

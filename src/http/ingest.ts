@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AuditqError } from '../errors.js'
 import type { FieldError } from '../event/types.js'
 import type { AuditLogger, RejectedEvent } from '../sdk/audit-logger.js'
@@ -8,6 +8,9 @@ export interface IngestOptions {
   audit: AuditLogger
   maxEventsPerRequest: number
 }
+
+/** What POST /v1/events parses (src/http/ndjson.ts registers the second). */
+const ACCEPTED_MEDIA_TYPES: readonly string[] = ['application/json', 'application/x-ndjson']
 
 interface Candidates {
   /** Values to validate, with the index each had in the request. */
@@ -23,7 +26,19 @@ interface Candidates {
  * field error; 400 only when none is valid.
  */
 export async function ingestRoutes(app: FastifyInstance, options: IngestOptions): Promise<void> {
-  app.post('/v1/events', { config: { access: 'ingest' } }, async (request, reply) => {
+  // Checked before the body is parsed: fastify would otherwise read text/plain as a JSON string
+  // (a confusing 400 "not a JSON object") and answer a missing type with a bare "Unsupported Media
+  // Type" that does not say what to send. Runs after access control, so a caller without a key
+  // still learns nothing beyond 401.
+  const preParsing = async (request: FastifyRequest) => {
+    const header = request.headers['content-type']
+    const media = header?.split(';')[0]?.trim().toLowerCase()
+    if (media === undefined || !ACCEPTED_MEDIA_TYPES.includes(media)) {
+      const got = header === undefined || header.trim() === '' ? 'the request has no Content-Type' : `got ${JSON.stringify(header.slice(0, 100))}`
+      throw new AuditqError('AUDITQ_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be ${ACCEPTED_MEDIA_TYPES.join(' or ')}; ${got}`)
+    }
+  }
+  app.post('/v1/events', { config: { access: 'ingest' }, preParsing }, async (request, reply) => {
     const candidates = collectCandidates(request.body)
     if (candidates.total === 0) {
       throw new AuditqError('AUDITQ_VALIDATION', 'the request holds no events', {

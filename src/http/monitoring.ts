@@ -70,8 +70,8 @@ export async function monitoringRoutes(app: FastifyInstance, options: Monitoring
     return { acknowledged }
   })
 
-  /** The seeds' dashboard figures: health, metrics, recommendations. Always 200: the body carries the status. */
-  app.get('/api/v1/monitoring/audit-metrics', { config: { access: 'admin' } }, async () => {
+  /** The monitoring summary (dashboard, `auditq status`): health, metrics, recommendations. Always 200: the body carries the status. */
+  const auditMetrics = async () => {
     const { reading, figures, evaluation } = await sampler.current()
     return {
       health: { status: evaluation.status, issues: evaluation.issues, findings: evaluation.findings },
@@ -80,7 +80,11 @@ export async function monitoringRoutes(app: FastifyInstance, options: Monitoring
       recommendations: evaluation.recommendations,
       timestamp: new Date(reading.at).toISOString(),
     }
-  })
+  }
+  app.get('/api/v1/monitoring/audit-metrics', { config: { access: 'admin' } }, auditMetrics)
+  // The path from before the API was versioned: dashboards and scripts written against it keep
+  // working. Same handler, same admin scope.
+  app.get('/api/monitoring/audit-metrics', { config: { access: 'admin' } }, auditMetrics)
 
   /**
    * Prometheus text exposition. Admin scope like the other figures (Prometheus sends a bearer

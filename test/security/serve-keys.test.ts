@@ -8,10 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { CLI, cliEnv } from '../support/cli.js'
 
-const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'index.js')
 const dataDir = mkdtempSync(join(tmpdir(), 'auditq-keys-'))
-const ENV = { ...process.env, AUDITQ_DATA_DIR: dataDir, AUDITQ_DATABASE_URL: '', AUDITQ_KEY_CACHE_TTL_MS: '300', AUDITQ_LOG_LEVEL: 'info' }
+const ENV = cliEnv({ AUDITQ_DATA_DIR: dataDir, AUDITQ_KEY_CACHE_TTL_MS: '300', AUDITQ_LOG_LEVEL: 'info' })
 const children: ChildProcess[] = []
 
 afterAll(() => {

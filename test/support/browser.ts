@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
+import { noteSkipped } from './skip-notice.js'
 
 /** Debian's Chromium; browsers are never downloaded. Override with AUDITQ_TEST_CHROMIUM. */
 export const CHROMIUM_PATH = process.env.AUDITQ_TEST_CHROMIUM ?? '/usr/bin/chromium'
@@ -10,11 +11,13 @@ export const ARTIFACTS_DIR = join(import.meta.dirname, '..', '..', 'test-artifac
 
 /**
  * Browser suites call this at load time (as `postgresAvailable`). Locally, a missing Chromium
- * skips the suite; with CI=true it fails, so CI can never go green by skipping the browser tests.
+ * skips the suite, and the run ends with a line saying so (skip-notice.ts); with CI=true it fails,
+ * so CI can never go green by skipping the browser tests.
  */
 export function chromiumAvailable(): boolean {
   const found = existsSync(CHROMIUM_PATH)
   if (!found && process.env.CI === 'true') throw new Error(`Chromium is required in CI but missing at ${CHROMIUM_PATH}`)
+  if (!found) noteSkipped('chromium', `no Chromium at ${CHROMIUM_PATH}`)
   return found
 }
 

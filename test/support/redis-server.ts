@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { REDIS_URL } from './services.js'
+import { noteSkipped, withoutPassword } from './skip-notice.js'
 
 /**
  * Server-backed suites call this in beforeAll (as `postgresAvailable`). Locally, a missing Redis
@@ -20,6 +21,7 @@ export async function redisAvailable(url = REDIS_URL): Promise<boolean> {
     return true
   } catch (error) {
     if (process.env.CI === 'true') throw new Error(`Redis is required in CI but unreachable at ${url}: ${(error as Error).message}`)
+    noteSkipped('redis', `unreachable at ${withoutPassword(url)}: ${(error as Error).message}`)
     return false
   } finally {
     client.disconnect()
@@ -30,6 +32,7 @@ export async function redisAvailable(url = REDIS_URL): Promise<boolean> {
 export function redisServerAvailable(): boolean {
   const found = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0
   if (!found && process.env.CI === 'true') throw new Error('redis-server is required in CI but is not on PATH')
+  if (!found) noteSkipped('redis-server', 'redis-server is not on PATH')
   return found
 }
 
