@@ -129,7 +129,13 @@ describe.each(kinds)('monitoring endpoints in direct mode over the %s store', (k
     expect((await ingest(app, 25)).statusCode).toBe(202)
     await app.inject({ method: 'POST', url: '/v1/events', payload: [{ action: '' }, { action: 'ok.one' }] })
     await audit.log({ action: 'sdk.call', actor_id: 'sdk-actor-7' })
-    await until(async () => (await app.inject('/api/v1/monitoring/history')).json().samples.length, (n) => n >= 2, 'a second sample')
+    // Gauges come from the latest sample: wait for one taken after the last commit, not one that
+    // caught an event between acceptance and commit on a slow machine.
+    await until(
+      async () => (await app.inject('/api/v1/monitoring/history')).json().samples as { queue_length: number }[],
+      (samples) => samples.length >= 2 && samples.at(-1)!.queue_length === 0,
+      'a second sample, taken after the last commit',
+    )
     const metrics = await scrape(app)
     expect(metrics.get('auditq_events_received_total')).toBe(28)
     expect(metrics.get('auditq_events_accepted_total')).toBe(27)
