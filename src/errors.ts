@@ -13,6 +13,7 @@ export const ERROR_CATALOG = {
   AUDITQ_FORBIDDEN: { status: 403, summary: 'The key lacks the scope the endpoint requires, or asked for another tenant.' },
   AUDITQ_RATE_LIMITED: { status: 429, summary: 'The key (or, in open mode, the client address) sent more requests than its rate limit; retry after `Retry-After` seconds.' },
   AUDITQ_NOT_FOUND: { status: 404, summary: 'No event or route by that name.' },
+  AUDITQ_BUSY: { status: 503, summary: 'Every slot for this kind of read (export, report, chain verification) is taken in this process; retry after `Retry-After` seconds.' },
   AUDITQ_STORE_UNAVAILABLE: { status: 503, summary: 'The store could not be reached; nothing was stored, retry later.' },
   AUDITQ_STORE_REJECTED: { status: 500, summary: 'The store refused an event the validator accepted (reported per event).' },
   AUDITQ_QUEUE_FULL: { status: 503, summary: 'Queue mode: the queue is over its cap and the event could not be spilled (or the policy is drop).' },
