@@ -55,18 +55,8 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
     }
     if (errors.length > 0) throw badRequest(errors)
     const freeSlot = exportGate.acquire(reply, filter.tenant_id)
-    // Read the first event before answering: a store failure then becomes a clean error response
-    // instead of a 200 whose body stops after the CSV header.
-    let events: AsyncIterator<AuditEvent>
-    let first: IteratorResult<AuditEvent>
-    try {
-      events = store.stream(filter)[Symbol.asyncIterator]()
-      first = await events.next()
-    } catch (error) {
-      freeSlot()
-      throw error
-    }
-    const line = (event: AuditEvent) => (format === 'csv' ? csvRow(event) : JSON.stringify(event) + '\n')
+    // The generator opens nothing until its first next(): the connection is taken there.
+    const events = store.stream(filter)[Symbol.asyncIterator]()
     // A client that keeps its connection open but stops reading (its socket full) would hold the
     // cursor, the snapshot and a read connection for as long as it likes. The clock runs only
     // while a line waits for the client to take it, never while the store is fetching.
@@ -78,13 +68,25 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
       }, idleMs)
     }
     // However the response ends (done, client gone or idle, write error), close the store's
-    // cursor and free the export's slot.
+    // cursor and free the export's slot. Listening before the first fetch also covers a client
+    // that leaves while it runs: the body below would then never start, nor its finally.
     const release = () => {
       clearTimeout(idle)
       freeSlot()
       void events.return?.(undefined).catch(() => undefined)
     }
     reply.raw.once('close', release)
+    if (request.raw.socket?.destroyed) release()
+    // Read the first event before answering: a store failure then becomes a clean error response
+    // instead of a 200 whose body stops after the CSV header.
+    let first: IteratorResult<AuditEvent>
+    try {
+      first = await events.next()
+    } catch (error) {
+      release()
+      throw error
+    }
+    const line = (event: AuditEvent) => (format === 'csv' ? csvRow(event) : JSON.stringify(event) + '\n')
     async function* lines(): AsyncGenerator<string> {
       try {
         if (format === 'csv') yield csvHeader()
