@@ -64,8 +64,9 @@ export interface PostgresStoreOptions {
 
 const DEFAULTS = {
   schema: 'public',
-  /** Group commit writes one batch at a time; the rest serve queries and exports. Ten per
-   * process leaves room for several processes under PostgreSQL's default max_connections=100. */
+  /** Group commit writes one batch at a time; the rest serve the worker, checkpoints, retention
+   * and pings. With the read pool, 18 per process leaves room for several processes under
+   * PostgreSQL's default max_connections=100 (connections open on demand and close when idle). */
   poolMax: 10,
   /** Exports, reports and verifications are capped over HTTP (2 + 2 + 2 by default); the rest
    * serve pages. Reads beyond this wait for a read connection, never for a write one. */
