@@ -8,6 +8,7 @@ import { connect, type Socket } from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startApp, type StoreKind, type TestApp } from '../../test/support/app.js'
+import { startKeyedApp } from '../../test/support/keyed-app.js'
 import { storedEvent } from '../../test/support/events.js'
 import { POSTGRES_URL, postgresAvailable } from '../../test/support/services.js'
 import type { PostgresStore } from '../store/postgres/postgres-store.js'
@@ -16,18 +17,19 @@ const hasPostgres = await postgresAvailable()
 const kinds: StoreKind[] = hasPostgres ? ['embedded', 'postgres'] : ['embedded']
 
 /** Wide events, so an export is far larger than the socket buffers between a stalled client and the server. */
-async function loadWideEvents(t: TestApp, count: number): Promise<void> {
+async function loadWideEvents(t: Pick<TestApp, 'store'>, count: number, tenant = 'acme'): Promise<void> {
   const blob = 'x'.repeat(4_000)
   for (let i = 0; i < count; i += 500) {
-    await t.store.insertBatch(Array.from({ length: Math.min(500, count - i) }, () => storedEvent({ tenant_id: 'acme', metadata: { blob } })))
+    await t.store.insertBatch(Array.from({ length: Math.min(500, count - i) }, () => storedEvent({ tenant_id: tenant, metadata: { blob } })))
   }
 }
 
 /** An export request on a raw socket that never reads its answer: the client a red team would write. */
-function stalledExport(port: number): Socket {
+function stalledExport(port: number, key?: string): Socket {
   const socket = connect(port, '127.0.0.1')
   socket.on('error', () => undefined)
-  socket.write('GET /v1/events/export?format=ndjson HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+  const authorization = key ? `Authorization: Bearer ${key}\r\n` : ''
+  socket.write(`GET /v1/events/export?format=ndjson HTTP/1.1\r\nHost: 127.0.0.1\r\n${authorization}\r\n`)
   socket.pause()
   return socket
 }
@@ -91,6 +93,37 @@ describe.each(kinds)('an export whose client stops reading (%s store)', (kind) =
       expect(received).toBeLessThan(3_000 * 4_000)
     } finally {
       socket.destroy()
+    }
+  })
+})
+
+describe('export slots are per tenant', () => {
+  it("refuses a tenant's second export with 429 while another tenant's key still exports, and answers a neutral 503 when the process is full", async () => {
+    const t = await startKeyedApp('embedded', { reads: { exportMaxPerTenant: 1, exportMaxConcurrent: 2 } })
+    await loadWideEvents({ store: t.audit.store }, 3_000, 'acme')
+    await loadWideEvents({ store: t.audit.store }, 3_000, 'globex')
+    const [acme, globex, initech] = await Promise.all(['acme', 'globex', 'initech'].map((tenant) => t.createKey(tenant, ['read'])))
+    const port = Number(new URL(t.baseUrl).port)
+    // Probes match nothing: an empty 200 when a slot is free, the refusal otherwise.
+    const probe = (key: string) =>
+      fetch(`${t.baseUrl}/v1/events/export?format=ndjson&action=nothing.matches`, { headers: { authorization: `Bearer ${key}` } }).then(async (r) => ({ status: r.status, body: await r.text() }))
+    const sockets: Socket[] = []
+    try {
+      sockets.push(stalledExport(port, acme!.key))
+      await until(async () => (await probe(acme!.key)).status === 429, 5_000, "acme's stalled export to hold acme's slot")
+      expect(JSON.parse((await probe(acme!.key)).body)).toMatchObject({ code: 'AUDITQ_RATE_LIMITED', message: expect.stringContaining('"acme"') })
+      // acme's export does not hold globex back.
+      expect(await probe(globex!.key)).toEqual({ status: 200, body: '' })
+      sockets.push(stalledExport(port, globex!.key))
+      await until(async () => (await probe(globex!.key)).status === 429, 5_000, "globex's stalled export to hold globex's slot")
+      // Both process slots are taken by others: initech learns only that the service is busy.
+      const full = await probe(initech!.key)
+      expect(full.status).toBe(503)
+      expect(JSON.parse(full.body)).toMatchObject({ code: 'AUDITQ_BUSY' })
+      expect(JSON.parse(full.body).message).not.toMatch(/acme|globex|\d+ running/)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      await t.close()
     }
   })
 })
