@@ -21,6 +21,22 @@ describe('config', () => {
     expect(config.dataDir).toBe('./.auditq')
   })
 
+  it('reads the read-path limits from the environment and refuses a read pool of 0', () => {
+    const env = {
+      AUDITQ_DATABASE_READ_POOL_MAX: '4',
+      AUDITQ_READ_STATEMENT_TIMEOUT_MS: '15000',
+      AUDITQ_EXPORT_MAX_CONCURRENT: '3',
+      AUDITQ_EXPORT_MAX_PER_TENANT: '2',
+      AUDITQ_EXPORT_IDLE_TIMEOUT_MS: '5000',
+      AUDITQ_VERIFY_MAX_CONCURRENT: '1',
+      AUDITQ_REPORTS_MAX_PER_TENANT: '2',
+    }
+    const config = loadConfig(configFromEnv(env))
+    expect(config.reads).toEqual({ poolMax: 4, statementTimeoutMs: 15_000, exportMaxConcurrent: 3, exportMaxPerTenant: 2, exportIdleTimeoutMs: 5_000, verifyMaxConcurrent: 1 })
+    expect(config.reports.maxPerTenant).toBe(2)
+    expect(() => loadConfig(configFromEnv({ AUDITQ_DATABASE_READ_POOL_MAX: '0' }))).toThrowError(/reads\.poolMax/)
+  })
+
   it('reads monitoring thresholds, alert webhooks and the log format from the environment', () => {
     const env = {
       AUDITQ_HEALTH_QUEUE_LENGTH: '200',

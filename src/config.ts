@@ -235,8 +235,39 @@ const configSchema = z.strictObject({
        * PostgreSQL holds back vacuum, and a connection. 1M events take well under 2 s.
        */
       timeoutMs: z.number().int().min(1).default(60_000),
-      /** Reports running at once per process over HTTP; one more gets 429 with Retry-After. */
+      /**
+       * Reports running at once per process over HTTP, all tenants together; one more gets 503
+       * with Retry-After and a message that names no other tenant.
+       */
       maxConcurrent: z.coerce.number().int().min(1).max(64).default(2),
+      /** Reports one tenant may run at once per process; one more gets 429 (its own use only). */
+      maxPerTenant: z.coerce.number().int().min(1).max(64).default(1),
+    })
+    .prefault({}),
+  /**
+   * Reads (query, export, reports, verify) must never starve ingest. On PostgreSQL they run on a
+   * pool of their own, so the write pool stays free for inserts, the worker and the chain.
+   */
+  reads: z
+    .strictObject({
+      /** Connections of the PostgreSQL read pool; reads wait for one of these, never for a writer's. */
+      poolMax: z.coerce.number().int().min(1).max(100).default(8),
+      /**
+       * Server-side bound on each read statement (a page, one fetch of an export, one verify step),
+       * set on every read connection. Reports set their own (`reports.timeoutMs`).
+       */
+      statementTimeoutMs: z.coerce.number().int().min(100).default(60_000),
+      /** Exports streaming at once per process, all tenants together (each holds a read connection). */
+      exportMaxConcurrent: z.coerce.number().int().min(1).max(64).default(2),
+      /** Exports one tenant may stream at once per process. */
+      exportMaxPerTenant: z.coerce.number().int().min(1).max(64).default(1),
+      /**
+       * An export whose client reads nothing for this long (its socket stays full) is aborted and
+       * its cursor and connection released: a client that stops reading must not hold them.
+       */
+      exportIdleTimeoutMs: z.coerce.number().int().min(100).default(30_000),
+      /** Chain verifications at once per process, all tenants together; each tenant runs one at a time. */
+      verifyMaxConcurrent: z.coerce.number().int().min(1).max(16).default(2),
     })
     .prefault({}),
 })
@@ -281,6 +312,13 @@ const NESTED_ENV_KEYS = {
   AUDITQ_KEY_CACHE_TTL_MS: ['security', 'keyCacheTtlMs'],
   AUDITQ_KEY_CACHE_MAX_STALE_MS: ['security', 'keyCacheMaxStaleMs'],
   AUDITQ_REPORTS_MAX_CONCURRENT: ['reports', 'maxConcurrent'],
+  AUDITQ_REPORTS_MAX_PER_TENANT: ['reports', 'maxPerTenant'],
+  AUDITQ_DATABASE_READ_POOL_MAX: ['reads', 'poolMax'],
+  AUDITQ_READ_STATEMENT_TIMEOUT_MS: ['reads', 'statementTimeoutMs'],
+  AUDITQ_EXPORT_MAX_CONCURRENT: ['reads', 'exportMaxConcurrent'],
+  AUDITQ_EXPORT_MAX_PER_TENANT: ['reads', 'exportMaxPerTenant'],
+  AUDITQ_EXPORT_IDLE_TIMEOUT_MS: ['reads', 'exportIdleTimeoutMs'],
+  AUDITQ_VERIFY_MAX_CONCURRENT: ['reads', 'verifyMaxConcurrent'],
 } as const
 
 /** Monitoring settings (section, key) and health thresholds (monitoring.thresholds.key). */

@@ -15,6 +15,7 @@ export const ERROR_CATALOG = {
   AUDITQ_NOT_FOUND: { status: 404, summary: 'No event or route by that name.' },
   AUDITQ_REQUEST_TIMEOUT: { status: 408, summary: 'The request (headers and body) did not arrive within the request timeout; the connection is closed.' },
   AUDITQ_OVERLOADED: { status: 503, summary: 'The service holds its limit of request-body bytes in flight; retry after `Retry-After` seconds.' },
+  AUDITQ_BUSY: { status: 503, summary: 'Every slot for this kind of read (export, report, chain verification) is taken in this process; retry after `Retry-After` seconds.' },
   AUDITQ_STORE_UNAVAILABLE: { status: 503, summary: 'The store could not be reached; nothing was stored, retry later.' },
   AUDITQ_EMBEDDED_UNAVAILABLE: { status: 500, summary: "The embedded store's SQLite driver (better-sqlite3) has no loadable native binding; the message names the command that fixes it." },
   AUDITQ_STORE_REJECTED: { status: 500, summary: 'The store refused an event the validator accepted (reported per event).' },

@@ -33,7 +33,12 @@ export function commandConfig(command: Command, overrides: Partial<ConfigInput> 
 
 /** Where the configured store lives, as `openStore` takes it. */
 export function storeLocation(config: Config) {
-  return { databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, dataDir: config.dataDir }
+  return {
+    databaseUrl: config.databaseUrl,
+    databaseSchema: config.databaseSchema,
+    dataDir: config.dataDir,
+    reads: { poolMax: config.reads.poolMax, statementTimeoutMs: config.reads.statementTimeoutMs },
+  }
 }
 
 /**

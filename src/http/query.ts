@@ -1,24 +1,38 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Readable } from 'node:stream'
+import type { Config } from '../config.js'
 import { AuditqError } from '../errors.js'
 import type { AuditEvent, FieldError } from '../event/types.js'
 import { csvHeader, csvRow } from '../query/csv.js'
 import { badRequest, parseEventFilter, single } from '../query/filter.js'
 import { decodeCursor, encodeCursor } from '../store/cursor.js'
 import type { EventFilter, Store } from '../store/store.js'
+import { BusyGate } from './busy-gate.js'
 import { tenantScope } from './principal.js'
 
 export interface QueryOptions {
   store: Store
   defaultLimit: number
   maxLimit: number
+  exports: Pick<Config['reads'], 'exportMaxConcurrent' | 'exportMaxPerTenant' | 'exportIdleTimeoutMs'>
 }
+
+const EXPORT_BUSY_RETRY_SECONDS = 5
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** GET /v1/events (keyset pages), GET /v1/events/export (streamed), GET /v1/events/:id. */
 export async function queryRoutes(app: FastifyInstance, options: QueryOptions): Promise<void> {
   const { store } = options
+  // An export holds a read connection and a snapshot for as long as it streams: bounded per
+  // tenant and per process, so exports cannot take every read connection (BusyGate).
+  const exportGate = new BusyGate({
+    what: 'export',
+    perTenant: options.exports.exportMaxPerTenant,
+    global: options.exports.exportMaxConcurrent,
+    retryAfterSeconds: EXPORT_BUSY_RETRY_SECONDS,
+  })
+  const idleMs = options.exports.exportIdleTimeoutMs
 
   app.get('/v1/events', { config: { access: 'read' } }, async (request) => {
     const raw = request.query as Record<string, unknown>
@@ -40,20 +54,51 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
       errors.push({ field: 'format', rule: 'enum', message: 'must be ndjson or csv' })
     }
     if (errors.length > 0) throw badRequest(errors)
+    const freeSlot = exportGate.acquire(reply, filter.tenant_id)
+    // The generator opens nothing until its first next(): the connection is taken there.
+    const events = store.stream(filter)[Symbol.asyncIterator]()
+    // A client that keeps its connection open but stops reading (its socket full) would hold the
+    // cursor, the snapshot and a read connection for as long as it likes. The clock runs only
+    // while a line waits for the client to take it, never while the store is fetching.
+    let idle: NodeJS.Timeout | undefined
+    const waitForClient = () => {
+      idle = setTimeout(() => {
+        request.log.warn({ idle_ms: idleMs }, 'export aborted: the client read nothing for the idle timeout')
+        reply.raw.destroy()
+      }, idleMs)
+    }
+    // However the response ends (done, client gone or idle, write error), close the store's
+    // cursor and free the export's slot. Listening before the first fetch also covers a client
+    // that leaves while it runs: the body below would then never start, nor its finally.
+    const release = () => {
+      clearTimeout(idle)
+      freeSlot()
+      void events.return?.(undefined).catch(() => undefined)
+    }
+    reply.raw.once('close', release)
+    if (request.raw.socket?.destroyed) release()
     // Read the first event before answering: a store failure then becomes a clean error response
     // instead of a 200 whose body stops after the CSV header.
-    const events = store.stream(filter)[Symbol.asyncIterator]()
-    const first = await events.next()
+    let first: IteratorResult<AuditEvent>
+    try {
+      first = await events.next()
+    } catch (error) {
+      release()
+      throw error
+    }
     const line = (event: AuditEvent) => (format === 'csv' ? csvRow(event) : JSON.stringify(event) + '\n')
-    // However the response ends (done, client gone, write error), close the store's cursor.
-    const release = () => void events.return?.(undefined).catch(() => undefined)
-    reply.raw.once('close', release)
     async function* lines(): AsyncGenerator<string> {
       try {
         if (format === 'csv') yield csvHeader()
         if (first.done) return
+        waitForClient()
         yield line(first.value)
-        for (let next = await events.next(); !next.done; next = await events.next()) yield line(next.value)
+        clearTimeout(idle)
+        for (let next = await events.next(); !next.done; next = await events.next()) {
+          waitForClient()
+          yield line(next.value)
+          clearTimeout(idle)
+        }
       } finally {
         release()
       }

@@ -149,12 +149,13 @@ describe('GET /v1/reports when the store is down', () => {
   })
 })
 
-describe('GET /v1/reports runs at most reports.maxConcurrent reports at a time per process', () => {
-  it('answers 429 with Retry-After over the limit, and runs again once one finishes', async () => {
+describe('GET /v1/reports limits reports per tenant and per process', () => {
+  it("answers 429 only for the caller's own tenant's reports, and a neutral 503 when other tenants hold every slot", async () => {
     const store = new MemoryStore()
     const logger = createLogger({ level: 'silent' })
     const audit = await createAuditLogger({ store, logger })
-    const app = await buildServer({ config: loadConfig({ logLevel: 'silent', reports: { maxConcurrent: 2 } }), audit, logger })
+    const config = loadConfig({ logLevel: 'silent', reports: { maxConcurrent: 2, maxPerTenant: 1 } })
+    const app = await buildServer({ config, audit, logger, resolvePrincipal: headerPrincipal })
     const original = store.report.bind(store)
     const held: Array<() => void> = []
     let entered!: () => void
@@ -166,21 +167,31 @@ describe('GET /v1/reports runs at most reports.maxConcurrent reports at a time p
       await gate
       return original(...args)
     }
+    const as = (tenant: string, period: string) => app.inject({ url: `/v1/reports?period=${period}`, headers: { 'x-test-tenant': tenant, 'x-test-scopes': 'read' } })
     try {
-      const first = app.inject('/v1/reports?period=daily')
+      const first = as('acme', 'daily')
       await inside
+      // acme's second report: refused for acme's own use, saying so.
+      const again = await as('acme', 'weekly')
+      expect(again.statusCode).toBe(429)
+      expect(again.json()).toMatchObject({ code: 'AUDITQ_RATE_LIMITED', message: expect.stringContaining('"acme" already has 1 running') })
+      expect(again.headers['retry-after']).toBe('2')
+      // Another tenant is not held back by acme.
       inside = new Promise<void>((resolve) => (entered = resolve))
-      const second = app.inject('/v1/reports?period=weekly')
+      const second = as('globex', 'weekly')
       await inside
-      const third = await app.inject('/v1/reports?period=monthly')
-      expect(third.statusCode).toBe(429)
-      expect(third.json()).toMatchObject({ code: 'AUDITQ_RATE_LIMITED', message: expect.stringContaining('report limit reached: 2 running') })
+      // A third tenant finds the process full: 503, naming neither the tenants nor how many run.
+      const third = await as('initech', 'monthly')
+      expect(third.statusCode).toBe(503)
+      expect(third.json()).toMatchObject({ code: 'AUDITQ_BUSY' })
+      expect(third.json().message).not.toMatch(/acme|globex|\d+ running/)
       expect(third.headers['retry-after']).toBe('2')
 
       held.shift()!()
       expect((await first).statusCode).toBe(200)
       store.report = original
-      expect((await app.inject('/v1/reports?period=monthly')).statusCode).toBe(200)
+      expect((await as('initech', 'monthly')).statusCode).toBe(200)
+      expect((await as('acme', 'monthly')).statusCode).toBe(200)
       held.shift()!()
       expect((await second).statusCode).toBe(200)
     } finally {

@@ -27,7 +27,14 @@ export async function reportRoutes(app: FastifyInstance, options: ReportRouteOpt
   const now = options.now ?? (() => new Date())
   // Each report scans its period once per figure inside one snapshot (1M events: ~1 s of database
   // CPU); without a bound a read key could run enough at once to slow ingest on the same database.
-  const gate = new BusyGate('report', options.limits.maxConcurrent, REPORT_BUSY_RETRY_SECONDS)
+  // Per tenant and for the process (BusyGate): one tenant cannot take every slot, and its 429
+  // reflects only its own reports.
+  const gate = new BusyGate({
+    what: 'report',
+    perTenant: options.limits.maxPerTenant,
+    global: options.limits.maxConcurrent,
+    retryAfterSeconds: REPORT_BUSY_RETRY_SECONDS,
+  })
   app.get('/v1/reports', { config: { access: 'read' } }, async (request, reply) => {
     const parsed = parseReportRequest(request.query as Record<string, unknown>, {
       limits: { defaultTopN: options.limits.defaultTopN, maxTopN: options.limits.maxTopN },
@@ -35,7 +42,7 @@ export async function reportRoutes(app: FastifyInstance, options: ReportRouteOpt
       defaultFormat: 'json',
     })
     const tenantId = tenantScope(request, parsed.tenantId)
-    const report = await gate.run(reply, () =>
+    const report = await gate.run(reply, tenantId, () =>
       generateReport(
         options.store,
         { period: parsed.period, topN: parsed.topN, ...(tenantId !== undefined ? { tenantId } : {}) },

@@ -111,8 +111,9 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
     store: audit.store,
     defaultLimit: config.http.defaultQueryLimit,
     maxLimit: config.http.maxQueryLimit,
+    exports: config.reads,
   })
-  await app.register(integrityRoutes, { store: audit.store })
+  await app.register(integrityRoutes, { store: audit.store, limits: config.reads })
   await app.register(reportRoutes, { store: audit.store, limits: config.reports })
   const monitoring = await startMonitoring({ config, audit, logger, ...(queueStatus ? { queueStatus } : {}), ...(metrics ? { metrics } : {}) })
   app.addHook('onClose', () => monitoring.stop())

@@ -21,6 +21,8 @@ export interface VerifyOptions {
    * checkpoints are still on record (keys are rotated; old checkpoints stay signed by old keys).
    */
   checkpoints?: { external: readonly Checkpoint[]; publicKeys: readonly KeyObject[] }
+  /** Stops the run (the HTTP client went away): the store cancels its statement and the walk ends. */
+  signal?: AbortSignal
 }
 
 export interface VerifyReport {
@@ -41,6 +43,7 @@ const SNAPSHOT = {
 } as const
 
 export async function verifyChains(kind: 'postgres' | 'embedded', store: IntegrityStore, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const { signal } = options
   return store.snapshot(async (snapshot) => {
     const heads = await snapshot.heads(options.tenant_id)
     const cuts = new Map((await snapshot.cuts(options.tenant_id)).map((cut) => [cut.tenant_id, cut]))
@@ -61,6 +64,7 @@ export async function verifyChains(kind: 'postgres' | 'embedded', store: Integri
     }
     if (signed?.failure) return fail(report, signed.failure)
     for (const tenant of [...tenants].sort()) {
+      signal?.throwIfAborted()
       const head = heads.find((candidate) => candidate.tenant_id === tenant) ?? null
       const cut = cuts.get(tenant) ?? null
       // With --checkpoints, a tenant nobody signed for still has its cut checked (it must be signed).
@@ -73,7 +77,7 @@ export async function verifyChains(kind: 'postgres' | 'embedded', store: Integri
       if (verdict.break) return fail(report, verdict.break)
     }
     return report
-  })
+  }, { purpose: 'verify', ...(signal ? { signal } : {}) })
 }
 
 function unchainedBreak(tenant: string, count: number): ChainBreak {
@@ -112,6 +116,8 @@ async function verifyTenant(
   })
   const range = { ...(options.fromSeq !== undefined ? { fromSeq: options.fromSeq } : {}), ...(options.toSeq !== undefined ? { toSeq: options.toSeq } : {}) }
   for await (const row of snapshot.rows(tenant, range)) {
+    // Per row: hashing a long chain in Node is most of a run, and nobody is waiting for it any more.
+    options.signal?.throwIfAborted()
     if (walker.push(row)) break
   }
   const failure = walker.broken ?? walker.finish(head, { checkHead: !partial })

@@ -8,6 +8,8 @@ export interface OpenStoreOptions {
   databaseSchema?: string | undefined
   dataDir: string
   applicationName?: string
+  /** PostgreSQL read pool (query, export, reports, verify): its size and statement timeout. */
+  reads?: { poolMax: number; statementTimeoutMs: number } | undefined
   /** Receives driver-level warnings (e.g. a pooled connection dropped while idle). */
   logger?: Logger
 }
@@ -25,6 +27,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       applicationName: options.applicationName ?? 'auditq',
       ...(options.databaseSchema ? { schema: options.databaseSchema } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.reads ? { readPoolMax: options.reads.poolMax, readStatementTimeoutMs: options.reads.statementTimeoutMs } : {}),
     })
   } else {
     const { createEmbeddedStore } = await import('./embedded/embedded-store.js')

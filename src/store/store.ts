@@ -93,6 +93,17 @@ export interface ChainWriteStats {
   linkOffersTaken: number
 }
 
+export interface SnapshotOptions {
+  /**
+   * `verify`: a caller's read, run where reads run (PostgreSQL: the read pool, under the read
+   * statement timeout). `maintenance` (default): checkpoints and retention, which must not wait
+   * behind callers' reads.
+   */
+  purpose?: 'verify' | 'maintenance'
+  /** Aborting stops the run: the statement running on the server is cancelled and the walk ends. */
+  signal?: AbortSignal
+}
+
 /** One consistent, read-only view of the chain tables (see `IntegrityStore.snapshot`). */
 export interface IntegritySnapshot {
   /** Every tenant with chained rows (not only those with a head row: that row could be gone). */
@@ -135,7 +146,7 @@ export interface IntegrityStore {
    * Runs `fn` against one snapshot: PostgreSQL REPEATABLE READ READ ONLY, SQLite one read
    * transaction on a connection of its own. Inserts continue meanwhile and are not seen.
    */
-  snapshot<T>(fn: (snapshot: IntegritySnapshot) => Promise<T>): Promise<T>
+  snapshot<T>(fn: (snapshot: IntegritySnapshot) => Promise<T>, options?: SnapshotOptions): Promise<T>
   saveCheckpoints(checkpoints: readonly Checkpoint[]): Promise<void>
   /** Runs `fn` unless another process's retention run holds the lock; then returns `{ ran: false }`. */
   withRetentionLock<T>(fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>

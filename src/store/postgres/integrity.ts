@@ -5,9 +5,8 @@
  * (their seqs all come first in a tenant), later ones are positions in `audit_chain_links`.
  */
 import type pg from 'pg'
-import Cursor from 'pg-cursor'
 import type { ChainHead, ChainRow, Checkpoint, RetentionCut } from '../../integrity/types.js'
-import type { IntegritySnapshot, IntegrityStore, RetentionCandidates, RetentionRule } from '../store.js'
+import type { IntegritySnapshot, IntegrityStore, RetentionCandidates, RetentionRule, SnapshotOptions } from '../store.js'
 import {
   CHAINED_TENANTS_SQL,
   DELETE_LINKED_CHUNK_SQL,
@@ -16,9 +15,11 @@ import {
   LINK_ROWS_SQL,
   LINKED_RETENTION_CANDIDATES_SQL,
   SELECT_LINKED_WINDOW_SQL,
-  UNCHAINED_SQL,
+  LINKED_PRESENT_SQL,
+  UNCHAINED_EVENTS_SQL,
 } from './chain-links-sql.js'
 import { DELETE_CHUNK_SQL, RETENTION_CANDIDATES_SQL, SELECT_CHAIN_ROWS_SQL } from './chain-sql.js'
+import { cancelRunningStatement, fetchRows } from './read-session.js'
 import { fromRow, type AuditRow } from './sql.js'
 
 /** First key of the retention advisory lock ('audr'); the second is hashtext(schema). */
@@ -26,19 +27,6 @@ const RETENTION_LOCK_KEY = 0x61756472
 
 type ChainDbRow = AuditRow & { seq: string; prev_hash: string; hash: string }
 
-/** Streams a query through a cursor, `chunkRows` at a time. */
-async function* streamRows<T>(client: pg.PoolClient, text: string, values: unknown[], chunkRows: number): AsyncGenerator<T> {
-  const cursor = client.query(new Cursor<T>(text, values))
-  try {
-    for (;;) {
-      const rows = await cursor.read(chunkRows)
-      yield* rows
-      if (rows.length < chunkRows) return
-    }
-  } finally {
-    await cursor.close()
-  }
-}
 interface CutDbRow {
   tenant_id: string
   seq: string
@@ -72,28 +60,47 @@ export class PostgresIntegrity implements IntegrityStore {
   /** The session holding the retention lock while a run is in progress (see withRetentionLock). */
   private lockSession: pg.PoolClient | undefined
 
-  constructor(
-    private readonly pool: pg.Pool,
-    private readonly settings: { schema: string; chunkRows: number },
-  ) {}
+  /** Writes, checkpoints and retention. */
+  private readonly pool: pg.Pool
+  /** Verify's snapshots: the read pool, under its statement timeout. */
+  private readonly readPool: pg.Pool
 
-  async snapshot<T>(fn: (snapshot: IntegritySnapshot) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect()
+  constructor(
+    pools: { write: pg.Pool; read: pg.Pool },
+    private readonly settings: { schema: string; chunkRows: number },
+  ) {
+    this.pool = pools.write
+    this.readPool = pools.read
+  }
+
+  /**
+   * A verify runs on the read pool (a caller's read must not take a connection ingest needs);
+   * maintenance (checkpoints, retention's reads) stays on the write pool, so a read pool taken by
+   * callers cannot delay it. An abort cancels the statement running on the server and stops the
+   * walk between windows.
+   */
+  async snapshot<T>(fn: (snapshot: IntegritySnapshot) => Promise<T>, options: SnapshotOptions = {}): Promise<T> {
+    const { signal } = options
+    signal?.throwIfAborted()
+    const client = await (options.purpose === 'verify' ? this.readPool : this.pool).connect()
+    const cancel = () => void cancelRunningStatement(client)
+    signal?.addEventListener('abort', cancel, { once: true })
     let broken: Error | undefined
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
-      const result = await fn(this.snapshotOn(client))
+      const result = await fn(this.snapshotOn(client, signal))
       await client.query('COMMIT')
       return result
     } catch (error) {
       await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError))
-      throw error
+      throw signal?.aborted ? signal.reason : error
     } finally {
+      signal?.removeEventListener('abort', cancel)
       client.release(broken)
     }
   }
 
-  private snapshotOn(client: pg.PoolClient): IntegritySnapshot {
+  private snapshotOn(client: pg.PoolClient, signal: AbortSignal | undefined): IntegritySnapshot {
     const chunkRows = this.settings.chunkRows
     const byTenant = (tenant?: string) => (tenant === undefined ? ['', []] : [' WHERE tenant_id = $1', [tenant]]) as [string, string[]]
     return {
@@ -102,11 +109,16 @@ export class PostgresIntegrity implements IntegrityStore {
         return rows.map((row) => row.tenant_id)
       },
       async unchained(tenant) {
-        const { rows } = await client.query<{ tenant_id: string; count: string }>(
-          UNCHAINED_SQL(tenant !== undefined),
-          tenant === undefined ? [] : [tenant],
-        )
-        return rows.map((row) => ({ tenant_id: row.tenant_id, count: Number(row.count) }))
+        // Two aggregates subtracted here (see UNCHAINED_EVENTS_SQL for why not one join).
+        const values = tenant === undefined ? [] : [tenant]
+        type Count = { tenant_id: string; count: string }
+        const events = (await client.query<Count>(UNCHAINED_EVENTS_SQL(tenant !== undefined), values)).rows
+        const linked = (await client.query<Count>(LINKED_PRESENT_SQL(tenant !== undefined), values)).rows
+        const present = new Map(linked.map((row) => [row.tenant_id, Number(row.count)]))
+        return events
+          .map((row) => ({ tenant_id: row.tenant_id, count: Number(row.count) - (present.get(row.tenant_id) ?? 0) }))
+          .filter((row) => row.count > 0)
+          .sort((a, b) => (a.tenant_id < b.tenant_id ? -1 : a.tenant_id > b.tenant_id ? 1 : 0))
       },
       async heads(tenant) {
         const [where, values] = byTenant(tenant)
@@ -163,7 +175,7 @@ export class PostgresIntegrity implements IntegrityStore {
         if (range.fromSeq !== undefined) values.push(range.fromSeq)
         if (range.toSeq !== undefined) values.push(range.toSeq)
         // Layout 1 rows first (their seqs precede every link row's), then the linked positions.
-        for await (const row of streamRows<ChainDbRow>(client, SELECT_CHAIN_ROWS_SQL(range), values, chunkRows)) {
+        for await (const row of fetchRows<ChainDbRow>(client, SELECT_CHAIN_ROWS_SQL(range), values, chunkRows)) {
           yield { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash, event: fromRow(row) } satisfies ChainRow
         }
         const fromSeq = range.fromSeq ?? 1
@@ -171,6 +183,7 @@ export class PostgresIntegrity implements IntegrityStore {
         const linkRows = (await client.query<{ start_seq: string; n: number }>(LINK_ROWS_SQL, [tenant, fromSeq, toSeq])).rows
         // Windows of link rows holding about chunkRows positions each (a link row is one batch).
         for (let first = 0; first < linkRows.length; ) {
+          signal?.throwIfAborted()
           let last = first
           let positions = linkRows[first]!.n
           while (last + 1 < linkRows.length && positions + linkRows[last + 1]!.n <= chunkRows) positions += linkRows[++last]!.n

@@ -6,7 +6,6 @@
  * so neither costs a round trip and no statement ever runs with the wrong schema.
  */
 import pg from 'pg'
-import Cursor from 'pg-cursor'
 import { AuditqError } from '../../errors.js'
 import type { AuditEvent } from '../../event/types.js'
 import type { ReportData, ReportOptions } from '../../report/model.js'
@@ -18,6 +17,7 @@ import { insertChained } from './chained-insert.js'
 import { ChainHeadCache } from './head-cache.js'
 import { PostgresIntegrity } from './integrity.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
+import { fetchRows } from './read-session.js'
 import { postgresReport } from './report.js'
 import {
   buildSelect,
@@ -35,7 +35,15 @@ export interface PostgresStoreOptions {
   connectionString: string
   /** Created by migrate() if missing. One per test file keeps parallel suites apart. */
   schema?: string
+  /** Connections for writes: inserts, the worker, chain checkpoints, retention, health pings. */
   poolMax?: number
+  /**
+   * Connections for reads (query, export, reports, verify), a pool of their own so that reads,
+   * however many or slow, never take a connection ingest is waiting for.
+   */
+  readPoolMax?: number
+  /** `statement_timeout` on every read connection; reports set their own per transaction. */
+  readStatementTimeoutMs?: number
   applicationName?: string
   /** Waiting for a pooled client or a new connection; beyond this the store counts as down. */
   connectTimeoutMs?: number
@@ -56,9 +64,15 @@ export interface PostgresStoreOptions {
 
 const DEFAULTS = {
   schema: 'public',
-  /** Group commit writes one batch at a time; the rest serve queries and exports. Ten per
-   * process leaves room for several processes under PostgreSQL's default max_connections=100. */
+  /** Group commit writes one batch at a time; the rest serve the worker, checkpoints, retention
+   * and pings. With the read pool, 18 per process leaves room for several processes under
+   * PostgreSQL's default max_connections=100 (connections open on demand and close when idle). */
   poolMax: 10,
+  /** Exports, reports and verifications are capped over HTTP (2 + 2 + 2 by default); the rest
+   * serve pages. Reads beyond this wait for a read connection, never for a write one. */
+  readPoolMax: 8,
+  /** One page, one export fetch or one verify step; far above any of them on a healthy server. */
+  readStatementTimeoutMs: 60_000,
   applicationName: 'auditq',
   /** Long enough for a TLS handshake to a remote server, short enough that an outage is reported
    * as `transient` while the caller can still back off and retry. */
@@ -83,25 +97,40 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   }
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs
   const { connectionString, extraOptions } = splitStartupOptions(options.connectionString)
-  const pool = new pg.Pool({
-    connectionString,
-    max: options.poolMax ?? DEFAULTS.poolMax,
-    application_name: options.applicationName ?? DEFAULTS.applicationName,
-    connectionTimeoutMillis: connectTimeoutMs,
-    idleTimeoutMillis: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
-    // Ours come last so a URL's own `options` (e.g. statement_timeout) can never move the schema.
-    options: [extraOptions, `-c search_path=${schema} -c TimeZone=UTC`].filter(Boolean).join(' '),
+  const applicationName = options.applicationName ?? DEFAULTS.applicationName
+  const readStatementTimeoutMs = options.readStatementTimeoutMs ?? DEFAULTS.readStatementTimeoutMs
+  if (!Number.isInteger(readStatementTimeoutMs) || readStatementTimeoutMs < 1) {
+    throw new AuditqError('AUDITQ_CONFIG', `readStatementTimeoutMs: must be a positive integer; got ${readStatementTimeoutMs}`)
+  }
+  const makePool = (role: { max: number; applicationName: string; settings: string }) => {
+    const pool = new pg.Pool({
+      connectionString,
+      max: role.max,
+      application_name: role.applicationName,
+      connectionTimeoutMillis: connectTimeoutMs,
+      idleTimeoutMillis: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+      // Ours come last so a URL's own `options` (e.g. statement_timeout) can never move the schema.
+      options: [extraOptions, `-c search_path=${schema} -c TimeZone=UTC`, role.settings].filter(Boolean).join(' '),
+    })
+    // Without a listener an idle connection's error (server restart, network drop) would crash the
+    // process. The pool has already discarded that connection and opens a new one on demand; the
+    // next statement that still fails reports to its caller, so here we only log.
+    pool.on('error', (error) => options.logger?.warn({ err_message: error.message }, 'postgres: idle connection failed and was discarded'))
+    // The pool listens only while a connection sits idle in it. One checked out and quiet between
+    // statements (the retention lock's session for a whole run, a verify snapshot while Node
+    // hashes) would crash the process on a server restart or pg_terminate_backend (a test did).
+    // Its holder learns of it from its next statement and releases it as broken; nothing to do here.
+    pool.on('connect', (client) => client.on('error', () => undefined))
+    return pool
+  }
+  const pool = makePool({ max: options.poolMax ?? DEFAULTS.poolMax, applicationName, settings: '' })
+  // Its own application_name, so pg_stat_activity tells a stuck read from a stuck write.
+  const readPool = makePool({
+    max: options.readPoolMax ?? DEFAULTS.readPoolMax,
+    applicationName: `${applicationName}-read`,
+    settings: `-c statement_timeout=${readStatementTimeoutMs}`,
   })
-  // Without a listener an idle connection's error (server restart, network drop) would crash the
-  // process. The pool has already discarded that connection and opens a new one on demand; the
-  // next statement that still fails reports to its caller, so here we only log.
-  pool.on('error', (error) => options.logger?.warn({ err_message: error.message }, 'postgres: idle connection failed and was discarded'))
-  // The pool listens only while a connection sits idle in it. One checked out and quiet between
-  // statements (the retention lock's session for a whole run, a verify snapshot while Node
-  // hashes) would crash the process on a server restart or pg_terminate_backend (a test did).
-  // Its holder learns of it from its next statement and releases it as broken; nothing to do here.
-  pool.on('connect', (client) => client.on('error', () => undefined))
-  return new PostgresStore(pool, {
+  return new PostgresStore({ write: pool, read: readPool }, {
     description: describeConnection(options.connectionString),
     schema,
     pingTimeoutMs: options.pingTimeoutMs ?? DEFAULTS.pingTimeoutMs,
@@ -158,14 +187,20 @@ export class PostgresStore implements Store {
   /** Heads this process last wrote: lets a sole writer send its links ready-made (head-cache.ts). */
   readonly chainHeads = new ChainHeadCache()
   private ended: Promise<void> | undefined
+  /** Writes: inserts, chain, checkpoints, retention, ping. */
+  private readonly pool: pg.Pool
+  /** Reads callers ask for: query, export, reports, verify (`statement_timeout` on each connection). */
+  private readonly readPool: pg.Pool
 
   constructor(
-    private readonly pool: pg.Pool,
+    pools: { write: pg.Pool; read: pg.Pool },
     private readonly settings: Settings,
   ) {
+    this.pool = pools.write
+    this.readPool = pools.read
     this.description = settings.description
     this.schemaName = settings.schema
-    this.integrity = new PostgresIntegrity(pool, { schema: settings.schema, chunkRows: settings.streamChunkRows })
+    this.integrity = new PostgresIntegrity(pools, { schema: settings.schema, chunkRows: settings.streamChunkRows })
   }
 
   async migrate(): Promise<MigrationReport> {
@@ -192,7 +227,7 @@ export class PostgresStore implements Store {
   /** Reads `limit + 1` rows: the extra one only says whether a next page exists. */
   async query(filter: EventFilter, page: PageRequest): Promise<Page> {
     const { text, values } = buildSelect(filter, page.after, page.limit + 1)
-    const { rows } = await this.pool.query<AuditRow>(text, values)
+    const { rows } = await this.readPool.query<AuditRow>(text, values)
     const events = rows.slice(0, page.limit).map(fromRow)
     const last = events.at(-1)
     if (rows.length <= page.limit || !last) return { events }
@@ -204,47 +239,49 @@ export class PostgresStore implements Store {
     if (!UUID.test(id)) return null
     const { rows } =
       filter?.tenant_id === undefined
-        ? await this.pool.query<AuditRow>(SELECT_BY_ID_SQL, [id])
-        : await this.pool.query<AuditRow>(SELECT_BY_ID_AND_TENANT_SQL, [id, filter.tenant_id])
+        ? await this.readPool.query<AuditRow>(SELECT_BY_ID_SQL, [id])
+        : await this.readPool.query<AuditRow>(SELECT_BY_ID_AND_TENANT_SQL, [id, filter.tenant_id])
     const row = rows[0]
     return row ? fromRow(row) : null
   }
 
   /**
-   * One server-side cursor on a client of its own, read `streamChunkRows` at a time: memory stays
-   * flat however large the export, and the whole export is one consistent snapshot. That snapshot
-   * holds back vacuum while it runs, which is acceptable for an export and why pages do not use it.
+   * One SQL cursor on a read connection of its own, inside one REPEATABLE READ READ ONLY
+   * transaction, fetched `streamChunkRows` at a time: memory stays flat however large the export,
+   * and the whole export is one consistent snapshot. That snapshot holds back vacuum while it
+   * runs, which is acceptable for an export and why pages do not use it. Each fetch is bounded by
+   * the read pool's statement timeout; how long a consumer may leave it idle is the caller's to
+   * bound (the HTTP export aborts a client that stops reading).
    *
    * The client is taken on the first `next()` and released in `finally`, which also runs when the
    * consumer stops early (`break`, a thrown error, an HTTP client hanging up).
    */
   async *stream(filter: EventFilter): AsyncGenerator<AuditEvent> {
     const { text, values } = buildSelect(filter)
-    const chunkRows = this.settings.streamChunkRows
-    const client = await this.pool.connect()
-    const cursor = client.query(new Cursor<AuditRow>(text, values))
-    let failure: Error | undefined
+    const client = await this.readPool.connect()
+    let broken: Error | undefined
+    let open = false
     try {
-      for (;;) {
-        const rows = await cursor.read(chunkRows)
-        for (const row of rows) yield fromRow(row)
-        if (rows.length < chunkRows) return
-      }
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+      open = true
+      for await (const row of fetchRows<AuditRow>(client, text, values, this.settings.streamChunkRows)) yield fromRow(row)
+      await client.query('COMMIT')
+      open = false
     } catch (error) {
-      failure = error instanceof Error ? error : new Error(String(error))
+      broken = error instanceof Error ? error : new Error(String(error))
       throw error
     } finally {
-      // After a failure the connection's state is unknown: releasing with the error destroys it
-      // rather than awaiting a close that may never be answered. Otherwise close the portal (a
-      // no-op when the cursor was read to the end) and return a clean connection to the pool.
-      if (!failure) await cursor.close().catch((closeError: Error) => (failure = closeError))
-      client.release(failure)
+      // Stopped early: end the transaction (and with it the cursor) before the connection goes
+      // back. After a failure its state is unknown: releasing with the error destroys it rather
+      // than awaiting an answer that may never come.
+      if (open && !broken) await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError))
+      client.release(broken)
     }
   }
 
   /** One REPEATABLE READ READ ONLY transaction on one client: see report.ts. */
   report(filter: EventFilter, options: ReportOptions): Promise<ReportData> {
-    return postgresReport(this.pool, filter, options)
+    return postgresReport(this.readPool, filter, options)
   }
 
   /** Bounds the whole check, waiting for a pooled client included, by `pingTimeoutMs`. */
@@ -276,12 +313,17 @@ export class PostgresStore implements Store {
 
   /** Ends the pool once; later calls wait for the same end. */
   close(): Promise<void> {
-    this.ended ??= this.pool.end()
+    this.ended ??= Promise.all([this.pool.end(), this.readPool.end()]).then(() => undefined)
     return this.ended
   }
 
-  /** Pool occupancy, for health output and for tests that check clients come back. */
+  /** Write pool occupancy, for health output and for tests that check clients come back. */
   poolStats(): { total: number; idle: number; waiting: number } {
     return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount }
+  }
+
+  /** Read pool occupancy (query, export, reports, verify). */
+  readPoolStats(): { total: number; idle: number; waiting: number } {
+    return { total: this.readPool.totalCount, idle: this.readPool.idleCount, waiting: this.readPool.waitingCount }
   }
 }
