@@ -55,6 +55,7 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 export async function runCampaign(name: string, options: CampaignOptions): Promise<Row> {
   const { producers, health, store } = options
+  await Promise.all(producers.map((p) => p.ready))
   const timeline: Timeline = { loadStartedAt: Date.now(), notes: [] }
   health?.start()
   const loadEndsAt = timeline.loadStartedAt + options.seconds * 1000
@@ -62,7 +63,8 @@ export async function runCampaign(name: string, options: CampaignOptions): Promi
   await options.fault(timeline)
   if (timeline.faultEndedAt !== undefined && store.kind === 'postgres') {
     // Everything acknowledged up to the fault's end: how long until it is all in the store?
-    drain = measureDrain(store.url, ackedIds(producers.map((p) => p.ackFile)), timeline.faultEndedAt, options.settleTimeoutMs + options.seconds * 1000)
+    // (An empty snapshot would "drain" at once and hide a loss: every scenario acknowledges some before its fault.)
+    drain = measureDrain(store.url, ackedIds(producers.map((p) => p.ackFile)), timeline.faultEndedAt, loadEndsAt - timeline.faultEndedAt + options.settleTimeoutMs)
   }
   await sleep(Math.max(0, loadEndsAt - Date.now()))
   const results = await Promise.all(producers.map((p) => p.finish()))
@@ -100,9 +102,26 @@ export async function runCampaign(name: string, options: CampaignOptions): Promi
     if (during.length) row.notes.push(`health issues during: ${during.slice(0, 4).join(' | ')}`)
     if (after.length) row.notes.push(`health issues after: ${after.slice(0, 4).join(' | ')}`)
   }
-  if (lostIds.length) row.notes.push(`lost ids (first 3): ${lostIds.slice(0, 3).join(', ')}`)
+  if (lostIds.length) row.notes.push(`lost: ${whenSent(lostIds, timeline)}; first ids ${lostIds.slice(0, 2).join(', ')}`)
   row.verdict = judge(row, options.expectation)
+  if (row.lost > 0 && /^healthy/.test(row.healthAfter)) row.notes.push(`health after the fault says healthy: nothing it reports accounts for the ${row.lost} lost events`)
   return row
+}
+
+/** The producers mint UUIDv7 ids, whose first 48 bits are the send time in ms: when, relative to the fault, were the lost ones sent? */
+function whenSent(ids: string[], timeline: Timeline): string {
+  const start = timeline.faultStartedAt ?? Number.POSITIVE_INFINITY
+  const end = timeline.faultEndedAt ?? Number.POSITIVE_INFINITY
+  let before = 0
+  let during = 0
+  let after = 0
+  for (const id of ids) {
+    const sentAt = parseInt(id.replace(/-/g, '').slice(0, 12), 16)
+    if (sentAt < start) before++
+    else if (sentAt < end) during++
+    else after++
+  }
+  return `${before} sent before the fault, ${during} during, ${after} after`
 }
 
 function describeProducer(r: ProducerResult): string {

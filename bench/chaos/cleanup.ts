@@ -49,7 +49,17 @@ export function killPid(pid: number | undefined): void {
   }
 }
 
-export function removeDir(dir: string): void {
+let keepLogs = false
+/** `--keep-logs`: scenario dirs (process logs, ack files) stay for inspection; servers still stop. */
+export function keepScenarioLogs(): void {
+  keepLogs = true
+}
+
+export function removeDir(dir: string, options: { logs?: boolean } = {}): void {
+  if (options.logs && keepLogs) {
+    process.stderr.write(`chaos: kept ${dir}\n`)
+    return
+  }
   rmSync(dir, { recursive: true, force: true })
 }
 

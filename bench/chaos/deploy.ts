@@ -36,7 +36,7 @@ export interface DeploymentOptions {
 
 export async function openDeployment(name: string, options: DeploymentOptions): Promise<Deployment> {
   const dir = mkdtempSync(join(tmpdir(), `auditq-chaos-${name}-`))
-  const forgetDir = onCleanup(`scenario dir ${dir}`, () => removeDir(dir))
+  const forgetDir = onCleanup(`scenario dir ${dir}`, () => removeDir(dir, { logs: true }))
   const dataDir = join(dir, 'data')
   mkdirSync(dataDir)
   const postgres = options.postgres ? await startPrivatePostgres() : undefined

@@ -4,10 +4,10 @@
  * lost (acknowledged, not stored), duplicated, drain time, what health said, and a verdict against
  * the README's guarantees. Long by design, so it is not part of `npm test`.
  *
- *   npm run chaos -- [--scenarios a,b] [--seconds N] [--quick] [--list]
+ *   npm run chaos -- [--scenarios a,b] [--seconds N] [--quick] [--keep-logs] [--list]
  */
 import { existsSync } from 'node:fs'
-import { cleanupAll, installExitHandlers } from './cleanup.js'
+import { cleanupAll, installExitHandlers, keepScenarioLogs } from './cleanup.js'
 import type { Row } from './campaign.js'
 import { CLI } from './processes.js'
 import { SCENARIOS } from './scenarios.js'
@@ -17,10 +17,11 @@ interface Args {
   seconds: number
   quick: boolean
   list: boolean
+  keepLogs: boolean
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { scenarios: undefined, seconds: 40, quick: false, list: false }
+  const args: Args = { scenarios: undefined, seconds: 40, quick: false, list: false, keepLogs: false }
   let secondsGiven = false
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!
@@ -36,8 +37,9 @@ function parseArgs(argv: string[]): Args {
       if (!Number.isFinite(args.seconds) || args.seconds < 10 || args.seconds > 600) throw new Error('--seconds must be a number from 10 to 600')
     } else if (flag === '--quick') args.quick = true
     else if (flag === '--list') args.list = true
+    else if (flag === '--keep-logs') args.keepLogs = true
     else if (flag === '--help' || flag === '-h') args.list = true
-    else throw new Error(`unknown option ${flag} (options: --scenarios a,b  --seconds N  --quick  --list)`)
+    else throw new Error(`unknown option ${flag} (options: --scenarios a,b  --seconds N  --quick  --keep-logs  --list)`)
   }
   if (args.quick && !secondsGiven) args.seconds = 20
   const known = new Set(SCENARIOS.map((s) => s.name))
@@ -65,11 +67,12 @@ function notes(rows: Row[]): string {
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2))
   if (args.list) {
-    process.stdout.write(`npm run chaos -- [--scenarios a,b] [--seconds N (default 40, --quick 20)] [--quick]\n\nscenarios:\n${SCENARIOS.map((s) => `  ${s.name.padEnd(22)} ${s.what}`).join('\n')}\n`)
+    process.stdout.write(`npm run chaos -- [--scenarios a,b] [--seconds N (default 40, --quick 20)] [--quick] [--keep-logs]\n\nscenarios:\n${SCENARIOS.map((s) => `  ${s.name.padEnd(22)} ${s.what}`).join('\n')}\n`)
     return 0
   }
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`)
   installExitHandlers()
+  if (args.keepLogs) keepScenarioLogs()
   const chosen = SCENARIOS.filter((s) => !args.scenarios || args.scenarios.includes(s.name))
   const rows: Row[] = []
   const started = Date.now()

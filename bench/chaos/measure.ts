@@ -35,13 +35,13 @@ export function storedInSqlite(file: string): StoredCounts {
 }
 
 /** How many of `ids` PostgreSQL holds (0 while it is unreachable). */
-export async function countStored(url: string, ids: string[]): Promise<number> {
+export async function countStored(url: string, ids: readonly string[]): Promise<number> {
   if (ids.length === 0) return 0
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 })
   client.on('error', () => undefined)
   try {
     await client.connect()
-    const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM audit_logs WHERE id = ANY($1::uuid[])', [ids])
+    const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM audit_logs WHERE id = ANY($1::uuid[])', [[...ids]])
     return Number(rows[0]!.n)
   } catch {
     return 0
@@ -55,11 +55,10 @@ export function ackedIds(ackFiles: string[]): string[] {
 }
 
 /**
- * Drain: seconds from the fault's end until every event acknowledged by then is stored. Polls until
+ * Drain: seconds from the fault's end until every id in `snapshot` (what was acknowledged by then) is stored. Polls until
  * done or `timeoutMs`; null when it never drained (the ids it still misses are then lost or late).
  */
-export async function measureDrain(url: string, ackFiles: string[], faultEndedAt: number, timeoutMs: number): Promise<number | null> {
-  const snapshot = ackedIds(ackFiles)
+export async function measureDrain(url: string, snapshot: readonly string[], faultEndedAt: number, timeoutMs: number): Promise<number | null> {
   for (;;) {
     const stored = await countStored(url, snapshot)
     if (stored >= snapshot.length) return (Date.now() - faultEndedAt) / 1000

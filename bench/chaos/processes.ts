@@ -95,7 +95,7 @@ export function spawnCli(name: string, args: string[], env: NodeJS.ProcessEnv, d
 /** `auditq serve` on `port`, once it listens. */
 export async function startServe(name: string, port: number, env: NodeJS.ProcessEnv, dir: string, options: { worker: boolean }): Promise<Child> {
   const child = spawnCli(name, ['serve', '--port', String(port), ...(options.worker ? [] : ['--no-worker'])], env, dir)
-  await child.waitFor(/auditq listening/, 60_000)
+  await child.waitFor(/auditq listening/, 120_000)
   return child
 }
 
@@ -125,6 +125,8 @@ export interface Producer {
   readonly name: string
   readonly ackFile: string
   readonly child: Child
+  /** Resolves once it has loaded the SDK (or is about to post) and starts offering. */
+  readonly ready: Promise<void>
   /** Asks it to stop offering (SIGTERM) and waits for its summary. */
   finish(): Promise<ProducerResult>
 }
@@ -136,6 +138,7 @@ export function startProducer(name: string, spec: Omit<ProducerSpec, 'ackFile'>,
     name,
     ackFile,
     child,
+    ready: child.waitFor(/^READY$/m, 120_000),
     finish: async () => {
       // The summary comes after in-flight calls settle and close() returns (each bounded at 60 s in the child).
       await child.stop(150_000)

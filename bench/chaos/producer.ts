@@ -6,7 +6,7 @@
  * appends the id of every acknowledged event to `ackFile` as soon as the acknowledgement arrives
  * (a synchronous write per ack: a producer that dies keeps what it was told). It stops offering on
  * SIGTERM or after `seconds`, waits for the calls still in flight, closes the SDK and prints one
- * line `DONE <json>` (sent, acked, errors by code) on stdout.
+ * line `DONE <json>` (sent, acked, errors by code) on stdout; `READY` comes first, once it can offer.
  */
 import { closeSync, openSync, writeSync } from 'node:fs'
 import { v7 as uuidv7 } from 'uuid'
@@ -52,6 +52,8 @@ const event = (n: number) => ({ id: uuidv7(), action: 'chaos.event', actor_id: `
 
 const dist = new URL('../../../dist/index.js', import.meta.url).href
 const sdk = spec.kind === 'sdk' ? await (await import(dist)).createAuditLogger(spec.sdkOptions ?? {}) : undefined
+// The campaign's clock starts once every producer is ready: on a busy machine start-up alone can take seconds.
+process.stdout.write('READY\n')
 
 /** Offers `count` events as one unit of work (one log() each, or one HTTP request). */
 function offer(count: number): void {

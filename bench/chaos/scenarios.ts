@@ -50,6 +50,8 @@ function startWorker(d: Deployment, slot: number, generation = 0): Child {
   return spawnCli(`worker-${slot}-${generation}`, ['worker'], { ...d.env, AUDITQ_WORKER_SLOT: String(slot) }, d.dir)
 }
 
+const workerStarted = (worker: Child) => worker.waitFor(/queue worker started/, 120_000)
+
 async function withDeployment(name: string, options: Parameters<typeof openDeployment>[1], body: (d: Deployment, children: Child[]) => Promise<Row>): Promise<Row> {
   const d = await openDeployment(name, options)
   const children: Child[] = []
@@ -74,6 +76,7 @@ const workerKill: Scenario = {
       children.push(await startServe('serve', d.port, d.env, d.dir, { worker: false }))
       const workers = [startWorker(d, 0), startWorker(d, 1)]
       children.push(...workers)
+      await Promise.all(workers.map(workerStarted))
       const load = producers(d, ctx.seconds, queueSdk(d))
       children.push(...load.map((p) => p.child))
       return runCampaign('worker-kill', {
@@ -97,6 +100,8 @@ const workerKill: Scenario = {
             await sleep(1_000)
             workers[slot] = startWorker(d, slot, kills)
             children.push(workers[slot]!)
+            // Kill a worker that is working, not one still starting (slow on a busy machine).
+            await workerStarted(workers[slot]!)
             await sleep(3_000 + Math.random() * 3_000)
           }
           timeline.faultEndedAt = Date.now()
@@ -206,7 +211,9 @@ const diskFull: Scenario = {
         writeFileSync(ballast, Buffer.alloc(8 * 1024 * 1024 - SPILL_ROOM_BYTES - 64 * 1024))
         const env = { ...d.env, AUDITQ_SPILL_DIR: join(mount, 'serve') }
         children.push(await startServe('serve', d.port, env, d.dir, { worker: false }))
-        children.push(startWorker(d, 0))
+        const worker = startWorker(d, 0)
+        children.push(worker)
+        await workerStarted(worker)
         const load = producers({ ...d, env }, ctx.seconds, queueSdk(d, join(mount, 'sdk')))
         children.push(...load.map((p) => p.child))
         return await runCampaign('spill-disk-full', {
