@@ -104,6 +104,10 @@ export async function runCampaign(name: string, options: CampaignOptions): Promi
   }
   if (lostIds.length) row.notes.push(`lost: ${whenSent(lostIds, timeline)}; first ids ${lostIds.slice(0, 2).join(', ')}`)
   row.verdict = judge(row, options.expectation)
+  const refusedFull = results.reduce((sum, r) => sum + (r.errors.AUDITQ_QUEUE_FULL ?? 0), 0)
+  if (health && refusedFull > 0 && !/events_dropped/.test(`${row.healthDuring} ${row.healthAfter}`)) {
+    row.notes.push(`${refusedFull} events refused with AUDITQ_QUEUE_FULL across the producers, and health never showed events_dropped`)
+  }
   if (row.lost > 0 && /^healthy/.test(row.healthAfter)) row.notes.push(`health after the fault says healthy: nothing it reports accounts for the ${row.lost} lost events`)
   return row
 }
@@ -124,9 +128,13 @@ function whenSent(ids: string[], timeline: Timeline): string {
   return `${before} sent before the fault, ${during} during, ${after} after`
 }
 
+/** The SDK counters worth a note when they moved. */
+const SDK_COUNTERS = ['spilled', 'replayed', 'overflowed', 'queueUnavailable', 'refused', 'failed']
+
 function describeProducer(r: ProducerResult): string {
+  const moved = SDK_COUNTERS.filter((key) => typeof r.stats?.[key] === 'number' && (r.stats[key] as number) > 0).map((key) => `${key} ${r.stats![key] as number}`)
   const errors = Object.entries(r.errors).map(([code, n]) => `${code} ×${n}`).join(', ')
-  return `${r.name}: sent ${r.sent}, acked ${r.acked}${r.unanswered ? `, ${r.unanswered} unanswered at the end` : ''}${errors ? `, refused: ${errors}` : ''}${r.closeError ? `, close(): ${r.closeError}` : ''}${r.crashed ? `, ${r.crashed}` : ''}`
+  return `${r.name}: sent ${r.sent}, acked ${r.acked}${r.slowestAckMs !== undefined ? ` (slowest ack ${(r.slowestAckMs / 1000).toFixed(1)} s)` : ''}${r.unanswered ? `, ${r.unanswered} unanswered at the end` : ''}${errors ? `, refused: ${errors}` : ''}${r.closeError ? `, close(): ${r.closeError}` : ''}${moved.length ? `, SDK stats: ${moved.join(', ')}` : ''}${r.crashed ? `, ${r.crashed}` : ''}`
 }
 
 export function judge(row: Row, expectation: Expectation): string {

@@ -115,6 +115,9 @@ export interface ProducerResult {
   sent: number
   acked: number
   unanswered: number
+  slowestAckMs?: number
+  /** The SDK's own counters (`stats()`), for the SDK producer. */
+  stats?: Record<string, unknown>
   errors: Record<string, number>
   closeError?: string
   /** Set when the producer died or printed no summary. */

@@ -43,7 +43,10 @@ const countError = (error: unknown) => {
   const code = (error as { code?: string }).code ?? (error as Error).message?.slice(0, 60) ?? String(error)
   errors[code] = (errors[code] ?? 0) + 1
 }
-const ack = (ids: string[]) => {
+/** Slowest acknowledgement, ms: "log() neither hangs nor throws" is part of what is checked. */
+let slowestAckMs = 0
+const ack = (ids: string[], startedAt: number) => {
+  slowestAckMs = Math.max(slowestAckMs, Date.now() - startedAt)
   if (ids.length === 0) return
   writeSync(ackFd, ids.join('\n') + '\n')
   acked += ids.length
@@ -58,11 +61,12 @@ process.stdout.write('READY\n')
 /** Offers `count` events as one unit of work (one log() each, or one HTTP request). */
 function offer(count: number): void {
   const events = Array.from({ length: count }, () => event(sent++))
+  const startedAt = Date.now()
   if (sdk) {
     for (const one of events) {
       inFlight++
       sdk.log(one).then(
-        (id: string) => ack([id]),
+        (id: string) => ack([id], startedAt),
         countError,
       ).finally(() => inFlight--)
     }
@@ -78,7 +82,7 @@ function offer(count: number): void {
     .then(async (response) => {
       const body = (await response.json().catch(() => ({}))) as { ids?: string[]; code?: string; rejected?: unknown[] }
       if (response.status === 202 || response.status === 200 || response.status === 201) {
-        ack(body.ids ?? [])
+        ack(body.ids ?? [], startedAt)
         const refused = count - (body.ids?.length ?? 0)
         if (refused > 0) errors.partly_rejected = (errors.partly_rejected ?? 0) + refused
       } else {
@@ -116,5 +120,5 @@ if (sdk) {
 }
 closeSync(ackFd)
 const stats = sdk ? sdk.stats() : undefined
-process.stdout.write(`DONE ${JSON.stringify({ sent, acked, unanswered, errors, closeError, stats })}\n`)
+process.stdout.write(`DONE ${JSON.stringify({ sent, acked, unanswered, slowestAckMs, errors, closeError, stats })}\n`)
 process.exit(0)
