@@ -99,8 +99,8 @@ export async function runCampaign(name: string, options: CampaignOptions): Promi
   if (health) {
     const during = health.issues(timeline.faultStartedAt ?? timeline.loadStartedAt, timeline.faultEndedAt ?? loadEndsAt).filter(Boolean)
     const after = health.issues(afterFrom, Date.now() + 1).filter(Boolean)
-    if (during.length) row.notes.push(`health issues during: ${during.slice(0, 4).join(' | ')}`)
-    if (after.length) row.notes.push(`health issues after: ${after.slice(0, 4).join(' | ')}`)
+    if (during.length) row.notes.push(`health during, last issue per rule: ${during.join(' | ')}`)
+    if (after.length) row.notes.push(`health after: ${after.join(' | ')}`)
   }
   if (lostIds.length) row.notes.push(`lost: ${whenSent(lostIds, timeline)}; first ids ${lostIds.slice(0, 2).join(', ')}`)
   row.verdict = judge(row, options.expectation)

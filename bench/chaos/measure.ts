@@ -124,9 +124,14 @@ export class HealthWatch {
     return summarizeSamples(this.samples.filter((s) => s.t >= from && s.t < to))
   }
 
-  /** Issues (text) seen in [from, to), for the notes under the table. */
+  /** The last issue (text) of each rule seen in [from, to), for the notes under the table. */
   issues(from: number, to: number): string[] {
-    return [...new Set(this.samples.filter((s) => s.t >= from && s.t < to).flatMap((s) => s.issues))]
+    const byRule = new Map<string, string>()
+    for (const sample of this.samples.filter((s) => s.t >= from && s.t < to)) {
+      sample.rules.forEach((rule, i) => byRule.set(rule, sample.issues[i] ?? rule))
+      if (sample.rules.length === 0 && sample.status === 'no answer') byRule.set('no answer', sample.issues[0] ?? 'no answer')
+    }
+    return [...byRule.values()]
   }
 }
 

@@ -229,7 +229,7 @@ const diskFull: Scenario = {
             timeline.faultStartedAt = Date.now()
             await d.redis!.kill()
             await at(timeline, ctx.seconds, 0.55)
-            const full = run('df', ['-k', '--output=avail', mount]).trim().split('\n').pop()
+            const full = run('df', ['-k', '--output=avail', mount]).trim().split('\n').pop()?.trim()
             rmSync(ballast)
             await sleep(2_000)
             await d.redis!.restart()
