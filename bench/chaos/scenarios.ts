@@ -162,7 +162,7 @@ function pgStop(mode: 'queue' | 'direct'): Scenario {
   const name = `pg-stop-${mode}`
   return {
     name,
-    what: `${mode} mode, HTTP ingest through \`auditq serve\` with an API key + an SDK producer; PostgreSQL stopped (-m immediate) at 30 % and restarted N s later`,
+    what: `${mode} mode, HTTP ingest through \`auditq serve\` with an API key + an SDK producer; PostgreSQL stopped (-m immediate) at 30 % of the load and started again a quarter of --seconds later (at least 5 s)`,
     run: (ctx) =>
       withDeployment(name, { postgres: true, ...(mode === 'queue' ? { redisArgs: ['--appendonly', 'yes', '--appendfsync', 'always'] } : {}) }, async (d, children) => {
         // Queue mode: the service with its in-process worker (the single-process deployment).
