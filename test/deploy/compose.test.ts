@@ -233,10 +233,14 @@ describe('compose.yaml run as local processes', () => {
     const scraped = await fetch(`${base}${job.metrics_path}`, { headers: { authorization: `Bearer ${bearer}` } })
     expect(scraped.status).toBe(200)
     expect(await scraped.text()).toMatch(/^auditq_/m)
+    // The workers' own targets, without a token; between them they wrote every event.
+    let storedByWorkers = 0
     for (const target of readPrometheusConfig().scrape_configs.find((c) => c.job_name === 'auditq-worker')!.static_configs[0]!.targets) {
       const worker = await fetch(`http://127.0.0.1:${ports.get(target.split(':')[0]!)}/metrics`)
       expect(worker.status, target).toBe(200)
+      storedByWorkers += Number(/^auditq_worker_events_stored_total (\d+)$/m.exec(await worker.text())?.[1] ?? 0)
     }
+    expect(storedByWorkers).toBe(events.length)
 
     // `docker compose down` sends SIGTERM: each process drains and exits 0.
     for (const service of started.filter((s) => ['auditq', 'worker-1', 'worker-2'].includes(s.name))) {
