@@ -201,7 +201,7 @@ describe('compose.yaml run as local processes', () => {
       await until(async () => (await run(check, service.env)).code === 0, 15_000, () => `${name} health check failed`)
     }
 
-    // The operator's first key, as docs/deploy.md creates it (`docker compose run --rm auditq keys create ...`).
+    // The operator's first key, as docs/deploy.md creates it (`docker compose exec auditq auditq keys create ...`).
     const operator = local('auditq')
     const created = await run([...operator.argv.slice(0, 2), 'keys', 'create', '--tenant', 'acme', '--scopes', 'ingest,read'], operator.env)
     expect(created.code, created.stderr).toBe(0)
@@ -220,6 +220,9 @@ describe('compose.yaml run as local processes', () => {
     } finally {
       await db.end()
     }
+
+    // auditq's own reading of the compose Redis settings, logged at start.
+    expect(started.find((s) => s.name === 'auditq')!.output()).toContain('"loss_window":"nothing"')
 
     const health = await fetch(`${base}/api/v1/monitoring/health`)
     expect(health.status).toBe(200)
@@ -324,7 +327,7 @@ interface Service {
 function launch(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Service {
   const child: ChildProcess = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
-  const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8_000))
+  const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-64_000))
   child.stdout!.on('data', keep)
   child.stderr!.on('data', keep)
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
