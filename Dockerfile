@@ -11,8 +11,10 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 
 # --- build: every dependency, then TypeScript into dist/ ------------------------------------
+# No install scripts: the compiler needs no native binding, and the runtime takes node_modules
+# from the deps stage, not from here.
 FROM toolchain AS build
-RUN npm ci --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/copy-dashboard-assets.mjs ./scripts/
 COPY src ./src

@@ -186,6 +186,11 @@ describe('compose.yaml run as local processes', () => {
     const token = readFileSync(keyFile, 'utf8')
     expect(await run(keys.argv, keys.env)).toMatchObject({ code: 0 })
     expect(readFileSync(keyFile, 'utf8')).toBe(token)
+    // A revoked key (or a new database) gets a replacement on the next run.
+    const cli = local('auditq').argv.slice(0, 2)
+    expect(await run([...cli, 'keys', 'revoke', /^aq_([0-9a-f]{16})_/.exec(token)![1]!], keys.env)).toMatchObject({ code: 0 })
+    expect(await run(keys.argv, keys.env)).toMatchObject({ code: 0 })
+    expect(readFileSync(keyFile, 'utf8')).not.toBe(token)
 
     for (const name of ['auditq', 'worker-1', 'worker-2']) {
       const service = local(name)
@@ -202,8 +207,7 @@ describe('compose.yaml run as local processes', () => {
     }
 
     // The operator's first key, as docs/deploy.md creates it (`docker compose exec auditq auditq keys create ...`).
-    const operator = local('auditq')
-    const created = await run([...operator.argv.slice(0, 2), 'keys', 'create', '--tenant', 'acme', '--scopes', 'ingest,read'], operator.env)
+    const created = await run([...cli, 'keys', 'create', '--tenant', 'acme', '--scopes', 'ingest,read'], local('auditq').env)
     expect(created.code, created.stderr).toBe(0)
     const ingestKey = created.stdout.trim()
 
