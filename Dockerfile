@@ -21,8 +21,15 @@ COPY src ./src
 RUN npm run build
 
 # --- deps: production dependencies only (native binding compiled here, for this platform) ---
+# Of better-sqlite3's build only the binding is kept: the SQLite sources and object files it
+# compiled from are about half of the production node_modules.
 FROM toolchain AS deps
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && cd node_modules/better-sqlite3 \
+ && mv build/Release/better_sqlite3.node /tmp/ \
+ && rm -rf build deps src \
+ && mkdir -p build/Release \
+ && mv /tmp/better_sqlite3.node build/Release/
 
 # --- runtime: node, production node_modules, dist/; no compiler, no sources, not root --------
 FROM ${NODE_IMAGE} AS runtime
