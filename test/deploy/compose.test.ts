@@ -200,11 +200,13 @@ describe('compose.yaml run as local processes', () => {
     await until(async () => (await fetch(`${base}/api/v1/monitoring/health`).catch(() => undefined))?.status === 200, 30_000, () => started.map((s) => s.output()).join('\n'))
 
     // Every auditq container's health check command passes.
-    for (const name of ['auditq', 'worker-1', 'worker-2']) {
-      const service = local(name)
-      const check = service.rewriteArgs(compose.services[name]!.healthcheck!.test!.slice(1))
-      await until(async () => (await run(check, service.env)).code === 0, 15_000, () => `${name} health check failed`)
-    }
+    await Promise.all(
+      ['auditq', 'worker-1', 'worker-2'].map((name) => {
+        const service = local(name)
+        const check = service.rewriteArgs(compose.services[name]!.healthcheck!.test!.slice(1))
+        return until(async () => (await run(check, service.env)).code === 0, 15_000, () => `${name} health check failed`)
+      }),
+    )
 
     // The operator's first key, as docs/deploy.md creates it (`docker compose exec auditq auditq keys create ...`).
     const created = await run([...cli, 'keys', 'create', '--tenant', 'acme', '--scopes', 'ingest,read'], local('auditq').env)
