@@ -1,0 +1,115 @@
+import type { Command } from 'commander'
+import { Redis } from 'ioredis'
+import { assertPositiveInt, type ImportSummary, type ImportTarget } from '../import/core.js'
+import { openStore } from '../store/open-store.js'
+import { commandConfig, commandLogger, storeLocation } from './context.js'
+
+/**
+ * `auditq import`: moves events off the queues of older audit designs into the configured store
+ * (embedded, or PostgreSQL with --database-url). It writes to the store directly, like
+ * `auditq send`, also when queue mode is configured: the events are already queued history, and
+ * the store's id check is what makes a re-run safe.
+ */
+const DEFAULT_SOURCE_REDIS = 'redis://127.0.0.1:6379'
+/** Progress lines on stderr at most this often. */
+const PROGRESS_EVERY_MS = 1_000
+
+interface CommonFlags {
+  redisUrl?: string
+  batch: string
+  dryRun?: boolean
+  json?: boolean
+}
+
+export function registerImport(program: Command): void {
+  const command = program.command('import').description('drain an older audit queue into auditq (at-least-once, resumable, never stores an event twice)')
+
+  command
+    .command('redis-list')
+    .description('a Redis list fed with LPUSH of JSON events; taken oldest first')
+    .requiredOption('--key <key>', 'the list, e.g. audit:queue')
+    .option('--redis-url <url>', `the Redis holding the list (default ${DEFAULT_SOURCE_REDIS})`)
+    .option('--batch <n>', 'items moved and stored per round trip', '500')
+    .option('--dry-run', 'report what would be imported, change nothing')
+    .option('--json', 'print the summary as JSON')
+    .action(async (flags: CommonFlags & { key: string }, sub: Command) => {
+      const batch = Number(flags.batch)
+      assertPositiveInt(batch, '--batch', 10_000)
+      const { importRedisList } = await import('../import/redis-list.js')
+      const redis = new Redis(sourceUrl(sub), { connectionName: 'auditq-import', maxRetriesPerRequest: 3 })
+      try {
+        await run(sub, flags, `${flags.key}`, async (target, onProgress) => {
+          const result = await importRedisList(target, { redis, key: flags.key, batch, dryRun: flags.dryRun, onProgress })
+          return { summary: result, setAsideIn: `Redis list ${result.failedKey}` }
+        })
+      } finally {
+        redis.disconnect()
+      }
+    })
+
+  command
+    .command('bullmq')
+    .description('a BullMQ queue of process-log-event / process-bulk-log-events jobs (needs the bullmq package)')
+    .requiredOption('--queue <name>', 'the queue name')
+    .option('--prefix <prefix>', 'BullMQ key prefix', 'bull')
+    .option('--redis-url <url>', `the Redis holding the queue (default ${DEFAULT_SOURCE_REDIS})`)
+    .option('--batch <n>', 'jobs taken and stored per round', '100')
+    .option('--lock-ms <ms>', 'BullMQ lock on the jobs being imported; a crashed run\'s jobs return to the queue after it', '30000')
+    .option('--dry-run', 'report what would be imported, change nothing')
+    .option('--json', 'print the summary as JSON')
+    .action(async (flags: CommonFlags & { queue: string; prefix: string; lockMs: string }, sub: Command) => {
+      const batch = Number(flags.batch)
+      assertPositiveInt(batch, '--batch', 10_000)
+      const lockMs = Number(flags.lockMs)
+      assertPositiveInt(lockMs, '--lock-ms', 3_600_000)
+      const { importBullmq } = await import('../import/bullmq.js')
+      await run(sub, flags, `${flags.prefix}:${flags.queue}`, async (target, onProgress) => {
+        const summary = await importBullmq(target, { redisUrl: sourceUrl(sub), queue: flags.queue, prefix: flags.prefix, batch, lockMs, dryRun: flags.dryRun, onProgress })
+        return { summary, setAsideIn: 'the queue\'s failed jobs (reason starts "auditq import:")' }
+      })
+    })
+}
+
+/** The source Redis: this command's --redis-url (commander may file it under the global flag of that name). */
+function sourceUrl(command: Command): string {
+  return command.optsWithGlobals<{ redisUrl?: string }>().redisUrl ?? DEFAULT_SOURCE_REDIS
+}
+
+type Runner = (target: ImportTarget, onProgress: (summary: Readonly<ImportSummary>) => void) => Promise<{ summary: ImportSummary; setAsideIn: string }>
+
+async function run(command: Command, flags: CommonFlags, source: string, runner: Runner): Promise<void> {
+  const config = commandConfig(command)
+  const logger = commandLogger(config)
+  const store = await openStore({ ...storeLocation(config), applicationName: 'auditq-import', logger })
+  let lastProgress = 0
+  const onProgress = (summary: Readonly<ImportSummary>) => {
+    if (Date.now() - lastProgress < PROGRESS_EVERY_MS) return
+    lastProgress = Date.now()
+    process.stderr.write(`import ${source}: ${describe(summary, flags.dryRun)}\n`)
+  }
+  try {
+    const target: ImportTarget = {
+      store,
+      defaultTenant: config.defaultTenant,
+      redaction: { keys: config.security.redactKeys, ipTruncation: config.security.ipTruncation },
+    }
+    const { summary, setAsideIn } = await runner(target, onProgress)
+    const { imported, duplicates, invalid, remaining, skipped } = summary
+    if (flags.json) process.stdout.write(JSON.stringify({ source, dry_run: flags.dryRun === true, imported, duplicates, invalid, remaining, skipped, set_aside_in: setAsideIn }) + '\n')
+    else process.stdout.write(`${flags.dryRun ? 'dry run, nothing changed: ' : ''}${describe(summary, flags.dryRun)}\n`)
+    if (summary.invalid > 0 && !flags.dryRun) {
+      // Not lost, but not in auditq either: someone has to look at them.
+      logger.warn({ source, invalid: summary.invalid, set_aside_in: setAsideIn }, 'import set aside events that failed validation')
+      process.stderr.write(`${summary.invalid} invalid item(s) were set aside with their reasons in ${setAsideIn}\n`)
+    }
+  } finally {
+    await store.close()
+  }
+}
+
+function describe(summary: Readonly<ImportSummary>, dryRun?: boolean): string {
+  const verb = dryRun ? 'would import' : 'imported'
+  const parts = [`${verb} ${summary.imported}`, `duplicates skipped ${summary.duplicates}`, `invalid ${summary.invalid}`, `remaining ${summary.remaining}`]
+  if (summary.skipped > 0) parts.push(`other jobs left in the queue ${summary.skipped}`)
+  return parts.join(', ')
+}
