@@ -7,6 +7,7 @@ import type { AuditEvent } from '../event/types.js'
 import { openStore } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
 import { REDIS_URL } from '../../test/support/services.js'
+import { oldLoggerItem } from '../../test/support/old-queue-items.js'
 import { deleteKeys, redisAvailable, uniqueRedisPrefix } from '../../test/support/redis-server.js'
 import { failedKeyOf, importRedisList, processingKeyOf, redisItemId } from './redis-list.js'
 
@@ -17,23 +18,6 @@ let dir: string
 let store: Store
 let key: string
 let run = 0
-
-/** An event as the old snake_case logger pushed it, numbered through metadata.seq. */
-export function oldLoggerItem(seq: number, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    user_id: `u${seq % 7}`,
-    resource_type: 'api_key',
-    resource_id: `k${seq}`,
-    event_type: 'api_key_created',
-    event_category: 'info',
-    description: `key ${seq} created`,
-    metadata: { seq },
-    ip_address: '::ffff:10.0.0.1',
-    user_agent: 'old-app/1.0',
-    created_at: new Date(Date.UTC(2026, 0, 1) + seq).toISOString(),
-    ...extra,
-  })
-}
 
 async function storedEvents(): Promise<AuditEvent[]> {
   const events: AuditEvent[] = []
@@ -126,7 +110,7 @@ describe.runIf(() => available)('import redis-list', () => {
     let next = 400
     let producing = true
     const producer = (async () => {
-      while (producing) {
+      while (producing && next < 700) {
         await redis.lpush(key, oldLoggerItem(next++))
         await new Promise((resolve) => setTimeout(resolve, 2))
       }
