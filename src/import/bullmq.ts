@@ -137,7 +137,8 @@ async function drainQueue(bullmq: BullMQ, queue: Queue, target: ImportTarget, op
   try {
     await worker.startStalledCheckTimer()
     await requeueParked(queue)
-    const activeWaitUntil = () => Date.now() + 2 * options.lockMs
+    // A lapsed lock is seen by the stalled check in at most two of its intervals.
+    const activeWaitUntil = () => Date.now() + 3 * options.lockMs
     let idleDeadline: number | undefined
     for (;;) {
       const batch: Job[] = []
@@ -158,7 +159,7 @@ async function drainQueue(bullmq: BullMQ, queue: Queue, target: ImportTarget, op
       }
       if ((await requeueParked(queue)) > 0) continue
       // Jobs still active elsewhere may be a crashed run's: wait for the stalled check to return
-      // them (or their holder to finish them), for at most two lock durations.
+      // them (or their holder to finish them), for at most three lock durations.
       if ((await importedJobs(queue, ['active'])).length === 0) break
       idleDeadline ??= activeWaitUntil()
       if (Date.now() > idleDeadline) break
