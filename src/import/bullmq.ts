@@ -33,12 +33,13 @@ export interface BullmqImportOptions {
 
 type BullMQ = typeof import('bullmq')
 
-/** bullmq is an optional peer dependency: only this command needs it. */
-async function loadBullmq(): Promise<BullMQ> {
+/** bullmq is an optional peer dependency: only this command needs it, so it loads on demand. */
+export async function loadBullmq(load: () => Promise<BullMQ> = () => import('bullmq')): Promise<BullMQ> {
   try {
-    return await import('bullmq')
+    return await load()
   } catch (error) {
-    throw new AuditqError('AUDITQ_IMPORT_UNAVAILABLE', 'importing from BullMQ needs the bullmq package: run `npm install bullmq` next to auditq', { cause: error })
+    if ((error as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') throw error
+    throw new AuditqError('AUDITQ_IMPORT_UNAVAILABLE', 'importing from BullMQ needs the bullmq package, which is not installed: run `npm install bullmq` in the project that runs auditq', { cause: error })
   }
 }
 
