@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { Redis } from 'ioredis'
+import { AuditqError, isAuditqError } from '../errors.js'
 import { assertPositiveInt, type ImportSummary, type ImportTarget } from '../import/core.js'
 import { openStore } from '../store/open-store.js'
 import { commandConfig, commandLogger, storeLocation } from './context.js'
@@ -93,7 +94,13 @@ async function run(command: Command, flags: CommonFlags, source: string, runner:
       defaultTenant: config.defaultTenant,
       redaction: { keys: config.security.redactKeys, ipTruncation: config.security.ipTruncation },
     }
-    const { summary, setAsideIn } = await runner(target, onProgress)
+    const { summary, setAsideIn } = await runner(target, onProgress).catch((error: unknown) => {
+      if (isAuditqError(error) && error.code === 'AUDITQ_STORE_UNAVAILABLE') {
+        // What was in flight is still in the source (processing list, or held jobs): say so.
+        throw new AuditqError(error.code, `${error.message}; nothing was removed from the source that is not stored: run the same command again to resume`, { cause: error })
+      }
+      throw error
+    })
     const { imported, duplicates, invalid, remaining, skipped } = summary
     if (flags.json) process.stdout.write(JSON.stringify({ source, dry_run: flags.dryRun === true, imported, duplicates, invalid, remaining, skipped, set_aside_in: setAsideIn }) + '\n')
     else process.stdout.write(`${flags.dryRun ? 'dry run, nothing changed: ' : ''}${describe(summary, flags.dryRun)}\n`)

@@ -105,6 +105,23 @@ describe.runIf(() => available)('import redis-list', () => {
     expect(await redis.exists(processingKeyOf(key))).toBe(0)
   })
 
+  it('keeps a batch the store could not take on the processing list, and stores it on the next run', async () => {
+    for (const seq of range(0, 12)) await redis.lpush(key, oldLoggerItem(seq))
+    let calls = 0
+    const flaky = {
+      insertBatch: (events: readonly AuditEvent[]) => (++calls === 2 ? Promise.reject(new Error('connection reset')) : store.insertBatch(events)),
+      classifyError: () => 'transient' as const,
+    } as unknown as Store
+    const error: unknown = await importRedisList({ store: flaky, defaultTenant: 'default' }, { redis, key, batch: 5 }).catch((caught: unknown) => caught)
+    expect((error as { code?: string }).code).toBe('AUDITQ_STORE_UNAVAILABLE')
+    expect(seqs(await storedEvents())).toEqual(range(0, 5))
+    expect(await redis.llen(processingKeyOf(key))).toBe(5)
+    expect(await redis.exists(failedKeyOf(key))).toBe(0) // a store outage is not the items' fault
+
+    expect(await importRedisList(target(), { redis, key, batch: 5 })).toMatchObject({ imported: 7, duplicates: 0, invalid: 0, remaining: 0 })
+    expect(seqs(await storedEvents())).toEqual(range(0, 12))
+  })
+
   it('also drains items a producer pushes while it runs', async () => {
     for (const seq of range(0, 400)) await redis.lpush(key, oldLoggerItem(seq))
     let next = 400
