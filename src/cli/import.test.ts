@@ -106,6 +106,15 @@ describe.runIf(() => redisUp)('auditq import redis-list (CLI)', () => {
     expect(await redis.llen(key)).toBe(2)
   })
 
+  it('names the source Redis it cannot reach, without its password', async () => {
+    for (const source of ['redis-list', 'bullmq']) {
+      const run = startCli(['import', source, source === 'bullmq' ? '--queue' : '--key', 'audit', '--redis-url', 'redis://:hunter2@127.0.0.1:1/3'], {})
+      expect((await run.exited).code).toBe(1)
+      expect(run.output().stderr).toMatch(/^auditq: cannot reach the Redis holding the queue at 127\.0\.0\.1:1\/3: .* \[AUDITQ_IMPORT_SOURCE_UNREACHABLE\]\n$/)
+      expect(run.output().stderr).not.toContain('hunter2')
+    }
+  })
+
   it('refuses a bad --batch naming the flag', async () => {
     const run = startCli(['import', 'redis-list', '--key', `${prefix}:x`, '--batch', '0'], {})
     expect((await run.exited).code).toBe(2)

@@ -37,7 +37,7 @@ export function registerImport(program: Command): void {
       const batch = Number(flags.batch)
       assertPositiveInt(batch, '--batch', 10_000)
       const { importRedisList } = await import('../import/redis-list.js')
-      const redis = new Redis(sourceUrl(sub), { connectionName: 'auditq-import', maxRetriesPerRequest: 3 })
+      const redis = await connectSource(sourceUrl(sub))
       try {
         await run(sub, flags, `${flags.key}`, async (target, onProgress) => {
           const result = await importRedisList(target, { redis, key: flags.key, batch, dryRun: flags.dryRun, onProgress })
@@ -64,11 +64,37 @@ export function registerImport(program: Command): void {
       const lockMs = Number(flags.lockMs)
       assertPositiveInt(lockMs, '--lock-ms', 3_600_000)
       const { importBullmq } = await import('../import/bullmq.js')
+      // BullMQ retries a lost connection for ever: check the source answers before handing it over.
+      ;(await connectSource(sourceUrl(sub))).disconnect()
       await run(sub, flags, `${flags.prefix}:${flags.queue}`, async (target, onProgress) => {
         const summary = await importBullmq(target, { redisUrl: sourceUrl(sub), queue: flags.queue, prefix: flags.prefix, batch, lockMs, dryRun: flags.dryRun, onProgress })
         return { summary, setAsideIn: 'the queue\'s failed jobs (reason starts "auditq import:")' }
       })
     })
+}
+
+/** A client for the source Redis, or a clear error naming where it looked (credentials left out). */
+async function connectSource(url: string): Promise<Redis> {
+  const redis = new Redis(url, { connectionName: 'auditq-import', lazyConnect: true, connectTimeout: 5_000, maxRetriesPerRequest: 3 })
+  // Failures surface as rejected commands; without a listener ioredis would also print each one.
+  redis.on('error', () => undefined)
+  try {
+    await redis.connect()
+    await redis.ping()
+    return redis
+  } catch (error) {
+    redis.disconnect()
+    throw new AuditqError('AUDITQ_IMPORT_SOURCE_UNREACHABLE', `cannot reach the Redis holding the queue at ${describeUrl(url)}: ${(error as Error).message}`, { cause: error })
+  }
+}
+
+function describeUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    return `${parsed.host}${parsed.pathname.length > 1 ? parsed.pathname : ''}`
+  } catch {
+    return '(an unparsable --redis-url)'
+  }
 }
 
 /** The source Redis: this command's --redis-url (commander may file it under the global flag of that name). */
