@@ -125,6 +125,20 @@ describe.runIf(() => available)('import bullmq', () => {
     expect(await queue.getCompletedCount()).toBe(2)
   })
 
+  it('waits for jobs a crashed run still holds to come back through the stalled check, and imports them', async () => {
+    await addJobs(0, 3, 0)
+    // A run that took the jobs (locking them for 1 s) and died without completing them.
+    const crashed = new Worker(name, null, { connection: { url: REDIS_URL }, prefix, lockDuration: 1_000, autorun: false })
+    for (let i = 0; i < 3; i++) expect(await crashed.getNextJob('crashed-run', { block: false })).toBeDefined()
+    await crashed.close()
+    expect(await queue.getActiveCount()).toBe(3)
+
+    const summary = await importBullmq(target(), options({ lockMs: 1_000 }))
+    expect(summary).toMatchObject({ imported: 3, remaining: 0 })
+    expect(seqs(await storedEvents())).toEqual([0, 1, 2])
+    expect(await queue.getCompletedCount()).toBe(3)
+  })
+
   it('also drains jobs a producer adds while it runs', async () => {
     let next = await addJobs(0, 300, 0)
     let producing = true
