@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { AuditEvent } from '../event/types.js'
+import { createAuditLogger } from '../sdk/audit-logger.js'
 import { openStore } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
 import { REDIS_URL } from '../../test/support/services.js'
@@ -150,6 +151,21 @@ describe.runIf(() => available)('import redis-list', () => {
     // Everything pushed is stored exactly once or still waiting in the list; nothing else.
     expect([...stored, ...left].sort((a, b) => a - b)).toEqual(range(0, next))
     expect(result.imported).toBe(stored.length)
+  })
+
+  it('leaves producers already writing to auditq undisturbed while it runs', async () => {
+    for (const seq of range(0, 300)) await redis.lpush(key, oldLoggerItem(seq))
+    const sdk = await createAuditLogger({ store })
+    const logged: Promise<string>[] = []
+    const importing = importRedisList(target(), { redis, key, batch: 20, onProgress: () => void logged.push(sdk.log({ action: 'user.login', actor_id: `live${logged.length}` })) })
+    const result = await importing
+    const ids = await Promise.all(logged)
+    await sdk.close()
+    expect(result).toMatchObject({ imported: 300, invalid: 0 })
+    expect(ids.length).toBe(15)
+    const events = await storedEvents()
+    expect(events.filter((event) => event.action === 'user.login').map((event) => event.id).sort()).toEqual([...ids].sort())
+    expect(seqs(events.filter((event) => event.action === 'api_key_created'))).toEqual(range(0, 300))
   })
 
   it('changes nothing on a dry run and says what it would do', async () => {
