@@ -75,16 +75,26 @@ export function registerImport(program: Command): void {
 
 /** A client for the source Redis, or a clear error naming where it looked (credentials left out). */
 async function connectSource(url: string): Promise<Redis> {
-  const redis = new Redis(url, { connectionName: 'auditq-import', lazyConnect: true, connectTimeout: 5_000, maxRetriesPerRequest: 3 })
+  let connected = false
+  const redis = new Redis(url, {
+    connectionName: 'auditq-import',
+    lazyConnect: true,
+    connectTimeout: 5_000,
+    maxRetriesPerRequest: 3,
+    // No retries before the first answer (the error is the answer); a later drop reconnects.
+    retryStrategy: (times) => (connected ? Math.min(times * 200, 2_000) : null),
+  })
   // Failures surface as rejected commands; without a listener ioredis would also print each one.
-  redis.on('error', () => undefined)
+  let lastError: Error | undefined
+  redis.on('error', (error: Error) => (lastError = error))
   try {
     await redis.connect()
     await redis.ping()
+    connected = true
     return redis
   } catch (error) {
     redis.disconnect()
-    throw new AuditqError('AUDITQ_IMPORT_SOURCE_UNREACHABLE', `cannot reach the Redis holding the queue at ${describeUrl(url)}: ${(error as Error).message}`, { cause: error })
+    throw new AuditqError('AUDITQ_IMPORT_SOURCE_UNREACHABLE', `cannot reach the Redis holding the queue at ${describeUrl(url)}: ${(lastError ?? (error as Error)).message}`, { cause: error })
   }
 }
 
