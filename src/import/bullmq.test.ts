@@ -159,6 +159,20 @@ describe.runIf(() => available)('import bullmq', () => {
     expect([...stored, ...waiting].sort((a, b) => a - b)).toEqual(range(0, next))
   })
 
+  it('changes nothing on a dry run, and refuses a paused queue it could not take jobs from', async () => {
+    const end = await addJobs(0, 3, 1)
+    await queue.add(BULK_LOG_EVENTS_JOB, { events: [{}] })
+    expect(await importBullmq(target(), options({ dryRun: true }))).toMatchObject({ imported: end, invalid: 1, remaining: 5 })
+    expect(await storedEvents()).toHaveLength(0)
+    expect(await queue.getWaitingCount()).toBe(5)
+
+    await queue.pause()
+    const error: unknown = await importBullmq(target(), options()).catch((caught: unknown) => caught)
+    expect((error as { code?: string }).code).toBe('AUDITQ_BAD_REQUEST')
+    expect((error as Error).message).toContain('is paused')
+    expect(await queue.getJobCounts('wait', 'active', 'completed')).toEqual({ wait: 5, active: 0, completed: 0 })
+  })
+
   it('loses nothing and stores nothing twice when the CLI is killed mid-import and run again', async () => {
     const end = await addJobs(0, 600, 10)
     const args = ['--data-dir', dir, 'import', 'bullmq', '--queue', name, '--prefix', prefix, '--redis-url', REDIS_URL, '--batch', '20', '--lock-ms', '1000', '--json']

@@ -64,13 +64,18 @@ export async function importBullmq(target: ImportTarget, options: BullmqImportOp
   const connection = { url: options.redisUrl, maxRetriesPerRequest: null }
   const queue = new bullmq.Queue(options.queue, { connection, prefix: options.prefix })
   try {
-    return options.dryRun ? await assessQueue(queue, target, options) : await drainQueue(bullmq, queue, target, options)
+    if (options.dryRun) return await assessQueue(queue, target, options)
+    // No worker, ours included, takes jobs from a paused queue: the run would end having done nothing.
+    if (await queue.isPaused()) {
+      throw new AuditqError('AUDITQ_BAD_REQUEST', `BullMQ queue ${options.prefix}:${options.queue} is paused, so its jobs cannot be taken: resume it first (stop the old processor's workers if they must not take jobs meanwhile)`)
+    }
+    return await drainQueue(bullmq, queue, target, options)
   } finally {
     await queue.close()
   }
 }
 
-const PENDING_STATES = ['wait', 'prioritized', 'paused', 'delayed'] as const
+const PENDING_STATES = ['wait', 'prioritized', 'delayed'] as const
 
 /** Jobs of the imported names in these states (paged, so a long queue is not read in one reply). */
 async function importedJobs(queue: Queue, states: readonly string[]): Promise<Job[]> {
