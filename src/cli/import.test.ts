@@ -95,6 +95,23 @@ describe.runIf(() => redisUp)('auditq import redis-list (CLI)', () => {
     await killAndResume('embedded', { dataDir: dir }, {}, ['--data-dir', dir])
   }, 120_000)
 
+  it('stops cleanly on SIGTERM: the batch in hand is settled, nothing is left in flight', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'auditq-import-cli-'))
+    dirs.push(dir)
+    const key = `${prefix}:sigterm:audit:queue`
+    for (let start = 0; start < TOTAL; start += 500) await redis.lpush(key, ...Array.from({ length: 500 }, (_, i) => oldLoggerItem(start + i)))
+    const run = startCli(['--data-dir', dir, 'import', 'redis-list', '--key', key, '--redis-url', REDIS_URL, '--batch', '25', '--json'], {})
+    while ((await redis.llen(key)) > TOTAL - 200) await new Promise((resolve) => setTimeout(resolve, 5))
+    run.child.kill('SIGTERM')
+    expect((await run.exited).code, run.output().stderr).toBe(0)
+    expect(run.output().stderr).toContain('stopped on a signal')
+    const summary = JSON.parse(run.output().stdout) as { imported: number; remaining: number }
+    expect(await redis.llen(processingKeyOf(key))).toBe(0)
+    expect(summary.remaining).toBe(await redis.llen(key))
+    expect(summary.imported + summary.remaining).toBe(TOTAL)
+    expect((await storedSeqs({ dataDir: dir })).length).toBe(summary.imported)
+  }, 60_000)
+
   it('prints a dry run without touching the list', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'auditq-import-cli-'))
     dirs.push(dir)

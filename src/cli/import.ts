@@ -39,8 +39,8 @@ export function registerImport(program: Command): void {
       const { importRedisList } = await import('../import/redis-list.js')
       const redis = await connectSource(sourceUrl(sub))
       try {
-        await run(sub, flags, `${flags.key}`, async (target, onProgress) => {
-          const result = await importRedisList(target, { redis, key: flags.key, batch, dryRun: flags.dryRun, onProgress })
+        await run(sub, flags, `${flags.key}`, async (target, onProgress, signal) => {
+          const result = await importRedisList(target, { redis, key: flags.key, batch, dryRun: flags.dryRun, onProgress, signal })
           return { summary: result, setAsideIn: `Redis list ${result.failedKey}` }
         })
       } finally {
@@ -66,8 +66,8 @@ export function registerImport(program: Command): void {
       const { importBullmq } = await import('../import/bullmq.js')
       // BullMQ retries a lost connection for ever: check the source answers before handing it over.
       ;(await connectSource(sourceUrl(sub))).disconnect()
-      await run(sub, flags, `${flags.prefix}:${flags.queue}`, async (target, onProgress) => {
-        const summary = await importBullmq(target, { redisUrl: sourceUrl(sub), queue: flags.queue, prefix: flags.prefix, batch, lockMs, dryRun: flags.dryRun, onProgress })
+      await run(sub, flags, `${flags.prefix}:${flags.queue}`, async (target, onProgress, signal) => {
+        const summary = await importBullmq(target, { redisUrl: sourceUrl(sub), queue: flags.queue, prefix: flags.prefix, batch, lockMs, dryRun: flags.dryRun, onProgress, signal })
         return { summary, setAsideIn: 'the queue\'s failed jobs (reason starts "auditq import:")' }
       })
     })
@@ -112,12 +112,17 @@ function sourceUrl(command: Command): string {
   return command.optsWithGlobals<{ redisUrl?: string }>().redisUrl ?? DEFAULT_SOURCE_REDIS
 }
 
-type Runner = (target: ImportTarget, onProgress: (summary: Readonly<ImportSummary>) => void) => Promise<{ summary: ImportSummary; setAsideIn: string }>
+type Runner = (target: ImportTarget, onProgress: (summary: Readonly<ImportSummary>) => void, signal: AbortSignal) => Promise<{ summary: ImportSummary; setAsideIn: string }>
 
 async function run(command: Command, flags: CommonFlags, source: string, runner: Runner): Promise<void> {
   const config = commandConfig(command)
   const logger = commandLogger(config)
   const store = await openStore({ ...storeLocation(config), applicationName: 'auditq-import', logger })
+  // Ctrl-C / SIGTERM: finish the batch in hand, hand back what is held, print the summary.
+  const stop = new AbortController()
+  const onSignal = () => stop.abort()
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
   let lastProgress = 0
   const onProgress = (summary: Readonly<ImportSummary>) => {
     if (Date.now() - lastProgress < PROGRESS_EVERY_MS) return
@@ -130,7 +135,7 @@ async function run(command: Command, flags: CommonFlags, source: string, runner:
       defaultTenant: config.defaultTenant,
       redaction: { keys: config.security.redactKeys, ipTruncation: config.security.ipTruncation },
     }
-    const { summary, setAsideIn } = await runner(target, onProgress).catch((error: unknown) => {
+    const { summary, setAsideIn } = await runner(target, onProgress, stop.signal).catch((error: unknown) => {
       if (isAuditqError(error) && error.code === 'AUDITQ_STORE_UNAVAILABLE') {
         // What was in flight is still in the source (processing list, or held jobs): say so.
         throw new AuditqError(error.code, `${error.message}; nothing was removed from the source that is not stored: run the same command again to resume`, { cause: error })
@@ -140,12 +145,15 @@ async function run(command: Command, flags: CommonFlags, source: string, runner:
     const { imported, duplicates, invalid, remaining, skipped } = summary
     if (flags.json) process.stdout.write(JSON.stringify({ source, dry_run: flags.dryRun === true, imported, duplicates, invalid, remaining, skipped, set_aside_in: setAsideIn }) + '\n')
     else process.stdout.write(`${flags.dryRun ? 'dry run, nothing changed: ' : ''}${describe(summary, flags.dryRun)}\n`)
+    if (stop.signal.aborted) process.stderr.write('stopped on a signal with nothing in flight; run the same command again to continue\n')
     if (summary.invalid > 0 && !flags.dryRun) {
       // Not lost, but not in auditq either: someone has to look at them.
       logger.warn({ source, invalid: summary.invalid, set_aside_in: setAsideIn }, 'import set aside events that failed validation')
       process.stderr.write(`${summary.invalid} invalid item(s) were set aside with their reasons in ${setAsideIn}\n`)
     }
   } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
     await store.close()
   }
 }

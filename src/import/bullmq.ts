@@ -29,6 +29,8 @@ export interface BullmqImportOptions {
   lockMs: number
   dryRun?: boolean
   onProgress?: (summary: Readonly<ImportSummary>) => void
+  /** Stops taking jobs; what is held goes back to the queue. */
+  signal?: AbortSignal
 }
 
 type BullMQ = typeof import('bullmq')
@@ -146,7 +148,7 @@ async function drainQueue(bullmq: BullMQ, queue: Queue, target: ImportTarget, op
     // A lapsed lock is seen by the stalled check in at most two of its intervals.
     const activeWaitUntil = () => Date.now() + 3 * options.lockMs
     let idleDeadline: number | undefined
-    for (;;) {
+    while (!options.signal?.aborted) {
       const batch: Job[] = []
       while (batch.length < options.batch) {
         const job = (await worker.getNextJob(token, { block: false })) as Job | undefined
@@ -173,7 +175,10 @@ async function drainQueue(bullmq: BullMQ, queue: Queue, target: ImportTarget, op
     }
   } finally {
     clearInterval(renew)
-    for (const job of others) await job.moveToWait(token).catch(() => undefined)
+    // Jobs of other names, and a batch the store could not take: back in line now rather than
+    // after their locks lapse (a stall counts against BullMQ's maxStalledCount). A job completed
+    // or failed meanwhile refuses the move, which is what we want.
+    for (const job of held) await job.moveToWait(token).catch(() => undefined)
     await worker.close()
   }
   summary.skipped = others.length

@@ -17,6 +17,8 @@ export interface RedisListImportOptions {
   batch: number
   dryRun?: boolean
   onProgress?: (summary: Readonly<ImportSummary>) => void
+  /** Stops after the batch in hand is settled; nothing is left on the processing list. */
+  signal?: AbortSignal
 }
 
 export interface RedisListImportResult extends ImportSummary {
@@ -84,7 +86,7 @@ export async function importRedisList(target: ImportTarget, options: RedisListIm
   for (let start = 0; start < leftover.length; start += batch) await settle(leftover.slice(start, start + batch))
 
   // 2. The list itself, until a look finds it empty.
-  for (;;) {
+  while (!options.signal?.aborted) {
     const pipeline = redis.pipeline()
     for (let i = 0; i < batch; i++) pipeline.lmoveBuffer(key, processingKey, 'RIGHT', 'LEFT')
     const results = (await pipeline.exec()) ?? []
