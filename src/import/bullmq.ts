@@ -188,7 +188,7 @@ async function drainQueue(bullmq: BullMQ, queue: Queue, target: ImportTarget, op
 
 async function settleJobs(jobs: Job[], preparer: EventPreparer, summary: ImportSummary, token: string, options: BullmqImportOptions, bullmq: BullMQ): Promise<void> {
   const perJob = jobs.map((job) => jobItems(options.prefix, options.queue, job))
-  // Throws when the store is unavailable: the jobs stay active and return through the stalled check.
+  // Throws when the store is unavailable: the jobs are still held, and drainQueue puts them back in the queue.
   const outcomes = await preparer.store(perJob.flat(), summary)
   let offset = 0
   for (const [position, job] of jobs.entries()) {
