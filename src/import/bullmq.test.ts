@@ -139,6 +139,21 @@ describe.runIf(() => available)('import bullmq', () => {
     expect(await queue.getCompletedCount()).toBe(3)
   })
 
+  it('puts the jobs of a batch the store could not take straight back in the queue', async () => {
+    await addJobs(0, 12, 0)
+    let calls = 0
+    const flaky = {
+      insertBatch: (events: readonly AuditEvent[]) => (++calls === 2 ? Promise.reject(new Error('connection reset')) : store.insertBatch(events)),
+      classifyError: () => 'transient' as const,
+    } as unknown as Store
+    const error: unknown = await importBullmq({ store: flaky, defaultTenant: 'default' }, options({ batch: 5 })).catch((caught: unknown) => caught)
+    expect((error as { code?: string }).code).toBe('AUDITQ_STORE_UNAVAILABLE')
+    expect(await queue.getJobCounts('wait', 'active', 'completed', 'failed')).toEqual({ wait: 7, active: 0, completed: 5, failed: 0 })
+
+    expect(await importBullmq(target(), options({ batch: 5 }))).toMatchObject({ imported: 7, duplicates: 0, remaining: 0 })
+    expect(seqs(await storedEvents())).toEqual(range(0, 12))
+  })
+
   it('also drains jobs a producer adds while it runs', async () => {
     let next = await addJobs(0, 300, 0)
     let producing = true
