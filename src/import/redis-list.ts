@@ -77,6 +77,7 @@ export async function importRedisList(target: ImportTarget, options: RedisListIm
       tx.lrem(processingKey, 1, raw)
     })
     await tx.exec()
+    summary.remaining = await redis.llen(key)
     report()
   }
 
@@ -97,7 +98,6 @@ export async function importRedisList(target: ImportTarget, options: RedisListIm
     }
     if (raws.length === 0) break
     await settle(raws)
-    summary.remaining = await redis.llen(key)
   }
   summary.remaining = await redis.llen(key)
   return { ...summary, processingKey, failedKey }
