@@ -25,6 +25,8 @@ export const ERROR_CATALOG = {
   AUDITQ_SPILL_FAILED: { status: 503, summary: 'The event had to spill and a journal write or fsync failed (errno in the message), or the spill directory could not be opened; writes are retried after a short backoff.' },
   AUDITQ_SERVICE_UNREACHABLE: { status: 503, summary: 'CLI: the auditq service did not answer (`auditq status --url`).' },
   AUDITQ_CLOSED: { status: 503, summary: 'The logger or service is shutting down and accepts no more events.' },
+  AUDITQ_IMPORT_UNAVAILABLE: { status: 500, summary: 'CLI: `auditq import bullmq` needs the optional bullmq package, which is not installed.' },
+  AUDITQ_IMPORT_SOURCE_UNREACHABLE: { status: 503, summary: 'CLI: `auditq import` could not reach the Redis holding the queue to import (host named, credentials left out).' },
   AUDITQ_CONFIG: { status: 500, summary: 'Configuration is invalid; the message names the setting.' },
   AUDITQ_INTERNAL: { status: 500, summary: 'An unexpected fault; details are in the server log, never in the response.' },
 } as const

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander'
 import { isAuditqError } from '../errors.js'
 import { registerCleanup } from './cleanup.js'
 import { registerDlq } from './dlq.js'
+import { registerImport } from './import.js'
 import { registerCheckpoint, registerKeygen, registerVerify } from './integrity.js'
 import { registerKeys } from './keys.js'
 import { registerMigrate } from './migrate.js'
@@ -41,6 +42,7 @@ registerKeygen(program)
 registerCleanup(program)
 registerStatus(program)
 registerKeys(program)
+registerImport(program)
 
 watchStdout()
 
