@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startRedisServer, type RedisTestServer } from '../../test/support/redis-server.js'
 import { onCleanup, removeDir } from './cleanup.js'
-import { freePort } from './ports.js'
+import { freePort } from '../../test/support/free-port.js'
 import { startPrivatePostgres, type PrivatePostgres } from './postgres.js'
 import { runCliOnce } from './processes.js'
 

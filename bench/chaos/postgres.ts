@@ -7,7 +7,7 @@ import { chownSync, mkdtempSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { onCleanup, removeDir, run } from './cleanup.js'
-import { freePort } from './ports.js'
+import { freePort } from '../../test/support/free-port.js'
 
 const BIN = process.env.AUDITQ_CHAOS_PG_BIN ?? '/usr/lib/postgresql/15/bin'
 const OS_USER = 'postgres'

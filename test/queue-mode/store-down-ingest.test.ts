@@ -7,7 +7,6 @@
  * admin key, and once PostgreSQL is back revocation works again and the events held land.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
@@ -17,6 +16,7 @@ import { privatePostgresAvailable, startPrivatePostgres, type PrivatePostgres } 
 import { REDIS_URL } from '../support/services.js'
 import { runCli, sleep, spawnCli, until, type CliProcess } from './harness.js'
 import { Redis } from 'ioredis'
+import { freePort } from '../support/free-port.js'
 
 const hasServices = privatePostgresAvailable() && (await redisAvailable())
 const TTL_MS = 300
@@ -116,13 +116,3 @@ describe.skipIf(!hasServices)('queue mode: HTTP ingest while PostgreSQL is down'
   }, 120_000)
 })
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))))
-    })
-  })
-}
