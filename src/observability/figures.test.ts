@@ -48,3 +48,14 @@ describe('events stored between two readings', () => {
     expect(deriveFigures(later, after, after).store_rate_per_second).toBe(150)
   })
 })
+
+describe('direct mode failures', () => {
+  const direct = (at: number, failed: number): PipelineReading => ({ ...reading(at, []), mode: 'direct', sdk: { ...new LoggerStats().snapshot(0), failed } })
+
+  it('counts the failures within the rate window apart from the minute, so a recovered store is not judged on a minute-old outage', () => {
+    const figures = deriveFigures(direct(70_000, 500), direct(60_000, 500), direct(10_000, 0))
+    expect(figures.failures_last_minute).toBe(500)
+    expect(figures.failures_recent).toBe(0)
+    expect(deriveFigures(direct(70_000, 520), direct(60_000, 500), direct(10_000, 0)).failures_recent).toBe(20)
+  })
+})

@@ -12,6 +12,12 @@ export interface PipelineFigures {
   current_batch_size: number
   inserts_last_minute: number
   failures_last_minute: number
+  /**
+   * Direct mode: inserts that failed within the rate window (this process's commits). A minute's
+   * count outlives an outage by up to a minute; this says whether failures are still happening.
+   * Absent (queue mode, or no older reading yet): judged on the minute's count alone.
+   */
+  failures_recent?: number
   avg_batch_time_ms: number
   avg_batch_size: number
   /** Lifetime total (shared counters only grow): displayed, never judged — one old burst must not latch the health. */
@@ -87,6 +93,7 @@ export function deriveFigures(
     current_batch_size: currentBatchSize,
     inserts_last_minute: inserts,
     failures_last_minute: failures,
+    ...(!queue && rateBase ? { failures_recent: Math.max(0, now.sdk.failed - rateBase.sdk.failed) } : {}),
     avg_batch_time_ms: Math.round(avgBatchTime),
     avg_batch_size: round1(avgBatchSize),
     // Shared counters sum every producer of the queue; this process's own are the fallback when Redis is unreadable.

@@ -48,6 +48,7 @@ describe('health rules', () => {
     ['queue over 5,000', { queue_length: 5_001 }, 'queue_backed_up', 'degraded'],
     ['oldest event over 60 s', { oldest_event_age_seconds: 61 }, 'oldest_event_too_old', 'degraded'],
     ['over 100 failures a minute', { failures_last_minute: 101 }, 'high_failure_rate', 'critical'],
+    ['over 100 failures a minute, still failing within the rate window', { failures_last_minute: 101, failures_recent: 3 }, 'high_failure_rate', 'critical'],
     ['over 1,000 dropped recently', { recent_dropped_events: 1_001, total_dropped_events: 1_001 }, 'events_dropped', 'warning'],
     ['a dead letter', { dead_letters: 1 }, 'dead_letters', 'warning'],
     ['a spilled event waiting', { spill_waiting_events: 1 }, 'events_spilled_waiting', 'warning'],
@@ -63,6 +64,7 @@ describe('health rules', () => {
   it.each<[string, Partial<HealthInput>]>([
     ['queue exactly at 5,000', { queue_length: 5_000 }],
     ['exactly 100 failures', { failures_last_minute: 100 }],
+    ['over 100 failures a minute, none within the rate window (the store is back)', { failures_last_minute: 500, failures_recent: 0 }],
     ['exactly 1,000 dropped recently', { recent_dropped_events: 1_000 }],
     ['a huge lifetime total of drops, none recent', { total_dropped_events: 50_000, recent_dropped_events: 0 }],
     ['oldest exactly 60 s', { oldest_event_age_seconds: 60 }],

@@ -102,7 +102,9 @@ export function evaluateHealth(input: HealthInput, thresholds: Thresholds): Eval
         ? 'Events are waiting with nobody draining them: start a worker.'
         : `Events wait ${n(input.oldest_event_age_seconds)} s before they are stored. ${backlogAdvice(input)}`)
   }
-  if (input.failures_last_minute > thresholds.failuresPerMinuteCritical) {
+  // Failing now, not only within the last minute: once the store is back and commits succeed, a
+  // minute-old burst must not keep /health at 503 (and a load balancer draining the instance).
+  if (input.failures_last_minute > thresholds.failuresPerMinuteCritical && (input.failures_recent === undefined || input.failures_recent > 0)) {
     add('high_failure_rate', 'critical', `high failure rate: ${n(input.failures_last_minute)} failed inserts in the last minute (threshold ${n(thresholds.failuresPerMinuteCritical)})`,
       `${n(input.failures_last_minute)} inserts failed in the last minute: check the store's logs and connectivity. Failed batches are retried; events that keep failing go to the dead-letter queue.`)
   }
