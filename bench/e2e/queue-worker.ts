@@ -9,7 +9,7 @@
  */
 import cluster from 'node:cluster'
 import { parseArgs } from 'node:util'
-import { connectQueueRedis } from '../../src/cli/queue-setup.js'
+import { connectQueueRedis } from '../../src/service/queue-setup.js'
 import { configFromEnv, loadConfig } from '../../src/config.js'
 import { createPostgresStore } from '../../src/store/postgres/postgres-store.js'
 import { createLogger } from '../../src/util/logger.js'

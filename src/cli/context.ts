@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { configFromEnv, loadConfig, type Config, type ConfigInput } from '../config.js'
 import { AuditqError } from '../errors.js'
-import { openStore } from '../store/open-store.js'
+import { openStore, storeLocation } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
 import { createLogger, type Logger } from '../util/logger.js'
 
@@ -31,15 +31,7 @@ export function commandConfig(command: Command, overrides: Partial<ConfigInput> 
   )
 }
 
-/** Where the configured store lives, as `openStore` takes it. */
-export function storeLocation(config: Config) {
-  return {
-    databaseUrl: config.databaseUrl,
-    databaseSchema: config.databaseSchema,
-    dataDir: config.dataDir,
-    reads: { poolMax: config.reads.poolMax, statementTimeoutMs: config.reads.statementTimeoutMs },
-  }
-}
+export { storeLocation }
 
 /**
  * The store for commands that read (or prune) what is already there: `query`, `export`, `report`,

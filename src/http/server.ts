@@ -4,12 +4,13 @@ import type { Config } from '../config.js'
 import { dashboardRoutes } from '../dashboard/routes.js'
 import type { QueueStatus } from '../queue/queue-status.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
+import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
 import { errorBody, installErrorHandler } from './error-handler.js'
 import { ingestRoutes } from './ingest.js'
 import { integrityRoutes } from './integrity.js'
 import { monitoringRoutes, type MonitoringOptions } from './monitoring.js'
-import { startMonitoring } from '../observability/index.js'
+import { startMonitoring, type Monitoring } from '../observability/index.js'
 import { installIngestMetrics } from '../observability/http-metrics.js'
 import type { ServiceMetrics } from '../observability/metrics.js'
 import { installAccessControl, OPEN_PRINCIPAL, type PrincipalResolver } from './principal.js'
@@ -23,13 +24,21 @@ import { reportRoutes } from './reports.js'
 
 export interface ServerDependencies {
   config: Config
+  /** Takes ingested events. */
   audit: AuditLogger
+  /** What the read routes (query, export, integrity, reports, health) read; the logger's store when not given. */
+  store?: Store
   logger: Logger
-  /** Queue mode: live queue state for health. */
+  /**
+   * The service's monitoring, already started (and stopped) by its owner, `startService`. Without
+   * one the server starts its own and stops it when it closes (tests, embedding the server alone).
+   */
+  monitoring?: Monitoring
+  /** Queue mode, without `monitoring`: live queue state for health. */
   queueStatus?: () => Promise<QueueStatus>
   /** Who a request comes from. Default: everyone may do everything (the open loopback mode). */
   resolvePrincipal?: PrincipalResolver
-  /** Prometheus metrics the SDK logger already feeds (built before it); a fresh set otherwise. */
+  /** Without `monitoring`: Prometheus metrics the SDK logger already feeds (built before it); a fresh set otherwise. */
   metrics?: ServiceMetrics
   /** Queue mode: acknowledges recorded Redis losses (POST /api/v1/monitoring/redis-losses/ack). */
   acknowledgeRedisLosses?: MonitoringOptions['acknowledgeRedisLosses']
@@ -38,7 +47,9 @@ export interface ServerDependencies {
 const SAFE_REQUEST_ID = /^[\w.:-]{1,128}$/
 
 /** Builds the HTTP service without listening, so tests can `inject` and the CLI can `listen`. */
-export async function buildServer({ config, audit, logger, queueStatus, resolvePrincipal, metrics, acknowledgeRedisLosses }: ServerDependencies): Promise<FastifyInstance> {
+export async function buildServer(dependencies: ServerDependencies): Promise<FastifyInstance> {
+  const { config, audit, logger, queueStatus, resolvePrincipal, metrics, acknowledgeRedisLosses } = dependencies
+  const store = dependencies.store ?? audit.store
   // Assigned once the instance exists; the client-error handler below runs only after that.
   let counters: SecurityCounters | undefined
   const app = Fastify({
@@ -96,7 +107,7 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
   installErrorHandler(app, {
     bodyLimitBytes: config.http.bodyLimitBytes,
     retryAfterSeconds: config.http.unavailableRetryAfterSeconds,
-    isStoreUnavailable: (error) => audit.store.classifyError(error) === 'transient',
+    isStoreUnavailable: (error) => store.classifyError(error) === 'transient',
   })
   // Failed authentications are counted per client address and key id; a valid key always passes.
   const failedAuth = { perSecond: config.security.failedAuthPerSecond, burst: config.security.failedAuthBurst }
@@ -108,18 +119,22 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
   registerNdjsonParser(app, { maxLineBytes: config.http.maxNdjsonLineBytes, maxDepth: config.http.maxJsonDepth })
   await app.register(ingestRoutes, { audit, maxEventsPerRequest: config.http.maxEventsPerRequest })
   await app.register(queryRoutes, {
-    store: audit.store,
+    store,
     defaultLimit: config.http.defaultQueryLimit,
     maxLimit: config.http.maxQueryLimit,
     exports: config.reads,
   })
-  await app.register(integrityRoutes, { store: audit.store, limits: config.reads })
-  await app.register(reportRoutes, { store: audit.store, limits: config.reports })
-  const monitoring = await startMonitoring({ config, audit, logger, ...(queueStatus ? { queueStatus } : {}), ...(metrics ? { metrics } : {}) })
-  app.addHook('onClose', () => monitoring.stop())
+  await app.register(integrityRoutes, { store, limits: config.reads })
+  await app.register(reportRoutes, { store, limits: config.reports })
+  let monitoring = dependencies.monitoring
+  if (!monitoring) {
+    const own = await startMonitoring({ config, audit, store, logger, ...(queueStatus ? { queueStatus } : {}), ...(metrics ? { metrics } : {}) })
+    app.addHook('onClose', () => own.stop())
+    monitoring = own
+  }
   installIngestMetrics(app, monitoring.metrics)
   monitoring.metrics.attachSecurity(() => app.securityStats())
-  await app.register(monitoringRoutes, { store: audit.store, sampler: monitoring.sampler, metrics: monitoring.metrics, healthFailFrom: config.monitoring.healthFailFrom, ...(acknowledgeRedisLosses ? { acknowledgeRedisLosses } : {}) })
+  await app.register(monitoringRoutes, { store, sampler: monitoring.sampler, metrics: monitoring.metrics, healthFailFrom: config.monitoring.healthFailFrom, ...(acknowledgeRedisLosses ? { acknowledgeRedisLosses } : {}) })
   // GET / answers this index to API clients and the dashboard to browsers (src/dashboard/routes.ts).
   const apiIndex = {
     name: 'auditq',

@@ -2,6 +2,7 @@ import { hostname } from 'node:os'
 import type { Config } from '../config.js'
 import type { QueueStatus } from '../queue/queue-status.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
+import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
 import { AlertDelivery } from './alert-delivery.js'
 import { AlertRules } from './alerts.js'
@@ -12,6 +13,8 @@ import { PipelineSampler } from './sampler.js'
 export interface MonitoringDependencies {
   config: Config
   audit: AuditLogger
+  /** The store health pings and chain metrics read; the logger's own when not given. */
+  store?: Store
   logger: Logger
   queueStatus?: () => Promise<QueueStatus>
   /** Built by the caller when the SDK logger should feed its hooks (`auditq serve` does); else a fresh one. */
@@ -33,7 +36,8 @@ export async function startMonitoring(deps: MonitoringDependencies): Promise<Mon
   const { config } = deps
   const queueMode = deps.queueStatus !== undefined
   const metrics = deps.metrics ?? new ServiceMetrics(newRegistry())
-  metrics.observeChainWrites(deps.audit.store)
+  const store = deps.store ?? deps.audit.store
+  metrics.observeChainWrites(store)
   // Queue rules describe the shared queue: every service of one queue uses the same key, so a
   // receiver merges their notices. In direct mode each instance is its own pipeline.
   const source = queueMode ? `queue ${config.queue.prefix}/${config.queue.name}` : `direct ${hostname()}:${config.port}`
@@ -53,7 +57,7 @@ export async function startMonitoring(deps: MonitoringDependencies): Promise<Mon
     onDelivery: (state, outcome) => metrics.alertNotifications.labels(state, outcome).inc(),
   })
   const sampler = new PipelineSampler({
-    read: pipelineReader({ store: deps.audit.store, audit: deps.audit, pingTimeoutMs: 2_000, ...(deps.queueStatus ? { queueStatus: deps.queueStatus } : {}) }),
+    read: pipelineReader({ store, audit: deps.audit, pingTimeoutMs: 2_000, ...(deps.queueStatus ? { queueStatus: deps.queueStatus } : {}) }),
     thresholds: config.monitoring.thresholds,
     everyMs: config.monitoring.sampleEveryMs,
     historyMs: config.monitoring.historyMs,

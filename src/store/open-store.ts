@@ -1,3 +1,4 @@
+import type { Config } from '../config.js'
 import type { Logger } from '../util/logger.js'
 import type { Store } from './store.js'
 
@@ -12,6 +13,16 @@ export interface OpenStoreOptions {
   reads?: { poolMax: number; statementTimeoutMs: number } | undefined
   /** Receives driver-level warnings (e.g. a pooled connection dropped while idle). */
   logger?: Logger
+}
+
+/** Where the configured store lives, as `openStore` takes it. */
+export function storeLocation(config: Config): OpenStoreOptions {
+  return {
+    databaseUrl: config.databaseUrl,
+    databaseSchema: config.databaseSchema,
+    dataDir: config.dataDir,
+    reads: { poolMax: config.reads.poolMax, statementTimeoutMs: config.reads.statementTimeoutMs },
+  }
 }
 
 /**

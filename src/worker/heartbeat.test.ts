@@ -62,7 +62,7 @@ describe.skipIf(!hasRedis)('worker heartbeat on stop', () => {
 describe.skipIf(!hasRedisServer)('worker heartbeat while Redis is down', () => {
   async function startOnPrivateRedis(workerId: string, args: string[] = []) {
     const server = await startRedisServer({ args })
-    // As `auditq worker` connects (src/cli/queue-setup.ts): commands wait for Redis instead of failing.
+    // As `auditq worker` connects (src/service/queue-setup.ts): commands wait for Redis instead of failing.
     const redis = connectRedis(server.url, { maxRetriesPerRequest: null })
     redis.on('error', () => undefined) // Connection refused while the server is down: expected here.
     cleanups.push(async () => {

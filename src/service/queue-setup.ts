@@ -3,6 +3,7 @@ import type { Config } from '../config.js'
 import { AuditqError } from '../errors.js'
 import { connectRedis, readDurability, type DurabilityReport } from '../queue/redis-streams/index.js'
 import type { QueueModeOptions } from '../sdk/queued-logger.js'
+import { withDeadline } from '../util/deadline.js'
 import type { Logger } from '../util/logger.js'
 
 /** SDK queue-mode options from the one config. */
@@ -49,7 +50,7 @@ export async function connectQueueRedis(config: Config, logger: Logger): Promise
     logger[risky ? 'warn' : 'info']({ loss_window: report.lossWindow, settings: report.settings }, report.summary)
     return report
   }
-  const report = await withTimeout(check(), DURABILITY_CHECK_TIMEOUT_MS)
+  const report = await withDeadline(check(), DURABILITY_CHECK_TIMEOUT_MS)
   if (!report) {
     logger.warn('redis did not answer at start; its durability will be checked when it is reachable')
     redis.once('ready', () => {
@@ -70,16 +71,4 @@ export async function connectQueueRedis(config: Config, logger: Logger): Promise
 
 function evictionMessage(report: DurabilityReport): string {
   return `redis maxmemory-policy ${report.settings?.maxmemoryPolicy} may evict queued events; set it to noeviction (or queue.allowEvictingRedis to run anyway)`
-}
-
-export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), timeoutMs)
-  })
-  try {
-    return await Promise.race([promise.catch(() => undefined), timeout])
-  } finally {
-    clearTimeout(timer)
-  }
 }

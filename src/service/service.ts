@@ -1,0 +1,220 @@
+/**
+ * The one place that starts and stops auditq as a long-running service. `auditq serve` and
+ * `auditq worker` (and tests, in-process) call `startService`; it opens every component in one
+ * order and registers each one's stop with the lifecycle, which stops them in the reverse order.
+ * The CLI keeps only flags, signals and exit codes.
+ */
+import { hostname } from 'node:os'
+import type { FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
+import type { Registry } from 'prom-client'
+import { isLoopbackHost } from '../auth/loopback.js'
+import { startServiceAccess } from '../auth/service-access.js'
+import type { Config } from '../config.js'
+import { AuditqError } from '../errors.js'
+import { buildServer } from '../http/server.js'
+import { loadSigningKey } from '../integrity/signing-key-source.js'
+import { startMonitoring } from '../observability/index.js'
+import { BatchMetrics, newRegistry, ServiceMetrics } from '../observability/metrics.js'
+import { serveMetrics } from '../observability/metrics-server.js'
+import { queueStatusReader } from '../queue/queue-status.js'
+import { acknowledgeLosses, queueKeys, RedisResetWatch, type DurabilityReport } from '../queue/redis-streams/index.js'
+import { startMaintenance } from '../retention/scheduler.js'
+import { createAuditLogger } from '../sdk/audit-logger.js'
+import { openStore, storeLocation } from '../store/open-store.js'
+import type { Store } from '../store/store.js'
+import type { Logger } from '../util/logger.js'
+import { startWorkerRuntime, type WorkerRuntime } from '../worker/runtime.js'
+import { Lifecycle } from './lifecycle.js'
+import { connectQueueRedis, queueModeOptions } from './queue-setup.js'
+
+/** How long closing what a failed start opened may take before the start's error is thrown anyway. */
+const FAILED_START_STOP_MS = 5_000
+
+/** Part of the worker's shutdown deadline kept for closing the store after the drain. */
+const STORE_CLOSE_RESERVE_MS = 1_000
+
+export interface ServeOptions {
+  role: 'serve'
+  config: Config
+  logger: Logger
+  /** Queue mode: also run a worker in this process (default true). */
+  worker?: boolean
+  /** Allow a non-loopback bind while no API key exists. */
+  insecure?: boolean
+}
+
+export interface WorkerOptions {
+  role: 'worker'
+  config: Config
+  logger: Logger
+  /** Stable across restarts (host + slot), so a restarted worker reclaims its own pending entries at once. */
+  workerId: string
+  /** The registry worker metrics go to (a cluster's aggregator reads it); a fresh one by default. */
+  registry?: Registry
+  /** Serve GET /metrics on this port (0 = any free port). */
+  metricsPort?: number
+}
+
+export type ServiceOptions = ServeOptions | WorkerOptions
+
+export interface RunningService {
+  /** The HTTP service (`serve` only). */
+  readonly app?: FastifyInstance
+  /** Where HTTP (or, for a worker, /metrics) listens. */
+  readonly address?: string
+  readonly store: Store
+  /** Components in start order, as registered (for logs and tests). */
+  readonly components: string[]
+  /**
+   * Stops every component, newest first, within `deadlineMs` (serve: 15 s; worker:
+   * `worker.shutdownDeadlineMs`). Resolves true when all stopped cleanly (a worker drained what it
+   * held, the store closed) in time.
+   */
+  stop(options?: { deadlineMs?: number }): Promise<boolean>
+}
+
+/** How long `serve` may take to stop before its CLI exits anyway; in-flight commits normally take milliseconds. */
+export const SERVE_STOP_DEADLINE_MS = 15_000
+
+/**
+ * Starts the service. A start that fails (port in use, spill journal unwritable, bad signing key,
+ * store unreachable) stops what it already started and throws, so nothing is left holding
+ * connections or consuming from the queue.
+ */
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const lifecycle = new Lifecycle(options.logger)
+  const started = await lifecycle.start(() => (options.role === 'serve' ? startServe(options, lifecycle) : startWorker(options, lifecycle)), { deadlineMs: FAILED_START_STOP_MS })
+  const defaultDeadline = options.role === 'serve' ? SERVE_STOP_DEADLINE_MS : options.config.worker.shutdownDeadlineMs
+  return {
+    ...started,
+    components: lifecycle.names(),
+    stop: (stopOptions = {}) => lifecycle.stop({ deadlineMs: stopOptions.deadlineMs ?? defaultDeadline, reason: 'shutdown' }),
+  }
+}
+
+type Started = Pick<RunningService, 'app' | 'address' | 'store'>
+
+async function connectRedis(config: Config, logger: Logger, lifecycle: Lifecycle): Promise<{ redis: Redis; durability: DurabilityReport | undefined }> {
+  const connected = await connectQueueRedis(config, logger)
+  lifecycle.add('redis', () => connected.redis.disconnect())
+  return connected
+}
+
+async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<Started> {
+  const { config, logger } = options
+  const runWorker = options.worker !== false
+  const queue = config.redisUrl ? await connectRedis(config, logger, lifecycle) : undefined
+  // Built before the logger, so log() latency and group-commit batches reach the histograms.
+  const metrics = new ServiceMetrics(newRegistry())
+  const audit = await createAuditLogger({
+    ...metrics.sdkHooks,
+    ...storeLocation(config),
+    defaultTenant: config.defaultTenant,
+    groupCommit: config.groupCommit,
+    redaction: { keys: config.security.redactKeys, ipTruncation: config.security.ipTruncation },
+    logger,
+    ...queueModeOptions(config),
+  })
+  lifecycle.add('audit logger', () => audit.close())
+  const store = audit.store
+  const access = await startServiceAccess(config, logger, { insecure: options.insecure === true })
+  lifecycle.add('key store', () => access.keys.close())
+
+  const keys = queueKeys({ prefix: config.queue.prefix, queue: config.queue.name })
+  // One watch for the health reading and the in-process worker, so a Redis reset is noticed,
+  // logged and counted once per process.
+  const resetWatch = queue
+    ? new RedisResetWatch({ redis: queue.redis, keys, logger, source: `${hostname()}-${process.pid}`, onReset: (outcome) => metrics.recordRedisReset(outcome) })
+    : undefined
+  const queueStatus = queue ? queueStatusReader(queue.redis, config, queue.durability, resetWatch ? { resetWatch } : {}) : undefined
+  const monitoring = await startMonitoring({ config, audit, store, logger, metrics, ...(queueStatus ? { queueStatus } : {}) })
+  lifecycle.add('monitoring', () => monitoring.stop())
+
+  const app = await buildServer({
+    config,
+    audit,
+    store,
+    logger,
+    monitoring,
+    resolvePrincipal: access.resolver.resolve,
+    ...(queue ? { acknowledgeRedisLosses: (ids: string[] | 'all') => acknowledgeLosses(queue.redis, keys, ids) } : {}),
+  })
+  lifecycle.add('http', () => app.close())
+  const address = await app.listen({ host: config.host, port: config.port })
+  // A name such as `localhost` passed the loopback check by name; what counts is where the socket
+  // actually listens. An open service bound anywhere else (a hosts file mapping localhost to a
+  // LAN address, say) shuts down rather than serve every tenant to the network.
+  // (A string is a unix socket path: local by construction.)
+  const exposed = app.addresses().flatMap((bound) => (typeof bound === 'string' || isLoopbackHost(bound.address) ? [] : [bound.address]))
+  if (exposed.length > 0 && !options.insecure && (await access.resolver.isOpen())) {
+    throw new AuditqError('AUDITQ_CONFIG', `refusing to run open (no API keys) on ${exposed.join(', ')}: ${config.host} resolved to a non-loopback address. Create a key, bind to 127.0.0.1, or pass --insecure`)
+  }
+  // A retention run in progress finishes its current chunk on stop (the deadline bounds it); an
+  // interrupted run is safe: verify accepts a cut whose deletions are half done.
+  const maintenance = startMaintenance({ store, config, signingKey: await loadSigningKey(config.integrity), logger })
+  lifecycle.add('maintenance', () => maintenance.stop())
+  const mode = queue ? (runWorker ? 'queue (ingest + worker)' : 'queue (ingest only)') : 'direct'
+  logger.info({ address, mode, store: store.kind, location: store.description }, `auditq listening on ${address}`)
+
+  if (queue && runWorker) {
+    // Started last and in the background: a start that fails never consumed from the queue, and with
+    // Redis down at start the worker waits for it while ingest already listens (and spills).
+    const runtime: { started?: WorkerRuntime } = {}
+    // Named by host and port, so a restarted service reclaims its own pending entries at once.
+    const workerId = `${hostname()}-serve-${config.port}`
+    startWorkerRuntime({
+      config,
+      store,
+      redis: queue.redis,
+      logger,
+      workerId,
+      observeBatch: (report) => metrics.recordWorkerBatch(report),
+      observeFailedAttempt: () => metrics.recordWorkerFailedAttempt(),
+      ...(resetWatch ? { resetWatch } : {}),
+    }).then(
+      (worker) => (runtime.started = worker),
+      (error: unknown) => logger.error({ err: error }, 'in-process queue worker failed to start'),
+    )
+    // A worker still waiting for Redis to come up has nothing to flush: nothing to wait for.
+    lifecycle.add('worker', async () => (runtime.started ? (await runtime.started.stop()).drained : true))
+  }
+  return { app, address, store }
+}
+
+async function startWorker(options: WorkerOptions, lifecycle: Lifecycle): Promise<Started> {
+  const { config, logger, workerId } = options
+  if (!config.redisUrl) throw new AuditqError('AUDITQ_CONFIG', 'auditq worker needs AUDITQ_REDIS_URL (or --redis-url)')
+  const registry = options.registry ?? newRegistry()
+  const metrics = new BatchMetrics(registry)
+  let address: string | undefined
+  if (options.metricsPort !== undefined) {
+    const server = await serveMetrics({ host: config.host, port: options.metricsPort, logger, render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }) })
+    lifecycle.add('metrics server', () => server.close())
+    address = server.url
+    logger.info({ metrics_url: server.url }, 'worker metrics listening')
+  }
+  const { redis } = await connectRedis(config, logger, lifecycle)
+  const store = await openStore({ ...storeLocation(config), logger })
+  lifecycle.add('store', () => store.close())
+  metrics.observeChainWrites(store)
+  // Read before the runtime starts, so a bad key fails the start before anything is consumed.
+  const signingKey = await loadSigningKey(config.integrity)
+  const runtime = await startWorkerRuntime({
+    config,
+    store,
+    redis,
+    logger,
+    workerId,
+    observeBatch: (report) => metrics.recordWorkerBatch(report),
+    observeFailedAttempt: () => metrics.recordWorkerFailedAttempt(),
+    observeRedisReset: (outcome) => metrics.recordRedisReset(outcome),
+  })
+  // The drain gets the shutdown deadline but a reserve for closing the store; whatever it could not
+  // write and acknowledge stays pending in Redis for another worker.
+  lifecycle.add('worker', async () => (await runtime.stop(Math.max(100, config.worker.shutdownDeadlineMs - STORE_CLOSE_RESERVE_MS))).drained)
+  const maintenance = startMaintenance({ store, config, signingKey, logger })
+  // Not waited for: the drain owns the shutdown deadline, and an interrupted retention run is safe.
+  lifecycle.add('maintenance', () => void maintenance.stop())
+  return { store, ...(address ? { address } : {}) }
+}
