@@ -18,7 +18,7 @@ export interface MonitoringOptions {
 }
 
 /**
- * The seeds' monitoring endpoints. Status vocabulary, best to worst: healthy < warning < degraded
+ * The monitoring endpoints, in the shapes legacy dashboards read. Status vocabulary, best to worst: healthy < warning < degraded
  * < critical; the status is always the worst finding (health-rules.ts).
  */
 export async function monitoringRoutes(app: FastifyInstance, options: MonitoringOptions): Promise<void> {
@@ -70,7 +70,7 @@ export async function monitoringRoutes(app: FastifyInstance, options: Monitoring
     return { acknowledged }
   })
 
-  /** The seeds' dashboard figures: health, metrics, recommendations. Always 200: the body carries the status. */
+  /** The legacy dashboard's figures: health, metrics, recommendations. Always 200: the body carries the status. */
   app.get('/api/v1/monitoring/audit-metrics', { config: { access: 'admin' } }, async () => {
     const { reading, figures, evaluation } = await sampler.current()
     return {
