@@ -37,7 +37,7 @@ const configSchema = z.strictObject({
       /** Namespace and queue name in Redis (keys `<prefix>:{<name>}:…`). */
       prefix: z.string().min(1).default('auditq'),
       name: z.string().min(1).default('default'),
-      /** Un-acknowledged events Redis may hold before producers overflow (the seeds' 10,000). */
+      /** Un-acknowledged events Redis may hold before producers overflow (10,000 × ~600-byte events ≈ 6 MB: Redis memory stays bounded while workers catch up). */
       capEvents: z.coerce.number().int().min(1).default(10_000),
       /** Over the cap: spill to the local journal (no loss), block then spill, or drop (counted, refused). */
       overflowPolicy: z.enum(['spill', 'block', 'drop']).default('spill'),
@@ -78,11 +78,11 @@ const configSchema = z.strictObject({
     .strictObject({
       thresholds: z
         .strictObject({
-          /** Events waiting in the queue (direct mode: for the group commit) above this: degraded (the seeds' 5,000). */
+          /** Events waiting in the queue (direct mode: for the group commit) above this: degraded (5,000: the legacy dashboards' threshold, so existing runbooks still apply). */
           queueLengthDegraded: z.coerce.number().int().min(0).default(5_000),
-          /** Failed inserts in the last minute above this: critical (the seeds' 100). */
+          /** Failed inserts in the last minute above this: critical (100: the legacy dashboards' threshold). */
           failuresPerMinuteCritical: z.coerce.number().int().min(0).default(100),
-          /** Events dropped (refused over the cap) since the counters began, above this: warning (the seeds' 1,000). */
+          /** Events dropped (refused over the cap) since the counters began, above this: warning (1,000: the legacy dashboards' threshold). */
           droppedEventsWarning: z.coerce.number().int().min(0).default(1_000),
           /** The oldest event not yet stored has waited longer than this: degraded. */
           oldestEventAgeSecondsDegraded: z.coerce.number().min(0).default(60),
@@ -178,7 +178,7 @@ const configSchema = z.strictObject({
       chunkRows: z.coerce.number().int().min(1).max(100_000).optional(),
     })
     .prefault({}),
-  /** Issue #6: API keys, rate limits, redaction (see README "Security"). */
+  /** API keys, rate limits, redaction (see README "Security"). */
   security: z
     .strictObject({
       /**

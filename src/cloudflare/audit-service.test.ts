@@ -51,6 +51,15 @@ describe('AuditService without a queue writes to D1 directly (workerd + local D1
     expect(await worker.sql('SELECT count(*) AS n FROM audit_logs')).toEqual(before)
   })
 
+  it("refuses the retention run's reserved action as the Node SDK does, and stores nothing", async () => {
+    const before = await worker.sql<{ n: number }>('SELECT count(*) AS n FROM audit_logs')
+    const { status, json } = await worker.fetch('/log', { body: { action: 'audit.retention.cleanup' } })
+    expect(status).toBe(400)
+    expect(json.code).toBe('AUDITQ_VALIDATION')
+    expect(json.details).toEqual([expect.objectContaining({ field: 'action', rule: 'reserved' })])
+    expect(await worker.sql('SELECT count(*) AS n FROM audit_logs')).toEqual(before)
+  })
+
   it('logBulk stores the valid events and reports the invalid ones by index', async () => {
     const { json } = await worker.fetch('/bulk', { body: [{ action: 'a.one' }, { action: 'bad action!' }, { action: 'a.two', id: '0190b6a4-7c3e-7d2a-9f1e-3b5c2d4e6f70' }] })
     expect(json.ids).toHaveLength(2)
@@ -107,6 +116,17 @@ describe('AuditService with a queue (workerd + local D1 + local queue)', () => {
       const critical = await worker.fetch('/critical', { body: { action: 'account.locked' } })
       expect(await worker.sql('SELECT id, category FROM audit_logs')).toEqual([{ id: critical.json.id, category: 'critical' }])
       expect(queued.json.id).toMatch(/^[0-9a-f-]{36}$/)
+    } finally {
+      await worker.dispose()
+    }
+  })
+
+  it('an event of category critical in a bulk call is written to D1 at once; the others of the call wait in the queue', async () => {
+    const worker = await startWorker({ mode: 'queue', consumer: false })
+    try {
+      const bulk = await worker.fetch('/bulk', { body: [{ action: 'waits.in.queue' }, { action: 'account.locked', category: 'critical' }, { action: 'waits.in.queue' }] })
+      expect(bulk.json.ids).toHaveLength(3)
+      expect(await worker.sql('SELECT id, category FROM audit_logs')).toEqual([{ id: bulk.json.ids[1], category: 'critical' }])
     } finally {
       await worker.dispose()
     }

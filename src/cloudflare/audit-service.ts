@@ -1,23 +1,24 @@
 /**
  * auditq for Cloudflare Workers: `new AuditService({ database, queue? })`, the constructor of the
- * seed's OpenAuth audit service, with the Node SDK's `log` / `logCritical` / `logBulk`, event
- * format, validation and seed-shape mapping (the same `src/event` code).
+ * legacy OpenAuth audit service (so it drops in), with the Node SDK's `log` / `logCritical` /
+ * `logBulk`, event format and intake: validation, legacy-shape mapping, reserved actions and
+ * redaction (the same `src/event` code).
  *
  * - Without `queue`, events are written to D1 before `log()` resolves.
  * - With `queue`, `log()` resolves once the queue has accepted the message (`send` is awaited:
- *   the seed's fire-and-forget publish reported success for events that never left). If the
+ *   a fire-and-forget publish would report success for events that never left). If the
  *   queue refuses it, the event is written to D1 directly instead; should the send in fact have
  *   gone through, the consumer's insert is a no-op on the same id.
- * - `logCritical` always writes to D1 directly, as in the Node SDK.
+ * - Critical events (`logCritical`, or category `critical` in any call) are always written to D1
+ *   directly, as in the Node SDK.
  * - `logDetached(event, ctx)` is the non-blocking form for request paths: it hands the write to
  *   `ctx.waitUntil`, and a failure is counted in `stats()` and logged, never swallowed.
  */
 import { AuditqError } from '../errors.js'
+import { Intake, routeByCriticality, type BulkResult, type EventOutcome, type RejectedEvent } from '../event/intake.js'
+import { redactionPolicy, type RedactionOptions } from '../event/redact.js'
 import type { AuditEvent, AuditEventInput } from '../event/types.js'
-import { redactEvent, redactionPolicy, type RedactionOptions, type RedactionPolicy } from '../event/redact.js'
-import type { BulkResult, RejectedEvent } from '../sdk/audit-logger.js'
-import { validateEvent } from '../event/validate.js'
-import { insertIsolating, type EventOutcome } from '../store/isolating-insert.js'
+import { insertIsolating } from '../store/isolating-insert.js'
 import type { D1Database, MessageSendRequest, Queue } from './bindings.js'
 import { D1EventWriter } from './d1/writer.js'
 import { consoleLog, type CloudflareLog } from './console-log.js'
@@ -43,7 +44,7 @@ export interface AuditServiceConfig {
 }
 
 /**
- * The seed's token-usage event, accepted as is and mapped like every seed shape: `event_type` →
+ * The legacy OpenAuth token-usage event, accepted as is and mapped like every legacy shape: `event_type` →
  * action, `subject` → actor_id, `token_id` → resource_id (resource_type `token`), `timestamp`
  * (epoch seconds or ms) → occurred_at.
  */
@@ -60,7 +61,7 @@ export interface TokenUsageEvent {
 
 export type AuditInput = AuditEventInput | TokenUsageEvent
 
-// The Node SDK's result types (type-only: nothing of the SDK's Node code is bundled).
+// The same result types as the Node SDK's, from the shared intake.
 export type { BulkResult, RejectedEvent }
 
 export interface AuditServiceStats {
@@ -89,9 +90,8 @@ export class AuditService {
   private readonly queue: Queue<AuditEventMessage> | undefined
   private readonly writer: D1EventWriter
   private readonly now: () => Date
-  private readonly defaultTenant: string
   private readonly report: CloudflareLog
-  private readonly redaction: RedactionPolicy
+  private readonly intake: Intake
   private readonly counters: AuditServiceStats = { accepted: 0, invalid: 0, written: 0, queued: 0, queueFallbacks: 0, redacted: 0, detachedFailures: 0 }
 
   constructor(config: AuditServiceConfig) {
@@ -102,9 +102,16 @@ export class AuditService {
     this.queue = config.queue
     this.writer = new D1EventWriter(config.database)
     this.now = config.now ?? (() => new Date())
-    this.defaultTenant = config.defaultTenant ?? 'default'
-    this.redaction = redactionPolicy(config.redaction)
     this.report = config.log ?? consoleLog
+    this.intake = new Intake({
+      defaultTenant: config.defaultTenant ?? 'default',
+      redaction: redactionPolicy(config.redaction),
+      onInvalid: () => (this.counters.invalid += 1),
+      onAccepted: (report) => {
+        this.counters.accepted += 1
+        this.counters.redacted += report.redactedValues
+      },
+    })
   }
 
   /** `queue` when a queue binding was given, else `direct`. */
@@ -114,40 +121,17 @@ export class AuditService {
 
   /** Resolves with the event id once D1 holds the event (direct) or the queue accepted it. Throws AuditqError otherwise. */
   async log(input: AuditInput): Promise<string> {
-    return this.logOne(input, { critical: false })
+    return this.intake.one(input, { receivedAt: this.now() }, (events) => this.route(events))
   }
 
   /** As `log`, with category `critical`, and always written to D1 directly, never through the queue. */
   async logCritical(input: AuditInput): Promise<string> {
-    return this.logOne({ ...input, category: 'critical' }, { critical: true })
+    return this.log({ ...input, category: 'critical' })
   }
 
   /** Stores (or queues) every valid event; invalid ones are reported by index. Throws only if nothing could take the valid ones. */
   async logBulk(inputs: readonly unknown[]): Promise<BulkResult> {
-    const receivedAt = this.now()
-    const valid: { index: number; event: AuditEvent }[] = []
-    const rejected: RejectedEvent[] = []
-    inputs.forEach((input, index) => {
-      const result = this.validate(input, receivedAt)
-      if (result.ok) valid.push({ index, event: result.event })
-      else rejected.push({ index, errors: result.errors })
-    })
-    const outcomes = await this.route(valid.map((entry) => entry.event), { critical: false })
-    const ids: string[] = []
-    const notStored: string[] = []
-    outcomes.forEach((outcome, position) => {
-      const { index, event } = valid[position]!
-      if (outcome.ok) ids.push(event.id)
-      else if (outcome.error.code === 'AUDITQ_STORE_REJECTED') rejected.push({ index, errors: [{ field: '(event)', rule: 'store_rejected', message: outcome.error.message }] })
-      else notStored.push(event.id)
-    })
-    if (notStored.length > 0) {
-      throw new AuditqError('AUDITQ_STORE_UNAVAILABLE', `${notStored.length} of ${valid.length} events were not accepted; retry them with the same ids`, {
-        details: { not_stored_ids: notStored, stored_ids: ids },
-      })
-    }
-    rejected.sort((a, b) => a.index - b.index)
-    return { ids, rejected }
+    return this.intake.bulk(inputs, { receivedAt: this.now() }, (events) => this.route(events))
   }
 
   /** For request paths that must not wait: the write continues under `ctx.waitUntil`; a failure is counted and logged. */
@@ -166,33 +150,17 @@ export class AuditService {
     return { ...this.counters }
   }
 
-  private async logOne(input: AuditInput, options: { critical: boolean }): Promise<string> {
-    const result = this.validate(input, this.now())
-    if (!result.ok) {
-      const summary = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ')
-      throw new AuditqError('AUDITQ_VALIDATION', `invalid audit event: ${summary}`, { details: result.errors })
-    }
-    const [outcome] = await this.route([result.event], options)
-    if (!outcome || !outcome.ok) throw outcome?.error ?? new AuditqError('AUDITQ_INTERNAL', 'no outcome for event')
-    return result.event.id
+  /** Critical events (see `isCritical`) are written to D1 at once; the rest go through the queue when there is one. */
+  private route(events: AuditEvent[]): Promise<EventOutcome[]> {
+    return routeByCriticality(events, {
+      critical: (critical) => this.write(critical),
+      others: (others) => (this.queue ? this.enqueueOrWrite(this.queue, others) : this.write(others)),
+    })
   }
 
-  private validate(input: unknown, receivedAt: Date) {
-    const result = validateEvent(input, { receivedAt, defaultTenant: this.defaultTenant })
-    if (!result.ok) {
-      this.counters.invalid += 1
-      return result
-    }
-    this.counters.accepted += 1
-    this.counters.redacted += redactEvent(result.event, this.redaction).redactedValues
-    return result
-  }
-
-  private async route(events: AuditEvent[], options: { critical: boolean }): Promise<EventOutcome[]> {
-    if (events.length === 0) return []
-    if (!this.queue || options.critical) return this.write(events)
+  private async enqueueOrWrite(queue: Queue<AuditEventMessage>, events: AuditEvent[]): Promise<EventOutcome[]> {
     try {
-      await this.enqueue(this.queue, events)
+      await this.enqueue(queue, events)
       this.counters.queued += events.length
       return events.map(() => ({ ok: true }))
     } catch (error) {

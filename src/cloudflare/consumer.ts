@@ -35,7 +35,7 @@ export interface AuditBatchOptions {
   defaultTenant?: string
   /**
    * Redaction before storage, as in the Node SDK (default list; `{ keys: [] }` turns it off).
-   * Applied here too because seed-shaped producers send straight to the queue, past AuditService.
+   * Applied here too because legacy producers send straight to the queue, past AuditService.
    */
   redaction?: RedactionOptions
   /** Where decisions are reported; defaults to JSON lines on the console (Workers Logs). */
@@ -111,7 +111,7 @@ async function prepare(message: Message<unknown>, defaultTenant: string | undefi
   if (envelope.kind === 'malformed') {
     return { message, state: 'rejected', reason: 'malformed', errors: [{ field: '(message)', rule: 'envelope', message: envelope.reason }] }
   }
-  // Our producer stamps received_at when `log()` accepted the event; a seed producer sends none,
+  // Our producer stamps received_at when `log()` accepted the event; a legacy producer sends none,
   // so the time the queue accepted the message stands in (it is the same on every redelivery).
   const { received_at: sentReceivedAt, ...input } = envelope.event
   let receivedAt = message.timestamp

@@ -1,7 +1,7 @@
 /**
- * The queue message format of the seed's OpenAuth audit service: `{version: 1, event, enqueued_at}`.
- * auditq's producer puts the validated event (id, received_at and all) in `event`; the seed's
- * producer put its raw token-usage shape there. The consumer accepts both: an event is validated
+ * The queue message format of the legacy OpenAuth audit service: `{version: 1, event, enqueued_at}`.
+ * auditq's producer puts the validated event (id, received_at and all) in `event`; legacy
+ * producers put their raw token-usage shape there. The consumer accepts both: an event is validated
  * again on the way out of the queue either way, because the queue is a trust boundary too.
  */
 import type { AuditEvent } from '../event/types.js'
@@ -11,7 +11,7 @@ export const ENVELOPE_VERSION = 1
 export interface AuditEventMessage<Event = AuditEvent | Record<string, unknown>> {
   version: number
   event: Event
-  /** Epoch ms when the producer sent it (the seed sent epoch seconds; it is informational only). */
+  /** Epoch ms when the producer sent it (legacy producers send epoch seconds; it is informational only). */
   enqueued_at: number
 }
 

@@ -1,7 +1,7 @@
 /**
- * A UUID for an event that arrived without one (the seed's producer never set ids), derived from
+ * A UUID for an event that arrived without one (legacy OpenAuth producers set none), derived from
  * the queue message id, which stays the same on every redelivery of that message. So a redelivered
- * message stores once, where the seed's AUTOINCREMENT table stored it again on every delivery.
+ * message stores once, where an AUTOINCREMENT key would store it again on every delivery.
  * SHA-256 of a namespaced id, cut to 128 bits and marked as a UUIDv8 (RFC 9562 custom).
  */
 const NAMESPACE = 'auditq:cloudflare-queue-message:'

@@ -20,7 +20,7 @@ function errors(input: unknown): FieldError[] {
   return result.ok ? [] : result.errors
 }
 
-// Stand-ins for the variables in the seed examples (userId, req.ip, …).
+// Stand-ins for the variables in the legacy producers' examples (userId, req.ip, …).
 const userId = 'user_42'
 const violationCount = 3
 const req = { ip: '::ffff:203.0.113.7', headers: { 'user-agent': 'Mozilla/5.0 (Macintosh)' } }

@@ -17,7 +17,7 @@ interface Alias {
 }
 
 /**
- * Legacy field names from the seed payloads, mapped one by one. No shape is detected: each name
+ * Legacy field names that existing producers send, mapped one by one. No shape is detected: each name
  * means the same thing wherever it appears, so a payload mixing shapes still maps predictably.
  */
 export const SEED_ALIASES: Readonly<Record<string, Alias>> = {
@@ -57,7 +57,7 @@ export interface FieldEntry {
 
 export interface NormalizedInput {
   fields: Partial<Record<CanonicalField, FieldEntry>>
-  /** Names that are neither canonical nor a seed alias (including server-set ones like `received_at`). */
+  /** Names that are neither canonical nor a legacy alias (including server-set ones like `received_at`). */
   unknownFields: string[]
   /** Alias conflicts and unreadable properties. */
   errors: FieldError[]

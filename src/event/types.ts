@@ -1,7 +1,7 @@
 export const CATEGORIES = ['info', 'warning', 'critical'] as const
 export type Category = (typeof CATEGORIES)[number]
 
-/** What a caller may send (after seed-shape normalization). Everything but `action` is optional. */
+/** What a caller may send (after legacy-shape normalization). Everything but `action` is optional. */
 export interface AuditEventInput {
   action: string
   id?: string

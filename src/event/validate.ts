@@ -40,7 +40,7 @@ const SERVER_FIELDS = new Set(['received_at'])
 
 /**
  * Checks an event against every field rule and returns either the complete stored form or all
- * failing fields at once. Seed payload shapes are mapped first (see normalize.ts). Never throws,
+ * failing fields at once. Legacy payload shapes are mapped first (see normalize.ts). Never throws,
  * whatever the input: SDK callers log from request paths that must not fail because of auditing.
  */
 export function validateEvent(input: unknown, options: ValidateOptions): ValidationResult {

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AuditqError } from '../errors.js'
+import type { RejectedEvent } from '../event/intake.js'
 import type { FieldError } from '../event/types.js'
-import type { AuditLogger, RejectedEvent } from '../sdk/audit-logger.js'
+import type { AuditLogger } from '../sdk/audit-logger.js'
 import { NdjsonBody } from './ndjson.js'
 
 export interface IngestOptions {

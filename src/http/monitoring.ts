@@ -18,7 +18,7 @@ export interface MonitoringOptions {
 }
 
 /**
- * The seeds' monitoring endpoints. Status vocabulary, best to worst: healthy < warning < degraded
+ * The monitoring endpoints, in the shapes legacy dashboards read. Status vocabulary, best to worst: healthy < warning < degraded
  * < critical; the status is always the worst finding (health-rules.ts).
  */
 export async function monitoringRoutes(app: FastifyInstance, options: MonitoringOptions): Promise<void> {

@@ -21,6 +21,7 @@
  * cut is in the chain above it, such a row was put there afterwards and is `inserted`.
  */
 import { createHash, type Hash } from 'node:crypto'
+import { RETENTION_ACTION } from '../event/reserved.js'
 import { chainHash, chainHashV1, GENESIS_HASH } from './canonical.js'
 import type { ChainBreak, ChainHead, ChainRow, RetentionCut } from './types.js'
 
@@ -43,8 +44,8 @@ export interface WalkerOptions {
   v2FromSeq?: number
 }
 
-/** The action of the event a retention run chains once its deletions are done. */
-export const RETENTION_ACTION = 'audit.retention.cleanup'
+/** The action of the event a retention run chains once its deletions are done (reserved at intake). */
+export { RETENTION_ACTION }
 
 /** Is this the event that the run which made `cut` chains after it finished deleting? */
 export function marksCutComplete(cut: Pick<RetentionCut, 'seq' | 'cutoff'>, row: ChainRow): boolean {

@@ -1,7 +1,7 @@
 import type { PipelineReading } from './reading.js'
 
 /**
- * The seeds' `metrics` object plus the figures the dashboard and rules need. Direct mode has no
+ * The legacy services' `metrics` object (so their dashboards keep working) plus the figures the dashboard and rules need. Direct mode has no
  * queue: `queue_length` is the events accepted and not yet committed (waiting for the group commit
  * or in the one running now); workers and dead letters are 0. A figure that cannot be read right
  * now (Redis unreachable) is null, never a made-up 0.

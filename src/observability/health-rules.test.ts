@@ -74,7 +74,7 @@ describe('health rules', () => {
   })
 
   it("a later, milder rule never overwrites a graver one (the seeds' bug: dropped > 1,000 turned critical into warning)", () => {
-    // In the seeds' order: queue backed up (degraded), high failure rate (critical), dropped (warning) — the seeds reported "warning".
+    // Rules in this order: queue backed up (degraded), high failure rate (critical), dropped (warning); last-rule-wins would report "warning".
     const result = evaluate({ queue_length: 6_843, failures_last_minute: 145, recent_dropped_events: 1_247 })
     expect(result.status).toBe('critical')
     expect(result.findings.map((f) => [f.rule, f.status])).toEqual([

@@ -4,10 +4,10 @@ import type { PipelineFigures } from './figures.js'
 import type { SpillReading } from './reading.js'
 
 /**
- * Statuses from best to worst. `warning` (the seeds' dropped-events status) means "look at this";
+ * Statuses from best to worst. `warning` (the status legacy dashboards show for dropped events) means "look at this";
  * `degraded` means events are not flowing to the store as they should; `critical` means events are
- * failing or cannot be stored at all. The reported status is the worst finding: unlike the seeds'
- * code, a later, milder rule never overwrites an earlier, graver one.
+ * failing or cannot be stored at all. The reported status is the worst finding: a later, milder
+ * rule never overwrites an earlier, graver one, so a flood of drops cannot hide failing inserts.
  */
 export const STATUSES = ['healthy', 'warning', 'degraded', 'critical'] as const
 export type HealthStatus = (typeof STATUSES)[number]

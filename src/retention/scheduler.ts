@@ -1,5 +1,5 @@
 /**
- * The periodic side of issue #5 inside `serve` and `worker`: sign moved chain heads every
+ * The periodic side of integrity and retention inside `serve` and `worker`: sign moved chain heads every
  * `integrity.checkpointIntervalMs` (when a key is configured) and run retention every
  * `retention.intervalMs` (when `retention.days` is set). Several processes may run this; the
  * retention lock lets only one of them delete at a time, the others log that it was busy.

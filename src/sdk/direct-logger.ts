@@ -1,33 +1,24 @@
+import { isCritical, type EventOutcome } from '../event/intake.js'
 import type { AuditEvent } from '../event/types.js'
-import type { EventOutcome } from '../store/isolating-insert.js'
 import type { Store } from '../store/store.js'
-import { BaseAuditLogger, type AuditLoggerOptions } from './audit-logger.js'
-import { GroupCommitter } from './group-commit.js'
-
-export const DEFAULT_GROUP_COMMIT = { maxBatchEvents: 500, maxWaitMs: 0 }
+import { BaseAuditLogger } from './base-logger.js'
+import type { GroupCommitter } from './group-commit.js'
+import type { AuditLoggerOptions, Ownership } from './types.js'
 
 /** Direct mode: every accepted event is group-committed to the store before its call resolves. */
 export class DirectAuditLogger extends BaseAuditLogger {
   protected readonly committer: GroupCommitter
+  private readonly ownsStore: boolean
 
-  constructor(
-    store: Store,
-    private readonly ownsStore: boolean,
-    options: AuditLoggerOptions,
-  ) {
+  constructor(store: Store, options: AuditLoggerOptions, ownership: Ownership) {
     super(store, options)
-    this.committer = new GroupCommitter(store, {
-      ...DEFAULT_GROUP_COMMIT,
-      ...options.groupCommit,
-      onCommit: (report) => {
-        this.counters.recordCommit(report)
-        options.observeCommit?.(report)
-      },
-    })
+    this.ownsStore = ownership.ownsStore
+    this.committer = this.createCommitter(options)
   }
 
-  protected route(events: AuditEvent[], options: { critical: boolean }): Promise<EventOutcome[]> {
-    return this.committer.submit(events, { urgent: options.critical })
+  protected route(events: AuditEvent[]): Promise<EventOutcome[]> {
+    // A critical event skips the linger, and takes the events of its call along with it.
+    return this.committer.submit(events, { urgent: events.some(isCritical) })
   }
 
   protected async shutdown(): Promise<void> {

@@ -69,7 +69,7 @@ export class GroupCommitter {
     const outcomes = events.map(
       (event) => new Promise<EventOutcome>((settle) => this.pending.push({ event, settle, at })),
     )
-    this.schedule(submitOptions.urgent === true)
+    this.schedule({ urgent: submitOptions.urgent === true })
     return Promise.all(outcomes)
   }
 
@@ -79,7 +79,7 @@ export class GroupCommitter {
     return new Promise((resolve) => this.idleWaiters.push(resolve))
   }
 
-  private schedule(urgent: boolean): void {
+  private schedule({ urgent }: { urgent: boolean }): void {
     if (this.flushing) return
     const full = this.pending.length >= this.options.maxBatchEvents
     if (urgent || full || this.options.maxWaitMs === 0) {

@@ -1,6 +1,8 @@
+import type { OverflowTally } from '../queue/overflow.js'
 import type { CommitReport } from './group-commit.js'
 
-export interface LoggerStatsSnapshot {
+/** The queue-mode figures (`enqueued` … `refused`) are those of `OverflowTally`; 0 in direct mode. */
+export interface LoggerStatsSnapshot extends OverflowTally {
   /** Events that passed validation and were handed to the store. */
   accepted: number
   /** Events refused by the validator. */
@@ -14,18 +16,6 @@ export interface LoggerStatsSnapshot {
   /** Failures of `logDetached` calls (a subset of invalid + failed, seen by no caller). */
   detachedFailures: number
   commits: number
-  /** Queue mode: events Redis accepted. */
-  enqueued: number
-  /** Queue mode: events that found the queue over its cap. */
-  overflowed: number
-  /** Queue mode: events that found Redis unreachable. */
-  queueUnavailable: number
-  /** Queue mode: events written to the local spill journal. */
-  spilled: number
-  /** Queue mode: spilled events moved back into the queue. */
-  replayed: number
-  /** Queue mode: events refused (policy drop, or the spill journal full/failed); their callers were told. */
-  refused: number
   /** Metadata values replaced by "[REDACTED]" before storage (security.redactKeys). */
   redacted: number
   /** IP addresses cut to their /24 or /48 network before storage (security.ipTruncation). */

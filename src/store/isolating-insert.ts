@@ -1,9 +1,9 @@
 import { AuditqError } from '../errors.js'
+import type { EventOutcome } from '../event/intake.js'
 import type { AuditEvent } from '../event/types.js'
 import type { Store } from './store.js'
 
-/** What happened to one event of a batch: stored (or already stored), or the error that kept it out. */
-export type EventOutcome = { ok: true } | { ok: false; error: AuditqError }
+export type { EventOutcome }
 
 export interface IsolatingInsertReport {
   /** One outcome per input event, in input order. */

@@ -77,7 +77,7 @@ export interface Store {
   ping(): Promise<void>
   classifyError(error: unknown): StoreErrorKind
   close(): Promise<void>
-  /** Hash chain, checkpoints and retention (issue #5). Both real stores implement it. */
+  /** Hash chain, checkpoints and retention. Both real stores implement it. */
   readonly integrity?: IntegrityStore
   /** How this process's chained inserts went, for metrics; stores with nothing to tell omit it. */
   chainWriteStats?(): ChainWriteStats

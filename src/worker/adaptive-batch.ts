@@ -1,6 +1,7 @@
 /**
  * Batch size follows the backlog: small batches keep latency low when the queue is short, large
- * ones amortize per-statement cost when it is long. Defaults are the seeds' tiers.
+ * ones amortize per-statement cost when it is long. Defaults (100 below 1,000 queued,
+ * 300 below 5,000, 1,000 above) are the legacy processor's tiers, so a migrated deployment batches as before.
  */
 export interface BatchTier {
   /** This tier applies while the queue depth is below this many entries. */

@@ -6,7 +6,7 @@ export interface BackoffOptions {
   maxDelayMs: number
 }
 
-/** The seeds' processor: 3 attempts, exponential from 2 s. */
+/** 3 attempts, exponential from 2 s (≈6 s in all): the legacy processor's schedule, so a migrated deployment dead-letters at the same point. */
 export const DEFAULT_BACKOFF: BackoffOptions = { attempts: 3, initialDelayMs: 2_000, maxDelayMs: 30_000 }
 
 /**

@@ -3,7 +3,7 @@ import type { BatchReport } from './queue-worker.js'
 const WINDOW_MS = 60_000
 
 /**
- * The seeds' per-minute figures, as a sliding window instead of counters reset by a timer (a reset
+ * Per-minute figures (as legacy dashboards expect them), as a sliding window instead of counters reset by a timer (a reset
  * that races the reader shows zero right after every minute boundary).
  */
 export class RollingFigures {

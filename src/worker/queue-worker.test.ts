@@ -79,7 +79,7 @@ describe.skipIf(!hasRedis)('queue worker', () => {
     const ids = await storedIds(t.store)
     expect(ids).toHaveLength(5_000)
     expect(new Set(ids)).toEqual(new Set(events.map((e) => e.id)))
-    // A 5,000 backlog is read in the seeds' large tiers, not 100 at a time.
+    // A 5,000 backlog is read in the large tier, not 100 at a time.
     expect(Math.max(...reports.map((r) => r.size))).toBeGreaterThan(100)
   })
 

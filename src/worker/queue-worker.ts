@@ -10,7 +10,7 @@ export interface QueueWorkerOptions {
   store: Store
   logger: Logger
   batch?: AdaptiveBatchOptions
-  /** A batch is written when full or when its oldest entry has waited this long (seeds: 5 s; ours 1 s). */
+  /** A batch is written when full or when its oldest entry has waited this long (1 s: a quiet queue still reaches the store within about a second). */
   flushIntervalMs?: number
   /** Longest a read blocks when nothing is buffered, so stop() is noticed promptly. */
   idleBlockMs?: number

@@ -12,9 +12,9 @@ import { EMBEDDED_MIGRATIONS } from '../../store/embedded/migrations.js'
 import type { D1Database } from '../bindings.js'
 
 /**
- * The seed's `token_usage` table, as a read-only view over `audit_logs`. Events the seed's shape
- * produced (`token_id` → resource_type `token`) appear with their seed column names; `timestamp`
- * is epoch seconds as the seed stored it. Differences: `id` is the event's UUID (TEXT), not an
+ * The legacy OpenAuth audit service's `token_usage` table, as a read-only view over `audit_logs`, so
+ * its existing queries keep working. Events of its token-usage shape (`token_id` → resource_type
+ * `token`) appear with its column names; `timestamp` is epoch seconds as that table stored it. Differences: `id` is the event's UUID (TEXT), not an
  * autoincrement integer — an integer would number a redelivered message twice — and the view
  * cannot be written to: write through `AuditService` or the queue.
  */

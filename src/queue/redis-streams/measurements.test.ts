@@ -127,9 +127,9 @@ describe.runIf(measure)('queue measurements', () => {
         return producers.get(keys.events)!.enqueue([event])
       })
       results[`one script call per event, auto-pipelining ${autoPipelining}`] = await concurrentCallers(total, (event, keys) =>
-        new QueueScripts(redis, keys).enqueueWithCap([encodeEvent(event)], cap),
+        new QueueScripts(redis, keys).enqueueWithCap([encodeEvent(event)], { capEvents: cap }),
       )
-      // The seeds' design: read the length, then push — two round trips and a race per event.
+      // The legacy design: read the length, then push — two round trips and a race per event.
       results[`seed LLEN + LPUSH, auto-pipelining ${autoPipelining}`] = await concurrentCallers(total, async (event, keys) => {
         if ((await redis.llen(keys.events)) < cap) await redis.lpush(keys.events, encodeEvent(event))
       })

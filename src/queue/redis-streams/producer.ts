@@ -52,7 +52,7 @@ interface Segment {
  * enqueue-with-cap script call (split at `maxEventsPerCall`). 128 concurrent callers, each
  * enqueuing one event at a time (`measurements.test.ts`, median of 5 runs, one shared 2-core
  * machine, local Redis 7.0): coalescing 84k–110k events/s; one script call per event 43k–52k with
- * ioredis auto-pipelining and 57k–67k without; the seeds' LLEN-then-LPUSH 45k–75k (and racy).
+ * ioredis auto-pipelining and 57k–67k without; the legacy LLEN-then-LPUSH 45k–75k (and racy).
  * Auto-pipelining made no measurable difference to the coalescing producer.
  */
 export class RedisStreamsProducer implements QueueProducer {
@@ -137,7 +137,7 @@ export class RedisStreamsProducer implements QueueProducer {
   private send(segments: Segment[]): void {
     const payloads = segments.flatMap(({ waiter, from, count }) => waiter.payloads.slice(from, from + count))
     this.calls++
-    const call = this.scripts.enqueueWithCap(payloads, this.capEvents, this.countOverflow).then(
+    const call = this.scripts.enqueueWithCap(payloads, { capEvents: this.capEvents, countOverflow: this.countOverflow }).then(
       (entryIds) => this.settle(segments, entryIds.length, undefined),
       (error: unknown) => this.settle(segments, 0, error),
     )

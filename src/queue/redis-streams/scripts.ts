@@ -42,10 +42,14 @@ export class QueueScripts {
     this.redis = withScripts(redis)
   }
 
-  /** Returns the entry ids of the payloads that fit, in order; the others were counted as overflow if `countOverflow`. */
-  async enqueueWithCap(payloads: readonly string[], capEvents: number, countOverflow = true): Promise<string[]> {
+  /**
+   * Returns the entry ids of the payloads that fit, in order; the others are counted as overflow
+   * unless `countOverflow` is false (a spill replay: its events overflowed once already).
+   */
+  async enqueueWithCap(payloads: readonly string[], options: { capEvents: number; countOverflow?: boolean }): Promise<string[]> {
     const { events, counters } = this.keys
-    return (await this.redis.auditqEnqueueWithCap(events, counters, capEvents, countOverflow ? 1 : 0, ...payloads)) as string[]
+    const countOverflow = options.countOverflow ?? true
+    return (await this.redis.auditqEnqueueWithCap(events, counters, options.capEvents, countOverflow ? 1 : 0, ...payloads)) as string[]
   }
 
   async ackAndDelete(entryIds: readonly string[]): Promise<number> {

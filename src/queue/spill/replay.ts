@@ -64,7 +64,7 @@ export async function replayUnit(job: UnitReplay): Promise<'drained' | 'caught-u
     const start = seq === from.segment ? from.offset : SEGMENT_HEADER_BYTES
     // Only where a dead writer stopped can damage be a write it never finished (and never acked).
     const mayEndTorn = !active && index === order.length - 1
-    await replaySegment(job, seq, start, limit, mayEndTorn)
+    await replaySegment(job, { seq, start, limit, mayEndTorn })
     if (isActive) return 'caught-up'
     const next = order[index + 1]
     if (next === undefined && !active) return 'drained'
@@ -83,7 +83,9 @@ export async function replayUnit(job: UnitReplay): Promise<'drained' | 'caught-u
   return active ? 'caught-up' : 'drained'
 }
 
-async function replaySegment(job: UnitReplay, seq: number, start: number, limit: number, mayEndTorn: boolean) {
+/** Delivers the records of segment `seq` between byte offsets `start` and `limit`. */
+async function replaySegment(job: UnitReplay, range: { seq: number; start: number; limit: number; mayEndTorn: boolean }) {
+  const { seq, start, limit, mayEndTorn } = range
   const { unit, report } = job
   let batch: AuditEvent[] = []
   let batchBytes = 0

@@ -62,7 +62,7 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   // PostgreSQL's chain moved out of the event rows; here one writer holds the lock either way and
   // the in-row chain costs ~11 % (BENCHMARKS.md), so the layout stays.
   7: [],
-  // API keys (issue #6): scopes as comma-separated text, times as epoch ms like audit_logs.
+  // API keys: scopes as comma-separated text, times as epoch ms like audit_logs.
   10: [
     `CREATE TABLE api_keys (
       id          TEXT    NOT NULL PRIMARY KEY,

@@ -86,9 +86,9 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
   5: ['CREATE INDEX audit_checkpoints_tenant_idx ON audit_checkpoints (tenant_id, id DESC)'],
   // Chain format 2: links hash each event's content digest (docs/integrity.md); see chain-sql.ts.
   6: CHAIN_FORMAT_2_MIGRATION,
-  // The chain moves out of the event rows (chain-links-sql.ts): the worker-process cost of #5.
+  // The chain moves out of the event rows (chain-links-sql.ts): the hash chain's cost in the worker process.
   7: CHAIN_LINKS_MIGRATION,
-  // API keys (issue #6): only a SHA-256 of each secret; looked up by id, so the primary key is the only index.
+  // API keys: only a SHA-256 of each secret; looked up by id, so the primary key is the only index.
   10: [
     `CREATE TABLE api_keys (
       id          text        PRIMARY KEY,

@@ -62,7 +62,7 @@ describe.skipIf(!hasPostgres)('postgres store', () => {
     const reports = await Promise.all(stores.map((store) => store.migrate()))
     // Exactly one of them created the schema; the others waited on the lock and found it done.
     expect(reports.filter((report) => report.applied.length > 0)).toHaveLength(1)
-    // Derived from the plan, so each issue's migrations (versions reserved per session) keep it true.
+    // Derived from the plan, so it stays true as migrations are added.
     const latest = Math.max(...MIGRATION_PLAN.map((step) => step.version))
     expect(reports.every((report) => report.current === latest)).toBe(true)
     const client = await rawClient(schema)

@@ -1,0 +1,13 @@
+/**
+ * Actions only auditq itself writes. The intake refuses them from every caller (SDK, HTTP, Workers):
+ * a forged record of one of these would be read by auditq as its own.
+ */
+
+/**
+ * The action of the event a retention run chains once its deletions are done. Verify reads it to
+ * know a cut is complete, so a forged one could make verify flag a half-done run early.
+ */
+export const RETENTION_ACTION = 'audit.retention.cleanup'
+
+/** Each reserved action with who alone may write it (the text of the refusal). */
+export const RESERVED_ACTIONS: ReadonlyMap<string, string> = new Map([[RETENTION_ACTION, "auditq's own retention runs"]])

@@ -1,0 +1,136 @@
+import { AuditqError } from '../errors.js'
+import { Intake, type BulkResult, type EventOutcome } from '../event/intake.js'
+import { redactionPolicy } from '../event/redact.js'
+import type { AuditEvent, AuditEventInput } from '../event/types.js'
+import type { Store } from '../store/store.js'
+import { createLogger, type Logger } from '../util/logger.js'
+import { GroupCommitter } from './group-commit.js'
+import { LoggerStats, type LoggerStatsSnapshot } from './stats.js'
+import type { AuditLogger, AuditLoggerOptions, BulkOptions } from './types.js'
+
+/** Group commit unless `groupCommit` says otherwise: a lone event commits at once (no linger). */
+const DEFAULT_GROUP_COMMIT = { maxBatchEvents: 500, maxWaitMs: 0 }
+
+/**
+ * Everything the SDK's loggers share — the intake (validation, tenant, reserved actions, redaction,
+ * bulk outcomes), detached logging, shutdown order. A mode supplies only where accepted events go
+ * (`route`) and how it drains (`shutdown`).
+ */
+export abstract class BaseAuditLogger implements AuditLogger {
+  protected readonly counters = new LoggerStats()
+  protected readonly log_: Logger
+  private readonly now: () => Date
+  private readonly observeLogSeconds: ((seconds: number) => void) | undefined
+  private readonly intake: Intake
+  private readonly detached = new Set<Promise<unknown>>()
+  /** Accepted events on their way (awaiting Redis or a commit); close() waits for them before shutting down. */
+  private readonly routing = new Set<Promise<unknown>>()
+  private closing: Promise<void> | undefined
+
+  constructor(
+    readonly store: Store,
+    options: AuditLoggerOptions,
+  ) {
+    this.log_ = options.logger ?? createLogger({ level: 'warn', name: 'auditq-sdk' })
+    this.now = options.now ?? (() => new Date())
+    this.observeLogSeconds = options.observeLogSeconds
+    this.intake = new Intake({
+      defaultTenant: options.defaultTenant ?? 'default',
+      redaction: redactionPolicy(options.redaction),
+      onInvalid: (rule) => this.counters.recordInvalid(rule),
+      onAccepted: (report) => {
+        this.counters.redacted += report.redactedValues
+        if (report.ipTruncated) this.counters.ipTruncated += 1
+        this.counters.accepted += 1
+      },
+    })
+  }
+
+  /**
+   * Sends validated events on their way; resolves with one outcome per event once each is durably
+   * accepted or refused. Critical events (`isCritical`) must reach the store before it resolves.
+   */
+  protected abstract route(events: AuditEvent[]): Promise<EventOutcome[]>
+  /** Waits for everything accepted to be durable and releases resources; called once. */
+  protected abstract shutdown(): Promise<void>
+  /** This process's group commit (every event in direct mode, critical events in queue mode): the source of the pending figures. */
+  protected abstract readonly committer: GroupCommitter
+
+  async log(event: AuditEventInput): Promise<string> {
+    return this.logOne(event)
+  }
+
+  async logCritical(event: AuditEventInput): Promise<string> {
+    return this.logOne({ ...event, category: 'critical' })
+  }
+
+  async logBulk(inputs: readonly unknown[], options: BulkOptions = {}): Promise<BulkResult> {
+    this.assertOpen()
+    const call = { receivedAt: options.receivedAt ?? this.now(), ...(options.boundTenant === undefined ? {} : { boundTenant: options.boundTenant }) }
+    return this.intake.bulk(inputs, call, (events) => this.dispatch(events))
+  }
+
+  logDetached(event: AuditEventInput): void {
+    const pending = this.logOne(event).catch((error: unknown) => {
+      this.counters.detachedFailures += 1
+      const { code, message } = error instanceof AuditqError ? error : { code: 'AUDITQ_INTERNAL', message: String(error) }
+      this.log_.error({ code, action: safeAction(event), err_message: message }, 'detached audit event not stored')
+    })
+    this.detached.add(pending)
+    void pending.finally(() => this.detached.delete(pending))
+  }
+
+  stats(): LoggerStatsSnapshot {
+    const since = this.committer.oldestWaitingSince
+    return this.counters.snapshot(this.committer.pendingCount, since === null ? null : Math.max(0, Date.now() - since), this.committer.inFlightCount)
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      // Events already accepted finish their route (queue, spill or store) before anything closes:
+      // otherwise an overflow arriving during shutdown would find the spill journal already shut.
+      await Promise.allSettled([...this.routing, ...this.detached])
+      await this.shutdown()
+    })()
+    return this.closing
+  }
+
+  /** The group commit every mode writes through, counted in `stats()` and reported to `observeCommit`. */
+  protected createCommitter(options: AuditLoggerOptions): GroupCommitter {
+    return new GroupCommitter(this.store, {
+      ...DEFAULT_GROUP_COMMIT,
+      ...options.groupCommit,
+      onCommit: (report) => {
+        this.counters.recordCommit(report)
+        options.observeCommit?.(report)
+      },
+    })
+  }
+
+  private async logOne(input: AuditEventInput): Promise<string> {
+    this.assertOpen()
+    return this.intake.one(input, { receivedAt: this.now() }, async (events) => {
+      const started = this.observeLogSeconds ? performance.now() : 0
+      const outcomes = await this.dispatch(events)
+      if (this.observeLogSeconds) this.observeLogSeconds((performance.now() - started) / 1000)
+      return outcomes
+    })
+  }
+
+  private dispatch(events: AuditEvent[]): Promise<EventOutcome[]> {
+    const routed = this.route(events)
+    this.routing.add(routed)
+    void routed.finally(() => this.routing.delete(routed)).catch(() => undefined)
+    return routed
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new AuditqError('AUDITQ_CLOSED', 'the audit logger is closed')
+  }
+}
+
+function safeAction(event: unknown): string | undefined {
+  if (typeof event !== 'object' || event === null) return undefined
+  const action = (event as { action?: unknown }).action
+  return typeof action === 'string' ? action.slice(0, 128) : undefined
+}
