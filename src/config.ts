@@ -73,7 +73,7 @@ const configSchema = z.strictObject({
       heartbeatEveryMs: z.number().int().min(100).default(2_000),
     })
     .prefault({}),
-  /** Health rules, the history sampler and alert delivery (README "Monitoring" lists every rule). */
+  /** Health rules, the history sampler and alert delivery (docs/monitoring.md lists every rule). */
   monitoring: z
     .strictObject({
       thresholds: z
@@ -178,7 +178,7 @@ const configSchema = z.strictObject({
       chunkRows: z.coerce.number().int().min(1).max(100_000).optional(),
     })
     .prefault({}),
-  /** API keys, rate limits, redaction (see README "Security"). */
+  /** API keys, rate limits, redaction (see docs/security.md). */
   security: z
     .strictObject({
       /**

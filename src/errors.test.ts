@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest'
 import { AuditqError, ERROR_CATALOG, type ErrorCode } from './errors.js'
 
 describe('error catalog', () => {
-  it('is documented in full in the README error table, with matching statuses', () => {
-    const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8')
+  it('is documented in full in the error table of docs/errors.md, with matching statuses', () => {
+    const table = readFileSync(join(import.meta.dirname, '..', 'docs', 'errors.md'), 'utf8')
     for (const [code, { status }] of Object.entries(ERROR_CATALOG)) {
-      expect(readme, code).toMatch(new RegExp(`\\| \`${code}\` \\| ${status} \\|`))
+      expect(table, code).toMatch(new RegExp(`\\| \`${code}\` \\| ${status} \\|`))
     }
   })
 

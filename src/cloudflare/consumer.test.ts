@@ -4,7 +4,7 @@ import { DLQ, QUEUE, eventually, startWorker, type TestWorker } from '../../test
 // workerd start-up and queue delivery on a shared 2-core machine: generous bounds, never fixed sleeps.
 vi.setConfig({ testTimeout: 90_000, hookTimeout: 60_000 })
 
-/** The legacy OpenAuth audit service's documented test message, exactly as `wrangler queues producer … send` would send it. */
+/** The test message of the older token-usage design's instructions, exactly as `wrangler queues producer … send` would send it. */
 const SEED_TEST_MESSAGE = {
   version: 1,
   event: { token_id: 'test-token', subject: 'user:test', event_type: 'generated', timestamp: 1234567890 },

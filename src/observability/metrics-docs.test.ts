@@ -5,10 +5,9 @@ import { loadConfig } from '../config.js'
 import { evaluateHealth } from './health-rules.js'
 import { ALL_RULES, newRegistry, ServiceMetrics } from './metrics.js'
 
-const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8')
-const monitoring = readme.slice(readme.indexOf('## Monitoring'), readme.indexOf('\n## ', readme.indexOf('## Monitoring') + 1))
+const monitoring = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'monitoring.md'), 'utf8')
 
-describe('the README Monitoring section', () => {
+describe('docs/monitoring.md', () => {
   it('lists every auditq_* metric the service and workers register', async () => {
     const registry = newRegistry()
     // A store that reports chain writes adds its counter (PostgreSQL's does).

@@ -268,7 +268,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
       { timeout: 10_000 },
     )
     await w.page.screenshot({ path: artifactPath('dashboard-under-load') })
-    // The README's picture is this screenshot; refresh it on purpose, not on every run.
+    // The dashboard picture in docs/monitoring.md is this screenshot; refresh it on purpose, not on every run.
     if (process.env.AUDITQ_UPDATE_SCREENSHOT === '1') {
       mkdirSync(README_IMAGE_DIR, { recursive: true })
       copyFileSync(artifactPath('dashboard-under-load'), join(README_IMAGE_DIR, 'dashboard.png'))

@@ -4,7 +4,7 @@
  * timeline by hour or day. All queries run in one `db.batch` (one transaction), so the figures
  * agree with each other even while events keep arriving.
  *
- * The result shape is auditq-on-Workers' own and deliberately flat (documented in the README);
+ * The result shape is auditq-on-Workers' own and deliberately flat (documented in docs/cloudflare.md);
  * timestamps are ISO-8601 UTC, counts are integers, `success_rate` is null when nothing matched.
  */
 import { buildWhere } from '../../store/embedded/sql.js'
