@@ -1,8 +1,8 @@
 /**
  * A read that cannot get a store connection (every one held, the pool's checkout timeout passed)
  * is a "retry later", not an internal error: 503 AUDITQ_STORE_UNAVAILABLE with Retry-After on
- * every read route. Real PostgreSQL, a one-connection pool, the connection held by a query stuck
- * behind a table lock.
+ * every read route. Real PostgreSQL, one-connection pools (reads have a pool of their own), the
+ * read connection held by a query stuck behind a table lock.
  */
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -24,7 +24,7 @@ describe.skipIf(!hasPostgres)('read routes when no store connection can be had',
   let id: string
 
   beforeAll(async () => {
-    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema, poolMax: 1, connectTimeoutMs: 300 })
+    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema, poolMax: 1, readPoolMax: 1, connectTimeoutMs: 300 })
     await store.migrate()
     const logger = createLogger({ level: 'silent' })
     audit = await createAuditLogger({ store, logger })
@@ -44,7 +44,7 @@ describe.skipIf(!hasPostgres)('read routes when no store connection can be had',
   it('answers 503 AUDITQ_STORE_UNAVAILABLE with Retry-After on every read route while the pool is exhausted, and 200 once a connection is free', async () => {
     await locker.query('begin')
     await locker.query('lock table audit_logs in access exclusive mode')
-    // This read takes the pool's only connection and waits on the lock, holding it.
+    // This read takes the read pool's only connection and waits on the lock, holding it.
     const holder = app.inject('/v1/events')
     await new Promise((resolve) => setTimeout(resolve, 200))
     const reads = ['/v1/events', `/v1/events/${id}`, '/v1/events/export?format=csv', '/v1/integrity', '/v1/reports?period=daily']

@@ -96,7 +96,8 @@ describe('JSON nesting limit', () => {
     const sent = (await Promise.all(attackers)).reduce((a, b) => a + b, 0)
     expect(sent).toBeGreaterThanOrEqual(2)
     // Before the limit each nested body held the event loop for seconds (GET p50 1.3 s against ~3 ms).
-    // Relative to the baseline measured here, with room for a busy shared machine.
-    expect(median(during)).toBeLessThan(median(baseline) * 20 + 150)
+    // Relative to the baseline measured here, with room for a busy shared machine (a loaded 2-core
+    // runner measured 320 ms with the limit in place; without it the median is several seconds).
+    expect(median(during)).toBeLessThan(median(baseline) * 20 + 1_000)
   }, 30_000)
 })
