@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { readSettingsFromEnv } from './config/settings.js'
 import { AuditqError } from './errors.js'
 
 /**
@@ -275,101 +276,9 @@ const configSchema = z.strictObject({
 export type Config = Readonly<z.infer<typeof configSchema>>
 export type ConfigInput = z.input<typeof configSchema>
 
-/** Environment variables and the config keys they set. */
-const ENV_KEYS = {
-  AUDITQ_DATABASE_URL: 'databaseUrl',
-  AUDITQ_DATABASE_SCHEMA: 'databaseSchema',
-  AUDITQ_DATA_DIR: 'dataDir',
-  AUDITQ_HOST: 'host',
-  AUDITQ_PORT: 'port',
-  AUDITQ_LOG_LEVEL: 'logLevel',
-  AUDITQ_LOG_FORMAT: 'logFormat',
-  AUDITQ_REDIS_URL: 'redisUrl',
-} as const
-
-/** Nested settings with their own variables (section, key). */
-const NESTED_ENV_KEYS = {
-  AUDITQ_QUEUE_CAP: ['queue', 'capEvents'],
-  AUDITQ_OVERFLOW_POLICY: ['queue', 'overflowPolicy'],
-  AUDITQ_SPILL_DIR: ['queue', 'spillDir'],
-  AUDITQ_QUEUE_PREFIX: ['queue', 'prefix'],
-  AUDITQ_QUEUE_NAME: ['queue', 'name'],
-  AUDITQ_SIGNING_KEY: ['integrity', 'signingKey'],
-  AUDITQ_SIGNING_KEY_FILE: ['integrity', 'signingKeyFile'],
-  AUDITQ_CHECKPOINT_INTERVAL_MS: ['integrity', 'checkpointIntervalMs'],
-  AUDITQ_RETENTION_DAYS: ['retention', 'days'],
-  AUDITQ_RETENTION_KEEP_ACTIONS: ['retention', 'keepActions'],
-  AUDITQ_RETENTION_INTERVAL_MS: ['retention', 'intervalMs'],
-  AUDITQ_RETENTION_CHUNK_ROWS: ['retention', 'chunkRows'],
-  AUDITQ_RATE_LIMIT_PER_SECOND: ['security', 'rateLimitPerSecond'],
-  AUDITQ_RATE_LIMIT_BURST: ['security', 'rateLimitBurst'],
-  AUDITQ_FAILED_AUTH_PER_SECOND: ['security', 'failedAuthPerSecond'],
-  AUDITQ_FAILED_AUTH_BURST: ['security', 'failedAuthBurst'],
-  AUDITQ_MAX_JSON_DEPTH: ['http', 'maxJsonDepth'],
-  AUDITQ_REQUEST_TIMEOUT_MS: ['http', 'requestTimeoutMs'],
-  AUDITQ_MAX_BODY_BYTES_IN_FLIGHT: ['http', 'maxBodyBytesInFlight'],
-  AUDITQ_IP_TRUNCATION: ['security', 'ipTruncation'],
-  AUDITQ_KEY_CACHE_TTL_MS: ['security', 'keyCacheTtlMs'],
-  AUDITQ_KEY_CACHE_MAX_STALE_MS: ['security', 'keyCacheMaxStaleMs'],
-  AUDITQ_REPORTS_MAX_CONCURRENT: ['reports', 'maxConcurrent'],
-  AUDITQ_REPORTS_MAX_PER_TENANT: ['reports', 'maxPerTenant'],
-  AUDITQ_DATABASE_READ_POOL_MAX: ['reads', 'poolMax'],
-  AUDITQ_READ_STATEMENT_TIMEOUT_MS: ['reads', 'statementTimeoutMs'],
-  AUDITQ_EXPORT_MAX_CONCURRENT: ['reads', 'exportMaxConcurrent'],
-  AUDITQ_EXPORT_MAX_PER_TENANT: ['reads', 'exportMaxPerTenant'],
-  AUDITQ_EXPORT_IDLE_TIMEOUT_MS: ['reads', 'exportIdleTimeoutMs'],
-  AUDITQ_VERIFY_MAX_CONCURRENT: ['reads', 'verifyMaxConcurrent'],
-} as const
-
-/** Monitoring settings (section, key) and health thresholds (monitoring.thresholds.key). */
-const MONITORING_ENV_KEYS = {
-  AUDITQ_HEALTH_FAIL_FROM: 'healthFailFrom',
-  AUDITQ_MONITOR_SAMPLE_MS: 'sampleEveryMs',
-  AUDITQ_MONITOR_HISTORY_MS: 'historyMs',
-  AUDITQ_ALERT_COOLDOWN_MS: 'alertCooldownMs',
-} as const
-const THRESHOLD_ENV_KEYS = {
-  AUDITQ_HEALTH_QUEUE_LENGTH: 'queueLengthDegraded',
-  AUDITQ_HEALTH_FAILURES_PER_MINUTE: 'failuresPerMinuteCritical',
-  AUDITQ_HEALTH_DROPPED_EVENTS: 'droppedEventsWarning',
-  AUDITQ_HEALTH_OLDEST_EVENT_SECONDS: 'oldestEventAgeSecondsDegraded',
-  AUDITQ_HEALTH_DEAD_LETTERS: 'deadLettersWarning',
-  AUDITQ_HEALTH_SPILLED_WAITING: 'spilledWaitingWarning',
-} as const
-
-/** Comma-separated lists (section, key). */
-const LIST_ENV_KEYS = {
-  AUDITQ_ALERT_WEBHOOKS: ['monitoring', 'alertWebhooks'],
-  AUDITQ_TRUSTED_PROXIES: ['security', 'trustedProxies'],
-} as const
-
+/** The environment's settings (the table in src/config/settings.ts) as a config source. */
 export function configFromEnv(env: NodeJS.ProcessEnv): Partial<ConfigInput> {
-  const fromEnv: Record<string, unknown> = {}
-  for (const [variable, key] of Object.entries(ENV_KEYS)) {
-    const value = env[variable]
-    if (value !== undefined && value !== '') fromEnv[key] = value
-  }
-  const nested: Record<string, Record<string, unknown>> = {}
-  for (const [variable, [section, key]] of Object.entries(NESTED_ENV_KEYS)) {
-    const value = env[variable]
-    if (value !== undefined && value !== '') (nested[section] ??= {})[key] = value
-  }
-  for (const [variable, [section, key]] of Object.entries(LIST_ENV_KEYS)) {
-    const value = env[variable]
-    if (value === undefined || value.trim() === '') continue
-    ;(nested[section] ??= {})[key] = value.split(',').map((item) => item.trim()).filter((item) => item !== '')
-  }
-  for (const [variable, key] of Object.entries(MONITORING_ENV_KEYS)) {
-    const value = env[variable]
-    if (value !== undefined && value !== '') (nested.monitoring ??= {})[key] = value
-  }
-  for (const [variable, key] of Object.entries(THRESHOLD_ENV_KEYS)) {
-    const value = env[variable]
-    if (value === undefined || value === '') continue
-    const monitoring = (nested.monitoring ??= {})
-    ;((monitoring.thresholds ??= {}) as Record<string, string>)[key] = value
-  }
-  return { ...fromEnv, ...nested }
+  return readSettingsFromEnv(env) as Partial<ConfigInput>
 }
 
 /** Later sources win: `loadConfig(configFromEnv(process.env), flags)`. */
@@ -390,6 +299,12 @@ export function loadConfig(...sources: Partial<ConfigInput>[]): Config {
   }
   return deepFreeze(parsed.data)
 }
+
+/**
+ * Every setting at its default: what a library caller who passes no options gets. Components
+ * that take partial options fill the rest from here, never from constants of their own.
+ */
+export const CONFIG_DEFAULTS: Config = loadConfig()
 
 /** What fastify's trustProxy (proxy-addr) accepts, checked here so a typo fails at start naming the setting. */
 function isProxyAddress(text: string): boolean {
