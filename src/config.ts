@@ -2,6 +2,7 @@ import { isIP } from 'node:net'
 import { z } from 'zod'
 import { readSettingsFromEnv } from './config/settings.js'
 import { AuditqError } from './errors.js'
+import { DEFAULT_REDACT_KEYS } from './event/redact.js'
 
 /**
  * The one typed configuration. Built once from environment + flags, validated, frozen and passed
@@ -46,20 +47,49 @@ const configSchema = z.strictObject({
       blockTimeoutMs: z.number().int().min(0).max(60_000).default(5_000),
       /** Spill journal directory; default `<dataDir>/spill`. */
       spillDir: z.string().min(1).optional(),
+      /** Disk a spill may take before `append` refuses: ~2.5 M events of 400 bytes, hours of outage at most rates. */
       spillMaxBytes: z.number().int().min(1024 * 1024).default(1024 * 1024 * 1024),
       /** How often a producer tries to move spilled events back into the queue. */
       replayEveryMs: z.number().int().min(50).default(1_000),
+      /** With `block`: how often a waiting `log()` looks for room again. */
+      blockPollMs: z.number().int().min(1).max(1_000).default(25),
+      /** Commands that get no answer within this are treated as "Redis unavailable" (events spill). */
+      redisCommandTimeoutMs: z.number().int().min(1).default(2_000),
+      /** A producer sends at most this many events per enqueue script call, so one call never holds Redis long. */
+      maxEventsPerCall: z.number().int().min(1).default(1_000),
       /** Run against a Redis whose maxmemory-policy evicts keys (queued events could vanish). */
       allowEvictingRedis: z.boolean().default(false),
     })
     .prefault({}),
   worker: z
     .strictObject({
-      /** A batch is written when full or when its oldest event has waited this long. */
+      /** A batch is written when full or when its oldest event has waited this long (1 s: a quiet queue still reaches the store within about a second). */
       flushIntervalMs: z.number().int().min(1).default(1_000),
+      /** Longest a read blocks when nothing is buffered, so stop() is noticed promptly. */
+      idleBlockMs: z.number().int().min(1).default(500),
+      /** How often to refresh the queue depth that sizes batches (not every loop: that doubles round trips). */
+      depthEveryMs: z.number().int().min(1).default(1_000),
+      /**
+       * Batch size follows the backlog: small batches keep latency low when the queue is short,
+       * large ones amortize per-statement cost when it is long. These are the legacy processor's
+       * tiers (100 below 1,000 queued, 300 below 5,000, 1,000 above), so a migrated deployment batches as before.
+       */
+      batch: z
+        .strictObject({
+          tiers: z
+            .array(z.strictObject({ belowDepth: z.number().int().min(1), size: z.number().int().min(1) }))
+            .default([
+              { belowDepth: 1_000, size: 100 },
+              { belowDepth: 5_000, size: 300 },
+            ]),
+          /** Size once the depth is above every tier. */
+          maxSize: z.number().int().min(1).default(1_000),
+        })
+        .prefault({}),
       /** Entries pending this long are presumed orphaned by a dead worker and claimed. */
       claimIdleMs: z.number().int().min(100).default(30_000),
       claimEveryMs: z.number().int().min(50).default(5_000),
+      /** 3 attempts, exponential from 2 s (≈6 s in all): the legacy processor's schedule, so a migrated deployment dead-letters at the same point. */
       retryAttempts: z.number().int().min(1).default(3),
       retryInitialDelayMs: z.number().int().min(1).default(2_000),
       retryMaxDelayMs: z.number().int().min(1).default(30_000),
@@ -207,7 +237,8 @@ const configSchema = z.strictObject({
       /** Metadata keys stored as "[REDACTED]" (case-insensitive, whole words of a key, any depth). */
       redactKeys: z
         .array(z.string().min(1).max(64))
-        .default(['password', 'passwd', 'secret', 'token', 'api_key', 'authorization', 'cookie', 'credit_card', 'ssn']),
+        // The list itself lives beside the redaction code: the Workers edition redacts with it and cannot load this file.
+        .default([...DEFAULT_REDACT_KEYS]),
       /** Store only the network of an IP address (/24 for IPv4, /48 for IPv6), for deployments that treat IPs as personal data. */
       ipTruncation: z.enum(['none', '24/48']).default('none'),
       /** How long a verified key (or "no keys exist") is trusted without asking the store: revocation takes effect within this. */

@@ -65,6 +65,9 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     claimIdleMs: config.worker.claimIdleMs,
     claimEveryMs: config.worker.claimEveryMs,
     storeProbeEveryMs: config.worker.storeProbeEveryMs,
+    idleBlockMs: config.worker.idleBlockMs,
+    depthEveryMs: config.worker.depthEveryMs,
+    batch: config.worker.batch,
     retry: {
       attempts: config.worker.retryAttempts,
       initialDelayMs: config.worker.retryInitialDelayMs,
