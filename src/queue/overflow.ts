@@ -1,14 +1,14 @@
 import type { Redis } from 'ioredis'
+import { CONFIG_DEFAULTS, type Config } from '../config.js'
 import { AuditqError } from '../errors.js'
 import type { EventOutcome } from '../event/intake.js'
 import type { AuditEvent } from '../event/types.js'
 import type { Logger } from '../util/logger.js'
 import type { QueueProducer } from './queue.js'
-import { CONFIG_DEFAULTS, type Config } from '../config.js'
 import { QueueMonitor, RedisStreamsProducer, type QueueCounter, type QueueKeys } from './redis-streams/index.js'
 import { errnoOf, type SpillJournal, type SpillStats } from './spill/index.js'
 
-export type OverflowPolicy = 'spill' | 'block' | 'drop'
+export type OverflowPolicy = Config['queue']['overflowPolicy']
 
 /** The settings this queue follows; unset options take the `queue` section's defaults (src/config.ts). */
 type OverflowSettings = Pick<Config['queue'], 'overflowPolicy' | 'blockTimeoutMs' | 'replayEveryMs' | 'blockPollMs'>
