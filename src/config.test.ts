@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { configFromEnv, loadConfig } from './config.js'
+import { CONFIG_DEFAULTS, configFromEnv, loadConfig } from './config.js'
+import { renderSettingsTable } from './config/reference.js'
+import { SETTINGS } from './config/settings.js'
 import { AuditqError } from './errors.js'
 
 describe('config', () => {
@@ -84,5 +86,33 @@ describe('config', () => {
     const config = loadConfig()
     expect(Object.isFrozen(config)).toBe(true)
     expect(Object.isFrozen(config.http)).toBe(true)
+  })
+})
+
+describe('settings table', () => {
+  it('maps every environment variable once, onto a config key that exists', () => {
+    const names = SETTINGS.map((setting) => setting.env)
+    expect(new Set(names).size).toBe(names.length)
+    for (const setting of SETTINGS) {
+      // A value the schema accepts for most keys would be type-specific; an unknown key is refused
+      // as `unrecognized` whatever the value, so only that is checked here.
+      const config = configFromEnv({ [setting.env]: '1' })
+      expect(() => loadConfig(config), setting.env).not.toThrowError(/Unrecognized key/i)
+    }
+  })
+
+  it('sets each setting at its own path', () => {
+    for (const setting of SETTINGS) {
+      let node: unknown = configFromEnv({ [setting.env]: 'x' })
+      for (const key of setting.path.split('.')) node = (node as Record<string, unknown>)[key]
+      expect(node, setting.env).toEqual(setting.list ? ['x'] : 'x')
+    }
+  })
+
+  it('shows the schema defaults in the generated reference', () => {
+    const table = renderSettingsTable()
+    expect(table).toContain(`| \`AUDITQ_PORT\` | \`--port\` | \`port\` | \`${CONFIG_DEFAULTS.port}\` |`)
+    expect(table).toContain('| `AUDITQ_SPILL_DIR` |  | `queue.spillDir` | `<data dir>/spill` |')
+    expect(table.split('\n')).toHaveLength(SETTINGS.length + 2)
   })
 })

@@ -1,6 +1,8 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { readSettingsFromEnv } from './config/settings.js'
 import { AuditqError } from './errors.js'
+import { DEFAULT_REDACT_KEYS } from './event/redact.js'
 
 /**
  * The one typed configuration. Built once from environment + flags, validated, frozen and passed
@@ -45,20 +47,49 @@ const configSchema = z.strictObject({
       blockTimeoutMs: z.number().int().min(0).max(60_000).default(5_000),
       /** Spill journal directory; default `<dataDir>/spill`. */
       spillDir: z.string().min(1).optional(),
+      /** Disk a spill may take before `append` refuses: ~2.5 M events of 400 bytes, hours of outage at most rates. */
       spillMaxBytes: z.number().int().min(1024 * 1024).default(1024 * 1024 * 1024),
       /** How often a producer tries to move spilled events back into the queue. */
       replayEveryMs: z.number().int().min(50).default(1_000),
+      /** With `block`: how often a waiting `log()` looks for room again. */
+      blockPollMs: z.number().int().min(1).max(1_000).default(25),
+      /** Commands that get no answer within this are treated as "Redis unavailable" (events spill). */
+      redisCommandTimeoutMs: z.number().int().min(1).default(2_000),
+      /** A producer sends at most this many events per enqueue script call, so one call never holds Redis long. */
+      maxEventsPerCall: z.number().int().min(1).default(1_000),
       /** Run against a Redis whose maxmemory-policy evicts keys (queued events could vanish). */
       allowEvictingRedis: z.boolean().default(false),
     })
     .prefault({}),
   worker: z
     .strictObject({
-      /** A batch is written when full or when its oldest event has waited this long. */
+      /** A batch is written when full or when its oldest event has waited this long (1 s: a quiet queue still reaches the store within about a second). */
       flushIntervalMs: z.number().int().min(1).default(1_000),
+      /** Longest a read blocks when nothing is buffered, so stop() is noticed promptly. */
+      idleBlockMs: z.number().int().min(1).default(500),
+      /** How often to refresh the queue depth that sizes batches (not every loop: that doubles round trips). */
+      depthEveryMs: z.number().int().min(1).default(1_000),
+      /**
+       * Batch size follows the backlog: small batches keep latency low when the queue is short,
+       * large ones amortize per-statement cost when it is long. These are the legacy processor's
+       * tiers (100 below 1,000 queued, 300 below 5,000, 1,000 above), so a migrated deployment batches as before.
+       */
+      batch: z
+        .strictObject({
+          tiers: z
+            .array(z.strictObject({ belowDepth: z.number().int().min(1), size: z.number().int().min(1) }))
+            .default([
+              { belowDepth: 1_000, size: 100 },
+              { belowDepth: 5_000, size: 300 },
+            ]),
+          /** Size once the depth is above every tier. */
+          maxSize: z.number().int().min(1).default(1_000),
+        })
+        .prefault({}),
       /** Entries pending this long are presumed orphaned by a dead worker and claimed. */
       claimIdleMs: z.number().int().min(100).default(30_000),
       claimEveryMs: z.number().int().min(50).default(5_000),
+      /** 3 attempts, exponential from 2 s (≈6 s in all): the legacy processor's schedule, so a migrated deployment dead-letters at the same point. */
       retryAttempts: z.number().int().min(1).default(3),
       retryInitialDelayMs: z.number().int().min(1).default(2_000),
       retryMaxDelayMs: z.number().int().min(1).default(30_000),
@@ -206,7 +237,8 @@ const configSchema = z.strictObject({
       /** Metadata keys stored as "[REDACTED]" (case-insensitive, whole words of a key, any depth). */
       redactKeys: z
         .array(z.string().min(1).max(64))
-        .default(['password', 'passwd', 'secret', 'token', 'api_key', 'authorization', 'cookie', 'credit_card', 'ssn']),
+        // The list itself lives beside the redaction code: the Workers edition redacts with it and cannot load this file.
+        .default([...DEFAULT_REDACT_KEYS]),
       /** Store only the network of an IP address (/24 for IPv4, /48 for IPv6), for deployments that treat IPs as personal data. */
       ipTruncation: z.enum(['none', '24/48']).default('none'),
       /** How long a verified key (or "no keys exist") is trusted without asking the store: revocation takes effect within this. */
@@ -275,101 +307,9 @@ const configSchema = z.strictObject({
 export type Config = Readonly<z.infer<typeof configSchema>>
 export type ConfigInput = z.input<typeof configSchema>
 
-/** Environment variables and the config keys they set. */
-const ENV_KEYS = {
-  AUDITQ_DATABASE_URL: 'databaseUrl',
-  AUDITQ_DATABASE_SCHEMA: 'databaseSchema',
-  AUDITQ_DATA_DIR: 'dataDir',
-  AUDITQ_HOST: 'host',
-  AUDITQ_PORT: 'port',
-  AUDITQ_LOG_LEVEL: 'logLevel',
-  AUDITQ_LOG_FORMAT: 'logFormat',
-  AUDITQ_REDIS_URL: 'redisUrl',
-} as const
-
-/** Nested settings with their own variables (section, key). */
-const NESTED_ENV_KEYS = {
-  AUDITQ_QUEUE_CAP: ['queue', 'capEvents'],
-  AUDITQ_OVERFLOW_POLICY: ['queue', 'overflowPolicy'],
-  AUDITQ_SPILL_DIR: ['queue', 'spillDir'],
-  AUDITQ_QUEUE_PREFIX: ['queue', 'prefix'],
-  AUDITQ_QUEUE_NAME: ['queue', 'name'],
-  AUDITQ_SIGNING_KEY: ['integrity', 'signingKey'],
-  AUDITQ_SIGNING_KEY_FILE: ['integrity', 'signingKeyFile'],
-  AUDITQ_CHECKPOINT_INTERVAL_MS: ['integrity', 'checkpointIntervalMs'],
-  AUDITQ_RETENTION_DAYS: ['retention', 'days'],
-  AUDITQ_RETENTION_KEEP_ACTIONS: ['retention', 'keepActions'],
-  AUDITQ_RETENTION_INTERVAL_MS: ['retention', 'intervalMs'],
-  AUDITQ_RETENTION_CHUNK_ROWS: ['retention', 'chunkRows'],
-  AUDITQ_RATE_LIMIT_PER_SECOND: ['security', 'rateLimitPerSecond'],
-  AUDITQ_RATE_LIMIT_BURST: ['security', 'rateLimitBurst'],
-  AUDITQ_FAILED_AUTH_PER_SECOND: ['security', 'failedAuthPerSecond'],
-  AUDITQ_FAILED_AUTH_BURST: ['security', 'failedAuthBurst'],
-  AUDITQ_MAX_JSON_DEPTH: ['http', 'maxJsonDepth'],
-  AUDITQ_REQUEST_TIMEOUT_MS: ['http', 'requestTimeoutMs'],
-  AUDITQ_MAX_BODY_BYTES_IN_FLIGHT: ['http', 'maxBodyBytesInFlight'],
-  AUDITQ_IP_TRUNCATION: ['security', 'ipTruncation'],
-  AUDITQ_KEY_CACHE_TTL_MS: ['security', 'keyCacheTtlMs'],
-  AUDITQ_KEY_CACHE_MAX_STALE_MS: ['security', 'keyCacheMaxStaleMs'],
-  AUDITQ_REPORTS_MAX_CONCURRENT: ['reports', 'maxConcurrent'],
-  AUDITQ_REPORTS_MAX_PER_TENANT: ['reports', 'maxPerTenant'],
-  AUDITQ_DATABASE_READ_POOL_MAX: ['reads', 'poolMax'],
-  AUDITQ_READ_STATEMENT_TIMEOUT_MS: ['reads', 'statementTimeoutMs'],
-  AUDITQ_EXPORT_MAX_CONCURRENT: ['reads', 'exportMaxConcurrent'],
-  AUDITQ_EXPORT_MAX_PER_TENANT: ['reads', 'exportMaxPerTenant'],
-  AUDITQ_EXPORT_IDLE_TIMEOUT_MS: ['reads', 'exportIdleTimeoutMs'],
-  AUDITQ_VERIFY_MAX_CONCURRENT: ['reads', 'verifyMaxConcurrent'],
-} as const
-
-/** Monitoring settings (section, key) and health thresholds (monitoring.thresholds.key). */
-const MONITORING_ENV_KEYS = {
-  AUDITQ_HEALTH_FAIL_FROM: 'healthFailFrom',
-  AUDITQ_MONITOR_SAMPLE_MS: 'sampleEveryMs',
-  AUDITQ_MONITOR_HISTORY_MS: 'historyMs',
-  AUDITQ_ALERT_COOLDOWN_MS: 'alertCooldownMs',
-} as const
-const THRESHOLD_ENV_KEYS = {
-  AUDITQ_HEALTH_QUEUE_LENGTH: 'queueLengthDegraded',
-  AUDITQ_HEALTH_FAILURES_PER_MINUTE: 'failuresPerMinuteCritical',
-  AUDITQ_HEALTH_DROPPED_EVENTS: 'droppedEventsWarning',
-  AUDITQ_HEALTH_OLDEST_EVENT_SECONDS: 'oldestEventAgeSecondsDegraded',
-  AUDITQ_HEALTH_DEAD_LETTERS: 'deadLettersWarning',
-  AUDITQ_HEALTH_SPILLED_WAITING: 'spilledWaitingWarning',
-} as const
-
-/** Comma-separated lists (section, key). */
-const LIST_ENV_KEYS = {
-  AUDITQ_ALERT_WEBHOOKS: ['monitoring', 'alertWebhooks'],
-  AUDITQ_TRUSTED_PROXIES: ['security', 'trustedProxies'],
-} as const
-
+/** The environment's settings (the table in src/config/settings.ts) as a config source. */
 export function configFromEnv(env: NodeJS.ProcessEnv): Partial<ConfigInput> {
-  const fromEnv: Record<string, unknown> = {}
-  for (const [variable, key] of Object.entries(ENV_KEYS)) {
-    const value = env[variable]
-    if (value !== undefined && value !== '') fromEnv[key] = value
-  }
-  const nested: Record<string, Record<string, unknown>> = {}
-  for (const [variable, [section, key]] of Object.entries(NESTED_ENV_KEYS)) {
-    const value = env[variable]
-    if (value !== undefined && value !== '') (nested[section] ??= {})[key] = value
-  }
-  for (const [variable, [section, key]] of Object.entries(LIST_ENV_KEYS)) {
-    const value = env[variable]
-    if (value === undefined || value.trim() === '') continue
-    ;(nested[section] ??= {})[key] = value.split(',').map((item) => item.trim()).filter((item) => item !== '')
-  }
-  for (const [variable, key] of Object.entries(MONITORING_ENV_KEYS)) {
-    const value = env[variable]
-    if (value !== undefined && value !== '') (nested.monitoring ??= {})[key] = value
-  }
-  for (const [variable, key] of Object.entries(THRESHOLD_ENV_KEYS)) {
-    const value = env[variable]
-    if (value === undefined || value === '') continue
-    const monitoring = (nested.monitoring ??= {})
-    ;((monitoring.thresholds ??= {}) as Record<string, string>)[key] = value
-  }
-  return { ...fromEnv, ...nested }
+  return readSettingsFromEnv(env) as Partial<ConfigInput>
 }
 
 /** Later sources win: `loadConfig(configFromEnv(process.env), flags)`. */
@@ -390,6 +330,12 @@ export function loadConfig(...sources: Partial<ConfigInput>[]): Config {
   }
   return deepFreeze(parsed.data)
 }
+
+/**
+ * Every setting at its default: what a library caller who passes no options gets. Components
+ * that take partial options fill the rest from here, never from constants of their own.
+ */
+export const CONFIG_DEFAULTS: Config = loadConfig()
 
 /** What fastify's trustProxy (proxy-addr) accepts, checked here so a typo fails at start naming the setting. */
 function isProxyAddress(text: string): boolean {

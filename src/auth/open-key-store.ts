@@ -1,3 +1,4 @@
+import { CONFIG_DEFAULTS } from '../config.js'
 import type { KeyStore } from './key-store.js'
 
 /**
@@ -7,7 +8,7 @@ import type { KeyStore } from './key-store.js'
 export async function openKeyStore(location: { databaseUrl?: string | undefined; databaseSchema?: string | undefined; dataDir: string }): Promise<KeyStore> {
   if (location.databaseUrl) {
     const { createPostgresKeyStore } = await import('./postgres-key-store.js')
-    return createPostgresKeyStore({ connectionString: location.databaseUrl, schema: location.databaseSchema ?? 'public' })
+    return createPostgresKeyStore({ connectionString: location.databaseUrl, schema: location.databaseSchema ?? CONFIG_DEFAULTS.databaseSchema })
   }
   const { createEmbeddedKeyStore } = await import('./embedded-key-store.js')
   return createEmbeddedKeyStore({ dataDir: location.dataDir })

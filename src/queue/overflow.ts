@@ -1,21 +1,17 @@
 import type { Redis } from 'ioredis'
+import { CONFIG_DEFAULTS, type Config } from '../config.js'
 import { AuditqError } from '../errors.js'
 import type { EventOutcome } from '../event/intake.js'
 import type { AuditEvent } from '../event/types.js'
 import type { Logger } from '../util/logger.js'
 import type { QueueProducer } from './queue.js'
-import { DEFAULT_CAP_EVENTS, QueueMonitor, RedisStreamsProducer, type QueueCounter, type QueueKeys } from './redis-streams/index.js'
+import { QueueMonitor, RedisStreamsProducer, type QueueCounter, type QueueKeys } from './redis-streams/index.js'
 import { errnoOf, type SpillJournal, type SpillStats } from './spill/index.js'
 
-export type OverflowPolicy = 'spill' | 'block' | 'drop'
+export type OverflowPolicy = Config['queue']['overflowPolicy']
 
-export const OVERFLOW_DEFAULTS = {
-  overflowPolicy: 'spill' as OverflowPolicy,
-  blockTimeoutMs: 5_000,
-  replayEveryMs: 1_000,
-  /** Poll interval while `block` waits for room. */
-  blockPollMs: 25,
-}
+/** The settings this queue follows; unset options take the `queue` section's defaults (src/config.ts). */
+type OverflowSettings = Pick<Config['queue'], 'overflowPolicy' | 'blockTimeoutMs' | 'replayEveryMs' | 'blockPollMs'>
 
 /** The caller's running tallies this module adds to (the SDK's `LoggerStats` has these fields). */
 export interface OverflowTally {
@@ -61,7 +57,7 @@ export class OverflowingQueue {
   private readonly spill: SpillJournal
   private readonly tally: OverflowTally
   private readonly log_: Logger
-  private readonly settings: typeof OVERFLOW_DEFAULTS
+  private readonly settings: OverflowSettings
   private readonly replayTimer: NodeJS.Timeout
   private replaying: Promise<void> | undefined
   private readonly lastWarnedAt = new Map<string, number>()
@@ -82,13 +78,17 @@ export class OverflowingQueue {
     this.spill = options.spill
     this.tally = options.tally
     this.log_ = options.logger
+    const defaults = CONFIG_DEFAULTS.queue
     this.settings = {
-      ...OVERFLOW_DEFAULTS,
+      overflowPolicy: defaults.overflowPolicy,
+      blockTimeoutMs: defaults.blockTimeoutMs,
+      replayEveryMs: defaults.replayEveryMs,
+      blockPollMs: defaults.blockPollMs,
       ...(options.overflowPolicy ? { overflowPolicy: options.overflowPolicy } : {}),
       ...(options.blockTimeoutMs !== undefined ? { blockTimeoutMs: options.blockTimeoutMs } : {}),
       ...(options.replayEveryMs ? { replayEveryMs: options.replayEveryMs } : {}),
     }
-    this.replayBatchSize = Math.max(1, Math.min(500, Math.floor((options.capEvents ?? DEFAULT_CAP_EVENTS) / 4)))
+    this.replayBatchSize = Math.max(1, Math.min(500, Math.floor((options.capEvents ?? defaults.capEvents) / 4)))
     this.replayTimer = setInterval(() => void this.replaySpill(), this.settings.replayEveryMs)
     this.replayTimer.unref()
   }

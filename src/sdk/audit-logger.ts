@@ -1,3 +1,4 @@
+import { CONFIG_DEFAULTS } from '../config.js'
 import { openStore } from '../store/open-store.js'
 import { createLogger } from '../util/logger.js'
 import type { AuditLogger, AuditLoggerOptions } from './types.js'
@@ -14,7 +15,7 @@ export async function createAuditLogger(options: AuditLoggerOptions = {}): Promi
   const logger = options.logger ?? createLogger({ level: 'warn', name: 'auditq-sdk' })
   const store =
     options.store ??
-    (await openStore({ databaseUrl: options.databaseUrl, databaseSchema: options.databaseSchema, dataDir: options.dataDir ?? './.auditq', logger }))
+    (await openStore({ databaseUrl: options.databaseUrl, databaseSchema: options.databaseSchema, dataDir: options.dataDir ?? CONFIG_DEFAULTS.dataDir, logger }))
   const resolved = { ...options, logger }
   try {
     if (options.redisUrl || options.queue) {

@@ -1,3 +1,4 @@
+import { CONFIG_DEFAULTS } from '../config.js'
 import { AuditqError } from '../errors.js'
 import { Intake, type BulkResult, type EventOutcome } from '../event/intake.js'
 import { redactionPolicy } from '../event/redact.js'
@@ -8,8 +9,6 @@ import { GroupCommitter } from './group-commit.js'
 import { LoggerStats, type LoggerStatsSnapshot } from './stats.js'
 import type { AuditLogger, AuditLoggerOptions, BulkOptions } from './types.js'
 
-/** Group commit unless `groupCommit` says otherwise: a lone event commits at once (no linger). */
-const DEFAULT_GROUP_COMMIT = { maxBatchEvents: 500, maxWaitMs: 0 }
 
 /**
  * Everything the SDK's loggers share — the intake (validation, tenant, reserved actions, redaction,
@@ -35,7 +34,7 @@ export abstract class BaseAuditLogger implements AuditLogger {
     this.now = options.now ?? (() => new Date())
     this.observeLogSeconds = options.observeLogSeconds
     this.intake = new Intake({
-      defaultTenant: options.defaultTenant ?? 'default',
+      defaultTenant: options.defaultTenant ?? CONFIG_DEFAULTS.defaultTenant,
       redaction: redactionPolicy(options.redaction),
       onInvalid: (rule) => this.counters.recordInvalid(rule),
       onAccepted: (report) => {
@@ -98,7 +97,8 @@ export abstract class BaseAuditLogger implements AuditLogger {
   /** The group commit every mode writes through, counted in `stats()` and reported to `observeCommit`. */
   protected createCommitter(options: AuditLoggerOptions): GroupCommitter {
     return new GroupCommitter(this.store, {
-      ...DEFAULT_GROUP_COMMIT,
+      // Unset keys take the `groupCommit` defaults (src/config.ts): a lone event commits at once (no linger).
+      ...CONFIG_DEFAULTS.groupCommit,
       ...options.groupCommit,
       onCommit: (report) => {
         this.counters.recordCommit(report)

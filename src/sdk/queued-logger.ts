@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path'
 import type { Redis } from 'ioredis'
+import { CONFIG_DEFAULTS } from '../config.js'
 import { AuditqError } from '../errors.js'
 import { routeByCriticality, type EventOutcome } from '../event/intake.js'
 import type { AuditEvent } from '../event/types.js'
@@ -13,9 +14,6 @@ import type { AuditLoggerOptions, Ownership } from './types.js'
 
 export type { OverflowPolicy, QueueModeOptions } from './types.js'
 
-/** Commands that get no answer within this are treated as "Redis unavailable" (events spill). */
-const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 2_000
-
 export async function createQueuedAuditLogger(store: Store, options: AuditLoggerOptions, ownership: Ownership): Promise<QueuedAuditLogger> {
   const queue = options.queue ?? {}
   const ownsRedis = queue.redis === undefined
@@ -26,7 +24,7 @@ export async function createQueuedAuditLogger(store: Store, options: AuditLogger
     queue.redis ??
     connectRedis(options.redisUrl!, {
       enableOfflineQueue: false,
-      commandTimeout: queue.redisCommandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
+      commandTimeout: queue.redisCommandTimeoutMs ?? CONFIG_DEFAULTS.queue.redisCommandTimeoutMs,
       maxRetriesPerRequest: 0,
     })
   if (ownsRedis) {
@@ -40,7 +38,7 @@ export async function createQueuedAuditLogger(store: Store, options: AuditLogger
     })
     await waitForReady(redis, 2_000)
   }
-  const spillDir = queue.spillDir ?? join(options.dataDir ?? './.auditq', 'spill')
+  const spillDir = queue.spillDir ?? join(options.dataDir ?? CONFIG_DEFAULTS.dataDir, 'spill')
   let spill: SpillJournal
   try {
     spill = await SpillJournal.open({ dir: spillDir, ...(queue.spillMaxBytes ? { maxBytes: queue.spillMaxBytes } : {}) })

@@ -1,7 +1,8 @@
+import { CONFIG_DEFAULTS } from '../config.js'
+
 /**
  * Batch size follows the backlog: small batches keep latency low when the queue is short, large
- * ones amortize per-statement cost when it is long. Defaults (100 below 1,000 queued,
- * 300 below 5,000, 1,000 above) are the legacy processor's tiers, so a migrated deployment batches as before.
+ * ones amortize per-statement cost when it is long. The default tiers are `worker.batch` in src/config.ts.
  */
 export interface BatchTier {
   /** This tier applies while the queue depth is below this many entries. */
@@ -15,15 +16,7 @@ export interface AdaptiveBatchOptions {
   maxSize: number
 }
 
-export const DEFAULT_ADAPTIVE_BATCH: AdaptiveBatchOptions = {
-  tiers: [
-    { belowDepth: 1_000, size: 100 },
-    { belowDepth: 5_000, size: 300 },
-  ],
-  maxSize: 1_000,
-}
-
-export function batchSizeFor(depth: number, options: AdaptiveBatchOptions = DEFAULT_ADAPTIVE_BATCH): number {
+export function batchSizeFor(depth: number, options: AdaptiveBatchOptions = CONFIG_DEFAULTS.worker.batch): number {
   for (const tier of [...options.tiers].sort((a, b) => a.belowDepth - b.belowDepth)) {
     if (depth < tier.belowDepth) return tier.size
   }

@@ -2,15 +2,17 @@ import type { QueueConsumer, QueueEntry } from '../queue/queue.js'
 import { insertIsolating } from '../store/isolating-insert.js'
 import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
-import { batchSizeFor, DEFAULT_ADAPTIVE_BATCH, type AdaptiveBatchOptions } from './adaptive-batch.js'
-import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js'
+import { CONFIG_DEFAULTS } from '../config.js'
+import { batchSizeFor, type AdaptiveBatchOptions } from './adaptive-batch.js'
+import { backoffDelayMs, backoffFromConfig, type BackoffOptions } from './backoff.js'
 
 export interface QueueWorkerOptions {
   consumer: QueueConsumer
   store: Store
   logger: Logger
+  /** Unset settings take the `worker` section's defaults (src/config.ts), with their reasons. */
   batch?: AdaptiveBatchOptions
-  /** A batch is written when full or when its oldest entry has waited this long (1 s: a quiet queue still reaches the store within about a second). */
+  /** A batch is written when full or when its oldest entry has waited this long. */
   flushIntervalMs?: number
   /** Longest a read blocks when nothing is buffered, so stop() is noticed promptly. */
   idleBlockMs?: number
@@ -18,7 +20,7 @@ export interface QueueWorkerOptions {
   claimIdleMs?: number
   /** How often to look for orphaned entries. */
   claimEveryMs?: number
-  /** How often to refresh the queue depth that sizes batches (not every loop: that doubles round trips). */
+  /** How often to refresh the queue depth that sizes batches. */
   depthEveryMs?: number
   retry?: BackoffOptions
   /**
@@ -57,13 +59,15 @@ export interface FailedAttempt {
   entries: number
 }
 
-const DEFAULTS = {
-  flushIntervalMs: 1_000,
-  idleBlockMs: 500,
-  claimIdleMs: 30_000,
-  claimEveryMs: 5_000,
-  depthEveryMs: 1_000,
-  storeProbeEveryMs: 1_000,
+interface WorkerSettings {
+  flushIntervalMs: number
+  idleBlockMs: number
+  claimIdleMs: number
+  claimEveryMs: number
+  depthEveryMs: number
+  storeProbeEveryMs: number
+  batch: AdaptiveBatchOptions
+  retry: BackoffOptions
 }
 
 /**
@@ -76,7 +80,7 @@ const DEFAULTS = {
  * most one write is in flight so acknowledgements stay in order and memory stays bounded.
  */
 export class QueueWorker {
-  private readonly settings: typeof DEFAULTS & { batch: AdaptiveBatchOptions; retry: BackoffOptions }
+  private readonly settings: WorkerSettings
   private readonly sleep: (ms: number) => Promise<void>
   private buffer: QueueEntry[] = []
   /** Entry ids buffered or being written, so claiming our own slow entries does not double them. */
@@ -91,15 +95,16 @@ export class QueueWorker {
   private recovering = true
 
   constructor(private readonly options: QueueWorkerOptions) {
+    const defaults = CONFIG_DEFAULTS.worker
     this.settings = {
-      flushIntervalMs: options.flushIntervalMs ?? DEFAULTS.flushIntervalMs,
-      idleBlockMs: options.idleBlockMs ?? DEFAULTS.idleBlockMs,
-      claimIdleMs: options.claimIdleMs ?? DEFAULTS.claimIdleMs,
-      claimEveryMs: options.claimEveryMs ?? DEFAULTS.claimEveryMs,
-      depthEveryMs: options.depthEveryMs ?? DEFAULTS.depthEveryMs,
-      storeProbeEveryMs: options.storeProbeEveryMs ?? DEFAULTS.storeProbeEveryMs,
-      batch: options.batch ?? DEFAULT_ADAPTIVE_BATCH,
-      retry: options.retry ?? DEFAULT_BACKOFF,
+      flushIntervalMs: options.flushIntervalMs ?? defaults.flushIntervalMs,
+      idleBlockMs: options.idleBlockMs ?? defaults.idleBlockMs,
+      claimIdleMs: options.claimIdleMs ?? defaults.claimIdleMs,
+      claimEveryMs: options.claimEveryMs ?? defaults.claimEveryMs,
+      depthEveryMs: options.depthEveryMs ?? defaults.depthEveryMs,
+      storeProbeEveryMs: options.storeProbeEveryMs ?? defaults.storeProbeEveryMs,
+      batch: options.batch ?? defaults.batch,
+      retry: options.retry ?? backoffFromConfig(defaults),
     }
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)))
     this.batchSize = batchSizeFor(0, this.settings.batch)

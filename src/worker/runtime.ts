@@ -4,6 +4,7 @@ import type { Config } from '../config.js'
 import { QueueMonitor, queueKeys, RedisResetWatch, RedisStreamsConsumer } from '../queue/redis-streams/index.js'
 import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
+import { backoffFromConfig } from './backoff.js'
 import { RollingFigures } from './figures.js'
 import { QueueWorker, type BatchReport } from './queue-worker.js'
 
@@ -65,11 +66,10 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     claimIdleMs: config.worker.claimIdleMs,
     claimEveryMs: config.worker.claimEveryMs,
     storeProbeEveryMs: config.worker.storeProbeEveryMs,
-    retry: {
-      attempts: config.worker.retryAttempts,
-      initialDelayMs: config.worker.retryInitialDelayMs,
-      maxDelayMs: config.worker.retryMaxDelayMs,
-    },
+    idleBlockMs: config.worker.idleBlockMs,
+    depthEveryMs: config.worker.depthEveryMs,
+    batch: config.worker.batch,
+    retry: backoffFromConfig(config.worker),
     // Counted when they happen, so `failures_last_minute` (and `high_failure_rate`) rise during an
     // outage rather than after it; the batch report's failedAttempts are not counted again.
     onFailedAttempt: () => {

@@ -5,5 +5,5 @@ export { describeDurability, readDurability, type DurabilityReport, type LossWin
 export { QueueUnavailableError } from './errors.js'
 export { queueKeys, type KeyLayoutOptions, type QueueKeys } from './keys.js'
 export { QUEUE_COUNTERS, QueueMonitor, type LiveWorker, type QueueCounter, type QueueCounters, type WorkerFigures } from './monitor.js'
-export { DEFAULT_CAP_EVENTS, RedisStreamsProducer, type RedisStreamsProducerOptions } from './producer.js'
+export { RedisStreamsProducer, type RedisStreamsProducerOptions } from './producer.js'
 export { acknowledgeLosses, CAUSE_TEXT, readLosses, RedisResetWatch, type RedisLoss, type RedisResetWatchOptions, type ResetOutcome } from './reset-watch.js'

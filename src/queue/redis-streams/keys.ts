@@ -1,3 +1,4 @@
+import { CONFIG_DEFAULTS } from '../../config.js'
 import { AuditqError } from '../../errors.js'
 
 /**
@@ -35,13 +36,11 @@ export interface KeyLayoutOptions {
   queue?: string
 }
 
-const DEFAULT_PREFIX = 'auditq'
-const DEFAULT_QUEUE = 'default'
 const GROUP = 'auditq-workers'
 
 export function queueKeys(options: KeyLayoutOptions = {}): QueueKeys {
-  const prefix = options.prefix ?? DEFAULT_PREFIX
-  const queue = options.queue ?? DEFAULT_QUEUE
+  const prefix = options.prefix ?? CONFIG_DEFAULTS.queue.prefix
+  const queue = options.queue ?? CONFIG_DEFAULTS.queue.name
   // A brace inside the name would move the hash tag and scatter keys over slots.
   for (const [name, value] of [['prefix', prefix], ['queue', queue]] as const) {
     if (value === '' || /[{}]/.test(value)) {

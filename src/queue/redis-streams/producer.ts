@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { CONFIG_DEFAULTS } from '../../config.js'
 import { AuditqError } from '../../errors.js'
 import type { AuditEvent } from '../../event/types.js'
 import type { EnqueueResult, QueueProducer } from '../queue.js'
@@ -24,9 +25,6 @@ export interface RedisStreamsProducerOptions {
    */
   countOverflow?: boolean
 }
-
-export const DEFAULT_CAP_EVENTS = 10_000
-const DEFAULT_MAX_EVENTS_PER_CALL = 1_000
 
 /** One caller's `enqueue`, waiting for the script call(s) carrying its events. */
 interface Waiter {
@@ -68,8 +66,8 @@ export class RedisStreamsProducer implements QueueProducer {
 
   constructor(options: RedisStreamsProducerOptions) {
     this.scripts = new QueueScripts(options.redis, options.keys)
-    this.capEvents = positiveInteger('capEvents', options.capEvents ?? DEFAULT_CAP_EVENTS)
-    this.maxEventsPerCall = positiveInteger('maxEventsPerCall', options.maxEventsPerCall ?? DEFAULT_MAX_EVENTS_PER_CALL)
+    this.capEvents = positiveInteger('capEvents', options.capEvents ?? CONFIG_DEFAULTS.queue.capEvents)
+    this.maxEventsPerCall = positiveInteger('maxEventsPerCall', options.maxEventsPerCall ?? CONFIG_DEFAULTS.queue.maxEventsPerCall)
     this.countOverflow = options.countOverflow ?? true
   }
 

@@ -28,6 +28,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
+import { CONFIG_DEFAULTS } from '../../config.js'
 import { AuditqError } from '../../errors.js'
 import type { AuditEvent } from '../../event/types.js'
 import { errnoOf } from './errors.js'
@@ -63,9 +64,8 @@ export interface SpillJournalOptions {
   retryMaxMs?: number
 }
 
+/** Tuning internal to the journal; `maxBytes` defaults to `queue.spillMaxBytes` (src/config.ts). */
 export const SPILL_DEFAULTS = {
-  /** Disk a spill may take before `append` refuses: ~2.5 M events of 400 bytes, hours of outage at most rates. */
-  maxBytes: 1024 ** 3,
   /** Unit of deletion: small enough to free disk during a long replay, big enough that rollover (2 fsyncs) is rare. */
   segmentBytes: 64 * 1024 ** 2,
   fsync: 'always' as const,
@@ -135,7 +135,7 @@ export class SpillJournal {
 
   /** Creates this process's journal under `dir` and adopts any dead producer's journal found there. */
   static async open(options: SpillJournalOptions): Promise<SpillJournal> {
-    const maxBytes = positiveInteger('maxBytes', options.maxBytes ?? SPILL_DEFAULTS.maxBytes)
+    const maxBytes = positiveInteger('maxBytes', options.maxBytes ?? CONFIG_DEFAULTS.queue.spillMaxBytes)
     const segmentBytes = positiveInteger('segmentBytes', options.segmentBytes ?? SPILL_DEFAULTS.segmentBytes)
     const fsync = options.fsync ?? SPILL_DEFAULTS.fsync
     const lingerMs = fsync === 'batch' ? (options.batchLingerMs ?? SPILL_DEFAULTS.batchLingerMs) : 0

@@ -1,0 +1,95 @@
+/**
+ * Every environment variable auditq reads, the config path it sets and what it means: one table
+ * that drives `configFromEnv` and generates the reference table in docs/configuration.md. Defaults
+ * are not here: they live once, in the schema in src/config.ts, and the docs read them from it.
+ */
+export interface Setting {
+  env: `AUDITQ_${string}`
+  /** Dotted path into the config (`queue.capEvents`). */
+  path: string
+  description: string
+  /** The CLI flag that overrides it, if any. */
+  flag?: `--${string}`
+  /** Comma-separated in the variable; empty items are dropped. */
+  list?: true
+  /** What an unset optional setting means, where the schema has no default to show. */
+  whenUnset?: string
+}
+
+export const SETTINGS: readonly Setting[] = [
+  { env: 'AUDITQ_DATABASE_URL', path: 'databaseUrl', flag: '--database-url', description: 'PostgreSQL; absent = embedded store' },
+  { env: 'AUDITQ_DATA_DIR', path: 'dataDir', flag: '--data-dir', description: 'embedded store directory' },
+  { env: 'AUDITQ_HOST', path: 'host', flag: '--host', description: 'address `serve` binds' },
+  { env: 'AUDITQ_PORT', path: 'port', flag: '--port', description: 'port `serve` listens on' },
+  { env: 'AUDITQ_LOG_LEVEL', path: 'logLevel', flag: '--log-level', description: 'JSON logs on stderr; commands other than `serve` use `warn` unless it is set' },
+  { env: 'AUDITQ_LOG_FORMAT', path: 'logFormat', flag: '--log-format', description: '`auto` = pino-pretty on a terminal, JSON otherwise; `json`; `pretty`' },
+  { env: 'AUDITQ_DATABASE_SCHEMA', path: 'databaseSchema', description: "PostgreSQL schema for auditq's tables" },
+  { env: 'AUDITQ_REDIS_URL', path: 'redisUrl', flag: '--redis-url', description: 'queue mode; absent = direct mode' },
+  { env: 'AUDITQ_QUEUE_CAP', path: 'queue.capEvents', description: 'un-acknowledged events before overflow' },
+  { env: 'AUDITQ_OVERFLOW_POLICY', path: 'queue.overflowPolicy', description: '`spill`, `block` or `drop`' },
+  { env: 'AUDITQ_SPILL_DIR', path: 'queue.spillDir', whenUnset: '`<data dir>/spill`', description: 'spill journal' },
+  { env: 'AUDITQ_QUEUE_PREFIX', path: 'queue.prefix', description: 'Redis keys `<prefix>:{<name>}:…`' },
+  { env: 'AUDITQ_QUEUE_NAME', path: 'queue.name', description: 'Redis keys `<prefix>:{<name>}:…`' },
+  { env: 'AUDITQ_HEALTH_FAIL_FROM', path: 'monitoring.healthFailFrom', description: 'lowest status at which `/api/v1/monitoring/health` answers 503 (`warning`, `degraded`, `critical`)' },
+  { env: 'AUDITQ_HEALTH_QUEUE_LENGTH', path: 'monitoring.thresholds.queueLengthDegraded', description: '`queue_backed_up` fires above this many waiting events' },
+  { env: 'AUDITQ_HEALTH_OLDEST_EVENT_SECONDS', path: 'monitoring.thresholds.oldestEventAgeSecondsDegraded', description: '`oldest_event_too_old` fires above this age' },
+  { env: 'AUDITQ_HEALTH_FAILURES_PER_MINUTE', path: 'monitoring.thresholds.failuresPerMinuteCritical', description: '`high_failure_rate` fires above this many failed inserts a minute' },
+  { env: 'AUDITQ_HEALTH_DROPPED_EVENTS', path: 'monitoring.thresholds.droppedEventsWarning', description: '`events_dropped` fires above this many refusals within the history window' },
+  { env: 'AUDITQ_HEALTH_DEAD_LETTERS', path: 'monitoring.thresholds.deadLettersWarning', description: '`dead_letters` fires above this DLQ size' },
+  { env: 'AUDITQ_HEALTH_SPILLED_WAITING', path: 'monitoring.thresholds.spilledWaitingWarning', description: '`events_spilled_waiting` fires above this many spilled events waiting' },
+  { env: 'AUDITQ_MONITOR_SAMPLE_MS', path: 'monitoring.sampleEveryMs', description: 'how often the sampler reads the pipeline' },
+  { env: 'AUDITQ_MONITOR_HISTORY_MS', path: 'monitoring.historyMs', description: 'how far back the sampler’s history reaches' },
+  { env: 'AUDITQ_ALERT_WEBHOOKS', path: 'monitoring.alertWebhooks', list: true, description: 'comma-separated URLs each alert is POSTed to (Slack-compatible body)' },
+  { env: 'AUDITQ_ALERT_COOLDOWN_MS', path: 'monitoring.alertCooldownMs', description: 'a rule that fires again within this of its last notice is held back until it ends' },
+  { env: 'AUDITQ_SIGNING_KEY_FILE', path: 'integrity.signingKeyFile', description: 'PEM file of the Ed25519 private key that signs checkpoints; see [integrity.md](integrity.md)' },
+  { env: 'AUDITQ_SIGNING_KEY', path: 'integrity.signingKey', description: 'the PEM itself, for platforms that inject secrets as variables' },
+  { env: 'AUDITQ_CHECKPOINT_INTERVAL_MS', path: 'integrity.checkpointIntervalMs', description: 'how often `serve`/`worker` sign moved chain heads (with a key)' },
+  { env: 'AUDITQ_RETENTION_DAYS', path: 'retention.days', whenUnset: '— (off)', description: '`serve`/`worker` delete events older than this many days; see [retention.md](retention.md)' },
+  // Split by the schema's own preprocess, so a flag or file can give the same comma-separated text.
+  { env: 'AUDITQ_RETENTION_KEEP_ACTIONS', path: 'retention.keepActions', description: 'comma-separated actions never deleted' },
+  { env: 'AUDITQ_RETENTION_INTERVAL_MS', path: 'retention.intervalMs', description: 'how often `serve`/`worker` try a retention run' },
+  { env: 'AUDITQ_RETENTION_CHUNK_ROWS', path: 'retention.chunkRows', whenUnset: '`5000` PostgreSQL, `500` embedded', description: 'rows per delete transaction' },
+  { env: 'AUDITQ_RATE_LIMIT_PER_SECOND', path: 'security.rateLimitPerSecond', description: 'requests per second per API key, per process; `0` = off' },
+  { env: 'AUDITQ_RATE_LIMIT_BURST', path: 'security.rateLimitBurst', description: 'requests a quiet key may send at once before the per-second rate applies' },
+  { env: 'AUDITQ_FAILED_AUTH_PER_SECOND', path: 'security.failedAuthPerSecond', description: 'failed keys a client address (and, separately, a key id) may present per second before its failures get 429 instead of 401; a valid key is always accepted; `0` = off' },
+  { env: 'AUDITQ_FAILED_AUTH_BURST', path: 'security.failedAuthBurst', description: 'failed keys presented at once before the per-second rate applies' },
+  { env: 'AUDITQ_REQUEST_TIMEOUT_MS', path: 'http.requestTimeoutMs', description: "a request's headers and body must arrive within this, however slowly they trickle; then 408 and the connection is closed" },
+  { env: 'AUDITQ_MAX_BODY_BYTES_IN_FLIGHT', path: 'http.maxBodyBytesInFlight', description: 'request-body bytes one process holds at once (declared `Content-Length` reserved up front); a body that would pass it gets 503 `AUDITQ_OVERLOADED` with `Retry-After`; at least the 4 MiB body limit' },
+  { env: 'AUDITQ_MAX_JSON_DEPTH', path: 'http.maxJsonDepth', description: 'arrays/objects nested deeper in a JSON body or NDJSON line are refused before parsing (400, `max_depth`); at least 16' },
+  { env: 'AUDITQ_TRUSTED_PROXIES', path: 'security.trustedProxies', list: true, description: 'comma-separated addresses or CIDRs (`10.0.0.0/8`, `::1`, or `loopback`) of reverse proxies whose `X-Forwarded-For` names the client; from anyone else the header is ignored' },
+  { env: 'AUDITQ_IP_TRUNCATION', path: 'security.ipTruncation', description: '`24/48`: store only the /24 or /48 network of `ip_address`' },
+  { env: 'AUDITQ_KEY_CACHE_TTL_MS', path: 'security.keyCacheTtlMs', description: 'a revoked key stops working within this' },
+  { env: 'AUDITQ_KEY_CACHE_MAX_STALE_MS', path: 'security.keyCacheMaxStaleMs', description: 'while the key store is unreachable, a key verified before keeps working this long past its TTL (see [Security](security.md)); `0` = off' },
+  { env: 'AUDITQ_REPORTS_MAX_CONCURRENT', path: 'reports.maxConcurrent', description: 'reports running at once per process over HTTP, all tenants; one more gets 503 `AUDITQ_BUSY`' },
+  { env: 'AUDITQ_REPORTS_MAX_PER_TENANT', path: 'reports.maxPerTenant', description: 'reports one tenant may run at once per process; one more gets 429' },
+  { env: 'AUDITQ_DATABASE_READ_POOL_MAX', path: 'reads.poolMax', description: 'PostgreSQL connections for reads (query, export, reports, verify), apart from the 10 for writes, so reads never take a connection ingest waits for' },
+  { env: 'AUDITQ_READ_STATEMENT_TIMEOUT_MS', path: 'reads.statementTimeoutMs', description: '`statement_timeout` of every read connection (one page, one export fetch, one verify step)' },
+  { env: 'AUDITQ_EXPORT_MAX_CONCURRENT', path: 'reads.exportMaxConcurrent', description: 'exports streaming at once per process, all tenants; beyond: 503 `AUDITQ_BUSY`' },
+  { env: 'AUDITQ_EXPORT_MAX_PER_TENANT', path: 'reads.exportMaxPerTenant', description: 'exports one tenant may stream at once per process; beyond: 429' },
+  { env: 'AUDITQ_EXPORT_IDLE_TIMEOUT_MS', path: 'reads.exportIdleTimeoutMs', description: 'an export whose client reads nothing this long is aborted and its cursor and connection released' },
+  { env: 'AUDITQ_VERIFY_MAX_CONCURRENT', path: 'reads.verifyMaxConcurrent', description: 'chain verifications at once per process over HTTP, all tenants (one per tenant); beyond: 503 `AUDITQ_BUSY`' },
+]
+
+/**
+ * The settings the environment gives, as a partial config input for `loadConfig`. Values stay
+ * text (the schema coerces and validates them, naming the config path on error); unset and empty
+ * variables are skipped so they fall back to the defaults.
+ */
+export function readSettingsFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const fromEnv: Record<string, unknown> = {}
+  for (const setting of SETTINGS) {
+    const text = env[setting.env]
+    if (text === undefined || (setting.list ? text.trim() : text) === '') continue
+    const value = setting.list ? text.split(',').map((item) => item.trim()).filter((item) => item !== '') : text
+    setPath(fromEnv, setting.path, value)
+  }
+  return fromEnv
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.')
+  const last = keys.pop()!
+  let node = target
+  for (const key of keys) node = (node[key] ??= {}) as Record<string, unknown>
+  node[last] = value
+}
