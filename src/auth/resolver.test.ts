@@ -179,7 +179,7 @@ describe('key resolver', () => {
       await expect(resolver.resolve(asRequest(`Bearer ${later.key}`))).rejects.toMatchObject({ code: 'AUDITQ_UNAUTHORIZED' })
     })
 
-    it('stays open on the last "no keys" answer while the store is down, within the same bound', async () => {
+    it('stays open on the last "no keys" answer for as long as the store is down (open mode never needs the store)', async () => {
       const own = await freshStore('embedded')
       const noKeys = await openKeyStore(own.location)
       try {
@@ -190,8 +190,8 @@ describe('key resolver', () => {
         state.down = true
         clock = 60_999
         expect(await resolver.resolve(asRequest())).toBe(OPEN_PRINCIPAL)
-        clock = 61_000
-        await expect(resolver.resolve(asRequest())).rejects.toMatchObject({ code: 'AUDITQ_STORE_UNAVAILABLE' })
+        clock = 10 * 86_400_000
+        expect(await resolver.resolve(asRequest())).toBe(OPEN_PRINCIPAL)
       } finally {
         await noKeys.close()
         await own.dispose()

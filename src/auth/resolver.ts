@@ -65,7 +65,8 @@ const BEARER = /^Bearer +(\S+) *$/i
  * loopback quick start); the store is asked again at most once per TTL, and once a key exists the
  * service requires keys until it restarts — even if every key is later revoked, because revoking
  * the last key must lock the service, not reopen it. While the store is down the last "no keys"
- * answer stands for `maxStaleMs` like any other.
+ * answer stands for as long as the outage lasts: open mode never needs the store (a key can only
+ * be created in it), and open mode serves loopback callers only unless started `--insecure`.
  */
 export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
   const now = options.now ?? Date.now
@@ -82,6 +83,7 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
   let failedAt: number | undefined
 
   const usable = (at: number) => now() - at < options.cacheTtlMs + maxStaleMs
+  const answeredOnce = () => Number.isFinite(checkedAt)
   const storeResting = () => failedAt !== undefined && now() - failedAt < storeRetryMs
 
   /** Asks the store, remembering whether it answered; a failure becomes AUDITQ_STORE_UNAVAILABLE. */
@@ -106,7 +108,7 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
     if (now() - checkedAt < options.cacheTtlMs) return true
     // Known to be failing and another request already probing it: keep the last "no keys" answer
     // rather than wait on the probe too.
-    if (checking && failedAt !== undefined && usable(checkedAt)) return true
+    if (checking && failedAt !== undefined && answeredOnce()) return true
     checking ??= ask(() => options.keys.countAll())
       .then((created) => {
         checkedAt = now()
@@ -120,8 +122,9 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
     try {
       return await checking
     } catch (error) {
-      // The last answer was "no keys": keep it while it is young enough, like a cached key.
-      if (usable(checkedAt)) return true
+      // The last answer was "no keys": it stands for the whole outage. Open mode must not need the
+      // store (a key can only be created in that store), unlike a key's answer, which ages out.
+      if (answeredOnce()) return true
       throw error
     }
   }
