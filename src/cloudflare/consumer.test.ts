@@ -104,6 +104,37 @@ describe(`handleAuditBatch consuming ${QUEUE} (workerd + local D1 + local queue)
     for (const secret of ['rt-123', 'hunter2', 'k-999']) expect(all).not.toContain(secret)
   })
 
+  it('a refused message kept in audit_rejects keeps its identifiers (token_id, key ids) so it can be found and replayed, while its secrets stay hidden', async () => {
+    worker = await startWorker({ mode: 'queue' })
+    const refused = {
+      version: 1,
+      event: {
+        token_id: 'tok-refused-7',
+        subject: 'user:r',
+        event_type: 'generated',
+        timestamp: 1234567890,
+        ip_address: 'not-an-ip',
+        metadata: { api_key_id: 'key-42', accessTokenId: 'atid-9', access_token: 'at-secret-1', api_key: 'k-secret-2', client_secret: 'cs-secret-3' },
+      },
+      enqueued_at: 1,
+    }
+    await worker.fetch('/raw', { body: refused })
+    await eventually(async () => ((await worker!.sql('SELECT message_id FROM audit_rejects')).length > 0 ? true : undefined), 'the refused message')
+    const [row] = await worker.sql<{ body: string }>("SELECT body FROM audit_rejects WHERE body ->> '$.event.token_id' = 'tok-refused-7'")
+    expect(row, 'the refused message, found by its token_id').toBeDefined()
+    const body = JSON.parse(row!.body)
+    expect(body.event).toMatchObject({ token_id: 'tok-refused-7', metadata: { api_key_id: 'key-42', accessTokenId: 'atid-9', access_token: '[REDACTED]', api_key: '[REDACTED]', client_secret: '[REDACTED]' } })
+    for (const secret of ['at-secret-1', 'k-secret-2', 'cs-secret-3']) expect(row!.body).not.toContain(secret)
+    // The replay: the operator fixes the field named in `errors` and sends the recorded body again.
+    body.event.ip_address = '203.0.113.7'
+    await worker.fetch('/raw', { body })
+    const replayed = await eventually(async () => {
+      const rows = await worker!.sql("SELECT token_id, subject FROM token_usage WHERE token_id = 'tok-refused-7'")
+      return rows.length > 0 ? rows : undefined
+    }, 'the replayed event under its token_id')
+    expect(replayed).toEqual([{ token_id: 'tok-refused-7', subject: 'user:r' }])
+  })
+
   it('a batch redelivered after D1 committed it (the acks were lost) is stored once — ids from the producer and, for seed messages, from the message id', async () => {
     worker = await startWorker({ mode: 'queue', loseFirstAcks: true })
     const { json } = await worker.fetch('/log', { body: { action: 'exactly.once' } })

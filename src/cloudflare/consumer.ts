@@ -148,14 +148,25 @@ const INSERT_REJECTS_SQL = `INSERT INTO audit_rejects (message_id, queue, reject
 /**
  * The body as JSON when it has a JSON form, with values under secret-naming keys redacted (a
  * refused message is kept for inspection, its secrets are not); otherwise a description, so the
- * row is still written.
+ * row is still written. Identifiers stay: the row exists so an operator can find the message
+ * (by its `token_id`, say), fix it and replay it, and a `token_id` or `api_key_id` names a
+ * secret without being one.
  */
 function bodyText(body: unknown, redaction: RedactionPolicy): string {
   try {
-    return JSON.stringify(body, (key, value: unknown) => (key !== '' && isSecretKey(key, redaction) ? REDACTED : value)) ?? String(body)
+    return JSON.stringify(body, (key, value: unknown) => (key !== '' && !namesIdentifier(key) && isSecretKey(key, redaction) ? REDACTED : value)) ?? String(body)
   } catch {
     return `(no JSON form: ${Object.prototype.toString.call(body)})`
   }
+}
+
+/**
+ * True when a key's last word is `id` or `ids` (`token_id`, `api-key-id`, `accessTokenId`,
+ * `KEY_IDS`): it holds an identifier of a secret, not the secret. A lower-case run with no
+ * separator (`tokenid`) is not recognised and stays redacted, the safe side of the doubt.
+ */
+function namesIdentifier(key: string): boolean {
+  return /(?:^|[^A-Za-z0-9])ids?$/i.test(key) || /[a-z0-9](?:Id|ID)s?$/.test(key)
 }
 
 export function retryDelaySeconds(attempts: number, delay: AuditBatchOptions['retryDelay'] = {}): number {

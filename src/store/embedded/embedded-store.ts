@@ -13,7 +13,7 @@
  */
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import { AuditqError } from '../../errors.js'
 import type { AuditEvent } from '../../event/types.js'
 import type { CountedValue, ReportData, ReportOptions } from '../../report/model.js'
@@ -32,6 +32,7 @@ import type {
 import { GENESIS_HASH, hashBytes, linkRun, packedContentDigests } from '../../integrity/canonical.js'
 import { INSERT_CHAINED_SQL, SELECT_HEAD_SQL, UPSERT_HEAD_SQL } from './chain-sql.js'
 import { EmbeddedIntegrity } from './integrity.js'
+import { openSqliteDatabase } from './open-database.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
 import { ReportReader } from './report-reader.js'
 import { bucketCounts, failuresByAction, topValues } from './report-sql.js'
@@ -91,7 +92,7 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
 function openConnection(file: string, busyTimeoutMs: number): Database.Database {
   // `timeout` is SQLite's busy_timeout, set before anything else touches the file: concurrent
   // processes (service + CLI) then wait for each other's write lock instead of failing at once.
-  const db = new Database(file, { timeout: busyTimeoutMs })
+  const db = openSqliteDatabase(file, { timeout: busyTimeoutMs })
   try {
     // WAL: readers never block the writer nor the writer them, so a CLI query or an export can run
     // beside the service's inserts. The mode is stored in the file; later opens just confirm it.
