@@ -61,6 +61,12 @@ const configSchema = z.strictObject({
       retryAttempts: z.number().int().min(1).default(3),
       retryInitialDelayMs: z.number().int().min(1).default(2_000),
       retryMaxDelayMs: z.number().int().min(1).default(30_000),
+      /**
+       * While a batch waits out a store outage, the store is pinged this often; once it answers
+       * again the batch is retried at once instead of sleeping out the rest of a backoff that may
+       * have grown to `retryMaxDelayMs`. Bounds how long recovery lags the store's return.
+       */
+      storeProbeEveryMs: z.number().int().min(50).max(60_000).default(1_000),
       /** SIGTERM: stop reading, write and acknowledge, exit within this. */
       shutdownDeadlineMs: z.number().int().min(100).default(10_000),
       heartbeatEveryMs: z.number().int().min(100).default(2_000),
@@ -112,6 +118,12 @@ const configSchema = z.strictObject({
       maxNdjsonLineBytes: z.number().int().min(256).default(64 * 1024),
       maxQueryLimit: z.number().int().min(1).max(10_000).default(1_000),
       defaultQueryLimit: z.number().int().min(1).default(100),
+      /**
+       * Retry-After on a 503 that a retry can cure (the store or its pool unavailable, the queue
+       * unreachable): long enough that clients do not hammer a recovering database, short enough
+       * that a failover of a few seconds costs little.
+       */
+      unavailableRetryAfterSeconds: z.number().int().min(1).max(3_600).default(2),
     })
     .prefault({}),
   integrity: z
@@ -172,6 +184,15 @@ const configSchema = z.strictObject({
       ipTruncation: z.enum(['none', '24/48']).default('none'),
       /** How long a verified key (or "no keys exist") is trusted without asking the store: revocation takes effect within this. */
       keyCacheTtlMs: z.coerce.number().int().min(0).max(300_000).default(10_000),
+      /**
+       * While the key store cannot be asked (PostgreSQL down), how long past its TTL a key's last
+       * answer still stands: queue mode keeps accepting from keys verified before the outage. A
+       * key with no answer this young gets 503 AUDITQ_STORE_UNAVAILABLE. An hour covers a
+       * database restart or failover; 0 makes every request past the TTL need the store.
+       */
+      keyCacheMaxStaleMs: z.coerce.number().int().min(0).max(7 * 24 * 3_600_000).default(3_600_000),
+      /** After a failed key-store call, answer from the cache without asking for this long, so an outage costs no wait per request. */
+      keyStoreRetryMs: z.number().int().min(0).max(60_000).default(1_000),
     })
     .prefault({}),
   reports: z
@@ -228,6 +249,7 @@ const NESTED_ENV_KEYS = {
   AUDITQ_FAILED_AUTH_BURST: ['security', 'failedAuthBurst'],
   AUDITQ_IP_TRUNCATION: ['security', 'ipTruncation'],
   AUDITQ_KEY_CACHE_TTL_MS: ['security', 'keyCacheTtlMs'],
+  AUDITQ_KEY_CACHE_MAX_STALE_MS: ['security', 'keyCacheMaxStaleMs'],
   AUDITQ_REPORTS_MAX_CONCURRENT: ['reports', 'maxConcurrent'],
 } as const
 

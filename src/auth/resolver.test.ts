@@ -123,4 +123,123 @@ describe('key resolver', () => {
     const resolver = createKeyResolver({ keys: broken, cacheTtlMs: 0 })
     await expect(resolver.resolve(asRequest('Bearer x'))).rejects.toMatchObject({ code: 'AUDITQ_STORE_UNAVAILABLE' })
   })
+
+  describe('while the key store cannot answer', () => {
+    /** The real key store behind a switch: `down` makes every call fail as a dead database would. */
+    function switchable(inner: KeyStore) {
+      const state = { down: false, calls: 0 }
+      const gate = <T>(call: () => Promise<T>) => {
+        state.calls += 1
+        return state.down ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432')) : call()
+      }
+      const store: KeyStore = { ...inner, findById: (id) => gate(() => inner.findById(id)), countAll: () => gate(() => inner.countAll()) }
+      return { store, state }
+    }
+
+    it('keeps accepting a verified key for up to maxStaleMs past its TTL, then answers 503; a never-seen key gets 503 at once', async () => {
+      await addKey('acme')
+      const { store, state } = switchable(keys)
+      let clock = 0
+      const resolver = createKeyResolver({ keys: store, cacheTtlMs: 1_000, maxStaleMs: 60_000, now: () => clock })
+      const verified = await addKey('acme')
+      const neverSeen = await addKey('acme')
+      expect(await resolver.resolve(asRequest(`Bearer ${verified.key}`))).toMatchObject({ keyId: verified.keyId })
+      state.down = true
+      clock = 60_999 // TTL + maxStaleMs - 1
+      expect(await resolver.resolve(asRequest(`Bearer ${verified.key}`))).toMatchObject({ keyId: verified.keyId })
+      await expect(resolver.resolve(asRequest(`Bearer ${neverSeen.key}`))).rejects.toMatchObject({ code: 'AUDITQ_STORE_UNAVAILABLE' })
+      // A made-up secret for the verified id is still refused: the stale entry holds the hash.
+      const forged = `aq_${verified.keyId}_${generateKey().key.slice(-43)}`
+      await expect(resolver.resolve(asRequest(`Bearer ${forged}`))).rejects.toMatchObject({ code: 'AUDITQ_UNAUTHORIZED' })
+      clock = 61_000
+      await expect(resolver.resolve(asRequest(`Bearer ${verified.key}`))).rejects.toMatchObject({ code: 'AUDITQ_STORE_UNAVAILABLE' })
+      state.down = false
+      expect(await resolver.resolve(asRequest(`Bearer ${verified.key}`))).toMatchObject({ keyId: verified.keyId })
+    })
+
+    it('keeps refusing keys it knew to be revoked or unknown, and honours a revocation as soon as the store answers again', async () => {
+      await addKey('acme')
+      const { store, state } = switchable(keys)
+      let clock = 0
+      const resolver = createKeyResolver({ keys: store, cacheTtlMs: 1_000, maxStaleMs: 60_000, now: () => clock })
+      const revoked = await addKey('acme')
+      const later = await addKey('acme')
+      const { key: unknown } = generateKey()
+      await keys.revoke(revoked.keyId, new Date())
+      await expect(resolver.resolve(asRequest(`Bearer ${revoked.key}`))).rejects.toMatchObject({ code: 'AUDITQ_UNAUTHORIZED' })
+      await expect(resolver.resolve(asRequest(`Bearer ${unknown}`))).rejects.toMatchObject({ code: 'AUDITQ_UNAUTHORIZED' })
+      expect(await resolver.resolve(asRequest(`Bearer ${later.key}`))).toMatchObject({ keyId: later.keyId })
+      state.down = true
+      clock = 5_000
+      await expect(resolver.resolve(asRequest(`Bearer ${revoked.key}`))).rejects.toMatchObject({ code: 'AUDITQ_UNAUTHORIZED' })
+      await expect(resolver.resolve(asRequest(`Bearer ${unknown}`))).rejects.toMatchObject({ code: 'AUDITQ_UNAUTHORIZED' })
+      expect(await resolver.resolve(asRequest(`Bearer ${later.key}`))).toMatchObject({ keyId: later.keyId })
+      state.down = false
+      await keys.revoke(later.keyId, new Date())
+      await expect(resolver.resolve(asRequest(`Bearer ${later.key}`))).rejects.toMatchObject({ code: 'AUDITQ_UNAUTHORIZED' })
+    })
+
+    it('stays open on the last "no keys" answer while the store is down, within the same bound', async () => {
+      const own = await freshStore('embedded')
+      const noKeys = await openKeyStore(own.location)
+      try {
+        const { store, state } = switchable(noKeys)
+        let clock = 0
+        const resolver = createKeyResolver({ keys: store, cacheTtlMs: 1_000, maxStaleMs: 60_000, now: () => clock })
+        expect(await resolver.resolve(asRequest())).toBe(OPEN_PRINCIPAL)
+        state.down = true
+        clock = 60_999
+        expect(await resolver.resolve(asRequest())).toBe(OPEN_PRINCIPAL)
+        clock = 61_000
+        await expect(resolver.resolve(asRequest())).rejects.toMatchObject({ code: 'AUDITQ_STORE_UNAVAILABLE' })
+      } finally {
+        await noKeys.close()
+        await own.dispose()
+      }
+    })
+
+    it('after a failed call asks the store again only once storeRetryMs has passed', async () => {
+      await addKey('acme')
+      const { store, state } = switchable(keys)
+      let clock = 0
+      const states: boolean[] = []
+      const resolver = createKeyResolver({ keys: store, cacheTtlMs: 1_000, maxStaleMs: 60_000, storeRetryMs: 500, now: () => clock, onStoreState: ({ available }) => states.push(available) })
+      const verified = await addKey('acme')
+      await resolver.resolve(asRequest(`Bearer ${verified.key}`))
+      state.down = true
+      clock = 2_000
+      const before = state.calls
+      for (let i = 0; i < 100; i++) await resolver.resolve(asRequest(`Bearer ${verified.key}`))
+      expect(state.calls - before).toBe(1)
+      clock = 2_500
+      state.down = false
+      await resolver.resolve(asRequest(`Bearer ${verified.key}`))
+      expect(state.calls - before).toBe(2)
+      expect(states).toEqual([false, true])
+    })
+
+    it('while a probe of a failing store hangs, other requests for the key are answered from the cache at once', async () => {
+      await addKey('acme')
+      let release: ((error: Error) => void) | undefined
+      let mode: 'up' | 'down' | 'hang' = 'up'
+      const store: KeyStore = {
+        ...keys,
+        countAll: () => keys.countAll(),
+        findById: (id) => (mode === 'up' ? keys.findById(id) : mode === 'down' ? Promise.reject(new Error('ECONNREFUSED')) : new Promise((_, reject) => (release = reject))),
+      }
+      let clock = 0
+      const resolver = createKeyResolver({ keys: store, cacheTtlMs: 1_000, maxStaleMs: 60_000, now: () => clock })
+      const verified = await addKey('acme')
+      await resolver.resolve(asRequest(`Bearer ${verified.key}`))
+      mode = 'down'
+      clock = 2_000
+      expect(await resolver.resolve(asRequest(`Bearer ${verified.key}`))).toMatchObject({ keyId: verified.keyId })
+      mode = 'hang'
+      const probing = resolver.resolve(asRequest(`Bearer ${verified.key}`))
+      const settled = await Promise.race([resolver.resolve(asRequest(`Bearer ${verified.key}`)), new Promise((resolve) => setTimeout(() => resolve('waited'), 500))])
+      expect(settled).toMatchObject({ keyId: verified.keyId })
+      release!(new Error('Connection terminated due to connection timeout'))
+      expect(await probing).toMatchObject({ keyId: verified.keyId })
+    })
+  })
 })

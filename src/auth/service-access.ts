@@ -24,8 +24,19 @@ export async function startServiceAccess(config: Config, logger: Logger, options
     const resolver = createKeyResolver({
       keys,
       cacheTtlMs: config.security.keyCacheTtlMs,
+      maxStaleMs: config.security.keyCacheMaxStaleMs,
+      storeRetryMs: config.security.keyStoreRetryMs,
       openRequiresLoopbackHost: !options.insecure,
       onKeyed: () => logger.warn('API keys exist now: every request needs "Authorization: Bearer <key>" from here on'),
+      onStoreState: ({ available, error }) => {
+        if (available) logger.info('API key store reachable again: keys are verified (and revocations honoured) as usual')
+        else {
+          logger.warn(
+            { err: error, max_stale_ms: config.security.keyCacheMaxStaleMs },
+            'API key store unreachable: keys verified before keep working for up to keyCacheMaxStaleMs past their TTL; keys not verified since start get 503 AUDITQ_STORE_UNAVAILABLE',
+          )
+        }
+      },
     })
     if (await resolver.isOpen()) {
       if (!isLoopbackHost(config.host) && !options.insecure) {

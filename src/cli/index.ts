@@ -8,6 +8,7 @@ import { registerCheckpoint, registerKeygen, registerVerify } from './integrity.
 import { registerKeys } from './keys.js'
 import { registerMigrate } from './migrate.js'
 import { registerExport, registerQuery } from './query.js'
+import { registerQueue } from './queue.js'
 import { registerReport } from './report.js'
 import { registerSend } from './send.js'
 import { registerServe } from './serve.js'
@@ -34,6 +35,7 @@ registerExport(program)
 registerReport(program)
 registerWorker(program)
 registerDlq(program)
+registerQueue(program)
 registerVerify(program)
 registerCheckpoint(program)
 registerKeygen(program)

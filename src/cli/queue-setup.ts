@@ -43,7 +43,10 @@ export async function connectQueueRedis(config: Config, logger: Logger): Promise
   })
   const check = async (): Promise<DurabilityReport> => {
     const report = await readDurability(redis)
-    logger.info({ loss_window: report.lossWindow, settings: report.settings }, report.summary)
+    // Without persistence (or with snapshots only) a Redis crash silently loses acknowledged
+    // events: that is worth a warning at every start, not an info line nobody reads.
+    const risky = report.lossWindow === 'everything-queued' || report.lossWindow === 'since-last-snapshot'
+    logger[risky ? 'warn' : 'info']({ loss_window: report.lossWindow, settings: report.settings }, report.summary)
     return report
   }
   const report = await withTimeout(check(), DURABILITY_CHECK_TIMEOUT_MS)

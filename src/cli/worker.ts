@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../util/logger.js'
 import { startWorkerRuntime } from '../worker/runtime.js'
 import { commandConfig, storeLocation } from './context.js'
 import { connectQueueRedis, withTimeout } from './queue-setup.js'
+import { StartupResources } from './startup.js'
 
 /** Part of the shutdown deadline kept for closing the store after the drain. */
 const STORE_CLOSE_RESERVE_MS = 1_000
@@ -52,11 +53,17 @@ export function registerWorker(program: Command): void {
         new AggregatorRegistry()
         AggregatorRegistry.setRegistries([registry])
       }
-      else if (metricsPort !== undefined) {
-        const server = await serveMetrics({ host: config.host, port: metricsPort, logger, render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }) })
-        logger.info({ metrics_url: server.url }, 'worker metrics listening')
-      }
-      await runWorker(config, logger, `${hostname()}-w${slot}`, metrics)
+      // A start that fails (store unreachable, Redis refusing, a bad signing key) closes what it
+      // opened and exits non-zero, instead of staying up holding its connections.
+      const opened = new StartupResources(logger)
+      await opened.run(async () => {
+        if (!cluster.isWorker && metricsPort !== undefined) {
+          const server = await serveMetrics({ host: config.host, port: metricsPort, logger, render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }) })
+          opened.add('metrics server', () => server.close())
+          logger.info({ metrics_url: server.url }, 'worker metrics listening')
+        }
+        await runWorker(config, logger, `${hostname()}-w${slot}`, metrics, opened)
+      })
     })
 }
 
@@ -66,12 +73,16 @@ async function serveClusterMetrics(host: string, port: number, logger: Logger): 
   logger.info({ metrics_url: server.url, aggregated: true }, 'worker metrics listening')
 }
 
-async function runWorker(config: ReturnType<typeof commandConfig>, logger: Logger, workerId: string, metrics: BatchMetrics): Promise<void> {
+async function runWorker(config: ReturnType<typeof commandConfig>, logger: Logger, workerId: string, metrics: BatchMetrics, opened: StartupResources): Promise<void> {
   const { redis } = await connectQueueRedis(config, logger)
+  opened.add('redis', () => redis.disconnect())
   const store = await openStore({ ...storeLocation(config), logger })
+  opened.add('store', () => store.close())
   metrics.observeChainWrites(store)
-  const runtime = await startWorkerRuntime({ config, store, redis, logger, workerId, observeBatch: (report) => metrics.recordWorkerBatch(report), observeFailedAttempt: () => metrics.recordWorkerFailedAttempt() })
-  const maintenance = startMaintenance({ store, config, signingKey: await loadSigningKey(config.integrity), logger })
+  // Read before the runtime starts, so a bad key fails the start before anything is consumed.
+  const signingKey = await loadSigningKey(config.integrity)
+  const runtime = await startWorkerRuntime({ config, store, redis, logger, workerId, observeBatch: (report) => metrics.recordWorkerBatch(report), observeFailedAttempt: () => metrics.recordWorkerFailedAttempt(), observeRedisReset: (outcome) => metrics.recordRedisReset(outcome) })
+  const maintenance = startMaintenance({ store, config, signingKey, logger })
   const stop = async (signal: string) => {
     // Not awaited: the drain owns the shutdown deadline, and an interrupted retention run is safe.
     void maintenance.stop()

@@ -25,13 +25,33 @@ export function errorBody(code: ErrorCode, message: string, details?: unknown): 
   return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message, ...(details === undefined ? {} : { details }) }
 }
 
+/** 503s a client cures by waiting: they carry Retry-After so clients back off instead of hammering. */
+const RETRY_LATER = new Set<ErrorCode>(['AUDITQ_STORE_UNAVAILABLE', 'AUDITQ_QUEUE_UNAVAILABLE'])
+
+export interface ErrorHandlerOptions {
+  bodyLimitBytes: number
+  /** Seconds in Retry-After on a 503 that a retry can cure. */
+  retryAfterSeconds: number
+  /**
+   * True for a store error that says the store could not answer now (unreachable, no pool
+   * connection within its timeout, a restart), as the store's own retry logic classifies it. A
+   * read route that hits one answers 503 AUDITQ_STORE_UNAVAILABLE rather than 500.
+   */
+  isStoreUnavailable?: (error: unknown) => boolean
+}
+
 /** Every error leaves as `ErrorBody`; unexpected ones are logged in full and reach the client without internals. */
-export function installErrorHandler(app: FastifyInstance, limits: { bodyLimitBytes: number }): void {
+export function installErrorHandler(app: FastifyInstance, options: ErrorHandlerOptions): void {
   const tooLarge = (contentLength: string | undefined) =>
-    `request body ${contentLength ? `of ${contentLength} bytes` : `(chunked, more than ${limits.bodyLimitBytes} bytes read)`} is over the ${limits.bodyLimitBytes}-byte limit; send fewer events per request`
+    `request body ${contentLength ? `of ${contentLength} bytes` : `(chunked, more than ${options.bodyLimitBytes} bytes read)`} is over the ${options.bodyLimitBytes}-byte limit; send fewer events per request`
   app.setErrorHandler((error: FastifyError | AuditqError | Error, request, reply) => {
+    if (!(error instanceof AuditqError) && options.isStoreUnavailable?.(error)) {
+      // Logged in full (the driver's message names the cause); the client gets the catalog code.
+      error = new AuditqError('AUDITQ_STORE_UNAVAILABLE', 'the store could not answer (unreachable, or every connection busy); retry later', { cause: error })
+    }
     if (error instanceof AuditqError) {
       if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed')
+      if (RETRY_LATER.has(error.code) && !reply.hasHeader('retry-after')) reply.header('retry-after', String(options.retryAfterSeconds))
       return reply.status(error.statusCode).send(errorBody(error.code, error.message, error.details))
     }
     const fastifyCode = 'code' in error && typeof error.code === 'string' ? FASTIFY_CODES[error.code] : undefined

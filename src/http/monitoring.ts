@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify'
+import { AuditqError } from '../errors.js'
+import type { RedisLoss } from '../queue/redis-streams/index.js'
 import { atLeast, type HealthStatus } from '../observability/health-rules.js'
 import type { ServiceMetrics } from '../observability/metrics.js'
 import type { PipelineSampler, PipelineView } from '../observability/sampler.js'
@@ -11,6 +13,8 @@ export interface MonitoringOptions {
   metrics: ServiceMetrics
   /** The least severe status that answers 503 on /health. */
   healthFailFrom: Exclude<HealthStatus, 'healthy'>
+  /** Queue mode: clears recorded Redis losses (the `redis_data_lost` finding); returns those cleared. */
+  acknowledgeRedisLosses?: (ids: string[] | 'all') => Promise<RedisLoss[]>
 }
 
 /**
@@ -49,6 +53,21 @@ export async function monitoringRoutes(app: FastifyInstance, options: Monitoring
           : { mode: 'direct', pending: reading.sdk.pending, stored: reading.sdk.stored, failed: reading.sdk.failed }
     }
     return reply.status(status !== 'healthy' && atLeast(status, options.healthFailFrom) ? 503 : 200).send(body)
+  })
+
+  /**
+   * Acknowledges Redis losses, as `auditq queue ack-loss` does: body `{"ids": [...]}` or
+   * `{"all": true}`. Admin only: it clears a critical finding and resolves its alert.
+   */
+  app.post('/api/v1/monitoring/redis-losses/ack', { config: { access: 'admin' } }, async (request) => {
+    const acknowledge = options.acknowledgeRedisLosses
+    if (!acknowledge) throw new AuditqError('AUDITQ_NOT_FOUND', 'no Redis queue here: Redis losses exist only in queue mode')
+    const body = (request.body ?? {}) as { ids?: unknown; all?: unknown }
+    const ids = Array.isArray(body.ids) && body.ids.length > 0 && body.ids.every((id) => typeof id === 'string') ? (body.ids as string[]) : undefined
+    if (body.all !== true && ids === undefined) throw new AuditqError('AUDITQ_BAD_REQUEST', 'ids (a non-empty array of loss ids) or all: true is required')
+    const acknowledged = await acknowledge(body.all === true ? 'all' : ids!)
+    if (acknowledged.length === 0) throw new AuditqError('AUDITQ_NOT_FOUND', 'no recorded Redis loss matches')
+    return { acknowledged }
   })
 
   /** The seeds' dashboard figures: health, metrics, recommendations. Always 200: the body carries the status. */

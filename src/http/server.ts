@@ -8,7 +8,7 @@ import type { Logger } from '../util/logger.js'
 import { errorBody, installErrorHandler } from './error-handler.js'
 import { ingestRoutes } from './ingest.js'
 import { integrityRoutes } from './integrity.js'
-import { monitoringRoutes } from './monitoring.js'
+import { monitoringRoutes, type MonitoringOptions } from './monitoring.js'
 import { startMonitoring } from '../observability/index.js'
 import { installIngestMetrics } from '../observability/http-metrics.js'
 import type { ServiceMetrics } from '../observability/metrics.js'
@@ -29,12 +29,14 @@ export interface ServerDependencies {
   resolvePrincipal?: PrincipalResolver
   /** Prometheus metrics the SDK logger already feeds (built before it); a fresh set otherwise. */
   metrics?: ServiceMetrics
+  /** Queue mode: acknowledges recorded Redis losses (POST /api/v1/monitoring/redis-losses/ack). */
+  acknowledgeRedisLosses?: MonitoringOptions['acknowledgeRedisLosses']
 }
 
 const SAFE_REQUEST_ID = /^[\w.:-]{1,128}$/
 
 /** Builds the HTTP service without listening, so tests can `inject` and the CLI can `listen`. */
-export async function buildServer({ config, audit, logger, queueStatus, resolvePrincipal, metrics }: ServerDependencies): Promise<FastifyInstance> {
+export async function buildServer({ config, audit, logger, queueStatus, resolvePrincipal, metrics, acknowledgeRedisLosses }: ServerDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger at runtime; the cast keeps the instance's default generics.
     loggerInstance: logger as FastifyBaseLogger,
@@ -67,7 +69,11 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
-  installErrorHandler(app, { bodyLimitBytes: config.http.bodyLimitBytes })
+  installErrorHandler(app, {
+    bodyLimitBytes: config.http.bodyLimitBytes,
+    retryAfterSeconds: config.http.unavailableRetryAfterSeconds,
+    isStoreUnavailable: (error) => audit.store.classifyError(error) === 'transient',
+  })
   // Before access control: an address that keeps failing authentication is refused before its key is looked up.
   const failedAuth = { perSecond: config.security.failedAuthPerSecond, burst: config.security.failedAuthBurst }
   installAccessControl(app, limitFailedAuth(app, resolvePrincipal ?? (() => OPEN_PRINCIPAL), failedAuth))
@@ -86,7 +92,7 @@ export async function buildServer({ config, audit, logger, queueStatus, resolveP
   app.addHook('onClose', () => monitoring.stop())
   installIngestMetrics(app, monitoring.metrics)
   monitoring.metrics.attachSecurity(() => app.securityStats())
-  await app.register(monitoringRoutes, { store: audit.store, sampler: monitoring.sampler, metrics: monitoring.metrics, healthFailFrom: config.monitoring.healthFailFrom })
+  await app.register(monitoringRoutes, { store: audit.store, sampler: monitoring.sampler, metrics: monitoring.metrics, healthFailFrom: config.monitoring.healthFailFrom, ...(acknowledgeRedisLosses ? { acknowledgeRedisLosses } : {}) })
   // GET / answers this index to API clients and the dashboard to browsers (src/dashboard/routes.ts).
   const apiIndex = {
     name: 'auditq',

@@ -20,6 +20,7 @@ function reading(at: number, workers: WorkerReading[] | null): PipelineReading {
     sdk: new LoggerStats().snapshot(0),
     shared: workers === null ? null : { overflow: 0, spilled: 0, dropped: 0, dead_lettered: 0, replayed: 0 },
     redisLossWindow: null,
+    redisLosses: null,
     spill: { events: 0, bytes: 0 },
   }
 }

@@ -122,6 +122,25 @@ describe('health rules', () => {
     expect(result.recommendations[0]!.message).toMatch(/^1 worker is draining 3,000 events\/s against 1,000 arriving; the backlog shrinks by 2,000 events\/s/)
   })
 
+  it('a spill journal refusing events is a finding with its errno: degraded, critical while Redis is down', () => {
+    const refusing = { errno: 'ENOSPC', message: 'no space left on device, write', since: '2026-01-01T00:00:00.000Z' }
+    const up = evaluate({ spill: { refusing } })
+    expect(up.status).toBe('degraded')
+    expect(up.findings).toEqual([expect.objectContaining({ rule: 'spill_refusing', status: 'degraded' })])
+    expect(up.issues[0]).toContain('ENOSPC')
+    const down = evaluate({ redis: 'unreachable', spill: { refusing } })
+    expect(down.status).toBe('critical')
+    expect(down.findings.find((f) => f.rule === 'spill_refusing')).toMatchObject({ status: 'critical' })
+    // Not "events are spilling" while the journal refuses them.
+    expect(down.issues.find((issue) => issue.startsWith('redis unreachable'))).toContain('refusing (ENOSPC)')
+  })
+
+  it('a stopped spill replay and a checkpoint it cannot write are findings naming the errno', () => {
+    const fault = { errno: 'EIO', message: 'i/o error, read', since: '2026-01-01T00:00:00.000Z' }
+    expect(evaluate({ spill: { replayFailing: fault } }).findings).toEqual([expect.objectContaining({ rule: 'spill_replay_failing', status: 'degraded', issue: expect.stringContaining('EIO') })])
+    expect(evaluate({ spill: { checkpointFailing: { ...fault, errno: 'ENOSPC' } } }).findings).toEqual([expect.objectContaining({ rule: 'spill_checkpoint_failing', status: 'warning', issue: expect.stringContaining('ENOSPC') })])
+  })
+
   it('with Redis unreachable, the missing heartbeats are not reported as a missing worker', () => {
     const result = evaluate({ redis: 'unreachable', live_workers: 0, queue_length: null, dead_letters: null, spill_waiting_events: 40 })
     expect(result.findings.map((f) => f.rule)).toEqual(['redis_unreachable'])
@@ -134,5 +153,19 @@ describe('health rules', () => {
     const slow = evaluate({ ...direct, queue_length: 6_000, oldest_event_age_seconds: 70, store_rate_per_second: 100, arrival_rate_per_second: 900, avg_batch_time_ms: 400 })
     expect(slow.findings.map((f) => f.rule)).toEqual(['queue_backed_up', 'oldest_event_too_old'])
     expect(slow.recommendations[0]!.message).toMatch(/The store commits 100 events\/s against 900 arriving, 400 ms per commit/)
+  })
+
+  it('a Redis loss is critical, sums the events exposed, and holds however calm the pipeline looks', () => {
+    const result = evaluate({
+      redis_losses: [
+        { eventsExposed: 9_800, cause: 'restarted-empty', detectedAt: '2026-01-01T00:00:00.000Z' },
+        { eventsExposed: 200, cause: 'keys-vanished', detectedAt: '2026-01-02T00:00:00.000Z' },
+      ],
+    })
+    expect(result.status).toBe('critical')
+    expect(result.findings).toEqual([expect.objectContaining({ rule: 'redis_data_lost', status: 'critical' })])
+    expect(result.issues[0]).toContain('about 10,000 acknowledged events')
+    expect(result.recommendations[0]!.message).toContain('auditq queue ack-loss')
+    expect(evaluate({ redis_losses: [] }).status).toBe('healthy')
   })
 })

@@ -1,5 +1,7 @@
 import type { Config } from '../config.js'
+import type { RedisLoss } from '../queue/redis-streams/index.js'
 import type { PipelineFigures } from './figures.js'
+import type { SpillReading } from './reading.js'
 
 /**
  * Statuses from best to worst. `warning` (the seeds' dropped-events status) means "look at this";
@@ -22,6 +24,10 @@ export type RuleName =
   | 'events_dropped'
   | 'dead_letters'
   | 'events_spilled_waiting'
+  | 'spill_refusing'
+  | 'spill_replay_failing'
+  | 'spill_checkpoint_failing'
+  | 'redis_data_lost'
 
 export interface Finding {
   rule: RuleName
@@ -37,6 +43,10 @@ export interface Recommendation {
 export interface HealthInput extends PipelineFigures {
   store: 'connected' | 'unreachable'
   redis: 'connected' | 'unreachable' | null
+  /** The spill journal's faults (queue mode); absent or null when there is none to judge. */
+  spill?: Pick<SpillReading, 'refusing' | 'replayFailing' | 'checkpointFailing'> | null
+  /** Queue mode: losses Redis caused, held until an operator acknowledges them. */
+  redis_losses?: readonly Pick<RedisLoss, 'eventsExposed' | 'cause' | 'detectedAt'>[] | null
 }
 
 export interface Evaluation {
@@ -71,8 +81,11 @@ export function evaluateHealth(input: HealthInput, thresholds: Thresholds): Eval
       ? 'The store does not answer: workers cannot write, so events wait in Redis. Check the database (connectivity, credentials, disk).'
       : 'The store does not answer: log() calls fail. Check the database (connectivity, credentials, disk).')
   }
+  const refusing = input.spill?.refusing
   if (input.mode === 'queue' && input.redis === 'unreachable') {
-    add('redis_unreachable', 'degraded', `redis unreachable: events are spilling to the local journal (${n(input.spill_waiting_events)} waiting)`,
+    add('redis_unreachable', 'degraded', refusing
+      ? `redis unreachable and the spill journal refusing (${refusing.errno}): events are being refused`
+      : `redis unreachable: events are spilling to the local journal (${n(input.spill_waiting_events)} waiting)`,
       'Redis does not answer: events are kept in the local spill journal and replayed when it is back. Check Redis (process, memory, network).')
   }
   if (input.mode === 'queue' && input.redis === 'connected' && input.live_workers === 0) {
@@ -106,6 +119,32 @@ export function evaluateHealth(input: HealthInput, thresholds: Thresholds): Eval
   if (input.spill_waiting_events > thresholds.spilledWaitingWarning && input.redis !== 'unreachable') {
     add('events_spilled_waiting', 'warning', `${n(input.spill_waiting_events)} spilled events waiting for replay into the queue`,
       `${n(input.spill_waiting_events)} events sit in the local spill journal until the queue has room; they replay on their own. Add workers to make room sooner.`)
+  }
+
+  if (refusing) {
+    // Critical while Redis is down: every event is refused right now, not only an overflow's.
+    add('spill_refusing', input.redis === 'unreachable' ? 'critical' : 'degraded',
+      `spill journal refusing events since ${refusing.since}: ${refusing.errno} (${refusing.message})`,
+      `The spill journal cannot write (${refusing.errno}): events that need spilling get AUDITQ_SPILL_FAILED. Free space on the spill directory's disk (or fix the device); the journal retries on its own and replaying it frees space too.`)
+  }
+  const replayFailing = input.spill?.replayFailing
+  if (replayFailing) {
+    add('spill_replay_failing', 'degraded', `spill replay stopped since ${replayFailing.since}: ${replayFailing.errno} (${replayFailing.message})`,
+      `Spilled events cannot be read back into the queue (${replayFailing.errno}): ${n(input.spill_waiting_events)} wait in the journal. Check the spill directory's disk; replay resumes on its own once it can.`)
+  }
+  const checkpointFailing = input.spill?.checkpointFailing
+  if (checkpointFailing) {
+    add('spill_checkpoint_failing', 'warning', `spill replay cannot record its position since ${checkpointFailing.since}: ${checkpointFailing.errno} (${checkpointFailing.message})`,
+      `Replay goes on, but cannot record how far it got (${checkpointFailing.errno}): a restart now would put events already replayed into the queue again (the store ignores the duplicates). Free space on the spill directory's disk.`)
+  }
+  // Not judged over a window: a loss is a fact about the past that holds until someone has looked
+  // at it, or the next sample after the restart would already look healthy again.
+  const losses = input.redis_losses ?? []
+  if (losses.length > 0) {
+    const exposed = losses.reduce((sum, loss) => sum + loss.eventsExposed, 0)
+    const latest = losses[losses.length - 1]!
+    add('redis_data_lost', 'critical', `redis lost queued events: about ${n(exposed)} acknowledged events were in the queue and are gone (${losses.length === 1 ? 'detected' : `${losses.length} losses, latest`} ${latest.detectedAt})`,
+      `Redis lost the queue (${latest.cause}): about ${n(exposed)} events that callers were told were accepted never reached the store. Turn on persistence (appendonly yes), find what was lost around ${latest.detectedAt} from the producers' logs, then acknowledge with \`auditq queue ack-loss\`.`)
   }
 
   const status = worstStatus(findings.map((f) => f.status))

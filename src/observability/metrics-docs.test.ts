@@ -27,10 +27,13 @@ describe('the README Monitoring section', () => {
         total_spilled_events: 0, spill_waiting_events: 5, dead_letters: 3, oldest_event_age_seconds: 600, live_workers: 0,
         ingest_rate_per_second: 0, store_rate_per_second: 0, queue_growth_per_second: 0, arrival_rate_per_second: 0,
         total_received_events: 0, total_rejected_events: 0,
+        redis_losses: [{ eventsExposed: 9_800, cause: 'restarted-empty', detectedAt: '2026-01-01T00:00:00.000Z' }],
       },
       loadConfig({}).monitoring.thresholds,
     )
-    const redisDown = evaluateHealth({ ...everythingInput(), redis: 'unreachable' }, loadConfig({}).monitoring.thresholds)
+    const fault = { errno: 'ENOSPC', message: 'no space left on device', since: '2026-01-01T00:00:00.000Z' }
+    const spill = { refusing: fault, replayFailing: fault, checkpointFailing: fault }
+    const redisDown = evaluateHealth({ ...everythingInput(), redis: 'unreachable', spill }, loadConfig({}).monitoring.thresholds)
     const fired = new Set([...everything.findings, ...redisDown.findings].map((f) => f.rule))
     expect([...fired].sort()).toEqual([...ALL_RULES].sort())
   })

@@ -27,6 +27,7 @@ export class BatchMetrics {
   readonly workerStored: Counter
   readonly deadLettered: Counter
   readonly batchFailures: Counter<'path'>
+  readonly redisResets: Counter<'outcome'>
 
   constructor(readonly registry: Registry) {
     this.batchSize = new Histogram({ name: 'auditq_batch_size_events', help: 'Events per store batch (worker batch or direct-mode group commit).', labelNames: ['path'], buckets: BATCH_SIZE_BUCKETS, registers: [registry] })
@@ -36,6 +37,13 @@ export class BatchMetrics {
     this.batchFailures = new Counter({ name: 'auditq_batch_failures_total', help: 'Store batch attempts that failed (worker: attempts retried or dead-lettered; direct: commits with a failed event).', labelNames: ['path'], registers: [registry] })
     this.batchFailures.labels('worker').inc(0)
     this.batchFailures.labels('direct').inc(0)
+    this.redisResets = new Counter({ name: 'auditq_queue_redis_resets_total', help: 'Queue mode: Redis resets this process noticed: data_lost (Redis came back without the queue, or its keys were deleted) or data_kept (restarted, queue intact).', labelNames: ['outcome'], registers: [registry] })
+    this.redisResets.labels('data_lost').inc(0)
+    this.redisResets.labels('data_kept').inc(0)
+  }
+
+  recordRedisReset(outcome: 'data_lost' | 'data_kept'): void {
+    this.redisResets.labels(outcome).inc()
   }
 
   /**
@@ -184,6 +192,7 @@ export class ServiceMetrics extends BatchMetrics {
     gauge('auditq_live_workers', 'Queue workers with a live heartbeat.', (v) => v.figures.live_workers)
     gauge('auditq_store_up', '1 when the store answered the last ping.', (v) => (v.reading.store === 'connected' ? 1 : 0))
     gauge('auditq_redis_up', 'Queue mode: 1 when Redis answered the last read.', (v) => (v.reading.redis === null ? null : v.reading.redis === 'connected' ? 1 : 0))
+    gauge('auditq_queue_redis_loss_exposed_events', 'Queue mode: estimated acknowledged events lost with Redis (unacknowledged losses; see `auditq queue ack-loss`).', (v) => (v.reading.redisLosses === null ? null : v.reading.redisLosses.reduce((sum, loss) => sum + loss.eventsExposed, 0)))
     gauge('auditq_health_status', `Overall status: ${STATUSES.map((s, i) => `${i}=${s}`).join(', ')}.`, (v) => STATUSES.indexOf(v.evaluation.status))
     new Gauge({
       name: 'auditq_health_rule_firing',
@@ -218,4 +227,4 @@ export class ServiceMetrics extends BatchMetrics {
   }
 }
 
-export const ALL_RULES: RuleName[] = ['store_unreachable', 'redis_unreachable', 'no_live_worker', 'queue_backed_up', 'oldest_event_too_old', 'high_failure_rate', 'events_dropped', 'dead_letters', 'events_spilled_waiting']
+export const ALL_RULES: RuleName[] = ['store_unreachable', 'redis_unreachable', 'no_live_worker', 'queue_backed_up', 'oldest_event_too_old', 'high_failure_rate', 'events_dropped', 'dead_letters', 'events_spilled_waiting', 'spill_refusing', 'spill_replay_failing', 'spill_checkpoint_failing', 'redis_data_lost']

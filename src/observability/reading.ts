@@ -1,5 +1,5 @@
 import type { QueueStatus } from '../queue/queue-status.js'
-import type { QueueCounters } from '../queue/redis-streams/index.js'
+import type { QueueCounters, RedisLoss } from '../queue/redis-streams/index.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
 import type { LoggerStatsSnapshot } from '../sdk/stats.js'
 import type { Store } from '../store/store.js'
@@ -38,8 +38,28 @@ export interface PipelineReading {
   shared: QueueCounters | null
   /** Queue mode: what a Redis crash would lose under its settings. */
   redisLossWindow: QueueStatus['redisLossWindow'] | null
+  /** Queue mode: losses Redis caused (restarted empty, keys deleted), not yet acknowledged. */
+  redisLosses: RedisLoss[] | null
   /** This process's spill journal (queue mode). */
-  spill: { events: number; bytes: number } | null
+  spill: SpillReading | null
+}
+
+/** A fault the spill journal lives with right now: the cause's errno and message. */
+export interface SpillFaultReading {
+  errno: string
+  message: string
+  since: string
+}
+
+export interface SpillReading {
+  events: number
+  bytes: number
+  /** Appends refused after a failed write (until one succeeds). */
+  refusing?: SpillFaultReading | null
+  /** Replay stopped on a fault of the journal's disk. */
+  replayFailing?: SpillFaultReading | null
+  /** Replay cannot record its position on disk (goes on from memory). */
+  checkpointFailing?: SpillFaultReading | null
 }
 
 export interface ReadingSources {
@@ -68,6 +88,7 @@ export function pipelineReader(sources: ReadingSources): () => Promise<PipelineR
       sdk: sources.audit.stats(),
       shared: queue?.counters ?? null,
       redisLossWindow: queue ? queue.redisLossWindow : null,
+      redisLosses: queue ? queue.losses : null,
       spill,
     }
   }
@@ -91,12 +112,13 @@ function workerReading(workerId: string, figures: Readonly<Record<string, number
 }
 
 /** Only the queued logger has a spill journal; duck-typed so the SDK's public interface stays as it is. */
-function spillOf(audit: AuditLogger): { events: number; bytes: number } | null {
-  const withSpill = audit as AuditLogger & { spillStats?: () => { events: number; bytes: number } }
+function spillOf(audit: AuditLogger): SpillReading | null {
+  const withSpill = audit as AuditLogger & { spillStats?: () => SpillReading }
   if (typeof withSpill.spillStats !== 'function') return null
   try {
-    const { events, bytes } = withSpill.spillStats()
-    return { events, bytes }
+    const { events, bytes, refusing, replayFailing, checkpointFailing } = withSpill.spillStats()
+    const pick = (f: SpillFaultReading | null | undefined) => (f ? { errno: f.errno, message: f.message, since: f.since } : null)
+    return { events, bytes, refusing: pick(refusing), replayFailing: pick(replayFailing), checkpointFailing: pick(checkpointFailing) }
   } catch {
     return null
   }

@@ -22,6 +22,7 @@ function queueReading(at: number, dropped: number | null): PipelineReading {
     sdk: new LoggerStats().snapshot(0),
     shared: dropped === null ? null : { overflow: 0, spilled: 0, dropped, dead_lettered: 0, replayed: 0 },
     redisLossWindow: null,
+    redisLosses: null,
     spill: { events: 0, bytes: 0 },
   }
 }

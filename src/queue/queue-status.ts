@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
-import { DeadLetterQueue, QueueMonitor, queueKeys, type DurabilityReport, type LiveWorker, type QueueCounters } from './redis-streams/index.js'
+import { DeadLetterQueue, QueueMonitor, queueKeys, readLosses, type DurabilityReport, type LiveWorker, type QueueCounters, type RedisLoss, type RedisResetWatch } from './redis-streams/index.js'
 
 export interface QueueStatus {
   redis: 'connected' | 'unreachable'
@@ -12,34 +12,50 @@ export interface QueueStatus {
   counters: QueueCounters | null
   /** What a Redis crash would lose under its settings, read at start. */
   redisLossWindow: DurabilityReport['lossWindow'] | 'not checked'
+  /** Losses Redis caused (restarted empty, keys deleted) not yet acknowledged; null when unreadable. */
+  losses: RedisLoss[] | null
 }
 
 const STATUS_TIMEOUT_MS = 1_000
 
 /** Reads the queue's live state for health and monitoring; never throws (an unreachable Redis is a state). */
-export function queueStatusReader(redis: Redis, config: Config, durability?: DurabilityReport): () => Promise<QueueStatus> {
+export function queueStatusReader(
+  redis: Redis,
+  config: Config,
+  durability?: DurabilityReport,
+  /** With a watch, every reading also looks for a Redis that lost the queue; without, it only reads the recorded losses. */
+  options: { resetWatch?: RedisResetWatch } = {},
+): () => Promise<QueueStatus> {
   const redisLossWindow = durability?.lossWindow ?? 'not checked'
   const keys = queueKeys({ prefix: config.queue.prefix, queue: config.queue.name })
   const monitor = new QueueMonitor(redis, keys)
   const deadLetters = new DeadLetterQueue(redis, keys)
-  const unreachable: QueueStatus = { redis: 'unreachable', liveWorkers: [], queueLength: null, oldestEventAgeMs: null, deadLetters: null, counters: null, redisLossWindow }
+  // While Redis cannot be read, the losses this process knows of still show.
+  const unreachable = (): QueueStatus => ({
+    redis: 'unreachable', liveWorkers: [], queueLength: null, oldestEventAgeMs: null, deadLetters: null, counters: null, redisLossWindow,
+    losses: options.resetWatch?.known() ?? null,
+  })
   return async () => {
-    if (redis.status !== 'ready') return unreachable
+    if (redis.status !== 'ready') return unreachable()
     let timer: NodeJS.Timeout | undefined
     // A health probe must answer even when Redis hangs: past the timeout, Redis counts as unreachable.
     const timeout = new Promise<QueueStatus>((resolve) => {
-      timer = setTimeout(() => resolve(unreachable), STATUS_TIMEOUT_MS)
+      timer = setTimeout(() => resolve(unreachable()), STATUS_TIMEOUT_MS)
     })
     const read = (async (): Promise<QueueStatus> => {
-      const [queueLength, dlq, liveWorkers, counters, oldestEventAgeMs] = await Promise.all([
+      const watch = options.resetWatch
+      // Looked at before the stream's length, so a loss is recorded before this reading is judged.
+      if (watch) await watch.check()
+      const [queueLength, dlq, liveWorkers, counters, oldestEventAgeMs, losses] = await Promise.all([
         redis.xlen(keys.events),
         deadLetters.size(),
         monitor.liveWorkers(),
         monitor.readCounters(),
         oldestEntryAgeMs(redis, keys.events),
+        watch ? watch.losses() : readLosses(redis, keys),
       ])
-      return { redis: 'connected', liveWorkers, queueLength, oldestEventAgeMs, deadLetters: dlq, counters, redisLossWindow }
-    })().catch(() => unreachable)
+      return { redis: 'connected', liveWorkers, queueLength, oldestEventAgeMs, deadLetters: dlq, counters, redisLossWindow, losses }
+    })().catch(() => unreachable())
     try {
       return await Promise.race([read, timeout])
     } finally {

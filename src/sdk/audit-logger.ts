@@ -85,7 +85,7 @@ export interface AuditLogger {
 }
 
 /** Failures the caller should retry with the same ids (nothing wrong with the events themselves). */
-const RETRYABLE = new Set<string>(['AUDITQ_STORE_UNAVAILABLE', 'AUDITQ_QUEUE_FULL'])
+const RETRYABLE = new Set<string>(['AUDITQ_STORE_UNAVAILABLE', 'AUDITQ_QUEUE_FULL', 'AUDITQ_SPILL_FULL', 'AUDITQ_SPILL_FAILED'])
 
 export async function createAuditLogger(options: AuditLoggerOptions = {}): Promise<AuditLogger> {
   const ownsStore = options.store === undefined

@@ -1,10 +1,10 @@
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { Redis } from 'ioredis'
 import { AuditqError } from '../errors.js'
 import type { AuditEvent } from '../event/types.js'
 import type { QueueProducer } from '../queue/queue.js'
 import { connectRedis, DEFAULT_CAP_EVENTS, QueueMonitor, queueKeys, RedisStreamsProducer, type QueueCounter } from '../queue/redis-streams/index.js'
-import { SpillFullError, SpillJournal } from '../queue/spill/index.js'
+import { errnoOf, SpillJournal } from '../queue/spill/index.js'
 import type { EventOutcome } from '../store/isolating-insert.js'
 import type { Store } from '../store/store.js'
 import { BaseAuditLogger, type AuditLoggerOptions } from './audit-logger.js'
@@ -62,10 +62,17 @@ export async function createQueuedAuditLogger(store: Store, ownsStore: boolean, 
     })
     await waitForReady(redis, 2_000)
   }
-  const spill = await SpillJournal.open({
-    dir: queue.spillDir ?? join(options.dataDir ?? './.auditq', 'spill'),
-    ...(queue.spillMaxBytes ? { maxBytes: queue.spillMaxBytes } : {}),
-  })
+  const spillDir = queue.spillDir ?? join(options.dataDir ?? './.auditq', 'spill')
+  let spill: SpillJournal
+  try {
+    spill = await SpillJournal.open({ dir: spillDir, ...(queue.spillMaxBytes ? { maxBytes: queue.spillMaxBytes } : {}) })
+  } catch (error) {
+    if (ownsRedis) redis.disconnect()
+    if (error instanceof AuditqError) throw error
+    // A full disk alone no longer stops the journal from opening; what still does (no inode left,
+    // EACCES, EROFS, a file where the directory should be) is named with the directory and errno.
+    throw new AuditqError('AUDITQ_SPILL_FAILED', `cannot open the spill journal in ${resolve(spillDir)}: ${errnoOf(error)} (${(error as Error).message})`, { cause: error })
+  }
   return new QueuedAuditLogger(store, { ownsStore, ownsRedis, redis, spill }, options)
 }
 
@@ -106,6 +113,8 @@ export class QueuedAuditLogger extends BaseAuditLogger {
   private readonly replayTimer: NodeJS.Timeout
   private replaying: Promise<void> | undefined
   private readonly lastWarnedAt = new Map<string, number>()
+  /** Shared-counter increments Redis has not taken yet (see countShared). */
+  private readonly owedShared = new Map<QueueCounter, number>()
   /**
    * Small against the cap, so a batch fits as soon as workers have made some room; a batch near
    * the cap would only ever half-fit and resend its first half forever.
@@ -163,10 +172,10 @@ export class QueuedAuditLogger extends BaseAuditLogger {
       this.counters.queueUnavailable += events.length
       // An enqueue that failed part-way may have added some events: re-adding them from the
       // journal later is harmless (the store is idempotent on id); losing them would not be.
-      return this.divert(events, 'spill')
+      return this.divert(events, 'spill', 'redis is unavailable')
     }
     const outcomes = new Map<AuditEvent, EventOutcome>()
-    const diverted = await this.divert(overCap, this.settings.overflowPolicy)
+    const diverted = await this.divert(overCap, this.settings.overflowPolicy, 'the queue is over its cap')
     overCap.forEach((event, index) => outcomes.set(event, diverted[index]!))
     return events.map((event) => outcomes.get(event) ?? { ok: true })
   }
@@ -175,7 +184,7 @@ export class QueuedAuditLogger extends BaseAuditLogger {
    * Events that could not be queued: critical ones are written to the store now; the rest follow
    * the policy. Every path is counted; none is silent.
    */
-  private async divert(events: AuditEvent[], policy: OverflowPolicy): Promise<EventOutcome[]> {
+  private async divert(events: AuditEvent[], policy: OverflowPolicy, why: string): Promise<EventOutcome[]> {
     const outcomes: EventOutcome[] = new Array(events.length)
     const critical: number[] = []
     const others: number[] = []
@@ -186,7 +195,7 @@ export class QueuedAuditLogger extends BaseAuditLogger {
     else {
       let pending = others.map((i) => events[i]!)
       if (policy === 'block') pending = await this.waitForRoom(pending)
-      const spilled = await this.spillEvents(pending)
+      const spilled = await this.spillEvents(pending, why)
       rest = [...others.slice(0, others.length - pending.length).map(() => ({ ok: true }) as EventOutcome), ...spilled]
     }
     ;(await direct).forEach((outcome, k) => (outcomes[critical[k]!] = outcome))
@@ -212,7 +221,12 @@ export class QueuedAuditLogger extends BaseAuditLogger {
     return remaining
   }
 
-  private async spillEvents(events: AuditEvent[]): Promise<EventOutcome[]> {
+  /**
+   * Refusals carry the journal's own code: AUDITQ_SPILL_FULL (its size cap) or AUDITQ_SPILL_FAILED
+   * (a write failed: ENOSPC, EIO…), whether Redis was down or over its cap, so the caller and the
+   * operator see the real cause; AUDITQ_QUEUE_FULL is left for the drop policy.
+   */
+  private async spillEvents(events: AuditEvent[], why: string): Promise<EventOutcome[]> {
     if (events.length === 0) return []
     try {
       await this.resources.spill.append(events)
@@ -220,11 +234,11 @@ export class QueuedAuditLogger extends BaseAuditLogger {
       this.countShared('spilled', events.length)
       return events.map(() => ({ ok: true }))
     } catch (error) {
-      const full = error instanceof SpillFullError
       this.counters.refused += events.length
       this.countShared('dropped', events.length)
-      this.log_.error({ err_message: (error as Error).message, events: events.length }, 'queue full and spill journal unusable; events refused')
-      const refusal = new AuditqError('AUDITQ_QUEUE_FULL', full ? 'the queue is over its cap and the spill journal is full' : `the queue is over its cap and the spill journal failed: ${(error as Error).message}`, { cause: error })
+      const code = error instanceof AuditqError && (error.code === 'AUDITQ_SPILL_FULL' || error.code === 'AUDITQ_CLOSED') ? error.code : 'AUDITQ_SPILL_FAILED'
+      this.errorThrottled(`refused:${code}`, { err_message: (error as Error).message, code, errno: errnoOf(error), events: events.length, refused_total: this.counters.refused }, `${why} and the spill journal cannot take events; events refused`)
+      const refusal = new AuditqError(code, `${why} and the event could not be spilled: ${(error as Error).message}`, { cause: error })
       return events.map(() => ({ ok: false, error: refusal }))
     }
   }
@@ -244,19 +258,46 @@ export class QueuedAuditLogger extends BaseAuditLogger {
    * the running totals instead, and every event is in the counters either way.
    */
   private warnThrottled(kind: string, fields: Record<string, unknown>, message: string): void {
-    const now = Date.now()
-    if (now - (this.lastWarnedAt.get(kind) ?? 0) < 10_000) return
-    this.lastWarnedAt.set(kind, now)
-    this.log_.warn(fields, message)
+    if (this.mayLog(kind)) this.log_.warn(fields, message)
   }
 
-  /** Shared counters live in Redis; if it is down the local stats still show the figure. */
+  private errorThrottled(kind: string, fields: Record<string, unknown>, message: string): void {
+    if (this.mayLog(kind)) this.log_.error(fields, message)
+  }
+
+  private mayLog(kind: string): boolean {
+    const now = Date.now()
+    if (now - (this.lastWarnedAt.get(kind) ?? 0) < 10_000) return false
+    this.lastWarnedAt.set(kind, now)
+    return true
+  }
+
+  /**
+   * Shared counters live in Redis. An increment Redis could not take (down, out of memory) stays
+   * owed here and is added on a later attempt (each replay tick), so spills made during an outage
+   * still reach the shared total — the total that must never fall behind what was replayed.
+   */
   private countShared(counter: QueueCounter, by: number): void {
-    this.monitor.incrementCounter(counter, by).catch(() => undefined)
+    this.owedShared.set(counter, (this.owedShared.get(counter) ?? 0) + by)
+    void this.flushShared()
+  }
+
+  private flushShared(): Promise<unknown> {
+    const calls: Promise<unknown>[] = []
+    for (const [counter, owed] of this.owedShared) {
+      if (owed === 0) continue
+      // Taken before the call, given back if it fails: two flushes never send the same amount.
+      this.owedShared.set(counter, 0)
+      calls.push(this.monitor.incrementCounter(counter, owed).catch(() => this.owedShared.set(counter, (this.owedShared.get(counter) ?? 0) + owed)))
+    }
+    return Promise.all(calls)
   }
 
   /** Moves spilled events back into the queue while there is room; stops at the first refusal. */
   private replaySpill(): Promise<void> {
+    void this.flushShared()
+    this.reportSpillFaults()
+    void this.resources.spill.retryWrites().catch(() => undefined)
     if (this.replaying || this.resources.spill.stats().events === 0) return this.replaying ?? Promise.resolve()
     this.replaying = (async () => {
       try {
@@ -272,12 +313,29 @@ export class QueuedAuditLogger extends BaseAuditLogger {
           { batchSize: this.replayBatchSize },
         )
       } catch (error) {
+        // A full queue or Redis being down pauses replay as designed (both are in health on their
+        // own); a fault of the journal's disk is reported by reportSpillFaults, at error.
         this.log_.debug({ err_message: (error as Error).message }, 'spill replay paused')
       } finally {
+        this.reportSpillFaults()
         this.replaying = undefined
       }
     })()
     return this.replaying
+  }
+
+  /** The journal's faults (also health findings), logged once per kind per 10 s while they last. */
+  private reportSpillFaults(): void {
+    const stats = this.resources.spill.stats()
+    if (stats.refusing) {
+      this.errorThrottled('spill-refusing', { errno: stats.refusing.errno, err_message: stats.refusing.message, since: stats.refusing.since, attempts: stats.refusing.attempts }, 'spill journal cannot write: events that need spilling are refused until a write succeeds')
+    }
+    if (stats.replayFailing) {
+      this.errorThrottled('spill-replay', { errno: stats.replayFailing.errno, err_message: stats.replayFailing.message, since: stats.replayFailing.since, waiting: stats.events }, 'spill replay stopped on a journal fault; spilled events wait until it is fixed')
+    }
+    if (stats.checkpointFailing) {
+      this.warnThrottled('spill-checkpoint', { errno: stats.checkpointFailing.errno, err_message: stats.checkpointFailing.message, since: stats.checkpointFailing.since }, 'spill replay cannot record its position on disk; it goes on, but a restart would replay some events again')
+    }
   }
 
   protected async shutdown(): Promise<void> {
@@ -285,6 +343,12 @@ export class QueuedAuditLogger extends BaseAuditLogger {
     await this.replaying
     await this.producer.close()
     await this.replayProducer.close()
+    // Last chance for counts Redis could not take earlier; still owed after this, they are lost
+    // with the process (counts only: every event itself is in the journal or in Redis). Bounded:
+    // a caller's client with an offline queue would hold the commands while Redis is down.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([this.flushShared(), new Promise((resolve) => (timer = setTimeout(resolve, 1_000)))])
+    clearTimeout(timer)
     await this.committer.drain()
     await this.resources.spill.close()
     if (this.resources.ownsRedis) this.resources.redis.disconnect()

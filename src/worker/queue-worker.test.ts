@@ -148,6 +148,28 @@ describe.skipIf(!hasRedis)('queue worker', () => {
     expect(reports.some((r) => r.failedAttempts >= 3)).toBe(true)
   })
 
+  it('a store that answers pings but refuses the insert (a locked table) still gets the whole backoff between attempts', async () => {
+    const q = await queue()
+    // Inserts fail as if the table were locked; pings answer all along, so the store never "came back".
+    const store = new MemoryStore()
+    store.insertBatch = async () => {
+      throw new Error('canceling statement due to statement timeout')
+    }
+    await q.producer.enqueue(Array.from({ length: 10 }, () => storedEvent()))
+    const failures: number[] = []
+    const { instance } = worker(await q.consumer('w1'), store, {
+      retry: { attempts: 3, initialDelayMs: 800, maxDelayMs: 800 },
+      storeProbeEveryMs: 50,
+      onFailedAttempt: () => failures.push(Date.now()),
+    })
+    instance.start()
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    await instance.stop(2_000)
+    // Backoff of 400–800 ms: at most 4 attempts in 1.5 s. Cut short by every answered ping, ~30.
+    expect(failures.length).toBeGreaterThanOrEqual(1)
+    expect(failures.length).toBeLessThanOrEqual(4)
+  })
+
   it('on stop, writes and acknowledges what it buffered before resolving', async () => {
     const q = await queue()
     const t = await embedded()

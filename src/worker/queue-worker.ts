@@ -21,6 +21,11 @@ export interface QueueWorkerOptions {
   /** How often to refresh the queue depth that sizes batches (not every loop: that doubles round trips). */
   depthEveryMs?: number
   retry?: BackoffOptions
+  /**
+   * While a batch waits out its backoff, the store is pinged this often; when it answers after
+   * having refused, the wait ends and the batch is retried at once (see `waitOutStore`).
+   */
+  storeProbeEveryMs?: number
   /** Called when a batch is done (stored, dead-lettered, or left pending at shutdown). */
   onBatch?: (report: BatchReport) => void
   /**
@@ -58,6 +63,7 @@ const DEFAULTS = {
   claimIdleMs: 30_000,
   claimEveryMs: 5_000,
   depthEveryMs: 1_000,
+  storeProbeEveryMs: 1_000,
 }
 
 /**
@@ -91,6 +97,7 @@ export class QueueWorker {
       claimIdleMs: options.claimIdleMs ?? DEFAULTS.claimIdleMs,
       claimEveryMs: options.claimEveryMs ?? DEFAULTS.claimEveryMs,
       depthEveryMs: options.depthEveryMs ?? DEFAULTS.depthEveryMs,
+      storeProbeEveryMs: options.storeProbeEveryMs ?? DEFAULTS.storeProbeEveryMs,
       batch: options.batch ?? DEFAULT_ADAPTIVE_BATCH,
       retry: options.retry ?? DEFAULT_BACKOFF,
     }
@@ -244,9 +251,49 @@ export class QueueWorker {
         this.options.logger.warn({ entries: remaining.length }, 'stopping with an unwritten batch; it stays pending for another worker')
         break
       }
-      await this.sleep(delay)
+      await this.waitOutStore(delay)
     }
     report.durationMs = performance.now() - started
     this.options.onBatch?.(report)
+  }
+
+  /**
+   * Sleeps up to `delayMs` (the backoff), pinging the store every `storeProbeEveryMs` meanwhile.
+   * The backoff protects a struggling store from retries, but once it has grown (up to
+   * `retryMaxDelayMs`) it also kept the worker asleep for tens of seconds after the store was back.
+   * A ping is one cheap round trip, so the wait ends as soon as the store answers *after having
+   * failed a ping*: a store that answers pings all along but refuses the insert (a locked table,
+   * statements timing out) is not "back", and still gets the whole backoff between attempts.
+   */
+  private async waitOutStore(delayMs: number): Promise<void> {
+    let sawItDown = false
+    // Counted in slept time rather than the wall clock, so an injected sleep behaves the same.
+    for (let left = delayMs; left > 0 && this.running; ) {
+      const step = Math.min(left, this.settings.storeProbeEveryMs)
+      await this.sleep(step)
+      left -= step
+      if (left <= 0 || !this.running) return
+      // Bounded: a ping into a black-holed network must not stretch the wait past one probe interval.
+      const answered = await answersWithin(this.options.store, this.settings.storeProbeEveryMs)
+      if (!answered) sawItDown = true
+      else if (sawItDown) {
+        this.options.logger.info({ waited_ms: delayMs - left, backoff_ms: delayMs }, 'store answers again; retrying the batch now')
+        return
+      }
+    }
+  }
+
+}
+
+/** Whether the store answers a ping within `ms`; never rejects, leaves no timer behind. */
+async function answersWithin(store: Store, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms)
+  })
+  try {
+    return await Promise.race([store.ping().then(() => true, () => false), timeout])
+  } finally {
+    clearTimeout(timer)
   }
 }

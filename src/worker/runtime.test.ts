@@ -5,13 +5,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { loadConfig } from '../config.js'
 import { BatchMetrics, newRegistry } from '../observability/metrics.js'
-import { connectRedis, QueueMonitor, queueKeys, RedisStreamsProducer } from '../queue/redis-streams/index.js'
+import { connectRedis, QueueMonitor, queueKeys, readLosses, RedisStreamsProducer } from '../queue/redis-streams/index.js'
 import { createLogger } from '../util/logger.js'
 import type { BatchReport } from './queue-worker.js'
 import { startWorkerRuntime } from './runtime.js'
 import { storedEvent } from '../../test/support/events.js'
 import { MemoryStore } from '../../test/support/memory-store.js'
-import { deleteKeys, redisAvailable, uniqueRedisPrefix } from '../../test/support/redis-server.js'
+import { deleteKeys, redisAvailable, redisServerAvailable, startRedisServer, uniqueRedisPrefix } from '../../test/support/redis-server.js'
 import { REDIS_URL } from '../../test/support/services.js'
 
 const hasRedis = await redisAvailable()
@@ -78,5 +78,36 @@ describe.skipIf(!hasRedis)('worker runtime during a store outage', () => {
     expect(await prometheusFailures()).toBe(counted)
     // A heartbeat after the batch report carries each failed attempt once (doubled, it would never equal).
     await vi.waitFor(async () => expect(await failuresInHeartbeat()).toBe(counted), { timeout: 2_000, interval: 50 })
+  })
+})
+
+describe.skipIf(!redisServerAvailable())('worker runtime when Redis restarts empty', () => {
+  it('notices on its own, with what it held pending counted, and reports it once', async () => {
+    const server = await startRedisServer()
+    cleanups.push(() => server.destroy())
+    // As `auditq worker` connects: commands wait for Redis rather than fail while it is down.
+    const redis = connectRedis(server.url, { maxRetriesPerRequest: null })
+    redis.on('error', () => undefined)
+    cleanups.push(async () => redis.disconnect())
+    const prefix = uniqueRedisPrefix('reset')
+    const keys = queueKeys({ prefix })
+    const config = loadConfig({ logLevel: 'silent', redisUrl: server.url, queue: { prefix }, worker: { heartbeatEveryMs: 100, flushIntervalMs: 20, retryInitialDelayMs: 50, retryMaxDelayMs: 100 } })
+    // The store is down, so the worker holds the backlog pending: those entries are exposed too.
+    const store = new MemoryStore()
+    store.down = true
+    await new RedisStreamsProducer({ redis, keys, capEvents: 1_000_000 }).enqueue(Array.from({ length: 40 }, () => storedEvent()))
+    const resets: string[] = []
+    const runtime = await startWorkerRuntime({ config, store, redis, logger: silent, workerId: 'reset-w1', observeRedisReset: (outcome) => resets.push(outcome) })
+    cleanups.push(async () => void (await runtime.stop(1_000)))
+    await vi.waitFor(async () => expect(Number((await redis.xpending(keys.events, keys.group))[0])).toBe(40), { timeout: 5_000, interval: 50 })
+    await new Promise((resolve) => setTimeout(resolve, 300)) // a beat has looked at the backlog
+
+    await server.kill()
+    await server.restart()
+    await vi.waitFor(() => expect(resets).toEqual(['data_lost']), { timeout: 10_000, interval: 50 })
+    await vi.waitFor(async () => expect(await readLosses(redis, keys)).toMatchObject([{ cause: 'restarted-empty', eventsExposed: 40, detectedBy: 'reset-w1' }]), { timeout: 5_000, interval: 50 })
+    // The worker goes on against the new, empty queue and does not report the same loss again.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(resets).toEqual(['data_lost'])
   })
 })

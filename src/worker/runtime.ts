@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
-import { QueueMonitor, queueKeys, RedisStreamsConsumer } from '../queue/redis-streams/index.js'
+import { QueueMonitor, queueKeys, RedisResetWatch, RedisStreamsConsumer } from '../queue/redis-streams/index.js'
 import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
 import { RollingFigures } from './figures.js'
@@ -21,6 +21,13 @@ export interface WorkerRuntimeOptions {
   observeBatch?: (report: BatchReport) => void
   /** Called with every failed insert attempt, as it happens (the Prometheus batch-failure counter). */
   observeFailedAttempt?: () => void
+  /**
+   * Notices Redis losing the queue. `serve` passes the one its health reading uses, so a reset is
+   * detected and counted once per process; otherwise the runtime makes its own, reporting each
+   * detection to `observeRedisReset`.
+   */
+  resetWatch?: RedisResetWatch
+  observeRedisReset?: (outcome: 'data_lost' | 'data_kept') => void
 }
 
 export interface WorkerRuntime {
@@ -43,7 +50,12 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const { config, store, redis, logger } = options
   const workerId = options.workerId ?? `${hostname()}-${process.pid}`
   const keys = queueKeys({ prefix: config.queue.prefix, queue: config.queue.name })
-  const consumer = await RedisStreamsConsumer.start({ redis, keys, consumerName: workerId })
+  const resetWatch =
+    options.resetWatch ??
+    new RedisResetWatch({ redis, keys, logger, source: workerId, ...(options.observeRedisReset ? { onReset: options.observeRedisReset } : {}) })
+  // The first look is the baseline later looks compare with: taken before the group is (re)created.
+  await resetWatch.check().catch(() => undefined)
+  const consumer = await RedisStreamsConsumer.start({ redis, keys, consumerName: workerId, onGroupMissing: () => resetWatch.groupVanished() })
   const figures = new RollingFigures()
   const worker = new QueueWorker({
     consumer,
@@ -52,6 +64,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     flushIntervalMs: config.worker.flushIntervalMs,
     claimIdleMs: config.worker.claimIdleMs,
     claimEveryMs: config.worker.claimEveryMs,
+    storeProbeEveryMs: config.worker.storeProbeEveryMs,
     retry: {
       attempts: config.worker.retryAttempts,
       initialDelayMs: config.worker.retryInitialDelayMs,
@@ -79,7 +92,14 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   let retired = false
   const publishBeat = async () => {
     try {
-      const [depth, oldestAgeMs] = await Promise.all([consumer.depth(), consumer.oldestAgeMs()])
+      // Each beat also looks for a Redis that lost the queue, and writes back the unacknowledged
+      // loss records this process holds if Redis lost those too. Alongside the beat's own reads,
+      // and a failed look does not cost the beat.
+      const looked = resetWatch
+        .check()
+        .then(() => resetWatch.losses())
+        .catch((error: unknown) => logger.warn({ err_message: (error as Error).message }, 'looking for a Redis reset failed'))
+      const [depth, oldestAgeMs] = await Promise.all([consumer.depth(), consumer.oldestAgeMs(), looked])
       if (retired) return
       await monitor.publishHeartbeat(
         workerId,

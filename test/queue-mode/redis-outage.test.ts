@@ -75,6 +75,8 @@ describe.skipIf(!hasServices)('queue mode: Redis stopped during a run', () => {
     // The worker lived through it: it saw the connection fail and went on, in the same process.
     expect(worker.logs('redis connection error; retrying').length).toBeGreaterThan(0)
     expect(worker.logs('queue worker stopped')).toEqual([])
+    // With appendonly the restart kept the queue: noticed as a restart, never reported as a loss.
+    expect(worker.logs().filter((line) => String(line.msg).startsWith('redis lost the queue'))).toEqual([])
 
     worker.kill('SIGTERM')
     expect(await worker.exited).toEqual({ code: 0, signal: null })

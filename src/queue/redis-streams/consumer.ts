@@ -14,6 +14,11 @@ export interface RedisStreamsConsumerOptions {
    * (`recoverOwnPending`), without waiting for the idle timeout.
    */
   consumerName: string
+  /**
+   * Called when the consumer group has vanished, before it is recreated: that means the stream was
+   * lost with every entry in it (see RedisResetWatch.groupVanished), which must not pass silently.
+   */
+  onGroupMissing?: () => Promise<void>
 }
 
 /** Entries per ack / dead-letter script call, so one script never holds Redis for long. */
@@ -30,6 +35,7 @@ export class RedisStreamsConsumer implements QueueConsumer {
   private readonly keys: QueueKeys
   private readonly scripts: QueueScripts
   readonly consumerName: string
+  private readonly onGroupMissing: (() => Promise<void>) | undefined
   /** XAUTOCLAIM position kept between calls, so repeated claims walk the whole pending list. */
   private claimCursor = '0-0'
   /** Position in this consumer's own pending list, for `recoverOwnPending`. */
@@ -40,6 +46,7 @@ export class RedisStreamsConsumer implements QueueConsumer {
     this.redis = options.redis
     this.keys = options.keys
     this.consumerName = options.consumerName
+    this.onGroupMissing = options.onGroupMissing
     this.scripts = new QueueScripts(options.redis, options.keys)
     // Never auto-pipelined, even if the shared client is: nothing may queue behind a blocked read.
     this.blocking = options.redis.duplicate({ enableAutoPipelining: false, connectionName: `auditq-read-${options.consumerName}` })
@@ -61,8 +68,10 @@ export class RedisStreamsConsumer implements QueueConsumer {
     } catch (error) {
       if (this.closed) return []
       // The stream (and its group) vanished: Redis restarted without persistence, or someone
-      // deleted the key. Recreate the group and read again rather than fail the worker.
+      // deleted the key. Report it (the events in it are gone), then recreate the group and read
+      // again rather than fail the worker. A failed report must not stop the worker recovering.
       if (!isNoGroup(error)) throw error
+      await this.onGroupMissing?.().catch(() => undefined)
       await this.ensureGroup()
       return await this.readOnce(max, blockMs)
     }

@@ -10,12 +10,19 @@ import { AuditqError } from '../../errors.js'
  *   auditq:{default}:counters      hash of shared counters (overflow, spilled, dropped, …)
  *   auditq:{default}:workers       sorted set: worker id → last heartbeat (Redis time, ms)
  *   auditq:{default}:worker:<id>   string with that worker's figures, expiring with its heartbeat
+ *   auditq:{default}:identity      string: a random id set once, whose disappearance means Redis lost the queue
+ *   auditq:{default}:losses        hash: loss id → JSON of a detected loss not yet acknowledged
+ *   auditq:{default}:losses-acked  set of acknowledged loss ids (so processes holding a copy drop it)
  */
 export interface QueueKeys {
   readonly events: string
   readonly deadLetters: string
   readonly counters: string
   readonly workers: string
+  /** Canary of the queue's data: see reset-watch.ts. */
+  readonly identity: string
+  readonly losses: string
+  readonly lossesAcked: string
   /** Consumer group name on `events`; one group, because every event goes to the store once. */
   readonly group: string
   worker(workerId: string): string
@@ -47,6 +54,9 @@ export function queueKeys(options: KeyLayoutOptions = {}): QueueKeys {
     deadLetters: `${base}:dlq`,
     counters: `${base}:counters`,
     workers: `${base}:workers`,
+    identity: `${base}:identity`,
+    losses: `${base}:losses`,
+    lossesAcked: `${base}:losses-acked`,
     group: GROUP,
     worker: (workerId: string) => `${base}:worker:${workerId}`,
   })

@@ -146,3 +146,19 @@ redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[4]))
 return now
 `
+
+/**
+ * KEYS: identity, events. ARGV: a fresh random id.
+ * Returns {identity, existed (1/0), stream length}. Sets the identity to the fresh id if it is
+ * missing. Read together, so the length is the one of the data the identity vouches for.
+ */
+export const IDENTITY = `
+local identity = redis.call('GET', KEYS[1])
+local existed = 1
+if not identity then
+  redis.call('SET', KEYS[1], ARGV[1])
+  identity = ARGV[1]
+  existed = 0
+end
+return {identity, existed, redis.call('XLEN', KEYS[2])}
+`

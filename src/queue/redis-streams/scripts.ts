@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import type { QueueKeys } from './keys.js'
-import { ACK_AND_DELETE, CLAIM_STALE, DEAD_LETTER, DLQ_REPLAY, ENQUEUE_WITH_CAP, HEARTBEAT } from './lua.js'
+import { ACK_AND_DELETE, CLAIM_STALE, DEAD_LETTER, DLQ_REPLAY, ENQUEUE_WITH_CAP, HEARTBEAT, IDENTITY } from './lua.js'
 
 /**
  * The only caller of the Lua scripts (BullMQ's `scripts.ts`): typed functions over ioredis
@@ -14,6 +14,7 @@ const DEFINITIONS = {
   auditqDeadLetter: { lua: DEAD_LETTER, numberOfKeys: 3 },
   auditqDlqReplay: { lua: DLQ_REPLAY, numberOfKeys: 3 },
   auditqHeartbeat: { lua: HEARTBEAT, numberOfKeys: 2 },
+  auditqIdentity: { lua: IDENTITY, numberOfKeys: 2 },
 } as const
 
 type ScriptName = keyof typeof DEFINITIONS
@@ -86,5 +87,11 @@ export class QueueScripts {
   async heartbeat(workerId: string, figuresJson: string, ttlMs: number, retentionMs: number): Promise<number> {
     const { workers } = this.keys
     return (await this.redis.auditqHeartbeat(workers, this.keys.worker(workerId), workerId, figuresJson, ttlMs, retentionMs)) as number
+  }
+
+  /** The queue's identity (created as `candidate` if missing) and the stream's length, atomically. */
+  async identity(candidate: string): Promise<{ identity: string; existed: boolean; length: number }> {
+    const [identity, existed, length] = (await this.redis.auditqIdentity(this.keys.identity, this.keys.events, candidate)) as [string, number, number]
+    return { identity, existed: existed === 1, length }
   }
 }

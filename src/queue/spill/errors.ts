@@ -1,12 +1,11 @@
+import { AuditqError } from '../../errors.js'
+
 /**
  * Raised by `SpillJournal.append` when the events would take the journal past `maxBytes`. Nothing
- * of the call was written: the caller decides (count the events as dropped, or write critical ones
- * straight to the store). Stand-in until the error catalog (`src/errors.ts`) gains
- * `AUDITQ_SPILL_FULL` (503); it already carries that code so callers can switch on `code` today.
+ * of the call was written: the caller decides (count the events as refused, or write critical ones
+ * straight to the store). Carries the catalogued code, so it can go to a caller as it is.
  */
-export class SpillFullError extends Error {
-  readonly code = 'AUDITQ_SPILL_FULL'
-  readonly statusCode = 503
+export class SpillFullError extends AuditqError {
   /** Bytes the journal holds or is writing, and the bytes this call needed on top. */
   readonly usedBytes: number
   readonly neededBytes: number
@@ -14,6 +13,7 @@ export class SpillFullError extends Error {
 
   constructor(options: { usedBytes: number; neededBytes: number; maxBytes: number }) {
     super(
+      'AUDITQ_SPILL_FULL',
       `spill journal is full: ${options.usedBytes} of ${options.maxBytes} bytes used, ${options.neededBytes} more needed`,
     )
     this.name = 'SpillFullError'
@@ -24,19 +24,30 @@ export class SpillFullError extends Error {
 }
 
 /**
- * Raised by every `append` after a write or fsync of the journal failed. Fail-stop on purpose: after
- * a failed fsync Linux may have dropped the dirty pages, so nothing written since the last good
- * fsync can be trusted, and carrying on would acknowledge events on top of a hole. Close the
- * journal and open a new one; the old one's acknowledged records are replayed as usual.
+ * Raised by `append` when the journal could not write or fsync (ENOSPC, EIO, EDQUOT…), and by every
+ * `append` while it waits before trying again. After a failed fsync Linux may have dropped the dirty
+ * pages, so nothing written since the last good fsync is trusted: the segment is sealed at its last
+ * fsynced byte and the next attempt starts a fresh segment. `errno` is the cause's code.
  */
-export class SpillWriteFailedError extends Error {
-  readonly code = 'AUDITQ_SPILL_FAILED'
-  readonly statusCode = 503
+export class SpillWriteFailedError extends AuditqError {
+  readonly errno: string
 
-  constructor(cause: unknown) {
-    super(`spill journal write failed and the journal is now read-only: ${(cause as Error)?.message ?? cause}`, {
-      cause,
-    })
+  constructor(cause: unknown, options: { dir: string; retryInMs: number }) {
+    const errno = errnoOf(cause)
+    super(
+      'AUDITQ_SPILL_FAILED',
+      `spill journal write in ${options.dir} failed (${errno}: ${(cause as Error)?.message ?? cause}); ` +
+        `events that need spilling are refused until a write succeeds (next attempt in ${Math.ceil(options.retryInMs)} ms)`,
+      { cause },
+    )
     this.name = 'SpillWriteFailedError'
+    this.errno = errno
   }
+}
+
+/** A filesystem error's code (ENOSPC, EIO…), or the error's name when it has none. */
+export function errnoOf(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  if (typeof code === 'string' && code.length > 0) return code
+  return (error as Error | undefined)?.name ?? 'Error'
 }

@@ -5,6 +5,7 @@ export {
   type Deliver,
   type ReplayReport,
   type SpillJournalOptions,
+  type SpillFault,
   type SpillStats,
 } from './spill-journal.js'
-export { SpillFullError, SpillWriteFailedError } from './errors.js'
+export { errnoOf, SpillFullError, SpillWriteFailedError } from './errors.js'

@@ -16,6 +16,11 @@ export interface JournalUnit {
   /** Intact records not yet delivered, and their bytes. */
   events: number
   bytes: number
+  /**
+   * How far replay has delivered, as this process knows it. Ahead of the checkpoint file when a
+   * checkpoint write failed: replay goes on from here instead of delivering the same batch again.
+   */
+  position?: Checkpoint
 }
 
 export function newUnit(id: string, dir: string): JournalUnit {
@@ -31,8 +36,9 @@ export function segmentOrder(unit: JournalUnit): number[] {
   return [...unit.segments.keys()].sort((a, b) => a - b)
 }
 
-/** The replay position, defaulting to the start of the oldest segment. */
+/** The replay position (this process's, else the checkpoint's), defaulting to the start of the oldest segment. */
 export async function startingPoint(unit: JournalUnit): Promise<Checkpoint> {
+  if (unit.position) return unit.position
   const saved = await readCheckpoint(unit.dir)
   if (saved) return saved
   return { segment: segmentOrder(unit)[0] ?? 1, offset: SEGMENT_HEADER_BYTES }

@@ -3,7 +3,8 @@
  *
  * Layout under the base directory (`SpillJournal.open({ dir })`), shared by every producer on a host:
  *
- *   j-<id>/                    one open journal; `LOCK` names its owner (pid + process start time)
+ *   j-<id>/                    one open journal; `LOCK` names its owner (pid + process start time);
+ *                              on a full disk an empty `LOCK-<pid>-<start time>` says the same
  *   j-<id>/adopted/j-<id2>/    a dead producer's journal, now owned by whoever owns j-<id>
  *   corrupt/                   damaged records moved aside by replay, kept for an operator
  *   .new-<id>/, .gone-<id>/    a journal being created / being removed (no waiting events)
@@ -26,13 +27,14 @@
  */
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import { mkdir, readdir, readFile, rename, rm, rmdir, unlink } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { fsyncDir, readTextIfExists, replaceFileDurably } from './durable-fs.js'
 
 export const ADOPTED_DIR = 'adopted'
 export const CORRUPT_DIR = 'corrupt'
 const LOCK_FILE = 'LOCK'
+const NAMED_LOCK_PREFIX = 'LOCK-'
 const JOURNAL_PREFIX = 'j-'
 const CREATING_PREFIX = '.new-'
 const REMOVING_PREFIX = '.gone-'
@@ -59,7 +61,16 @@ export async function createJournalDir(baseDir: string): Promise<{ name: string;
     hostname: hostname(),
     createdAt: new Date().toISOString(),
   }
-  await replaceFileDurably(path.join(creating, LOCK_FILE), JSON.stringify(owner))
+  try {
+    await replaceFileDurably(path.join(creating, LOCK_FILE), JSON.stringify(owner))
+  } catch (error) {
+    if (!isOutOfSpace(error)) throw error
+    // A full disk: the owner goes into the name of an empty file, which needs no data block, so a
+    // restart can still open a journal and adopt (and so replay) what the dead producer left.
+    await rm(path.join(creating, `${LOCK_FILE}.tmp`), { force: true })
+    await (await open(path.join(creating, lockName(owner)), 'wx')).close()
+    await fsyncDir(creating)
+  }
   // Renamed into place only once locked: a visible j-<id> without LOCK always means "released".
   await rename(creating, dir)
   await fsyncDir(baseDir)
@@ -68,7 +79,9 @@ export async function createJournalDir(baseDir: string): Promise<{ name: string;
 
 /** Gives the journal up for adoption by any process, this one included. */
 export async function releaseJournalDir(dir: string): Promise<void> {
-  await unlink(path.join(dir, LOCK_FILE))
+  for (const name of await readdir(dir)) {
+    if (name === LOCK_FILE || name.startsWith(NAMED_LOCK_PREFIX)) await unlink(path.join(dir, name))
+  }
   await fsyncDir(dir)
 }
 
@@ -152,7 +165,7 @@ async function clearAbandoned(dir: string): Promise<void> {
 /** The journal's owner, or undefined when it was released (or its LOCK is unreadable). */
 async function readOwner(dir: string): Promise<OwnerRecord | undefined> {
   const text = await readTextIfExists(path.join(dir, LOCK_FILE))
-  if (text === undefined) return undefined
+  if (text === undefined) return readNamedLock(dir)
   try {
     const owner = JSON.parse(text) as OwnerRecord
     return Number.isSafeInteger(owner.pid) && owner.pid > 0 ? owner : undefined
@@ -162,6 +175,31 @@ async function readOwner(dir: string): Promise<OwnerRecord | undefined> {
     // would strand its events.
     return undefined
   }
+}
+
+/** `LOCK-<pid>-<start ticks or "none">`: the owner record of a journal created on a full disk. */
+function lockName(owner: OwnerRecord): string {
+  return `${NAMED_LOCK_PREFIX}${owner.pid}-${owner.startTicks ?? 'none'}`
+}
+
+async function readNamedLock(dir: string): Promise<OwnerRecord | undefined> {
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
+  }
+  const match = names.map((name) => /^LOCK-(\d+)-(\d+|none)$/.exec(name)).find((m) => m !== null)
+  if (!match) return undefined
+  const pid = Number(match[1])
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined
+  return { pid, startTicks: match[2] === 'none' ? null : match[2]!, hostname: '', createdAt: '' }
+}
+
+function isOutOfSpace(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code
+  return code === 'ENOSPC' || code === 'EDQUOT'
 }
 
 async function isAlive(owner: OwnerRecord): Promise<boolean> {

@@ -1,7 +1,7 @@
 import { mkdir, open, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import type { AuditEvent } from '../../event/types.js'
-import { replaceFileDurably, writeCheckpoint } from './durable-fs.js'
+import { replaceFileDurably, writeCheckpoint, type Checkpoint } from './durable-fs.js'
 import { SEGMENT_HEADER_BYTES } from './format.js'
 import { segmentOrder, segmentPath, startingPoint, type JournalUnit } from './journal-unit.js'
 import { readSegment } from './segment-reader.js'
@@ -26,6 +26,12 @@ export interface ReplayReport {
   corrupt: CorruptRange[]
   /** Bytes of torn tails ignored: writes a crashed producer never acknowledged. */
   tornBytes: number
+  /**
+   * Set when this call's last checkpoint write failed (e.g. ENOSPC on a copy-on-write filesystem).
+   * Replay went on from its in-memory position; a crash before the next good write replays the
+   * events since the last good one again (duplicates the store absorbs).
+   */
+  checkpointError?: Error
 }
 
 export interface UnitReplay {
@@ -61,8 +67,16 @@ export async function replayUnit(job: UnitReplay): Promise<'drained' | 'caught-u
     await replaySegment(job, seq, start, limit, mayEndTorn)
     if (isActive) return 'caught-up'
     const next = order[index + 1]
-    if (next === undefined) return 'drained'
-    await writeCheckpoint(unit.dir, { segment: next, offset: SEGMENT_HEADER_BYTES })
+    if (next === undefined && !active) return 'drained'
+    if (next === undefined) {
+      // The own journal's last segment, sealed after a failed write or roll: delivered, so it goes.
+      await unlink(segmentPath(unit, seq))
+      unit.segments.delete(seq)
+      return 'caught-up'
+    }
+    await saveCheckpoint(job, { segment: next, offset: SEGMENT_HEADER_BYTES })
+    // Unlinked even when that checkpoint failed: a checkpoint naming a segment that is gone means
+    // "start at the next one", so the unlink is itself the acknowledgement, and it frees space.
     await unlink(segmentPath(unit, seq))
     unit.segments.delete(seq)
   }
@@ -77,7 +91,7 @@ async function replaySegment(job: UnitReplay, seq: number, start: number, limit:
   const deliverBatch = async () => {
     if (batch.length === 0) return
     await job.deliver(batch)
-    await writeCheckpoint(unit.dir, { segment: seq, offset: batchEnd })
+    await saveCheckpoint(job, { segment: seq, offset: batchEnd })
     unit.events -= batch.length
     unit.bytes -= batchBytes
     report.delivered += batch.length
@@ -101,10 +115,26 @@ async function replaySegment(job: UnitReplay, seq: number, start: number, limit:
       return
     }
     report.corrupt.push(await moveAside(job, seq, item.offset, item.end))
-    await writeCheckpoint(unit.dir, { segment: seq, offset: item.end })
+    await saveCheckpoint(job, { segment: seq, offset: item.end })
     batchEnd = item.end
   }
   await deliverBatch()
+}
+
+/**
+ * Records that everything before `position` was delivered: in memory first (so this process never
+ * delivers it again), then on disk. A failed disk write does not stop replay — stopping would leave
+ * the delivered batch unacknowledged and deliver it again on every attempt, for ever, on a full
+ * disk — it is reported (`report.checkpointError`) and the next good write catches up.
+ */
+async function saveCheckpoint(job: UnitReplay, position: Checkpoint): Promise<void> {
+  job.unit.position = position
+  try {
+    await writeCheckpoint(job.unit.dir, position)
+    delete job.report.checkpointError
+  } catch (error) {
+    job.report.checkpointError = error as Error
+  }
 }
 
 /** Copies a damaged range to `corrupt/` (durably) so replay can move past it without dropping it. */

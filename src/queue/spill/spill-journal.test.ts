@@ -103,9 +103,13 @@ describe('spill journal', () => {
 
     const { ids } = await replayAll(journal, 4)
     expect(ids).toEqual(spillEvents(10).map((e) => e.id))
-    // The drained active segment is swapped for an empty one, so disk is given back at once.
+    // The drained active segment is deleted, so disk is given back at once (and a full disk needs
+    // no free space for it); the next append starts a fresh segment.
+    expect(await segmentFiles(base.dir)).toHaveLength(0)
+    expect(journal.stats()).toMatchObject({ segments: 0, events: 0, usedBytes: 0 })
+    await journal.append(spillEvents(1, 'after'))
     expect(await segmentFiles(base.dir)).toHaveLength(1)
-    expect(journal.stats()).toMatchObject({ segments: 1, events: 0, usedBytes: SEGMENT_HEADER_BYTES })
+    expect((await replayAll(journal)).ids).toEqual(['after-0000'])
   })
 
   it('does not redeliver a segment replay passed, after reopen', async () => {

@@ -26,13 +26,13 @@
  * Lingering ('batch') only adds latency on this disk; it can pay off only where an fsync costs far
  * more than the time between appends (network block storage).
  */
-import { mkdir, rm, unlink } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { AuditqError } from '../../errors.js'
 import type { AuditEvent } from '../../event/types.js'
-import { readCheckpoint, writeCheckpoint } from './durable-fs.js'
-import { encodeRecords, SEGMENT_HEADER_BYTES } from './format.js'
-import { loadAdoptedUnit, newUnit, segmentPath, type JournalUnit } from './journal-unit.js'
+import { errnoOf } from './errors.js'
+import { encodeRecords } from './format.js'
+import { loadAdoptedUnit, newUnit, startingPoint, type JournalUnit } from './journal-unit.js'
 import { Mutex } from './mutex.js'
 import {
   ADOPTED_DIR,
@@ -58,6 +58,9 @@ export interface SpillJournalOptions {
    */
   fsync?: 'always' | 'batch'
   batchLingerMs?: number
+  /** After a failed write: first wait before the next attempt, doubling up to `retryMaxMs`. */
+  retryMinMs?: number
+  retryMaxMs?: number
 }
 
 export const SPILL_DEFAULTS = {
@@ -70,6 +73,18 @@ export const SPILL_DEFAULTS = {
   batchLingerMs: 2,
   /** Per `deliver` call: each batch costs one checkpoint (2 fsyncs), so not much smaller. */
   replayBatchSize: 500,
+  /** A full disk is tried again within a quarter second of the first failure, then at most every 5 s. */
+  retryMinMs: 250,
+  retryMaxMs: 5_000,
+}
+
+/** A fault the journal is living with right now, for health and the log. */
+export interface SpillFault {
+  /** The cause's code: ENOSPC, EIO… */
+  errno: string
+  message: string
+  /** When it started (ISO 8601). */
+  since: string
 }
 
 export interface SpillStats {
@@ -89,6 +104,15 @@ export interface SpillStats {
   delivered: number
   corrupt: number
   tornBytes: number
+  /** Set while appends are refused after a failed write (until one succeeds), with the cause. */
+  refusing: (SpillFault & { attempts: number; retryAt: string }) | null
+  /** Set while replay stops on a fault of the journal itself (not of `deliver`), with the cause. */
+  replayFailing: SpillFault | null
+  /**
+   * Set while replay cannot record its position on disk: it goes on from memory, but a restart
+   * would deliver the events since the last good write again (duplicates the store absorbs).
+   */
+  checkpointFailing: SpillFault | null
 }
 
 export type { CorruptRange, Deliver, ReplayReport } from './replay.js'
@@ -99,6 +123,8 @@ export class SpillJournal {
   private readonly replays = new Mutex()
   private closed = false
   private readonly totals = { appended: 0, delivered: 0, corrupt: 0, tornBytes: 0 }
+  private replayFailing: SpillFault | null = null
+  private checkpointFailing: SpillFault | null = null
 
   private constructor(
     private readonly baseDir: string,
@@ -117,7 +143,16 @@ export class SpillJournal {
     await mkdir(baseDir, { recursive: true })
     const { name, dir } = await createJournalDir(baseDir)
     const own = newUnit(name, dir)
-    const writer = await SegmentWriter.start(own, { segmentBytes, maxBytes, lingerMs })
+    const writer = new SegmentWriter(own, {
+      segmentBytes,
+      maxBytes,
+      lingerMs,
+      retryMinMs: positiveInteger('retryMinMs', options.retryMinMs ?? SPILL_DEFAULTS.retryMinMs),
+      retryMaxMs: positiveInteger('retryMaxMs', options.retryMaxMs ?? SPILL_DEFAULTS.retryMaxMs),
+    })
+    // Not fatal when it fails (a full disk): the journal opens refusing appends, says so in
+    // stats(), and can still replay what dead producers left, which is what frees the disk.
+    await writer.prepare()
     const journal = new SpillJournal(baseDir, own, writer, maxBytes)
     // At open too, not only in replay: stats() then shows a dead producer's spill from the start.
     await journal.adoptDead()
@@ -140,12 +175,23 @@ export class SpillJournal {
    * adopted journals first (removed once empty), then this process's own up to what is fsynced now.
    * If `deliver` throws, replay stops and rethrows; the batch and all after it stay for next time.
    */
-  replay(deliver: Deliver, options: { batchSize?: number } = {}): Promise<ReplayReport> {
+  replay(outerDeliver: Deliver, options: { batchSize?: number } = {}): Promise<ReplayReport> {
     const batchSize = positiveInteger('batchSize', options.batchSize ?? SPILL_DEFAULTS.replayBatchSize)
     return this.replays.run(async () => {
       if (this.closed) throw new AuditqError('AUDITQ_CLOSED', 'the spill journal is closed')
       const report: ReplayReport = { delivered: 0, batches: 0, adopted: [], corrupt: [], tornBytes: 0 }
       const corruptDir = path.join(this.baseDir, CORRUPT_DIR)
+      // Tells a refusal of `deliver` (queue full, Redis down: the caller's business) from a fault
+      // of the journal's own disk (reported in stats().replayFailing).
+      let deliverFailed = false
+      const deliver: Deliver = async (events) => {
+        try {
+          await outerDeliver(events)
+        } catch (error) {
+          deliverFailed = true
+          throw error
+        }
+      }
       try {
         report.adopted = await this.adoptDead()
         for (const unit of [...this.adopted.values()]) {
@@ -156,9 +202,17 @@ export class SpillJournal {
         }
         const active = { segment: this.writer.activeSegment, syncedEnd: this.writer.syncedEnd }
         await replayUnit({ unit: this.own, deliver, batchSize, corruptDir, report, active })
-        await this.startFreshSegmentIfDrained()
+        await this.writer.releaseIfDrained(await startingPoint(this.own))
+        this.replayFailing = null
         return report
+      } catch (error) {
+        if (!deliverFailed) this.replayFailing ??= fault(error)
+        // Stopped by the queue, not the disk, after the disk served some batches: the fault is over.
+        else if (report.batches > 0) this.replayFailing = null
+        throw error
       } finally {
+        if (report.checkpointError) this.checkpointFailing ??= fault(report.checkpointError)
+        else if (report.batches > 0 || report.corrupt.length > 0) this.checkpointFailing = null
         this.totals.delivered += report.delivered
         this.totals.corrupt += report.corrupt.length
         this.totals.tornBytes += report.tornBytes
@@ -166,9 +220,15 @@ export class SpillJournal {
     })
   }
 
+  /** Tries writing again when a failed write's backoff has passed (called by the producer's replay tick). */
+  async retryWrites(): Promise<void> {
+    if (!this.closed) await this.writer.retryIfDue()
+  }
+
   stats(): SpillStats {
     const units = [this.own, ...this.adopted.values()]
     const sum = (pick: (unit: JournalUnit) => number) => units.reduce((total, unit) => total + pick(unit), 0)
+    const refusal = this.writer.failureState()
     return {
       events: sum((unit) => unit.events),
       bytes: sum((unit) => unit.bytes),
@@ -177,6 +237,9 @@ export class SpillJournal {
       usedBytes: this.writer.usedBytes(),
       maxBytes: this.maxBytes,
       ...this.totals,
+      refusing: refusal ? { errno: refusal.errno, message: refusal.message, since: iso(refusal.since), attempts: refusal.attempts, retryAt: iso(refusal.retryAt) } : null,
+      replayFailing: this.replayFailing,
+      checkpointFailing: this.checkpointFailing,
     }
   }
 
@@ -206,23 +269,14 @@ export class SpillJournal {
     }
     return taken
   }
+}
 
-  /**
-   * Once replay has delivered all of the active segment, rolls to a new one and deletes it, so a
-   * drained journal gives its disk back now rather than at the next size-based rollover.
-   */
-  private async startFreshSegmentIfDrained(): Promise<void> {
-    const position = await readCheckpoint(this.own.dir)
-    await this.writer.exclusive.run(async () => {
-      const drained = this.writer.activeSegment
-      if (position?.segment !== drained || position.offset !== this.writer.writtenEnd) return
-      if (this.writer.writtenEnd === SEGMENT_HEADER_BYTES) return
-      await this.writer.roll()
-      await writeCheckpoint(this.own.dir, { segment: this.writer.activeSegment, offset: SEGMENT_HEADER_BYTES })
-      await unlink(segmentPath(this.own, drained))
-      this.own.segments.delete(drained)
-    })
-  }
+function fault(error: unknown): SpillFault {
+  return { errno: errnoOf(error), message: (error as Error)?.message ?? String(error), since: new Date().toISOString() }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString()
 }
 
 function positiveInteger(name: string, value: number): number {

@@ -1,0 +1,61 @@
+/**
+ * A read that cannot get a store connection (every one held, the pool's checkout timeout passed)
+ * is a "retry later", not an internal error: 503 AUDITQ_STORE_UNAVAILABLE with Retry-After on
+ * every read route. Real PostgreSQL, a one-connection pool, the connection held by a query stuck
+ * behind a table lock.
+ */
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { FastifyInstance } from 'fastify'
+import { loadConfig } from '../config.js'
+import { createAuditLogger, type AuditLogger } from '../sdk/audit-logger.js'
+import { createPostgresStore } from '../store/postgres/postgres-store.js'
+import { createLogger } from '../util/logger.js'
+import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../test/support/services.js'
+import { buildServer } from './server.js'
+
+const hasPostgres = await postgresAvailable()
+
+describe.skipIf(!hasPostgres)('read routes when no store connection can be had', () => {
+  const schema = uniqueSchema('pool')
+  let app: FastifyInstance
+  let audit: AuditLogger
+  let locker: pg.Client
+  let id: string
+
+  beforeAll(async () => {
+    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema, poolMax: 1, connectTimeoutMs: 300 })
+    await store.migrate()
+    const logger = createLogger({ level: 'silent' })
+    audit = await createAuditLogger({ store, logger })
+    id = await audit.log({ action: 'before.exhaustion', actor_id: 'u1' })
+    app = await buildServer({ config: loadConfig({ logLevel: 'silent', security: { rateLimitPerSecond: 0 } }), audit, logger })
+    locker = new pg.Client({ connectionString: POSTGRES_URL, options: `-c search_path=${schema}` })
+    await locker.connect()
+  })
+  afterAll(async () => {
+    await locker?.query('rollback').catch(() => undefined)
+    await locker?.end()
+    await app?.close()
+    await audit?.close()
+    await dropSchemas([schema])
+  })
+
+  it('answers 503 AUDITQ_STORE_UNAVAILABLE with Retry-After on every read route while the pool is exhausted, and 200 once a connection is free', async () => {
+    await locker.query('begin')
+    await locker.query('lock table audit_logs in access exclusive mode')
+    // This read takes the pool's only connection and waits on the lock, holding it.
+    const holder = app.inject('/v1/events')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const reads = ['/v1/events', `/v1/events/${id}`, '/v1/events/export?format=csv', '/v1/integrity', '/v1/reports?period=daily']
+    for (const url of reads) {
+      const response = await app.inject(url)
+      expect(response.statusCode, `${url}: ${response.body}`).toBe(503)
+      expect(response.json().code, url).toBe('AUDITQ_STORE_UNAVAILABLE')
+      expect(response.headers['retry-after'], url).toMatch(/^\d+$/)
+    }
+    await locker.query('rollback')
+    expect((await holder).statusCode).toBe(200)
+    for (const url of reads) expect((await app.inject(url)).statusCode, url).toBe(200)
+  }, 30_000)
+})
