@@ -28,7 +28,7 @@ export function commandConfig(command: Command, overrides: Partial<ConfigInput> 
 
 /** Where the configured store lives, as `openStore` takes it. */
 export function storeLocation(config: Config) {
-  return { databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, dataDir: config.dataDir }
+  return { databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, dataDir: config.dataDir, embeddedDriver: config.embeddedDriver }
 }
 
 /** CLI commands other than `serve` log warnings only: their stdout is the product. */

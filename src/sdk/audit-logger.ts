@@ -3,6 +3,7 @@ import type { AuditEvent, AuditEventInput, FieldError, ValidationResult } from '
 import { redactEvent, redactionPolicy, type RedactionOptions, type RedactionPolicy } from '../event/redact.js'
 import { validateEvent } from '../event/validate.js'
 import { openStore } from '../store/open-store.js'
+import type { EmbeddedDriverSetting } from '../store/embedded/sqlite-driver.js'
 import type { Store } from '../store/store.js'
 import { RETENTION_ACTION } from '../integrity/chain-walker.js'
 import { createLogger, type Logger } from '../util/logger.js'
@@ -18,6 +19,8 @@ export interface AuditLoggerOptions {
   databaseSchema?: string
   /** Embedded store location (default `./.auditq`). */
   dataDir?: string
+  /** The embedded store's SQLite driver (default AUDITQ_EMBEDDED_DRIVER, else `auto`; see the README). */
+  embeddedDriver?: EmbeddedDriverSetting
   /** redis://… enables queue mode: `log()` resolves once Redis holds the event; workers store it. */
   redisUrl?: string
   /** Queue-mode settings (cap, overflow policy, spill journal); setting this also enables queue mode. */
@@ -92,7 +95,13 @@ export async function createAuditLogger(options: AuditLoggerOptions = {}): Promi
   const logger = options.logger ?? createLogger({ level: 'warn', name: 'auditq-sdk' })
   const store =
     options.store ??
-    (await openStore({ databaseUrl: options.databaseUrl, databaseSchema: options.databaseSchema, dataDir: options.dataDir ?? './.auditq', logger }))
+    (await openStore({
+      databaseUrl: options.databaseUrl,
+      databaseSchema: options.databaseSchema,
+      dataDir: options.dataDir ?? './.auditq',
+      embeddedDriver: options.embeddedDriver,
+      logger,
+    }))
   const resolved = { ...options, logger }
   try {
     if (options.redisUrl || options.queue) {

@@ -1,4 +1,5 @@
 import type { Logger } from '../util/logger.js'
+import type { EmbeddedDriverSetting } from './embedded/sqlite-driver.js'
 import type { Store } from './store.js'
 
 export interface OpenStoreOptions {
@@ -7,6 +8,8 @@ export interface OpenStoreOptions {
   /** PostgreSQL schema (default public). */
   databaseSchema?: string | undefined
   dataDir: string
+  /** The embedded store's SQLite driver (config `embeddedDriver`); default AUDITQ_EMBEDDED_DRIVER, else auto. */
+  embeddedDriver?: EmbeddedDriverSetting | undefined
   applicationName?: string
   /** Receives driver-level warnings (e.g. a pooled connection dropped while idle). */
   logger?: Logger
@@ -28,7 +31,11 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     })
   } else {
     const { createEmbeddedStore } = await import('./embedded/embedded-store.js')
-    store = await createEmbeddedStore({ dataDir: options.dataDir })
+    store = await createEmbeddedStore({
+      dataDir: options.dataDir,
+      ...(options.embeddedDriver ? { driver: options.embeddedDriver } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    })
   }
   try {
     await store.migrate()
