@@ -138,6 +138,9 @@ export class ReportReader {
     if (this.worker) return this.worker
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
+      // The worker inherits the process's flags; under `node --input-type=module` it would evaluate
+      // this CommonJS source as ESM and die on `require`. Every other flag still applies.
+      execArgv: process.execArgv.filter((flag) => !flag.startsWith('--input-type')),
       workerData: {
         driver: this.settings.driver.workerModule,
         file: this.settings.file,
