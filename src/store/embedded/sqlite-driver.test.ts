@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createRequire } from 'node:module'
+import { isBuiltin } from 'node:module'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -17,14 +17,8 @@ import { AuditqError } from '../../errors.js'
 import { resolveEmbeddedDriver } from './sqlite-driver.js'
 import { sqliteCodeName } from './sqlite-errors.js'
 
-const hasNodeSqlite = (() => {
-  try {
-    createRequire(import.meta.url)('node:sqlite')
-    return true
-  } catch {
-    return false
-  }
-})()
+// Asked without loading it: loading it here would print the ExperimentalWarning this file checks is held back.
+const hasNodeSqlite = isBuiltin('node:sqlite')
 
 const dirs: string[] = []
 afterAll(() => {
