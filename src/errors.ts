@@ -14,7 +14,7 @@ export const ERROR_CATALOG = {
   AUDITQ_RATE_LIMITED: { status: 429, summary: 'The key (or, in open mode, the client address) sent more requests than its rate limit; retry after `Retry-After` seconds.' },
   AUDITQ_NOT_FOUND: { status: 404, summary: 'No event or route by that name.' },
   AUDITQ_STORE_UNAVAILABLE: { status: 503, summary: 'The store could not be reached; nothing was stored, retry later.' },
-  AUDITQ_EMBEDDED_UNAVAILABLE: { status: 500, summary: "The embedded store's SQLite driver (better-sqlite3) has no loadable native binding; the message names the command that fixes it." },
+  AUDITQ_EMBEDDED_UNAVAILABLE: { status: 500, summary: "The embedded store has no SQLite driver: better-sqlite3 has no loadable native binding and this Node.js has no node:sqlite (or the forced driver is unavailable); the message names the fixes." },
   AUDITQ_STORE_REJECTED: { status: 500, summary: 'The store refused an event the validator accepted (reported per event).' },
   AUDITQ_QUEUE_FULL: { status: 503, summary: 'Queue mode: the queue is over its cap and the overflow policy is drop.' },
   AUDITQ_QUEUE_UNAVAILABLE: { status: 503, summary: 'Queue mode: Redis did not confirm an enqueue (connection lost, timeout, out of memory).' },
