@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { buildEmbeddedStore } from '../../../test/fixtures/embedded-child.js'
 import { embeddedDriverFromEnv } from '../../config.js'
 import { AuditqError } from '../../errors.js'
-import { resolveEmbeddedDriver } from './sqlite-driver.js'
+import { asBuffer, resolveEmbeddedDriver } from './sqlite-driver.js'
 import { sqliteCodeName } from './sqlite-errors.js'
 
 // Asked without loading it: loading it here would print the ExperimentalWarning this file checks is held back.
@@ -59,6 +59,68 @@ describe('embedded SQLite driver selection', () => {
     expect(() => embeddedDriverFromEnv({ AUDITQ_EMBEDDED_DRIVER: 'sqlite3' })).toThrow(
       expect.objectContaining({ code: 'AUDITQ_CONFIG', message: expect.stringContaining('AUDITQ_EMBEDDED_DRIVER: must be one of auto, better-sqlite3, node:sqlite') }),
     )
+  })
+})
+
+describe('either driver behaves as the embedded store expects (AUDITQ_EMBEDDED_DRIVER picks which)', () => {
+  const driver = resolveEmbeddedDriver(embeddedDriverFromEnv(process.env))
+  function fresh() {
+    const dir = mkdtempSync(path.join(tmpdir(), 'auditq-driver-'))
+    dirs.push(dir)
+    const file = path.join(dir, 'test.db')
+    const db = driver.open(file, { timeoutMs: 5_000 })
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL, b BLOB) STRICT')
+    return { db, file }
+  }
+
+  it('rolls a throwing transaction back, and a nested one back to its savepoint only', () => {
+    const { db } = fresh()
+    const insert = db.prepare<[{ id: number; v: string; extra: string }]>('INSERT INTO t (id, v) VALUES (@id, @v)')
+    const inner = db.transaction((id: number) => {
+      insert.run({ id, v: 'inner', extra: 'ignored like better-sqlite3 does' })
+      throw new Error('inner fails')
+    })
+    const outer = db.transaction(() => {
+      insert.run({ id: 1, v: 'outer', extra: '' })
+      expect(() => inner(2)).toThrow('inner fails')
+      expect(db.inTransaction).toBe(true)
+      return 'committed'
+    })
+    expect(outer.immediate()).toBe('committed')
+    expect(db.inTransaction).toBe(false)
+    const failing = db.transaction(() => {
+      insert.run({ id: 3, v: 'x', extra: '' })
+      throw new Error('outermost fails')
+    })
+    expect(() => failing()).toThrow('outermost fails')
+    expect(db.prepare<[], { id: number }>('SELECT id FROM t ORDER BY id').all().map((row) => row.id)).toEqual([1])
+    db.close()
+  })
+
+  it("takes the write lock at BEGIN IMMEDIATE, so another connection's writer waits its busy timeout and gets SQLITE_BUSY", () => {
+    const { db, file } = fresh()
+    const other = driver.open(file, { timeoutMs: 50 })
+    db.transaction(() => {
+      const started = Date.now()
+      expect(() => other.exec('BEGIN IMMEDIATE')).toThrow(expect.objectContaining({ code: expect.stringMatching(/^SQLITE_BUSY/) }))
+      expect(Date.now() - started).toBeGreaterThanOrEqual(40)
+    }).immediate()
+    other.close()
+    db.close()
+  })
+
+  it('reads pragmas, returns BLOBs as bytes (asBuffer makes them Buffers), and throws a TypeError once closed', () => {
+    const { db } = fresh()
+    expect(db.pragma('journal_mode = WAL', { simple: true })).toBe('wal')
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(5_000)
+    db.prepare('INSERT INTO t (id, v, b) VALUES (?, ?, ?)').run(1, 'x', Buffer.from('0102', 'hex'))
+    const row = db.prepare<[], { b: Uint8Array }>('SELECT b FROM t').get()!
+    expect(asBuffer(row.b)).toEqual(Buffer.from('0102', 'hex'))
+    expect(() => db.prepare('INSERT INTO t (id, v) VALUES (2, NULL)').run()).toThrow(expect.objectContaining({ code: 'SQLITE_CONSTRAINT_NOTNULL' }))
+    db.close()
+    db.close()
+    expect(db.open).toBe(false)
+    expect(() => db.prepare('SELECT 1')).toThrow(TypeError)
   })
 })
 
