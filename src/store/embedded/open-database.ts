@@ -36,7 +36,8 @@ export function embeddedUnavailable(error: unknown, options: { nodeSqlite: boole
   )
 }
 
-function bindingFailure(error: unknown): string | undefined {
+/** Why better-sqlite3's binding did not load, for a loader error; undefined for any other error. */
+export function bindingFailure(error: unknown): string | undefined {
   if (!(error instanceof Error)) return undefined
   // Thrown by the `bindings` package when no build/…/better_sqlite3.node exists.
   if (error.message.startsWith('Could not locate the bindings file')) {

@@ -24,7 +24,7 @@ import { createRequire } from 'node:module'
 import type BetterSqlite3 from 'better-sqlite3'
 import { AuditqError } from '../../errors.js'
 import type { Logger } from '../../util/logger.js'
-import { embeddedUnavailable } from './open-database.js'
+import { bindingFailure, embeddedUnavailable } from './open-database.js'
 import { normalizeNodeSqliteError } from './sqlite-errors.js'
 
 export const EMBEDDED_DRIVERS = ['auto', 'better-sqlite3', 'node:sqlite'] as const
@@ -152,12 +152,12 @@ function chooseDriver(setting: EmbeddedDriverSetting): SqliteDriver {
   }
   const better = loadBetterSqlite()
   if ('driver' in better) return better.driver
-  const unavailable = embeddedUnavailable(better.error, { nodeSqlite: true })
+  const reason = bindingFailure(better.error)
   // Not a binding problem (a bug, a broken package): show it as it is rather than fall back.
-  if (!unavailable) throw better.error
+  if (reason === undefined) throw better.error
   const builtIn = loadNodeSqlite()
-  if ('error' in builtIn) throw unavailable
-  return { ...builtIn.driver, reason: `better-sqlite3 unavailable: ${unavailable.message.split('. Fix:')[0]}` }
+  if ('error' in builtIn) throw embeddedUnavailable(better.error, { nodeSqlite: true }) ?? better.error
+  return { ...builtIn.driver, reason }
 }
 
 function loadBetterSqlite(): { driver: SqliteDriver } | { error: unknown } {
