@@ -15,6 +15,12 @@ const configSchema = z.strictObject({
   databaseSchema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case identifier').default('public'),
   /** Where the embedded store keeps its files. */
   dataDir: z.string().min(1).default('./.auditq'),
+  /**
+   * The embedded store's SQLite driver: `auto` takes better-sqlite3 when its native binding loads,
+   * else Node.js's built-in node:sqlite (Node.js 22.13+); the others force one. See
+   * src/store/embedded/sqlite-driver.ts.
+   */
+  embeddedDriver: z.enum(['auto', 'better-sqlite3', 'node:sqlite']).default('auto'),
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65_535).default(3000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -313,6 +319,21 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Partial<ConfigInput> {
 }
 
 /** Later sources win: `loadConfig(configFromEnv(process.env), flags)`. */
+/**
+ * AUDITQ_EMBEDDED_DRIVER for callers that open the embedded store without a Config (the SDK's
+ * `createAuditLogger`, `createEmbeddedStore`): which driver works is a property of the machine
+ * (its Node.js, how npm installed the app), so the deployment's variable applies there too.
+ */
+export function embeddedDriverFromEnv(env: NodeJS.ProcessEnv): Config['embeddedDriver'] {
+  const value = env.AUDITQ_EMBEDDED_DRIVER
+  if (value === undefined || value === '') return 'auto'
+  const parsed = configSchema.shape.embeddedDriver.safeParse(value)
+  if (!parsed.success) {
+    throw new AuditqError('AUDITQ_CONFIG', `invalid configuration: AUDITQ_EMBEDDED_DRIVER: must be one of auto, better-sqlite3, node:sqlite (got ${JSON.stringify(value)})`)
+  }
+  return parsed.data
+}
+
 export function loadConfig(...sources: Partial<ConfigInput>[]): Config {
   const merged: Record<string, unknown> = {}
   for (const source of sources) {

@@ -17,7 +17,7 @@ export const ERROR_CATALOG = {
   AUDITQ_OVERLOADED: { status: 503, summary: 'The service holds its limit of request-body bytes in flight; retry after `Retry-After` seconds.' },
   AUDITQ_BUSY: { status: 503, summary: 'Every slot for this kind of read (export, report, chain verification) is taken in this process; retry after `Retry-After` seconds.' },
   AUDITQ_STORE_UNAVAILABLE: { status: 503, summary: 'The store could not be reached; nothing was stored, retry later.' },
-  AUDITQ_EMBEDDED_UNAVAILABLE: { status: 500, summary: "The embedded store's SQLite driver (better-sqlite3) has no loadable native binding; the message names the command that fixes it." },
+  AUDITQ_EMBEDDED_UNAVAILABLE: { status: 500, summary: "The embedded store has no SQLite driver: better-sqlite3 has no loadable native binding and this Node.js has no node:sqlite (or the forced driver is unavailable); the message names the fixes." },
   AUDITQ_STORE_REJECTED: { status: 500, summary: 'The store refused an event the validator accepted (reported per event).' },
   AUDITQ_QUEUE_FULL: { status: 503, summary: 'Queue mode: the queue is over its cap and the overflow policy is drop.' },
   AUDITQ_QUEUE_UNAVAILABLE: { status: 503, summary: 'Queue mode: Redis did not confirm an enqueue (connection lost, timeout, out of memory).' },

@@ -1,7 +1,8 @@
 import path from 'node:path'
-import Database from 'better-sqlite3'
+import { embeddedDriverFromEnv } from '../config.js'
 import type { Scope } from '../http/principal.js'
 import { EMBEDDED_DB_FILE } from '../store/embedded/embedded-store.js'
+import { asBuffer, resolveEmbeddedDriver, type EmbeddedDriverSetting, type SqliteDatabase } from '../store/embedded/sqlite-driver.js'
 import type { ApiKeyRecord, KeyStore, StoredApiKey } from './key-store.js'
 
 interface KeyRow {
@@ -9,7 +10,8 @@ interface KeyRow {
   tenant_id: string
   scopes: string
   name: string | null
-  secret_hash?: Buffer
+  /** A Buffer from better-sqlite3, a plain Uint8Array from node:sqlite. */
+  secret_hash?: Uint8Array
   created_at: number
   revoked_at: number | null
 }
@@ -20,13 +22,14 @@ const COLUMNS = 'id, tenant_id, scopes, name, created_at, revoked_at'
  * API keys in the embedded store's SQLite file, on a connection of its own. Statements are
  * single-row and short, so the synchronous driver holds the event loop for microseconds.
  */
-export function createEmbeddedKeyStore(options: { dataDir: string; busyTimeoutMs?: number }): KeyStore {
-  const db = new Database(path.resolve(options.dataDir, EMBEDDED_DB_FILE), { timeout: options.busyTimeoutMs ?? 5_000 })
+export function createEmbeddedKeyStore(options: { dataDir: string; busyTimeoutMs?: number; driver?: EmbeddedDriverSetting }): KeyStore {
+  const driver = resolveEmbeddedDriver(options.driver ?? embeddedDriverFromEnv(process.env))
+  const db = driver.open(path.resolve(options.dataDir, EMBEDDED_DB_FILE), { timeoutMs: options.busyTimeoutMs ?? 5_000 })
   return new EmbeddedKeyStore(db)
 }
 
 class EmbeddedKeyStore implements KeyStore {
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly db: SqliteDatabase) {}
 
   async insert(key: StoredApiKey): Promise<void> {
     this.db
@@ -36,7 +39,7 @@ class EmbeddedKeyStore implements KeyStore {
 
   async findById(id: string): Promise<StoredApiKey | null> {
     const row = this.db.prepare<[string], KeyRow>(`SELECT ${COLUMNS}, secret_hash FROM api_keys WHERE id = ?`).get(id)
-    return row ? { ...toRecord(row), secret_hash: row.secret_hash! } : null
+    return row ? { ...toRecord(row), secret_hash: asBuffer(row.secret_hash!) } : null
   }
 
   async list(): Promise<ApiKeyRecord[]> {
@@ -56,7 +59,7 @@ class EmbeddedKeyStore implements KeyStore {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close()
+    this.db.close()
   }
 }
 

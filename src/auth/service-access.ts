@@ -19,7 +19,7 @@ export interface ServiceAccess {
  * The event store must be open (and migrated) first: it creates the `api_keys` table.
  */
 export async function startServiceAccess(config: Config, logger: Logger, options: { insecure: boolean }): Promise<ServiceAccess> {
-  const keys = await openKeyStore({ databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, dataDir: config.dataDir })
+  const keys = await openKeyStore({ databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema, dataDir: config.dataDir, embeddedDriver: config.embeddedDriver })
   try {
     const resolver = createKeyResolver({
       keys,

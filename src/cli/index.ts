@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander'
 import { isAuditqError } from '../errors.js'
+import { packageVersion } from '../version.js'
 import { registerCleanup } from './cleanup.js'
 import { registerDlq } from './dlq.js'
 import { registerImport } from './import.js'
@@ -24,6 +25,7 @@ const program = new Command()
   .option('--data-dir <dir>', 'embedded store directory (env AUDITQ_DATA_DIR, default ./.auditq)')
   .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent (env AUDITQ_LOG_LEVEL)')
   .option('--log-format <format>', 'auto (pretty on a terminal, else JSON) | json | pretty (env AUDITQ_LOG_FORMAT)')
+  .version(packageVersion(), '-V, --version', 'print the installed auditq version')
   .showHelpAfterError()
   .exitOverride()
 

@@ -19,6 +19,7 @@ export interface Setting {
 export const SETTINGS: readonly Setting[] = [
   { env: 'AUDITQ_DATABASE_URL', path: 'databaseUrl', flag: '--database-url', description: 'PostgreSQL; absent = embedded store' },
   { env: 'AUDITQ_DATA_DIR', path: 'dataDir', flag: '--data-dir', description: 'embedded store directory' },
+  { env: 'AUDITQ_EMBEDDED_DRIVER', path: 'embeddedDriver', description: "the embedded store's SQLite driver: `auto` (better-sqlite3 when its native binding loads, else Node's built-in `node:sqlite` on Node.js 22.13+), `better-sqlite3` or `node:sqlite`" },
   { env: 'AUDITQ_HOST', path: 'host', flag: '--host', description: 'address `serve` binds' },
   { env: 'AUDITQ_PORT', path: 'port', flag: '--port', description: 'port `serve` listens on' },
   { env: 'AUDITQ_LOG_LEVEL', path: 'logLevel', flag: '--log-level', description: 'JSON logs on stderr; commands other than `serve` use `warn` unless it is set' },

@@ -15,7 +15,7 @@ export async function createAuditLogger(options: AuditLoggerOptions = {}): Promi
   const logger = options.logger ?? createLogger({ level: 'warn', name: 'auditq-sdk' })
   const store =
     options.store ??
-    (await openStore({ databaseUrl: options.databaseUrl, databaseSchema: options.databaseSchema, dataDir: options.dataDir ?? CONFIG_DEFAULTS.dataDir, logger }))
+    (await openStore({ databaseUrl: options.databaseUrl, databaseSchema: options.databaseSchema, dataDir: options.dataDir ?? CONFIG_DEFAULTS.dataDir, embeddedDriver: options.embeddedDriver, logger }))
   const resolved = { ...options, logger }
   try {
     if (options.redisUrl || options.queue) {

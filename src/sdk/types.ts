@@ -7,6 +7,7 @@ import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
 import type { CommitReport } from './group-commit.js'
 import type { LoggerStatsSnapshot } from './stats.js'
+import type { EmbeddedDriverSetting } from '../store/embedded/sqlite-driver.js'
 
 export type { BulkResult, RejectedEvent } from '../event/intake.js'
 export type { OverflowPolicy }
@@ -18,6 +19,8 @@ export interface AuditLoggerOptions {
   databaseSchema?: string
   /** Embedded store location (default `./.auditq`). */
   dataDir?: string
+  /** The embedded store's SQLite driver (default AUDITQ_EMBEDDED_DRIVER, else `auto`: better-sqlite3, or `node:sqlite` when its binding is missing). */
+  embeddedDriver?: EmbeddedDriverSetting
   /** redis://… enables queue mode: `log()` resolves once Redis holds the event; workers store it. */
   redisUrl?: string
   /** Queue-mode settings (cap, overflow policy, spill journal); setting this also enables queue mode. */

@@ -1,5 +1,6 @@
 import type { Config } from '../config.js'
 import type { Logger } from '../util/logger.js'
+import type { EmbeddedDriverSetting } from './embedded/sqlite-driver.js'
 import type { Store } from './store.js'
 
 export interface OpenStoreOptions {
@@ -8,6 +9,8 @@ export interface OpenStoreOptions {
   /** PostgreSQL schema (default public). */
   databaseSchema?: string | undefined
   dataDir: string
+  /** The embedded store's SQLite driver (config `embeddedDriver`); default AUDITQ_EMBEDDED_DRIVER, else auto. */
+  embeddedDriver?: EmbeddedDriverSetting | undefined
   applicationName?: string
   /** PostgreSQL read pool (query, export, reports, verify): its size and statement timeout. */
   reads?: { poolMax: number; statementTimeoutMs: number } | undefined
@@ -21,6 +24,7 @@ export function storeLocation(config: Config): OpenStoreOptions {
     databaseUrl: config.databaseUrl,
     databaseSchema: config.databaseSchema,
     dataDir: config.dataDir,
+    embeddedDriver: config.embeddedDriver,
     reads: { poolMax: config.reads.poolMax, statementTimeoutMs: config.reads.statementTimeoutMs },
   }
 }
@@ -42,7 +46,11 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     })
   } else {
     const { createEmbeddedStore } = await import('./embedded/embedded-store.js')
-    store = await createEmbeddedStore({ dataDir: options.dataDir })
+    store = await createEmbeddedStore({
+      dataDir: options.dataDir,
+      ...(options.embeddedDriver ? { driver: options.embeddedDriver } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    })
   }
   try {
     await store.migrate()

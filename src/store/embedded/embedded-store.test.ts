@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import Database from 'better-sqlite3'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { openEmbeddedConnection } from '../../../test/support/embedded-connection.js'
 import { storedEvent } from '../../../test/support/events.js'
 import { buildEmbeddedStore, spawnWriter } from '../../../test/fixtures/embedded-child.js'
 import type { Store } from '../store.js'
@@ -115,7 +115,7 @@ describe('embedded store', () => {
 
   it('classifies a locked database as transient and a rejected row as data', async () => {
     const store = await track(migratedStore({ busyTimeoutMs: 50 }))
-    const blocker = new Database(store.description)
+    const blocker = openEmbeddedConnection(store.description)
     blocker.exec('BEGIN IMMEDIATE')
     try {
       const busy = await store.insertBatch([storedEvent()]).catch((error: unknown) => error)

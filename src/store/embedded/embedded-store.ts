@@ -1,9 +1,10 @@
 /**
- * The embedded default: events in one SQLite file under the data dir, through better-sqlite3.
+ * The embedded default: events in one SQLite file under the data dir, through better-sqlite3 or
+ * Node.js's built-in node:sqlite (sqlite-driver.ts; both synchronous, same SQL).
  * No server, installed by plain `npm install`. A thin adapter: SQL and row mapping live in sql.ts,
  * the schema in migrations.ts. See docs/decisions.md for why SQLite and not PGlite.
  *
- * better-sqlite3 is synchronous: every call below runs on the caller's turn of the event loop.
+ * The driver is synchronous: every call below runs on the caller's turn of the event loop.
  * A 500-event commit (the default `groupCommit.maxBatchEvents`) blocks it for ~15 ms median,
  * ~26 ms p90, up to 50-90 ms worst case on the 2-core dev machine while other builds ran; the
  * fsync itself is ~0.3 ms there, the rest is writing the row and its seven index entries. Reads
@@ -13,7 +14,7 @@
  */
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import type Database from 'better-sqlite3'
+import { embeddedDriverFromEnv } from '../../config.js'
 import { AuditqError } from '../../errors.js'
 import type { AuditEvent } from '../../event/types.js'
 import type { CountedValue, ReportData, ReportOptions } from '../../report/model.js'
@@ -32,9 +33,10 @@ import type {
 import { GENESIS_HASH, hashBytes, linkRun, packedContentDigests } from '../../integrity/canonical.js'
 import { INSERT_CHAINED_SQL, SELECT_HEAD_SQL, UPSERT_HEAD_SQL } from './chain-sql.js'
 import { EmbeddedIntegrity } from './integrity.js'
-import { openSqliteDatabase } from './open-database.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
 import { ReportReader } from './report-reader.js'
+import { resolveEmbeddedDriver, type EmbeddedDriverSetting, type SqliteDatabase, type SqliteDriver, type SqliteStatement } from './sqlite-driver.js'
+import type { Logger } from '../../util/logger.js'
 import { bucketCounts, failuresByAction, topValues } from './report-sql.js'
 import {
   buildSelect,
@@ -62,6 +64,10 @@ export interface EmbeddedStoreOptions {
   streamChunkRows?: number
   /** Hash-chain every insert (default true); off only for the benchmark's same-run baseline. */
   chain?: boolean
+  /** Which SQLite driver (default AUDITQ_EMBEDDED_DRIVER, else `auto`: see sqlite-driver.ts). */
+  driver?: EmbeddedDriverSetting
+  /** Told once per process, at info, which driver is in use. */
+  logger?: Logger
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5_000
@@ -69,7 +75,7 @@ const DEFAULT_MIGRATION_LOCK_TIMEOUT_MS = 60_000
 const DEFAULT_STREAM_CHUNK_ROWS = 1_000
 
 /**
- * SQLite result codes (better-sqlite3 reports extended codes such as SQLITE_IOERR_FSYNC, so these
+ * SQLite result codes (both drivers report extended codes such as SQLITE_IOERR_FSYNC, so these
  * match as prefixes) for which the same batch may well succeed later: lock contention, a full or
  * failing disk, a file that could not be opened yet. Everything else is about the data.
  */
@@ -79,20 +85,22 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 })
   const file = path.resolve(options.dataDir, EMBEDDED_DB_FILE)
   const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS
-  const db = openConnection(file, busyTimeoutMs)
+  const driver = resolveEmbeddedDriver(options.driver ?? embeddedDriverFromEnv(process.env), options.logger)
+  const db = openConnection(driver, file, busyTimeoutMs)
   return new EmbeddedStore(db, file, {
+    driver,
     migrationLockTimeoutMs: options.migrationLockTimeoutMs ?? DEFAULT_MIGRATION_LOCK_TIMEOUT_MS,
     streamChunkRows: options.streamChunkRows ?? DEFAULT_STREAM_CHUNK_ROWS,
     busyTimeoutMs,
     chain: options.chain ?? true,
-    reader: new ReportReader({ file, busyTimeoutMs }),
+    reader: new ReportReader({ file, busyTimeoutMs, driver }),
   })
 }
 
-function openConnection(file: string, busyTimeoutMs: number): Database.Database {
-  // `timeout` is SQLite's busy_timeout, set before anything else touches the file: concurrent
+function openConnection(driver: SqliteDriver, file: string, busyTimeoutMs: number): SqliteDatabase {
+  // `timeoutMs` is SQLite's busy_timeout, set before anything else touches the file: concurrent
   // processes (service + CLI) then wait for each other's write lock instead of failing at once.
-  const db = openSqliteDatabase(file, { timeout: busyTimeoutMs })
+  const db = driver.open(file, { timeoutMs: busyTimeoutMs })
   try {
     // WAL: readers never block the writer nor the writer them, so a CLI query or an export can run
     // beside the service's inserts. The mode is stored in the file; later opens just confirm it.
@@ -121,12 +129,13 @@ class EmbeddedStore implements Store {
    * Prepared on first use (the table does not exist until migrate() has run) and kept: keyed by
    * SQL text, which depends only on which filters are set, so the set is bounded.
    */
-  private readonly statements = new Map<string, Database.Statement<unknown[], unknown>>()
+  private readonly statements = new Map<string, SqliteStatement>()
 
   constructor(
-    private readonly db: Database.Database,
+    private readonly db: SqliteDatabase,
     private readonly file: string,
     private readonly settings: {
+      driver: SqliteDriver
       migrationLockTimeoutMs: number
       streamChunkRows: number
       busyTimeoutMs: number
@@ -135,7 +144,7 @@ class EmbeddedStore implements Store {
     },
   ) {
     this.description = file
-    this.integrity = new EmbeddedIntegrity(db, { file, busyTimeoutMs: settings.busyTimeoutMs, chunkRows: settings.streamChunkRows })
+    this.integrity = new EmbeddedIntegrity(db, { driver: settings.driver, file, busyTimeoutMs: settings.busyTimeoutMs, chunkRows: settings.streamChunkRows })
     // The write lock serializes every chained insert across processes, so each event is numbered
     // and hashed right before its own INSERT; a duplicate (changes = 0) simply does not move the
     // head, and a failing row aborts the transaction, heads included.
@@ -191,7 +200,7 @@ class EmbeddedStore implements Store {
 
   async migrate(): Promise<MigrationReport> {
     const target = embeddedMigrationTarget(this.file, () =>
-      openConnection(this.file, this.settings.migrationLockTimeoutMs),
+      openConnection(this.settings.driver, this.file, this.settings.migrationLockTimeoutMs),
     )
     return runMigrations(target, EMBEDDED_MIGRATIONS)
   }
@@ -276,7 +285,7 @@ class EmbeddedStore implements Store {
   async close(): Promise<void> {
     await this.settings.reader.close()
     // Closing the last connection checkpoints the WAL back into auditq.db.
-    if (this.db.open) this.db.close()
+    this.db.close()
   }
 
   private select(filter: EventFilter, after: CursorPosition | undefined, limit: number): AuditRow[] {
@@ -284,13 +293,13 @@ class EmbeddedStore implements Store {
     return this.statement<unknown[], AuditRow>(sql).all(...params)
   }
 
-  private statement<Params extends unknown[], Row>(sql: string): Database.Statement<Params, Row> {
+  private statement<Params extends unknown[], Row>(sql: string): SqliteStatement<Params, Row> {
     let statement = this.statements.get(sql)
     if (!statement) {
       statement = this.db.prepare(sql)
       this.statements.set(sql, statement)
     }
-    return statement as unknown as Database.Statement<Params, Row>
+    return statement as unknown as SqliteStatement<Params, Row>
   }
 }
 
@@ -300,7 +309,7 @@ type EpochBucketRow = Omit<BucketRow, 'start'> & { start: number }
 export function classifyEmbeddedError(error: unknown): StoreErrorKind {
   const code = (error as { code?: unknown } | null)?.code
   if (typeof code === 'string' && TRANSIENT_CODES.some((prefix) => code.startsWith(prefix))) return 'transient'
-  // better-sqlite3 reports a closed handle as a plain TypeError with no code.
+  // A closed handle is a plain TypeError with no code (sqlite-driver.ts makes node:sqlite's the same).
   if (error instanceof TypeError && /database connection is not open/.test(error.message)) return 'transient'
   // SQLITE_CONSTRAINT_*, SQLITE_MISMATCH, SQLITE_TOOBIG, a timestamp that does not parse, ...
   return 'data'

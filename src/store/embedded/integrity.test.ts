@@ -1,15 +1,16 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
+import { openEmbeddedConnection } from '../../../test/support/embedded-connection.js'
+import type { SqliteDatabase } from './sqlite-driver.js'
 import { ROW_LAYOUT } from '../../../test/support/chain-tamper.js'
 import { storedEvent } from '../../../test/support/events.js'
 import { describeIntegrityContract } from '../../integrity/integrity.contract.js'
 import { createEmbeddedStore, EMBEDDED_DB_FILE } from './embedded-store.js'
 
-function withConnection(file: string, fn: (db: Database.Database) => void): void {
-  const db = new Database(file, { timeout: 5_000 })
+function withConnection(file: string, fn: (db: SqliteDatabase) => void): void {
+  const db = openEmbeddedConnection(file, { timeoutMs: 5_000 })
   try {
     fn(db)
   } finally {

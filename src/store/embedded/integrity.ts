@@ -4,10 +4,10 @@
  * IMMEDIATE transactions that open the append-only guard only for themselves.
  */
 import { randomUUID } from 'node:crypto'
-import Database from 'better-sqlite3'
 import type { ChainHead, ChainRow, Checkpoint, RetentionCut } from '../../integrity/types.js'
 import type { IntegritySnapshot, IntegrityStore, RetentionCandidates, RetentionRule } from '../store.js'
 import { DELETE_CHUNK_SQL, RETENTION_CANDIDATES_SQL, SELECT_CHAIN_ROWS_SQL } from './chain-sql.js'
+import type { SqliteDatabase, SqliteDriver } from './sqlite-driver.js'
 import { fromRow, toEpochMs, type AuditRow } from './sql.js'
 
 type ChainDbRow = AuditRow & { seq: number; prev_hash: string; hash: string }
@@ -38,12 +38,12 @@ export class EmbeddedIntegrity implements IntegrityStore {
   private holder: string | undefined
 
   constructor(
-    private readonly db: Database.Database,
-    private readonly settings: { file: string; busyTimeoutMs: number; chunkRows: number },
+    private readonly db: SqliteDatabase,
+    private readonly settings: { driver: SqliteDriver; file: string; busyTimeoutMs: number; chunkRows: number },
   ) {}
 
   async snapshot<T>(fn: (snapshot: IntegritySnapshot) => Promise<T>): Promise<T> {
-    const reader = new Database(this.settings.file, { readonly: true, timeout: this.settings.busyTimeoutMs })
+    const reader = this.settings.driver.open(this.settings.file, { readonly: true, timeoutMs: this.settings.busyTimeoutMs })
     try {
       reader.exec('BEGIN')
       // The snapshot starts at the first read, so take it now, before any await.
@@ -56,7 +56,7 @@ export class EmbeddedIntegrity implements IntegrityStore {
     }
   }
 
-  private snapshotOn(reader: Database.Database): IntegritySnapshot {
+  private snapshotOn(reader: SqliteDatabase): IntegritySnapshot {
     const chunkRows = this.settings.chunkRows
     const byTenant = (tenant?: string) => (tenant === undefined ? ['', []] : [' WHERE tenant_id = ?', [tenant]]) as [string, string[]]
     return {

@@ -3,7 +3,7 @@
  * drives. Same logical schema as PostgreSQL's `audit_logs`; the differences are SQLite's types:
  * timestamps are INTEGER epoch ms, `success` is INTEGER 0/1, `metadata` is JSON text.
  */
-import type Database from 'better-sqlite3'
+import type { SqliteDatabase } from './sqlite-driver.js'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
 import { tenantScopedIdsMigration } from './tenant-key-migration.js'
@@ -106,16 +106,16 @@ async function oneAtATimeInProcess<T>(file: string, fn: () => Promise<T>): Promi
  * second finds nothing left to do. A separate connection keeps the store's own connection free of
  * a transaction held open across awaits.
  *
- * Within one process the SQLite lock is not enough: better-sqlite3 waits for a lock synchronously,
+ * Within one process the SQLite lock is not enough: the driver waits for a lock synchronously,
  * so a second migrate() on the same file would block the event loop that the first one needs to
  * finish and commit — a deadlock until the timeout (a test caught it). Hence the in-process queue.
  *
  * Each step runs in a SAVEPOINT inside that transaction, and the lock is released by one COMMIT
  * at the end: a crash half-way leaves the file exactly as it was before `migrate()`.
  */
-export function embeddedMigrationTarget(file: string, openConnection: () => Database.Database): MigrationTarget {
-  let connection: Database.Database | undefined
-  const locked = (): Database.Database => {
+export function embeddedMigrationTarget(file: string, openConnection: () => SqliteDatabase): MigrationTarget {
+  let connection: SqliteDatabase | undefined
+  const locked = (): SqliteDatabase => {
     if (!connection) throw new Error('embedded migration step called outside withLock')
     return connection
   }

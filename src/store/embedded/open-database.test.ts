@@ -81,6 +81,8 @@ describe('opening the embedded store when better-sqlite3 has no loadable native 
     expect(outcome.message).toContain('`npm install-scripts approve better-sqlite3`')
     expect(outcome.message).toContain('AUDITQ_DATABASE_URL')
     expect(outcome.message).toContain('is missing')
+    // This Node.js has no node:sqlite to fall back to: upgrading is named as a way out too.
+    expect(outcome.message).toContain('Or run on Node.js 22.13 or later')
     // The raw loader error is kept as the cause, for whoever needs the paths it tried.
     expect(outcome.cause).toMatch(/^Could not locate the bindings file/)
   })

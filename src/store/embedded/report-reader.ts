@@ -1,7 +1,7 @@
 /**
  * Runs the embedded store's report statements on a worker thread with a read-only connection of
- * its own, so a report over a large file never holds the service's event loop: better-sqlite3 is
- * synchronous, and a monthly report over 1M events takes over a second (BENCHMARKS.md), during
+ * its own, so a report over a large file never holds the service's event loop: both SQLite drivers
+ * are synchronous, and a monthly report over 1M events takes over a second (BENCHMARKS.md), during
  * which in-process ingest would otherwise stop.
  *
  * The worker is plain JavaScript evaluated from a string: it only opens the file and runs the SQL
@@ -9,9 +9,10 @@
  * runs the same under the compiled CLI and under the test runner. All statements of one request
  * run in one read transaction, hence one WAL snapshot.
  */
-import { createRequire } from 'node:module'
 import { AuditqError } from '../../errors.js'
 import { Worker } from 'node:worker_threads'
+import { sqliteCodeName } from './sqlite-errors.js'
+import type { SqliteDriver } from './sqlite-driver.js'
 
 export interface Statement {
   sql: string
@@ -20,20 +21,55 @@ export interface Statement {
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
-const Database = require(workerData.driver)
-const db = new Database(workerData.file, { readonly: true, fileMustExist: true, timeout: workerData.busyTimeoutMs })
+function open() {
+  if (workerData.driver !== 'node:sqlite') {
+    const Database = require(workerData.driver)
+    return new Database(workerData.file, { readonly: true, fileMustExist: true, timeout: workerData.busyTimeoutMs })
+  }
+  // Only node:sqlite's own ExperimentalWarning is kept off stderr, as on the main thread (sqlite-driver.ts).
+  const emitWarning = process.emitWarning
+  process.emitWarning = function (warning, ...rest) {
+    const type = typeof rest[0] === 'string' ? rest[0] : rest[0] && rest[0].type
+    const message = typeof warning === 'string' ? warning : warning.message
+    if (type === 'ExperimentalWarning' && message.startsWith('SQLite is an experimental feature')) return
+    return emitWarning.call(process, warning, ...rest)
+  }
+  let sqlite
+  try {
+    sqlite = require('node:sqlite')
+  } finally {
+    process.emitWarning = emitWarning
+  }
+  if (!require('node:fs').existsSync(workerData.file)) throw new Error('database file is missing: ' + workerData.file)
+  const db = new sqlite.DatabaseSync(workerData.file, { readOnly: true })
+  db.exec('PRAGMA busy_timeout = ' + Math.trunc(workerData.busyTimeoutMs))
+  return db
+}
+const db = open()
 const prepared = new Map()
 const statement = (sql) => {
   let found = prepared.get(sql)
   if (!found) prepared.set(sql, (found = db.prepare(sql)))
   return found
 }
-const readAll = db.transaction((statements) => statements.map((s) => statement(s.sql).all(...s.params)))
+// One read transaction, hence one WAL snapshot, for all statements of a request (either driver).
+function readAll(statements) {
+  db.exec('BEGIN')
+  try {
+    const results = statements.map((s) => statement(s.sql).all(...s.params))
+    db.exec('COMMIT')
+    return results
+  } catch (error) {
+    try { db.exec('ROLLBACK') } catch {}
+    throw error
+  }
+}
 parentPort.on('message', ({ id, statements }) => {
   try {
     parentPort.postMessage({ id, results: readAll(statements) })
   } catch (error) {
-    parentPort.postMessage({ id, error: { message: String(error && error.message), code: error && error.code } })
+    // better-sqlite3 names the SQLite code; node:sqlite gives its number (named on the main thread).
+    parentPort.postMessage({ id, error: { message: String(error && error.message), code: error && error.code, errcode: error && error.errcode } })
   }
 })
 `
@@ -59,11 +95,11 @@ export class ReportReader {
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
 
-  constructor(private readonly settings: { file: string; busyTimeoutMs: number }) {}
+  constructor(private readonly settings: { file: string; busyTimeoutMs: number; driver: SqliteDriver }) {}
 
   /**
    * Every statement's rows, all read from one snapshot. After `timeoutMs` the worker is
-   * terminated (SQLite cannot be interrupted from another thread through better-sqlite3), which
+   * terminated (SQLite cannot be interrupted from another thread through either driver), which
    * ends its read transaction; the next report starts a new one.
    */
   read(statements: readonly Statement[], timeoutMs?: number): Promise<unknown[][]> {
@@ -102,19 +138,24 @@ export class ReportReader {
     if (this.worker) return this.worker
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
+      // The worker inherits the process's flags; under `node --input-type=module` it would evaluate
+      // this CommonJS source as ESM and die on `require`. Every other flag still applies.
+      execArgv: process.execArgv.filter((flag) => !flag.startsWith('--input-type')),
       workerData: {
-        driver: createRequire(import.meta.url).resolve('better-sqlite3'),
+        driver: this.settings.driver.workerModule,
         file: this.settings.file,
         busyTimeoutMs: this.settings.busyTimeoutMs,
       },
     })
-    worker.on('message', (message: { id: number; results?: unknown[][]; error?: { message: string; code?: string } }) => {
+    worker.on('message', (message: { id: number; results?: unknown[][]; error?: { message: string; code?: string; errcode?: number } }) => {
       const waiting = this.pending.get(message.id)
       this.pending.delete(message.id)
       if (this.pending.size === 0) worker.unref()
       if (!waiting) return
-      if (message.error) waiting.reject(new ReportReadError(message.error.message, message.error.code))
-      else waiting.resolve(message.results ?? [])
+      if (message.error) {
+        const { message: text, code, errcode } = message.error
+        waiting.reject(new ReportReadError(text, code === 'ERR_SQLITE_ERROR' ? (sqliteCodeName(errcode) ?? code) : code))
+      } else waiting.resolve(message.results ?? [])
     })
     // A crashed worker (e.g. the file vanished) fails what it was doing; the next report starts a
     // new one. A worker already retired (timed out, closed) had its reports failed then: its late

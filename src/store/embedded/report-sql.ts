@@ -15,7 +15,7 @@ export function bucketCounts(filter: EventFilter, options: ReportOptions): Selec
   return {
     // Events are stored from 1970 on, so occurred_at >= 0 and integer `/` truncates to the bucket
     // start. The step is spliced as an integer literal (it comes from BUCKET_MS, never a caller):
-    // better-sqlite3 binds a JS number as REAL, which would make the division fractional.
+    // Both SQLite drivers bind a JS number as REAL, which would make the division fractional.
     sql: `SELECT (occurred_at / ${step}) * ${step} AS start,
       count(*) AS total,
       count(*) FILTER (WHERE success = 0) AS failures,

@@ -8,7 +8,7 @@
 import { EVENT_FIELDS, type AuditEvent, type Category } from '../../event/types.js'
 import type { CursorPosition, EventFilter } from '../store.js'
 
-/** One stored row as better-sqlite3 returns it: epoch-ms integers, 0/1 booleans, JSON text. */
+/** One stored row as either SQLite driver returns it: epoch-ms integers, 0/1 booleans, JSON text. */
 export type AuditRow = Omit<AuditEvent, 'occurred_at' | 'received_at' | 'category' | 'success' | 'metadata'> & {
   occurred_at: number
   received_at: number

@@ -6,8 +6,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
+import { openEmbeddedConnection } from '../../../test/support/embedded-connection.js'
 import { chainHashV1, GENESIS_HASH } from '../../integrity/canonical.js'
 import { verifyChains } from '../../integrity/verify.js'
 import { migrateAllBut, preUpgradeEvents, withPreFixConflictTarget } from '../../../test/support/migrate-partial.js'
@@ -27,7 +27,7 @@ afterEach(async () => {
 
 /** Chains and inserts as the store did before migration 4 (conflict on id alone). */
 function insertBeforeFix(file: string, chained: readonly ReturnType<typeof storedEvent>[], unchained: ReturnType<typeof storedEvent>): void {
-  const db = new Database(file)
+  const db = openEmbeddedConnection(file)
   try {
     db.transaction(() => {
       db.prepare(withPreFixConflictTarget(INSERT_SQL)).run(toRow(unchained))
@@ -47,7 +47,7 @@ function insertBeforeFix(file: string, chained: readonly ReturnType<typeof store
 }
 
 function schemaOf(file: string): string[] {
-  const db = new Database(file, { readonly: true })
+  const db = openEmbeddedConnection(file, { readonly: true })
   try {
     return db
       .prepare<[], { type: string; name: string }>(
@@ -65,7 +65,7 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'auditq-v4-'))
     dirs.push(dataDir)
     const file = path.join(dataDir, EMBEDDED_DB_FILE)
-    await migrateAllBut(embeddedMigrationTarget(file, () => new Database(file, { timeout: 5_000 })), EMBEDDED_MIGRATIONS, [4, 6, 7])
+    await migrateAllBut(embeddedMigrationTarget(file, () => openEmbeddedConnection(file, { timeoutMs: 5_000 })), EMBEDDED_MIGRATIONS, [4, 6, 7])
     const events = preUpgradeEvents()
     // One row from before hash chaining (seq NULL): it must be copied too, and stay outside the chain.
     const unchained = storedEvent({ tenant_id: 'acme', action: 'before.chaining' })
@@ -93,7 +93,7 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
     // Same objects as before, plus the id index the open-mode lookup needs.
     expect(schemaOf(file)).toEqual([...before, 'index audit_logs_id_idx'].sort())
     expect(before).toEqual(expect.arrayContaining(['trigger audit_logs_no_update', 'trigger audit_logs_no_delete']))
-    const plain = new Database(file, { timeout: 5_000 })
+    const plain = openEmbeddedConnection(file, { timeoutMs: 5_000 })
     try {
       expect(() => plain.exec("UPDATE audit_logs SET action = 'forged'")).toThrow(/append-only; UPDATE refused/)
       expect(() => plain.exec('DELETE FROM audit_logs')).toThrow(/DELETE refused outside retention/)
