@@ -1,6 +1,7 @@
 import type { Logger } from '../util/logger.js'
 import type { AlertNotice } from './alerts.js'
 import type { PipelineFigures } from './figures.js'
+import { withDeadline } from '../util/deadline.js'
 
 export interface AlertDeliveryOptions {
   urls: readonly string[]
@@ -94,14 +95,9 @@ export class AlertDelivery {
    * sleep alike; each is counted and logged as aborted) so shutdown keeps its deadline.
    */
   async close(): Promise<void> {
-    const settled = Promise.allSettled([...this.inFlight])
-    let timer: NodeJS.Timeout | undefined
-    const grace = new Promise<'grace'>((resolve) => {
-      timer = setTimeout(() => resolve('grace'), this.options.closeGraceMs ?? CLOSE_GRACE_MS)
-    })
-    const outcome = await Promise.race([settled.then(() => 'settled' as const), grace])
-    clearTimeout(timer)
-    if (outcome === 'grace') {
+    const settled = Promise.allSettled([...this.inFlight]).then(() => 'settled' as const)
+    const outcome = await withDeadline(settled, this.options.closeGraceMs ?? CLOSE_GRACE_MS)
+    if (outcome === undefined) {
       this.options.logger.warn({ in_flight: this.inFlight.size }, 'shutting down: aborting alert deliveries still in flight')
       this.closing.abort()
       await settled

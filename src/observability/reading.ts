@@ -3,6 +3,7 @@ import type { QueueCounters, RedisLoss } from '../queue/redis-streams/index.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
 import type { LoggerStatsSnapshot } from '../sdk/stats.js'
 import type { Store } from '../store/store.js'
+import { withDeadline } from '../util/deadline.js'
 
 /** One worker's figures as its last heartbeat carried them (see src/worker/runtime.ts). */
 export interface WorkerReading {
@@ -125,15 +126,5 @@ function spillOf(audit: AuditLogger): SpillReading | null {
 }
 
 export async function pingWithin(store: Store, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs)
-  })
-  try {
-    return await Promise.race([store.ping().then(() => true as const), timeout])
-  } catch {
-    return false
-  } finally {
-    clearTimeout(timer)
-  }
+  return (await withDeadline(store.ping().then(() => true), timeoutMs)) ?? false
 }

@@ -7,6 +7,7 @@ import type { Logger } from '../util/logger.js'
 import type { QueueProducer } from './queue.js'
 import { QueueMonitor, RedisStreamsProducer, type QueueCounter, type QueueKeys } from './redis-streams/index.js'
 import { errnoOf, type SpillJournal, type SpillStats } from './spill/index.js'
+import { withDeadline } from '../util/deadline.js'
 
 export type OverflowPolicy = Config['queue']['overflowPolicy']
 
@@ -130,9 +131,7 @@ export class OverflowingQueue {
     // Last chance for counts Redis could not take earlier; still owed after this, they are lost
     // with the process (counts only: every event itself is in the journal or in Redis). Bounded:
     // a caller's client with an offline queue would hold the commands while Redis is down.
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([this.flushShared(), new Promise((resolve) => (timer = setTimeout(resolve, 1_000)))])
-    clearTimeout(timer)
+    await withDeadline(this.flushShared(), 1_000)
     await this.spill.close()
   }
 

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
 import { DeadLetterQueue, QueueMonitor, queueKeys, readLosses, type DurabilityReport, type LiveWorker, type QueueCounters, type RedisLoss, type RedisResetWatch } from './redis-streams/index.js'
+import { withDeadline } from '../util/deadline.js'
 
 export interface QueueStatus {
   redis: 'connected' | 'unreachable'
@@ -37,11 +38,6 @@ export function queueStatusReader(
   })
   return async () => {
     if (redis.status !== 'ready') return unreachable()
-    let timer: NodeJS.Timeout | undefined
-    // A health probe must answer even when Redis hangs: past the timeout, Redis counts as unreachable.
-    const timeout = new Promise<QueueStatus>((resolve) => {
-      timer = setTimeout(() => resolve(unreachable()), STATUS_TIMEOUT_MS)
-    })
     const read = (async (): Promise<QueueStatus> => {
       const watch = options.resetWatch
       // Looked at before the stream's length, so a loss is recorded before this reading is judged.
@@ -55,12 +51,9 @@ export function queueStatusReader(
         watch ? watch.losses() : readLosses(redis, keys),
       ])
       return { redis: 'connected', liveWorkers, queueLength, oldestEventAgeMs, deadLetters: dlq, counters, redisLossWindow, losses }
-    })().catch(() => unreachable())
-    try {
-      return await Promise.race([read, timeout])
-    } finally {
-      clearTimeout(timer)
-    }
+    })()
+    // A health probe must answer even when Redis hangs: past the timeout, Redis counts as unreachable.
+    return (await withDeadline(read, STATUS_TIMEOUT_MS)) ?? unreachable()
   }
 }
 

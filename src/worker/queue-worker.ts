@@ -5,6 +5,7 @@ import type { Logger } from '../util/logger.js'
 import { CONFIG_DEFAULTS } from '../config.js'
 import { batchSizeFor, type AdaptiveBatchOptions } from './adaptive-batch.js'
 import { backoffDelayMs, backoffFromConfig, type BackoffOptions } from './backoff.js'
+import { withDeadline } from '../util/deadline.js'
 
 export interface QueueWorkerOptions {
   consumer: QueueConsumer
@@ -129,14 +130,9 @@ export class QueueWorker {
    */
   async stop(deadlineMs: number): Promise<{ drained: boolean }> {
     this.running = false
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<'deadline'>((resolve) => {
-      timer = setTimeout(() => resolve('deadline'), deadlineMs)
-    })
     const finished = (this.loop ?? Promise.resolve()).then(() => 'drained' as const)
-    const outcome = await Promise.race([finished, deadline])
-    clearTimeout(timer)
-    if (outcome === 'deadline') {
+    const outcome = await withDeadline(finished, deadlineMs)
+    if (outcome === undefined) {
       this.options.logger.warn({ buffered: this.buffer.length }, 'worker stop deadline passed; unwritten entries stay pending for another worker')
     }
     return { drained: outcome === 'drained' }
@@ -292,13 +288,5 @@ export class QueueWorker {
 
 /** Whether the store answers a ping within `ms`; never rejects, leaves no timer behind. */
 async function answersWithin(store: Store, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms)
-  })
-  try {
-    return await Promise.race([store.ping().then(() => true, () => false), timeout])
-  } finally {
-    clearTimeout(timer)
-  }
+  return (await withDeadline(store.ping().then(() => true), ms)) ?? false
 }

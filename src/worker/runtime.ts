@@ -7,6 +7,7 @@ import type { Logger } from '../util/logger.js'
 import { backoffFromConfig } from './backoff.js'
 import { RollingFigures } from './figures.js'
 import { QueueWorker, type BatchReport } from './queue-worker.js'
+import { withDeadline } from '../util/deadline.js'
 
 export interface WorkerRuntimeOptions {
   config: Config
@@ -172,17 +173,9 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
 
 /** Whether `promise` settles (either way) within `ms`; never rejects, leaves no timer behind. */
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms)
-  })
   const settled = promise.then(
-    () => true as const,
-    () => true as const,
+    () => true,
+    () => true,
   )
-  try {
-    return await Promise.race([settled, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
+  return (await withDeadline(settled, ms)) ?? false
 }
