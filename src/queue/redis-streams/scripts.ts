@@ -69,13 +69,9 @@ export class QueueScripts {
     minIdleMs: number,
     cursor: string,
     count: number,
-  ): Promise<{ nextCursor: string; entries: RawEntry[]; deliveryCounts: number[] }> {
-    const reply = (await this.redis.auditqClaimStale(this.keys.events, this.keys.group, consumer, minIdleMs, cursor, count)) as [
-      string,
-      RawEntry[],
-      number[],
-    ]
-    return { nextCursor: reply[0], entries: reply[1], deliveryCounts: reply[2] }
+  ): Promise<{ nextCursor: string; entries: RawEntry[] }> {
+    const reply = (await this.redis.auditqClaimStale(this.keys.events, this.keys.group, consumer, minIdleMs, cursor, count)) as [string, RawEntry[]]
+    return { nextCursor: reply[0], entries: reply[1] }
   }
 
   async deadLetter(entryIds: readonly string[], error: string): Promise<number> {
