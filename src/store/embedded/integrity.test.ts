@@ -5,7 +5,7 @@ import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { ROW_LAYOUT } from '../../../test/support/chain-tamper.js'
 import { storedEvent } from '../../../test/support/events.js'
-import { describeIntegrityContract } from '../../integrity/integrity.contract.js'
+import { describeIntegrityContract } from '../../../test/contracts/integrity.contract.js'
 import { createEmbeddedStore, EMBEDDED_DB_FILE } from './embedded-store.js'
 
 function withConnection(file: string, fn: (db: Database.Database) => void): void {
