@@ -4,7 +4,7 @@
  *   - resolving a key: cached, and uncached from each key store (the cost a revocation TTL of 0 would put on every request);
  *   - validating an event: without vs with redaction (default list, metadata with and without a secret).
  *
- *   npx tsc -p tsconfig.bench.json && node dist-bench/bench/auth.js [--runs 5] [--database-url …]
+ *   npm run bench:auth [-- --runs 5 --database-url …]
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

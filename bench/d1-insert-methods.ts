@@ -5,7 +5,7 @@
  * Miniflare, driven from Node through Miniflare's D1 proxy (one round trip per `db.batch` for both
  * methods), so it compares the SQL work and the statement count, not Cloudflare's network.
  *
- *   npx tsc -p tsconfig.bench.json && node dist-bench/bench/d1-insert-methods.js
+ *   npm run bench:d1-insert
  */
 import { Miniflare } from 'miniflare'
 import type { D1Database } from '../src/cloudflare/bindings.js'

@@ -3,7 +3,7 @@
  * and without the service's SDK hooks (log() latency histogram, group-commit batch histograms),
  * runs interleaved so drift hits both equally, plus the cost of one /metrics render.
  *
- *   tsc -p tsconfig.bench.json && node dist-bench/bench/metrics-overhead.js --concurrency 1,64 --seconds 3 --runs 5
+ *   npm run bench:metrics -- --concurrency 1,64 --seconds 3 --runs 5
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -7,9 +7,8 @@
  *   copy   — COPY into a temp staging table, then INSERT … SELECT … ON CONFLICT DO NOTHING
  * and, with --index-cost, what the store's indexes cost those inserts on a table of ~1M rows.
  *
- * tsx is not installed: compile with the repo's tsc, as `npm run bench` does.
- *   npx tsc -p tsconfig.bench.json && node dist-bench/bench/pg-insert-methods.js
- *   node dist-bench/bench/pg-insert-methods.js --index-cost
+ *   npm run bench:pg-insert
+ *   npm run bench:pg-insert -- --index-cost
  * Options: --database-url URL --sizes 1,10,100,500,1000,5000 --runs 5 --seconds 2 --methods values,unnest,unnest-prepared,copy
  *
  * COPY needs `pg-copy-streams`, which is NOT a dependency of auditq (the store does not use COPY).
@@ -17,7 +16,7 @@
  *   npm install --no-save pg-copy-streams
  * or outside the work tree, leaving node_modules untouched, and point the script at it:
  *   npm install --prefix /tmp/pgcopy --no-save pg-copy-streams
- *   node dist-bench/bench/pg-insert-methods.js --copy-streams-dir /tmp/pgcopy
+ *   npm run bench:pg-insert -- --copy-streams-dir /tmp/pgcopy
  * Without it the copy method is skipped with a message.
  */
 import { createRequire } from 'node:module'

@@ -1,6 +1,6 @@
 /**
  * "Acknowledged" must mean durable: a process killed with SIGKILL mid-stream loses no batch it had
- * acknowledged. Five kills here keep CI short; bench/embedded-eval/crash.mjs runs twenty.
+ * acknowledged. Five kills here keep CI short; raise KILLS locally for a longer campaign.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'

@@ -36,12 +36,6 @@ export interface QueueEntry {
   /** The queue's own id for this delivery (a stream entry id), used to ack or dead-letter it. */
   entryId: string
   event: AuditEvent
-  /**
-   * How many times the queue has handed this entry out, this delivery included: 1 on a first read,
-   * more once it has been claimed back from a consumer that stalled or died. A worker dead-letters
-   * an entry whose count passes its limit, so a poison event cannot crash workers forever.
-   */
-  deliveryCount: number
 }
 
 export interface QueueConsumer {

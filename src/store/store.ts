@@ -3,7 +3,7 @@ import type { ChainHead, ChainRow, Checkpoint, RetentionCut } from '../integrity
 import type { ReportData, ReportOptions } from '../report/model.js'
 
 /**
- * Filters shared by query, export and (later) reports. All conditions are ANDed.
+ * Filters shared by query, export and reports. All conditions are ANDed.
  * `from` is inclusive and `to` exclusive, both on `occurred_at`.
  */
 export interface EventFilter {

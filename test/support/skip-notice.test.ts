@@ -8,7 +8,7 @@ const ROOT = join(import.meta.dirname, '..', '..')
 describe('tests that skip for a missing service say so', () => {
   it('a run without Chromium ends with one line naming the skipped browser files and how to enable them', () => {
     // A nested run of one browser file, locally (no CI) and pointed at a Chromium that is not there.
-    const run = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/dashboard/outage.test.ts'], {
+    const run = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/browser/outage.test.ts'], {
       cwd: ROOT,
       encoding: 'utf8',
       env: { ...process.env, CI: '', AUDITQ_TEST_CHROMIUM: '/nonexistent/chromium' },
@@ -17,7 +17,7 @@ describe('tests that skip for a missing service say so', () => {
     expect(run.status, run.stderr).toBe(0)
     const lines = run.stderr.split('\n').filter((line) => line.includes('skipped browser tests'))
     expect(lines).toEqual([
-      'skipped browser tests in 1 file (test/dashboard/outage.test.ts): no Chromium at /nonexistent/chromium; to run them, install Chromium (apt-get install -y chromium) or set AUDITQ_TEST_CHROMIUM to a Chromium/Chrome binary',
+      'skipped browser tests in 1 file (test/browser/outage.test.ts): no Chromium at /nonexistent/chromium; to run them, install Chromium (apt-get install -y chromium) or set AUDITQ_TEST_CHROMIUM to a Chromium/Chrome binary',
     ])
   }, 150_000)
 

@@ -3,7 +3,7 @@ import type { AuditEvent } from '../../event/types.js'
 /**
  * An event travels as the compact JSON of the validated AuditEvent in a single stream field
  * (`event`). Measured against one stream field per column (19 fields, metadata as JSON) with
- * `measurements.test.ts` (Redis 7.0 and Node 20 on one shared 2-core machine, 20,000 typical
+ * `bench/queue-producer.ts` (Redis 7.0 and Node 20 on one shared 2-core machine, 20,000 typical
  * events of ~730 bytes): encode + decode in Node is a wash (134–172 ms JSON, 151–158 ms columns);
  * pipelined XADD + XRANGE + decode is 2.7x faster with JSON (286–372 ms vs 840–997 ms: Redis
  * parses 4 arguments per entry instead of 40); the stream takes 1.5x the memory (14.6 MB vs

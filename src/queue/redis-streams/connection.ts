@@ -5,7 +5,7 @@ import { Redis, type RedisOptions } from 'ioredis'
  * borrow it. Auto-pipelining stays off (ioredis' default): the producer already coalesces a turn's
  * events into one script call, and with 128 concurrent single-event callers auto-pipelining gave
  * the coalescing producer nothing measurable and slowed one-script-per-event calls by ~15%
- * (`measurements.test.ts`). ioredis never waits for a reply before sending the next command, so
+ * (`bench/queue-producer.ts`). ioredis never waits for a reply before sending the next command, so
  * round trips overlap either way.
  */
 export function connectRedis(url: string, options: RedisOptions = {}): Redis {

@@ -29,6 +29,12 @@ describe.skipIf(!hasRedis)('redis streams consumer', () => {
     return started
   }
 
+  /** How many times Redis has handed out each pending entry (XPENDING's delivery count), by entry id. */
+  async function deliveryCounts(keys: QueueKeys): Promise<Map<string, number>> {
+    const pending = (await redis.xpending(keys.events, keys.group, '-', '+', 1_000)) as [string, string, number, number][]
+    return new Map(pending.map(([entryId, , , count]) => [entryId, Number(count)]))
+  }
+
   async function enqueue(keys: QueueKeys, count: number): Promise<string[]> {
     const producer = new RedisStreamsProducer({ redis, keys })
     const events = Array.from({ length: count }, (_, index) => storedEvent({ actor_id: `actor-${index}` }))
@@ -52,7 +58,8 @@ describe.skipIf(!hasRedis)('redis streams consumer', () => {
     const entries = await worker.read(10, 100)
 
     expect(entries.map((entry) => entry.event.id)).toEqual(ids)
-    expect(entries.every((entry) => entry.deliveryCount === 1)).toBe(true)
+    const counts = await deliveryCounts(keys)
+    expect(entries.every((entry) => counts.get(entry.entryId) === 1)).toBe(true)
   })
 
   it('acknowledged entries are deleted; unacknowledged ones stay pending', async () => {
@@ -100,7 +107,8 @@ describe.skipIf(!hasRedis)('redis streams consumer', () => {
     await sleep(350)
     const claimed = await survivor.claimStale(300, 100)
     expect(claimed.map((entry) => entry.event.id)).toEqual(ids)
-    expect(claimed.every((entry) => entry.deliveryCount === 2)).toBe(true)
+    const counts = await deliveryCounts(keys)
+    expect(claimed.every((entry) => counts.get(entry.entryId) === 2)).toBe(true)
 
     await survivor.ack(claimed.map((entry) => entry.entryId))
     expect(await survivor.depth()).toBe(0)
@@ -136,19 +144,23 @@ describe.skipIf(!hasRedis)('redis streams consumer', () => {
     expect(await secondRun.claimStale(50, 100)).toHaveLength(2)
   })
 
-  it('an entry that keeps failing shows its delivery count growing, so the worker can dead-letter it', async () => {
+  it('an entry claimed back again and again reaches the dead-letter queue with every delivery counted as an attempt', async () => {
     const keys = freshKeys()
     await enqueue(keys, 1)
     const worker = await consumer(keys)
     await worker.read(1, 100)
 
     const counts: number[] = []
+    let entry
     for (let attempt = 0; attempt < 3; attempt++) {
       await sleep(30)
-      const [entry] = await worker.claimStale(20, 10)
-      counts.push(entry!.deliveryCount)
+      ;[entry] = await worker.claimStale(20, 10)
+      counts.push((await deliveryCounts(keys)).get(entry!.entryId)!)
     }
     expect(counts).toEqual([2, 3, 4])
+    await worker.deadLetter([entry!], 'store refused it')
+    const { deadLetters } = await new DeadLetterQueue(redis, keys).list({ limit: 1 })
+    expect(deadLetters[0]?.attempts).toBe(4)
   })
 
   it('pages through a long pending list without losing its place', async () => {

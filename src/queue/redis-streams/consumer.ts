@@ -86,10 +86,10 @@ export class RedisStreamsConsumer implements QueueConsumer {
     do {
       const page = await this.scripts.claimStale(this.consumerName, minIdleMs, this.claimCursor, max - claimed.length)
       this.claimCursor = page.nextCursor
-      page.entries.forEach(([entryId, fields], index) => {
+      for (const [entryId, fields] of page.entries) {
         if (fields === null) deleted.push(entryId)
-        else this.collect(claimed, undecodable, entryId, payloadOf(fields), page.deliveryCounts[index] ?? 1)
-      })
+        else this.collect(claimed, undecodable, entryId, payloadOf(fields))
+      }
     } while (claimed.length < max && this.claimCursor !== '0-0')
     // Redis < 7 hands back pending entries whose payload was deleted: nothing to deliver, so ack.
     await this.scripts.ackAndDelete(deleted)
@@ -114,7 +114,7 @@ export class RedisStreamsConsumer implements QueueConsumer {
     for (const [entryId, fields] of raw) {
       this.ownCursor = entryId
       if (fields === null) deleted.push(entryId)
-      else this.collect(entries, undecodable, entryId, payloadOf(fields), 2)
+      else this.collect(entries, undecodable, entryId, payloadOf(fields))
     }
     await this.scripts.ackAndDelete(deleted)
     await this.deadLetterIds(undecodable, UNDECODABLE)
@@ -174,16 +174,16 @@ export class RedisStreamsConsumer implements QueueConsumer {
         : await this.blocking.xreadgroup('GROUP', group, this.consumerName, 'COUNT', max, 'STREAMS', events, '>')
     const entries: QueueEntry[] = []
     const undecodable: string[] = []
-    for (const [entryId, fields] of (reply as [string, RawEntry[]][] | null)?.[0]?.[1] ?? []) this.collect(entries, undecodable, entryId, payloadOf(fields), 1)
+    for (const [entryId, fields] of (reply as [string, RawEntry[]][] | null)?.[0]?.[1] ?? []) this.collect(entries, undecodable, entryId, payloadOf(fields))
     await this.deadLetterIds(undecodable, UNDECODABLE)
     return entries
   }
 
   /** Delivers an entry, or sets it aside for the dead-letter queue when it is not an event. */
-  private collect(into: QueueEntry[], undecodable: string[], entryId: string, payload: string | null, deliveryCount: number): void {
+  private collect(into: QueueEntry[], undecodable: string[], entryId: string, payload: string | null): void {
     const event = payload === null ? null : decodeEvent(payload)
     if (event === null) undecodable.push(entryId)
-    else into.push({ entryId, event, deliveryCount })
+    else into.push({ entryId, event })
   }
 
   private async deadLetterIds(entryIds: readonly string[], error: string): Promise<number> {

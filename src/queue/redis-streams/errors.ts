@@ -1,11 +1,11 @@
+import { AuditqError } from '../../errors.js'
+
 /**
- * Raised when Redis did not confirm an enqueue (connection lost, timeout, OOM, script error).
- * Stand-in until the error catalog (`src/errors.ts`) gains `AUDITQ_QUEUE_UNAVAILABLE` (503); it
- * already carries that code so callers and tests can switch on `code` today.
+ * Raised when Redis did not confirm an enqueue (connection lost, timeout, OOM, script error): an
+ * AuditqError with code `AUDITQ_QUEUE_UNAVAILABLE` (503, with Retry-After over HTTP), plus the ids
+ * Redis did confirm.
  */
-export class QueueUnavailableError extends Error {
-  readonly code = 'AUDITQ_QUEUE_UNAVAILABLE'
-  readonly statusCode = 503
+export class QueueUnavailableError extends AuditqError {
   /**
    * Event ids Redis confirmed before the failure (a bulk call spanning several script calls can
    * half-succeed). Unconfirmed events may or may not be in Redis — the reply may be what was lost —
@@ -14,7 +14,7 @@ export class QueueUnavailableError extends Error {
   readonly enqueued: string[]
 
   constructor(message: string, options: { cause: unknown; enqueued?: string[] }) {
-    super(message, { cause: options.cause })
+    super('AUDITQ_QUEUE_UNAVAILABLE', message, { cause: options.cause })
     this.name = 'QueueUnavailableError'
     this.enqueued = options.enqueued ?? []
   }

@@ -48,7 +48,7 @@ interface Segment {
 /**
  * Coalescing producer: every `enqueue` made in the same event-loop turn goes to Redis in one
  * enqueue-with-cap script call (split at `maxEventsPerCall`). 128 concurrent callers, each
- * enqueuing one event at a time (`measurements.test.ts`, median of 5 runs, one shared 2-core
+ * enqueuing one event at a time (`bench/queue-producer.ts`, median of 5 runs, one shared 2-core
  * machine, local Redis 7.0): coalescing 84k–110k events/s; one script call per event 43k–52k with
  * ioredis auto-pipelining and 57k–67k without; the legacy LLEN-then-LPUSH 45k–75k (and racy).
  * Auto-pipelining made no measurable difference to the coalescing producer.

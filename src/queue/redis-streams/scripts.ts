@@ -1,23 +1,26 @@
 import type { Redis } from 'ioredis'
 import type { QueueKeys } from './keys.js'
-import { ACK_AND_DELETE, CLAIM_STALE, DEAD_LETTER, DLQ_REPLAY, ENQUEUE_WITH_CAP, HEARTBEAT, IDENTITY } from './lua.js'
+import { loadLuaScripts } from './lua.js'
 
 /**
  * The only caller of the Lua scripts (BullMQ's `scripts.ts`): typed functions over ioredis
  * `defineCommand`, which sends EVALSHA and falls back to EVAL once per connection on NOSCRIPT —
  * so a Redis restart that empties the script cache costs one extra send, not an error.
+ *
+ * SCRIPT_NAMES lists the scripts this file calls; `lua.test.ts` checks each has its `.lua` file
+ * and that every `.lua` file is one of them.
  */
-const DEFINITIONS = {
-  auditqEnqueueWithCap: { lua: ENQUEUE_WITH_CAP, numberOfKeys: 2 },
-  auditqAckAndDelete: { lua: ACK_AND_DELETE, numberOfKeys: 1 },
-  auditqClaimStale: { lua: CLAIM_STALE, numberOfKeys: 1 },
-  auditqDeadLetter: { lua: DEAD_LETTER, numberOfKeys: 3 },
-  auditqDlqReplay: { lua: DLQ_REPLAY, numberOfKeys: 3 },
-  auditqHeartbeat: { lua: HEARTBEAT, numberOfKeys: 2 },
-  auditqIdentity: { lua: IDENTITY, numberOfKeys: 2 },
-} as const
+export const SCRIPT_NAMES = [
+  'auditqEnqueueWithCap',
+  'auditqAckAndDelete',
+  'auditqClaimStale',
+  'auditqDeadLetter',
+  'auditqDlqReplay',
+  'auditqHeartbeat',
+  'auditqIdentity',
+] as const
 
-type ScriptName = keyof typeof DEFINITIONS
+type ScriptName = (typeof SCRIPT_NAMES)[number]
 type ScriptArg = string | number
 type ScriptCommands = Record<ScriptName, (...args: ScriptArg[]) => Promise<unknown>>
 
@@ -26,8 +29,12 @@ export type RawEntry = [id: string, fields: string[] | null]
 /** Defines the scripts on a client (idempotent) and returns it typed with them. */
 function withScripts(redis: Redis): Redis & ScriptCommands {
   const client = redis as Redis & Partial<ScriptCommands>
-  for (const [name, definition] of Object.entries(DEFINITIONS)) {
-    if (!(name in client)) redis.defineCommand(name, definition)
+  const scripts = loadLuaScripts()
+  for (const name of SCRIPT_NAMES) {
+    if (name in client) continue
+    const script = scripts.get(name)
+    if (script === undefined) throw new Error(`Lua script for ${name} is missing from the commands folder`)
+    redis.defineCommand(name, { lua: script.lua, numberOfKeys: script.numberOfKeys })
   }
   return client as Redis & ScriptCommands
 }
@@ -62,13 +69,9 @@ export class QueueScripts {
     minIdleMs: number,
     cursor: string,
     count: number,
-  ): Promise<{ nextCursor: string; entries: RawEntry[]; deliveryCounts: number[] }> {
-    const reply = (await this.redis.auditqClaimStale(this.keys.events, this.keys.group, consumer, minIdleMs, cursor, count)) as [
-      string,
-      RawEntry[],
-      number[],
-    ]
-    return { nextCursor: reply[0], entries: reply[1], deliveryCounts: reply[2] }
+  ): Promise<{ nextCursor: string; entries: RawEntry[] }> {
+    const reply = (await this.redis.auditqClaimStale(this.keys.events, this.keys.group, consumer, minIdleMs, cursor, count)) as [string, RawEntry[]]
+    return { nextCursor: reply[0], entries: reply[1] }
   }
 
   async deadLetter(entryIds: readonly string[], error: string): Promise<number> {

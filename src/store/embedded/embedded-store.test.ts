@@ -6,7 +6,7 @@ import { openEmbeddedConnection } from '../../../test/support/embedded-connectio
 import { storedEvent } from '../../../test/support/events.js'
 import { buildEmbeddedStore, spawnWriter } from '../../../test/fixtures/embedded-child.js'
 import type { Store } from '../store.js'
-import { describeStoreContract } from '../store.contract.js'
+import { describeStoreContract } from '../../../test/contracts/store.contract.js'
 import { createEmbeddedStore, EMBEDDED_DB_FILE, type EmbeddedStoreOptions } from './embedded-store.js'
 
 const dataDirs: string[] = []

@@ -6,7 +6,7 @@ import { openEmbeddedConnection } from '../../../test/support/embedded-connectio
 import type { SqliteDatabase } from './sqlite-driver.js'
 import { ROW_LAYOUT } from '../../../test/support/chain-tamper.js'
 import { storedEvent } from '../../../test/support/events.js'
-import { describeIntegrityContract } from '../../integrity/integrity.contract.js'
+import { describeIntegrityContract } from '../../../test/contracts/integrity.contract.js'
 import { createEmbeddedStore, EMBEDDED_DB_FILE } from './embedded-store.js'
 
 function withConnection(file: string, fn: (db: SqliteDatabase) => void): void {

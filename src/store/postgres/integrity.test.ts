@@ -1,6 +1,6 @@
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
-import { describeIntegrityContract } from '../../integrity/integrity.contract.js'
+import { describeIntegrityContract } from '../../../test/contracts/integrity.contract.js'
 import { LINK_LAYOUT } from '../../../test/support/chain-tamper.js'
 import { POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { createPostgresStore } from './postgres-store.js'

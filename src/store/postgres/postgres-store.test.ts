@@ -1,6 +1,6 @@
 import pg from 'pg'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { describeStoreContract } from '../store.contract.js'
+import { describeStoreContract } from '../../../test/contracts/store.contract.js'
 import { MIGRATION_PLAN } from '../migrate.js'
 import { isoAt, storedEvent } from '../../../test/support/events.js'
 import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'

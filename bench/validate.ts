@@ -2,7 +2,7 @@
  * Validation throughput: the hand-written validator against an equivalent zod v4 schema, both
  * producing every error with our rule names, on the same events in the same run.
  *
- *   npx vitest bench --run bench/validate.bench.ts
+ *   npm run bench:validate
  *
  * The zod variant reuses our seed-shape mapping and metadata walk (zod has no byte-size, depth
  * or cycle check; zod 4.6.7's `z.json()` reports a cyclic object as valid, and `safeParse` throws
@@ -10,7 +10,6 @@
  * mapping: exactly what choosing zod would change.
  */
 import { v7 as uuidv7 } from 'uuid'
-import { bench, describe } from 'vitest'
 import { z } from 'zod'
 import { normalizeIpAddress } from '../src/event/ip.js'
 import { checkMetadata } from '../src/event/metadata.js'
@@ -18,6 +17,8 @@ import { isAbsent, normalizeSeedShape } from '../src/event/normalize.js'
 import { parseOccurredAt, toIsoMillis } from '../src/event/timestamp.js'
 import { CATEGORIES, type AuditEvent, type FieldError, type ValidationResult } from '../src/event/types.js'
 import { TEXT_LIMITS, validateEvent } from '../src/event/validate.js'
+import { formatRate, measureSync } from './harness.js'
+import { printTable } from './stats.js'
 
 const receivedAt = new Date('2026-11-23T09:00:00.000Z')
 
@@ -140,24 +141,28 @@ for (const event of [typicalEvent, seedEvent]) {
 }
 
 /**
- * Each iteration validates a batch, so the harness's per-iteration timing (a few µs, about the
- * cost of one validation) does not flatten the difference: events/s = hz × BATCH.
+ * Each iteration validates a batch, so the per-iteration timing (a few µs, about the cost of one
+ * validation) does not flatten the difference: events/s = iterations/s × BATCH.
  */
 const BATCH = 1000
-/** Long enough runs to steady the numbers on a shared, busy machine. */
-const RUN = { time: 3000, warmupTime: 1000 }
 
-function suite(name: string, event: unknown): void {
-  describe(`${name}, ${BATCH} events per iteration`, () => {
-    bench('hand-written', () => {
-      for (let i = 0; i < BATCH; i++) validateEvent(event, { receivedAt })
-    }, RUN)
-    bench('zod v4', () => {
-      for (let i = 0; i < BATCH; i++) validateWithZod(event)
-    }, RUN)
+const SUITES: [string, unknown][] = [
+  ['typical event (8 fields + small metadata)', typicalEvent],
+  ['seed logger shape (aliases + IPv6 normalization)', seedEvent],
+  ['invalid event (5 errors)', invalidEvent],
+]
+
+const rows: string[][] = []
+for (const [name, event] of SUITES) {
+  const handWritten = measureSync(() => {
+    for (let i = 0; i < BATCH; i++) validateEvent(event, { receivedAt })
   })
+  const zod = measureSync(() => {
+    for (let i = 0; i < BATCH; i++) validateWithZod(event)
+  })
+  rows.push(
+    [name, 'hand-written', formatRate(handWritten.hz * BATCH), handWritten.spreadPercent.toFixed(1), `${(handWritten.hz / zod.hz).toFixed(2)}×`],
+    [name, 'zod v4', formatRate(zod.hz * BATCH), zod.spreadPercent.toFixed(1), '1.00×'],
+  )
 }
-
-suite('typical event (8 fields + small metadata)', typicalEvent)
-suite('seed logger shape (aliases + IPv6 normalization)', seedEvent)
-suite('invalid event (5 errors)', invalidEvent)
+printTable(['event', 'validator', 'events/s', '± %', 'vs zod'], rows)

@@ -7,15 +7,15 @@
  */
 import { describe, expect, it } from 'vitest'
 import { v7 as uuidv7 } from 'uuid'
-import { runCleanup } from '../retention/cleanup.js'
-import type { IntegrityStore, Store } from '../store/store.js'
-import type { ChainTamper } from '../../test/support/chain-tamper.js'
-import { storedEvent } from '../../test/support/events.js'
-import { chainHash, GENESIS_HASH } from './canonical.js'
-import { generateSigningKeyPem, parseSigningKey } from './checkpoint.js'
+import { runCleanup } from '../../src/retention/cleanup.js'
+import type { IntegrityStore, Store } from '../../src/store/store.js'
+import type { ChainTamper } from '../support/chain-tamper.js'
+import { storedEvent } from '../support/events.js'
+import { chainHash, GENESIS_HASH } from '../../src/integrity/canonical.js'
+import { generateSigningKeyPem, parseSigningKey } from '../../src/integrity/checkpoint.js'
 import type { IntegrityHarness } from './integrity.contract.js'
-import type { ChainRow } from './types.js'
-import { verifyChains } from './verify.js'
+import type { ChainRow } from '../../src/integrity/types.js'
+import { verifyChains } from '../../src/integrity/verify.js'
 
 const DAY = 86_400_000
 const key = parseSigningKey(generateSigningKeyPem().privateKeyPem)

@@ -8,12 +8,12 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { expect } from 'vitest'
-import type { Category } from '../event/types.js'
-import { resolvePeriod, type PeriodRequest } from '../report/period.js'
-import { freshStore, type StoreKind, type TestStore } from '../../test/support/app.js'
-import { storedEvent } from '../../test/support/events.js'
-import { expectedReport } from '../../test/support/report-oracle.js'
-import { postgresAvailable } from '../../test/support/services.js'
+import type { Category } from '../../src/event/types.js'
+import { resolvePeriod, type PeriodRequest } from '../../src/report/period.js'
+import { freshStore, type StoreKind, type TestStore } from '../support/app.js'
+import { storedEvent } from '../support/events.js'
+import { expectedReport } from '../support/report-oracle.js'
+import { postgresAvailable } from '../support/services.js'
 
 const hasPostgres = await postgresAvailable()
 const kinds: StoreKind[] = hasPostgres ? ['embedded', 'postgres'] : ['embedded']

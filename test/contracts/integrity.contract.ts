@@ -7,17 +7,17 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { v7 as uuidv7 } from 'uuid'
-import type { AuditEvent } from '../event/types.js'
-import { runCleanup, RETENTION_ACTION } from '../retention/cleanup.js'
-import type { Store } from '../store/store.js'
-import type { ChainTamper } from '../../test/support/chain-tamper.js'
-import { storedEvent } from '../../test/support/events.js'
-import { chainHash } from './canonical.js'
-import { generateSigningKeyPem, parseSigningKey } from './checkpoint.js'
+import type { AuditEvent } from '../../src/event/types.js'
+import { runCleanup, RETENTION_ACTION } from '../../src/retention/cleanup.js'
+import type { Store } from '../../src/store/store.js'
+import type { ChainTamper } from '../support/chain-tamper.js'
+import { storedEvent } from '../support/events.js'
+import { chainHash } from '../../src/integrity/canonical.js'
+import { generateSigningKeyPem, parseSigningKey } from '../../src/integrity/checkpoint.js'
 import { describeGapTamperContract } from './gap-tamper.contract.js'
-import { createCheckpoints } from './make-checkpoints.js'
-import type { ChainRow } from './types.js'
-import { verifyChains } from './verify.js'
+import { createCheckpoints } from '../../src/integrity/make-checkpoints.js'
+import type { ChainRow } from '../../src/integrity/types.js'
+import { verifyChains } from '../../src/integrity/verify.js'
 
 export interface IntegrityHarness {
   store: Store

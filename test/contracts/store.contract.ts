@@ -4,9 +4,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { v7 as uuidv7 } from 'uuid'
-import type { AuditEvent } from '../event/types.js'
-import type { Store } from './store.js'
-import { isoAt, storedEvent } from '../../test/support/events.js'
+import type { AuditEvent } from '../../src/event/types.js'
+import type { Store } from '../../src/store/store.js'
+import { isoAt, storedEvent } from '../support/events.js'
 
 export function describeStoreContract(name: string, createStore: () => Promise<Store>): void {
   describe(`${name} store contract`, () => {

@@ -2,10 +2,11 @@ import { appendFileSync } from 'node:fs'
 import fc from 'fast-check'
 
 /**
- * How hard the fuzz properties run. The defaults keep `test/fuzz` well under a minute of CI; a
+ * How hard the fuzz properties run. The defaults keep `test/property` well under a minute of CI; a
  * campaign raises them from the environment without touching a property:
  *
- *   AUDITQ_FUZZ_RUNS=200000 npx vitest run test/fuzz   cases per property (a property costing
+ *   AUDITQ_FUZZ_RUNS=200000 npx vitest run test/property
+ *                                                      cases per property (a property costing
  *                                                      k requests per case runs RUNS / k)
  *   AUDITQ_FUZZ_SECONDS=280                            stop each property after this long; reaching
  *                                                      it is not a failure (the tally says how far it got)
