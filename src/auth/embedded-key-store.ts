@@ -1,6 +1,6 @@
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import type { Scope } from '../http/principal.js'
+import type { Scope } from './principal.js'
 import { EMBEDDED_DB_FILE } from '../store/embedded/embedded-store.js'
 import type { ApiKeyRecord, KeyStore, StoredApiKey } from './key-store.js'
 

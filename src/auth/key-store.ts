@@ -1,4 +1,4 @@
-import type { Scope } from '../http/principal.js'
+import type { Scope } from './principal.js'
 
 /** An API key as listed: everything but the secret, which is never stored. */
 export interface ApiKeyRecord {

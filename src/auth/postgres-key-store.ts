@@ -1,5 +1,5 @@
 import pg from 'pg'
-import type { Scope } from '../http/principal.js'
+import type { Scope } from './principal.js'
 import { splitStartupOptions } from '../store/postgres/postgres-store.js'
 import type { ApiKeyRecord, KeyStore, StoredApiKey } from './key-store.js'
 

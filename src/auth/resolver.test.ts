@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freshStore, type TestStore } from '../../test/support/app.js'
-import { OPEN_PRINCIPAL } from '../http/principal.js'
+import { OPEN_PRINCIPAL } from './principal.js'
 import { generateKey } from './api-key.js'
 import type { KeyStore } from './key-store.js'
 import { openKeyStore } from './open-key-store.js'
