@@ -1,23 +1,8 @@
-import type { AuditEvent, Category } from '../event/types.js'
+import type { AuditEvent } from '../event/types.js'
 import type { IntegrityStore } from '../integrity/integrity-store.js'
+import type { EventFilter } from '../query/event-filter.js'
 import type { ReportData, ReportOptions } from '../report/model.js'
 import type { RetentionStore } from '../retention/retention-store.js'
-
-/**
- * Filters shared by query, export and (later) reports. All conditions are ANDed.
- * `from` is inclusive and `to` exclusive, both on `occurred_at`.
- */
-export interface EventFilter {
-  tenant_id?: string
-  actor_id?: string
-  action?: string
-  category?: Category
-  resource_type?: string
-  resource_id?: string
-  success?: boolean
-  from?: string
-  to?: string
-}
 
 /** Keyset position: the last row a page returned. Order is (occurred_at DESC, id DESC). */
 export interface CursorPosition {

@@ -1,6 +1,7 @@
 import type { AuditEvent } from '../../src/event/types.js'
 import type { ReportData, ReportOptions } from '../../src/report/model.js'
-import type { EventFilter, InsertResult, Page, PageRequest, Store, StoreErrorKind } from '../../src/store/store.js'
+import type { EventFilter } from '../../src/query/event-filter.js'
+import type { InsertResult, Page, PageRequest, Store, StoreErrorKind } from '../../src/store/store.js'
 import { expectedReport } from './report-oracle.js'
 
 export class InjectedStoreError extends Error {

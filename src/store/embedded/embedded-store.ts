@@ -19,9 +19,9 @@ import type { AuditEvent } from '../../event/types.js'
 import type { CountedValue, ReportData, ReportOptions } from '../../report/model.js'
 import { groupFailures, summarizeBuckets, type BucketRow, type FailureRow } from '../../report/rows.js'
 import { runMigrations } from '../migrate.js'
+import type { EventFilter } from '../../query/event-filter.js'
 import type {
   CursorPosition,
-  EventFilter,
   InsertResult,
   MigrationReport,
   Page,
