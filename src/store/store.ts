@@ -1,3 +1,4 @@
+import type { KeyStore } from '../auth/key-store.js'
 import type { AuditEvent } from '../event/types.js'
 import type { IntegrityStore } from '../integrity/integrity-store.js'
 import type { EventFilter } from '../query/event-filter.js'
@@ -63,6 +64,11 @@ export interface Store {
   ping(): Promise<void>
   classifyError(error: unknown): StoreErrorKind
   close(): Promise<void>
+  /**
+   * API keys, in the same database and schema as the events (migration 10 creates the table).
+   * Closed with the store: it shares the store's connections (see each adapter).
+   */
+  readonly keys: KeyStore
   /** Hash chain, checkpoints and retention. Both real stores implement it. */
   readonly integrity?: IntegrityStore & RetentionStore
   /** How this process's chained inserts went, for metrics; stores with nothing to tell omit it. */

@@ -32,6 +32,7 @@ import type {
 import { GENESIS_HASH, hashBytes, linkRun, packedContentDigests } from '../../integrity/canonical.js'
 import { INSERT_CHAINED_SQL, SELECT_HEAD_SQL, UPSERT_HEAD_SQL } from './chain-sql.js'
 import { EmbeddedIntegrity } from './integrity.js'
+import { EmbeddedKeyStore } from './key-store.js'
 import { openSqliteDatabase } from './open-database.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
 import { ReportReader } from './report-reader.js'
@@ -115,6 +116,7 @@ class EmbeddedStore implements Store {
   readonly kind = 'embedded'
   readonly description: string
   readonly integrity: EmbeddedIntegrity
+  readonly keys: EmbeddedKeyStore
   private readonly insertMany: (rows: readonly AuditRow[]) => number
   private readonly insertChained: (digests: Buffer, rows: readonly AuditRow[]) => number
   /**
@@ -136,6 +138,7 @@ class EmbeddedStore implements Store {
   ) {
     this.description = file
     this.integrity = new EmbeddedIntegrity(db, { file, busyTimeoutMs: settings.busyTimeoutMs, chunkRows: settings.streamChunkRows })
+    this.keys = new EmbeddedKeyStore(db)
     // The write lock serializes every chained insert across processes, so each event is numbered
     // and hashed right before its own INSERT; a duplicate (changes = 0) simply does not move the
     // head, and a failing row aborts the transaction, heads included.

@@ -1,8 +1,6 @@
-import path from 'node:path'
-import Database from 'better-sqlite3'
-import type { Scope } from './principal.js'
-import { EMBEDDED_DB_FILE } from '../store/embedded/embedded-store.js'
-import type { ApiKeyRecord, KeyStore, StoredApiKey } from './key-store.js'
+import type Database from 'better-sqlite3'
+import type { ApiKeyRecord, KeyStore, StoredApiKey } from '../../auth/key-store.js'
+import type { Scope } from '../../auth/principal.js'
 
 interface KeyRow {
   id: string
@@ -17,15 +15,11 @@ interface KeyRow {
 const COLUMNS = 'id, tenant_id, scopes, name, created_at, revoked_at'
 
 /**
- * API keys in the embedded store's SQLite file, on a connection of its own. Statements are
- * single-row and short, so the synchronous driver holds the event loop for microseconds.
+ * API keys in the embedded store's SQLite file (`api_keys`, migration 10), on the store's own
+ * connection: statements are single-row and short, and the store never holds a transaction open
+ * across an await on that connection, so a lookup neither waits behind nor splits a write.
  */
-export function createEmbeddedKeyStore(options: { dataDir: string; busyTimeoutMs?: number }): KeyStore {
-  const db = new Database(path.resolve(options.dataDir, EMBEDDED_DB_FILE), { timeout: options.busyTimeoutMs ?? 5_000 })
-  return new EmbeddedKeyStore(db)
-}
-
-class EmbeddedKeyStore implements KeyStore {
+export class EmbeddedKeyStore implements KeyStore {
   constructor(private readonly db: Database.Database) {}
 
   async insert(key: StoredApiKey): Promise<void> {
@@ -53,10 +47,6 @@ class EmbeddedKeyStore implements KeyStore {
 
   async countAll(): Promise<number> {
     return this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM api_keys').get()?.n ?? 0
-  }
-
-  async close(): Promise<void> {
-    if (this.db.open) this.db.close()
   }
 }
 
