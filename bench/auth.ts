@@ -14,12 +14,11 @@ import type { FastifyRequest } from 'fastify'
 import pg from 'pg'
 import { generateKey } from '../src/auth/api-key.js'
 import type { KeyStore } from '../src/auth/key-store.js'
-import { openKeyStore } from '../src/auth/open-key-store.js'
 import { createKeyResolver } from '../src/auth/resolver.js'
 import { loadConfig } from '../src/config.js'
 import { redactEvent, redactionPolicy } from '../src/event/redact.js'
 import { validateEvent } from '../src/event/validate.js'
-import { OPEN_PRINCIPAL } from '../src/http/principal.js'
+import { OPEN_PRINCIPAL } from '../src/auth/principal.js'
 import { buildServer } from '../src/http/server.js'
 import { createAuditLogger } from '../src/sdk/audit-logger.js'
 import { openStore } from '../src/store/open-store.js'
@@ -48,11 +47,9 @@ async function withKeyStore(kind: 'embedded' | 'postgres', fn: (keys: KeyStore) 
   const schema = `bench_auth_${process.pid}`
   const location = kind === 'embedded' ? { dataDir } : { databaseUrl: values['database-url'], databaseSchema: schema, dataDir }
   const store = await openStore(location)
-  const keys = await openKeyStore(location)
   try {
-    await fn(keys)
+    await fn(store.keys)
   } finally {
-    await keys.close()
     await store.close()
     rmSync(dataDir, { recursive: true, force: true })
     if (kind === 'postgres') {

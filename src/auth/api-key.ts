@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { SCOPES, type Scope } from '../http/principal.js'
+import { SCOPES, type Scope } from './principal.js'
 import { AuditqError } from '../errors.js'
 
 /**

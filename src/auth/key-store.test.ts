@@ -3,7 +3,6 @@ import { freshStore, type StoreKind, type TestStore } from '../../test/support/a
 import { postgresAvailable } from '../../test/support/services.js'
 import { generateKey } from './api-key.js'
 import type { KeyStore } from './key-store.js'
-import { openKeyStore } from './open-key-store.js'
 
 const hasPostgres = await postgresAvailable()
 const kinds: StoreKind[] = hasPostgres ? ['embedded', 'postgres'] : ['embedded']
@@ -13,10 +12,9 @@ describe.each(kinds)('key store (%s)', (kind) => {
   let keys: KeyStore
   beforeAll(async () => {
     events = await freshStore(kind)
-    keys = await openKeyStore(events.location)
+    keys = events.store.keys
   })
   afterAll(async () => {
-    await keys?.close()
     await events?.dispose()
   })
 

@@ -1,4 +1,4 @@
-import type { Scope } from '../http/principal.js'
+import type { Scope } from './principal.js'
 
 /** An API key as listed: everything but the secret, which is never stored. */
 export interface ApiKeyRecord {
@@ -16,9 +16,10 @@ export interface StoredApiKey extends ApiKeyRecord {
 }
 
 /**
- * Where API keys live: the `api_keys` table (migration 10) of the same database as the events,
- * on a connection of its own so key lookups never queue behind an export or a batch insert.
- * Implemented for PostgreSQL and the embedded store; the service caches what it reads.
+ * Where API keys live: the `api_keys` table (migration 10) of the same database as the events.
+ * Each store implements it (`store.keys`, see src/store/postgres/key-store.ts and
+ * src/store/embedded/key-store.ts) so that key lookups never queue behind an export or a batch
+ * insert; the service caches what it reads. The store owns the connections and closes them.
  */
 export interface KeyStore {
   insert(key: StoredApiKey): Promise<void>
@@ -34,5 +35,4 @@ export interface KeyStore {
    * Counting revoked keys too means a key created and revoked between two checks still closes it.
    */
   countAll(): Promise<number>
-  close(): Promise<void>
 }

@@ -1,10 +1,9 @@
 import type { FastifyRequest } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freshStore, type TestStore } from '../../test/support/app.js'
-import { OPEN_PRINCIPAL } from '../http/principal.js'
+import { OPEN_PRINCIPAL } from './principal.js'
 import { generateKey } from './api-key.js'
 import type { KeyStore } from './key-store.js'
-import { openKeyStore } from './open-key-store.js'
 import { createKeyResolver } from './resolver.js'
 
 const asRequest = (authorization?: string, host = '127.0.0.1:3000') =>
@@ -15,10 +14,9 @@ describe('key resolver', () => {
   let keys: KeyStore
   beforeAll(async () => {
     events = await freshStore('embedded')
-    keys = await openKeyStore(events.location)
+    keys = events.store.keys
   })
   afterAll(async () => {
-    await keys?.close()
     await events?.dispose()
   })
 
@@ -49,7 +47,7 @@ describe('key resolver', () => {
 
   it('in open mode answers only requests addressed to a loopback host (a DNS-rebinding page is refused)', async () => {
     const own = await freshStore('embedded')
-    const noKeys = await openKeyStore(own.location)
+    const noKeys = own.store.keys
     try {
       const resolver = createKeyResolver({ keys: noKeys, cacheTtlMs: 10_000 })
       for (const host of ['127.0.0.1:3000', 'localhost:3000', 'LOCALHOST', '[::1]:3000', '127.0.0.5']) {
@@ -62,14 +60,13 @@ describe('key resolver', () => {
       const insecure = createKeyResolver({ keys: noKeys, cacheTtlMs: 10_000, openRequiresLoopbackHost: false })
       expect(await insecure.resolve(asRequest(undefined, 'rebind.evil.example'))).toBe(OPEN_PRINCIPAL)
     } finally {
-      await noKeys.close()
       await own.dispose()
     }
   })
 
   it('closes even when a key was created and revoked between two checks', async () => {
     const own = await freshStore('embedded')
-    const ownKeys = await openKeyStore(own.location)
+    const ownKeys = own.store.keys
     try {
       let clock = 0
       const resolver = createKeyResolver({ keys: ownKeys, cacheTtlMs: 10_000, now: () => clock })
@@ -81,7 +78,6 @@ describe('key resolver', () => {
       expect(await resolver.isOpen()).toBe(false)
       await expect(resolver.resolve(asRequest())).rejects.toMatchObject({ code: 'AUDITQ_UNAUTHORIZED' })
     } finally {
-      await ownKeys.close()
       await own.dispose()
     }
   })
@@ -181,7 +177,7 @@ describe('key resolver', () => {
 
     it('stays open on the last "no keys" answer for as long as the store is down (open mode never needs the store)', async () => {
       const own = await freshStore('embedded')
-      const noKeys = await openKeyStore(own.location)
+      const noKeys = own.store.keys
       try {
         const { store, state } = switchable(noKeys)
         let clock = 0
@@ -193,7 +189,6 @@ describe('key resolver', () => {
         clock = 10 * 86_400_000
         expect(await resolver.resolve(asRequest())).toBe(OPEN_PRINCIPAL)
       } finally {
-        await noKeys.close()
         await own.dispose()
       }
     })

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { AuditqError } from '../errors.js'
-import { OPEN_PRINCIPAL, type Principal } from '../http/principal.js'
+import { OPEN_PRINCIPAL, type Principal } from './principal.js'
 import { MAX_KEY_LENGTH, parseKey, secretMatches } from './api-key.js'
 import type { KeyStore, StoredApiKey } from './key-store.js'
 import { isLoopbackHost } from './loopback.js'

@@ -11,7 +11,8 @@ import { renderVerifyReport } from '../integrity/render.js'
 import { loadSigningKey } from '../integrity/signing-key-source.js'
 import type { Checkpoint } from '../integrity/types.js'
 import { verifyChains, type VerifyReport } from '../integrity/verify.js'
-import type { IntegrityStore, Store } from '../store/store.js'
+import type { IntegrityStore } from '../integrity/integrity-store.js'
+import type { Store } from '../store/store.js'
 import { commandConfig, openExistingStore } from './context.js'
 
 async function withIntegrity<T>(command: Command, fn: (store: Store, integrity: IntegrityStore) => Promise<T>): Promise<T> {

@@ -1,7 +1,6 @@
 import type { Command } from 'commander'
 import { generateKey, parseScopes } from '../auth/api-key.js'
 import type { KeyStore } from '../auth/key-store.js'
-import { openKeyStore } from '../auth/open-key-store.js'
 import { AuditqError } from '../errors.js'
 import { validateEvent } from '../event/validate.js'
 import { openStore } from '../store/open-store.js'
@@ -74,11 +73,9 @@ async function withKeyStore(command: Command, fn: (store: KeyStore) => Promise<v
   const config = commandConfig(command)
   // Opening the event store migrates it, which creates api_keys on a new database.
   const events = await openStore(storeLocation(config))
-  await events.close()
-  const store = await openKeyStore(storeLocation(config))
   try {
-    await fn(store)
+    await fn(events.keys)
   } finally {
-    await store.close()
+    await events.close()
   }
 }

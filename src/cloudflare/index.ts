@@ -20,4 +20,4 @@ export type { D1Database, D1PreparedStatement, D1Result, Message, MessageBatch, 
 export { AuditqError, ERROR_CATALOG, isAuditqError } from '../errors.js'
 export type { ErrorCode } from '../errors.js'
 export type { AuditEvent, AuditEventInput, Category, FieldError } from '../event/types.js'
-export type { EventFilter } from '../store/store.js'
+export type { EventFilter } from '../query/event-filter.js'

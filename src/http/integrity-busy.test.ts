@@ -3,7 +3,7 @@ import { freshStore, startApp, type TestApp } from '../../test/support/app.js'
 import { loadConfig } from '../config.js'
 import { createAuditLogger } from '../sdk/audit-logger.js'
 import { createLogger } from '../util/logger.js'
-import type { Principal, Scope } from './principal.js'
+import type { Principal, Scope } from '../auth/principal.js'
 import { buildServer } from './server.js'
 
 /** A verify reads a whole chain: a second one while the first runs is refused, not queued. */

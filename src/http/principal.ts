@@ -1,23 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Principal, Scope } from '../auth/principal.js'
 import { AuditqError, isAuditqError } from '../errors.js'
-
-export const SCOPES = ['ingest', 'read', 'admin'] as const
-export type Scope = (typeof SCOPES)[number]
 
 /** What a route demands of its caller; `public` routes (health status, the dashboard shell) demand nothing. */
 export type RouteAccess = Scope | 'public'
-
-/**
- * Who is calling. `tenantId` null means the caller is not bound to one tenant: only the open
- * loopback mode (no keys configured) produces such a principal; every API key binds one tenant.
- */
-export interface Principal {
-  readonly keyId: string | null
-  readonly tenantId: string | null
-  readonly scopes: ReadonlySet<Scope>
-}
-
-export const OPEN_PRINCIPAL: Principal = Object.freeze({ keyId: null, tenantId: null, scopes: new Set<Scope>(SCOPES) })
 
 /** Decides who a request comes from; throws `AUDITQ_UNAUTHORIZED` when it cannot tell. */
 export type PrincipalResolver = (request: FastifyRequest) => Promise<Principal> | Principal

@@ -12,7 +12,7 @@ import { MemoryStore } from '../../test/support/memory-store.js'
 import { generateEvents } from '../../test/support/report-dataset.js'
 import { expectedReport } from '../../test/support/report-oracle.js'
 import { postgresAvailable } from '../../test/support/services.js'
-import type { Principal, Scope } from './principal.js'
+import type { Principal, Scope } from '../auth/principal.js'
 import { buildServer } from './server.js'
 
 const hasPostgres = await postgresAvailable()

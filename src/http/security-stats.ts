@@ -1,18 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-
-/** Requests refused for access or resource reasons, for metrics (observability wires these into Prometheus counters). */
-export interface SecurityStats {
-  /** 401: no valid API key. */
-  unauthorized: number
-  /** 403: a key without the scope, or asking for another tenant. */
-  forbidden: number
-  /** 429: over the per-key rate limit. */
-  rateLimited: number
-  /** 503: a request body refused because the in-flight body budget was spent. */
-  overloaded: number
-  /** 408: a request whose headers and body did not arrive within the request timeout. */
-  requestTimeouts: number
-}
+import type { SecurityStats } from '../observability/security-stats.js'
 
 /** Refusals made outside fastify's request cycle (the HTTP parser's timeout) or that a status alone cannot tell apart (503). */
 export interface SecurityCounters {

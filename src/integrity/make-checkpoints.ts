@@ -1,5 +1,5 @@
 /** Signs each tenant's current chain head (with the retention cut in force) and stores it. */
-import type { IntegrityStore } from '../store/store.js'
+import type { IntegrityStore } from './integrity-store.js'
 import { signCheckpoint, type SigningKey } from './checkpoint.js'
 import type { Checkpoint } from './types.js'
 

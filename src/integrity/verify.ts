@@ -5,7 +5,7 @@
  * seq, the latest retention cut must itself be signed, and a forged signature is a break.
  */
 import type { KeyObject } from 'node:crypto'
-import type { IntegritySnapshot, IntegrityStore } from '../store/store.js'
+import type { IntegritySnapshot, IntegrityStore } from './integrity-store.js'
 import { ChainWalker } from './chain-walker.js'
 import { checkpointIsAuthentic, checkpointMessage, keyIdOf } from './checkpoint.js'
 import type { ChainBreak, ChainHead, Checkpoint, RetentionCut, TenantVerdict } from './types.js'

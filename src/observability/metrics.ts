@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { SecurityStats } from '../http/security-stats.js'
+import type { SecurityStats } from './security-stats.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
 import type { CommitReport } from '../sdk/group-commit.js'
 import type { Store } from '../store/store.js'

@@ -1,11 +1,13 @@
 import type { QueueStatus } from '../queue/queue-status.js'
-import type { QueueCounters, RedisLoss } from '../queue/redis-streams/index.js'
+import type { QueueCounters, RedisLoss, WorkerFigures } from '../queue/redis-streams/index.js'
+import type { SpillStats } from '../queue/spill/index.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
 import type { LoggerStatsSnapshot } from '../sdk/stats.js'
 import type { Store } from '../store/store.js'
 import { withDeadline } from '../util/deadline.js'
+import { decodeHeartbeat } from '../worker/heartbeat.js'
 
-/** One worker's figures as its last heartbeat carried them (see src/worker/runtime.ts). */
+/** One worker's figures as its last heartbeat carried them (`WorkerHeartbeat`, src/worker/heartbeat.ts). */
 export interface WorkerReading {
   workerId: string
   totalStored: number
@@ -76,7 +78,7 @@ export function pipelineReader(sources: ReadingSources): () => Promise<PipelineR
   const now = sources.now ?? Date.now
   return async () => {
     const [storeUp, queue] = await Promise.all([pingWithin(sources.store, sources.pingTimeoutMs), sources.queueStatus?.()])
-    const spill = spillOf(sources.audit)
+    const sdk = sources.audit.stats()
     return {
       at: now(),
       mode: queue ? 'queue' : 'direct',
@@ -86,43 +88,35 @@ export function pipelineReader(sources: ReadingSources): () => Promise<PipelineR
       queueOldestAgeMs: queue ? queue.oldestEventAgeMs : null,
       deadLetters: queue ? queue.deadLetters : null,
       workers: queue ? queue.liveWorkers.map((w) => workerReading(w.workerId, w.figures, w.lastHeartbeatAt)) : [],
-      sdk: sources.audit.stats(),
+      sdk,
       shared: queue?.counters ?? null,
       redisLossWindow: queue ? queue.redisLossWindow : null,
       redisLosses: queue ? queue.losses : null,
-      spill,
+      spill: spillReading(sdk.spill),
     }
   }
 }
 
-function workerReading(workerId: string, figures: Readonly<Record<string, number | string>>, lastHeartbeatAt: string): WorkerReading {
-  const num = (key: string) => {
-    const value = Number(figures[key])
-    return Number.isFinite(value) ? value : 0
-  }
+function workerReading(workerId: string, figures: WorkerFigures, lastHeartbeatAt: string): WorkerReading {
+  const heartbeat = decodeHeartbeat(figures)
   return {
     workerId,
-    totalStored: num('total_stored'),
-    currentBatchSize: num('current_batch_size'),
-    insertsLastMinute: num('inserts_last_minute'),
-    failuresLastMinute: num('failures_last_minute'),
-    batchesLastMinute: num('batches_last_minute'),
-    avgBatchTimeMs: num('avg_batch_time_ms'),
+    totalStored: heartbeat.total_stored,
+    currentBatchSize: heartbeat.current_batch_size,
+    insertsLastMinute: heartbeat.inserts_last_minute,
+    failuresLastMinute: heartbeat.failures_last_minute,
+    batchesLastMinute: heartbeat.batches_last_minute,
+    avgBatchTimeMs: heartbeat.avg_batch_time_ms,
     lastHeartbeatAt,
   }
 }
 
-/** Only the queued logger has a spill journal; duck-typed so the SDK's public interface stays as it is. */
-function spillOf(audit: AuditLogger): SpillReading | null {
-  const withSpill = audit as AuditLogger & { spillStats?: () => SpillReading }
-  if (typeof withSpill.spillStats !== 'function') return null
-  try {
-    const { events, bytes, refusing, replayFailing, checkpointFailing } = withSpill.spillStats()
-    const pick = (f: SpillFaultReading | null | undefined) => (f ? { errno: f.errno, message: f.message, since: f.since } : null)
-    return { events, bytes, refusing: pick(refusing), replayFailing: pick(replayFailing), checkpointFailing: pick(checkpointFailing) }
-  } catch {
-    return null
-  }
+/** The spill figures health reads, from the SDK's snapshot (null in direct mode: no journal). */
+function spillReading(spill: SpillStats | null): SpillReading | null {
+  if (spill === null) return null
+  const { events, bytes, refusing, replayFailing, checkpointFailing } = spill
+  const pick = (f: SpillFaultReading | null | undefined) => (f ? { errno: f.errno, message: f.message, since: f.since } : null)
+  return { events, bytes, refusing: pick(refusing), replayFailing: pick(replayFailing), checkpointFailing: pick(checkpointFailing) }
 }
 
 export async function pingWithin(store: Store, timeoutMs: number): Promise<boolean> {

@@ -1,6 +1,6 @@
 import { AuditqError } from '../errors.js'
 import { CATEGORIES, type Category, type FieldError } from '../event/types.js'
-import type { EventFilter } from '../store/store.js'
+import type { EventFilter } from './event-filter.js'
 
 const STRING_FILTERS = ['actor_id', 'action', 'resource_type', 'resource_id', 'tenant_id'] as const
 const FILTER_KEYS = new Set<string>([...STRING_FILTERS, 'category', 'success', 'from', 'to'])

@@ -12,7 +12,7 @@ import { cutKeeps, KeptDigest, RETENTION_ACTION } from '../integrity/chain-walke
 import type { SigningKey } from '../integrity/checkpoint.js'
 import { createCheckpoints } from '../integrity/make-checkpoints.js'
 import type { Checkpoint, RetentionCut } from '../integrity/types.js'
-import type { IntegrityStore, RetentionCandidates, Store } from '../store/store.js'
+import type { RetentionCandidates, RetentionStore, RetentionTarget } from './retention-store.js'
 import type { Logger } from '../util/logger.js'
 
 export { RETENTION_ACTION }
@@ -35,7 +35,7 @@ export interface CleanupOptions {
  * on 200k events the event loop's worst stall during cleanup was 419 ms with 5,000-row chunks and
  * 101 ms with 500, for a cleanup 1.6× as long (BENCHMARKS.md, "Retention").
  */
-export function retentionChunkRows(configured: number | undefined, storeKind: Store['kind']): number {
+export function retentionChunkRows(configured: number | undefined, storeKind: RetentionTarget['kind']): number {
   return configured ?? (storeKind === 'embedded' ? 500 : 5_000)
 }
 
@@ -59,7 +59,7 @@ export type CleanupReport =
       checkpoints: Checkpoint[]
     }
 
-export async function runCleanup(store: Store, options: CleanupOptions): Promise<CleanupReport> {
+export async function runCleanup(store: RetentionTarget, options: CleanupOptions): Promise<CleanupReport> {
   const integrity = store.integrity
   if (!integrity) throw new Error(`the ${store.kind} store does not support retention`)
   const cutoff = options.cutoff.toISOString()
@@ -93,7 +93,7 @@ export async function runCleanup(store: Store, options: CleanupOptions): Promise
 
 /** Records one tenant's cut, then deletes what it covers in short chunks. */
 async function cutTenant(
-  store: Store,
+  store: RetentionTarget,
   options: CleanupOptions,
   candidate: RetentionCandidates,
   previous: RetentionCut | undefined,
@@ -123,7 +123,7 @@ async function cutTenant(
  * Signs a checkpoint per moved head, carrying its cut. After a failed run (`failure` set) a signing
  * error is logged rather than thrown, so the run's own error is the one reported.
  */
-async function signAfterRun(integrity: IntegrityStore, options: CleanupOptions, cutSomething: boolean, failure: unknown): Promise<Checkpoint[]> {
+async function signAfterRun(integrity: RetentionStore, options: CleanupOptions, cutSomething: boolean, failure: unknown): Promise<Checkpoint[]> {
   if (!options.signingKey) {
     if (cutSomething) options.logger?.warn('retention: no signing key configured, the cut is recorded but not signed (verify --checkpoints will report it)')
     return []
@@ -142,7 +142,7 @@ async function signAfterRun(integrity: IntegrityStore, options: CleanupOptions, 
  * rule keeps are exactly the rows that must survive, whatever the delete loop's progress.
  */
 async function planCut(
-  store: Store,
+  store: RetentionTarget,
   tenant: string,
   seq: number,
   previous: RetentionCut | undefined,
@@ -161,7 +161,7 @@ async function planCut(
 }
 
 /** The run's own audit event(s), chained like any other: one per tenant that lost events. */
-async function recordRun(store: Store, options: CleanupOptions, cutoff: string, keep: string[], tenants: TenantCleanup[]): Promise<void> {
+async function recordRun(store: RetentionTarget, options: CleanupOptions, cutoff: string, keep: string[], tenants: TenantCleanup[]): Promise<void> {
   const now = new Date().toISOString()
   const targets = tenants.length > 0 ? tenants : [{ tenant_id: options.defaultTenant, candidates: 0, deleted: 0, cut_seq: 0 }]
   const events: AuditEvent[] = targets.map((tenant) => ({

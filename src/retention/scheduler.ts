@@ -7,7 +7,7 @@
 import type { Config } from '../config.js'
 import type { SigningKey } from '../integrity/checkpoint.js'
 import { createCheckpoints } from '../integrity/make-checkpoints.js'
-import type { Store } from '../store/store.js'
+import type { RetentionTarget } from './retention-store.js'
 import type { Logger } from '../util/logger.js'
 import { retentionChunkRows, runCleanup } from './cleanup.js'
 
@@ -17,7 +17,7 @@ export interface Maintenance {
   stop(): Promise<void>
 }
 
-export function startMaintenance(options: { store: Store; config: Config; signingKey: SigningKey | undefined; logger: Logger }): Maintenance {
+export function startMaintenance(options: { store: RetentionTarget; config: Config; signingKey: SigningKey | undefined; logger: Logger }): Maintenance {
   const { store, config, signingKey, logger } = options
   const integrity = store.integrity
   const timers: NodeJS.Timeout[] = []

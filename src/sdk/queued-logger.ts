@@ -10,6 +10,7 @@ import { errnoOf, SpillJournal, type SpillStats } from '../queue/spill/index.js'
 import type { Store } from '../store/store.js'
 import { BaseAuditLogger } from './base-logger.js'
 import type { GroupCommitter } from './group-commit.js'
+import type { LoggerStatsSnapshot } from './stats.js'
 import type { AuditLoggerOptions, Ownership } from './types.js'
 
 export type { OverflowPolicy, QueueModeOptions } from './types.js'
@@ -106,6 +107,10 @@ export class QueuedAuditLogger extends BaseAuditLogger {
   /** Spilled events not yet back in the queue (for health and metrics). */
   spillStats(): SpillStats {
     return this.queue.spillStats()
+  }
+
+  override stats(): LoggerStatsSnapshot {
+    return { ...super.stats(), spill: this.spillStats() }
   }
 
   protected route(events: AuditEvent[]): Promise<EventOutcome[]> {

@@ -1,4 +1,5 @@
 import type { OverflowTally } from '../queue/overflow.js'
+import type { SpillStats } from '../queue/spill/index.js'
 import type { CommitReport } from './group-commit.js'
 
 /** The queue-mode figures (`enqueued` … `refused`) are those of `OverflowTally`; 0 in direct mode. */
@@ -33,6 +34,8 @@ export interface LoggerStatsSnapshot extends OverflowTally {
   inFlight: number
   /** Age of the oldest event accepted but not yet committed by this process's group commit; null when none waits. */
   oldestPendingAgeMs: number | null
+  /** This process's spill journal (queue mode); null in direct mode, which has none. */
+  spill: SpillStats | null
 }
 
 /** Plain counters: the SDK has no metrics dependency; the service exports these to Prometheus. */
@@ -96,6 +99,7 @@ export class LoggerStats {
       invalidByRule: { ...this.invalidByRule },
       oldestPendingAgeMs,
       inFlight,
+      spill: null,
     }
   }
 }

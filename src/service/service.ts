@@ -118,8 +118,8 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
   })
   lifecycle.add('audit logger', () => audit.close())
   const store = audit.store
-  const access = await startServiceAccess(config, logger, { insecure: options.insecure === true })
-  lifecycle.add('key store', () => access.keys.close())
+  // The key store is the event store's: closed with it when the audit logger closes, after http.
+  const access = await startServiceAccess(store.keys, config, logger, { insecure: options.insecure === true })
 
   const keys = queueKeys({ prefix: config.queue.prefix, queue: config.queue.name })
   // One watch for the health reading and the in-process worker, so a Redis reset is noticed,

@@ -1,22 +1,9 @@
-import type { AuditEvent, Category } from '../event/types.js'
-import type { ChainHead, ChainRow, Checkpoint, RetentionCut } from '../integrity/types.js'
+import type { KeyStore } from '../auth/key-store.js'
+import type { AuditEvent } from '../event/types.js'
+import type { IntegrityStore } from '../integrity/integrity-store.js'
+import type { EventFilter } from '../query/event-filter.js'
 import type { ReportData, ReportOptions } from '../report/model.js'
-
-/**
- * Filters shared by query, export and reports. All conditions are ANDed.
- * `from` is inclusive and `to` exclusive, both on `occurred_at`.
- */
-export interface EventFilter {
-  tenant_id?: string
-  actor_id?: string
-  action?: string
-  category?: Category
-  resource_type?: string
-  resource_id?: string
-  success?: boolean
-  from?: string
-  to?: string
-}
+import type { RetentionStore } from '../retention/retention-store.js'
 
 /** Keyset position: the last row a page returned. Order is (occurred_at DESC, id DESC). */
 export interface CursorPosition {
@@ -77,8 +64,13 @@ export interface Store {
   ping(): Promise<void>
   classifyError(error: unknown): StoreErrorKind
   close(): Promise<void>
+  /**
+   * API keys, in the same database and schema as the events (migration 10 creates the table).
+   * Closed with the store: it shares the store's connections (see each adapter).
+   */
+  readonly keys: KeyStore
   /** Hash chain, checkpoints and retention. Both real stores implement it. */
-  readonly integrity?: IntegrityStore
+  readonly integrity?: IntegrityStore & RetentionStore
   /** How this process's chained inserts went, for metrics; stores with nothing to tell omit it. */
   chainWriteStats?(): ChainWriteStats
 }
@@ -91,72 +83,4 @@ export interface Store {
 export interface ChainWriteStats {
   linkOffers: number
   linkOffersTaken: number
-}
-
-export interface SnapshotOptions {
-  /**
-   * `verify`: a caller's read, run where reads run (PostgreSQL: the read pool, under the read
-   * statement timeout). `maintenance` (default): checkpoints and retention, which must not wait
-   * behind callers' reads.
-   */
-  purpose?: 'verify' | 'maintenance'
-  /** Aborting stops the run: the statement running on the server is cancelled and the walk ends. */
-  signal?: AbortSignal
-}
-
-/** One consistent, read-only view of the chain tables (see `IntegrityStore.snapshot`). */
-export interface IntegritySnapshot {
-  /** Every tenant with chained rows (not only those with a head row: that row could be gone). */
-  tenants(): Promise<string[]>
-  /**
-   * Rows with no chain position (seq NULL), counted per tenant: no chained insert stores such a
-   * row, so each one was written around the chain and verify reports it.
-   */
-  unchained(tenant_id?: string): Promise<Array<{ tenant_id: string; count: number }>>
-  heads(tenant_id?: string): Promise<ChainHead[]>
-  /** The latest retention cut per tenant. */
-  cuts(tenant_id?: string): Promise<RetentionCut[]>
-  /** Every stored checkpoint, oldest first (verify --checkpoints checks them all). */
-  checkpoints(tenant_id?: string): Promise<Checkpoint[]>
-  /** The newest checkpoint (highest id) per tenant, at most one each: all a new checkpoint needs. */
-  latestCheckpoints(tenant_id?: string): Promise<Checkpoint[]>
-  /** Per tenant chained before migration 6: the first seq hashed with chain format 2. */
-  formatSwitches(tenant_id?: string): Promise<Map<string, number>>
-  /** A tenant's chained rows in (seq, id) order, streamed in constant memory. */
-  rows(tenant_id: string, range?: { fromSeq?: number; toSeq?: number }): AsyncIterable<ChainRow>
-}
-
-/** What a retention run would delete in one tenant: counted before anything is deleted. */
-export interface RetentionCandidates {
-  tenant_id: string
-  count: number
-  max_seq: number
-}
-
-export interface RetentionRule {
-  tenant_id: string
-  /** Only rows with seq <= this are touched: rows chained after the run began are never cut. */
-  maxSeq: number
-  cutoff: string
-  keep_actions: readonly string[]
-}
-
-export interface IntegrityStore {
-  /**
-   * Runs `fn` against one snapshot: PostgreSQL REPEATABLE READ READ ONLY, SQLite one read
-   * transaction on a connection of its own. Inserts continue meanwhile and are not seen.
-   */
-  snapshot<T>(fn: (snapshot: IntegritySnapshot) => Promise<T>, options?: SnapshotOptions): Promise<T>
-  saveCheckpoints(checkpoints: readonly Checkpoint[]): Promise<void>
-  /** Runs `fn` unless another process's retention run holds the lock; then returns `{ ran: false }`. */
-  withRetentionLock<T>(fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>
-  retentionCandidates(cutoff: string, keepActions: readonly string[]): Promise<RetentionCandidates[]>
-  hashAt(tenant_id: string, seq: number): Promise<string | null>
-  saveCut(cut: RetentionCut): Promise<void>
-  /**
-   * Deletes, in one short transaction, a bounded chunk (about `limit` rows) of the rows the rule
-   * covers with seq > afterSeq. `lastSeq` is where the next chunk starts after; `done` says no
-   * chunk is left.
-   */
-  deleteChunk(rule: RetentionRule, afterSeq: number, limit: number): Promise<{ deleted: number; lastSeq: number; done: boolean }>
 }

@@ -6,6 +6,7 @@ import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
 import { backoffFromConfig } from './backoff.js'
 import { RollingFigures } from './figures.js'
+import { encodeHeartbeat, type WorkerHeartbeat } from './heartbeat.js'
 import { QueueWorker, type BatchReport } from './queue-worker.js'
 import { withDeadline } from '../util/deadline.js'
 
@@ -102,19 +103,16 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
         .catch((error: unknown) => logger.warn({ err_message: (error as Error).message }, 'looking for a Redis reset failed'))
       const [depth, oldestAgeMs] = await Promise.all([consumer.depth(), consumer.oldestAgeMs(), looked])
       if (retired) return
-      await monitor.publishHeartbeat(
-        workerId,
-        {
-          pid: process.pid,
-          queue_length: depth,
-          oldest_event_age_ms: oldestAgeMs,
-          current_batch_size: worker.currentBatchSize,
-          ...figures.lastMinute(),
-          total_stored: figures.lifetime.stored,
-          total_dead_lettered: figures.lifetime.deadLettered,
-        },
-        config.worker.heartbeatEveryMs * 3,
-      )
+      const heartbeat: WorkerHeartbeat = {
+        pid: process.pid,
+        queue_length: depth,
+        oldest_event_age_ms: oldestAgeMs,
+        current_batch_size: worker.currentBatchSize,
+        ...figures.lastMinute(),
+        total_stored: figures.lifetime.stored,
+        total_dead_lettered: figures.lifetime.deadLettered,
+      }
+      await monitor.publishHeartbeat(workerId, encodeHeartbeat(heartbeat), config.worker.heartbeatEveryMs * 3)
     } catch (error) {
       logger.warn({ err_message: (error as Error).message }, 'worker heartbeat failed')
     }

@@ -8,7 +8,8 @@
 import { describe, expect, it } from 'vitest'
 import { v7 as uuidv7 } from 'uuid'
 import { runCleanup } from '../../src/retention/cleanup.js'
-import type { IntegrityStore, Store } from '../../src/store/store.js'
+import type { RetentionStore } from '../../src/retention/retention-store.js'
+import type { Store } from '../../src/store/store.js'
 import type { ChainTamper } from '../support/chain-tamper.js'
 import { storedEvent } from '../support/events.js'
 import { chainHash, GENESIS_HASH } from '../../src/integrity/canonical.js'
@@ -53,11 +54,11 @@ const madeUpPredecessor = (chain: ChainTamper) => (chain.layout === 'rows' ? 'in
 function failingDeletes(store: Store, tenant: string, failOnCall: number): Store {
   const integrity = store.integrity!
   let calls = 0
-  const deleteChunk: IntegrityStore['deleteChunk'] = async (rule, afterSeq, limit) => {
+  const deleteChunk: RetentionStore['deleteChunk'] = async (rule, afterSeq, limit) => {
     if (rule.tenant_id === tenant && ++calls >= failOnCall) throw new Error('injected: retention process died mid-run')
     return integrity.deleteChunk(rule, afterSeq, limit)
   }
-  const wrapped: IntegrityStore = Object.create(integrity, { deleteChunk: { value: deleteChunk } })
+  const wrapped: RetentionStore = Object.create(integrity, { deleteChunk: { value: deleteChunk } })
   return Object.create(store, { integrity: { value: wrapped } }) as Store
 }
 

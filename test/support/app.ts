@@ -16,7 +16,7 @@ export type StoreKind = 'embedded' | 'postgres'
 
 export interface TestStore {
   store: Store
-  /** Where the store lives, as `openStore` / `openKeyStore` take it. */
+  /** Where the store lives, as `openStore` takes it. */
   location: { databaseUrl?: string; databaseSchema?: string; dataDir: string }
   dispose(): Promise<void>
 }

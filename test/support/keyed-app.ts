@@ -2,10 +2,9 @@ import type { FastifyInstance } from 'fastify'
 import { Writable } from 'node:stream'
 import { generateKey } from '../../src/auth/api-key.js'
 import type { KeyStore } from '../../src/auth/key-store.js'
-import { openKeyStore } from '../../src/auth/open-key-store.js'
 import { createKeyResolver } from '../../src/auth/resolver.js'
 import { loadConfig, type ConfigInput } from '../../src/config.js'
-import type { Scope } from '../../src/http/principal.js'
+import type { Scope } from '../../src/auth/principal.js'
 import { buildServer } from '../../src/http/server.js'
 import { createAuditLogger, type AuditLogger } from '../../src/sdk/audit-logger.js'
 import { createLogger } from '../../src/util/logger.js'
@@ -29,7 +28,7 @@ export interface KeyedApp {
  * serve` runs, with its log captured in memory so tests can search it for secrets.
  */
 export async function startKeyedApp(kind: StoreKind, overrides: Partial<ConfigInput> = {}): Promise<KeyedApp> {
-  const { store, location, dispose } = await freshStore(kind)
+  const { store, dispose } = await freshStore(kind)
   const config = loadConfig({ security: { rateLimitPerSecond: 0, failedAuthPerSecond: 0, keyCacheTtlMs: 0 } }, overrides)
   const lines: string[] = []
   const sink = new Writable({
@@ -41,7 +40,7 @@ export async function startKeyedApp(kind: StoreKind, overrides: Partial<ConfigIn
   // The service's own logger, at trace level so every request line is kept.
   const logger = createLogger({ level: 'trace', destination: sink })
   const audit = await createAuditLogger({ store, logger, redaction: { keys: config.security.redactKeys, ipTruncation: config.security.ipTruncation } })
-  const keys = await openKeyStore(location)
+  const keys = store.keys
   const resolver = createKeyResolver({ keys, cacheTtlMs: config.security.keyCacheTtlMs })
   const app = await buildServer({ config, audit, logger, resolvePrincipal: resolver.resolve })
   await app.listen({ host: '127.0.0.1', port: 0 })
@@ -60,7 +59,6 @@ export async function startKeyedApp(kind: StoreKind, overrides: Partial<ConfigIn
     close: async () => {
       await app.close()
       await audit.close()
-      await keys.close()
       await dispose()
     },
   }

@@ -1,6 +1,8 @@
+import type { ApiKeyRecord, KeyStore, StoredApiKey } from '../../src/auth/key-store.js'
 import type { AuditEvent } from '../../src/event/types.js'
 import type { ReportData, ReportOptions } from '../../src/report/model.js'
-import type { EventFilter, InsertResult, Page, PageRequest, Store, StoreErrorKind } from '../../src/store/store.js'
+import type { EventFilter } from '../../src/query/event-filter.js'
+import type { InsertResult, Page, PageRequest, Store, StoreErrorKind } from '../../src/store/store.js'
 import { expectedReport } from './report-oracle.js'
 
 export class InjectedStoreError extends Error {
@@ -20,6 +22,7 @@ export class InjectedStoreError extends Error {
 export class MemoryStore implements Store {
   readonly kind = 'embedded' as const
   readonly description = 'memory'
+  readonly keys: KeyStore = new MemoryKeyStore()
   /** Keyed by tenant and id: ids are unique per tenant, like the real stores' primary key. */
   readonly rows = new Map<string, AuditEvent>()
   readonly batchSizes: number[] = []
@@ -77,4 +80,36 @@ export class MemoryStore implements Store {
   }
 
   async close() {}
+}
+
+/** Keys in a map: enough for callers of a store that never look at keys (the service's tests use the real stores). */
+class MemoryKeyStore implements KeyStore {
+  private readonly byId = new Map<string, StoredApiKey>()
+
+  async insert(key: StoredApiKey): Promise<void> {
+    this.byId.set(key.id, { ...key })
+  }
+
+  async findById(id: string): Promise<StoredApiKey | null> {
+    return this.byId.get(id) ?? null
+  }
+
+  async list(): Promise<ApiKeyRecord[]> {
+    return [...this.byId.values()].map(({ secret_hash: _hash, ...record }) => record)
+  }
+
+  async revoke(id: string, at: Date): Promise<boolean> {
+    const key = this.byId.get(id)
+    if (!key || key.revoked_at !== null) return false
+    key.revoked_at = at.toISOString()
+    return true
+  }
+
+  async countActive(): Promise<number> {
+    return [...this.byId.values()].filter((key) => key.revoked_at === null).length
+  }
+
+  async countAll(): Promise<number> {
+    return this.byId.size
+  }
 }

@@ -4,7 +4,7 @@
  */
 import type { AuditEvent, Category } from '../../src/event/types.js'
 import type { CountedValue, FailingAction, ReportData, ReportOptions, TimelineBucket } from '../../src/report/model.js'
-import type { EventFilter } from '../../src/store/store.js'
+import type { EventFilter } from '../../src/query/event-filter.js'
 
 const STEP = { hour: 3_600_000, day: 86_400_000 } as const
 

@@ -8,7 +8,7 @@ import type { AuditEvent, FieldError } from '../../event/types.js'
 import { badRequest, parseEventFilter, single } from '../../query/filter.js'
 import { decodeCursor, encodeCursor } from '../../store/cursor.js'
 import { SELECT_BY_ID_AND_TENANT_SQL, SELECT_BY_ID_SQL, buildSelect, fromRow, type AuditRow } from '../../store/embedded/sql.js'
-import type { EventFilter } from '../../store/store.js'
+import type { EventFilter } from '../../query/event-filter.js'
 import type { D1Database } from '../bindings.js'
 
 export const DEFAULT_PAGE_LIMIT = 100

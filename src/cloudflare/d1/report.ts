@@ -8,7 +8,7 @@
  * timestamps are ISO-8601 UTC, counts are integers, `success_rate` is null when nothing matched.
  */
 import { buildWhere } from '../../store/embedded/sql.js'
-import type { EventFilter } from '../../store/store.js'
+import type { EventFilter } from '../../query/event-filter.js'
 import type { D1Database } from '../bindings.js'
 
 export interface ReportOptions {

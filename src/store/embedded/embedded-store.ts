@@ -20,9 +20,9 @@ import type { AuditEvent } from '../../event/types.js'
 import type { CountedValue, ReportData, ReportOptions } from '../../report/model.js'
 import { groupFailures, summarizeBuckets, type BucketRow, type FailureRow } from '../../report/rows.js'
 import { runMigrations } from '../migrate.js'
+import type { EventFilter } from '../../query/event-filter.js'
 import type {
   CursorPosition,
-  EventFilter,
   InsertResult,
   MigrationReport,
   Page,
@@ -33,6 +33,7 @@ import type {
 import { GENESIS_HASH, hashBytes, linkRun, packedContentDigests } from '../../integrity/canonical.js'
 import { INSERT_CHAINED_SQL, SELECT_HEAD_SQL, UPSERT_HEAD_SQL } from './chain-sql.js'
 import { EmbeddedIntegrity } from './integrity.js'
+import { EmbeddedKeyStore } from './key-store.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
 import { ReportReader } from './report-reader.js'
 import { resolveEmbeddedDriver, type EmbeddedDriverSetting, type SqliteDatabase, type SqliteDriver, type SqliteStatement } from './sqlite-driver.js'
@@ -123,6 +124,7 @@ class EmbeddedStore implements Store {
   readonly kind = 'embedded'
   readonly description: string
   readonly integrity: EmbeddedIntegrity
+  readonly keys: EmbeddedKeyStore
   private readonly insertMany: (rows: readonly AuditRow[]) => number
   private readonly insertChained: (digests: Buffer, rows: readonly AuditRow[]) => number
   /**
@@ -145,6 +147,7 @@ class EmbeddedStore implements Store {
   ) {
     this.description = file
     this.integrity = new EmbeddedIntegrity(db, { driver: settings.driver, file, busyTimeoutMs: settings.busyTimeoutMs, chunkRows: settings.streamChunkRows })
+    this.keys = new EmbeddedKeyStore(db)
     // The write lock serializes every chained insert across processes, so each event is numbered
     // and hashed right before its own INSERT; a duplicate (changes = 0) simply does not move the
     // head, and a failing row aborts the transaction, heads included.

@@ -1,11 +1,12 @@
 /**
- * Embedded (SQLite) side of `IntegrityStore`. Verify reads on a read-only connection of its own in
+ * Embedded (SQLite) side of `IntegrityStore` and `RetentionStore`. Verify reads on a read-only connection of its own in
  * one read transaction (WAL: one snapshot, never blocking the writer); retention deletes in short
  * IMMEDIATE transactions that open the append-only guard only for themselves.
  */
 import { randomUUID } from 'node:crypto'
 import type { ChainHead, ChainRow, Checkpoint, RetentionCut } from '../../integrity/types.js'
-import type { IntegritySnapshot, IntegrityStore, RetentionCandidates, RetentionRule } from '../store.js'
+import type { IntegritySnapshot, IntegrityStore } from '../../integrity/integrity-store.js'
+import type { RetentionCandidates, RetentionRule, RetentionStore } from '../../retention/retention-store.js'
 import { DELETE_CHUNK_SQL, RETENTION_CANDIDATES_SQL, SELECT_CHAIN_ROWS_SQL } from './chain-sql.js'
 import type { SqliteDatabase, SqliteDriver } from './sqlite-driver.js'
 import { fromRow, toEpochMs, type AuditRow } from './sql.js'
@@ -33,7 +34,7 @@ const toCut = (row: CutDbRow): RetentionCut => ({
   keep_actions: JSON.parse(row.keep_actions) as string[],
 })
 
-export class EmbeddedIntegrity implements IntegrityStore {
+export class EmbeddedIntegrity implements IntegrityStore, RetentionStore {
   /** Set while this instance runs retention: each run is its own lease holder. */
   private holder: string | undefined
 

@@ -4,7 +4,7 @@
  * bucket is integer division; BINARY collation already compares strings in byte order.
  */
 import { BUCKET_MS, type ReportOptions } from '../../report/model.js'
-import type { EventFilter } from '../store.js'
+import type { EventFilter } from '../../query/event-filter.js'
 import { buildWhere, type SelectStatement } from './sql.js'
 
 export const TOP_COLUMNS = ['actor_id', 'action', 'resource_type'] as const

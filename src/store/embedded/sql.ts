@@ -6,7 +6,8 @@
  * so `new Date(ms).toISOString()` gives back the very string that was stored.
  */
 import { EVENT_FIELDS, type AuditEvent, type Category } from '../../event/types.js'
-import type { CursorPosition, EventFilter } from '../store.js'
+import type { EventFilter } from '../../query/event-filter.js'
+import type { CursorPosition } from '../store.js'
 
 /** One stored row as either SQLite driver returns it: epoch-ms integers, 0/1 booleans, JSON text. */
 export type AuditRow = Omit<AuditEvent, 'occurred_at' | 'received_at' | 'category' | 'success' | 'metadata'> & {

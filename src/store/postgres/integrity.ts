@@ -1,12 +1,13 @@
 /**
- * PostgreSQL side of `IntegrityStore`: snapshot reads for verify, checkpoints, and the retention
+ * PostgreSQL side of `IntegrityStore` and `RetentionStore`: snapshot reads for verify, checkpoints, and the retention
  * primitives (advisory lock, counting, cut record, chunked delete behind the append-only guard).
  * Two chain layouts are read: rows chained before migration 7 carry seq and hashes themselves
  * (their seqs all come first in a tenant), later ones are positions in `audit_chain_links`.
  */
 import type pg from 'pg'
 import type { ChainHead, ChainRow, Checkpoint, RetentionCut } from '../../integrity/types.js'
-import type { IntegritySnapshot, IntegrityStore, RetentionCandidates, RetentionRule, SnapshotOptions } from '../store.js'
+import type { IntegritySnapshot, IntegrityStore, SnapshotOptions } from '../../integrity/integrity-store.js'
+import type { RetentionCandidates, RetentionRule, RetentionStore } from '../../retention/retention-store.js'
 import {
   CHAINED_TENANTS_SQL,
   DELETE_LINKED_CHUNK_SQL,
@@ -56,7 +57,7 @@ const toCut = (row: CutDbRow): RetentionCut => ({
   kept_digest: row.kept_digest,
 })
 
-export class PostgresIntegrity implements IntegrityStore {
+export class PostgresIntegrity implements IntegrityStore, RetentionStore {
   /** The session holding the retention lock while a run is in progress (see withRetentionLock). */
   private lockSession: pg.PoolClient | undefined
 

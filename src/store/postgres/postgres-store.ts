@@ -8,14 +8,16 @@
 import pg from 'pg'
 import { AuditqError } from '../../errors.js'
 import type { AuditEvent } from '../../event/types.js'
+import type { EventFilter } from '../../query/event-filter.js'
 import type { ReportData, ReportOptions } from '../../report/model.js'
 import type { Logger } from '../../util/logger.js'
 import { runMigrations } from '../migrate.js'
-import type { ChainWriteStats, EventFilter, InsertResult, MigrationReport, Page, PageRequest, Store, StoreErrorKind } from '../store.js'
+import type { ChainWriteStats, InsertResult, MigrationReport, Page, PageRequest, Store, StoreErrorKind } from '../store.js'
 import { classifyPostgresError } from './classify-error.js'
 import { insertChained } from './chained-insert.js'
 import { ChainHeadCache } from './head-cache.js'
 import { PostgresIntegrity } from './integrity.js'
+import { PostgresKeyStore } from './key-store.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
 import { fetchRows } from './read-session.js'
 import { postgresReport } from './report.js'
@@ -130,7 +132,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     applicationName: `${applicationName}-read`,
     settings: `-c statement_timeout=${readStatementTimeoutMs}`,
   })
-  return new PostgresStore({ write: pool, read: readPool }, {
+  // API key lookups get two connections of their own: rare once the resolver caches them, but a
+  // request waits on one, so it must never queue behind an export or a batch insert.
+  const keysPool = makePool({ max: 2, applicationName: `${applicationName}-keys`, settings: '' })
+  return new PostgresStore({ write: pool, read: readPool, keys: keysPool }, {
     description: describeConnection(options.connectionString),
     schema,
     pingTimeoutMs: options.pingTimeoutMs ?? DEFAULTS.pingTimeoutMs,
@@ -191,13 +196,18 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool
   /** Reads callers ask for: query, export, reports, verify (`statement_timeout` on each connection). */
   private readonly readPool: pg.Pool
+  /** API key lookups (see `keys`). */
+  private readonly keysPool: pg.Pool
+  readonly keys: PostgresKeyStore
 
   constructor(
-    pools: { write: pg.Pool; read: pg.Pool },
+    pools: { write: pg.Pool; read: pg.Pool; keys: pg.Pool },
     private readonly settings: Settings,
   ) {
     this.pool = pools.write
     this.readPool = pools.read
+    this.keysPool = pools.keys
+    this.keys = new PostgresKeyStore(pools.keys)
     this.description = settings.description
     this.schemaName = settings.schema
     this.integrity = new PostgresIntegrity(pools, { schema: settings.schema, chunkRows: settings.streamChunkRows })
@@ -313,7 +323,7 @@ export class PostgresStore implements Store {
 
   /** Ends the pool once; later calls wait for the same end. */
   close(): Promise<void> {
-    this.ended ??= Promise.all([this.pool.end(), this.readPool.end()]).then(() => undefined)
+    this.ended ??= Promise.all([this.pool.end(), this.readPool.end(), this.keysPool.end()]).then(() => undefined)
     return this.ended
   }
 

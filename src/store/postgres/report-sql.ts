@@ -10,7 +10,7 @@
  * they still describe one snapshot.
  */
 import type { ReportOptions } from '../../report/model.js'
-import type { EventFilter } from '../store.js'
+import type { EventFilter } from '../../query/event-filter.js'
 import { buildWhere, type SqlStatement } from './sql.js'
 
 /** The columns with a top-N list: fixed names, the only identifiers spliced into report SQL. */

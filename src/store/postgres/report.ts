@@ -8,7 +8,7 @@
 import type pg from 'pg'
 import type { CountedValue, ReportData, ReportOptions } from '../../report/model.js'
 import { groupFailures, summarizeBuckets } from '../../report/rows.js'
-import type { EventFilter } from '../store.js'
+import type { EventFilter } from '../../query/event-filter.js'
 import { bucketCounts, failuresByAction, TOP_COLUMNS, topValues } from './report-sql.js'
 
 /** count(*) is bigint, which node-postgres returns as a string: exact, converted once here. */

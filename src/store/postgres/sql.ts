@@ -6,7 +6,8 @@
  * names, `success` as a keyword) and never comes from a caller.
  */
 import { EVENT_FIELDS, type AuditEvent, type Category } from '../../event/types.js'
-import type { CursorPosition, EventFilter } from '../store.js'
+import type { EventFilter } from '../../query/event-filter.js'
+import type { CursorPosition } from '../store.js'
 
 /** One row as node-postgres returns it with its default type parsers. */
 export type AuditRow = Omit<AuditEvent, 'occurred_at' | 'received_at' | 'category'> & {

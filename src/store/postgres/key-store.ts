@@ -1,7 +1,6 @@
-import pg from 'pg'
-import type { Scope } from '../http/principal.js'
-import { splitStartupOptions } from '../store/postgres/postgres-store.js'
-import type { ApiKeyRecord, KeyStore, StoredApiKey } from './key-store.js'
+import type pg from 'pg'
+import type { ApiKeyRecord, KeyStore, StoredApiKey } from '../../auth/key-store.js'
+import type { Scope } from '../../auth/principal.js'
 
 interface KeyRow {
   id: string
@@ -16,26 +15,11 @@ interface KeyRow {
 const COLUMNS = 'id, tenant_id, scopes, name, created_at, revoked_at'
 
 /**
- * API keys in PostgreSQL, on a pool of its own (two connections: lookups are rare once cached),
- * with the same search_path as the event store so both see one schema.
+ * API keys in PostgreSQL (`api_keys`, migration 10), over a pool the store opens for them alone
+ * (see `createPostgresStore`) so a key lookup never queues behind an export or a batch insert.
+ * The store closes that pool; this adapter only uses it.
  */
-export function createPostgresKeyStore(options: { connectionString: string; schema: string }): KeyStore {
-  const { connectionString, extraOptions } = splitStartupOptions(options.connectionString)
-  const pool = new pg.Pool({
-    connectionString,
-    max: 2,
-    application_name: 'auditq-keys',
-    connectionTimeoutMillis: 5_000,
-    options: [extraOptions, `-c search_path=${options.schema} -c TimeZone=UTC`].filter(Boolean).join(' '),
-  })
-  // An idle connection dropping must not crash the process; the next lookup reconnects or fails.
-  pool.on('error', () => undefined)
-  return new PostgresKeyStore(pool)
-}
-
-class PostgresKeyStore implements KeyStore {
-  private ended: Promise<void> | undefined
-
+export class PostgresKeyStore implements KeyStore {
   constructor(private readonly pool: pg.Pool) {}
 
   async insert(key: StoredApiKey): Promise<void> {
@@ -73,11 +57,6 @@ class PostgresKeyStore implements KeyStore {
   async countAll(): Promise<number> {
     const { rows } = await this.pool.query<{ n: string }>('SELECT count(*) AS n FROM api_keys')
     return Number(rows[0]?.n ?? 0)
-  }
-
-  close(): Promise<void> {
-    this.ended ??= this.pool.end()
-    return this.ended
   }
 }
 

@@ -1,9 +1,6 @@
-import path from 'node:path'
-import { embeddedDriverFromEnv } from '../config.js'
-import type { Scope } from '../http/principal.js'
-import { EMBEDDED_DB_FILE } from '../store/embedded/embedded-store.js'
-import { asBuffer, resolveEmbeddedDriver, type EmbeddedDriverSetting, type SqliteDatabase } from '../store/embedded/sqlite-driver.js'
-import type { ApiKeyRecord, KeyStore, StoredApiKey } from './key-store.js'
+import type { ApiKeyRecord, KeyStore, StoredApiKey } from '../../auth/key-store.js'
+import type { Scope } from '../../auth/principal.js'
+import { asBuffer, type SqliteDatabase } from './sqlite-driver.js'
 
 interface KeyRow {
   id: string
@@ -19,16 +16,11 @@ interface KeyRow {
 const COLUMNS = 'id, tenant_id, scopes, name, created_at, revoked_at'
 
 /**
- * API keys in the embedded store's SQLite file, on a connection of its own. Statements are
- * single-row and short, so the synchronous driver holds the event loop for microseconds.
+ * API keys in the embedded store's SQLite file (`api_keys`, migration 10), on the store's own
+ * connection: statements are single-row and short, and the store never holds a transaction open
+ * across an await on that connection, so a lookup neither waits behind nor splits a write.
  */
-export function createEmbeddedKeyStore(options: { dataDir: string; busyTimeoutMs?: number; driver?: EmbeddedDriverSetting }): KeyStore {
-  const driver = resolveEmbeddedDriver(options.driver ?? embeddedDriverFromEnv(process.env))
-  const db = driver.open(path.resolve(options.dataDir, EMBEDDED_DB_FILE), { timeoutMs: options.busyTimeoutMs ?? 5_000 })
-  return new EmbeddedKeyStore(db)
-}
-
-class EmbeddedKeyStore implements KeyStore {
+export class EmbeddedKeyStore implements KeyStore {
   constructor(private readonly db: SqliteDatabase) {}
 
   async insert(key: StoredApiKey): Promise<void> {
@@ -56,10 +48,6 @@ class EmbeddedKeyStore implements KeyStore {
 
   async countAll(): Promise<number> {
     return this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM api_keys').get()?.n ?? 0
-  }
-
-  async close(): Promise<void> {
-    this.db.close()
   }
 }
 

@@ -1,0 +1,17 @@
+import type { Category } from '../event/types.js'
+
+/**
+ * Filters shared by query, export and reports. All conditions are ANDed.
+ * `from` is inclusive and `to` exclusive, both on `occurred_at`.
+ */
+export interface EventFilter {
+  tenant_id?: string
+  actor_id?: string
+  action?: string
+  category?: Category
+  resource_type?: string
+  resource_id?: string
+  success?: boolean
+  from?: string
+  to?: string
+}

@@ -1,0 +1,46 @@
+import type { AuditEvent } from '../event/types.js'
+import type { IntegrityStore } from '../integrity/integrity-store.js'
+import type { RetentionCut } from '../integrity/types.js'
+
+/** What a retention run would delete in one tenant: counted before anything is deleted. */
+export interface RetentionCandidates {
+  tenant_id: string
+  count: number
+  max_seq: number
+}
+
+export interface RetentionRule {
+  tenant_id: string
+  /** Only rows with seq <= this are touched: rows chained after the run began are never cut. */
+  maxSeq: number
+  cutoff: string
+  keep_actions: readonly string[]
+}
+
+/**
+ * What a retention run needs of the chain tables beyond reading them: a lock between processes,
+ * counting, recording cuts and deleting in chunks. The stores implement it beside `IntegrityStore`.
+ */
+export interface RetentionStore extends IntegrityStore {
+  /** Runs `fn` unless another process's retention run holds the lock; then returns `{ ran: false }`. */
+  withRetentionLock<T>(fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>
+  retentionCandidates(cutoff: string, keepActions: readonly string[]): Promise<RetentionCandidates[]>
+  hashAt(tenant_id: string, seq: number): Promise<string | null>
+  saveCut(cut: RetentionCut): Promise<void>
+  /**
+   * Deletes, in one short transaction, a bounded chunk (about `limit` rows) of the rows the rule
+   * covers with seq > afterSeq. `lastSeq` is where the next chunk starts after; `done` says no
+   * chunk is left.
+   */
+  deleteChunk(rule: RetentionRule, afterSeq: number, limit: number): Promise<{ deleted: number; lastSeq: number; done: boolean }>
+}
+
+/**
+ * The store as retention uses it: its chain tables, and the event log where a run records itself.
+ * `Store` satisfies it; retention names only this much so it never depends on the store folder.
+ */
+export interface RetentionTarget {
+  readonly kind: 'postgres' | 'embedded'
+  readonly integrity?: RetentionStore
+  insertBatch(events: readonly AuditEvent[]): Promise<unknown>
+}
