@@ -1,6 +1,6 @@
 /**
  * Direct-mode benchmark: `log()` throughput and latency at several concurrency levels, for each
- * store, against the naive baseline the seeds start from (one INSERT per event, no batching),
+ * store, against the naive baseline (one INSERT per event, no batching),
  * measured in the same run on the same store.
  *
  *   npm run bench:direct -- --stores embedded,postgres --concurrency 1,16,128 --seconds 3 --runs 3
@@ -88,7 +88,7 @@ async function measure(kind: string, mode: 'auditq' | 'baseline', concurrency: n
       await audit.close()
       return sample
     }
-    // The seeds' shape: validate, then one INSERT per event, awaited by the request.
+    // The naive shape: validate, then one INSERT per event, awaited by the request.
     return await drive(concurrency, async (i) => {
       const result = validateEvent(sampleEvent(i), { receivedAt: new Date() })
       if (!result.ok) throw new Error('bench event invalid')

@@ -1,6 +1,6 @@
 /**
- * End-to-end benchmark (issue #3): auditq in direct mode and in queue mode with 1 and 2 worker
- * processes, against the designs people would otherwise pick — one INSERT per event, the seeds'
+ * End-to-end benchmark: auditq in direct mode and in queue mode with 1 and 2 worker
+ * processes, against the designs people would otherwise pick — one INSERT per event, a Redis-list
  * Redis list, BullMQ with one job per event — and the ceiling, a raw COPY of the same rows, all in
  * the same run, on the same ~520-byte events, into the same table with the same seven indexes
  * (a fresh schema migrated by the real store for every scenario).
@@ -97,7 +97,7 @@ for (let round = 0; round < runs; round++) {
 const summaries = summarizeAll(defs, results, settings)
 const goals = targets(summaries, results, settings)
 const chainCost = chainCostTable(summaries, results)
-const body = `${tables(summaries)}\n\n${chainCost ? `Hash chain in queue mode:\n\n${chainCost}\n\n` : ''}Targets (issue #3):\n\n${targetTable(goals)}\n`
+const body = `${tables(summaries)}\n\n${chainCost ? `Hash chain in queue mode:\n\n${chainCost}\n\n` : ''}Targets:\n\n${targetTable(goals)}\n`
 process.stdout.write(`\n${body}\n`)
 process.stdout.write(JSON.stringify({ bench: 'e2e', settings: { ...settings, target: undefined }, runs, machine, results }) + '\n')
 
@@ -166,7 +166,7 @@ they are slow) from ${settings.concurrency} concurrent callers; **end-to-end ev/
 event committed, found by polling \`count(*)\`); **accepted ev/s** is how fast \`log()\` answered; **tail** is
 last answer → last commit. Worker processes are real processes started before the clock
 (\`node dist/cli/index.js worker --processes N\`, or the baselines' worker scripts). The queue cap (and the
-seeds' \`MAX_QUEUE_LENGTH\`) is raised to the run's event count, so no row overflows, spills or drops;
+Redis-list design's \`MAX_QUEUE_LENGTH\`) is raised to the run's event count, so no row overflows, spills or drops;
 a row that did would fail the run. Ratios are taken within each round, then the median.
 Every run ends by comparing the table's ids with the logged ids: a lost, unexpected or duplicated
 event fails the bench (a run with any such event writes nothing here and exits 1). The COPY ceiling is timed from the first byte to the commit of one

@@ -131,7 +131,7 @@ async function enqueueDesigns(): Promise<void> {
     const legacy = await concurrentCallers(async (event, keys) => {
       if ((await redis.llen(keys.events)) < cap) await redis.lpush(keys.events, encodeEvent(event))
     })
-    for (const [design, rate] of [['coalescing', coalescing], ['one script call per event', perEvent], ['seed LLEN + LPUSH', legacy]] as const) {
+    for (const [design, rate] of [['coalescing', coalescing], ['one script call per event', perEvent], ['Redis-list LLEN + LPUSH', legacy]] as const) {
       if (!(rate > 0)) throw new Error(`${design}: no events enqueued`)
       rows.push([design, String(autoPipelining), formatRate(rate)])
     }

@@ -4,7 +4,7 @@
  *
  *   npm run bench:validate
  *
- * The zod variant reuses our seed-shape mapping and metadata walk (zod has no byte-size, depth
+ * The zod variant reuses our legacy-shape mapping and metadata walk (zod has no byte-size, depth
  * or cycle check; zod 4.6.7's `z.json()` reports a cyclic object as valid, and `safeParse` throws
  * when a getter throws), so the difference measured is the top-level field checks and the issue
  * mapping: exactly what choosing zod would change.
@@ -13,7 +13,7 @@ import { v7 as uuidv7 } from 'uuid'
 import { z } from 'zod'
 import { normalizeIpAddress } from '../src/event/ip.js'
 import { checkMetadata } from '../src/event/metadata.js'
-import { isAbsent, normalizeSeedShape } from '../src/event/normalize.js'
+import { isAbsent, normalizeLegacyShape } from '../src/event/normalize.js'
 import { parseOccurredAt, toIsoMillis } from '../src/event/timestamp.js'
 import { CATEGORIES, type AuditEvent, type FieldError, type ValidationResult } from '../src/event/types.js'
 import { TEXT_LIMITS, validateEvent } from '../src/event/validate.js'
@@ -35,8 +35,8 @@ const typicalEvent = {
   metadata: { key_name: 'ci-deploy', permissions: ['read', 'write'] },
 }
 
-/** The seed logger's permanent-ban payload (legacy snake_case names). */
-const seedEvent = {
+/** A legacy logger's permanent-ban payload (snake_case names). */
+const legacyEvent = {
   user_id: 'user_8f3a2c',
   resource_type: 'account',
   event_type: 'permanent_ban_applied',
@@ -85,7 +85,7 @@ function validateWithZod(input: unknown): ValidationResult {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { ok: false, errors: [{ field: '(root)', rule: 'type', message: 'must be an object' }] }
   }
-  const normalized = normalizeSeedShape(input)
+  const normalized = normalizeLegacyShape(input)
   const values: Record<string, unknown> = {}
   for (const [field, entry] of Object.entries(normalized.fields)) if (!isAbsent(entry.value)) values[field] = entry.value
   for (const name of normalized.unknownFields) values[name] = true
@@ -136,7 +136,7 @@ function issueToErrors(issue: z.core.$ZodIssue): FieldError[] {
 }
 
 // Both must agree before their speed means anything.
-for (const event of [typicalEvent, seedEvent]) {
+for (const event of [typicalEvent, legacyEvent]) {
   if (!validateEvent(event, { receivedAt }).ok || !validateWithZod(event).ok) throw new Error('a benchmark event is invalid')
 }
 
@@ -148,7 +148,7 @@ const BATCH = 1000
 
 const SUITES: [string, unknown][] = [
   ['typical event (8 fields + small metadata)', typicalEvent],
-  ['seed logger shape (aliases + IPv6 normalization)', seedEvent],
+  ['legacy logger shape (aliases + IPv6 normalization)', legacyEvent],
   ['invalid event (5 errors)', invalidEvent],
 ]
 

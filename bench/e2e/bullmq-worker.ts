@@ -1,5 +1,5 @@
 /**
- * Baseline (c), worker side: the seeds' BullMQ audit processor (shared/seeds/003): one job per
+ * Baseline (c), worker side: a BullMQ audit processor as commonly written: one job per
  * event, the processor checks the required fields and writes the event with one INSERT, worker
  * concurrency 2.
  *

@@ -1,6 +1,6 @@
 /**
  * Medians over rounds, ratios taken within each round (so both sides of a ratio saw the same
- * machine at the same time), the targets of issue #3, and the Markdown section in BENCHMARKS.md.
+ * machine at the same time), the targets, and the Markdown section in BENCHMARKS.md.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { median } from '../stats.js'

@@ -1,6 +1,6 @@
 /**
  * Row encodings the baselines write with, all into the store's own table (`audit_logs`, migrated
- * by the real store): the seeds' multi-row `INSERT … VALUES`, the one-row INSERT of the BullMQ
+ * by the real store): the Redis-list design's multi-row `INSERT … VALUES`, the one-row INSERT of the BullMQ
  * processor, and the text format of `COPY`.
  */
 import { EVENT_FIELDS, type AuditEvent } from '../../src/event/types.js'

@@ -17,7 +17,7 @@ import { driveClosed, driveOpen, summarize, waitCommitted, type LatencySummary, 
 import { openFixture, verify, verificationProblem, type BenchTarget, type Verification } from './fixture.js'
 import { progress } from './progress.js'
 import { COPY_SQL, copyLine } from './rows.js'
-import { auditqDirect, auditqQueue, auditqQueueChain, bullmq, insertPerEvent, seedList, validated, type System, type SystemContext } from './systems.js'
+import { auditqDirect, auditqQueue, auditqQueueChain, bullmq, insertPerEvent, redisList, validated, type System, type SystemContext } from './systems.js'
 
 export interface RunSettings {
   target: BenchTarget
@@ -117,11 +117,11 @@ export const SCENARIOS: ScenarioDef[] = [
     slow: true,
     describe: (s) => `${s.concurrency} callers, pool of 10, ${s.slowEvents.toLocaleString('en-US')} events`,
   }),
-  throughput('seed-list', "(b) seeds' Redis list (LLEN+LPUSH, BRPOP, adaptive multi-row INSERT)", 'baseline', seedList, {
+  throughput('redis-list', "(b) Redis-list design (LLEN+LPUSH, BRPOP, adaptive multi-row INSERT)", 'baseline', redisList, {
     workers: 'baseline',
     describe: (s) => `${s.concurrency} callers; ${s.baselineWorkers} worker processes`,
   }),
-  throughput('bullmq', "(c) BullMQ, one job and one INSERT per event (seeds' processor)", 'baseline', bullmq, {
+  throughput('bullmq', "(c) BullMQ, one job and one INSERT per event (a BullMQ processor)", 'baseline', bullmq, {
     workers: 'baseline',
     slow: true,
     describe: (s) => `${s.concurrency} callers; ${s.baselineWorkers} worker processes × concurrency 2, ${s.slowEvents.toLocaleString('en-US')} events`,
@@ -137,7 +137,7 @@ export const SCENARIOS: ScenarioDef[] = [
     })),
   ),
   openLoop('queue-open', 'auditq queue mode, open loop', auditqQueue, 1),
-  openLoop('seed-list-open', "(b) seeds' Redis list, open loop", seedList, 1),
+  openLoop('redis-list-open', "(b) Redis-list design, open loop", redisList, 1),
   openLoop('direct-open', 'auditq direct mode, open loop', auditqDirect, 0),
   {
     id: 'ping-open',

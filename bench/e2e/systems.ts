@@ -1,6 +1,6 @@
 /**
  * The systems under test, each set up on a fresh fixture and torn down after: auditq in direct and
- * queue mode, and the baselines the seeds would otherwise give you. A system exposes one `log()`
+ * queue mode, and the designs teams would otherwise pick. A system exposes one `log()`
  * call; the driver decides how hard to call it.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -45,7 +45,7 @@ export interface SystemContext {
   /** Makes request ids unique to this scenario. */
   tag: string
   workers: number
-  /** Queue cap (auditq) and MAX_QUEUE_LENGTH (seed list): the same for both. */
+  /** Queue cap (auditq) and MAX_QUEUE_LENGTH (Redis-list design): the same for both. */
   capEvents: number
   /** `--cpu-prof` flags for spawned workers, when profiling. */
   workerNodeArgs: string[]
@@ -180,12 +180,12 @@ export async function insertPerEvent(ctx: SystemContext): Promise<System> {
 }
 
 /**
- * Baseline (b), producer side: the seeds' `logAudit` (LLEN, then LPUSH if under MAX_QUEUE_LENGTH,
+ * Baseline (b), producer side: a Redis-list logger's `logAudit` (LLEN, then LPUSH if under MAX_QUEUE_LENGTH,
  * else drop a non-critical event) after the same validation auditq does, so rows are identical.
  */
-export async function seedList(ctx: SystemContext): Promise<System> {
+export async function redisList(ctx: SystemContext): Promise<System> {
   const key = `${ctx.fixture.redisPrefix}:audit:queue`
-  const script = join(HERE, 'seed-list-worker.js')
+  const script = join(HERE, 'redis-list-worker.js')
   const spawned = Array.from({ length: ctx.workers }, () =>
     spawnNode(script, [ctx.target.redisUrl, key, ctx.target.databaseUrl, ctx.fixture.schema], { nodeArgs: ctx.workerNodeArgs }),
   )
@@ -208,7 +208,7 @@ export async function seedList(ctx: SystemContext): Promise<System> {
     },
     acknowledgesCommit: false,
     workerPids: () => spawned.map((s) => s.pid),
-    deadWorker: () => deadOf(spawned, 'seed-list worker'),
+    deadWorker: () => deadOf(spawned, 'redis-list worker'),
     figures: () => ({ dropped }),
     async close() {
       redis.disconnect()
@@ -217,7 +217,7 @@ export async function seedList(ctx: SystemContext): Promise<System> {
   }
 }
 
-/** Baseline (c), producer side: one BullMQ job per event with the seed's job options. */
+/** Baseline (c), producer side: one BullMQ job per event with a typical processor's job options. */
 export async function bullmq(ctx: SystemContext): Promise<System> {
   const prefix = `${ctx.fixture.redisPrefix}-bull`
   const queueName = 'audit'

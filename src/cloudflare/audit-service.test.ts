@@ -4,7 +4,7 @@ import { eventually, startWorker, type TestWorker } from '../../test/cloudflare/
 // workerd start-up and queue delivery on a shared 2-core machine: generous bounds, never fixed sleeps.
 vi.setConfig({ testTimeout: 90_000, hookTimeout: 60_000 })
 
-const seedShaped = { token_id: 'tok-1', subject: 'user:alice', event_type: 'generated', client_id: 'web', ip_address: '::ffff:203.0.113.9', timestamp: 1_763_900_000 }
+const legacyShaped = { token_id: 'tok-1', subject: 'user:alice', event_type: 'generated', client_id: 'web', ip_address: '::ffff:203.0.113.9', timestamp: 1_763_900_000 }
 
 describe('AuditService without a queue writes to D1 directly (workerd + local D1)', () => {
   let worker: TestWorker
@@ -26,8 +26,8 @@ describe('AuditService without a queue writes to D1 directly (workerd + local D1
     expect(stored.json.metadata).toEqual({ accessToken: '[REDACTED]', client: { secret: '[REDACTED]' }, scope: 'read' })
   })
 
-  it('maps the seed token-usage shape the way the Node SDK does', async () => {
-    const { json } = await worker.fetch('/log', { body: seedShaped })
+  it('maps the legacy token-usage shape the way the Node SDK does', async () => {
+    const { json } = await worker.fetch('/log', { body: legacyShaped })
     const stored = await worker.fetch(`/v1/events/${json.id}`)
     expect(stored.json).toMatchObject({
       action: 'generated',

@@ -5,7 +5,7 @@ import { DLQ, QUEUE, eventually, startWorker, type TestWorker } from '../../test
 vi.setConfig({ testTimeout: 90_000, hookTimeout: 60_000 })
 
 /** The test message of the older token-usage design's instructions, exactly as `wrangler queues producer … send` would send it. */
-const SEED_TEST_MESSAGE = {
+const LEGACY_TEST_MESSAGE = {
   version: 1,
   event: { token_id: 'test-token', subject: 'user:test', event_type: 'generated', timestamp: 1234567890 },
   enqueued_at: 1234567890,
@@ -25,13 +25,13 @@ async function deadLetters(w: TestWorker, count: number): Promise<{ body: string
 }
 
 describe(`handleAuditBatch consuming ${QUEUE} (workerd + local D1 + local queue)`, () => {
-  it("stores the seed's test message, queryable like the seed's token_usage table and through the query API", async () => {
+  it("stores the legacy test message, queryable like the legacy token_usage table and through the query API", async () => {
     worker = await startWorker({ mode: 'queue' })
-    await worker.fetch('/raw', { body: SEED_TEST_MESSAGE })
+    await worker.fetch('/raw', { body: LEGACY_TEST_MESSAGE })
     const rows = await eventually(async () => {
       const found = await worker!.sql("SELECT * FROM token_usage WHERE token_id = 'test-token'")
       return found.length > 0 ? found : undefined
-    }, 'the seed test message in token_usage')
+    }, 'the legacy test message in token_usage')
     expect(rows).toEqual([
       expect.objectContaining({ token_id: 'test-token', subject: 'user:test', event_type: 'generated', timestamp: 1234567890, client_id: null, metadata: '{}' }),
     ])
@@ -135,10 +135,10 @@ describe(`handleAuditBatch consuming ${QUEUE} (workerd + local D1 + local queue)
     expect(replayed).toEqual([{ token_id: 'tok-refused-7', subject: 'user:r' }])
   })
 
-  it('a batch redelivered after D1 committed it (the acks were lost) is stored once — ids from the producer and, for seed messages, from the message id', async () => {
+  it('a batch redelivered after D1 committed it (the acks were lost) is stored once — ids from the producer and, for legacy messages, from the message id', async () => {
     worker = await startWorker({ mode: 'queue', loseFirstAcks: true })
     const { json } = await worker.fetch('/log', { body: { action: 'exactly.once' } })
-    await worker.fetch('/raw', { body: { ...SEED_TEST_MESSAGE, event: { ...SEED_TEST_MESSAGE.event, token_id: 'redelivered-token' } } })
+    await worker.fetch('/raw', { body: { ...LEGACY_TEST_MESSAGE, event: { ...LEGACY_TEST_MESSAGE.event, token_id: 'redelivered-token' } } })
     const handled = await eventually(async () => {
       const rows = await worker!.sql<{ attempts: number }>('SELECT attempts FROM test_handled')
       return rows.length === 2 ? rows : undefined

@@ -1,7 +1,7 @@
 /** The event module's public surface: pure functions over values, no I/O. */
 export { validateEvent, ACTION_MAX, TENANT_MAX, TEXT_LIMITS } from './validate.js'
 export type { ValidateOptions } from './validate.js'
-export { normalizeSeedShape, SEED_ALIASES, INPUT_FIELDS, isAbsent } from './normalize.js'
+export { normalizeLegacyShape, LEGACY_ALIASES, INPUT_FIELDS, isAbsent } from './normalize.js'
 export type { CanonicalField, FieldEntry, NormalizedInput } from './normalize.js'
 export { normalizeIpAddress } from './ip.js'
 export { METADATA_MAX_BYTES, METADATA_MAX_DEPTH } from './metadata.js'

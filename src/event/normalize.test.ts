@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { normalizeSeedShape } from './normalize.js'
+import { normalizeLegacyShape } from './normalize.js'
 import type { AuditEvent, FieldError, ValidationResult } from './types.js'
 import { validateEvent } from './validate.js'
 
@@ -215,7 +215,7 @@ describe('errors on aliased fields', () => {
     expect(errors({ action: 'a', ipAddress: 'fe80::1%eth0' })).toMatchObject([{ field: 'ipAddress', rule: 'ip_address' }])
   })
 
-  it('camelCase names that are not seed aliases stay unknown', () => {
+  it('camelCase names that are not legacy aliases stay unknown', () => {
     expect(errors({ action: 'a', actorId: 'u', occurredAt: 1, tenantId: 't' }).map((e) => [e.field, e.rule])).toEqual([
       ['actorId', 'unknown_field'],
       ['occurredAt', 'unknown_field'],
@@ -224,9 +224,9 @@ describe('errors on aliased fields', () => {
   })
 })
 
-describe('normalizeSeedShape', () => {
+describe('normalizeLegacyShape', () => {
   it('returns canonical fields with the names they were sent as', () => {
-    const normalized = normalizeSeedShape({ userId: 'u', action: 'a', token_id: 't', extra: 1 })
+    const normalized = normalizeLegacyShape({ userId: 'u', action: 'a', token_id: 't', extra: 1 })
     expect(normalized.fields).toEqual({
       actor_id: { value: 'u', sentAs: 'userId' },
       action: { value: 'a', sentAs: 'action' },

@@ -20,7 +20,7 @@ interface Alias {
  * Legacy field names that existing producers send, mapped one by one. No shape is detected: each name
  * means the same thing wherever it appears, so a payload mixing shapes still maps predictably.
  */
-export const SEED_ALIASES: Readonly<Record<string, Alias>> = {
+export const LEGACY_ALIASES: Readonly<Record<string, Alias>> = {
   // snake_case logger (utils/audit-logger.js)
   user_id: { canonical: 'actor_id' },
   event_type: { canonical: 'action' }, // also the token-usage shape
@@ -72,7 +72,7 @@ export function isAbsent(value: unknown): boolean {
  * Maps legacy field names to canonical ones. Reads only own enumerable properties, each once,
  * and reports a throwing getter as an `unreadable` error on that field.
  */
-export function normalizeSeedShape(input: object): NormalizedInput {
+export function normalizeLegacyShape(input: object): NormalizedInput {
   const result: NormalizedInput = { fields: {}, unknownFields: [], errors: [] }
   let tokenId = false
   for (const key of Object.keys(input)) {
@@ -85,7 +85,7 @@ export function normalizeSeedShape(input: object): NormalizedInput {
       mergeField(result, key as CanonicalField, { value: sent, sentAs: key })
       continue
     }
-    const alias = Object.hasOwn(SEED_ALIASES, key) ? SEED_ALIASES[key] : undefined
+    const alias = Object.hasOwn(LEGACY_ALIASES, key) ? LEGACY_ALIASES[key] : undefined
     if (alias) {
       const value = alias.convert ? alias.convert(sent) : sent
       const entry: FieldEntry = { value, sentAs: key }

@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid'
 import { normalizeIpAddress } from './ip.js'
 import { checkMetadata } from './metadata.js'
-import { isAbsent, normalizeSeedShape, type CanonicalField, type FieldEntry, type NormalizedInput } from './normalize.js'
+import { isAbsent, normalizeLegacyShape, type CanonicalField, type FieldEntry, type NormalizedInput } from './normalize.js'
 import { ErrorList, describeKey, encodingProblem, textProblem, tooLong } from './text.js'
 import { parseOccurredAt, toIsoMillis } from './timestamp.js'
 import { CATEGORIES, type AuditEvent, type Category, type ValidationResult } from './types.js'
@@ -64,7 +64,7 @@ function validateObject(input: unknown, options: ValidateOptions): ValidationRes
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return rootFailure('type', `an event must be a JSON object, not ${describeType(input)}`)
   }
-  const normalized = normalizeSeedShape(input)
+  const normalized = normalizeLegacyShape(input)
   const errors = new ErrorList()
   for (const error of normalized.errors) errors.add(error.field, error.rule, error.message)
   const event = buildEvent(normalized, errors, { receivedAtMs, defaultTenant: options.defaultTenant })

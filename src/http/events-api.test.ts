@@ -81,12 +81,12 @@ describe.each(kinds)('events API over the %s store', (kind) => {
     expect((await t.app.inject('/v1/events?action=idem.test')).json().events).toHaveLength(1)
   })
 
-  it('normalizes the seed payload shapes', async () => {
-    await post({ userId: 'camel-user', action: 'seed.camel', resourceType: 'doc', resourceId: 'd1', ipAddress: '198.51.100.1', details: { a: 1 }, errorMessage: 'nope', success: false })
+  it('normalizes the legacy payload shapes', async () => {
+    await post({ userId: 'camel-user', action: 'legacy.camel', resourceType: 'doc', resourceId: 'd1', ipAddress: '198.51.100.1', details: { a: 1 }, errorMessage: 'nope', success: false })
     await post({ user_id: 'snake-user', event_type: 'permanent_ban_applied', event_category: 'critical', resource_type: 'account' })
     await post({ token_id: 'test-token', subject: 'user:test', event_type: 'generated', timestamp: 1234567890 })
     const camel = (await t.app.inject('/v1/events?actor_id=camel-user')).json().events[0]
-    expect(camel).toMatchObject({ action: 'seed.camel', resource_type: 'doc', resource_id: 'd1', ip_address: '198.51.100.1', metadata: { a: 1 }, error_message: 'nope', success: false })
+    expect(camel).toMatchObject({ action: 'legacy.camel', resource_type: 'doc', resource_id: 'd1', ip_address: '198.51.100.1', metadata: { a: 1 }, error_message: 'nope', success: false })
     const snake = (await t.app.inject('/v1/events?actor_id=snake-user')).json().events[0]
     expect(snake).toMatchObject({ action: 'permanent_ban_applied', category: 'critical' })
     const token = (await t.app.inject('/v1/events?actor_id=user:test')).json().events[0]

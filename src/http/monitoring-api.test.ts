@@ -76,7 +76,7 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, wha
 }
 
 describe.each(kinds)('monitoring endpoints in direct mode over the %s store', (kind) => {
-  it('audit-metrics has the seed shape and counts what was stored and refused', async () => {
+  it('audit-metrics has the legacy shape and counts what was stored and refused', async () => {
     const { app } = await directService(kind)
     expect((await ingest(app, 25)).statusCode).toBe(202)
     const bad = await app.inject({ method: 'POST', url: '/v1/events', payload: [{ action: '' }, { action: 'ok.one' }] })

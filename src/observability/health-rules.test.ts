@@ -73,7 +73,7 @@ describe('health rules', () => {
     expect(evaluate(changes).status).toBe('healthy')
   })
 
-  it("a later, milder rule never overwrites a graver one (the seeds' bug: dropped > 1,000 turned critical into warning)", () => {
+  it("a later, milder rule never overwrites a graver one (a rule-by-rule status let dropped > 1,000 turn critical into warning)", () => {
     // Rules in this order: queue backed up (degraded), high failure rate (critical), dropped (warning); last-rule-wins would report "warning".
     const result = evaluate({ queue_length: 6_843, failures_last_minute: 145, recent_dropped_events: 1_247 })
     expect(result.status).toBe('critical')

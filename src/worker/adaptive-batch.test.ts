@@ -3,7 +3,7 @@ import { batchSizeFor } from './adaptive-batch.js'
 import { backoffDelayMs } from './backoff.js'
 
 describe('adaptive batch size', () => {
-  it('follows the seeds tiers: 100 below 1,000 queued, 300 below 5,000, 1,000 above', () => {
+  it("follows the legacy processor's tiers: 100 below 1,000 queued, 300 below 5,000, 1,000 above", () => {
     expect(batchSizeFor(0)).toBe(100)
     expect(batchSizeFor(999)).toBe(100)
     expect(batchSizeFor(1_000)).toBe(300)

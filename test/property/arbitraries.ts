@@ -11,7 +11,7 @@ import { isIP } from 'node:net'
 import fc from 'fast-check'
 import { ERROR_CATALOG } from '../../src/errors.js'
 import { normalizeIpAddress } from '../../src/event/ip.js'
-import { INPUT_FIELDS, SEED_ALIASES } from '../../src/event/normalize.js'
+import { INPUT_FIELDS, LEGACY_ALIASES } from '../../src/event/normalize.js'
 import { EVENT_FIELDS, type AuditEvent, type FieldError } from '../../src/event/types.js'
 import { TEXT_LIMITS, validateEvent } from '../../src/event/validate.js'
 
@@ -72,7 +72,7 @@ export function edgeNumber(receivedAtMs: number): fc.Arbitrary<number> {
 
 export type CanonicalName = (typeof INPUT_FIELDS)[number]
 
-export const ALIAS_NAMES = Object.keys(SEED_ALIASES)
+export const ALIAS_NAMES = Object.keys(LEGACY_ALIASES)
 
 /** Names that are neither fields nor aliases, but likely to confuse: prototype keys, typos, server fields. */
 export const ODD_NAMES = [
@@ -176,7 +176,7 @@ function nest(depth: number, leaf: unknown): Record<string, unknown> {
 
 /** A value of the field's documented type and range, for events that ought to be accepted. */
 export function validFieldValue(name: string, receivedAtMs: number): fc.Arbitrary<unknown> {
-  const canonical = (Object.hasOwn(SEED_ALIASES, name) ? SEED_ALIASES[name]?.canonical : undefined) ?? name
+  const canonical = (Object.hasOwn(LEGACY_ALIASES, name) ? LEGACY_ALIASES[name]?.canonical : undefined) ?? name
   if (name === 'timestamp') {
     return fc.oneof(
       fc.integer({ min: 0, max: Math.floor(receivedAtMs / 1000) }),
@@ -247,7 +247,7 @@ export interface EventPlan {
 }
 
 /**
- * A JSON object shaped like an event: half the time a valid event (canonical and seed-alias
+ * A JSON object shaped like an event: half the time a valid event (canonical and legacy-alias
  * names mixed, aliases sometimes repeating the canonical value, sometimes contradicting it), the
  * rest with one to four fields replaced by hostile values or odd names.
  */

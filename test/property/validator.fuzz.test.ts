@@ -90,7 +90,7 @@ describe('validateEvent never throws and keeps its promises', () => {
   }, testTimeoutMs(anything))
 
   const eventShaped: Budget = { ciRuns: 4_000, ciSeconds: 12 }
-  it('for event-shaped JSON: canonical and seed-alias fields, edge values, odd names', () => {
+  it('for event-shaped JSON: canonical and legacy-alias fields, edge values, odd names', () => {
     fc.assert(
       fc.property(eventPlan(receivedAtMs), (plan) => {
         const input = eventFromPlan(plan)

@@ -1,5 +1,5 @@
 /**
- * Issue #3, story 3: Redis goes away in the middle of a run and comes back. A private
+ * Redis goes away in the middle of a run and comes back. A private
  * `redis-server` with `--appendonly yes --appendfsync always` (the README's no-loss setting) is
  * killed with SIGKILL while a producer logs and an `auditq worker` process drains: log() neither
  * throws nor hangs (events spill to the local journal), the worker waits and reconnects, the

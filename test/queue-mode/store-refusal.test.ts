@@ -1,5 +1,5 @@
 /**
- * Issue #3, story 4: the store refuses writes. When it refuses them for a while (the table locked,
+ * The store refuses writes. When it refuses them for a while (the table locked,
  * every statement timing out), an `auditq worker` process retries its batch with backoff, dead-
  * letters nothing, and lands the batch once the lock is gone. When it refuses one event for its
  * content (a value the validator would have stopped), that event alone goes to the dead-letter

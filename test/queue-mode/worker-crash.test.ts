@@ -1,5 +1,5 @@
 /**
- * Issue #3, story 1: an `auditq worker` process killed with SIGKILL in the middle of a run loses
+ * An `auditq worker` process killed with SIGKILL in the middle of a run loses
  * nothing and stores nothing twice. Its unacknowledged entries stay pending in the consumer group;
  * the restarted worker claims them once they have been idle `worker.claimIdleMs` (30 s, the
  * default: no variable sets it), and the primary key absorbs the batch that was committed but

@@ -1,5 +1,5 @@
 /**
- * Issue #4: `auditq worker --metrics-port` serves Prometheus metrics from the worker process; with
+ * `auditq worker --metrics-port` serves Prometheus metrics from the worker process; with
  * `--processes N` the cluster primary serves one endpoint summing every process (prom-client's
  * AggregatorRegistry over the cluster IPC channel), so one scrape target per host counts each
  * stored event once.

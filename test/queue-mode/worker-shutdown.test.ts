@@ -1,5 +1,5 @@
 /**
- * Issue #3, story 5: SIGTERM while events keep arriving. An `auditq worker` process stops reading,
+ * SIGTERM while events keep arriving. An `auditq worker` process stops reading,
  * writes and acknowledges what it holds, and exits 0 within `worker.shutdownDeadlineMs` (10 s),
  * leaving nothing pending under its consumer name; what arrives after it left waits in the queue
  * for the next worker.

@@ -152,7 +152,7 @@ describe.each(kinds)('tenant isolation over HTTP (%s store)', (kind) => {
     expect((await get(app, '/v1/events', acme.ingestKey)).status).toBe(403)
     expect((await post(app, { action: 'x' }, acme.readKey)).status).toBe(403)
     const anonymous = (await (await fetch(`${app.baseUrl}/api/v1/monitoring/health`)).json()) as Record<string, unknown>
-    // Everyone gets the seeds' shape (status and which services are up), no figures.
+    // Everyone gets the public shape (status and which services are up), no figures.
     expect(Object.keys(anonymous).sort()).toEqual(['services', 'status', 'timestamp'])
     const reader = JSON.parse((await get(app, '/api/v1/monitoring/health', acme.readKey)).text) as Record<string, unknown>
     expect(Object.keys(reader).sort()).toEqual(['services', 'status', 'timestamp'])

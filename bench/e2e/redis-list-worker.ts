@@ -1,10 +1,10 @@
 /**
- * Baseline (b), worker side: the seeds' Redis-list worker (shared/seeds/001, 002, 004), transcribed.
+ * Baseline (b), worker side: a Redis-list worker (BRPOP, adaptive multi-row INSERT), as such designs are commonly written.
  * Every loop: LLEN to pick the batch size (100 / 300 / 1,000 by queue length), BRPOP one item with
  * a 1 s timeout, and flush the buffer with one multi-row INSERT when it is full or 5 s have passed
- * since the last flush. A failed batch is pushed to a `failed` list, as the seed does.
+ * since the last flush. A failed batch is pushed to a `failed` list, as such designs do.
  *
- *   node seed-list-worker.js <redisUrl> <listKey> <databaseUrl> <schema>
+ *   node redis-list-worker.js <redisUrl> <listKey> <databaseUrl> <schema>
  * Prints `ready` once connected; SIGTERM flushes what it holds and exits.
  */
 import pg from 'pg'
@@ -13,7 +13,7 @@ import type { AuditEvent } from '../../src/event/types.js'
 import { insertValuesSql, rowValues } from './rows.js'
 
 const [redisUrl, key, databaseUrl, schema] = process.argv.slice(2)
-if (!redisUrl || !key || !databaseUrl || !schema) throw new Error('usage: seed-list-worker <redisUrl> <listKey> <databaseUrl> <schema>')
+if (!redisUrl || !key || !databaseUrl || !schema) throw new Error('usage: redis-list-worker <redisUrl> <listKey> <databaseUrl> <schema>')
 
 const BATCH_CONFIG = {
   small: { size: 100, threshold: 1000 },
