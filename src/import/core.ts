@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
 import { AuditqError } from '../errors.js'
-import { redactEvent, redactionPolicy, type RedactionOptions, type RedactionPolicy } from '../event/redact.js'
+import { uuidV8FromDigest } from '../event/derived-id.js'
+import { Intake } from '../event/intake.js'
+import { redactionPolicy, type RedactionOptions } from '../event/redact.js'
 import type { AuditEvent, FieldError } from '../event/types.js'
-import { validateEvent } from '../event/validate.js'
-import { RETENTION_ACTION } from '../integrity/chain-walker.js'
 import { insertIsolating } from '../store/isolating-insert.js'
 import type { Store } from '../store/store.js'
 
@@ -60,19 +60,16 @@ export function stableId(...parts: ReadonlyArray<string | Buffer>): string {
     hash.update(`${bytes.length}:`)
     hash.update(bytes)
   }
-  const b = hash.digest().subarray(0, 16)
-  b[6] = (b[6]! & 0x0f) | 0x80 // version 8
-  b[8] = (b[8]! & 0x3f) | 0x80 // RFC 9562 variant
-  const hex = b.toString('hex')
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+  return uuidV8FromDigest(hash.digest())
 }
 
 export class EventPreparer {
-  private readonly policy: RedactionPolicy
+  private readonly intake: Intake
   private readonly now: () => Date
 
   constructor(private readonly target: ImportTarget) {
-    this.policy = redactionPolicy(target.redaction)
+    // The SDK's own intake: validation, reserved actions and redaction are exactly what `log()` applies.
+    this.intake = new Intake({ defaultTenant: target.defaultTenant, redaction: redactionPolicy(target.redaction), onInvalid: () => undefined, onAccepted: () => undefined })
     this.now = target.now ?? (() => new Date())
   }
 
@@ -81,15 +78,7 @@ export class EventPreparer {
     if (item.parseError !== undefined) {
       return { ok: false, errors: [{ field: '(root)', rule: 'json', message: `the item is not valid JSON: ${item.parseError}` }] }
     }
-    const input = withId(item.value, item.derivedId)
-    const result = validateEvent(input, { receivedAt: this.now(), defaultTenant: this.target.defaultTenant })
-    if (!result.ok) return result
-    // Only auditq's own retention runs may write this action (verify reads it to know a cut is complete).
-    if (result.event.action === RETENTION_ACTION) {
-      return { ok: false, errors: [{ field: 'action', rule: 'reserved', message: `"${RETENTION_ACTION}" is written only by auditq's own retention runs` }] }
-    }
-    redactEvent(result.event, this.policy)
-    return result
+    return this.intake.admit(withId(item.value, item.derivedId), { receivedAt: this.now() })
   }
 
   /**
