@@ -84,6 +84,18 @@ describe(`handleAuditBatch consuming ${QUEUE} (workerd + local D1 + local queue)
     expect(await worker.sql('SELECT count(*) AS n FROM test_dead_letters')).toEqual([{ n: 0 }])
   })
 
+  it('refuses the reserved retention action from a producer writing straight to the queue, as AuditService does', async () => {
+    worker = await startWorker({ mode: 'queue' })
+    await worker.fetch('/raw', { body: { version: 1, event: { action: 'audit.retention.cleanup', actor_id: 'intruder' }, enqueued_at: 1 } })
+    const rejects = await eventually(async () => {
+      const rows = await worker!.sql<{ reason: string; errors: string }>('SELECT reason, errors FROM audit_rejects')
+      return rows.length > 0 ? rows : undefined
+    }, 'the refused message')
+    expect(rejects[0]!.reason).toBe('invalid_event')
+    expect(JSON.parse(rejects[0]!.errors)).toMatchObject([{ field: 'action', rule: 'reserved' }])
+    expect(await worker.sql("SELECT count(*) AS n FROM audit_logs WHERE action = 'audit.retention.cleanup'")).toEqual([{ n: 0 }])
+  })
+
   it('redacts secrets before storage, also for producers that write straight to the queue, and in a refused message kept in audit_rejects', async () => {
     worker = await startWorker({ mode: 'queue' })
     const secretEvent = { token_id: 't-secret', subject: 'user:s', event_type: 'generated', timestamp: 1234567890, metadata: { refresh_token: 'rt-123', nested: { password: 'hunter2' }, scope: 'read' } }

@@ -17,8 +17,8 @@
  * never holds back its batch-mates.
  */
 import type { AuditEvent, FieldError } from '../event/types.js'
-import { isSecretKey, REDACTED, redactEvent, redactionPolicy, type RedactionOptions, type RedactionPolicy } from '../event/redact.js'
-import { validateEvent } from '../event/validate.js'
+import { isSecretKey, REDACTED, redactionPolicy, type RedactionOptions, type RedactionPolicy } from '../event/redact.js'
+import { Intake } from '../event/intake.js'
 import { insertIsolating } from '../store/isolating-insert.js'
 import type { D1Database, Message, MessageBatch } from './bindings.js'
 import { chunkJson, D1EventWriter } from './d1/writer.js'
@@ -74,7 +74,10 @@ export async function handleAuditBatch(batch: MessageBatch<unknown>, db: D1Datab
   }
 
   const redaction = redactionPolicy(options.redaction)
-  const prepared = await Promise.all(batch.messages.map((message) => prepare(message, options.defaultTenant, redaction)))
+  // The intake every runtime shares: a producer writing straight to the queue gets the same
+  // validation, reserved-action check and redaction as one going through `AuditService`.
+  const intake = new Intake({ ...(options.defaultTenant === undefined ? {} : { defaultTenant: options.defaultTenant }), redaction, onInvalid: () => undefined, onAccepted: () => undefined })
+  const prepared = await Promise.all(batch.messages.map((message) => prepare(message, intake)))
   const events = prepared.filter((p) => p.state === 'event')
   const rejects = prepared.filter((p) => p.state === 'rejected')
   for (const p of prepared) if (p.state === 'retry') retry(p.message, p.why)
@@ -105,7 +108,7 @@ export async function handleAuditBatch(batch: MessageBatch<unknown>, db: D1Datab
   return result
 }
 
-async function prepare(message: Message<unknown>, defaultTenant: string | undefined, redaction: RedactionPolicy): Promise<Prepared> {
+async function prepare(message: Message<unknown>, intake: Intake): Promise<Prepared> {
   const envelope = readEnvelope(message.body)
   if (envelope.kind === 'unknown_version') return { message, state: 'retry', why: `envelope version ${String(envelope.version)} is newer than this consumer understands` }
   if (envelope.kind === 'malformed') {
@@ -123,9 +126,8 @@ async function prepare(message: Message<unknown>, defaultTenant: string | undefi
     receivedAt = new Date(ms)
   }
   if (input.id === undefined || input.id === null) input.id = await eventIdForMessage(message.id)
-  const validated = validateEvent(input, { receivedAt, defaultTenant })
+  const validated = intake.admit(input, { receivedAt })
   if (!validated.ok) return { message, state: 'rejected', reason: 'invalid_event', errors: validated.errors }
-  redactEvent(validated.event, redaction)
   return { message, state: 'event', event: validated.event }
 }
 

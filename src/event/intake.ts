@@ -62,8 +62,8 @@ export async function routeByCriticality(events: AuditEvent[], routes: { critica
 }
 
 export interface IntakeOptions {
-  /** Tenant for events that name none and come without a bound tenant. */
-  defaultTenant: string
+  /** Tenant for events that name none and come without a bound tenant (validation's own default when absent). */
+  defaultTenant?: string
   redaction: RedactionPolicy
   /** Told of every refused event with the rule of its first error (for per-rule counters). */
   onInvalid(rule: string): void
