@@ -32,9 +32,16 @@ describe('config', () => {
       AUDITQ_EXPORT_IDLE_TIMEOUT_MS: '5000',
       AUDITQ_VERIFY_MAX_CONCURRENT: '1',
       AUDITQ_REPORTS_MAX_PER_TENANT: '2',
+      AUDITQ_DATABASE_READ_URL: 'postgres://replica:5432/audit',
+      AUDITQ_READ_REPLICA_MAX_LAG_MS: '2500',
+      AUDITQ_READ_REPLICA_PROBE_MS: '500',
     }
     const config = loadConfig(configFromEnv(env))
-    expect(config.reads).toEqual({ poolMax: 4, statementTimeoutMs: 15_000, exportMaxConcurrent: 3, exportMaxPerTenant: 2, exportIdleTimeoutMs: 5_000, verifyMaxConcurrent: 1 })
+    expect(config.reads).toEqual({
+      poolMax: 4, statementTimeoutMs: 15_000, exportMaxConcurrent: 3, exportMaxPerTenant: 2, exportIdleTimeoutMs: 5_000, verifyMaxConcurrent: 1,
+      replicaUrl: 'postgres://replica:5432/audit', replicaMaxLagMs: 2_500, replicaProbeMs: 500,
+    })
+    expect(() => loadConfig(configFromEnv({ AUDITQ_DATABASE_READ_URL: 'mysql://x' }))).toThrowError(/reads\.replicaUrl/)
     expect(config.reports.maxPerTenant).toBe(2)
     expect(() => loadConfig(configFromEnv({ AUDITQ_DATABASE_READ_POOL_MAX: '0' }))).toThrowError(/reads\.poolMax/)
   })

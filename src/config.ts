@@ -306,6 +306,16 @@ const configSchema = z.strictObject({
       exportIdleTimeoutMs: z.coerce.number().int().min(100).default(30_000),
       /** Chain verifications at once per process, all tenants together; each tenant runs one at a time. */
       verifyMaxConcurrent: z.coerce.number().int().min(1).max(16).default(2),
+      /**
+       * A PostgreSQL streaming replica that answers reads (query, export, reports, verify) while it
+       * is at most `replicaMaxLagMs` behind; the primary answers them otherwise. Writes, the chain,
+       * retention and API keys always use the primary.
+       */
+      replicaUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://').optional(),
+      /** A replica further behind than this is not read from (reads go to the primary until it catches up). */
+      replicaMaxLagMs: z.coerce.number().int().min(0).default(10_000),
+      /** How often the replica's replay position is compared with the primary's. */
+      replicaProbeMs: z.coerce.number().int().min(100).default(1_000),
     })
     .prefault({}),
 })

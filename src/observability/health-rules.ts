@@ -1,5 +1,6 @@
 import type { Config } from '../config.js'
 import type { RedisLoss } from '../queue/redis-streams/index.js'
+import type { ReadReplicaStatus } from '../store/store.js'
 import type { PipelineFigures } from './figures.js'
 import type { SpillReading } from './reading.js'
 
@@ -28,6 +29,7 @@ export type RuleName =
   | 'spill_replay_failing'
   | 'spill_checkpoint_failing'
   | 'redis_data_lost'
+  | 'read_replica_unused'
 
 export interface Finding {
   rule: RuleName
@@ -47,6 +49,8 @@ export interface HealthInput extends PipelineFigures {
   spill?: Pick<SpillReading, 'refusing' | 'replayFailing' | 'checkpointFailing'> | null
   /** Queue mode: losses Redis caused, held until an operator acknowledges them. */
   redis_losses?: readonly Pick<RedisLoss, 'eventsExposed' | 'cause' | 'detectedAt'>[] | null
+  /** A configured read replica's state; absent or null without one. */
+  read_replica?: Pick<ReadReplicaStatus, 'inUse' | 'reason' | 'lagSeconds' | 'maxLagSeconds' | 'lastError'> | null
 }
 
 export interface Evaluation {
@@ -147,6 +151,20 @@ export function evaluateHealth(input: HealthInput, thresholds: Thresholds): Eval
     const latest = losses[losses.length - 1]!
     add('redis_data_lost', 'critical', `redis lost queued events: about ${n(exposed)} acknowledged events were in the queue and are gone (${losses.length === 1 ? 'detected' : `${losses.length} losses, latest`} ${latest.detectedAt})`,
       `Redis lost the queue (${latest.cause}): about ${n(exposed)} events that callers were told were accepted never reached the store. Turn on persistence (appendonly yes), find what was lost around ${latest.detectedAt} from the producers' logs, then acknowledge with \`auditq queue ack-loss\`.`)
+  }
+  // A warning, not worse: reads still work (from the primary). It pages because a replica that is
+  // never used is capacity paid for and load the primary carries without anyone deciding so.
+  const replica = input.read_replica
+  if (replica && !replica.inUse) {
+    const why = replica.reason === 'too_far_behind'
+      ? `it is ${n((replica.lagSeconds ?? 0) * 1000)} ms behind (limit ${n(replica.maxLagSeconds * 1000)} ms)`
+      : replica.reason === 'not_a_standby'
+        ? 'the read URL names a server that is not a streaming standby'
+        : replica.reason === 'not_probed'
+          ? 'it has not been checked yet'
+          : `it cannot be reached (${replica.lastError ?? 'no answer'})`
+    add('read_replica_unused', 'warning', `read replica not used: ${why}; reads go to the primary`,
+      'Reads (query, export, reports, verify) fall back to the primary while the replica is unusable. Check the replica (replication running, `pg_stat_replication` on the primary, its disk and network); it is used again as soon as it is within the lag limit.')
   }
 
   const status = worstStatus(findings.map((f) => f.status))

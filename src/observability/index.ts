@@ -38,6 +38,7 @@ export async function startMonitoring(deps: MonitoringDependencies): Promise<Mon
   const metrics = deps.metrics ?? new ServiceMetrics(newRegistry())
   const store = deps.store ?? deps.audit.store
   metrics.observeChainWrites(store)
+  metrics.observeReadReplica(store)
   // Queue rules describe the shared queue: every service of one queue uses the same key, so a
   // receiver merges their notices. In direct mode each instance is its own pipeline.
   const source = queueMode ? `queue ${config.queue.prefix}/${config.queue.name}` : `direct ${hostname()}:${config.port}`

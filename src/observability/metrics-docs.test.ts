@@ -11,7 +11,12 @@ describe('docs/monitoring.md', () => {
   it('lists every auditq_* metric the service and workers register', async () => {
     const registry = newRegistry()
     // A store that reports chain writes adds its counter (PostgreSQL's does).
-    new ServiceMetrics(registry).observeChainWrites({ chainWriteStats: () => ({ linkOffers: 0, linkOffersTaken: 0 }) })
+    const metrics = new ServiceMetrics(registry)
+    metrics.observeChainWrites({ chainWriteStats: () => ({ linkOffers: 0, linkOffersTaken: 0 }) })
+    // So does a PostgreSQL store with a read replica.
+    metrics.observeReadReplica({
+      readReplicaStatus: () => ({ inUse: true, reason: null, lagSeconds: 0, lagBytes: 0, fallbacks: 0, lastError: null, maxLagSeconds: 10 }),
+    })
     const names = (await registry.getMetricsAsJSON()).map((metric) => metric.name).filter((name) => name.startsWith('auditq_'))
     expect(names.length).toBeGreaterThan(20)
     for (const name of names) expect(monitoring, name).toContain(`\`${name}\``)
@@ -32,7 +37,8 @@ describe('docs/monitoring.md', () => {
     )
     const fault = { errno: 'ENOSPC', message: 'no space left on device', since: '2026-01-01T00:00:00.000Z' }
     const spill = { refusing: fault, replayFailing: fault, checkpointFailing: fault }
-    const redisDown = evaluateHealth({ ...everythingInput(), redis: 'unreachable', spill }, loadConfig({}).monitoring.thresholds)
+    const read_replica = { inUse: false, reason: 'unreachable' as const, lagSeconds: null, maxLagSeconds: 10, lastError: 'connect ECONNREFUSED' }
+    const redisDown = evaluateHealth({ ...everythingInput(), redis: 'unreachable', spill, read_replica }, loadConfig({}).monitoring.thresholds)
     const fired = new Set([...everything.findings, ...redisDown.findings].map((f) => f.rule))
     expect([...fired].sort()).toEqual([...ALL_RULES].sort())
   })

@@ -68,6 +68,46 @@ export class BatchMetrics {
     })
   }
 
+  /** A read replica's state, read at scrape time; nothing is registered without one. */
+  observeReadReplica(store: Pick<Store, 'readReplicaStatus'>): void {
+    const status = store.readReplicaStatus?.bind(store)
+    if (!status?.()) return
+    const registers = [this.registry]
+    new Gauge({
+      name: 'auditq_read_replica_lag_seconds',
+      help: 'PostgreSQL read replica: upper bound on how far behind the primary it was at the last probe (-1 when it could not be measured).',
+      registers,
+      collect() {
+        this.set(status()?.lagSeconds ?? -1)
+      },
+    })
+    new Gauge({
+      name: 'auditq_read_replica_lag_bytes',
+      help: 'PostgreSQL read replica: WAL bytes it had still to replay at the last probe (-1 when unknown).',
+      registers,
+      collect() {
+        this.set(status()?.lagBytes ?? -1)
+      },
+    })
+    new Gauge({
+      name: 'auditq_read_replica_in_use',
+      help: 'PostgreSQL read replica: 1 while reads go to it, 0 while they fall back to the primary.',
+      registers,
+      collect() {
+        this.set(status()?.inUse ? 1 : 0)
+      },
+    })
+    new Counter({
+      name: 'auditq_read_replica_fallbacks_total',
+      help: 'PostgreSQL read replica: reads the primary answered because the replica was unusable or failed them.',
+      registers,
+      collect() {
+        this.reset()
+        this.inc(status()?.fallbacks ?? 0)
+      },
+    })
+  }
+
   recordWorkerBatch(report: BatchReport): void {
     this.batchSize.labels('worker').observe(report.size)
     this.batchDuration.labels('worker').observe(report.durationMs / 1000)
@@ -229,4 +269,4 @@ export class ServiceMetrics extends BatchMetrics {
   }
 }
 
-export const ALL_RULES: RuleName[] = ['store_unreachable', 'redis_unreachable', 'no_live_worker', 'queue_backed_up', 'oldest_event_too_old', 'high_failure_rate', 'events_dropped', 'dead_letters', 'events_spilled_waiting', 'spill_refusing', 'spill_replay_failing', 'spill_checkpoint_failing', 'redis_data_lost']
+export const ALL_RULES: RuleName[] = ['store_unreachable', 'redis_unreachable', 'no_live_worker', 'queue_backed_up', 'oldest_event_too_old', 'high_failure_rate', 'events_dropped', 'dead_letters', 'events_spilled_waiting', 'spill_refusing', 'spill_replay_failing', 'spill_checkpoint_failing', 'redis_data_lost', 'read_replica_unused']

@@ -3,7 +3,7 @@ import type { QueueCounters, RedisLoss, WorkerFigures } from '../queue/redis-str
 import type { SpillStats } from '../queue/spill/index.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
 import type { LoggerStatsSnapshot } from '../sdk/stats.js'
-import type { Store } from '../store/store.js'
+import type { ReadReplicaStatus, Store } from '../store/store.js'
 import { withDeadline } from '../util/deadline.js'
 import { decodeHeartbeat } from '../worker/heartbeat.js'
 
@@ -45,6 +45,8 @@ export interface PipelineReading {
   redisLosses: RedisLoss[] | null
   /** This process's spill journal (queue mode). */
   spill: SpillReading | null
+  /** PostgreSQL with a read replica configured: whether reads use it; null otherwise. */
+  readReplica?: ReadReplicaStatus | null
 }
 
 /** A fault the spill journal lives with right now: the cause's errno and message. */
@@ -93,6 +95,7 @@ export function pipelineReader(sources: ReadingSources): () => Promise<PipelineR
       redisLossWindow: queue ? queue.redisLossWindow : null,
       redisLosses: queue ? queue.losses : null,
       spill: spillReading(sdk.spill),
+      readReplica: sources.store.readReplicaStatus?.() ?? null,
     }
   }
 }

@@ -198,6 +198,7 @@ async function startWorker(options: WorkerOptions, lifecycle: Lifecycle): Promis
   const store = await openStore({ ...storeLocation(config), logger })
   lifecycle.add('store', () => store.close())
   metrics.observeChainWrites(store)
+  metrics.observeReadReplica(store)
   // Read before the runtime starts, so a bad key fails the start before anything is consumed.
   const signingKey = await loadSigningKey(config.integrity)
   const runtime = await startWorkerRuntime({

@@ -1,3 +1,4 @@
+import { AuditqError } from '../errors.js'
 import type { Config } from '../config.js'
 import type { Logger } from '../util/logger.js'
 import type { EmbeddedDriverSetting } from './embedded/sqlite-driver.js'
@@ -14,6 +15,8 @@ export interface OpenStoreOptions {
   applicationName?: string
   /** PostgreSQL read pool (query, export, reports, verify): its size and statement timeout. */
   reads?: { poolMax: number; statementTimeoutMs: number } | undefined
+  /** PostgreSQL streaming replica for reads, and when it is too far behind to use. */
+  readReplica?: { url: string; maxLagMs: number; probeEveryMs: number } | undefined
   /** Receives driver-level warnings (e.g. a pooled connection dropped while idle). */
   logger?: Logger
 }
@@ -26,6 +29,9 @@ export function storeLocation(config: Config): OpenStoreOptions {
     dataDir: config.dataDir,
     embeddedDriver: config.embeddedDriver,
     reads: { poolMax: config.reads.poolMax, statementTimeoutMs: config.reads.statementTimeoutMs },
+    readReplica: config.reads.replicaUrl
+      ? { url: config.reads.replicaUrl, maxLagMs: config.reads.replicaMaxLagMs, probeEveryMs: config.reads.replicaProbeMs }
+      : undefined,
   }
 }
 
@@ -35,6 +41,9 @@ export function storeLocation(config: Config): OpenStoreOptions {
  */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   let store: Store
+  if (options.readReplica && !options.databaseUrl) {
+    throw new AuditqError('AUDITQ_CONFIG', 'reads.replicaUrl (AUDITQ_DATABASE_READ_URL): a read replica needs a PostgreSQL primary (AUDITQ_DATABASE_URL); the embedded store has none')
+  }
   if (options.databaseUrl) {
     const { createPostgresStore } = await import('./postgres/postgres-store.js')
     store = await createPostgresStore({
@@ -43,6 +52,9 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       ...(options.databaseSchema ? { schema: options.databaseSchema } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.reads ? { readPoolMax: options.reads.poolMax, readStatementTimeoutMs: options.reads.statementTimeoutMs } : {}),
+      ...(options.readReplica
+        ? { readReplica: { connectionString: options.readReplica.url, maxLagMs: options.readReplica.maxLagMs, probeEveryMs: options.readReplica.probeEveryMs } }
+        : {}),
     })
   } else {
     const { createEmbeddedStore } = await import('./embedded/embedded-store.js')

@@ -22,6 +22,33 @@ export interface Page {
   next?: CursorPosition
 }
 
+/**
+ * Where a read may be answered. `replica-ok` (the default) lets a PostgreSQL store with a read
+ * replica answer from it, at most its documented staleness behind; `primary` is for a caller that
+ * must see its own writes. Stores without a replica answer both the same way.
+ */
+export interface ReadOptions {
+  consistency?: 'replica-ok' | 'primary'
+}
+
+export type ReplicaUnusableReason = 'not_probed' | 'unreachable' | 'not_a_standby' | 'too_far_behind' | 'read_failed'
+
+export interface ReadReplicaStatus {
+  /** Reads are currently sent to the replica. */
+  inUse: boolean
+  /** Why they are not, when they are not. */
+  reason: ReplicaUnusableReason | null
+  /** Upper bound on how stale the replica was at the last probe; null before a successful probe. */
+  lagSeconds: number | null
+  /** WAL bytes the replica had still to replay at the last probe. */
+  lagBytes: number | null
+  /** Reads sent to the primary because the replica was unusable or a read on it failed. */
+  fallbacks: number
+  /** The last probe's or failed read's error message, if any. */
+  lastError: string | null
+  maxLagSeconds: number
+}
+
 export interface InsertResult {
   /** Rows written by this call. */
   inserted: number
@@ -50,8 +77,9 @@ export interface Store {
   /** Inserts all events in one transaction; idempotent on `id`. */
   insertBatch(events: readonly AuditEvent[]): Promise<InsertResult>
   /** Newest first, keyset-paginated. `limit` is trusted: callers bound it. */
-  query(filter: EventFilter, page: PageRequest): Promise<Page>
-  getById(id: string, filter?: Pick<EventFilter, 'tenant_id'>): Promise<AuditEvent | null>
+  query(filter: EventFilter, page: PageRequest, options?: ReadOptions): Promise<Page>
+  /** With a replica, an id it has not replayed yet is looked up on the primary before saying null. */
+  getById(id: string, filter?: Pick<EventFilter, 'tenant_id'>, options?: ReadOptions): Promise<AuditEvent | null>
   /** Every matching event, newest first, in constant memory (for export). */
   stream(filter: EventFilter): AsyncIterable<AuditEvent>
   /**
@@ -71,6 +99,8 @@ export interface Store {
   readonly keys: KeyStore
   /** Hash chain, checkpoints and retention. Both real stores implement it. */
   readonly integrity?: IntegrityStore & RetentionStore
+  /** PostgreSQL with a read URL: whether reads use the replica and how far behind it is. */
+  readReplicaStatus?(): ReadReplicaStatus | undefined
   /** How this process's chained inserts went, for metrics; stores with nothing to tell omit it. */
   chainWriteStats?(): ChainWriteStats
 }

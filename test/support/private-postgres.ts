@@ -11,6 +11,7 @@ import { chownSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import pg from 'pg'
 import { freePort } from './free-port.js'
 
 const run = promisify(execFile)
@@ -33,18 +34,56 @@ export function privatePostgresAvailable(): boolean {
 }
 
 export async function startPrivatePostgres(): Promise<PrivatePostgres> {
-  const dir = mkdtempSync(join(tmpdir(), 'auditq-pg-'))
-  const user = process.getuid?.() === 0 ? owner() : undefined
-  if (user) chownSync(dir, user.uid, user.gid)
+  const { dir, exec } = privateDir()
   const data = join(dir, 'data')
-  const as = user ? { uid: user.uid, gid: user.gid } : {}
-  const exec = (file: string, args: string[]) => run(file, args, { ...as, env: { ...process.env, LC_ALL: 'C' }, timeout: 60_000 })
   try {
+    // initdb's trust setup also lets 127.0.0.1 connect for replication (pg_basebackup, standbys).
     await exec('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8'])
   } catch (error) {
     rmSync(dir, { recursive: true, force: true })
     throw error
   }
+  return serve(dir, data, exec)
+}
+
+/**
+ * A streaming replica of `primary`: `pg_basebackup -R` into a directory of its own, started on a
+ * port of its own as a hot standby. `pauseReplay`/`resumeReplay` hold back what it shows, which is
+ * how tests make it lag on purpose.
+ */
+export async function startReplicaOf(primary: PrivatePostgres): Promise<PrivatePostgres & { pauseReplay(): Promise<void>; resumeReplay(): Promise<void> }> {
+  const { dir, exec } = privateDir()
+  const data = join(dir, 'data')
+  try {
+    await exec('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', data, '-R', '-X', 'stream', '--no-sync'])
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true })
+    throw error
+  }
+  const server = await serve(dir, data, exec)
+  const sql = async (text: string) => {
+    const client = new pg.Client({ connectionString: server.url })
+    await client.connect()
+    try {
+      await client.query(text)
+    } finally {
+      await client.end()
+    }
+  }
+  return { ...server, pauseReplay: () => sql('SELECT pg_wal_replay_pause()'), resumeReplay: () => sql('SELECT pg_wal_replay_resume()') }
+}
+
+type Exec = (file: string, args: string[]) => Promise<unknown>
+
+function privateDir(): { dir: string; exec: Exec } {
+  const dir = mkdtempSync(join(tmpdir(), 'auditq-pg-'))
+  const user = process.getuid?.() === 0 ? owner() : undefined
+  if (user) chownSync(dir, user.uid, user.gid)
+  const as = user ? { uid: user.uid, gid: user.gid } : {}
+  return { dir, exec: (file, args) => run(file, args, { ...as, env: { ...process.env, LC_ALL: 'C' }, timeout: 60_000 }) }
+}
+
+async function serve(dir: string, data: string, exec: Exec): Promise<PrivatePostgres> {
   const port = await freePort()
   const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c max_connections=40 -c shared_buffers=16MB`
   const pgCtl = (args: string[]) => exec('pg_ctl', ['-D', data, '-w', '-t', '60', ...args])

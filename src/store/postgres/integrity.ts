@@ -63,11 +63,11 @@ export class PostgresIntegrity implements IntegrityStore, RetentionStore {
 
   /** Writes, checkpoints and retention. */
   private readonly pool: pg.Pool
-  /** Verify's snapshots: the read pool, under its statement timeout. */
-  private readonly readPool: pg.Pool
+  /** Verify's snapshots: the read pool (or a read replica), under its statement timeout. */
+  private readonly readPool: Pick<pg.Pool, 'connect'>
 
   constructor(
-    pools: { write: pg.Pool; read: pg.Pool },
+    pools: { write: pg.Pool; read: Pick<pg.Pool, 'connect'> },
     private readonly settings: { schema: string; chunkRows: number },
   ) {
     this.pool = pools.write

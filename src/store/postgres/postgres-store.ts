@@ -12,7 +12,7 @@ import type { EventFilter } from '../../query/event-filter.js'
 import type { ReportData, ReportOptions } from '../../report/model.js'
 import type { Logger } from '../../util/logger.js'
 import { runMigrations } from '../migrate.js'
-import type { ChainWriteStats, InsertResult, MigrationReport, Page, PageRequest, Store, StoreErrorKind } from '../store.js'
+import type { ChainWriteStats, InsertResult, MigrationReport, Page, PageRequest, ReadOptions, ReadReplicaStatus, Store, StoreErrorKind } from '../store.js'
 import { classifyPostgresError } from './classify-error.js'
 import { insertChained } from './chained-insert.js'
 import { ChainHeadCache } from './head-cache.js'
@@ -20,6 +20,7 @@ import { PostgresIntegrity } from './integrity.js'
 import { PostgresKeyStore } from './key-store.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
 import { fetchRows } from './read-session.js'
+import { ReplicaRouter } from './replica-router.js'
 import { postgresReport } from './report.js'
 import {
   buildSelect,
@@ -46,6 +47,11 @@ export interface PostgresStoreOptions {
   readPoolMax?: number
   /** `statement_timeout` on every read connection; reports set their own per transaction. */
   readStatementTimeoutMs?: number
+  /**
+   * A streaming replica for reads (query, export, reports, verify): used while it is at most
+   * `maxLagMs` behind, the primary's read pool otherwise (replica-router.ts).
+   */
+  readReplica?: { connectionString: string; maxLagMs: number; probeEveryMs: number }
   applicationName?: string
   /** Waiting for a pooled client or a new connection; beyond this the store counts as down. */
   connectTimeoutMs?: number
@@ -104,15 +110,16 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   if (!Number.isInteger(readStatementTimeoutMs) || readStatementTimeoutMs < 1) {
     throw new AuditqError('AUDITQ_CONFIG', `readStatementTimeoutMs: must be a positive integer; got ${readStatementTimeoutMs}`)
   }
-  const makePool = (role: { max: number; applicationName: string; settings: string }) => {
+  const makePool = (role: { max: number; applicationName: string; settings: string; connection?: { connectionString: string; extraOptions: string } }) => {
+    const target = role.connection ?? { connectionString, extraOptions }
     const pool = new pg.Pool({
-      connectionString,
+      connectionString: target.connectionString,
       max: role.max,
       application_name: role.applicationName,
       connectionTimeoutMillis: connectTimeoutMs,
       idleTimeoutMillis: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
       // Ours come last so a URL's own `options` (e.g. statement_timeout) can never move the schema.
-      options: [extraOptions, `-c search_path=${schema} -c TimeZone=UTC`, role.settings].filter(Boolean).join(' '),
+      options: [target.extraOptions, `-c search_path=${schema} -c TimeZone=UTC`, role.settings].filter(Boolean).join(' '),
     })
     // Without a listener an idle connection's error (server restart, network drop) would crash the
     // process. The pool has already discarded that connection and opens a new one on demand; the
@@ -135,7 +142,23 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   // API key lookups get two connections of their own: rare once the resolver caches them, but a
   // request waits on one, so it must never queue behind an export or a batch insert.
   const keysPool = makePool({ max: 2, applicationName: `${applicationName}-keys`, settings: '' })
-  return new PostgresStore({ write: pool, read: readPool, keys: keysPool }, {
+  let replica: { pool: pg.Pool; router: ReplicaRouter } | undefined
+  if (options.readReplica) {
+    const split = splitStartupOptions(options.readReplica.connectionString)
+    const replicaPool = makePool({
+      max: options.readPoolMax ?? DEFAULTS.readPoolMax,
+      applicationName: `${applicationName}-replica`,
+      settings: `-c statement_timeout=${readStatementTimeoutMs}`,
+      connection: split,
+    })
+    const router = new ReplicaRouter(readPool, replicaPool, {
+      maxLagMs: options.readReplica.maxLagMs,
+      probeEveryMs: options.readReplica.probeEveryMs,
+      logger: options.logger,
+    })
+    replica = { pool: replicaPool, router }
+  }
+  return new PostgresStore({ write: pool, read: readPool, keys: keysPool, ...(replica ? { replica } : {}) }, {
     description: describeConnection(options.connectionString),
     schema,
     pingTimeoutMs: options.pingTimeoutMs ?? DEFAULTS.pingTimeoutMs,
@@ -198,19 +221,32 @@ export class PostgresStore implements Store {
   private readonly readPool: pg.Pool
   /** API key lookups (see `keys`). */
   private readonly keysPool: pg.Pool
+  /** A streaming replica and what decides whether reads use it; absent without a read URL. */
+  private readonly replica: { pool: pg.Pool; router: ReplicaRouter } | undefined
+  /** Where multi-statement reads take their client: the replica's pool or the primary's read pool. */
+  private readonly reads: Pick<pg.Pool, 'connect'>
   readonly keys: PostgresKeyStore
 
   constructor(
-    pools: { write: pg.Pool; read: pg.Pool; keys: pg.Pool },
+    pools: { write: pg.Pool; read: pg.Pool; keys: pg.Pool; replica?: { pool: pg.Pool; router: ReplicaRouter } },
     private readonly settings: Settings,
   ) {
     this.pool = pools.write
     this.readPool = pools.read
     this.keysPool = pools.keys
+    this.replica = pools.replica
+    const router = pools.replica?.router
+    this.reads = router ? { connect: () => router.connect() } : pools.read
     this.keys = new PostgresKeyStore(pools.keys)
     this.description = settings.description
     this.schemaName = settings.schema
-    this.integrity = new PostgresIntegrity(pools, { schema: settings.schema, chunkRows: settings.streamChunkRows })
+    this.integrity = new PostgresIntegrity({ write: pools.write, read: this.reads }, { schema: settings.schema, chunkRows: settings.streamChunkRows })
+  }
+
+  /** One single-statement read, on the replica when it may answer (see replica-router.ts). */
+  private read<T>(fn: (pool: pg.Pool) => Promise<T>, options?: ReadOptions): Promise<T> {
+    if (!this.replica || options?.consistency === 'primary') return fn(this.readPool)
+    return this.replica.router.read(fn)
   }
 
   async migrate(): Promise<MigrationReport> {
@@ -218,7 +254,11 @@ export class PostgresStore implements Store {
       schema: this.settings.schema,
       lockTimeoutMs: this.settings.migrationLockTimeoutMs,
     })
-    return runMigrations(target, POSTGRES_MIGRATIONS)
+    const report = await runMigrations(target, POSTGRES_MIGRATIONS)
+    // Probe once before the first read so a healthy replica is used from the start; the timer then
+    // keeps the verdict current. A replica that is down now only means reads start on the primary.
+    await this.replica?.router.start()
+    return report
   }
 
   /**
@@ -235,23 +275,26 @@ export class PostgresStore implements Store {
   }
 
   /** Reads `limit + 1` rows: the extra one only says whether a next page exists. */
-  async query(filter: EventFilter, page: PageRequest): Promise<Page> {
+  async query(filter: EventFilter, page: PageRequest, options?: ReadOptions): Promise<Page> {
     const { text, values } = buildSelect(filter, page.after, page.limit + 1)
-    const { rows } = await this.readPool.query<AuditRow>(text, values)
+    const { rows } = await this.read((pool) => pool.query<AuditRow>(text, values), options)
     const events = rows.slice(0, page.limit).map(fromRow)
     const last = events.at(-1)
     if (rows.length <= page.limit || !last) return { events }
     return { events, next: { occurred_at: last.occurred_at, id: last.id } }
   }
 
-  async getById(id: string, filter?: Pick<EventFilter, 'tenant_id'>): Promise<AuditEvent | null> {
+  async getById(id: string, filter?: Pick<EventFilter, 'tenant_id'>, options?: ReadOptions): Promise<AuditEvent | null> {
     // The column is uuid: anything else cannot be stored, and sending it would raise 22P02.
     if (!UUID.test(id)) return null
-    const { rows } =
+    const byId = (pool: pg.Pool) =>
       filter?.tenant_id === undefined
-        ? await this.readPool.query<AuditRow>(SELECT_BY_ID_SQL, [id])
-        : await this.readPool.query<AuditRow>(SELECT_BY_ID_AND_TENANT_SQL, [id, filter.tenant_id])
-    const row = rows[0]
+        ? pool.query<AuditRow>(SELECT_BY_ID_SQL, [id])
+        : pool.query<AuditRow>(SELECT_BY_ID_AND_TENANT_SQL, [id, filter.tenant_id])
+    let row = (await this.read(byId, options)).rows[0]
+    // Someone asking for one id has usually just written it: a replica that has not replayed it
+    // yet must not answer "no such event". One primary lookup settles it.
+    if (!row && this.replica && options?.consistency !== 'primary') row = (await byId(this.readPool)).rows[0]
     return row ? fromRow(row) : null
   }
 
@@ -268,7 +311,7 @@ export class PostgresStore implements Store {
    */
   async *stream(filter: EventFilter): AsyncGenerator<AuditEvent> {
     const { text, values } = buildSelect(filter)
-    const client = await this.readPool.connect()
+    const client = await this.reads.connect()
     let broken: Error | undefined
     let open = false
     try {
@@ -291,7 +334,7 @@ export class PostgresStore implements Store {
 
   /** One REPEATABLE READ READ ONLY transaction on one client: see report.ts. */
   report(filter: EventFilter, options: ReportOptions): Promise<ReportData> {
-    return postgresReport(this.readPool, filter, options)
+    return postgresReport(this.reads, filter, options)
   }
 
   /** Bounds the whole check, waiting for a pooled client included, by `pingTimeoutMs`. */
@@ -323,13 +366,19 @@ export class PostgresStore implements Store {
 
   /** Ends the pool once; later calls wait for the same end. */
   close(): Promise<void> {
-    this.ended ??= Promise.all([this.pool.end(), this.readPool.end(), this.keysPool.end()]).then(() => undefined)
+    this.replica?.router.stop()
+    this.ended ??= Promise.all([this.pool.end(), this.readPool.end(), this.keysPool.end(), this.replica?.pool.end()]).then(() => undefined)
     return this.ended
   }
 
   /** Write pool occupancy, for health output and for tests that check clients come back. */
   poolStats(): { total: number; idle: number; waiting: number } {
     return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount }
+  }
+
+  /** The read replica's state, for metrics and health; undefined without a read URL. */
+  readReplicaStatus(): ReadReplicaStatus | undefined {
+    return this.replica?.router.status()
   }
 
   /** Read pool occupancy (query, export, reports, verify). */

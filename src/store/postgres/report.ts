@@ -14,7 +14,7 @@ import { bucketCounts, failuresByAction, TOP_COLUMNS, topValues } from './report
 /** count(*) is bigint, which node-postgres returns as a string: exact, converted once here. */
 type Count = string
 
-export async function postgresReport(pool: pg.Pool, filter: EventFilter, options: ReportOptions): Promise<ReportData> {
+export async function postgresReport(pool: Pick<pg.Pool, 'connect'>, filter: EventFilter, options: ReportOptions): Promise<ReportData> {
   const client = await pool.connect()
   let broken: Error | undefined
   try {
