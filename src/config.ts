@@ -65,6 +65,18 @@ const configSchema = z.strictObject({
       maxEventsPerCall: z.number().int().min(1).default(1_000),
       /** Run against a Redis whose maxmemory-policy evicts keys (queued events could vanish). */
       allowEvictingRedis: z.boolean().default(false),
+      /**
+       * `redisUrl` names one node of a Redis Cluster (the client discovers the rest). The queue's
+       * keys share one hash tag, so they live on one master and its replicas.
+       */
+      cluster: z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean()).default(false),
+      /**
+       * Replicas that must confirm a write (Redis `WAIT`) before it counts as accepted: with 1, a
+       * failover to that replica loses nothing acknowledged. 0 = acknowledge once the master holds it.
+       */
+      replicaAcks: z.coerce.number().int().min(0).max(10).default(0),
+      /** How long an enqueue waits for those replicas; short of them, the events spill (policy permitting) instead. */
+      replicaAckTimeoutMs: z.coerce.number().int().min(1).max(60_000).default(500),
     })
     .prefault({}),
   worker: z

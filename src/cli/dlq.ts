@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { AuditqError } from '../errors.js'
-import { connectRedis, DeadLetterQueue, queueKeys } from '../queue/redis-streams/index.js'
+import { DeadLetterQueue, openQueueClient, queueKeys } from '../queue/redis-streams/index.js'
 import { commandConfig } from './context.js'
 import { progress } from './progress.js'
 
@@ -8,7 +8,7 @@ import { progress } from './progress.js'
 async function withDeadLetters<T>(command: Command, fn: (dlq: DeadLetterQueue) => Promise<T>): Promise<T> {
   const config = commandConfig(command)
   if (!config.redisUrl) throw new AuditqError('AUDITQ_CONFIG', 'the dead-letter queue lives in Redis: set AUDITQ_REDIS_URL (or --redis-url)')
-  const redis = connectRedis(config.redisUrl, { maxRetriesPerRequest: 1 })
+  const redis = openQueueClient({ url: config.redisUrl, cluster: config.queue.cluster }, { maxRetriesPerRequest: 1 })
   try {
     return await fn(new DeadLetterQueue(redis, queueKeys({ prefix: config.queue.prefix, queue: config.queue.name })))
   } finally {

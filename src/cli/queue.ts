@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { AuditqError } from '../errors.js'
-import { acknowledgeLosses, CAUSE_TEXT, connectRedis, queueKeys, readLosses, type RedisLoss } from '../queue/redis-streams/index.js'
+import { acknowledgeLosses, CAUSE_TEXT, openQueueClient, queueKeys, type QueueRedis, readLosses, type RedisLoss } from '../queue/redis-streams/index.js'
 import { commandConfig } from './context.js'
 
 function describeLoss(loss: RedisLoss): string {
@@ -11,10 +11,10 @@ function describeLoss(loss: RedisLoss): string {
 export function registerQueue(program: Command): void {
   const queue = program.command('queue').description('the Redis queue itself (queue mode)')
 
-  const withRedis = async <T>(command: Command, fn: (redis: ReturnType<typeof connectRedis>, keys: ReturnType<typeof queueKeys>) => Promise<T>): Promise<T> => {
+  const withRedis = async <T>(command: Command, fn: (redis: QueueRedis, keys: ReturnType<typeof queueKeys>) => Promise<T>): Promise<T> => {
     const config = commandConfig(command)
     if (!config.redisUrl) throw new AuditqError('AUDITQ_CONFIG', 'the queue lives in Redis: set AUDITQ_REDIS_URL (or --redis-url)')
-    const redis = connectRedis(config.redisUrl, { maxRetriesPerRequest: 1 })
+    const redis = openQueueClient({ url: config.redisUrl, cluster: config.queue.cluster }, { maxRetriesPerRequest: 1 })
     try {
       return await fn(redis, queueKeys({ prefix: config.queue.prefix, queue: config.queue.name }))
     } finally {

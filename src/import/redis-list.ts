@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { QueueRedis } from '../queue/redis-streams/connection.js'
 import { describeErrors, emptySummary, EventPreparer, parseItem, stableId, type ImportSummary, type ImportTarget, type SourceItem } from './core.js'
 
 /**
@@ -11,7 +11,7 @@ import { describeErrors, emptySummary, EventPreparer, parseItem, stableId, type 
  * Producers still pushing to the list are unaffected: LPUSH adds at the head, LMOVE takes from the tail.
  */
 export interface RedisListImportOptions {
-  redis: Redis
+  redis: QueueRedis
   key: string
   /** Items moved and stored per round trip. */
   batch: number

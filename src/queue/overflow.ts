@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { QueueRedis } from './redis-streams/connection.js'
 import { CONFIG_DEFAULTS, type Config } from '../config.js'
 import { AuditqError } from '../errors.js'
 import type { EventOutcome } from '../event/intake.js'
@@ -6,6 +6,7 @@ import type { AuditEvent } from '../event/types.js'
 import type { Logger } from '../util/logger.js'
 import type { QueueProducer } from './queue.js'
 import { QueueMonitor, RedisStreamsProducer, type QueueCounter, type QueueKeys } from './redis-streams/index.js'
+import type { ReplicaAcks } from './redis-streams/scripts.js'
 import { errnoOf, type SpillJournal, type SpillStats } from './spill/index.js'
 import { withDeadline } from '../util/deadline.js'
 
@@ -31,9 +32,11 @@ export interface OverflowTally {
 }
 
 export interface OverflowingQueueOptions {
-  redis: Redis
+  redis: QueueRedis
   keys: QueueKeys
   capEvents?: number
+  /** Replicas that must confirm an enqueue (`WAIT`) before its events count as accepted. */
+  replicaAcks?: ReplicaAcks
   /** Open journal; closed by `close()`. */
   spill: SpillJournal
   overflowPolicy?: OverflowPolicy
@@ -72,7 +75,7 @@ export class OverflowingQueue {
 
   constructor(options: OverflowingQueueOptions) {
     const { redis, keys } = options
-    const cap = options.capEvents ? { capEvents: options.capEvents } : {}
+    const cap = { ...(options.capEvents ? { capEvents: options.capEvents } : {}), ...(options.replicaAcks ? { replicaAcks: options.replicaAcks } : {}) }
     this.producer = new RedisStreamsProducer({ redis, keys, ...cap })
     this.replayProducer = new RedisStreamsProducer({ redis, keys, ...cap, countOverflow: false })
     this.monitor = new QueueMonitor(redis, keys)

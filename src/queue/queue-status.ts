@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { QueueRedis } from './redis-streams/connection.js'
 import type { Config } from '../config.js'
 import { DeadLetterQueue, QueueMonitor, queueKeys, readLosses, type DurabilityReport, type LiveWorker, type QueueCounters, type RedisLoss, type RedisResetWatch } from './redis-streams/index.js'
 import { withDeadline } from '../util/deadline.js'
@@ -21,7 +21,7 @@ const STATUS_TIMEOUT_MS = 1_000
 
 /** Reads the queue's live state for health and monitoring; never throws (an unreachable Redis is a state). */
 export function queueStatusReader(
-  redis: Redis,
+  redis: QueueRedis,
   config: Config,
   durability?: DurabilityReport,
   /** With a watch, every reading also looks for a Redis that lost the queue; without, it only reads the recorded losses. */
@@ -58,7 +58,7 @@ export function queueStatusReader(
 }
 
 /** Stream ids are `<ms>-<seq>` by Redis' clock; compared with Redis' TIME, host clock skew does not matter. */
-async function oldestEntryAgeMs(redis: Redis, stream: string): Promise<number | null> {
+async function oldestEntryAgeMs(redis: QueueRedis, stream: string): Promise<number | null> {
   const [time, oldest] = await Promise.all([redis.time(), redis.xrange(stream, '-', '+', 'COUNT', 1)])
   const first = oldest[0]
   if (first === undefined) return null

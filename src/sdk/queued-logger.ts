@@ -1,11 +1,11 @@
 import { join, resolve } from 'node:path'
-import type { Redis } from 'ioredis'
+import type { QueueRedis } from '../queue/redis-streams/connection.js'
 import { CONFIG_DEFAULTS } from '../config.js'
 import { AuditqError } from '../errors.js'
 import { routeByCriticality, type EventOutcome } from '../event/intake.js'
 import type { AuditEvent } from '../event/types.js'
 import { OverflowingQueue } from '../queue/overflow.js'
-import { connectRedis, queueKeys } from '../queue/redis-streams/index.js'
+import { openQueueClient, queueKeys } from '../queue/redis-streams/index.js'
 import { errnoOf, SpillJournal, type SpillStats } from '../queue/spill/index.js'
 import type { Store } from '../store/store.js'
 import { BaseAuditLogger } from './base-logger.js'
@@ -23,7 +23,7 @@ export async function createQueuedAuditLogger(store: Store, options: AuditLogger
   // spills, instead of the request hanging while ioredis reconnects.
   const redis =
     queue.redis ??
-    connectRedis(options.redisUrl!, {
+    openQueueClient({ url: options.redisUrl!, cluster: queue.cluster }, {
       enableOfflineQueue: false,
       commandTimeout: queue.redisCommandTimeoutMs ?? CONFIG_DEFAULTS.queue.redisCommandTimeoutMs,
       maxRetriesPerRequest: 0,
@@ -54,7 +54,7 @@ export async function createQueuedAuditLogger(store: Store, options: AuditLogger
 }
 
 /** Resolves when connected, or after `timeoutMs` (Redis being down at start is not fatal: events spill). */
-function waitForReady(redis: Redis, timeoutMs: number): Promise<void> {
+function waitForReady(redis: QueueRedis, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve()
   return new Promise((resolve) => {
     const done = () => {
@@ -69,7 +69,7 @@ function waitForReady(redis: Redis, timeoutMs: number): Promise<void> {
 
 interface Resources extends Ownership {
   ownsRedis: boolean
-  redis: Redis
+  redis: QueueRedis
   spill: SpillJournal
 }
 
@@ -98,6 +98,9 @@ export class QueuedAuditLogger extends BaseAuditLogger {
       tally: this.counters,
       logger: this.log_,
       ...(queue.capEvents ? { capEvents: queue.capEvents } : {}),
+      ...(queue.replicaAcks
+        ? { replicaAcks: { replicas: queue.replicaAcks, timeoutMs: queue.replicaAckTimeoutMs ?? CONFIG_DEFAULTS.queue.replicaAckTimeoutMs } }
+        : {}),
       ...(queue.overflowPolicy ? { overflowPolicy: queue.overflowPolicy } : {}),
       ...(queue.blockTimeoutMs !== undefined ? { blockTimeoutMs: queue.blockTimeoutMs } : {}),
       ...(queue.replayEveryMs ? { replayEveryMs: queue.replayEveryMs } : {}),

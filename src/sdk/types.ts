@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { QueueRedis } from '../queue/redis-streams/connection.js'
 import type { AuditEventInput } from '../event/types.js'
 import type { BulkResult } from '../event/intake.js'
 import type { RedactionOptions } from '../event/redact.js'
@@ -50,7 +50,7 @@ export interface AuditLoggerOptions {
 
 export interface QueueModeOptions {
   /** Use this client instead of connecting to `redisUrl` (the logger will not close it). */
-  redis?: Redis
+  redis?: QueueRedis
   prefix?: string
   name?: string
   capEvents?: number
@@ -62,6 +62,14 @@ export interface QueueModeOptions {
   replayEveryMs?: number
   /** Commands that get no answer within this are treated as "Redis unavailable" (events spill). */
   redisCommandTimeoutMs?: number
+  /** `redisUrl` names one node of a Redis Cluster. */
+  cluster?: boolean
+  /**
+   * Replicas that must confirm each enqueue (Redis `WAIT`) before `log()` resolves; short of them
+   * within `replicaAckTimeoutMs`, the events spill to the local journal instead. Default 0.
+   */
+  replicaAcks?: number
+  replicaAckTimeoutMs?: number
 }
 
 export interface BulkOptions {

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis'
+import type { QueueRedis } from '../queue/redis-streams/connection.js'
 import type { Config } from '../config.js'
 import { AuditqError } from '../errors.js'
-import { connectRedis, readDurability, type DurabilityReport } from '../queue/redis-streams/index.js'
+import { openQueueClient, readDurability, type DurabilityReport } from '../queue/redis-streams/index.js'
 import type { QueueModeOptions } from '../sdk/queued-logger.js'
 import { withDeadline } from '../util/deadline.js'
 import type { Logger } from '../util/logger.js'
@@ -20,6 +20,9 @@ export function queueModeOptions(config: Config): { redisUrl?: string; queue?: Q
       spillDir: config.queue.spillDir ?? `${config.dataDir}/spill`,
       spillMaxBytes: config.queue.spillMaxBytes,
       replayEveryMs: config.queue.replayEveryMs,
+      cluster: config.queue.cluster,
+      replicaAcks: config.queue.replicaAcks,
+      replicaAckTimeoutMs: config.queue.replicaAckTimeoutMs,
     },
   }
 }
@@ -33,9 +36,9 @@ const DURABILITY_CHECK_TIMEOUT_MS = 3_000
  * its persistence settings is logged once, plainly. Redis being down at start is not fatal (the
  * SDK spills meanwhile): the check then runs when Redis first becomes ready.
  */
-export async function connectQueueRedis(config: Config, logger: Logger): Promise<{ redis: Redis; durability: DurabilityReport | undefined }> {
+export async function connectQueueRedis(config: Config, logger: Logger): Promise<{ redis: QueueRedis; durability: DurabilityReport | undefined }> {
   // Workers wait for Redis rather than fail each command while it reconnects.
-  const redis = connectRedis(config.redisUrl!, { maxRetriesPerRequest: null })
+  const redis = openQueueClient({ url: config.redisUrl!, cluster: config.queue.cluster }, { maxRetriesPerRequest: null })
   let lastWarned = 0
   redis.on('error', (error: Error) => {
     if (Date.now() - lastWarned < 10_000) return

@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os'
 import type { FastifyInstance } from 'fastify'
-import type { Redis } from 'ioredis'
+import type { QueueRedis } from '../queue/redis-streams/connection.js'
 import type { Registry } from 'prom-client'
 import { isLoopbackHost } from '../auth/loopback.js'
 import { startServiceAccess } from '../auth/service-access.js'
@@ -95,7 +95,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
 type Started = Pick<RunningService, 'app' | 'address' | 'store'>
 
-async function connectRedis(config: Config, logger: Logger, lifecycle: Lifecycle): Promise<{ redis: Redis; durability: DurabilityReport | undefined }> {
+async function connectRedis(config: Config, logger: Logger, lifecycle: Lifecycle): Promise<{ redis: QueueRedis; durability: DurabilityReport | undefined }> {
   const connected = await connectQueueRedis(config, logger)
   lifecycle.add('redis', () => connected.redis.disconnect())
   return connected

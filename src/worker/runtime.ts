@@ -1,5 +1,5 @@
 import { hostname } from 'node:os'
-import type { Redis } from 'ioredis'
+import type { QueueRedis } from '../queue/redis-streams/connection.js'
 import type { Config } from '../config.js'
 import { QueueMonitor, queueKeys, RedisResetWatch, RedisStreamsConsumer } from '../queue/redis-streams/index.js'
 import type { Store } from '../store/store.js'
@@ -13,7 +13,7 @@ import { withDeadline } from '../util/deadline.js'
 export interface WorkerRuntimeOptions {
   config: Config
   store: Store
-  redis: Redis
+  redis: QueueRedis
   logger: Logger
   /**
    * Stable across restarts (host + slot), so a restarted worker owns its old pending entries and

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import { duplicateClient, type QueueRedis } from './connection.js'
 import type { QueueConsumer, QueueEntry } from '../queue.js'
 import { decodeEvent, entryTimeMs, payloadOf } from './codec.js'
 import type { QueueKeys } from './keys.js'
@@ -6,7 +6,7 @@ import { QueueScripts, type RawEntry } from './scripts.js'
 
 export interface RedisStreamsConsumerOptions {
   /** Caller-owned connection for acks and bookkeeping; the consumer never closes it. */
-  redis: Redis
+  redis: QueueRedis
   keys: QueueKeys
   /**
    * This worker's name in the consumer group. Keep it stable across restarts (host + slot, not a
@@ -30,8 +30,8 @@ const UNDECODABLE = 'undecodable payload: not the JSON of an audit event'
  * otherwise hold every ack behind it), everything else on the shared one.
  */
 export class RedisStreamsConsumer implements QueueConsumer {
-  private readonly redis: Redis
-  private readonly blocking: Redis
+  private readonly redis: QueueRedis
+  private readonly blocking: QueueRedis
   private readonly keys: QueueKeys
   private readonly scripts: QueueScripts
   readonly consumerName: string
@@ -49,7 +49,7 @@ export class RedisStreamsConsumer implements QueueConsumer {
     this.onGroupMissing = options.onGroupMissing
     this.scripts = new QueueScripts(options.redis, options.keys)
     // Never auto-pipelined, even if the shared client is: nothing may queue behind a blocked read.
-    this.blocking = options.redis.duplicate({ enableAutoPipelining: false, connectionName: `auditq-read-${options.consumerName}` })
+    this.blocking = duplicateClient(options.redis, { enableAutoPipelining: false, connectionName: `auditq-read-${options.consumerName}` })
     // Connection errors surface as failed reads, which the worker handles; without a listener
     // ioredis would also print each reconnect failure as an unhandled error.
     this.blocking.on('error', () => undefined)

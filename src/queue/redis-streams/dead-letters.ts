@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { QueueRedis } from './connection.js'
 import type { AuditEvent } from '../../event/types.js'
 import { decodeEvent, entryTimeMs } from './codec.js'
 import type { QueueKeys } from './keys.js'
@@ -35,7 +35,7 @@ export class DeadLetterQueue {
   private readonly scripts: QueueScripts
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: QueueRedis,
     private readonly keys: QueueKeys,
   ) {
     this.scripts = new QueueScripts(redis, keys)

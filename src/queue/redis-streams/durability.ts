@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis'
+import { Cluster, type Redis } from 'ioredis'
+import type { QueueRedis } from './connection.js'
 
 /**
  * What "accepted" is worth in queue mode: an event is acknowledged to the caller once Redis holds
@@ -82,7 +83,37 @@ function lossWindowOf(settings: PersistenceSettings): LossWindow {
  * CONFIG, missing ACL permission) gives an `unknown` report; a connection failure still throws,
  * because that says nothing about persistence.
  */
-export async function readDurability(redis: Redis): Promise<DurabilityReport> {
+export async function readDurability(redis: QueueRedis): Promise<DurabilityReport> {
+  if (redis instanceof Cluster) return readClusterDurability(redis)
+  return readNodeDurability(redis)
+}
+
+/** Worst first: the order in which a loss window is reported when cluster nodes disagree. */
+const WORST_FIRST: readonly LossWindow[] = ['everything-queued', 'since-last-snapshot', 'os-flush-interval', 'unknown', 'about-1s', 'nothing']
+
+/**
+ * A cluster loses what its weakest node would lose: after a failover the replica's settings are
+ * the ones that count, so every node is read, masters and replicas alike, and the worst is
+ * reported with the node that has it. The summary also names the failover window, which no
+ * persistence setting closes: only `queue.replicaAcks` does.
+ */
+async function readClusterDurability(cluster: Cluster): Promise<DurabilityReport> {
+  const nodes = cluster.nodes('all')
+  if (nodes.length === 0) throw new Error('redis cluster: no node known yet')
+  const reports = await Promise.all(nodes.map(async (node) => ({ node: `${node.options.host}:${node.options.port}`, report: await readNodeDurability(node) })))
+  reports.sort((a, b) => WORST_FIRST.indexOf(a.report.lossWindow) - WORST_FIRST.indexOf(b.report.lossWindow))
+  const worst = reports[0]!
+  const evicting = reports.find((r) => r.report.evictsQueue === true)
+  const evictsQueue = evicting ? true : reports.some((r) => r.report.evictsQueue === 'unknown') ? 'unknown' : false
+  return {
+    ...worst.report,
+    ...(evicting ? { settings: evicting.report.settings } : {}),
+    evictsQueue,
+    summary: `redis cluster of ${reports.length} nodes, worst ${worst.node}: ${worst.report.summary}; a master failover also loses writes its replica had not received, unless queue.replicaAcks is at least 1`,
+  }
+}
+
+async function readNodeDurability(redis: Redis): Promise<DurabilityReport> {
   let reply: string[]
   try {
     reply = (await redis.config('GET', 'appendonly', 'appendfsync', 'save', 'maxmemory-policy')) as string[]

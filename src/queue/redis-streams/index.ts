@@ -1,4 +1,4 @@
-export { connectRedis } from './connection.js'
+export { connectRedis, openQueueClient, type QueueRedis } from './connection.js'
 export { RedisStreamsConsumer, type RedisStreamsConsumerOptions } from './consumer.js'
 export { DeadLetterQueue, type DeadLetter, type DeadLetterPage } from './dead-letters.js'
 export { describeDurability, readDurability, type DurabilityReport, type LossWindow, type PersistenceSettings } from './durability.js'

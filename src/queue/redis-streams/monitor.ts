@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { QueueRedis } from './connection.js'
 import type { QueueKeys } from './keys.js'
 import { QueueScripts } from './scripts.js'
 
@@ -28,7 +28,7 @@ export class QueueMonitor {
   private readonly scripts: QueueScripts
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: QueueRedis,
     private readonly keys: QueueKeys,
   ) {
     this.scripts = new QueueScripts(redis, keys)

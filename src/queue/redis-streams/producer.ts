@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { QueueRedis } from './connection.js'
 import { CONFIG_DEFAULTS } from '../../config.js'
 import { AuditqError } from '../../errors.js'
 import type { AuditEvent } from '../../event/types.js'
@@ -6,11 +6,11 @@ import type { EnqueueResult, QueueProducer } from '../queue.js'
 import { encodeEvent } from './codec.js'
 import { QueueUnavailableError } from './errors.js'
 import type { QueueKeys } from './keys.js'
-import { QueueScripts } from './scripts.js'
+import { QueueScripts, type ReplicaAcks } from './scripts.js'
 
 export interface RedisStreamsProducerOptions {
   /** Caller-owned connection (see `connectRedis`); the producer never closes it. */
-  redis: Redis
+  redis: QueueRedis
   keys: QueueKeys
   /** Un-acknowledged events the stream may hold; past it, `enqueue` returns events as `overCap`. */
   capEvents?: number
@@ -24,6 +24,8 @@ export interface RedisStreamsProducerOptions {
    * events overflowed once already, and each retry while the queue is full would count them again.
    */
   countOverflow?: boolean
+  /** Replicas that must confirm each script call before its events count as enqueued (`WAIT`). */
+  replicaAcks?: ReplicaAcks
 }
 
 /** One caller's `enqueue`, waiting for the script call(s) carrying its events. */
@@ -58,6 +60,7 @@ export class RedisStreamsProducer implements QueueProducer {
   private readonly capEvents: number
   private readonly maxEventsPerCall: number
   private readonly countOverflow: boolean
+  private readonly replicaAcks: ReplicaAcks | undefined
   private pending: Waiter[] = []
   private flushScheduled = false
   private readonly inFlight = new Set<Promise<unknown>>()
@@ -69,6 +72,7 @@ export class RedisStreamsProducer implements QueueProducer {
     this.capEvents = positiveInteger('capEvents', options.capEvents ?? CONFIG_DEFAULTS.queue.capEvents)
     this.maxEventsPerCall = positiveInteger('maxEventsPerCall', options.maxEventsPerCall ?? CONFIG_DEFAULTS.queue.maxEventsPerCall)
     this.countOverflow = options.countOverflow ?? true
+    this.replicaAcks = options.replicaAcks
   }
 
   /** Script calls sent so far, i.e. round trips to Redis: what coalescing saves, for tests and figures. */
@@ -135,7 +139,8 @@ export class RedisStreamsProducer implements QueueProducer {
   private send(segments: Segment[]): void {
     const payloads = segments.flatMap(({ waiter, from, count }) => waiter.payloads.slice(from, from + count))
     this.calls++
-    const call = this.scripts.enqueueWithCap(payloads, { capEvents: this.capEvents, countOverflow: this.countOverflow }).then(
+    const options = { capEvents: this.capEvents, countOverflow: this.countOverflow, ...(this.replicaAcks ? { replicaAcks: this.replicaAcks } : {}) }
+    const call = this.scripts.enqueueWithCap(payloads, options).then(
       (entryIds) => this.settle(segments, entryIds.length, undefined),
       (error: unknown) => this.settle(segments, 0, error),
     )

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Redis } from 'ioredis'
+import type { QueueRedis } from './connection.js'
 import type { Logger } from '../../util/logger.js'
 import type { QueueKeys } from './keys.js'
 import { QueueScripts } from './scripts.js'
@@ -35,7 +35,7 @@ export type ResetOutcome =
   | { kind: 'lost'; loss: RedisLoss }
 
 export interface RedisResetWatchOptions {
-  redis: Redis
+  redis: QueueRedis
   keys: QueueKeys
   logger: Logger
   /** Names this process in the loss records. */
@@ -193,7 +193,7 @@ export const CAUSE_TEXT: Record<RedisLoss['cause'], string> = {
  * Acknowledges losses (an operator has accounted for them): removes them from Redis and marks them
  * acknowledged, so processes holding a copy drop it at their next look. Returns those removed.
  */
-export async function acknowledgeLosses(redis: Redis, keys: QueueKeys, ids: readonly string[] | 'all'): Promise<RedisLoss[]> {
+export async function acknowledgeLosses(redis: QueueRedis, keys: QueueKeys, ids: readonly string[] | 'all'): Promise<RedisLoss[]> {
   const stored = await redis.hgetall(keys.losses)
   const chosen = ids === 'all' ? Object.keys(stored) : ids.filter((id) => stored[id] !== undefined)
   if (chosen.length === 0) return []
@@ -205,7 +205,7 @@ export async function acknowledgeLosses(redis: Redis, keys: QueueKeys, ids: read
 }
 
 /** Unacknowledged losses as Redis holds them (for the CLI, which keeps no memory of its own). */
-export async function readLosses(redis: Redis, keys: QueueKeys): Promise<RedisLoss[]> {
+export async function readLosses(redis: QueueRedis, keys: QueueKeys): Promise<RedisLoss[]> {
   const stored = await redis.hgetall(keys.losses)
   return Object.values(stored)
     .flatMap((json) => parseLoss(json) ?? [])

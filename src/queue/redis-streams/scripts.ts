@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis'
+import { Cluster } from 'ioredis'
+import type { QueueRedis } from './connection.js'
 import type { QueueKeys } from './keys.js'
 import { loadLuaScripts } from './lua.js'
 
@@ -26,9 +27,31 @@ type ScriptCommands = Record<ScriptName, (...args: ScriptArg[]) => Promise<unkno
 
 export type RawEntry = [id: string, fields: string[] | null]
 
+/** Replicas that must confirm an enqueue (Redis `WAIT`), and how long to wait for them. */
+export interface ReplicaAcks {
+  replicas: number
+  timeoutMs: number
+}
+
+/**
+ * The master holds the events but too few replicas confirmed them: a failover now could lose them,
+ * so they are not acknowledged. Sending them again (spill and replay) is safe: the store keeps one
+ * copy per event id.
+ */
+export class ReplicaAckError extends Error {
+  constructor(
+    message: string,
+    /** Events the master added before the WAIT came up short. */
+    readonly addedOnMaster: number,
+  ) {
+    super(message)
+    this.name = 'ReplicaAckError'
+  }
+}
+
 /** Defines the scripts on a client (idempotent) and returns it typed with them. */
-function withScripts(redis: Redis): Redis & ScriptCommands {
-  const client = redis as Redis & Partial<ScriptCommands>
+function withScripts(redis: QueueRedis): QueueRedis & ScriptCommands {
+  const client = redis as QueueRedis & Partial<ScriptCommands>
   const scripts = loadLuaScripts()
   for (const name of SCRIPT_NAMES) {
     if (name in client) continue
@@ -36,14 +59,14 @@ function withScripts(redis: Redis): Redis & ScriptCommands {
     if (script === undefined) throw new Error(`Lua script for ${name} is missing from the commands folder`)
     redis.defineCommand(name, { lua: script.lua, numberOfKeys: script.numberOfKeys })
   }
-  return client as Redis & ScriptCommands
+  return client as QueueRedis & ScriptCommands
 }
 
 export class QueueScripts {
-  private readonly redis: Redis & ScriptCommands
+  private readonly redis: QueueRedis & ScriptCommands
 
   constructor(
-    redis: Redis,
+    redis: QueueRedis,
     private readonly keys: QueueKeys,
   ) {
     this.redis = withScripts(redis)
@@ -53,10 +76,42 @@ export class QueueScripts {
    * Returns the entry ids of the payloads that fit, in order; the others are counted as overflow
    * unless `countOverflow` is false (a spill replay: its events overflowed once already).
    */
-  async enqueueWithCap(payloads: readonly string[], options: { capEvents: number; countOverflow?: boolean }): Promise<string[]> {
+  async enqueueWithCap(payloads: readonly string[], options: { capEvents: number; countOverflow?: boolean; replicaAcks?: ReplicaAcks }): Promise<string[]> {
     const { events, counters } = this.keys
     const countOverflow = options.countOverflow ?? true
-    return (await this.redis.auditqEnqueueWithCap(events, counters, options.capEvents, countOverflow ? 1 : 0, ...payloads)) as string[]
+    const acks = options.replicaAcks
+    if (!acks || acks.replicas === 0) {
+      return (await this.redis.auditqEnqueueWithCap(events, counters, options.capEvents, countOverflow ? 1 : 0, ...payloads)) as string[]
+    }
+    // WAIT in the same pipeline as the script: a keyless command in a pipeline goes to the node
+    // the script's keys live on (ioredis routes a Cluster pipeline by its keys' slot) and on the
+    // same connection, so it waits for that master's replicas and covers exactly these writes.
+    for (let attempt = 1; ; attempt++) {
+      const pipeline = this.redis.pipeline() as unknown as Record<ScriptName, (...args: ScriptArg[]) => unknown> & {
+        wait(replicas: number, timeoutMs: number): unknown
+        exec(): Promise<[Error | null, unknown][] | null>
+      }
+      pipeline.auditqEnqueueWithCap(events, counters, options.capEvents, countOverflow ? 1 : 0, ...payloads)
+      pipeline.wait(acks.replicas, acks.timeoutMs)
+      const replies = await pipeline.exec()
+      const [scriptError, entryIds] = replies?.[0] ?? [new Error('no reply to the enqueue'), null]
+      if (scriptError) {
+        // After a failover the client's slot map is stale. ioredis follows a redirect for a
+        // pipeline only when every reply in it is one, and WAIT (keyless) answers normally, so
+        // the redirect is ours to follow: refresh the map and send again (the script did not run).
+        if (this.redis instanceof Cluster && isRedirect(scriptError) && attempt < 3) {
+          await refreshSlots(this.redis)
+          continue
+        }
+        throw scriptError
+      }
+      const [waitError, confirmed] = replies?.[1] ?? [new Error('no reply to WAIT'), 0]
+      if (waitError) throw waitError
+      if ((confirmed as number) < acks.replicas) {
+        throw new ReplicaAckError(`only ${confirmed as number} of ${acks.replicas} replicas confirmed the enqueue within ${acks.timeoutMs} ms`, (entryIds as string[]).length)
+      }
+      return entryIds as string[]
+    }
   }
 
   async ackAndDelete(entryIds: readonly string[]): Promise<number> {
@@ -101,4 +156,13 @@ export class QueueScripts {
     const [identity, existed, length] = (await this.redis.auditqIdentity(this.keys.identity, this.keys.events, candidate)) as [string, number, number]
     return { identity, existed: existed === 1, length }
   }
+}
+
+/** MOVED or ASK: the slot lives on another node now (a failover or a resharding). */
+function isRedirect(error: Error): boolean {
+  return /^(MOVED|ASK) /.test(error.message)
+}
+
+function refreshSlots(cluster: Cluster): Promise<void> {
+  return new Promise((resolve) => cluster.refreshSlotsCache(() => resolve()))
 }
