@@ -70,6 +70,11 @@ const configSchema = z.strictObject({
        * keys share one hash tag, so they live on one master and its replicas.
        */
       cluster: z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean()).default(false),
+      /** More cluster nodes (`host:port`) to start from, so a client can start while the URL's node is down. */
+      clusterNodes: z.preprocess(
+        (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
+        z.array(z.string().regex(/^[^\s:/]+:\d+$/, 'must be host:port')),
+      ).default([]),
       /**
        * Replicas that must confirm a write (Redis `WAIT`) before it counts as accepted: with 1, a
        * failover to that replica loses nothing acknowledged. 0 = acknowledge once the master holds it.

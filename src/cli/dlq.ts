@@ -8,7 +8,7 @@ import { progress } from './progress.js'
 async function withDeadLetters<T>(command: Command, fn: (dlq: DeadLetterQueue) => Promise<T>): Promise<T> {
   const config = commandConfig(command)
   if (!config.redisUrl) throw new AuditqError('AUDITQ_CONFIG', 'the dead-letter queue lives in Redis: set AUDITQ_REDIS_URL (or --redis-url)')
-  const redis = openQueueClient({ url: config.redisUrl, cluster: config.queue.cluster }, { maxRetriesPerRequest: 1 })
+  const redis = openQueueClient({ url: config.redisUrl, cluster: config.queue.cluster, clusterNodes: config.queue.clusterNodes }, { maxRetriesPerRequest: 1 })
   try {
     return await fn(new DeadLetterQueue(redis, queueKeys({ prefix: config.queue.prefix, queue: config.queue.name })))
   } finally {

@@ -14,7 +14,7 @@ export function registerQueue(program: Command): void {
   const withRedis = async <T>(command: Command, fn: (redis: QueueRedis, keys: ReturnType<typeof queueKeys>) => Promise<T>): Promise<T> => {
     const config = commandConfig(command)
     if (!config.redisUrl) throw new AuditqError('AUDITQ_CONFIG', 'the queue lives in Redis: set AUDITQ_REDIS_URL (or --redis-url)')
-    const redis = openQueueClient({ url: config.redisUrl, cluster: config.queue.cluster }, { maxRetriesPerRequest: 1 })
+    const redis = openQueueClient({ url: config.redisUrl, cluster: config.queue.cluster, clusterNodes: config.queue.clusterNodes }, { maxRetriesPerRequest: 1 })
     try {
       return await fn(redis, queueKeys({ prefix: config.queue.prefix, queue: config.queue.name }))
     } finally {

@@ -32,6 +32,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'AUDITQ_QUEUE_PREFIX', path: 'queue.prefix', description: 'Redis keys `<prefix>:{<name>}:…`' },
   { env: 'AUDITQ_QUEUE_NAME', path: 'queue.name', description: 'Redis keys `<prefix>:{<name>}:…`' },
   { env: 'AUDITQ_REDIS_CLUSTER', path: 'queue.cluster', description: '`true`: `AUDITQ_REDIS_URL` names one node of a Redis Cluster; see [queue-mode.md](queue-mode.md#redis-cluster)' },
+  { env: 'AUDITQ_REDIS_CLUSTER_NODES', path: 'queue.clusterNodes', description: 'with `AUDITQ_REDIS_CLUSTER`: more nodes (`host:port`, comma-separated) to discover the cluster from, so a client starts while the URL\'s node is down' },
   { env: 'AUDITQ_QUEUE_REPLICA_ACKS', path: 'queue.replicaAcks', description: 'replicas that must confirm an enqueue (`WAIT`) before `log()` resolves; `0` = the master alone' },
   { env: 'AUDITQ_QUEUE_REPLICA_ACK_TIMEOUT_MS', path: 'queue.replicaAckTimeoutMs', description: 'how long an enqueue waits for those replicas before its events count as not accepted (and spill)' },
   { env: 'AUDITQ_HEALTH_FAIL_FROM', path: 'monitoring.healthFailFrom', description: 'lowest status at which `/api/v1/monitoring/health` answers 503 (`warning`, `degraded`, `critical`)' },

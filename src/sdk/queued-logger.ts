@@ -23,7 +23,7 @@ export async function createQueuedAuditLogger(store: Store, options: AuditLogger
   // spills, instead of the request hanging while ioredis reconnects.
   const redis =
     queue.redis ??
-    openQueueClient({ url: options.redisUrl!, cluster: queue.cluster }, {
+    openQueueClient({ url: options.redisUrl!, cluster: queue.cluster, clusterNodes: queue.clusterNodes }, {
       enableOfflineQueue: false,
       commandTimeout: queue.redisCommandTimeoutMs ?? CONFIG_DEFAULTS.queue.redisCommandTimeoutMs,
       maxRetriesPerRequest: 0,

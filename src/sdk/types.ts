@@ -64,6 +64,8 @@ export interface QueueModeOptions {
   redisCommandTimeoutMs?: number
   /** `redisUrl` names one node of a Redis Cluster. */
   cluster?: boolean
+  /** More nodes (`host:port`) to discover the cluster from, should the URL's node be down. */
+  clusterNodes?: readonly string[]
   /**
    * Replicas that must confirm each enqueue (Redis `WAIT`) before `log()` resolves; short of them
    * within `replicaAckTimeoutMs`, the events spill to the local journal instead. Default 0.

@@ -21,6 +21,7 @@ export function queueModeOptions(config: Config): { redisUrl?: string; queue?: Q
       spillMaxBytes: config.queue.spillMaxBytes,
       replayEveryMs: config.queue.replayEveryMs,
       cluster: config.queue.cluster,
+      clusterNodes: config.queue.clusterNodes,
       replicaAcks: config.queue.replicaAcks,
       replicaAckTimeoutMs: config.queue.replicaAckTimeoutMs,
     },
@@ -38,7 +39,7 @@ const DURABILITY_CHECK_TIMEOUT_MS = 3_000
  */
 export async function connectQueueRedis(config: Config, logger: Logger): Promise<{ redis: QueueRedis; durability: DurabilityReport | undefined }> {
   // Workers wait for Redis rather than fail each command while it reconnects.
-  const redis = openQueueClient({ url: config.redisUrl!, cluster: config.queue.cluster }, { maxRetriesPerRequest: null })
+  const redis = openQueueClient({ url: config.redisUrl!, cluster: config.queue.cluster, clusterNodes: config.queue.clusterNodes }, { maxRetriesPerRequest: null })
   let lastWarned = 0
   redis.on('error', (error: Error) => {
     if (Date.now() - lastWarned < 10_000) return

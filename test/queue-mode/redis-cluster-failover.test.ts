@@ -57,24 +57,27 @@ describe.skipIf(!available)('queue mode on a Redis Cluster: master failover', ()
     await store.migrate()
     cleanups.push(() => store.close())
     // A queue name whose slot sits on a master not failed over yet, with a replica to take over.
-    let prefix = ''
+    // The queue name is the hash tag, so it decides the slot.
+    const prefix = 'failover'
+    let queueName = ''
     let owner = { master: 0, replicas: [] as number[] }
     for (let k = 0; ; k++) {
-      prefix = `failover-${name}-${k}`
-      owner = await cluster.ownerOf(queueKeys({ prefix }).events)
+      queueName = `${name}-${k}`
+      owner = await cluster.ownerOf(queueKeys({ prefix, queue: queueName }).events)
       if (!usedMasters.has(owner.master) && owner.replicas.length > 0) break
+      if (k > 200) throw new Error(`no master with a replica left for ${name}`)
     }
     usedMasters.add(owner.master)
     const logger = await createAuditLogger({
       store,
       redisUrl: cluster.url,
       dataDir: join(dir, name),
-      queue: { cluster: true, prefix, replicaAcks, replicaAckTimeoutMs: 300, replayEveryMs: 100, redisCommandTimeoutMs: 1_000 },
+      queue: { cluster: true, clusterNodes: cluster.seeds, prefix, name: queueName, replicaAcks, replicaAckTimeoutMs: 300, replayEveryMs: 100, redisCommandTimeoutMs: 1_000 },
     })
     cleanups.push(() => logger.close())
-    const config = loadConfig({ redisUrl: cluster.url, queue: { cluster: true, prefix }, worker: { claimIdleMs: 1_000 } })
+    const config = loadConfig({ redisUrl: cluster.url, queue: { cluster: true, clusterNodes: cluster.seeds, prefix, name: queueName }, worker: { claimIdleMs: 1_000 } })
     const startWorker = async () => {
-      const redis: QueueRedis = openQueueClient({ url: cluster.url, cluster: true }, { maxRetriesPerRequest: null })
+      const redis: QueueRedis = openQueueClient({ url: cluster.url, cluster: true, clusterNodes: cluster.seeds }, { maxRetriesPerRequest: null })
       const runtime = await startWorkerRuntime({ config, store, redis, logger: createLogger({ level: 'silent' }), workerId: `${name}-worker` })
       cleanups.push(async () => {
         await runtime.stop(2_000)
@@ -82,7 +85,7 @@ describe.skipIf(!available)('queue mode on a Redis Cluster: master failover', ()
       })
       return runtime
     }
-    return { store, logger, owner, eventsKey: queueKeys({ prefix }).events, startWorker }
+    return { store, logger, owner, eventsKey: queueKeys({ prefix, queue: queueName }).events, startWorker }
   }
 
   async function storedIds(store: Store, tenant: string): Promise<Set<string>> {

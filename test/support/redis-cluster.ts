@@ -21,6 +21,8 @@ export interface ClusterNode {
 export interface RedisTestCluster {
   /** A URL naming one node (what `AUDITQ_REDIS_URL` gets in cluster mode). */
   readonly url: string
+  /** Every node as `host:port` (what `AUDITQ_REDIS_CLUSTER_NODES` gets), dead ones included. */
+  readonly seeds: string[]
   readonly nodes: readonly ClusterNode[]
   /** The master's port serving `key`'s slot right now, and its replicas' ports. */
   ownerOf(key: string): Promise<{ master: number; replicas: number[] }>
@@ -65,6 +67,7 @@ export async function startRedisCluster(): Promise<RedisTestCluster> {
     await Promise.all(nodes.map((node) => untilAnswers(node.port)))
     await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 30_000 })
     await untilHealthy(nodes[0]!.port, 6)
+    await untilEveryMasterHasReplica(nodes[0]!.port)
   } catch (error) {
     for (const node of nodes) node.process.kill('SIGKILL')
     await rm(dir, { recursive: true, force: true })
@@ -91,6 +94,7 @@ export async function startRedisCluster(): Promise<RedisTestCluster> {
   }
   return {
     url: `redis://127.0.0.1:${nodes[0]!.port}`,
+    seeds: nodes.map((node) => `127.0.0.1:${node.port}`),
     nodes,
     ownerOf,
     kill: (port) => signal(port, 'SIGKILL'),
@@ -166,6 +170,22 @@ async function untilHealthy(port: number, nodes: number): Promise<void> {
     }
     if (Date.now() > deadline) throw new Error(`redis cluster on ${port} not healthy within 30 s`)
     await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/** `--cluster create` returns before the replicas have attached: wait until every slot range lists one. */
+async function untilEveryMasterHasReplica(port: number): Promise<void> {
+  const deadline = Date.now() + 30_000
+  const client = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 0 })
+  try {
+    for (;;) {
+      const ranges = (await client.call('CLUSTER', 'SLOTS')) as unknown[][]
+      if (ranges.length > 0 && ranges.every((range) => range.length >= 4)) return
+      if (Date.now() > deadline) throw new Error('redis cluster replicas did not attach within 30 s')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  } finally {
+    client.disconnect()
   }
 }
 

@@ -24,7 +24,7 @@ export function connectRedis(url: string, options: RedisOptions = {}): Redis {
  * node of (credentials and `rediss:` TLS apply to every node the client discovers). `options` are
  * per-connection settings in both cases.
  */
-export function openQueueClient(target: { url: string; cluster?: boolean | undefined }, options: RedisOptions = {}): QueueRedis {
+export function openQueueClient(target: { url: string; cluster?: boolean | undefined; clusterNodes?: readonly string[] | undefined }, options: RedisOptions = {}): QueueRedis {
   if (!target.cluster) return connectRedis(target.url, options)
   const url = new URL(target.url)
   const redisOptions: RedisOptions = {
@@ -40,7 +40,11 @@ export function openQueueClient(target: { url: string; cluster?: boolean | undef
     scaleReads: 'master',
     ...(options.enableOfflineQueue !== undefined ? { enableOfflineQueue: options.enableOfflineQueue } : {}),
   }
-  return new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], clusterOptions)
+  const seeds = [`${url.hostname}:${url.port || 6379}`, ...(target.clusterNodes ?? [])].map((node) => {
+    const at = node.lastIndexOf(':')
+    return { host: node.slice(0, at), port: Number(node.slice(at + 1)) }
+  })
+  return new Cluster(seeds, clusterOptions)
 }
 
 /** A second client of the same kind and target (for blocking reads that must not share a connection). */
