@@ -72,12 +72,12 @@ describe.skipIf(!available)('queue mode on a Redis Cluster: master failover', ()
       store,
       redisUrl: cluster.url,
       dataDir: join(dir, name),
-      queue: { cluster: true, clusterNodes: cluster.seeds, prefix, name: queueName, replicaAcks, replicaAckTimeoutMs: 300, replayEveryMs: 100, redisCommandTimeoutMs: 1_000 },
+      queue: { cluster: true, clusterNodes: cluster.nodeList, prefix, name: queueName, replicaAcks, replicaAckTimeoutMs: 300, replayEveryMs: 100, redisCommandTimeoutMs: 1_000 },
     })
     cleanups.push(() => logger.close())
-    const config = loadConfig({ redisUrl: cluster.url, queue: { cluster: true, clusterNodes: cluster.seeds, prefix, name: queueName }, worker: { claimIdleMs: 1_000 } })
+    const config = loadConfig({ redisUrl: cluster.url, queue: { cluster: true, clusterNodes: cluster.nodeList, prefix, name: queueName }, worker: { claimIdleMs: 1_000 } })
     const startWorker = async () => {
-      const redis: QueueRedis = openQueueClient({ url: cluster.url, cluster: true, clusterNodes: cluster.seeds }, { maxRetriesPerRequest: null })
+      const redis: QueueRedis = openQueueClient({ url: cluster.url, cluster: true, clusterNodes: cluster.nodeList }, { maxRetriesPerRequest: null })
       const runtime = await startWorkerRuntime({ config, store, redis, logger: createLogger({ level: 'silent' }), workerId: `${name}-worker` })
       cleanups.push(async () => {
         await runtime.stop(2_000)

@@ -22,7 +22,7 @@ export interface RedisTestCluster {
   /** A URL naming one node (what `AUDITQ_REDIS_URL` gets in cluster mode). */
   readonly url: string
   /** Every node as `host:port` (what `AUDITQ_REDIS_CLUSTER_NODES` gets), dead ones included. */
-  readonly seeds: string[]
+  readonly nodeList: string[]
   readonly nodes: readonly ClusterNode[]
   /** The master's port serving `key`'s slot right now, and its replicas' ports. */
   ownerOf(key: string): Promise<{ master: number; replicas: number[] }>
@@ -94,7 +94,7 @@ export async function startRedisCluster(): Promise<RedisTestCluster> {
   }
   return {
     url: `redis://127.0.0.1:${nodes[0]!.port}`,
-    seeds: nodes.map((node) => `127.0.0.1:${node.port}`),
+    nodeList: nodes.map((node) => `127.0.0.1:${node.port}`),
     nodes,
     ownerOf,
     kill: (port) => signal(port, 'SIGKILL'),

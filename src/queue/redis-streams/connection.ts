@@ -40,11 +40,11 @@ export function openQueueClient(target: { url: string; cluster?: boolean | undef
     scaleReads: 'master',
     ...(options.enableOfflineQueue !== undefined ? { enableOfflineQueue: options.enableOfflineQueue } : {}),
   }
-  const seeds = [`${url.hostname}:${url.port || 6379}`, ...(target.clusterNodes ?? [])].map((node) => {
+  const startNodes = [`${url.hostname}:${url.port || 6379}`, ...(target.clusterNodes ?? [])].map((node) => {
     const at = node.lastIndexOf(':')
     return { host: node.slice(0, at), port: Number(node.slice(at + 1)) }
   })
-  return new Cluster(seeds, clusterOptions)
+  return new Cluster(startNodes, clusterOptions)
 }
 
 /** A second client of the same kind and target (for blocking reads that must not share a connection). */
