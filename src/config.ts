@@ -283,6 +283,27 @@ const configSchema = z.strictObject({
     })
     .prefault({}),
   /**
+   * Crypto-shredding (docs/erasure.md): off unless `subjectField` is set. Then the subject field and
+   * `fields` are stored sealed under a per-subject data key, and `auditq erase` destroys the key.
+   */
+  shredding: z
+    .strictObject({
+      /** The field naming the person the event is about; setting it turns shredding on. */
+      subjectField: z.enum(['actor_id', 'resource_id', 'session_id', 'client_id']).optional(),
+      /** Personal fields sealed besides the subject field: top-level text fields or `metadata.<key>` paths. */
+      fields: z.array(z.string().min(1).max(200)).default([]),
+      /** The master key (64 hex digits or base64 of 32 bytes); env AUDITQ_SHRED_MASTER_KEY. */
+      masterKey: z.string().min(1).optional(),
+      /** A file holding it instead; env AUDITQ_SHRED_MASTER_KEY_FILE. */
+      masterKeyFile: z.string().min(1).optional(),
+      /**
+       * How long a process trusts a data key it has looked up. An erasure made by another process
+       * (the CLI beside a running service) takes effect in this one within this long.
+       */
+      keyCacheTtlMs: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+    })
+    .prefault({}),
+  /**
    * Reads (query, export, reports, verify) must never starve ingest. On PostgreSQL they run on a
    * pool of their own, so the write pool stays free for inserts, the worker and the chain.
    */

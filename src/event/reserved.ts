@@ -9,5 +9,14 @@
  */
 export const RETENTION_ACTION = 'audit.retention.cleanup'
 
+/**
+ * The action of the event `auditq erase` chains when it destroys a subject's key: the record that
+ * the subject's personal values are gone. A forged one would claim an erasure that never happened.
+ */
+export const ERASURE_ACTION = 'auditq.erasure'
+
 /** Each reserved action with who alone may write it (the text of the refusal). */
-export const RESERVED_ACTIONS: ReadonlyMap<string, string> = new Map([[RETENTION_ACTION, "auditq's own retention runs"]])
+export const RESERVED_ACTIONS: ReadonlyMap<string, string> = new Map([
+  [RETENTION_ACTION, "auditq's own retention runs"],
+  [ERASURE_ACTION, 'auditq erase'],
+])
