@@ -4,6 +4,7 @@ import { isAuditqError } from '../errors.js'
 import { packageVersion } from '../version.js'
 import { registerCleanup } from './cleanup.js'
 import { registerDlq } from './dlq.js'
+import { registerErase } from './erase.js'
 import { registerImport } from './import.js'
 import { registerCheckpoint, registerKeygen, registerVerify } from './integrity.js'
 import { registerKeys } from './keys.js'
@@ -45,6 +46,7 @@ registerCleanup(program)
 registerStatus(program)
 registerKeys(program)
 registerImport(program)
+registerErase(program)
 
 watchStdout()
 

@@ -3,6 +3,8 @@ import { AuditqError } from '../errors.js'
 import { Intake, type BulkResult, type EventOutcome } from '../event/intake.js'
 import { redactionPolicy } from '../event/redact.js'
 import type { AuditEvent, AuditEventInput } from '../event/types.js'
+import type { Shredder } from '../shred/shredder.js'
+import { shredderOf } from '../store/shredding-store.js'
 import type { Store } from '../store/store.js'
 import { createLogger, type Logger } from '../util/logger.js'
 import { GroupCommitter } from './group-commit.js'
@@ -118,10 +120,32 @@ export abstract class BaseAuditLogger implements AuditLogger {
   }
 
   private dispatch(events: AuditEvent[]): Promise<EventOutcome[]> {
-    const routed = this.route(events)
+    const shredder = shredderOf(this.store)
+    const routed = shredder && events.length > 0 ? this.sealThenRoute(shredder, events) : this.route(events)
     this.routing.add(routed)
     void routed.finally(() => this.routing.delete(routed)).catch(() => undefined)
     return routed
+  }
+
+  /**
+   * Seals personal values at the edge, after validation and redaction: the queue, the spill journal,
+   * the worker and the store only ever see ciphertext. A seal that fails (the key table unreachable,
+   * a wrong master key) fails its events; nothing is ever routed unsealed.
+   */
+  private async sealThenRoute(shredder: Shredder, events: AuditEvent[]): Promise<EventOutcome[]> {
+    let sealed: AuditEvent[]
+    try {
+      sealed = await shredder.seal(events)
+    } catch (cause) {
+      const error =
+        cause instanceof AuditqError
+          ? cause
+          : this.store.classifyError(cause) === 'transient'
+            ? new AuditqError('AUDITQ_STORE_UNAVAILABLE', `subject keys unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+            : new AuditqError('AUDITQ_INTERNAL', 'sealing personal fields failed', { cause })
+      return events.map(() => ({ ok: false, error }))
+    }
+    return this.route(sealed)
   }
 
   private assertOpen(): void {

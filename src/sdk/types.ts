@@ -3,6 +3,7 @@ import type { AuditEventInput } from '../event/types.js'
 import type { BulkResult } from '../event/intake.js'
 import type { RedactionOptions } from '../event/redact.js'
 import type { OverflowPolicy } from '../queue/overflow.js'
+import type { ShreddingOptions } from '../shred/options.js'
 import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
 import type { CommitReport } from './group-commit.js'
@@ -46,6 +47,11 @@ export interface AuditLoggerOptions {
   observeLogSeconds?: (seconds: number) => void
   /** Called after every group commit with its report (batch size, duration), for metrics. */
   observeCommit?: (report: CommitReport) => void
+  /**
+   * Crypto-shredding (docs/erasure.md): personal fields are sealed under a per-subject key before
+   * they are queued or stored, and `store` reveals them on read. Absent (the default): off.
+   */
+  shredding?: ShreddingOptions
 }
 
 export interface QueueModeOptions {

@@ -94,7 +94,7 @@ export class Keyring {
     if (row.master_key_id !== this.masterKeyId) {
       throw new AuditqError(
         'AUDITQ_MASTER_KEY',
-        `${MASTER_KEY_SETTING}: the store's keys are wrapped under master key ${row.master_key_id}, the configured key is ${this.masterKeyId}; configure the key they were made with (or rewrap them: auditq erase --rewrap-from)`,
+        `${MASTER_KEY_SETTING}: the store's keys are wrapped under master key ${row.master_key_id}, the configured key is ${this.masterKeyId}; configure the key they were made with (or rewrap them under it: auditq rewrap-keys --old-key-file FILE)`,
       )
     }
     try {

@@ -12,9 +12,10 @@ export type SubjectField = (typeof SUBJECT_FIELDS)[number]
 export const SEALABLE_FIELDS = ['actor_id', 'resource_id', 'session_id', 'client_id', 'request_id', 'ip_address', 'user_agent', 'description', 'error_message'] as const
 
 const METADATA_PATH = /^metadata(\.[^.\s]{1,64}){1,8}$/
+const UNSAFE_SEGMENT = /(^|\.)(__proto__|constructor|prototype)(\.|$)/
 
 export function isSealablePath(path: string): boolean {
-  return (SEALABLE_FIELDS as readonly string[]).includes(path) || METADATA_PATH.test(path)
+  return (SEALABLE_FIELDS as readonly string[]).includes(path) || (METADATA_PATH.test(path) && !UNSAFE_SEGMENT.test(path))
 }
 
 export interface ShreddingOptions {

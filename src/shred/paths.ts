@@ -3,8 +3,13 @@ import type { AuditEvent } from '../event/types.js'
 
 type Bag = Record<string, unknown>
 
+/** Keys that would reach an object's prototype instead of a property of its own. */
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
+
 function split(path: string): string[] {
-  return path.split('.')
+  const keys = path.split('.')
+  if (keys.some((key) => UNSAFE_KEYS.has(key))) throw new Error(`unsafe field path: ${path}`)
+  return keys
 }
 
 function isBag(value: unknown): value is Bag {

@@ -4,6 +4,7 @@ import type { IntegrityStore } from '../integrity/integrity-store.js'
 import type { EventFilter } from '../query/event-filter.js'
 import type { ReportData, ReportOptions } from '../report/model.js'
 import type { RetentionStore } from '../retention/retention-store.js'
+import type { SubjectKeyStore } from '../shred/subject-keys.js'
 
 /** Keyset position: the last row a page returned. Order is (occurred_at DESC, id DESC). */
 export interface CursorPosition {
@@ -71,6 +72,8 @@ export interface Store {
   readonly keys: KeyStore
   /** Hash chain, checkpoints and retention. Both real stores implement it. */
   readonly integrity?: IntegrityStore & RetentionStore
+  /** Wrapped per-subject data keys for crypto-shredding (migration 45). Both real stores implement it. */
+  readonly subjectKeys?: SubjectKeyStore
   /** How this process's chained inserts went, for metrics; stores with nothing to tell omit it. */
   chainWriteStats?(): ChainWriteStats
 }

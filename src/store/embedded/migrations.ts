@@ -77,6 +77,18 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   // PostgreSQL's step 20 gives its planner statistics on the report's hour/day expressions.
   // SQLite's planner keeps no such statistics and already aggregates those groups in one pass.
   20: [],
+  // Crypto-shredding's wrapped subject keys (see PostgreSQL's step 45); times as epoch ms.
+  45: [
+    `CREATE TABLE subject_keys (
+      key_id        TEXT    NOT NULL PRIMARY KEY,
+      tenant_id     TEXT    NOT NULL,
+      subject_index TEXT    NOT NULL,
+      wrapped_key   BLOB    NOT NULL,
+      master_key_id TEXT    NOT NULL,
+      created_at    INTEGER NOT NULL,
+      UNIQUE (tenant_id, subject_index)
+    ) STRICT`,
+  ],
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

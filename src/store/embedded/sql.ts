@@ -6,7 +6,7 @@
  * so `new Date(ms).toISOString()` gives back the very string that was stored.
  */
 import { EVENT_FIELDS, type AuditEvent, type Category } from '../../event/types.js'
-import type { EventFilter } from '../../query/event-filter.js'
+import { SUBJECT_MATCH_FIELDS, type EventFilter } from '../../query/event-filter.js'
 import type { CursorPosition } from '../store.js'
 
 /** One stored row as either SQLite driver returns it: epoch-ms integers, 0/1 booleans, JSON text. */
@@ -128,6 +128,12 @@ export function buildWhere(filter: EventFilter, after?: CursorPosition): SelectS
     if (value === undefined) continue
     where.push(`${field} = ?`)
     params.push(value)
+  }
+  if (filter.subject !== undefined) {
+    // The field name is spliced: checked against the fixed list, never taken from a caller as is.
+    if (!SUBJECT_MATCH_FIELDS.includes(filter.subject.field)) throw new Error(`not a subject field: ${filter.subject.field}`)
+    where.push(`(${filter.subject.field} = ? OR subject_index = ?)`)
+    params.push(filter.subject.value, filter.subject.index)
   }
   if (filter.success !== undefined) {
     // A literal, not a parameter: only then can SQLite prove the partial failures index applies.

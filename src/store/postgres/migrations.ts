@@ -7,7 +7,25 @@ import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from
 import { CHAIN_LINKS_MIGRATION } from './chain-links-sql.js'
 import { BUCKET_EXPRESSIONS } from './report-sql.js'
 
+/**
+ * Crypto-shredding's wrapped per-subject data keys (src/shred/). One key per (tenant, subject
+ * index): the unique constraint is what makes creating a key on first use race-safe. Rows are
+ * deleted by `auditq erase`; unlike audit_logs nothing guards them, since deleting one is the point.
+ */
+const SUBJECT_KEYS_MIGRATION = [
+  `CREATE TABLE subject_keys (
+    key_id        text        PRIMARY KEY,
+    tenant_id     text        NOT NULL,
+    subject_index text        NOT NULL,
+    wrapped_key   bytea       NOT NULL,
+    master_key_id text        NOT NULL,
+    created_at    timestamptz NOT NULL,
+    UNIQUE (tenant_id, subject_index)
+  )`,
+]
+
 export const POSTGRES_MIGRATIONS: MigrationSql = {
+  45: SUBJECT_KEYS_MIGRATION,
   1: [
     // Lengths and formats are the validator's job; the table enforces what keeps rows readable.
     // jsonb, not json: smaller and indexable later. It keeps every value but not key order or

@@ -6,7 +6,7 @@
  * names, `success` as a keyword) and never comes from a caller.
  */
 import { EVENT_FIELDS, type AuditEvent, type Category } from '../../event/types.js'
-import type { EventFilter } from '../../query/event-filter.js'
+import { SUBJECT_MATCH_FIELDS, type EventFilter, type SubjectMatch } from '../../query/event-filter.js'
 import type { CursorPosition } from '../store.js'
 
 /** One row as node-postgres returns it with its default type parsers. */
@@ -128,6 +128,7 @@ export function buildWhere(filter: EventFilter, after?: CursorPosition): SqlStat
     const value = filter[field]
     if (value !== undefined) conditions.push(`${field} = ${bind(value, 'text')}`)
   }
+  if (filter.subject !== undefined) conditions.push(subjectCondition(filter.subject, bind))
   // A keyword, not a parameter, so the planner can match the partial `WHERE NOT success` index
   // even under a generic plan.
   if (filter.success !== undefined) conditions.push(filter.success ? 'success' : 'NOT success')
@@ -137,6 +138,12 @@ export function buildWhere(filter: EventFilter, after?: CursorPosition): SqlStat
     conditions.push(`(occurred_at, id) < (${bind(after.occurred_at, 'timestamptz')}, ${bind(after.id, 'uuid')})`)
   }
   return { text: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', values }
+}
+
+/** `field = value OR subject_index = index`; the field name is checked, never taken from a caller as is. */
+function subjectCondition(subject: SubjectMatch, bind: (value: unknown, type: string) => string): string {
+  if (!SUBJECT_MATCH_FIELDS.includes(subject.field)) throw new Error(`not a subject field: ${subject.field}`)
+  return `(${subject.field} = ${bind(subject.value, 'text')} OR subject_index = ${bind(subject.index, 'text')})`
 }
 
 /** Newest first; `limit` omitted for `stream()`, which reads through a cursor instead. */

@@ -1,0 +1,108 @@
+/**
+ * Sealing at the edge and revealing on read: the one place that turns personal values into
+ * `aqe1:` ciphertext (after validation and redaction, before the queue or the store) and back, or
+ * into `[erased]` when the subject's key is gone. Every read path (query, export, streams,
+ * reports) goes through `reveal`, so they all agree on what an erased value reads as.
+ */
+import { AuditqError } from '../errors.js'
+import type { AuditEvent } from '../event/types.js'
+import type { EventFilter } from '../query/event-filter.js'
+import { blindIndex, ERASED, openValue, sealedKeyId, sealValue } from './crypto.js'
+import { Keyring } from './keyring.js'
+import { isSealablePath, sealedPaths, type ShreddingOptions, type SubjectField } from './options.js'
+import { clearPath, readPath, writePath } from './paths.js'
+import type { SubjectKeyStore } from './subject-keys.js'
+
+export class Shredder {
+  readonly keyring: Keyring
+  readonly subjectField: SubjectField
+  readonly paths: readonly string[]
+
+  constructor(options: ShreddingOptions, keys: SubjectKeyStore, now?: () => number) {
+    this.keyring = new Keyring(keys, options.masterKey, options.keyCacheTtlMs, now)
+    this.subjectField = options.subjectField
+    this.paths = sealedPaths(options)
+  }
+
+  async subjectIndex(value: string): Promise<string> {
+    return blindIndex(await this.keyring.indexKey(), value)
+  }
+
+  /**
+   * Each event with a subject comes back with its personal values sealed under the subject's key
+   * (stored null, or removed from metadata), `sealed` holding them and `subject_index` set. Events
+   * without a subject value have no one to erase them for and pass unchanged (an event sealed
+   * before, handed on, has its subject field null already). Sealed values a caller sent along are
+   * kept beside ours: under a key this store does not hold, they read as `[erased]`.
+   */
+  async seal(events: readonly AuditEvent[]): Promise<AuditEvent[]> {
+    const out: AuditEvent[] = []
+    for (const event of events) {
+      const subject = event[this.subjectField]
+      if (subject === null || subject === undefined) {
+        out.push(event)
+        continue
+      }
+      const index = await this.subjectIndex(subject)
+      const { key_id, key } = await this.keyring.forSubject(event.tenant_id, index)
+      const copy: AuditEvent = { ...event, metadata: this.paths.some((p) => p.startsWith('metadata.')) ? structuredClone(event.metadata) : event.metadata }
+      const sealed: Record<string, string> = { ...event.sealed }
+      for (const path of this.paths) {
+        const value = readPath(copy, path)
+        if (value === undefined || value === null) continue
+        sealed[path] = sealValue(key, key_id, value, { event_id: event.id, path })
+        clearPath(copy, path)
+      }
+      copy.sealed = sealed
+      copy.subject_index = index
+      out.push(copy)
+    }
+    return out
+  }
+
+  /** Stored events as readers see them: sealed values opened, or `[erased]` where the key is gone. */
+  async reveal(events: readonly AuditEvent[]): Promise<AuditEvent[]> {
+    const ids: string[] = []
+    for (const event of events) for (const text of Object.values(event.sealed ?? {})) {
+      const id = sealedKeyId(text)
+      if (id !== undefined) ids.push(id)
+    }
+    if (ids.length === 0) return events as AuditEvent[]
+    const keys = await this.keyring.byIds(ids)
+    return events.map((event) => {
+      if (!event.sealed) return event
+      const copy: AuditEvent = { ...event, metadata: structuredClone(event.metadata) }
+      for (const [path, text] of Object.entries(event.sealed)) {
+        // Only paths this module could have sealed are written back; anything else a caller sent in
+        // `sealed` stays there, opaque.
+        if (!isSealablePath(path)) continue
+        const key = keys.get(sealedKeyId(text) ?? '')
+        writePath(copy, path, key ? open(key, text, event.id, path) : ERASED)
+      }
+      return copy
+    })
+  }
+
+  /**
+   * A filter on the subject field, as the stores can answer it: the stored field is null on sealed
+   * events, so it matches on the blind index, or on the plain value for events stored before
+   * shredding was turned on.
+   */
+  async storeFilter(filter: EventFilter): Promise<EventFilter> {
+    const value = (filter as Record<string, unknown>)[this.subjectField]
+    if (typeof value !== 'string') return filter
+    const rest: EventFilter = { ...filter }
+    delete (rest as Record<string, unknown>)[this.subjectField]
+    return { ...rest, subject: { field: this.subjectField, value, index: await this.subjectIndex(value) } }
+  }
+}
+
+function open(key: Buffer, text: string, eventId: string, path: string): unknown {
+  try {
+    return openValue(key, text, { event_id: eventId, path })
+  } catch (error) {
+    // The key is right (it opened under the master key) but the value does not open: it was
+    // altered or moved in the store. Never shown as erased: that would hide tampering.
+    throw new AuditqError('AUDITQ_INTERNAL', `event ${eventId}: the sealed ${path} does not open under its key (altered in the store?); run auditq verify`, { cause: error })
+  }
+}
