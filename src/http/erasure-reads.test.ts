@@ -50,7 +50,7 @@ for (const kind of ['embedded', 'postgres'] as StoreKind[]) {
         const byId = (await app.inject(`/v1/events/${aliceId}`)).json()
         const ndjson = (await app.inject('/v1/events/export?format=ndjson')).body.trim().split('\n').map((line) => JSON.parse(line))
         const csv = (await app.inject('/v1/events/export?format=csv')).body
-        const report = (await app.inject('/v1/reports?period=daily&actor_id=u-alice')).json()
+        const report = (await app.inject('/v1/reports?period=daily')).json()
         return { page, byId, ndjson, csv, report }
       }
 
@@ -59,7 +59,11 @@ for (const kind of ['embedded', 'postgres'] as StoreKind[]) {
       expect(before.byId).toMatchObject({ actor_id: 'u-alice', ip_address: '203.0.113.7', user_agent: 'Firefox/128', metadata: { email: 'alice@example.com', doc: 'd1' } })
       expect(before.ndjson.find((e: { id: string }) => e.id === aliceId)).toMatchObject({ ip_address: '203.0.113.7' })
       expect(before.csv).toContain('203.0.113.7')
-      expect(before.report.summary.total).toBe(1)
+      expect(before.report.summary.total).toBe(2)
+      expect(before.report.top_actors).toEqual([
+        { value: 'u-alice', count: 1 },
+        { value: 'u-bob', count: 1 },
+      ])
 
       const reading = audit.store
       await eraseSubject(shredderOf(reading)!, reading.subjectKeys!, (events) => reading.insertBatch(events), { tenant_id: 'default', subject: 'u-alice', reason: 'DSR-7' })
@@ -75,8 +79,13 @@ for (const kind of ['embedded', 'postgres'] as StoreKind[]) {
         expect(JSON.stringify(after.ndjson)).not.toContain(secret)
       }
       expect(after.csv).toContain('[erased]')
-      // The report still counts the subject's event (and its erasure record) by the blind index.
-      expect(after.report.summary.total).toBe(2)
+      // The report still counts the subject's event, now as `[erased]`, beside the erasure record.
+      expect(after.report.summary.total).toBe(3)
+      expect(after.report.top_actors).toEqual([
+        { value: '[erased]', count: 1 },
+        { value: 'auditq', count: 1 },
+        { value: 'u-bob', count: 1 },
+      ])
     })
   })
 }

@@ -61,7 +61,8 @@ for (const kind of ['embedded', 'postgres'] as StoreKind[]) {
         await consumer.close()
       })
       await vi.waitFor(async () => expect(await t.store.getById(id)).not.toBeNull(), { timeout: 10_000 })
-      expect(await t.store.getById(id)).toMatchObject({ actor_id: null, ip_address: null, metadata: {} })
+      const stored = (await t.store.getById(id))!
+      expect(stored).toMatchObject({ actor_id: `aqs:${stored.subject_index}`, ip_address: null, metadata: {} })
 
       const reading = withShredding(t.store, shredding).store
       expect(await reading.getById(id)).toMatchObject({ actor_id: 'dana', ip_address: '192.0.2.55', metadata: { email: 'dana@example.com' } })

@@ -7,6 +7,7 @@
 import { AuditqError } from '../errors.js'
 import type { AuditEvent } from '../event/types.js'
 import type { EventFilter } from '../query/event-filter.js'
+import type { CountedValue } from '../report/model.js'
 import { blindIndex, ERASED, openValue, sealedKeyId, sealValue } from './crypto.js'
 import { Keyring } from './keyring.js'
 import { isSealablePath, sealedPaths, type ShreddingOptions, type SubjectField } from './options.js'
@@ -55,6 +56,9 @@ export class Shredder {
       }
       copy.sealed = sealed
       copy.subject_index = index
+      // The subject field keeps a pseudonym rather than null, so what groups by it (reports' top
+      // actors) still tells subjects apart; readers see the value, or `[erased]`, in its place.
+      ;(copy as unknown as Record<string, unknown>)[this.subjectField] = subjectPseudonym(index)
       out.push(copy)
     }
     return out
@@ -84,6 +88,31 @@ export class Shredder {
   }
 
   /**
+   * A report's counted subject values as readers see them: each pseudonym becomes its subject's
+   * value (read from one of its events) or `[erased]`, and rows that now read the same are merged
+   * (every erased subject is one `[erased]` row). `sample` returns one stored event carrying a
+   * pseudonym. Order and cut as the stores make them: count descending, then value, absent last.
+   */
+  async revealCounted(counted: readonly CountedValue[], topN: number, sample: (pseudonym: string) => Promise<AuditEvent | null>): Promise<CountedValue[]> {
+    if (!counted.some((row) => row.value?.startsWith(PSEUDONYM_PREFIX))) return [...counted]
+    const merged = new Map<string | null, number>()
+    for (const row of counted) {
+      let value = row.value
+      if (value?.startsWith(PSEUDONYM_PREFIX)) {
+        const event = await sample(value)
+        const revealed = event ? (await this.reveal([event]))[0] : undefined
+        const shown = revealed ? (revealed as unknown as Record<string, unknown>)[this.subjectField] : undefined
+        value = typeof shown === 'string' ? shown : ERASED
+      }
+      merged.set(value, (merged.get(value) ?? 0) + row.count)
+    }
+    return [...merged]
+      .map(([value, count]) => ({ value, count }))
+      .sort((a, b) => b.count - a.count || (a.value === null ? 1 : b.value === null ? -1 : Buffer.compare(Buffer.from(a.value), Buffer.from(b.value))))
+      .slice(0, topN)
+  }
+
+  /**
    * A filter on the subject field, as the stores can answer it: the stored field is null on sealed
    * events, so it matches on the blind index, or on the plain value for events stored before
    * shredding was turned on.
@@ -95,6 +124,13 @@ export class Shredder {
     delete (rest as Record<string, unknown>)[this.subjectField]
     return { ...rest, subject: { field: this.subjectField, value, index: await this.subjectIndex(value) } }
   }
+}
+
+/** What the subject field stores on a sealed event: the blind index, marked. */
+export const PSEUDONYM_PREFIX = 'aqs:'
+
+export function subjectPseudonym(index: string): string {
+  return `${PSEUDONYM_PREFIX}${index}`
 }
 
 function open(key: Buffer, text: string, eventId: string, path: string): unknown {

@@ -73,9 +73,11 @@ for (const kind of ['embedded', 'postgres'] as StoreKind[]) {
       const [bobId] = (await audit.logBulk([bob])).ids
 
       const stored = (await t.store.getById(aliceId))!
-      expect(stored).toMatchObject({ actor_id: null, ip_address: null, user_agent: null, metadata: { plan: 'pro' } })
+      expect(stored).toMatchObject({ ip_address: null, user_agent: null, metadata: { plan: 'pro' } })
       expect(Object.keys(stored.sealed!).sort()).toEqual(['actor_id', 'ip_address', 'metadata.email', 'user_agent'])
       expect(stored.subject_index).toMatch(/^[0-9a-f]{64}$/)
+      // The subject field holds the subject's pseudonym (its blind index), never its value.
+      expect(stored.actor_id).toBe(`aqs:${stored.subject_index}`)
       const storedText = JSON.stringify(stored)
       for (const secret of ['alice@example.com', '203.0.113.7', 'Firefox']) expect(storedText).not.toContain(secret)
 
@@ -94,11 +96,24 @@ for (const kind of ['embedded', 'postgres'] as StoreKind[]) {
       const reading = audit.store
       expect((await reading.query({ actor_id: 'alice@example.com' }, { limit: 10 })).events.map((e) => e.id)).toEqual([aliceId])
       expect(await collect(reading.stream({ actor_id: 'bob' }))).toHaveLength(1)
-      expect((await reading.report({ actor_id: 'alice@example.com' }, { topN: 5, topErrors: 1, bucket: 'day' })).total).toBe(1)
+      const report = await reading.report({ actor_id: 'alice@example.com' }, { topN: 5, topErrors: 1, bucket: 'day' })
+      expect(report.total).toBe(1)
+      expect(report.top_actors).toEqual([{ value: 'alice@example.com', count: 1 }])
+      const all = await reading.report({}, { topN: 5, topErrors: 1, bucket: 'day' })
+      expect(all.top_actors).toEqual([
+        { value: 'alice@example.com', count: 1 },
+        { value: 'bob', count: 1 },
+      ])
       await eraseSubject(shredderOf(reading)!, reading.subjectKeys!, (events) => reading.insertBatch(events), { tenant_id: 'default', subject: 'alice@example.com', reason: 'request DSR-1' })
       // The event and its erasure record: both carry the subject's blind index.
       const after = (await reading.query({ actor_id: 'alice@example.com' }, { limit: 10 })).events
       expect(after.map((e) => e.action).sort()).toEqual([ERASURE_ACTION, 'user.login'])
+      // Reports: the erased subject is one `[erased]` row; the erasure event's actor is auditq.
+      const report2 = await reading.report({ action: 'user.login' }, { topN: 5, topErrors: 1, bucket: 'day' })
+      expect(report2.top_actors).toEqual([
+        { value: '[erased]', count: 1 },
+        { value: 'bob', count: 1 },
+      ])
     })
 
     it('after erase, reads show [erased] for that subject only, verify passes and the erasure is chained', async () => {

@@ -41,7 +41,12 @@ export function withShredding(store: Store, options: ShreddingOptions): { store:
       return revealStream(store, shredder, filter)
     },
     async report(filter: EventFilter, reportOptions: ReportOptions): Promise<ReportData> {
-      return store.report(await shredder.storeFilter(filter), reportOptions)
+      const data = await store.report(await shredder.storeFilter(filter), reportOptions)
+      if (shredder.subjectField !== 'actor_id') return data
+      // One event per pseudonym in the top list (at most topN lookups), from the same tenant scope.
+      const sample = async (pseudonym: string) =>
+        (await store.query({ ...(filter.tenant_id === undefined ? {} : { tenant_id: filter.tenant_id }), actor_id: pseudonym }, { limit: 1 })).events[0] ?? null
+      return { ...data, top_actors: await shredder.revealCounted(data.top_actors, reportOptions.topN, sample) }
     },
   }
   const wrapped = new Proxy(store, {
