@@ -10,7 +10,7 @@
  * - the blind-index key is derived with HKDF from an index root, a random key stored wrapped like
  *   a data key: rotating the master key then rewraps keys without changing any stored index.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, randomFillSync } from 'node:crypto'
 
 export const KEY_BYTES = 32
 const IV_BYTES = 12
@@ -57,8 +57,26 @@ export function newKeyId(): string {
   return randomBytes(12).toString('base64url')
 }
 
+/**
+ * Random IVs drawn from a pool refilled 4 KiB at a time: one call into the CSPRNG per ~340 IVs
+ * instead of one per value (measured: the per-call overhead was a third of sealing one value).
+ */
+const ivPool = Buffer.alloc(IV_BYTES * 341)
+let ivOffset = ivPool.length
+
+function nextIv(): Buffer {
+  if (ivOffset + IV_BYTES > ivPool.length) {
+    randomFillSync(ivPool)
+    ivOffset = 0
+  }
+  // A copy: the pool is overwritten on refill.
+  const iv = Buffer.from(ivPool.subarray(ivOffset, ivOffset + IV_BYTES))
+  ivOffset += IV_BYTES
+  return iv
+}
+
 function encrypt(key: Buffer, plaintext: Buffer, aad: string): Buffer {
-  const iv = randomBytes(IV_BYTES)
+  const iv = nextIv()
   const cipher = createCipheriv('aes-256-gcm', key, iv)
   cipher.setAAD(Buffer.from(aad, 'utf8'))
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()])

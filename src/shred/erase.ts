@@ -12,7 +12,7 @@ import { v7 as uuidv7 } from 'uuid'
 import { AuditqError } from '../errors.js'
 import { uuidV8FromDigest } from '../event/derived-id.js'
 import { ERASURE_ACTION } from '../event/reserved.js'
-import type { AuditEvent } from '../event/types.js'
+import { noAddedFields, type AuditEvent } from '../event/types.js'
 import { wrappedKeyDigest } from './crypto.js'
 import type { Shredder } from './shredder.js'
 import type { SubjectKeyStore } from './subject-keys.js'
@@ -53,6 +53,7 @@ export async function eraseSubject(
   if (key) shredder.keyring.unwrap(key) // a wrong master key fails here, before anything is recorded
   const at = now.toISOString()
   const event: AuditEvent = {
+    ...noAddedFields(),
     id: key ? uuidV8FromDigest(createHash('sha256').update(`${ERASURE_ACTION}\u0000${key.tenant_id}\u0000${key.key_id}`).digest()) : uuidv7(),
     tenant_id: request.tenant_id,
     action: ERASURE_ACTION,

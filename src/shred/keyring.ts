@@ -33,6 +33,8 @@ export class Keyring {
   private readonly bySubject = new Map<string, Cached<DataKey>>()
   /** null: the key is gone (erased). */
   private readonly byId = new Map<string, Cached<Buffer | null>>()
+  /** Lookups under way: concurrent events of one new subject share one round trip. */
+  private readonly pending = new Map<string, Promise<DataKey>>()
 
   constructor(
     private readonly store: SubjectKeyStore,
@@ -57,10 +59,18 @@ export class Keyring {
     const cacheKey = `${tenant_id}\u0000${subject_index}`
     const cached = this.fresh(this.bySubject, cacheKey)
     if (cached) return cached.value
-    const key = await this.createOrGet(tenant_id, subject_index)
-    this.put(this.bySubject, cacheKey, key)
-    this.put(this.byId, key.key_id, key.key)
-    return key
+    let pending = this.pending.get(cacheKey)
+    if (pending === undefined) {
+      pending = this.createOrGet(tenant_id, subject_index).then((key) => {
+        this.put(this.bySubject, cacheKey, key)
+        this.put(this.byId, key.key_id, key.key)
+        return key
+      })
+      this.pending.set(cacheKey, pending)
+      const done = () => this.pending.delete(cacheKey)
+      pending.then(done, done)
+    }
+    return pending
   }
 
   /** The data keys of these ids; null for each one that no longer exists. */
