@@ -9,8 +9,11 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { CLI, cliEnv } from './support/cli.js'
+
+// Nine CLI starts in the first test; each is ~0.5 s on a quiet machine, several seconds on a busy one.
+vi.setConfig({ testTimeout: 180_000 })
 
 const dirs: string[] = []
 afterAll(() => {

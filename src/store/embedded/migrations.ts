@@ -92,6 +92,8 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
       UNIQUE (tenant_id, subject_index)
     ) STRICT`,
   ],
+  // See PostgreSQL's step 46: SQLite's OR optimization looks both sides up by index.
+  46: ['CREATE INDEX audit_logs_subject_idx ON audit_logs (subject_index, occurred_at DESC, id DESC) WHERE subject_index IS NOT NULL'],
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (
