@@ -9,6 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { freshStore, type StoreKind, type TestStore } from '../../test/support/app.js'
 import { postgresAvailable } from '../../test/support/services.js'
 import type { AuditEvent } from '../event/types.js'
+import { validateEvent } from '../event/validate.js'
+import { chainHash, GENESIS_HASH } from '../integrity/canonical.js'
 import type { ChainRow } from '../integrity/types.js'
 import { verifyChains } from '../integrity/verify.js'
 import { createAuditLogger, type AuditLogger } from '../sdk/audit-logger.js'
@@ -186,17 +188,22 @@ for (const kind of ['embedded', 'postgres'] as StoreKind[]) {
       await expect(wrong.getById(id)).rejects.toMatchObject({ code: 'AUDITQ_MASTER_KEY', message: expect.stringContaining('AUDITQ_SHRED_MASTER_KEY') })
     })
 
-    it('off by default: stored rows are exactly what they were without the feature', async () => {
+    it('off by default: stored rows are exactly what validation made, hashed as before, and no key is made', async () => {
       const t = await freshStore(kind)
       cleanups.push(() => t.dispose())
-      const audit = await createAuditLogger({ store: t.store, logger: silent })
+      const receivedAt = new Date('2026-01-01T00:00:01.000Z')
+      const audit = await createAuditLogger({ store: t.store, logger: silent, now: () => receivedAt })
       cleanups.push(() => audit.close())
       expect(audit.store).toBe(t.store)
-      const id = await audit.log({ ...alice, id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', occurred_at: '2026-01-01T00:00:00.000Z' })
-      const stored = (await t.store.getById(id))!
+      const input = { ...alice, id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', occurred_at: '2026-01-01T00:00:00.000Z' }
+      const validated = validateEvent(input, { receivedAt, defaultTenant: 'default' })
+      if (!validated.ok) throw new Error('fixture invalid')
+      await audit.log(input)
+      const stored = (await t.store.getById(input.id))!
+      expect(stored).toEqual(validated.event)
       expect(stored).toMatchObject({ ...alice, sealed: null, subject_index: null })
-      const rows = await chainRows(t.store, 'default')
-      expect(rows[0]!.event).toEqual(stored)
+      const [row] = await chainRows(t.store, 'default')
+      expect(row!.hash).toBe(chainHash(GENESIS_HASH, validated.event))
       expect(await t.store.subjectKeys!.all()).toEqual([])
     })
   })
