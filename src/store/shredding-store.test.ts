@@ -5,6 +5,9 @@
  * they read `[erased]` everywhere while `verify` still passes and the erasure is a chained event.
  */
 import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import pg from 'pg'
+import { openEmbeddedConnection } from '../../test/support/embedded-connection.js'
 import { afterEach, describe, expect, it } from 'vitest'
 import { freshStore, type StoreKind, type TestStore } from '../../test/support/app.js'
 import { postgresAvailable } from '../../test/support/services.js'
@@ -18,6 +21,7 @@ import { ERASED } from '../shred/crypto.js'
 import { eraseSubject, ERASURE_ACTION } from '../shred/erase.js'
 import type { ShreddingOptions } from '../shred/options.js'
 import { createLogger } from '../util/logger.js'
+import { EMBEDDED_DB_FILE } from './embedded/embedded-store.js'
 import { shredderOf, withShredding } from './shredding-store.js'
 import type { Store } from './store.js'
 
@@ -35,6 +39,26 @@ async function collect(events: AsyncIterable<AuditEvent>): Promise<AuditEvent[]>
   const all: AuditEvent[] = []
   for await (const event of events) all.push(event)
   return all
+}
+
+/** One statement on a connection of its own, beside the store (to break what the store relies on). */
+async function rawExec(t: TestStore, sql: string): Promise<void> {
+  if (t.location.databaseUrl) {
+    const client = new pg.Client({ connectionString: t.location.databaseUrl, options: `-c search_path=${t.location.databaseSchema}` })
+    await client.connect()
+    try {
+      await client.query(sql)
+    } finally {
+      await client.end()
+    }
+    return
+  }
+  const db = openEmbeddedConnection(path.join(t.location.dataDir, EMBEDDED_DB_FILE))
+  try {
+    db.exec(sql)
+  } finally {
+    db.close()
+  }
 }
 
 async function chainRows(store: Store, tenant: string): Promise<ChainRow[]> {
@@ -179,6 +203,16 @@ for (const kind of ['embedded', 'postgres'] as StoreKind[]) {
       const keys = await Promise.all(processes.map(async (store) => shredderOf(store)!.keyring.forSubject('default', await shredderOf(store)!.subjectIndex('carol'))))
       expect(new Set(keys.map((k) => k.key_id)).size).toBe(1)
       expect(new Set(keys.map((k) => k.key.toString('hex'))).size).toBe(1)
+    })
+
+    it('refuses an event it cannot seal (the key table gone) and stores nothing in plaintext', async () => {
+      const { t, audit } = await setup()
+      await audit.log(bob)
+      await rawExec(t, 'DROP TABLE subject_keys')
+      await expect(audit.log(alice)).rejects.toMatchObject({ code: expect.stringMatching(/^AUDITQ_(STORE_UNAVAILABLE|INTERNAL)$/) })
+      const stored = await collect(t.store.stream({}))
+      expect(stored).toHaveLength(1)
+      expect(JSON.stringify(stored)).not.toContain('alice')
     })
 
     it('refuses to read with another master key, naming the setting, instead of showing anything', async () => {
