@@ -69,6 +69,8 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'AUDITQ_EXPORT_MAX_PER_TENANT', path: 'reads.exportMaxPerTenant', description: 'exports one tenant may stream at once per process; beyond: 429' },
   { env: 'AUDITQ_EXPORT_IDLE_TIMEOUT_MS', path: 'reads.exportIdleTimeoutMs', description: 'an export whose client reads nothing this long is aborted and its cursor and connection released' },
   { env: 'AUDITQ_VERIFY_MAX_CONCURRENT', path: 'reads.verifyMaxConcurrent', description: 'chain verifications at once per process over HTTP, all tenants (one per tenant); beyond: 503 `AUDITQ_BUSY`' },
+  { env: 'AUDITQ_COMPLETENESS_IN_FLIGHT_BOUND_MS', path: 'completeness.inFlightBoundMs', description: 'a gap in a producer\'s sequence younger than this is "in flight", older is "missing" (`auditq completeness`, the `auditq_producer_missing_events` gauge)' },
+  { env: 'AUDITQ_PRODUCER_HEAD_INTERVAL_MS', path: 'completeness.headIntervalMs', description: 'how often an SDK producer records its head (last sequence number issued) and pending rejections' },
 ]
 
 /**

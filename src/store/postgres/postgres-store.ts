@@ -17,6 +17,7 @@ import { classifyPostgresError } from './classify-error.js'
 import { insertChained } from './chained-insert.js'
 import { ChainHeadCache } from './head-cache.js'
 import { PostgresIntegrity } from './integrity.js'
+import { PostgresCompleteness } from './completeness.js'
 import { PostgresKeyStore } from './key-store.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
 import { fetchRows } from './read-session.js'
@@ -189,6 +190,7 @@ export class PostgresStore implements Store {
   /** The schema on this store's search_path. */
   readonly schemaName: string
   readonly integrity: PostgresIntegrity
+  readonly completeness: PostgresCompleteness
   /** Heads this process last wrote: lets a sole writer send its links ready-made (head-cache.ts). */
   readonly chainHeads = new ChainHeadCache()
   private ended: Promise<void> | undefined
@@ -210,6 +212,7 @@ export class PostgresStore implements Store {
     this.keys = new PostgresKeyStore(pools.keys)
     this.description = settings.description
     this.schemaName = settings.schema
+    this.completeness = new PostgresCompleteness(pools.read)
     this.integrity = new PostgresIntegrity(pools, { schema: settings.schema, chunkRows: settings.streamChunkRows })
   }
 
