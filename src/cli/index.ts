@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander'
 import { isAuditqError } from '../errors.js'
 import { packageVersion } from '../version.js'
 import { registerCleanup } from './cleanup.js'
+import { registerCompleteness } from './completeness.js'
 import { registerDlq } from './dlq.js'
 import { registerImport } from './import.js'
 import { registerCheckpoint, registerKeygen, registerVerify } from './integrity.js'
@@ -45,6 +46,7 @@ registerCleanup(program)
 registerStatus(program)
 registerKeys(program)
 registerImport(program)
+registerCompleteness(program)
 
 watchStdout()
 
