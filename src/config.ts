@@ -329,6 +329,19 @@ const configSchema = z.strictObject({
       verifyMaxConcurrent: z.coerce.number().int().min(1).max(16).default(2),
     })
     .prefault({}),
+  /** Producer sequences and the completeness check (src/completeness/, docs/integrity.md "Completeness"). */
+  completeness: z
+    .strictObject({
+      /**
+       * How long after its numbers were issued a gap counts as in flight (queued, spilled, pending
+       * in a worker) rather than missing: longer than a normal queue backlog, shorter than an
+       * outage someone should be told about.
+       */
+      inFlightBoundMs: z.coerce.number().int().min(1_000).default(15 * 60_000),
+      /** How often an SDK producer writes its head record (and any pending rejection record). */
+      headIntervalMs: z.coerce.number().int().min(100).default(60_000),
+    })
+    .prefault({}),
 })
 
 export type Config = Readonly<z.infer<typeof configSchema>>

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander'
 import { isAuditqError } from '../errors.js'
 import { packageVersion } from '../version.js'
 import { registerCleanup } from './cleanup.js'
+import { registerCompleteness } from './completeness.js'
 import { registerDlq } from './dlq.js'
 import { registerErase } from './erase.js'
 import { registerImport } from './import.js'
@@ -47,6 +48,7 @@ registerStatus(program)
 registerKeys(program)
 registerImport(program)
 registerErase(program)
+registerCompleteness(program)
 
 watchStdout()
 

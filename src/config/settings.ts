@@ -74,6 +74,8 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'AUDITQ_SHRED_MASTER_KEY', path: 'shredding.masterKey', description: 'the master key wrapping the subject keys: 64 hex digits or base64 of 32 bytes (`openssl rand -hex 32`); required when shredding is on' },
   { env: 'AUDITQ_SHRED_MASTER_KEY_FILE', path: 'shredding.masterKeyFile', description: 'a file holding the master key instead' },
   { env: 'AUDITQ_SHRED_KEY_CACHE_TTL_MS', path: 'shredding.keyCacheTtlMs', description: 'how long a process trusts a subject key it looked up: an erasure by another process takes effect in this one within this' },
+  { env: 'AUDITQ_COMPLETENESS_IN_FLIGHT_BOUND_MS', path: 'completeness.inFlightBoundMs', description: 'a gap in a producer\'s sequence younger than this is "in flight", older is "missing" (`auditq completeness`, the `auditq_producer_missing_events` gauge)' },
+  { env: 'AUDITQ_PRODUCER_HEAD_INTERVAL_MS', path: 'completeness.headIntervalMs', description: 'how often an SDK producer records its head (last sequence number issued) and pending rejections' },
 ]
 
 /**

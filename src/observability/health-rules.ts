@@ -28,6 +28,7 @@ export type RuleName =
   | 'spill_replay_failing'
   | 'spill_checkpoint_failing'
   | 'redis_data_lost'
+  | 'producer_events_missing'
 
 export interface Finding {
   rule: RuleName
@@ -47,6 +48,8 @@ export interface HealthInput extends PipelineFigures {
   spill?: Pick<SpillReading, 'refusing' | 'replayFailing' | 'checkpointFailing'> | null
   /** Queue mode: losses Redis caused, held until an operator acknowledges them. */
   redis_losses?: readonly Pick<RedisLoss, 'eventsExposed' | 'cause' | 'detectedAt'>[] | null
+  /** Producer sequence numbers missing for longer than the in-flight bound (the completeness check); null when not checked. */
+  producer_missing_events?: number | null
 }
 
 export interface Evaluation {
@@ -147,6 +150,12 @@ export function evaluateHealth(input: HealthInput, thresholds: Thresholds): Eval
     const latest = losses[losses.length - 1]!
     add('redis_data_lost', 'critical', `redis lost queued events: about ${n(exposed)} acknowledged events were in the queue and are gone (${losses.length === 1 ? 'detected' : `${losses.length} losses, latest`} ${latest.detectedAt})`,
       `Redis lost the queue (${latest.cause}): about ${n(exposed)} events that callers were told were accepted never reached the store. Turn on persistence (appendonly yes), find what was lost around ${latest.detectedAt} from the producers' logs, then acknowledge with \`auditq queue ack-loss\`.`)
+  }
+
+  const missing = input.producer_missing_events ?? 0
+  if (missing > 0) {
+    add('producer_events_missing', 'critical', `producers are missing ${n(missing)} events: numbered, older than the in-flight bound, neither stored nor accounted for`,
+      'Run `auditq completeness` to see which producers and which sequence ranges; look for a Redis restarted without persistence, hand-deleted queue entries, the `drop` overflow policy or a producer killed with events unacknowledged.')
   }
 
   const status = worstStatus(findings.map((f) => f.status))

@@ -5,6 +5,7 @@
  * reports) goes through `reveal`, so they all agree on what an erased value reads as.
  */
 import { AuditqError } from '../errors.js'
+import { RESERVED_ACTIONS } from '../event/reserved.js'
 import type { AuditEvent } from '../event/types.js'
 import type { EventFilter } from '../query/event-filter.js'
 import type { CountedValue } from '../report/model.js'
@@ -79,6 +80,8 @@ export class Shredder {
 
   /** The subject value to seal under, or undefined: none, or the event is sealed already. */
   private subjectOf(event: AuditEvent): string | undefined {
+    // auditq's own records (producer accounting, retention, erasure) are about no person.
+    if (RESERVED_ACTIONS.has(event.action)) return undefined
     const subject = event[this.subjectField]
     if (subject === null || subject === undefined) return undefined
     if (event.sealed?.[this.subjectField] !== undefined && subject.startsWith(PSEUDONYM_PREFIX)) return undefined

@@ -33,6 +33,7 @@ import type {
 import { GENESIS_HASH, hashBytes, linkRun, packedContentDigests } from '../../integrity/canonical.js'
 import { INSERT_CHAINED_SQL, SELECT_HEAD_SQL, UPSERT_HEAD_SQL } from './chain-sql.js'
 import { EmbeddedIntegrity } from './integrity.js'
+import { EmbeddedCompleteness } from './completeness.js'
 import { EmbeddedKeyStore } from './key-store.js'
 import { EmbeddedSubjectKeyStore } from './subject-key-store.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
@@ -125,6 +126,7 @@ class EmbeddedStore implements Store {
   readonly kind = 'embedded'
   readonly description: string
   readonly integrity: EmbeddedIntegrity
+  readonly completeness: EmbeddedCompleteness
   readonly keys: EmbeddedKeyStore
   readonly subjectKeys: EmbeddedSubjectKeyStore
   private readonly insertMany: (rows: readonly AuditRow[]) => number
@@ -148,6 +150,7 @@ class EmbeddedStore implements Store {
     },
   ) {
     this.description = file
+    this.completeness = new EmbeddedCompleteness(db)
     this.integrity = new EmbeddedIntegrity(db, { driver: settings.driver, file, busyTimeoutMs: settings.busyTimeoutMs, chunkRows: settings.streamChunkRows })
     this.keys = new EmbeddedKeyStore(db)
     this.subjectKeys = new EmbeddedSubjectKeyStore(db)

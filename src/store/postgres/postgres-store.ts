@@ -17,6 +17,7 @@ import { classifyPostgresError } from './classify-error.js'
 import { insertChained } from './chained-insert.js'
 import { ChainHeadCache } from './head-cache.js'
 import { PostgresIntegrity } from './integrity.js'
+import { PostgresCompleteness } from './completeness.js'
 import { PostgresKeyStore } from './key-store.js'
 import { PostgresSubjectKeyStore } from './subject-key-store.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
@@ -190,6 +191,7 @@ export class PostgresStore implements Store {
   /** The schema on this store's search_path. */
   readonly schemaName: string
   readonly integrity: PostgresIntegrity
+  readonly completeness: PostgresCompleteness
   /** Heads this process last wrote: lets a sole writer send its links ready-made (head-cache.ts). */
   readonly chainHeads = new ChainHeadCache()
   private ended: Promise<void> | undefined
@@ -213,6 +215,7 @@ export class PostgresStore implements Store {
     this.subjectKeys = new PostgresSubjectKeyStore(pools)
     this.description = settings.description
     this.schemaName = settings.schema
+    this.completeness = new PostgresCompleteness(pools.read)
     this.integrity = new PostgresIntegrity(pools, { schema: settings.schema, chunkRows: settings.streamChunkRows })
   }
 
