@@ -113,6 +113,10 @@ for (const kind of ['embedded', 'postgres'] as StoreKind[]) {
       expect(page.events.map((e) => e.actor_id).sort()).toEqual(['alice@example.com', 'bob'])
       const exported = await collect(reading.stream({}))
       expect(exported.find((e) => e.id === bobId)).toMatchObject(bob)
+
+      // No subject value: no one to erase it for, so it is stored as sent (documented).
+      const anonymousId = await audit.log({ action: 'health.probe', ip_address: '192.0.2.200' })
+      expect(await t.store.getById(anonymousId)).toMatchObject({ actor_id: null, ip_address: '192.0.2.200', sealed: null, subject_index: null })
     })
 
     it('finds a subject by an equality filter on the subject field, before and after erasure', async () => {
