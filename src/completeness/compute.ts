@@ -37,6 +37,8 @@ export interface ProducerCompleteness {
   producer_id: string
   stored: number
   rejected: number
+  /** The refused numbers, by rule (validation rules, or the error code that refused the event, e.g. AUDITQ_QUEUE_FULL under `drop`). */
+  rejected_ranges: SeqRange[]
   last_stored_seq: number
   head: { last_seq: number; recorded_at: string; final: boolean; unsettled: number } | null
   missing: Gap[]
@@ -107,6 +109,7 @@ function producerCompleteness(id: string, data: { islands: Island[]; records: Ac
     producer_id: id,
     stored: islands.reduce((n, island) => n + island.last - island.first + 1, 0),
     rejected: rejected.reduce((n, range) => n + range.to - range.from + 1, 0),
+    rejected_ranges: rejected,
     last_stored_seq: lastStored,
     head: newestHead ? { last_seq: newestHead.last_seq, recorded_at: newestHead.recorded_at, final: newestHead.final, unsettled: newestHead.unsettled } : null,
     missing,

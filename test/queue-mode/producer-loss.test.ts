@@ -31,6 +31,8 @@ describe.skipIf(!redisServerAvailable())('queue mode: producer sequences name lo
     const server = await startRedisServer({ args: ['--save', '', '--appendonly', 'no'] })
     cleanups.push(() => server.destroy())
     const redis = server.client()
+    // While the killed server restarts the client reports refused connections; it reconnects by itself.
+    redis.on('error', () => undefined)
     cleanups.push(async () => redis.disconnect())
     const keys = queueKeys({ prefix: 'auditq' })
     const t = await freshStore('embedded')
@@ -76,6 +78,21 @@ describe.skipIf(!redisServerAvailable())('queue mode: producer sequences name lo
     const after = await s.report(later())
     expect(after.missing_events).toBe(2)
     expect(after.producers[0]!.missing.map((g) => [g.from, g.to])).toEqual([[3, 4]])
+  })
+
+  it('the drop policy: refused events are named as rejected with AUDITQ_QUEUE_FULL, the rest stored, nothing missing', async () => {
+    const s = await setup()
+    const audit = await createAuditLogger({ store: s.t.store, logger: silent, producer: { id: 'q-1' }, queue: { redis: s.redis, spillDir: s.spillDir, capEvents: 5, overflowPolicy: 'drop' } })
+    const outcomes: string[] = []
+    for (let i = 0; i < 8; i++) outcomes.push(await audit.log({ action: 'doc.view' }).then(() => 'ok', (error: { code: string }) => error.code))
+    expect(outcomes).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'AUDITQ_QUEUE_FULL', 'AUDITQ_QUEUE_FULL', 'AUDITQ_QUEUE_FULL'])
+    await s.startWorker()
+    // Room again once the worker drains: the rejection record and the final head go through.
+    await until(async () => (await s.report()).producers[0]?.stored === 5, { timeoutMs: 30_000, describe: async () => JSON.stringify(await s.report()) })
+    await audit.close()
+    await s.finalHeadStored(8)
+    const after = await s.report(later())
+    expect(after.producers[0]).toMatchObject({ stored: 5, rejected: 3, rejected_ranges: [{ from: 6, to: 8, rule: 'AUDITQ_QUEUE_FULL' }], missing: [], in_flight: [] })
   })
 
   it('a Redis without persistence killed with a backlog: exactly the queued numbers are missing, the rest stored', async () => {
