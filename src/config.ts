@@ -300,6 +300,27 @@ const configSchema = z.strictObject({
     })
     .prefault({}),
   /**
+   * Crypto-shredding (docs/erasure.md): off unless `subjectField` is set. Then the subject field and
+   * `fields` are stored sealed under a per-subject data key, and `auditq erase` destroys the key.
+   */
+  shredding: z
+    .strictObject({
+      /** The field naming the person the event is about; setting it turns shredding on. */
+      subjectField: z.enum(['actor_id', 'resource_id', 'session_id', 'client_id']).optional(),
+      /** Personal fields sealed besides the subject field: top-level text fields or `metadata.<key>` paths. */
+      fields: z.array(z.string().min(1).max(200)).default([]),
+      /** The master key (64 hex digits or base64 of 32 bytes); env AUDITQ_SHRED_MASTER_KEY. */
+      masterKey: z.string().min(1).optional(),
+      /** A file holding it instead; env AUDITQ_SHRED_MASTER_KEY_FILE. */
+      masterKeyFile: z.string().min(1).optional(),
+      /**
+       * How long a process trusts a data key it has looked up. An erasure made by another process
+       * (the CLI beside a running service) takes effect in this one within this long.
+       */
+      keyCacheTtlMs: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+    })
+    .prefault({}),
+  /**
    * Reads (query, export, reports, verify) must never starve ingest. On PostgreSQL they run on a
    * pool of their own, so the write pool stays free for inserts, the worker and the chain.
    */
@@ -333,6 +354,19 @@ const configSchema = z.strictObject({
       replicaMaxLagMs: z.coerce.number().int().min(0).default(10_000),
       /** How often the replica's replay position is compared with the primary's. */
       replicaProbeMs: z.coerce.number().int().min(100).default(1_000),
+    })
+    .prefault({}),
+  /** Producer sequences and the completeness check (src/completeness/, docs/integrity.md "Completeness"). */
+  completeness: z
+    .strictObject({
+      /**
+       * How long after its numbers were issued a gap counts as in flight (queued, spilled, pending
+       * in a worker) rather than missing: longer than a normal queue backlog, shorter than an
+       * outage someone should be told about.
+       */
+      inFlightBoundMs: z.coerce.number().int().min(1_000).default(15 * 60_000),
+      /** How often an SDK producer writes its head record (and any pending rejection record). */
+      headIntervalMs: z.coerce.number().int().min(100).default(60_000),
     })
     .prefault({}),
 })

@@ -28,6 +28,7 @@ export const ERROR_CATALOG = {
   AUDITQ_IMPORT_UNAVAILABLE: { status: 500, summary: 'CLI: `auditq import bullmq` needs the optional bullmq package, which is not installed.' },
   AUDITQ_IMPORT_SOURCE_UNREACHABLE: { status: 503, summary: 'CLI: `auditq import` could not reach the Redis holding the queue to import (host named, credentials left out).' },
   AUDITQ_CONFIG: { status: 500, summary: 'Configuration is invalid; the message names the setting.' },
+  AUDITQ_MASTER_KEY: { status: 500, summary: 'Crypto-shredding is configured and its master key is missing, malformed, or not the key the stored subject keys are wrapped under; the message names the setting.' },
   AUDITQ_INTERNAL: { status: 500, summary: 'An unexpected fault; details are in the server log, never in the response.' },
 } as const
 

@@ -3,7 +3,9 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { configFromEnv, loadConfig, type Config, type ConfigInput } from '../config.js'
 import { AuditqError } from '../errors.js'
+import { shreddingFromConfig } from '../shred/from-config.js'
 import { openStore, storeLocation } from '../store/open-store.js'
+import { withShredding } from '../store/shredding-store.js'
 import type { Store } from '../store/store.js'
 import { createLogger, type Logger } from '../util/logger.js'
 
@@ -53,6 +55,16 @@ export async function openExistingStore(config: Config): Promise<Store> {
     }
   }
   return openStore(storeLocation(config))
+}
+
+/**
+ * The store for commands that show events (`query`, `export`, `report`): with crypto-shredding
+ * configured, sealed values are revealed (or read `[erased]`) exactly as the service shows them.
+ */
+export async function openReadingStore(config: Config): Promise<Store> {
+  const shredding = shreddingFromConfig(config)
+  const store = await openExistingStore(config)
+  return shredding ? withShredding(store, shredding).store : store
 }
 
 /** CLI commands other than `serve` log warnings only: their stdout is the product. */

@@ -3,7 +3,9 @@ import { Command, CommanderError } from 'commander'
 import { isAuditqError } from '../errors.js'
 import { packageVersion } from '../version.js'
 import { registerCleanup } from './cleanup.js'
+import { registerCompleteness } from './completeness.js'
 import { registerDlq } from './dlq.js'
+import { registerErase } from './erase.js'
 import { registerImport } from './import.js'
 import { registerCheckpoint, registerKeygen, registerVerify } from './integrity.js'
 import { registerKeys } from './keys.js'
@@ -45,6 +47,8 @@ registerCleanup(program)
 registerStatus(program)
 registerKeys(program)
 registerImport(program)
+registerErase(program)
+registerCompleteness(program)
 
 watchStdout()
 

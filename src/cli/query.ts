@@ -7,7 +7,7 @@ import { csvHeader, csvRow } from '../query/csv.js'
 import { parseEventFilter } from '../query/filter.js'
 import { renderTable } from '../query/table.js'
 import { decodeCursor, encodeCursor } from '../store/cursor.js'
-import { addFilterFlags, commandConfig, filterFromFlags, openExistingStore } from './context.js'
+import { addFilterFlags, commandConfig, filterFromFlags, openReadingStore } from './context.js'
 import { progress } from './progress.js'
 
 export function registerQuery(program: Command): void {
@@ -29,7 +29,7 @@ export function registerQuery(program: Command): void {
     if (format !== 'table' && format !== 'json' && format !== 'csv') {
       throw new AuditqError('AUDITQ_BAD_REQUEST', '--format must be table, json or csv')
     }
-    const store = await openExistingStore(config)
+    const store = await openReadingStore(config)
     try {
       const page = await store.query(filter, {
         limit,
@@ -62,7 +62,7 @@ export function registerExport(program: Command): void {
     const filter = parseEventFilter(filterFromFlags(options))
     const format = options.format
     if (format !== 'ndjson' && format !== 'csv') throw new AuditqError('AUDITQ_BAD_REQUEST', '--format must be ndjson or csv')
-    const store = await openExistingStore(config)
+    const store = await openReadingStore(config)
     let count = 0
     // On a terminal only, and not when the events themselves are printed to that terminal.
     const bar = progress({ label: 'export', enabled: process.stderr.isTTY === true && !(options.output === undefined && process.stdout.isTTY === true) })

@@ -6,7 +6,7 @@ import type { FieldError } from '../event/types.js'
 import { generateReport } from '../report/generate.js'
 import { parseReportRequest, REPORT_FORMATS, type ReportFormat } from '../report/params.js'
 import { RENDERERS } from '../report/render/index.js'
-import { commandConfig, FROM_HELP, openExistingStore, TO_HELP } from './context.js'
+import { commandConfig, FROM_HELP, openReadingStore, TO_HELP } from './context.js'
 
 export function registerReport(program: Command): void {
   program
@@ -39,7 +39,7 @@ export function registerReport(program: Command): void {
           defaultFormat: 'json',
         }),
       )
-      const store = await openExistingStore(config)
+      const store = await openReadingStore(config)
       try {
         const report = await generateReport(store, request, { now: new Date(), topErrors: config.reports.topErrorsPerAction, timeoutMs: config.reports.timeoutMs })
         const output = RENDERERS[request.format](report)

@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { AuditqError } from '../errors.js'
+import { shreddingFromConfig } from '../shred/from-config.js'
 import { createAuditLogger } from '../sdk/audit-logger.js'
 import { commandConfig, commandLogger, storeLocation } from './context.js'
 
@@ -49,7 +50,9 @@ export function registerSend(program: Command): void {
     .action(async (flags: SendFlags, command: Command) => {
       const events = flags.action ? [eventFromFlags(flags)] : await eventsFromStdin()
       const config = commandConfig(command)
+      const shredding = shreddingFromConfig(config)
       const audit = await createAuditLogger({
+        ...(shredding ? { shredding } : {}),
         ...storeLocation(config),
         defaultTenant: config.defaultTenant,
         redaction: { keys: config.security.redactKeys, ipTruncation: config.security.ipTruncation },

@@ -20,6 +20,28 @@ describe('AuditService without a queue writes to D1 directly (workerd + local D1
     expect(stored.json).toMatchObject({ id: json.id, action: 'api_key.created', actor_id: 'u1', category: 'info', success: true, tenant_id: 'default', metadata: { k: 1 } })
   })
 
+  it('stores and returns the auditq.v2 fields (a client numbering its own events), changes redacted like metadata', async () => {
+    const body = {
+      action: 'doc.updated',
+      actor_name: 'Ada',
+      targets: [{ type: 'doc', id: 'd1', name: 'Plan' }],
+      changes: { title: { before: 'a', after: 'b' }, password: { before: 'x', after: 'y' } },
+      producer_id: 'edge-1',
+      producer_seq: 7,
+    }
+    const { json } = await worker.fetch('/log', { body })
+    const stored = await worker.fetch(`/v1/events/${json.id}`)
+    expect(stored.json).toMatchObject({
+      actor_name: 'Ada',
+      targets: [{ id: 'd1', name: 'Plan', type: 'doc' }],
+      changes: { password: { after: '[REDACTED]', before: '[REDACTED]' }, title: { after: 'b', before: 'a' } },
+      producer_id: 'edge-1',
+      producer_seq: 7,
+      sealed: null,
+      subject_index: null,
+    })
+  })
+
   it('redacts metadata secrets before the write, as the Node SDK does', async () => {
     const { json } = await worker.fetch('/log', { body: { action: 'token.issued', actor_id: 'u1', metadata: { accessToken: 'at-1', client: { secret: 's-2' }, scope: 'read' } } })
     const stored = await worker.fetch(`/v1/events/${json.id}`)

@@ -76,6 +76,13 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'AUDITQ_EXPORT_MAX_PER_TENANT', path: 'reads.exportMaxPerTenant', description: 'exports one tenant may stream at once per process; beyond: 429' },
   { env: 'AUDITQ_EXPORT_IDLE_TIMEOUT_MS', path: 'reads.exportIdleTimeoutMs', description: 'an export whose client reads nothing this long is aborted and its cursor and connection released' },
   { env: 'AUDITQ_VERIFY_MAX_CONCURRENT', path: 'reads.verifyMaxConcurrent', description: 'chain verifications at once per process over HTTP, all tenants (one per tenant); beyond: 503 `AUDITQ_BUSY`' },
+  { env: 'AUDITQ_SHRED_SUBJECT_FIELD', path: 'shredding.subjectField', whenUnset: 'shredding off', description: 'crypto-shredding: the field naming the person an event is about (`actor_id`, `resource_id`, `session_id`, `client_id`); it and `AUDITQ_SHRED_FIELDS` are stored encrypted under a per-subject key that `auditq erase` destroys (see [Erasure](erasure.md))' },
+  { env: 'AUDITQ_SHRED_FIELDS', path: 'shredding.fields', list: true, description: 'comma-separated personal fields sealed besides the subject field: `ip_address`, `user_agent`, `session_id`, `request_id`, `client_id`, `resource_id`, `description`, `error_message`, or `metadata.<key>`' },
+  { env: 'AUDITQ_SHRED_MASTER_KEY', path: 'shredding.masterKey', description: 'the master key wrapping the subject keys: 64 hex digits or base64 of 32 bytes (`openssl rand -hex 32`); required when shredding is on' },
+  { env: 'AUDITQ_SHRED_MASTER_KEY_FILE', path: 'shredding.masterKeyFile', description: 'a file holding the master key instead' },
+  { env: 'AUDITQ_SHRED_KEY_CACHE_TTL_MS', path: 'shredding.keyCacheTtlMs', description: 'how long a process trusts a subject key it looked up: an erasure by another process takes effect in this one within this' },
+  { env: 'AUDITQ_COMPLETENESS_IN_FLIGHT_BOUND_MS', path: 'completeness.inFlightBoundMs', description: 'a gap in a producer\'s sequence younger than this is "in flight", older is "missing" (`auditq completeness`, the `auditq_producer_missing_events` gauge)' },
+  { env: 'AUDITQ_PRODUCER_HEAD_INTERVAL_MS', path: 'completeness.headIntervalMs', description: 'how often an SDK producer records its head (last sequence number issued) and pending rejections' },
 ]
 
 /**

@@ -65,8 +65,8 @@ export interface IntakeOptions {
   /** Tenant for events that name none and come without a bound tenant (validation's own default when absent). */
   defaultTenant?: string
   redaction: RedactionPolicy
-  /** Told of every refused event with the rule of its first error (for per-rule counters). */
-  onInvalid(rule: string): void
+  /** Told of every refused event with the rule of its first error (for per-rule counters) and the input as given. */
+  onInvalid(rule: string, input: unknown): void
   /** Told of every accepted event with what redaction changed. */
   onAccepted(report: RedactionReport): void
 }
@@ -88,7 +88,7 @@ export class Intake {
   admit(input: unknown, call: IntakeCall): ValidationResult {
     const result = this.check(input, call)
     if (!result.ok) {
-      this.options.onInvalid(result.errors[0]?.rule ?? 'unknown')
+      this.options.onInvalid(result.errors[0]?.rule ?? 'unknown', input)
       return result
     }
     this.options.onAccepted(redactEvent(result.event, this.options.redaction))

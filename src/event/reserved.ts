@@ -9,5 +9,23 @@
  */
 export const RETENTION_ACTION = 'audit.retention.cleanup'
 
+/**
+ * The action of the event `auditq erase` chains when it destroys a subject's key: the record that
+ * the subject's personal values are gone. A forged one would claim an erasure that never happened.
+ */
+export const ERASURE_ACTION = 'auditq.erasure'
+
+/**
+ * A producer's accounting records (src/completeness/accounting.ts): a forged head or rejection
+ * record could hide lost events from the completeness check.
+ */
+export const PRODUCER_HEAD_ACTION = 'auditq.producer.head'
+export const PRODUCER_REJECTED_ACTION = 'auditq.producer.rejected'
+
 /** Each reserved action with who alone may write it (the text of the refusal). */
-export const RESERVED_ACTIONS: ReadonlyMap<string, string> = new Map([[RETENTION_ACTION, "auditq's own retention runs"]])
+export const RESERVED_ACTIONS: ReadonlyMap<string, string> = new Map([
+  [RETENTION_ACTION, "auditq's own retention runs"],
+  [ERASURE_ACTION, 'auditq erase'],
+  [PRODUCER_HEAD_ACTION, "auditq's producers (their head records)"],
+  [PRODUCER_REJECTED_ACTION, "auditq's producers (their rejection records)"],
+])

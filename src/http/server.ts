@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import { randomUUID } from 'node:crypto'
 import type { Config } from '../config.js'
 import { dashboardRoutes } from '../dashboard/routes.js'
+import { completenessRoutes } from './completeness.js'
 import type { QueueStatus } from '../queue/queue-status.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
 import type { Store } from '../store/store.js'
@@ -126,6 +127,7 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
     exports: config.reads,
   })
   await app.register(integrityRoutes, { store, limits: config.reads })
+  await app.register(completenessRoutes, { store, settings: config.completeness })
   await app.register(reportRoutes, { store, limits: config.reports })
   let monitoring = dependencies.monitoring
   if (!monitoring) {
@@ -146,6 +148,7 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
       'GET /v1/events/:id',
       'GET /v1/events/export?format=ndjson|csv',
       'GET /v1/integrity?tenant_id=&from=&to=',
+      'GET /v1/completeness?producer_id=&tenant_id=&since=',
       'GET /v1/reports?period=daily|weekly|monthly&date=YYYY-MM-DD&format=json|csv|html',
       'GET /api/v1/monitoring/health',
       'GET /api/v1/monitoring/audit-metrics',

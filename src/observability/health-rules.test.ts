@@ -52,6 +52,7 @@ describe('health rules', () => {
     ['over 1,000 dropped recently', { recent_dropped_events: 1_001, total_dropped_events: 1_001 }, 'events_dropped', 'warning'],
     ['a dead letter', { dead_letters: 1 }, 'dead_letters', 'warning'],
     ['a spilled event waiting', { spill_waiting_events: 1 }, 'events_spilled_waiting', 'warning'],
+    ['a producer sequence number missing past the bound', { producer_missing_events: 1 }, 'producer_events_missing', 'critical'],
   ])('%s fires its rule alone', (_name, changes, rule, status) => {
     const result = evaluate(changes)
     expect(result.findings.map((f) => f.rule)).toEqual([rule])

@@ -30,6 +30,7 @@ export type RuleName =
   | 'spill_checkpoint_failing'
   | 'redis_data_lost'
   | 'read_replica_unused'
+  | 'producer_events_missing'
 
 export interface Finding {
   rule: RuleName
@@ -51,6 +52,8 @@ export interface HealthInput extends PipelineFigures {
   redis_losses?: readonly Pick<RedisLoss, 'eventsExposed' | 'cause' | 'detectedAt'>[] | null
   /** A configured read replica's state; absent or null without one. */
   read_replica?: Pick<ReadReplicaStatus, 'inUse' | 'reason' | 'lagSeconds' | 'maxLagSeconds' | 'lastError'> | null
+  /** Producer sequence numbers missing for longer than the in-flight bound (the completeness check); null when not checked. */
+  producer_missing_events?: number | null
 }
 
 export interface Evaluation {
@@ -165,6 +168,12 @@ export function evaluateHealth(input: HealthInput, thresholds: Thresholds): Eval
           : `it cannot be reached (${replica.lastError ?? 'no answer'})`
     add('read_replica_unused', 'warning', `read replica not used: ${why}; reads go to the primary`,
       'Reads (query, export, reports, verify) fall back to the primary while the replica is unusable. Check the replica (replication running, `pg_stat_replication` on the primary, its disk and network); it is used again as soon as it is within the lag limit.')
+  }
+
+  const missing = input.producer_missing_events ?? 0
+  if (missing > 0) {
+    add('producer_events_missing', 'critical', `producers are missing ${n(missing)} events: numbered, older than the in-flight bound, neither stored nor accounted for`,
+      'Run `auditq completeness` to see which producers and which sequence ranges; look for a Redis restarted without persistence, hand-deleted queue entries, the `drop` overflow policy or a producer killed with events unacknowledged.')
   }
 
   const status = worstStatus(findings.map((f) => f.status))

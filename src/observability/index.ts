@@ -1,4 +1,5 @@
 import { hostname } from 'node:os'
+import { missingEventsMonitor } from '../completeness/monitor.js'
 import type { Config } from '../config.js'
 import type { QueueStatus } from '../queue/queue-status.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
@@ -9,6 +10,9 @@ import { AlertRules } from './alerts.js'
 import { newRegistry, ServiceMetrics } from './metrics.js'
 import { pipelineReader } from './reading.js'
 import { PipelineSampler } from './sampler.js'
+
+/** How often monitoring re-runs the completeness check (a scan of every producer's sequence). */
+const MINUTE_MS = 60_000
 
 export interface MonitoringDependencies {
   config: Config
@@ -58,7 +62,21 @@ export async function startMonitoring(deps: MonitoringDependencies): Promise<Mon
     onDelivery: (state, outcome) => metrics.alertNotifications.labels(state, outcome).inc(),
   })
   const sampler = new PipelineSampler({
-    read: pipelineReader({ store, audit: deps.audit, pingTimeoutMs: 2_000, ...(deps.queueStatus ? { queueStatus: deps.queueStatus } : {}) }),
+    read: pipelineReader({
+      store,
+      audit: deps.audit,
+      pingTimeoutMs: 2_000,
+      ...(deps.queueStatus ? { queueStatus: deps.queueStatus } : {}),
+      ...(store.completeness
+        ? {
+            producerMissing: missingEventsMonitor(store.completeness, {
+              inFlightBoundMs: config.completeness.inFlightBoundMs,
+              everyMs: MINUTE_MS,
+              onError: (error) => deps.logger.warn({ err_message: error.message }, 'completeness check for monitoring failed'),
+            }),
+          }
+        : {}),
+    }),
     thresholds: config.monitoring.thresholds,
     everyMs: config.monitoring.sampleEveryMs,
     historyMs: config.monitoring.historyMs,

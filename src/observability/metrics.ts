@@ -235,6 +235,7 @@ export class ServiceMetrics extends BatchMetrics {
     gauge('auditq_store_up', '1 when the store answered the last ping.', (v) => (v.reading.store === 'connected' ? 1 : 0))
     gauge('auditq_redis_up', 'Queue mode: 1 when Redis answered the last read.', (v) => (v.reading.redis === null ? null : v.reading.redis === 'connected' ? 1 : 0))
     gauge('auditq_queue_redis_loss_exposed_events', 'Queue mode: estimated acknowledged events lost with Redis (unacknowledged losses; see `auditq queue ack-loss`).', (v) => (v.reading.redisLosses === null ? null : v.reading.redisLosses.reduce((sum, loss) => sum + loss.eventsExposed, 0)))
+    gauge('auditq_producer_missing_events', 'Producer sequence numbers missing for longer than the in-flight bound (`auditq completeness`); absent when not checked.', (v) => v.reading.producerMissingEvents ?? null)
     gauge('auditq_health_status', `Overall status: ${STATUSES.map((s, i) => `${i}=${s}`).join(', ')}.`, (v) => STATUSES.indexOf(v.evaluation.status))
     new Gauge({
       name: 'auditq_health_rule_firing',
@@ -269,4 +270,4 @@ export class ServiceMetrics extends BatchMetrics {
   }
 }
 
-export const ALL_RULES: RuleName[] = ['store_unreachable', 'redis_unreachable', 'no_live_worker', 'queue_backed_up', 'oldest_event_too_old', 'high_failure_rate', 'events_dropped', 'dead_letters', 'events_spilled_waiting', 'spill_refusing', 'spill_replay_failing', 'spill_checkpoint_failing', 'redis_data_lost', 'read_replica_unused']
+export const ALL_RULES: RuleName[] = ['store_unreachable', 'redis_unreachable', 'no_live_worker', 'queue_backed_up', 'oldest_event_too_old', 'high_failure_rate', 'events_dropped', 'dead_letters', 'events_spilled_waiting', 'spill_refusing', 'spill_replay_failing', 'spill_checkpoint_failing', 'redis_data_lost', 'read_replica_unused', 'producer_events_missing']

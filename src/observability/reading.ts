@@ -43,6 +43,8 @@ export interface PipelineReading {
   redisLossWindow: QueueStatus['redisLossWindow'] | null
   /** Queue mode: losses Redis caused (restarted empty, keys deleted), not yet acknowledged. */
   redisLosses: RedisLoss[] | null
+  /** Producer sequence numbers missing past the in-flight bound; null when the check has not run. */
+  producerMissingEvents?: number | null
   /** This process's spill journal (queue mode). */
   spill: SpillReading | null
   /** PostgreSQL with a read replica configured: whether reads use it; null otherwise. */
@@ -73,13 +75,15 @@ export interface ReadingSources {
   pingTimeoutMs: number
   /** Present in queue mode. */
   queueStatus?: () => Promise<QueueStatus>
+  /** Missing producer events (a cached completeness check: it scans every producer's sequence). */
+  producerMissing?: () => Promise<number | null>
   now?: () => number
 }
 
 export function pipelineReader(sources: ReadingSources): () => Promise<PipelineReading> {
   const now = sources.now ?? Date.now
   return async () => {
-    const [storeUp, queue] = await Promise.all([pingWithin(sources.store, sources.pingTimeoutMs), sources.queueStatus?.()])
+    const [storeUp, queue, producerMissingEvents] = await Promise.all([pingWithin(sources.store, sources.pingTimeoutMs), sources.queueStatus?.(), sources.producerMissing?.() ?? null])
     const sdk = sources.audit.stats()
     return {
       at: now(),
@@ -96,6 +100,7 @@ export function pipelineReader(sources: ReadingSources): () => Promise<PipelineR
       redisLosses: queue ? queue.losses : null,
       spill: spillReading(sdk.spill),
       readReplica: sources.store.readReplicaStatus?.() ?? null,
+      producerMissingEvents,
     }
   }
 }

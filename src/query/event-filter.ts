@@ -14,4 +14,20 @@ export interface EventFilter {
   success?: boolean
   from?: string
   to?: string
+  /**
+   * Crypto-shredding's filter on the subject field (src/shred/): the field is stored null on sealed
+   * events, so they match on their keyed blind index; events stored before shredding was turned on
+   * match on the plain value. Set by the reading side from `actor_id=…` (or whichever field names
+   * the subject), never by callers.
+   */
+  subject?: SubjectMatch
 }
+
+export interface SubjectMatch {
+  field: (typeof SUBJECT_MATCH_FIELDS)[number]
+  value: string
+  index: string
+}
+
+/** The columns a subject match may name (spliced into SQL, so checked against this list). */
+export const SUBJECT_MATCH_FIELDS = ['actor_id', 'resource_id', 'session_id', 'client_id'] as const

@@ -1,5 +1,6 @@
 import { CONFIG_DEFAULTS } from '../config.js'
 import { openStore } from '../store/open-store.js'
+import { withShredding } from '../store/shredding-store.js'
 import { createLogger } from '../util/logger.js'
 import type { AuditLogger, AuditLoggerOptions } from './types.js'
 
@@ -13,11 +14,15 @@ export type { AuditLogger, AuditLoggerOptions, BulkOptions, BulkResult, Rejected
 export async function createAuditLogger(options: AuditLoggerOptions = {}): Promise<AuditLogger> {
   const ownership = { ownsStore: options.store === undefined }
   const logger = options.logger ?? createLogger({ level: 'warn', name: 'auditq-sdk' })
-  const store =
+  const opened =
     options.store ??
     (await openStore({ databaseUrl: options.databaseUrl, databaseSchema: options.databaseSchema, dataDir: options.dataDir ?? CONFIG_DEFAULTS.dataDir, embeddedDriver: options.embeddedDriver, logger }))
+  let store = opened
   const resolved = { ...options, logger }
   try {
+    // Shredding: the logger seals every event before it leaves (queue or store), and its `store`
+    // reveals on every read. Off (no `shredding`): the store is used exactly as opened.
+    if (options.shredding) store = withShredding(opened, options.shredding).store
     if (options.redisUrl || options.queue) {
       const { createQueuedAuditLogger } = await import('./queued-logger.js')
       return await createQueuedAuditLogger(store, resolved, ownership)
@@ -25,7 +30,7 @@ export async function createAuditLogger(options: AuditLoggerOptions = {}): Promi
     const { DirectAuditLogger } = await import('./direct-logger.js')
     return new DirectAuditLogger(store, resolved, ownership)
   } catch (error) {
-    if (ownership.ownsStore) await store.close().catch(() => undefined)
+    if (ownership.ownsStore) await opened.close().catch(() => undefined)
     throw error
   }
 }

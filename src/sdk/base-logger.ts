@@ -3,9 +3,12 @@ import { AuditqError } from '../errors.js'
 import { Intake, type BulkResult, type EventOutcome } from '../event/intake.js'
 import { redactionPolicy } from '../event/redact.js'
 import type { AuditEvent, AuditEventInput } from '../event/types.js'
+import type { Shredder } from '../shred/shredder.js'
+import { shredderOf } from '../store/shredding-store.js'
 import type { Store } from '../store/store.js'
 import { createLogger, type Logger } from '../util/logger.js'
 import { GroupCommitter } from './group-commit.js'
+import { Producer } from './producer.js'
 import { LoggerStats, type LoggerStatsSnapshot } from './stats.js'
 import type { AuditLogger, AuditLoggerOptions, BulkOptions } from './types.js'
 
@@ -25,6 +28,12 @@ export abstract class BaseAuditLogger implements AuditLogger {
   /** Accepted events on their way (awaiting Redis or a commit); close() waits for them before shutting down. */
   private readonly routing = new Set<Promise<unknown>>()
   private closing: Promise<void> | undefined
+  /** Numbers events (when enabled) and accounts for refused numbered events. */
+  readonly producer: Producer | null
+  private readonly accountingTenant: string
+  private readonly headTimer: NodeJS.Timeout | undefined
+  private flushTimer: NodeJS.Timeout | undefined
+  private flushing: Promise<void> | undefined
 
   constructor(
     readonly store: Store,
@@ -36,13 +45,23 @@ export abstract class BaseAuditLogger implements AuditLogger {
     this.intake = new Intake({
       defaultTenant: options.defaultTenant ?? CONFIG_DEFAULTS.defaultTenant,
       redaction: redactionPolicy(options.redaction),
-      onInvalid: (rule) => this.counters.recordInvalid(rule),
+      onInvalid: (rule, input) => {
+        this.counters.recordInvalid(rule)
+        this.refused(input, rule)
+      },
       onAccepted: (report) => {
         this.counters.redacted += report.redactedValues
         if (report.ipTruncated) this.counters.ipTruncated += 1
         this.counters.accepted += 1
       },
     })
+    this.accountingTenant = options.defaultTenant ?? CONFIG_DEFAULTS.defaultTenant
+    const producer = options.producer
+    this.producer = new Producer(typeof producer === 'object' ? producer : { numbering: producer === true })
+    if (this.producer.numbering) {
+      this.headTimer = setInterval(() => void this.flushAccounting(false), options.producerHeadIntervalMs ?? CONFIG_DEFAULTS.completeness.headIntervalMs)
+      this.headTimer.unref()
+    }
   }
 
   /**
@@ -66,7 +85,8 @@ export abstract class BaseAuditLogger implements AuditLogger {
   async logBulk(inputs: readonly unknown[], options: BulkOptions = {}): Promise<BulkResult> {
     this.assertOpen()
     const call = { receivedAt: options.receivedAt ?? this.now(), ...(options.boundTenant === undefined ? {} : { boundTenant: options.boundTenant }) }
-    return this.intake.bulk(inputs, call, (events) => this.dispatch(events))
+    const numbered = this.producer ? inputs.map((input) => this.producer!.number(input)) : inputs
+    return this.intake.bulk(numbered, call, (events) => this.dispatch(events))
   }
 
   logDetached(event: AuditEventInput): void {
@@ -89,6 +109,11 @@ export abstract class BaseAuditLogger implements AuditLogger {
       // Events already accepted finish their route (queue, spill or store) before anything closes:
       // otherwise an overflow arriving during shutdown would find the spill journal already shut.
       await Promise.allSettled([...this.routing, ...this.detached])
+      // The final head record (and any refusals not yet recorded) goes the way every event went.
+      clearInterval(this.headTimer)
+      clearTimeout(this.flushTimer)
+      await this.flushing
+      await this.flushAccounting(true)
       await this.shutdown()
     })()
     return this.closing
@@ -109,7 +134,8 @@ export abstract class BaseAuditLogger implements AuditLogger {
 
   private async logOne(input: AuditEventInput): Promise<string> {
     this.assertOpen()
-    return this.intake.one(input, { receivedAt: this.now() }, async (events) => {
+    const numbered = this.producer ? this.producer.number(input) : input
+    return this.intake.one(numbered, { receivedAt: this.now() }, async (events) => {
       const started = this.observeLogSeconds ? performance.now() : 0
       const outcomes = await this.dispatch(events)
       if (this.observeLogSeconds) this.observeLogSeconds((performance.now() - started) / 1000)
@@ -118,10 +144,78 @@ export abstract class BaseAuditLogger implements AuditLogger {
   }
 
   private dispatch(events: AuditEvent[]): Promise<EventOutcome[]> {
-    const routed = this.route(events)
+    const shredder = shredderOf(this.store)
+    const routed = shredder && events.length > 0 ? this.sealThenRoute(shredder, events) : this.route(events)
     this.routing.add(routed)
     void routed.finally(() => this.routing.delete(routed)).catch(() => undefined)
+    // An event refused on its way (the store refused it, or it could not be queued) will never be
+    // stored under its number: account for it, so the number is not reported missing.
+    void routed.then(
+      (outcomes) => outcomes.forEach((outcome, i) => outcome.ok || this.refused(events[i], outcome.error.code)),
+      () => events.forEach((event) => this.refused(event, 'AUDITQ_INTERNAL')),
+    )
     return routed
+  }
+
+  /**
+   * Seals personal values at the edge, after validation and redaction: the queue, the spill journal,
+   * the worker and the store only ever see ciphertext. A seal that fails (the key table unreachable,
+   * a wrong master key) fails its events; nothing is ever routed unsealed.
+   */
+  private async sealThenRoute(shredder: Shredder, events: AuditEvent[]): Promise<EventOutcome[]> {
+    let sealed: AuditEvent[]
+    try {
+      sealed = await shredder.seal(events)
+    } catch (cause) {
+      const error =
+        cause instanceof AuditqError
+          ? cause
+          : this.store.classifyError(cause) === 'transient'
+            ? new AuditqError('AUDITQ_STORE_UNAVAILABLE', `subject keys unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+            : new AuditqError('AUDITQ_INTERNAL', 'sealing personal fields failed', { cause })
+      return events.map(() => ({ ok: false, error }))
+    }
+    return this.route(sealed)
+  }
+
+  private refused(input: unknown, rule: string): void {
+    if (!this.producer) return
+    this.producer.refused(input, rule)
+    if (this.producer.hasUnaccounted && !this.flushTimer && !this.closing) {
+      // Soon, not at once: a burst of refusals goes in one record.
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = undefined
+        void this.flushAccounting(false)
+      }, 1_000)
+      this.flushTimer.unref()
+    }
+  }
+
+  /**
+   * Writes the producer's due accounting records through the same route as events. One at a time;
+   * refusals stay remembered until their record was accepted. Never throws: a failure is logged
+   * and retried at the next interval (or is visible as missing numbers if the process ends first).
+   */
+  protected flushAccounting(final: boolean): Promise<void> {
+    const producer = this.producer
+    if (!producer) return Promise.resolve()
+    const run = async (): Promise<void> => {
+      const unsettled = this.stats().spill?.events ?? 0
+      const { events, settle } = producer.accounting(this.accountingTenant, this.now(), { final, unsettled })
+      if (events.length === 0) return
+      try {
+        const outcomes = await this.dispatch(events)
+        const ok = outcomes.every((outcome) => outcome.ok)
+        settle(ok)
+        if (!ok) this.log_.warn({ producer_id: producer.id }, 'producer accounting record not accepted; retrying at the next interval')
+      } catch (error) {
+        settle(false)
+        this.log_.warn({ producer_id: producer.id, err_message: (error as Error).message }, 'producer accounting record not accepted; retrying at the next interval')
+      }
+    }
+    const next = (this.flushing ?? Promise.resolve()).then(run)
+    this.flushing = next
+    return next
   }
 
   private assertOpen(): void {

@@ -3,11 +3,13 @@ import type { AuditEventInput } from '../event/types.js'
 import type { BulkResult } from '../event/intake.js'
 import type { RedactionOptions } from '../event/redact.js'
 import type { OverflowPolicy } from '../queue/overflow.js'
+import type { ShreddingOptions } from '../shred/options.js'
 import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
 import type { CommitReport } from './group-commit.js'
 import type { LoggerStatsSnapshot } from './stats.js'
 import type { EmbeddedDriverSetting } from '../store/embedded/sqlite-driver.js'
+import type { ProducerOptions } from './producer.js'
 
 export type { BulkResult, RejectedEvent } from '../event/intake.js'
 export type { OverflowPolicy }
@@ -46,6 +48,21 @@ export interface AuditLoggerOptions {
   observeLogSeconds?: (seconds: number) => void
   /** Called after every group commit with its report (batch size, duration), for metrics. */
   observeCommit?: (report: CommitReport) => void
+  /**
+   * Crypto-shredding (docs/erasure.md): personal fields are sealed under a per-subject key before
+   * they are queued or stored, and `store` reveals them on read. Absent (the default): off.
+   */
+  shredding?: ShreddingOptions
+  /**
+   * Producer sequences (docs/integrity.md, "Completeness"): with `true` or options, every event
+   * gets `producer_id` and the next `producer_seq`, refusals are recorded, and head records are
+   * written periodically and on close(). `true` is a new id per logger, numbering from 1; pass
+   * `{ id, nextSeq }` to continue a sequence you persisted. Default off: only refusals of events
+   * that callers numbered themselves are recorded.
+   */
+  producer?: ProducerOptions | boolean
+  /** How often the producer writes its head record (default `completeness.headIntervalMs`). */
+  producerHeadIntervalMs?: number
 }
 
 export interface QueueModeOptions {

@@ -20,6 +20,7 @@ import { serveMetrics } from '../observability/metrics-server.js'
 import { queueStatusReader } from '../queue/queue-status.js'
 import { acknowledgeLosses, queueKeys, RedisResetWatch, type DurabilityReport } from '../queue/redis-streams/index.js'
 import { startMaintenance } from '../retention/scheduler.js'
+import { shreddingFromConfig } from '../shred/from-config.js'
 import { createAuditLogger } from '../sdk/audit-logger.js'
 import { openStore, storeLocation } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
@@ -107,7 +108,10 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
   const queue = config.redisUrl ? await connectRedis(config, logger, lifecycle) : undefined
   // Built before the logger, so log() latency and group-commit batches reach the histograms.
   const metrics = new ServiceMetrics(newRegistry())
+  // Read before the store opens: shredding configured without a usable master key fails the start.
+  const shredding = shreddingFromConfig(config)
   const audit = await createAuditLogger({
+    ...(shredding ? { shredding } : {}),
     ...metrics.sdkHooks,
     ...storeLocation(config),
     defaultTenant: config.defaultTenant,

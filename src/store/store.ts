@@ -1,9 +1,11 @@
 import type { KeyStore } from '../auth/key-store.js'
 import type { AuditEvent } from '../event/types.js'
 import type { IntegrityStore } from '../integrity/integrity-store.js'
+import type { CompletenessSource } from '../completeness/source.js'
 import type { EventFilter } from '../query/event-filter.js'
 import type { ReportData, ReportOptions } from '../report/model.js'
 import type { RetentionStore } from '../retention/retention-store.js'
+import type { SubjectKeyStore } from '../shred/subject-keys.js'
 
 /** Keyset position: the last row a page returned. Order is (occurred_at DESC, id DESC). */
 export interface CursorPosition {
@@ -101,6 +103,10 @@ export interface Store {
   readonly integrity?: IntegrityStore & RetentionStore
   /** PostgreSQL with a read URL: whether reads use the replica and how far behind it is. */
   readReplicaStatus?(): ReadReplicaStatus | undefined
+  /** Wrapped per-subject data keys for crypto-shredding (migration 45). Both real stores implement it. */
+  readonly subjectKeys?: SubjectKeyStore
+  /** Producer sequence completeness (both stores; a test double may leave it out). */
+  readonly completeness?: CompletenessSource
   /** How this process's chained inserts went, for metrics; stores with nothing to tell omit it. */
   chainWriteStats?(): ChainWriteStats
 }

@@ -33,7 +33,9 @@ import type {
 import { GENESIS_HASH, hashBytes, linkRun, packedContentDigests } from '../../integrity/canonical.js'
 import { INSERT_CHAINED_SQL, SELECT_HEAD_SQL, UPSERT_HEAD_SQL } from './chain-sql.js'
 import { EmbeddedIntegrity } from './integrity.js'
+import { EmbeddedCompleteness } from './completeness.js'
 import { EmbeddedKeyStore } from './key-store.js'
+import { EmbeddedSubjectKeyStore } from './subject-key-store.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
 import { ReportReader } from './report-reader.js'
 import { resolveEmbeddedDriver, type EmbeddedDriverSetting, type SqliteDatabase, type SqliteDriver, type SqliteStatement } from './sqlite-driver.js'
@@ -124,7 +126,9 @@ class EmbeddedStore implements Store {
   readonly kind = 'embedded'
   readonly description: string
   readonly integrity: EmbeddedIntegrity
+  readonly completeness: EmbeddedCompleteness
   readonly keys: EmbeddedKeyStore
+  readonly subjectKeys: EmbeddedSubjectKeyStore
   private readonly insertMany: (rows: readonly AuditRow[]) => number
   private readonly insertChained: (digests: Buffer, rows: readonly AuditRow[]) => number
   /**
@@ -146,8 +150,10 @@ class EmbeddedStore implements Store {
     },
   ) {
     this.description = file
+    this.completeness = new EmbeddedCompleteness(db)
     this.integrity = new EmbeddedIntegrity(db, { driver: settings.driver, file, busyTimeoutMs: settings.busyTimeoutMs, chunkRows: settings.streamChunkRows })
     this.keys = new EmbeddedKeyStore(db)
+    this.subjectKeys = new EmbeddedSubjectKeyStore(db)
     // The write lock serializes every chained insert across processes, so each event is numbered
     // and hashed right before its own INSERT; a duplicate (changes = 0) simply does not move the
     // head, and a failing row aborts the transaction, heads included.

@@ -3,6 +3,7 @@
  * drives. Same logical schema as PostgreSQL's `audit_logs`; the differences are SQLite's types:
  * timestamps are INTEGER epoch ms, `success` is INTEGER 0/1, `metadata` is JSON text.
  */
+import { EVENT_FIELDS_V2_MIGRATION } from './event-fields-sql.js'
 import type { SqliteDatabase } from './sqlite-driver.js'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
@@ -77,6 +78,24 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   // PostgreSQL's step 20 gives its planner statistics on the report's hour/day expressions.
   // SQLite's planner keeps no such statistics and already aggregates those groups in one pass.
   20: [],
+  // The fields added with canonical form auditq.v2 and each row's canonical version (event-fields-sql.ts).
+  30: EVENT_FIELDS_V2_MIGRATION,
+  // The completeness check's gaps-and-islands scan per producer across tenants (src/completeness/).
+  31: ['CREATE INDEX audit_logs_producer_seq_idx ON audit_logs (producer_id, producer_seq) WHERE producer_id IS NOT NULL'],
+  // Crypto-shredding's wrapped subject keys (see PostgreSQL's step 45); times as epoch ms.
+  45: [
+    `CREATE TABLE subject_keys (
+      key_id        TEXT    NOT NULL PRIMARY KEY,
+      tenant_id     TEXT    NOT NULL,
+      subject_index TEXT    NOT NULL,
+      wrapped_key   BLOB    NOT NULL,
+      master_key_id TEXT    NOT NULL,
+      created_at    INTEGER NOT NULL,
+      UNIQUE (tenant_id, subject_index)
+    ) STRICT`,
+  ],
+  // See PostgreSQL's step 46: SQLite's OR optimization looks both sides up by index.
+  46: ['CREATE INDEX audit_logs_subject_idx ON audit_logs (subject_index, occurred_at DESC, id DESC) WHERE subject_index IS NOT NULL'],
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

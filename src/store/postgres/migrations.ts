@@ -1,13 +1,36 @@
 /**
  * PostgreSQL's dialect of `MIGRATION_PLAN`, and the `MigrationTarget` the shared runner drives.
  */
+import { EVENT_FIELDS_V2_MIGRATION } from './event-fields-sql.js'
 import type pg from 'pg'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
 import { CHAIN_LINKS_MIGRATION } from './chain-links-sql.js'
 import { BUCKET_EXPRESSIONS } from './report-sql.js'
 
+/**
+ * Crypto-shredding's wrapped per-subject data keys (src/shred/). One key per (tenant, subject
+ * index): the unique constraint is what makes creating a key on first use race-safe. Rows are
+ * deleted by `auditq erase`; unlike audit_logs nothing guards them, since deleting one is the point.
+ */
+const SUBJECT_KEYS_MIGRATION = [
+  `CREATE TABLE subject_keys (
+    key_id        text        PRIMARY KEY,
+    tenant_id     text        NOT NULL,
+    subject_index text        NOT NULL,
+    wrapped_key   bytea       NOT NULL,
+    master_key_id text        NOT NULL,
+    created_at    timestamptz NOT NULL,
+    UNIQUE (tenant_id, subject_index)
+  )`,
+]
+
 export const POSTGRES_MIGRATIONS: MigrationSql = {
+  45: SUBJECT_KEYS_MIGRATION,
+  // A filter on the subject (`actor_id=S` with shredding on) is `actor_id = S OR subject_index = I`:
+  // PostgreSQL answers it as a BitmapOr of this index and the actor index. Partial: rows stored
+  // without shredding (all of them, until it is turned on) cost nothing, and the build only scans.
+  46: ['CREATE INDEX audit_logs_subject_idx ON audit_logs (subject_index, occurred_at DESC, id DESC) WHERE subject_index IS NOT NULL'],
   1: [
     // Lengths and formats are the validator's job; the table enforces what keeps rows readable.
     // jsonb, not json: smaller and indexable later. It keeps every value but not key order or
@@ -109,6 +132,10 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
     `CREATE STATISTICS audit_logs_hour_stats ON (${BUCKET_EXPRESSIONS.hour}) FROM audit_logs`,
     `CREATE STATISTICS audit_logs_day_stats ON (${BUCKET_EXPRESSIONS.day}) FROM audit_logs`,
   ],
+  // The fields added with canonical form auditq.v2 and each row's canonical version (event-fields-sql.ts).
+  30: EVENT_FIELDS_V2_MIGRATION,
+  // The completeness check's gaps-and-islands scan per producer across tenants (src/completeness/).
+  31: ['CREATE INDEX audit_logs_producer_seq_idx ON audit_logs (producer_id, producer_seq) WHERE producer_id IS NOT NULL'],
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

@@ -17,7 +17,9 @@ import { classifyPostgresError } from './classify-error.js'
 import { insertChained } from './chained-insert.js'
 import { ChainHeadCache } from './head-cache.js'
 import { PostgresIntegrity } from './integrity.js'
+import { PostgresCompleteness } from './completeness.js'
 import { PostgresKeyStore } from './key-store.js'
+import { PostgresSubjectKeyStore } from './subject-key-store.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
 import { fetchRows } from './read-session.js'
 import { ReplicaRouter } from './replica-router.js'
@@ -212,6 +214,7 @@ export class PostgresStore implements Store {
   /** The schema on this store's search_path. */
   readonly schemaName: string
   readonly integrity: PostgresIntegrity
+  readonly completeness: PostgresCompleteness
   /** Heads this process last wrote: lets a sole writer send its links ready-made (head-cache.ts). */
   readonly chainHeads = new ChainHeadCache()
   private ended: Promise<void> | undefined
@@ -226,6 +229,7 @@ export class PostgresStore implements Store {
   /** Where multi-statement reads take their client: the replica's pool or the primary's read pool. */
   private readonly reads: Pick<pg.Pool, 'connect'>
   readonly keys: PostgresKeyStore
+  readonly subjectKeys: PostgresSubjectKeyStore
 
   constructor(
     pools: { write: pg.Pool; read: pg.Pool; keys: pg.Pool; replica?: { pool: pg.Pool; router: ReplicaRouter } },
@@ -238,8 +242,11 @@ export class PostgresStore implements Store {
     const router = pools.replica?.router
     this.reads = router ? { connect: () => router.connect() } : pools.read
     this.keys = new PostgresKeyStore(pools.keys)
+    this.subjectKeys = new PostgresSubjectKeyStore(pools)
     this.description = settings.description
     this.schemaName = settings.schema
+    // Completeness judges gaps older than a bound: a replica's lag would read as missing events, so it stays on the primary.
+    this.completeness = new PostgresCompleteness(pools.read)
     this.integrity = new PostgresIntegrity({ write: pools.write, read: this.reads }, { schema: settings.schema, chunkRows: settings.streamChunkRows })
   }
 

@@ -1,0 +1,113 @@
+/**
+ * The producer's accounting records, stored as events with reserved actions (so they travel the
+ * same path as the events they account for — group commit, queue, spill, worker — with the same
+ * durability, and are chained and tamper-evident like them). Pure: builds and reads records.
+ *
+ * - `auditq.producer.head`: producer id, last sequence number issued, how many were issued, and
+ *   whether the producer was still holding events (spilled, unsettled) when it wrote it. Written
+ *   periodically and once more, `final`, on `close()`.
+ * - `auditq.producer.rejected`: sequence ranges the producer issued that will never be stored —
+ *   refused by validation or by the store — each with the rule, so a refusal is not a gap.
+ */
+import { v7 as uuidv7 } from 'uuid'
+import { noAddedFields, type AuditEvent } from '../event/types.js'
+
+import { PRODUCER_HEAD_ACTION, PRODUCER_REJECTED_ACTION } from '../event/reserved.js'
+
+export { PRODUCER_HEAD_ACTION, PRODUCER_REJECTED_ACTION }
+export const ACCOUNTING_ACTIONS = [PRODUCER_HEAD_ACTION, PRODUCER_REJECTED_ACTION] as const
+
+/** A run of sequence numbers refused for one rule. */
+export interface SeqRange {
+  from: number
+  to: number
+  rule: string
+}
+
+export interface HeadRecord {
+  producer_id: string
+  last_seq: number
+  /** Sequence numbers issued (equal to last_seq for a producer that started at 1). */
+  issued: number
+  /** Events the producer still held when it wrote this (spilled to disk, or not yet settled). */
+  unsettled: number
+  final: boolean
+}
+
+export interface RejectedRecord {
+  producer_id: string
+  ranges: SeqRange[]
+}
+
+/** One accounting record as read back from the store. */
+export type AccountingRecord =
+  | ({ kind: 'head'; recorded_at: string } & HeadRecord)
+  | ({ kind: 'rejected'; recorded_at: string } & RejectedRecord)
+
+function systemEvent(tenant: string, now: string, action: string, metadata: Record<string, unknown>): AuditEvent {
+  return {
+    id: uuidv7(),
+    tenant_id: tenant,
+    action,
+    category: 'info',
+    occurred_at: now,
+    received_at: now,
+    actor_id: 'auditq',
+    actor_type: 'system',
+    resource_type: 'producer',
+    resource_id: String(metadata.producer_id),
+    success: true,
+    error_message: null,
+    description: null,
+    ip_address: null,
+    user_agent: null,
+    session_id: null,
+    request_id: null,
+    client_id: null,
+    metadata,
+    ...noAddedFields(),
+  }
+}
+
+export function headEvent(tenant: string, now: Date, head: HeadRecord): AuditEvent {
+  const { producer_id, last_seq, issued, unsettled, final } = head
+  return systemEvent(tenant, now.toISOString(), PRODUCER_HEAD_ACTION, { final, issued, last_seq, producer_id, unsettled })
+}
+
+export function rejectedEvent(tenant: string, now: Date, record: RejectedRecord): AuditEvent {
+  return systemEvent(tenant, now.toISOString(), PRODUCER_REJECTED_ACTION, {
+    producer_id: record.producer_id,
+    ranges: record.ranges.map((range) => [range.from, range.to, range.rule]),
+  })
+}
+
+const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+
+/** An accounting record from a stored event, or null when its metadata is not one (never trusted blindly). */
+export function readAccounting(action: string, receivedAt: string, metadata: Record<string, unknown>): AccountingRecord | null {
+  const producer = metadata.producer_id
+  if (typeof producer !== 'string') return null
+  if (action === PRODUCER_HEAD_ACTION) {
+    const { last_seq, issued, unsettled, final } = metadata
+    if (!isCount(last_seq) || !isCount(issued) || !isCount(unsettled)) return null
+    return { kind: 'head', recorded_at: receivedAt, producer_id: producer, last_seq, issued, unsettled, final: final === true }
+  }
+  if (action === PRODUCER_REJECTED_ACTION && Array.isArray(metadata.ranges)) {
+    const ranges: SeqRange[] = []
+    for (const item of metadata.ranges as unknown[]) {
+      if (!Array.isArray(item)) return null
+      const [from, to, rule] = item as unknown[]
+      if (!isCount(from) || !isCount(to) || from < 1 || to < from || typeof rule !== 'string') return null
+      ranges.push({ from, to, rule })
+    }
+    return { kind: 'rejected', recorded_at: receivedAt, producer_id: producer, ranges }
+  }
+  return null
+}
+
+/** Adds `seq` to sorted, merged ranges (same rule merges with a neighbour). */
+export function addToRanges(ranges: SeqRange[], seq: number, rule: string): void {
+  const last = ranges.at(-1)
+  if (last && last.rule === rule && last.to + 1 === seq) last.to = seq
+  else ranges.push({ from: seq, to: seq, rule })
+}

@@ -1,0 +1,20 @@
+import type { AccountingRecord } from './accounting.js'
+import type { Island } from './compute.js'
+
+export interface CompletenessFilter {
+  /** One producer; all when absent. */
+  producer_id?: string
+  /**
+   * Only this tenant's events and accounting records. A producer writing several tenants numbers
+   * across them, so its check is only complete without this filter.
+   */
+  tenant_id?: string
+}
+
+/** What the completeness check needs of a store (both stores implement it). */
+export interface CompletenessSource {
+  /** Maximal runs of consecutive stored sequence numbers per producer (gaps-and-islands). */
+  producerIslands(filter: CompletenessFilter): Promise<Island[]>
+  /** The producers' head and rejection records. */
+  accountingRecords(filter: CompletenessFilter): Promise<AccountingRecord[]>
+}
