@@ -89,6 +89,10 @@ export const FEED_MIGRATION = [
 const EVENT_COLUMNS = EVENT_FIELDS.map((field) => `a.${field}`).join(', ')
 
 /**
+ * Each position's event is looked up LATERAL, so it is always one probe of the (tenant_id, id)
+ * primary key per position, whatever the planner estimates (a hash join would scan the table;
+ * LIMIT 1 keeps the planner from flattening the subquery into that join).
+ *
  * Positions of the link rows `links` (a CTE the caller defines), unnested, each with its event
  * (NULL where retention deleted it). `after` is a row comparison over (key, tenant, seq).
  */
@@ -119,7 +123,7 @@ export const TENANT_FEED_SQL = `WITH links AS (
   )
   ${SELECT_POSITIONS}
   FROM (SELECT * FROM pos UNION ALL SELECT * FROM legacy) p
-  LEFT JOIN audit_logs a ON a.tenant_id = p.t AND a.id = p.id
+  LEFT JOIN LATERAL (SELECT * FROM audit_logs a WHERE a.tenant_id = p.t AND a.id = p.id LIMIT 1) a ON true
   ORDER BY p.seq LIMIT $3`
 
 /**
@@ -142,5 +146,5 @@ export const ALL_FEED_SQL = `WITH horizon AS (
   )
   ${SELECT_POSITIONS}
   FROM (SELECT * FROM pos UNION ALL SELECT * FROM legacy) p
-  LEFT JOIN audit_logs a ON a.tenant_id = p.t AND a.id = p.id
+  LEFT JOIN LATERAL (SELECT * FROM audit_logs a WHERE a.tenant_id = p.t AND a.id = p.id LIMIT 1) a ON true
   ORDER BY p.k, p.t, p.seq LIMIT $4`
