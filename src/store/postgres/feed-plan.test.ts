@@ -30,8 +30,10 @@ describe.runIf(hasPostgres)('PostgreSQL feed plans', () => {
   beforeAll(async () => {
     t = await freshStore('postgres')
     // 400 batches over 8 tenants: 400+ link rows and 4,000 events, enough for the planner to weigh a scan.
-    for (let batch = 0; batch < 400; batch++) {
-      await t.store.insertBatch(Array.from({ length: 10 }, (_, i) => storedEvent({ tenant_id: `t${(batch + i) % 8}` })))
+    for (let batch = 0; batch < 400; batch += 8) {
+      await Promise.all(
+        Array.from({ length: 8 }, (_, k) => t.store.insertBatch(Array.from({ length: 10 }, (_, i) => storedEvent({ tenant_id: `t${(batch + k + i) % 8}` })))),
+      )
     }
     client = new pg.Client({ connectionString: POSTGRES_URL, options: `-c search_path=${(t.store as PostgresStore).schemaName}` })
     await client.connect()
