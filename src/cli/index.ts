@@ -16,6 +16,7 @@ import { registerReport } from './report.js'
 import { registerSend } from './send.js'
 import { registerServe } from './serve.js'
 import { registerStatus } from './status.js'
+import { registerTail } from './tail.js'
 import { stdoutReaderGone, watchStdout } from './stdout.js'
 import { registerWorker } from './worker.js'
 
@@ -49,6 +50,7 @@ registerKeys(program)
 registerImport(program)
 registerErase(program)
 registerCompleteness(program)
+registerTail(program)
 
 watchStdout()
 

@@ -83,6 +83,10 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'AUDITQ_SHRED_KEY_CACHE_TTL_MS', path: 'shredding.keyCacheTtlMs', description: 'how long a process trusts a subject key it looked up: an erasure by another process takes effect in this one within this' },
   { env: 'AUDITQ_COMPLETENESS_IN_FLIGHT_BOUND_MS', path: 'completeness.inFlightBoundMs', description: 'a gap in a producer\'s sequence younger than this is "in flight", older is "missing" (`auditq completeness`, the `auditq_producer_missing_events` gauge)' },
   { env: 'AUDITQ_PRODUCER_HEAD_INTERVAL_MS', path: 'completeness.headIntervalMs', description: 'how often an SDK producer records its head (last sequence number issued) and pending rejections' },
+  { env: 'AUDITQ_FEED_MAX_LIMIT', path: 'feed.maxLimit', description: 'most events one feed page may ask for (`GET /v1/feed?limit=`, `auditq tail`)' },
+  { env: 'AUDITQ_FEED_MAX_WAIT_SECONDS', path: 'feed.maxWaitSeconds', description: 'longest long-poll `GET /v1/feed?wait=` may ask for' },
+  { env: 'AUDITQ_FEED_POLL_MS', path: 'feed.pollMs', description: 'how often a waiting feed reader (long-poll, SSE, `tail --follow`) reads again when no commit signal woke it: the delivery delay for events another process wrote; see [feed.md](feed.md)' },
+  { env: 'AUDITQ_OCSF_CLASS_MAP', path: 'feed.ocsfClassMap', whenUnset: 'the built-in table in [feed.md](feed.md)', description: 'comma-separated `action-prefix=class` rules (`api_activity`, `authentication`, `account_change`) that replace the built-in OCSF class table; the longest matching prefix wins' },
 ]
 
 /**

@@ -23,6 +23,8 @@ import { installSecurityStats, type SecurityCounters } from './security-stats.js
 import { installBodyBudget } from './body-budget.js'
 import { queryRoutes } from './query.js'
 import { reportRoutes } from './reports.js'
+import { feedRoutes } from './feed.js'
+import { packageVersion } from '../version.js'
 
 export interface ServerDependencies {
   config: Config
@@ -129,6 +131,7 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
   await app.register(integrityRoutes, { store, limits: config.reads })
   await app.register(completenessRoutes, { store, settings: config.completeness })
   await app.register(reportRoutes, { store, limits: config.reports })
+  await app.register(feedRoutes, { store, limits: config.feed, productVersion: packageVersion() })
   let monitoring = dependencies.monitoring
   if (!monitoring) {
     const own = await startMonitoring({ config, audit, store, logger, ...(queueStatus ? { queueStatus } : {}), ...(metrics ? { metrics } : {}) })
@@ -150,6 +153,8 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
       'GET /v1/integrity?tenant_id=&from=&to=',
       'GET /v1/completeness?producer_id=&tenant_id=&since=',
       'GET /v1/reports?period=daily|weekly|monthly&date=YYYY-MM-DD&format=json|csv|html',
+      'GET /v1/feed?after=&limit=&wait=&format=json|ocsf',
+      'GET /v1/feed/stream?after=&format=json|ocsf (Server-Sent Events)',
       'GET /api/v1/monitoring/health',
       'GET /api/v1/monitoring/audit-metrics',
       'GET /api/v1/monitoring/history',

@@ -1,4 +1,5 @@
 import type { KeyStore } from '../auth/key-store.js'
+import type { FeedSource } from '../feed/feed-event.js'
 import type { AuditEvent } from '../event/types.js'
 import type { IntegrityStore } from '../integrity/integrity-store.js'
 import type { CompletenessSource } from '../completeness/source.js'
@@ -107,6 +108,8 @@ export interface Store {
   readonly subjectKeys?: SubjectKeyStore
   /** Producer sequence completeness (both stores; a test double may leave it out). */
   readonly completeness?: CompletenessSource
+  /** Stored events in store order, each exactly once (docs/feed.md). Both real stores implement it. */
+  readonly feed?: FeedSource
   /** How this process's chained inserts went, for metrics; stores with nothing to tell omit it. */
   chainWriteStats?(): ChainWriteStats
 }

@@ -7,6 +7,7 @@ import { EVENT_FIELDS_V2_MIGRATION } from './event-fields-sql.js'
 import type { SqliteDatabase } from './sqlite-driver.js'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
+import { FEED_MIGRATION } from './feed.js'
 import { tenantScopedIdsMigration } from './tenant-key-migration.js'
 
 /** audit_logs' indexes as migration 1 created them (migration 4 rebuilds the table and recreates them). */
@@ -96,6 +97,8 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   ],
   // See PostgreSQL's step 46: SQLite's OR optimization looks both sides up by index.
   46: ['CREATE INDEX audit_logs_subject_idx ON audit_logs (subject_index, occurred_at DESC, id DESC) WHERE subject_index IS NOT NULL'],
+  // The all-tenants feed's order: one row per tenant per write transaction (feed.ts).
+  35: FEED_MIGRATION,
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

@@ -6,6 +6,7 @@ import type pg from 'pg'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
 import { CHAIN_LINKS_MIGRATION } from './chain-links-sql.js'
+import { FEED_MIGRATION } from './feed-sql.js'
 import { BUCKET_EXPRESSIONS } from './report-sql.js'
 
 /**
@@ -136,6 +137,8 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
   30: EVENT_FIELDS_V2_MIGRATION,
   // The completeness check's gaps-and-islands scan per producer across tenants (src/completeness/).
   31: ['CREATE INDEX audit_logs_producer_seq_idx ON audit_logs (producer_id, producer_seq) WHERE producer_id IS NOT NULL'],
+  // The feed's orders: a commit-order key per link row for the all-tenants feed (feed-sql.ts).
+  35: FEED_MIGRATION,
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

@@ -15,6 +15,7 @@ import { runMigrations } from '../migrate.js'
 import type { ChainWriteStats, InsertResult, MigrationReport, Page, PageRequest, ReadOptions, ReadReplicaStatus, Store, StoreErrorKind } from '../store.js'
 import { classifyPostgresError } from './classify-error.js'
 import { insertChained } from './chained-insert.js'
+import { PostgresFeed } from './feed.js'
 import { ChainHeadCache } from './head-cache.js'
 import { PostgresIntegrity } from './integrity.js'
 import { PostgresCompleteness } from './completeness.js'
@@ -230,6 +231,7 @@ export class PostgresStore implements Store {
   private readonly reads: Pick<pg.Pool, 'connect'>
   readonly keys: PostgresKeyStore
   readonly subjectKeys: PostgresSubjectKeyStore
+  readonly feed: PostgresFeed
 
   constructor(
     pools: { write: pg.Pool; read: pg.Pool; keys: pg.Pool; replica?: { pool: pg.Pool; router: ReplicaRouter } },
@@ -243,6 +245,7 @@ export class PostgresStore implements Store {
     this.reads = router ? { connect: () => router.connect() } : pools.read
     this.keys = new PostgresKeyStore(pools.keys)
     this.subjectKeys = new PostgresSubjectKeyStore(pools)
+    this.feed = new PostgresFeed(pools.read)
     this.description = settings.description
     this.schemaName = settings.schema
     // Completeness judges gaps older than a bound: a replica's lag would read as missing events, so it stays on the primary.
@@ -275,7 +278,11 @@ export class PostgresStore implements Store {
    */
   async insertBatch(events: readonly AuditEvent[]): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: 0 }
-    if (this.settings.chain) return insertChained(this.pool, events, this.chainHeads)
+    if (this.settings.chain) {
+      const result = await insertChained(this.pool, events, this.chainHeads)
+      if (result.inserted > 0) this.feed.commits.notify()
+      return result
+    }
     const result = await this.pool.query({ name: INSERT_UNNEST_NAME, text: INSERT_UNNEST_SQL, values: unnestParams(events) })
     const inserted = result.rowCount ?? 0
     return { inserted, duplicates: events.length - inserted }
