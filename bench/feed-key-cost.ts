@@ -10,7 +10,7 @@
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { v7 as uuidv7 } from 'uuid'
-import type { AuditEvent } from '../src/event/types.js'
+import { noAddedFields, type AuditEvent } from '../src/event/types.js'
 import { CHAIN_LINKS_MIGRATION } from '../src/store/postgres/chain-links-sql.js'
 import { createPostgresStore, type PostgresStore } from '../src/store/postgres/postgres-store.js'
 import { median, printTable } from './stats.js'
@@ -35,7 +35,7 @@ function event(i: number): AuditEvent {
     id: uuidv7(), tenant_id: `t${i % tenants}`, occurred_at: now, received_at: now, action: 'document.read', category: 'info',
     actor_id: `u${i % 1000}`, actor_type: 'user', resource_type: 'document', resource_id: `d${i}`, success: true,
     error_message: null, description: null, ip_address: '192.0.2.1', user_agent: null, session_id: null, request_id: null,
-    client_id: null, metadata: { n: i },
+    client_id: null, metadata: { n: i }, ...noAddedFields(),
   }
 }
 
