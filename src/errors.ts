@@ -29,6 +29,7 @@ export const ERROR_CATALOG = {
   AUDITQ_IMPORT_SOURCE_UNREACHABLE: { status: 503, summary: 'CLI: `auditq import` could not reach the Redis holding the queue to import (host named, credentials left out).' },
   AUDITQ_CONFIG: { status: 500, summary: 'Configuration is invalid; the message names the setting.' },
   AUDITQ_INTERNAL: { status: 500, summary: 'An unexpected fault; details are in the server log, never in the response.' },
+  AUDITQ_NOT_PROVABLE: { status: 409, summary: 'No Merkle proof can be given yet: no signed checkpoint with a tree covers the event (sign one with `auditq checkpoint`), or a chain hash the tree needs is not stored.' },
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CATALOG

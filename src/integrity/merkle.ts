@@ -1,0 +1,132 @@
+/**
+ * The RFC 6962 (Certificate Transparency) Merkle tree over a tenant's chain, and the proofs it
+ * gives: pure, no I/O. Leaves are the chain hashes in sequence order (leaf index = seq - 1), so
+ * the tree does not depend on how an event is serialized: whatever canonical form hashed the
+ * event, its chain hash is the leaf.
+ *
+ *   leaf hash   = SHA-256(0x00 ‖ 32 bytes of the chain hash)
+ *   node hash   = SHA-256(0x01 ‖ left ‖ right)
+ *   MTH(D[n])   = RFC 6962 §2.1: split at the largest power of two below n
+ *
+ * Proofs are computed from a `NodeSource`: the hash of any complete, aligned subtree (2^level
+ * leaves starting at index * 2^level). Every range the RFC's recursion visits starts on a multiple
+ * of its own largest power of two, so its left part is always such a subtree and the source never
+ * needs anything else (merkle-tiles.ts stores exactly those, in tiles).
+ */
+import { createHash } from 'node:crypto'
+
+export interface NodeSource {
+  /** Hash of the complete subtree of 2^level leaves starting at leaf index * 2^level. */
+  node(level: number, index: number): Buffer
+}
+
+const LEAF_PREFIX = Buffer.from([0])
+const NODE_PREFIX = Buffer.from([1])
+
+export function merkleLeafHash(data: Buffer): Buffer {
+  return createHash('sha256').update(LEAF_PREFIX).update(data).digest()
+}
+
+export function merkleNodeHash(left: Buffer, right: Buffer): Buffer {
+  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest()
+}
+
+/** The leaf of a chain hash (64 hex digits). */
+export function chainLeaf(chainHashHex: string): Buffer {
+  return merkleLeafHash(Buffer.from(chainHashHex, 'hex'))
+}
+
+/** Largest power of two strictly below n (n >= 2). Arithmetic, not bit operators: sizes pass 2^32. */
+export function splitPoint(n: number): number {
+  let k = 1
+  while (k * 2 < n) k *= 2
+  return k
+}
+
+function exactLog2(n: number): number | undefined {
+  let level = 0
+  let size = 1
+  while (size < n) {
+    size *= 2
+    level += 1
+  }
+  return size === n ? level : undefined
+}
+
+/** MTH of leaves [start, end), start < end. */
+export function rangeHash(source: NodeSource, start: number, end: number): Buffer {
+  const size = end - start
+  const level = exactLog2(size)
+  if (level !== undefined && start % size === 0) return source.node(level, start / size)
+  const k = splitPoint(size)
+  return merkleNodeHash(rangeHash(source, start, start + k), rangeHash(source, start + k, end))
+}
+
+export function treeRoot(source: NodeSource, size: number): Buffer {
+  if (size < 1) throw new RangeError('a tree with no leaves has no root here: the chain starts at seq 1')
+  return rangeHash(source, 0, size)
+}
+
+/** RFC 6962 §2.1.1 PATH(m, D[n]): leaf `index` (0-based) in the tree of the first `size` leaves. */
+export function inclusionProof(source: NodeSource, index: number, size: number): Buffer[] {
+  if (!(index >= 0 && index < size)) throw new RangeError(`leaf ${index} is not in a tree of ${size}`)
+  const path: Buffer[] = []
+  // Iterative form of the recursion: the siblings are pushed root-first, then reversed.
+  let start = 0
+  let end = size
+  while (end - start > 1) {
+    const k = splitPoint(end - start)
+    if (index < start + k) {
+      path.push(rangeHash(source, start + k, end))
+      end = start + k
+    } else {
+      path.push(rangeHash(source, start, start + k))
+      start += k
+    }
+  }
+  return path.reverse()
+}
+
+/** RFC 6962 §2.1.2 PROOF(m, D[n]): the tree of the first `from` leaves is a prefix of that of `to`. */
+export function consistencyProof(source: NodeSource, from: number, to: number): Buffer[] {
+  if (!(from >= 1 && from <= to)) throw new RangeError(`no consistency proof from ${from} to ${to}`)
+  const proof: Buffer[] = []
+  let start = 0
+  let end = to
+  let m = from
+  let haveRoot = true
+  while (m !== end - start) {
+    const k = splitPoint(end - start)
+    if (m <= k) {
+      proof.push(rangeHash(source, start + k, end))
+      end = start + k
+    } else {
+      proof.push(rangeHash(source, start, start + k))
+      start += k
+      m -= k
+      haveRoot = false
+    }
+  }
+  if (!haveRoot) proof.push(rangeHash(source, start, end))
+  return proof.reverse()
+}
+
+/** A NodeSource over leaf hashes held in memory (tests, and small trees). */
+export class LeafArraySource implements NodeSource {
+  private readonly memo = new Map<string, Buffer>()
+  constructor(private readonly leaves: readonly Buffer[]) {}
+  node(level: number, index: number): Buffer {
+    if (level === 0) {
+      const leaf = this.leaves[index]
+      if (!leaf) throw new RangeError(`no leaf ${index}`)
+      return leaf
+    }
+    const key = `${level}/${index}`
+    let hash = this.memo.get(key)
+    if (!hash) {
+      hash = merkleNodeHash(this.node(level - 1, index * 2), this.node(level - 1, index * 2 + 1))
+      this.memo.set(key, hash)
+    }
+    return hash
+  }
+}
