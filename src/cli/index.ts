@@ -14,6 +14,7 @@ import { registerReport } from './report.js'
 import { registerSend } from './send.js'
 import { registerServe } from './serve.js'
 import { registerStatus } from './status.js'
+import { registerVerifyBundle } from './verify-bundle.js'
 import { stdoutReaderGone, watchStdout } from './stdout.js'
 import { registerWorker } from './worker.js'
 
@@ -45,6 +46,7 @@ registerCleanup(program)
 registerStatus(program)
 registerKeys(program)
 registerImport(program)
+registerVerifyBundle(program)
 
 watchStdout()
 
