@@ -242,17 +242,30 @@ function check(text, keys, canonicalForms) {
       }
     }
   }
-  // Events: numbered 1..n in order, per tenant in ascending seq, each hashing to its leaf, each leaf in a signed tree.
+  // Events are numbered 1..n in bundle order: a number twice means one was added, numbers out of
+  // order mean lines were moved, a number missing means one was removed.
+  const events = records.filter((record) => record.type === 'event')
+  const numbers = events.map((record) => record.n)
+  if (!numbers.every((n) => Number.isSafeInteger(n) && n >= 1)) throw new BundleFailure('malformed', 'every event line needs its number n (1, 2, 3 ...)')
+  const seen = new Set()
+  for (const [i, n] of numbers.entries()) {
+    if (seen.has(n)) throw new BundleFailure('added', `a second event numbered ${n}: added to the bundle`, { tenant_id: events[i].tenant_id, seq: events[i].seq })
+    seen.add(n)
+  }
+  for (let i = 1; i < numbers.length; i++) {
+    if (numbers[i] < numbers[i - 1]) throw new BundleFailure('reordered', `event number ${numbers[i]} comes after number ${numbers[i - 1]}: events are out of order`, { tenant_id: events[i].tenant_id, seq: events[i].seq })
+  }
+  for (let i = 0; i < numbers.length; i++) {
+    if (numbers[i] !== i + 1) throw new BundleFailure('removed', `event number ${i + 1} is missing (the next one is number ${numbers[i]}): removed from the bundle`, { tenant_id: events[i].tenant_id, seq: events[i].seq })
+  }
+  // Then per tenant in ascending seq, each hashing to its leaf, each leaf in a signed tree.
   let count = 0
   const last = new Map()
-  for (const record of records) {
-    if (record.type !== 'event') continue
+  for (const record of events) {
     count += 1
-    const { tenant_id: tenant, seq, n } = record
+    const { tenant_id: tenant, seq } = record
     const where = { tenant_id: tenant, seq }
-    if (!Number.isSafeInteger(seq) || seq < 1 || !Number.isSafeInteger(n)) throw new BundleFailure('malformed', `event line ${count}: seq and n must be positive integers`, where)
-    if (n > count) throw new BundleFailure('removed', `event number ${count} is missing (the next one is number ${n}): removed from the bundle`, where)
-    if (n < count) throw new BundleFailure(n === count - 1 ? 'added' : 'reordered', n === count - 1 ? `a second event numbered ${n}: added to the bundle` : `event number ${n} comes after number ${count - 1}: events are out of order`, where)
+    if (!Number.isSafeInteger(seq) || seq < 1) throw new BundleFailure('malformed', `event number ${count}: seq must be a positive integer`, where)
     const before = last.get(tenant)
     if (before && seq === before.seq) throw new BundleFailure('added', `tenant ${tenant}: a second event at seq ${seq}`, where)
     if (before && seq < before.seq) throw new BundleFailure('reordered', `tenant ${tenant}: seq ${seq} comes after seq ${before.seq}: events are out of order`, where)

@@ -7,6 +7,7 @@ import type { SqliteDatabase } from './sqlite-driver.js'
 import { ROW_LAYOUT } from '../../../test/support/chain-tamper.js'
 import { storedEvent } from '../../../test/support/events.js'
 import { describeIntegrityContract } from '../../../test/contracts/integrity.contract.js'
+import { describeMerkleContract } from '../../../test/contracts/merkle.contract.js'
 import { createEmbeddedStore, EMBEDDED_DB_FILE } from './embedded-store.js'
 
 function withConnection(file: string, fn: (db: SqliteDatabase) => void): void {
@@ -67,4 +68,17 @@ describe('embedded retention lease', () => {
       await rm(dataDir, { recursive: true, force: true })
     }
   })
+})
+
+describeMerkleContract('embedded', async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'auditq-merkle-'))
+  const store = await createEmbeddedStore({ dataDir })
+  await store.migrate()
+  return {
+    store,
+    dispose: async () => {
+      await store.close()
+      await rm(dataDir, { recursive: true, force: true })
+    },
+  }
 })
