@@ -5,7 +5,6 @@ import type { KeyStore } from '../../src/auth/key-store.js'
 import { createKeyResolver } from '../../src/auth/resolver.js'
 import { loadConfig, type ConfigInput } from '../../src/config.js'
 import type { Scope } from '../../src/auth/principal.js'
-import type { Store } from '../../src/store/store.js'
 import { buildServer } from '../../src/http/server.js'
 import { createAuditLogger, type AuditLogger } from '../../src/sdk/audit-logger.js'
 import { createLogger } from '../../src/util/logger.js'
@@ -13,8 +12,6 @@ import { freshStore, type StoreKind } from './app.js'
 
 export interface KeyedApp {
   app: FastifyInstance
-  /** The store the service reads and writes (for checkpoints and direct checks). */
-  store: Store
   audit: AuditLogger
   keys: KeyStore
   /** http://127.0.0.1:<port> of the listening service. */
@@ -50,7 +47,6 @@ export async function startKeyedApp(kind: StoreKind, overrides: Partial<ConfigIn
   const port = (app.server.address() as { port: number }).port
   return {
     app,
-    store,
     audit,
     keys,
     baseUrl: `http://127.0.0.1:${port}`,
