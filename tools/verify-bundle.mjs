@@ -12,19 +12,33 @@
  *
  * `auditq verify-bundle` runs this same code, giving it auditq's own canonical serializers.
  */
+import * as crypto from 'node:crypto'
 import { createHash, createPublicKey, verify as verifySignature } from 'node:crypto'
 import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 export const BUNDLE_FORMAT = 'auditq.bundle.v1'
 
-const sha256 = (...parts) => {
-  const hash = createHash('sha256')
-  for (const part of parts) hash.update(part)
-  return hash.digest()
+
+
+// One-shot crypto.hash where Node has it (20.12+): a third of a Hash object's cost per node.
+const sha256 = crypto.hash
+  ? (...parts) => crypto.hash('sha256', parts.length === 1 ? parts[0] : Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part))), 'buffer')
+  : (...parts) => {
+      const hash = createHash('sha256')
+      for (const part of parts) hash.update(part)
+      return hash.digest()
+    }
+// Scratch inputs (0x00 ‖ leaf, 0x01 ‖ left ‖ right): hashing is synchronous, so one of each does.
+const leafInput = Buffer.alloc(33, 0)
+const nodeInput = Buffer.alloc(65, 1)
+const leafHash = (data) => (data.length === 32 ? (data.copy(leafInput, 1), sha256(leafInput)) : sha256(Buffer.from([0]), data))
+const nodeHash = (left, right) => {
+  if (left.length !== 32 || right.length !== 32) return sha256(Buffer.from([1]), left, right)
+  left.copy(nodeInput, 1)
+  right.copy(nodeInput, 33)
+  return sha256(nodeInput)
 }
-const leafHash = (data) => sha256(Buffer.from([0]), data)
-const nodeHash = (left, right) => sha256(Buffer.from([1]), left, right)
 
 /** RFC 9162 §2.1.3.2: is `leaf` the leaf at `index` of the tree of `size` leaves with root `root`? */
 export function verifyInclusion(index, size, leaf, proof, root) {

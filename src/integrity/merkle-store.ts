@@ -1,4 +1,5 @@
 import type { Tile, TileKey } from './merkle-tiles.js'
+import type { Checkpoint } from './types.js'
 
 /** Where an event sits in its tenant's chain: what a proof and a bundle need besides the event. */
 export interface ChainPosition {
@@ -29,4 +30,10 @@ export interface MerkleStore {
   chainHashes(tenant: string, fromSeq: number, toSeq: number): AsyncIterable<{ seq: number; hash: string }>
   /** Chain positions of these events of one tenant, by id (ids not found are absent). */
   positions(tenant: string, ids: readonly string[]): Promise<Map<string, ChainPosition>>
+  /**
+   * The tenant's checkpoints that signed a tree, oldest first, and the first seq hashed with chain
+   * format 2 (1 when the tenant never had format 1 rows): what a proof names besides the path.
+   * Read without a snapshot (checkpoints are only ever added), so a proof costs no transaction.
+   */
+  signedTrees(tenant: string): Promise<{ checkpoints: Checkpoint[]; v2FromSeq: number }>
 }

@@ -44,21 +44,30 @@ function locate(level: number, index: number): { tile: TileKey; first: number; c
   return { tile: { level: tileLevel, index: Math.floor(firstEntry / TILE_WIDTH) }, first: firstEntry % TILE_WIDTH, count }
 }
 
-/** A NodeSource over tiles already read. */
+/**
+ * A NodeSource over tiles already read. A node of a tile level's own row is read from its tile;
+ * one between rows is hashed from its two children, and every node hashed is remembered, so many
+ * proofs over the same tiles (a bundle's) hash each node once.
+ */
 export class TileSource implements NodeSource {
-  private readonly memo = new Map<string, Buffer>()
+  private readonly memo = new Map<number, Map<number, Buffer>>()
   constructor(private readonly tiles: ReadonlyMap<string, Buffer>) {}
   node(level: number, index: number): Buffer {
-    const memoKey = tileKey(level, index)
-    const known = this.memo.get(memoKey)
-    if (known) return known
-    const { tile, first, count } = locate(level, index)
-    const hashes = this.tiles.get(tileKey(tile.level, tile.index))
-    if (!hashes || hashes.length < (first + count) * HASH_BYTES) {
-      throw new Error(`Merkle tile ${tile.level}/${tile.index} is missing or too short for node ${level}/${index}`)
+    if (level % TILE_HEIGHT === 0) {
+      const tileLevel = level / TILE_HEIGHT
+      const tileIndex = Math.floor(index / TILE_WIDTH)
+      const offset = (index % TILE_WIDTH) * HASH_BYTES
+      const hashes = this.tiles.get(tileKey(tileLevel, tileIndex))
+      if (!hashes || hashes.length < offset + HASH_BYTES) throw new Error(`Merkle tile ${tileLevel}/${tileIndex} is missing or too short for node ${level}/${index}`)
+      return hashes.subarray(offset, offset + HASH_BYTES)
     }
-    const hash = perfectRoot(hashes, first, count)
-    this.memo.set(memoKey, hash)
+    let atLevel = this.memo.get(level)
+    if (!atLevel) this.memo.set(level, (atLevel = new Map()))
+    let hash = atLevel.get(index)
+    if (!hash) {
+      hash = merkleNodeHash(this.node(level - 1, index * 2), this.node(level - 1, index * 2 + 1))
+      atLevel.set(index, hash)
+    }
     return hash
   }
 }

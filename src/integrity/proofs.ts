@@ -47,15 +47,13 @@ function canonicalTagOf(_event: AuditEvent): string {
 }
 
 /** The tenant's checkpoints with a tree, by tree size (the first signed of each size), and its chain-format switch. */
-async function tenantTrees(integrity: IntegrityStore, tenant: string): Promise<{ trees: TreeCheckpoint[]; v2FromSeq: number }> {
-  return integrity.snapshot(async (snapshot) => {
-    const bySize = new Map<number, TreeCheckpoint>()
-    for (const checkpoint of await snapshot.checkpoints(tenant)) {
-      if (checkpoint.tree && !bySize.has(checkpoint.tree.size)) bySize.set(checkpoint.tree.size, checkpoint as TreeCheckpoint)
-    }
-    const v2FromSeq = (await snapshot.formatSwitches(tenant)).get(tenant) ?? 1
-    return { trees: [...bySize.values()].sort((a, b) => a.tree.size - b.tree.size), v2FromSeq }
-  }, { purpose: 'verify' })
+async function tenantTrees(merkle: MerkleStore, tenant: string): Promise<{ trees: TreeCheckpoint[]; v2FromSeq: number }> {
+  const { checkpoints, v2FromSeq } = await merkle.signedTrees(tenant)
+  const bySize = new Map<number, TreeCheckpoint>()
+  for (const checkpoint of checkpoints) {
+    if (checkpoint.tree && !bySize.has(checkpoint.tree.size)) bySize.set(checkpoint.tree.size, checkpoint as TreeCheckpoint)
+  }
+  return { trees: [...bySize.values()].sort((a, b) => a.tree.size - b.tree.size), v2FromSeq }
 }
 
 /** Inclusion proof of one event (already read, so already tenant-checked by the caller) to its tenant's newest signed tree. */
@@ -64,7 +62,7 @@ export async function eventProof(integrity: IntegrityStore | undefined, event: A
   const tenant = event.tenant_id
   const position = (await merkle.positions(tenant, [event.id])).get(event.id)
   if (!position) throw new AuditqError('AUDITQ_NOT_PROVABLE', `event ${event.id} has no chain position yet: the next checkpoint indexes it`)
-  const { trees, v2FromSeq } = await tenantTrees(integrity!, tenant)
+  const { trees, v2FromSeq } = await tenantTrees(merkle, tenant)
   const latest = trees.at(-1)
   if (!latest || latest.tree.size < position.seq) {
     throw new AuditqError('AUDITQ_NOT_PROVABLE', `event ${event.id} (seq ${position.seq}) is newer than the latest checkpoint with a Merkle tree${latest ? ` (tree size ${latest.tree.size})` : ''}: sign one with \`auditq checkpoint\``)
@@ -116,7 +114,7 @@ export async function* bundleLines(integrity: IntegrityStore | undefined, events
     for (let i = 0; i < list.length; i += POSITION_BATCH) {
       for (const [id, position] of await merkle.positions(tenant, list.slice(i, i + POSITION_BATCH).map((event) => event.id))) positions.set(id, position)
     }
-    const { trees, v2FromSeq } = await tenantTrees(integrity!, tenant)
+    const { trees, v2FromSeq } = await tenantTrees(merkle, tenant)
     const latest = trees.at(-1)
     const items = list
       .map((event) => ({ event, position: positions.get(event.id) }))

@@ -1,12 +1,12 @@
 /** Embedded (SQLite) side of `MerkleStore`: reads on the store's connection (synchronous, short), writes in one IMMEDIATE transaction. */
 import type { ChainPosition, MerkleStore } from '../../integrity/merkle-store.js'
+import type { Checkpoint } from '../../integrity/types.js'
+import { CHECKPOINT_COLUMNS, toCheckpoint, type CheckpointDbRow } from './integrity.js'
 import { tileKey, type Tile, type TileKey } from '../../integrity/merkle-tiles.js'
 import type { SqliteDatabase } from './sqlite-driver.js'
 
 /** Rows read per query while the tree grows; the event loop gets a turn between them. */
 const HASH_WINDOW = 5_000
-/** Ids per positions query (SQLite's bound-parameter limit is far above it). */
-const ID_BATCH = 500
 
 export class EmbeddedMerkle implements MerkleStore {
   constructor(private readonly db: SqliteDatabase) {}
@@ -55,16 +55,22 @@ export class EmbeddedMerkle implements MerkleStore {
   }
 
   async positions(tenant: string, ids: readonly string[]): Promise<Map<string, ChainPosition>> {
+    // One primary-key probe per id: with an IN list the planner took the (tenant_id, seq) index
+    // and scanned the tenant (1.6 s for 20,000 ids against a few ms).
+    const select = this.db.prepare<[string, string], ChainPosition>('SELECT seq, prev_hash, hash FROM audit_logs WHERE tenant_id = ? AND id = ? AND seq IS NOT NULL')
     const found = new Map<string, ChainPosition>()
-    for (let i = 0; i < ids.length; i += ID_BATCH) {
-      const batch = ids.slice(i, i + ID_BATCH)
-      const rows = this.db
-        .prepare<string[], { id: string; seq: number; prev_hash: string; hash: string }>(
-          `SELECT id, seq, prev_hash, hash FROM audit_logs WHERE tenant_id = ? AND seq IS NOT NULL AND id IN (${batch.map(() => '?').join(',')})`,
-        )
-        .all(tenant, ...batch)
-      for (const row of rows) found.set(row.id, { seq: row.seq, prev_hash: row.prev_hash, hash: row.hash })
+    for (const id of ids) {
+      const row = select.get(tenant, id)
+      if (row) found.set(id, { seq: row.seq, prev_hash: row.prev_hash, hash: row.hash })
     }
     return found
+  }
+
+  async signedTrees(tenant: string): Promise<{ checkpoints: Checkpoint[]; v2FromSeq: number }> {
+    const rows = this.db
+      .prepare<[string], CheckpointDbRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE tenant_id = ? AND tree_size IS NOT NULL ORDER BY id`)
+      .all(tenant)
+    const format = this.db.prepare<[string], { v2_from_seq: number }>('SELECT v2_from_seq FROM audit_chain_formats WHERE tenant_id = ?').get(tenant)
+    return { checkpoints: rows.map(toCheckpoint), v2FromSeq: format?.v2_from_seq ?? 1 }
   }
 }

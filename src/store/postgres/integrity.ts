@@ -38,7 +38,7 @@ interface CutDbRow {
   kept_count: string
   kept_digest: string
 }
-interface CheckpointDbRow {
+export interface CheckpointDbRow {
   tenant_id: string
   seq: string
   hash: string
@@ -50,10 +50,10 @@ interface CheckpointDbRow {
   tree_root: string | null
 }
 
-const CHECKPOINT_COLUMNS = 'tenant_id, seq, hash, created_at, cut, key_id, signature, tree_size, tree_root'
+export const CHECKPOINT_COLUMNS = 'tenant_id, seq, hash, created_at, cut, key_id, signature, tree_size, tree_root'
 
 /** A checkpoint row as signed: `tree` only on those that carry one (v2). */
-function toCheckpoint({ tree_size, tree_root, ...row }: CheckpointDbRow): Checkpoint {
+export function toCheckpoint({ tree_size, tree_root, ...row }: CheckpointDbRow): Checkpoint {
   const checkpoint: Checkpoint = { ...row, seq: Number(row.seq) }
   if (tree_size !== null && tree_root !== null) checkpoint.tree = { size: Number(tree_size), root: tree_root }
   return checkpoint

@@ -1,6 +1,8 @@
 /** PostgreSQL side of `MerkleStore` (see merkle-sql.ts). Writes on the write pool, in one transaction per step. */
 import type pg from 'pg'
 import type { ChainPosition, MerkleStore } from '../../integrity/merkle-store.js'
+import type { Checkpoint } from '../../integrity/types.js'
+import { CHECKPOINT_COLUMNS, toCheckpoint, type CheckpointDbRow } from './integrity.js'
 import { tileKey, type Tile, type TileKey } from '../../integrity/merkle-tiles.js'
 import { LAYOUT1_HASHES_SQL, LINK_HASHES_SQL, POSITIONS_SQL, SAVE_POSITIONS_SQL, SAVE_SIZE_SQL, SAVE_TILES_SQL } from './merkle-sql.js'
 
@@ -66,5 +68,13 @@ export class PostgresMerkle implements MerkleStore {
     if (ids.length === 0) return new Map()
     const { rows } = await this.pool.query<{ id: string; seq: string; prev_hash: string; hash: string }>(POSITIONS_SQL, [tenant, ids])
     return new Map(rows.map((row) => [row.id, { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash }]))
+  }
+
+  async signedTrees(tenant: string): Promise<{ checkpoints: Checkpoint[]; v2FromSeq: number }> {
+    const [checkpoints, formats] = await Promise.all([
+      this.pool.query<CheckpointDbRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE tenant_id = $1 AND tree_size IS NOT NULL ORDER BY id`, [tenant]),
+      this.pool.query<{ v2_from_seq: string }>('SELECT v2_from_seq FROM audit_chain_formats WHERE tenant_id = $1', [tenant]),
+    ])
+    return { checkpoints: checkpoints.rows.map(toCheckpoint), v2FromSeq: formats.rows[0] ? Number(formats.rows[0].v2_from_seq) : 1 }
   }
 }
