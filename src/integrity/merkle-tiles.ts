@@ -1,15 +1,17 @@
 /**
  * How the Merkle tree is kept: in tiles, as transparency-dev's tiled logs do. A tile at tile level
- * L and index t holds up to 256 consecutive node hashes of tree level 8L (level 0: the leaf
+ * L and index t holds up to 16 consecutive node hashes of tree level 4L (level 0: the leaf
  * hashes), 32 bytes each, concatenated. Any complete subtree hash is then one tile read and at most
- * 255 hashes away, so a proof on a chain of a million events reads about a dozen small rows and
- * never the events themselves. Only the rightmost tile of each level is partial; it is rewritten
+ * 15 hashes away, so a proof on a chain of a million events reads five small rows and never the
+ * events themselves. Height 4, not transparency-dev's 8: a proof then hashes ~80 nodes instead of
+ * ~640, and a 10,000-event bundle reads 5 MB of tiles instead of 60 (BENCHMARKS.md), for 1/15 more
+ * rows above the leaves. Only the rightmost tile of each level is partial; it is rewritten
  * (only ever longer) as the tree grows. Pure: the store reads and writes the bytes.
  */
 import { merkleNodeHash, type NodeSource } from './merkle.js'
 
-export const TILE_HEIGHT = 8
-export const TILE_WIDTH = 256
+export const TILE_HEIGHT = 4
+export const TILE_WIDTH = 16
 const HASH_BYTES = 32
 
 export interface TileKey {
@@ -100,7 +102,7 @@ export function edgeTiles(size: number): TileKey[] {
 
 /**
  * Appends leaves to a tree of `size` leaves whose edge tiles are given, and says which tiles
- * changed. Each tile that fills up gives the next level its entry (the root of its 256 entries).
+ * changed. Each tile that fills up gives the next level its entry (the root of its 16 entries).
  */
 export class TileAppender {
   private readonly current: Buffer[][] = []

@@ -10,7 +10,7 @@ export const MERKLE_TREE_MIGRATION: readonly string[] = [
     tenant_id TEXT    NOT NULL,
     level     INTEGER NOT NULL,
     idx       INTEGER NOT NULL,
-    hashes    BLOB    NOT NULL CHECK (length(hashes) % 32 = 0 AND length(hashes) BETWEEN 32 AND 8192),
+    hashes    BLOB    NOT NULL CHECK (length(hashes) % 32 = 0 AND length(hashes) BETWEEN 32 AND 512),
     PRIMARY KEY (tenant_id, level, idx)
   ) STRICT`,
   `CREATE TABLE audit_merkle_trees (

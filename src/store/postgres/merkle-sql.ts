@@ -11,7 +11,7 @@ export const MERKLE_TREE_MIGRATION: readonly string[] = [
     tenant_id text     NOT NULL,
     level     smallint NOT NULL,
     idx       bigint   NOT NULL,
-    hashes    bytea    NOT NULL CHECK (length(hashes) % 32 = 0 AND length(hashes) BETWEEN 32 AND 8192),
+    hashes    bytea    NOT NULL CHECK (length(hashes) % 32 = 0 AND length(hashes) BETWEEN 32 AND 512),
     PRIMARY KEY (tenant_id, level, idx)
   )`,
   `CREATE TABLE audit_merkle_trees (
