@@ -34,6 +34,7 @@ export interface MerkleStore {
    * The tenant's checkpoints that signed a tree, oldest first, and the first seq hashed with chain
    * format 2 (1 when the tenant never had format 1 rows): what a proof names besides the path.
    * Read without a snapshot (checkpoints are only ever added), so a proof costs no transaction.
+   * `latestOnly`: just the newest (one backward index probe, whatever the number signed so far).
    */
-  signedTrees(tenant: string): Promise<{ checkpoints: Checkpoint[]; v2FromSeq: number }>
+  signedTrees(tenant: string, options?: { latestOnly?: boolean }): Promise<{ checkpoints: Checkpoint[]; v2FromSeq: number }>
 }

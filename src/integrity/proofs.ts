@@ -47,8 +47,8 @@ function canonicalTagOf(_event: AuditEvent): string {
 }
 
 /** The tenant's checkpoints with a tree, by tree size (the first signed of each size), and its chain-format switch. */
-async function tenantTrees(merkle: MerkleStore, tenant: string): Promise<{ trees: TreeCheckpoint[]; v2FromSeq: number }> {
-  const { checkpoints, v2FromSeq } = await merkle.signedTrees(tenant)
+async function tenantTrees(merkle: MerkleStore, tenant: string, options: { latestOnly?: boolean } = {}): Promise<{ trees: TreeCheckpoint[]; v2FromSeq: number }> {
+  const { checkpoints, v2FromSeq } = await merkle.signedTrees(tenant, options)
   const bySize = new Map<number, TreeCheckpoint>()
   for (const checkpoint of checkpoints) {
     if (checkpoint.tree && !bySize.has(checkpoint.tree.size)) bySize.set(checkpoint.tree.size, checkpoint as TreeCheckpoint)
@@ -62,7 +62,7 @@ export async function eventProof(integrity: IntegrityStore | undefined, event: A
   const tenant = event.tenant_id
   const position = (await merkle.positions(tenant, [event.id])).get(event.id)
   if (!position) throw new AuditqError('AUDITQ_NOT_PROVABLE', `event ${event.id} has no chain position yet: the next checkpoint indexes it`)
-  const { trees, v2FromSeq } = await tenantTrees(merkle, tenant)
+  const { trees, v2FromSeq } = await tenantTrees(merkle, tenant, { latestOnly: true })
   const latest = trees.at(-1)
   if (!latest || latest.tree.size < position.seq) {
     throw new AuditqError('AUDITQ_NOT_PROVABLE', `event ${event.id} (seq ${position.seq}) is newer than the latest checkpoint with a Merkle tree${latest ? ` (tree size ${latest.tree.size})` : ''}: sign one with \`auditq checkpoint\``)

@@ -66,9 +66,10 @@ export class EmbeddedMerkle implements MerkleStore {
     return found
   }
 
-  async signedTrees(tenant: string): Promise<{ checkpoints: Checkpoint[]; v2FromSeq: number }> {
+  async signedTrees(tenant: string, options: { latestOnly?: boolean } = {}): Promise<{ checkpoints: Checkpoint[]; v2FromSeq: number }> {
+    const order = options.latestOnly ? 'ORDER BY id DESC LIMIT 1' : 'ORDER BY id'
     const rows = this.db
-      .prepare<[string], CheckpointDbRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE tenant_id = ? AND tree_size IS NOT NULL ORDER BY id`)
+      .prepare<[string], CheckpointDbRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE tenant_id = ? AND tree_size IS NOT NULL ${order}`)
       .all(tenant)
     const format = this.db.prepare<[string], { v2_from_seq: number }>('SELECT v2_from_seq FROM audit_chain_formats WHERE tenant_id = ?').get(tenant)
     return { checkpoints: rows.map(toCheckpoint), v2FromSeq: format?.v2_from_seq ?? 1 }

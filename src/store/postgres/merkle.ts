@@ -70,9 +70,10 @@ export class PostgresMerkle implements MerkleStore {
     return new Map(rows.map((row) => [row.id, { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash }]))
   }
 
-  async signedTrees(tenant: string): Promise<{ checkpoints: Checkpoint[]; v2FromSeq: number }> {
+  async signedTrees(tenant: string, options: { latestOnly?: boolean } = {}): Promise<{ checkpoints: Checkpoint[]; v2FromSeq: number }> {
+    const order = options.latestOnly ? 'ORDER BY id DESC LIMIT 1' : 'ORDER BY id'
     const [checkpoints, formats] = await Promise.all([
-      this.pool.query<CheckpointDbRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE tenant_id = $1 AND tree_size IS NOT NULL ORDER BY id`, [tenant]),
+      this.pool.query<CheckpointDbRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE tenant_id = $1 AND tree_size IS NOT NULL ${order}`, [tenant]),
       this.pool.query<{ v2_from_seq: string }>('SELECT v2_from_seq FROM audit_chain_formats WHERE tenant_id = $1', [tenant]),
     ])
     return { checkpoints: checkpoints.rows.map(toCheckpoint), v2FromSeq: formats.rows[0] ? Number(formats.rows[0].v2_from_seq) : 1 }
