@@ -60,13 +60,27 @@ function exactLog2(n: number): number | undefined {
   return size === n ? level : undefined
 }
 
+/**
+ * Hashes of incomplete ranges (the tree's right edge), per source: every proof to the same tree
+ * passes along that edge, so a bundle's proofs compute it once instead of once each.
+ */
+const edgeMemo = new WeakMap<NodeSource, Map<string, Buffer>>()
+
 /** MTH of leaves [start, end), start < end. */
 export function rangeHash(source: NodeSource, start: number, end: number): Buffer {
   const size = end - start
   const level = exactLog2(size)
   if (level !== undefined && start % size === 0) return source.node(level, start / size)
-  const k = splitPoint(size)
-  return merkleNodeHash(rangeHash(source, start, start + k), rangeHash(source, start + k, end))
+  let memo = edgeMemo.get(source)
+  if (!memo) edgeMemo.set(source, (memo = new Map()))
+  const key = `${start}/${end}`
+  let hash = memo.get(key)
+  if (!hash) {
+    const k = splitPoint(size)
+    hash = merkleNodeHash(rangeHash(source, start, start + k), rangeHash(source, start + k, end))
+    memo.set(key, hash)
+  }
+  return hash
 }
 
 export function treeRoot(source: NodeSource, size: number): Buffer {
