@@ -212,6 +212,11 @@ const configSchema = z.strictObject({
        * in which a rewrite by someone with database access can go unnoticed.
        */
       checkpointIntervalMs: z.coerce.number().int().min(1_000).default(15 * 60_000),
+      /**
+       * Keep the Merkle tree over each chain and sign its root in every checkpoint (proofs, verifiable
+       * bundles). Off only to measure its cost: checkpoints then sign the head alone, as before.
+       */
+      merkleTree: z.preprocess((value) => (value === 'true' ? true : value === 'false' ? false : value), z.boolean()).default(true),
     })
     .prefault({}),
   retention: z

@@ -30,6 +30,7 @@ export const ERROR_CATALOG = {
   AUDITQ_CONFIG: { status: 500, summary: 'Configuration is invalid; the message names the setting.' },
   AUDITQ_MASTER_KEY: { status: 500, summary: 'Crypto-shredding is configured and its master key is missing, malformed, or not the key the stored subject keys are wrapped under; the message names the setting.' },
   AUDITQ_INTERNAL: { status: 500, summary: 'An unexpected fault; details are in the server log, never in the response.' },
+  AUDITQ_NOT_PROVABLE: { status: 409, summary: 'No Merkle proof can be given yet: no signed checkpoint with a tree covers the event (sign one with `auditq checkpoint`), or a chain hash the tree needs is not stored.' },
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CATALOG

@@ -17,6 +17,7 @@ import { registerSend } from './send.js'
 import { registerServe } from './serve.js'
 import { registerStatus } from './status.js'
 import { registerTail } from './tail.js'
+import { registerVerifyBundle } from './verify-bundle.js'
 import { stdoutReaderGone, watchStdout } from './stdout.js'
 import { registerWorker } from './worker.js'
 
@@ -51,6 +52,7 @@ registerImport(program)
 registerErase(program)
 registerCompleteness(program)
 registerTail(program)
+registerVerifyBundle(program)
 
 watchStdout()
 

@@ -108,9 +108,12 @@ export function registerCheckpoint(program: Command): void {
       const key = await loadSigningKey(config.integrity)
       if (!key) throw new AuditqError('AUDITQ_CONFIG', 'no signing key: set AUDITQ_SIGNING_KEY_FILE (see `auditq keygen`) or AUDITQ_SIGNING_KEY')
       const signed = await withIntegrity(command, (_, integrity) =>
-        createCheckpoints(integrity, key, { ...(options.tenantId ? { tenant_id: options.tenantId } : {}), force: options.force === true }),
+        createCheckpoints(integrity, key, { ...(options.tenantId ? { tenant_id: options.tenantId } : {}), force: options.force === true,
+          tree: config.integrity.merkleTree,
+          onTreeUnavailable: (tenant, error) => process.stderr.write(`auditq: ${tenant}: signed without a Merkle tree: ${error.message}\n`),
+        }),
       )
-      for (const c of signed) process.stdout.write(`signed ${c.tenant_id} seq ${c.seq} hash ${c.hash} (key ${c.key_id})\n`)
+      for (const c of signed) process.stdout.write(`signed ${c.tenant_id} seq ${c.seq} hash ${c.hash}${c.tree ? ` tree root ${c.tree.root}` : ''} (key ${c.key_id})\n`)
       if (signed.length === 0) process.stdout.write('nothing to sign: no chain head moved since the last checkpoint\n')
     })
   checkpoint

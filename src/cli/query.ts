@@ -9,6 +9,8 @@ import { renderTable } from '../query/table.js'
 import { decodeCursor, encodeCursor } from '../store/cursor.js'
 import { addFilterFlags, commandConfig, filterFromFlags, openReadingStore } from './context.js'
 import { progress } from './progress.js'
+import { bundleLines } from '../integrity/proofs.js'
+import type { AuditEvent } from '../event/types.js'
 
 export function registerQuery(program: Command): void {
   addFilterFlags(
@@ -56,23 +58,36 @@ export function registerExport(program: Command): void {
       .command('export')
       .description('stream every matching event as NDJSON or CSV (constant memory)')
       .option('--format <format>', 'ndjson | csv', 'ndjson')
+      .option('--proof', 'write a proof bundle instead: the events with Merkle inclusion proofs, consistency proofs and the signed checkpoints (see `verify-bundle`)')
       .option('--output <file>', 'write to a file instead of stdout'),
   ).action(async (options: Record<string, string>, command: Command) => {
     const config = commandConfig(command)
     const filter = parseEventFilter(filterFromFlags(options))
     const format = options.format
     if (format !== 'ndjson' && format !== 'csv') throw new AuditqError('AUDITQ_BAD_REQUEST', '--format must be ndjson or csv')
+    if (options.proof && format !== 'ndjson') throw new AuditqError('AUDITQ_BAD_REQUEST', '--proof writes a bundle (NDJSON); leave out --format csv')
     const store = await openReadingStore(config)
     let count = 0
     // On a terminal only, and not when the events themselves are printed to that terminal.
     const bar = progress({ label: 'export', enabled: process.stderr.isTTY === true && !(options.output === undefined && process.stdout.isTTY === true) })
     try {
       async function* lines(): AsyncGenerator<string> {
+        if (options.proof) {
+          for await (const line of bundleLines(store.integrity, counted(store.stream(filter)), { filter: filterFromFlags(options) })) yield line
+          return
+        }
         if (format === 'csv') yield csvHeader()
         for await (const event of store.stream(filter)) {
           count += 1
           bar.tick()
           yield format === 'csv' ? csvRow(event) : JSON.stringify(event) + '\n'
+        }
+      }
+      async function* counted(events: AsyncIterable<AuditEvent>): AsyncGenerator<AuditEvent> {
+        for await (const event of events) {
+          count += 1
+          bar.tick()
+          yield event
         }
       }
       const sink: Writable = options.output ? createWriteStream(options.output) : process.stdout

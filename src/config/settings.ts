@@ -49,6 +49,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'AUDITQ_SIGNING_KEY_FILE', path: 'integrity.signingKeyFile', description: 'PEM file of the Ed25519 private key that signs checkpoints; see [integrity.md](integrity.md)' },
   { env: 'AUDITQ_SIGNING_KEY', path: 'integrity.signingKey', description: 'the PEM itself, for platforms that inject secrets as variables' },
   { env: 'AUDITQ_CHECKPOINT_INTERVAL_MS', path: 'integrity.checkpointIntervalMs', description: 'how often `serve`/`worker` sign moved chain heads (with a key)' },
+  { env: 'AUDITQ_MERKLE_TREE', path: 'integrity.merkleTree', description: '`true` or `false`: keep the Merkle tree over each chain and sign its root in checkpoints (proofs, verifiable exports); see [integrity.md](integrity.md)' },
   { env: 'AUDITQ_RETENTION_DAYS', path: 'retention.days', whenUnset: '— (off)', description: '`serve`/`worker` delete events older than this many days; see [retention.md](retention.md)' },
   // Split by the schema's own preprocess, so a flag or file can give the same comma-separated text.
   { env: 'AUDITQ_RETENTION_KEEP_ACTIONS', path: 'retention.keepActions', description: 'comma-separated actions never deleted' },

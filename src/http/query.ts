@@ -10,6 +10,7 @@ import type { EventFilter } from '../query/event-filter.js'
 import type { Store } from '../store/store.js'
 import { BusyGate } from './busy-gate.js'
 import { tenantScope } from './principal.js'
+import { sendBundle } from './proofs.js'
 
 export interface QueryOptions {
   store: Store
@@ -48,14 +49,18 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
 
   app.get('/v1/events/export', { config: { access: 'read' } }, async (request, reply) => {
     const raw = request.query as Record<string, unknown>
-    const filter = bounded(request, parseEventFilter(raw, ['format']))
+    const filter = bounded(request, parseEventFilter(raw, ['format', 'proof']))
     const errors: FieldError[] = []
     const format = single(raw, 'format', errors) ?? 'ndjson'
     if (format !== 'ndjson' && format !== 'csv') {
       errors.push({ field: 'format', rule: 'enum', message: 'must be ndjson or csv' })
     }
+    const proof = single(raw, 'proof', errors)
+    if (proof !== undefined && proof !== 'true' && proof !== 'false') errors.push({ field: 'proof', rule: 'enum', message: 'must be true or false' })
+    if (proof === 'true' && format !== 'ndjson') errors.push({ field: 'proof', rule: 'format', message: 'a proof bundle is NDJSON; leave out format=csv' })
     if (errors.length > 0) throw badRequest(errors)
     const freeSlot = exportGate.acquire(reply, filter.tenant_id)
+    if (proof === 'true') return sendBundle(request, reply, store, filter, freeSlot)
     // The generator opens nothing until its first next(): the connection is taken there.
     const events = store.stream(filter)[Symbol.asyncIterator]()
     // A client that keeps its connection open but stops reading (its socket full) would hold the

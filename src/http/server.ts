@@ -10,6 +10,7 @@ import type { Logger } from '../util/logger.js'
 import { errorBody, installErrorHandler } from './error-handler.js'
 import { ingestRoutes } from './ingest.js'
 import { integrityRoutes } from './integrity.js'
+import { proofRoutes } from './proofs.js'
 import { monitoringRoutes, type MonitoringOptions } from './monitoring.js'
 import { startMonitoring, type Monitoring } from '../observability/index.js'
 import { installIngestMetrics } from '../observability/http-metrics.js'
@@ -130,6 +131,7 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
   })
   await app.register(integrityRoutes, { store, limits: config.reads })
   await app.register(completenessRoutes, { store, settings: config.completeness })
+  await app.register(proofRoutes, { store })
   await app.register(reportRoutes, { store, limits: config.reports })
   await app.register(feedRoutes, { store, limits: config.feed, productVersion: packageVersion() })
   let monitoring = dependencies.monitoring
@@ -150,6 +152,8 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
       'GET /v1/events',
       'GET /v1/events/:id',
       'GET /v1/events/export?format=ndjson|csv',
+      'GET /v1/events/export?proof=true',
+      'GET /v1/events/:id/proof',
       'GET /v1/integrity?tenant_id=&from=&to=',
       'GET /v1/completeness?producer_id=&tenant_id=&since=',
       'GET /v1/reports?period=daily|weekly|monthly&date=YYYY-MM-DD&format=json|csv|html',

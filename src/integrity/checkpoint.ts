@@ -8,20 +8,25 @@ import { AuditqError } from '../errors.js'
 import type { Checkpoint, CheckpointPayload } from './types.js'
 
 export const CHECKPOINT_VERSION = 'auditq.checkpoint.v1'
+/** A checkpoint that also signs the Merkle tree: v1's array with the tree size and root appended. */
+export const CHECKPOINT_VERSION_TREE = 'auditq.checkpoint.v2'
 
-/** The exact bytes signed: a JSON array in fixed order (see docs/integrity.md). */
+/**
+ * The exact bytes signed: a JSON array in fixed order (see docs/integrity.md). A checkpoint with
+ * a tree signs v2, one without keeps v1, so checkpoints signed before the tree existed still verify.
+ */
 export function checkpointMessage(payload: CheckpointPayload): Buffer {
-  const { cut } = payload
-  return Buffer.from(
-    JSON.stringify([
-      CHECKPOINT_VERSION,
-      payload.tenant_id,
-      payload.seq,
-      payload.hash,
-      payload.created_at,
-      cut ? [cut.tenant_id, cut.seq, cut.hash, cut.cutoff, cut.keep_actions, cut.kept_count, cut.kept_digest] : null,
-    ]),
-  )
+  const { cut, tree } = payload
+  const fields: unknown[] = [
+    tree ? CHECKPOINT_VERSION_TREE : CHECKPOINT_VERSION,
+    payload.tenant_id,
+    payload.seq,
+    payload.hash,
+    payload.created_at,
+    cut ? [cut.tenant_id, cut.seq, cut.hash, cut.cutoff, cut.keep_actions, cut.kept_count, cut.kept_digest] : null,
+  ]
+  if (tree) fields.push(tree.size, tree.root)
+  return Buffer.from(JSON.stringify(fields))
 }
 
 export interface SigningKey {

@@ -1,3 +1,4 @@
+import type { MerkleStore } from './merkle-store.js'
 import type { ChainHead, ChainRow, Checkpoint, RetentionCut } from './types.js'
 
 export interface SnapshotOptions {
@@ -40,4 +41,6 @@ export interface IntegrityStore {
    */
   snapshot<T>(fn: (snapshot: IntegritySnapshot) => Promise<T>, options?: SnapshotOptions): Promise<T>
   saveCheckpoints(checkpoints: readonly Checkpoint[]): Promise<void>
+  /** The Merkle tree over each chain (migration 40); checkpoints sign its size and root. */
+  readonly merkle?: MerkleStore
 }

@@ -43,6 +43,11 @@ export interface CheckpointPayload {
   hash: string
   created_at: string
   cut: RetentionCut | null
+  /**
+   * The Merkle tree over the chain's first `size` events (size = seq) and its root, hex. Absent
+   * (or null) on checkpoints signed before the tree existed: those keep the v1 signed form.
+   */
+  tree?: { size: number; root: string } | null
 }
 
 export interface Checkpoint extends CheckpointPayload {

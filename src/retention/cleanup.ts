@@ -11,6 +11,7 @@ import { noAddedFields, type AuditEvent } from '../event/types.js'
 import { cutKeeps, KeptDigest, RETENTION_ACTION } from '../integrity/chain-walker.js'
 import type { SigningKey } from '../integrity/checkpoint.js'
 import { createCheckpoints } from '../integrity/make-checkpoints.js'
+import { extendTree } from '../integrity/merkle-log.js'
 import type { Checkpoint, RetentionCut } from '../integrity/types.js'
 import type { RetentionCandidates, RetentionStore, RetentionTarget } from './retention-store.js'
 import type { Logger } from '../util/logger.js'
@@ -102,6 +103,9 @@ async function cutTenant(
 ): Promise<TenantCleanup> {
   const integrity = store.integrity!
   const cut = await planCut(store, candidate.tenant_id, Math.max(candidate.max_seq, previous?.seq ?? 0), previous, cutoff, keep)
+  // The Merkle tree is grown over the prefix before any of it is deleted: its tiles keep the leaf
+  // hashes, so proofs and consistency proofs across the cut stay computable afterwards.
+  if (integrity.merkle) await extendTree(integrity.merkle, cut.tenant_id, cut.seq)
   await integrity.saveCut(cut)
   let deleted = 0
   let after = 0

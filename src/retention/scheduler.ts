@@ -32,7 +32,10 @@ export function startMaintenance(options: { store: RetentionTarget; config: Conf
   }
   if (integrity && signingKey) {
     schedule(config.integrity.checkpointIntervalMs, 'checkpoint', async () => {
-      const signed = await createCheckpoints(integrity, signingKey)
+      const signed = await createCheckpoints(integrity, signingKey, {
+        tree: config.integrity.merkleTree,
+        onTreeUnavailable: (tenant, error) => logger.warn({ tenant_id: tenant, err: error }, 'integrity: checkpoint signed without a Merkle tree'),
+      })
       if (signed.length > 0) logger.info({ checkpoints: signed.length }, 'integrity: signed chain heads')
     })
   }

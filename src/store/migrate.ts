@@ -19,6 +19,7 @@ export const MIGRATION_PLAN = [
   { version: 30, name: 'event_fields_v2' },
   { version: 31, name: 'producer_sequence_index' },
   { version: 35, name: 'feed_order' },
+  { version: 40, name: 'merkle_tree' },
   { version: 45, name: 'subject_keys' },
   { version: 46, name: 'subject_index_lookup' },
 ] as const

@@ -9,6 +9,7 @@ import type { IntegritySnapshot, IntegrityStore } from '../../integrity/integrit
 import type { RetentionCandidates, RetentionRule, RetentionStore } from '../../retention/retention-store.js'
 import { DELETE_CHUNK_SQL, RETENTION_CANDIDATES_SQL, SELECT_CHAIN_ROWS_SQL } from './chain-sql.js'
 import type { SqliteDatabase, SqliteDriver } from './sqlite-driver.js'
+import { EmbeddedMerkle } from './merkle.js'
 import { fromRow, toEpochMs, type AuditRow } from './sql.js'
 
 type ChainDbRow = AuditRow & { seq: number; prev_hash: string; hash: string; canonical_version: number }
@@ -21,9 +22,16 @@ interface CutDbRow {
   kept_count: number
   kept_digest: string
 }
-type CheckpointDbRow = Omit<Checkpoint, 'cut'> & { cut: string | null }
+export type CheckpointDbRow = Omit<Checkpoint, 'cut' | 'tree'> & { cut: string | null; tree_size: number | null; tree_root: string | null }
 
-const toCheckpoint = (row: CheckpointDbRow): Checkpoint => ({ ...row, cut: row.cut === null ? null : (JSON.parse(row.cut) as RetentionCut) })
+export const CHECKPOINT_COLUMNS = 'tenant_id, seq, hash, created_at, cut, key_id, signature, tree_size, tree_root'
+
+/** A checkpoint row as signed: `tree` only on those that carry one (v2). */
+export function toCheckpoint({ tree_size, tree_root, ...row }: CheckpointDbRow): Checkpoint {
+  const checkpoint: Checkpoint = { ...row, cut: row.cut === null ? null : (JSON.parse(row.cut) as RetentionCut) }
+  if (tree_size !== null && tree_root !== null) checkpoint.tree = { size: tree_size, root: tree_root }
+  return checkpoint
+}
 
 const RETENTION_LEASE = 'retention'
 /** A crashed runner's lease expires after this; a live one renews it with every chunk. */
@@ -37,11 +45,14 @@ const toCut = (row: CutDbRow): RetentionCut => ({
 export class EmbeddedIntegrity implements IntegrityStore, RetentionStore {
   /** Set while this instance runs retention: each run is its own lease holder. */
   private holder: string | undefined
+  readonly merkle: EmbeddedMerkle
 
   constructor(
     private readonly db: SqliteDatabase,
     private readonly settings: { driver: SqliteDriver; file: string; busyTimeoutMs: number; chunkRows: number },
-  ) {}
+  ) {
+    this.merkle = new EmbeddedMerkle(db)
+  }
 
   async snapshot<T>(fn: (snapshot: IntegritySnapshot) => Promise<T>): Promise<T> {
     const reader = this.settings.driver.open(this.settings.file, { readonly: true, timeoutMs: this.settings.busyTimeoutMs })
@@ -100,7 +111,7 @@ export class EmbeddedIntegrity implements IntegrityStore, RetentionStore {
         const [where, values] = byTenant(tenant)
         const rows = reader
           .prepare<string[], CheckpointDbRow>(
-            `SELECT tenant_id, seq, hash, created_at, cut, key_id, signature FROM audit_checkpoints${where} ORDER BY id`,
+            `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints${where} ORDER BY id`,
           )
           .all(...values)
         return rows.map(toCheckpoint)
@@ -109,7 +120,7 @@ export class EmbeddedIntegrity implements IntegrityStore, RetentionStore {
         const [where, values] = byTenant(tenant)
         const rows = reader
           .prepare<string[], CheckpointDbRow>(
-            `SELECT tenant_id, seq, hash, created_at, cut, key_id, signature FROM audit_checkpoints
+            `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints
              WHERE id IN (SELECT max(id) FROM audit_checkpoints${where} GROUP BY tenant_id) ORDER BY tenant_id`,
           )
           .all(...values)
@@ -137,11 +148,11 @@ export class EmbeddedIntegrity implements IntegrityStore, RetentionStore {
 
   async saveCheckpoints(checkpoints: readonly Checkpoint[]): Promise<void> {
     const insert = this.db.prepare(
-      `INSERT INTO audit_checkpoints (tenant_id, seq, hash, created_at, cut, key_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO audit_checkpoints (${CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     this.db.transaction(() => {
       for (const c of checkpoints) {
-        insert.run(c.tenant_id, c.seq, c.hash, c.created_at, c.cut ? JSON.stringify(c.cut) : null, c.key_id, c.signature)
+        insert.run(c.tenant_id, c.seq, c.hash, c.created_at, c.cut ? JSON.stringify(c.cut) : null, c.key_id, c.signature, c.tree?.size ?? null, c.tree?.root ?? null)
       }
     }).immediate()
   }

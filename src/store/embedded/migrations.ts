@@ -4,6 +4,7 @@
  * timestamps are INTEGER epoch ms, `success` is INTEGER 0/1, `metadata` is JSON text.
  */
 import { EVENT_FIELDS_V2_MIGRATION } from './event-fields-sql.js'
+import { MERKLE_TREE_MIGRATION } from './merkle-sql.js'
 import type { SqliteDatabase } from './sqlite-driver.js'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
@@ -99,6 +100,8 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   46: ['CREATE INDEX audit_logs_subject_idx ON audit_logs (subject_index, occurred_at DESC, id DESC) WHERE subject_index IS NOT NULL'],
   // The all-tenants feed's order: one row per tenant per write transaction (feed.ts).
   35: FEED_MIGRATION,
+  // The Merkle tree over each chain (see PostgreSQL's step 40).
+  40: MERKLE_TREE_MIGRATION,
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

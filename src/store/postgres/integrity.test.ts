@@ -1,6 +1,7 @@
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { describeIntegrityContract } from '../../../test/contracts/integrity.contract.js'
+import { describeMerkleContract } from '../../../test/contracts/merkle.contract.js'
 import { LINK_LAYOUT } from '../../../test/support/chain-tamper.js'
 import { POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { createPostgresStore } from './postgres-store.js'
@@ -122,6 +123,19 @@ describe.skipIf(!hasPostgres)('postgres', () => {
         }),
       plain: (statement) => withClient(schema, async (client) => void (await client.query(statement))),
       chain: LINK_LAYOUT,
+      dispose: async () => {
+        await store.close()
+        await withClient('public', async (client) => void (await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)))
+      },
+    }
+  })
+
+  describeMerkleContract('postgres', async () => {
+    const schema = uniqueSchema('merkle')
+    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema })
+    await store.migrate()
+    return {
+      store,
       dispose: async () => {
         await store.close()
         await withClient('public', async (client) => void (await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)))

@@ -21,6 +21,7 @@ import {
 } from './chain-links-sql.js'
 import { DELETE_CHUNK_SQL, RETENTION_CANDIDATES_SQL, SELECT_CHAIN_ROWS_SQL } from './chain-sql.js'
 import { cancelRunningStatement, fetchRows } from './read-session.js'
+import { PostgresMerkle } from './merkle.js'
 import { fromRow, type AuditRow } from './sql.js'
 
 /** First key of the retention advisory lock ('audr'); the second is hashtext(schema). */
@@ -37,7 +38,7 @@ interface CutDbRow {
   kept_count: string
   kept_digest: string
 }
-interface CheckpointDbRow {
+export interface CheckpointDbRow {
   tenant_id: string
   seq: string
   hash: string
@@ -45,6 +46,17 @@ interface CheckpointDbRow {
   cut: RetentionCut | null
   key_id: string
   signature: string
+  tree_size: string | null
+  tree_root: string | null
+}
+
+export const CHECKPOINT_COLUMNS = 'tenant_id, seq, hash, created_at, cut, key_id, signature, tree_size, tree_root'
+
+/** A checkpoint row as signed: `tree` only on those that carry one (v2). */
+export function toCheckpoint({ tree_size, tree_root, ...row }: CheckpointDbRow): Checkpoint {
+  const checkpoint: Checkpoint = { ...row, seq: Number(row.seq) }
+  if (tree_size !== null && tree_root !== null) checkpoint.tree = { size: Number(tree_size), root: tree_root }
+  return checkpoint
 }
 
 const toCut = (row: CutDbRow): RetentionCut => ({
@@ -60,6 +72,7 @@ const toCut = (row: CutDbRow): RetentionCut => ({
 export class PostgresIntegrity implements IntegrityStore, RetentionStore {
   /** The session holding the retention lock while a run is in progress (see withRetentionLock). */
   private lockSession: pg.PoolClient | undefined
+  readonly merkle: PostgresMerkle
 
   /** Writes, checkpoints and retention. */
   private readonly pool: pg.Pool
@@ -72,6 +85,7 @@ export class PostgresIntegrity implements IntegrityStore, RetentionStore {
   ) {
     this.pool = pools.write
     this.readPool = pools.read
+    this.merkle = new PostgresMerkle(pools.write)
   }
 
   /**
@@ -149,10 +163,10 @@ export class PostgresIntegrity implements IntegrityStore, RetentionStore {
       async checkpoints(tenant) {
         const [where, values] = byTenant(tenant)
         const { rows } = await client.query<CheckpointDbRow>(
-          `SELECT tenant_id, seq, hash, created_at, cut, key_id, signature FROM audit_checkpoints${where} ORDER BY id`,
+          `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints${where} ORDER BY id`,
           values,
         )
-        return rows.map((row): Checkpoint => ({ ...row, seq: Number(row.seq) }))
+        return rows.map(toCheckpoint)
       },
       async latestCheckpoints(tenant) {
         // One backward probe of (tenant_id, id DESC) per tenant with a chain head (checkpoints are
@@ -160,16 +174,16 @@ export class PostgresIntegrity implements IntegrityStore, RetentionStore {
         // checkpoints, which PostgreSQL 15 answers with a full scan and sort (no skip scan).
         const values = tenant === undefined ? [] : [tenant]
         const { rows } = await client.query<CheckpointDbRow>(
-          `SELECT c.tenant_id, c.seq, c.hash, c.created_at, c.cut, c.key_id, c.signature
+          `SELECT c.*
              FROM audit_chain_heads h
              CROSS JOIN LATERAL (
-               SELECT tenant_id, seq, hash, created_at, cut, key_id, signature FROM audit_checkpoints
+               SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints
                 WHERE tenant_id = h.tenant_id ORDER BY id DESC LIMIT 1) c
             ${tenant === undefined ? '' : 'WHERE h.tenant_id = $1'}
             ORDER BY c.tenant_id`,
           values,
         )
-        return rows.map((row): Checkpoint => ({ ...row, seq: Number(row.seq) }))
+        return rows.map(toCheckpoint)
       },
       async *rows(tenant, range = {}) {
         const values: unknown[] = [tenant]
@@ -201,8 +215,8 @@ export class PostgresIntegrity implements IntegrityStore, RetentionStore {
   async saveCheckpoints(checkpoints: readonly Checkpoint[]): Promise<void> {
     if (checkpoints.length === 0) return
     await this.pool.query(
-      `INSERT INTO audit_checkpoints (tenant_id, seq, hash, created_at, cut, key_id, signature)
-       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[])`,
+      `INSERT INTO audit_checkpoints (${CHECKPOINT_COLUMNS})
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::bigint[], $9::text[])`,
       [
         checkpoints.map((c) => c.tenant_id),
         checkpoints.map((c) => c.seq),
@@ -211,6 +225,8 @@ export class PostgresIntegrity implements IntegrityStore, RetentionStore {
         checkpoints.map((c) => (c.cut ? JSON.stringify(c.cut) : null)),
         checkpoints.map((c) => c.key_id),
         checkpoints.map((c) => c.signature),
+        checkpoints.map((c) => c.tree?.size ?? null),
+        checkpoints.map((c) => c.tree?.root ?? null),
       ],
     )
   }

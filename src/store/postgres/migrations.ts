@@ -2,6 +2,7 @@
  * PostgreSQL's dialect of `MIGRATION_PLAN`, and the `MigrationTarget` the shared runner drives.
  */
 import { EVENT_FIELDS_V2_MIGRATION } from './event-fields-sql.js'
+import { MERKLE_TREE_MIGRATION } from './merkle-sql.js'
 import type pg from 'pg'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
@@ -139,6 +140,9 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
   31: ['CREATE INDEX audit_logs_producer_seq_idx ON audit_logs (producer_id, producer_seq) WHERE producer_id IS NOT NULL'],
   // The feed's orders: a commit-order key per link row for the all-tenants feed (feed-sql.ts).
   35: FEED_MIGRATION,
+  // The Merkle tree over each chain (docs/integrity.md): tiles of node hashes, written at
+  // checkpoint time, never by inserts; checkpoints sign its size and root.
+  40: MERKLE_TREE_MIGRATION,
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

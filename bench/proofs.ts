@@ -1,0 +1,211 @@
+/**
+ * Cost and speed of the Merkle tree (docs/integrity.md, "Merkle tree"):
+ *  1. ingest with the tree on vs off, same run, alternating which goes first: direct mode (the SDK's
+ *     group commit, 128 concurrent `log()` callers) and queue mode (the SDK producing to a Redis
+ *     stream, the worker runtime inserting, in one process), each with the checkpoint scheduler
+ *     signing every `--checkpoint-ms` while events flow, so the tree's work at checkpoint time
+ *     competes with ingest as it does in `serve`/`worker`;
+ *  2. on a chain of `--events` events (default 1,000,000) in one tenant: growing the tree over it
+ *     at the first checkpoint, inclusion-proof latency (`GET /v1/events/:id/proof`'s work) for
+ *     random events, export with proof of 10,000 events matching a filter, and verify-bundle speed.
+ *
+ *   npm run bench:proofs -- --stores postgres,embedded --events 1000000 --seconds 5 --runs 3
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import pg from 'pg'
+import { Redis } from 'ioredis'
+import { loadConfig } from '../src/config.js'
+import { validateEvent } from '../src/event/validate.js'
+import type { AuditEvent } from '../src/event/types.js'
+import { generateSigningKeyPem, parseSigningKey } from '../src/integrity/checkpoint.js'
+import { createCheckpoints } from '../src/integrity/make-checkpoints.js'
+import { bundleLines, eventProof } from '../src/integrity/proofs.js'
+import { startMaintenance } from '../src/retention/scheduler.js'
+import { createAuditLogger } from '../src/sdk/audit-logger.js'
+import type { Store } from '../src/store/store.js'
+import { createEmbeddedStore } from '../src/store/embedded/embedded-store.js'
+import { createPostgresStore } from '../src/store/postgres/postgres-store.js'
+import { createLogger } from '../src/util/logger.js'
+import { startWorkerRuntime } from '../src/worker/runtime.js'
+import { sampleEvent } from './event.js'
+import { median, printTable } from './stats.js'
+
+const { values } = parseArgs({
+  options: {
+    stores: { type: 'string', default: 'postgres,embedded' },
+    events: { type: 'string', default: '1000000' },
+    seconds: { type: 'string', default: '5' },
+    runs: { type: 'string', default: '3' },
+    'checkpoint-ms': { type: 'string', default: '1000' },
+    modes: { type: 'string', default: 'direct,queue' },
+    parts: { type: 'string', default: 'ingest,chain' },
+    'database-url': { type: 'string', default: process.env.AUDITQ_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
+    'redis-url': { type: 'string', default: process.env.AUDITQ_REDIS_URL ?? 'redis://127.0.0.1:6379/9' },
+  },
+})
+const seconds = Number(values.seconds)
+const runs = Number(values.runs)
+const chainEvents = Number(values.events)
+const checkpointMs = Number(values['checkpoint-ms'])
+// The standalone verifier stays where it ships (tools/, beside dist-bench/), not compiled into the bench.
+const { verifyBundle } = (await import(new URL('../../tools/verify-bundle.mjs', import.meta.url).href)) as typeof import('../tools/verify-bundle.mjs')
+const logger = createLogger({ level: 'warn', name: 'bench-proofs' })
+const key = parseSigningKey(generateSigningKeyPem().privateKeyPem)
+
+async function openFresh(kind: string): Promise<{ store: Store; dispose: () => Promise<void> }> {
+  if (kind === 'embedded') {
+    const dataDir = mkdtempSync(join(tmpdir(), 'auditq-bench-proofs-'))
+    const store = await createEmbeddedStore({ dataDir })
+    await store.migrate()
+    return { store, dispose: async () => { await store.close(); rmSync(dataDir, { recursive: true, force: true }) } }
+  }
+  const schema = `bench_proofs_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
+  const store = await createPostgresStore({ connectionString: values['database-url'], schema })
+  await store.migrate()
+  return {
+    store,
+    dispose: async () => {
+      await store.close()
+      const client = new pg.Client({ connectionString: values['database-url'] })
+      await client.connect()
+      await client.query(`drop schema if exists "${schema}" cascade`)
+      await client.end()
+    },
+  }
+}
+
+let counter = 0
+
+/** Events/s stored over `seconds` by 128 concurrent `log()` callers, with checkpoints signed meanwhile. */
+async function ingestRate(kind: string, mode: string, tree: boolean): Promise<number> {
+  const { store, dispose } = await openFresh(kind)
+  const prefix = `bench-proofs-${process.pid}-${counter++}`
+  const config = loadConfig({ integrity: { checkpointIntervalMs: checkpointMs, merkleTree: tree }, ...(mode === 'queue' ? { redisUrl: values['redis-url'], queue: { prefix } } : {}) })
+  const maintenance = startMaintenance({ store, config, signingKey: key, logger })
+  const redis = mode === 'queue' ? new Redis(values['redis-url']) : undefined
+  const runtime = redis ? await startWorkerRuntime({ config, store, redis, logger }) : undefined
+  const audit = await createAuditLogger({ store, logger, ...(mode === 'queue' ? { redisUrl: values['redis-url'], queue: { prefix } } : {}) })
+  try {
+    const started = performance.now()
+    const deadline = started + seconds * 1000
+    await Promise.all(
+      Array.from({ length: 128 }, async () => {
+        while (performance.now() < deadline) {
+          const i = counter++
+          await audit.log({ ...sampleEvent(i, 'p'), tenant_id: `tenant-${i % 8}` })
+        }
+      }),
+    )
+    await audit.close()
+    // Queue mode: the rate that counts is what reached the store, so wait for the worker to drain.
+    const stored = async () => (await store.integrity!.snapshot((s) => s.heads())).reduce((n, head) => n + head.seq, 0)
+    let total = await stored()
+    if (runtime) {
+      for (let last = -1; total !== last; ) {
+        last = total
+        await new Promise((resolve) => setTimeout(resolve, 300))
+        total = await stored()
+      }
+    }
+    return total / ((performance.now() - started) / 1000)
+  } finally {
+    await maintenance.stop()
+    if (runtime) await runtime.stop(5_000)
+    if (redis) {
+      const keys = await redis.keys(`${prefix}*`)
+      if (keys.length > 0) await redis.del(...keys)
+      redis.disconnect()
+    }
+    await dispose()
+  }
+}
+
+async function ingestPart(kind: string): Promise<void> {
+  const rows: string[][] = []
+  for (const mode of values.modes.split(',')) {
+    const on: number[] = []
+    const off: number[] = []
+    for (let run = 0; run < runs; run++) {
+      // Alternate which setting goes first, so a machine that slows down over the run favours neither.
+      for (const tree of run % 2 === 0 ? [false, true] : [true, false]) (tree ? on : off).push(await ingestRate(kind, mode, tree))
+    }
+    const cost = (1 - median(on) / median(off)) * 100
+    rows.push([kind, mode, Math.round(median(off)).toLocaleString('en'), Math.round(median(on)).toLocaleString('en'), `${cost.toFixed(1)} %`, off.map((r) => Math.round(r)).join(' / '), on.map((r) => Math.round(r)).join(' / ')])
+  }
+  printTable(['store', 'mode', 'tree off, events/s', 'tree on, events/s', 'cost', 'off runs', 'on runs'], rows)
+}
+
+function chainEvent(i: number): AuditEvent {
+  // Every 100th event has the actor the export filters on: 10,000 of a 1,000,000 chain.
+  const result = validateEvent({ ...sampleEvent(i, 'c'), actor_id: i % 100 === 0 ? 'auditor-sample' : `user-${i % 1000}`, tenant_id: 'acme' }, { defaultTenant: 'default', receivedAt: new Date() })
+  if (!result.ok) throw new Error('bench event invalid')
+  return result.event
+}
+
+async function chainPart(kind: string): Promise<void> {
+  const { store, dispose } = await openFresh(kind)
+  try {
+    let t = performance.now()
+    const sampled: AuditEvent[] = []
+    for (let i = 0; i < chainEvents; i += 1000) {
+      const batch = Array.from({ length: Math.min(1000, chainEvents - i) }, (_, j) => chainEvent(i + j))
+      if (i % 997 === 0 || sampled.length < 200) sampled.push(batch[Math.floor(Math.random() * batch.length)]!)
+      await store.insertBatch(batch)
+    }
+    const loadSeconds = (performance.now() - t) / 1000
+    t = performance.now()
+    await createCheckpoints(store.integrity!, key)
+    const treeSeconds = (performance.now() - t) / 1000
+    // A later checkpoint after 10,000 more events: the steady-state cost of growing the tree.
+    for (let i = 0; i < 10_000; i += 1000) await store.insertBatch(Array.from({ length: 1000 }, (_, j) => chainEvent(chainEvents + i + j)))
+    t = performance.now()
+    await createCheckpoints(store.integrity!, key)
+    const incrementalMs = performance.now() - t
+
+    const latencies: number[] = []
+    for (const event of sampled.slice(-200)) {
+      const started = performance.now()
+      const read = await store.getById(event.id, { tenant_id: 'acme' })
+      await eventProof(store.integrity, read!)
+      latencies.push(performance.now() - started)
+    }
+    latencies.sort((a, b) => a - b)
+
+    const exportTimes: number[] = []
+    let bundle = ''
+    for (let run = 0; run < 3; run++) {
+      const started = performance.now()
+      let text = ''
+      for await (const line of bundleLines(store.integrity, store.stream({ tenant_id: 'acme', actor_id: 'auditor-sample' }), { filter: {} })) text += line
+      exportTimes.push((performance.now() - started) / 1000)
+      bundle = text
+    }
+    const verifyTimes: number[] = []
+    let verified = 0
+    for (let run = 0; run < 3; run++) {
+      const started = performance.now()
+      const result = verifyBundle(bundle, [key.publicKey])
+      if (!result.ok) throw new Error(`bench bundle failed: ${JSON.stringify(result.failure)}`)
+      verified = result.events
+      verifyTimes.push((performance.now() - started) / 1000)
+    }
+    printTable(
+      ['store', 'chain', 'load s', 'first tree s', '+10k tree ms', 'proof p50 ms', 'proof p99 ms', 'export+proof s (10k)', 'bundle MB', 'verify s', 'verify events/s'],
+      [[
+        kind, chainEvents.toLocaleString('en'), loadSeconds.toFixed(0), treeSeconds.toFixed(1), incrementalMs.toFixed(0),
+        latencies[Math.floor(latencies.length / 2)]!.toFixed(2), latencies[Math.floor(latencies.length * 0.99)]!.toFixed(2),
+        `${median(exportTimes).toFixed(2)} (${verified})`, (Buffer.byteLength(bundle) / 1e6).toFixed(1), median(verifyTimes).toFixed(2), Math.round(verified / median(verifyTimes)).toLocaleString('en'),
+      ]],
+    )
+  } finally {
+    await dispose()
+  }
+}
+
+for (const kind of values.stores.split(',')) {
+  if (values.parts.includes('ingest')) await ingestPart(kind)
+  if (values.parts.includes('chain')) await chainPart(kind)
+}

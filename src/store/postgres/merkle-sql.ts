@@ -1,0 +1,81 @@
+/**
+ * Migration 40 for PostgreSQL: the Merkle tree's tiles (merkle-tiles.ts), the size they cover per
+ * tenant, the event positions of linked chains (layout 2 keeps an event's seq only in its link row,
+ * so proofs by event id need an index written at checkpoint time, off the insert path), and the
+ * tree size and root each checkpoint signs. Tiles only ever grow; nothing here is deleted, so
+ * proofs stay computable after retention removes events. Pure text, no connection.
+ */
+export const MERKLE_TREE_MIGRATION: readonly string[] = [
+  'ALTER TABLE audit_checkpoints ADD COLUMN tree_size bigint, ADD COLUMN tree_root text',
+  `CREATE TABLE audit_merkle_tiles (
+    tenant_id text     NOT NULL,
+    level     smallint NOT NULL,
+    idx       bigint   NOT NULL,
+    hashes    bytea    NOT NULL CHECK (length(hashes) % 32 = 0 AND length(hashes) BETWEEN 32 AND 512),
+    PRIMARY KEY (tenant_id, level, idx)
+  )`,
+  `CREATE TABLE audit_merkle_trees (
+    tenant_id text   PRIMARY KEY,
+    size      bigint NOT NULL CHECK (size >= 0)
+  )`,
+  `CREATE TABLE audit_merkle_positions (
+    tenant_id text   NOT NULL,
+    id        uuid   NOT NULL,
+    seq       bigint NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+  )`,
+  `CREATE FUNCTION auditq_merkle_tile_grows() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF length(NEW.hashes) < length(OLD.hashes) OR substring(NEW.hashes FROM 1 FOR length(OLD.hashes)) <> OLD.hashes
+       OR NEW.tenant_id <> OLD.tenant_id OR NEW.level <> OLD.level OR NEW.idx <> OLD.idx THEN
+      RAISE EXCEPTION 'auditq: a Merkle tile may only grow (tenant %, tile %/%)', OLD.tenant_id, OLD.level, OLD.idx;
+    END IF;
+    RETURN NEW;
+  END $$`,
+  `CREATE TRIGGER audit_merkle_tiles_grow_only BEFORE UPDATE ON audit_merkle_tiles
+    FOR EACH ROW EXECUTE FUNCTION auditq_merkle_tile_grows()`,
+  ...['audit_merkle_tiles', 'audit_merkle_positions'].map(
+    (table) => `CREATE TRIGGER ${table}_append_only BEFORE DELETE OR TRUNCATE ON ${table}
+    FOR EACH STATEMENT EXECUTE FUNCTION auditq_append_only()`,
+  ),
+]
+
+/** Upsert of tiles: a stored tile is replaced only by a longer one (the trigger checks it extends). */
+export const SAVE_TILES_SQL = `INSERT INTO audit_merkle_tiles AS t (tenant_id, level, idx, hashes)
+  SELECT $1, l, i, h FROM unnest($2::smallint[], $3::bigint[], $4::bytea[]) AS u(l, i, h)
+  ON CONFLICT (tenant_id, level, idx) DO UPDATE SET hashes = excluded.hashes
+  WHERE length(excluded.hashes) > length(t.hashes)`
+
+export const SAVE_SIZE_SQL = `INSERT INTO audit_merkle_trees AS t (tenant_id, size) VALUES ($1, $2)
+  ON CONFLICT (tenant_id) DO UPDATE SET size = GREATEST(t.size, excluded.size)`
+
+/** Positions of the linked events with seq in ($2, $3]: the link rows that overlap that range, unnested. */
+export const SAVE_POSITIONS_SQL = `INSERT INTO audit_merkle_positions (tenant_id, id, seq)
+  SELECT l.tenant_id, u.id, l.start_seq + u.o - 1
+    FROM audit_chain_links l CROSS JOIN LATERAL unnest(l.ids) WITH ORDINALITY AS u(id, o)
+   WHERE l.tenant_id = $1 AND l.start_seq <= $3::bigint AND l.start_seq + cardinality(l.ids) - 1 > $2::bigint
+     AND l.start_seq + u.o - 1 > $2::bigint AND l.start_seq + u.o - 1 <= $3::bigint
+  ON CONFLICT DO NOTHING`
+
+/**
+ * Chain positions of events by id ($1 tenant, $2 ids): linked events through the positions index
+ * and their link row (the hash at k and the one before it), layout 1 rows from their own columns.
+ */
+export const POSITIONS_SQL = `SELECT p.id::text AS id, p.seq,
+    CASE WHEN p.seq = l.start_seq THEN l.prev_hash
+         ELSE encode(substring(l.links FROM (p.seq - l.start_seq)::int * 32 - 31 FOR 32), 'hex') END AS prev_hash,
+    encode(substring(l.links FROM (p.seq - l.start_seq)::int * 32 + 1 FOR 32), 'hex') AS hash
+  FROM audit_merkle_positions p
+  CROSS JOIN LATERAL (SELECT start_seq, prev_hash, links FROM audit_chain_links
+                       WHERE tenant_id = p.tenant_id AND start_seq <= p.seq ORDER BY start_seq DESC LIMIT 1) l
+  WHERE p.tenant_id = $1 AND p.id = ANY($2::uuid[])
+  UNION ALL
+  SELECT id::text, seq, prev_hash, hash FROM audit_logs WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND seq IS NOT NULL`
+
+/** Layout 1 chain hashes in a seq range. */
+export const LAYOUT1_HASHES_SQL = `SELECT seq, hash FROM audit_logs WHERE tenant_id = $1 AND seq BETWEEN $2::bigint AND $3::bigint ORDER BY seq`
+
+/** Link rows overlapping [$2, $3], after start_seq $4, a window of $5 rows. */
+export const LINK_HASHES_SQL = `SELECT start_seq, links FROM audit_chain_links
+  WHERE tenant_id = $1 AND start_seq <= $3::bigint AND start_seq + cardinality(ids) - 1 >= $2::bigint AND start_seq > $4::bigint
+  ORDER BY start_seq LIMIT $5`

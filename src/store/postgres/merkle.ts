@@ -1,0 +1,81 @@
+/** PostgreSQL side of `MerkleStore` (see merkle-sql.ts). Writes on the write pool, in one transaction per step. */
+import type pg from 'pg'
+import type { ChainPosition, MerkleStore } from '../../integrity/merkle-store.js'
+import type { Checkpoint } from '../../integrity/types.js'
+import { CHECKPOINT_COLUMNS, toCheckpoint, type CheckpointDbRow } from './integrity.js'
+import { tileKey, type Tile, type TileKey } from '../../integrity/merkle-tiles.js'
+import { LAYOUT1_HASHES_SQL, LINK_HASHES_SQL, POSITIONS_SQL, SAVE_POSITIONS_SQL, SAVE_SIZE_SQL, SAVE_TILES_SQL } from './merkle-sql.js'
+
+/** Link rows read per query while the tree grows (a link row is one batch, up to a few hundred events). */
+const LINK_WINDOW = 200
+
+export class PostgresMerkle implements MerkleStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async size(tenant: string): Promise<number> {
+    const { rows } = await this.pool.query<{ size: string }>('SELECT size FROM audit_merkle_trees WHERE tenant_id = $1', [tenant])
+    return rows[0] ? Number(rows[0].size) : 0
+  }
+
+  async tiles(tenant: string, keys: readonly TileKey[]): Promise<Map<string, Buffer>> {
+    if (keys.length === 0) return new Map()
+    const { rows } = await this.pool.query<{ level: number; idx: string; hashes: Buffer }>(
+      `SELECT t.level, t.idx, t.hashes FROM audit_merkle_tiles t
+        JOIN unnest($2::smallint[], $3::bigint[]) AS k(l, i) ON t.level = k.l AND t.idx = k.i
+       WHERE t.tenant_id = $1`,
+      [tenant, keys.map((key) => key.level), keys.map((key) => key.index)],
+    )
+    return new Map(rows.map((row) => [tileKey(row.level, Number(row.idx)), row.hashes]))
+  }
+
+  async saveTiles(tenant: string, fromSize: number, toSize: number, tiles: readonly Tile[]): Promise<void> {
+    const client = await this.pool.connect()
+    let broken: Error | undefined
+    try {
+      await client.query('BEGIN')
+      await client.query(SAVE_TILES_SQL, [tenant, tiles.map((tile) => tile.level), tiles.map((tile) => tile.index), tiles.map((tile) => tile.hashes)])
+      await client.query(SAVE_POSITIONS_SQL, [tenant, fromSize, toSize])
+      await client.query(SAVE_SIZE_SQL, [tenant, toSize])
+      await client.query('COMMIT')
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError))
+      throw error
+    } finally {
+      client.release(broken)
+    }
+  }
+
+  async *chainHashes(tenant: string, fromSeq: number, toSeq: number): AsyncIterable<{ seq: number; hash: string }> {
+    // Layout 1 rows (chained before migration 7) come first in a tenant's seqs, then the link rows.
+    const legacy = await this.pool.query<{ seq: string; hash: string }>(LAYOUT1_HASHES_SQL, [tenant, fromSeq, toSeq])
+    for (const row of legacy.rows) yield { seq: Number(row.seq), hash: row.hash }
+    let after = -1
+    for (;;) {
+      const { rows } = await this.pool.query<{ start_seq: string; links: Buffer }>(LINK_HASHES_SQL, [tenant, fromSeq, toSeq, after, LINK_WINDOW])
+      for (const row of rows) {
+        const start = Number(row.start_seq)
+        for (let k = 0; k * 32 < row.links.length; k++) {
+          const seq = start + k
+          if (seq >= fromSeq && seq <= toSeq) yield { seq, hash: row.links.toString('hex', k * 32, k * 32 + 32) }
+        }
+        after = start
+      }
+      if (rows.length < LINK_WINDOW) return
+    }
+  }
+
+  async positions(tenant: string, ids: readonly string[]): Promise<Map<string, ChainPosition>> {
+    if (ids.length === 0) return new Map()
+    const { rows } = await this.pool.query<{ id: string; seq: string; prev_hash: string; hash: string }>(POSITIONS_SQL, [tenant, ids])
+    return new Map(rows.map((row) => [row.id, { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash }]))
+  }
+
+  async signedTrees(tenant: string, options: { latestOnly?: boolean } = {}): Promise<{ checkpoints: Checkpoint[]; v2FromSeq: number }> {
+    const order = options.latestOnly ? 'ORDER BY id DESC LIMIT 1' : 'ORDER BY id'
+    const [checkpoints, formats] = await Promise.all([
+      this.pool.query<CheckpointDbRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE tenant_id = $1 AND tree_size IS NOT NULL ${order}`, [tenant]),
+      this.pool.query<{ v2_from_seq: string }>('SELECT v2_from_seq FROM audit_chain_formats WHERE tenant_id = $1', [tenant]),
+    ])
+    return { checkpoints: checkpoints.rows.map(toCheckpoint), v2FromSeq: formats.rows[0] ? Number(formats.rows[0].v2_from_seq) : 1 }
+  }
+}
