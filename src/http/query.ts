@@ -10,6 +10,8 @@ import type { EventFilter } from '../query/event-filter.js'
 import type { Store } from '../store/store.js'
 import { BusyGate } from './busy-gate.js'
 import { tenantScope } from './principal.js'
+import { documented } from './contract/contract.js'
+import { queryContracts } from './contract/events.js'
 
 export interface QueryOptions {
   store: Store
@@ -34,8 +36,9 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
     retryAfterSeconds: EXPORT_BUSY_RETRY_SECONDS,
   })
   const idleMs = options.exports.exportIdleTimeoutMs
+  const contracts = queryContracts({ maxLimit: options.maxLimit })
 
-  app.get('/v1/events', { config: { access: 'read' } }, async (request) => {
+  app.get(contracts.list.url, documented(contracts.list), async (request) => {
     const raw = request.query as Record<string, unknown>
     const filter = bounded(request, parseEventFilter(raw, ['limit', 'cursor']))
     const errors: FieldError[] = []
@@ -46,7 +49,7 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
     return { events: page.events, next_cursor: page.next ? encodeCursor(page.next) : null }
   })
 
-  app.get('/v1/events/export', { config: { access: 'read' } }, async (request, reply) => {
+  app.get(contracts.export.url, documented(contracts.export), async (request, reply) => {
     const raw = request.query as Record<string, unknown>
     const filter = bounded(request, parseEventFilter(raw, ['format']))
     const errors: FieldError[] = []
@@ -111,7 +114,7 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
       .send(Readable.from(lines()))
   })
 
-  app.get<{ Params: { id: string } }>('/v1/events/:id', { config: { access: 'read' } }, async (request) => {
+  app.get<{ Params: { id: string } }>(contracts.get.url, documented(contracts.get), async (request) => {
     const { id } = request.params
     if (!UUID.test(id)) throw badRequest([{ field: 'id', rule: 'uuid', message: 'must be a UUID' }])
     const tenant = tenantScope(request)

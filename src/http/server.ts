@@ -22,6 +22,7 @@ import { installSecurityStats, type SecurityCounters } from './security-stats.js
 import { installBodyBudget } from './body-budget.js'
 import { queryRoutes } from './query.js'
 import { reportRoutes } from './reports.js'
+import { installApiContract } from './contract/install.js'
 
 export interface ServerDependencies {
   config: Config
@@ -113,6 +114,8 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
   // Failed authentications are counted per client address and key id; a valid key always passes.
   const failedAuth = { perSecond: config.security.failedAuthPerSecond, burst: config.security.failedAuthBurst }
   installAccessControl(app, limitFailedAuth(resolvePrincipal ?? (() => OPEN_PRINCIPAL), failedAuth))
+  // Before any route: it records every route registered from here on, for /openapi.json.
+  installApiContract(app)
   counters = installSecurityStats(app)
   installBodyBudget(app, { maxBytesInFlight: config.http.maxBodyBytesInFlight, bodyLimitBytes: config.http.bodyLimitBytes, onRefused: counters.countOverloaded })
   installRateLimit(app, { perSecond: config.security.rateLimitPerSecond, burst: config.security.rateLimitBurst })
@@ -151,6 +154,7 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
       'GET /api/v1/monitoring/audit-metrics',
       'GET /api/v1/monitoring/history',
       'GET /metrics',
+      'GET /openapi.json: this API as an OpenAPI 3.1 document',
     ],
   }
   await app.register(dashboardRoutes, { apiIndex })
