@@ -47,10 +47,13 @@ export const FILTER_RULES = {
 }
 
 /** A positive integer in a query string, 1..max. */
-export const boundedInteger = (max: number, message: string, description: string) =>
-  z
+export const boundedInteger = (max: number, message: string, description: string) => {
+  // The value seen is quoted (cut short), so a client sees what the server read.
+  const error = (issue: { input?: unknown }) => `${message}; got ${JSON.stringify(String(issue.input).slice(0, 20))}`
+  return z
     .string()
-    .regex(/^\d{1,15}$/, { error: message })
-    .refine((value) => Number(value) >= 1 && Number(value) <= max, { error: message })
+    .regex(/^\d{1,15}$/, { error })
+    .refine((value) => Number(value) >= 1 && Number(value) <= max, { error })
     .describe(description)
     .optional()
+}
