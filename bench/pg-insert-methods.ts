@@ -29,7 +29,7 @@ import { v7 as uuidv7 } from 'uuid'
 import { EVENT_FIELDS, type AuditEvent } from '../src/event/types.js'
 import { createPostgresStore } from '../src/store/postgres/postgres-store.js'
 import { POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.js'
-import { COLUMNS, INSERT_UNNEST_NAME, INSERT_UNNEST_SQL, unnestParams } from '../src/store/postgres/sql.js'
+import { COLUMNS, INSERT_UNNEST_NAME, INSERT_UNNEST_SQL, insertParams } from '../src/store/postgres/sql.js'
 import { median, printTable } from './stats.js'
 
 const { values: args } = parseArgs({
@@ -91,13 +91,13 @@ const insertValues: InsertMethod = async (client, events) => {
 }
 
 const insertUnnest: InsertMethod = async (client, events) => {
-  const result = await client.query(INSERT_UNNEST_SQL, unnestParams(events))
+  const result = await client.query(INSERT_UNNEST_SQL, insertParams(events))
   return result.rowCount ?? 0
 }
 
 /** The same statement, named: prepared once per connection, so later calls skip parse and plan. This is the store's. */
 const insertUnnestPrepared: InsertMethod = async (client, events) => {
-  const result = await client.query({ name: INSERT_UNNEST_NAME, text: INSERT_UNNEST_SQL, values: unnestParams(events) })
+  const result = await client.query({ name: INSERT_UNNEST_NAME, text: INSERT_UNNEST_SQL, values: insertParams(events) })
   return result.rowCount ?? 0
 }
 

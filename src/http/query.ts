@@ -5,6 +5,7 @@ import { AuditqError } from '../errors.js'
 import type { AuditEvent, FieldError } from '../event/types.js'
 import { csvHeader, csvRow } from '../query/csv.js'
 import { badRequest, parseEventFilter, single } from '../query/filter.js'
+import { parseSearch } from '../query/search/syntax.js'
 import { decodeCursor, encodeCursor } from '../store/cursor.js'
 import type { EventFilter } from '../query/event-filter.js'
 import type { Store } from '../store/store.js'
@@ -40,7 +41,7 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
 
   app.get(contracts.list.url, documented(contracts.list), async (request) => {
     const raw = request.query as Record<string, unknown>
-    const filter = bounded(request, parseEventFilter(raw, ['limit', 'cursor']))
+    const filter = withSearch(bounded(request, parseEventFilter(raw, ['limit', 'cursor', 'q'])), raw)
     const errors: FieldError[] = []
     const limit = parseLimit(single(raw, 'limit', errors), options, errors)
     const cursor = single(raw, 'cursor', errors)
@@ -51,7 +52,7 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
 
   app.get(contracts.export.url, documented(contracts.export), async (request, reply) => {
     const raw = request.query as Record<string, unknown>
-    const filter = bounded(request, parseEventFilter(raw, ['format']))
+    const filter = withSearch(bounded(request, parseEventFilter(raw, ['format', 'q'])), raw)
     const errors: FieldError[] = []
     const format = single(raw, 'format', errors) ?? 'ndjson'
     if (format !== 'ndjson' && format !== 'csv') {
@@ -122,6 +123,11 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
     if (!event) throw new AuditqError('AUDITQ_NOT_FOUND', `no event with id ${id}`)
     return event
   })
+}
+
+/** `q`, word search (src/query/search/syntax.ts); the contract has already checked it is one string. */
+function withSearch(filter: EventFilter, raw: Record<string, unknown>): EventFilter {
+  return typeof raw.q === 'string' ? { ...filter, search: parseSearch(raw.q) } : filter
 }
 
 /** Every read is bounded to the caller's tenant (see `tenantScope`). */

@@ -1,4 +1,5 @@
 import type { Category } from '../event/types.js'
+import type { SearchQuery } from './search/syntax.js'
 
 /**
  * Filters shared by query, export and reports. All conditions are ANDed.
@@ -14,4 +15,6 @@ export interface EventFilter {
   success?: boolean
   from?: string
   to?: string
+  /** Word search (src/query/search/): every included term matches, no excluded one does. */
+  search?: SearchQuery
 }

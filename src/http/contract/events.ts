@@ -2,6 +2,7 @@
 import { z } from 'zod'
 import { type RouteContract } from './contract.js'
 import { boundedInteger, eventFilterShape, FILTER_RULES } from './params.js'
+import { MAX_QUERY_CHARS } from '../../query/search/syntax.js'
 import { EventInputSchema, EventSchema, EXAMPLE_EVENT, RejectedEventSchema, UUID_PATTERN } from './schemas.js'
 
 
@@ -23,6 +24,14 @@ const EventPageSchema = z
     next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last one.'),
   })
   .meta({ id: 'EventPage' })
+
+/** Word search; its syntax is checked by parseSearch (errors name `q`, rule `search_syntax`). */
+const SEARCH_PARAM = z
+  .string()
+  .min(1, { error: `must be 1–${MAX_QUERY_CHARS} characters` })
+  .max(MAX_QUERY_CHARS, { error: `must be 1–${MAX_QUERY_CHARS} characters` })
+  .describe('Word search over action, description, actor and resource names and ids, and metadata values: words (all must match), "quoted phrases", -word or -"phrase" to exclude. Case-insensitive; punctuation separates words.')
+  .optional()
 
 export function ingestContract(options: { maxEventsPerRequest: number }): RouteContract {
   return {
@@ -80,6 +89,7 @@ export function queryContracts(options: { maxLimit: number }): { list: RouteCont
         ...eventFilterShape,
         limit: boundedInteger(options.maxLimit, limitMessage, 'Events per page.'),
         cursor: z.string().describe('`next_cursor` of the previous page.').optional(),
+        q: SEARCH_PARAM,
       }),
       rules: { ...FILTER_RULES, limit: 'range' },
       responses: {
@@ -94,7 +104,7 @@ export function queryContracts(options: { maxLimit: number }): { list: RouteCont
       summary: 'Stream every matching event as NDJSON or CSV',
       tags: ['events'],
       access: 'read',
-      query: z.strictObject({ ...eventFilterShape, format: z.enum(['ndjson', 'csv'], { error: 'must be ndjson or csv' }).optional() }),
+      query: z.strictObject({ ...eventFilterShape, format: z.enum(['ndjson', 'csv'], { error: 'must be ndjson or csv' }).optional(), q: SEARCH_PARAM }),
       rules: { ...FILTER_RULES, format: 'enum' },
       responses: {
         200: {

@@ -109,6 +109,10 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
     `CREATE STATISTICS audit_logs_hour_stats ON (${BUCKET_EXPRESSIONS.hour}) FROM audit_logs`,
     `CREATE STATISTICS audit_logs_day_stats ON (${BUCKET_EXPRESSIONS.day}) FROM audit_logs`,
   ],
+  // Word search (src/query/search/): the insert writes each event's tokens as a tsvector literal
+  // (built in JS, the same tokens SQLite's FTS5 table gets), GIN-indexed. Nullable, so adding it
+  // rewrites nothing; rows stored before it have no document and are not found by word search.
+  50: ['ALTER TABLE audit_logs ADD COLUMN search tsvector', 'CREATE INDEX audit_logs_search_idx ON audit_logs USING gin (search)'],
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

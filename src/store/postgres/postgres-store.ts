@@ -28,7 +28,7 @@ import {
   INSERT_UNNEST_SQL,
   SELECT_BY_ID_AND_TENANT_SQL,
   SELECT_BY_ID_SQL,
-  unnestParams,
+  insertParams,
   type AuditRow,
 } from './sql.js'
 
@@ -229,7 +229,7 @@ export class PostgresStore implements Store {
   async insertBatch(events: readonly AuditEvent[]): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: 0 }
     if (this.settings.chain) return insertChained(this.pool, events, this.chainHeads)
-    const result = await this.pool.query({ name: INSERT_UNNEST_NAME, text: INSERT_UNNEST_SQL, values: unnestParams(events) })
+    const result = await this.pool.query({ name: INSERT_UNNEST_NAME, text: INSERT_UNNEST_SQL, values: insertParams(events) })
     const inserted = result.rowCount ?? 0
     return { inserted, duplicates: events.length - inserted }
   }

@@ -5,6 +5,8 @@
  * Every value travels as a bind parameter. The only text spliced into SQL is fixed here (column
  * names, `success` as a keyword) and never comes from a caller.
  */
+import { searchTokens } from '../../query/search/document.js'
+import { toTsquery, toTsvector } from '../../query/search/syntax.js'
 import { EVENT_FIELDS, type AuditEvent, type Category } from '../../event/types.js'
 import type { EventFilter } from '../../query/event-filter.js'
 import type { CursorPosition } from '../store.js'
@@ -55,8 +57,8 @@ export const COLUMNS = EVENT_FIELDS.join(', ')
  * conflict target is named so that only a repeated id is treated as idempotent: a conflict on any unique index added later must fail loudly rather
  * than be counted as a duplicate. CHECK and NOT NULL violations fail the statement either way.
  */
-export const INSERT_UNNEST_SQL = `INSERT INTO audit_logs (${COLUMNS})
-  SELECT * FROM unnest(${EVENT_FIELDS.map((field, i) => `$${i + 1}::${COLUMN_TYPES[field]}[]`).join(', ')})
+export const INSERT_UNNEST_SQL = `INSERT INTO audit_logs (${COLUMNS}, search)
+  SELECT * FROM unnest(${EVENT_FIELDS.map((field, i) => `$${i + 1}::${COLUMN_TYPES[field]}[]`).join(', ')}, $${EVENT_FIELDS.length + 1}::tsvector[])
   ON CONFLICT (tenant_id, id) DO NOTHING`
 
 /**
@@ -67,7 +69,7 @@ export const INSERT_UNNEST_SQL = `INSERT INTO audit_logs (${COLUMNS})
  */
 export const INSERT_UNNEST_NAME = 'auditq_insert_unnest'
 
-/** Column-wise arrays for INSERT_UNNEST_SQL, in EVENT_FIELDS order. */
+/** Column-wise arrays for INSERT_UNNEST_SQL, in EVENT_FIELDS order (the search documents go last, see searchParam). */
 export function unnestParams(events: readonly AuditEvent[]): unknown[][] {
   const columns = EVENT_FIELDS.map(() => new Array<unknown>(events.length))
   events.forEach((event, row) => {
@@ -78,6 +80,16 @@ export function unnestParams(events: readonly AuditEvent[]): unknown[][] {
     })
   })
   return columns
+}
+
+/** Every parameter of INSERT_UNNEST_SQL: the columns, then the search documents. */
+export function insertParams(events: readonly AuditEvent[]): unknown[][] {
+  return [...unnestParams(events), searchParam(events)]
+}
+
+/** Each event's search document as a tsvector literal, for the `search` column (written by the insert itself). */
+export function searchParam(events: readonly AuditEvent[]): string[] {
+  return events.map((event) => toTsvector(searchTokens(event)))
 }
 
 export function fromRow(row: AuditRow): AuditEvent {
@@ -133,6 +145,8 @@ export function buildWhere(filter: EventFilter, after?: CursorPosition): SqlStat
   if (filter.success !== undefined) conditions.push(filter.success ? 'success' : 'NOT success')
   if (filter.from !== undefined) conditions.push(`occurred_at >= ${bind(filter.from, 'timestamptz')}`)
   if (filter.to !== undefined) conditions.push(`occurred_at < ${bind(filter.to, 'timestamptz')}`)
+  // The tsquery is built from [a-z0-9] tokens and cast, never parsed by a text-search dictionary.
+  if (filter.search !== undefined) conditions.push(`search @@ ${bind(toTsquery(filter.search), 'tsquery')}`)
   if (after !== undefined) {
     conditions.push(`(occurred_at, id) < (${bind(after.occurred_at, 'timestamptz')}, ${bind(after.id, 'uuid')})`)
   }
