@@ -19,7 +19,7 @@ export function registerQuery(program: Command): void {
       .option('--limit <n>', 'events per page (1–1000)', '50')
       .option('--cursor <cursor>', 'continue after a previous page')
       .option('--format <format>', 'table | json | csv', 'table')
-      .option('--search <query>', 'word search: words, "quoted phrases", -exclude (see docs/query.md)'),
+      .option('--search <query>', 'word search: words, "quoted phrases", -word to exclude (docs/http-api.md, Word search)'),
   ).action(async (options: Record<string, string>, command: Command) => {
     const config = commandConfig(command)
     const filter = parseEventFilter(filterFromFlags(options))

@@ -26,8 +26,12 @@ const COLUMNS = EVENT_FIELDS.join(', ')
  * OR IGNORE also skips rows that break a CHECK or NOT NULL constraint, so a malformed event would
  * be counted as a duplicate and lost silently instead of failing the batch as a `data` error.
  */
-/** The search tokens of the row just inserted (by its rowid), space-separated: FTS5 splits them back exactly. */
-export const INSERT_FTS_SQL = 'INSERT INTO audit_logs_fts (rowid, doc) VALUES (?, ?)'
+/**
+ * The search tokens of the row just inserted (by its rowid), space-separated: FTS5 splits them back
+ * exactly. OR REPLACE: an entry already under that rowid belongs to a row deleted without the
+ * delete trigger (someone with the file dropped it), and must not stay attached to the new row.
+ */
+export const INSERT_FTS_SQL = 'INSERT OR REPLACE INTO audit_logs_fts (rowid, doc) VALUES (?, ?)'
 
 export const INSERT_SQL = `INSERT INTO audit_logs (${COLUMNS}) VALUES (${EVENT_FIELDS.map((f) => `@${f}`).join(', ')})
   ON CONFLICT (tenant_id, id) DO NOTHING`
