@@ -5,7 +5,8 @@
  *   unnest — INSERT … SELECT FROM unnest($1::uuid[], …), one array per column; `unnest-prepared`
  *            is the same statement named, so it is parsed and planned once per connection (the store's)
  *   copy   — COPY into a temp staging table, then INSERT … SELECT … ON CONFLICT DO NOTHING
- * and, with --index-cost, what the store's indexes cost those inserts on a table of ~1M rows.
+ * and, with --index-cost, what the store's indexes cost those inserts on a table of ~1M rows, and
+ * what word search costs them: the tsvector the insert writes, and its GIN index (migration 50).
  *
  *   npm run bench:pg-insert
  *   npm run bench:pg-insert -- --index-cost
@@ -29,7 +30,7 @@ import { v7 as uuidv7 } from 'uuid'
 import { noAddedFields, EVENT_FIELDS, type AuditEvent } from '../src/event/types.js'
 import { createPostgresStore } from '../src/store/postgres/postgres-store.js'
 import { POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.js'
-import { COLUMNS, INSERT_UNNEST_NAME, INSERT_UNNEST_SQL, unnestParams } from '../src/store/postgres/sql.js'
+import { COLUMNS, INSERT_UNNEST_NAME, INSERT_UNNEST_SQL, insertParams } from '../src/store/postgres/sql.js'
 import { median, printTable } from './stats.js'
 
 const { values: args } = parseArgs({
@@ -91,13 +92,13 @@ const insertValues: InsertMethod = async (client, events) => {
 }
 
 const insertUnnest: InsertMethod = async (client, events) => {
-  const result = await client.query(INSERT_UNNEST_SQL, unnestParams(events))
+  const result = await client.query(INSERT_UNNEST_SQL, insertParams(events))
   return result.rowCount ?? 0
 }
 
 /** The same statement, named: prepared once per connection, so later calls skip parse and plan. This is the store's. */
 const insertUnnestPrepared: InsertMethod = async (client, events) => {
-  const result = await client.query({ name: INSERT_UNNEST_NAME, text: INSERT_UNNEST_SQL, values: unnestParams(events) })
+  const result = await client.query({ name: INSERT_UNNEST_NAME, text: INSERT_UNNEST_SQL, values: insertParams(events) })
   return result.rowCount ?? 0
 }
 
@@ -266,8 +267,11 @@ async function compareMethods(): Promise<void> {
 
 /** The same skew as benchEvent(), generated server-side: 1M rows take seconds instead of minutes. */
 function fillSql(rows: number): string {
-  return `INSERT INTO audit_logs (${COLUMNS})
-  SELECT (lpad(to_hex((extract(epoch FROM ts) * 1000)::bigint), 12, '0') || '7' || substr(md5(g::text), 1, 3) || '8'
+  // Filled rows carry search words too (what the store would have written for them, near enough),
+  // so the GIN index holds ~1M documents like a real table's.
+  return `INSERT INTO audit_logs (${COLUMNS}, search)
+  SELECT f.*, to_tsvector('simple', f.action || ' ' || f.actor_id || ' ' || f.resource_type || ' ' || f.resource_id || ' ci read write ' || (f.metadata->>'n'))
+  FROM (SELECT (lpad(to_hex((extract(epoch FROM ts) * 1000)::bigint), 12, '0') || '7' || substr(md5(g::text), 1, 3) || '8'
            || substr(md5(g::text || 'x'), 1, 15))::uuid,
          tenant, ts, ts, 'action.' || floor(200 * power(r3, 3))::int,
          CASE WHEN r4 < 0.02 THEN 'critical' WHEN r4 < 0.10 THEN 'warning' ELSE 'info' END,
@@ -281,7 +285,7 @@ function fillSql(rows: number): string {
   FROM (SELECT g, timestamptz '2026-03-01 00:00:00+00' + g * (interval '90 days' / ${rows}) AS ts,
                'tenant_' || floor(200 * power(random(), 4))::int AS tenant,
                random() AS r2, random() AS r3, random() AS r4, random() AS r6
-        FROM generate_series(1, ${rows}) AS g) AS s`
+        FROM generate_series(1, ${rows}) AS g) AS s) AS f(${COLUMNS})`
 }
 
 const INDEX_DDL = new Map(
@@ -292,11 +296,25 @@ const INDEX_DDL = new Map(
 )
 const CORE_INDEXES = ['audit_logs_occurred_at_idx', 'audit_logs_tenant_idx']
 const SELECTIVE_INDEXES = ['audit_logs_actor_idx', 'audit_logs_resource_idx', 'audit_logs_failed_idx']
-const INDEX_CONFIGS: Record<string, string[]> = {
-  'primary key only': [],
-  'pk + time + tenant': CORE_INDEXES,
-  '+ actor, resource, failed': [...CORE_INDEXES, ...SELECTIVE_INDEXES],
-  'all (migration 1)': [...INDEX_DDL.keys()],
+// Word search's GIN index (migration 50), measured with the rest.
+const SEARCH_INDEX_DDL = (POSTGRES_MIGRATIONS[50] ?? []).find((statement) => statement.includes('USING gin'))!
+INDEX_DDL.set('audit_logs_search_idx', SEARCH_INDEX_DDL)
+/** Indexes, and whether the insert writes the search tsvector (the store's does; the others leave it NULL). */
+const INDEX_CONFIGS: Record<string, { indexes: string[]; search: boolean }> = {
+  'primary key only': { indexes: [], search: false },
+  'pk + time + tenant': { indexes: CORE_INDEXES, search: false },
+  '+ actor, resource, failed': { indexes: [...CORE_INDEXES, ...SELECTIVE_INDEXES], search: false },
+  'all (migration 1)': { indexes: [...INDEX_DDL.keys()].filter((name) => name !== 'audit_logs_search_idx'), search: false },
+  'all + search tsvector written': { indexes: [...INDEX_DDL.keys()].filter((name) => name !== 'audit_logs_search_idx'), search: true },
+  'all + tsvector + GIN (the store)': { indexes: [...INDEX_DDL.keys()], search: true },
+}
+
+/** The store's prepared unnest insert without the search column: word search's baseline. */
+const INSERT_WITHOUT_SEARCH_SQL = INSERT_UNNEST_SQL.replace(', search)', ')').replace(/, \$\d+::tsvector\[\]\)/, ')')
+if (INSERT_WITHOUT_SEARCH_SQL.includes('tsvector')) throw new Error('could not derive the insert without the search column')
+const insertWithoutSearch: InsertMethod = async (client, events) => {
+  const result = await client.query({ name: 'bench_insert_without_search', text: INSERT_WITHOUT_SEARCH_SQL, values: insertParams(events).slice(0, -1) })
+  return result.rowCount ?? 0
 }
 
 async function useIndexes(client: pg.Client, wanted: readonly string[]): Promise<void> {
@@ -320,20 +338,25 @@ async function indexCost(): Promise<void> {
     const configs = Object.keys(INDEX_CONFIGS)
     for (let run = 0; run < runs; run++) {
       for (const config of configs.map((_, i) => configs[(i + run) % configs.length]!)) {
-        await useIndexes(client, INDEX_CONFIGS[config]!)
+        const { indexes, search } = INDEX_CONFIGS[config]!
+        const method = search ? insertUnnestPrepared : insertWithoutSearch
+        await useIndexes(client, indexes)
         // Index builds leave dirty pages: flush them so they are not billed to the inserts. The
         // first change to each page after a checkpoint also writes a full-page image to WAL; at
         // these rates the default max_wal_size=1GB forces a checkpoint every minute or so, so a
         // share of those images is steady state. --warmup-seconds excludes the first burst.
         await client.query('CHECKPOINT')
-        await throughput(client, insertUnnestPrepared, batchSize, Number(args['warmup-seconds']))
-        samples.set(config, [...(samples.get(config) ?? []), await throughput(client, insertUnnestPrepared, batchSize)])
+        await throughput(client, method, batchSize, Number(args['warmup-seconds']))
+        samples.set(config, [...(samples.get(config) ?? []), await throughput(client, method, batchSize)])
         const { rows } = await client.query<{ size: string }>(
           "SELECT pg_size_pretty(pg_indexes_size('audit_logs')) AS size",
         )
         sizes.set(config, rows[0]!.size)
         // Back to the filled table, so every sample starts from the same ~1M rows.
+        // The append-only guard lets only the retention path delete; the bench resets its table as that path does.
+        await client.query("SET auditq.retention = 'on'")
         await client.query('DELETE FROM audit_logs WHERE occurred_at >= $1', [new Date(NEW_EVENTS_FROM).toISOString()])
+        await client.query('RESET auditq.retention')
         await client.query('VACUUM audit_logs')
         process.stderr.write(`run ${run + 1}/${runs}: ${config} done\n`)
       }

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises'
 import { AuditqError } from '../errors.js'
 import { csvHeader, csvRow } from '../query/csv.js'
 import { parseEventFilter } from '../query/filter.js'
+import { parseSearch } from '../query/search/syntax.js'
 import { renderTable } from '../query/table.js'
 import { decodeCursor, encodeCursor } from '../store/cursor.js'
 import { addFilterFlags, commandConfig, filterFromFlags, openReadingStore } from './context.js'
@@ -19,10 +20,12 @@ export function registerQuery(program: Command): void {
       .description('list events, newest first (a readable table by default)')
       .option('--limit <n>', 'events per page (1–1000)', '50')
       .option('--cursor <cursor>', 'continue after a previous page')
-      .option('--format <format>', 'table | json | csv', 'table'),
+      .option('--format <format>', 'table | json | csv', 'table')
+      .option('--search <query>', 'word search: words, "quoted phrases", -word to exclude (docs/http-api.md, Word search)'),
   ).action(async (options: Record<string, string>, command: Command) => {
     const config = commandConfig(command)
     const filter = parseEventFilter(filterFromFlags(options))
+    if (options.search !== undefined) filter.search = parseSearch(options.search, '--search')
     const limit = Number(options.limit)
     if (!Number.isInteger(limit) || limit < 1 || limit > config.http.maxQueryLimit) {
       throw new AuditqError('AUDITQ_BAD_REQUEST', `--limit must be an integer from 1 to ${config.http.maxQueryLimit}`)

@@ -33,8 +33,8 @@ type TextField = keyof typeof TEXT_LIMITS
 
 export const ACTION_MAX = 128
 export const TENANT_MAX = 128
-const ACTION_PATTERN = /^[A-Za-z0-9._:/-]+$/
-const TENANT_PATTERN = /^[A-Za-z0-9._:-]+$/
+export const ACTION_PATTERN = /^[A-Za-z0-9._:/-]+$/
+export const TENANT_PATTERN = /^[A-Za-z0-9._:-]+$/
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 /** Fields only the server sets; a client sending one is told so instead of being ignored. */
 const SERVER_FIELDS = new Set(['received_at'])

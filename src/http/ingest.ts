@@ -4,6 +4,8 @@ import type { RejectedEvent } from '../event/intake.js'
 import type { FieldError } from '../event/types.js'
 import type { AuditLogger } from '../sdk/audit-logger.js'
 import { NdjsonBody } from './ndjson.js'
+import { documented } from './contract/contract.js'
+import { ingestContract } from './contract/events.js'
 
 export interface IngestOptions {
   audit: AuditLogger
@@ -39,7 +41,8 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestOptions)
       throw new AuditqError('AUDITQ_UNSUPPORTED_MEDIA_TYPE', `Content-Type must be ${ACCEPTED_MEDIA_TYPES.join(' or ')}; ${got}`)
     }
   }
-  app.post('/v1/events', { config: { access: 'ingest' }, preParsing }, async (request, reply) => {
+  const contract = ingestContract({ maxEventsPerRequest: options.maxEventsPerRequest })
+  app.post(contract.url, { ...documented(contract), preParsing }, async (request, reply) => {
     const candidates = collectCandidates(request.body)
     if (candidates.total === 0) {
       throw new AuditqError('AUDITQ_VALIDATION', 'the request holds no events', {

@@ -5,6 +5,8 @@ import { verifyChains } from '../integrity/verify.js'
 import type { Store } from '../store/store.js'
 import { BusyGate } from './busy-gate.js'
 import { tenantScope } from './principal.js'
+import { documented } from './contract/contract.js'
+import { integrityContract } from './contract/reads.js'
 
 /**
  * GET /v1/integrity?tenant_id=&from=&to= — recomputes the chain(s) in one snapshot. `read`, not
@@ -25,7 +27,8 @@ export async function integrityRoutes(app: FastifyInstance, options: { store: St
     global: options.limits.verifyMaxConcurrent,
     retryAfterSeconds: VERIFY_BUSY_RETRY_SECONDS,
   })
-  app.get('/v1/integrity', { config: { access: 'read' } }, async (request, reply) => {
+  const contract = integrityContract()
+  app.get(contract.url, documented(contract), async (request, reply) => {
     const integrity = options.store.integrity
     if (!integrity) throw new AuditqError('AUDITQ_NOT_FOUND', 'this store keeps no hash chain')
     const raw = request.query as Record<string, unknown>

@@ -6,6 +6,8 @@ import type { ServiceMetrics } from '../observability/metrics.js'
 import type { PipelineSampler, PipelineView } from '../observability/sampler.js'
 import type { Store } from '../store/store.js'
 import { hasScope } from './principal.js'
+import { documented } from './contract/contract.js'
+import { monitoringContracts } from './contract/monitoring.js'
 
 export interface MonitoringOptions {
   store: Store
@@ -23,12 +25,18 @@ export interface MonitoringOptions {
  */
 export async function monitoringRoutes(app: FastifyInstance, options: MonitoringOptions): Promise<void> {
   const { sampler } = options
+  const contracts = new Map(monitoringContracts().map((contract) => [`${contract.method} ${contract.url}`, contract]))
+  const route = (key: string): ReturnType<typeof documented> => {
+    const contract = contracts.get(key)
+    if (!contract) throw new Error(`no contract for ${key}`)
+    return documented(contract)
+  }
 
   /**
    * Public, for load balancers: everyone gets the status and which services are up; only a caller
    * with the admin scope also gets the issues and figures. 503 from `healthFailFrom` up.
    */
-  app.get('/api/v1/monitoring/health', { config: { access: 'public' } }, async (request, reply) => {
+  app.get('/api/v1/monitoring/health', route('GET /api/v1/monitoring/health'), async (request, reply) => {
     // Unauthenticated and polled by load balancers: concurrent requests share one read (see
     // sampler.current), so a flood cannot starve ingest of store connections.
     const view = await sampler.current()
@@ -59,7 +67,7 @@ export async function monitoringRoutes(app: FastifyInstance, options: Monitoring
    * Acknowledges Redis losses, as `auditq queue ack-loss` does: body `{"ids": [...]}` or
    * `{"all": true}`. Admin only: it clears a critical finding and resolves its alert.
    */
-  app.post('/api/v1/monitoring/redis-losses/ack', { config: { access: 'admin' } }, async (request) => {
+  app.post('/api/v1/monitoring/redis-losses/ack', route('POST /api/v1/monitoring/redis-losses/ack'), async (request) => {
     const acknowledge = options.acknowledgeRedisLosses
     if (!acknowledge) throw new AuditqError('AUDITQ_NOT_FOUND', 'no Redis queue here: Redis losses exist only in queue mode')
     const body = (request.body ?? {}) as { ids?: unknown; all?: unknown }
@@ -81,22 +89,22 @@ export async function monitoringRoutes(app: FastifyInstance, options: Monitoring
       timestamp: new Date(reading.at).toISOString(),
     }
   }
-  app.get('/api/v1/monitoring/audit-metrics', { config: { access: 'admin' } }, auditMetrics)
+  app.get('/api/v1/monitoring/audit-metrics', route('GET /api/v1/monitoring/audit-metrics'), auditMetrics)
   // The path from before the API was versioned: dashboards and scripts written against it keep
   // working. Same handler, same admin scope.
-  app.get('/api/monitoring/audit-metrics', { config: { access: 'admin' } }, auditMetrics)
+  app.get('/api/monitoring/audit-metrics', route('GET /api/monitoring/audit-metrics'), auditMetrics)
 
   /**
    * Prometheus text exposition. Admin scope like the other figures (Prometheus sends a bearer
    * token via `authorization`); with no keys configured (the open loopback mode) it is open.
    */
-  app.get('/metrics', { config: { access: 'admin' } }, async (_request, reply) => {
+  app.get('/metrics', route('GET /metrics'), async (_request, reply) => {
     const { registry } = options.metrics
     return reply.header('content-type', registry.contentType).send(await registry.metrics())
   })
 
   /** The sampler's ring buffer, oldest first: what the dashboard's charts draw. */
-  app.get('/api/v1/monitoring/history', { config: { access: 'admin' } }, async () => ({
+  app.get('/api/v1/monitoring/history', route('GET /api/v1/monitoring/history'), async () => ({
     interval_ms: sampler.intervalMs,
     samples: sampler.history(),
   }))

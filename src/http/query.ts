@@ -5,12 +5,15 @@ import { AuditqError } from '../errors.js'
 import type { AuditEvent, FieldError } from '../event/types.js'
 import { csvHeader, csvRow } from '../query/csv.js'
 import { badRequest, parseEventFilter, single } from '../query/filter.js'
+import { parseSearch } from '../query/search/syntax.js'
 import { decodeCursor, encodeCursor } from '../store/cursor.js'
 import type { EventFilter } from '../query/event-filter.js'
 import type { Store } from '../store/store.js'
 import { BusyGate } from './busy-gate.js'
 import { tenantScope } from './principal.js'
 import { sendBundle } from './proofs.js'
+import { documented } from './contract/contract.js'
+import { queryContracts } from './contract/events.js'
 
 export interface QueryOptions {
   store: Store
@@ -35,10 +38,11 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
     retryAfterSeconds: EXPORT_BUSY_RETRY_SECONDS,
   })
   const idleMs = options.exports.exportIdleTimeoutMs
+  const contracts = queryContracts({ maxLimit: options.maxLimit })
 
-  app.get('/v1/events', { config: { access: 'read' } }, async (request) => {
+  app.get(contracts.list.url, documented(contracts.list), async (request) => {
     const raw = request.query as Record<string, unknown>
-    const filter = bounded(request, parseEventFilter(raw, ['limit', 'cursor']))
+    const filter = withSearch(bounded(request, parseEventFilter(raw, ['limit', 'cursor', 'q'])), raw)
     const errors: FieldError[] = []
     const limit = parseLimit(single(raw, 'limit', errors), options, errors)
     const cursor = single(raw, 'cursor', errors)
@@ -47,9 +51,9 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
     return { events: page.events, next_cursor: page.next ? encodeCursor(page.next) : null }
   })
 
-  app.get('/v1/events/export', { config: { access: 'read' } }, async (request, reply) => {
+  app.get(contracts.export.url, documented(contracts.export), async (request, reply) => {
     const raw = request.query as Record<string, unknown>
-    const filter = bounded(request, parseEventFilter(raw, ['format', 'proof']))
+    const filter = withSearch(bounded(request, parseEventFilter(raw, ['format', 'proof', 'q'])), raw)
     const errors: FieldError[] = []
     const format = single(raw, 'format', errors) ?? 'ndjson'
     if (format !== 'ndjson' && format !== 'csv') {
@@ -116,7 +120,7 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
       .send(Readable.from(lines()))
   })
 
-  app.get<{ Params: { id: string } }>('/v1/events/:id', { config: { access: 'read' } }, async (request) => {
+  app.get<{ Params: { id: string } }>(contracts.get.url, documented(contracts.get), async (request) => {
     const { id } = request.params
     if (!UUID.test(id)) throw badRequest([{ field: 'id', rule: 'uuid', message: 'must be a UUID' }])
     const tenant = tenantScope(request)
@@ -124,6 +128,11 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
     if (!event) throw new AuditqError('AUDITQ_NOT_FOUND', `no event with id ${id}`)
     return event
   })
+}
+
+/** `q`, word search (src/query/search/syntax.ts); the contract has already checked it is one string. */
+function withSearch(filter: EventFilter, raw: Record<string, unknown>): EventFilter {
+  return typeof raw.q === 'string' ? { ...filter, search: parseSearch(raw.q) } : filter
 }
 
 /** Every read is bounded to the caller's tenant (see `tenantScope`). */

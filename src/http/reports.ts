@@ -6,6 +6,8 @@ import { CONTENT_TYPES, RENDERERS } from '../report/render/index.js'
 import type { Store } from '../store/store.js'
 import { BusyGate } from './busy-gate.js'
 import { tenantScope } from './principal.js'
+import { documented } from './contract/contract.js'
+import { reportsContract } from './contract/reads.js'
 
 export interface ReportRouteOptions {
   store: Store
@@ -35,7 +37,8 @@ export async function reportRoutes(app: FastifyInstance, options: ReportRouteOpt
     global: options.limits.maxConcurrent,
     retryAfterSeconds: REPORT_BUSY_RETRY_SECONDS,
   })
-  app.get('/v1/reports', { config: { access: 'read' } }, async (request, reply) => {
+  const contract = reportsContract({ maxTopN: options.limits.maxTopN })
+  app.get(contract.url, documented(contract), async (request, reply) => {
     const parsed = parseReportRequest(request.query as Record<string, unknown>, {
       limits: { defaultTopN: options.limits.defaultTopN, maxTopN: options.limits.maxTopN },
       formats: ['json', 'csv', 'html'],

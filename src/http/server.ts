@@ -26,6 +26,7 @@ import { queryRoutes } from './query.js'
 import { reportRoutes } from './reports.js'
 import { feedRoutes } from './feed.js'
 import { packageVersion } from '../version.js'
+import { installApiContract } from './contract/install.js'
 
 export interface ServerDependencies {
   config: Config
@@ -117,6 +118,8 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
   // Failed authentications are counted per client address and key id; a valid key always passes.
   const failedAuth = { perSecond: config.security.failedAuthPerSecond, burst: config.security.failedAuthBurst }
   installAccessControl(app, limitFailedAuth(resolvePrincipal ?? (() => OPEN_PRINCIPAL), failedAuth))
+  // Before any route: it records every route registered from here on, for /openapi.json.
+  installApiContract(app)
   counters = installSecurityStats(app)
   installBodyBudget(app, { maxBytesInFlight: config.http.maxBodyBytesInFlight, bodyLimitBytes: config.http.bodyLimitBytes, onRefused: counters.countOverloaded })
   installRateLimit(app, { perSecond: config.security.rateLimitPerSecond, burst: config.security.rateLimitBurst })
@@ -163,6 +166,7 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
       'GET /api/v1/monitoring/audit-metrics',
       'GET /api/v1/monitoring/history',
       'GET /metrics',
+      'GET /openapi.json: this API as an OpenAPI 3.1 document',
     ],
   }
   await app.register(dashboardRoutes, { apiIndex })

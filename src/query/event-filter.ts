@@ -1,4 +1,5 @@
 import type { Category } from '../event/types.js'
+import type { SearchQuery } from './search/syntax.js'
 
 /**
  * Filters shared by query, export and reports. All conditions are ANDed.
@@ -21,6 +22,8 @@ export interface EventFilter {
    * the subject), never by callers.
    */
   subject?: SubjectMatch
+  /** Word search (src/query/search/): every included term matches, no excluded one does. */
+  search?: SearchQuery
 }
 
 export interface SubjectMatch {

@@ -22,6 +22,7 @@ export const MIGRATION_PLAN = [
   { version: 40, name: 'merkle_tree' },
   { version: 45, name: 'subject_keys' },
   { version: 46, name: 'subject_index_lookup' },
+  { version: 50, name: 'word_search' },
 ] as const
 
 export type MigrationSql = Readonly<Record<number, readonly string[]>>

@@ -12,6 +12,7 @@
  * by another process is also waited for synchronously (up to busyTimeoutMs), which is why every
  * write here is one short transaction that never spans an await.
  */
+import { searchTokens } from '../../query/search/document.js'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { embeddedDriverFromEnv } from '../../config.js'
@@ -45,6 +46,7 @@ import { bucketCounts, failuresByAction, topValues } from './report-sql.js'
 import {
   buildSelect,
   fromRow,
+  INSERT_FTS_SQL,
   INSERT_SQL,
   SELECT_BY_ID_AND_TENANT_SQL,
   SELECT_BY_ID_SQL,
@@ -131,8 +133,8 @@ class EmbeddedStore implements Store {
   readonly keys: EmbeddedKeyStore
   readonly subjectKeys: EmbeddedSubjectKeyStore
   readonly feed: EmbeddedFeed
-  private readonly insertMany: (rows: readonly AuditRow[]) => number
-  private readonly insertChained: (digests: Buffer, rows: readonly AuditRow[]) => number
+  private readonly insertMany: (rows: readonly AuditRow[], docs: readonly string[]) => number
+  private readonly insertChained: (digests: Buffer, rows: readonly AuditRow[], docs: readonly string[]) => number
   /**
    * Prepared on first use (the table does not exist until migrate() has run) and kept: keyed by
    * SQL text, which depends only on which filters are set, so the set is bounded.
@@ -161,8 +163,9 @@ class EmbeddedStore implements Store {
     // and hashed right before its own INSERT; a duplicate (changes = 0) simply does not move the
     // head, and a failing row aborts the transaction, heads included.
     this.insertChained = db
-      .transaction((digests: Buffer, rows: readonly AuditRow[]) => {
+      .transaction((digests: Buffer, rows: readonly AuditRow[], docs: readonly string[]) => {
         const insert = this.statement<[AuditRow & { seq: number; prev_hash: string; hash: string }], never>(INSERT_CHAINED_SQL)
+        const index = this.statement<[number | bigint, string], never>(INSERT_FTS_SQL)
         const selectHead = this.statement<[string], { seq: number; hash: string }>(SELECT_HEAD_SQL)
         // `bytes` is the head hash as raw bytes, kept between rows so linking costs one SHA-256 of
         // 64 bytes per event. Links are written into one buffer, slot i for row i (a Buffer per
@@ -186,7 +189,9 @@ class EmbeddedStore implements Store {
           chained.prev_hash = head.hash
           chained.hash = hash
           // A duplicate leaves the head where it was; its slot in `links` is simply never read.
-          if (insert.run(chained).changes === 0) return
+          const result = insert.run(chained)
+          if (result.changes === 0) return
+          index.run(result.lastInsertRowid, docs[i]!)
           head.seq += 1
           head.hash = hash
           head.bytes = next
@@ -206,10 +211,16 @@ class EmbeddedStore implements Store {
     // that upgrades to a writer later can get SQLITE_BUSY without waiting if another process
     // committed in between.
     this.insertMany = db
-      .transaction((rows: readonly AuditRow[]) => {
+      .transaction((rows: readonly AuditRow[], docs: readonly string[]) => {
         const insert = this.statement<[AuditRow], never>(INSERT_SQL)
+        const index = this.statement<[number | bigint, string], never>(INSERT_FTS_SQL)
         let inserted = 0
-        for (const row of rows) inserted += insert.run(row).changes
+        rows.forEach((row, i) => {
+          const result = insert.run(row)
+          if (result.changes === 0) return
+          index.run(result.lastInsertRowid, docs[i]!)
+          inserted += 1
+        })
         return inserted
       })
       .immediate
@@ -228,7 +239,9 @@ class EmbeddedStore implements Store {
     const rows = events.map(toRow)
     // Content digests are computed before the write lock is taken; only the links are hashed under it.
     // Packed into one buffer (32 bytes per event): a Buffer per digest cost 1–2 µs more per event.
-    const inserted = this.settings.chain ? this.insertChained(packedContentDigests(events), rows) : this.insertMany(rows)
+    // Search documents too: only the FTS rows are written under the lock (src/query/search/).
+    const docs = events.map((event) => searchTokens(event).join(' '))
+    const inserted = this.settings.chain ? this.insertChained(packedContentDigests(events), rows, docs) : this.insertMany(rows, docs)
     if (inserted > 0) this.feed.commits.notify()
     return { inserted, duplicates: events.length - inserted }
   }

@@ -102,6 +102,16 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   35: FEED_MIGRATION,
   // The Merkle tree over each chain (see PostgreSQL's step 40).
   40: MERKLE_TREE_MIGRATION,
+  // Word search: an FTS5 table keyed by the event row's rowid, filled by the insert in the same
+  // transaction with the same tokens PostgreSQL indexes (src/query/search/). It keeps its own copy
+  // of the tokens (not contentless), so a row deleted by retention takes its entry along (trigger)
+  // and a reused rowid can never match an old event's words.
+  50: [
+    "CREATE VIRTUAL TABLE audit_logs_fts USING fts5(doc, tokenize = 'unicode61', detail = full, columnsize = 0)",
+    `CREATE TRIGGER audit_logs_fts_delete AFTER DELETE ON audit_logs BEGIN
+      DELETE FROM audit_logs_fts WHERE rowid = old.rowid;
+    END`,
+  ],
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

@@ -5,6 +5,7 @@
  * and the keyset comparison are exact integer comparisons; events carry ms-precision ISO strings,
  * so `new Date(ms).toISOString()` gives back the very string that was stored.
  */
+import { toFts5 } from '../../query/search/syntax.js'
 import { EVENT_FIELDS, type AuditEvent, type Category } from '../../event/types.js'
 import { CURRENT_CANONICAL_VERSION } from '../../integrity/canonical-version.js'
 import { SUBJECT_MATCH_FIELDS, type EventFilter } from '../../query/event-filter.js'
@@ -46,6 +47,13 @@ function parseOrNull<T>(text: string | null): T | null {
  * OR IGNORE also skips rows that break a CHECK or NOT NULL constraint, so a malformed event would
  * be counted as a duplicate and lost silently instead of failing the batch as a `data` error.
  */
+/**
+ * The search tokens of the row just inserted (by its rowid), space-separated: FTS5 splits them back
+ * exactly. OR REPLACE: an entry already under that rowid belongs to a row deleted without the
+ * delete trigger (someone with the file dropped it), and must not stay attached to the new row.
+ */
+export const INSERT_FTS_SQL = 'INSERT OR REPLACE INTO audit_logs_fts (rowid, doc) VALUES (?, ?)'
+
 export const INSERT_SQL = `INSERT INTO audit_logs (${INSERT_COLUMNS}) VALUES (${INSERT_VALUES})
   ON CONFLICT (tenant_id, id) DO NOTHING`
 
@@ -183,6 +191,10 @@ export function buildWhere(filter: EventFilter, after?: CursorPosition): SelectS
   if (filter.to !== undefined) {
     where.push('occurred_at < ?')
     params.push(toEpochMs(filter.to, 'to'))
+  }
+  if (filter.search !== undefined) {
+    where.push('rowid IN (SELECT rowid FROM audit_logs_fts WHERE audit_logs_fts MATCH ?)')
+    params.push(toFts5(filter.search))
   }
   if (after !== undefined) {
     where.push('(occurred_at, id) < (?, ?)')

@@ -78,7 +78,8 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'auditq-v4-'))
     dirs.push(dataDir)
     const file = path.join(dataDir, EMBEDDED_DB_FILE)
-    await migrateAllBut(embeddedMigrationTarget(file, () => openEmbeddedConnection(file, { timeoutMs: 5_000 })), EMBEDDED_MIGRATIONS, [4, 6, 7, 30])
+    // A database from before migration 4 has none of the later steps either (word search's FTS table among them).
+    await migrateAllBut(embeddedMigrationTarget(file, () => openEmbeddedConnection(file, { timeoutMs: 5_000 })), EMBEDDED_MIGRATIONS, [4, 6, 7, 30, 50])
     const events = preUpgradeEvents()
     // One row from before hash chaining (seq NULL): it must be copied too, and stay outside the chain.
     const unchained = storedEvent({ tenant_id: 'acme', action: 'before.chaining' })
@@ -87,7 +88,7 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
 
     const store = await createEmbeddedStore({ dataDir })
     stores.push(store)
-    expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids', '6_chain_format_2', '7_chain_links', '30_event_fields_v2'])
+    expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids', '6_chain_format_2', '7_chain_links', '30_event_fields_v2', '50_word_search'])
 
     for (const tenant of ['acme', 'globex', 'initech']) {
       const expected = [...events.filter((e) => e.tenant_id === tenant), ...(tenant === 'acme' ? [unchained] : [])]
@@ -103,8 +104,11 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
       expect(own, tenant).toMatchObject({ intact: true, events: events.filter((e) => e.tenant_id === tenant).length })
     }
 
-    // Same objects as before, plus the id index the open-mode lookup needs and migration 30's producer index.
-    expect(schemaOf(file)).toEqual([...before, 'index audit_logs_id_idx', 'index audit_logs_producer_idx'].sort())
+    // Same objects as before, plus the id index the open-mode lookup needs and migration 30's producer index
+    // (and word search's FTS table with its delete trigger, made after the rebuild).
+    const search = schemaOf(file).filter((name) => name.includes('audit_logs_fts'))
+    expect(search).toEqual(['trigger audit_logs_fts_delete'])
+    expect(schemaOf(file).filter((name) => !search.includes(name))).toEqual([...before, 'index audit_logs_id_idx', 'index audit_logs_producer_idx'].sort())
     expect(before).toEqual(expect.arrayContaining(['trigger audit_logs_no_update', 'trigger audit_logs_no_delete']))
     const plain = openEmbeddedConnection(file, { timeoutMs: 5_000 })
     try {

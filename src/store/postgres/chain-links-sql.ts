@@ -15,7 +15,7 @@
  */
 import { EVENT_FIELDS } from '../../event/types.js'
 import { LOCK_HEADS_PLPGSQL } from './chain-sql.js'
-import { INSERT_COLUMNS, UNNEST_SOURCE } from './sql.js'
+import { INSERT_COLUMNS, unnestSource } from './sql.js'
 
 /**
  * Locks the batch's heads (LOCK_HEADS_PLPGSQL: one sorted pass, so batches cannot deadlock on
@@ -105,11 +105,11 @@ const ID_PARAM = `$${EVENT_FIELDS.indexOf('id') + 1}::uuid[]`
  * statement with a unique violation on the primary key, before any head is locked, and the caller
  * re-plans without it, so a duplicate never takes a seq.
  * Parameters after the columns: tenants, counts, offsets, packed digests, genesis, expected head
- * seqs and hashes, packed links (or NULL).
+ * seqs and hashes, packed links (or NULL), and last the search documents (tsvector literals).
  */
 export const INSERT_LINKED_SQL = `WITH inserted AS (
     INSERT INTO audit_logs (${INSERT_COLUMNS})
-    ${UNNEST_SOURCE}
+    ${unnestSource(N + 9)}
     RETURNING 1
   )
   SELECT c.o_end_seqs AS end_seqs, c.o_end_hashes AS end_hashes, c.o_taken AS taken

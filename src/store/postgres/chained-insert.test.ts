@@ -10,7 +10,7 @@ import { verifyChains } from '../../integrity/verify.js'
 import { storedEvent } from '../../../test/support/events.js'
 import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { createPostgresStore, type PostgresStore } from './postgres-store.js'
-import { INSERT_UNNEST_SQL, unnestParams } from './sql.js'
+import { INSERT_UNNEST_SQL, insertParams } from './sql.js'
 import { planBatch } from './chained-insert.js'
 
 const hasPostgres = await postgresAvailable()
@@ -135,10 +135,10 @@ describe.skipIf(!hasPostgres)('postgres chained insert under concurrent writers'
       await other.query("SET deadlock_timeout = '30s'")
       await other.query(`SET application_name = '${appName}_other'`)
       await other.query('BEGIN')
-      await other.query(INSERT_UNNEST_SQL, unnestParams([b]))
+      await other.query(INSERT_UNNEST_SQL, insertParams([b]))
       const pending = store.insertBatch([a, b])
       await waitingOn(appName)
-      const otherInsert = other.query(INSERT_UNNEST_SQL, unnestParams([a]))
+      const otherInsert = other.query(INSERT_UNNEST_SQL, insertParams([a]))
       // The deadlock is broken by aborting our statement; its retry then waits for b again.
       await otherInsert
       await waitingOn(appName)

@@ -12,7 +12,7 @@ import type { InsertResult } from '../store.js'
 import { INSERT_LINKED_NAME, INSERT_LINKED_SQL } from './chain-links-sql.js'
 import { EXISTING_IDS_SQL, isDuplicateId, isDeadlock } from './chain-sql.js'
 import { ChainHeadCache } from './head-cache.js'
-import { unnestParams } from './sql.js'
+import { searchParam, unnestParams } from './sql.js'
 
 /**
  * A concurrent batch may store one of our ids first: the statement then fails with a unique
@@ -53,6 +53,7 @@ export async function insertChained(pool: pg.Pool, events: readonly AuditEvent[]
           claim?.map((head) => head.seq) ?? null,
           claim?.map((head) => head.hash) ?? null,
           expected,
+          searchParam(fresh),
         ],
       })
       const result = rows[0]!

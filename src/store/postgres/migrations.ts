@@ -143,6 +143,10 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
   // The Merkle tree over each chain (docs/integrity.md): tiles of node hashes, written at
   // checkpoint time, never by inserts; checkpoints sign its size and root.
   40: MERKLE_TREE_MIGRATION,
+  // Word search (src/query/search/): the insert writes each event's tokens as a tsvector literal
+  // (built in JS, the same tokens SQLite's FTS5 table gets), GIN-indexed. Nullable, so adding it
+  // rewrites nothing; rows stored before it have no document and are not found by word search.
+  50: ['ALTER TABLE audit_logs ADD COLUMN search tsvector', 'CREATE INDEX audit_logs_search_idx ON audit_logs USING gin (search)'],
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

@@ -32,7 +32,7 @@ import {
   INSERT_UNNEST_SQL,
   SELECT_BY_ID_AND_TENANT_SQL,
   SELECT_BY_ID_SQL,
-  unnestParams,
+  insertParams,
   type AuditRow,
 } from './sql.js'
 
@@ -283,7 +283,7 @@ export class PostgresStore implements Store {
       if (result.inserted > 0) this.feed.commits.notify()
       return result
     }
-    const result = await this.pool.query({ name: INSERT_UNNEST_NAME, text: INSERT_UNNEST_SQL, values: unnestParams(events) })
+    const result = await this.pool.query({ name: INSERT_UNNEST_NAME, text: INSERT_UNNEST_SQL, values: insertParams(events) })
     const inserted = result.rowCount ?? 0
     return { inserted, duplicates: events.length - inserted }
   }

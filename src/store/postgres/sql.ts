@@ -5,6 +5,8 @@
  * Every value travels as a bind parameter. The only text spliced into SQL is fixed here (column
  * names, `success` as a keyword) and never comes from a caller.
  */
+import { searchTokens } from '../../query/search/document.js'
+import { toTsquery, toTsvector } from '../../query/search/syntax.js'
 import { EVENT_FIELDS, type AuditEvent, type Category } from '../../event/types.js'
 import { CURRENT_CANONICAL_VERSION } from '../../integrity/canonical-version.js'
 import { SUBJECT_MATCH_FIELDS, type EventFilter, type SubjectMatch } from '../../query/event-filter.js'
@@ -54,16 +56,22 @@ export const COLUMN_TYPES = {
 
 export const COLUMNS = EVENT_FIELDS.join(', ')
 
-/** The columns an insert writes: every event field, then the canonical form its hash is taken over. */
-export const INSERT_COLUMNS = `${COLUMNS}, canonical_version`
+/**
+ * The columns an insert writes: every event field, the search document (derived, not hashed), then
+ * the canonical form its hash is taken over.
+ */
+export const INSERT_COLUMNS = `${COLUMNS}, search, canonical_version`
 
 /**
- * The SELECT list feeding an insert from one array parameter per event field: each row gets the
+ * The SELECT list feeding an insert from one array parameter per event field and one of search
+ * documents (parameter `searchParam`): each row gets the
  * current canonical version as a constant. Written explicitly (the column's default stays 1) so a
  * process of an older version still inserting after the migration marks its rows as auditq.v1,
  * which is what it hashed them under.
  */
-export const UNNEST_SOURCE = `SELECT *, ${CURRENT_CANONICAL_VERSION}::smallint FROM unnest(${EVENT_FIELDS.map((field, i) => `$${i + 1}::${COLUMN_TYPES[field]}[]`).join(', ')})`
+export function unnestSource(searchParam: number): string {
+  return `SELECT *, ${CURRENT_CANONICAL_VERSION}::smallint FROM unnest(${EVENT_FIELDS.map((field, i) => `$${i + 1}::${COLUMN_TYPES[field]}[]`).join(', ')}, $${searchParam}::tsvector[])`
+}
 
 const JSONB_FIELDS = new Set<string>(EVENT_FIELDS.filter((field) => COLUMN_TYPES[field] === 'jsonb'))
 
@@ -79,7 +87,7 @@ const JSONB_FIELDS = new Set<string>(EVENT_FIELDS.filter((field) => COLUMN_TYPES
  * than be counted as a duplicate. CHECK and NOT NULL violations fail the statement either way.
  */
 export const INSERT_UNNEST_SQL = `INSERT INTO audit_logs (${INSERT_COLUMNS})
-  ${UNNEST_SOURCE}
+  ${unnestSource(EVENT_FIELDS.length + 1)}
   ON CONFLICT (tenant_id, id) DO NOTHING`
 
 /**
@@ -90,7 +98,7 @@ export const INSERT_UNNEST_SQL = `INSERT INTO audit_logs (${INSERT_COLUMNS})
  */
 export const INSERT_UNNEST_NAME = 'auditq_insert_unnest'
 
-/** Column-wise arrays for INSERT_UNNEST_SQL, in EVENT_FIELDS order. */
+/** Column-wise arrays for INSERT_UNNEST_SQL, in EVENT_FIELDS order (the search documents go last, see searchParam). */
 export function unnestParams(events: readonly AuditEvent[]): unknown[][] {
   const columns = EVENT_FIELDS.map(() => new Array<unknown>(events.length))
   events.forEach((event, row) => {
@@ -103,6 +111,16 @@ export function unnestParams(events: readonly AuditEvent[]): unknown[][] {
     })
   })
   return columns
+}
+
+/** Every parameter of INSERT_UNNEST_SQL: the columns, then the search documents. */
+export function insertParams(events: readonly AuditEvent[]): unknown[][] {
+  return [...unnestParams(events), searchParam(events)]
+}
+
+/** Each event's search document as a tsvector literal, for the `search` column (written by the insert itself). */
+export function searchParam(events: readonly AuditEvent[]): string[] {
+  return events.map((event) => toTsvector(searchTokens(event)))
 }
 
 export function fromRow(row: AuditRow): AuditEvent {
@@ -166,6 +184,8 @@ export function buildWhere(filter: EventFilter, after?: CursorPosition): SqlStat
   if (filter.success !== undefined) conditions.push(filter.success ? 'success' : 'NOT success')
   if (filter.from !== undefined) conditions.push(`occurred_at >= ${bind(filter.from, 'timestamptz')}`)
   if (filter.to !== undefined) conditions.push(`occurred_at < ${bind(filter.to, 'timestamptz')}`)
+  // The tsquery is built from [a-z0-9] tokens and cast, never parsed by a text-search dictionary.
+  if (filter.search !== undefined) conditions.push(`search @@ ${bind(toTsquery(filter.search), 'tsquery')}`)
   if (after !== undefined) {
     conditions.push(`(occurred_at, id) < (${bind(after.occurred_at, 'timestamptz')}, ${bind(after.id, 'uuid')})`)
   }

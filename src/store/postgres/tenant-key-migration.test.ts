@@ -13,7 +13,7 @@ import { storedEvent } from '../../../test/support/events.js'
 import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
 import { createPostgresStore } from './postgres-store.js'
-import { INSERT_UNNEST_SQL, unnestParams } from './sql.js'
+import { INSERT_UNNEST_SQL, insertParams, unnestParams } from './sql.js'
 
 const hasPostgres = await postgresAvailable()
 
@@ -39,7 +39,7 @@ describe.skipIf(!hasPostgres)('postgres migration 4 (ids unique per tenant)', ()
       const events = preUpgradeEvents()
       const unchained = storedEvent({ tenant_id: 'acme', action: 'before.chaining' })
       // As the store wrote them before the fix: conflict on id alone, chained in the server.
-      await pool.query(withPreFixConflictTarget(INSERT_UNNEST_SQL), unnestParams([unchained]))
+      await pool.query(withPreFixConflictTarget(INSERT_UNNEST_SQL), insertParams([unchained]))
       await pool.query(withPreFixConflictTarget(PG_FORMAT_1_INSERT_CHAINED_SQL), [
         ...unnestParams(events),
         events.map((event) => canonicalEvent(event, 1)),
