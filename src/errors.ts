@@ -27,6 +27,9 @@ export const ERROR_CATALOG = {
   AUDITQ_CLOSED: { status: 503, summary: 'The logger or service is shutting down and accepts no more events.' },
   AUDITQ_IMPORT_UNAVAILABLE: { status: 500, summary: 'CLI: `auditq import bullmq` needs the optional bullmq package, which is not installed.' },
   AUDITQ_IMPORT_SOURCE_UNREACHABLE: { status: 503, summary: 'CLI: `auditq import` could not reach the Redis holding the queue to import (host named, credentials left out).' },
+  AUDITQ_VIEWER_TOKEN_EXPIRED: { status: 401, summary: 'The viewer token has expired; the application mints a new one.' },
+  AUDITQ_VIEWER_TOKEN_INVALID: { status: 401, summary: 'The viewer token is missing, malformed, not signed with the current viewer secret, or not meant for the viewer.' },
+  AUDITQ_VIEWER_DISABLED: { status: 404, summary: 'The embeddable viewer is off: no viewer signing secret is configured (`AUDITQ_VIEWER_SECRET`).' },
   AUDITQ_CONFIG: { status: 500, summary: 'Configuration is invalid; the message names the setting.' },
   AUDITQ_INTERNAL: { status: 500, summary: 'An unexpected fault; details are in the server log, never in the response.' },
 } as const

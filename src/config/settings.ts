@@ -69,6 +69,9 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'AUDITQ_EXPORT_MAX_PER_TENANT', path: 'reads.exportMaxPerTenant', description: 'exports one tenant may stream at once per process; beyond: 429' },
   { env: 'AUDITQ_EXPORT_IDLE_TIMEOUT_MS', path: 'reads.exportIdleTimeoutMs', description: 'an export whose client reads nothing this long is aborted and its cursor and connection released' },
   { env: 'AUDITQ_VERIFY_MAX_CONCURRENT', path: 'reads.verifyMaxConcurrent', description: 'chain verifications at once per process over HTTP, all tenants (one per tenant); beyond: 503 `AUDITQ_BUSY`' },
+  { env: 'AUDITQ_VIEWER_SECRET', path: 'viewer.signingSecret', whenUnset: '— (viewer off)', description: 'secret (32+ characters) that signs viewer tokens; rotating it invalidates every token; see [viewer.md](viewer.md)' },
+  { env: 'AUDITQ_VIEWER_ORIGINS', path: 'viewer.allowedOrigins', list: true, description: 'comma-separated origins (`https://app.example.com`) whose pages may embed the viewer (CORS, `frame-ancestors`); empty = same origin only' },
+  { env: 'AUDITQ_DISPLAY_TEMPLATES', path: 'viewer.templates', description: 'JSON object of display templates per action, e.g. `{"user.invited":"{actor_name} invited {targets.user.name}"}`' },
 ]
 
 /**

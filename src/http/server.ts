@@ -22,6 +22,7 @@ import { installSecurityStats, type SecurityCounters } from './security-stats.js
 import { installBodyBudget } from './body-budget.js'
 import { queryRoutes } from './query.js'
 import { reportRoutes } from './reports.js'
+import { viewerRoutes } from './viewer.js'
 
 export interface ServerDependencies {
   config: Config
@@ -127,6 +128,7 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
   })
   await app.register(integrityRoutes, { store, limits: config.reads })
   await app.register(reportRoutes, { store, limits: config.reports })
+  await app.register(viewerRoutes, { store, viewer: config.viewer, defaultLimit: 50, maxLimit: 200, exports: config.reads })
   let monitoring = dependencies.monitoring
   if (!monitoring) {
     const own = await startMonitoring({ config, audit, store, logger, ...(queueStatus ? { queueStatus } : {}), ...(metrics ? { metrics } : {}) })
@@ -147,6 +149,8 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
       'GET /v1/events/export?format=ndjson|csv',
       'GET /v1/integrity?tenant_id=&from=&to=',
       'GET /v1/reports?period=daily|weekly|monthly&date=YYYY-MM-DD&format=json|csv|html',
+      'POST /v1/viewer-tokens',
+      'GET /viewer.js, GET /viewer: the embeddable viewer (viewer token)',
       'GET /api/v1/monitoring/health',
       'GET /api/v1/monitoring/audit-metrics',
       'GET /api/v1/monitoring/history',
