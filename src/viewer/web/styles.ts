@@ -49,7 +49,10 @@ button:focus-visible, input:focus-visible, select:focus-visible { outline: 2px s
 .scroller { max-height: var(--auditq-height); overflow: auto; }
 table { width: 100%; border-collapse: collapse; font-size: .875rem; }
 th { position: sticky; top: 0; background: var(--auditq-bg); text-align: left; font-weight: 600; color: var(--auditq-muted); border-bottom: 1px solid var(--auditq-border); padding: .45rem .6rem; }
-td { padding: .45rem .6rem; border-bottom: 1px solid var(--auditq-border); vertical-align: top; overflow-wrap: anywhere; }
+td { padding: .45rem .6rem; border-bottom: 1px solid var(--auditq-border); vertical-align: top; }
+td.time, td.outcome { white-space: nowrap; }
+td.actor, td.action, td.resource, td.summary { overflow-wrap: anywhere; }
+td.action { min-width: 9rem; }
 tbody tr:hover { background: var(--auditq-row-hover); }
 td.summary button { border: none; padding: 0; background: none; color: var(--auditq-accent); text-align: left; text-decoration: underline; }
 .outcome-success { color: var(--auditq-success); }
