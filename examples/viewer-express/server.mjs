@@ -49,8 +49,8 @@ service.once('exit', (code) => {
   process.exit(1)
 })
 await waitForHealth(`${auditqUrl}/api/v1/monitoring/health`)
-const seeded = await fetch(`${auditqUrl}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events: demoEvents() }) })
-const answer = await seeded.json()
+const recorded = await fetch(`${auditqUrl}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events: demoEvents() }) })
+const answer = await recorded.json()
 if ((answer.rejected ?? []).length > 0) console.warn('some demo events were refused:', JSON.stringify(answer.rejected))
 
 const app = createExampleApp({ auditqUrl, viewerSecret, createViewerToken: auditq.createViewerToken })

@@ -34,7 +34,7 @@ describe.skipIf(!hasChromium)('the embeddable viewer in Chromium', () => {
 
   beforeAll(async () => {
     ;[example, browser] = await Promise.all([runExample({ AUDITQ_VIEWER_SECRET: SECRET, AUDITQ_DISPLAY_TEMPLATES: JSON.stringify(TEMPLATES) }), launchChromium()])
-    // The example seeds acme (Alice's customer) and globex (Gary's); these join acme's log.
+    // The example records events for acme (Alice's customer) and globex (Gary's); these join acme's log.
     await postEvents(example.auditqUrl, [
       { tenant_id: 'acme', action: 'doc.shared', actor_id: XSS, actor_type: XSS, resource_type: XSS, resource_id: XSS, description: XSS, error_message: XSS, success: false, user_agent: XSS, session_id: 'sess-1', metadata: { [XSS]: XSS, note: XSS } },
       { tenant_id: 'acme', action: 'doc.missing', actor_id: 'carol', resource_type: 'document', resource_id: 'doc-x' },
