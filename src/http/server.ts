@@ -150,6 +150,7 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
       'GET /v1/integrity?tenant_id=&from=&to=',
       'GET /v1/reports?period=daily|weekly|monthly&date=YYYY-MM-DD&format=json|csv|html',
       'POST /v1/viewer-tokens',
+      'GET /v1/display-templates',
       'GET /viewer.js, GET /viewer: the embeddable viewer (viewer token)',
       'GET /api/v1/monitoring/health',
       'GET /api/v1/monitoring/audit-metrics',

@@ -69,6 +69,9 @@ export async function viewerRoutes(app: FastifyInstance, options: ViewerRouteOpt
     return reply.status(201).send(minted)
   })
 
+  // The templates alone, for the dashboard (which reads with an API key, not a viewer token).
+  app.get('/v1/display-templates', { config: { access: 'read' } }, async () => ({ templates: viewer.templates }))
+
   // Preflight for the viewer's reads: they carry the token in Authorization, which needs one.
   app.options('/v1/viewer/*', { config: { access: 'public' } }, async (_request, reply) => {
     reply.header('access-control-allow-methods', 'GET, OPTIONS').header('access-control-allow-headers', 'authorization').header('access-control-max-age', '600')

@@ -196,6 +196,21 @@ describe.skipIf(!hasChromium)('the embeddable viewer in Chromium', () => {
     }
   })
 
+  it('renders the same templates as text in the dashboard', async () => {
+    const w = await openPage(browser)
+    try {
+      await w.page.goto(`${example.auditqUrl}/dashboard`)
+      const cell = w.page.locator('#events-body tr.event', { hasText: 'doc.shared' }).locator('td.text')
+      await w.page.waitForFunction(() => [...document.querySelectorAll('#events-body td.text')].some((td) => td.textContent?.includes(' shared ')))
+      expect(await cell.textContent()).toBe(`${XSS} shared ${XSS} <b onmouseover="window.__xss=1">now</b>`)
+      expect(await w.page.locator('#events-body tr.event', { hasText: 'doc.missing' }).locator('td.text').textContent()).toBe('carol · doc.missing · document/doc-x')
+      expect(await w.page.evaluate(() => ({ xss: (window as { __xss?: number }).__xss ?? null, injected: document.querySelectorAll('#events-body img, #events-body script, #events-body b').length }))).toEqual({ xss: null, injected: 0 })
+      expect(w.dialogs).toEqual([])
+    } finally {
+      await w.context.close()
+    }
+  })
+
   it('is usable from the keyboard, and axe-core finds no serious or critical violations', async () => {
     const w = await signIn('alice')
     try {
