@@ -69,7 +69,7 @@ process.once('SIGINT', stop)
 process.once('SIGTERM', stop)
 
 async function waitForHealth(url) {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 600; i++) {
     try {
       if ((await fetch(url)).status < 500) return
     } catch {

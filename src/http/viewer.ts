@@ -12,6 +12,8 @@ import type { Store } from '../store/store.js'
 import { allowOrigin, frameAncestors } from './viewer-cors.js'
 import { parseViewerTokenRequest, type ViewerGrant } from '../viewer/grant.js'
 import { loadViewerPage } from '../viewer/page.js'
+import { checkEventIntegrity } from '../integrity/event-integrity.js'
+import { abortWhenClientLeaves } from './integrity.js'
 import { grantCovers, restrictFilter } from '../viewer/restrict.js'
 import { createViewerToken, hasViewerPermission, verifyViewerToken } from '../viewer/token.js'
 
@@ -20,7 +22,7 @@ export interface ViewerRouteOptions {
   viewer: Config['viewer']
   defaultLimit: number
   maxLimit: number
-  exports: Pick<Config['reads'], 'exportMaxConcurrent' | 'exportMaxPerTenant'>
+  exports: Pick<Config['reads'], 'exportMaxConcurrent' | 'exportMaxPerTenant' | 'verifyMaxConcurrent'>
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -36,6 +38,7 @@ const EXPORT_BUSY_RETRY_SECONDS = 5
 export async function viewerRoutes(app: FastifyInstance, options: ViewerRouteOptions): Promise<void> {
   const { store, viewer } = options
   const assets = loadViewerPage(app.log)
+  const verifyGate = new BusyGate({ what: 'chain verification', perTenant: 1, global: options.exports.verifyMaxConcurrent, retryAfterSeconds: EXPORT_BUSY_RETRY_SECONDS })
   const exportGate = new BusyGate({ what: 'export', perTenant: options.exports.exportMaxPerTenant, global: options.exports.exportMaxConcurrent, retryAfterSeconds: EXPORT_BUSY_RETRY_SECONDS })
 
   // Every answer of this plugin (errors included: the viewer must read a 401's message) carries
@@ -97,14 +100,33 @@ export async function viewerRoutes(app: FastifyInstance, options: ViewerRouteOpt
     return { events: page.events, next_cursor: page.next ? encodeCursor(page.next) : null }
   })
 
-  app.get<{ Params: { id: string } }>('/v1/viewer/events/:id', { config: { access: 'viewer-token' } }, async (request) => {
-    const grant = await grantOf(request)
+  const eventInBounds = async (request: FastifyRequest<{ Params: { id: string } }>, grant: ViewerGrant): Promise<AuditEvent> => {
     const { id } = request.params
     if (!UUID.test(id)) throw badRequest([{ field: 'id', rule: 'uuid', message: 'must be a UUID' }])
     const event = await store.getById(id.toLowerCase(), { tenant_id: grant.tenant_id })
     // Outside the token's bounds and absent look the same: the answer must not confirm an id exists.
     if (!event || !grantCovers(grant, event)) throw new AuditqError('AUDITQ_NOT_FOUND', `no event with id ${id}`)
     return event
+  }
+
+  app.get<{ Params: { id: string } }>('/v1/viewer/events/:id', { config: { access: 'viewer-token' } }, async (request) => {
+    return eventInBounds(request, await grantOf(request))
+  })
+
+  // Separate from the event itself so the drawer opens at once and the check follows.
+  app.get<{ Params: { id: string } }>('/v1/viewer/events/:id/integrity', { config: { access: 'viewer-token' } }, async (request, reply) => {
+    const grant = await grantOf(request)
+    const event = await eventInBounds(request, grant)
+    const integrity = store.integrity
+    if (!integrity) return { status: 'unknown' }
+    return verifyGate.run(reply, grant.tenant_id, async () => {
+      const gone = abortWhenClientLeaves(reply)
+      try {
+        return await checkEventIntegrity(store.kind, integrity, grant.tenant_id, event.id, gone.signal)
+      } finally {
+        gone.dispose()
+      }
+    })
   })
 
   app.get('/v1/viewer/export', { config: { access: 'viewer-token' } }, async (request, reply) => {

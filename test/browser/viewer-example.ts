@@ -31,10 +31,10 @@ export async function runExample(env: Record<string, string>): Promise<RunningEx
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const appUrl = `http://localhost:${appPort}`
-  const deadline = Date.now() + 30_000
+  const deadline = Date.now() + 90_000
   while (!output.includes('example app on')) {
     if (child.exitCode !== null) throw new Error(`the example exited (${child.exitCode}):\n${output}`)
-    if (Date.now() > deadline) throw new Error(`the example did not start within 30 s:\n${output}`)
+    if (Date.now() > deadline) throw new Error(`the example did not start within 90 s:\n${output}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
   return {

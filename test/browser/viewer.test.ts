@@ -28,7 +28,7 @@ const TEMPLATES = { 'doc.shared': `{actor_id} shared {resource_id} <b onmouseove
 const rows = (page: Page) => page.locator('auditq-viewer tbody tr')
 const viewerState = (page: Page, state: string) => page.waitForFunction((s) => document.querySelector('auditq-viewer')?.getAttribute('data-state') === s, state)
 
-describe.skipIf(!hasChromium)('the embeddable viewer in Chromium', () => {
+describe.skipIf(!hasChromium)('the embeddable viewer in Chromium', { timeout: 60_000 }, () => {
   let example: RunningExample
   let browser: Browser
 
@@ -39,7 +39,7 @@ describe.skipIf(!hasChromium)('the embeddable viewer in Chromium', () => {
       { tenant_id: 'acme', action: 'doc.shared', actor_id: XSS, actor_type: XSS, resource_type: XSS, resource_id: XSS, description: XSS, error_message: XSS, success: false, user_agent: XSS, session_id: 'sess-1', metadata: { [XSS]: XSS, note: XSS } },
       { tenant_id: 'acme', action: 'doc.missing', actor_id: 'carol', resource_type: 'document', resource_id: 'doc-x' },
     ])
-  }, 60_000)
+  }, 120_000)
   afterAll(async () => {
     await browser?.close()
     await example?.stop()
@@ -185,6 +185,8 @@ describe.skipIf(!hasChromium)('the embeddable viewer in Chromium', () => {
         expect(await drawer.locator(`dd[data-field=${field}]`).textContent(), field).toBe(XSS)
       }
       expect(await drawer.locator('[part=drawer-metadata]').textContent()).toContain(JSON.stringify(XSS).slice(1, -1))
+      // The service checked the event's place in the hash chain.
+      await w.page.waitForSelector('auditq-viewer [part=drawer-integrity][data-integrity=intact]')
       const injected = await w.page.evaluate(() => {
         const root = document.querySelector('auditq-viewer')!.shadowRoot!
         return { xss: (window as { __xss?: number }).__xss ?? null, elements: root.querySelectorAll('img, script, b').length }

@@ -54,6 +54,10 @@ export class ViewerApi {
     return this.json<ViewerEvent>(`/v1/viewer/events/${encodeURIComponent(id)}`)
   }
 
+  integrity(id: string): Promise<{ status: string; seq?: number; detail?: string }> {
+    return this.json(`/v1/viewer/events/${encodeURIComponent(id)}/integrity`)
+  }
+
   async exportCsv(filter: Record<string, string>): Promise<Blob> {
     const response = await this.fetch(`/v1/viewer/export?${new URLSearchParams(filter)}`)
     return response.blob()

@@ -54,7 +54,9 @@ export function drawerContent(event: ViewerEvent, templates: Record<string, stri
   if (typeof metadata === 'object' && metadata !== null && Object.keys(metadata).length > 0) {
     nodes.push(el('h3', {}, 'Metadata'), el('pre', { part: 'drawer-metadata' }, JSON.stringify(metadata, null, 2)))
   }
-  nodes.push(el('h3', {}, 'Integrity'), el('p', { part: 'drawer-integrity', 'data-integrity': integrityState(event) }, integrityText(event)))
+  const integrity = el('p', { part: 'drawer-integrity', role: 'status' })
+  showIntegrity(integrity, { status: 'checking' })
+  nodes.push(el('h3', {}, 'Integrity'), integrity)
   return nodes
 }
 
@@ -67,21 +69,23 @@ export function safeLine(event: ViewerEvent, templates: Record<string, string>):
   }
 }
 
-function integrityState(event: ViewerEvent): string {
-  const integrity = event.integrity as { status?: unknown } | undefined
-  return typeof integrity?.status === 'string' ? integrity.status : 'unknown'
+/** Fills the drawer's integrity line once the service has checked the event's place in its chain. */
+export function showIntegrity(line: Element, result: { status: string; detail?: string } | null): void {
+  line.setAttribute('data-integrity', result?.status ?? 'unknown')
+  line.textContent = integrityText(result)
 }
 
-function integrityText(event: ViewerEvent): string {
-  const integrity = event.integrity as { status?: unknown; detail?: unknown } | undefined
-  switch (integrity?.status) {
+function integrityText(result: { status: string; detail?: string } | null): string {
+  switch (result?.status) {
     case 'intact':
-      return `Intact: this event's hash matches its content and the next event links to it${typeof integrity.detail === 'string' ? ` (${integrity.detail})` : ''}.`
+      return `Intact: this event's hash matches its content and the next event links to it${result.detail ? ` (${result.detail})` : ''}.`
     case 'broken':
-      return `Broken: ${typeof integrity.detail === 'string' ? integrity.detail : 'this event does not match its hash chain'}.`
+      return `Broken: ${result.detail ?? 'this event does not match its hash chain'}.`
     case 'unchained':
       return 'Not chained: this event was stored without a hash-chain position.'
+    case 'checking':
+      return 'Checking the hash chain…'
     default:
-      return 'Integrity was not checked for this event.'
+      return 'The hash chain could not be checked for this event.'
   }
 }

@@ -1,6 +1,6 @@
 import { ViewerApi, ViewerApiError, type Session, type ViewerEvent } from './api.js'
 import { el } from './dom.js'
-import { drawerContent, safeLine } from './drawer.js'
+import { drawerContent, safeLine, showIntegrity } from './drawer.js'
 import { Formats, localInputToIso, pageLocale } from './format.js'
 import { viewerStyles } from './styles.js'
 
@@ -280,6 +280,15 @@ export class AuditqViewer extends HTMLElement {
       this.drawer.hidden = false
       this.drawer.dataset.id = id
       close.focus()
+      const line = this.drawer.querySelector('[part=drawer-integrity]')!
+      this.api.integrity(id).then(
+        (result) => {
+          if (this.drawer.dataset.id === id && generation === this.generation) showIntegrity(line, result)
+        },
+        () => {
+          if (this.drawer.dataset.id === id && generation === this.generation) showIntegrity(line, null)
+        },
+      )
     } catch (error) {
       if (generation === this.generation) this.fail(error)
     }
@@ -289,6 +298,7 @@ export class AuditqViewer extends HTMLElement {
     if (this.drawer.hidden) return
     this.drawer.hidden = true
     this.drawer.replaceChildren()
+    delete this.drawer.dataset.id
     this.drawerOpener?.focus()
     this.drawerOpener = null
   }
