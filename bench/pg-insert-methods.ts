@@ -26,7 +26,7 @@ import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { v7 as uuidv7 } from 'uuid'
-import { EVENT_FIELDS, type AuditEvent } from '../src/event/types.js'
+import { noAddedFields, EVENT_FIELDS, type AuditEvent } from '../src/event/types.js'
 import { createPostgresStore } from '../src/store/postgres/postgres-store.js'
 import { POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.js'
 import { COLUMNS, INSERT_UNNEST_NAME, INSERT_UNNEST_SQL, unnestParams } from '../src/store/postgres/sql.js'
@@ -182,6 +182,7 @@ function benchEvent(): AuditEvent {
     request_id: `req-${sequence}`,
     client_id: null,
     metadata: { key_name: 'ci', permissions: ['read', 'write'], n: sequence },
+    ...noAddedFields(),
   }
 }
 

@@ -15,7 +15,7 @@ import { normalizeIpAddress } from '../src/event/ip.js'
 import { checkMetadata } from '../src/event/metadata.js'
 import { isAbsent, normalizeLegacyShape } from '../src/event/normalize.js'
 import { parseOccurredAt, toIsoMillis } from '../src/event/timestamp.js'
-import { CATEGORIES, type AuditEvent, type FieldError, type ValidationResult } from '../src/event/types.js'
+import { noAddedFields, CATEGORIES, type AuditEvent, type FieldError, type ValidationResult } from '../src/event/types.js'
 import { TEXT_LIMITS, validateEvent } from '../src/event/validate.js'
 import { formatRate, measureSync } from './harness.js'
 import { printTable } from './stats.js'
@@ -121,6 +121,7 @@ function validateWithZod(input: unknown): ValidationResult {
     request_id: text('request_id'),
     client_id: text('client_id'),
     metadata: metadata.value,
+    ...noAddedFields(),
   }
   return { ok: true, event }
 }

@@ -8,6 +8,8 @@ export const INPUT_FIELDS: readonly CanonicalField[] = [
   'id', 'tenant_id', 'action', 'category', 'occurred_at', 'actor_id', 'actor_type', 'resource_type',
   'resource_id', 'success', 'error_message', 'description', 'ip_address', 'user_agent', 'session_id',
   'request_id', 'client_id', 'metadata',
+  // Added with canonical form auditq.v2 (added-fields.ts).
+  'actor_name', 'targets', 'changes', 'producer_id', 'producer_seq', 'subject_index', 'sealed',
 ]
 
 interface Alias {

@@ -79,13 +79,38 @@ function sameWord(word: string, target: string, last: boolean): boolean {
  */
 export function redactEvent(event: AuditEvent, policy: RedactionPolicy): RedactionReport {
   const report: RedactionReport = { redactedValues: 0, ipTruncated: false }
-  if (policy.keyWords.length > 0) redactValue(event.metadata, policy, report)
+  if (policy.keyWords.length > 0) {
+    redactValue(event.metadata, policy, report)
+    if (event.changes) redactChanges(event.changes, policy, report)
+  }
   if (policy.ipTruncation === '24/48' && event.ip_address !== null) {
     const truncated = truncateIpAddress(event.ip_address)
     report.ipTruncated = truncated !== event.ip_address
     event.ip_address = truncated
   }
   return report
+}
+
+/**
+ * `changes` by the metadata rules, keeping its shape: a changed field whose name is a secret
+ * (`changes.password`) keeps `before`/`after` but each non-null value becomes "[REDACTED]" (null
+ * stays null: "it was set" or "it was cleared" is the audit fact, the value is the secret); other
+ * fields' values are walked like metadata.
+ */
+function redactChanges(changes: Record<string, { before: unknown; after: unknown }>, policy: RedactionPolicy, report: RedactionReport): void {
+  for (const field of Object.keys(changes)) {
+    const change = changes[field]!
+    if (isSecretKey(field, policy)) {
+      for (const side of ['after', 'before'] as const) {
+        if (change[side] === null || change[side] === undefined) continue
+        change[side] = REDACTED
+        report.redactedValues += 1
+      }
+    } else {
+      redactValue(change.before, policy, report)
+      redactValue(change.after, policy, report)
+    }
+  }
 }
 
 function redactValue(value: unknown, policy: RedactionPolicy, report: RedactionReport): void {

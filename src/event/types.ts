@@ -21,6 +21,32 @@ export interface AuditEventInput {
   client_id?: string
   metadata?: Record<string, unknown>
   tenant_id?: string
+  /** Display name of the actor; the stable id stays `actor_id`. */
+  actor_name?: string
+  /** Everything the action touched; `resource_type`/`resource_id` remain the primary target. */
+  targets?: EventTarget[]
+  /** Field-level changes of an update: `{ field: { before, after } }`. */
+  changes?: Record<string, { before?: unknown; after?: unknown }>
+  /** The producer (an SDK instance, or an HTTP client's own id) and its gap-free sequence number. */
+  producer_id?: string
+  producer_seq?: number
+  /** Encrypted personal values keyed by field path (crypto-shredding); the plaintext fields are then null. */
+  sealed?: Record<string, string>
+  /** Keyed blind index (HMAC-SHA-256, hex) of the sealed subject, for equality filters. */
+  subject_index?: string
+}
+
+/** One thing an action touched. */
+export interface EventTarget {
+  type: string
+  id: string
+  name?: string
+}
+
+/** One changed field of an update event. */
+export interface FieldChange {
+  before: unknown
+  after: unknown
 }
 
 /**
@@ -48,6 +74,30 @@ export interface AuditEvent {
   request_id: string | null
   client_id: string | null
   metadata: Record<string, unknown>
+  actor_name: string | null
+  targets: EventTarget[] | null
+  changes: Record<string, FieldChange> | null
+  producer_id: string | null
+  producer_seq: number | null
+  subject_index: string | null
+  sealed: Record<string, string> | null
+}
+
+/**
+ * Fields added with canonical form auditq.v2. An event encoded before them (a queue entry or a
+ * spilled record written by an older version) lacks the keys; `withAddedFields` fills in null.
+ */
+export const ADDED_FIELDS = ['actor_name', 'targets', 'changes', 'producer_id', 'producer_seq', 'subject_index', 'sealed'] as const
+
+/** The added fields, all absent: for events built in code (system events, fixtures) that set none of them. */
+export function noAddedFields(): Pick<AuditEvent, (typeof ADDED_FIELDS)[number]> {
+  return { actor_name: null, targets: null, changes: null, producer_id: null, producer_seq: null, subject_index: null, sealed: null }
+}
+
+/** The event with every field added since auditq.v1 present (null when it was not sent). Mutates and returns `event`. */
+export function withAddedFields(event: AuditEvent): AuditEvent {
+  for (const field of ADDED_FIELDS) if (event[field] === undefined) (event as unknown as Record<string, null>)[field] = null
+  return event
 }
 
 /** Column order shared by every store, export and the CSV header. */
@@ -71,7 +121,21 @@ export const EVENT_FIELDS = [
   'request_id',
   'client_id',
   'metadata',
+  // Added with auditq.v2: after the original columns, so a CSV reader keyed on the old ones still works.
+  'actor_name',
+  'targets',
+  'changes',
+  'producer_id',
+  'producer_seq',
+  'subject_index',
+  'sealed',
 ] as const satisfies readonly (keyof AuditEvent)[]
+
+/**
+ * The columns as they were before auditq.v2 added fields: what a migration written then (which
+ * must keep doing exactly what it did) copies.
+ */
+export const EVENT_FIELDS_V1 = EVENT_FIELDS.slice(0, EVENT_FIELDS.indexOf('metadata') + 1)
 
 export interface FieldError {
   /**

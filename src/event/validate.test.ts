@@ -46,6 +46,13 @@ describe('a minimal valid event', () => {
       request_id: null,
       client_id: null,
       metadata: {},
+      actor_name: null,
+      targets: null,
+      changes: null,
+      producer_id: null,
+      producer_seq: null,
+      subject_index: null,
+      sealed: null,
     })
   })
 

@@ -1,4 +1,5 @@
 import { v7 as uuidv7 } from 'uuid'
+import { checkAddedFields } from './added-fields.js'
 import { normalizeIpAddress } from './ip.js'
 import { checkMetadata } from './metadata.js'
 import { isAbsent, normalizeLegacyShape, type CanonicalField, type FieldEntry, type NormalizedInput } from './normalize.js'
@@ -113,6 +114,7 @@ function buildEvent(input: NormalizedInput, errors: ErrorList, ctx: BuildContext
     request_id: text('request_id'),
     client_id: text('client_id'),
     metadata: checkMetadataField(f.metadata, errors),
+    ...checkAddedFields(f, errors),
   }
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import type { AuditEvent } from '../event/types.js'
+import { noAddedFields, type AuditEvent } from '../event/types.js'
 import { createAuditLogger } from '../sdk/audit-logger.js'
 import { openStore } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
@@ -199,5 +199,6 @@ function blankEvent(): AuditEvent {
     request_id: null,
     client_id: null,
     metadata: {},
+    ...noAddedFields(),
   }
 }

@@ -10,8 +10,9 @@
 import * as crypto from 'node:crypto'
 import type { AuditEvent } from '../event/types.js'
 
-/** Tag of the serialization format; changing anything below means a new tag. */
-export const CANONICAL_VERSION = 'auditq.v1'
+import { CANONICAL_TAGS, CURRENT_CANONICAL_VERSION, type CanonicalVersion } from './canonical-version.js'
+
+export { CANONICAL_TAGS, CURRENT_CANONICAL_VERSION, type CanonicalVersion }
 
 /** The predecessor of every tenant's first event (seq 1). */
 export const GENESIS_HASH = '0'.repeat(64)
@@ -81,9 +82,18 @@ export function stringifiesCanonically(value: unknown): boolean {
   return true
 }
 
-export function canonicalEvent(event: AuditEvent): string {
+/**
+ * The canonical form of `event` under `version` (default: the current one). A row stored under
+ * auditq.v1 must be hashed under it: v1 has no slot for the fields v2 added, so v2 of the same
+ * row is a different string with a different digest.
+ */
+export function canonicalEvent(event: AuditEvent, version: CanonicalVersion = CURRENT_CANONICAL_VERSION): string {
+  return version === 2 ? canonicalV2(event) : canonicalV1(event)
+}
+
+function canonicalV1(event: AuditEvent): string {
   const fields: unknown[] = [
-    CANONICAL_VERSION,
+    CANONICAL_TAGS[1],
     event.id.toLowerCase(),
     event.tenant_id,
     normalizeTimestamp(event.occurred_at),
@@ -112,6 +122,55 @@ export function canonicalEvent(event: AuditEvent): string {
 }
 
 /**
+ * auditq.v2 (docs/integrity.md, "Canonical form"): v1's fields with the fields added since put
+ * where they belong by meaning, every one present (null when absent). The structured fields
+ * (targets, changes, sealed, metadata) are the only objects; when each already stringifies
+ * canonically (the validator builds them with sorted keys) one native JSON.stringify writes the
+ * whole array, else canonicalJson does, which writes every primitive exactly as JSON.stringify.
+ * `?? null`: an event encoded before these fields existed (an old queue entry) lacks the keys.
+ */
+function canonicalV2(event: AuditEvent): string {
+  const targets = event.targets ?? null
+  const changes = event.changes ?? null
+  const sealed = event.sealed ?? null
+  const fields: unknown[] = [
+    CANONICAL_TAGS[2],
+    event.id.toLowerCase(),
+    event.tenant_id,
+    normalizeTimestamp(event.occurred_at),
+    normalizeTimestamp(event.received_at),
+    event.action,
+    event.category,
+    event.actor_id,
+    event.actor_type,
+    event.actor_name ?? null,
+    event.resource_type,
+    event.resource_id,
+    targets,
+    changes,
+    event.success,
+    event.error_message,
+    event.description,
+    event.ip_address,
+    event.user_agent,
+    event.session_id,
+    event.request_id,
+    event.client_id,
+    event.producer_id ?? null,
+    event.producer_seq ?? null,
+    event.subject_index ?? null,
+    sealed,
+    event.metadata,
+  ]
+  const fast =
+    stringifiesCanonically(event.metadata) &&
+    (targets === null || stringifiesCanonically(targets)) &&
+    (changes === null || stringifiesCanonically(changes)) &&
+    (sealed === null || stringifiesCanonically(sealed))
+  return fast ? JSON.stringify(fields) : canonicalJson(fields)
+}
+
+/**
  * The chain hash of an event (chain format 2): lower-case hex of
  * `SHA-256(prev_hash as 32 bytes ‖ contentDigest(event))`, a 64-byte input. The content digest
  * is computed per event, in Node, before any lock is taken, so the part that must run in chain
@@ -121,13 +180,22 @@ export function canonicalEvent(event: AuditEvent): string {
  * hash covers its predecessor's), so renumbering alone changes nothing, and any reordering breaks
  * a link that verify can name.
  */
-export function chainHash(prevHash: string, event: AuditEvent): string {
-  return linkHash(prevHash, contentDigest(event))
+export function chainHash(prevHash: string, event: AuditEvent, version: CanonicalVersion = CURRENT_CANONICAL_VERSION): string {
+  return linkHash(prevHash, contentDigest(event, version))
 }
 
 /** SHA-256 of the canonical form (32 bytes): what an event contributes to its link. */
-export function contentDigest(event: AuditEvent): Buffer {
-  return sha256(canonicalEvent(event))
+export function contentDigest(event: AuditEvent, version: CanonicalVersion = CURRENT_CANONICAL_VERSION): Buffer {
+  return sha256(canonicalEvent(event, version))
+}
+
+/**
+ * A stored `canonical_version` as a known version, or undefined: a value no version wrote (only
+ * tampering stores one), which verify reports as a modified row rather than guessing a form.
+ */
+export function canonicalVersionOf(stored: unknown): CanonicalVersion | undefined {
+  const version = Number(stored)
+  return version === 1 || version === 2 ? version : undefined
 }
 
 const HEX_HASH = /^[0-9a-f]{64}$/
@@ -191,7 +259,7 @@ function link(prev: Buffer, digest: Buffer): Buffer {
  * chains written by earlier versions still verify.
  */
 export function chainHashV1(prevHash: string, event: AuditEvent): string {
-  return sha256Hex(`${prevHash}\n${canonicalEvent(event)}`)
+  return sha256Hex(`${prevHash}\n${canonicalEvent(event, 1)}`)
 }
 
 /**

@@ -22,7 +22,7 @@
  */
 import { createHash, type Hash } from 'node:crypto'
 import { RETENTION_ACTION } from '../event/reserved.js'
-import { chainHash, chainHashV1, GENESIS_HASH } from './canonical.js'
+import { canonicalVersionOf, chainHash, CURRENT_CANONICAL_VERSION, chainHashV1, GENESIS_HASH } from './canonical.js'
 import type { ChainBreak, ChainHead, ChainRow, RetentionCut } from './types.js'
 
 export interface WalkerOptions {
@@ -267,7 +267,10 @@ export class ChainWalker {
   }
 
   private hashFrom(prevHash: string, row: ChainRow): string {
-    return row.seq < (this.options.v2FromSeq ?? 1) ? chainHashV1(prevHash, row.event) : chainHash(prevHash, row.event)
+    if (row.seq < (this.options.v2FromSeq ?? 1)) return chainHashV1(prevHash, row.event)
+    const version = canonicalVersionOf(row.canonical_version ?? CURRENT_CANONICAL_VERSION)
+    // An unknown version matches no hash, so the row is reported as modified.
+    return version === undefined ? '' : chainHash(prevHash, row.event, version)
   }
 
   private matchCheckpoint(row: ChainRow): void {

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { storedEvent } from '../../test/support/events.js'
-import type { AuditEvent } from '../event/types.js'
+import { noAddedFields, type AuditEvent } from '../event/types.js'
 import { createHash } from 'node:crypto'
 import { validateEvent } from '../event/validate.js'
 import { canonicalEvent, canonicalJson, chainHash, chainHashV1, contentDigest, GENESIS_HASH, linkHash, stringifiesCanonically } from './canonical.js'
@@ -34,7 +34,7 @@ describe('canonical form', () => {
     )
     const event = storedEvent({ metadata: { b: 1, a: 2 } })
     expect(canonicalEvent(event)).toBe(canonicalEvent({ ...event, metadata: { a: 2, b: 1 } }))
-    expect(canonicalEvent(event)).toMatch(/^\["auditq\.v1","[0-9a-f-]{36}","default",".*Z",".*Z","api_key\.created","info","u1",.*,null,null,\{"a":2,"b":1\}\]$/)
+    expect(canonicalEvent(event, 1)).toMatch(/^\["auditq\.v1","[0-9a-f-]{36}","default",".*Z",".*Z","api_key\.created","info","u1",.*,null,null,\{"a":2,"b":1\}\]$/)
   })
 
   it('writes the same bytes on the JSON.stringify shortcut as through canonicalJson, whatever the metadata', () => {
@@ -111,12 +111,71 @@ describe('canonical form', () => {
       request_id: null,
       client_id: null,
       metadata: { b: 1, a: { z: true } },
+      ...noAddedFields(),
     }
-    expect(canonicalEvent(event)).toBe(
+    expect(canonicalEvent(event, 1)).toBe(
       '["auditq.v1","0190b6a4-7c3e-7d2a-9f1e-3b5c2d4e6f70","acme","2026-01-02T03:04:05.678Z","2026-01-02T03:04:05.701Z","user.login","info","u1","user",null,null,true,null,null,"192.0.2.10",null,null,null,null,{"a":{"z":true},"b":1}]',
     )
-    expect(contentDigest(event).toString('hex')).toBe('ceadcdf331227a7f16b22b998009f67d83babd2ed710c23ed68f3ae2b742f0a7')
-    expect(chainHash(GENESIS_HASH, event)).toBe('6deaf9fdd7d719feb075853b6bdbaa57d258d287767b5c50672316beb0fd0f09')
+    expect(contentDigest(event, 1).toString('hex')).toBe('ceadcdf331227a7f16b22b998009f67d83babd2ed710c23ed68f3ae2b742f0a7')
+    expect(chainHash(GENESIS_HASH, event, 1)).toBe('6deaf9fdd7d719feb075853b6bdbaa57d258d287767b5c50672316beb0fd0f09')
+  })
+
+  it('matches the documented auditq.v2 example byte for byte (values checked with sha256sum, docs/integrity.md)', () => {
+    const event: AuditEvent = {
+      id: '0190b6a4-7c3e-7d2a-9f1e-3b5c2d4e6f70',
+      tenant_id: 'acme',
+      occurred_at: '2026-01-02T03:04:05.678Z',
+      received_at: '2026-01-02T03:04:05.701Z',
+      action: 'document.updated',
+      category: 'info',
+      actor_id: 'u1',
+      actor_type: 'user',
+      resource_type: 'document',
+      resource_id: 'd7',
+      success: true,
+      error_message: null,
+      description: null,
+      ip_address: '192.0.2.10',
+      user_agent: null,
+      session_id: null,
+      request_id: null,
+      client_id: null,
+      metadata: { b: 1, a: { z: true } },
+      actor_name: 'Ada Lovelace',
+      // Keys in the caller's order: the canonical form sorts them.
+      targets: [{ type: 'document', id: 'd7', name: 'Q3 plan' }, { type: 'folder', id: 'f2' }],
+      changes: { title: { before: 'Draft', after: 'Q3 plan' } },
+      producer_id: 'sdk-01',
+      producer_seq: 42,
+      subject_index: null,
+      sealed: null,
+    }
+    expect(canonicalEvent(event)).toBe(
+      '["auditq.v2","0190b6a4-7c3e-7d2a-9f1e-3b5c2d4e6f70","acme","2026-01-02T03:04:05.678Z","2026-01-02T03:04:05.701Z","document.updated","info","u1","user","Ada Lovelace","document","d7",[{"id":"d7","name":"Q3 plan","type":"document"},{"id":"f2","type":"folder"}],{"title":{"after":"Q3 plan","before":"Draft"}},true,null,null,"192.0.2.10",null,null,null,null,"sdk-01",42,null,null,{"a":{"z":true},"b":1}]',
+    )
+    expect(contentDigest(event).toString('hex')).toBe('9b18b35aa24bb967a405403195b2833b3b5909b7648645a2b44c823da44349ae')
+    expect(chainHash(GENESIS_HASH, event)).toBe('7c34989b2e0da9369cccd0bac669afd5bfe42334c20bdfedcfd7af30df61f3a6')
+    // The same event under auditq.v1 is another string: a row's recorded version cannot be swapped unnoticed.
+    expect(chainHash(GENESIS_HASH, event, 1)).not.toBe(chainHash(GENESIS_HASH, event))
+  })
+
+  it('hashes every added field: changing any one changes the digest', () => {
+    const base = storedEvent({ producer_id: 'p1', producer_seq: 1 })
+    const variants: Array<Partial<AuditEvent>> = [
+      { actor_name: 'Grace' },
+      { targets: [{ type: 'doc', id: '1' }] },
+      { changes: { a: { before: 1, after: 2 } } },
+      { producer_id: 'p2' },
+      { producer_seq: 2 },
+      { subject_index: 'a'.repeat(64) },
+      { sealed: { ip_address: 'aqe1:k1:AAAA' } },
+    ]
+    const digests = new Set([contentDigest(base).toString('hex'), ...variants.map((v) => contentDigest({ ...base, ...v }).toString('hex'))])
+    expect(digests.size).toBe(variants.length + 1)
+    // An event encoded before the fields existed (keys missing) hashes as if they were null.
+    const legacy = { ...storedEvent() } as Partial<AuditEvent>
+    for (const key of ['actor_name', 'targets', 'changes', 'producer_id', 'producer_seq', 'subject_index', 'sealed'] as const) delete legacy[key]
+    expect(canonicalEvent(legacy as AuditEvent)).toBe(canonicalEvent({ ...(legacy as AuditEvent), ...noAddedFields() }))
   })
 
   it('chains: a hash covers the content and the previous hash', () => {

@@ -6,6 +6,11 @@ export interface ChainRow {
   prev_hash: string
   hash: string
   event: AuditEvent
+  /**
+   * The canonical form the row was hashed under, as stored (1 = auditq.v1, 2 = auditq.v2). Both
+   * stores always set it; absent means the current version, as `chainHash` defaults to it.
+   */
+  canonical_version?: number
 }
 
 /** The last event chained for a tenant, as the store's head row records it. */

@@ -7,7 +7,7 @@
  * nowhere else; see docs/integrity.md.
  */
 import { v7 as uuidv7 } from 'uuid'
-import type { AuditEvent } from '../event/types.js'
+import { noAddedFields, type AuditEvent } from '../event/types.js'
 import { cutKeeps, KeptDigest, RETENTION_ACTION } from '../integrity/chain-walker.js'
 import type { SigningKey } from '../integrity/checkpoint.js'
 import { createCheckpoints } from '../integrity/make-checkpoints.js'
@@ -183,6 +183,7 @@ async function recordRun(store: RetentionTarget, options: CleanupOptions, cutoff
     session_id: null,
     request_id: null,
     client_id: null,
+    ...noAddedFields(),
     metadata: { cutoff, deleted: tenant.deleted, candidates: tenant.candidates, keep_actions: keep, cut_seq: tenant.cut_seq },
   }))
   await store.insertBatch(events)

@@ -16,6 +16,7 @@ export const MIGRATION_PLAN = [
   { version: 7, name: 'chain_links' },
   { version: 10, name: 'create_api_keys' },
   { version: 20, name: 'report_bucket_statistics' },
+  { version: 30, name: 'event_fields_v2' },
 ] as const
 
 export type MigrationSql = Readonly<Record<number, readonly string[]>>

@@ -100,8 +100,57 @@ export function describeIntegrityContract(name: string, createHarness: () => Pro
           occurred_at: '2026-01-02T03:04:05.678Z',
           metadata: { '10': 1, '9': 2, b: { z: 1, a: [1.5, 0.1 + 0.2, 1e21, -5e-7, 'ü', null, true] }, a: {} },
         }),
+        // The fields added with auditq.v2, as awkward: jsonb reorders keys, integer-like keys, big sequence numbers.
+        event('acme', {
+          actor_name: 'Zoë "Z"  ',
+          targets: [{ type: 'doc', id: '7', name: 'ü' }, { type: 'folder', id: '8' }],
+          changes: { '10': { before: null, after: { z: 1, a: [0.1 + 0.2] } }, '9': { before: 'x', after: null }, title: { before: 'a', after: 'b' } },
+          producer_id: 'sdk:host-1.a_b',
+          producer_seq: Number.MAX_SAFE_INTEGER,
+          subject_index: 'c'.repeat(64),
+          sealed: { 'metadata.email': 'aqe1:k1:AAAA', ip_address: 'aqe1:k1:BBBB' },
+        }),
       ])
-      expect(await verify(store)).toMatchObject({ intact: true, events: 1 })
+      expect(await verify(store)).toMatchObject({ intact: true, events: 2 })
+      const rows = await chainRows(store, 'acme')
+      expect(rows.map((row) => row.canonical_version)).toEqual([2, 2])
+      expect(rows[1]!.event).toMatchObject({ producer_seq: Number.MAX_SAFE_INTEGER, targets: [{ id: '7', name: 'ü', type: 'doc' }, { id: '8', type: 'folder' }] })
+    })
+
+    it('names a change to any field added with auditq.v2, and to the canonical version a row records', async () => {
+      const { store, tamper, chain } = await fresh()
+      await store.insertBatch(
+        Array.from({ length: 10 }, (_, i) =>
+          event('acme', {
+            actor_name: `Name ${i}`,
+            targets: [{ type: 'doc', id: String(i) }],
+            changes: { title: { before: 'a', after: 'b' } },
+            producer_id: 'p1',
+            producer_seq: i + 1,
+            subject_index: 'a'.repeat(64),
+            sealed: { ip_address: 'aqe1:k1:AAAA' },
+          }),
+        ),
+      )
+      expect(await verify(store)).toMatchObject({ intact: true, events: 10 })
+      // Each edit at a lower seq than the last, so each becomes the first break.
+      const edits: Array<[string, number]> = [
+        ["actor_name = 'Mallory'", 9],
+        ['targets = \'[{"id":"x","type":"doc"}]\'', 8],
+        ['changes = \'{"title":{"after":"c","before":"a"}}\'', 7],
+        ["producer_id = 'forged'", 6],
+        ['producer_seq = 999', 5],
+        [`subject_index = '${'b'.repeat(64)}'`, 4],
+        ['sealed = \'{"ip_address":"aqe1:k2:AAAA"}\'', 3],
+        ['canonical_version = 1', 2],
+      ]
+      for (const [assignment, seq] of edits) {
+        await tamper([`UPDATE audit_logs SET ${assignment} WHERE ${chain.eventAt('acme', seq)}`])
+        expect((await verify(store)).first_break, assignment).toMatchObject({ tenant_id: 'acme', seq, problem: 'modified' })
+      }
+      // A version no form has is not guessed at: the row is reported, verify does not fail.
+      await tamper([`UPDATE audit_logs SET canonical_version = 7 WHERE ${chain.eventAt('acme', 1)}`])
+      expect((await verify(store)).first_break).toMatchObject({ tenant_id: 'acme', seq: 1, problem: 'modified' })
     })
 
     it('a batch refused for its content leaves no gap', async () => {

@@ -45,8 +45,9 @@ function copyRow(source: ChainRow, overrides: TextOverrides, chainColumns: strin
   const values: Partial<Record<string, string>> = { description: sqlText('forged') }
   for (const [field, value] of Object.entries({ id: uuidv7(), ...overrides })) values[field] = sqlText(value)
   const columns = EVENT_FIELDS.map((field) => values[field] ?? field)
-  return `INSERT INTO audit_logs (${EVENT_FIELDS.join(', ')}, seq, prev_hash, hash)
-    SELECT ${columns.join(', ')}, ${chainColumns} FROM audit_logs
+  // The copy keeps the source row's canonical version: it is hashed (or left unchained) as that row was.
+  return `INSERT INTO audit_logs (${EVENT_FIELDS.join(', ')}, canonical_version, seq, prev_hash, hash)
+    SELECT ${columns.join(', ')}, canonical_version, ${chainColumns} FROM audit_logs
     WHERE tenant_id = ${sqlText(source.event.tenant_id)} AND id = ${sqlText(source.event.id)}`
 }
 

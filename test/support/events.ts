@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from 'uuid'
-import type { AuditEvent } from '../../src/event/types.js'
+import { noAddedFields, type AuditEvent } from '../../src/event/types.js'
 
 /** A fully-populated stored event for store-level tests (bypasses the validator on purpose). */
 export function storedEvent(overrides: Partial<AuditEvent> = {}): AuditEvent {
@@ -24,6 +24,7 @@ export function storedEvent(overrides: Partial<AuditEvent> = {}): AuditEvent {
     request_id: null,
     client_id: null,
     metadata: {},
+    ...noAddedFields(),
     ...overrides,
   }
 }

@@ -34,18 +34,27 @@ describe('D1 schema', () => {
 
     it('migrateD1 applies each version once and is a no-op afterwards', async () => {
       expect(await worker.sql('SELECT version, name FROM auditq_migrations ORDER BY version')).toEqual(D1_MIGRATIONS.map(({ version, name }) => ({ version, name })))
-      expect(await migrateD1(worker.db)).toEqual({ applied: [], current: 2 })
+      expect(await migrateD1(worker.db)).toEqual({ applied: [], current: 3 })
     })
 
-    it('the migration files apply cleanly over a migrated database (either path, any order)', async () => {
-      for (const m of D1_MIGRATIONS) {
-        const statements = migrationFileText(m)
-          .split(/;\n/)
-          .map((s) => s.replace(/^--.*\n/gm, '').trim())
-          .filter(Boolean)
-        await worker.db.batch(statements.map((s) => worker.db.prepare(s)))
+    const fileStatements = (m: (typeof D1_MIGRATIONS)[number]) =>
+      migrationFileText(m)
+        .split(/;\n/)
+        .map((s) => s.replace(/^--.*\n/gm, '').trim())
+        .filter(Boolean)
+
+    it('the files of versions 1 and 2 apply cleanly over a migrated database (either path, any order)', async () => {
+      for (const m of D1_MIGRATIONS.filter((m) => m.version <= 2)) {
+        await worker.db.batch(fileStatements(m).map((s) => worker.db.prepare(s)))
       }
-      expect(await worker.sql<{ n: number }>('SELECT count(*) AS n FROM auditq_migrations')).toEqual([{ n: 2 }])
+      expect(await worker.sql<{ n: number }>('SELECT count(*) AS n FROM auditq_migrations')).toEqual([{ n: 3 }])
+    })
+
+    it('the file of version 3 (ADD COLUMN has no IF NOT EXISTS) refuses a migrated database whole, changing nothing', async () => {
+      const version3 = D1_MIGRATIONS.find((m) => m.version === 3)!
+      const before = await worker.sql('SELECT name FROM pragma_table_info(\'audit_logs\') ORDER BY cid')
+      await expect(worker.db.batch(fileStatements(version3).map((s) => worker.db.prepare(s)))).rejects.toThrow(/duplicate column/)
+      expect(await worker.sql('SELECT name FROM pragma_table_info(\'audit_logs\') ORDER BY cid')).toEqual(before)
     })
 
     it('STRICT and CHECK constraints hold on D1 as in the embedded store', async () => {

@@ -9,6 +9,7 @@
  * used in either order, and two Workers migrating at once cannot fail each other.
  */
 import { EMBEDDED_MIGRATIONS } from '../../store/embedded/migrations.js'
+import { EVENT_FIELDS_V2_MIGRATION } from '../../store/embedded/event-fields-sql.js'
 import type { D1Database } from '../bindings.js'
 
 /**
@@ -56,9 +57,19 @@ export interface D1Migration {
   statements: readonly string[]
 }
 
+/**
+ * The event fields added with canonical form auditq.v2: the embedded store's migration 30 without
+ * `canonical_version` (D1 keeps no hash chain). The one version that is not idempotent: SQLite
+ * has no `ADD COLUMN IF NOT EXISTS`. Run over a database that already has the columns it fails
+ * with "duplicate column name" and changes nothing (the file is one transaction), so applying it
+ * by both paths is refused loudly, never half-done; apply a database's migrations by one path.
+ */
+const EVENT_FIELDS_V2_STATEMENTS = EVENT_FIELDS_V2_MIGRATION.filter((statement) => !statement.includes('canonical_version'))
+
 export const D1_MIGRATIONS: readonly D1Migration[] = [
   { version: 1, name: 'create_audit_logs', statements: (EMBEDDED_MIGRATIONS[1] ?? []).map(idempotent) },
   { version: 2, name: 'token_usage_view_and_rejects', statements: [TOKEN_USAGE_VIEW, AUDIT_REJECTS_TABLE].map(idempotent) },
+  { version: 3, name: 'event_fields_v2', statements: EVENT_FIELDS_V2_STATEMENTS.map(idempotent) },
 ]
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

@@ -1,4 +1,4 @@
-import type { AuditEvent } from '../../event/types.js'
+import { withAddedFields, type AuditEvent } from '../../event/types.js'
 
 /**
  * An event travels as the compact JSON of the validated AuditEvent in a single stream field
@@ -33,7 +33,8 @@ export function decodeEvent(payload: string): AuditEvent | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null
   const record = value as Record<string, unknown>
   for (const key of REQUIRED_STRINGS) if (typeof record[key] !== 'string') return null
-  return value as AuditEvent
+  // An entry queued by an older version lacks the fields added since: they were not sent.
+  return withAddedFields(value as AuditEvent)
 }
 
 /** The `event` value of a stream entry's flat [field, value, …] list, if present. */

@@ -15,7 +15,7 @@
  * costs one event, not an append call's whole batch.
  */
 import { crc32 } from 'node:zlib'
-import type { AuditEvent } from '../../event/types.js'
+import { withAddedFields, type AuditEvent } from '../../event/types.js'
 
 export const SEGMENT_HEADER = Buffer.from('AQSPILL1', 'latin1')
 export const SEGMENT_HEADER_BYTES = SEGMENT_HEADER.length
@@ -97,7 +97,8 @@ function parseEvent(payload: Buffer): AuditEvent | undefined {
   try {
     const value: unknown = JSON.parse(payload.toString('utf8'))
     if (typeof value === 'object' && value !== null && typeof (value as { id?: unknown }).id === 'string') {
-      return value as AuditEvent
+      // A record spilled by an older version lacks the fields added since: they were not sent.
+      return withAddedFields(value as AuditEvent)
     }
   } catch {
     // Not JSON: reported by the caller as a damaged record, with its bytes kept in corrupt/.

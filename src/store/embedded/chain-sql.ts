@@ -3,6 +3,7 @@
  * Same logical tables as PostgreSQL's chain-sql.ts, in SQLite's types.
  */
 import { EVENT_FIELDS } from '../../event/types.js'
+import { INSERT_COLUMNS, INSERT_VALUES } from './sql.js'
 
 const COLUMNS = EVENT_FIELDS.join(', ')
 
@@ -92,15 +93,15 @@ export const CHAIN_FORMAT_2_MIGRATION = [
     BEGIN SELECT RAISE(ABORT, 'auditq: audit_chain_formats is append-only; DELETE refused'); END`,
 ]
 
-export const INSERT_CHAINED_SQL = `INSERT INTO audit_logs (${COLUMNS}, seq, prev_hash, hash)
-  VALUES (${EVENT_FIELDS.map((f) => `@${f}`).join(', ')}, @seq, @prev_hash, @hash)
+export const INSERT_CHAINED_SQL = `INSERT INTO audit_logs (${INSERT_COLUMNS}, seq, prev_hash, hash)
+  VALUES (${INSERT_VALUES}, @seq, @prev_hash, @hash)
   ON CONFLICT (tenant_id, id) DO NOTHING`
 
 export const SELECT_HEAD_SQL = 'SELECT seq, hash FROM audit_chain_heads WHERE tenant_id = ?'
 export const UPSERT_HEAD_SQL = `INSERT INTO audit_chain_heads (tenant_id, seq, hash) VALUES (?, ?, ?)
   ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`
 
-export const SELECT_CHAIN_ROWS_SQL = `SELECT ${COLUMNS}, seq, prev_hash, hash FROM audit_logs
+export const SELECT_CHAIN_ROWS_SQL = `SELECT ${COLUMNS}, canonical_version, seq, prev_hash, hash FROM audit_logs
   WHERE tenant_id = ? AND (seq, id) > (?, ?) AND seq <= ? ORDER BY seq, id LIMIT ?`
 
 export const RETENTION_CANDIDATES_SQL = (keep: number) => `SELECT tenant_id, count(*) AS count, max(seq) AS max_seq

@@ -11,7 +11,7 @@ import { DELETE_CHUNK_SQL, RETENTION_CANDIDATES_SQL, SELECT_CHAIN_ROWS_SQL } fro
 import type { SqliteDatabase, SqliteDriver } from './sqlite-driver.js'
 import { fromRow, toEpochMs, type AuditRow } from './sql.js'
 
-type ChainDbRow = AuditRow & { seq: number; prev_hash: string; hash: string }
+type ChainDbRow = AuditRow & { seq: number; prev_hash: string; hash: string; canonical_version: number }
 interface CutDbRow {
   tenant_id: string
   seq: number
@@ -127,7 +127,7 @@ export class EmbeddedIntegrity implements IntegrityStore, RetentionStore {
         const toSeq = range.toSeq ?? Number.MAX_SAFE_INTEGER
         for (;;) {
           const rows = select.all(tenant, after[0], after[1], toSeq, chunkRows)
-          for (const row of rows) yield { seq: row.seq, prev_hash: row.prev_hash, hash: row.hash, event: fromRow(row) } satisfies ChainRow
+          for (const row of rows) yield { seq: row.seq, prev_hash: row.prev_hash, hash: row.hash, event: fromRow(row), canonical_version: row.canonical_version } satisfies ChainRow
           const last = rows.at(-1)
           if (!last || rows.length < chunkRows) return
           after = [last.seq, last.id]

@@ -3,6 +3,7 @@
  * drives. Same logical schema as PostgreSQL's `audit_logs`; the differences are SQLite's types:
  * timestamps are INTEGER epoch ms, `success` is INTEGER 0/1, `metadata` is JSON text.
  */
+import { EVENT_FIELDS_V2_MIGRATION } from './event-fields-sql.js'
 import type { SqliteDatabase } from './sqlite-driver.js'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
@@ -77,6 +78,8 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   // PostgreSQL's step 20 gives its planner statistics on the report's hour/day expressions.
   // SQLite's planner keeps no such statistics and already aggregates those groups in one pass.
   20: [],
+  // The fields added with canonical form auditq.v2 and each row's canonical version (event-fields-sql.ts).
+  30: EVENT_FIELDS_V2_MIGRATION,
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

@@ -6,26 +6,47 @@
  * so `new Date(ms).toISOString()` gives back the very string that was stored.
  */
 import { EVENT_FIELDS, type AuditEvent, type Category } from '../../event/types.js'
+import { CURRENT_CANONICAL_VERSION } from '../../integrity/canonical-version.js'
 import type { EventFilter } from '../../query/event-filter.js'
 import type { CursorPosition } from '../store.js'
 
 /** One stored row as either SQLite driver returns it: epoch-ms integers, 0/1 booleans, JSON text. */
-export type AuditRow = Omit<AuditEvent, 'occurred_at' | 'received_at' | 'category' | 'success' | 'metadata'> & {
+export type AuditRow = Omit<AuditEvent, 'occurred_at' | 'received_at' | 'category' | 'success' | 'metadata' | 'targets' | 'changes' | 'sealed'> & {
   occurred_at: number
   received_at: number
   category: string
   success: number
   metadata: string
+  /** JSON text, or null when absent. */
+  targets: string | null
+  changes: string | null
+  sealed: string | null
 }
 
 const COLUMNS = EVENT_FIELDS.join(', ')
+
+/**
+ * The columns and values an insert writes: every event field, then the canonical form its hash is
+ * taken over, as a constant (the column's default stays 1, so a process of an older version
+ * inserting after the migration marks its rows as the auditq.v1 it hashed them under).
+ */
+export const INSERT_COLUMNS = `${COLUMNS}, canonical_version`
+export const INSERT_VALUES = `${EVENT_FIELDS.map((f) => `@${f}`).join(', ')}, ${CURRENT_CANONICAL_VERSION}`
+
+function jsonOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value)
+}
+
+function parseOrNull<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T)
+}
 
 /**
  * `ON CONFLICT (tenant_id, id) DO NOTHING` (ids are unique per tenant), not `INSERT OR IGNORE`:
  * OR IGNORE also skips rows that break a CHECK or NOT NULL constraint, so a malformed event would
  * be counted as a duplicate and lost silently instead of failing the batch as a `data` error.
  */
-export const INSERT_SQL = `INSERT INTO audit_logs (${COLUMNS}) VALUES (${EVENT_FIELDS.map((f) => `@${f}`).join(', ')})
+export const INSERT_SQL = `INSERT INTO audit_logs (${INSERT_COLUMNS}) VALUES (${INSERT_VALUES})
   ON CONFLICT (tenant_id, id) DO NOTHING`
 
 /**
@@ -70,6 +91,14 @@ export function toRow(event: AuditEvent): AuditRow {
     request_id: event.request_id,
     client_id: event.client_id,
     metadata: JSON.stringify(event.metadata),
+    // `?? null`: an event encoded before these fields existed (an old queue entry) lacks them.
+    actor_name: event.actor_name ?? null,
+    targets: jsonOrNull(event.targets),
+    changes: jsonOrNull(event.changes),
+    producer_id: event.producer_id ?? null,
+    producer_seq: event.producer_seq ?? null,
+    subject_index: event.subject_index ?? null,
+    sealed: jsonOrNull(event.sealed),
   }
 }
 
@@ -95,6 +124,14 @@ export function fromRow(row: AuditRow): AuditEvent {
     request_id: row.request_id,
     client_id: row.client_id,
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    actor_name: row.actor_name,
+    targets: parseOrNull(row.targets),
+    changes: parseOrNull(row.changes),
+    producer_id: row.producer_id,
+    // A driver in BigInt mode would return one; the validator bounds the value to a safe integer.
+    producer_seq: row.producer_seq === null ? null : Number(row.producer_seq),
+    subject_index: row.subject_index,
+    sealed: parseOrNull(row.sealed),
   }
 }
 

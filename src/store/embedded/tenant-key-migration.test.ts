@@ -13,10 +13,11 @@ import { verifyChains } from '../../integrity/verify.js'
 import { migrateAllBut, preUpgradeEvents, withPreFixConflictTarget } from '../../../test/support/migrate-partial.js'
 import { storedEvent } from '../../../test/support/events.js'
 import type { Store } from '../store.js'
-import { INSERT_CHAINED_SQL, UPSERT_HEAD_SQL } from './chain-sql.js'
+import { UPSERT_HEAD_SQL } from './chain-sql.js'
 import { createEmbeddedStore, EMBEDDED_DB_FILE } from './embedded-store.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
-import { INSERT_SQL, toRow } from './sql.js'
+import { toRow } from './sql.js'
+import { EVENT_FIELDS_V1 } from '../../event/types.js'
 
 const dirs: string[] = []
 const stores: Store[] = []
@@ -25,18 +26,30 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
 })
 
+/** The inserts of a store at migration 3: the columns before auditq.v2 added any. */
+const V1_COLUMNS = EVENT_FIELDS_V1.join(', ')
+const V1_VALUES = EVENT_FIELDS_V1.map((field) => `@${field}`).join(', ')
+const V1_INSERT_SQL = `INSERT INTO audit_logs (${V1_COLUMNS}) VALUES (${V1_VALUES}) ON CONFLICT (tenant_id, id) DO NOTHING`
+const V1_INSERT_CHAINED_SQL = `INSERT INTO audit_logs (${V1_COLUMNS}, seq, prev_hash, hash) VALUES (${V1_VALUES}, @seq, @prev_hash, @hash)
+  ON CONFLICT (tenant_id, id) DO NOTHING`
+
+function v1Row(event: ReturnType<typeof storedEvent>): Record<string, unknown> {
+  const row = toRow(event) as unknown as Record<string, unknown>
+  return Object.fromEntries(EVENT_FIELDS_V1.map((field) => [field, row[field]]))
+}
+
 /** Chains and inserts as the store did before migration 4 (conflict on id alone). */
 function insertBeforeFix(file: string, chained: readonly ReturnType<typeof storedEvent>[], unchained: ReturnType<typeof storedEvent>): void {
   const db = openEmbeddedConnection(file)
   try {
     db.transaction(() => {
-      db.prepare(withPreFixConflictTarget(INSERT_SQL)).run(toRow(unchained))
-      const insert = db.prepare(withPreFixConflictTarget(INSERT_CHAINED_SQL))
+      db.prepare(withPreFixConflictTarget(V1_INSERT_SQL)).run(v1Row(unchained))
+      const insert = db.prepare(withPreFixConflictTarget(V1_INSERT_CHAINED_SQL))
       const heads = new Map<string, { seq: number; hash: string }>()
       for (const event of chained) {
         const head = heads.get(event.tenant_id) ?? { seq: 0, hash: GENESIS_HASH }
         const hash = chainHashV1(head.hash, event)
-        insert.run({ ...toRow(event), seq: head.seq + 1, prev_hash: head.hash, hash })
+        insert.run({ ...v1Row(event), seq: head.seq + 1, prev_hash: head.hash, hash })
         heads.set(event.tenant_id, { seq: head.seq + 1, hash })
       }
       for (const [tenant, head] of heads) db.prepare(UPSERT_HEAD_SQL).run(tenant, head.seq, head.hash)
@@ -65,7 +78,7 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'auditq-v4-'))
     dirs.push(dataDir)
     const file = path.join(dataDir, EMBEDDED_DB_FILE)
-    await migrateAllBut(embeddedMigrationTarget(file, () => openEmbeddedConnection(file, { timeoutMs: 5_000 })), EMBEDDED_MIGRATIONS, [4, 6, 7])
+    await migrateAllBut(embeddedMigrationTarget(file, () => openEmbeddedConnection(file, { timeoutMs: 5_000 })), EMBEDDED_MIGRATIONS, [4, 6, 7, 30])
     const events = preUpgradeEvents()
     // One row from before hash chaining (seq NULL): it must be copied too, and stay outside the chain.
     const unchained = storedEvent({ tenant_id: 'acme', action: 'before.chaining' })
@@ -74,7 +87,7 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
 
     const store = await createEmbeddedStore({ dataDir })
     stores.push(store)
-    expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids', '6_chain_format_2', '7_chain_links'])
+    expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids', '6_chain_format_2', '7_chain_links', '30_event_fields_v2'])
 
     for (const tenant of ['acme', 'globex', 'initech']) {
       const expected = [...events.filter((e) => e.tenant_id === tenant), ...(tenant === 'acme' ? [unchained] : [])]
@@ -90,8 +103,8 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
       expect(own, tenant).toMatchObject({ intact: true, events: events.filter((e) => e.tenant_id === tenant).length })
     }
 
-    // Same objects as before, plus the id index the open-mode lookup needs.
-    expect(schemaOf(file)).toEqual([...before, 'index audit_logs_id_idx'].sort())
+    // Same objects as before, plus the id index the open-mode lookup needs and migration 30's producer index.
+    expect(schemaOf(file)).toEqual([...before, 'index audit_logs_id_idx', 'index audit_logs_producer_idx'].sort())
     expect(before).toEqual(expect.arrayContaining(['trigger audit_logs_no_update', 'trigger audit_logs_no_delete']))
     const plain = openEmbeddedConnection(file, { timeoutMs: 5_000 })
     try {

@@ -15,10 +15,10 @@
  * Same STRICT rowid table as migration 1 (not WITHOUT ROWID), columns in the order migrations 1
  * and 2 left them; rowids are copied too, so the physical order is kept.
  */
-import { EVENT_FIELDS } from '../../event/types.js'
+import { EVENT_FIELDS_V1 } from '../../event/types.js'
 import { AUDIT_LOGS_GUARD_TRIGGERS, CHAIN_INDEX } from './chain-sql.js'
 
-const COPIED_COLUMNS = ['rowid', ...EVENT_FIELDS, 'seq', 'prev_hash', 'hash'].join(', ')
+const COPIED_COLUMNS = ['rowid', ...EVENT_FIELDS_V1, 'seq', 'prev_hash', 'hash'].join(', ')
 
 export function tenantScopedIdsMigration(auditLogsIndexes: readonly string[]): string[] {
   return [

@@ -31,7 +31,8 @@ async function writeLayout1(pool: pg.Pool, events: AuditEvent[]): Promise<void> 
   const heads = new Map<string, { seq: number; hash: string }>()
   const chain = events.map((event) => {
     const head = heads.get(event.tenant_id) ?? { seq: 0, hash: GENESIS_HASH }
-    const next = { seq: head.seq + 1, hash: chainHash(head.hash, event) }
+    // Hashed as the store at migration 6 did: auditq.v1, which the column's default records.
+    const next = { seq: head.seq + 1, hash: chainHash(head.hash, event, 1) }
     heads.set(event.tenant_id, next)
     return { seq: next.seq, prev_hash: head.hash, hash: next.hash }
   })

@@ -15,7 +15,7 @@
  */
 import { EVENT_FIELDS } from '../../event/types.js'
 import { LOCK_HEADS_PLPGSQL } from './chain-sql.js'
-import { COLUMNS, COLUMN_TYPES } from './sql.js'
+import { INSERT_COLUMNS, UNNEST_SOURCE } from './sql.js'
 
 /**
  * Locks the batch's heads (LOCK_HEADS_PLPGSQL: one sorted pass, so batches cannot deadlock on
@@ -108,8 +108,8 @@ const ID_PARAM = `$${EVENT_FIELDS.indexOf('id') + 1}::uuid[]`
  * seqs and hashes, packed links (or NULL).
  */
 export const INSERT_LINKED_SQL = `WITH inserted AS (
-    INSERT INTO audit_logs (${COLUMNS})
-    SELECT * FROM unnest(${EVENT_FIELDS.map((field, i) => `$${i + 1}::${COLUMN_TYPES[field]}[]`).join(', ')})
+    INSERT INTO audit_logs (${INSERT_COLUMNS})
+    ${UNNEST_SOURCE}
     RETURNING 1
   )
   SELECT c.o_end_seqs AS end_seqs, c.o_end_hashes AS end_hashes, c.o_taken AS taken
@@ -134,12 +134,12 @@ export const LINK_ROWS_SQL = `SELECT start_seq, cardinality(ids) AS n FROM audit
  * joined to its own events; the sort covers only this window (the planner would otherwise
  * estimate ten events per link row and sort a whole tenant at once).
  */
-export const SELECT_LINKED_WINDOW_SQL = `SELECT ${EVENT_FIELDS.map((field) => `x.${field}`).join(', ')}, l.start_seq + x.o - 1 AS seq,
+export const SELECT_LINKED_WINDOW_SQL = `SELECT ${EVENT_FIELDS.map((field) => `x.${field}`).join(', ')}, x.canonical_version, l.start_seq + x.o - 1 AS seq,
     CASE WHEN x.o = 1 THEN l.prev_hash ELSE encode(substring(l.links FROM x.o::int * 32 - 63 FOR 32), 'hex') END AS prev_hash,
     encode(substring(l.links FROM x.o::int * 32 - 31 FOR 32), 'hex') AS hash
   FROM audit_chain_links l
   CROSS JOIN LATERAL (
-    SELECT u.o, ${EVENT_FIELDS.map((field) => `a.${field}`).join(', ')}
+    SELECT u.o, ${EVENT_FIELDS.map((field) => `a.${field}`).join(', ')}, a.canonical_version
     FROM unnest(l.ids) WITH ORDINALITY AS u(id, o) JOIN audit_logs a ON a.tenant_id = l.tenant_id AND a.id = u.id
   ) x
   WHERE l.tenant_id = $1 AND l.start_seq BETWEEN $2::bigint AND $3::bigint AND l.start_seq + x.o - 1 BETWEEN $4::bigint AND $5::bigint

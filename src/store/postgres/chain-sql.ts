@@ -258,7 +258,7 @@ export const EXISTING_IDS_SQL = `SELECT a.tenant_id, a.id::text AS id FROM audit
   JOIN unnest($1::text[], $2::uuid[]) AS k(tenant_id, id) ON a.tenant_id = k.tenant_id AND a.id = k.id`
 
 export const SELECT_CHAIN_ROWS_SQL = (range: { fromSeq?: number; toSeq?: number }) =>
-  `SELECT ${COLUMNS}, seq, prev_hash, hash FROM audit_logs WHERE tenant_id = $1 AND seq IS NOT NULL` +
+  `SELECT ${COLUMNS}, canonical_version, seq, prev_hash, hash FROM audit_logs WHERE tenant_id = $1 AND seq IS NOT NULL` +
   (range.fromSeq !== undefined ? ' AND seq >= $2' : '') +
   (range.toSeq !== undefined ? ` AND seq <= $${range.fromSeq !== undefined ? 3 : 2}` : '') +
   ' ORDER BY seq, id'

@@ -26,7 +26,7 @@ import { fromRow, type AuditRow } from './sql.js'
 /** First key of the retention advisory lock ('audr'); the second is hashtext(schema). */
 const RETENTION_LOCK_KEY = 0x61756472
 
-type ChainDbRow = AuditRow & { seq: string; prev_hash: string; hash: string }
+type ChainDbRow = AuditRow & { seq: string; prev_hash: string; hash: string; canonical_version: number }
 
 interface CutDbRow {
   tenant_id: string
@@ -189,7 +189,7 @@ export class PostgresIntegrity implements IntegrityStore, RetentionStore {
         if (range.toSeq !== undefined) values.push(range.toSeq)
         // Layout 1 rows first (their seqs precede every link row's), then the linked positions.
         for await (const row of fetchRows<ChainDbRow>(client, SELECT_CHAIN_ROWS_SQL(range), values, chunkRows)) {
-          yield { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash, event: fromRow(row) } satisfies ChainRow
+          yield { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash, event: fromRow(row), canonical_version: row.canonical_version } satisfies ChainRow
         }
         const fromSeq = range.fromSeq ?? 1
         const toSeq = range.toSeq ?? Number.MAX_SAFE_INTEGER
@@ -202,7 +202,7 @@ export class PostgresIntegrity implements IntegrityStore, RetentionStore {
           while (last + 1 < linkRows.length && positions + linkRows[last + 1]!.n <= chunkRows) positions += linkRows[++last]!.n
           const window = [tenant, linkRows[first]!.start_seq, linkRows[last]!.start_seq, fromSeq, toSeq]
           for (const row of (await client.query<ChainDbRow>(SELECT_LINKED_WINDOW_SQL, window)).rows) {
-            yield { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash, event: fromRow(row) } satisfies ChainRow
+            yield { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash, event: fromRow(row), canonical_version: row.canonical_version } satisfies ChainRow
           }
           first = last + 1
         }

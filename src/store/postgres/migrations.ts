@@ -1,6 +1,7 @@
 /**
  * PostgreSQL's dialect of `MIGRATION_PLAN`, and the `MigrationTarget` the shared runner drives.
  */
+import { EVENT_FIELDS_V2_MIGRATION } from './event-fields-sql.js'
 import type pg from 'pg'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
@@ -109,6 +110,8 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
     `CREATE STATISTICS audit_logs_hour_stats ON (${BUCKET_EXPRESSIONS.hour}) FROM audit_logs`,
     `CREATE STATISTICS audit_logs_day_stats ON (${BUCKET_EXPRESSIONS.day}) FROM audit_logs`,
   ],
+  // The fields added with canonical form auditq.v2 and each row's canonical version (event-fields-sql.ts).
+  30: EVENT_FIELDS_V2_MIGRATION,
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

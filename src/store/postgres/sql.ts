@@ -6,11 +6,14 @@
  * names, `success` as a keyword) and never comes from a caller.
  */
 import { EVENT_FIELDS, type AuditEvent, type Category } from '../../event/types.js'
+import { CURRENT_CANONICAL_VERSION } from '../../integrity/canonical-version.js'
 import type { EventFilter } from '../../query/event-filter.js'
 import type { CursorPosition } from '../store.js'
 
 /** One row as node-postgres returns it with its default type parsers. */
-export type AuditRow = Omit<AuditEvent, 'occurred_at' | 'received_at' | 'category'> & {
+export type AuditRow = Omit<AuditEvent, 'occurred_at' | 'received_at' | 'category' | 'producer_seq'> & {
+  /** bigint arrives as text (node-postgres keeps integers past 2^53 exact); the validator bounds it to a safe integer. */
+  producer_seq: string | null
   /** timestamptz → Date; the session runs with TimeZone=UTC, and Date keeps the stored ms exactly. */
   occurred_at: Date
   received_at: Date
@@ -40,9 +43,29 @@ export const COLUMN_TYPES = {
   request_id: 'text',
   client_id: 'text',
   metadata: 'jsonb',
+  actor_name: 'text',
+  targets: 'jsonb',
+  changes: 'jsonb',
+  producer_id: 'text',
+  producer_seq: 'bigint',
+  subject_index: 'text',
+  sealed: 'jsonb',
 } as const satisfies Record<(typeof EVENT_FIELDS)[number], string>
 
 export const COLUMNS = EVENT_FIELDS.join(', ')
+
+/** The columns an insert writes: every event field, then the canonical form its hash is taken over. */
+export const INSERT_COLUMNS = `${COLUMNS}, canonical_version`
+
+/**
+ * The SELECT list feeding an insert from one array parameter per event field: each row gets the
+ * current canonical version as a constant. Written explicitly (the column's default stays 1) so a
+ * process of an older version still inserting after the migration marks its rows as auditq.v1,
+ * which is what it hashed them under.
+ */
+export const UNNEST_SOURCE = `SELECT *, ${CURRENT_CANONICAL_VERSION}::smallint FROM unnest(${EVENT_FIELDS.map((field, i) => `$${i + 1}::${COLUMN_TYPES[field]}[]`).join(', ')})`
+
+const JSONB_FIELDS = new Set<string>(EVENT_FIELDS.filter((field) => COLUMN_TYPES[field] === 'jsonb'))
 
 /**
  * The batch insert the store uses (chosen by bench/pg-insert-methods.ts, see docs/decisions.md):
@@ -55,8 +78,8 @@ export const COLUMNS = EVENT_FIELDS.join(', ')
  * conflict target is named so that only a repeated id is treated as idempotent: a conflict on any unique index added later must fail loudly rather
  * than be counted as a duplicate. CHECK and NOT NULL violations fail the statement either way.
  */
-export const INSERT_UNNEST_SQL = `INSERT INTO audit_logs (${COLUMNS})
-  SELECT * FROM unnest(${EVENT_FIELDS.map((field, i) => `$${i + 1}::${COLUMN_TYPES[field]}[]`).join(', ')})
+export const INSERT_UNNEST_SQL = `INSERT INTO audit_logs (${INSERT_COLUMNS})
+  ${UNNEST_SOURCE}
   ON CONFLICT (tenant_id, id) DO NOTHING`
 
 /**
@@ -73,8 +96,10 @@ export function unnestParams(events: readonly AuditEvent[]): unknown[][] {
   events.forEach((event, row) => {
     EVENT_FIELDS.forEach((field, column) => {
       // node-postgres would turn a nested JS array inside metadata into a PostgreSQL array
-      // literal; serializing first keeps jsonb exactly the JSON the caller sent.
-      columns[column]![row] = field === 'metadata' ? JSON.stringify(event.metadata) : event[field]
+      // literal; serializing first keeps jsonb exactly the JSON the caller sent. A null (or, from
+      // an event encoded before the field existed, a missing) value is SQL NULL, not JSON null.
+      const value = event[field] ?? null
+      columns[column]![row] = JSONB_FIELDS.has(field) && value !== null ? JSON.stringify(value) : value
     })
   })
   return columns
@@ -102,6 +127,13 @@ export function fromRow(row: AuditRow): AuditEvent {
     request_id: row.request_id,
     client_id: row.client_id,
     metadata: row.metadata,
+    actor_name: row.actor_name,
+    targets: row.targets,
+    changes: row.changes,
+    producer_id: row.producer_id,
+    producer_seq: row.producer_seq === null ? null : Number(row.producer_seq),
+    subject_index: row.subject_index,
+    sealed: row.sealed,
   }
 }
 

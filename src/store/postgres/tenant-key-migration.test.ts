@@ -42,7 +42,7 @@ describe.skipIf(!hasPostgres)('postgres migration 4 (ids unique per tenant)', ()
       await pool.query(withPreFixConflictTarget(INSERT_UNNEST_SQL), unnestParams([unchained]))
       await pool.query(withPreFixConflictTarget(PG_FORMAT_1_INSERT_CHAINED_SQL), [
         ...unnestParams(events),
-        events.map(canonicalEvent),
+        events.map((event) => canonicalEvent(event, 1)),
         GENESIS_HASH,
       ])
       const before = await indexesAndTriggers(pool)
