@@ -23,7 +23,7 @@ const DOCS_IMAGE = join(import.meta.dirname, '..', '..', 'docs', 'img', 'viewer.
 
 /** Markup and script in every shape a field might carry; each must show as these very characters. */
 const XSS = `<img src=x onerror="window.__xss=1">"><script>window.__xss=1</script>`
-const TEMPLATES = { 'doc.shared': `{actor_id} shared {resource_id} <b onmouseover="window.__xss=1">now</b>`, 'doc.missing': '{actor_name} did {targets.user.name}' }
+const TEMPLATES = { 'user.invited': '{actor_name} invited {targets.user.name} to {targets.team.name}', 'doc.shared': `{actor_id} shared {resource_id} <b onmouseover="window.__xss=1">now</b>`, 'doc.missing': '{actor_name} did {targets.user.name}' }
 
 const rows = (page: Page) => page.locator('auditq-viewer tbody tr')
 const viewerState = (page: Page, state: string) => page.waitForFunction((s) => document.querySelector('auditq-viewer')?.getAttribute('data-state') === s, state)
@@ -36,7 +36,22 @@ describe.skipIf(!hasChromium)('the embeddable viewer in Chromium', { timeout: 60
     ;[example, browser] = await Promise.all([runExample({ AUDITQ_VIEWER_SECRET: SECRET, AUDITQ_DISPLAY_TEMPLATES: JSON.stringify(TEMPLATES) }), launchChromium()])
     // The example records events for acme (Alice's customer) and globex (Gary's); these join acme's log.
     await postEvents(example.auditqUrl, [
-      { tenant_id: 'acme', action: 'doc.shared', actor_id: XSS, actor_type: XSS, resource_type: XSS, resource_id: XSS, description: XSS, error_message: XSS, success: false, user_agent: XSS, session_id: 'sess-1', metadata: { [XSS]: XSS, note: XSS } },
+      {
+        tenant_id: 'acme',
+        action: 'doc.shared',
+        actor_name: XSS,
+        targets: [{ type: 'user', id: XSS, name: XSS }],
+        changes: { [XSS]: { before: XSS, after: { nested: XSS } } },
+        actor_id: XSS,
+        actor_type: XSS,         resource_type: XSS,
+        resource_id: XSS,
+        description: XSS,
+        error_message: XSS,
+        success: false,
+        user_agent: XSS,
+        session_id: 'sess-1',
+        metadata: { [XSS]: XSS, note: XSS },
+      },
       { tenant_id: 'acme', action: 'doc.missing', actor_id: 'carol', resource_type: 'document', resource_id: 'doc-x' },
     ])
   }, 120_000)
@@ -61,7 +76,7 @@ describe.skipIf(!hasChromium)('the embeddable viewer in Chromium', { timeout: 60
       const script = await w.page.getAttribute('script[type=module]', 'src')
       expect(new URL(script!).origin).toBe(example.auditqUrl)
       expect(new URL(w.page.url()).origin).not.toBe(example.auditqUrl)
-      await w.page.waitForFunction(() => Number(document.querySelector('auditq-viewer')?.getAttribute('data-rows')) >= 42)
+      await w.page.waitForFunction(() => Number(document.querySelector('auditq-viewer')?.getAttribute('data-rows')) >= 43)
       const text = (await rows(w.page).allTextContents()).join('\n')
       expect(text).toContain('document.viewed')
       expect(text).not.toMatch(/gary|invoice/)
@@ -69,7 +84,9 @@ describe.skipIf(!hasChromium)('the embeddable viewer in Chromium', { timeout: 60
       // The picture in docs/viewer.md: Alice's own events, the newest one's details open.
       await w.page.fill('auditq-viewer input[name=actor_id]', 'alice')
       await w.page.press('auditq-viewer input[name=actor_id]', 'Enter')
-      await w.page.waitForFunction(() => Number(document.querySelector('auditq-viewer')?.getAttribute('data-rows')) === 20)
+      await w.page.waitForFunction(() => Number(document.querySelector('auditq-viewer')?.getAttribute('data-rows')) === 21)
+      // The newest is the invitation, shown through its display template.
+      expect(await w.page.locator('auditq-viewer td.summary button >> nth=0').textContent()).toBe('Alice Adams invited Carol to Finance')
       await w.page.locator('auditq-viewer td.summary button >> nth=0').click()
       await w.page.waitForSelector('auditq-viewer [part=drawer]:not([hidden])')
       await w.page.screenshot({ path: artifactPath('viewer-example') })
@@ -181,10 +198,16 @@ describe.skipIf(!hasChromium)('the embeddable viewer in Chromium', { timeout: 60
       await row.locator('td.summary button').click()
       await w.page.waitForSelector('auditq-viewer [part=drawer]:not([hidden])')
       const drawer = w.page.locator('auditq-viewer [part=drawer]')
-      for (const field of ['actor_id', 'actor_type', 'resource_type', 'resource_id', 'description', 'error_message', 'user_agent']) {
+      for (const field of ['actor_name', 'actor_id', 'actor_type', 'resource_type', 'resource_id', 'description', 'error_message', 'user_agent']) {
         expect(await drawer.locator(`dd[data-field=${field}]`).textContent(), field).toBe(XSS)
       }
       expect(await drawer.locator('[part=drawer-metadata]').textContent()).toContain(JSON.stringify(XSS).slice(1, -1))
+      expect(await drawer.locator('[part=drawer-targets] li').textContent()).toBe(`user: ${XSS} (${XSS})`)
+      // Changes as a before/after table, each value as text.
+      const change = drawer.locator('[part=drawer-changes] tbody tr')
+      expect(await change.locator('th').textContent()).toBe(XSS)
+      expect(await change.locator('td.before').textContent()).toBe(XSS)
+      expect(JSON.parse((await change.locator('td.after').textContent())!)).toEqual({ nested: XSS })
       // The service checked the event's place in the hash chain.
       await w.page.waitForSelector('auditq-viewer [part=drawer-integrity][data-integrity=intact]')
       const injected = await w.page.evaluate(() => {
