@@ -52,7 +52,7 @@ function fill(db: Database.Database, tenant: string, count: number): void {
     SELECT ${UUID_SQL}, ?, t, t, 'document.' || (abs(random()) % 12), 'info', 'user-' || (abs(random()) % 1000), 'user',
       'type.' || (abs(random()) % 20), 'res-' || (abs(random()) % 500000),
       f, CASE WHEN f = 0 THEN 'permission denied' END, 'bench/1', '{"title":"Quarterly plan","pages":12}'
-    FROM (SELECT ? + abs(random()) % ? AS t, CASE WHEN abs(random()) % 100 < 3 THEN 0 ELSE 1 END AS f FROM s)`)
+    FROM (SELECT ? + abs(random()) % ? AS t, CASE WHEN abs(random()) % 100 < 3 THEN 0 ELSE 1 END AS f FROM s ORDER BY t)`)
   for (let done = 0; done < count; done += 100_000) {
     const n = Math.min(100_000, count - done)
     db.transaction(() => insert.run(n, tenant, FROM, SPAN_MS))()
@@ -65,8 +65,13 @@ async function main(): Promise<void> {
   await store.migrate()
   const db = new Database(join(dataDir, EMBEDDED_DB_FILE))
   const started = Date.now()
+  // Indexes built once after the fill instead of maintained row by row: the same indexes, loaded
+  // in a fraction of the time.
+  const indexes = db.prepare<[], { sql: string; name: string }>("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_logs' AND sql IS NOT NULL").all()
+  for (const index of indexes) db.exec(`DROP INDEX "${index.name}"`)
   fill(db, 'big', rows)
   fill(db, 'small', 1_000)
+  for (const index of indexes) db.exec(index.sql)
   db.exec('ANALYZE')
   db.close()
   log(`loaded ${rows.toLocaleString('en-US')} + 1,000 events in ${((Date.now() - started) / 1000).toFixed(1)} s`)
