@@ -93,6 +93,23 @@ async function main(): Promise<void> {
         ['next page', (page) => nextPage(page, `${base}/viewer#token=${token}`)],
         ['first page, actor filter + restricted token', (page) => filteredPage(page, `${base}/viewer#token=${restricted.token}`)],
       ]
+      // The server's share: the same first and next page fetched from Node, no browser.
+      const api = async (cursor?: string) => {
+        const started = performance.now()
+        const response = await fetch(`${base}/v1/viewer/events?limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { headers: { authorization: `Bearer ${token}` } })
+        const body = (await response.json()) as { next_cursor: string }
+        return { ms: performance.now() - started, next: body.next_cursor }
+      }
+      const apiFirst: number[] = []
+      const apiNext: number[] = []
+      for (let i = 0; i <= runs * 3; i++) {
+        const first = await api()
+        const next = await api(first.next)
+        if (i > 0) apiFirst.push(first.ms), apiNext.push(next.ms)
+      }
+      const label = tenant === 'big' ? rows.toLocaleString('en-US') : '1,000'
+      table.push([label, 'API only: first page (Node fetch)', ms(median(apiFirst)), ms(Math.min(...apiFirst)), ms(Math.max(...apiFirst))])
+      table.push([label, 'API only: next page (Node fetch)', ms(median(apiNext)), ms(Math.min(...apiNext)), ms(Math.max(...apiNext))])
       for (const [name, measure] of cases) {
         const times = await samples(browser, measure)
         table.push([tenant === 'big' ? rows.toLocaleString('en-US') : '1,000', name, ms(median(times)), ms(Math.min(...times)), ms(Math.max(...times))])
@@ -177,7 +194,7 @@ async function samples(browser: Browser, measure: (page: Page) => Promise<number
 }
 
 function ms(value: number): string {
-  return `${value.toFixed(0)} ms`
+  return value < 10 ? `${value.toFixed(1)} ms` : `${value.toFixed(0)} ms`
 }
 
 function log(line: string): void {
