@@ -2,7 +2,7 @@ import type { IntegrityStore } from './integrity-store.js'
 import { verifyChains } from './verify.js'
 
 export interface EventIntegrity {
-  /** `intact`: its hash matches its content and the next event links to it; `unchained`: stored without a chain position. */
+  /** `intact`: its hash matches its content and the next event, if any, links to it; `unchained`: stored without a chain position. */
   status: 'intact' | 'broken' | 'unchained' | 'unknown'
   seq?: number
   detail?: string

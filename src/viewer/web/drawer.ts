@@ -78,7 +78,7 @@ export function showIntegrity(line: Element, result: { status: string; detail?: 
 function integrityText(result: { status: string; detail?: string } | null): string {
   switch (result?.status) {
     case 'intact':
-      return `Intact: this event's hash matches its content and the next event links to it${result.detail ? ` (${result.detail})` : ''}.`
+      return `Intact: this event's hash matches its content, and its place in the hash chain holds${result.detail ? ` (${result.detail})` : ''}.`
     case 'broken':
       return `Broken: ${result.detail ?? 'this event does not match its hash chain'}.`
     case 'unchained':
