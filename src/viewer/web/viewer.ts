@@ -11,6 +11,8 @@ import { viewerStyles } from './styles.js'
  * bounds; the filters here can only narrow them.
  */
 const PAGE_SIZE = 50
+/** The viewer routes' own bound on `limit`. */
+const MAX_PAGE_SIZE = 200
 const SEARCH_DEBOUNCE_MS = 300
 
 const MESSAGES: Record<string, string> = {
@@ -216,7 +218,7 @@ export class AuditqViewer extends HTMLElement {
     const generation = this.generation
     const api = this.api
     api
-      .events(this.filter(), this.cursor, Number(this.getAttribute('page-size')) || PAGE_SIZE)
+      .events(this.filter(), this.cursor, Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(Number(this.getAttribute('page-size')) || PAGE_SIZE))))
       .then((page) => {
         if (generation !== this.generation) return
         this.loading = false
