@@ -304,6 +304,30 @@ const configSchema = z.strictObject({
       maxPerTenant: z.coerce.number().int().min(1).max(64).default(1),
     })
     .prefault({}),
+  /** The embeddable viewer (`<auditq-viewer>`, docs/viewer.md). */
+  viewer: z
+    .strictObject({
+      /**
+       * HS256 secret that signs viewer tokens; unset = the viewer's routes answer 404. Rotating
+       * it invalidates every token minted before. 32+ characters: HS256 wants 256 bits of key.
+       */
+      signingSecret: z.string().min(32, 'must be at least 32 characters (openssl rand -base64 48)').optional(),
+      /**
+       * Origins of the application's pages that may embed the viewer: CORS on /viewer.js and the
+       * viewer's routes, and `frame-ancestors` of the standalone page. Empty (default): same
+       * origin only; never `*`.
+       */
+      allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin: scheme://host[:port], no path')).default([]),
+      /**
+       * Display templates per action, `{"user.invited": "{actor_name} invited {targets.user.name}"}`:
+       * the viewer, the dashboard and the HTML report render them as text, with a fallback when a
+       * field is missing. In AUDITQ_DISPLAY_TEMPLATES as JSON.
+       */
+      templates: z
+        .preprocess((value) => (typeof value === 'string' ? parseJsonSetting(value) : value), z.record(z.string().min(1).max(200), z.string().min(1).max(500)))
+        .default({}),
+    })
+    .prefault({}),
   /**
    * Crypto-shredding (docs/erasure.md): off unless `subjectField` is set. Then the subject field and
    * `fields` are stored sealed under a per-subject data key, and `auditq erase` destroys the key.
@@ -449,6 +473,15 @@ function isProxyAddress(text: string): boolean {
   if (family === 0 || rest.length > 0) return false
   if (prefix === undefined) return true
   return /^\d{1,3}$/.test(prefix) ? Number(prefix) <= (family === 4 ? 32 : 128) : family === 4 && isIP(prefix) === 4
+}
+
+/** A JSON-valued variable; unparsable text is passed on, so the schema names the setting in its error. */
+function parseJsonSetting(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,4 +1,5 @@
-export const SCOPES = ['ingest', 'read', 'admin'] as const
+/** `viewer` may only mint viewer tokens (POST /v1/viewer-tokens) for its tenant: what an application's backend needs to embed the viewer. */
+export const SCOPES = ['ingest', 'read', 'admin', 'viewer'] as const
 export type Scope = (typeof SCOPES)[number]
 
 /**

@@ -14,7 +14,7 @@ export function registerKeys(program: Command): void {
     .command('create')
     .description('create a key bound to one tenant; prints the key on stdout')
     .requiredOption('--tenant <tenant>', 'the tenant every request with this key is bound to')
-    .requiredOption('--scopes <scopes>', 'comma-separated: ingest, read, admin')
+    .requiredOption('--scopes <scopes>', 'comma-separated: ingest, read, admin, viewer (mints viewer tokens only)')
     .option('--name <name>', 'a label to recognise the key by (e.g. the service using it)')
     .action(async (options: { tenant: string; scopes: string; name?: string }, command: Command) => {
       const scopes = parseScopes(options.scopes)

@@ -88,6 +88,9 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'AUDITQ_FEED_MAX_WAIT_SECONDS', path: 'feed.maxWaitSeconds', description: 'longest long-poll `GET /v1/feed?wait=` may ask for' },
   { env: 'AUDITQ_FEED_POLL_MS', path: 'feed.pollMs', description: 'how often a waiting feed reader (long-poll, SSE, `tail --follow`) reads again when no commit signal woke it: the delivery delay for events another process wrote; see [feed.md](feed.md)' },
   { env: 'AUDITQ_OCSF_CLASS_MAP', path: 'feed.ocsfClassMap', whenUnset: 'the built-in table in [feed.md](feed.md)', description: 'comma-separated `action-prefix=class` rules (`api_activity`, `authentication`, `account_change`) that replace the built-in OCSF class table; the longest matching prefix wins' },
+  { env: 'AUDITQ_VIEWER_SECRET', path: 'viewer.signingSecret', whenUnset: '— (viewer off)', description: 'secret (32+ characters) that signs viewer tokens; rotating it invalidates every token; see [viewer.md](viewer.md)' },
+  { env: 'AUDITQ_VIEWER_ORIGINS', path: 'viewer.allowedOrigins', list: true, description: 'comma-separated origins (`https://app.example.com`) whose pages may embed the viewer (CORS, `frame-ancestors`); empty = same origin only' },
+  { env: 'AUDITQ_DISPLAY_TEMPLATES', path: 'viewer.templates', description: 'JSON object of display templates per action, e.g. `{"user.invited":"{actor_name} invited {targets.user.name}"}`' },
 ]
 
 /**

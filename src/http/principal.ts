@@ -2,8 +2,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Principal, Scope } from '../auth/principal.js'
 import { AuditqError, isAuditqError } from '../errors.js'
 
-/** What a route demands of its caller; `public` routes (health status, the dashboard shell) demand nothing. */
-export type RouteAccess = Scope | 'public'
+/**
+ * What a route demands of its caller; `public` routes (health status, the dashboard shell) demand
+ * nothing. `viewer-token` routes (the embeddable viewer's reads) never consult the API-key
+ * resolver: they accept only a viewer token, which the route itself verifies.
+ */
+export type RouteAccess = Scope | 'public' | 'viewer-token'
 
 /** Decides who a request comes from; throws `AUDITQ_UNAUTHORIZED` when it cannot tell. */
 export type PrincipalResolver = (request: FastifyRequest) => Promise<Principal> | Principal
@@ -34,7 +38,8 @@ export function installAccessControl(app: FastifyInstance, resolve: PrincipalRes
   app.addHook('onRequest', async (request) => {
     const access = request.routeOptions.config.access
     // Unmatched URLs (404) have no declared access; they reveal nothing, so they resolve nobody.
-    if (access === undefined) {
+    // Viewer routes check their own token: an API key presented there grants nothing.
+    if (access === undefined || access === 'viewer-token') {
       request.principal = ANONYMOUS
       return
     }

@@ -27,6 +27,7 @@ import { reportRoutes } from './reports.js'
 import { feedRoutes } from './feed.js'
 import { packageVersion } from '../version.js'
 import { installApiContract } from './contract/install.js'
+import { viewerRoutes } from './viewer.js'
 
 export interface ServerDependencies {
   config: Config
@@ -137,6 +138,7 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
   await app.register(proofRoutes, { store })
   await app.register(reportRoutes, { store, limits: config.reports })
   await app.register(feedRoutes, { store, limits: config.feed, productVersion: packageVersion() })
+  await app.register(viewerRoutes, { store, viewer: config.viewer, defaultLimit: 50, maxLimit: 200, exports: config.reads })
   let monitoring = dependencies.monitoring
   if (!monitoring) {
     const own = await startMonitoring({ config, audit, store, logger, ...(queueStatus ? { queueStatus } : {}), ...(metrics ? { metrics } : {}) })
@@ -162,6 +164,9 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
       'GET /v1/reports?period=daily|weekly|monthly&date=YYYY-MM-DD&format=json|csv|html',
       'GET /v1/feed?after=&limit=&wait=&format=json|ocsf',
       'GET /v1/feed/stream?after=&format=json|ocsf (Server-Sent Events)',
+      'POST /v1/viewer-tokens',
+      'GET /v1/display-templates',
+      'GET /viewer.js, GET /viewer: the embeddable viewer (viewer token)',
       'GET /api/v1/monitoring/health',
       'GET /api/v1/monitoring/audit-metrics',
       'GET /api/v1/monitoring/history',

@@ -30,6 +30,8 @@ export interface IntegritySnapshot {
   latestCheckpoints(tenant_id?: string): Promise<Checkpoint[]>
   /** Per tenant chained before migration 6: the first seq hashed with chain format 2. */
   formatSwitches(tenant_id?: string): Promise<Map<string, number>>
+  /** One event's chain position, null when it has none or does not exist (the viewer's per-event check). */
+  seqOf?(tenant_id: string, id: string): Promise<number | null>
   /** A tenant's chained rows in (seq, id) order, streamed in constant memory. */
   rows(tenant_id: string, range?: { fromSeq?: number; toSeq?: number }): AsyncIterable<ChainRow>
 }

@@ -11,6 +11,11 @@ export interface EventFilter {
   action?: string
   category?: Category
   resource_type?: string
+  /**
+   * Any of these resource types. Set only by code, never parsed from a query string: the viewer
+   * ANDs a token's resource-type restriction in through it (src/viewer/restrict.ts).
+   */
+  resource_types?: readonly string[]
   resource_id?: string
   success?: boolean
   from?: string

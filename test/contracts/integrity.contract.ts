@@ -18,6 +18,7 @@ import { describeGapTamperContract } from './gap-tamper.contract.js'
 import { createCheckpoints } from '../../src/integrity/make-checkpoints.js'
 import type { ChainRow } from '../../src/integrity/types.js'
 import { verifyChains } from '../../src/integrity/verify.js'
+import { checkEventIntegrity } from '../../src/integrity/event-integrity.js'
 
 export interface IntegrityHarness {
   store: Store
@@ -202,6 +203,18 @@ export function describeIntegrityContract(name: string, createHarness: () => Pro
         await harness.store.insertBatch([event('other')])
         return { ...harness, rows: await chainRows(harness.store, 'acme') }
       }
+      it('one event (the viewer’s check): intact, broken once edited (its neighbours stay intact), unchained without a position', async () => {
+        const { store, tamper, chain, rows } = await tenRows()
+        const check = (seq: number) => checkEventIntegrity(store.kind, store.integrity!, 'acme', rows[seq - 1]!.event.id)
+        expect(await check(4)).toMatchObject({ status: 'intact', seq: 4 })
+        expect(await check(10)).toMatchObject({ status: 'intact', seq: 10 })
+        await tamper([`UPDATE audit_logs SET description = 'rewritten' WHERE ${chain.eventAt('acme', 4)}`])
+        expect(await check(4)).toMatchObject({ status: 'broken', seq: 4 })
+        expect(await check(7)).toMatchObject({ status: 'intact', seq: 7 })
+        await tamper([chain.copyUnchained(rows[0]!)])
+        const copy = (await store.query({ tenant_id: 'acme', actor_id: rows[0]!.event.actor_id! }, { limit: 20 })).events.find((e) => e.description === 'forged')!
+        expect(await checkEventIntegrity(store.kind, store.integrity!, 'acme', copy.id)).toEqual({ status: 'unchained' })
+      })
       it('modified', async () => {
         const { store, tamper, chain } = await tenRows()
         await tamper([`UPDATE audit_logs SET description = 'rewritten' WHERE ${chain.eventAt('acme', 4)}`])

@@ -83,6 +83,8 @@ describe.skipIf(skip)('the packed tarball', () => {
   it('holds the build, docs and LICENSE, and no tests, contracts or fixtures', () => {
     expect(packedFiles).toContain('dist/index.js')
     expect(packedFiles).toContain('LICENSE')
+    // The embeddable viewer is served from the package itself, never from a CDN.
+    expect(packedFiles).toContain('dist/viewer/viewer.js')
     expect(packedFiles.filter((file) => /(\.test\.|\.contract\.|\.property\.|(^|\/)(test|fixtures|support)\/)/.test(file))).toEqual([])
   })
 })

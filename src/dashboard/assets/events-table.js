@@ -37,11 +37,34 @@ const state = {
 let reportError = () => undefined
 
 /**
+ * The service's display templates and the viewer's renderer (text only), loaded once. Without
+ * them (no read scope yet, an old service, the viewer bundle missing) the column shows the
+ * description or error as before.
+ * @type {{ render: (event: AuditEvent, templates: Record<string, string>) => string, templates: Record<string, string> } | null}
+ */
+let display = null
+
+async function loadDisplayTemplates() {
+  try {
+    const { status, body } = await getJson('/v1/display-templates')
+    if (status !== 200 || Object.keys(body.templates ?? {}).length === 0) return
+    // A variable specifier: the viewer's bundle is served by the service, not part of these files.
+    const specifier = '/viewer.js'
+    const viewer = await import(specifier)
+    display = { render: viewer.renderDisplayLine, templates: body.templates }
+    render(state.shown)
+  } catch {
+    display = null
+  }
+}
+
+/**
  * @param {{ onError: (message: string | null) => void }} options
  * @returns {() => Promise<void>} refresh, for the polling loop
  */
 export function initEventsTable({ onError }) {
   reportError = onError
+  void loadDisplayTemplates()
   const form = /** @type {HTMLFormElement} */ (byId('filters'))
   readFiltersFromHash(form)
   state.filters = filtersFromForm(form)
@@ -156,7 +179,7 @@ function eventRow(event, fresh) {
     cell(resource, 'resource'),
     cell(event.success ? 'ok' : 'failed', event.success ? 'result' : 'result failed'),
     cell(event.tenant_id, 'tenant'),
-    cell(event.error_message ?? event.description, 'text'),
+    cell(display && Object.hasOwn(display.templates, event.action) ? display.render(event, display.templates) : (event.error_message ?? event.description), 'text'),
   ])
   row.addEventListener('click', () => {
     if (state.expanded.has(event.id)) state.expanded.delete(event.id)

@@ -90,6 +90,10 @@ export class EmbeddedIntegrity implements IntegrityStore, RetentionStore {
         const [where, values] = byTenant(tenant)
         return reader.prepare<string[], ChainHead>(`SELECT tenant_id, seq, hash FROM audit_chain_heads${where} ORDER BY tenant_id`).all(...values)
       },
+      async seqOf(tenant, id) {
+        const row = reader.prepare<[string, string], { seq: number | null }>('SELECT seq FROM audit_logs WHERE tenant_id = ? AND id = ?').get(tenant, id)
+        return row?.seq ?? null
+      },
       async formatSwitches(tenant) {
         const [where, values] = byTenant(tenant)
         const rows = reader

@@ -180,6 +180,11 @@ export function buildWhere(filter: EventFilter, after?: CursorPosition): SelectS
     where.push(`(${filter.subject.field} = ? OR subject_index = ?)`)
     params.push(filter.subject.value, filter.subject.index)
   }
+  if (filter.resource_types !== undefined) {
+    // An empty list matches nothing (`IN ()` is not SQL); the count shapes the text, so the statement cache keys on it.
+    where.push(filter.resource_types.length === 0 ? '0' : `resource_type IN (${filter.resource_types.map(() => '?').join(', ')})`)
+    params.push(...filter.resource_types)
+  }
   if (filter.success !== undefined) {
     // A literal, not a parameter: only then can SQLite prove the partial failures index applies.
     where.push(filter.success ? 'success = 1' : 'success = 0')

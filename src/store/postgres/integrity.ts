@@ -143,6 +143,18 @@ export class PostgresIntegrity implements IntegrityStore, RetentionStore {
         )
         return rows.map((row): ChainHead => ({ tenant_id: row.tenant_id, seq: Number(row.seq), hash: row.hash }))
       },
+      async seqOf(tenant, id) {
+        // Rows chained before migration 7 carry their seq; later ones are found in their tenant's
+        // link rows (a scan of that tenant's links: one click in the viewer, not a hot path).
+        const own = (await client.query<{ seq: string | null }>('SELECT seq FROM audit_logs WHERE tenant_id = $1 AND id = $2::uuid', [tenant, id])).rows[0]
+        if (own === undefined) return null
+        if (own.seq !== null) return Number(own.seq)
+        const linked = await client.query<{ seq: string }>(
+          'SELECT start_seq + array_position(ids, $2::uuid) - 1 AS seq FROM audit_chain_links WHERE tenant_id = $1 AND $2::uuid = ANY(ids) LIMIT 1',
+          [tenant, id],
+        )
+        return linked.rows[0] ? Number(linked.rows[0].seq) : null
+      },
       async formatSwitches(tenant) {
         const [where, values] = byTenant(tenant)
         const { rows } = await client.query<{ tenant_id: string; v2_from_seq: string }>(

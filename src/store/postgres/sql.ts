@@ -179,6 +179,7 @@ export function buildWhere(filter: EventFilter, after?: CursorPosition): SqlStat
     if (value !== undefined) conditions.push(`${field} = ${bind(value, 'text')}`)
   }
   if (filter.subject !== undefined) conditions.push(subjectCondition(filter.subject, bind))
+  if (filter.resource_types !== undefined) conditions.push(`resource_type = ANY(${bind([...filter.resource_types], 'text[]')})`)
   // A keyword, not a parameter, so the planner can match the partial `WHERE NOT success` index
   // even under a generic plan.
   if (filter.success !== undefined) conditions.push(filter.success ? 'success' : 'NOT success')
