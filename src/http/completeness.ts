@@ -5,6 +5,8 @@ import { checkCompleteness } from '../completeness/check.js'
 import { parseProducer, parseSince } from '../completeness/params.js'
 import type { Store } from '../store/store.js'
 import { tenantScope } from './principal.js'
+import { documented } from './contract/contract.js'
+import { COMPLETENESS_CONTRACT } from './contract/proofs.js'
 
 /**
  * GET /v1/completeness?producer_id=&tenant_id=&since= — per producer, the sequence ranges neither
@@ -13,7 +15,7 @@ import { tenantScope } from './principal.js'
  * checked completely only by an unbound key).
  */
 export async function completenessRoutes(app: FastifyInstance, options: { store: Store; settings: Config['completeness'] }): Promise<void> {
-  app.get('/v1/completeness', { config: { access: 'read' } }, async (request) => {
+  app.get(COMPLETENESS_CONTRACT.url, documented(COMPLETENESS_CONTRACT), async (request) => {
     const source = options.store.completeness
     if (!source) throw new AuditqError('AUDITQ_NOT_FOUND', 'this store has no completeness check')
     const raw = request.query as Record<string, unknown>

@@ -16,6 +16,8 @@ import { waitForFeedPage } from '../feed/read.js'
 import { badRequest, single } from '../query/filter.js'
 import type { Store } from '../store/store.js'
 import { tenantScope } from './principal.js'
+import { documented } from './contract/contract.js'
+import { feedContracts } from './contract/feed.js'
 
 export interface FeedRouteOptions {
   store: Store
@@ -37,7 +39,9 @@ export async function feedRoutes(app: FastifyInstance, options: FeedRouteOptions
     return store.feed
   }
 
-  app.get('/v1/feed', { config: { access: 'read' } }, async (request) => {
+  const contracts = feedContracts(limits)
+
+  app.get(contracts.page.url, documented(contracts.page), async (request) => {
     const raw = request.query as Record<string, unknown>
     const errors: FieldError[] = []
     const tenant = feedTenant(request, single(raw, 'tenant_id', errors))
@@ -54,7 +58,7 @@ export async function feedRoutes(app: FastifyInstance, options: FeedRouteOptions
     return { events: page.events.map((item) => formatFeedEvent(item, format, ocsf)), next: page.next }
   })
 
-  app.get('/v1/feed/stream', { config: { access: 'read' } }, async (request, reply) => {
+  app.get(contracts.stream.url, documented(contracts.stream), async (request, reply) => {
     const raw = request.query as Record<string, unknown>
     const errors: FieldError[] = []
     const tenant = feedTenant(request, single(raw, 'tenant_id', errors))

@@ -11,12 +11,14 @@ import { badRequest } from '../query/filter.js'
 import type { EventFilter } from '../query/event-filter.js'
 import type { Store } from '../store/store.js'
 import { tenantScope } from './principal.js'
+import { documented } from './contract/contract.js'
+import { PROOF_CONTRACT } from './contract/proofs.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export async function proofRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
   const { store } = options
-  app.get<{ Params: { id: string } }>('/v1/events/:id/proof', { config: { access: 'read' } }, async (request) => {
+  app.get<{ Params: { id: string } }>(PROOF_CONTRACT.url, documented(PROOF_CONTRACT), async (request) => {
     const { id } = request.params
     if (!UUID.test(id)) throw badRequest([{ field: 'id', rule: 'uuid', message: 'must be a UUID' }])
     const tenant = tenantScope(request)

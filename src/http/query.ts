@@ -131,7 +131,7 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
 }
 
 /** `q`, word search (src/query/search/syntax.ts); the contract has already checked it is one string. */
-function withSearch(filter: EventFilter, raw: Record<string, unknown>): EventFilter {
+export function withSearch(filter: EventFilter, raw: Record<string, unknown>): EventFilter {
   return typeof raw.q === 'string' ? { ...filter, search: parseSearch(raw.q) } : filter
 }
 

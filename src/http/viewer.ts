@@ -16,6 +16,9 @@ import { checkEventIntegrity } from '../integrity/event-integrity.js'
 import { abortWhenClientLeaves } from './integrity.js'
 import { grantCovers, restrictFilter } from '../viewer/restrict.js'
 import { createViewerToken, hasViewerPermission, verifyViewerToken } from '../viewer/token.js'
+import { documented } from './contract/contract.js'
+import { viewerContracts } from './contract/viewer.js'
+import { withSearch } from './query.js'
 
 export interface ViewerRouteOptions {
   store: Store
@@ -51,6 +54,7 @@ export async function viewerRoutes(app: FastifyInstance, options: ViewerRouteOpt
     if (viewer.signingSecret === undefined) throw new AuditqError('AUDITQ_VIEWER_DISABLED', 'the viewer is off: set AUDITQ_VIEWER_SECRET to enable it')
     return viewer.signingSecret
   }
+  const contracts = viewerContracts(options)
   const grantOf = async (request: FastifyRequest): Promise<ViewerGrant> => {
     const key = secret()
     const header = request.headers.authorization
@@ -58,13 +62,34 @@ export async function viewerRoutes(app: FastifyInstance, options: ViewerRouteOpt
     if (token === undefined) throw new AuditqError('AUDITQ_VIEWER_TOKEN_INVALID', 'no viewer token was presented (Authorization: Bearer <token>)')
     return verifyViewerToken(token, key)
   }
+  // The token is checked first (onRequest, before the contract's check of the query): a caller
+  // without a valid token learns nothing, not even which of its parameters are wrong.
+  const grants = new WeakMap<FastifyRequest, ViewerGrant>()
+  const withToken = (contract: Parameters<typeof documented>[0]) => ({
+    ...documented(contract),
+    onRequest: async (request: FastifyRequest) => {
+      grants.set(request, await grantOf(request))
+    },
+  })
+  const grantFor = (request: FastifyRequest): ViewerGrant => {
+    const grant = grants.get(request)
+    if (!grant) throw new AuditqError('AUDITQ_VIEWER_TOKEN_INVALID', 'no viewer token was presented (Authorization: Bearer <token>)')
+    return grant
+  }
 
-  app.post('/v1/viewer-tokens', { config: { access: 'public' } }, async (request, reply) => {
+  // Public to the access control because either of two scopes will do: checked here, before the body is read.
+  const mintOptions = {
+    ...documented(contracts.mint),
+    onRequest: async (request: FastifyRequest) => {
+      secret()
+      if (!hasScope(request, 'admin') && !hasScope(request, 'viewer')) {
+        if (presentsCredentials(request)) throw new AuditqError('AUDITQ_FORBIDDEN', 'minting viewer tokens needs a key with the "admin" or "viewer" scope')
+        throw new AuditqError('AUDITQ_UNAUTHORIZED', 'minting viewer tokens needs an API key (Authorization: Bearer <key>) with the "admin" or "viewer" scope')
+      }
+    },
+  }
+  app.post(contracts.mint.url, mintOptions, async (request, reply) => {
     const key = secret()
-    if (!hasScope(request, 'admin') && !hasScope(request, 'viewer')) {
-      if (presentsCredentials(request)) throw new AuditqError('AUDITQ_FORBIDDEN', 'minting viewer tokens needs a key with the "admin" or "viewer" scope')
-      throw new AuditqError('AUDITQ_UNAUTHORIZED', 'minting viewer tokens needs an API key (Authorization: Bearer <key>) with the "admin" or "viewer" scope')
-    }
     const request_ = parseViewerTokenRequest(request.body)
     // A key bound to a tenant mints only for that tenant.
     tenantScope(request, request_.tenant_id)
@@ -73,7 +98,7 @@ export async function viewerRoutes(app: FastifyInstance, options: ViewerRouteOpt
   })
 
   // The templates alone, for the dashboard (which reads with an API key, not a viewer token).
-  app.get('/v1/display-templates', { config: { access: 'read' } }, async () => ({ templates: viewer.templates }))
+  app.get(contracts.templates.url, documented(contracts.templates), async () => ({ templates: viewer.templates }))
 
   // Preflight for the viewer's reads: they carry the token in Authorization, which needs one.
   app.options('/v1/viewer/*', { config: { access: 'public' } }, async (_request, reply) => {
@@ -81,15 +106,16 @@ export async function viewerRoutes(app: FastifyInstance, options: ViewerRouteOpt
     return reply.status(204).send()
   })
 
-  app.get('/v1/viewer/session', { config: { access: 'viewer-token' } }, async (request) => {
-    const grant = await grantOf(request)
+  app.get(contracts.session.url, withToken(contracts.session), async (request) => {
+    const grant = grantFor(request)
     return { ...grant, templates: viewer.templates }
   })
 
-  app.get('/v1/viewer/events', { config: { access: 'viewer-token' } }, async (request) => {
-    const grant = await grantOf(request)
+  app.get(contracts.events.url, withToken(contracts.events), async (request) => {
+    const grant = grantFor(request)
     const raw = boundedQuery(request, grant)
-    const asked = parseEventFilter(raw, ['limit', 'cursor'])
+    // The search box's `q` is one more filter: restrictFilter keeps it and ANDs the token's bounds.
+    const asked = withSearch(parseEventFilter(raw, ['limit', 'cursor', 'q']), raw)
     const errors: FieldError[] = []
     const limit = parseLimit(single(raw, 'limit', errors), options, errors)
     const cursor = single(raw, 'cursor', errors)
@@ -109,13 +135,13 @@ export async function viewerRoutes(app: FastifyInstance, options: ViewerRouteOpt
     return event
   }
 
-  app.get<{ Params: { id: string } }>('/v1/viewer/events/:id', { config: { access: 'viewer-token' } }, async (request) => {
-    return eventInBounds(request, await grantOf(request))
+  app.get<{ Params: { id: string } }>(contracts.event.url, withToken(contracts.event), async (request) => {
+    return eventInBounds(request, grantFor(request))
   })
 
   // Separate from the event itself so the drawer opens at once and the check follows.
-  app.get<{ Params: { id: string } }>('/v1/viewer/events/:id/integrity', { config: { access: 'viewer-token' } }, async (request, reply) => {
-    const grant = await grantOf(request)
+  app.get<{ Params: { id: string } }>(contracts.integrity.url, withToken(contracts.integrity), async (request, reply) => {
+    const grant = grantFor(request)
     const event = await eventInBounds(request, grant)
     const integrity = store.integrity
     if (!integrity) return { status: 'unknown' }
@@ -129,11 +155,11 @@ export async function viewerRoutes(app: FastifyInstance, options: ViewerRouteOpt
     })
   })
 
-  app.get('/v1/viewer/export', { config: { access: 'viewer-token' } }, async (request, reply) => {
-    const grant = await grantOf(request)
+  app.get(contracts.exportCsv.url, withToken(contracts.exportCsv), async (request, reply) => {
+    const grant = grantFor(request)
     if (!hasViewerPermission(grant, 'export')) throw new AuditqError('AUDITQ_FORBIDDEN', 'this viewer token does not allow export')
     const raw = boundedQuery(request, grant)
-    const filter = restrictFilter(parseEventFilter(raw), grant)
+    const filter = restrictFilter(withSearch(parseEventFilter(raw, ['q']), raw), grant)
     const release = exportGate.acquire(reply, grant.tenant_id)
     reply.raw.once('close', release)
     const rows = filter === null ? emptyRows() : store.stream(filter)

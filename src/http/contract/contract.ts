@@ -5,6 +5,7 @@
  */
 import type { FastifyRequest } from 'fastify'
 import type { z } from 'zod'
+import type { Scope } from '../../auth/principal.js'
 import type { RouteAccess } from '../principal.js'
 import { ERROR_CATALOG, type ErrorCode } from '../../errors.js'
 import type { FieldError } from '../../event/types.js'
@@ -35,6 +36,11 @@ export interface RouteContract {
   description?: string
   tags: string[]
   access: RouteAccess
+  /**
+   * For a route registered `public` that checks the key itself because any one of several scopes
+   * will do (minting viewer tokens: admin or viewer): the scopes the document names.
+   */
+  scopes?: readonly Scope[]
   deprecated?: boolean
   /** Query string parameters, a zod object; unknown keys are refused when it is strict. */
   query?: z.ZodObject
@@ -45,9 +51,11 @@ export interface RouteContract {
     /**
      * `schema`: the whole body is checked against the schema before the handler (refused with
      * 400 AUDITQ_BAD_REQUEST). `per-item`: the route accepts what is valid and reports the rest
-     * by index (ingest), so the body is checked item by item by the route itself.
+     * by index (ingest), so the body is checked item by item by the route itself. `route`: the
+     * route checks the body with a parser it shares with the SDK (viewer tokens), so a caller of
+     * either gets the same field errors; the schema documents what that parser accepts.
      */
-    validation: 'schema' | 'per-item'
+    validation: 'schema' | 'per-item' | 'route'
   }
   /** Successful answers by status. */
   responses: Record<number, ResponseDoc>
@@ -59,6 +67,11 @@ export interface RouteContract {
    * one the schema's check carries.
    */
   rules?: Record<string, string>
+  /**
+   * How an unknown query parameter is reported, for routes whose clients already read another
+   * rule than `unknown_parameter` (the feed's `unknown`). `known` lists the documented parameters.
+   */
+  unknownParameter?: { rule: string; message: (known: readonly string[]) => string }
 }
 
 /** Every route can answer these (a bad key, rate limits, overload, a fault). */
@@ -90,7 +103,9 @@ export function checkRequest(contract: RouteContract, request: Pick<FastifyReque
     if (!schema) return
     const result = schema.safeParse(value ?? (place === 'body' ? undefined : {}))
     const known = place === 'query' && contract.query ? Object.keys(contract.query.shape) : []
-    if (!result.success) errors.push(...fieldErrors(result.error.issues, { rules: contract.rules ?? {}, place, known }))
+    if (!result.success) {
+      errors.push(...fieldErrors(result.error.issues, { rules: contract.rules ?? {}, place, known, ...(contract.unknownParameter ? { unknownParameter: contract.unknownParameter } : {}) }))
+    }
   }
   check(contract.params, request.params, 'params')
   check(contract.query, request.query, 'query')
@@ -107,15 +122,16 @@ export function checkRequest(contract: RouteContract, request: Pick<FastifyReque
  */
 export function fieldErrors(
   issues: readonly z.core.$ZodIssue[],
-  context: { rules: NonNullable<RouteContract['rules']>; place: 'query' | 'params' | 'body'; known: readonly string[] },
+  context: { rules: NonNullable<RouteContract['rules']>; place: 'query' | 'params' | 'body'; known: readonly string[]; unknownParameter?: RouteContract['unknownParameter'] },
 ): FieldError[] {
   const { rules, place, known } = context
+  const unknownRule = context.unknownParameter ?? { rule: 'unknown_parameter', message: (names: readonly string[]) => `unknown parameter; expected one of ${names.join(', ')}` }
   const unknown: FieldError[] = []
   const others: FieldError[] = []
   for (const issue of issues) {
     const field = issue.path.length > 0 ? issue.path.map(String).join('.') : place === 'body' ? '(body)' : `(${place})`
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) unknown.push({ field: key, rule: 'unknown_parameter', message: `unknown parameter; expected one of ${known.join(', ')}` })
+      for (const key of issue.keys) unknown.push({ field: key, rule: unknownRule.rule, message: unknownRule.message(known) })
       continue
     }
     const named = rules[field]

@@ -26,7 +26,7 @@ const EventPageSchema = z
   .meta({ id: 'EventPage' })
 
 /** Word search; its syntax is checked by parseSearch (errors name `q`, rule `search_syntax`). */
-const SEARCH_PARAM = z
+export const SEARCH_PARAM = z
   .string()
   .min(1, { error: `must be 1–${MAX_QUERY_CHARS} characters` })
   .max(MAX_QUERY_CHARS, { error: `must be 1–${MAX_QUERY_CHARS} characters` })
@@ -104,19 +104,25 @@ export function queryContracts(options: { maxLimit: number }): { list: RouteCont
       summary: 'Stream every matching event as NDJSON or CSV',
       tags: ['events'],
       access: 'read',
-      query: z.strictObject({ ...eventFilterShape, format: z.enum(['ndjson', 'csv'], { error: 'must be ndjson or csv' }).optional(), q: SEARCH_PARAM }),
-      rules: { ...FILTER_RULES, format: 'enum' },
+      description: '`proof=true` answers a proof bundle instead (NDJSON: a header, each event with its Merkle inclusion proof, the signed checkpoints, an end line) for `auditq verify-bundle` or the standalone verifier; it cannot be combined with `format=csv`.',
+      query: z.strictObject({
+        ...eventFilterShape,
+        format: z.enum(['ndjson', 'csv'], { error: 'must be ndjson or csv' }).optional(),
+        q: SEARCH_PARAM,
+        proof: z.enum(['true', 'false'], { error: 'must be true or false' }).describe('Answer a proof bundle (NDJSON) instead of the bare events.').optional(),
+      }),
+      rules: { ...FILTER_RULES, format: 'enum', proof: 'enum' },
       responses: {
         200: {
           description: 'The events, streamed.',
           headers: { 'Content-Disposition': 'attachment; filename="auditq-export-<time>.<format>"' },
           content: {
-            'application/x-ndjson': { schema: z.string().describe('One Event (JSON) per line.'), examples: { ndjson: { value: JSON.stringify(EXAMPLE_EVENT) + '\n' } } },
+            'application/x-ndjson': { schema: z.string().describe('One Event (JSON) per line; with `proof=true`, the proof bundle (`auditq.bundle.v1`).'), examples: { ndjson: { value: JSON.stringify(EXAMPLE_EVENT) + '\n' } } },
             'text/csv': { schema: z.string().describe('A header row, then one row per event.') },
           },
         },
       },
-      errors: ['AUDITQ_BAD_REQUEST', 'AUDITQ_FORBIDDEN', 'AUDITQ_BUSY', 'AUDITQ_STORE_UNAVAILABLE'],
+      errors: ['AUDITQ_BAD_REQUEST', 'AUDITQ_FORBIDDEN', 'AUDITQ_NOT_FOUND', 'AUDITQ_BUSY', 'AUDITQ_STORE_UNAVAILABLE'],
     },
     get: {
       method: 'GET',

@@ -23,6 +23,9 @@ export const UNDOCUMENTED_ROUTES: Readonly<Record<string, string>> = {
   'GET /': 'answers the dashboard page to browsers and a plain JSON index to everyone else; neither is an API a client generates code for',
   'GET /dashboard': "the dashboard's HTML page",
   'GET /dashboard/assets/:name': "the dashboard's own scripts and stylesheet",
+  'GET /viewer.js': "the embeddable viewer's web component (a script for browsers)",
+  'GET /viewer': "the viewer's standalone HTML page, for an iframe",
+  'OPTIONS /v1/viewer/*': "the CORS preflight browsers send before the viewer's reads; it answers headers only",
 }
 
 export const OPENAPI_CONTRACT: RouteContract = {

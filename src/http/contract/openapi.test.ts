@@ -8,6 +8,7 @@ import { Validator } from '@seriousme/openapi-schema-validator'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startKeyedApp, type KeyedApp } from '../../../test/support/keyed-app.js'
+import { createViewerToken } from '../../viewer/token.js'
 import { UNDOCUMENTED_ROUTES } from './install.js'
 
 type Json = Record<string, any>
@@ -15,9 +16,11 @@ type Json = Record<string, any>
 let t: KeyedApp
 let doc: Json
 let admin: string
+const VIEWER_SECRET = 'the-contract-test-viewer-secret-0123456789'
 
 beforeAll(async () => {
-  t = await startKeyedApp('embedded')
+  // With a viewer secret, so the viewer's routes answer rather than say the viewer is off.
+  t = await startKeyedApp('embedded', { viewer: { signingSecret: VIEWER_SECRET } })
   admin = (await t.createKey('acme', ['ingest', 'read', 'admin'])).key
   // No key: the document is public.
   const response = await fetch(`${t.baseUrl}/openapi.json`)
@@ -59,16 +62,24 @@ describe('GET /openapi.json', () => {
     expect(registered.length).toBeGreaterThanOrEqual(14)
   })
 
-  it('declares the bearer-key scheme, and marks public routes as needing none', () => {
+  it('declares the bearer-key and viewer-token schemes, and marks public routes as needing none', () => {
     expect(doc.components.securitySchemes.apiKey).toMatchObject({ type: 'http', scheme: 'bearer' })
+    expect(doc.components.securitySchemes.viewerToken).toMatchObject({ type: 'http', scheme: 'bearer' })
+    const viewerRoutes: string[] = []
     for (const { path, method, operation } of operations()) {
       if (operation['x-auditq-scope'] === 'public') expect(operation.security, `${method} ${path}`).toEqual([])
-      else expect(operation.security, `${method} ${path}`).toEqual([{ apiKey: [] }])
+      else if (operation['x-auditq-scope'] === 'viewer-token') {
+        expect(operation.security, `${method} ${path}`).toEqual([{ viewerToken: [] }])
+        viewerRoutes.push(`${method} ${path}`)
+      } else expect(operation.security, `${method} ${path}`).toEqual([{ apiKey: [] }])
       // Every route shares the error body.
       const errors = Object.entries(operation.responses as Json).filter(([status]) => Number(status) >= 400)
       expect(errors.length, `${method} ${path}`).toBeGreaterThan(0)
       for (const [, response] of errors) expect(response.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ErrorBody' })
     }
+    // The viewer's reads, and only they, take a viewer token.
+    expect(viewerRoutes.sort()).toEqual(['GET /v1/viewer/events', 'GET /v1/viewer/events/{id}', 'GET /v1/viewer/events/{id}/integrity', 'GET /v1/viewer/export', 'GET /v1/viewer/session'])
+    expect(doc.paths['/v1/viewer-tokens'].post['x-auditq-scope']).toBe('admin|viewer')
   })
 
   it('has examples that match their schemas', () => {
@@ -110,8 +121,9 @@ describe('GET /openapi.json', () => {
             // Accepted as a request; this direct-mode service has no Redis losses to clear.
             expect(body.code, where).toBe('AUDITQ_NOT_FOUND')
           } else {
-            expect(response.status, where).toBe(202)
-            expect(body.rejected, where).toEqual([])
+            const success = Object.keys(operation.responses as Json).find((status) => status.startsWith('2'))
+            expect(String(response.status), where).toBe(success)
+            if (path === '/v1/events') expect(body.rejected, where).toEqual([])
           }
           sent++
         }
@@ -128,6 +140,7 @@ describe('GET /openapi.json', () => {
     })
     const id = ((await logged.json()) as Json).ids[0] as string
     const today = new Date().toISOString().slice(0, 10)
+    const viewer = (await createViewerToken({ secret: VIEWER_SECRET, tenant_id: 'acme' })).token
     const calls: [string, string, number][] = [
       ['/v1/events', '/v1/events?limit=5', 200],
       ['/v1/events/{id}', `/v1/events/${id}`, 200],
@@ -138,13 +151,24 @@ describe('GET /openapi.json', () => {
       ['/api/v1/monitoring/health', '/api/v1/monitoring/health', 200],
       ['/api/v1/monitoring/audit-metrics', '/api/v1/monitoring/audit-metrics', 200],
       ['/api/v1/monitoring/history', '/api/v1/monitoring/history', 200],
+      ['/v1/feed', '/v1/feed?limit=2', 200],
+      ['/v1/feed', '/v1/feed?limit=0&since=x', 400],
+      ['/v1/completeness', '/v1/completeness', 200],
+      ['/v1/events/{id}/proof', `/v1/events/${id}/proof`, 409],
+      ['/v1/display-templates', '/v1/display-templates', 200],
+      ['/v1/viewer/session', '/v1/viewer/session', 200],
+      ['/v1/viewer/events', '/v1/viewer/events?q=contract', 200],
+      ['/v1/viewer/events/{id}', `/v1/viewer/events/${id}`, 200],
+      ['/v1/viewer/events/{id}/integrity', `/v1/viewer/events/${id}/integrity`, 200],
     ]
     for (const [path, url, status] of calls) {
-      const response = await fetch(`${t.baseUrl}${url}`, { headers: { authorization: `Bearer ${admin}` } })
+      const token = path.startsWith('/v1/viewer/') ? viewer : admin
+      const response = await fetch(`${t.baseUrl}${url}`, { headers: { authorization: `Bearer ${token}` } })
       const body = await response.json()
       expect(response.status, `${url}: ${JSON.stringify(body).slice(0, 300)}`).toBe(status)
       const documented = doc.paths[path].get.responses[String(status)]
       expect(documented, `${url} ${status} is documented`).toBeDefined()
+      if (path === '/v1/viewer/events') expect((body as Json).events.map((e: Json) => e.id), url).toEqual([id])
       const validate = schemaValidator(documented.content['application/json'].schema)
       expect(validate(body) ? [] : validate.errors, url).toEqual([])
     }

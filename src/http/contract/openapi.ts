@@ -17,6 +17,14 @@ export interface DocumentInfo {
 }
 
 const SECURITY_SCHEME = 'apiKey'
+const VIEWER_SCHEME = 'viewerToken'
+
+/** Which credential a route takes: none, an API key, or (the viewer's reads) a viewer token. */
+function securityOf(contract: RouteContract): Json[] {
+  if (contract.access === 'viewer-token') return [{ [VIEWER_SCHEME]: [] }]
+  if (contract.access === 'public' && !contract.scopes) return []
+  return [{ [SECURITY_SCHEME]: [] }]
+}
 
 export function buildOpenApiDocument(contracts: readonly RouteContract[], info: DocumentInfo): Json {
   const components: Record<string, Json> = {}
@@ -43,9 +51,10 @@ export function buildOpenApiDocument(contracts: readonly RouteContract[], info: 
       ...(contract.description ? { description: contract.description } : {}),
       tags: contract.tags,
       ...(contract.deprecated ? { deprecated: true } : {}),
-      // Public routes take no key; every other route needs a key with its scope (`x-auditq-scope`).
-      security: contract.access === 'public' ? [] : [{ [SECURITY_SCHEME]: [] }],
-      'x-auditq-scope': contract.access,
+      // Public routes take no key; the viewer's reads take a viewer token; every other route needs
+      // a key with its scope (`x-auditq-scope`; `admin|viewer` when either will do).
+      security: securityOf(contract),
+      'x-auditq-scope': contract.scopes ? contract.scopes.join('|') : contract.access,
     }
     const parameters = [
       ...parametersOf(contract.params, 'path', toSchema),
@@ -83,7 +92,14 @@ export function buildOpenApiDocument(contracts: readonly RouteContract[], info: 
         [SECURITY_SCHEME]: {
           type: 'http',
           scheme: 'bearer',
-          description: 'An API key from `auditq keys create`, sent as `Authorization: Bearer <key>`. Each key has scopes (ingest, read, admin) and may be bound to one tenant.',
+          description: 'An API key from `auditq keys create`, sent as `Authorization: Bearer <key>`. Each key has scopes (ingest, read, admin, viewer) and may be bound to one tenant.',
+        },
+        [VIEWER_SCHEME]: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'auditq viewer token',
+          description:
+            "A short-lived viewer token minted by the application's backend (`POST /v1/viewer-tokens`, or the SDK), sent as `Authorization: Bearer <token>`. It names one tenant, optional restrictions (an actor, resource types) and permissions (read, export); the `/v1/viewer/` routes accept only such a token, never an API key.",
         },
       },
     },
@@ -101,7 +117,9 @@ function parametersOf(schema: z.ZodObject | undefined, where: 'path' | 'query', 
 
 function errorsByStatus(contract: RouteContract): Map<number, ErrorCode[]> {
   const byStatus = new Map<number, ErrorCode[]>()
-  const codes = new Set<ErrorCode>([...contract.errors, ...(contract.access === 'public' ? [] : COMMON_ERRORS)])
+  // A viewer route refuses a missing or bad token with its own codes, never AUDITQ_UNAUTHORIZED.
+  const common = contract.access === 'viewer-token' ? COMMON_ERRORS.filter((code) => code !== 'AUDITQ_UNAUTHORIZED') : COMMON_ERRORS
+  const codes = new Set<ErrorCode>([...contract.errors, ...(contract.access === 'public' && !contract.scopes ? [] : common)])
   if (contract.access === 'public') codes.add('AUDITQ_OVERLOADED')
   for (const code of codes) {
     const status = ERROR_CATALOG[code].status
