@@ -213,6 +213,11 @@ const configSchema = z.strictObject({
        * event loop and hold the file's write lock: a 5,000-row chunk stalls both ~0.4 s.
        */
       chunkRows: z.coerce.number().int().min(1).max(100_000).optional(),
+      /**
+       * With an archive stream configured, retention never deletes an event the archive has not
+       * confirmed. Off only on purpose (the archive is a copy, not the record of what was kept).
+       */
+      archiveBeforeDelete: z.preprocess((value) => (value === 'true' ? true : value === 'false' ? false : value), z.boolean()).default(true),
     })
     .prefault({}),
   /** API keys, rate limits, redaction (see docs/security.md). */

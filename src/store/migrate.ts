@@ -16,6 +16,7 @@ export const MIGRATION_PLAN = [
   { version: 7, name: 'chain_links' },
   { version: 10, name: 'create_api_keys' },
   { version: 20, name: 'report_bucket_statistics' },
+  { version: 70, name: 'legal_holds_and_tenant_retention' },
 ] as const
 
 export type MigrationSql = Readonly<Record<number, readonly string[]>>

@@ -4,6 +4,7 @@ import type { IntegrityStore } from '../integrity/integrity-store.js'
 import type { EventFilter } from '../query/event-filter.js'
 import type { ReportData, ReportOptions } from '../report/model.js'
 import type { RetentionStore } from '../retention/retention-store.js'
+import type { RetentionRulesStore } from '../retention/retention-rules.js'
 
 /** Keyset position: the last row a page returned. Order is (occurred_at DESC, id DESC). */
 export interface CursorPosition {
@@ -69,6 +70,8 @@ export interface Store {
    * Closed with the store: it shares the store's connections (see each adapter).
    */
   readonly keys: KeyStore
+  /** Legal holds and per-tenant retention (migration 70). Both real stores implement it. */
+  readonly retentionRules?: RetentionRulesStore
   /** Hash chain, checkpoints and retention. Both real stores implement it. */
   readonly integrity?: IntegrityStore & RetentionStore
   /** How this process's chained inserts went, for metrics; stores with nothing to tell omit it. */

@@ -34,6 +34,7 @@ import { GENESIS_HASH, hashBytes, linkRun, packedContentDigests } from '../../in
 import { INSERT_CHAINED_SQL, SELECT_HEAD_SQL, UPSERT_HEAD_SQL } from './chain-sql.js'
 import { EmbeddedIntegrity } from './integrity.js'
 import { EmbeddedKeyStore } from './key-store.js'
+import { EmbeddedRetentionRules } from './retention-rules.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
 import { ReportReader } from './report-reader.js'
 import { resolveEmbeddedDriver, type EmbeddedDriverSetting, type SqliteDatabase, type SqliteDriver, type SqliteStatement } from './sqlite-driver.js'
@@ -125,6 +126,7 @@ class EmbeddedStore implements Store {
   readonly description: string
   readonly integrity: EmbeddedIntegrity
   readonly keys: EmbeddedKeyStore
+  readonly retentionRules: EmbeddedRetentionRules
   private readonly insertMany: (rows: readonly AuditRow[]) => number
   private readonly insertChained: (digests: Buffer, rows: readonly AuditRow[]) => number
   /**
@@ -148,6 +150,7 @@ class EmbeddedStore implements Store {
     this.description = file
     this.integrity = new EmbeddedIntegrity(db, { driver: settings.driver, file, busyTimeoutMs: settings.busyTimeoutMs, chunkRows: settings.streamChunkRows })
     this.keys = new EmbeddedKeyStore(db)
+    this.retentionRules = new EmbeddedRetentionRules(db)
     // The write lock serializes every chained insert across processes, so each event is numbered
     // and hashed right before its own INSERT; a duplicate (changes = 0) simply does not move the
     // head, and a failing row aborts the transaction, heads included.

@@ -18,6 +18,7 @@ import { insertChained } from './chained-insert.js'
 import { ChainHeadCache } from './head-cache.js'
 import { PostgresIntegrity } from './integrity.js'
 import { PostgresKeyStore } from './key-store.js'
+import { PostgresRetentionRules } from './retention-rules.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
 import { fetchRows } from './read-session.js'
 import { postgresReport } from './report.js'
@@ -199,6 +200,7 @@ export class PostgresStore implements Store {
   /** API key lookups (see `keys`). */
   private readonly keysPool: pg.Pool
   readonly keys: PostgresKeyStore
+  readonly retentionRules: PostgresRetentionRules
 
   constructor(
     pools: { write: pg.Pool; read: pg.Pool; keys: pg.Pool },
@@ -208,6 +210,7 @@ export class PostgresStore implements Store {
     this.readPool = pools.read
     this.keysPool = pools.keys
     this.keys = new PostgresKeyStore(pools.keys)
+    this.retentionRules = new PostgresRetentionRules(pools.write)
     this.description = settings.description
     this.schemaName = settings.schema
     this.integrity = new PostgresIntegrity(pools, { schema: settings.schema, chunkRows: settings.streamChunkRows })
