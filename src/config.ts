@@ -220,6 +220,18 @@ const configSchema = z.strictObject({
       archiveBeforeDelete: z.preprocess((value) => (value === 'true' ? true : value === 'false' ? false : value), z.boolean()).default(true),
     })
     .prefault({}),
+  /** The record of access to the trail, `auditq.*` events (see docs/access-trail.md). */
+  access: z
+    .strictObject({
+      /**
+       * Identical reads (same key, address, tenant and filter) within this window are one aggregate
+       * event: a dashboard polling every 2 s writes two events a minute, not thirty. 0 = every read.
+       */
+      aggregateWindowMs: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
+      /** The tenant whose chain records access spanning all tenants and auditq's own start and stop. */
+      systemTenant: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/).default('auditq'),
+    })
+    .prefault({}),
   /** API keys, rate limits, redaction (see docs/security.md). */
   security: z
     .strictObject({

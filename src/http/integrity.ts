@@ -25,7 +25,7 @@ export async function integrityRoutes(app: FastifyInstance, options: { store: St
     global: options.limits.verifyMaxConcurrent,
     retryAfterSeconds: VERIFY_BUSY_RETRY_SECONDS,
   })
-  app.get('/v1/integrity', { config: { access: 'read' } }, async (request, reply) => {
+  app.get('/v1/integrity', { config: { access: 'read', trail: 'integrity.verify' } }, async (request, reply) => {
     const integrity = options.store.integrity
     if (!integrity) throw new AuditqError('AUDITQ_NOT_FOUND', 'this store keeps no hash chain')
     const raw = request.query as Record<string, unknown>

@@ -35,7 +35,7 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
   })
   const idleMs = options.exports.exportIdleTimeoutMs
 
-  app.get('/v1/events', { config: { access: 'read' } }, async (request) => {
+  app.get('/v1/events', { config: { access: 'read', trail: 'query' } }, async (request) => {
     const raw = request.query as Record<string, unknown>
     const filter = bounded(request, parseEventFilter(raw, ['limit', 'cursor']))
     const errors: FieldError[] = []
@@ -46,7 +46,7 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
     return { events: page.events, next_cursor: page.next ? encodeCursor(page.next) : null }
   })
 
-  app.get('/v1/events/export', { config: { access: 'read' } }, async (request, reply) => {
+  app.get('/v1/events/export', { config: { access: 'read', trail: 'export' } }, async (request, reply) => {
     const raw = request.query as Record<string, unknown>
     const filter = bounded(request, parseEventFilter(raw, ['format']))
     const errors: FieldError[] = []
@@ -111,7 +111,7 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
       .send(Readable.from(lines()))
   })
 
-  app.get<{ Params: { id: string } }>('/v1/events/:id', { config: { access: 'read' } }, async (request) => {
+  app.get<{ Params: { id: string } }>('/v1/events/:id', { config: { access: 'read', trail: 'query' } }, async (request) => {
     const { id } = request.params
     if (!UUID.test(id)) throw badRequest([{ field: 'id', rule: 'uuid', message: 'must be a UUID' }])
     const tenant = tenantScope(request)

@@ -35,7 +35,7 @@ export async function reportRoutes(app: FastifyInstance, options: ReportRouteOpt
     global: options.limits.maxConcurrent,
     retryAfterSeconds: REPORT_BUSY_RETRY_SECONDS,
   })
-  app.get('/v1/reports', { config: { access: 'read' } }, async (request, reply) => {
+  app.get('/v1/reports', { config: { access: 'read', trail: 'report' } }, async (request, reply) => {
     const parsed = parseReportRequest(request.query as Record<string, unknown>, {
       limits: { defaultTopN: options.limits.defaultTopN, maxTopN: options.limits.maxTopN },
       formats: ['json', 'csv', 'html'],

@@ -21,6 +21,8 @@ import { installRateLimit, limitFailedAuth } from './rate-limit.js'
 import { installSecurityStats, type SecurityCounters } from './security-stats.js'
 import { installBodyBudget } from './body-budget.js'
 import { queryRoutes } from './query.js'
+import { installAccessTrail } from './access-trail.js'
+import { AccessRecorder } from '../access/recorder.js'
 import { reportRoutes } from './reports.js'
 
 export interface ServerDependencies {
@@ -41,8 +43,25 @@ export interface ServerDependencies {
   resolvePrincipal?: PrincipalResolver
   /** Without `monitoring`: Prometheus metrics the SDK logger already feeds (built before it); a fresh set otherwise. */
   metrics?: ServiceMetrics
+  /**
+   * Records access to the trail (`auditq.*` events). Without one the server records through its
+   * own, over `store`, and flushes it when it closes.
+   */
+  accessRecorder?: AccessRecorder
   /** Queue mode: acknowledges recorded Redis losses (POST /api/v1/monitoring/redis-losses/ack). */
   acknowledgeRedisLosses?: MonitoringOptions['acknowledgeRedisLosses']
+}
+
+function ownAccessRecorder(app: FastifyInstance, store: Store, config: Config, logger: Logger): AccessRecorder {
+  const recorder = new AccessRecorder({
+    write: (events) => store.insertBatch(events),
+    isStoreUnavailable: (error) => store.classifyError(error) === 'transient',
+    windowMs: config.access.aggregateWindowMs,
+    systemTenant: config.access.systemTenant,
+    logger,
+  })
+  app.addHook('onClose', () => recorder.close())
+  return recorder
 }
 
 const SAFE_REQUEST_ID = /^[\w.:-]{1,128}$/
@@ -116,6 +135,8 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
   counters = installSecurityStats(app)
   installBodyBudget(app, { maxBytesInFlight: config.http.maxBodyBytesInFlight, bodyLimitBytes: config.http.bodyLimitBytes, onRefused: counters.countOverloaded })
   installRateLimit(app, { perSecond: config.security.rateLimitPerSecond, burst: config.security.rateLimitBurst })
+  const recorder = dependencies.accessRecorder ?? ownAccessRecorder(app, store, config, logger)
+  installAccessTrail(app, recorder)
   registerJsonParser(app, { maxDepth: config.http.maxJsonDepth })
   registerNdjsonParser(app, { maxLineBytes: config.http.maxNdjsonLineBytes, maxDepth: config.http.maxJsonDepth })
   await app.register(ingestRoutes, { audit, maxEventsPerRequest: config.http.maxEventsPerRequest })
