@@ -7,6 +7,7 @@
 import type { Config } from '../config.js'
 import type { SigningKey } from '../integrity/checkpoint.js'
 import { createCheckpoints } from '../integrity/make-checkpoints.js'
+import type { AccessRecorder } from '../access/recorder.js'
 import type { ArchiveConfirmations } from './archive-confirmations.js'
 import type { RetentionTarget } from './retention-store.js'
 import type { Logger } from '../util/logger.js'
@@ -25,6 +26,8 @@ export interface MaintenanceOptions {
   logger: Logger
   /** The archive stream's confirmations, when one is configured (archive before delete). */
   archive?: ArchiveConfirmations
+  /** Records each run in the access trail (`auditq.retention.run`). */
+  recorder?: Pick<AccessRecorder, 'recordOrWarn'>
 }
 
 export function startMaintenance(options: MaintenanceOptions): Maintenance {
@@ -65,6 +68,10 @@ export function startMaintenance(options: MaintenanceOptions): Maintenance {
         logger,
         archive,
       })
+      if (report.status === 'done') {
+        const what = { cutoff: report.cutoff, deleted: report.total, tenants: report.tenants.map((t) => ({ tenant_id: t.tenant_id, deleted: t.deleted, cut_seq: t.cut_seq })), skipped: report.skipped }
+        await options.recorder?.recordOrWarn({ kind: 'retention.run', actor: { kind: 'system', id: null }, tenant: null, what })
+      }
       if (report.status === 'locked') logger.info('retention: another process is running it; skipped')
       else if (report.status === 'done') logger.info({ deleted: report.total, cutoff: report.cutoff, duration_ms: report.duration_ms, skipped: report.skipped.length }, 'retention: run finished')
     })
