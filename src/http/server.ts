@@ -22,6 +22,7 @@ import { installSecurityStats, type SecurityCounters } from './security-stats.js
 import { installBodyBudget } from './body-budget.js'
 import { queryRoutes } from './query.js'
 import { installAccessTrail } from './access-trail.js'
+import { retentionRuleRoutes } from './retention-rules.js'
 import { AccessRecorder } from '../access/recorder.js'
 import { reportRoutes } from './reports.js'
 
@@ -148,6 +149,7 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
   })
   await app.register(integrityRoutes, { store, limits: config.reads })
   await app.register(reportRoutes, { store, limits: config.reports })
+  if (store.retentionRules) await app.register(retentionRuleRoutes, { rules: store.retentionRules, recorder })
   let monitoring = dependencies.monitoring
   if (!monitoring) {
     const own = await startMonitoring({ config, audit, store, logger, ...(queueStatus ? { queueStatus } : {}), ...(metrics ? { metrics } : {}) })
@@ -168,6 +170,8 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
       'GET /v1/events/export?format=ndjson|csv',
       'GET /v1/integrity?tenant_id=&from=&to=',
       'GET /v1/reports?period=daily|weekly|monthly&date=YYYY-MM-DD&format=json|csv|html',
+      'POST /v1/holds, GET /v1/holds, POST /v1/holds/:id/release (admin)',
+      'GET /v1/retention/tenants, PUT|DELETE /v1/retention/tenants/:tenant (admin)',
       'GET /api/v1/monitoring/health',
       'GET /api/v1/monitoring/audit-metrics',
       'GET /api/v1/monitoring/history',
