@@ -7,6 +7,7 @@ import { registerDlq } from './dlq.js'
 import { registerImport } from './import.js'
 import { registerCheckpoint, registerKeygen, registerVerify } from './integrity.js'
 import { registerKeys } from './keys.js'
+import { registerHold } from './hold.js'
 import { registerMigrate } from './migrate.js'
 import { registerExport, registerQuery } from './query.js'
 import { registerQueue } from './queue.js'
@@ -44,6 +45,7 @@ registerKeygen(program)
 registerCleanup(program)
 registerStatus(program)
 registerKeys(program)
+registerHold(program)
 registerImport(program)
 
 watchStdout()

@@ -24,6 +24,9 @@ for (const kind of ['embedded', 'postgres'] as StoreKind[]) {
       expect(forged.status).toBe(400)
       expect(await forged.json()).toMatchObject({ details: { rejected: [{ errors: [{ field: 'action', rule: 'reserved' }] }] } })
 
+      const leaked = await fetch(`${service.baseUrl}/v1/events?action=user.logout&api_key=${reader.key}`, { headers: auth(reader.key) })
+      // Refused (an unknown parameter), yet recorded: attempts to read are access too.
+      expect(leaked.status).toBe(400)
       for (const path of ['/v1/events?action=user.login&limit=5', '/v1/events?action=user.login&limit=10', '/v1/events/export?format=ndjson', '/v1/reports?period=daily&date=2026-06-01', '/v1/integrity']) {
         const response = await fetch(`${service.baseUrl}${path}`, { headers: auth(reader.key) })
         expect(response.status, path).toBe(200)
@@ -32,8 +35,11 @@ for (const kind of ['embedded', 'postgres'] as StoreKind[]) {
       const { events } = await service.audit.store.query({ tenant_id: 'acme' }, { limit: 50 })
       const trail = events.filter((event) => event.action.startsWith('auditq.')).reverse()
       // The second query differs only in its page size: the same access, folded into the first's window.
-      expect(trail.map((event) => event.action)).toEqual(['auditq.query', 'auditq.export', 'auditq.report', 'auditq.integrity.verify'])
-      expect(trail[0]).toMatchObject({
+      expect(trail.map((event) => event.action)).toEqual(['auditq.query', 'auditq.query', 'auditq.export', 'auditq.report', 'auditq.integrity.verify'])
+      // A key sent in the URL is never written into the trail.
+      expect(trail[0]!.metadata).toEqual({ key_name: 'compliance dashboard', what: { action: 'user.logout', api_key: '[REDACTED]' } })
+      expect(JSON.stringify(trail)).not.toContain(reader.key.slice(-20))
+      expect(trail[1]).toMatchObject({
         tenant_id: 'acme',
         actor_id: reader.id,
         actor_type: 'api_key',
@@ -42,7 +48,7 @@ for (const kind of ['embedded', 'postgres'] as StoreKind[]) {
         resource_id: 'acme',
         metadata: { key_name: 'compliance dashboard', what: { action: 'user.login' } },
       })
-      expect(trail[2]!.metadata).toMatchObject({ what: { period: 'daily', date: '2026-06-01' } })
+      expect(trail[3]!.metadata).toMatchObject({ what: { period: 'daily', date: '2026-06-01' } })
     })
 
     it('refuses a read whose record the store refuses, and answers it once recording works again', async () => {

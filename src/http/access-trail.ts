@@ -18,6 +18,11 @@ declare module 'fastify' {
 
 /** Paging is not part of what was asked: every page of one query is the same access. */
 const NOT_PART_OF_THE_FILTER = new Set(['cursor', 'limit'])
+/**
+ * A credential sent in the URL (`?api_key=…`, refused for authentication but still sent) must not
+ * end up in the trail: any parameter whose name suggests one is recorded as `[REDACTED]`.
+ */
+const CREDENTIAL_NAME = /key|token|secret|passw|auth|signature/i
 
 export function installAccessTrail(app: FastifyInstance, recorder: AccessRecorder): void {
   app.addHook('preHandler', async (request) => {
@@ -32,7 +37,9 @@ export function accessFromRequest(request: FastifyRequest, kind: AccessKind, ext
   const what: Record<string, unknown> = {}
   for (const source of [request.params, request.query]) {
     if (!source || typeof source !== 'object') continue
-    for (const [name, value] of Object.entries(source as Record<string, unknown>)) if (!NOT_PART_OF_THE_FILTER.has(name)) what[name] = value
+    for (const [name, value] of Object.entries(source as Record<string, unknown>)) {
+      if (!NOT_PART_OF_THE_FILTER.has(name)) what[name] = CREDENTIAL_NAME.test(name) ? '[REDACTED]' : value
+    }
   }
   const { principal } = request
   const askedTenant = typeof what['tenant_id'] === 'string' ? what['tenant_id'] : null
