@@ -13,9 +13,11 @@ import { storedEvent } from '../../../../test/support/events.js'
 import type { FeedEvent } from '../../sink.js'
 import { ArchiveSink } from './archive-sink.js'
 import { MANIFEST_FILE } from './manifest.js'
+import { cliRunner } from '../../../../test/support/cli.js'
 import { verifyArchive } from './verify-archive.js'
 
-const key = parseSigningKey(generateSigningKeyPem().privateKeyPem)
+const pem = generateSigningKeyPem()
+const key = parseSigningKey(pem.privateKeyPem)
 const signal = new AbortController().signal
 const root = mkdtempSync(join(tmpdir(), 'auditq-archive-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
@@ -139,6 +141,22 @@ describe('archive sink and offline verification', () => {
     const other = parseSigningKey(generateSigningKeyPem().privateKeyPem)
     expect((await verifyArchive(written, other.publicKey)).problems).toEqual([expect.objectContaining({ kind: 'manifest', detail: expect.stringMatching(/does not verify/) })])
   })
+
+  it('auditq verify --archive checks a copy offline: exit 0 intact, 1 naming the damaged segment', async () => {
+    const dir = copy('cli')
+    const publicKey = join(root, 'public.pem')
+    writeFileSync(publicKey, pem.publicKeyPem)
+    const auditq = cliRunner(join(root, 'no-store-here'))
+    const intact = auditq(['verify', '--archive', dir, '--public-key', publicKey])
+    expect(intact.code, intact.stderr).toBe(0)
+    expect(intact.stdout).toMatch(/archive: intact .* 40 events/)
+    const victim = segments(dir)[2]!
+    unlinkSync(join(dir, victim))
+    const damaged = auditq(['verify', '--archive', dir, '--public-key', publicKey])
+    expect(damaged.code).toBe(1)
+    expect(damaged.stdout).toContain(`removed: ${victim}`)
+    expect(auditq(['verify', '--archive', dir]).code).toBe(2)
+  }, 60_000)
 
   it('names the segment holding an event that does not chain from the one before it', async () => {
     const dir = join(root, 'forged-event')
