@@ -96,9 +96,10 @@ describe('AccessRecorder', () => {
     })
     const refused = await recorder.record(read({ a: 1 })).catch((error: unknown) => error)
     expect(isAuditqError(refused) && refused.code).toBe('AUDITQ_ACCESS_UNRECORDED')
-    expect(recorder.stats()).toMatchObject({ failed: 1, recorded: 0, pending: 0 })
+    expect(recorder.stats()).toMatchObject({ failed: 1, recorded: 0, pending: 0, failing: { message: 'disk full' } })
     failing = false
     await recorder.record(read({ a: 1 }))
+    expect(recorder.stats().failing).toBeNull()
     clock += 10
     await recorder.record(read({ a: 1 }))
     failing = true

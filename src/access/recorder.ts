@@ -43,6 +43,8 @@ export interface AccessRecorderStats {
   failed: number
   /** Aggregates waiting to be written (including ones whose write failed and will be retried). */
   pending: number
+  /** Set while recording fails: when the current run of failures began, and the last error; cleared by the next good write. */
+  failing: { since: string; message: string } | null
 }
 
 interface Window {
@@ -59,6 +61,7 @@ const MAX_WINDOWS = 10_000
 export class AccessRecorder {
   private readonly windows = new Map<string, Window>()
   private readonly counts = { recorded: 0, aggregated: 0, failed: 0 }
+  private failing: AccessRecorderStats['failing'] = null
   private readonly timer: NodeJS.Timeout | undefined
   private sweeping: Promise<void> = Promise.resolve()
   private closed = false
@@ -110,7 +113,7 @@ export class AccessRecorder {
   stats(): AccessRecorderStats {
     let pending = 0
     for (const window of this.windows.values()) if (window.repeats > 0) pending += 1
-    return { ...this.counts, pending }
+    return { ...this.counts, pending, failing: this.failing }
   }
 
   /** Writes every aggregate, closed window or not (on shutdown, and in tests). */
@@ -156,8 +159,10 @@ export class AccessRecorder {
     try {
       await this.options.write(events)
       this.counts.recorded += events.length
+      this.failing = null
     } catch (error) {
       this.counts.failed += 1
+      this.failing = { since: this.failing?.since ?? new Date(this.now()).toISOString(), message: (error as Error).message?.slice(0, 200) ?? String(error) }
       this.options.logger.warn({ err: error, access: record.kind, tenant_id: record.tenant }, 'access to the audit trail could not be recorded')
       if (this.options.isStoreUnavailable?.(error)) throw error
       throw new AuditqError('AUDITQ_ACCESS_UNRECORDED', `the access (${record.kind}) could not be recorded in the audit trail, so it was refused; retry later`, { cause: error })

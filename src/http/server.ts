@@ -152,7 +152,7 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
   if (store.retentionRules) await app.register(retentionRuleRoutes, { rules: store.retentionRules, recorder })
   let monitoring = dependencies.monitoring
   if (!monitoring) {
-    const own = await startMonitoring({ config, audit, store, logger, ...(queueStatus ? { queueStatus } : {}), ...(metrics ? { metrics } : {}) })
+    const own = await startMonitoring({ config, audit, store, logger, accessTrail: () => recorder.stats(), ...(queueStatus ? { queueStatus } : {}), ...(metrics ? { metrics } : {}) })
     app.addHook('onClose', () => own.stop())
     monitoring = own
   }

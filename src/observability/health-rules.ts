@@ -28,6 +28,7 @@ export type RuleName =
   | 'spill_replay_failing'
   | 'spill_checkpoint_failing'
   | 'redis_data_lost'
+  | 'access_unrecorded'
 
 export interface Finding {
   rule: RuleName
@@ -47,6 +48,8 @@ export interface HealthInput extends PipelineFigures {
   spill?: Pick<SpillReading, 'refusing' | 'replayFailing' | 'checkpointFailing'> | null
   /** Queue mode: losses Redis caused, held until an operator acknowledges them. */
   redis_losses?: readonly Pick<RedisLoss, 'eventsExposed' | 'cause' | 'detectedAt'>[] | null
+  /** The access trail's recorder: failing while its writes fail, and aggregates still unwritten. */
+  access_trail?: { failing: { since: string; message: string } | null; pending: number } | null
 }
 
 export interface Evaluation {
@@ -147,6 +150,12 @@ export function evaluateHealth(input: HealthInput, thresholds: Thresholds): Eval
     const latest = losses[losses.length - 1]!
     add('redis_data_lost', 'critical', `redis lost queued events: about ${n(exposed)} acknowledged events were in the queue and are gone (${losses.length === 1 ? 'detected' : `${losses.length} losses, latest`} ${latest.detectedAt})`,
       `Redis lost the queue (${latest.cause}): about ${n(exposed)} events that callers were told were accepted never reached the store. Turn on persistence (appendonly yes), find what was lost around ${latest.detectedAt} from the producers' logs, then acknowledge with \`auditq queue ack-loss\`.`)
+  }
+
+  const accessFailing = input.access_trail?.failing
+  if (accessFailing) {
+    add('access_unrecorded', 'degraded', `access to the trail cannot be recorded since ${accessFailing.since} (${accessFailing.message}); ${n(input.access_trail!.pending)} aggregates waiting`,
+      'auditq cannot write its auditq.* access records: reads of the trail are refused (AUDITQ_ACCESS_UNRECORDED) and lifecycle records are missing until it can. Check that the store accepts writes (disk, permissions); waiting aggregates are retried on their own.')
   }
 
   const status = worstStatus(findings.map((f) => f.status))

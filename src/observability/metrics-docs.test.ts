@@ -27,6 +27,7 @@ describe('docs/monitoring.md', () => {
         ingest_rate_per_second: 0, store_rate_per_second: 0, queue_growth_per_second: 0, arrival_rate_per_second: 0,
         total_received_events: 0, total_rejected_events: 0,
         redis_losses: [{ eventsExposed: 9_800, cause: 'restarted-empty', detectedAt: '2026-01-01T00:00:00.000Z' }],
+        access_trail: { failing: { since: '2026-01-01T00:00:00.000Z', message: 'disk full' }, pending: 1 },
       },
       loadConfig({}).monitoring.thresholds,
     )

@@ -132,7 +132,7 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
     ? new RedisResetWatch({ redis: queue.redis, keys, logger, source: `${hostname()}-${process.pid}`, onReset: (outcome) => metrics.recordRedisReset(outcome) })
     : undefined
   const queueStatus = queue ? queueStatusReader(queue.redis, config, queue.durability, resetWatch ? { resetWatch } : {}) : undefined
-  const monitoring = await startMonitoring({ config, audit, store, logger, metrics, ...(queueStatus ? { queueStatus } : {}) })
+  const monitoring = await startMonitoring({ config, audit, store, logger, metrics, accessTrail: () => trail.recorder.stats(), ...(queueStatus ? { queueStatus } : {}) })
   lifecycle.add('monitoring', () => monitoring.stop())
 
   const app = await buildServer({
