@@ -228,7 +228,7 @@ const configSchema = z.strictObject({
        * event: a dashboard polling every 2 s writes two events a minute, not thirty. 0 = every read.
        */
       aggregateWindowMs: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
-      /** The tenant whose chain records access spanning all tenants and auditq's own start and stop. */
+      /** The tenant whose chain records every access to the trail (the accessed tenant is the resource) and auditq's own start and stop. */
       systemTenant: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/).default('auditq'),
     })
     .prefault({}),

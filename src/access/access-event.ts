@@ -43,7 +43,7 @@ export interface AccessActor {
 export interface AccessRecord {
   kind: AccessKind
   actor: AccessActor
-  /** The tenant whose trail was accessed; null = all tenants (recorded in the system tenant). */
+  /** The tenant whose trail was accessed (the record's `resource_id`); null = all tenants (`*`). */
   tenant: string | null
   /** What was asked for — the filter or parameters, never the results. */
   what: Record<string, unknown>
@@ -72,8 +72,8 @@ export function accessEvent(record: AccessRecord, options: { systemTenant: strin
   const actorId = record.actor.id ?? (record.actor.kind === 'system' ? 'auditq' : record.actor.kind)
   return {
     id: uuidv7(),
-    // A tenant named in a malformed request is not a tenant; its access is recorded in the system tenant.
-    tenant_id: record.tenant !== null && TENANT_PATTERN.test(record.tenant) ? record.tenant : options.systemTenant,
+    // Every record goes into the system tenant's chain; the tenant accessed is the resource.
+    tenant_id: options.systemTenant,
     action: accessAction(record.kind),
     category: record.kind === 'service.stop' || record.kind === 'queue.pause' || record.kind === 'queue.overflow' ? 'warning' : 'info',
     occurred_at: options.aggregate?.last_at ?? at,
@@ -109,8 +109,6 @@ export function storableWhat(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.slice(0, 50).map((item) => storableWhat(item, depth + 1))
   return Object.fromEntries(Object.entries(value).slice(0, 50).map(([key, item]) => [String(storableWhat(key, depth + 1)), storableWhat(item, depth + 1)]))
 }
-
-const TENANT_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/
 
 /** Two reads are "identical" when who, from where, which tenant and what they asked all match. */
 export function readIdentity(record: AccessRecord): string {

@@ -51,7 +51,8 @@ describe('AccessRecorder', () => {
     expect(events).toHaveLength(6)
     const first = events[0]!
     expect(first).toMatchObject({
-      tenant_id: 'acme',
+      tenant_id: 'auditq',
+      resource_id: 'acme',
       action: 'auditq.query',
       actor_id: 'k1',
       actor_type: 'api_key',
@@ -66,10 +67,10 @@ describe('AccessRecorder', () => {
       aggregated: { count: 29, first_at: '2026-06-01T12:00:02.000Z', last_at: '2026-06-01T12:00:58.000Z', window_ms: 60_000 },
     })
     expect(events.filter((event) => event.action === 'auditq.hold.create')).toHaveLength(2)
-    expect(await opened.store.integrity!.snapshot(async (s) => (await s.heads()).map((h) => [h.tenant_id, h.seq]))).toEqual([['acme', 6]])
+    expect(await opened.store.integrity!.snapshot(async (s) => (await s.heads()).map((h) => [h.tenant_id, h.seq]))).toEqual([['auditq', 6]])
   })
 
-  it('records access to all tenants in the system tenant', async () => {
+  it('records every access in the system tenant, the tenant accessed as the resource', async () => {
     opened = await freshStore('embedded')
     const recorder = new AccessRecorder({ write: (events) => opened!.store.insertBatch(events), windowMs: 0, systemTenant: 'auditq-system', logger })
     await recorder.record(read({}, { tenant: null, actor: { kind: 'open', id: null } }))

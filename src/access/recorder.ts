@@ -22,7 +22,7 @@ export interface AccessRecorderOptions {
   write(events: AuditEvent[]): Promise<unknown>
   /** Identical reads within this window become one aggregate event; 0 writes every read. */
   windowMs: number
-  /** Tenant whose chain records access that spans all tenants (and auditq's own lifecycle). */
+  /** Tenant whose chain records every access (and auditq's own lifecycle). */
   systemTenant: string
   logger: Logger
   /**

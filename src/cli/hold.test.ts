@@ -43,8 +43,9 @@ describe('auditq hold', () => {
     const keyId = /created key (\S+)/.exec(key.stderr)![1]!
     expect(auditq(['keys', 'revoke', keyId]).code).toBe(0)
 
-    const afterRelease = JSON.parse(auditq(['query', '--tenant-id', 'acme', '--format', 'json', '--limit', '100']).stdout) as { events: { id: string; action: string; actor_id: string; metadata: { what: Record<string, unknown> } }[] }
-    expect(afterRelease.events.map((e) => e.id)).not.toContain(held.id)
+    const acme = JSON.parse(auditq(['query', '--tenant-id', 'acme', '--format', 'json', '--limit', '100']).stdout) as { events: { id: string }[] }
+    expect(acme.events.map((e) => e.id)).not.toContain(held.id)
+    const afterRelease = JSON.parse(auditq(['query', '--tenant-id', 'auditq', '--format', 'json', '--limit', '100']).stdout) as { events: { id: string; action: string; actor_id: string; metadata: { what: Record<string, unknown> } }[] }
     const user = `cli:${userInfo().username}`
     const trail = afterRelease.events.filter((e) => e.action.startsWith('auditq.')).reverse()
     expect(trail.map((e) => [e.action, e.actor_id, e.metadata.what['hold_id'] ?? e.metadata.what['key_id']])).toEqual([

@@ -52,7 +52,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'AUDITQ_RETENTION_CHUNK_ROWS', path: 'retention.chunkRows', whenUnset: '`5000` PostgreSQL, `500` embedded', description: 'rows per delete transaction' },
   { env: 'AUDITQ_RETENTION_ARCHIVE_BEFORE_DELETE', path: 'retention.archiveBeforeDelete', description: '`true`/`false`: with an archive stream configured, retention deletes only events the archive has confirmed; see [retention.md](retention.md)' },
   { env: 'AUDITQ_ACCESS_AGGREGATE_WINDOW_MS', path: 'access.aggregateWindowMs', description: 'identical reads of the trail within this window are recorded as one `auditq.*` aggregate event (count, first and last time); `0` records every read; see [access-trail.md](access-trail.md)' },
-  { env: 'AUDITQ_ACCESS_SYSTEM_TENANT', path: 'access.systemTenant', description: "tenant whose chain records access spanning all tenants and auditq's own start and stop" },
+  { env: 'AUDITQ_ACCESS_SYSTEM_TENANT', path: 'access.systemTenant', description: "tenant whose chain records every access to the trail (`auditq.*` events) and auditq's own start and stop" },
   { env: 'AUDITQ_RATE_LIMIT_PER_SECOND', path: 'security.rateLimitPerSecond', description: 'requests per second per API key, per process; `0` = off' },
   { env: 'AUDITQ_RATE_LIMIT_BURST', path: 'security.rateLimitBurst', description: 'requests a quiet key may send at once before the per-second rate applies' },
   { env: 'AUDITQ_FAILED_AUTH_PER_SECOND', path: 'security.failedAuthPerSecond', description: 'failed keys a client address (and, separately, a key id) may present per second before its failures get 429 instead of 401; a valid key is always accepted; `0` = off' },

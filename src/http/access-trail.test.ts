@@ -15,7 +15,7 @@ for (const kind of ['embedded', 'postgres'] as StoreKind[]) {
     let service: KeyedApp | undefined
     afterEach(async () => service?.close())
 
-    it('records each read with key id and name, filter and address in the tenant chain, and refuses forged auditq.* events', async () => {
+    it("records each read with key id and name, filter and address in the system tenant's chain, and refuses forged auditq.* events", async () => {
       service = await startKeyedApp(kind, { logLevel: 'silent' })
       const reader = await service.createKey('acme', ['read'], 'compliance dashboard')
       const writer = await service.createKey('acme', ['ingest'], 'app')
@@ -32,7 +32,9 @@ for (const kind of ['embedded', 'postgres'] as StoreKind[]) {
         expect(response.status, path).toBe(200)
         await response.arrayBuffer()
       }
-      const { events } = await service.audit.store.query({ tenant_id: 'acme' }, { limit: 50 })
+      const { events } = await service.audit.store.query({ tenant_id: 'auditq' }, { limit: 50 })
+      // The tenant's own chain holds only its own events.
+      expect((await service.audit.store.query({ tenant_id: 'acme' }, { limit: 50 })).events).toEqual([])
       const trail = events.filter((event) => event.action.startsWith('auditq.')).reverse()
       // The second query differs only in its page size: the same access, folded into the first's window.
       expect(trail.map((event) => event.action)).toEqual(['auditq.query', 'auditq.query', 'auditq.export', 'auditq.report', 'auditq.integrity.verify'])
@@ -40,7 +42,7 @@ for (const kind of ['embedded', 'postgres'] as StoreKind[]) {
       expect(trail[0]!.metadata).toEqual({ key_name: 'compliance dashboard', what: { action: 'user.logout', api_key: '[REDACTED]' } })
       expect(JSON.stringify(trail)).not.toContain(reader.key.slice(-20))
       expect(trail[1]).toMatchObject({
-        tenant_id: 'acme',
+        tenant_id: 'auditq',
         actor_id: reader.id,
         actor_type: 'api_key',
         ip_address: '127.0.0.1',

@@ -1,5 +1,5 @@
 /**
- * Records access to the trail from the HTTP layer. A route opts in with one line in its config —
+ * Records access to the trail from the HTTP layer (with API keys; not in the open loopback mode). A route opts in with one line in its config —
  * `config: { access: 'read', trail: 'query' }` — and this hook records, before the handler runs,
  * who (key id and name), what (query string and path parameters, without the page cursor), which
  * tenant and from where. The handler runs only once the record is stored: a read that cannot be
@@ -27,7 +27,9 @@ const CREDENTIAL_NAME = /key|token|secret|passw|auth|signature/i
 export function installAccessTrail(app: FastifyInstance, recorder: AccessRecorder): void {
   app.addHook('preHandler', async (request) => {
     const kind = request.routeOptions.config.trail
-    if (kind === undefined) return
+    // The open loopback mode (no API key exists) has no identity to record and serves only this
+    // machine; with keys, every read is recorded.
+    if (kind === undefined || !request.principal?.keyId) return
     await recorder.record(accessFromRequest(request, kind))
   })
 }

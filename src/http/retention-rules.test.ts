@@ -51,7 +51,7 @@ for (const kind of ['embedded', 'postgres'] as StoreKind[]) {
       expect((await call('DELETE', '/v1/retention/tenants/acme', admin.key)).status).toBe(204)
       expect((await call('DELETE', '/v1/retention/tenants/acme', admin.key)).status).toBe(404)
 
-      const { events } = await service.audit.store.query({ tenant_id: 'acme' }, { limit: 50 })
+      const { events } = await service.audit.store.query({ tenant_id: 'auditq' }, { limit: 50 })
       const changes = events.filter((event) => event.action !== 'auditq.query').reverse()
       expect(changes.map((event) => event.action)).toEqual([
         'auditq.hold.create',
@@ -60,7 +60,7 @@ for (const kind of ['embedded', 'postgres'] as StoreKind[]) {
         'auditq.retention.tenant_rule',
         'auditq.retention.tenant_rule',
       ])
-      expect(changes[0]).toMatchObject({ actor_id: admin.id, metadata: { key_name: 'legal', what: { hold_id: created.body.id, actor_id: 'alice', resource: 'invoice:2026:7', reason: 'case 17' } } })
+      expect(changes[0]).toMatchObject({ actor_id: admin.id, resource_id: 'acme', metadata: { key_name: 'legal', what: { hold_id: created.body.id, actor_id: 'alice', resource: 'invoice:2026:7', reason: 'case 17' } } })
       expect(changes[1]!.metadata).toMatchObject({ what: { release_reason: 'case closed' } })
     })
   })

@@ -94,10 +94,8 @@ describe('auditq keys and serve', () => {
     const auth = { authorization: `Bearer ${adminKey}` }
     const posted = await fetch(`${service.base}/v1/events`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ action: 'login', metadata: { password: 'hunter2' } }) })
     expect(posted.status).toBe(202)
-    const listed = (await (await fetch(`${service.base}/v1/events`, { headers: auth })).json()) as { events: { tenant_id: string; action: string; metadata: unknown }[] }
-    // The newest event is this very read's record (auditq.query); the login is the one before it.
-    expect(listed.events[0]!.action).toBe('auditq.query')
-    expect(listed.events.find((event) => event.action === 'login')).toMatchObject({ tenant_id: 'acme', metadata: { password: '[REDACTED]' } })
+    const listed = (await (await fetch(`${service.base}/v1/events`, { headers: auth })).json()) as { events: { tenant_id: string; metadata: unknown }[] }
+    expect(listed.events[0]).toMatchObject({ tenant_id: 'acme', metadata: { password: '[REDACTED]' } })
     await fetch(`${service.base}/v1/events?api_key=${adminKey}`)
     await fetch(`${service.base}/v1/events`, { headers: { authorization: `Bearer ${adminKey}x` } })
     const stack = await fetch(`${service.base}/v1/events/not-a-uuid`, { headers: auth })
