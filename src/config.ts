@@ -235,6 +235,23 @@ const configSchema = z.strictObject({
        * event loop and hold the file's write lock: a 5,000-row chunk stalls both ~0.4 s.
        */
       chunkRows: z.coerce.number().int().min(1).max(100_000).optional(),
+      /**
+       * With an archive stream configured, retention never deletes an event the archive has not
+       * confirmed. Off only on purpose (the archive is a copy, not the record of what was kept).
+       */
+      archiveBeforeDelete: z.preprocess((value) => (value === 'true' ? true : value === 'false' ? false : value), z.boolean()).default(true),
+    })
+    .prefault({}),
+  /** The record of access to the trail, `auditq.*` events (see docs/access-trail.md). */
+  access: z
+    .strictObject({
+      /**
+       * Identical reads (same key, address, tenant and filter) within this window are one aggregate
+       * event: a dashboard polling every 2 s writes two events a minute, not thirty. 0 = every read.
+       */
+      aggregateWindowMs: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
+      /** The tenant whose chain records every access to the trail (the accessed tenant is the resource) and auditq's own start and stop. */
+      systemTenant: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/).default('auditq'),
     })
     .prefault({}),
   /** API keys, rate limits, redaction (see docs/security.md). */

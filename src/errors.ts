@@ -24,6 +24,7 @@ export const ERROR_CATALOG = {
   AUDITQ_SPILL_FULL: { status: 503, summary: 'The event had to spill (Redis down or over its cap) and the local spill journal reached its size limit; nothing of that call was written.' },
   AUDITQ_SPILL_FAILED: { status: 503, summary: 'The event had to spill and a journal write or fsync failed (errno in the message), or the spill directory could not be opened; writes are retried after a short backoff.' },
   AUDITQ_SERVICE_UNREACHABLE: { status: 503, summary: 'CLI: the auditq service did not answer (`auditq status --url`).' },
+  AUDITQ_ACCESS_UNRECORDED: { status: 503, summary: 'The access to the audit trail could not be recorded (the store refused its `auditq.*` event), so the access was refused; retry later.' },
   AUDITQ_CLOSED: { status: 503, summary: 'The logger or service is shutting down and accepts no more events.' },
   AUDITQ_IMPORT_UNAVAILABLE: { status: 500, summary: 'CLI: `auditq import bullmq` needs the optional bullmq package, which is not installed.' },
   AUDITQ_IMPORT_SOURCE_UNREACHABLE: { status: 503, summary: 'CLI: `auditq import` could not reach the Redis holding the queue to import (host named, credentials left out).' },

@@ -8,6 +8,8 @@ export type Scope = (typeof SCOPES)[number]
  */
 export interface Principal {
   readonly keyId: string | null
+  /** The key's name, when it has one: recorded beside the id in the access trail. */
+  readonly keyName?: string | null
   readonly tenantId: string | null
   readonly scopes: ReadonlySet<Scope>
 }

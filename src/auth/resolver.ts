@@ -156,7 +156,7 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
   function remember(keyId: string, key: StoredApiKey | null): CacheEntry {
     const entry: CacheEntry = {
       key,
-      principal: key && key.revoked_at === null ? Object.freeze({ keyId: key.id, tenantId: key.tenant_id, scopes: new Set(key.scopes) }) : null,
+      principal: key && key.revoked_at === null ? Object.freeze({ keyId: key.id, keyName: key.name, tenantId: key.tenant_id, scopes: new Set(key.scopes) }) : null,
       at: now(),
     }
     cache.delete(keyId)

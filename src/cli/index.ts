@@ -9,6 +9,7 @@ import { registerErase } from './erase.js'
 import { registerImport } from './import.js'
 import { registerCheckpoint, registerKeygen, registerVerify } from './integrity.js'
 import { registerKeys } from './keys.js'
+import { registerHold } from './hold.js'
 import { registerMigrate } from './migrate.js'
 import { registerExport, registerQuery } from './query.js'
 import { registerQueue } from './queue.js'
@@ -48,6 +49,7 @@ registerKeygen(program)
 registerCleanup(program)
 registerStatus(program)
 registerKeys(program)
+registerHold(program)
 registerImport(program)
 registerErase(program)
 registerCompleteness(program)

@@ -14,6 +14,7 @@ import { verifyChains, type VerifyReport } from '../integrity/verify.js'
 import type { IntegrityStore } from '../integrity/integrity-store.js'
 import type { Store } from '../store/store.js'
 import { commandConfig, openExistingStore } from './context.js'
+import { runArchiveVerify } from './verify-archive.js'
 
 async function withIntegrity<T>(command: Command, fn: (store: Store, integrity: IntegrityStore) => Promise<T>): Promise<T> {
   const config = commandConfig(command)
@@ -45,8 +46,10 @@ export function registerVerify(program: Command): void {
       'Ed25519 public key for --checkpoints; repeat it for keys rotated out (default: the configured signing key)',
       (file: string, files: string[] | undefined) => [...(files ?? []), file],
     )
+    .option('--archive <dir>', 'verify an archive directory offline instead (no database): manifest signature, segments, chain; needs --public-key')
     .option('--json', 'print the report as JSON')
     .action(async (options: VerifyFlags, command: Command) => {
+      if (typeof options.archive === 'string') return runArchiveVerify(options.archive, options.publicKey ?? [], { json: options.json === true })
       const config = commandConfig(command)
       const fromSeq = parseSeq(options.from, '--from')
       const toSeq = parseSeq(options.to, '--to')
@@ -73,6 +76,7 @@ interface VerifyFlags {
   to?: string
   checkpoints?: string
   publicKey?: string[]
+  archive?: string
   json?: boolean
 }
 

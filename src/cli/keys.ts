@@ -5,6 +5,7 @@ import { AuditqError } from '../errors.js'
 import { validateEvent } from '../event/validate.js'
 import { openStore } from '../store/open-store.js'
 import { commandConfig, storeLocation } from './context.js'
+import { recordCliAccess } from './trail.js'
 
 /** `auditq keys create|list|revoke`: the key is printed once, on stdout; only its hash is stored. */
 export function registerKeys(program: Command): void {
@@ -22,9 +23,11 @@ export function registerKeys(program: Command): void {
       if (options.name !== undefined && (options.name.length > 200 || /[\u0000-\u001f]/.test(options.name))) {
         throw new AuditqError('AUDITQ_BAD_REQUEST', '--name must be at most 200 characters without control characters')
       }
-      await withKeyStore(command, async (store) => {
+      await withKeyStore(command, async (store, record) => {
         const generated = generateKey()
         const createdAt = new Date().toISOString()
+        // Recorded before it takes effect: a key that exists without a record of who made it must not happen.
+        await record('key.create', options.tenant, { key_id: generated.keyId, scopes, name: options.name ?? null })
         await store.insert({ id: generated.keyId, tenant_id: options.tenant, scopes, name: options.name ?? null, secret_hash: generated.secretHash, created_at: createdAt, revoked_at: null })
         process.stdout.write(`${generated.key}\n`)
         process.stderr.write(`created key ${generated.keyId} for tenant ${options.tenant} (${scopes.join(', ')}); store it now, it cannot be shown again\n`)
@@ -56,7 +59,11 @@ export function registerKeys(program: Command): void {
     .command('revoke <id>')
     .description('revoke a key; the service stops accepting it within security.keyCacheTtlMs (10 s by default)')
     .action(async (id: string, _options: unknown, command: Command) => {
-      await withKeyStore(command, async (store) => {
+      await withKeyStore(command, async (store, record) => {
+        const key = await store.findById(id)
+        if (!key || key.revoked_at !== null) throw new AuditqError('AUDITQ_NOT_FOUND', `no active key with id ${JSON.stringify(id.slice(0, 40))}`)
+        // Recorded before it takes effect, like every change that widens what can happen unseen.
+        await record('key.revoke', key.tenant_id, { key_id: id, name: key.name })
         if (!(await store.revoke(id, new Date()))) throw new AuditqError('AUDITQ_NOT_FOUND', `no active key with id ${JSON.stringify(id.slice(0, 40))}`)
         process.stderr.write(`revoked key ${id}\n`)
       })
@@ -69,12 +76,14 @@ function checkTenant(tenant: string): void {
   if (!result.ok) throw new AuditqError('AUDITQ_BAD_REQUEST', `--tenant: ${result.errors.map((e) => e.message).join('; ')}`)
 }
 
-async function withKeyStore(command: Command, fn: (store: KeyStore) => Promise<void>): Promise<void> {
+type RecordKeyChange = (kind: 'key.create' | 'key.revoke', tenant: string, what: Record<string, unknown>) => Promise<void>
+
+async function withKeyStore(command: Command, fn: (store: KeyStore, record: RecordKeyChange) => Promise<void>): Promise<void> {
   const config = commandConfig(command)
   // Opening the event store migrates it, which creates api_keys on a new database.
   const events = await openStore(storeLocation(config))
   try {
-    await fn(events.keys)
+    await fn(events.keys, (kind, tenant, what) => recordCliAccess(events, config, kind, tenant, what))
   } finally {
     await events.close()
   }

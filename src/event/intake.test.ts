@@ -41,6 +41,15 @@ describe('intake', () => {
     expect(invalid).toEqual(['reserved'])
   })
 
+  it('refuses every action of the auditq.* namespace, whatever its case, so no caller can forge a record of access or lifecycle', () => {
+    const { subject, invalid } = newIntake()
+    for (const action of ['auditq.query', 'auditq.service.stop', 'AUDITQ.export', 'auditq.not_written_yet']) {
+      expect(subject.admit({ action }, { receivedAt })).toEqual({ ok: false, errors: [expect.objectContaining({ field: 'action', rule: 'reserved' })] })
+    }
+    expect(invalid).toEqual(['reserved', 'reserved', 'reserved', 'reserved'])
+    expect(subject.admit({ action: 'auditqueue.read' }, { receivedAt })).toMatchObject({ ok: true })
+  })
+
   it('redacts before anything leaves it, and reports what it changed', () => {
     const { subject, counts } = newIntake()
     const result = subject.admit({ action: 'a.b', metadata: { password: 'p', keep: 1 } }, { receivedAt })

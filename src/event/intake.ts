@@ -1,6 +1,6 @@
 import { AuditqError, type ErrorCode } from '../errors.js'
 import { redactEvent, type RedactionPolicy, type RedactionReport } from './redact.js'
-import { RESERVED_ACTIONS } from './reserved.js'
+import { reservedWriter } from './reserved.js'
 import type { AuditEvent, FieldError, ValidationResult } from './types.js'
 import { validateEvent } from './validate.js'
 
@@ -149,7 +149,7 @@ export class Intake {
       const message = `this API key writes only tenant ${JSON.stringify(boundTenant)}; the event names ${JSON.stringify(result.event.tenant_id)}`
       return { ok: false, errors: [{ field: 'tenant_id', rule: 'tenant_mismatch', message }] }
     }
-    const writer = RESERVED_ACTIONS.get(result.event.action)
+    const writer = reservedWriter(result.event.action)
     if (writer !== undefined) {
       return { ok: false, errors: [{ field: 'action', rule: 'reserved', message: `"${result.event.action}" is written only by ${writer}` }] }
     }

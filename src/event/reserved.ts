@@ -22,6 +22,14 @@ export const ERASURE_ACTION = 'auditq.erasure'
 export const PRODUCER_HEAD_ACTION = 'auditq.producer.head'
 export const PRODUCER_REJECTED_ACTION = 'auditq.producer.rejected'
 
+/**
+ * The namespace of auditq's record of access to the trail and of its own lifecycle (who read, who
+ * exported, when the service started and stopped). A forged `auditq.*` event could put a read in
+ * someone else's name or hide a stop between a fake start and a fake stop, so the whole prefix is
+ * reserved, including names auditq does not write yet.
+ */
+export const RESERVED_PREFIX = 'auditq.'
+
 /** Each reserved action with who alone may write it (the text of the refusal). */
 export const RESERVED_ACTIONS: ReadonlyMap<string, string> = new Map([
   [RETENTION_ACTION, "auditq's own retention runs"],
@@ -29,3 +37,11 @@ export const RESERVED_ACTIONS: ReadonlyMap<string, string> = new Map([
   [PRODUCER_HEAD_ACTION, "auditq's producers (their head records)"],
   [PRODUCER_REJECTED_ACTION, "auditq's producers (their rejection records)"],
 ])
+
+/** Who alone may write `action`, or undefined when anyone may. */
+export function reservedWriter(action: string): string | undefined {
+  const named = RESERVED_ACTIONS.get(action)
+  if (named) return named
+  if (action.toLowerCase().startsWith(RESERVED_PREFIX)) return "auditq itself (the auditq.* namespace records access to the trail and auditq's own lifecycle)"
+  return undefined
+}

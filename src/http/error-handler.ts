@@ -26,7 +26,7 @@ export function errorBody(code: ErrorCode, message: string, details?: unknown): 
 }
 
 /** 503s a client cures by waiting: they carry Retry-After so clients back off instead of hammering. */
-const RETRY_LATER = new Set<ErrorCode>(['AUDITQ_STORE_UNAVAILABLE', 'AUDITQ_QUEUE_UNAVAILABLE'])
+const RETRY_LATER = new Set<ErrorCode>(['AUDITQ_STORE_UNAVAILABLE', 'AUDITQ_QUEUE_UNAVAILABLE', 'AUDITQ_ACCESS_UNRECORDED'])
 
 export interface ErrorHandlerOptions {
   bodyLimitBytes: number

@@ -28,7 +28,7 @@ export async function integrityRoutes(app: FastifyInstance, options: { store: St
     retryAfterSeconds: VERIFY_BUSY_RETRY_SECONDS,
   })
   const contract = integrityContract()
-  app.get(contract.url, documented(contract), async (request, reply) => {
+  app.get(contract.url, documented(contract, { trail: 'integrity.verify' }), async (request, reply) => {
     const integrity = options.store.integrity
     if (!integrity) throw new AuditqError('AUDITQ_NOT_FOUND', 'this store keeps no hash chain')
     const raw = request.query as Record<string, unknown>

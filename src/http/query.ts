@@ -40,7 +40,7 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
   const idleMs = options.exports.exportIdleTimeoutMs
   const contracts = queryContracts({ maxLimit: options.maxLimit })
 
-  app.get(contracts.list.url, documented(contracts.list), async (request) => {
+  app.get(contracts.list.url, documented(contracts.list, { trail: 'query' }), async (request) => {
     const raw = request.query as Record<string, unknown>
     const filter = withSearch(bounded(request, parseEventFilter(raw, ['limit', 'cursor', 'q'])), raw)
     const errors: FieldError[] = []
@@ -51,7 +51,7 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
     return { events: page.events, next_cursor: page.next ? encodeCursor(page.next) : null }
   })
 
-  app.get(contracts.export.url, documented(contracts.export), async (request, reply) => {
+  app.get(contracts.export.url, documented(contracts.export, { trail: 'export' }), async (request, reply) => {
     const raw = request.query as Record<string, unknown>
     const filter = withSearch(bounded(request, parseEventFilter(raw, ['format', 'proof', 'q'])), raw)
     const errors: FieldError[] = []
@@ -120,7 +120,7 @@ export async function queryRoutes(app: FastifyInstance, options: QueryOptions): 
       .send(Readable.from(lines()))
   })
 
-  app.get<{ Params: { id: string } }>(contracts.get.url, documented(contracts.get), async (request) => {
+  app.get<{ Params: { id: string } }>(contracts.get.url, documented(contracts.get, { trail: 'query' }), async (request) => {
     const { id } = request.params
     if (!UUID.test(id)) throw badRequest([{ field: 'id', rule: 'uuid', message: 'must be a UUID' }])
     const tenant = tenantScope(request)

@@ -38,7 +38,7 @@ export async function reportRoutes(app: FastifyInstance, options: ReportRouteOpt
     retryAfterSeconds: REPORT_BUSY_RETRY_SECONDS,
   })
   const contract = reportsContract({ maxTopN: options.limits.maxTopN })
-  app.get(contract.url, documented(contract), async (request, reply) => {
+  app.get(contract.url, documented(contract, { trail: 'report' }), async (request, reply) => {
     const parsed = parseReportRequest(request.query as Record<string, unknown>, {
       limits: { defaultTopN: options.limits.defaultTopN, maxTopN: options.limits.maxTopN },
       formats: ['json', 'csv', 'html'],

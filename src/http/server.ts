@@ -23,6 +23,9 @@ import { installRateLimit, limitFailedAuth } from './rate-limit.js'
 import { installSecurityStats, type SecurityCounters } from './security-stats.js'
 import { installBodyBudget } from './body-budget.js'
 import { queryRoutes } from './query.js'
+import { installAccessTrail } from './access-trail.js'
+import { retentionRuleRoutes } from './retention-rules.js'
+import { AccessRecorder } from '../access/recorder.js'
 import { reportRoutes } from './reports.js'
 import { feedRoutes } from './feed.js'
 import { packageVersion } from '../version.js'
@@ -47,8 +50,25 @@ export interface ServerDependencies {
   resolvePrincipal?: PrincipalResolver
   /** Without `monitoring`: Prometheus metrics the SDK logger already feeds (built before it); a fresh set otherwise. */
   metrics?: ServiceMetrics
+  /**
+   * Records access to the trail (`auditq.*` events). Without one the server records through its
+   * own, over `store`, and flushes it when it closes.
+   */
+  accessRecorder?: AccessRecorder
   /** Queue mode: acknowledges recorded Redis losses (POST /api/v1/monitoring/redis-losses/ack). */
   acknowledgeRedisLosses?: MonitoringOptions['acknowledgeRedisLosses']
+}
+
+function ownAccessRecorder(app: FastifyInstance, store: Store, config: Config, logger: Logger): AccessRecorder {
+  const recorder = new AccessRecorder({
+    write: (events) => store.insertBatch(events),
+    isStoreUnavailable: (error) => store.classifyError(error) === 'transient',
+    windowMs: config.access.aggregateWindowMs,
+    systemTenant: config.access.systemTenant,
+    logger,
+  })
+  app.addHook('onClose', () => recorder.close())
+  return recorder
 }
 
 const SAFE_REQUEST_ID = /^[\w.:-]{1,128}$/
@@ -124,6 +144,8 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
   counters = installSecurityStats(app)
   installBodyBudget(app, { maxBytesInFlight: config.http.maxBodyBytesInFlight, bodyLimitBytes: config.http.bodyLimitBytes, onRefused: counters.countOverloaded })
   installRateLimit(app, { perSecond: config.security.rateLimitPerSecond, burst: config.security.rateLimitBurst })
+  const recorder = dependencies.accessRecorder ?? ownAccessRecorder(app, store, config, logger)
+  installAccessTrail(app, recorder)
   registerJsonParser(app, { maxDepth: config.http.maxJsonDepth })
   registerNdjsonParser(app, { maxLineBytes: config.http.maxNdjsonLineBytes, maxDepth: config.http.maxJsonDepth })
   await app.register(ingestRoutes, { audit, maxEventsPerRequest: config.http.maxEventsPerRequest })
@@ -139,9 +161,10 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
   await app.register(reportRoutes, { store, limits: config.reports })
   await app.register(feedRoutes, { store, limits: config.feed, productVersion: packageVersion() })
   await app.register(viewerRoutes, { store, viewer: config.viewer, defaultLimit: 50, maxLimit: 200, exports: config.reads })
+  if (store.retentionRules) await app.register(retentionRuleRoutes, { rules: store.retentionRules, recorder })
   let monitoring = dependencies.monitoring
   if (!monitoring) {
-    const own = await startMonitoring({ config, audit, store, logger, ...(queueStatus ? { queueStatus } : {}), ...(metrics ? { metrics } : {}) })
+    const own = await startMonitoring({ config, audit, store, logger, accessTrail: () => recorder.stats(), ...(queueStatus ? { queueStatus } : {}), ...(metrics ? { metrics } : {}) })
     app.addHook('onClose', () => own.stop())
     monitoring = own
   }
@@ -167,6 +190,8 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
       'POST /v1/viewer-tokens',
       'GET /v1/display-templates',
       'GET /viewer.js, GET /viewer: the embeddable viewer (viewer token)',
+      'POST /v1/holds, GET /v1/holds, POST /v1/holds/:id/release (admin)',
+      'GET /v1/retention/tenants, PUT|DELETE /v1/retention/tenants/:tenant (admin)',
       'GET /api/v1/monitoring/health',
       'GET /api/v1/monitoring/audit-metrics',
       'GET /api/v1/monitoring/history',

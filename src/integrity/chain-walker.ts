@@ -23,7 +23,7 @@
 import { createHash, type Hash } from 'node:crypto'
 import { RETENTION_ACTION } from '../event/reserved.js'
 import { canonicalVersionOf, chainHash, CURRENT_CANONICAL_VERSION, chainHashV1, GENESIS_HASH } from './canonical.js'
-import type { ChainBreak, ChainHead, ChainRow, RetentionCut } from './types.js'
+import type { ChainBreak, ChainHead, ChainRow, HoldMatch, RetentionCut } from './types.js'
 
 export interface WalkerOptions {
   tenant_id: string
@@ -53,9 +53,20 @@ export function marksCutComplete(cut: Pick<RetentionCut, 'seq' | 'cutoff'>, row:
   return row.event.action === RETENTION_ACTION && row.seq > cut.seq && metadata['cut_seq'] === cut.seq && metadata['cutoff'] === cut.cutoff
 }
 
-/** Would this cut have kept this row? (It may delete only rows older than cutoff, not excluded.) */
-export function cutKeeps(cut: Pick<RetentionCut, 'cutoff' | 'keep_actions'>, row: ChainRow): boolean {
-  return Date.parse(row.event.occurred_at) >= Date.parse(cut.cutoff) || cut.keep_actions.includes(row.event.action)
+/** Would this cut have kept this row? (It may delete only rows older than cutoff, not excluded, not held.) */
+export function cutKeeps(cut: Pick<RetentionCut, 'cutoff' | 'keep_actions' | 'holds'>, row: ChainRow): boolean {
+  return (
+    Date.parse(row.event.occurred_at) >= Date.parse(cut.cutoff) ||
+    cut.keep_actions.includes(row.event.action) ||
+    (cut.holds ?? []).some((hold) => holdMatches(hold, row.event))
+  )
+}
+
+/** Does a legal hold keep this event? (Same rule as the stores' delete statements.) */
+export function holdMatches(hold: HoldMatch, event: Pick<ChainRow['event'], 'actor_id' | 'resource_type' | 'resource_id'>): boolean {
+  if (hold.actor_id !== null && event.actor_id !== hold.actor_id) return false
+  if (hold.resource_type !== null && (event.resource_type !== hold.resource_type || event.resource_id !== hold.resource_id)) return false
+  return true
 }
 
 /** Fingerprint of the rows a cut keeps: SHA-256 over their hashes in seq order, one per line. */

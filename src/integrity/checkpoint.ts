@@ -5,7 +5,7 @@
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
 import { AuditqError } from '../errors.js'
-import type { Checkpoint, CheckpointPayload } from './types.js'
+import type { Checkpoint, CheckpointPayload, RetentionCut } from './types.js'
 
 export const CHECKPOINT_VERSION = 'auditq.checkpoint.v1'
 /** A checkpoint that also signs the Merkle tree: v1's array with the tree size and root appended. */
@@ -23,10 +23,20 @@ export function checkpointMessage(payload: CheckpointPayload): Buffer {
     payload.seq,
     payload.hash,
     payload.created_at,
-    cut ? [cut.tenant_id, cut.seq, cut.hash, cut.cutoff, cut.keep_actions, cut.kept_count, cut.kept_digest] : null,
+    cut ? cutFields(cut) : null,
   ]
   if (tree) fields.push(tree.size, tree.root)
   return Buffer.from(JSON.stringify(fields))
+}
+
+/**
+ * A cut's signed fields. Holds are appended only when the cut has some: a cut without holds signs
+ * the same bytes as before holds existed, so every older checkpoint still verifies.
+ */
+function cutFields(cut: RetentionCut): unknown[] {
+  const fields: unknown[] = [cut.tenant_id, cut.seq, cut.hash, cut.cutoff, cut.keep_actions, cut.kept_count, cut.kept_digest]
+  if (cut.holds && cut.holds.length > 0) fields.push(cut.holds.map((hold) => [hold.actor_id, hold.resource_type, hold.resource_id]))
+  return fields
 }
 
 export interface SigningKey {

@@ -34,6 +34,23 @@ export interface RetentionCut {
   keep_actions: string[]
   kept_count: number
   kept_digest: string
+  /**
+   * Legal holds in force when the cut was made: rows matching one of them stay, whatever their age.
+   * Absent (never an empty list) when there were none, so cuts made before holds existed, and
+   * their signed checkpoints, read and verify exactly as before.
+   */
+  holds?: HoldMatch[]
+}
+
+/**
+ * What a legal hold keeps within its tenant: every row whose actor is `actor_id` (when set) and
+ * whose resource is `resource_type`:`resource_id` (when set). A hold naming neither keeps the
+ * whole tenant, and retention then leaves that tenant alone rather than recording a cut.
+ */
+export interface HoldMatch {
+  actor_id: string | null
+  resource_type: string | null
+  resource_id: string | null
 }
 
 /** The signed statement: "tenant T's chain had hash H at seq S", plus the cut in force then. */

@@ -171,4 +171,9 @@ describe('health rules', () => {
     expect(result.recommendations[0]!.message).toContain('auditq queue ack-loss')
     expect(evaluate({ redis_losses: [] }).status).toBe('healthy')
   })
+  it('access_unrecorded fires while the access trail cannot be written, naming since when and why, and clears after', () => {
+    const failing = evaluate({ access_trail: { failing: { since: '2026-06-01T12:00:00.000Z', message: 'disk full' }, pending: 2 } })
+    expect(failing.findings).toEqual([expect.objectContaining({ rule: 'access_unrecorded', status: 'degraded', issue: expect.stringContaining('disk full') })])
+    expect(evaluate({ access_trail: { failing: null, pending: 2 } }).findings).toEqual([])
+  })
 })

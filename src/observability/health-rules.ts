@@ -31,6 +31,7 @@ export type RuleName =
   | 'redis_data_lost'
   | 'read_replica_unused'
   | 'producer_events_missing'
+  | 'access_unrecorded'
 
 export interface Finding {
   rule: RuleName
@@ -54,6 +55,8 @@ export interface HealthInput extends PipelineFigures {
   read_replica?: Pick<ReadReplicaStatus, 'inUse' | 'reason' | 'lagSeconds' | 'maxLagSeconds' | 'lastError'> | null
   /** Producer sequence numbers missing for longer than the in-flight bound (the completeness check); null when not checked. */
   producer_missing_events?: number | null
+  /** The access trail's recorder: failing while its writes fail, and aggregates still unwritten. */
+  access_trail?: { failing: { since: string; message: string } | null; pending: number } | null
 }
 
 export interface Evaluation {
@@ -174,6 +177,12 @@ export function evaluateHealth(input: HealthInput, thresholds: Thresholds): Eval
   if (missing > 0) {
     add('producer_events_missing', 'critical', `producers are missing ${n(missing)} events: numbered, older than the in-flight bound, neither stored nor accounted for`,
       'Run `auditq completeness` to see which producers and which sequence ranges; look for a Redis restarted without persistence, hand-deleted queue entries, the `drop` overflow policy or a producer killed with events unacknowledged.')
+  }
+
+  const accessFailing = input.access_trail?.failing
+  if (accessFailing) {
+    add('access_unrecorded', 'degraded', `access to the trail cannot be recorded since ${accessFailing.since} (${accessFailing.message}); ${n(input.access_trail!.pending)} aggregates waiting`,
+      'auditq cannot write its auditq.* access records: reads of the trail are refused (AUDITQ_ACCESS_UNRECORDED) and lifecycle records are missing until it can. Check that the store accepts writes (disk, permissions); waiting aggregates are retried on their own.')
   }
 
   const status = worstStatus(findings.map((f) => f.status))

@@ -23,6 +23,8 @@ export interface MonitoringDependencies {
   queueStatus?: () => Promise<QueueStatus>
   /** Built by the caller when the SDK logger should feed its hooks (`auditq serve` does); else a fresh one. */
   metrics?: ServiceMetrics
+  /** The access trail's recorder state, for the `access_unrecorded` health rule. */
+  accessTrail?: () => { failing: { since: string; message: string } | null; pending: number }
 }
 
 export interface Monitoring {
@@ -82,6 +84,7 @@ export async function startMonitoring(deps: MonitoringDependencies): Promise<Mon
     historyMs: config.monitoring.historyMs,
     rateWindowMs: config.monitoring.rateWindowMs,
     logger: deps.logger,
+    ...(deps.accessTrail ? { accessTrail: deps.accessTrail } : {}),
     onSample: (view) => delivery.send(alerts.observe(view.evaluation.findings, view.reading.at), view.figures),
   })
   metrics.attach({ audit: deps.audit, latest: () => sampler.latest() })

@@ -33,6 +33,7 @@ describe('docs/monitoring.md', () => {
         total_received_events: 0, total_rejected_events: 0,
         redis_losses: [{ eventsExposed: 9_800, cause: 'restarted-empty', detectedAt: '2026-01-01T00:00:00.000Z' }],
         producer_missing_events: 3,
+        access_trail: { failing: { since: '2026-01-01T00:00:00.000Z', message: 'disk full' }, pending: 1 },
       },
       loadConfig({}).monitoring.thresholds,
     )

@@ -12,15 +12,23 @@ import { cutKeeps, KeptDigest, RETENTION_ACTION } from '../integrity/chain-walke
 import type { SigningKey } from '../integrity/checkpoint.js'
 import { createCheckpoints } from '../integrity/make-checkpoints.js'
 import { extendTree } from '../integrity/merkle-log.js'
-import type { Checkpoint, RetentionCut } from '../integrity/types.js'
-import type { RetentionCandidates, RetentionStore, RetentionTarget } from './retention-store.js'
+import type { Checkpoint, HoldMatch, RetentionCut } from '../integrity/types.js'
+import type { ArchiveConfirmations } from './archive-confirmations.js'
+import { keptActions, planRetention, type SkippedTenant, type TenantPlan } from './plan.js'
+import type { RetentionStore, RetentionTarget } from './retention-store.js'
 import type { Logger } from '../util/logger.js'
 
 export { RETENTION_ACTION }
 
 export interface CleanupOptions {
-  cutoff: Date
+  /**
+   * The rule for tenants without their own retention (`retention_rules`): delete events older than
+   * this. Null leaves those tenants alone, so only tenants with their own rule are cleaned.
+   */
+  cutoff: Date | null
   keepActions: readonly string[]
+  /** Archive before delete: no event above what the archive has confirmed is deleted. Absent = no archive. */
+  archive?: ArchiveConfirmations | undefined
   dryRun: boolean
   /** Rows per delete transaction: bounds how long one transaction holds its row locks. */
   chunkRows: number
@@ -45,16 +53,22 @@ export interface TenantCleanup {
   candidates: number
   deleted: number
   cut_seq: number
+  /** The tenant's cutoff: the global one, or its own retention's. */
+  cutoff: string
+  /** Legal holds the cut honoured (absent: none). */
+  holds?: HoldMatch[]
 }
 
 export type CleanupReport =
-  | { status: 'dry_run'; cutoff: string; keep_actions: string[]; tenants: TenantCleanup[]; total: number }
-  | { status: 'locked'; cutoff: string }
+  | { status: 'dry_run'; cutoff: string | null; keep_actions: string[]; tenants: TenantCleanup[]; skipped: SkippedTenant[]; total: number }
+  | { status: 'locked'; cutoff: string | null }
   | {
       status: 'done'
-      cutoff: string
+      cutoff: string | null
       keep_actions: string[]
       tenants: TenantCleanup[]
+      /** Tenants with candidates that this run left alone, and why (a whole-tenant hold, the archive behind). */
+      skipped: SkippedTenant[]
       total: number
       duration_ms: number
       checkpoints: Checkpoint[]
@@ -63,54 +77,65 @@ export type CleanupReport =
 export async function runCleanup(store: RetentionTarget, options: CleanupOptions): Promise<CleanupReport> {
   const integrity = store.integrity
   if (!integrity) throw new Error(`the ${store.kind} store does not support retention`)
-  const cutoff = options.cutoff.toISOString()
-  const keep = [...new Set(options.keepActions), RETENTION_ACTION].sort()
+  const cutoff = options.cutoff?.toISOString() ?? null
+  const keep = keptActions(options.keepActions)
+  // Holds and tenant rules are read inside the lock, right before planning: a hold released or
+  // created while another run held the lock is seen by this one.
+  const plan = async () => {
+    const rules = store.retentionRules
+    const [holds, tenantRules, cuts] = await Promise.all([
+      rules ? rules.listHolds() : [],
+      rules ? rules.listTenantRetention() : [],
+      integrity.snapshot((s) => s.cuts()),
+    ])
+    const previousCuts = new Map(cuts.map((cut) => [cut.tenant_id, cut]))
+    const global = options.cutoff ? { cutoff: options.cutoff, keepActions: options.keepActions } : null
+    return { previousCuts, ...(await planRetention({ integrity, global, tenantRules, holds, archive: options.archive, previousCuts, now: new Date() })) }
+  }
   if (options.dryRun) {
-    const candidates = await integrity.retentionCandidates(cutoff, keep)
-    const tenants = candidates.map((c) => ({ tenant_id: c.tenant_id, candidates: c.count, deleted: 0, cut_seq: c.max_seq }))
-    return { status: 'dry_run', cutoff, keep_actions: keep, tenants, total: sum(tenants, 'candidates') }
+    const { plans, skipped } = await plan()
+    const tenants = plans.map((p) => ({ ...summary(p), candidates: p.candidates, deleted: 0, cut_seq: p.max_seq }))
+    return { status: 'dry_run', cutoff, keep_actions: keep, tenants, skipped, total: sum(tenants, 'candidates') }
   }
   const started = Date.now()
   const outcome = await integrity.withRetentionLock(async () => {
-    const candidates = await integrity.retentionCandidates(cutoff, keep)
-    const previousCuts = new Map((await integrity.snapshot((s) => s.cuts())).map((cut) => [cut.tenant_id, cut]))
+    const { plans, skipped, previousCuts } = await plan()
+    for (const skip of skipped) options.logger?.warn({ tenant_id: skip.tenant_id, reason: skip.reason }, `retention: tenant left alone: ${skip.detail}`)
     const tenants: TenantCleanup[] = []
     let failure: unknown
     try {
-      for (const candidate of candidates) tenants.push(await cutTenant(store, options, candidate, previousCuts.get(candidate.tenant_id), cutoff, keep))
-      await recordRun(store, options, cutoff, keep, tenants)
+      for (const tenantPlan of plans) tenants.push(await cutTenant(store, options, tenantPlan, previousCuts.get(tenantPlan.tenant_id)))
+      await recordRun(store, options, cutoff, tenants)
     } catch (error) {
       failure = error
     }
     // Signed whether or not a later tenant failed: cuts already recorded must not stay unsigned.
     const checkpoints = await signAfterRun(integrity, options, tenants.length > 0, failure)
     if (failure !== undefined) throw failure
-    return { tenants, checkpoints }
+    return { tenants, skipped, checkpoints }
   })
   if (!outcome.ran) return { status: 'locked', cutoff }
-  const { tenants, checkpoints } = outcome.value
-  return { status: 'done', cutoff, keep_actions: keep, tenants, total: sum(tenants, 'deleted'), duration_ms: Date.now() - started, checkpoints }
+  const { tenants, skipped, checkpoints } = outcome.value
+  return { status: 'done', cutoff, keep_actions: keep, tenants, skipped, total: sum(tenants, 'deleted'), duration_ms: Date.now() - started, checkpoints }
+}
+
+function summary(plan: TenantPlan): Pick<TenantCleanup, 'tenant_id' | 'cutoff' | 'holds'> {
+  return { tenant_id: plan.tenant_id, cutoff: plan.cutoff, ...(plan.holds ? { holds: plan.holds } : {}) }
 }
 
 /** Records one tenant's cut, then deletes what it covers in short chunks. */
-async function cutTenant(
-  store: RetentionTarget,
-  options: CleanupOptions,
-  candidate: RetentionCandidates,
-  previous: RetentionCut | undefined,
-  cutoff: string,
-  keep: string[],
-): Promise<TenantCleanup> {
+async function cutTenant(store: RetentionTarget, options: CleanupOptions, plan: TenantPlan, previous: RetentionCut | undefined): Promise<TenantCleanup> {
   const integrity = store.integrity!
-  const cut = await planCut(store, candidate.tenant_id, Math.max(candidate.max_seq, previous?.seq ?? 0), previous, cutoff, keep)
+  const cut = await planCut(store, plan, previous)
   // The Merkle tree is grown over the prefix before any of it is deleted: its tiles keep the leaf
   // hashes, so proofs and consistency proofs across the cut stay computable afterwards.
   if (integrity.merkle) await extendTree(integrity.merkle, cut.tenant_id, cut.seq)
   await integrity.saveCut(cut)
   let deleted = 0
   let after = 0
+  const rule = { tenant_id: cut.tenant_id, maxSeq: cut.seq, cutoff: cut.cutoff, keep_actions: cut.keep_actions, ...(cut.holds ? { holds: cut.holds } : {}) }
   for (;;) {
-    const chunk = await integrity.deleteChunk({ tenant_id: cut.tenant_id, maxSeq: cut.seq, cutoff, keep_actions: keep }, after, options.chunkRows)
+    const chunk = await integrity.deleteChunk(rule, after, options.chunkRows)
     deleted += chunk.deleted
     after = chunk.lastSeq
     if (chunk.done) break
@@ -120,7 +145,7 @@ async function cutTenant(
     await new Promise((resolve) => setImmediate(resolve))
   }
   options.logger?.info({ tenant_id: cut.tenant_id, deleted, cut_seq: cut.seq }, 'retention: tenant cleaned')
-  return { tenant_id: candidate.tenant_id, candidates: candidate.count, deleted, cut_seq: cut.seq }
+  return { ...summary(plan), candidates: plan.candidates, deleted, cut_seq: cut.seq }
 }
 
 /**
@@ -143,31 +168,29 @@ async function signAfterRun(integrity: RetentionStore, options: CleanupOptions, 
 
 /**
  * The cut's digest is taken from the rows as they are before this run deletes anything: rows the
- * rule keeps are exactly the rows that must survive, whatever the delete loop's progress.
+ * rule (holds included) keeps are exactly the rows that must survive, whatever the delete loop's progress.
  */
-async function planCut(
-  store: RetentionTarget,
-  tenant: string,
-  seq: number,
-  previous: RetentionCut | undefined,
-  cutoff: string,
-  keep: string[],
-): Promise<RetentionCut> {
+async function planCut(store: RetentionTarget, plan: TenantPlan, previous: RetentionCut | undefined): Promise<RetentionCut> {
   const integrity = store.integrity!
+  const { tenant_id: tenant, max_seq: seq } = plan
   const hash = previous && previous.seq === seq ? previous.hash : await integrity.hashAt(tenant, seq)
   if (hash === null) throw new Error(`retention: tenant ${tenant} has no event at seq ${seq} to cut at`)
-  const rule = { cutoff, keep_actions: keep }
+  const rule = { cutoff: plan.cutoff, keep_actions: plan.keep_actions, ...(plan.holds ? { holds: plan.holds } : {}) }
   const kept = new KeptDigest()
   await integrity.snapshot(async (snapshot) => {
     for await (const row of snapshot.rows(tenant, { toSeq: seq })) if (cutKeeps(rule, row)) kept.add(row.hash)
   })
-  return { tenant_id: tenant, seq, hash, cutoff, keep_actions: keep, kept_count: kept.count, kept_digest: kept.digest() }
+  return { tenant_id: tenant, seq, hash, ...rule, kept_count: kept.count, kept_digest: kept.digest() }
 }
 
-/** The run's own audit event(s), chained like any other: one per tenant that lost events. */
-async function recordRun(store: RetentionTarget, options: CleanupOptions, cutoff: string, keep: string[], tenants: TenantCleanup[]): Promise<void> {
+/**
+ * The run's own audit event(s), chained like any other: one per tenant that lost events, carrying
+ * that tenant's cutoff (verify matches it with the cut to know the run completed).
+ */
+async function recordRun(store: RetentionTarget, options: CleanupOptions, cutoff: string | null, tenants: TenantCleanup[]): Promise<void> {
   const now = new Date().toISOString()
-  const targets = tenants.length > 0 ? tenants : [{ tenant_id: options.defaultTenant, candidates: 0, deleted: 0, cut_seq: 0 }]
+  const keep = keptActions(options.keepActions)
+  const targets = tenants.length > 0 ? tenants : [{ tenant_id: options.defaultTenant, candidates: 0, deleted: 0, cut_seq: 0, cutoff: cutoff ?? now }]
   const events: AuditEvent[] = targets.map((tenant) => ({
     id: uuidv7(),
     tenant_id: tenant.tenant_id,
@@ -181,14 +204,14 @@ async function recordRun(store: RetentionTarget, options: CleanupOptions, cutoff
     resource_id: null,
     success: true,
     error_message: null,
-    description: `retention removed ${tenant.deleted} events older than ${cutoff}`,
+    description: `retention removed ${tenant.deleted} events older than ${tenant.cutoff}`,
     ip_address: null,
     user_agent: null,
     session_id: null,
     request_id: null,
     client_id: null,
     ...noAddedFields(),
-    metadata: { cutoff, deleted: tenant.deleted, candidates: tenant.candidates, keep_actions: keep, cut_seq: tenant.cut_seq },
+    metadata: { cutoff: tenant.cutoff, deleted: tenant.deleted, candidates: tenant.candidates, keep_actions: keep, cut_seq: tenant.cut_seq },
   }))
   await store.insertBatch(events)
 }

@@ -1,6 +1,7 @@
 import type { AuditEvent } from '../event/types.js'
 import type { IntegrityStore } from '../integrity/integrity-store.js'
-import type { RetentionCut } from '../integrity/types.js'
+import type { HoldMatch, RetentionCut } from '../integrity/types.js'
+import type { RetentionRulesStore } from './retention-rules.js'
 
 /** What a retention run would delete in one tenant: counted before anything is deleted. */
 export interface RetentionCandidates {
@@ -15,6 +16,8 @@ export interface RetentionRule {
   maxSeq: number
   cutoff: string
   keep_actions: readonly string[]
+  /** Legal holds: rows any of them matches are never deleted (absent = none). */
+  holds?: readonly HoldMatch[]
 }
 
 /**
@@ -24,7 +27,8 @@ export interface RetentionRule {
 export interface RetentionStore extends IntegrityStore {
   /** Runs `fn` unless another process's retention run holds the lock; then returns `{ ran: false }`. */
   withRetentionLock<T>(fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>
-  retentionCandidates(cutoff: string, keepActions: readonly string[]): Promise<RetentionCandidates[]>
+  /** Counted per tenant; `tenant_id` limits it to one (a tenant with its own retention). */
+  retentionCandidates(cutoff: string, keepActions: readonly string[], options?: { tenant_id?: string }): Promise<RetentionCandidates[]>
   hashAt(tenant_id: string, seq: number): Promise<string | null>
   saveCut(cut: RetentionCut): Promise<void>
   /**
@@ -42,5 +46,7 @@ export interface RetentionStore extends IntegrityStore {
 export interface RetentionTarget {
   readonly kind: 'postgres' | 'embedded'
   readonly integrity?: RetentionStore
+  /** Legal holds and tenants' own retention; without it every tenant follows the run's rule. */
+  readonly retentionRules?: Pick<RetentionRulesStore, 'listHolds' | 'listTenantRetention'>
   insertBatch(events: readonly AuditEvent[]): Promise<unknown>
 }

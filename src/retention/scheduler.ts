@@ -7,6 +7,8 @@
 import type { Config } from '../config.js'
 import type { SigningKey } from '../integrity/checkpoint.js'
 import { createCheckpoints } from '../integrity/make-checkpoints.js'
+import type { AccessRecorder } from '../access/recorder.js'
+import type { ArchiveConfirmations } from './archive-confirmations.js'
 import type { RetentionTarget } from './retention-store.js'
 import type { Logger } from '../util/logger.js'
 import { retentionChunkRows, runCleanup } from './cleanup.js'
@@ -17,8 +19,21 @@ export interface Maintenance {
   stop(): Promise<void>
 }
 
-export function startMaintenance(options: { store: RetentionTarget; config: Config; signingKey: SigningKey | undefined; logger: Logger }): Maintenance {
+export interface MaintenanceOptions {
+  store: RetentionTarget
+  config: Config
+  signingKey: SigningKey | undefined
+  logger: Logger
+  /** The archive stream's confirmations, when one is configured (archive before delete). */
+  archive?: ArchiveConfirmations
+  /** Records each run in the access trail (`auditq.retention.run`). */
+  recorder?: Pick<AccessRecorder, 'recordOrWarn'>
+}
+
+export function startMaintenance(options: MaintenanceOptions): Maintenance {
   const { store, config, signingKey, logger } = options
+  // retention.archiveBeforeDelete=false is the explicit, documented way to delete without waiting for the archive.
+  const archive = config.retention.archiveBeforeDelete ? options.archive : undefined
   const integrity = store.integrity
   const timers: NodeJS.Timeout[] = []
   // One task at a time per process, so a slow retention run never overlaps the next tick.
@@ -40,20 +55,28 @@ export function startMaintenance(options: { store: RetentionTarget; config: Conf
     })
   }
   const days = config.retention.days
-  if (integrity && days !== undefined) {
-    if (!signingKey) logger.warn('retention is on without a signing key: cuts are recorded but not signed')
+  // With retention.days unset, tenants that have their own retention are still cleaned.
+  const rules = store.retentionRules
+  if (integrity && (days !== undefined || rules)) {
+    if (!signingKey && days !== undefined) logger.warn('retention is on without a signing key: cuts are recorded but not signed')
     schedule(config.retention.intervalMs, 'retention', async () => {
+      if (days === undefined && (await rules!.listTenantRetention()).length === 0) return
       const report = await runCleanup(store, {
-        cutoff: new Date(Date.now() - days * DAY_MS),
+        cutoff: days === undefined ? null : new Date(Date.now() - days * DAY_MS),
         keepActions: config.retention.keepActions,
         dryRun: false,
         chunkRows: retentionChunkRows(config.retention.chunkRows, store.kind),
         defaultTenant: config.defaultTenant,
         signingKey,
         logger,
+        archive,
       })
+      if (report.status === 'done') {
+        const what = { cutoff: report.cutoff, deleted: report.total, tenants: report.tenants.map((t) => ({ tenant_id: t.tenant_id, deleted: t.deleted, cut_seq: t.cut_seq })), skipped: report.skipped }
+        await options.recorder?.recordOrWarn({ kind: 'retention.run', actor: { kind: 'system', id: null }, tenant: null, what })
+      }
       if (report.status === 'locked') logger.info('retention: another process is running it; skipped')
-      else if (report.status === 'done') logger.info({ deleted: report.total, cutoff: report.cutoff, duration_ms: report.duration_ms }, 'retention: run finished')
+      else if (report.status === 'done') logger.info({ deleted: report.total, cutoff: report.cutoff, duration_ms: report.duration_ms, skipped: report.skipped.length }, 'retention: run finished')
     })
   }
   return {

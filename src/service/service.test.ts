@@ -67,6 +67,19 @@ function postUntilStopped(url: string, signal: { stop: boolean }, clients: numbe
   return Promise.all(Array.from({ length: clients }, client)).then((lists) => lists.flat())
 }
 
+async function lifecycleActions(): Promise<string[]> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ action: string; role: string }>(
+      `SELECT action, metadata->'what'->>'role' AS role FROM "${schema}".audit_logs WHERE tenant_id = 'auditq' ORDER BY occurred_at`,
+    )
+    return rows.map((row) => `${row.role} ${row.action}`)
+  } finally {
+    await client.end()
+  }
+}
+
 async function storedCounts(ids: string[]): Promise<Map<string, number>> {
   const client = new pg.Client({ connectionString: POSTGRES_URL })
   await client.connect()
@@ -81,7 +94,7 @@ async function storedCounts(ids: string[]): Promise<Map<string, number>> {
 describe.skipIf(!hasServices)('startService in queue mode', () => {
   it('stops under load with every component stopped once, newest first, and nothing acknowledged lost or doubled', async () => {
     const service: RunningService = await startService({ role: 'serve', config, logger })
-    expect(service.components).toEqual(['redis', 'audit logger', 'monitoring', 'http', 'maintenance', 'worker'])
+    expect(service.components).toEqual(['redis', 'audit logger', 'access trail', 'monitoring', 'http', 'maintenance', 'worker'])
     const signal = { stop: false }
     const load = postUntilStopped(service.address!, signal, 8)
     // Let the in-process worker start writing, then stop while clients keep posting.
@@ -96,7 +109,7 @@ describe.skipIf(!hasServices)('startService in queue mode', () => {
 
     // What the service acknowledged and did not store is in the queue: a worker drains it.
     const worker = await startService({ role: 'worker', config, logger, workerId: 'service-test-drain' })
-    expect(worker.components).toEqual(['redis', 'store', 'worker', 'maintenance'])
+    expect(worker.components).toEqual(['redis', 'store', 'access trail', 'worker', 'maintenance'])
     let counts = new Map<string, number>()
     const deadline = Date.now() + 60_000
     while (Date.now() < deadline) {
@@ -107,6 +120,8 @@ describe.skipIf(!hasServices)('startService in queue mode', () => {
     await expect(worker.stop()).resolves.toBe(true)
     expect(acknowledged.filter((id) => !counts.has(id))).toEqual([])
     expect([...counts.values()].filter((n) => n !== 1)).toEqual([])
+    // Each process recorded its own start and stop in the system tenant's chain, in order.
+    expect(await lifecycleActions()).toEqual(['serve auditq.service.start', 'serve auditq.service.stop', 'worker auditq.service.start', 'worker auditq.service.stop'])
   }, 120_000)
 
   it('a start that fails stops what it had started and leaves the port free', async () => {

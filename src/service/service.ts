@@ -21,6 +21,7 @@ import { queueStatusReader } from '../queue/queue-status.js'
 import { acknowledgeLosses, queueKeys, RedisResetWatch, type DurabilityReport } from '../queue/redis-streams/index.js'
 import { startMaintenance } from '../retention/scheduler.js'
 import { shreddingFromConfig } from '../shred/from-config.js'
+import { serviceTrail } from '../access/service-trail.js'
 import { createAuditLogger } from '../sdk/audit-logger.js'
 import { openStore, storeLocation } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
@@ -122,6 +123,9 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
   })
   lifecycle.add('audit logger', () => audit.close())
   const store = audit.store
+  // Stopped after http (reverse order), before the store closes: the stop is recorded and open aggregates written.
+  const trail = serviceTrail({ role: 'serve', store, config, logger })
+  lifecycle.add('access trail', () => trail.stop())
   // The key store is the event store's: closed with it when the audit logger closes, after http.
   const access = await startServiceAccess(store.keys, config, logger, { insecure: options.insecure === true })
 
@@ -132,7 +136,7 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
     ? new RedisResetWatch({ redis: queue.redis, keys, logger, source: `${hostname()}-${process.pid}`, onReset: (outcome) => metrics.recordRedisReset(outcome) })
     : undefined
   const queueStatus = queue ? queueStatusReader(queue.redis, config, queue.durability, resetWatch ? { resetWatch } : {}) : undefined
-  const monitoring = await startMonitoring({ config, audit, store, logger, metrics, ...(queueStatus ? { queueStatus } : {}) })
+  const monitoring = await startMonitoring({ config, audit, store, logger, metrics, accessTrail: () => trail.recorder.stats(), ...(queueStatus ? { queueStatus } : {}) })
   lifecycle.add('monitoring', () => monitoring.stop())
 
   const app = await buildServer({
@@ -142,6 +146,7 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
     logger,
     monitoring,
     resolvePrincipal: access.resolver.resolve,
+    accessRecorder: trail.recorder,
     ...(queue ? { acknowledgeRedisLosses: (ids: string[] | 'all') => acknowledgeLosses(queue.redis, keys, ids) } : {}),
   })
   lifecycle.add('http', () => app.close())
@@ -156,10 +161,11 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
   }
   // A retention run in progress finishes its current chunk on stop (the deadline bounds it); an
   // interrupted run is safe: verify accepts a cut whose deletions are half done.
-  const maintenance = startMaintenance({ store, config, signingKey: await loadSigningKey(config.integrity), logger })
+  const maintenance = startMaintenance({ store, config, signingKey: await loadSigningKey(config.integrity), logger, recorder: trail.recorder })
   lifecycle.add('maintenance', () => maintenance.stop())
   const mode = queue ? (runWorker ? 'queue (ingest + worker)' : 'queue (ingest only)') : 'direct'
   logger.info({ address, mode, store: store.kind, location: store.description }, `auditq listening on ${address}`)
+  await trail.started({ address, mode, store: store.kind })
 
   if (queue && runWorker) {
     // Started last and in the background: a start that fails never consumed from the queue, and with
@@ -201,6 +207,8 @@ async function startWorker(options: WorkerOptions, lifecycle: Lifecycle): Promis
   const { redis } = await connectRedis(config, logger, lifecycle)
   const store = await openStore({ ...storeLocation(config), logger })
   lifecycle.add('store', () => store.close())
+  const trail = serviceTrail({ role: 'worker', store, config, logger })
+  lifecycle.add('access trail', () => trail.stop())
   metrics.observeChainWrites(store)
   metrics.observeReadReplica(store)
   // Read before the runtime starts, so a bad key fails the start before anything is consumed.
@@ -218,7 +226,8 @@ async function startWorker(options: WorkerOptions, lifecycle: Lifecycle): Promis
   // The drain gets the shutdown deadline but a reserve for closing the store; whatever it could not
   // write and acknowledge stays pending in Redis for another worker.
   lifecycle.add('worker', async () => (await runtime.stop(Math.max(100, config.worker.shutdownDeadlineMs - STORE_CLOSE_RESERVE_MS))).drained)
-  const maintenance = startMaintenance({ store, config, signingKey, logger })
+  const maintenance = startMaintenance({ store, config, signingKey, logger, recorder: trail.recorder })
+  await trail.started({ worker_id: workerId })
   // Not waited for: the drain owns the shutdown deadline, and an interrupted retention run is safe.
   lifecycle.add('maintenance', () => void maintenance.stop())
   return { store, ...(address ? { address } : {}) }

@@ -45,7 +45,7 @@ function newEvents(tenant: string, n: number): AuditEvent[] {
 }
 
 async function expectUpgradedChain(store: Store, tenants: string[], oldPerTenant: number): Promise<void> {
-  expect((await store.migrate()).applied).toEqual(['30_event_fields_v2'])
+  expect((await store.migrate()).applied).toEqual(['30_event_fields_v2', '31_producer_sequence_index'])
   for (const tenant of tenants) {
     const fresh = newEvents(tenant, 4)
     expect(await store.insertBatch(fresh)).toEqual({ inserted: 4, duplicates: 0 })
@@ -73,7 +73,7 @@ describe('embedded: rows stored before migration 30 verify under auditq.v1 besid
     const dataDir = await mkdtemp(path.join(tmpdir(), 'auditq-v2-upgrade-'))
     dirs.push(dataDir)
     const file = path.join(dataDir, EMBEDDED_DB_FILE)
-    await migrateAllBut(embeddedMigrationTarget(file, () => openEmbeddedConnection(file, { timeoutMs: 5_000 })), EMBEDDED_MIGRATIONS, 30)
+    await migrateAllBut(embeddedMigrationTarget(file, () => openEmbeddedConnection(file, { timeoutMs: 5_000 })), EMBEDDED_MIGRATIONS, [30, 31])
     // The insert of a store at migration 20: the columns of the time, chain format 2 over auditq.v1.
     const columns = EVENT_FIELDS_V1.join(', ')
     const db = openEmbeddedConnection(file, { timeoutMs: 5_000 })
@@ -109,7 +109,7 @@ describe.skipIf(!hasPostgres)('postgres: rows stored before migration 30 verify 
   it('verifies one chain across the upgrade', async () => {
     const pool = new pg.Pool({ connectionString: POSTGRES_URL, options: `-c search_path=${schema}`, max: 2 })
     try {
-      await migrateAllBut(postgresMigrationTarget(pool, { schema, lockTimeoutMs: 10_000 }), POSTGRES_MIGRATIONS, 30)
+      await migrateAllBut(postgresMigrationTarget(pool, { schema, lockTimeoutMs: 10_000 }), POSTGRES_MIGRATIONS, [30, 31])
       // The chained insert of a store at migration 20: the columns of the time, then the link
       // function over auditq.v1 content digests (the digests are the only thing that changed).
       const unnest = EVENT_FIELDS_V1.map((field, i) => `$${i + 1}::${COLUMN_TYPES[field]}[]`).join(', ')

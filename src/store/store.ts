@@ -7,6 +7,7 @@ import type { EventFilter } from '../query/event-filter.js'
 import type { ReportData, ReportOptions } from '../report/model.js'
 import type { RetentionStore } from '../retention/retention-store.js'
 import type { SubjectKeyStore } from '../shred/subject-keys.js'
+import type { RetentionRulesStore } from '../retention/retention-rules.js'
 
 /** Keyset position: the last row a page returned. Order is (occurred_at DESC, id DESC). */
 export interface CursorPosition {
@@ -100,6 +101,8 @@ export interface Store {
    * Closed with the store: it shares the store's connections (see each adapter).
    */
   readonly keys: KeyStore
+  /** Legal holds and per-tenant retention (migration 70). Both real stores implement it. */
+  readonly retentionRules?: RetentionRulesStore
   /** Hash chain, checkpoints and retention. Both real stores implement it. */
   readonly integrity?: IntegrityStore & RetentionStore
   /** PostgreSQL with a read URL: whether reads use the replica and how far behind it is. */

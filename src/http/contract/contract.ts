@@ -7,6 +7,7 @@ import type { FastifyRequest } from 'fastify'
 import type { z } from 'zod'
 import type { Scope } from '../../auth/principal.js'
 import type { RouteAccess } from '../principal.js'
+import type { AccessKind } from '../../access/access-event.js'
 import { ERROR_CATALOG, type ErrorCode } from '../../errors.js'
 import type { FieldError } from '../../event/types.js'
 import { badRequest } from '../../query/filter.js'
@@ -85,13 +86,17 @@ declare module 'fastify' {
 }
 
 /** Route options for a documented route: its access, its contract, and the check that enforces it. */
-export function documented(contract: RouteContract): {
-  config: { access: RouteAccess; contract: RouteContract }
+export function documented(
+  contract: RouteContract,
+  /** What a request is recorded as in the access trail (src/http/access-trail.ts); absent: not recorded. */
+  options: { trail?: AccessKind } = {},
+): {
+  config: { access: RouteAccess; contract: RouteContract; trail?: AccessKind }
   preValidation: (request: FastifyRequest) => Promise<void>
 } {
   for (const code of contract.errors) if (!(code in ERROR_CATALOG)) throw new Error(`unknown error code ${code}`)
   return {
-    config: { access: contract.access, contract },
+    config: { access: contract.access, contract, ...(options.trail ? { trail: options.trail } : {}) },
     preValidation: async (request) => checkRequest(contract, request),
   }
 }

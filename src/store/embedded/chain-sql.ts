@@ -104,13 +104,25 @@ export const UPSERT_HEAD_SQL = `INSERT INTO audit_chain_heads (tenant_id, seq, h
 export const SELECT_CHAIN_ROWS_SQL = `SELECT ${COLUMNS}, canonical_version, seq, prev_hash, hash FROM audit_logs
   WHERE tenant_id = ? AND (seq, id) > (?, ?) AND seq <= ? ORDER BY seq, id LIMIT ?`
 
+/** Params: cutoff, the kept actions, then the tenant twice (NULL = every tenant). */
 export const RETENTION_CANDIDATES_SQL = (keep: number) => `SELECT tenant_id, count(*) AS count, max(seq) AS max_seq
   FROM audit_logs WHERE occurred_at < ? AND action NOT IN (${Array(keep).fill('?').join(', ')}) AND seq IS NOT NULL
+    AND (? IS NULL OR tenant_id = ?)
   GROUP BY tenant_id ORDER BY tenant_id`
+
+/**
+ * True when no legal hold of the JSON array parameter keeps the row (the same rule as
+ * `holdMatches` in the chain walker: each set field of a hold must match).
+ */
+const NOT_HELD = `NOT EXISTS (SELECT 1 FROM json_each(?) h
+      WHERE (json_extract(h.value, '$.actor_id') IS NULL OR json_extract(h.value, '$.actor_id') = audit_logs.actor_id)
+        AND (json_extract(h.value, '$.resource_type') IS NULL
+             OR (json_extract(h.value, '$.resource_type') = audit_logs.resource_type AND json_extract(h.value, '$.resource_id') = audit_logs.resource_id)))`
 
 // tenant_id on the outer DELETE too: an id is unique only within its tenant (migration 4).
 export const DELETE_CHUNK_SQL = (keep: number) => `DELETE FROM audit_logs WHERE tenant_id = ? AND id IN (
     SELECT id FROM audit_logs
     WHERE tenant_id = ? AND seq > ? AND seq <= ? AND occurred_at < ? AND action NOT IN (${Array(keep).fill('?').join(', ')})
+      AND ${NOT_HELD}
     ORDER BY seq LIMIT ?
   ) RETURNING seq`

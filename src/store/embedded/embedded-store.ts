@@ -38,6 +38,7 @@ import { EmbeddedIntegrity } from './integrity.js'
 import { EmbeddedCompleteness } from './completeness.js'
 import { EmbeddedKeyStore } from './key-store.js'
 import { EmbeddedSubjectKeyStore } from './subject-key-store.js'
+import { EmbeddedRetentionRules } from './retention-rules.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
 import { ReportReader } from './report-reader.js'
 import { resolveEmbeddedDriver, type EmbeddedDriverSetting, type SqliteDatabase, type SqliteDriver, type SqliteStatement } from './sqlite-driver.js'
@@ -133,6 +134,7 @@ class EmbeddedStore implements Store {
   readonly keys: EmbeddedKeyStore
   readonly subjectKeys: EmbeddedSubjectKeyStore
   readonly feed: EmbeddedFeed
+  readonly retentionRules: EmbeddedRetentionRules
   private readonly insertMany: (rows: readonly AuditRow[], docs: readonly string[]) => number
   private readonly insertChained: (digests: Buffer, rows: readonly AuditRow[], docs: readonly string[]) => number
   /**
@@ -159,6 +161,7 @@ class EmbeddedStore implements Store {
     this.keys = new EmbeddedKeyStore(db)
     this.subjectKeys = new EmbeddedSubjectKeyStore(db)
     this.feed = new EmbeddedFeed(db)
+    this.retentionRules = new EmbeddedRetentionRules(db)
     // The write lock serializes every chained insert across processes, so each event is numbered
     // and hashed right before its own INSERT; a duplicate (changes = 0) simply does not move the
     // head, and a failing row aborts the transaction, heads included.

@@ -4,7 +4,7 @@
  * IMMEDIATE transactions that open the append-only guard only for themselves.
  */
 import { randomUUID } from 'node:crypto'
-import type { ChainHead, ChainRow, Checkpoint, RetentionCut } from '../../integrity/types.js'
+import type { ChainHead, ChainRow, Checkpoint, HoldMatch, RetentionCut } from '../../integrity/types.js'
 import type { IntegritySnapshot, IntegrityStore } from '../../integrity/integrity-store.js'
 import type { RetentionCandidates, RetentionRule, RetentionStore } from '../../retention/retention-store.js'
 import { DELETE_CHUNK_SQL, RETENTION_CANDIDATES_SQL, SELECT_CHAIN_ROWS_SQL } from './chain-sql.js'
@@ -21,6 +21,7 @@ interface CutDbRow {
   keep_actions: string
   kept_count: number
   kept_digest: string
+  holds: string | null
 }
 export type CheckpointDbRow = Omit<Checkpoint, 'cut' | 'tree'> & { cut: string | null; tree_size: number | null; tree_root: string | null }
 
@@ -37,9 +38,10 @@ const RETENTION_LEASE = 'retention'
 /** A crashed runner's lease expires after this; a live one renews it with every chunk. */
 const LEASE_MS = 5 * 60_000
 
-const toCut = (row: CutDbRow): RetentionCut => ({
+const toCut = ({ holds, ...row }: CutDbRow): RetentionCut => ({
   ...row,
   keep_actions: JSON.parse(row.keep_actions) as string[],
+  ...(holds === null ? {} : { holds: JSON.parse(holds) as HoldMatch[] }),
 })
 
 export class EmbeddedIntegrity implements IntegrityStore, RetentionStore {
@@ -105,7 +107,7 @@ export class EmbeddedIntegrity implements IntegrityStore, RetentionStore {
         const [where, values] = byTenant(tenant)
         const rows = reader
           .prepare<string[], CutDbRow>(
-            `SELECT tenant_id, seq, hash, cutoff, keep_actions, kept_count, kept_digest FROM audit_retention_cuts
+            `SELECT tenant_id, seq, hash, cutoff, keep_actions, kept_count, kept_digest, holds FROM audit_retention_cuts
              WHERE id IN (SELECT max(id) FROM audit_retention_cuts${where} GROUP BY tenant_id) ORDER BY tenant_id`,
           )
           .all(...values)
@@ -195,10 +197,11 @@ export class EmbeddedIntegrity implements IntegrityStore, RetentionStore {
     return true
   }
 
-  async retentionCandidates(cutoff: string, keepActions: readonly string[]): Promise<RetentionCandidates[]> {
+  async retentionCandidates(cutoff: string, keepActions: readonly string[], options: { tenant_id?: string } = {}): Promise<RetentionCandidates[]> {
+    const tenant = options.tenant_id ?? null
     return this.db
       .prepare<unknown[], RetentionCandidates>(RETENTION_CANDIDATES_SQL(keepActions.length))
-      .all(toEpochMs(cutoff, 'cutoff'), ...keepActions)
+      .all(toEpochMs(cutoff, 'cutoff'), ...keepActions, tenant, tenant)
   }
 
   async hashAt(tenant: string, seq: number): Promise<string | null> {
@@ -209,10 +212,20 @@ export class EmbeddedIntegrity implements IntegrityStore, RetentionStore {
   async saveCut(cut: RetentionCut): Promise<void> {
     this.db
       .prepare(
-        `INSERT INTO audit_retention_cuts (tenant_id, seq, hash, cutoff, keep_actions, kept_count, kept_digest, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO audit_retention_cuts (tenant_id, seq, hash, cutoff, keep_actions, kept_count, kept_digest, created_at, holds)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(cut.tenant_id, cut.seq, cut.hash, cut.cutoff, JSON.stringify(cut.keep_actions), cut.kept_count, cut.kept_digest, Date.now())
+      .run(
+        cut.tenant_id,
+        cut.seq,
+        cut.hash,
+        cut.cutoff,
+        JSON.stringify(cut.keep_actions),
+        cut.kept_count,
+        cut.kept_digest,
+        Date.now(),
+        cut.holds ? JSON.stringify(cut.holds) : null,
+      )
   }
 
   async deleteChunk(rule: RetentionRule, afterSeq: number, limit: number): Promise<{ deleted: number; lastSeq: number; done: boolean }> {
@@ -223,7 +236,8 @@ export class EmbeddedIntegrity implements IntegrityStore, RetentionStore {
     const rows = this.db.transaction(() => {
       if (holder && !this.leaseInTransaction(holder)) throw new Error('retention lease was taken over by another process')
       this.db.prepare('INSERT INTO auditq_retention_guard (active) VALUES (1)').run()
-      const deleted = remove.all(rule.tenant_id, rule.tenant_id, afterSeq, rule.maxSeq, toEpochMs(rule.cutoff, 'cutoff'), ...rule.keep_actions, limit)
+      const holds = JSON.stringify(rule.holds ?? [])
+      const deleted = remove.all(rule.tenant_id, rule.tenant_id, afterSeq, rule.maxSeq, toEpochMs(rule.cutoff, 'cutoff'), ...rule.keep_actions, holds, limit)
       this.db.prepare('DELETE FROM auditq_retention_guard').run()
       return deleted
     }).immediate()

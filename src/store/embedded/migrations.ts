@@ -112,6 +112,30 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
       DELETE FROM audit_logs_fts WHERE rowid = old.rowid;
     END`,
   ],
+  // Legal holds and per-tenant retention (docs/retention.md); times in epoch ms like every table here.
+  70: [
+    `CREATE TABLE auditq_legal_holds (
+      id            TEXT    NOT NULL PRIMARY KEY,
+      tenant_id     TEXT    NOT NULL,
+      actor_id      TEXT,
+      resource_type TEXT,
+      resource_id   TEXT,
+      reason        TEXT    NOT NULL,
+      created_at    INTEGER NOT NULL,
+      created_by    TEXT    NOT NULL,
+      released_at   INTEGER,
+      released_by   TEXT,
+      CHECK ((resource_type IS NULL) = (resource_id IS NULL))
+    ) STRICT`,
+    'CREATE INDEX auditq_legal_holds_active_idx ON auditq_legal_holds (tenant_id) WHERE released_at IS NULL',
+    `CREATE TABLE auditq_tenant_retention (
+      tenant_id    TEXT    NOT NULL PRIMARY KEY,
+      days         INTEGER NOT NULL CHECK (days >= 1),
+      keep_actions TEXT    NOT NULL CHECK (json_valid(keep_actions)),
+      updated_at   INTEGER NOT NULL
+    ) STRICT`,
+    'ALTER TABLE audit_retention_cuts ADD COLUMN holds TEXT CHECK (holds IS NULL OR json_valid(holds))',
+  ],
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

@@ -79,7 +79,7 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
     dirs.push(dataDir)
     const file = path.join(dataDir, EMBEDDED_DB_FILE)
     // A database from before migration 4 has none of the later steps either (word search's FTS table among them).
-    await migrateAllBut(embeddedMigrationTarget(file, () => openEmbeddedConnection(file, { timeoutMs: 5_000 })), EMBEDDED_MIGRATIONS, [4, 6, 7, 30, 50])
+    await migrateAllBut(embeddedMigrationTarget(file, () => openEmbeddedConnection(file, { timeoutMs: 5_000 })), EMBEDDED_MIGRATIONS, [4, 6, 7, 30, 31, 46, 50])
     const events = preUpgradeEvents()
     // One row from before hash chaining (seq NULL): it must be copied too, and stay outside the chain.
     const unchained = storedEvent({ tenant_id: 'acme', action: 'before.chaining' })
@@ -88,7 +88,7 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
 
     const store = await createEmbeddedStore({ dataDir })
     stores.push(store)
-    expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids', '6_chain_format_2', '7_chain_links', '30_event_fields_v2', '50_word_search'])
+    expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids', '6_chain_format_2', '7_chain_links', '30_event_fields_v2', '31_producer_sequence_index', '46_subject_index_lookup', '50_word_search'])
 
     for (const tenant of ['acme', 'globex', 'initech']) {
       const expected = [...events.filter((e) => e.tenant_id === tenant), ...(tenant === 'acme' ? [unchained] : [])]
@@ -104,11 +104,11 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
       expect(own, tenant).toMatchObject({ intact: true, events: events.filter((e) => e.tenant_id === tenant).length })
     }
 
-    // Same objects as before, plus the id index the open-mode lookup needs and migration 30's producer index
+    // Same objects as before, plus the id index the open-mode lookup needs and the producer indexes of migrations 30 and 31, the subject index of 46
     // (and word search's FTS table with its delete trigger, made after the rebuild).
     const search = schemaOf(file).filter((name) => name.includes('audit_logs_fts'))
     expect(search).toEqual(['trigger audit_logs_fts_delete'])
-    expect(schemaOf(file).filter((name) => !search.includes(name))).toEqual([...before, 'index audit_logs_id_idx', 'index audit_logs_producer_idx'].sort())
+    expect(schemaOf(file).filter((name) => !search.includes(name))).toEqual([...before, 'index audit_logs_id_idx', 'index audit_logs_producer_idx', 'index audit_logs_producer_seq_idx', 'index audit_logs_subject_idx'].sort())
     expect(before).toEqual(expect.arrayContaining(['trigger audit_logs_no_update', 'trigger audit_logs_no_delete']))
     const plain = openEmbeddedConnection(file, { timeoutMs: 5_000 })
     try {

@@ -14,7 +14,7 @@
  * deleted event's hash stays on record. Pure text, no connection.
  */
 import { EVENT_FIELDS } from '../../event/types.js'
-import { LOCK_HEADS_PLPGSQL } from './chain-sql.js'
+import { LOCK_HEADS_PLPGSQL, notHeld } from './chain-sql.js'
 import { INSERT_COLUMNS, unnestSource } from './sql.js'
 
 /**
@@ -177,12 +177,12 @@ export const LINKED_HASH_AT_SQL = `SELECT encode(substring(links FROM ($2::bigin
         WHERE tenant_id = $1 AND start_seq <= $2::bigint ORDER BY start_seq DESC LIMIT 1) l
   WHERE $2::bigint < l.start_seq + l.n`
 
-/** Per tenant: how many linked events retention may delete ($1 cutoff, $2 kept actions), and the highest seq among them. */
+/** Per tenant: how many linked events retention may delete ($1 cutoff, $2 kept actions, $3 one tenant or NULL), and the highest seq among them. */
 export const LINKED_RETENTION_CANDIDATES_SQL = `SELECT p.tenant_id, count(*) AS count, max(p.seq) AS max_seq
   FROM (SELECT l.tenant_id, l.start_seq + u.o - 1 AS seq, u.id
         FROM audit_chain_links l CROSS JOIN LATERAL unnest(l.ids) WITH ORDINALITY AS u(id, o)) p
   JOIN audit_logs a ON a.tenant_id = p.tenant_id AND a.id = p.id
-  WHERE a.occurred_at < $1::timestamptz AND NOT (a.action = ANY($2::text[]))
+  WHERE a.occurred_at < $1::timestamptz AND NOT (a.action = ANY($2::text[])) AND ($3::text IS NULL OR p.tenant_id = $3::text)
   GROUP BY p.tenant_id`
 
 /** The first seq of the tenant's link rows ($1), NULL when it has none. */
@@ -190,7 +190,7 @@ export const FIRST_LINKED_SEQ_SQL = 'SELECT min(start_seq) AS seq FROM audit_cha
 
 /**
  * One retention chunk over link rows, $1 the tenant, $2 where the previous chunk ended, $3 the
- * chunk size, $4 the cut, $5/$6 the rule (cutoff, kept actions). Deletes the first $3 events after
+ * chunk size, $4 the cut, $5/$6/$7 the rule (cutoff, kept actions, legal holds as jsonb). Deletes the first $3 events after
  * $2 and up to the cut that the rule covers, looking only at link rows spanning about $3 seqs from
  * $2 (the one holding $2 + 1 and those starting within $3 of it, or else the next one), so a chunk
  * costs the same wherever it is in a long chain. Returns how many it deleted, the last seq deleted
@@ -207,6 +207,7 @@ export const DELETE_LINKED_CHUNK_SQL = `WITH span AS (
     FROM (SELECT s.start_seq + u.o - 1 AS seq, u.id FROM span s CROSS JOIN LATERAL unnest(s.ids) WITH ORDINALITY AS u(id, o)) p
     JOIN audit_logs a ON a.tenant_id = $1 AND a.id = p.id
     WHERE p.seq > $2::bigint AND p.seq <= $4::bigint AND a.occurred_at < $5::timestamptz AND NOT (a.action = ANY($6::text[]))
+      AND ${notHeld(7, 'a')}
     ORDER BY p.seq LIMIT $3
   ), gone AS (
     DELETE FROM audit_logs a USING victims v WHERE a.tenant_id = $1 AND a.id = v.id

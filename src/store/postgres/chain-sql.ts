@@ -263,13 +263,25 @@ export const SELECT_CHAIN_ROWS_SQL = (range: { fromSeq?: number; toSeq?: number 
   (range.toSeq !== undefined ? ` AND seq <= $${range.fromSeq !== undefined ? 3 : 2}` : '') +
   ' ORDER BY seq, id'
 
+/** $1 cutoff, $2 kept actions, $3 one tenant (NULL = every tenant). */
 export const RETENTION_CANDIDATES_SQL = `SELECT tenant_id, count(*) AS count, max(seq) AS max_seq
   FROM audit_logs WHERE occurred_at < $1::timestamptz AND NOT (action = ANY($2::text[])) AND seq IS NOT NULL
+    AND ($3::text IS NULL OR tenant_id = $3::text)
   GROUP BY tenant_id ORDER BY tenant_id`
+
+/**
+ * True when no legal hold of the jsonb array parameter `$n` keeps the row `alias` (the same rule as
+ * `holdMatches` in the chain walker: each set field of a hold must match).
+ */
+export const notHeld = (param: number, alias: string) => `NOT EXISTS (
+      SELECT 1 FROM jsonb_to_recordset($${param}::jsonb) AS h(actor_id text, resource_type text, resource_id text)
+      WHERE (h.actor_id IS NULL OR h.actor_id = ${alias}.actor_id)
+        AND (h.resource_type IS NULL OR (h.resource_type = ${alias}.resource_type AND h.resource_id = ${alias}.resource_id)))`
 
 // tenant_id on the outer DELETE too: an id is unique only within its tenant (migration 4).
 export const DELETE_CHUNK_SQL = `DELETE FROM audit_logs WHERE tenant_id = $1 AND id IN (
     SELECT id FROM audit_logs
     WHERE tenant_id = $1 AND seq > $2 AND seq <= $3 AND occurred_at < $4::timestamptz AND NOT (action = ANY($5::text[]))
+      AND ${notHeld(7, 'audit_logs')}
     ORDER BY seq LIMIT $6
   ) RETURNING seq`

@@ -5,7 +5,7 @@
  * (their seqs all come first in a tenant), later ones are positions in `audit_chain_links`.
  */
 import type pg from 'pg'
-import type { ChainHead, ChainRow, Checkpoint, RetentionCut } from '../../integrity/types.js'
+import type { ChainHead, ChainRow, Checkpoint, HoldMatch, RetentionCut } from '../../integrity/types.js'
 import type { IntegritySnapshot, IntegrityStore, SnapshotOptions } from '../../integrity/integrity-store.js'
 import type { RetentionCandidates, RetentionRule, RetentionStore } from '../../retention/retention-store.js'
 import {
@@ -37,6 +37,7 @@ interface CutDbRow {
   keep_actions: string[]
   kept_count: string
   kept_digest: string
+  holds: HoldMatch[] | null
 }
 export interface CheckpointDbRow {
   tenant_id: string
@@ -67,6 +68,7 @@ const toCut = (row: CutDbRow): RetentionCut => ({
   keep_actions: row.keep_actions,
   kept_count: Number(row.kept_count),
   kept_digest: row.kept_digest,
+  ...(row.holds === null ? {} : { holds: row.holds }),
 })
 
 export class PostgresIntegrity implements IntegrityStore, RetentionStore {
@@ -166,7 +168,7 @@ export class PostgresIntegrity implements IntegrityStore, RetentionStore {
       async cuts(tenant) {
         const [where, values] = byTenant(tenant)
         const { rows } = await client.query<CutDbRow>(
-          `SELECT DISTINCT ON (tenant_id) tenant_id, seq, hash, cutoff, keep_actions, kept_count, kept_digest
+          `SELECT DISTINCT ON (tenant_id) tenant_id, seq, hash, cutoff, keep_actions, kept_count, kept_digest, holds
            FROM audit_retention_cuts${where} ORDER BY tenant_id, id DESC`,
           values,
         )
@@ -270,11 +272,12 @@ export class PostgresIntegrity implements IntegrityStore, RetentionStore {
     }
   }
 
-  async retentionCandidates(cutoff: string, keepActions: readonly string[]): Promise<RetentionCandidates[]> {
+  async retentionCandidates(cutoff: string, keepActions: readonly string[], options: { tenant_id?: string } = {}): Promise<RetentionCandidates[]> {
     type Row = { tenant_id: string; count: string; max_seq: string }
+    const params = [cutoff, keepActions, options.tenant_id ?? null]
     const [legacy, linked] = await Promise.all([
-      this.pool.query<Row>(RETENTION_CANDIDATES_SQL, [cutoff, keepActions]),
-      this.pool.query<Row>(LINKED_RETENTION_CANDIDATES_SQL, [cutoff, keepActions]),
+      this.pool.query<Row>(RETENTION_CANDIDATES_SQL, params),
+      this.pool.query<Row>(LINKED_RETENTION_CANDIDATES_SQL, params),
     ])
     const byTenant = new Map<string, RetentionCandidates>()
     for (const row of [...legacy.rows, ...linked.rows]) {
@@ -296,9 +299,9 @@ export class PostgresIntegrity implements IntegrityStore, RetentionStore {
 
   async saveCut(cut: RetentionCut): Promise<void> {
     await this.pool.query(
-      `INSERT INTO audit_retention_cuts (tenant_id, seq, hash, cutoff, keep_actions, kept_count, kept_digest)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [cut.tenant_id, cut.seq, cut.hash, cut.cutoff, cut.keep_actions, cut.kept_count, cut.kept_digest],
+      `INSERT INTO audit_retention_cuts (tenant_id, seq, hash, cutoff, keep_actions, kept_count, kept_digest, holds)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [cut.tenant_id, cut.seq, cut.hash, cut.cutoff, cut.keep_actions, cut.kept_count, cut.kept_digest, cut.holds ? JSON.stringify(cut.holds) : null],
     )
   }
 
@@ -333,7 +336,15 @@ export class PostgresIntegrity implements IntegrityStore, RetentionStore {
 
 async function deleteLayout1Chunk(client: pg.PoolClient, rule: RetentionRule, afterSeq: number, limit: number, linkedFrom: number) {
   const maxSeq = Math.min(rule.maxSeq, linkedFrom - 1)
-  const { rows } = await client.query<{ seq: string }>(DELETE_CHUNK_SQL, [rule.tenant_id, afterSeq, maxSeq, rule.cutoff, rule.keep_actions, limit])
+  const { rows } = await client.query<{ seq: string }>(DELETE_CHUNK_SQL, [
+    rule.tenant_id,
+    afterSeq,
+    maxSeq,
+    rule.cutoff,
+    rule.keep_actions,
+    limit,
+    JSON.stringify(rule.holds ?? []),
+  ])
   const deleted = rows.length
   if (deleted === limit) return { deleted, lastSeq: rows.reduce((max, row) => Math.max(max, Number(row.seq)), afterSeq), done: false }
   // Nothing more to delete below the first link row: the link rows are next, if the cut reaches them.
@@ -348,6 +359,7 @@ async function deleteLinkedChunk(client: pg.PoolClient, rule: RetentionRule, aft
     rule.maxSeq,
     rule.cutoff,
     rule.keep_actions,
+    JSON.stringify(rule.holds ?? []),
   ])
   const deleted = Number(rows[0]?.deleted ?? 0)
   // A full chunk may have stopped inside the rows it looked at: the next one starts after its last.

@@ -147,6 +147,31 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
   // (built in JS, the same tokens SQLite's FTS5 table gets), GIN-indexed. Nullable, so adding it
   // rewrites nothing; rows stored before it have no document and are not found by word search.
   50: ['ALTER TABLE audit_logs ADD COLUMN search tsvector', 'CREATE INDEX audit_logs_search_idx ON audit_logs USING gin (search)'],
+  // Legal holds and per-tenant retention (docs/retention.md). A hold is never deleted, only
+  // released, so who held what and why stays answerable. A cut records the holds it honoured.
+  70: [
+    `CREATE TABLE auditq_legal_holds (
+      id            text        PRIMARY KEY,
+      tenant_id     text        NOT NULL,
+      actor_id      text,
+      resource_type text,
+      resource_id   text,
+      reason        text        NOT NULL,
+      created_at    timestamptz NOT NULL,
+      created_by    text        NOT NULL,
+      released_at   timestamptz,
+      released_by   text,
+      CHECK ((resource_type IS NULL) = (resource_id IS NULL))
+    )`,
+    'CREATE INDEX auditq_legal_holds_active_idx ON auditq_legal_holds (tenant_id) WHERE released_at IS NULL',
+    `CREATE TABLE auditq_tenant_retention (
+      tenant_id    text        PRIMARY KEY,
+      days         integer     NOT NULL CHECK (days >= 1),
+      keep_actions text[]      NOT NULL,
+      updated_at   timestamptz NOT NULL
+    )`,
+    'ALTER TABLE audit_retention_cuts ADD COLUMN holds jsonb',
+  ],
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

@@ -21,6 +21,7 @@ import { PostgresIntegrity } from './integrity.js'
 import { PostgresCompleteness } from './completeness.js'
 import { PostgresKeyStore } from './key-store.js'
 import { PostgresSubjectKeyStore } from './subject-key-store.js'
+import { PostgresRetentionRules } from './retention-rules.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
 import { fetchRows } from './read-session.js'
 import { ReplicaRouter } from './replica-router.js'
@@ -232,6 +233,7 @@ export class PostgresStore implements Store {
   readonly keys: PostgresKeyStore
   readonly subjectKeys: PostgresSubjectKeyStore
   readonly feed: PostgresFeed
+  readonly retentionRules: PostgresRetentionRules
 
   constructor(
     pools: { write: pg.Pool; read: pg.Pool; keys: pg.Pool; replica?: { pool: pg.Pool; router: ReplicaRouter } },
@@ -246,6 +248,7 @@ export class PostgresStore implements Store {
     this.keys = new PostgresKeyStore(pools.keys)
     this.subjectKeys = new PostgresSubjectKeyStore(pools)
     this.feed = new PostgresFeed(pools.read)
+    this.retentionRules = new PostgresRetentionRules(pools.write)
     this.description = settings.description
     this.schemaName = settings.schema
     // Completeness judges gaps older than a bound: a replica's lag would read as missing events, so it stays on the primary.
