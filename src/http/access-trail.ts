@@ -25,7 +25,9 @@ const NOT_PART_OF_THE_FILTER = new Set(['cursor', 'limit'])
 const CREDENTIAL_NAME = /key|token|secret|passw|auth|signature/i
 
 export function installAccessTrail(app: FastifyInstance, recorder: AccessRecorder): void {
-  app.addHook('preHandler', async (request) => {
+  // preValidation, not preHandler: a documented route checks its request against its contract in
+  // its own preValidation hook, which runs after this one, so a refused attempt is recorded too.
+  app.addHook('preValidation', async (request) => {
     const kind = request.routeOptions.config.trail
     // The open loopback mode (no API key exists) has no identity to record and serves only this
     // machine; with keys, every read is recorded.

@@ -17,6 +17,8 @@ import { AuditqError } from '../errors.js'
 import { Holds } from '../retention/holds.js'
 import type { RetentionRulesStore } from '../retention/retention-rules.js'
 import { accessFromRequest } from './access-trail.js'
+import { documented } from './contract/contract.js'
+import { HOLD_CONTRACTS, TENANT_RETENTION_CONTRACTS } from './contract/retention.js'
 
 export interface RetentionRuleRouteOptions {
   rules: RetentionRulesStore
@@ -37,7 +39,7 @@ export async function retentionRuleRoutes(app: FastifyInstance, options: Retenti
     return bound
   }
 
-  app.post('/v1/holds', { config: { access: 'admin' } }, async (request, reply) => {
+  app.post(HOLD_CONTRACTS.create.url, documented(HOLD_CONTRACTS.create), async (request, reply) => {
     const body = objectBody(request.body as Body)
     const hold = await holdsFor(request).create(
       {
@@ -51,30 +53,30 @@ export async function retentionRuleRoutes(app: FastifyInstance, options: Retenti
     return reply.status(201).send(hold)
   })
 
-  app.get('/v1/holds', { config: { access: 'admin' } }, async (request) => {
+  app.get(HOLD_CONTRACTS.list.url, documented(HOLD_CONTRACTS.list), async (request) => {
     const query = request.query as Record<string, unknown>
     const tenant = tenantOf(request, query['tenant_id'])
     const holds = await holdsFor(request).list({ ...(typeof tenant === 'string' ? { tenant_id: tenant } : {}), includeReleased: query['include_released'] === 'true' })
     return { holds }
   })
 
-  app.post<{ Params: { id: string } }>('/v1/holds/:id/release', { config: { access: 'admin' } }, async (request) => {
+  app.post<{ Params: { id: string } }>(HOLD_CONTRACTS.release.url, documented(HOLD_CONTRACTS.release), async (request) => {
     const body = objectBody(request.body as Body)
     return holdsFor(request).release(request.params.id, actor(request), { reason: optionalString(body, 'reason'), tenant: request.principal.tenantId })
   })
 
-  app.get('/v1/retention/tenants', { config: { access: 'admin' } }, async (request) => {
+  app.get(TENANT_RETENTION_CONTRACTS.list.url, documented(TENANT_RETENTION_CONTRACTS.list), async (request) => {
     const all = await options.rules.listTenantRetention()
     const bound = request.principal.tenantId
     return { tenants: bound === null ? all : all.filter((rule) => rule.tenant_id === bound) }
   })
 
-  app.put<{ Params: { tenant: string } }>('/v1/retention/tenants/:tenant', { config: { access: 'admin' } }, async (request) => {
+  app.put<{ Params: { tenant: string } }>(TENANT_RETENTION_CONTRACTS.set.url, documented(TENANT_RETENTION_CONTRACTS.set), async (request) => {
     const body = objectBody(request.body as Body)
     return holdsFor(request).setTenantRetention(tenantOf(request, request.params.tenant), body)
   })
 
-  app.delete<{ Params: { tenant: string } }>('/v1/retention/tenants/:tenant', { config: { access: 'admin' } }, async (request, reply) => {
+  app.delete<{ Params: { tenant: string } }>(TENANT_RETENTION_CONTRACTS.clear.url, documented(TENANT_RETENTION_CONTRACTS.clear), async (request, reply) => {
     const cleared = await holdsFor(request).clearTenantRetention(tenantOf(request, request.params.tenant))
     if (!cleared) throw new AuditqError('AUDITQ_NOT_FOUND', `tenant ${JSON.stringify(request.params.tenant.slice(0, 128))} has no retention of its own`)
     return reply.status(204).send()

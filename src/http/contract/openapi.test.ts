@@ -107,15 +107,26 @@ describe('GET /openapi.json', () => {
 
   it('has request examples the running server accepts', async () => {
     let sent = 0
+    // Path parameters: a documented example, or (an `id`) what an earlier example created, such
+    // as the hold that POST /v1/holds made before POST /v1/holds/{id}/release releases it.
+    let createdId: string | undefined
+    const urlOf = (path: string, operation: Json) =>
+      path.replace(/\{(\w+)\}/g, (_, name: string) => {
+        const parameter = ((operation.parameters ?? []) as Json[]).find((p) => p.in === 'path' && p.name === name)
+        const value = parameter?.schema?.examples?.[0] ?? (name === 'id' ? createdId : undefined)
+        expect(value, `${path}: an example for {${name}}`).toBeDefined()
+        return encodeURIComponent(String(value))
+      })
     for (const { path, method, operation } of operations()) {
       for (const [type, media] of Object.entries((operation.requestBody?.content ?? {}) as Record<string, Json>)) {
         for (const [name, example] of Object.entries((media.examples ?? {}) as Record<string, Json>)) {
-          const response = await fetch(`${t.baseUrl}${path}`, {
+          const response = await fetch(`${t.baseUrl}${urlOf(path, operation)}`, {
             method,
             headers: { authorization: `Bearer ${admin}`, 'content-type': type },
             body: JSON.stringify(example.value),
           })
           const body = (await response.json()) as Json
+          if (typeof body.id === 'string') createdId = body.id
           const where = `${method} ${path} ${name}: ${response.status} ${JSON.stringify(body).slice(0, 300)}`
           if (path === '/api/v1/monitoring/redis-losses/ack') {
             // Accepted as a request; this direct-mode service has no Redis losses to clear.
