@@ -196,6 +196,14 @@ describe('GET /openapi.json', () => {
     expect(list.body.details.map((d: Json) => `${d.field}:${d.rule}`)).toEqual(['actor:unknown_parameter', 'category:enum', 'success:boolean', 'from:timestamp', 'limit:range'])
     const repeated = await get('/v1/events?action=a&action=b')
     expect(repeated.body.details).toEqual([{ field: 'action', rule: 'single_value', message: 'must be given once, as a string' }])
+    // The feed keeps the rule its clients have always read for an unknown parameter.
+    const feed = await get('/v1/feed?limit=0&bogus=1&format=xml')
+    expect(feed.body.details.map((d: Json) => `${d.field}:${d.rule}`)).toEqual(['bogus:unknown', 'limit:range', 'format:enum'])
+    expect(feed.body.details[0].message).toBe('is not a parameter of this endpoint (tenant_id, limit, wait, format, after)')
+    const completeness = await get('/v1/completeness?producer_id=a%20b&since=never&other=ignored')
+    expect(completeness.body.details.map((d: Json) => `${d.field}:${d.rule}`)).toEqual(['producer_id:pattern', 'since:timestamp'])
+    expect((await get('/v1/events/not-a-uuid/proof')).body.details).toEqual([{ field: 'id', rule: 'uuid', message: 'must be a UUID' }])
+    expect((await get('/v1/events/export?proof=maybe')).body.details.map((d: Json) => `${d.field}:${d.rule}`)).toEqual(['proof:enum'])
     const report = await get('/v1/reports?period=yearly&top=0')
     expect(report.body.details.map((d: Json) => `${d.field}:${d.rule}`)).toEqual(['period:enum', 'top:range'])
     const ack = await fetch(`${t.baseUrl}/api/v1/monitoring/redis-losses/ack`, {
