@@ -4,7 +4,7 @@
  * the fast path and the general path of canonical.ts split on.
  */
 import { describe, expect, it } from 'vitest'
-import { CANONICAL_SERIALIZERS, CANONICAL_TAGS, canonicalEvent, type CanonicalVersion } from './canonical.js'
+import { CANONICAL_SERIALIZERS, CANONICAL_TAGS, canonicalEvent, canonicalTagOf, type CanonicalVersion } from './canonical.js'
 import { CANONICAL_FORMS } from '../../tools/verify-bundle.mjs'
 import type { AuditEvent } from '../event/types.js'
 import { storedEvent } from '../../test/support/events.js'
@@ -46,6 +46,13 @@ describe('the standalone verifier serializes events as auditq does', () => {
       expect(CANONICAL_SERIALIZERS[tag]!(event)).toBe(expected)
     })
   }
+
+  it('names the tag of a stored version, and a version no form has by a tag no verifier knows', () => {
+    expect([canonicalTagOf(1), canonicalTagOf(2), canonicalTagOf('2')]).toEqual(['auditq.v1', 'auditq.v2', 'auditq.v2'])
+    expect(canonicalTagOf(7)).toBe('unknown:7')
+    expect(CANONICAL_FORMS['unknown:7']).toBeUndefined()
+    expect(CANONICAL_SERIALIZERS['unknown:7']).toBeUndefined()
+  })
 
   it('auditq.v2 over the example in docs/integrity.md', () => {
     const event = storedEvent({
