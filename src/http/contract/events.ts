@@ -104,8 +104,16 @@ export function queryContracts(options: { maxLimit: number }): { list: RouteCont
       summary: 'Stream every matching event as NDJSON or CSV',
       tags: ['events'],
       access: 'read',
-      query: z.strictObject({ ...eventFilterShape, format: z.enum(['ndjson', 'csv'], { error: 'must be ndjson or csv' }).optional(), q: SEARCH_PARAM }),
-      rules: { ...FILTER_RULES, format: 'enum' },
+      query: z.strictObject({
+        ...eventFilterShape,
+        format: z.enum(['ndjson', 'csv'], { error: 'must be ndjson or csv' }).optional(),
+        q: SEARCH_PARAM,
+        proof: z
+          .enum(['true', 'false'], { error: 'must be true or false' })
+          .describe('`true`: a proof bundle (NDJSON, format `auditq.bundle.v1`, docs/integrity.md): each event with its Merkle inclusion proof and the signed checkpoints, checkable offline.')
+          .optional(),
+      }),
+      rules: { ...FILTER_RULES, format: 'enum', proof: 'enum' },
       responses: {
         200: {
           description: 'The events, streamed.',
