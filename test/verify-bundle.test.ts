@@ -52,8 +52,18 @@ describe.each(kinds)('proofs and bundles over HTTP (%s)', (kind) => {
         expect(response.status).toBeLessThan(300)
       }
       const events = (n: number, action: string) => Array.from({ length: n }, (_, i) => ({ action, actor_id: `u${i}`, resource_type: 'doc', resource_id: `d${i}`, metadata: { i } }))
+      // The bundled events carry the fields auditq.v2 added (hashed only by that form).
+      const withAddedFields = (list: ReturnType<typeof events>) =>
+        list.map((event, i) => ({
+          ...event,
+          actor_name: `Zoë ${i}`,
+          targets: [{ type: 'doc', id: `d${i}`, name: `Plan ${i}` }, { type: 'folder', id: 'f1' }],
+          changes: { title: { before: 'Draft', after: { text: `t${i}`, lang: 'en' } } },
+          producer_id: 'web-1',
+          producer_seq: i + 1,
+        }))
       await send(acme!.key, events(30, 'doc.view'))
-      await send(acme!.key, events(10, 'user.login'))
+      await send(acme!.key, withAddedFields(events(10, 'user.login')))
       await send(globex!.key, events(5, 'doc.view'))
       const get = (url: string, apiKey: string) => fetch(`${t.baseUrl}${url}`, { headers: { authorization: `Bearer ${apiKey}` } })
       const page = (await (await get('/v1/events?limit=100', acme!.key)).json()) as { events: Array<{ id: string; action: string }> }
@@ -65,7 +75,7 @@ describe.each(kinds)('proofs and bundles over HTTP (%s)', (kind) => {
       await createCheckpoints(t.audit.store.integrity!, key)
 
       const proof = (await (await get(`/v1/events/${acmeEvent.id}/proof`, acme!.key)).json()) as { tenant_id: string; tree_size: number; proof: string[] }
-      expect(proof).toMatchObject({ tenant_id: 'acme', tree_size: 40 })
+      expect(proof).toMatchObject({ tenant_id: 'acme', tree_size: 40, canonical: 'auditq.v2' })
       expect(proof.proof.length).toBeGreaterThan(0)
       expect((await get(`/v1/events/${globexEvent.id}/proof`, acme!.key)).status).toBe(404)
       expect((await get(`/v1/events/export?proof=true&tenant_id=globex`, acme!.key)).status).toBe(403)
@@ -76,6 +86,7 @@ describe.each(kinds)('proofs and bundles over HTTP (%s)', (kind) => {
       const lines = records(bundle)
       expect(lines.filter((r) => r.type === 'event').map((r) => r.tenant_id)).toEqual(Array(10).fill('acme'))
       expect(lines.filter((r) => r.type === 'checkpoint').map((r) => (r.checkpoint as { tenant_id: string }).tenant_id)).toEqual(['acme'])
+      expect(lines.filter((r) => r.type === 'event').map((r) => r.canonical)).toEqual(Array(10).fill('auditq.v2'))
 
       const ok = runStandalone(bundle)
       expect(ok.out).toMatch(/^OK: 10 events in 1 tenant/)
@@ -91,9 +102,14 @@ describe.each(kinds)('proofs and bundles over HTTP (%s)', (kind) => {
       const added = structuredClone(lines)
       added.splice(firstEvent + 5, 0, { ...structuredClone(lines[firstEvent + 5]!), n: 6 })
       const truncated = lines.slice(0, -1)
-      for (const [name, copy] of Object.entries({ modified: altered, removed, reordered, added })) {
+      const renamedTarget = structuredClone(lines)
+      ;(renamedTarget[firstEvent + 3]!.event as { targets: Array<{ name: string }> }).targets[0]!.name = 'Another plan'
+      const resequenced = structuredClone(lines)
+      ;(resequenced[firstEvent + 3]!.event as { producer_seq: number }).producer_seq = 99
+      const cases = { modified: altered, removed, reordered, added, 'modified (targets)': renamedTarget, 'modified (producer_seq)': resequenced }
+      for (const [name, copy] of Object.entries(cases)) {
         const result = runStandalone(text(copy))
-        expect(result.out, name).toMatch(new RegExp(`^FAILED \\(${name}\\)`))
+        expect(result.out, name).toMatch(new RegExp(`^FAILED \\(${name.split(' ')[0]}\\)`))
         expect(result.code, name).toBe(1)
       }
       expect(runStandalone(text(truncated)).out).toMatch(/^FAILED \(removed\): the bundle has no end line/)
@@ -111,7 +127,18 @@ describe('the CLI', () => {
     const env = cliEnv({ AUDITQ_SIGNING_KEY_FILE: keyFile })
     const cli = (args: string[], input?: string) => spawnSync(process.execPath, [CLI, '--data-dir', dataDir, ...args], { input, encoding: 'utf8', env })
     try {
-      const ndjson = Array.from({ length: 12 }, (_, i) => JSON.stringify({ action: i % 2 ? 'doc.view' : 'doc.edit', actor_id: `u${i}`, tenant_id: 'acme' })).join('\n')
+      const ndjson = Array.from({ length: 12 }, (_, i) =>
+        JSON.stringify({
+          action: i % 2 ? 'doc.view' : 'doc.edit',
+          actor_id: `u${i}`,
+          tenant_id: 'acme',
+          actor_name: `Ada ${i}`,
+          targets: [{ type: 'doc', id: `d${i}`, name: 'Plan' }],
+          changes: { title: { before: null, after: `t${i}` } },
+          producer_id: 'batch-1',
+          producer_seq: i + 1,
+        }),
+      ).join('\n')
       expect(cli(['send'], ndjson).status).toBe(0)
       const signed = cli(['checkpoint'])
       expect(signed.stdout).toMatch(/signed acme seq 12 hash [0-9a-f]{64} tree root [0-9a-f]{64}/)
@@ -122,8 +149,11 @@ describe('the CLI', () => {
       expect(verified.stdout).toMatch(/^OK: 6 events in 1 tenant/)
       expect(verified.status).toBe(0)
       const lines = records(readFileSync(bundleFile, 'utf8'))
+      expect(lines.filter((r) => r.type === 'event').map((r) => r.canonical)).toEqual(Array(6).fill('auditq.v2'))
+      // The auditor's standalone copy agrees with the CLI on the same file.
+      expect(spawnSync(process.execPath, [standalone, bundleFile, '--public-key', publicKeyFile], { cwd: auditorDir, encoding: 'utf8', env: {} }).stdout).toMatch(/^OK: 6 events in 1 tenant/)
       const at = lines.findIndex((r) => r.type === 'event')
-      ;(lines[at]!.event as { action: string }).action = 'doc.view'
+      ;(lines[at]!.event as { changes: { title: { after: string } } }).changes.title.after = 'forged'
       writeFileSync(bundleFile, text(lines))
       const tampered = cli(['verify-bundle', bundleFile, '--public-key', publicKeyFile, '--json'])
       expect(JSON.parse(tampered.stdout)).toMatchObject({ ok: false, failure: { reason: 'modified', tenant_id: 'acme' } })

@@ -19,8 +19,6 @@ import { fileURLToPath } from 'node:url'
 
 export const BUNDLE_FORMAT = 'auditq.bundle.v1'
 
-
-
 // One-shot crypto.hash where Node has it (20.12+): a third of a Hash object's cost per node.
 const sha256 = crypto.hash
   ? (...parts) => crypto.hash('sha256', parts.length === 1 ? parts[0] : Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part))), 'buffer')
@@ -131,8 +129,23 @@ function canonicalV1(event) {
   return canonicalJson(fields)
 }
 
+/**
+ * auditq.v2: v1's fields with actor_name, targets, changes, producer_id, producer_seq,
+ * subject_index and sealed in their fixed positions; every structured value canonical JSON.
+ */
+function canonicalV2(event) {
+  const fields = [
+    'auditq.v2', String(event.id).toLowerCase(), event.tenant_id, timestamp(event.occurred_at), timestamp(event.received_at),
+    event.action, event.category, event.actor_id, event.actor_type, event.actor_name, event.resource_type, event.resource_id,
+    event.targets, event.changes, event.success, event.error_message, event.description, event.ip_address, event.user_agent,
+    event.session_id, event.request_id, event.client_id, event.producer_id, event.producer_seq, event.subject_index,
+    event.sealed, event.metadata,
+  ].map((field) => (field === undefined ? null : field))
+  return canonicalJson(fields)
+}
+
 /** Serializers by the canonical version tag each event in a bundle carries. */
-export const CANONICAL_FORMS = { 'auditq.v1': canonicalV1 }
+export const CANONICAL_FORMS = { 'auditq.v1': canonicalV1, 'auditq.v2': canonicalV2 }
 
 const HEX_HASH = /^[0-9a-f]{64}$/
 const hashBytes = (hash) => (HEX_HASH.test(hash) ? Buffer.from(hash, 'hex') : sha256(hash))

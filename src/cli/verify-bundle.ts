@@ -7,11 +7,8 @@
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { AuditqError } from '../errors.js'
-import { CANONICAL_TAGS, canonicalEvent } from '../integrity/canonical.js'
-
-const CANONICAL_VERSION = CANONICAL_TAGS[1]
+import { CANONICAL_SERIALIZERS } from '../integrity/canonical.js'
 import { parseVerifyingKey } from '../integrity/checkpoint.js'
-import type { AuditEvent } from '../event/types.js'
 import { describe, verifyBundle } from '../../tools/verify-bundle.mjs'
 
 export function registerVerifyBundle(program: Command): void {
@@ -34,7 +31,7 @@ export function registerVerifyBundle(program: Command): void {
         }
       }
       const keys = await Promise.all(options.publicKey.map(async (keyFile) => parseVerifyingKey(await read(keyFile))))
-      const result = verifyBundle(await read(file), keys, { canonicalForms: { [CANONICAL_VERSION]: (event: AuditEvent) => canonicalEvent(event) } })
+      const result = verifyBundle(await read(file), keys, { canonicalForms: CANONICAL_SERIALIZERS })
       process.stdout.write(options.json ? JSON.stringify(result, null, 2) + '\n' : describe(result))
       if (!result.ok) process.exitCode = 1
     })

@@ -198,6 +198,21 @@ export function canonicalVersionOf(stored: unknown): CanonicalVersion | undefine
   return version === 1 || version === 2 ? version : undefined
 }
 
+/**
+ * The tag a bundle or proof names for a row's stored `canonical_version`. A version no form has
+ * gets a tag no verifier knows (`unknown:<stored>`), so the event fails verification by name
+ * instead of being relabelled with a form it may happen to hash under.
+ */
+export function canonicalTagOf(stored: unknown): string {
+  const version = canonicalVersionOf(stored)
+  return version === undefined ? `unknown:${String(stored)}` : CANONICAL_TAGS[version]
+}
+
+/** Every canonical form by its tag: what a bundle verifier dispatches on (`auditq verify-bundle`). */
+export const CANONICAL_SERIALIZERS: Readonly<Record<string, (event: AuditEvent) => string>> = Object.fromEntries(
+  Object.entries(CANONICAL_TAGS).map(([version, tag]) => [tag, (event: AuditEvent) => canonicalEvent(event, Number(version) as CanonicalVersion)]),
+)
+
 const HEX_HASH = /^[0-9a-f]{64}$/
 
 /** For inserts: the digest is computed before the lock is taken, only this part under it. */

@@ -6,6 +6,11 @@ export interface ChainPosition {
   seq: number
   prev_hash: string
   hash: string
+  /**
+   * The canonical form the row was hashed under, as stored (1 = auditq.v1, 2 = auditq.v2): read
+   * with the position because the event as the API returns it does not carry it.
+   */
+  canonical_version: number
 }
 
 /**

@@ -7,9 +7,7 @@
  */
 import { AuditqError } from '../errors.js'
 import type { AuditEvent } from '../event/types.js'
-import { CANONICAL_TAGS } from './canonical.js'
-// Until bundles carry each event's canonical version, they assume the first form.
-const CANONICAL_VERSION = CANONICAL_TAGS[1]
+import { canonicalTagOf } from './canonical.js'
 import type { IntegrityStore } from './integrity-store.js'
 import { consistencyPath, inclusionPath, inclusionPaths } from './merkle-log.js'
 import type { ChainPosition, MerkleStore } from './merkle-store.js'
@@ -40,14 +38,6 @@ function merkleOf(integrity: IntegrityStore | undefined): MerkleStore {
   return integrity.merkle
 }
 
-/**
- * The canonical form an event was hashed under. Every stored event has one tag today; when rows
- * record their own version, this reads it, and the verifier dispatches on the tag it is given.
- */
-function canonicalTagOf(_event: AuditEvent): string {
-  return CANONICAL_VERSION
-}
-
 /** The tenant's checkpoints with a tree, by tree size (the first signed of each size), and its chain-format switch. */
 async function tenantTrees(merkle: MerkleStore, tenant: string, options: { latestOnly?: boolean } = {}): Promise<{ trees: TreeCheckpoint[]; v2FromSeq: number }> {
   const { checkpoints, v2FromSeq } = await merkle.signedTrees(tenant, options)
@@ -72,7 +62,7 @@ export async function eventProof(integrity: IntegrityStore | undefined, event: A
   return {
     tenant_id: tenant,
     event_id: event.id,
-    ...eventFields(event, position, v2FromSeq),
+    ...eventFields(position, v2FromSeq),
     leaf_index: position.seq - 1,
     tree_size: latest.tree.size,
     proof: await inclusionPath(merkle, tenant, position.seq, latest.tree.size),
@@ -80,11 +70,12 @@ export async function eventProof(integrity: IntegrityStore | undefined, event: A
   }
 }
 
-function eventFields(event: AuditEvent, position: ChainPosition, v2FromSeq: number) {
+/** `canonical`: the form the row records it was hashed under (rows before migration 30: auditq.v1). */
+function eventFields(position: ChainPosition, v2FromSeq: number) {
   return {
     seq: position.seq,
     chain_format: (position.seq < v2FromSeq ? 1 : 2) as 1 | 2,
-    canonical: canonicalTagOf(event),
+    canonical: canonicalTagOf(position.canonical_version),
     prev_hash: position.prev_hash,
     hash: position.hash,
   }
@@ -145,7 +136,7 @@ export async function* bundleLines(integrity: IntegrityStore | undefined, events
       const paths = await inclusionPaths(merkle, tenant, batch.map((item) => item.position.seq), latest.tree.size)
       for (const { event, position } of batch) {
         n += 1
-        yield line({ type: 'event', n, tenant_id: tenant, ...eventFields(event, position, v2FromSeq), tree_size: latest.tree.size, proof: paths.get(position.seq), event })
+        yield line({ type: 'event', n, tenant_id: tenant, ...eventFields(position, v2FromSeq), tree_size: latest.tree.size, proof: paths.get(position.seq), event })
       }
     }
   }

@@ -1,7 +1,8 @@
 /**
  * Upgrading to canonical form auditq.v2 (migration 30), in both stores: rows a store stored before
  * the migration (hashed under auditq.v1, columns of that time) keep verifying after it, new rows
- * carry the added fields and are hashed under auditq.v2, and one chain runs across the two.
+ * carry the added fields and are hashed under auditq.v2, and one chain runs across the two; a
+ * proof bundle over both kinds names each row's form and verifies offline.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -13,7 +14,11 @@ import { storedEvent } from '../../test/support/events.js'
 import { migrateAllBut } from '../../test/support/migrate-partial.js'
 import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../test/support/services.js'
 import { EVENT_FIELDS_V1, type AuditEvent } from '../event/types.js'
-import { chainHash, contentDigest, GENESIS_HASH } from '../integrity/canonical.js'
+import { CANONICAL_SERIALIZERS, chainHash, contentDigest, GENESIS_HASH } from '../integrity/canonical.js'
+import { generateSigningKeyPem, parseSigningKey } from '../integrity/checkpoint.js'
+import { createCheckpoints } from '../integrity/make-checkpoints.js'
+import { bundleLines } from '../integrity/proofs.js'
+import { verifyBundle } from '../../tools/verify-bundle.mjs'
 import { verifyChains } from '../integrity/verify.js'
 import { createEmbeddedStore, EMBEDDED_DB_FILE } from './embedded/embedded-store.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './embedded/migrations.js'
@@ -24,6 +29,8 @@ import { COLUMN_TYPES, unnestParams } from './postgres/sql.js'
 import type { Store } from './store.js'
 
 const hasPostgres = await postgresAvailable()
+/** A store deployed before migration 30: 31 and 46 index 30's columns, so they cannot be there either. */
+const SKIPPED = [30, 31, 46]
 
 /** Events as a version before auditq.v2 would have stored them: none of the added fields. */
 function oldEvents(tenant: string, n: number): AuditEvent[] {
@@ -45,7 +52,7 @@ function newEvents(tenant: string, n: number): AuditEvent[] {
 }
 
 async function expectUpgradedChain(store: Store, tenants: string[], oldPerTenant: number): Promise<void> {
-  expect((await store.migrate()).applied).toEqual(['30_event_fields_v2', '31_producer_sequence_index'])
+  expect((await store.migrate()).applied).toEqual(['30_event_fields_v2', '31_producer_sequence_index', '46_subject_index_lookup'])
   for (const tenant of tenants) {
     const fresh = newEvents(tenant, 4)
     expect(await store.insertBatch(fresh)).toEqual({ inserted: 4, duplicates: 0 })
@@ -63,6 +70,22 @@ async function expectUpgradedChain(store: Store, tenants: string[], oldPerTenant
     expect(rows[0]!.event).toMatchObject({ actor_name: null, targets: null, changes: null, producer_id: null, producer_seq: null, sealed: null, subject_index: null })
   }
   expect(await verifyChains(store.kind, store.integrity!)).toMatchObject({ intact: true, events: tenants.length * (oldPerTenant + 4) })
+  await expectMixedBundleVerifies(store, tenants, oldPerTenant)
+}
+
+const signing = generateSigningKeyPem()
+
+/** A bundle of every event, old and new: each line names the form its row records, and it verifies. */
+async function expectMixedBundleVerifies(store: Store, tenants: string[], oldPerTenant: number): Promise<void> {
+  await createCheckpoints(store.integrity!, parseSigningKey(signing.privateKeyPem))
+  let text = ''
+  for await (const line of bundleLines(store.integrity, store.stream({}), { filter: {} })) text += line
+  const events = text.trimEnd().split('\n').map((line) => JSON.parse(line) as { type: string; canonical?: string; event?: AuditEvent }).filter((r) => r.type === 'event')
+  const perTenant = [...Array<string>(oldPerTenant).fill('auditq.v1'), ...Array<string>(4).fill('auditq.v2')]
+  expect(events.map((r) => r.canonical)).toEqual(tenants.flatMap(() => perTenant))
+  const total = tenants.length * (oldPerTenant + 4)
+  expect(verifyBundle(text, [signing.publicKeyPem])).toMatchObject({ ok: true, events: total })
+  expect(verifyBundle(text, [signing.publicKeyPem], { canonicalForms: CANONICAL_SERIALIZERS })).toMatchObject({ ok: true, events: total })
 }
 
 describe('embedded: rows stored before migration 30 verify under auditq.v1 beside new auditq.v2 rows', () => {
@@ -73,7 +96,7 @@ describe('embedded: rows stored before migration 30 verify under auditq.v1 besid
     const dataDir = await mkdtemp(path.join(tmpdir(), 'auditq-v2-upgrade-'))
     dirs.push(dataDir)
     const file = path.join(dataDir, EMBEDDED_DB_FILE)
-    await migrateAllBut(embeddedMigrationTarget(file, () => openEmbeddedConnection(file, { timeoutMs: 5_000 })), EMBEDDED_MIGRATIONS, [30, 31])
+    await migrateAllBut(embeddedMigrationTarget(file, () => openEmbeddedConnection(file, { timeoutMs: 5_000 })), EMBEDDED_MIGRATIONS, SKIPPED)
     // The insert of a store at migration 20: the columns of the time, chain format 2 over auditq.v1.
     const columns = EVENT_FIELDS_V1.join(', ')
     const db = openEmbeddedConnection(file, { timeoutMs: 5_000 })
@@ -109,7 +132,7 @@ describe.skipIf(!hasPostgres)('postgres: rows stored before migration 30 verify 
   it('verifies one chain across the upgrade', async () => {
     const pool = new pg.Pool({ connectionString: POSTGRES_URL, options: `-c search_path=${schema}`, max: 2 })
     try {
-      await migrateAllBut(postgresMigrationTarget(pool, { schema, lockTimeoutMs: 10_000 }), POSTGRES_MIGRATIONS, [30, 31])
+      await migrateAllBut(postgresMigrationTarget(pool, { schema, lockTimeoutMs: 10_000 }), POSTGRES_MIGRATIONS, SKIPPED)
       // The chained insert of a store at migration 20: the columns of the time, then the link
       // function over auditq.v1 content digests (the digests are the only thing that changed).
       const unnest = EVENT_FIELDS_V1.map((field, i) => `$${i + 1}::${COLUMN_TYPES[field]}[]`).join(', ')

@@ -4,7 +4,7 @@
  * fails with its reason named, and a retention cut leaves old and new proofs verifiable.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { chainHash } from '../../src/integrity/canonical.js'
+import { CANONICAL_SERIALIZERS, chainHash } from '../../src/integrity/canonical.js'
 import { generateSigningKeyPem, parseSigningKey, signCheckpoint } from '../../src/integrity/checkpoint.js'
 import { createCheckpoints } from '../../src/integrity/make-checkpoints.js'
 import { chainLeaf, LeafArraySource, treeRoot } from '../../src/integrity/merkle.js'
@@ -145,6 +145,52 @@ export function describeMerkleContract(name: string, open: () => Promise<{ store
       const { key_id: _k, signature: _s, ...payload } = newest[0].checkpoint as ReturnType<typeof signCheckpoint>
       forked[newest[1]] = { type: 'checkpoint', checkpoint: signCheckpoint({ ...payload, tree: { size: payload.tree!.size, root: 'cd'.repeat(32) } }, key) }
       expect(reason(forked)).toBe('forked')
+    })
+
+    it('events stored now carry auditq.v2 in proofs and bundles, verify with both serializers, and a changed added field is modified', async () => {
+      const store = await fresh()
+      // Keys deliberately unsorted and nested: PostgreSQL's jsonb hands them back in its own order.
+      await insertMany(store, 'acme', 12, (i) => ({
+        actor_name: `Zoë ${i} 😀`,
+        targets: [{ type: 'doc', id: `d${i}`, name: `Plan ${i}` }, { type: 'folder', id: 'f1' }],
+        changes: { title: { before: null, after: { text: `t${i}`, lang: 'en', 10: true } } },
+        producer_id: 'sdk-1',
+        producer_seq: i + 1,
+        metadata: { z: 1, a: { y: [1, { b: 2, a: 1 }] } },
+      }))
+      await createCheckpoints(store.integrity!, key)
+      const stored: AuditEvent[] = []
+      for await (const event of store.stream({ tenant_id: 'acme' })) stored.push(event)
+      expect(stored).toHaveLength(12)
+      const proof = await eventProof(store.integrity, stored[3]!)
+      expect(proof.canonical).toBe('auditq.v2')
+      expect(chainHash(proof.prev_hash, stored[3]!, 2)).toBe(proof.hash)
+
+      const text = await bundleOf(store, each(stored))
+      const records = lines(text)
+      expect(records.filter((r) => r.type === 'event').map((r) => r.canonical)).toEqual(Array(12).fill('auditq.v2'))
+      // The standalone file's own serializers, and auditq's (what `auditq verify-bundle` hands it).
+      expect(verifyBundle(text, [publicPem])).toMatchObject({ ok: true, events: 12 })
+      expect(verifyBundle(text, [publicPem], { canonicalForms: CANONICAL_SERIALIZERS })).toMatchObject({ ok: true, events: 12 })
+
+      const eventAt = (k: number) => records.findIndex((r) => r.type === 'event' && r.n === k)
+      const tamper = (change: (event: AuditEvent) => void) => {
+        const copy = structuredClone(records)
+        change(copy[eventAt(5)]!.event as AuditEvent)
+        return [verifyBundle(unlines(copy), [publicPem]).failure, verifyBundle(unlines(copy), [publicPem], { canonicalForms: CANONICAL_SERIALIZERS }).failure]
+      }
+      for (const change of [
+        (e: AuditEvent) => void (e.targets![0]!.name = 'Another plan'),
+        (e: AuditEvent) => void ((e.changes!.title as { before: unknown }).before = 'Draft'),
+        (e: AuditEvent) => void (e.producer_seq = 99),
+        (e: AuditEvent) => void (e.actor_name = 'Mallory'),
+      ]) {
+        for (const failure of tamper(change)) expect(failure).toMatchObject({ reason: 'modified', tenant_id: 'acme', seq: 5 })
+      }
+      // Relabelled as the older form, the event no longer hashes: the tag is part of what is proven.
+      const relabelled = structuredClone(records)
+      relabelled[eventAt(2)]!.canonical = 'auditq.v1'
+      expect(verifyBundle(unlines(relabelled), [publicPem]).failure).toMatchObject({ reason: 'modified', seq: 2 })
     })
 
     it('after a retention cut, old bundles still verify and new proofs and consistency proofs across the cut verify', async () => {

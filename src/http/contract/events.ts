@@ -109,7 +109,10 @@ export function queryContracts(options: { maxLimit: number }): { list: RouteCont
         ...eventFilterShape,
         format: z.enum(['ndjson', 'csv'], { error: 'must be ndjson or csv' }).optional(),
         q: SEARCH_PARAM,
-        proof: z.enum(['true', 'false'], { error: 'must be true or false' }).describe('Answer a proof bundle (NDJSON) instead of the bare events.').optional(),
+        proof: z
+          .enum(['true', 'false'], { error: 'must be true or false' })
+          .describe('`true`: a proof bundle (NDJSON, format `auditq.bundle.v1`, docs/integrity.md): each event with its Merkle inclusion proof and the signed checkpoints, checkable offline.')
+          .optional(),
       }),
       rules: { ...FILTER_RULES, format: 'enum', proof: 'enum' },
       responses: {

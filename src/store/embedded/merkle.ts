@@ -57,11 +57,11 @@ export class EmbeddedMerkle implements MerkleStore {
   async positions(tenant: string, ids: readonly string[]): Promise<Map<string, ChainPosition>> {
     // One primary-key probe per id: with an IN list the planner took the (tenant_id, seq) index
     // and scanned the tenant (1.6 s for 20,000 ids against a few ms).
-    const select = this.db.prepare<[string, string], ChainPosition>('SELECT seq, prev_hash, hash FROM audit_logs WHERE tenant_id = ? AND id = ? AND seq IS NOT NULL')
+    const select = this.db.prepare<[string, string], ChainPosition>('SELECT seq, prev_hash, hash, canonical_version FROM audit_logs WHERE tenant_id = ? AND id = ? AND seq IS NOT NULL')
     const found = new Map<string, ChainPosition>()
     for (const id of ids) {
       const row = select.get(tenant, id)
-      if (row) found.set(id, { seq: row.seq, prev_hash: row.prev_hash, hash: row.hash })
+      if (row) found.set(id, { seq: row.seq, prev_hash: row.prev_hash, hash: row.hash, canonical_version: row.canonical_version })
     }
     return found
   }

@@ -66,8 +66,8 @@ export class PostgresMerkle implements MerkleStore {
 
   async positions(tenant: string, ids: readonly string[]): Promise<Map<string, ChainPosition>> {
     if (ids.length === 0) return new Map()
-    const { rows } = await this.pool.query<{ id: string; seq: string; prev_hash: string; hash: string }>(POSITIONS_SQL, [tenant, ids])
-    return new Map(rows.map((row) => [row.id, { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash }]))
+    const { rows } = await this.pool.query<{ id: string; seq: string; prev_hash: string; hash: string; canonical_version: number }>(POSITIONS_SQL, [tenant, ids])
+    return new Map(rows.map((row) => [row.id, { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash, canonical_version: row.canonical_version }]))
   }
 
   async signedTrees(tenant: string, options: { latestOnly?: boolean } = {}): Promise<{ checkpoints: Checkpoint[]; v2FromSeq: number }> {
