@@ -27,6 +27,9 @@ export const ERROR_CATALOG = {
   AUDITQ_CLOSED: { status: 503, summary: 'The logger or service is shutting down and accepts no more events.' },
   AUDITQ_IMPORT_UNAVAILABLE: { status: 500, summary: 'CLI: `auditq import bullmq` needs the optional bullmq package, which is not installed.' },
   AUDITQ_IMPORT_SOURCE_UNREACHABLE: { status: 503, summary: 'CLI: `auditq import` could not reach the Redis holding the queue to import (host named, credentials left out).' },
+  AUDITQ_STREAM_INVALID: { status: 400, summary: 'A stream definition broke a rule (name, sink URL, filter glob, option); `details` names the field and rule.' },
+  AUDITQ_STREAM_EXISTS: { status: 409, summary: 'A stream by that name already exists.' },
+  AUDITQ_STREAM_NOT_FOUND: { status: 404, summary: 'No stream by that name (or not one the caller\'s tenant owns).' },
   AUDITQ_CONFIG: { status: 500, summary: 'Configuration is invalid; the message names the setting.' },
   AUDITQ_INTERNAL: { status: 500, summary: 'An unexpected fault; details are in the server log, never in the response.' },
 } as const

@@ -4,6 +4,7 @@ import type { IntegrityStore } from '../integrity/integrity-store.js'
 import type { EventFilter } from '../query/event-filter.js'
 import type { ReportData, ReportOptions } from '../report/model.js'
 import type { RetentionStore } from '../retention/retention-store.js'
+import type { StreamStore } from '../stream/stream-store.js'
 
 /** Keyset position: the last row a page returned. Order is (occurred_at DESC, id DESC). */
 export interface CursorPosition {
@@ -71,6 +72,8 @@ export interface Store {
   readonly keys: KeyStore
   /** Hash chain, checkpoints and retention. Both real stores implement it. */
   readonly integrity?: IntegrityStore & RetentionStore
+  /** Stream definitions, positions and leases (migration 60). Both real stores implement it. */
+  readonly streams?: StreamStore
   /** How this process's chained inserts went, for metrics; stores with nothing to tell omit it. */
   chainWriteStats?(): ChainWriteStats
 }

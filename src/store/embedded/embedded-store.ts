@@ -33,6 +33,7 @@ import type {
 import { GENESIS_HASH, hashBytes, linkRun, packedContentDigests } from '../../integrity/canonical.js'
 import { INSERT_CHAINED_SQL, SELECT_HEAD_SQL, UPSERT_HEAD_SQL } from './chain-sql.js'
 import { EmbeddedIntegrity } from './integrity.js'
+import { EmbeddedStreamStore } from './stream-store.js'
 import { EmbeddedKeyStore } from './key-store.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
 import { ReportReader } from './report-reader.js'
@@ -125,6 +126,7 @@ class EmbeddedStore implements Store {
   readonly description: string
   readonly integrity: EmbeddedIntegrity
   readonly keys: EmbeddedKeyStore
+  readonly streams: EmbeddedStreamStore
   private readonly insertMany: (rows: readonly AuditRow[]) => number
   private readonly insertChained: (digests: Buffer, rows: readonly AuditRow[]) => number
   /**
@@ -148,6 +150,7 @@ class EmbeddedStore implements Store {
     this.description = file
     this.integrity = new EmbeddedIntegrity(db, { driver: settings.driver, file, busyTimeoutMs: settings.busyTimeoutMs, chunkRows: settings.streamChunkRows })
     this.keys = new EmbeddedKeyStore(db)
+    this.streams = new EmbeddedStreamStore(db)
     // The write lock serializes every chained insert across processes, so each event is numbered
     // and hashed right before its own INSERT; a duplicate (changes = 0) simply does not move the
     // head, and a failing row aborts the transaction, heads included.

@@ -6,6 +6,7 @@
 import type { SqliteDatabase } from './sqlite-driver.js'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
+import { STREAMS_MIGRATION } from './stream-store.js'
 import { tenantScopedIdsMigration } from './tenant-key-migration.js'
 
 /** audit_logs' indexes as migration 1 created them (migration 4 rebuilds the table and recreates them). */
@@ -77,6 +78,8 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   // PostgreSQL's step 20 gives its planner statistics on the report's hour/day expressions.
   // SQLite's planner keeps no such statistics and already aggregates those groups in one pass.
   20: [],
+  // Streams: definitions, positions and leases (docs/streaming.md).
+  60: STREAMS_MIGRATION,
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

@@ -6,6 +6,7 @@ import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
 import { CHAIN_LINKS_MIGRATION } from './chain-links-sql.js'
 import { BUCKET_EXPRESSIONS } from './report-sql.js'
+import { STREAMS_MIGRATION } from './stream-store.js'
 
 export const POSTGRES_MIGRATIONS: MigrationSql = {
   1: [
@@ -109,6 +110,8 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
     `CREATE STATISTICS audit_logs_hour_stats ON (${BUCKET_EXPRESSIONS.hour}) FROM audit_logs`,
     `CREATE STATISTICS audit_logs_day_stats ON (${BUCKET_EXPRESSIONS.day}) FROM audit_logs`,
   ],
+  // Streams: definitions, positions and leases (docs/streaming.md).
+  60: STREAMS_MIGRATION,
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

@@ -17,6 +17,7 @@ import { classifyPostgresError } from './classify-error.js'
 import { insertChained } from './chained-insert.js'
 import { ChainHeadCache } from './head-cache.js'
 import { PostgresIntegrity } from './integrity.js'
+import { PostgresStreamStore } from './stream-store.js'
 import { PostgresKeyStore } from './key-store.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
 import { fetchRows } from './read-session.js'
@@ -199,6 +200,7 @@ export class PostgresStore implements Store {
   /** API key lookups (see `keys`). */
   private readonly keysPool: pg.Pool
   readonly keys: PostgresKeyStore
+  readonly streams: PostgresStreamStore
 
   constructor(
     pools: { write: pg.Pool; read: pg.Pool; keys: pg.Pool },
@@ -208,6 +210,7 @@ export class PostgresStore implements Store {
     this.readPool = pools.read
     this.keysPool = pools.keys
     this.keys = new PostgresKeyStore(pools.keys)
+    this.streams = new PostgresStreamStore(pools.keys)
     this.description = settings.description
     this.schemaName = settings.schema
     this.integrity = new PostgresIntegrity(pools, { schema: settings.schema, chunkRows: settings.streamChunkRows })
