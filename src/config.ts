@@ -215,6 +215,28 @@ const configSchema = z.strictObject({
       chunkRows: z.coerce.number().int().min(1).max(100_000).optional(),
     })
     .prefault({}),
+  /** Streams to SIEMs (docs/streaming.md): how deliverers hold and renew their leases. */
+  streams: z
+    .strictObject({
+      /** Run deliverers in this process (`serve` and `worker`); off = this process only manages streams. */
+      enabled: z.union([z.boolean(), z.stringbool()]).default(true),
+      /**
+       * How long a lease lasts unrenewed: a crashed deliverer's streams are taken over after at
+       * most this long. Renewed every third of it; a delivery is aborted before its lease could
+       * expire, so two processes never send one stream at once.
+       */
+      leaseTtlMs: z.coerce.number().int().min(1_000).max(600_000).default(15_000),
+      /** How often each process looks for streams nobody delivers (new, or whose deliverer died). */
+      scanEveryMs: z.coerce.number().int().min(100).max(600_000).default(2_000),
+      /** Longest wait for new events when a stream has caught up (commits in this process wake it at once). */
+      pollMs: z.coerce.number().int().min(10).max(60_000).default(250),
+      /** Retry backoff: first delay and ceiling (exponential, full jitter; Retry-After is honoured above the ceiling). */
+      retryInitialDelayMs: z.coerce.number().int().min(10).default(500),
+      retryMaxDelayMs: z.coerce.number().int().min(100).default(60_000),
+      /** `stream_failing` fires once a stream has failed without a success this long (or is parked). */
+      failingAlertSeconds: z.coerce.number().int().min(1).default(300),
+    })
+    .prefault({}),
   /** API keys, rate limits, redaction (see docs/security.md). */
   security: z
     .strictObject({

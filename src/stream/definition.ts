@@ -17,6 +17,8 @@ export interface StreamFilter {
   tenants: string[]
   actions: string[]
   categories: string[]
+  /** Replays only: events that occurred before this instant are skipped. */
+  from?: string
 }
 
 export interface StreamSinkConfig {
@@ -117,6 +119,7 @@ export function streamWants(definition: Pick<StreamDefinition, 'owner_tenant' | 
   if (definition.owner_tenant !== null && event.tenant_id !== definition.owner_tenant) return false
   const { tenants, actions, categories } = definition.filter
   const any = (globs: string[], value: string) => globs.length === 0 || globs.some((glob) => globMatches(glob, value))
+  if (definition.filter.from !== undefined && event.occurred_at < definition.filter.from) return false
   return any(tenants, event.tenant_id) && any(actions, event.action) && any(categories, event.category)
 }
 

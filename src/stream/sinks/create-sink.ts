@@ -27,3 +27,12 @@ export function sinkFactory(formatters: Formatters, extra: Partial<Record<'archi
     }
   }
 }
+
+/** Validates a definition's sink options at create time (the same parsing the sink does when built). */
+export function checkSinkOptions(definition: Pick<StreamRecord, 'name' | 'sink' | 'format'>, formatters: Formatters, kinds: readonly string[] = ['webhook', 'syslog']): void {
+  if (!formatters[definition.format]) throw invalid('format', 'available', `format "${definition.format}" is not available in this build`)
+  if (!kinds.includes(definition.sink.kind)) throw invalid('sink', 'available', `the ${definition.sink.kind} sink is not available in this build`)
+  const formatter = formatters[definition.format]!
+  if (definition.sink.kind === 'webhook') webhookOptions(definition.sink.url, definition.name, definition.sink.options, formatter)
+  if (definition.sink.kind === 'syslog') syslogOptions(definition.sink.url, definition.name, definition.sink.options, formatter)
+}
