@@ -127,6 +127,8 @@ const configSchema = z.strictObject({
           deadLettersWarning: z.coerce.number().int().min(0).default(0),
           /** Spilled events waiting for replay above this: warning (default: any). */
           spilledWaitingWarning: z.coerce.number().int().min(0).default(0),
+          /** A stream failing this long without a success (or parked): warning, and an alert. */
+          streamFailingSeconds: z.coerce.number().int().min(1).default(300),
         })
         .prefault({}),
       /** The least severe status for which GET /api/v1/monitoring/health answers 503 (default: anything but healthy). */
@@ -233,8 +235,6 @@ const configSchema = z.strictObject({
       /** Retry backoff: first delay and ceiling (exponential, full jitter; Retry-After is honoured above the ceiling). */
       retryInitialDelayMs: z.coerce.number().int().min(10).default(500),
       retryMaxDelayMs: z.coerce.number().int().min(100).default(60_000),
-      /** `stream_failing` fires once a stream has failed without a success this long (or is parked). */
-      failingAlertSeconds: z.coerce.number().int().min(1).default(300),
     })
     .prefault({}),
   /** API keys, rate limits, redaction (see docs/security.md). */

@@ -28,6 +28,7 @@ export type RuleName =
   | 'spill_replay_failing'
   | 'spill_checkpoint_failing'
   | 'redis_data_lost'
+  | 'stream_failing'
 
 export interface Finding {
   rule: RuleName
@@ -47,7 +48,25 @@ export interface HealthInput extends PipelineFigures {
   spill?: Pick<SpillReading, 'refusing' | 'replayFailing' | 'checkpointFailing'> | null
   /** Queue mode: losses Redis caused, held until an operator acknowledges them. */
   redis_losses?: readonly Pick<RedisLoss, 'eventsExposed' | 'cause' | 'detectedAt'>[] | null
+  /** Streams that are failing or parked (all processes see the same, from the store); absent = none to judge. */
+  streams?: readonly StreamHealthReading[] | null
 }
+
+/** A stream that is not delivering: why, and for how long. */
+export interface StreamHealthReading {
+  name: string
+  state: 'active' | 'paused' | 'parked'
+  /** Seconds since the current run of failures began. */
+  failing_seconds: number
+  last_error: string | null
+}
+
+/**
+ * Rules that describe what the service sends elsewhere, not whether it can take and store events:
+ * they are findings and alerts, but never turn /health into 503 (a load balancer would drain every
+ * instance because a SIEM is down, and ingest, which a dead sink must never slow, would stop).
+ */
+export const ADVISORY_RULES: ReadonlySet<RuleName> = new Set(['stream_failing'])
 
 export interface Evaluation {
   status: HealthStatus
@@ -147,6 +166,15 @@ export function evaluateHealth(input: HealthInput, thresholds: Thresholds): Eval
     const latest = losses[losses.length - 1]!
     add('redis_data_lost', 'critical', `redis lost queued events: about ${n(exposed)} acknowledged events were in the queue and are gone (${losses.length === 1 ? 'detected' : `${losses.length} losses, latest`} ${latest.detectedAt})`,
       `Redis lost the queue (${latest.cause}): about ${n(exposed)} events that callers were told were accepted never reached the store. Turn on persistence (appendonly yes), find what was lost around ${latest.detectedAt} from the producers' logs, then acknowledge with \`auditq queue ack-loss\`.`)
+  }
+
+  const failing = (input.streams ?? []).filter((s) => s.state === 'parked' || (s.state === 'active' && s.failing_seconds > thresholds.streamFailingSeconds))
+  if (failing.length > 0) {
+    const names = failing.map((s) => `${s.name} (${s.state === 'parked' ? 'parked' : `failing ${n(s.failing_seconds)} s`}${s.last_error ? `: ${s.last_error.slice(0, 120)}` : ''})`)
+    add('stream_failing', 'warning', `${failing.length === 1 ? 'stream' : `${failing.length} streams`} not delivering: ${names.join('; ')}`,
+      failing.some((s) => s.state === 'parked')
+        ? 'A receiver refused a batch for good (a 4xx other than 408/429): the stream is parked. See `auditq streams show NAME`, fix the receiver or the stream, then `auditq streams resume NAME`. Nothing is lost: the position waits.'
+        : `A stream has been failing over ${n(thresholds.streamFailingSeconds)} s: its receiver is down or erroring and deliveries are retried with backoff. Events wait in the store; check the receiver (\`auditq streams show NAME\` has the last error).`)
   }
 
   const status = worstStatus(findings.map((f) => f.status))

@@ -6,6 +6,7 @@ import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
 import { AlertDelivery } from './alert-delivery.js'
 import { AlertRules } from './alerts.js'
+import type { StreamHealthReading } from './health-rules.js'
 import { newRegistry, ServiceMetrics } from './metrics.js'
 import { pipelineReader } from './reading.js'
 import { PipelineSampler } from './sampler.js'
@@ -19,6 +20,8 @@ export interface MonitoringDependencies {
   queueStatus?: () => Promise<QueueStatus>
   /** Built by the caller when the SDK logger should feed its hooks (`auditq serve` does); else a fresh one. */
   metrics?: ServiceMetrics
+  /** Streams not delivering, for the `stream_failing` rule. */
+  streamHealth?: () => Promise<StreamHealthReading[]>
 }
 
 export interface Monitoring {
@@ -57,7 +60,7 @@ export async function startMonitoring(deps: MonitoringDependencies): Promise<Mon
     onDelivery: (state, outcome) => metrics.alertNotifications.labels(state, outcome).inc(),
   })
   const sampler = new PipelineSampler({
-    read: pipelineReader({ store, audit: deps.audit, pingTimeoutMs: 2_000, ...(deps.queueStatus ? { queueStatus: deps.queueStatus } : {}) }),
+    read: pipelineReader({ store, audit: deps.audit, pingTimeoutMs: 2_000, ...(deps.queueStatus ? { queueStatus: deps.queueStatus } : {}), ...(deps.streamHealth ? { streamHealth: deps.streamHealth } : {}) }),
     thresholds: config.monitoring.thresholds,
     everyMs: config.monitoring.sampleEveryMs,
     historyMs: config.monitoring.historyMs,

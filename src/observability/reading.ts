@@ -6,6 +6,7 @@ import type { LoggerStatsSnapshot } from '../sdk/stats.js'
 import type { Store } from '../store/store.js'
 import { withDeadline } from '../util/deadline.js'
 import { decodeHeartbeat } from '../worker/heartbeat.js'
+import type { StreamHealthReading } from './health-rules.js'
 
 /** One worker's figures as its last heartbeat carried them (`WorkerHeartbeat`, src/worker/heartbeat.ts). */
 export interface WorkerReading {
@@ -45,6 +46,8 @@ export interface PipelineReading {
   redisLosses: RedisLoss[] | null
   /** This process's spill journal (queue mode). */
   spill: SpillReading | null
+  /** Streams failing or parked; null when the store keeps none or could not be read. */
+  streams?: StreamHealthReading[] | null
 }
 
 /** A fault the spill journal lives with right now: the cause's errno and message. */
@@ -71,13 +74,20 @@ export interface ReadingSources {
   pingTimeoutMs: number
   /** Present in queue mode. */
   queueStatus?: () => Promise<QueueStatus>
+  /** Streams not delivering (failing or parked). */
+  streamHealth?: () => Promise<StreamHealthReading[]>
   now?: () => number
 }
 
 export function pipelineReader(sources: ReadingSources): () => Promise<PipelineReading> {
   const now = sources.now ?? Date.now
   return async () => {
-    const [storeUp, queue] = await Promise.all([pingWithin(sources.store, sources.pingTimeoutMs), sources.queueStatus?.()])
+    const [storeUp, queue, streams] = await Promise.all([
+      pingWithin(sources.store, sources.pingTimeoutMs),
+      sources.queueStatus?.(),
+      // A store that cannot list streams is already reported as unreachable; no second finding.
+      sources.streamHealth ? withDeadline(sources.streamHealth().catch(() => null), sources.pingTimeoutMs) : undefined,
+    ])
     const sdk = sources.audit.stats()
     return {
       at: now(),
@@ -93,6 +103,7 @@ export function pipelineReader(sources: ReadingSources): () => Promise<PipelineR
       redisLossWindow: queue ? queue.redisLossWindow : null,
       redisLosses: queue ? queue.losses : null,
       spill: spillReading(sdk.spill),
+      streams: streams ?? null,
     }
   }
 }

@@ -127,7 +127,7 @@ export class PipelineSampler {
     const rateBase = this.baseAtLeast(reading.at, this.options.rateWindowMs)
     const minuteBase = this.baseAtLeast(reading.at, MINUTE_MS)
     const figures = deriveFigures(reading, rateBase, minuteBase, this.recentBase(reading))
-    const evaluation = evaluateHealth({ ...figures, store: reading.store, redis: reading.redis, spill: reading.spill, redis_losses: reading.redisLosses }, this.options.thresholds)
+    const evaluation = evaluateHealth({ ...figures, store: reading.store, redis: reading.redis, spill: reading.spill, redis_losses: reading.redisLosses, streams: reading.streams ?? null }, this.options.thresholds)
     return { reading, figures, evaluation }
   }
 
