@@ -16,6 +16,7 @@ export const MIGRATION_PLAN = [
   { version: 7, name: 'chain_links' },
   { version: 10, name: 'create_api_keys' },
   { version: 20, name: 'report_bucket_statistics' },
+  { version: 35, name: 'feed_order' },
   { version: 60, name: 'create_streams' },
 ] as const
 

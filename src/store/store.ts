@@ -1,4 +1,5 @@
 import type { KeyStore } from '../auth/key-store.js'
+import type { FeedSource } from '../feed/feed-event.js'
 import type { AuditEvent } from '../event/types.js'
 import type { IntegrityStore } from '../integrity/integrity-store.js'
 import type { EventFilter } from '../query/event-filter.js'
@@ -72,6 +73,8 @@ export interface Store {
   readonly keys: KeyStore
   /** Hash chain, checkpoints and retention. Both real stores implement it. */
   readonly integrity?: IntegrityStore & RetentionStore
+  /** Stored events in store order, each exactly once (docs/feed.md). Both real stores implement it. */
+  readonly feed?: FeedSource
   /** Stream definitions, positions and leases (migration 60). Both real stores implement it. */
   readonly streams?: StreamStore
   /** How this process's chained inserts went, for metrics; stores with nothing to tell omit it. */

@@ -6,6 +6,7 @@
 import type { SqliteDatabase } from './sqlite-driver.js'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
+import { FEED_MIGRATION } from './feed.js'
 import { STREAMS_MIGRATION } from './stream-store.js'
 import { tenantScopedIdsMigration } from './tenant-key-migration.js'
 
@@ -78,6 +79,8 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   // PostgreSQL's step 20 gives its planner statistics on the report's hour/day expressions.
   // SQLite's planner keeps no such statistics and already aggregates those groups in one pass.
   20: [],
+  // The all-tenants feed's order: one row per tenant per write transaction (feed.ts).
+  35: FEED_MIGRATION,
   // Streams: definitions, positions and leases (docs/streaming.md).
   60: STREAMS_MIGRATION,
 }

@@ -5,6 +5,7 @@ import type pg from 'pg'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
 import { CHAIN_LINKS_MIGRATION } from './chain-links-sql.js'
+import { FEED_MIGRATION } from './feed-sql.js'
 import { BUCKET_EXPRESSIONS } from './report-sql.js'
 import { STREAMS_MIGRATION } from './stream-store.js'
 
@@ -110,6 +111,8 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
     `CREATE STATISTICS audit_logs_hour_stats ON (${BUCKET_EXPRESSIONS.hour}) FROM audit_logs`,
     `CREATE STATISTICS audit_logs_day_stats ON (${BUCKET_EXPRESSIONS.day}) FROM audit_logs`,
   ],
+  // The feed's orders: a commit-order key per link row for the all-tenants feed (feed-sql.ts).
+  35: FEED_MIGRATION,
   // Streams: definitions, positions and leases (docs/streaming.md).
   60: STREAMS_MIGRATION,
 }

@@ -15,6 +15,7 @@ import { runMigrations } from '../migrate.js'
 import type { ChainWriteStats, InsertResult, MigrationReport, Page, PageRequest, Store, StoreErrorKind } from '../store.js'
 import { classifyPostgresError } from './classify-error.js'
 import { insertChained } from './chained-insert.js'
+import { PostgresFeed } from './feed.js'
 import { ChainHeadCache } from './head-cache.js'
 import { PostgresIntegrity } from './integrity.js'
 import { PostgresStreamStore } from './stream-store.js'
@@ -200,6 +201,7 @@ export class PostgresStore implements Store {
   /** API key lookups (see `keys`). */
   private readonly keysPool: pg.Pool
   readonly keys: PostgresKeyStore
+  readonly feed: PostgresFeed
   readonly streams: PostgresStreamStore
 
   constructor(
@@ -210,6 +212,7 @@ export class PostgresStore implements Store {
     this.readPool = pools.read
     this.keysPool = pools.keys
     this.keys = new PostgresKeyStore(pools.keys)
+    this.feed = new PostgresFeed(pools.read)
     this.streams = new PostgresStreamStore(pools.keys)
     this.description = settings.description
     this.schemaName = settings.schema
@@ -231,7 +234,11 @@ export class PostgresStore implements Store {
    */
   async insertBatch(events: readonly AuditEvent[]): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: 0 }
-    if (this.settings.chain) return insertChained(this.pool, events, this.chainHeads)
+    if (this.settings.chain) {
+      const result = await insertChained(this.pool, events, this.chainHeads)
+      if (result.inserted > 0) this.feed.commits.notify()
+      return result
+    }
     const result = await this.pool.query({ name: INSERT_UNNEST_NAME, text: INSERT_UNNEST_SQL, values: unnestParams(events) })
     const inserted = result.rowCount ?? 0
     return { inserted, duplicates: events.length - inserted }
