@@ -25,7 +25,6 @@ import { openStore, storeLocation } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
 import { startWorkerRuntime, type WorkerRuntime } from '../worker/runtime.js'
-import { CommitSignal } from '../stream/feed-source.js'
 import { streamHealthReader } from '../stream/health.js'
 import { Lifecycle } from './lifecycle.js'
 import { startStreams } from './streams-setup.js'
@@ -110,14 +109,8 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
   const queue = config.redisUrl ? await connectRedis(config, logger, lifecycle) : undefined
   // Built before the logger, so log() latency and group-commit batches reach the histograms.
   const metrics = new ServiceMetrics(newRegistry())
-  // Commits in this process wake stream deliverers that have caught up, instead of their next poll.
-  const commits = new CommitSignal()
   const audit = await createAuditLogger({
     ...metrics.sdkHooks,
-    observeCommit: (report) => {
-      metrics.sdkHooks.observeCommit(report)
-      commits.notify()
-    },
     ...storeLocation(config),
     defaultTenant: config.defaultTenant,
     groupCommit: config.groupCommit,
@@ -163,7 +156,7 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
   // interrupted run is safe: verify accepts a cut whose deletions are half done.
   const maintenance = startMaintenance({ store, config, signingKey: await loadSigningKey(config.integrity), logger })
   lifecycle.add('maintenance', () => maintenance.stop())
-  startStreams({ config, store, logger, registry: metrics.registry, signal: commits, role: 'serve', lifecycle })
+  startStreams({ config, store, logger, registry: metrics.registry, role: 'serve', lifecycle })
   const mode = queue ? (runWorker ? 'queue (ingest + worker)' : 'queue (ingest only)') : 'direct'
   logger.info({ address, mode, store: store.kind, location: store.description }, `auditq listening on ${address}`)
 
@@ -179,10 +172,7 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
       redis: queue.redis,
       logger,
       workerId,
-      observeBatch: (report) => {
-        metrics.recordWorkerBatch(report)
-        commits.notify()
-      },
+      observeBatch: (report) => metrics.recordWorkerBatch(report),
       observeFailedAttempt: () => metrics.recordWorkerFailedAttempt(),
       ...(resetWatch ? { resetWatch } : {}),
     }).then(
@@ -213,17 +203,13 @@ async function startWorker(options: WorkerOptions, lifecycle: Lifecycle): Promis
   metrics.observeChainWrites(store)
   // Read before the runtime starts, so a bad key fails the start before anything is consumed.
   const signingKey = await loadSigningKey(config.integrity)
-  const commits = new CommitSignal()
   const runtime = await startWorkerRuntime({
     config,
     store,
     redis,
     logger,
     workerId,
-    observeBatch: (report) => {
-      metrics.recordWorkerBatch(report)
-      commits.notify()
-    },
+    observeBatch: (report) => metrics.recordWorkerBatch(report),
     observeFailedAttempt: () => metrics.recordWorkerFailedAttempt(),
     observeRedisReset: (outcome) => metrics.recordRedisReset(outcome),
   })
@@ -233,6 +219,6 @@ async function startWorker(options: WorkerOptions, lifecycle: Lifecycle): Promis
   const maintenance = startMaintenance({ store, config, signingKey, logger })
   // Not waited for: the drain owns the shutdown deadline, and an interrupted retention run is safe.
   lifecycle.add('maintenance', () => void maintenance.stop())
-  startStreams({ config, store, logger, registry, signal: commits, role: 'worker', lifecycle })
+  startStreams({ config, store, logger, registry, role: 'worker', lifecycle })
   return { store, ...(address ? { address } : {}) }
 }

@@ -6,21 +6,20 @@ import type { Config } from '../config.js'
 import type { Registry } from 'prom-client'
 import { StreamMetrics } from '../observability/stream-metrics.js'
 import type { Store } from '../store/store.js'
-import { ChainFeed } from '../stream/chain-feed.js'
-import type { CommitSignal } from '../stream/feed-source.js'
 import { BUILT_IN_FORMATTERS } from '../stream/format.js'
 import { sinkFactory } from '../stream/sinks/create-sink.js'
 import { leaseOwner, startStreamRunner } from '../stream/start-runner.js'
+import { StoreFeed } from '../stream/store-feed.js'
 import type { Logger } from '../util/logger.js'
 import type { Lifecycle } from './lifecycle.js'
 
-export function startStreams(options: { config: Config; store: Store; logger: Logger; registry: Registry; signal: CommitSignal; role: 'serve' | 'worker'; lifecycle: Lifecycle }): void {
+export function startStreams(options: { config: Config; store: Store; logger: Logger; registry: Registry; role: 'serve' | 'worker'; lifecycle: Lifecycle }): void {
   const { config, store, logger } = options
-  if (!config.streams.enabled || !store.streams || !store.integrity) return
+  if (!config.streams.enabled || !store.streams || !store.feed) return
   const metrics = new StreamMetrics(options.registry)
   const runner = startStreamRunner({
     streams: store.streams,
-    feed: new ChainFeed(store.integrity, options.signal),
+    feed: new StoreFeed(store.feed, store.integrity),
     createSink: sinkFactory(BUILT_IN_FORMATTERS),
     observer: metrics.observer,
     logger,

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { AuditqError } from '../errors.js'
-import { invalid, redactOptions, validateDefinition, type StreamDefinition, type StreamRecord } from './definition.js'
+import { invalid, redactOptions, singleTenant, validateDefinition, type StreamDefinition, type StreamRecord } from './definition.js'
 import type { StreamStore } from './stream-store.js'
 
 /** Who is asking: a tenant's key sees its own streams; null = every stream. */
@@ -26,7 +26,7 @@ export interface ReplayFrom {
 export class StreamAdmin {
   constructor(
     private readonly store: StreamStore,
-    private readonly checkSink: SinkOptionsCheck = () => undefined,
+    private readonly checks: { sink?: SinkOptionsCheck; cursor?: (cursor: string, scope: { tenant_id: string | null }) => void } = {},
   ) {}
 
   async create(caller: StreamCaller, definition: StreamDefinition): Promise<StreamRecord> {
@@ -37,7 +37,7 @@ export class StreamAdmin {
       definition = { ...definition, owner_tenant: caller.tenantId }
     }
     validateDefinition(definition)
-    this.checkSink(definition)
+    this.checks.sink?.(definition)
     return this.store.create(definition)
   }
 
@@ -77,6 +77,7 @@ export class StreamAdmin {
     const live = await this.show(caller, name)
     if (live.replay_of !== null) throw invalid('name', 'replay', `"${name}" is itself a replay`)
     if ((from.time === undefined) === (from.cursor === undefined)) throw invalid('from', 'required', 'give exactly one of a time (ISO-8601) or a feed cursor')
+    if (from.cursor !== undefined) this.checks.cursor?.(from.cursor, { tenant_id: singleTenant(live) })
     let filter = live.filter
     if (from.time !== undefined) {
       const at = Date.parse(from.time)

@@ -66,6 +66,12 @@ export class Deliverer {
       this.record = current
       if (current.position !== this.position) return 'lease_lost' // someone else moved it: we are not the holder
       const page = await feed.read(this.position, current.batch_size, scope)
+      if (page.events.length === 0 && page.next !== this.position) {
+        // Only positions whose events retention deleted: move past them, or the stream would stall.
+        if (!(await store.advance(this.lease, { position: page.next!, delivered: 0, delivered_through: null }))) return 'lease_lost'
+        this.position = page.next
+        continue
+      }
       if (page.events.length === 0) {
         if (current.replay_of !== null) {
           await store.delete(current.name)

@@ -27,29 +27,3 @@ export interface FeedSource {
   /** How many events lie after `after` (for the lag metric); null when the source cannot tell cheaply. */
   backlog?(after: string | null, scope: FeedScope): Promise<number | null>
 }
-
-/** An in-process "something was committed" signal, fed by the SDK's commit hook, read by waitForNew. */
-export class CommitSignal {
-  private waiters = new Set<() => void>()
-
-  notify(): void {
-    const waiters = this.waiters
-    this.waiters = new Set()
-    for (const wake of waiters) wake()
-  }
-
-  wait(maxWaitMs: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve()
-      const done = () => {
-        clearTimeout(timer)
-        signal.removeEventListener('abort', done)
-        this.waiters.delete(done)
-        resolve()
-      }
-      const timer = setTimeout(done, maxWaitMs)
-      signal.addEventListener('abort', done, { once: true })
-      this.waiters.add(done)
-    })
-  }
-}

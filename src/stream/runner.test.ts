@@ -11,12 +11,12 @@ import { WebhookReceiver } from '../../test/support/webhook-receiver.js'
 import type { AuditEvent } from '../event/types.js'
 import { createLogger } from '../util/logger.js'
 import { StreamAdmin } from './admin.js'
-import { ChainFeed } from './chain-feed.js'
 import type { StreamDefinition } from './definition.js'
 import { BUILT_IN_FORMATTERS } from './format.js'
 import type { StreamObserver } from './observer.js'
 import { StreamRunner } from './runner.js'
 import { sinkFactory } from './sinks/create-sink.js'
+import { StoreFeed } from './store-feed.js'
 
 const SECRET = 'test-secret'
 const logger = createLogger({ level: 'silent' })
@@ -72,7 +72,7 @@ describe.each(['embedded', 'postgres'] as StoreKind[])('stream runner on the %s 
     const admin = new StreamAdmin(test.store.streams!)
     const run = (owner = 'owner-a') => {
       const observer = new CountingObserver()
-      const runner = new StreamRunner({ store: test.store.streams!, feed: new ChainFeed(test.store.integrity!), createSink: sinkFactory(BUILT_IN_FORMATTERS), observer, logger, owner, settings })
+      const runner = new StreamRunner({ store: test.store.streams!, feed: new StoreFeed(test.store.feed!, test.store.integrity), createSink: sinkFactory(BUILT_IN_FORMATTERS), observer, logger, owner, settings })
       runner.start()
       runners.push(runner)
       return { runner, observer }
