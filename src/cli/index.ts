@@ -14,6 +14,7 @@ import { registerReport } from './report.js'
 import { registerSend } from './send.js'
 import { registerServe } from './serve.js'
 import { registerStatus } from './status.js'
+import { registerStreams } from './streams.js'
 import { stdoutReaderGone, watchStdout } from './stdout.js'
 import { registerWorker } from './worker.js'
 
@@ -44,6 +45,7 @@ registerKeygen(program)
 registerCleanup(program)
 registerStatus(program)
 registerKeys(program)
+registerStreams(program)
 registerImport(program)
 
 watchStdout()

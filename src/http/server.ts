@@ -22,6 +22,9 @@ import { installSecurityStats, type SecurityCounters } from './security-stats.js
 import { installBodyBudget } from './body-budget.js'
 import { queryRoutes } from './query.js'
 import { reportRoutes } from './reports.js'
+import { streamRoutes } from './streams.js'
+import { streamAdminFor } from '../stream/admin.js'
+import { StoreFeed } from '../stream/store-feed.js'
 
 export interface ServerDependencies {
   config: Config
@@ -127,6 +130,7 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
   })
   await app.register(integrityRoutes, { store, limits: config.reads })
   await app.register(reportRoutes, { store, limits: config.reports })
+  if (store.streams) await app.register(streamRoutes, { admin: streamAdminFor(store.streams, store.feed ? new StoreFeed(store.feed) : undefined) })
   let monitoring = dependencies.monitoring
   if (!monitoring) {
     const own = await startMonitoring({ config, audit, store, logger, ...(queueStatus ? { queueStatus } : {}), ...(metrics ? { metrics } : {}) })
@@ -147,6 +151,7 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
       'GET /v1/events/export?format=ndjson|csv',
       'GET /v1/integrity?tenant_id=&from=&to=',
       'GET /v1/reports?period=daily|weekly|monthly&date=YYYY-MM-DD&format=json|csv|html',
+      'GET|POST /v1/streams, GET|DELETE /v1/streams/:name, POST /v1/streams/:name/pause|resume|replay',
       'GET /api/v1/monitoring/health',
       'GET /api/v1/monitoring/audit-metrics',
       'GET /api/v1/monitoring/history',

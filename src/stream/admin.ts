@@ -6,6 +6,8 @@
 import { randomBytes } from 'node:crypto'
 import { AuditqError } from '../errors.js'
 import { invalid, redactOptions, singleTenant, validateDefinition, type StreamDefinition, type StreamRecord } from './definition.js'
+import { BUILT_IN_FORMATTERS } from './format.js'
+import { checkSinkOptions } from './sinks/create-sink.js'
 import type { StreamStore } from './stream-store.js'
 
 /** Who is asking: a tenant's key sees its own streams; null = every stream. */
@@ -96,4 +98,12 @@ function visible(caller: StreamCaller, stream: StreamRecord): boolean {
 /** A stream as shown to people and API clients: secrets masked, lease and failure spelled out. */
 export function describeStream(stream: StreamRecord): Record<string, unknown> {
   return { ...stream, sink: { ...stream.sink, options: redactOptions(stream.sink.options) } }
+}
+
+/** The admin over a store's streams, with the checks this build can make at create and replay time. */
+export function streamAdminFor(streams: StreamStore, feed?: { checkCursor(cursor: string, scope: { tenant_id: string | null }): void }): StreamAdmin {
+  return new StreamAdmin(streams, {
+    sink: (definition) => checkSinkOptions(definition, BUILT_IN_FORMATTERS),
+    ...(feed ? { cursor: (cursor, scope) => feed.checkCursor(cursor, scope) } : {}),
+  })
 }
