@@ -103,7 +103,7 @@ export class SyslogSink implements StreamSink {
     return new Promise((resolve, reject) => {
       const { host, port, timeoutMs } = this.options
       const socket = this.options.tls
-        ? tls.connect({ host, port, servername: this.options.servername ?? host, ...(this.options.ca ? { ca: this.options.ca } : {}), ...(this.options.cert ? { cert: this.options.cert } : {}), ...(this.options.key ? { key: this.options.key } : {}) })
+        ? tls.connect({ host, port, ...(this.options.servername || !net.isIP(host) ? { servername: this.options.servername ?? host } : {}), ...(this.options.ca ? { ca: this.options.ca } : {}), ...(this.options.cert ? { cert: this.options.cert } : {}), ...(this.options.key ? { key: this.options.key } : {}) })
         : net.connect({ host, port })
       const timer = setTimeout(() => fail(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs)
       const fail = (error: Error) => {
