@@ -37,12 +37,14 @@ export type StopReason = 'stopped' | 'lease_lost' | 'inactive' | 'parked' | 'rep
 /** Part of the lease kept free at the end of a delivery: its abort and the fenced write must fit. */
 const LEASE_SAFETY_MS = 1_000
 const BACKLOG_EVERY_MS = 5_000
+const STATE_CHECK_MS = 1_000
 
 export class Deliverer {
   private readonly now: () => number
   private leaseValidUntil: number
   private renewedAt: number
   private backlogAt = 0
+  private checkedAt = 0
   private position: string | null
 
   constructor(
@@ -61,10 +63,16 @@ export class Deliverer {
     const scope = { tenant_id: singleTenant(this.record) }
     while (!stop.aborted) {
       if (!(await this.keepLease())) return 'lease_lost'
-      const current = await store.get(this.record.name)
-      if (!current || current.state !== 'active') return 'inactive'
-      this.record = current
-      if (current.position !== this.position) return 'lease_lost' // someone else moved it: we are not the holder
+      // Paused, deleted or edited elsewhere: looked up about once a second, not per batch (the
+      // fenced advance already stops a deliverer that lost its lease).
+      if (this.now() - this.checkedAt >= STATE_CHECK_MS) {
+        const fresh = await store.get(this.record.name)
+        if (!fresh || fresh.state !== 'active') return 'inactive'
+        if (fresh.position !== this.position) return 'lease_lost' // someone else moved it: we are not the holder
+        this.record = fresh
+        this.checkedAt = this.now()
+      }
+      const current = this.record
       const page = await feed.read(this.position, current.batch_size, scope)
       if (page.events.length === 0 && page.next !== this.position) {
         // Only positions whose events retention deleted: move past them, or the stream would stall.
