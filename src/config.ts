@@ -330,6 +330,23 @@ const configSchema = z.strictObject({
       verifyMaxConcurrent: z.coerce.number().int().min(1).max(16).default(2),
     })
     .prefault({}),
+  /** The feed (GET /v1/feed, `auditq tail`) and its OCSF form; see docs/feed.md. */
+  feed: z
+    .strictObject({
+      defaultLimit: z.coerce.number().int().min(1).default(100),
+      maxLimit: z.coerce.number().int().min(1).max(10_000).default(1_000),
+      /** Long-poll and SSE hold no database connection while they wait, only a timer. */
+      maxWaitSeconds: z.coerce.number().int().min(0).max(300).default(30),
+      /**
+       * A waiting reader is woken at once by its own process's commits; events that another
+       * process (a queue worker, another replica) commits are found by this poll. 250 ms keeps
+       * idle delivery well under a second at one index probe per waiting reader per interval.
+       */
+      pollMs: z.coerce.number().int().min(10).max(10_000).default(250),
+      /** `prefix=class,…`, replacing the built-in table (src/feed/ocsf/class-table.ts). */
+      ocsfClassMap: z.string().optional(),
+    })
+    .prefault({}),
 })
 
 export type Config = Readonly<z.infer<typeof configSchema>>

@@ -14,6 +14,7 @@ import { registerReport } from './report.js'
 import { registerSend } from './send.js'
 import { registerServe } from './serve.js'
 import { registerStatus } from './status.js'
+import { registerTail } from './tail.js'
 import { registerStreams } from './streams.js'
 import { stdoutReaderGone, watchStdout } from './stdout.js'
 import { registerWorker } from './worker.js'
@@ -47,6 +48,7 @@ registerStatus(program)
 registerKeys(program)
 registerStreams(program)
 registerImport(program)
+registerTail(program)
 
 watchStdout()
 

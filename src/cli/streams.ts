@@ -6,6 +6,8 @@ import { describeStream, streamAdminFor, type StreamAdmin } from '../stream/admi
 import type { StreamRecord } from '../stream/definition.js'
 import { parseStreamBody } from '../stream/parse.js'
 import { StoreFeed } from '../stream/store-feed.js'
+import { streamFormatters } from '../stream/format.js'
+import { packageVersion } from '../version.js'
 import { commandConfig, storeLocation } from './context.js'
 
 /** The CLI manages every stream (it has the database's credentials): it is the admin caller. */
@@ -172,7 +174,7 @@ async function withAdmin(command: Command, fn: (admin: StreamAdmin) => Promise<v
   const store = await openStore(storeLocation(config))
   try {
     if (!store.streams) throw new AuditqError('AUDITQ_CONFIG', 'this store keeps no streams')
-    await fn(streamAdminFor(store.streams, store.feed ? new StoreFeed(store.feed) : undefined))
+    await fn(streamAdminFor(store.streams, { formatters: streamFormatters({ ocsfClassMap: config.feed.ocsfClassMap, productVersion: packageVersion() }), ...(store.feed ? { feed: new StoreFeed(store.feed) } : {}) }))
   } finally {
     await store.close()
   }

@@ -76,6 +76,10 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'AUDITQ_EXPORT_MAX_PER_TENANT', path: 'reads.exportMaxPerTenant', description: 'exports one tenant may stream at once per process; beyond: 429' },
   { env: 'AUDITQ_EXPORT_IDLE_TIMEOUT_MS', path: 'reads.exportIdleTimeoutMs', description: 'an export whose client reads nothing this long is aborted and its cursor and connection released' },
   { env: 'AUDITQ_VERIFY_MAX_CONCURRENT', path: 'reads.verifyMaxConcurrent', description: 'chain verifications at once per process over HTTP, all tenants (one per tenant); beyond: 503 `AUDITQ_BUSY`' },
+  { env: 'AUDITQ_FEED_MAX_LIMIT', path: 'feed.maxLimit', description: 'most events one feed page may ask for (`GET /v1/feed?limit=`, `auditq tail`)' },
+  { env: 'AUDITQ_FEED_MAX_WAIT_SECONDS', path: 'feed.maxWaitSeconds', description: 'longest long-poll `GET /v1/feed?wait=` may ask for' },
+  { env: 'AUDITQ_FEED_POLL_MS', path: 'feed.pollMs', description: 'how often a waiting feed reader (long-poll, SSE, `tail --follow`) reads again when no commit signal woke it: the delivery delay for events another process wrote; see [feed.md](feed.md)' },
+  { env: 'AUDITQ_OCSF_CLASS_MAP', path: 'feed.ocsfClassMap', whenUnset: 'the built-in table in [feed.md](feed.md)', description: 'comma-separated `action-prefix=class` rules (`api_activity`, `authentication`, `account_change`) that replace the built-in OCSF class table; the longest matching prefix wins' },
 ]
 
 /**

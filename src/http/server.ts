@@ -22,9 +22,12 @@ import { installSecurityStats, type SecurityCounters } from './security-stats.js
 import { installBodyBudget } from './body-budget.js'
 import { queryRoutes } from './query.js'
 import { reportRoutes } from './reports.js'
+import { feedRoutes } from './feed.js'
+import { packageVersion } from '../version.js'
 import { streamRoutes } from './streams.js'
 import { streamAdminFor } from '../stream/admin.js'
 import { StoreFeed } from '../stream/store-feed.js'
+import { streamFormatters } from '../stream/format.js'
 
 export interface ServerDependencies {
   config: Config
@@ -130,7 +133,11 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
   })
   await app.register(integrityRoutes, { store, limits: config.reads })
   await app.register(reportRoutes, { store, limits: config.reports })
-  if (store.streams) await app.register(streamRoutes, { admin: streamAdminFor(store.streams, store.feed ? new StoreFeed(store.feed) : undefined) })
+  await app.register(feedRoutes, { store, limits: config.feed, productVersion: packageVersion() })
+  if (store.streams) {
+    const formatters = streamFormatters({ ocsfClassMap: config.feed.ocsfClassMap, productVersion: packageVersion() })
+    await app.register(streamRoutes, { admin: streamAdminFor(store.streams, { formatters, ...(store.feed ? { feed: new StoreFeed(store.feed) } : {}) }) })
+  }
   let monitoring = dependencies.monitoring
   if (!monitoring) {
     const own = await startMonitoring({ config, audit, store, logger, ...(queueStatus ? { queueStatus } : {}), ...(metrics ? { metrics } : {}) })
@@ -151,6 +158,8 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
       'GET /v1/events/export?format=ndjson|csv',
       'GET /v1/integrity?tenant_id=&from=&to=',
       'GET /v1/reports?period=daily|weekly|monthly&date=YYYY-MM-DD&format=json|csv|html',
+      'GET /v1/feed?after=&limit=&wait=&format=json|ocsf',
+      'GET /v1/feed/stream?after=&format=json|ocsf (Server-Sent Events)',
       'GET|POST /v1/streams, GET|DELETE /v1/streams/:name, POST /v1/streams/:name/pause|resume|replay',
       'GET /api/v1/monitoring/health',
       'GET /api/v1/monitoring/audit-metrics',

@@ -6,7 +6,8 @@ import type { Config } from '../config.js'
 import type { Registry } from 'prom-client'
 import { StreamMetrics } from '../observability/stream-metrics.js'
 import type { Store } from '../store/store.js'
-import { BUILT_IN_FORMATTERS } from '../stream/format.js'
+import { streamFormatters } from '../stream/format.js'
+import { packageVersion } from '../version.js'
 import { sinkFactory } from '../stream/sinks/create-sink.js'
 import { leaseOwner, startStreamRunner } from '../stream/start-runner.js'
 import { StoreFeed } from '../stream/store-feed.js'
@@ -20,7 +21,7 @@ export function startStreams(options: { config: Config; store: Store; logger: Lo
   const runner = startStreamRunner({
     streams: store.streams,
     feed: new StoreFeed(store.feed, store.integrity),
-    createSink: sinkFactory(BUILT_IN_FORMATTERS),
+    createSink: sinkFactory(streamFormatters({ ocsfClassMap: config.feed.ocsfClassMap, productVersion: packageVersion() })),
     observer: metrics.observer,
     logger,
     owner: leaseOwner(options.role),

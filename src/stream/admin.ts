@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { AuditqError } from '../errors.js'
 import { invalid, redactOptions, singleTenant, validateDefinition, type StreamDefinition, type StreamRecord } from './definition.js'
-import { BUILT_IN_FORMATTERS } from './format.js'
+import type { Formatters } from './format.js'
 import { checkSinkOptions } from './sinks/create-sink.js'
 import type { StreamStore } from './stream-store.js'
 
@@ -101,9 +101,10 @@ export function describeStream(stream: StreamRecord): Record<string, unknown> {
 }
 
 /** The admin over a store's streams, with the checks this build can make at create and replay time. */
-export function streamAdminFor(streams: StreamStore, feed?: { checkCursor(cursor: string, scope: { tenant_id: string | null }): void }): StreamAdmin {
+export function streamAdminFor(streams: StreamStore, options: { formatters: Formatters; feed?: { checkCursor(cursor: string, scope: { tenant_id: string | null }): void } }): StreamAdmin {
+  const { feed, formatters } = options
   return new StreamAdmin(streams, {
-    sink: (definition) => checkSinkOptions(definition, BUILT_IN_FORMATTERS),
+    sink: (definition) => checkSinkOptions(definition, formatters),
     ...(feed ? { cursor: (cursor, scope) => feed.checkCursor(cursor, scope) } : {}),
   })
 }

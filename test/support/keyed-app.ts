@@ -8,12 +8,14 @@ import type { Scope } from '../../src/auth/principal.js'
 import { buildServer } from '../../src/http/server.js'
 import { createAuditLogger, type AuditLogger } from '../../src/sdk/audit-logger.js'
 import { createLogger } from '../../src/util/logger.js'
-import { freshStore, type StoreKind } from './app.js'
+import { freshStore, type StoreKind, type TestStore } from './app.js'
 
 export interface KeyedApp {
   app: FastifyInstance
   audit: AuditLogger
   keys: KeyStore
+  /** Where the store lives, as `openStore` takes it: another process's view of the same data. */
+  location: TestStore['location']
   /** http://127.0.0.1:<port> of the listening service. */
   baseUrl: string
   /** Every log line the service wrote, as text (pino at `trace`, so nothing is filtered out). */
@@ -28,7 +30,7 @@ export interface KeyedApp {
  * serve` runs, with its log captured in memory so tests can search it for secrets.
  */
 export async function startKeyedApp(kind: StoreKind, overrides: Partial<ConfigInput> = {}): Promise<KeyedApp> {
-  const { store, dispose } = await freshStore(kind)
+  const { store, dispose, location } = await freshStore(kind)
   const config = loadConfig({ security: { rateLimitPerSecond: 0, failedAuthPerSecond: 0, keyCacheTtlMs: 0 } }, overrides)
   const lines: string[] = []
   const sink = new Writable({
@@ -49,6 +51,7 @@ export async function startKeyedApp(kind: StoreKind, overrides: Partial<ConfigIn
     app,
     audit,
     keys,
+    location,
     baseUrl: `http://127.0.0.1:${port}`,
     logText: () => lines.join(''),
     createKey: async (tenant, scopes, name) => {

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { storedEvent } from '../../../../test/support/events.js'
 import { lines, WebhookReceiver } from '../../../../test/support/webhook-receiver.js'
-import { jsonRecord } from '../../format.js'
+import { jsonRecord, streamFormatters } from '../../format.js'
 import { SinkError, type FeedEvent } from '../../sink.js'
 import { signWebhook, verifyWebhook } from './signature.js'
 import { retryAfterOf, WebhookSink, webhookOptions } from './webhook-sink.js'
@@ -85,6 +85,15 @@ describe('webhook sink', () => {
 
   it('refuses a generic webhook without a secret, naming the option', () => {
     expect(() => webhookOptions('http://x/', 'siem', {}, jsonRecord)).toThrow(expect.objectContaining({ code: 'AUDITQ_STREAM_INVALID', details: [expect.objectContaining({ field: 'secret' })] }))
+  })
+
+  it('renders OCSF when the stream asks for it, the event id as metadata.uid', async () => {
+    const r = await receiver('s')
+    const events = batch(2)
+    const ocsf = streamFormatters({ productVersion: '0.0.0' }).ocsf!
+    await new WebhookSink(webhookOptions(r.url, 'siem', { secret: 's' }, ocsf)).deliver(events, { signal })
+    const [first] = lines(r.requests[0]!.body)
+    expect(first).toMatchObject({ class_uid: expect.any(Number), metadata: { uid: events[0]!.event.id } })
   })
 
   it("speaks Splunk HEC's event endpoint shape and auth header", async () => {
