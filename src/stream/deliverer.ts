@@ -32,7 +32,7 @@ export interface DelivererDependencies {
 }
 
 /** Why a deliverer stopped. */
-export type StopReason = 'stopped' | 'lease_lost' | 'inactive' | 'parked' | 'replay_done'
+export type StopReason = 'stopped' | 'lease_lost' | 'inactive' | 'parked' | 'replay_done' | 'aborted'
 
 /** Part of the lease kept free at the end of a delivery: its abort and the fenced write must fit. */
 const LEASE_SAFETY_MS = 1_000
@@ -45,6 +45,9 @@ export class Deliverer {
   private renewedAt: number
   private backlogAt = 0
   private checkedAt = 0
+  /** Last seq read per tenant (filtered events included), for the all-tenants lag count. */
+  private readonly seen = new Map<string, number>()
+  private readonly sinceStart: boolean
   private position: string | null
 
   constructor(
@@ -56,9 +59,15 @@ export class Deliverer {
     this.renewedAt = this.now()
     this.leaseValidUntil = this.renewedAt + deps.settings.leaseTtlMs
     this.position = record.position
+    this.sinceStart = record.position === null
   }
 
-  async run(stop: AbortSignal): Promise<StopReason> {
+  /**
+   * Delivers until `stop`: a batch in flight is still finished and its position saved. `abort`
+   * cuts an attempt in flight short ('aborted'); the receiver may still be processing it, so the
+   * caller must then let the lease expire rather than release it.
+   */
+  async run(stop: AbortSignal, abort: AbortSignal = stop): Promise<StopReason> {
     const { store, feed, observer, settings } = this.deps
     const scope = { tenant_id: singleTenant(this.record) }
     while (!stop.aborted) {
@@ -90,9 +99,10 @@ export class Deliverer {
         continue
       }
       await this.observeLag(page.events, scope)
+      for (const entry of page.events) this.seen.set(entry.event.tenant_id, entry.seq)
       const wanted = page.events.filter((entry) => streamWants(current, entry.event))
       if (wanted.length > 0) {
-        const outcome = await this.deliverWithRetries(wanted, stop)
+        const outcome = await this.deliverWithRetries(wanted, stop, abort)
         if (outcome !== 'acknowledged') return outcome
       }
       const last = wanted[wanted.length - 1]
@@ -103,7 +113,7 @@ export class Deliverer {
     return 'stopped'
   }
 
-  private async deliverWithRetries(batch: readonly FeedEvent[], stop: AbortSignal): Promise<'acknowledged' | StopReason> {
+  private async deliverWithRetries(batch: readonly FeedEvent[], stop: AbortSignal, abort: AbortSignal): Promise<'acknowledged' | StopReason> {
     const { store, sink, observer, logger, settings } = this.deps
     const name = this.record.name
     for (let retry = 1; ; retry++) {
@@ -111,7 +121,8 @@ export class Deliverer {
       if (!(await this.keepLease({ force: this.leaseValidUntil - this.now() < settings.leaseTtlMs / 2 }))) return 'lease_lost'
       const attempt = new AbortController()
       const onStop = () => attempt.abort()
-      stop.addEventListener('abort', onStop, { once: true })
+      if (abort.aborted) return 'aborted'
+      abort.addEventListener('abort', onStop, { once: true })
       // Never deliver past the lease: once it could have expired, another process may be sending.
       const guard = setTimeout(() => attempt.abort(), Math.max(0, this.leaseValidUntil - LEASE_SAFETY_MS - this.now()))
       try {
@@ -120,6 +131,7 @@ export class Deliverer {
         observer.delivered(name, batch.length, batch.map((entry) => Math.max(0, (ackAt - Date.parse(entry.event.received_at)) / 1000)))
         return 'acknowledged'
       } catch (error) {
+        if (abort.aborted) return 'aborted'
         if (stop.aborted) return 'stopped'
         const failure = error instanceof SinkError ? error : new SinkError((error as Error).message ?? String(error), { retryable: true })
         const park = !failure.options.retryable
@@ -136,7 +148,7 @@ export class Deliverer {
         if (!(await this.sleepHoldingLease(delay, stop))) return stop.aborted ? 'stopped' : 'lease_lost'
       } finally {
         clearTimeout(guard)
-        stop.removeEventListener('abort', onStop)
+        abort.removeEventListener('abort', onStop)
       }
     }
   }
@@ -167,7 +179,7 @@ export class Deliverer {
     let backlog: number | null = null
     if (this.deps.feed.backlog && this.now() - this.backlogAt >= BACKLOG_EVERY_MS) {
       this.backlogAt = this.now()
-      backlog = await this.deps.feed.backlog(this.position, scope)
+      backlog = await this.deps.feed.backlog(this.position, scope, { seqs: this.seen, sinceStart: this.sinceStart })
     }
     this.deps.observer.lag(this.record.name, backlog, seconds)
   }

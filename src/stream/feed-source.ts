@@ -5,6 +5,11 @@ export interface FeedScope {
   tenant_id: string | null
 }
 
+export interface SeenSeqs {
+  seqs: ReadonlyMap<string, number>
+  sinceStart: boolean
+}
+
 export interface FeedPage {
   /** In feed order; at most the limit asked for. */
   events: FeedEvent[]
@@ -24,6 +29,11 @@ export interface FeedSource {
    * hint: the runner reads again either way, so a missed notice costs latency, never events).
    */
   waitForNew(maxWaitMs: number, signal: AbortSignal): Promise<void>
-  /** How many events lie after `after` (for the lag metric); null when the source cannot tell cheaply. */
-  backlog?(after: string | null, scope: FeedScope): Promise<number | null>
+  /**
+   * How many events lie after `after` (for the lag metric); null when the source cannot tell
+   * cheaply. `seen` is the last seq this reader has read per tenant, for sources whose cursor does
+   * not say (the all-tenants order); `sinceStart` says the reader began at the feed's start, so a
+   * tenant it has not seen yet is entirely ahead of it.
+   */
+  backlog?(after: string | null, scope: FeedScope, seen: SeenSeqs): Promise<number | null>
 }

@@ -33,8 +33,14 @@ export interface RunnerDependencies {
 
 interface Running {
   done: Promise<StopReason>
+  /** No new batch; the one in flight finishes. */
+  stop: AbortController
+  /** Cut the attempt in flight short. */
   abort: AbortController
 }
+
+/** How long stopping waits for batches in flight before cutting them short. */
+const STOP_GRACE_MS = 5_000
 
 export class StreamRunner {
   private readonly running = new Map<string, Running>()
@@ -55,9 +61,16 @@ export class StreamRunner {
   /** Stops every deliverer (an attempt in flight is aborted; its batch is sent again by the next holder) and lets the leases go. */
   async stop(): Promise<void> {
     this.stopping.abort()
-    for (const { abort } of this.running.values()) abort.abort()
+    const running = [...this.running.values()]
+    for (const { stop } of running) stop.abort()
     await this.loop
-    await Promise.allSettled([...this.running.values()].map((r) => r.done))
+    // A batch in flight finishes, so its position is saved and the next holder need not resend it;
+    // one that takes too long is cut short (and its lease left to expire, see launch).
+    const grace = Math.min(STOP_GRACE_MS, this.deps.settings.leaseTtlMs / 2)
+    const all = Promise.allSettled(running.map((r) => r.done))
+    const timer = setTimeout(() => running.forEach((r) => r.abort.abort()), grace)
+    await all
+    clearTimeout(timer)
   }
 
   private async scanLoop(): Promise<void> {
@@ -91,6 +104,7 @@ export class StreamRunner {
 
   private launch(record: StreamRecord, lease: { name: string; owner: string; generation: number }): void {
     const { store, logger, observer } = this.deps
+    const stop = new AbortController()
     const abort = new AbortController()
     const done = (async (): Promise<StopReason> => {
       let sink: StreamSink
@@ -105,18 +119,20 @@ export class StreamRunner {
       logger.info({ stream: record.name, generation: lease.generation, replay_of: record.replay_of }, 'stream delivery started in this process')
       let reason: StopReason = 'stopped'
       try {
-        reason = await new Deliverer(record, lease, { ...this.deps, sink }).run(abort.signal)
+        reason = await new Deliverer(record, lease, { ...this.deps, sink }).run(stop.signal, abort.signal)
       } catch (error) {
         logger.warn({ stream: record.name, err_message: (error as Error).message }, 'stream deliverer failed; it restarts from the stored position')
       } finally {
         await sink.close().catch(() => undefined)
-        if (reason !== 'lease_lost' && reason !== 'replay_done') await store.release(lease).catch(() => undefined)
+        // After a cut-short attempt the receiver may still be processing it: releasing now would let
+        // another process send the next batch alongside it. The lease expires on its own instead.
+        if (reason !== 'lease_lost' && reason !== 'replay_done' && reason !== 'aborted') await store.release(lease).catch(() => undefined)
         observer.stopped(record.name)
         this.running.delete(record.name)
       }
       logger.info({ stream: record.name, reason }, 'stream delivery stopped in this process')
       return reason
     })()
-    this.running.set(record.name, { done, abort })
+    this.running.set(record.name, { done, stop, abort })
   }
 }

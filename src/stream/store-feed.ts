@@ -6,10 +6,7 @@ import { decodeFeedCursor } from '../feed/cursor.js'
 import { startPosition, type FeedSource as StoreFeedSource } from '../feed/feed-event.js'
 import { readFeedPage } from '../feed/read.js'
 import type { IntegrityStore } from '../integrity/integrity-store.js'
-import type { FeedPage, FeedScope, FeedSource } from './feed-source.js'
-
-/** All-tenant streams count their backlog by reading ahead, up to this many positions. */
-export const BACKLOG_COUNT_CAP = 10_000
+import type { FeedPage, FeedScope, FeedSource, SeenSeqs } from './feed-source.js'
 
 export class StoreFeed implements FeedSource {
   constructor(
@@ -44,17 +41,20 @@ export class StoreFeed implements FeedSource {
   }
 
   /**
-   * One tenant: its chain head minus the position's seq, exact. All tenants: the positions after
-   * the cursor, counted by reading ahead and capped (the all-tenants order has no cheap count).
+   * One tenant: its chain head minus the position's seq, exact. All tenants: the commit order has
+   * no cheap count, so it is summed over the tenants this reader has seen (head minus the last seq
+   * read; a tenant not seen yet counts whole when the reader began at the feed's start) — exact
+   * while one process delivers from the start, a lower bound right after a takeover until each
+   * tenant's next event has been read. One small query either way, never a read-ahead.
    */
-  async backlog(after: string | null, scope: FeedScope): Promise<number | null> {
+  async backlog(after: string | null, scope: FeedScope, seen: SeenSeqs): Promise<number | null> {
+    if (!this.integrity) return null
     const tenant = scope.tenant_id ?? undefined
     const position = after === null ? startPosition(tenant) : decodeFeedCursor(after, tenant)
-    if (position.scope === 'tenant') {
-      if (!this.integrity) return null
-      const heads = await this.integrity.snapshot((snapshot) => snapshot.heads(position.tenant), { purpose: 'verify' })
-      return Math.max(0, (heads[0]?.seq ?? 0) - position.seq)
-    }
-    return (await this.source.read(position, BACKLOG_COUNT_CAP)).length
+    const heads = await this.integrity.snapshot((snapshot) => snapshot.heads(tenant), { purpose: 'verify' })
+    if (position.scope === 'tenant') return Math.max(0, (heads[0]?.seq ?? 0) - position.seq)
+    if (after === null) return heads.reduce((sum, head) => sum + head.seq, 0)
+    const last = (tenant_id: string) => seen.seqs.get(tenant_id) ?? (seen.sinceStart ? 0 : null)
+    return heads.reduce((sum, head) => sum + Math.max(0, head.seq - (last(head.tenant_id) ?? head.seq)), 0)
   }
 }
