@@ -18,6 +18,7 @@ export const MIGRATION_PLAN = [
   { version: 20, name: 'report_bucket_statistics' },
   { version: 35, name: 'feed_order' },
   { version: 60, name: 'create_streams' },
+  { version: 61, name: 'stream_tenant_positions' },
 ] as const
 
 export type MigrationSql = Readonly<Record<number, readonly string[]>>

@@ -106,7 +106,12 @@ export class Deliverer {
         if (outcome !== 'acknowledged') return outcome
       }
       const last = wanted[wanted.length - 1]
-      const moved = await store.advance(this.lease, { position: page.next!, delivered: wanted.length, delivered_through: last ? last.event.occurred_at : null })
+      const moved = await store.advance(this.lease, {
+        position: page.next!,
+        delivered: wanted.length,
+        delivered_through: last ? last.event.occurred_at : null,
+        ...(current.sink.kind === 'archive' ? { tenant_seqs: highestSeqs(page.events) } : {}),
+      })
       if (!moved) return 'lease_lost'
       this.position = page.next
     }
@@ -183,4 +188,11 @@ export class Deliverer {
     }
     this.deps.observer.lag(this.record.name, backlog, seconds)
   }
+}
+
+/** Per tenant, the highest seq in a page (the page is in feed order, so the last one seen). */
+function highestSeqs(events: readonly FeedEvent[]): Record<string, number> {
+  const seqs: Record<string, number> = {}
+  for (const entry of events) seqs[entry.event.tenant_id] = Math.max(seqs[entry.event.tenant_id] ?? 0, entry.seq)
+  return seqs
 }

@@ -1,8 +1,10 @@
 /**
  * The runner against both real stores and a real HTTP receiver: in-order, at-least-once delivery
  * across a receiver killed mid-batch, retries and parking, the lease between two runners, backfill
- * beside the live stream, and tenant isolation.
+ * beside the live stream, tenant isolation, and the per-tenant confirmations archive streams record.
  */
+import { appendFileSync, closeSync, fsyncSync, openSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { freshStore, type StoreKind, type TestStore } from '../../test/support/app.js'
 import { storedEvent } from '../../test/support/events.js'
@@ -17,6 +19,7 @@ import type { StreamObserver } from './observer.js'
 import { StreamRunner } from './runner.js'
 import { sinkFactory } from './sinks/create-sink.js'
 import { StoreFeed } from './store-feed.js'
+import type { FeedEvent, StreamSink } from './sink.js'
 
 const SECRET = 'test-secret'
 const logger = createLogger({ level: 'silent' })
@@ -72,7 +75,9 @@ describe.each(['embedded', 'postgres'] as StoreKind[])('stream runner on the %s 
     const admin = new StreamAdmin(test.store.streams!)
     const run = (owner = 'owner-a') => {
       const observer = new CountingObserver()
-      const runner = new StreamRunner({ store: test.store.streams!, feed: new StoreFeed(test.store.feed!, test.store.integrity), createSink: sinkFactory(BUILT_IN_FORMATTERS), observer, logger, owner, settings })
+      // The archive sink lives elsewhere; here a file written and fsynced per batch stands in for it.
+      const createSink = sinkFactory(BUILT_IN_FORMATTERS, { archive: () => new FileSink(join(test.location.dataDir, `archive-${owner}.ndjson`)) })
+      const runner = new StreamRunner({ store: test.store.streams!, feed: new StoreFeed(test.store.feed!, test.store.integrity), createSink, observer, logger, owner, settings })
       runner.start()
       runners.push(runner)
       return { runner, observer }
@@ -188,6 +193,24 @@ describe.each(['embedded', 'postgres'] as StoreKind[])('stream runner on the %s 
     expect(receiver.acknowledgedLines().filter((l) => (l['occurred_at'] as string).startsWith('2026-01')).length).toBe(30)
   })
 
+  it('records how far an archive stream has confirmed each tenant, for archive-before-delete', async (ctx) => {
+    if (!available) return ctx.skip()
+    const { admin, run } = await setup()
+    const streams = test.store.streams!
+    expect(await streams.confirmedThrough('acme')).toBeNull()
+    await insert(30, ['acme', 'globex', 'globex'])
+    await admin.create({ tenantId: null }, { ...definition('vault', 'file:///archive'), sink: { kind: 'archive', url: 'file:///archive', options: {} }, batch_size: 7 })
+    await admin.create({ tenantId: null }, { ...definition('vault-logins', 'file:///archive'), sink: { kind: 'archive', url: 'file:///archive', options: {} }, filter: { tenants: ['globex'], actions: ['user.*'], categories: [] } })
+    run()
+    await until(async () => (await streams.get('vault'))!.delivered === 30)
+    expect(await streams.confirmedThrough('acme')).toBe(10)
+    expect(await streams.confirmedThrough('globex')).toBe(20)
+    // Covered by the unfiltered archive but nothing archived yet; the filtered one vouches for nothing.
+    expect(await streams.confirmedThrough('initech')).toBe(0)
+    await admin.delete({ tenantId: null }, 'vault')
+    expect(await streams.confirmedThrough('globex')).toBe(0)
+  })
+
   it("keeps a tenant's stream to that tenant's events, whatever its filter says", async (ctx) => {
     if (!available) return ctx.skip()
     const { admin, receiver, run } = await setup()
@@ -204,3 +227,16 @@ describe.each(['embedded', 'postgres'] as StoreKind[])('stream runner on the %s 
     expect(new Set(byStream('admin-only').map((l) => l.tenant_id))).toEqual(new Set(['initech']))
   })
 })
+
+/** Appends each batch to a file and fsyncs it before acknowledging. */
+class FileSink implements StreamSink {
+  readonly kind = 'archive'
+  constructor(private readonly file: string) {}
+  async deliver(batch: readonly FeedEvent[]): Promise<void> {
+    appendFileSync(this.file, batch.map((entry) => JSON.stringify(entry.event) + '\n').join(''))
+    const fd = openSync(this.file, 'r')
+    fsyncSync(fd)
+    closeSync(fd)
+  }
+  async close(): Promise<void> {}
+}

@@ -12,6 +12,11 @@ export interface Advance {
   position: string
   delivered: number
   delivered_through: string | null
+  /**
+   * Archive streams: per tenant, the highest seq the batch covered. Recorded with the position so
+   * retention can ask how far each tenant's events are archived (`confirmedThrough`).
+   */
+  tenant_seqs?: Readonly<Record<string, number>>
 }
 
 /**
@@ -41,4 +46,11 @@ export interface StreamStore {
   advance(lease: Lease, advance: Advance): Promise<boolean>
   /** Records a failure (fenced like advance); `failing_since` is kept from the first of a run. */
   recordFailure(lease: Lease, error: string, options: { park: boolean }): Promise<boolean>
+  /**
+   * Archive before delete: the highest seq of `tenantId` every archive stream that covers the
+   * tenant's whole trail has acknowledged (the lowest of theirs); null when no archive stream is
+   * configured. An archive stream filtered by action or category vouches for nothing, and a
+   * tenant outside every archive stream's tenant filter gets 0 — retention then keeps its events.
+   */
+  confirmedThrough(tenantId: string): Promise<number | null>
 }

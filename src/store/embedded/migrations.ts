@@ -7,7 +7,7 @@ import type { SqliteDatabase } from './sqlite-driver.js'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
 import { FEED_MIGRATION } from './feed.js'
-import { STREAMS_MIGRATION } from './stream-store.js'
+import { STREAM_TENANT_POSITIONS_MIGRATION, STREAMS_MIGRATION } from './stream-store.js'
 import { tenantScopedIdsMigration } from './tenant-key-migration.js'
 
 /** audit_logs' indexes as migration 1 created them (migration 4 rebuilds the table and recreates them). */
@@ -83,6 +83,8 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   35: FEED_MIGRATION,
   // Streams: definitions, positions and leases (docs/streaming.md).
   60: STREAMS_MIGRATION,
+  // Archive streams' per-tenant acknowledged seqs, for archive-before-delete.
+  61: STREAM_TENANT_POSITIONS_MIGRATION,
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

@@ -1,5 +1,6 @@
 import { AuditqError } from '../../errors.js'
 import type { StreamDefinition, StreamRecord, StreamState } from '../../stream/definition.js'
+import { confirmedThroughOf } from '../../stream/archive-confirmations.js'
 import type { Advance, Lease, StreamStore } from '../../stream/stream-store.js'
 import { definitionJson, STREAM_COLUMNS, toStreamRecord, type StreamRow } from '../stream-rows.js'
 import type { SqliteDatabase } from './sqlite-driver.js'
@@ -21,6 +22,16 @@ export const STREAMS_MIGRATION = [
     lease_expires_at  INTEGER,
     lease_generation  INTEGER NOT NULL DEFAULT 0,
     created_at        INTEGER NOT NULL
+  ) STRICT`,
+]
+
+/** Migration 61: per archive stream and tenant, the highest acknowledged seq. */
+export const STREAM_TENANT_POSITIONS_MIGRATION = [
+  `CREATE TABLE audit_stream_tenant_positions (
+    stream    TEXT    NOT NULL,
+    tenant_id TEXT    NOT NULL,
+    seq       INTEGER NOT NULL,
+    PRIMARY KEY (stream, tenant_id)
   ) STRICT`,
 ]
 
@@ -57,6 +68,7 @@ export class EmbeddedStreamStore implements StreamStore {
   }
 
   async delete(name: string): Promise<boolean> {
+    this.db.prepare('DELETE FROM audit_stream_tenant_positions WHERE stream = ?').run(name)
     return this.db.prepare('DELETE FROM audit_streams WHERE name = ? OR replay_of = ?').run(name, name).changes > 0
   }
 
@@ -103,14 +115,28 @@ export class EmbeddedStreamStore implements StreamStore {
 
   async advance(lease: Lease, advance: Advance): Promise<boolean> {
     const through = advance.delivered_through === null ? null : Date.parse(advance.delivered_through)
-    return (
-      this.db
-        .prepare(
-          `UPDATE audit_streams SET position = ?, delivered = delivered + ?, delivered_through = coalesce(?, delivered_through), last_error = NULL, failing_since = NULL
-           WHERE name = ? AND lease_owner = ? AND lease_generation = ?`,
-        )
-        .run(advance.position, advance.delivered, through, lease.name, lease.owner, lease.generation).changes > 0
-    )
+    // One transaction: the per-tenant seqs are written only if the fenced position moved.
+    return this.db.transaction(() => {
+      const moved =
+        this.db
+          .prepare(
+            `UPDATE audit_streams SET position = ?, delivered = delivered + ?, delivered_through = coalesce(?, delivered_through), last_error = NULL, failing_since = NULL
+             WHERE name = ? AND lease_owner = ? AND lease_generation = ?`,
+          )
+          .run(advance.position, advance.delivered, through, lease.name, lease.owner, lease.generation).changes > 0
+      if (moved && advance.tenant_seqs) {
+        const upsert = this.db.prepare('INSERT INTO audit_stream_tenant_positions (stream, tenant_id, seq) VALUES (?, ?, ?) ON CONFLICT (stream, tenant_id) DO UPDATE SET seq = max(seq, excluded.seq)')
+        for (const [tenant, seq] of Object.entries(advance.tenant_seqs)) upsert.run(lease.name, tenant, seq)
+      }
+      return moved
+    })()
+  }
+
+  async confirmedThrough(tenantId: string): Promise<number | null> {
+    const streams = await this.list()
+    const rows = this.db.prepare<[string], { stream: string; seq: number }>('SELECT stream, seq FROM audit_stream_tenant_positions WHERE tenant_id = ?').all(tenantId)
+    const seqs = new Map(rows.map((row) => [row.stream, Number(row.seq)]))
+    return confirmedThroughOf(streams, tenantId, (stream) => seqs.get(stream) ?? 0)
   }
 
   async recordFailure(lease: Lease, error: string, options: { park: boolean }): Promise<boolean> {

@@ -7,7 +7,7 @@ import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from
 import { CHAIN_LINKS_MIGRATION } from './chain-links-sql.js'
 import { FEED_MIGRATION } from './feed-sql.js'
 import { BUCKET_EXPRESSIONS } from './report-sql.js'
-import { STREAMS_MIGRATION } from './stream-store.js'
+import { STREAM_TENANT_POSITIONS_MIGRATION, STREAMS_MIGRATION } from './stream-store.js'
 
 export const POSTGRES_MIGRATIONS: MigrationSql = {
   1: [
@@ -115,6 +115,8 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
   35: FEED_MIGRATION,
   // Streams: definitions, positions and leases (docs/streaming.md).
   60: STREAMS_MIGRATION,
+  // Archive streams' per-tenant acknowledged seqs, for archive-before-delete.
+  61: STREAM_TENANT_POSITIONS_MIGRATION,
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import { AuditqError } from '../../errors.js'
 import type { StreamDefinition, StreamRecord, StreamState } from '../../stream/definition.js'
+import { confirmedThroughOf } from '../../stream/archive-confirmations.js'
 import type { Advance, Lease, StreamStore } from '../../stream/stream-store.js'
 import { definitionJson, STREAM_COLUMNS, toStreamRecord, type StreamRow } from '../stream-rows.js'
 
@@ -21,6 +22,16 @@ export const STREAMS_MIGRATION = [
     lease_expires_at  timestamptz,
     lease_generation  bigint      NOT NULL DEFAULT 0,
     created_at        timestamptz NOT NULL DEFAULT now()
+  )`,
+]
+
+/** Migration 61: per archive stream and tenant, the highest acknowledged seq. */
+export const STREAM_TENANT_POSITIONS_MIGRATION = [
+  `CREATE TABLE audit_stream_tenant_positions (
+    stream    text   NOT NULL,
+    tenant_id text   NOT NULL,
+    seq       bigint NOT NULL,
+    PRIMARY KEY (stream, tenant_id)
   )`,
 ]
 
@@ -57,6 +68,7 @@ export class PostgresStreamStore implements StreamStore {
 
   async delete(name: string): Promise<boolean> {
     const result = await this.pool.query('DELETE FROM audit_streams WHERE name = $1 OR replay_of = $1', [name])
+    await this.pool.query('DELETE FROM audit_stream_tenant_positions WHERE stream = $1', [name])
     return (result.rowCount ?? 0) > 0
   }
 
@@ -97,6 +109,7 @@ export class PostgresStreamStore implements StreamStore {
   }
 
   async advance(lease: Lease, advance: Advance): Promise<boolean> {
+    if (advance.tenant_seqs) return this.advanceWithTenants(lease, advance, advance.tenant_seqs)
     const result = await this.pool.query(
       `UPDATE audit_streams SET position = $4, delivered = delivered + $5, delivered_through = coalesce($6::timestamptz, delivered_through),
          last_error = NULL, failing_since = NULL
@@ -104,6 +117,30 @@ export class PostgresStreamStore implements StreamStore {
       [lease.name, lease.owner, lease.generation, advance.position, advance.delivered, advance.delivered_through],
     )
     return (result.rowCount ?? 0) > 0
+  }
+
+  /** The position and the per-tenant seqs in one statement, both fenced by the lease. */
+  private async advanceWithTenants(lease: Lease, advance: Advance, seqs: Readonly<Record<string, number>>): Promise<boolean> {
+    const { rows } = await this.pool.query<{ moved: boolean }>(
+      `WITH moved AS (
+         UPDATE audit_streams SET position = $4, delivered = delivered + $5, delivered_through = coalesce($6::timestamptz, delivered_through),
+           last_error = NULL, failing_since = NULL
+         WHERE name = $1 AND lease_owner = $2 AND lease_generation = $3 RETURNING name),
+       seqs AS (
+         INSERT INTO audit_stream_tenant_positions AS p (stream, tenant_id, seq)
+         SELECT m.name, u.t, u.s FROM moved m CROSS JOIN unnest($7::text[], $8::bigint[]) AS u(t, s)
+         ON CONFLICT (stream, tenant_id) DO UPDATE SET seq = greatest(p.seq, excluded.seq))
+       SELECT EXISTS (SELECT 1 FROM moved) AS moved`,
+      [lease.name, lease.owner, lease.generation, advance.position, advance.delivered, advance.delivered_through, Object.keys(seqs), Object.values(seqs)],
+    )
+    return rows[0]?.moved === true
+  }
+
+  async confirmedThrough(tenantId: string): Promise<number | null> {
+    const streams = await this.list()
+    const { rows } = await this.pool.query<{ stream: string; seq: string }>('SELECT stream, seq FROM audit_stream_tenant_positions WHERE tenant_id = $1', [tenantId])
+    const seqs = new Map(rows.map((row) => [row.stream, Number(row.seq)]))
+    return confirmedThroughOf(streams, tenantId, (stream) => seqs.get(stream) ?? 0)
   }
 
   async recordFailure(lease: Lease, error: string, options: { park: boolean }): Promise<boolean> {
