@@ -45,6 +45,14 @@ describe('stream API', () => {
     expect((await call(globex, 'DELETE', '/v1/streams/acme-siem')).status).toBe(404)
     expect((await call(globex, 'GET', '/v1/streams')).body).toEqual({ streams: [] })
     expect((await call(ingestOnly, 'GET', '/v1/streams')).status).toBe(403)
+    // A tenant cannot point the service at its own machine or private network.
+    for (const url of ['http://127.0.0.1:9/', 'http://[::1]/', 'https://10.1.2.3/', 'http://169.254.169.254/latest', 'http://localhost:8080/']) {
+      const refused = await call(acme, 'POST', '/v1/streams', webhook('internal', { url }))
+      expect(refused.status, url).toBe(400)
+      expect(refused.body!['details'][0], url).toMatchObject({ field: 'url', rule: 'private' })
+    }
+    expect((await call(admin, 'POST', '/v1/streams', webhook('internal-ok', { url: 'http://127.0.0.1:9/' }))).status).toBe(201)
+    expect((await call(admin, 'DELETE', '/v1/streams/internal-ok')).status).toBe(204)
   })
 
   it('lets an admin key manage every stream, including all-tenant ones', async () => {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { AuditqError } from '../errors.js'
 import { invalid, redactOptions, singleTenant, validateDefinition, type StreamDefinition, type StreamRecord } from './definition.js'
 import type { Formatters } from './format.js'
+import { isPrivateTarget } from './private-target.js'
 import { checkSinkOptions } from './sinks/create-sink.js'
 import type { StreamStore } from './stream-store.js'
 
@@ -37,6 +38,8 @@ export class StreamAdmin {
         throw new AuditqError('AUDITQ_FORBIDDEN', `a key of tenant "${caller.tenantId}" cannot create a stream of tenant "${definition.owner_tenant}"`)
       }
       definition = { ...definition, owner_tenant: caller.tenantId }
+      const host = URL.canParse(definition.sink.url) ? new URL(definition.sink.url).hostname : ''
+      if (isPrivateTarget(host)) throw invalid('url', 'private', `a tenant's stream cannot target ${host}: loopback, private and link-local receivers need an admin key or the CLI`)
     }
     validateDefinition(definition)
     this.checks.sink?.(definition)
