@@ -145,6 +145,15 @@ describe.each(kinds)('feed API (%s)', (kind) => {
     for (const ms of [...samples, ...all, ...polled]) expect(ms).toBeLessThan(2_000)
   })
 
+  it('ends an idle long-poll at its wait with an empty page and the same cursor', async () => {
+    const { next } = await drain(acme)
+    const started = performance.now()
+    const response = await get(acme, `?wait=1&after=${next}`)
+    expect(response.status).toBe(200)
+    expect(await response.json()).toEqual({ events: [], next })
+    expect(performance.now() - started).toBeGreaterThanOrEqual(950)
+  })
+
   it('streams events as Server-Sent Events, resuming from a cursor', async () => {
     const { next } = await drain(acme)
     const controller = new AbortController()

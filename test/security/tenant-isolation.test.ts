@@ -49,6 +49,9 @@ const PROBES: Probe[] = [
   { name: 'report for the other tenant', path: (other) => `/v1/reports?period=monthly&date=2025-01-15&tenant_id=${other.tenant}`, expect: 'refused' },
   { name: 'integrity verify', path: () => '/v1/integrity', expect: 'own' },
   { name: 'integrity verify of the other tenant', path: (other) => `/v1/integrity?tenant_id=${other.tenant}`, expect: 'refused' },
+  { name: 'feed', path: () => '/v1/feed?limit=1000', expect: 'own' },
+  { name: 'feed as OCSF', path: () => '/v1/feed?limit=1000&format=ocsf', expect: 'own' },
+  { name: 'feed of the other tenant', path: (other) => `/v1/feed?tenant_id=${other.tenant}`, expect: 'refused' },
   // The dashboard reads events through /v1/events (above); its monitoring figures need `admin`.
 ]
 
@@ -66,8 +69,9 @@ async function post(app: KeyedApp, body: unknown, key: string): Promise<{ status
 function tenantsIn(text: string, contentType: string): string[] {
   if (contentType.startsWith('text/csv')) return text.trim().split('\r\n').slice(1).map((row) => row.split(',')[1]!)
   if (contentType.startsWith('application/x-ndjson')) return text.trim().split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { tenant_id: string }).tenant_id)
-  const body = JSON.parse(text) as { events?: { tenant_id: string }[]; tenant_id?: string }
-  if (Array.isArray(body.events)) return body.events.map((event) => event.tenant_id)
+  const body = JSON.parse(text) as { events?: Array<{ tenant_id?: string; event?: { tenant_id: string }; unmapped?: { auditq: { tenant_id: string } } }>; tenant_id?: string }
+  // A query page holds events; a feed page {event, seq, hash, cursor} items or OCSF events.
+  if (Array.isArray(body.events)) return body.events.map((item) => item.tenant_id ?? item.event?.tenant_id ?? item.unmapped?.auditq.tenant_id ?? '(no tenant)')
   return body.tenant_id === undefined ? [] : [body.tenant_id]
 }
 

@@ -34,14 +34,14 @@ export const INSERT_FEED_ROW_SQL = 'INSERT INTO audit_feed (tenant_id, first_seq
 const COLUMNS = EVENT_FIELDS.map((field) => `a.${field}`).join(', ')
 
 /** One tenant's chain after seq ?, by the chain index (tenant_id, seq). */
-const TENANT_FEED_SQL = `SELECT ${COLUMNS}, a.seq, a.hash FROM audit_logs a
+export const TENANT_FEED_SQL = `SELECT ${COLUMNS}, a.seq, a.hash FROM audit_logs a
   WHERE a.tenant_id = ? AND a.seq > ? ORDER BY a.seq LIMIT ?`
 
 /**
  * The all-tenants feed after (key, seq): the next feed rows by key, each with its surviving events
  * (one row with NULL event columns when retention deleted them all, so the cursor still moves).
  */
-const ALL_FEED_SQL = `SELECT f.key AS feed_key, f.tenant_id AS position_tenant, f.last_seq, ${COLUMNS}, a.seq, a.hash
+export const ALL_FEED_SQL = `SELECT f.key AS feed_key, f.tenant_id AS position_tenant, f.last_seq, ${COLUMNS}, a.seq, a.hash
   FROM (SELECT key, tenant_id, first_seq, last_seq FROM audit_feed
         WHERE key >= @key AND (key > @key OR last_seq > @seq) ORDER BY key LIMIT @limit) f
   LEFT JOIN audit_logs a ON a.tenant_id = f.tenant_id AND a.seq BETWEEN f.first_seq AND f.last_seq AND (f.key > @key OR a.seq > @seq)

@@ -5,6 +5,7 @@
  * still named by its seq.
  */
 import pg from 'pg'
+import { drainFeed } from '../../../test/contracts/feed.contract.js'
 import { afterAll, describe, expect, it } from 'vitest'
 import { chainHash, GENESIS_HASH } from '../../integrity/canonical.js'
 import { generateSigningKeyPem, parseSigningKey } from '../../integrity/checkpoint.js'
@@ -47,7 +48,8 @@ describe.skipIf(!hasPostgres)('postgres migration 7 (chain links beside the even
     const pool = new pg.Pool({ connectionString: POSTGRES_URL, options: `-c search_path=${schema}`, max: 2 })
     const old = new Date(Date.now() - 100 * DAY).toISOString()
     try {
-      await migrateAllBut(postgresMigrationTarget(pool, { schema, lockTimeoutMs: 10_000 }), POSTGRES_MIGRATIONS, 7)
+      // 35 (the feed's key on link rows) builds on 7: a database from before 7 has neither.
+      await migrateAllBut(postgresMigrationTarget(pool, { schema, lockTimeoutMs: 10_000 }), POSTGRES_MIGRATIONS, [7, 35])
       // acme seq 1..6 in the rows, the first four old; globex seq 1..2.
       const inRows = [
         ...Array.from({ length: 6 }, (_, i) => storedEvent({ tenant_id: 'acme', description: `row ${i + 1}`, ...(i < 4 ? { occurred_at: old } : {}) })),
@@ -57,7 +59,7 @@ describe.skipIf(!hasPostgres)('postgres migration 7 (chain links beside the even
 
       const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema })
       try {
-        expect((await store.migrate()).applied).toEqual(['7_chain_links'])
+        expect((await store.migrate()).applied).toEqual(['7_chain_links', '35_feed_order'])
         // acme seq 7 (old) and 8 in a link row; globex seq 3.
         await store.insertBatch([
           storedEvent({ tenant_id: 'acme', description: 'link 7', occurred_at: old }),
@@ -72,6 +74,22 @@ describe.skipIf(!hasPostgres)('postgres migration 7 (chain links beside the even
           { tenant_id: 'globex', start_seq: '3', n: 1 },
         ])
         expect(await verifyChains(store.kind, store.integrity)).toMatchObject({ intact: true, events: 11 })
+        // The feed reads both layouts as one chain: in-row seqs first, then the link rows.
+        const acmeFeed = await drainFeed(store.feed, 'acme', 3)
+        expect(acmeFeed.events.map((e) => [e.seq, e.event.description])).toEqual([
+          ...Array.from({ length: 6 }, (_, i) => [i + 1, `row ${i + 1}`]),
+          [7, 'link 7'],
+          [8, 'link 8'],
+        ])
+        const allFeed = await drainFeed(store.feed, undefined, 4, { expect: 11 })
+        expect(allFeed.events.map((e) => `${e.event.tenant_id}:${e.seq}`)).toEqual([
+          ...Array.from({ length: 6 }, (_, i) => `acme:${i + 1}`),
+          'globex:1',
+          'globex:2',
+          'acme:7',
+          'acme:8',
+          'globex:3',
+        ])
 
         // Retention in chunks of 2 deletes the old events of both layouts, in seq order.
         const report = await runCleanup(store, { cutoff: new Date(Date.now() - 90 * DAY), keepActions: [], chunkRows: 2, defaultTenant: 'default', dryRun: false, signingKey: key })

@@ -89,15 +89,19 @@ export const FEED_MIGRATION = [
 const EVENT_COLUMNS = EVENT_FIELDS.map((field) => `a.${field}`).join(', ')
 
 /**
+ * Each position's event is looked up LATERAL, so it is always one probe of the (tenant_id, id)
+ * primary key per position, whatever the planner estimates (a hash join would scan the table;
+ * LIMIT 1 keeps the planner from flattening the subquery into that join).
+ *
  * Positions of the link rows `links` (a CTE the caller defines), unnested, each with its event
  * (NULL where retention deleted it). `after` is a row comparison over (key, tenant, seq).
  */
-const positionsOf = (after: string, limit: string) => `pos AS (
+const positionsOf = (after: string, order: string, limit: string) => `pos AS (
     SELECT l.feed_key AS k, l.tenant_id AS t, l.start_seq + u.o - 1 AS seq, u.id,
       encode(substring(l.links FROM u.o::int * 32 - 31 FOR 32), 'hex') AS hash
     FROM links l CROSS JOIN LATERAL unnest(l.ids) WITH ORDINALITY AS u(id, o)
     WHERE ${after}
-    ORDER BY 1, 2, 3 LIMIT ${limit}
+    ORDER BY ${order} LIMIT ${limit}
   )`
 
 const SELECT_POSITIONS = `SELECT p.k::text AS feed_key, p.t AS position_tenant, p.seq, p.hash, a.tenant_id IS NOT NULL AS present, ${EVENT_COLUMNS}`
@@ -112,14 +116,14 @@ export const TENANT_FEED_SQL = `WITH links AS (
     UNION ALL
     (SELECT feed_key, tenant_id, start_seq, ids, links FROM audit_chain_links
       WHERE tenant_id = $1 AND start_seq > $2::bigint ORDER BY start_seq LIMIT $3)
-  ), ${positionsOf('l.start_seq + u.o - 1 > $2::bigint', '$3')},
+  ), ${positionsOf('l.start_seq + u.o - 1 > $2::bigint', '3', '$3')},
   legacy AS (
     SELECT 0::bigint AS k, tenant_id AS t, seq, id, hash FROM audit_logs
     WHERE tenant_id = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3
   )
   ${SELECT_POSITIONS}
   FROM (SELECT * FROM pos UNION ALL SELECT * FROM legacy) p
-  LEFT JOIN audit_logs a ON a.tenant_id = p.t AND a.id = p.id
+  LEFT JOIN LATERAL (SELECT * FROM audit_logs a WHERE a.tenant_id = p.t AND a.id = p.id LIMIT 1) a ON true
   ORDER BY p.seq LIMIT $3`
 
 /**
@@ -135,12 +139,12 @@ export const ALL_FEED_SQL = `WITH horizon AS (
     (SELECT feed_key, tenant_id, start_seq, ids, links FROM audit_chain_links
       WHERE (feed_key, tenant_id, start_seq) > ($1::bigint, $2, $3::bigint) AND feed_key < (SELECT h FROM horizon)
       ORDER BY feed_key, tenant_id, start_seq LIMIT $4)
-  ), ${positionsOf('(l.feed_key, l.tenant_id, l.start_seq + u.o - 1) > ($1::bigint, $2, $3::bigint)', '$4')},
+  ), ${positionsOf('(l.feed_key, l.tenant_id, l.start_seq + u.o - 1) > ($1::bigint, $2, $3::bigint)', '1, 2, 3', '$4')},
   legacy AS (
     SELECT 0::bigint AS k, tenant_id AS t, seq, id, hash FROM audit_logs
     WHERE $1::bigint = 0 AND seq IS NOT NULL AND (tenant_id, seq) > ($2, $3::bigint) ORDER BY tenant_id, seq LIMIT $4
   )
   ${SELECT_POSITIONS}
   FROM (SELECT * FROM pos UNION ALL SELECT * FROM legacy) p
-  LEFT JOIN audit_logs a ON a.tenant_id = p.t AND a.id = p.id
+  LEFT JOIN LATERAL (SELECT * FROM audit_logs a WHERE a.tenant_id = p.t AND a.id = p.id LIMIT 1) a ON true
   ORDER BY p.k, p.t, p.seq LIMIT $4`
