@@ -14,3 +14,6 @@ for (const dir of ASSET_DIRS) {
   rmSync(join(outDir, dir), { recursive: true, force: true })
   cpSync(join('src', dir), join(outDir, dir), { recursive: true })
 }
+
+// The benches compile `src/` to `dist-bench/src`, where `packageVersion()` reads `../package.json`.
+if (outDir !== 'dist') cpSync('package.json', join(outDir, '..', 'package.json'))

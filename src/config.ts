@@ -144,6 +144,8 @@ const configSchema = z.strictObject({
           deadLettersWarning: z.coerce.number().int().min(0).default(0),
           /** Spilled events waiting for replay above this: warning (default: any). */
           spilledWaitingWarning: z.coerce.number().int().min(0).default(0),
+          /** A stream failing this long without a success (or parked): warning, and an alert. */
+          streamFailingSeconds: z.coerce.number().int().min(1).default(300),
         })
         .prefault({}),
       /** The least severe status for which GET /api/v1/monitoring/health answers 503 (default: anything but healthy). */
@@ -252,6 +254,26 @@ const configSchema = z.strictObject({
       aggregateWindowMs: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
       /** The tenant whose chain records every access to the trail (the accessed tenant is the resource) and auditq's own start and stop. */
       systemTenant: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/).default('auditq'),
+    })
+    .prefault({}),
+  /** Streams to SIEMs (docs/streaming.md): how deliverers hold and renew their leases. */
+  streams: z
+    .strictObject({
+      /** Run deliverers in this process (`serve` and `worker`); off = this process only manages streams. */
+      enabled: z.union([z.boolean(), z.stringbool()]).default(true),
+      /**
+       * How long a lease lasts unrenewed: a crashed deliverer's streams are taken over after at
+       * most this long. Renewed every third of it; a delivery is aborted before its lease could
+       * expire, so two processes never send one stream at once.
+       */
+      leaseTtlMs: z.coerce.number().int().min(1_000).max(600_000).default(15_000),
+      /** How often each process looks for streams nobody delivers (new, or whose deliverer died). */
+      scanEveryMs: z.coerce.number().int().min(100).max(600_000).default(2_000),
+      /** Longest wait for new events when a stream has caught up (commits in this process wake it at once). */
+      pollMs: z.coerce.number().int().min(10).max(60_000).default(250),
+      /** Retry backoff: first delay and ceiling (exponential, full jitter; Retry-After is honoured above the ceiling). */
+      retryInitialDelayMs: z.coerce.number().int().min(10).default(500),
+      retryMaxDelayMs: z.coerce.number().int().min(100).default(60_000),
     })
     .prefault({}),
   /** API keys, rate limits, redaction (see docs/security.md). */

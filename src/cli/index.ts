@@ -19,6 +19,7 @@ import { registerServe } from './serve.js'
 import { registerStatus } from './status.js'
 import { registerTail } from './tail.js'
 import { registerVerifyBundle } from './verify-bundle.js'
+import { registerStreams } from './streams.js'
 import { stdoutReaderGone, watchStdout } from './stdout.js'
 import { registerWorker } from './worker.js'
 
@@ -50,6 +51,7 @@ registerCleanup(program)
 registerStatus(program)
 registerKeys(program)
 registerHold(program)
+registerStreams(program)
 registerImport(program)
 registerErase(program)
 registerCompleteness(program)

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { AuditqError } from '../errors.js'
 import type { RedisLoss } from '../queue/redis-streams/index.js'
-import { atLeast, type HealthStatus } from '../observability/health-rules.js'
+import { ADVISORY_RULES, atLeast, worstStatus, type HealthStatus } from '../observability/health-rules.js'
 import type { ServiceMetrics } from '../observability/metrics.js'
 import type { PipelineSampler, PipelineView } from '../observability/sampler.js'
 import type { Store } from '../store/store.js'
@@ -60,7 +60,8 @@ export async function monitoringRoutes(app: FastifyInstance, options: Monitoring
             }
           : { mode: 'direct', pending: reading.sdk.pending, stored: reading.sdk.stored, failed: reading.sdk.failed }
     }
-    return reply.status(status !== 'healthy' && atLeast(status, options.healthFailFrom) ? 503 : 200).send(body)
+    const gating = worstStatus(view.evaluation.findings.filter((f) => !ADVISORY_RULES.has(f.rule)).map((f) => f.status))
+    return reply.status(gating !== 'healthy' && atLeast(gating, options.healthFailFrom) ? 503 : 200).send(body)
   })
 
   /**

@@ -31,6 +31,10 @@ import { feedRoutes } from './feed.js'
 import { packageVersion } from '../version.js'
 import { installApiContract } from './contract/install.js'
 import { viewerRoutes } from './viewer.js'
+import { streamRoutes } from './streams.js'
+import { streamAdminFor } from '../stream/admin.js'
+import { StoreFeed } from '../stream/store-feed.js'
+import { streamFormatters } from '../stream/format.js'
 
 export interface ServerDependencies {
   config: Config
@@ -162,6 +166,10 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
   await app.register(feedRoutes, { store, limits: config.feed, productVersion: packageVersion() })
   await app.register(viewerRoutes, { store, viewer: config.viewer, defaultLimit: 50, maxLimit: 200, exports: config.reads })
   if (store.retentionRules) await app.register(retentionRuleRoutes, { rules: store.retentionRules, recorder })
+  if (store.streams) {
+    const formatters = streamFormatters({ ocsfClassMap: config.feed.ocsfClassMap, productVersion: packageVersion() })
+    await app.register(streamRoutes, { admin: streamAdminFor(store.streams, { formatters, ...(store.feed ? { feed: new StoreFeed(store.feed) } : {}) }) })
+  }
   let monitoring = dependencies.monitoring
   if (!monitoring) {
     const own = await startMonitoring({ config, audit, store, logger, accessTrail: () => recorder.stats(), ...(queueStatus ? { queueStatus } : {}), ...(metrics ? { metrics } : {}) })
@@ -192,6 +200,7 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
       'GET /viewer.js, GET /viewer: the embeddable viewer (viewer token)',
       'POST /v1/holds, GET /v1/holds, POST /v1/holds/:id/release (admin)',
       'GET /v1/retention/tenants, PUT|DELETE /v1/retention/tenants/:tenant (admin)',
+      'GET|POST /v1/streams, GET|DELETE /v1/streams/:name, POST /v1/streams/:name/pause|resume|replay',
       'GET /api/v1/monitoring/health',
       'GET /api/v1/monitoring/audit-metrics',
       'GET /api/v1/monitoring/history',

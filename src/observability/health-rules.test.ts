@@ -177,3 +177,19 @@ describe('health rules', () => {
     expect(evaluate({ access_trail: { failing: null, pending: 2 } }).findings).toEqual([])
   })
 })
+
+describe('stream_failing', () => {
+  const stream = (state: 'active' | 'paused' | 'parked', failing_seconds: number) => ({ name: 'siem', state, failing_seconds, last_error: 'webhook answered 503' })
+
+  it('fires for a stream failing longer than the threshold, or parked at once; never for a paused one', () => {
+    expect(evaluate({ streams: [stream('active', thresholds.streamFailingSeconds - 1)] }).findings).toEqual([])
+    expect(evaluate({ streams: [stream('paused', 10_000)] }).findings).toEqual([])
+    const failing = evaluate({ streams: [stream('active', thresholds.streamFailingSeconds + 1)] })
+    expect(failing.findings).toMatchObject([{ rule: 'stream_failing', status: 'warning' }])
+    expect(failing.issues[0]).toContain('siem (failing')
+    expect(failing.issues[0]).toContain('webhook answered 503')
+    const parked = evaluate({ streams: [stream('parked', 0)] })
+    expect(parked.findings).toMatchObject([{ rule: 'stream_failing' }])
+    expect(parked.recommendations[0]!.message).toContain('auditq streams resume')
+  })
+})

@@ -32,6 +32,7 @@ export type RuleName =
   | 'read_replica_unused'
   | 'producer_events_missing'
   | 'access_unrecorded'
+  | 'stream_failing'
 
 export interface Finding {
   rule: RuleName
@@ -57,7 +58,25 @@ export interface HealthInput extends PipelineFigures {
   producer_missing_events?: number | null
   /** The access trail's recorder: failing while its writes fail, and aggregates still unwritten. */
   access_trail?: { failing: { since: string; message: string } | null; pending: number } | null
+  /** Streams that are failing or parked (all processes see the same, from the store); absent = none to judge. */
+  streams?: readonly StreamHealthReading[] | null
 }
+
+/** A stream that is not delivering: why, and for how long. */
+export interface StreamHealthReading {
+  name: string
+  state: 'active' | 'paused' | 'parked'
+  /** Seconds since the current run of failures began. */
+  failing_seconds: number
+  last_error: string | null
+}
+
+/**
+ * Rules that describe what the service sends elsewhere, not whether it can take and store events:
+ * they are findings and alerts, but never turn /health into 503 (a load balancer would drain every
+ * instance because a SIEM is down, and ingest, which a dead sink must never slow, would stop).
+ */
+export const ADVISORY_RULES: ReadonlySet<RuleName> = new Set(['stream_failing'])
 
 export interface Evaluation {
   status: HealthStatus
@@ -183,6 +202,15 @@ export function evaluateHealth(input: HealthInput, thresholds: Thresholds): Eval
   if (accessFailing) {
     add('access_unrecorded', 'degraded', `access to the trail cannot be recorded since ${accessFailing.since} (${accessFailing.message}); ${n(input.access_trail!.pending)} aggregates waiting`,
       'auditq cannot write its auditq.* access records: reads of the trail are refused (AUDITQ_ACCESS_UNRECORDED) and lifecycle records are missing until it can. Check that the store accepts writes (disk, permissions); waiting aggregates are retried on their own.')
+  }
+
+  const failing = (input.streams ?? []).filter((s) => s.state === 'parked' || (s.state === 'active' && s.failing_seconds > thresholds.streamFailingSeconds))
+  if (failing.length > 0) {
+    const names = failing.map((s) => `${s.name} (${s.state === 'parked' ? 'parked' : `failing ${n(s.failing_seconds)} s`}${s.last_error ? `: ${s.last_error.slice(0, 120)}` : ''})`)
+    add('stream_failing', 'warning', `${failing.length === 1 ? 'stream' : `${failing.length} streams`} not delivering: ${names.join('; ')}`,
+      failing.some((s) => s.state === 'parked')
+        ? 'A receiver refused a batch for good (a 4xx other than 408/429): the stream is parked. See `auditq streams show NAME`, fix the receiver or the stream, then `auditq streams resume NAME`. Nothing is lost: the position waits.'
+        : `A stream has been failing over ${n(thresholds.streamFailingSeconds)} s: its receiver is down or erroring and deliveries are retried with backoff. Events wait in the store; check the receiver (\`auditq streams show NAME\` has the last error).`)
   }
 
   const status = worstStatus(findings.map((f) => f.status))

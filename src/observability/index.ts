@@ -7,6 +7,7 @@ import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
 import { AlertDelivery } from './alert-delivery.js'
 import { AlertRules } from './alerts.js'
+import type { StreamHealthReading } from './health-rules.js'
 import { newRegistry, ServiceMetrics } from './metrics.js'
 import { pipelineReader } from './reading.js'
 import { PipelineSampler } from './sampler.js'
@@ -25,6 +26,8 @@ export interface MonitoringDependencies {
   metrics?: ServiceMetrics
   /** The access trail's recorder state, for the `access_unrecorded` health rule. */
   accessTrail?: () => { failing: { since: string; message: string } | null; pending: number }
+  /** Streams not delivering, for the `stream_failing` rule. */
+  streamHealth?: () => Promise<StreamHealthReading[]>
 }
 
 export interface Monitoring {
@@ -69,6 +72,7 @@ export async function startMonitoring(deps: MonitoringDependencies): Promise<Mon
       audit: deps.audit,
       pingTimeoutMs: 2_000,
       ...(deps.queueStatus ? { queueStatus: deps.queueStatus } : {}),
+      ...(deps.streamHealth ? { streamHealth: deps.streamHealth } : {}),
       ...(store.completeness
         ? {
             producerMissing: missingEventsMonitor(store.completeness, {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../config.js'
 import { evaluateHealth } from './health-rules.js'
 import { ALL_RULES, newRegistry, ServiceMetrics } from './metrics.js'
+import { StreamMetrics } from './stream-metrics.js'
 
 const monitoring = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'monitoring.md'), 'utf8')
 
@@ -17,6 +18,8 @@ describe('docs/monitoring.md', () => {
     metrics.observeReadReplica({
       readReplicaStatus: () => ({ inUse: true, reason: null, lagSeconds: 0, lagBytes: 0, fallbacks: 0, lastError: null, maxLagSeconds: 10 }),
     })
+    // Processes that run stream deliverers add the stream metrics.
+    new StreamMetrics(registry)
     const names = (await registry.getMetricsAsJSON()).map((metric) => metric.name).filter((name) => name.startsWith('auditq_'))
     expect(names.length).toBeGreaterThan(20)
     for (const name of names) expect(monitoring, name).toContain(`\`${name}\``)
@@ -40,7 +43,8 @@ describe('docs/monitoring.md', () => {
     const fault = { errno: 'ENOSPC', message: 'no space left on device', since: '2026-01-01T00:00:00.000Z' }
     const spill = { refusing: fault, replayFailing: fault, checkpointFailing: fault }
     const read_replica = { inUse: false, reason: 'unreachable' as const, lagSeconds: null, maxLagSeconds: 10, lastError: 'connect ECONNREFUSED' }
-    const redisDown = evaluateHealth({ ...everythingInput(), redis: 'unreachable', spill, read_replica }, loadConfig({}).monitoring.thresholds)
+    const streams = [{ name: 'siem', state: 'parked' as const, failing_seconds: 1, last_error: 'webhook answered 400' }]
+    const redisDown = evaluateHealth({ ...everythingInput(), redis: 'unreachable', spill, read_replica, streams }, loadConfig({}).monitoring.thresholds)
     const fired = new Set([...everything.findings, ...redisDown.findings].map((f) => f.rule))
     expect([...fired].sort()).toEqual([...ALL_RULES].sort())
   })

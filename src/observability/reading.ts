@@ -6,6 +6,7 @@ import type { LoggerStatsSnapshot } from '../sdk/stats.js'
 import type { ReadReplicaStatus, Store } from '../store/store.js'
 import { withDeadline } from '../util/deadline.js'
 import { decodeHeartbeat } from '../worker/heartbeat.js'
+import type { StreamHealthReading } from './health-rules.js'
 
 /** One worker's figures as its last heartbeat carried them (`WorkerHeartbeat`, src/worker/heartbeat.ts). */
 export interface WorkerReading {
@@ -49,6 +50,8 @@ export interface PipelineReading {
   spill: SpillReading | null
   /** PostgreSQL with a read replica configured: whether reads use it; null otherwise. */
   readReplica?: ReadReplicaStatus | null
+  /** Streams failing or parked; null when the store keeps none or could not be read. */
+  streams?: StreamHealthReading[] | null
 }
 
 /** A fault the spill journal lives with right now: the cause's errno and message. */
@@ -77,13 +80,21 @@ export interface ReadingSources {
   queueStatus?: () => Promise<QueueStatus>
   /** Missing producer events (a cached completeness check: it scans every producer's sequence). */
   producerMissing?: () => Promise<number | null>
+  /** Streams not delivering (failing or parked). */
+  streamHealth?: () => Promise<StreamHealthReading[]>
   now?: () => number
 }
 
 export function pipelineReader(sources: ReadingSources): () => Promise<PipelineReading> {
   const now = sources.now ?? Date.now
   return async () => {
-    const [storeUp, queue, producerMissingEvents] = await Promise.all([pingWithin(sources.store, sources.pingTimeoutMs), sources.queueStatus?.(), sources.producerMissing?.() ?? null])
+    const [storeUp, queue, producerMissingEvents, streams] = await Promise.all([
+      pingWithin(sources.store, sources.pingTimeoutMs),
+      sources.queueStatus?.(),
+      sources.producerMissing?.() ?? null,
+      // A store that cannot list streams is already reported as unreachable; no second finding.
+      sources.streamHealth ? withDeadline(sources.streamHealth().catch(() => null), sources.pingTimeoutMs) : undefined,
+    ])
     const sdk = sources.audit.stats()
     return {
       at: now(),
@@ -101,6 +112,7 @@ export function pipelineReader(sources: ReadingSources): () => Promise<PipelineR
       spill: spillReading(sdk.spill),
       readReplica: sources.store.readReplicaStatus?.() ?? null,
       producerMissingEvents,
+      streams: streams ?? null,
     }
   }
 }

@@ -27,7 +27,9 @@ import { openStore, storeLocation } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
 import { startWorkerRuntime, type WorkerRuntime } from '../worker/runtime.js'
+import { streamHealthReader } from '../stream/health.js'
 import { Lifecycle } from './lifecycle.js'
+import { startStreams } from './streams-setup.js'
 import { connectQueueRedis, queueModeOptions } from './queue-setup.js'
 
 /** How long closing what a failed start opened may take before the start's error is thrown anyway. */
@@ -136,7 +138,7 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
     ? new RedisResetWatch({ redis: queue.redis, keys, logger, source: `${hostname()}-${process.pid}`, onReset: (outcome) => metrics.recordRedisReset(outcome) })
     : undefined
   const queueStatus = queue ? queueStatusReader(queue.redis, config, queue.durability, resetWatch ? { resetWatch } : {}) : undefined
-  const monitoring = await startMonitoring({ config, audit, store, logger, metrics, accessTrail: () => trail.recorder.stats(), ...(queueStatus ? { queueStatus } : {}) })
+  const monitoring = await startMonitoring({ config, audit, store, logger, metrics, accessTrail: () => trail.recorder.stats(), ...(queueStatus ? { queueStatus } : {}), ...(store.streams ? { streamHealth: streamHealthReader(store.streams) } : {}) })
   lifecycle.add('monitoring', () => monitoring.stop())
 
   const app = await buildServer({
@@ -161,8 +163,11 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
   }
   // A retention run in progress finishes its current chunk on stop (the deadline bounds it); an
   // interrupted run is safe: verify accepts a cut whose deletions are half done.
-  const maintenance = startMaintenance({ store, config, signingKey: await loadSigningKey(config.integrity), logger, recorder: trail.recorder })
+  const signingKey = await loadSigningKey(config.integrity)
+  // Retention deletes only what every archive stream has confirmed (archive before delete).
+  const maintenance = startMaintenance({ store, config, signingKey, logger, recorder: trail.recorder, ...(store.streams ? { archive: store.streams } : {}) })
   lifecycle.add('maintenance', () => maintenance.stop())
+  startStreams({ config, store, logger, registry: metrics.registry, role: 'serve', lifecycle, signingKey })
   const mode = queue ? (runWorker ? 'queue (ingest + worker)' : 'queue (ingest only)') : 'direct'
   logger.info({ address, mode, store: store.kind, location: store.description }, `auditq listening on ${address}`)
   await trail.started({ address, mode, store: store.kind })
@@ -226,9 +231,10 @@ async function startWorker(options: WorkerOptions, lifecycle: Lifecycle): Promis
   // The drain gets the shutdown deadline but a reserve for closing the store; whatever it could not
   // write and acknowledge stays pending in Redis for another worker.
   lifecycle.add('worker', async () => (await runtime.stop(Math.max(100, config.worker.shutdownDeadlineMs - STORE_CLOSE_RESERVE_MS))).drained)
-  const maintenance = startMaintenance({ store, config, signingKey, logger, recorder: trail.recorder })
+  const maintenance = startMaintenance({ store, config, signingKey, logger, recorder: trail.recorder, ...(store.streams ? { archive: store.streams } : {}) })
   await trail.started({ worker_id: workerId })
   // Not waited for: the drain owns the shutdown deadline, and an interrupted retention run is safe.
   lifecycle.add('maintenance', () => void maintenance.stop())
+  startStreams({ config, store, logger, registry, role: 'worker', lifecycle, signingKey })
   return { store, ...(address ? { address } : {}) }
 }

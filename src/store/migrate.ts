@@ -23,6 +23,8 @@ export const MIGRATION_PLAN = [
   { version: 45, name: 'subject_keys' },
   { version: 46, name: 'subject_index_lookup' },
   { version: 50, name: 'word_search' },
+  { version: 60, name: 'create_streams' },
+  { version: 61, name: 'stream_tenant_positions' },
   { version: 70, name: 'legal_holds_and_tenant_retention' },
 ] as const
 

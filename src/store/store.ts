@@ -8,6 +8,7 @@ import type { ReportData, ReportOptions } from '../report/model.js'
 import type { RetentionStore } from '../retention/retention-store.js'
 import type { SubjectKeyStore } from '../shred/subject-keys.js'
 import type { RetentionRulesStore } from '../retention/retention-rules.js'
+import type { StreamStore } from '../stream/stream-store.js'
 
 /** Keyset position: the last row a page returned. Order is (occurred_at DESC, id DESC). */
 export interface CursorPosition {
@@ -113,6 +114,8 @@ export interface Store {
   readonly completeness?: CompletenessSource
   /** Stored events in store order, each exactly once (docs/feed.md). Both real stores implement it. */
   readonly feed?: FeedSource
+  /** Stream definitions, positions and leases (migration 60). Both real stores implement it. */
+  readonly streams?: StreamStore
   /** How this process's chained inserts went, for metrics; stores with nothing to tell omit it. */
   chainWriteStats?(): ChainWriteStats
 }

@@ -711,6 +711,8 @@ export const VALIDATOR_RULES = new Set([
   'required', 'max_length', 'pattern', 'uuid', 'type', 'timestamp', 'not_future', 'not_before_epoch', 'server_set',
   'enum', 'ip_address', 'max_bytes', 'max_depth', 'json_value', 'cycle', 'no_nul', 'unicode', 'unknown_field',
   'alias_conflict', 'unreadable', 'too_many_errors', 'invalid_option',
+  // The fields of canonical form auditq.v2 (targets, changes, producer numbering, sealed values).
+  'max_items', 'max_fields', 'positive_integer', 'required_with', 'sealed_value',
 ])
 
 /** Rules the HTTP layer adds for NDJSON lines it could not parse. */

@@ -36,6 +36,7 @@ import { INSERT_CHAINED_SQL, SELECT_HEAD_SQL, UPSERT_HEAD_SQL } from './chain-sq
 import { EmbeddedFeed, INSERT_FEED_ROW_SQL } from './feed.js'
 import { EmbeddedIntegrity } from './integrity.js'
 import { EmbeddedCompleteness } from './completeness.js'
+import { EmbeddedStreamStore } from './stream-store.js'
 import { EmbeddedKeyStore } from './key-store.js'
 import { EmbeddedSubjectKeyStore } from './subject-key-store.js'
 import { EmbeddedRetentionRules } from './retention-rules.js'
@@ -135,6 +136,7 @@ class EmbeddedStore implements Store {
   readonly subjectKeys: EmbeddedSubjectKeyStore
   readonly feed: EmbeddedFeed
   readonly retentionRules: EmbeddedRetentionRules
+  readonly streams: EmbeddedStreamStore
   private readonly insertMany: (rows: readonly AuditRow[], docs: readonly string[]) => number
   private readonly insertChained: (digests: Buffer, rows: readonly AuditRow[], docs: readonly string[]) => number
   /**
@@ -162,6 +164,7 @@ class EmbeddedStore implements Store {
     this.subjectKeys = new EmbeddedSubjectKeyStore(db)
     this.feed = new EmbeddedFeed(db)
     this.retentionRules = new EmbeddedRetentionRules(db)
+    this.streams = new EmbeddedStreamStore(db)
     // The write lock serializes every chained insert across processes, so each event is numbered
     // and hashed right before its own INSERT; a duplicate (changes = 0) simply does not move the
     // head, and a failing row aborts the transaction, heads included.

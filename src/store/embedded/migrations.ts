@@ -9,6 +9,7 @@ import type { SqliteDatabase } from './sqlite-driver.js'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
 import { FEED_MIGRATION } from './feed.js'
+import { STREAM_TENANT_POSITIONS_MIGRATION, STREAMS_MIGRATION } from './stream-store.js'
 import { tenantScopedIdsMigration } from './tenant-key-migration.js'
 
 /** audit_logs' indexes as migration 1 created them (migration 4 rebuilds the table and recreates them). */
@@ -112,6 +113,10 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
       DELETE FROM audit_logs_fts WHERE rowid = old.rowid;
     END`,
   ],
+  // Streams: definitions, positions and leases (docs/streaming.md).
+  60: STREAMS_MIGRATION,
+  // Archive streams' per-tenant acknowledged seqs, for archive-before-delete.
+  61: STREAM_TENANT_POSITIONS_MIGRATION,
   // Legal holds and per-tenant retention (docs/retention.md); times in epoch ms like every table here.
   70: [
     `CREATE TABLE auditq_legal_holds (

@@ -9,6 +9,7 @@ import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from
 import { CHAIN_LINKS_MIGRATION } from './chain-links-sql.js'
 import { FEED_MIGRATION } from './feed-sql.js'
 import { BUCKET_EXPRESSIONS } from './report-sql.js'
+import { STREAM_TENANT_POSITIONS_MIGRATION, STREAMS_MIGRATION } from './stream-store.js'
 
 /**
  * Crypto-shredding's wrapped per-subject data keys (src/shred/). One key per (tenant, subject
@@ -172,6 +173,10 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
     )`,
     'ALTER TABLE audit_retention_cuts ADD COLUMN holds jsonb',
   ],
+  // Streams: definitions, positions and leases (docs/streaming.md).
+  60: STREAMS_MIGRATION,
+  // Archive streams' per-tenant acknowledged seqs, for archive-before-delete.
+  61: STREAM_TENANT_POSITIONS_MIGRATION,
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

@@ -19,6 +19,7 @@ import { PostgresFeed } from './feed.js'
 import { ChainHeadCache } from './head-cache.js'
 import { PostgresIntegrity } from './integrity.js'
 import { PostgresCompleteness } from './completeness.js'
+import { PostgresStreamStore } from './stream-store.js'
 import { PostgresKeyStore } from './key-store.js'
 import { PostgresSubjectKeyStore } from './subject-key-store.js'
 import { PostgresRetentionRules } from './retention-rules.js'
@@ -234,6 +235,7 @@ export class PostgresStore implements Store {
   readonly subjectKeys: PostgresSubjectKeyStore
   readonly feed: PostgresFeed
   readonly retentionRules: PostgresRetentionRules
+  readonly streams: PostgresStreamStore
 
   constructor(
     pools: { write: pg.Pool; read: pg.Pool; keys: pg.Pool; replica?: { pool: pg.Pool; router: ReplicaRouter } },
@@ -249,6 +251,7 @@ export class PostgresStore implements Store {
     this.subjectKeys = new PostgresSubjectKeyStore(pools)
     this.feed = new PostgresFeed(pools.read)
     this.retentionRules = new PostgresRetentionRules(pools.write)
+    this.streams = new PostgresStreamStore(pools.keys)
     this.description = settings.description
     this.schemaName = settings.schema
     // Completeness judges gaps older than a bound: a replica's lag would read as missing events, so it stays on the primary.

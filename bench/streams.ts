@@ -1,0 +1,275 @@
+/**
+ * Stream benchmark: `auditq serve` (in process, PostgreSQL store) under closed-loop HTTP ingest, in
+ * direct and in queue mode, with and without two streams running (a signed webhook to a local
+ * receiver, syslog to a real rsyslogd over TCP). Per round, per mode, the two variants alternate
+ * (order flipped every round) on fresh schemas; tables give medians over rounds.
+ *
+ *   npm run bench:streams -- --seconds 10 --runs 3 --outage-seconds 60
+ *
+ * Figures:
+ * - ingest events/s with streams against without (same round, same mode): the cost of streaming;
+ * - delivery events/s per sink: delivered events ÷ (first delivery → caught up);
+ * - intake → acknowledged lag p50/p99 at the webhook receiver: its clock at the response minus the
+ *   event's `received_at` (in queue mode this includes the queue wait before the commit);
+ * - catch-up: the webhook receiver is down for `--outage-seconds` while ingest runs at a fixed
+ *   rate; then the backlog's size and the rate at which the stream drains it.
+ */
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { parseArgs } from 'node:util'
+import pg from 'pg'
+import { Redis } from 'ioredis'
+import { loadConfig, type ConfigInput } from '../src/config.js'
+import { startService, type RunningService } from '../src/service/service.js'
+import { createLogger } from '../src/util/logger.js'
+import { Rsyslog } from '../test/support/rsyslog.js'
+import { freePort } from '../test/support/free-port.js'
+import { sampleEvent } from './event.js'
+import { median, percentile, printTable } from './stats.js'
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    runs: { type: 'string', default: '3' },
+    modes: { type: 'string', default: 'direct,queue' },
+    concurrency: { type: 'string', default: '8' },
+    'batch-events': { type: 'string', default: '100' },
+    'outage-seconds': { type: 'string', default: '60' },
+    'outage-rate': { type: 'string', default: '2000' },
+    'database-url': { type: 'string', default: process.env.AUDITQ_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
+    'redis-url': { type: 'string', default: process.env.AUDITQ_REDIS_URL ?? 'redis://127.0.0.1:6379/5' },
+  },
+})
+const seconds = Number(values.seconds)
+const runs = Number(values.runs)
+const concurrency = Number(values.concurrency)
+const batchEvents = Number(values['batch-events'])
+const log = (text: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`)
+
+/** A local receiver that acknowledges every batch and notes when each event was acknowledged. */
+class Receiver {
+  lags: number[] = []
+  events = 0
+  up = true
+  /** When the first batch after an outage was acknowledged. */
+  firstAckAt: number | null = null
+  private server!: http.Server
+  port = 0
+  async start(): Promise<void> {
+    this.server = http.createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        if (!this.up) return void res.writeHead(503, { 'retry-after': '1' }).end()
+        const now = Date.now()
+        this.firstAckAt ??= now
+        for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
+          if (!line) continue
+          const at = line.indexOf('"received_at":"')
+          this.lags.push(now - Date.parse(line.slice(at + 15, at + 39)))
+          this.events++
+        }
+        res.writeHead(204).end()
+      })
+    })
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
+    this.port = (this.server.address() as AddressInfo).port
+  }
+  async close(): Promise<void> {
+    this.server.closeAllConnections()
+    await new Promise((resolve) => this.server.close(resolve))
+  }
+}
+
+interface Outcome {
+  ingestPerSecond: number
+  ingested: number
+  delivery?: { webhookPerSecond: number; syslogPerSecond: number; lagP50Ms: number; lagP99Ms: number }
+}
+
+async function withService<T>(mode: string, streams: boolean, fn: (service: RunningService, schema: string) => Promise<T>): Promise<T> {
+  const schema = `bench_streams_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
+  const overrides: Partial<ConfigInput> = {
+    databaseUrl: values['database-url'],
+    databaseSchema: schema,
+    port: await freePort(),
+    host: '127.0.0.1',
+    logLevel: 'silent',
+    security: { rateLimitPerSecond: 0 },
+    streams: { enabled: streams, pollMs: 50, scanEveryMs: 200 },
+    ...(mode === 'queue' ? { redisUrl: values['redis-url'], queue: { prefix: `bench-${schema}` } } : {}),
+  }
+  const config = loadConfig(overrides)
+  const service = await startService({ role: 'serve', config, logger: createLogger({ level: 'silent' }) })
+  try {
+    return await fn(service, schema)
+  } finally {
+    await service.stop()
+    const client = new pg.Client({ connectionString: values['database-url'] })
+    await client.connect()
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+    await client.end()
+    if (mode === 'queue') {
+      const redis = new Redis(values['redis-url'])
+      const keys = await redis.keys(`bench-${schema}*`)
+      if (keys.length) await redis.del(...keys)
+      redis.disconnect()
+    }
+  }
+}
+
+/** Closed-loop ingest: `concurrency` clients POSTing batches back to back for `ms`, or at a fixed rate. */
+async function ingest(address: string, ms: number, options: { ratePerSecond?: number; tag: string }): Promise<number> {
+  let sent = 0
+  let counter = 0
+  const deadline = Date.now() + ms
+  const started = Date.now()
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < deadline) {
+        if (options.ratePerSecond) {
+          const due = started + (sent / options.ratePerSecond) * 1000
+          if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()))
+        }
+        const body = JSON.stringify(Array.from({ length: batchEvents }, () => ({ ...sampleEvent(counter++, options.tag), tenant_id: `t${counter % 20}` })))
+        const response = await fetch(`${address}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+        await response.arrayBuffer()
+        if (response.status >= 300) throw new Error(`ingest answered ${response.status}`)
+        sent += batchEvents
+      }
+    }),
+  )
+  return sent
+}
+
+async function createStreams(service: RunningService, receiver: Receiver, rsyslog: Rsyslog): Promise<void> {
+  const streams = service.store.streams!
+  const filter = { tenants: [], actions: [], categories: [] }
+  await streams.create({ name: 'webhook', owner_tenant: null, sink: { kind: 'webhook', url: `http://127.0.0.1:${receiver.port}/`, options: { secret: 'bench' } }, filter, format: 'json', batch_size: 500 })
+  await streams.create({ name: 'syslog', owner_tenant: null, sink: { kind: 'syslog', url: `tcp://127.0.0.1:${rsyslog.port}`, options: {} }, filter, format: 'json', batch_size: 500 })
+}
+
+async function caughtUp(service: RunningService, total: number, timeoutMs = 600_000): Promise<Record<string, number>> {
+  const done: Record<string, number> = {}
+  const end = Date.now() + timeoutMs
+  while (Object.keys(done).length < 2 && Date.now() < end) {
+    for (const stream of await service.store.streams!.list()) if (stream.delivered >= total && !(stream.name in done)) done[stream.name] = Date.now()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  if (Object.keys(done).length < 2) throw new Error('streams did not catch up')
+  return done
+}
+
+async function storedCount(schema: string): Promise<number> {
+  const client = new pg.Client({ connectionString: values['database-url'] })
+  await client.connect()
+  try {
+    return Number((await client.query(`SELECT count(*) AS n FROM "${schema}".audit_logs`)).rows[0].n)
+  } finally {
+    await client.end()
+  }
+}
+
+async function round(mode: string, streams: boolean, tag: string): Promise<Outcome> {
+  const receiver = new Receiver()
+  await receiver.start()
+  const rsyslog = new Rsyslog()
+  await rsyslog.start()
+  try {
+    return await withService(mode, streams, async (service, schema) => {
+      if (streams) await createStreams(service, receiver, rsyslog)
+      const started = Date.now()
+      const sent = await ingest(`http://${service.address!.replace(/^http:\/\//, '')}`, seconds * 1000, { tag })
+      const ingestPerSecond = sent / ((Date.now() - started) / 1000)
+      // Queue mode: wait until the worker stored everything, so delivery counts a known total.
+      while ((await storedCount(schema)) < sent) await new Promise((resolve) => setTimeout(resolve, 200))
+      if (!streams) return { ingestPerSecond, ingested: sent }
+      const done = await caughtUp(service, sent)
+      const lags = [...receiver.lags].sort((a, b) => a - b)
+      return {
+        ingestPerSecond,
+        ingested: sent,
+        delivery: {
+          webhookPerSecond: sent / ((done['webhook']! - started) / 1000),
+          syslogPerSecond: sent / ((done['syslog']! - started) / 1000),
+          lagP50Ms: percentile(lags, 50),
+          lagP99Ms: percentile(lags, 99),
+        },
+      }
+    })
+  } finally {
+    await receiver.close()
+    await rsyslog.dispose()
+  }
+}
+
+async function outage(mode: string): Promise<{ backlog: number; catchUpPerSecond: number; catchUpSeconds: number; firstAckSeconds: number }> {
+  const receiver = new Receiver()
+  await receiver.start()
+  const rsyslog = new Rsyslog()
+  await rsyslog.start()
+  try {
+    return await withService(mode, true, async (service, schema) => {
+      await createStreams(service, receiver, rsyslog)
+      const address = `http://${service.address!.replace(/^http:\/\//, '')}`
+      const outageMs = Number(values['outage-seconds']) * 1000
+      receiver.up = false
+      const sentDuring = await ingest(address, outageMs, { ratePerSecond: Number(values['outage-rate']), tag: 'outage' })
+      while ((await storedCount(schema)) < sentDuring) await new Promise((resolve) => setTimeout(resolve, 200))
+      const before = (await service.store.streams!.get('webhook'))!.delivered
+      const backlog = sentDuring - before
+      receiver.firstAckAt = null
+      receiver.up = true
+      const back = Date.now()
+      while ((await service.store.streams!.get('webhook'))!.delivered < sentDuring) await new Promise((resolve) => setTimeout(resolve, 100))
+      // The stream notices the receiver is back at its next retry (backoff up to retryMaxDelayMs);
+      // the drain rate counts from the first acknowledged batch.
+      const firstAckSeconds = (receiver.firstAckAt! - back) / 1000
+      const catchUpSeconds = (Date.now() - receiver.firstAckAt!) / 1000
+      return { backlog, catchUpSeconds, firstAckSeconds, catchUpPerSecond: backlog / catchUpSeconds }
+    })
+  } finally {
+    await receiver.close()
+    await rsyslog.dispose()
+  }
+}
+
+const results: Record<string, { without: Outcome[]; with: Outcome[] }> = {}
+for (const mode of values.modes.split(',')) {
+  results[mode] = { without: [], with: [] }
+  for (let r = 0; r < runs; r++) {
+    const order = r % 2 === 0 ? [false, true] : [true, false]
+    for (const streams of order) {
+      log(`${mode} round ${r + 1}/${runs}, streams ${streams ? 'on' : 'off'}`)
+      const outcome = await round(mode, streams, `${mode}${r}${streams}`)
+      results[mode]![streams ? 'with' : 'without'].push(outcome)
+      log(`  ingest ${outcome.ingestPerSecond.toFixed(0)} ev/s${outcome.delivery ? `, webhook ${outcome.delivery.webhookPerSecond.toFixed(0)} ev/s, syslog ${outcome.delivery.syslogPerSecond.toFixed(0)} ev/s, lag p50 ${outcome.delivery.lagP50Ms} ms p99 ${outcome.delivery.lagP99Ms} ms` : ''}`)
+    }
+  }
+}
+
+const rows: string[][] = []
+for (const [mode, { without, with: withStreams }] of Object.entries(results)) {
+  const ratios = withStreams.map((w, i) => w.ingestPerSecond / without[i]!.ingestPerSecond)
+  const d = withStreams.map((w) => w.delivery!)
+  rows.push([
+    mode,
+    median(without.map((o) => o.ingestPerSecond)).toFixed(0),
+    median(withStreams.map((o) => o.ingestPerSecond)).toFixed(0),
+    `${((median(ratios) - 1) * 100).toFixed(1)} %`,
+    median(d.map((x) => x.webhookPerSecond)).toFixed(0),
+    median(d.map((x) => x.syslogPerSecond)).toFixed(0),
+    median(d.map((x) => x.lagP50Ms)).toFixed(0),
+    median(d.map((x) => x.lagP99Ms)).toFixed(0),
+  ])
+}
+printTable(['mode', 'ingest ev/s, no streams', 'ingest ev/s, 2 streams', 'change (median of per-round ratios)', 'webhook delivered ev/s', 'syslog delivered ev/s', 'intake→ack p50 ms', 'intake→ack p99 ms'], rows)
+
+if (Number(values['outage-seconds']) > 0) {
+  const mode = values.modes.split(',')[0]!
+  log(`outage: ${mode} mode, webhook receiver down ${values['outage-seconds']} s at ${values['outage-rate']} ev/s`)
+  const o = await outage(mode)
+  printTable(['mode', 'outage s', 'ingest rate ev/s', 'backlog events', 'receiver back → first ack s (next retry)', 'drain s', 'drain ev/s'], [[mode, values['outage-seconds']!, values['outage-rate']!, String(o.backlog), o.firstAckSeconds.toFixed(1), o.catchUpSeconds.toFixed(1), o.catchUpPerSecond.toFixed(0)]])
+}
+process.stdout.write(JSON.stringify({ args: values, results }) + '\n')
+process.exit(0)

@@ -1,0 +1,43 @@
+/**
+ * The stream API (docs/streaming.md). Needs the `read` scope: a key manages the streams of its own
+ * tenant, which see only that tenant's events. A key that also has `admin` manages every stream,
+ * like the CLI (streams over all tenants are for the people who run the service).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { describeStream, type StreamAdmin, type StreamCaller } from '../stream/admin.js'
+import { invalid } from '../stream/definition.js'
+import { parseStreamBody } from '../stream/parse.js'
+import { hasScope } from './principal.js'
+
+export interface StreamRouteOptions {
+  admin: StreamAdmin
+}
+
+function caller(request: FastifyRequest): StreamCaller {
+  return { tenantId: hasScope(request, 'admin') ? null : request.principal.tenantId }
+}
+
+export async function streamRoutes(app: FastifyInstance, { admin }: StreamRouteOptions): Promise<void> {
+  const access = { config: { access: 'read' as const } }
+  app.get('/v1/streams', access, async (request) => ({ streams: (await admin.list(caller(request))).map(describeStream) }))
+  app.post('/v1/streams', access, async (request, reply) => reply.status(201).send(describeStream(await admin.create(caller(request), parseStreamBody(request.body)))))
+  app.get<{ Params: { name: string } }>('/v1/streams/:name', access, async (request) => describeStream(await admin.show(caller(request), request.params.name)))
+  app.delete<{ Params: { name: string } }>('/v1/streams/:name', access, async (request, reply) => {
+    await admin.delete(caller(request), request.params.name)
+    return reply.status(204).send()
+  })
+  app.post<{ Params: { name: string } }>('/v1/streams/:name/pause', access, async (request) => describeStream(await admin.pause(caller(request), request.params.name)))
+  app.post<{ Params: { name: string } }>('/v1/streams/:name/resume', access, async (request) => describeStream(await admin.resume(caller(request), request.params.name)))
+  app.post<{ Params: { name: string }; Body: { from_time?: unknown; from_cursor?: unknown } | undefined }>('/v1/streams/:name/replay', access, async (request, reply) => {
+    const body = request.body ?? {}
+    const text = (field: 'from_time' | 'from_cursor') => {
+      const value = body[field]
+      if (value !== undefined && typeof value !== 'string') throw invalid(field, 'type', `${field} must be a string`)
+      return value
+    }
+    const time = text('from_time')
+    const cursor = text('from_cursor')
+    const replay = await admin.replay(caller(request), request.params.name, { ...(time !== undefined ? { time } : {}), ...(cursor !== undefined ? { cursor } : {}) })
+    return reply.status(201).send(describeStream(replay))
+  })
+}

@@ -1,0 +1,92 @@
+/**
+ * Two `auditq serve` processes on one PostgreSQL store deliver one stream: exactly one holds it at
+ * a time; the holder is SIGKILLed mid-delivery and the other takes over from the persisted
+ * position. Every event arrives; the only duplicates are the batch in flight at the kill. The
+ * stream is created and inspected with the CLI, as an operator would.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createPostgresStore } from '../src/store/postgres/postgres-store.js'
+import type { Store } from '../src/store/store.js'
+import { CLI, cliEnv } from './support/cli.js'
+import { storedEvent } from './support/events.js'
+import { freePort } from './support/free-port.js'
+import { dropSchemas, postgresAvailable, POSTGRES_URL, uniqueSchema } from './support/services.js'
+import { WebhookReceiver } from './support/webhook-receiver.js'
+
+const schema = uniqueSchema('streams_takeover')
+const env = cliEnv({ AUDITQ_DATABASE_URL: POSTGRES_URL, AUDITQ_DATABASE_SCHEMA: schema, AUDITQ_STREAMS_LEASE_TTL_MS: '2000', AUDITQ_STREAMS_SCAN_MS: '200', AUDITQ_STREAMS_POLL_MS: '100', AUDITQ_LOG_LEVEL: 'warn' })
+const EVENTS = 1_200
+const BATCH = 40
+
+describe('stream takeover between processes', () => {
+  let available = true
+  let store: Store
+  const children: ChildProcess[] = []
+  const receiver = new WebhookReceiver('k')
+
+  beforeAll(async () => {
+    available = await postgresAvailable()
+    if (!available) return
+    store = await createPostgresStore({ connectionString: POSTGRES_URL, schema })
+    await store.migrate()
+    await receiver.start()
+  })
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
+    await receiver.kill()
+    if (!available) return
+    await store.close()
+    await dropSchemas([schema])
+  })
+
+  async function serve(): Promise<ChildProcess> {
+    const port = await freePort()
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1'], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+    children.push(child)
+    return child
+  }
+
+  it('never has two deliverers at once, and the survivor resumes from the stored position after a SIGKILL', { timeout: 90_000 }, async (ctx) => {
+    if (!available) return ctx.skip()
+    const events = Array.from({ length: EVENTS }, (_, i) => storedEvent({ tenant_id: i % 3 ? 'acme' : 'globex', metadata: { i } }))
+    for (let i = 0; i < EVENTS; i += 400) await store.insertBatch(events.slice(i, i + 400))
+    const created = spawnSync(process.execPath, [CLI, 'streams', 'create', 'siem', '--sink', 'webhook', '--url', receiver.url, '--secret', 'k', '--batch-size', String(BATCH)], { env, encoding: 'utf8' })
+    expect(created.stderr).toContain('created stream siem')
+    expect(created.status).toBe(0)
+    // Slow acknowledgements, so a second deliverer would show up as overlapping requests.
+    receiver.delayMs = 25
+    const startedAt = Date.now()
+    const a = await serve()
+    const b = await serve()
+    await until(() => receiver.requests.length >= 5, 30_000)
+    const holder = (await store.streams!.get('siem'))!.lease_owner!
+    const victim = [a, b].find((child) => holder.includes(`/${child.pid}/`))!
+    const survivor = victim === a ? b : a
+    victim.kill('SIGKILL')
+    const killedAt = Date.now()
+    await until(async () => (await store.streams!.get('siem'))!.delivered >= EVENTS, 60_000)
+
+    const stream = (await store.streams!.get('siem'))!
+    expect(stream.lease_owner).toContain(`/${survivor.pid}/`)
+    expect(receiver.maxInFlight).toBe(1)
+    const ids = receiver.acknowledgedLines().map((line) => line['id'] as string)
+    expect(new Set(ids)).toEqual(new Set(events.map((e) => e.id)))
+    const duplicates = ids.length - new Set(ids).size
+    expect(duplicates).toBeLessThanOrEqual(BATCH)
+    // The survivor waited for the lease to expire before sending anything.
+    const firstAfter = receiver.requests.find((r) => r.at > killedAt + 100)!
+    expect(firstAfter.at - killedAt).toBeGreaterThanOrEqual(1_000)
+    const shown = spawnSync(process.execPath, [CLI, 'streams', 'show', 'siem'], { env, encoding: 'utf8' })
+    expect(JSON.parse(shown.stdout)).toMatchObject({ name: 'siem', state: 'active', delivered: EVENTS, sink: { options: { secret: '********' } } })
+    process.stderr.write(`takeover: ${duplicates} duplicate events (the batch in flight), ${ids.length} received; first request ${receiver.requests[0]!.at - startedAt} ms after start, killed at ${killedAt - startedAt}, done ${Date.now() - startedAt}, requests ${receiver.requests.length}\n`)
+  })
+})
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
