@@ -8,6 +8,8 @@ import { describeStream, type StreamAdmin, type StreamCaller } from '../stream/a
 import { invalid } from '../stream/definition.js'
 import { parseStreamBody } from '../stream/parse.js'
 import { hasScope } from './principal.js'
+import { documented } from './contract/contract.js'
+import { STREAM_CONTRACTS as C } from './contract/streams.js'
 
 export interface StreamRouteOptions {
   admin: StreamAdmin
@@ -18,17 +20,16 @@ function caller(request: FastifyRequest): StreamCaller {
 }
 
 export async function streamRoutes(app: FastifyInstance, { admin }: StreamRouteOptions): Promise<void> {
-  const access = { config: { access: 'read' as const } }
-  app.get('/v1/streams', access, async (request) => ({ streams: (await admin.list(caller(request))).map(describeStream) }))
-  app.post('/v1/streams', access, async (request, reply) => reply.status(201).send(describeStream(await admin.create(caller(request), parseStreamBody(request.body)))))
-  app.get<{ Params: { name: string } }>('/v1/streams/:name', access, async (request) => describeStream(await admin.show(caller(request), request.params.name)))
-  app.delete<{ Params: { name: string } }>('/v1/streams/:name', access, async (request, reply) => {
+  app.get(C.list.url, documented(C.list), async (request) => ({ streams: (await admin.list(caller(request))).map(describeStream) }))
+  app.post(C.create.url, documented(C.create), async (request, reply) => reply.status(201).send(describeStream(await admin.create(caller(request), parseStreamBody(request.body)))))
+  app.get<{ Params: { name: string } }>(C.show.url, documented(C.show), async (request) => describeStream(await admin.show(caller(request), request.params.name)))
+  app.delete<{ Params: { name: string } }>(C.remove.url, documented(C.remove), async (request, reply) => {
     await admin.delete(caller(request), request.params.name)
     return reply.status(204).send()
   })
-  app.post<{ Params: { name: string } }>('/v1/streams/:name/pause', access, async (request) => describeStream(await admin.pause(caller(request), request.params.name)))
-  app.post<{ Params: { name: string } }>('/v1/streams/:name/resume', access, async (request) => describeStream(await admin.resume(caller(request), request.params.name)))
-  app.post<{ Params: { name: string }; Body: { from_time?: unknown; from_cursor?: unknown } | undefined }>('/v1/streams/:name/replay', access, async (request, reply) => {
+  app.post<{ Params: { name: string } }>(C.pause.url, documented(C.pause), async (request) => describeStream(await admin.pause(caller(request), request.params.name)))
+  app.post<{ Params: { name: string } }>(C.resume.url, documented(C.resume), async (request) => describeStream(await admin.resume(caller(request), request.params.name)))
+  app.post<{ Params: { name: string }; Body: { from_time?: unknown; from_cursor?: unknown } | undefined }>(C.replay.url, documented(C.replay), async (request, reply) => {
     const body = request.body ?? {}
     const text = (field: 'from_time' | 'from_cursor') => {
       const value = body[field]
