@@ -171,6 +171,10 @@ describe('GET /openapi.json', () => {
       ['/v1/viewer/events', '/v1/viewer/events?q=contract', 200],
       ['/v1/viewer/events/{id}', `/v1/viewer/events/${id}`, 200],
       ['/v1/viewer/events/{id}/integrity', `/v1/viewer/events/${id}/integrity`, 200],
+      ['/v1/holds', '/v1/holds?include_released=true', 200],
+      ['/v1/retention/tenants', '/v1/retention/tenants', 200],
+      ['/v1/streams', '/v1/streams', 200],
+      ['/v1/streams/{name}', '/v1/streams/no-such-stream', 404],
     ]
     for (const [path, url, status] of calls) {
       const token = path.startsWith('/v1/viewer/') ? viewer : admin
