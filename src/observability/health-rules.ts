@@ -2,7 +2,7 @@ import type { Config } from '../config.js'
 import type { RedisLoss } from '../queue/redis-streams/index.js'
 import type { ReadReplicaStatus } from '../store/store.js'
 import type { PipelineFigures } from './figures.js'
-import type { SpillReading } from './reading.js'
+import type { SpillReading, StreamHealthReading } from './reading.js'
 
 /**
  * Statuses from best to worst. `warning` (the status legacy dashboards show for dropped events) means "look at this";
@@ -62,14 +62,6 @@ export interface HealthInput extends PipelineFigures {
   streams?: readonly StreamHealthReading[] | null
 }
 
-/** A stream that is not delivering: why, and for how long. */
-export interface StreamHealthReading {
-  name: string
-  state: 'active' | 'paused' | 'parked'
-  /** Seconds since the current run of failures began. */
-  failing_seconds: number
-  last_error: string | null
-}
 
 /**
  * Rules that describe what the service sends elsewhere, not whether it can take and store events:

@@ -6,7 +6,6 @@ import type { LoggerStatsSnapshot } from '../sdk/stats.js'
 import type { ReadReplicaStatus, Store } from '../store/store.js'
 import { withDeadline } from '../util/deadline.js'
 import { decodeHeartbeat } from '../worker/heartbeat.js'
-import type { StreamHealthReading } from './health-rules.js'
 
 /** One worker's figures as its last heartbeat carried them (`WorkerHeartbeat`, src/worker/heartbeat.ts). */
 export interface WorkerReading {
@@ -18,6 +17,15 @@ export interface WorkerReading {
   batchesLastMinute: number
   avgBatchTimeMs: number
   lastHeartbeatAt: string
+}
+
+/** A stream that is not delivering: why, and for how long. */
+export interface StreamHealthReading {
+  name: string
+  state: 'active' | 'paused' | 'parked'
+  /** Seconds since the current run of failures began. */
+  failing_seconds: number
+  last_error: string | null
 }
 
 /**

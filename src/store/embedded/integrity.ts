@@ -10,6 +10,7 @@ import type { RetentionCandidates, RetentionRule, RetentionStore } from '../../r
 import { DELETE_CHUNK_SQL, RETENTION_CANDIDATES_SQL, SELECT_CHAIN_ROWS_SQL } from './chain-sql.js'
 import type { SqliteDatabase, SqliteDriver } from './sqlite-driver.js'
 import { EmbeddedMerkle } from './merkle.js'
+import { CHECKPOINT_COLUMNS, toCheckpoint, type CheckpointDbRow } from './checkpoint-rows.js'
 import { fromRow, toEpochMs, type AuditRow } from './sql.js'
 
 type ChainDbRow = AuditRow & { seq: number; prev_hash: string; hash: string; canonical_version: number }
@@ -22,16 +23,6 @@ interface CutDbRow {
   kept_count: number
   kept_digest: string
   holds: string | null
-}
-export type CheckpointDbRow = Omit<Checkpoint, 'cut' | 'tree'> & { cut: string | null; tree_size: number | null; tree_root: string | null }
-
-export const CHECKPOINT_COLUMNS = 'tenant_id, seq, hash, created_at, cut, key_id, signature, tree_size, tree_root'
-
-/** A checkpoint row as signed: `tree` only on those that carry one (v2). */
-export function toCheckpoint({ tree_size, tree_root, ...row }: CheckpointDbRow): Checkpoint {
-  const checkpoint: Checkpoint = { ...row, cut: row.cut === null ? null : (JSON.parse(row.cut) as RetentionCut) }
-  if (tree_size !== null && tree_root !== null) checkpoint.tree = { size: tree_size, root: tree_root }
-  return checkpoint
 }
 
 const RETENTION_LEASE = 'retention'

@@ -1,7 +1,7 @@
 /** Embedded (SQLite) side of `MerkleStore`: reads on the store's connection (synchronous, short), writes in one IMMEDIATE transaction. */
 import type { ChainPosition, MerkleStore } from '../../integrity/merkle-store.js'
 import type { Checkpoint } from '../../integrity/types.js'
-import { CHECKPOINT_COLUMNS, toCheckpoint, type CheckpointDbRow } from './integrity.js'
+import { CHECKPOINT_COLUMNS, toCheckpoint, type CheckpointDbRow } from './checkpoint-rows.js'
 import { tileKey, type Tile, type TileKey } from '../../integrity/merkle-tiles.js'
 import type { SqliteDatabase } from './sqlite-driver.js'
 

@@ -22,6 +22,7 @@ import {
 import { DELETE_CHUNK_SQL, RETENTION_CANDIDATES_SQL, SELECT_CHAIN_ROWS_SQL } from './chain-sql.js'
 import { cancelRunningStatement, fetchRows } from './read-session.js'
 import { PostgresMerkle } from './merkle.js'
+import { CHECKPOINT_COLUMNS, toCheckpoint, type CheckpointDbRow } from './checkpoint-rows.js'
 import { fromRow, type AuditRow } from './sql.js'
 
 /** First key of the retention advisory lock ('audr'); the second is hashtext(schema). */
@@ -38,26 +39,6 @@ interface CutDbRow {
   kept_count: string
   kept_digest: string
   holds: HoldMatch[] | null
-}
-export interface CheckpointDbRow {
-  tenant_id: string
-  seq: string
-  hash: string
-  created_at: string
-  cut: RetentionCut | null
-  key_id: string
-  signature: string
-  tree_size: string | null
-  tree_root: string | null
-}
-
-export const CHECKPOINT_COLUMNS = 'tenant_id, seq, hash, created_at, cut, key_id, signature, tree_size, tree_root'
-
-/** A checkpoint row as signed: `tree` only on those that carry one (v2). */
-export function toCheckpoint({ tree_size, tree_root, ...row }: CheckpointDbRow): Checkpoint {
-  const checkpoint: Checkpoint = { ...row, seq: Number(row.seq) }
-  if (tree_size !== null && tree_root !== null) checkpoint.tree = { size: Number(tree_size), root: tree_root }
-  return checkpoint
 }
 
 const toCut = (row: CutDbRow): RetentionCut => ({

@@ -2,7 +2,7 @@
 import type pg from 'pg'
 import type { ChainPosition, MerkleStore } from '../../integrity/merkle-store.js'
 import type { Checkpoint } from '../../integrity/types.js'
-import { CHECKPOINT_COLUMNS, toCheckpoint, type CheckpointDbRow } from './integrity.js'
+import { CHECKPOINT_COLUMNS, toCheckpoint, type CheckpointDbRow } from './checkpoint-rows.js'
 import { tileKey, type Tile, type TileKey } from '../../integrity/merkle-tiles.js'
 import { LAYOUT1_HASHES_SQL, LINK_HASHES_SQL, POSITIONS_SQL, SAVE_POSITIONS_SQL, SAVE_SIZE_SQL, SAVE_TILES_SQL } from './merkle-sql.js'
 

@@ -7,7 +7,7 @@ import { isAbsolute } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { SigningKey } from '../../../integrity/checkpoint.js'
 import { invalid, type StreamRecord } from '../../definition.js'
-import type { SinkFactory } from '../create-sink.js'
+import type { StreamSink } from '../../sink.js'
 import { ArchiveSink } from './archive-sink.js'
 
 /** A segment is sealed at this size unless the stream says otherwise (`rotate_mb`). */
@@ -36,7 +36,7 @@ export function archiveOptions(url: string, options: StreamRecord['sink']['optio
  * Without the signing key an archive could not be verified offline, so the stream is refused (and
  * parked by the runner, the reason shown in `streams show` and health) rather than written unsigned.
  */
-export function archiveSinkFactory(signingKey: SigningKey | undefined): SinkFactory {
+export function archiveSinkFactory(signingKey: SigningKey | undefined): (stream: Pick<StreamRecord, 'sink'>) => StreamSink {
   return (stream) => {
     if (!signingKey) {
       throw invalid('sink', 'signing_key', 'an archive stream signs its manifest with the checkpoint key: configure AUDITQ_SIGNING_KEY_FILE (or AUDITQ_SIGNING_KEY) on the processes that deliver streams')

@@ -1,0 +1,13 @@
+/** How checkpoints are stored in this store's table, apart from the integrity store so the Merkle tree's code can read them too. */
+import type { Checkpoint, RetentionCut } from '../../integrity/types.js'
+
+export type CheckpointDbRow = Omit<Checkpoint, 'cut' | 'tree'> & { cut: string | null; tree_size: number | null; tree_root: string | null }
+
+export const CHECKPOINT_COLUMNS = 'tenant_id, seq, hash, created_at, cut, key_id, signature, tree_size, tree_root'
+
+/** A checkpoint row as signed: `tree` only on those that carry one (v2). */
+export function toCheckpoint({ tree_size, tree_root, ...row }: CheckpointDbRow): Checkpoint {
+  const checkpoint: Checkpoint = { ...row, cut: row.cut === null ? null : (JSON.parse(row.cut) as RetentionCut) }
+  if (tree_size !== null && tree_root !== null) checkpoint.tree = { size: tree_size, root: tree_root }
+  return checkpoint
+}
