@@ -6,7 +6,7 @@
  * recorded is refused with `AUDITQ_ACCESS_UNRECORDED` (see docs/access-trail.md).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { AccessKind, AccessRecord } from '../access/access-event.js'
+import { isRead, type AccessKind, type AccessRecord } from '../access/access-event.js'
 import type { AccessRecorder } from '../access/recorder.js'
 
 declare module 'fastify' {
@@ -32,7 +32,11 @@ export function installAccessTrail(app: FastifyInstance, recorder: AccessRecorde
     // The open loopback mode (no API key exists) has no identity to record and serves only this
     // machine; with keys, every read is recorded.
     if (kind === undefined || !request.principal?.keyId) return
-    await recorder.record(accessFromRequest(request, kind))
+    // A change made by a body (a stream created) names what it changed there; only the name is
+    // kept: the rest of a definition may carry secrets (a webhook's signing secret, a URL's password).
+    const body = request.body as { name?: unknown } | null | undefined
+    const named = !isRead(kind) && typeof body?.name === 'string' ? { what: { name: body.name.slice(0, 200) } } : {}
+    await recorder.record(accessFromRequest(request, kind, named))
   })
 }
 

@@ -55,6 +55,17 @@ describe('stream API', () => {
     expect((await call(admin, 'DELETE', '/v1/streams/internal-ok')).status).toBe(204)
   })
 
+  it('records every change to a stream in the access trail, with the key that made it', async () => {
+    expect((await call(acme, 'POST', '/v1/streams', webhook('audited'))).status).toBe(201)
+    expect((await call(acme, 'POST', '/v1/streams/audited/pause')).status).toBe(200)
+    expect((await call(acme, 'POST', '/v1/streams/audited/replay', { from_time: '2026-01-01T00:00:00.000Z' })).status).toBe(201)
+    expect((await call(acme, 'DELETE', '/v1/streams/audited')).status).toBe(204)
+    const { events } = await service.audit.store.query({ tenant_id: 'auditq' }, { limit: 200 })
+    const changes = events.filter((event) => event.action.startsWith('auditq.stream.') && JSON.stringify(event.metadata).includes('audited')).reverse()
+    expect(changes.map((event) => event.action)).toEqual(['auditq.stream.change', 'auditq.stream.change', 'auditq.stream.replay', 'auditq.stream.change'])
+    expect(changes.every((event) => event.resource_id === 'acme')).toBe(true)
+  })
+
   it('lets an admin key manage every stream, including all-tenant ones', async () => {
     expect((await call(admin, 'POST', '/v1/streams', webhook('all-tenants'))).body).toMatchObject({ owner_tenant: null })
     const names = (await call(admin, 'GET', '/v1/streams')).body!['streams'].map((s: { name: string }) => s.name)

@@ -21,15 +21,15 @@ function caller(request: FastifyRequest): StreamCaller {
 
 export async function streamRoutes(app: FastifyInstance, { admin }: StreamRouteOptions): Promise<void> {
   app.get(C.list.url, documented(C.list), async (request) => ({ streams: (await admin.list(caller(request))).map(describeStream) }))
-  app.post(C.create.url, documented(C.create), async (request, reply) => reply.status(201).send(describeStream(await admin.create(caller(request), parseStreamBody(request.body)))))
+  app.post(C.create.url, documented(C.create, { trail: 'stream.change' }), async (request, reply) => reply.status(201).send(describeStream(await admin.create(caller(request), parseStreamBody(request.body)))))
   app.get<{ Params: { name: string } }>(C.show.url, documented(C.show), async (request) => describeStream(await admin.show(caller(request), request.params.name)))
-  app.delete<{ Params: { name: string } }>(C.remove.url, documented(C.remove), async (request, reply) => {
+  app.delete<{ Params: { name: string } }>(C.remove.url, documented(C.remove, { trail: 'stream.change' }), async (request, reply) => {
     await admin.delete(caller(request), request.params.name)
     return reply.status(204).send()
   })
-  app.post<{ Params: { name: string } }>(C.pause.url, documented(C.pause), async (request) => describeStream(await admin.pause(caller(request), request.params.name)))
-  app.post<{ Params: { name: string } }>(C.resume.url, documented(C.resume), async (request) => describeStream(await admin.resume(caller(request), request.params.name)))
-  app.post<{ Params: { name: string }; Body: { from_time?: unknown; from_cursor?: unknown } | undefined }>(C.replay.url, documented(C.replay), async (request, reply) => {
+  app.post<{ Params: { name: string } }>(C.pause.url, documented(C.pause, { trail: 'stream.change' }), async (request) => describeStream(await admin.pause(caller(request), request.params.name)))
+  app.post<{ Params: { name: string } }>(C.resume.url, documented(C.resume, { trail: 'stream.change' }), async (request) => describeStream(await admin.resume(caller(request), request.params.name)))
+  app.post<{ Params: { name: string }; Body: { from_time?: unknown; from_cursor?: unknown } | undefined }>(C.replay.url, documented(C.replay, { trail: 'stream.replay' }), async (request, reply) => {
     const body = request.body ?? {}
     const text = (field: 'from_time' | 'from_cursor') => {
       const value = body[field]
