@@ -42,6 +42,13 @@ describe.skipIf(!hasPostgres)('read routes when no store connection can be had',
   })
 
   it('answers 503 AUDITQ_STORE_UNAVAILABLE with Retry-After on every read route while the pool is exhausted, and 200 once a connection is free', async () => {
+    // The service's own background reads (the completeness check monitoring starts with) share the
+    // read pool: let them finish first, or one of them would be the read holding the connection.
+    for (let waited = 0; waited < 10_000; waited += 50) {
+      const busy = await locker.query("select 1 from pg_stat_activity where application_name = 'auditq-read' and state = 'active'")
+      if (busy.rowCount === 0) break
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
     await locker.query('begin')
     await locker.query('lock table audit_logs in access exclusive mode')
     // This read takes the read pool's only connection and waits on the lock, holding it.
