@@ -51,9 +51,11 @@ describe('stream takeover between processes', () => {
     if (!available) return ctx.skip()
     const events = Array.from({ length: EVENTS }, (_, i) => storedEvent({ tenant_id: i % 3 ? 'acme' : 'globex', metadata: { i } }))
     for (let i = 0; i < EVENTS; i += 400) await store.insertBatch(events.slice(i, i + 400))
-    const created = spawnSync(process.execPath, [CLI, 'streams', 'create', 'siem', '--sink', 'webhook', '--url', receiver.url, '--secret', 'k', '--batch-size', String(BATCH)], { env, encoding: 'utf8' })
+    const created = spawnSync(process.execPath, [CLI, 'streams', 'create', 'siem', '--sink', 'webhook', '--url', receiver.url, '--secret', 'k', '--batch-size', String(BATCH), '--tenants', 'acme,globex'], { env, encoding: 'utf8' })
     expect(created.stderr).toContain('created stream siem')
     expect(created.status).toBe(0)
+    // The stream follows the application's tenants: each `serve` also records its own start in the
+    // access trail (tenant auditq), which an all-tenant stream would deliver too.
     // Slow acknowledgements, so a second deliverer would show up as overlapping requests.
     receiver.delayMs = 25
     const startedAt = Date.now()
