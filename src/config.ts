@@ -36,6 +36,12 @@ const configSchema = z.strictObject({
        * current commit returns, which already batches everything that arrived meanwhile.
        */
       maxWaitMs: z.number().int().min(0).max(1_000).default(0),
+      /**
+       * Commits in flight at once. With one, the process and the database take turns (each idle
+       * while the other works); two overlap them. Only for stores that write in parallel
+       * (PostgreSQL): the embedded store writes on the caller's thread, one commit at a time.
+       */
+      maxInFlight: z.number().int().min(1).max(16).default(2),
     })
     .prefault({}),
   /** redis://… enables queue mode: `log()` enqueues and workers drain into the store. */

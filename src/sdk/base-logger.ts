@@ -125,6 +125,7 @@ export abstract class BaseAuditLogger implements AuditLogger {
       // Unset keys take the `groupCommit` defaults (src/config.ts): a lone event commits at once (no linger).
       ...CONFIG_DEFAULTS.groupCommit,
       ...options.groupCommit,
+      maxInFlight: this.store.parallelWrites ? (options.groupCommit?.maxInFlight ?? CONFIG_DEFAULTS.groupCommit.maxInFlight) : 1,
       onCommit: (report) => {
         this.counters.recordCommit(report)
         options.observeCommit?.(report)

@@ -78,3 +78,70 @@ describe('group commit', () => {
     expect(committer.pendingCount).toBe(0)
   })
 })
+
+describe('group commit with several commits in flight', () => {
+  it('starts the next commit while one is in flight, instead of waiting for it', async () => {
+    const store = new MemoryStore()
+    store.latencyMs = 20
+    const committer = new GroupCommitter(store, { maxBatchEvents: 500, maxWaitMs: 0, maxInFlight: 2 })
+    const first = committer.submit([storedEvent()])
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const second = committer.submit([storedEvent()])
+    await Promise.all([first, second])
+    expect(store.batchSizes).toEqual([1, 1])
+    expect(store.maxConcurrent).toBe(2)
+  })
+
+  it('never has more commits in flight than allowed, and each takes everything pending', async () => {
+    const store = new MemoryStore()
+    store.latencyMs = 5
+    const committer = new GroupCommitter(store, { maxBatchEvents: 500, maxWaitMs: 0, maxInFlight: 2 })
+    // Callers that pause between events (as request handlers do) arrive while a commit is in flight.
+    const callers = Array.from({ length: 64 }, async (_, c) => {
+      for (let i = 0; i < 10; i++) {
+        await committer.submit([storedEvent()])
+        await new Promise((resolve) => setTimeout(resolve, (c + i) % 7))
+      }
+    })
+    await Promise.all(callers)
+    expect(store.rows.size).toBe(640)
+    expect(store.maxConcurrent).toBe(2)
+    // Batches are not halved to fill both slots: the first takes all 64 callers' events.
+    expect(store.batchSizes[0]).toBe(64)
+  })
+
+  it('keeps commits strictly one after another with maxInFlight 1', async () => {
+    const store = new MemoryStore()
+    store.latencyMs = 5
+    const committer = new GroupCommitter(store, { maxBatchEvents: 500, maxWaitMs: 0, maxInFlight: 1 })
+    await Promise.all(Array.from({ length: 50 }, () => committer.submit([storedEvent()])))
+    await committer.submit([storedEvent()])
+    expect(store.maxConcurrent).toBe(1)
+  })
+
+  it('keeps a call larger than a batch in order: its parts never run side by side', async () => {
+    const store = new MemoryStore()
+    store.latencyMs = 10
+    const committer = new GroupCommitter(store, { maxBatchEvents: 100, maxWaitMs: 0, maxInFlight: 4 })
+    // Parts of 100, 100 and 50: run side by side, the smaller last part would be stored first.
+    const bulk = Array.from({ length: 250 }, (_, i) => storedEvent({ description: `bulk-${i}` }))
+    const outcomes = await committer.submit(bulk)
+    expect(outcomes.every((o) => o.ok)).toBe(true)
+    expect(store.stored.map((e) => e.description)).toEqual(bulk.map((e) => e.description))
+    expect(store.maxConcurrent).toBe(1)
+  })
+
+  it('reports every in-flight event as pending until its commit returns, and drain waits for all', async () => {
+    const store = new MemoryStore()
+    store.latencyMs = 20
+    const committer = new GroupCommitter(store, { maxBatchEvents: 10, maxWaitMs: 0, maxInFlight: 3 })
+    void committer.submit(Array.from({ length: 35 }, () => storedEvent()))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(committer.inFlightCount + committer.pendingCount).toBe(35)
+    expect(committer.oldestWaitingSince).not.toBeNull()
+    await committer.drain()
+    expect(store.rows.size).toBe(35)
+    expect(committer.inFlightCount).toBe(0)
+    expect(committer.oldestWaitingSince).toBeNull()
+  })
+})

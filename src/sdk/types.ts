@@ -30,7 +30,7 @@ export interface AuditLoggerOptions {
   /** Use an already-open store instead (the logger will not close it). */
   store?: Store
   defaultTenant?: string
-  groupCommit?: { maxBatchEvents?: number; maxWaitMs?: number }
+  groupCommit?: { maxBatchEvents?: number; maxWaitMs?: number; maxInFlight?: number }
   /** pino logger for failures of `logDetached` and shutdown; defaults to JSON on stderr at warn. */
   logger?: Logger
   /**

@@ -79,6 +79,12 @@ export interface Store {
   readonly description: string
   /** Creates or upgrades the schema. Safe to call from several processes at once. */
   migrate(): Promise<MigrationReport>
+  /**
+   * Whether concurrent `insertBatch` calls run at once (PostgreSQL: each on its own connection).
+   * False for a store that writes on the caller's thread, where a second commit in flight only
+   * splits a batch into two transactions.
+   */
+  readonly parallelWrites: boolean
   /** Inserts all events in one transaction; idempotent on `id`. */
   insertBatch(events: readonly AuditEvent[]): Promise<InsertResult>
   /** Newest first, keyset-paginated. `limit` is trusted: callers bound it. */

@@ -21,11 +21,18 @@ export class InjectedStoreError extends Error {
  */
 export class MemoryStore implements Store {
   readonly kind = 'embedded' as const
+  /** Like a server-backed store, so the group commit's parallel commits are exercised. */
+  readonly parallelWrites = true
   readonly description = 'memory'
   readonly keys: KeyStore = new MemoryKeyStore()
   /** Keyed by tenant and id: ids are unique per tenant, like the real stores' primary key. */
   readonly rows = new Map<string, AuditEvent>()
   readonly batchSizes: number[] = []
+  /** Batches inside insertBatch right now, and the most there ever were at once. */
+  concurrent = 0
+  maxConcurrent = 0
+  /** Each batch's events in the order they were stored (for order checks). */
+  readonly stored: AuditEvent[] = []
   latencyMs = 0
   /** Refuse any batch containing an event whose action matches this (a content error). */
   poisonAction: string | undefined
@@ -38,7 +45,18 @@ export class MemoryStore implements Store {
 
   async insertBatch(events: readonly AuditEvent[]): Promise<InsertResult> {
     this.batchSizes.push(events.length)
-    if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs))
+    this.concurrent += 1
+    this.maxConcurrent = Math.max(this.maxConcurrent, this.concurrent)
+    try {
+      return await this.insertNow(events)
+    } finally {
+      this.concurrent -= 1
+    }
+  }
+
+  private async insertNow(events: readonly AuditEvent[]): Promise<InsertResult> {
+    // A bigger batch takes longer, as in a real store: a later, smaller batch can overtake it.
+    if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs * (1 + events.length / 100)))
     if (this.down) throw new InjectedStoreError('connection refused', 'transient')
     if (events.some((event) => event.action === this.poisonAction)) {
       throw new InjectedStoreError(`value refused for ${this.poisonAction}`, 'data')
@@ -48,6 +66,7 @@ export class MemoryStore implements Store {
       const key = `${event.tenant_id}\u0000${event.id}`
       if (this.rows.has(key)) continue
       this.rows.set(key, structuredClone(event))
+      this.stored.push(event)
       inserted += 1
     }
     return { inserted, duplicates: events.length - inserted }

@@ -129,6 +129,7 @@ function openConnection(driver: SqliteDriver, file: string, busyTimeoutMs: numbe
 
 class EmbeddedStore implements Store {
   readonly kind = 'embedded'
+  readonly parallelWrites = false
   readonly description: string
   readonly integrity: EmbeddedIntegrity
   readonly completeness: EmbeddedCompleteness

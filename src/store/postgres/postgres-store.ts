@@ -213,6 +213,7 @@ interface Settings {
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres'
+  readonly parallelWrites = true
   readonly description: string
   /** The schema on this store's search_path. */
   readonly schemaName: string
