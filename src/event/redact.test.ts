@@ -97,3 +97,16 @@ describe('the SDK redacts before storage', () => {
     await audit.close()
   })
 })
+
+describe('redaction verdict cache', () => {
+  it('gives a repeated key the same verdict and stays bounded whatever keys arrive', () => {
+    const policy = redactionPolicy()
+    expect(isSecretKey('accessToken', policy)).toBe(true)
+    expect(isSecretKey('accessToken', policy)).toBe(true)
+    expect(isSecretKey('classname', policy)).toBe(false)
+    expect(isSecretKey('classname', policy)).toBe(false)
+    for (let i = 0; i < 10_000; i++) isSecretKey(`key_${i}`, policy)
+    expect(policy.verdicts.size).toBeLessThanOrEqual(4_096)
+    expect(isSecretKey('user_ssn', policy)).toBe(true)
+  })
+})
