@@ -173,6 +173,14 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
     )`,
     'ALTER TABLE audit_retention_cuts ADD COLUMN holds jsonb',
   ],
+  // Since chain layout 2 (migration 7) new rows keep seq NULL: their seqs live in the link rows.
+  // The unique (tenant_id, seq) index still took one entry per inserted row, all of them NULL,
+  // serving nothing. Partial, it keeps protecting the rows chained before migration 7 and every
+  // query on their seqs (each says `seq IS NOT NULL` or a range that implies it) at no insert cost.
+  90: [
+    'DROP INDEX audit_logs_chain_idx',
+    'CREATE UNIQUE INDEX audit_logs_chain_idx ON audit_logs (tenant_id, seq) WHERE seq IS NOT NULL',
+  ],
   // Streams: definitions, positions and leases (docs/streaming.md).
   60: STREAMS_MIGRATION,
   // Archive streams' per-tenant acknowledged seqs, for archive-before-delete.
