@@ -4,6 +4,7 @@
  * processor, and the text format of `COPY`.
  */
 import { EVENT_FIELDS, type AuditEvent } from '../../src/event/types.js'
+import { CURRENT_CANONICAL_VERSION } from '../../src/integrity/canonical-version.js'
 import { COLUMNS } from '../../src/store/postgres/sql.js'
 
 export function rowValues(event: AuditEvent): unknown[] {
@@ -18,10 +19,15 @@ export function insertValuesSql(rows: number): string {
   return `INSERT INTO audit_logs (${COLUMNS}) VALUES ${tuples.join(', ')}`
 }
 
-export const COPY_SQL = `COPY audit_logs (${COLUMNS}) FROM STDIN`
+/**
+ * The ceiling writes the rows auditq stores, search document and canonical version included: a
+ * NULL search column would skip the GIN index, and the ceiling would be one the store could never
+ * reach for a reason that has nothing to do with how it writes.
+ */
+export const COPY_SQL = `COPY audit_logs (${COLUMNS}, search, canonical_version) FROM STDIN`
 
-/** One line of COPY's text format: tab-separated, `\N` for null, backslash escapes. */
-export function copyLine(event: AuditEvent): string {
+/** One line of COPY's text format: tab-separated, `\N` for null, backslash escapes. `search` is the tsvector literal the store writes. */
+export function copyLine(event: AuditEvent, search: string): string {
   let line = ''
   for (let c = 0; c < EVENT_FIELDS.length; c++) {
     const field = EVENT_FIELDS[c]!
@@ -29,7 +35,7 @@ export function copyLine(event: AuditEvent): string {
     if (c > 0) line += '\t'
     line += value === null ? '\\N' : escapeCopy(String(value))
   }
-  return line + '\n'
+  return `${line}\t${escapeCopy(search)}\t${CURRENT_CANONICAL_VERSION}\n`
 }
 
 function escapeCopy(text: string): string {

@@ -217,6 +217,43 @@ export async function redisList(ctx: SystemContext): Promise<System> {
   }
 }
 
+/**
+ * Baseline (e), producer side: the same validation as auditq, then one XADD of the event's JSON
+ * (no cap, no spill, no accounting); plain-stream-worker.ts drains it.
+ */
+export async function plainStream(ctx: SystemContext): Promise<System> {
+  const key = `${ctx.fixture.redisPrefix}:plain:stream`
+  const script = join(HERE, 'plain-stream-worker.js')
+  const redis = new Redis(ctx.target.redisUrl)
+  // The group exists before the first XADD, so no worker starts reading after entries it missed.
+  await redis.xgroup('CREATE', key, 'writers', '0', 'MKSTREAM')
+  const spawned = Array.from({ length: ctx.workers }, (_, n) =>
+    spawnNode(script, [ctx.target.redisUrl, key, ctx.target.databaseUrl, ctx.fixture.schema, `w${n}`], { nodeArgs: ctx.workerNodeArgs }),
+  )
+  try {
+    await Promise.all(spawned.map((s) => s.waitForLine(/^ready$/, 30_000)))
+  } catch (error) {
+    redis.disconnect()
+    await stopAll(spawned)
+    throw error
+  }
+  return {
+    log: async (i) => {
+      const event = validated(i, ctx.tag)
+      await redis.xadd(key, '*', 'event', JSON.stringify(event))
+      return event.id
+    },
+    acknowledgesCommit: false,
+    workerPids: () => spawned.map((s) => s.pid),
+    deadWorker: () => deadOf(spawned, 'plain stream worker'),
+    figures: () => ({}),
+    async close() {
+      redis.disconnect()
+      await stopAll(spawned)
+    },
+  }
+}
+
 /** Baseline (c), producer side: one BullMQ job per event with a typical processor's job options. */
 export async function bullmq(ctx: SystemContext): Promise<System> {
   const prefix = `${ctx.fixture.redisPrefix}-bull`
