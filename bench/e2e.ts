@@ -1,9 +1,10 @@
 /**
  * End-to-end benchmark: auditq in direct mode and in queue mode with 1 and 2 worker
- * processes, against the designs people would otherwise pick — one INSERT per event, a Redis-list
- * Redis list, BullMQ with one job per event — and the ceiling, a raw COPY of the same rows, all in
- * the same run, on the same ~520-byte events, into the same table with the same seven indexes
- * (a fresh schema migrated by the real store for every scenario).
+ * processes, against the designs people would otherwise pick — one INSERT per event, a Redis
+ * list, BullMQ with one job per event, a plain Redis Streams pipeline — and the ceiling, a raw
+ * COPY of the rows auditq stores (search document included), all in the same run, on the same
+ * ~520-byte events, into the same table with the same indexes (a fresh schema migrated by the
+ * real store for every scenario).
  *
  *   npm run bench                    # full: 3 rounds, writes the section in BENCHMARKS.md
  *   npm run bench -- --quick         # smoke run: small counts, 1 round, writes nothing
