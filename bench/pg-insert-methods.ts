@@ -30,7 +30,7 @@ import { v7 as uuidv7 } from 'uuid'
 import { noAddedFields, EVENT_FIELDS, type AuditEvent } from '../src/event/types.js'
 import { createPostgresStore } from '../src/store/postgres/postgres-store.js'
 import { POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.js'
-import { COLUMNS, COLUMN_TYPES, INSERT_COLUMNS, INSERT_UNNEST_NAME, INSERT_UNNEST_SQL, insertParams, searchParam } from '../src/store/postgres/sql.js'
+import { COLUMNS, COLUMN_TYPES, INSERT_COLUMNS, INSERT_UNNEST_NAME, INSERT_UNNEST_SQL, insertParams, searchDocuments, arrayLiteral } from '../src/store/postgres/sql.js'
 import { CURRENT_CANONICAL_VERSION } from '../src/integrity/canonical-version.js'
 import { median, printTable } from './stats.js'
 
@@ -115,7 +115,7 @@ function insertJson(kind: 'json' | 'jsonb'): InsertMethod {
     FROM ${kind}_to_recordset($1::${kind}) AS x(${record}, search text)
     ON CONFLICT (tenant_id, id) DO NOTHING`
   return async (client, events) => {
-    const docs = searchParam(events)
+    const docs = searchDocuments(events)
     const rows = events.map((event, i) => ({ ...event, search: docs[i] }))
     const result = await client.query({ name: `bench_${kind}`, text, values: [JSON.stringify(rows)] })
     return result.rowCount ?? 0
@@ -256,7 +256,7 @@ async function compareMethods(): Promise<void> {
     'unnest-prepared': insertUnnestPrepared,
     'unnest-nosearch': async (client, events) => {
       const params = insertParams(events)
-      params[params.length - 1] = events.map(() => null)
+      params[params.length - 1] = arrayLiteral(events.map(() => null))
       const result = await client.query({ name: 'bench_nosearch', text: INSERT_UNNEST_SQL, values: params })
       return result.rowCount ?? 0
     },

@@ -17,7 +17,7 @@ import { driveClosed, driveOpen, summarize, waitCommitted, type LatencySummary, 
 import { openFixture, verify, verificationProblem, type BenchTarget, type Verification } from './fixture.js'
 import { progress } from './progress.js'
 import { COPY_SQL, copyLine } from './rows.js'
-import { searchParam } from '../../src/store/postgres/sql.js'
+import { searchDocuments } from '../../src/store/postgres/sql.js'
 import { auditqDirect, auditqQueue, auditqQueueChain, bullmq, insertPerEvent, plainStream, redisList, validated, type System, type SystemContext } from './systems.js'
 
 export interface RunSettings {
@@ -233,7 +233,7 @@ async function measureCopy(settings: RunSettings, round: number): Promise<Scenar
     const tag = `copy-${round}-`
     const events = Array.from({ length: settings.events }, (_, i) => validated(i, tag))
     // Computed before the clock, like validation: the ceiling is the database's cost of the rows.
-    const docs = searchParam(events)
+    const docs = searchDocuments(events)
     const meter = new CpuMeter(() => [])
     await profile.start()
     meter.start()

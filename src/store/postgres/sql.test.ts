@@ -42,16 +42,16 @@ describe('buildWhere', () => {
 })
 
 describe('unnest insert', () => {
-  it('passes one array per column, metadata as JSON text', () => {
+  it('passes one array literal per column, metadata as JSON text', () => {
     const events = [storedEvent({ metadata: { list: [1, 2] } }), storedEvent({ ip_address: '::1', targets: [{ id: '1', type: 'doc' }], producer_id: 'p', producer_seq: 7 })]
     const params = unnestParams(events)
     expect(params).toHaveLength(26)
-    expect(params[0]).toEqual([events[0]!.id, events[1]!.id])
-    expect(params[13]).toEqual([null, '::1'])
-    expect(params[18]).toEqual(['{"list":[1,2]}', '{}'])
+    expect(params[0]).toBe(`{"${events[0]!.id}","${events[1]!.id}"}`)
+    expect(params[13]).toBe('{NULL,"::1"}')
+    expect(params[18]).toBe('{"{\\"list\\":[1,2]}","{}"}')
     // An absent jsonb field is SQL NULL, not the JSON text "null".
-    expect(params[20]).toEqual([null, '[{"id":"1","type":"doc"}]'])
-    expect(params[23]).toEqual([null, 7])
+    expect(params[20]).toBe('{NULL,"[{\\"id\\":\\"1\\",\\"type\\":\\"doc\\"}]"}')
+    expect(params[23]).toBe('{NULL,7}')
     expect(INSERT_UNNEST_SQL).toContain('$26::jsonb[]')
     expect(INSERT_UNNEST_SQL).toContain('canonical_version')
   })
