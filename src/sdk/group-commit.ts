@@ -38,7 +38,7 @@ interface Waiter {
  *
  * Why more than one commit in flight (`maxInFlight`): with one, the process prepares a batch
  * while the database idles, then the database inserts it while the process idles, and half of a
- * 2-core machine stayed unused (docs/decisions.md, "Direct mode keeps two commits in flight").
+ * 2-core machine stayed unused (docs/decisions.md, "Direct mode: where it waits, and two commits in flight").
  * With two, a batch that arrives while another is being written starts at once; PostgreSQL runs
  * both inserts side by side and serializes them only on the tenant's chain head. Events of one
  * `submit` go in one commit whenever they fit in one batch; a call larger than a batch is split
