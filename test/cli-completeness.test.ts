@@ -27,7 +27,7 @@ describe('auditq completeness', () => {
     await store.close()
 
     const clean = auditq(['completeness'])
-    expect(clean).toMatchObject({ code: 0, stdout: expect.stringMatching(/^complete: no producer has missing events \(1 producers\)\n {2}cli-app: 6 stored, 0 rejected, head 6 \(final\)/) })
+    expect(clean).toMatchObject({ code: 0, stdout: expect.stringMatching(/^complete: no producer has missing events \(1 producers\)\n {2}cli-app: 6 stored, 0 rejected, 0 dead-lettered, head 6 \(final\)/) })
 
     const db = openEmbeddedConnection(join(dataDir, EMBEDDED_DB_FILE), { timeoutMs: 5_000 })
     try {

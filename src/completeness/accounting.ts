@@ -8,14 +8,21 @@
  *   periodically and once more, `final`, on `close()`.
  * - `auditq.producer.rejected`: sequence ranges the producer issued that will never be stored —
  *   refused by validation or by the store — each with the rule, so a refusal is not a gap.
+ * - `auditq.producer.dead_lettered`: sequence ranges a queue worker moved to the dead-letter queue
+ *   because the store refused their content, each with the store's error. Written by the worker
+ *   before the move, so a number is never in the dead-letter queue without its record. Unlike a
+ *   rejection it is not final: a dead letter replayed and stored is simply stored.
  */
 import { v7 as uuidv7 } from 'uuid'
 import { noAddedFields, type AuditEvent } from '../event/types.js'
 
-import { PRODUCER_HEAD_ACTION, PRODUCER_REJECTED_ACTION } from '../event/reserved.js'
+import { PRODUCER_DEAD_LETTERED_ACTION, PRODUCER_HEAD_ACTION, PRODUCER_REJECTED_ACTION } from '../event/reserved.js'
 
-export { PRODUCER_HEAD_ACTION, PRODUCER_REJECTED_ACTION }
-export const ACCOUNTING_ACTIONS = [PRODUCER_HEAD_ACTION, PRODUCER_REJECTED_ACTION] as const
+export { PRODUCER_DEAD_LETTERED_ACTION, PRODUCER_HEAD_ACTION, PRODUCER_REJECTED_ACTION }
+export const ACCOUNTING_ACTIONS = [PRODUCER_HEAD_ACTION, PRODUCER_REJECTED_ACTION, PRODUCER_DEAD_LETTERED_ACTION] as const
+
+/** The store's error kept in a dead-letter record: enough to recognise it (the DLQ keeps it whole). */
+const MAX_RULE_LENGTH = 200
 
 /** A run of sequence numbers refused for one rule. */
 export interface SeqRange {
@@ -43,6 +50,7 @@ export interface RejectedRecord {
 export type AccountingRecord =
   | ({ kind: 'head'; recorded_at: string } & HeadRecord)
   | ({ kind: 'rejected'; recorded_at: string } & RejectedRecord)
+  | ({ kind: 'dead_lettered'; recorded_at: string } & RejectedRecord)
 
 function systemEvent(tenant: string, now: string, action: string, metadata: Record<string, unknown>): AuditEvent {
   return {
@@ -81,6 +89,35 @@ export function rejectedEvent(tenant: string, now: Date, record: RejectedRecord)
   })
 }
 
+/** The worker's record that these numbers went to the dead-letter queue (the rule is the store's error). */
+export function deadLetteredEvent(tenant: string, now: Date, record: RejectedRecord): AuditEvent {
+  return systemEvent(tenant, now.toISOString(), PRODUCER_DEAD_LETTERED_ACTION, {
+    producer_id: record.producer_id,
+    ranges: record.ranges.map((range) => [range.from, range.to, range.rule.slice(0, MAX_RULE_LENGTH)]),
+  })
+}
+
+/**
+ * The dead-letter records for events the store refused with `error`: one per tenant and producer
+ * (in the event's tenant, so a tenant-scoped check sees it); unnumbered events need none.
+ */
+export function deadLetterRecords(events: readonly AuditEvent[], error: string, now: Date): AuditEvent[] {
+  const byKey = new Map<string, { tenant: string; producer: string; seqs: number[] }>()
+  for (const event of events) {
+    const { producer_id: producer, producer_seq: seq } = event
+    if (typeof producer !== 'string' || typeof seq !== 'number') continue
+    const key = JSON.stringify([event.tenant_id, producer])
+    const entry = byKey.get(key) ?? { tenant: event.tenant_id, producer, seqs: [] }
+    entry.seqs.push(seq)
+    byKey.set(key, entry)
+  }
+  return [...byKey.values()].map(({ tenant, producer, seqs }) => {
+    const ranges: SeqRange[] = []
+    for (const seq of [...new Set(seqs)].sort((a, b) => a - b)) addToRanges(ranges, seq, error)
+    return deadLetteredEvent(tenant, now, { producer_id: producer, ranges })
+  })
+}
+
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 
 /** An accounting record from a stored event, or null when its metadata is not one (never trusted blindly). */
@@ -92,7 +129,7 @@ export function readAccounting(action: string, receivedAt: string, metadata: Rec
     if (!isCount(last_seq) || !isCount(issued) || !isCount(unsettled)) return null
     return { kind: 'head', recorded_at: receivedAt, producer_id: producer, last_seq, issued, unsettled, final: final === true }
   }
-  if (action === PRODUCER_REJECTED_ACTION && Array.isArray(metadata.ranges)) {
+  if ((action === PRODUCER_REJECTED_ACTION || action === PRODUCER_DEAD_LETTERED_ACTION) && Array.isArray(metadata.ranges)) {
     const ranges: SeqRange[] = []
     for (const item of metadata.ranges as unknown[]) {
       if (!Array.isArray(item)) return null
@@ -100,7 +137,7 @@ export function readAccounting(action: string, receivedAt: string, metadata: Rec
       if (!isCount(from) || !isCount(to) || from < 1 || to < from || typeof rule !== 'string') return null
       ranges.push({ from, to, rule })
     }
-    return { kind: 'rejected', recorded_at: receivedAt, producer_id: producer, ranges }
+    return { kind: action === PRODUCER_REJECTED_ACTION ? 'rejected' : 'dead_lettered', recorded_at: receivedAt, producer_id: producer, ranges }
   }
   return null
 }

@@ -50,4 +50,17 @@ describe('completeness of a producer sequence', () => {
     const report = computeCompleteness([island(1, 3, 60, 'b'), island(1, 2, 60, 'a'), island(4, 4, 60, 'a')], [], { now, inFlightBoundMs: bound })
     expect(report.map((p) => [p.producer_id, p.missing.length])).toEqual([['a', 1], ['b', 0]])
   })
+
+  it('dead-lettered numbers are named as such at any age, not missing; a replayed and stored one is just stored', () => {
+    const dead = (from: number, to: number, minutesAgo: number): AccountingRecord => ({ kind: 'dead_lettered', recorded_at: ago(minutesAgo), producer_id: 'p', ranges: [{ from, to, rule: 'check constraint' }] })
+    // 4 and 7-8 dead-lettered over an hour ago, 7 replayed and stored since; 10 recorded twice (a
+    // worker killed between its record and the move); 12 above the last stored number.
+    const records = [dead(4, 4, 85), dead(7, 8, 75), dead(10, 10, 65), dead(10, 10, 60), dead(12, 12, 55)]
+    const [p] = computeCompleteness([island(1, 3, 90), island(5, 7, 80), island(9, 9, 70), island(11, 11, 50)], records, { now, inFlightBoundMs: bound })
+    expect(p).toMatchObject({ missing: [], in_flight: [], dead_lettered: 4, rejected: 0 })
+    expect(p!.dead_lettered_ranges.map(({ from, to }) => [from, to])).toEqual([[4, 4], [8, 8], [10, 10], [12, 12]])
+    // Stored everywhere: nothing dead-lettered is left to report.
+    const [done] = computeCompleteness([island(1, 12, 90)], records, { now, inFlightBoundMs: bound })
+    expect(done).toMatchObject({ stored: 12, dead_lettered: 0, dead_lettered_ranges: [], missing: [] })
+  })
 })

@@ -13,6 +13,10 @@
  * otherwise it is `in_flight` (queued, spilled, pending in a worker). Numbers above both the last
  * stored one and the newest head are unknown and not reported: a producer that never writes a
  * head record (an HTTP client numbering its own events) is checked up to its last stored event.
+ *
+ * Numbers in a dead-letter record (a worker moved them to the dead-letter queue) are neither: they
+ * are `dead_lettered`, whatever their age, until a replay stores them — then they are no longer a
+ * gap at all, so a stored number always wins over its dead-letter record.
  */
 import type { AccountingRecord, SeqRange } from './accounting.js'
 
@@ -39,6 +43,10 @@ export interface ProducerCompleteness {
   rejected: number
   /** The refused numbers, by rule (validation rules, or the error code that refused the event, e.g. AUDITQ_QUEUE_FULL under `drop`). */
   rejected_ranges: SeqRange[]
+  /** Numbers waiting in the dead-letter queue (the store refused their content), never stored since. */
+  dead_lettered: number
+  /** Those numbers, by the store's error (replayed and stored ones are left out). */
+  dead_lettered_ranges: SeqRange[]
   last_stored_seq: number
   head: { last_seq: number; recorded_at: string; final: boolean; unsettled: number } | null
   missing: Gap[]
@@ -69,9 +77,12 @@ function producerCompleteness(id: string, data: { islands: Island[]; records: Ac
   const islands = [...data.islands].sort((a, b) => a.first - b.first)
   const heads = data.records.filter((r) => r.kind === 'head').sort((a, b) => a.recorded_at.localeCompare(b.recorded_at) || a.last_seq - b.last_seq)
   const rejected: SeqRange[] = data.records.flatMap((r) => (r.kind === 'rejected' ? r.ranges : [])).sort((a, b) => a.from - b.from)
+  // A worker that died between its record and the move, or a replayed letter refused again, writes
+  // the same numbers twice: subtract() and intersect() take overlapping ranges as they come.
+  const deadLetters: SeqRange[] = data.records.flatMap((r) => (r.kind === 'dead_lettered' ? r.ranges : [])).sort((a, b) => a.from - b.from)
   const newestHead = heads.reduce<(typeof heads)[number] | undefined>((best, h) => (!best || h.last_seq > best.last_seq || (h.last_seq === best.last_seq && h.recorded_at > best.recorded_at) ? h : best), undefined)
   const lastStored = islands.at(-1)?.last ?? 0
-  const horizon = Math.max(lastStored, newestHead?.last_seq ?? 0)
+  const horizon = Math.max(lastStored, newestHead?.last_seq ?? 0, deadLetters.reduce((n, r) => Math.max(n, r.to), 0))
 
   // Where the check starts: 1, or with `since` the first stored number issued at or after it.
   let start = 1
@@ -96,8 +107,11 @@ function producerCompleteness(id: string, data: { islands: Island[]; records: Ac
   const stillHolding = newestHead !== undefined && newestHead.unsettled > 0 && newestHead.recorded_at >= boundIso
   const missing: Gap[] = []
   const inFlight: Gap[] = []
+  const deadLettered: SeqRange[] = []
   for (const gap of raw) {
-    for (const part of subtract(gap.from, gap.to, rejected)) {
+    const unrejected = subtract(gap.from, gap.to, rejected)
+    for (const part of unrejected) deadLettered.push(...intersect(part.from, part.to, deadLetters))
+    for (const part of unrejected.flatMap((run) => subtract(run.from, run.to, deadLetters))) {
       const headEvidence = heads.find((h) => h.last_seq >= part.to)?.recorded_at
       const issuedBy = [gap.evidence, headEvidence].filter((t): t is string => t !== undefined).sort()[0]
       if (issuedBy === undefined) continue
@@ -110,6 +124,8 @@ function producerCompleteness(id: string, data: { islands: Island[]; records: Ac
     stored: islands.reduce((n, island) => n + island.last - island.first + 1, 0),
     rejected: rejected.reduce((n, range) => n + range.to - range.from + 1, 0),
     rejected_ranges: rejected,
+    dead_lettered: deadLettered.reduce((n, range) => n + range.to - range.from + 1, 0),
+    dead_lettered_ranges: deadLettered,
     last_stored_seq: lastStored,
     head: newestHead ? { last_seq: newestHead.last_seq, recorded_at: newestHead.recorded_at, final: newestHead.final, unsettled: newestHead.unsettled } : null,
     missing,
@@ -129,6 +145,22 @@ function subtract(from: number, to: number, ranges: readonly SeqRange[]): Array<
     if (cursor > to) break
   }
   if (cursor <= to) out.push({ from: cursor, to })
+  return out
+}
+
+/** The parts of [from, to] the (sorted, possibly overlapping) ranges cover, each with its range's rule. */
+function intersect(from: number, to: number, ranges: readonly SeqRange[]): SeqRange[] {
+  const out: SeqRange[] = []
+  let cursor = from
+  for (const range of ranges) {
+    if (range.to < cursor) continue
+    if (range.from > to) break
+    const start = Math.max(cursor, range.from)
+    const end = Math.min(to, range.to)
+    out.push({ from: start, to: end, rule: range.rule })
+    cursor = end + 1
+    if (cursor > to) break
+  }
   return out
 }
 

@@ -21,6 +21,8 @@ export const ERASURE_ACTION = 'auditq.erasure'
  */
 export const PRODUCER_HEAD_ACTION = 'auditq.producer.head'
 export const PRODUCER_REJECTED_ACTION = 'auditq.producer.rejected'
+/** Written by the queue worker when the store refuses a numbered event and it goes to the dead-letter queue. */
+export const PRODUCER_DEAD_LETTERED_ACTION = 'auditq.producer.dead_lettered'
 
 /**
  * The namespace of auditq's record of access to the trail and of its own lifecycle (who read, who
@@ -36,6 +38,7 @@ export const RESERVED_ACTIONS: ReadonlyMap<string, string> = new Map([
   [ERASURE_ACTION, 'auditq erase'],
   [PRODUCER_HEAD_ACTION, "auditq's producers (their head records)"],
   [PRODUCER_REJECTED_ACTION, "auditq's producers (their rejection records)"],
+  [PRODUCER_DEAD_LETTERED_ACTION, "auditq's queue workers (their dead-letter records)"],
 ])
 
 /** Who alone may write `action`, or undefined when anyone may. */

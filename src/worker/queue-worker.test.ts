@@ -98,6 +98,44 @@ describe.skipIf(!hasRedis)('queue worker', () => {
     expect(deadLetters[0]![1].join(' ')).toMatch(/CHECK|constraint|category/i)
   })
 
+  it("records a numbered event's producer number before dead-lettering it, and keeps it pending while the store cannot take the record", async () => {
+    const q = await queue()
+    const t = await embedded()
+    // The real store, but its first two attempts to take a dead-letter record fail as if the
+    // connection dropped (a transient error): the entry must not reach the DLQ without its record.
+    let refusals = 2
+    const injected = new Error('connection reset while writing the dead-letter record')
+    const store = new Proxy(t.store, {
+      get(target, prop) {
+        if (prop === 'insertBatch')
+          return async (events: readonly AuditEvent[]) => {
+            if (events.some((e) => e.action === 'auditq.producer.dead_lettered') && refusals-- > 0) throw injected
+            return target.insertBatch(events)
+          }
+        if (prop === 'classifyError') return (error: unknown) => (error === injected ? 'transient' : target.classifyError(error))
+        const value = Reflect.get(target, prop, target) as unknown
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+      },
+    })
+    const numbered = (seq: number, extra: Partial<AuditEvent> = {}) => storedEvent({ producer_id: 'app-1', producer_seq: seq, ...extra })
+    const poison = numbered(2, { category: 'bogus' as AuditEvent['category'] })
+    const mates = [numbered(1), numbered(3)]
+    await q.producer.enqueue([mates[0]!, poison, mates[1]!])
+    const { instance, reports } = worker(await q.consumer('w1'), store, { retry: { attempts: 3, initialDelayMs: 20, maxDelayMs: 50 } })
+    instance.start()
+    await vi.waitFor(async () => expect(await q.redis.xlen(q.keys.deadLetters)).toBe(1), { timeout: 10_000 })
+    expect(refusals).toBeLessThan(0)
+    expect(reports.reduce((n, r) => n + r.failedAttempts, 0)).toBeGreaterThanOrEqual(2)
+    const report = await t.store.completeness!.accountingRecords({ producer_id: 'app-1' })
+    expect(report).toEqual([
+      expect.objectContaining({ kind: 'dead_lettered', producer_id: 'app-1', ranges: [{ from: 2, to: 2, rule: expect.stringMatching(/CHECK|constraint|category/i) }] }),
+    ])
+    // Stored: the two batch-mates and the record; never the poison.
+    const ids = await storedIds(t.store)
+    expect(ids).toHaveLength(3)
+    expect(ids).toEqual(expect.arrayContaining(mates.map((e) => e.id)))
+  })
+
   it('claims what a dead worker read but never acknowledged, and stores each event once', async () => {
     const q = await queue()
     const t = await embedded()

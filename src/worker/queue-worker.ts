@@ -6,6 +6,7 @@ import { CONFIG_DEFAULTS } from '../config.js'
 import { batchSizeFor, type AdaptiveBatchOptions } from './adaptive-batch.js'
 import { backoffDelayMs, backoffFromConfig, type BackoffOptions } from './backoff.js'
 import { withDeadline } from '../util/deadline.js'
+import { recordDeadLetters } from './dead-letter-accounting.js'
 
 export interface QueueWorkerOptions {
   consumer: QueueConsumer
@@ -234,7 +235,12 @@ export class QueueWorker {
         } else unavailable.push(entry)
       })
       if (written.length > 0) await this.options.consumer.ack(written)
-      for (const [error, group] of rejected) report.deadLettered += await this.options.consumer.deadLetter(group, error)
+      for (const [error, group] of rejected) {
+        // Their producer numbers are recorded first, so the completeness check names them.
+        const accounting = await recordDeadLetters(this.options.store, group.map((entry) => entry.event), error, this.options.logger)
+        if (accounting === 'unavailable') unavailable.push(...group)
+        else report.deadLettered += await this.options.consumer.deadLetter(group, error)
+      }
       remaining = unavailable
       if (remaining.length === 0) break
       report.failedAttempts += 1

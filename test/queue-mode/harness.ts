@@ -61,8 +61,8 @@ export interface Deployment {
   openLogger(queue?: Partial<QueueModeOptions>): Promise<AuditLogger>
   /** `auditq worker` as a child process (killed by `dispose` if still running). */
   spawnWorker(): CliProcess
-  /** A producer child process (fixtures/producer.mjs) using the built SDK. */
-  spawnProducer(queue: Partial<QueueModeOptions>, phases: ProducerPhase[]): ProducerProcess
+  /** A producer child process (fixtures/producer.mjs) using the built SDK; `sdk`: more logger options (JSON), e.g. `{ producer: true }`. */
+  spawnProducer(queue: Partial<QueueModeOptions>, phases: ProducerPhase[], sdk?: Record<string, unknown>): ProducerProcess
   /** A one-shot CLI command, e.g. `['dlq', 'list']`. */
   runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }>
   dispose(): Promise<void>
@@ -172,8 +172,8 @@ async function buildDeployment(options: DeploymentOptions, disposers: (() => Pro
       children.push(child)
       return child
     },
-    spawnProducer: (queue, phases) => {
-      const options = { databaseUrl, databaseSchema: schema, redisUrl, queue: { ...producerQueue, ...queue } }
+    spawnProducer: (queue, phases, sdk = {}) => {
+      const options = { ...sdk, databaseUrl, databaseSchema: schema, redisUrl, queue: { ...producerQueue, ...queue } }
       const child = spawnProducerProcess(options, phases, env)
       children.push(child)
       return child
