@@ -39,9 +39,22 @@ describe.each(kinds)('auditq tail (%s)', (kind) => {
     await t.store.insertBatch(first)
     const all = tail('--limit', '1')
     expect(all.code).toBe(0)
-    expect(all.lines.map((line) => line.event.id).sort()).toEqual(first.map((e) => e.id).sort())
+    const own = (lines: Array<Record<string, any>>) => lines.filter((line) => !String(line.event.action).startsWith('auditq.'))
+    expect(own(all.lines).map((line) => line.event.id).sort()).toEqual(first.map((e) => e.id).sort())
+    // The run itself is in the trail (the system tenant's chain), written before its first read:
+    // one record per command, whatever the number of pages.
+    const recorded = all.lines.filter((line) => line.event.action === 'auditq.feed.read')
+    expect(recorded.map((line) => [line.event.tenant_id, line.event.resource_id, line.event.actor_type, line.event.metadata.what])).toEqual([
+      ['auditq', '*', 'cli', { format: 'json', follow: false }],
+    ])
     const acme = tail('--tenant', 'acme')
     expect(acme.lines.map((line) => [line.event.id, line.seq])).toEqual([[first[0]!.id, 1]])
+    const trail = tail('--tenant', 'auditq')
+    expect(trail.lines.map((line) => [line.event.action, line.event.resource_id])).toEqual([
+      ['auditq.feed.read', '*'],
+      ['auditq.feed.read', 'acme'],
+      ['auditq.feed.read', 'auditq'],
+    ])
     const later = storedEvent({ tenant_id: 'acme', action: 'doc.updated' })
     await t.store.insertBatch([later])
     const resumed = tail('--tenant', 'acme', '--after', nextOf(acme.stderr))

@@ -14,6 +14,7 @@ import { waitForFeedPage } from '../feed/read.js'
 import { packageVersion } from '../version.js'
 import { commandConfig, openExistingStore } from './context.js'
 import { stdoutReaderGone } from './stdout.js'
+import { recordCliAccess } from './trail.js'
 
 /** How long one --follow wait lasts before it reads again anyway (it returns as soon as events arrive). */
 const FOLLOW_WAIT_MS = 30_000
@@ -54,6 +55,13 @@ export function registerTail(program: Command): void {
       let caughtUp = false
       try {
         if (!store.feed) throw new AuditqError('AUDITQ_CONFIG', `the ${store.kind} store offers no feed`)
+        // One command, one record, written before the first read (a follow that runs for days is
+        // still one access). Where it starts is not part of what was asked, as over HTTP.
+        await recordCliAccess(store, config, 'feed.read', options.tenant ?? null, {
+          ...(options.tenant !== undefined ? { tenant_id: options.tenant } : {}),
+          format,
+          follow: options.follow === true,
+        })
         for (;;) {
           const page = await waitForFeedPage(store.feed, after, limit, {
             // Read without waiting until a page comes back empty: only then is everything stored printed.

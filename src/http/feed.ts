@@ -41,7 +41,7 @@ export async function feedRoutes(app: FastifyInstance, options: FeedRouteOptions
 
   const contracts = feedContracts(limits)
 
-  app.get(contracts.page.url, documented(contracts.page), async (request) => {
+  app.get(contracts.page.url, documented(contracts.page, { trail: 'feed.read' }), async (request) => {
     const raw = request.query as Record<string, unknown>
     const errors: FieldError[] = []
     const tenant = feedTenant(request, single(raw, 'tenant_id', errors))
@@ -58,7 +58,7 @@ export async function feedRoutes(app: FastifyInstance, options: FeedRouteOptions
     return { events: page.events.map((item) => formatFeedEvent(item, format, ocsf)), next: page.next }
   })
 
-  app.get(contracts.stream.url, documented(contracts.stream), async (request, reply) => {
+  app.get(contracts.stream.url, documented(contracts.stream, { trail: 'feed.read' }), async (request, reply) => {
     const raw = request.query as Record<string, unknown>
     const errors: FieldError[] = []
     const tenant = feedTenant(request, single(raw, 'tenant_id', errors))
