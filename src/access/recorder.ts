@@ -15,7 +15,7 @@
 import { AuditqError } from '../errors.js'
 import type { AuditEvent } from '../event/types.js'
 import type { Logger } from '../util/logger.js'
-import { accessEvent, isRead, readIdentity, type AccessRecord } from './access-event.js'
+import { accessEvent, isRead, readIdentity, type AccessRecord, type Aggregate } from './access-event.js'
 
 export interface AccessRecorderOptions {
   /** Writes chained events durably (the store's insertBatch). */
@@ -113,6 +113,19 @@ export class AccessRecorder {
     } catch {
       return false
     }
+  }
+
+  /**
+   * The event `record` is written as, dated `at`: for records written later than what they record
+   * happened (a pause that began while the store was unreachable).
+   */
+  eventFor(record: AccessRecord, at: number, aggregate?: Aggregate): AuditEvent {
+    return accessEvent(record, { systemTenant: this.options.systemTenant, now: new Date(at), ...(aggregate ? { aggregate } : {}) })
+  }
+
+  /** Writes events made by `eventFor`, in one batch; counts, logs and throws like `record`. */
+  async writeEvents(events: AuditEvent[], record: AccessRecord): Promise<void> {
+    await this.write(events, record)
   }
 
   stats(): AccessRecorderStats {

@@ -25,7 +25,7 @@ export function registerTail(program: Command): void {
     .description('print stored events oldest first, each exactly once, from a cursor (NDJSON); --follow keeps printing new ones')
     .option('--follow', 'keep waiting for new events until interrupted (delivers within ~AUDITQ_FEED_POLL_MS of a commit)')
     .option('--after <cursor>', 'start after this cursor (from a previous run, or an event\'s `cursor`)')
-    .option('--tenant <id>', 'one tenant\'s feed (its chain order); omit for every tenant')
+    .option('--tenant <id>', 'one tenant\'s feed (its chain order); omit for every tenant but auditq\'s own access trail (name its tenant to read it)')
     .option('--format <format>', `${FEED_FORMATS.join(' | ')}: auditq's own {event, seq, hash, cursor} or OCSF 1.x`, 'json')
     .option('--limit <n>', 'events per read', '500')
     .addHelpText(
@@ -68,6 +68,8 @@ export function registerTail(program: Command): void {
             waitMs: options.follow && caughtUp ? FOLLOW_WAIT_MS : 0,
             pollMs: config.feed.pollMs,
             signal: stop.signal,
+            // As over HTTP: every tenant but auditq's own trail, which is read by naming it.
+            skipTenant: config.access.systemTenant,
           })
           if (page.events.length > 0) {
             const text = page.events.map((item) => JSON.stringify(formatFeedEvent(item, format, ocsf)) + '\n').join('')
