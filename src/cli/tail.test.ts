@@ -55,6 +55,10 @@ describe.each(kinds)('auditq tail (%s)', (kind) => {
     await t.store.insertBatch([later])
     const resumed = tail('--tenant', 'acme', '--after', nextOf(acme.stderr))
     expect(resumed.lines.map((line) => line.event.id)).toEqual([later.id])
+    // One event a page: the access-trail records between the first events and `later` make pages
+    // that are empty yet move on; the run goes past them instead of stopping there.
+    const again = tail('--limit', '1')
+    expect(again.lines.map((line) => line.event.id)).toEqual([...first, later].map((e) => e.id))
   })
 
   it.skipIf(kind !== 'embedded')('prints OCSF lines that hold to the schema', () => {

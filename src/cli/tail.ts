@@ -6,7 +6,7 @@
 import type { Command } from 'commander'
 import { once } from 'node:events'
 import { AuditqError } from '../errors.js'
-import { decodeFeedCursor } from '../feed/cursor.js'
+import { decodeFeedCursor, encodeFeedCursor } from '../feed/cursor.js'
 import { startPosition } from '../feed/feed-event.js'
 import { FEED_FORMATS, formatFeedEvent, type FeedFormat } from '../feed/format.js'
 import { DEFAULT_CLASS_TABLE, parseClassTable } from '../feed/ocsf/class-table.js'
@@ -63,6 +63,7 @@ export function registerTail(program: Command): void {
           follow: options.follow === true,
         })
         for (;;) {
+          const from = encodeFeedCursor(after)
           const page = await waitForFeedPage(store.feed, after, limit, {
             // Read without waiting until a page comes back empty: only then is everything stored printed.
             waitMs: options.follow && caughtUp ? FOLLOW_WAIT_MS : 0,
@@ -78,8 +79,11 @@ export function registerTail(program: Command): void {
           next = page.next
           after = decodeFeedCursor(page.next, options.tenant)
           if (stop.signal.aborted || stdoutReaderGone()) break
-          if (!options.follow && page.events.length === 0) break
-          if (options.follow && !caughtUp && page.events.length === 0) {
+          // Caught up only when the read moved nothing: a page can be empty yet move on, past
+          // positions retention deleted or the access trail's, which this feed leaves out.
+          const atEnd = page.events.length === 0 && page.next === from
+          if (!options.follow && atEnd) break
+          if (options.follow && !caughtUp && atEnd) {
             // Once, so a person (or a script) knows everything stored so far has been printed.
             caughtUp = true
             process.stderr.write('auditq tail: caught up, waiting for new events\n')
