@@ -73,9 +73,11 @@ export async function waitForFeedPage(source: FeedSource, after: FeedPosition, l
       const { page, last } = await readPositions(source, after, limit, options)
       const remaining = deadline - Date.now()
       if (page.events.length > 0 || remaining <= 0 || options.signal?.aborted) return page
-      // A page of only deleted positions still moved the cursor: continue from there.
+      // A page of only deleted (or left-out) positions still moved the cursor: continue from
+      // there at once, since more may follow it; only a read that found nothing waits.
+      const moved = last !== after
       after = last
-      if (woken) continue
+      if (woken || moved) continue
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, Math.min(options.pollMs, remaining))
         function done() {
