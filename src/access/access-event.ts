@@ -11,7 +11,7 @@ import { noAddedFields, type AuditEvent } from '../event/types.js'
  * Everything auditq records about access to the trail and about itself. Reads (the first group)
  * are aggregated when repeated; every other kind is written once per occurrence.
  */
-export const ACCESS_READS = ['query', 'export', 'report', 'integrity.verify', 'feed.read'] as const
+export const ACCESS_READS = ['query', 'export', 'report', 'integrity.verify', 'integrity.proof', 'completeness', 'feed.read'] as const
 export const ACCESS_CHANGES = [
   'stream.change',
   'stream.replay',

@@ -70,6 +70,28 @@ describe('AccessRecorder', () => {
     expect(await opened.store.integrity!.snapshot(async (s) => (await s.heads()).map((h) => [h.tenant_id, h.seq]))).toEqual([['auditq', 6]])
   })
 
+  it('opens a new window for a read that finds its window run out before the sweep came, instead of writing every read until then', async () => {
+    opened = await freshStore('embedded')
+    let clock = Date.parse('2026-06-01T12:00:00.000Z')
+    // An hour-long window: the sweep's timer never fires during the test, as when reads come faster than it.
+    const recorder = new AccessRecorder({ write: (events) => opened!.store.insertBatch(events), windowMs: 3_600_000, systemTenant: 'auditq', logger, now: () => clock })
+    await recorder.record(read({}))
+    clock += 1_000
+    await recorder.record(read({}))
+    clock += 3_600_000
+    // Ten reads just past the window, before any sweep: one new first record, nine folded.
+    for (let i = 0; i < 10; i++) {
+      clock += 10
+      await recorder.record(read({}))
+    }
+    expect(await trail()).toHaveLength(2)
+    expect(recorder.stats()).toMatchObject({ aggregated: 10, pending: 2 })
+    await recorder.close()
+    // In time order (an aggregate is dated by its last read): the first window's aggregate comes before the second window's first read.
+    const events = await trail()
+    expect(events.map((event) => (event.metadata['aggregated'] as { count: number } | undefined)?.count ?? 0)).toEqual([0, 1, 0, 9])
+  })
+
   it('records every access in the system tenant, the tenant accessed as the resource', async () => {
     opened = await freshStore('embedded')
     const recorder = new AccessRecorder({ write: (events) => opened!.store.insertBatch(events), windowMs: 0, systemTenant: 'auditq-system', logger })

@@ -15,7 +15,7 @@
 import { AuditqError } from '../errors.js'
 import type { AuditEvent } from '../event/types.js'
 import type { Logger } from '../util/logger.js'
-import { accessEvent, isRead, readIdentity, type AccessRecord } from './access-event.js'
+import { accessEvent, isRead, readIdentity, type AccessRecord, type Aggregate } from './access-event.js'
 
 export interface AccessRecorderOptions {
   /** Writes chained events durably (the store's insertBatch). */
@@ -60,6 +60,8 @@ const MAX_WINDOWS = 10_000
 
 export class AccessRecorder {
   private readonly windows = new Map<string, Window>()
+  /** Windows that have run out with repeats not yet written: only the sweep writes (and retries) them. */
+  private closing: Window[] = []
   private readonly counts = { recorded: 0, aggregated: 0, failed: 0 }
   private failing: AccessRecorderStats['failing'] = null
   private readonly timer: NodeJS.Timeout | undefined
@@ -89,9 +91,12 @@ export class AccessRecorder {
         this.counts.aggregated += 1
         return
       }
+      // A window that has run out is replaced at once, its repeats handed to the sweep: until the
+      // sweep came round, every read would otherwise be written on its own, and a feed follower
+      // (whose reads return the records they cause) would spin on its own records in that gap.
+      if (open) this.retire(identity, open)
       await this.write([accessEvent(record, { systemTenant: this.options.systemTenant, now: new Date(now) })], record)
-      // A window still holding unwritten repeats is flushed by the sweep before it is replaced.
-      if (!open && this.windows.size < MAX_WINDOWS) this.windows.set(identity, { record, opened: now, repeats: 0, firstRepeat: 0, lastRepeat: 0 })
+      if (this.windows.size < MAX_WINDOWS) this.windows.set(identity, { record, opened: now, repeats: 0, firstRepeat: 0, lastRepeat: 0 })
       return
     }
     await this.write([accessEvent(record, { systemTenant: this.options.systemTenant, now: new Date(now) })], record)
@@ -110,8 +115,21 @@ export class AccessRecorder {
     }
   }
 
+  /**
+   * The event `record` is written as, dated `at`: for records written later than what they record
+   * happened (a pause that began while the store was unreachable).
+   */
+  eventFor(record: AccessRecord, at: number, aggregate?: Aggregate): AuditEvent {
+    return accessEvent(record, { systemTenant: this.options.systemTenant, now: new Date(at), ...(aggregate ? { aggregate } : {}) })
+  }
+
+  /** Writes events made by `eventFor`, in one batch; counts, logs and throws like `record`. */
+  async writeEvents(events: AuditEvent[], record: AccessRecord): Promise<void> {
+    await this.write(events, record)
+  }
+
   stats(): AccessRecorderStats {
-    let pending = 0
+    let pending = this.closing.length
     for (const window of this.windows.values()) if (window.repeats > 0) pending += 1
     return { ...this.counts, pending, failing: this.failing }
   }
@@ -127,16 +145,26 @@ export class AccessRecorder {
     await this.flush()
   }
 
-  /** Writes the aggregates of closed windows and forgets them; a failed write keeps its window for the next sweep. */
+  /** Takes a window out of the open ones; its repeats, if any, wait for the sweep to be written. */
+  private retire(identity: string, window: Window): void {
+    this.windows.delete(identity)
+    if (window.repeats > 0) this.closing.push(window)
+  }
+
+  /**
+   * Retires the windows that have run out (all of them with `all`), then writes the aggregates of
+   * the retired ones in the order they closed; a failed write keeps its window for the next sweep.
+   */
   private sweep(options: { all?: boolean } = {}): Promise<void> {
     this.sweeping = this.sweeping.then(async () => {
       const now = this.now()
       for (const [identity, window] of [...this.windows]) {
-        if (!options.all && now - window.opened < this.options.windowMs) continue
-        if (window.repeats === 0) {
-          this.windows.delete(identity)
-          continue
-        }
+        if (options.all || now - window.opened >= this.options.windowMs) this.retire(identity, window)
+      }
+      const waiting = this.closing
+      this.closing = []
+      const failed: Window[] = []
+      for (const window of waiting) {
         const aggregate = {
           count: window.repeats,
           first_at: new Date(window.firstRepeat).toISOString(),
@@ -146,11 +174,12 @@ export class AccessRecorder {
         const event = accessEvent(window.record, { systemTenant: this.options.systemTenant, now: new Date(now), aggregate })
         try {
           await this.write([event], window.record)
-          this.windows.delete(identity)
         } catch {
-          // Counted and logged by write(); the window stays and is retried at the next sweep.
+          // Counted and logged by write(); the aggregate is retried at the next sweep.
+          failed.push(window)
         }
       }
+      this.closing = [...failed, ...this.closing]
     })
     return this.sweeping
   }

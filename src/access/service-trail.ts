@@ -8,15 +8,29 @@ import { hostname } from 'node:os'
 import type { Config } from '../config.js'
 import type { AuditEvent } from '../event/types.js'
 import type { Logger } from '../util/logger.js'
-import { AccessRecorder } from './recorder.js'
+import type { QueueDivert } from '../queue/overflow.js'
+import { PauseTrail } from './pause-trail.js'
+import { AccessRecorder, type AccessRecorderStats } from './recorder.js'
 
 export interface ServiceTrail {
   recorder: AccessRecorder
+  /** The queue overflowed (SDK hook `observeQueueDivert`): recorded per episode, never waits. */
+  queueDiverted(divert: QueueDivert): void
+  /** A queue worker paused for the store or resumed (runtime hook `observeStorePause`). */
+  storePause(state: 'paused' | 'resumed', workerId: string): void
+  /** The recorder's state with the pause records still waiting to be written, for health. */
+  stats(): AccessRecorderStats
   /** Records the start; call once the service is up. */
   started(details: Record<string, unknown>): Promise<void>
   /** Records the stop, then flushes and closes the recorder. */
   stop(): Promise<void>
 }
+
+/**
+ * With aggregation off (`access.aggregateWindowMs` 0) pauses are still recorded per episode: one
+ * record per overflowing enqueue would flood the trail during an outage.
+ */
+const DEFAULT_QUIET_MS = 60_000
 
 export function serviceTrail(options: {
   role: 'serve' | 'worker'
@@ -33,12 +47,21 @@ export function serviceTrail(options: {
     logger,
   })
   const process_ = { role, host: hostname(), pid: process.pid }
+  const pauses = new PauseTrail({ recorder, quietMs: config.access.aggregateWindowMs || DEFAULT_QUIET_MS, process: process_ })
   return {
     recorder,
+    queueDiverted: (divert) => pauses.noteOverflow(divert),
+    storePause: (state, workerId) => (state === 'paused' ? pauses.notePause(workerId) : pauses.noteResumed(workerId)),
+    stats: () => {
+      const stats = recorder.stats()
+      return { ...stats, pending: stats.pending + pauses.stats().pending }
+    },
     async started(details) {
       await recorder.recordOrWarn({ kind: 'service.start', actor: { kind: 'system', id: null }, tenant: null, what: { ...process_, ...details } })
     },
     async stop() {
+      // Pauses still open end here, before the stop they end with.
+      await pauses.close()
       await recorder.recordOrWarn({ kind: 'service.stop', actor: { kind: 'system', id: null }, tenant: null, what: process_ })
       await recorder.close()
     },

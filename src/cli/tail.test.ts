@@ -39,13 +39,26 @@ describe.each(kinds)('auditq tail (%s)', (kind) => {
     await t.store.insertBatch(first)
     const all = tail('--limit', '1')
     expect(all.code).toBe(0)
+    // Every tenant but auditq's own access trail, where each run is recorded.
     expect(all.lines.map((line) => line.event.id).sort()).toEqual(first.map((e) => e.id).sort())
     const acme = tail('--tenant', 'acme')
     expect(acme.lines.map((line) => [line.event.id, line.seq])).toEqual([[first[0]!.id, 1]])
+    // Named, the trail is read like any tenant: one record per run, whatever its number of pages,
+    // written before its first read (so this run finds its own record last).
+    const trail = tail('--tenant', 'auditq')
+    expect(trail.lines.map((line) => [line.event.action, line.event.resource_id, line.event.actor_type, line.event.metadata.what])).toEqual([
+      ['auditq.feed.read', '*', 'cli', { format: 'json', follow: false }],
+      ['auditq.feed.read', 'acme', 'cli', { tenant_id: 'acme', format: 'json', follow: false }],
+      ['auditq.feed.read', 'auditq', 'cli', { tenant_id: 'auditq', format: 'json', follow: false }],
+    ])
     const later = storedEvent({ tenant_id: 'acme', action: 'doc.updated' })
     await t.store.insertBatch([later])
     const resumed = tail('--tenant', 'acme', '--after', nextOf(acme.stderr))
     expect(resumed.lines.map((line) => line.event.id)).toEqual([later.id])
+    // One event a page: the access-trail records between the first events and `later` make pages
+    // that are empty yet move on; the run goes past them instead of stopping there.
+    const again = tail('--limit', '1')
+    expect(again.lines.map((line) => line.event.id)).toEqual([...first, later].map((e) => e.id))
   })
 
   it.skipIf(kind !== 'embedded')('prints OCSF lines that hold to the schema', () => {

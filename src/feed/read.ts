@@ -15,22 +15,32 @@ export interface FeedPage {
  * One page after `after`. `next` moves past every position read, including positions whose event
  * retention has deleted, so a run of deleted events never stalls a consumer.
  */
-export async function readFeedPage(source: FeedSource, after: FeedPosition, limit: number): Promise<FeedPage> {
-  return (await readPositions(source, after, limit)).page
+export async function readFeedPage(source: FeedSource, after: FeedPosition, limit: number, skip: SkipTenant = {}): Promise<FeedPage> {
+  return (await readPositions(source, after, limit, skip)).page
 }
 
-async function readPositions(source: FeedSource, after: FeedPosition, limit: number): Promise<{ page: FeedPage; last: FeedPosition }> {
+/**
+ * A tenant whose events an all-tenants reader passes over like deleted ones (its positions still
+ * count): auditq's own system tenant, so a follower of every tenant is not shown, and woken by,
+ * the records of its own reads (docs/decisions.md, "Recording feed reads").
+ */
+export interface SkipTenant {
+  skipTenant?: string
+}
+
+async function readPositions(source: FeedSource, after: FeedPosition, limit: number, skip: SkipTenant): Promise<{ page: FeedPage; last: FeedPosition }> {
   const rows = await source.read(after, limit)
   const events: FeedEvent[] = []
   for (const row of rows) {
     if (row.event === null) continue
+    if (skip.skipTenant !== undefined && after.scope === 'all' && row.event.tenant_id === skip.skipTenant) continue
     events.push({ event: row.event, seq: row.seq, hash: row.hash, cursor: encodeFeedCursor(row.position) })
   }
   const last = rows.at(-1)?.position ?? after
   return { page: { events, next: encodeFeedCursor(last) }, last }
 }
 
-export interface WaitOptions {
+export interface WaitOptions extends SkipTenant {
   /** How long to wait for a first event when there is none yet; 0 answers at once. */
   waitMs: number
   /**
@@ -60,12 +70,14 @@ export async function waitForFeedPage(source: FeedSource, after: FeedPosition, l
   try {
     for (;;) {
       woken = false
-      const { page, last } = await readPositions(source, after, limit)
+      const { page, last } = await readPositions(source, after, limit, options)
       const remaining = deadline - Date.now()
       if (page.events.length > 0 || remaining <= 0 || options.signal?.aborted) return page
-      // A page of only deleted positions still moved the cursor: continue from there.
+      // A page of only deleted (or left-out) positions still moved the cursor: continue from
+      // there at once, since more may follow it; only a read that found nothing waits.
+      const moved = last !== after
       after = last
-      if (woken) continue
+      if (woken || moved) continue
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, Math.min(options.pollMs, remaining))
         function done() {

@@ -16,8 +16,14 @@ declare module 'fastify' {
   }
 }
 
-/** Paging is not part of what was asked: every page of one query is the same access. */
-const NOT_PART_OF_THE_FILTER = new Set(['cursor', 'limit'])
+/**
+ * Paging and waiting are not part of what was asked: every page of one query is the same access,
+ * and so is every long-poll of one feed follower (`after` moves with each page, `wait` only says
+ * how long to hold an empty one). Keeping `after` out is also what stops the all-tenants feed
+ * from feeding itself: its reader's next page would otherwise be a new access, recorded as a new
+ * event, which that reader's next page returns (docs/decisions.md, "Recording feed reads").
+ */
+const NOT_PART_OF_THE_FILTER = new Set(['cursor', 'limit', 'after', 'wait'])
 /**
  * A credential sent in the URL (`?api_key=…`, refused for authentication but still sent) must not
  * end up in the trail: any parameter whose name suggests one is recorded as `[REDACTED]`.
@@ -51,11 +57,14 @@ export function accessFromRequest(request: FastifyRequest, kind: AccessKind, ext
   }
   const { principal } = request
   const askedTenant = typeof what['tenant_id'] === 'string' ? what['tenant_id'] : null
+  // The feed lets an admin key read across tenants whatever tenant the key itself is bound to
+  // (src/http/feed.ts): what it read is the tenant it named, or all of them.
+  const acrossTenants = kind === 'feed.read' && principal?.scopes.has('admin') === true
   const userAgent = request.headers['user-agent']
   return {
     kind,
     actor: principal?.keyId ? { kind: 'api_key', id: principal.keyId, name: principal.keyName ?? null } : { kind: 'open', id: null },
-    tenant: principal?.tenantId ?? askedTenant,
+    tenant: acrossTenants ? askedTenant : (principal?.tenantId ?? askedTenant),
     what: { ...what, ...extra.what },
     from: { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent : undefined, requestId: request.id },
     ...(extra.tenant !== undefined ? { tenant: extra.tenant } : {}),

@@ -15,7 +15,7 @@ import { COMPLETENESS_CONTRACT } from './contract/proofs.js'
  * checked completely only by an unbound key).
  */
 export async function completenessRoutes(app: FastifyInstance, options: { store: Store; settings: Config['completeness'] }): Promise<void> {
-  app.get(COMPLETENESS_CONTRACT.url, documented(COMPLETENESS_CONTRACT), async (request) => {
+  app.get(COMPLETENESS_CONTRACT.url, documented(COMPLETENESS_CONTRACT, { trail: 'completeness' }), async (request) => {
     const source = options.store.completeness
     if (!source) throw new AuditqError('AUDITQ_NOT_FOUND', 'this store has no completeness check')
     const raw = request.query as Record<string, unknown>

@@ -22,6 +22,8 @@ import { feedContracts } from './contract/feed.js'
 export interface FeedRouteOptions {
   store: Store
   limits: Config['feed']
+  /** Left out of the all-tenants feed (read it by naming it): see `SkipTenant`. */
+  systemTenant: string
   productVersion?: string
 }
 
@@ -41,7 +43,7 @@ export async function feedRoutes(app: FastifyInstance, options: FeedRouteOptions
 
   const contracts = feedContracts(limits)
 
-  app.get(contracts.page.url, documented(contracts.page), async (request) => {
+  app.get(contracts.page.url, documented(contracts.page, { trail: 'feed.read' }), async (request) => {
     const raw = request.query as Record<string, unknown>
     const errors: FieldError[] = []
     const tenant = feedTenant(request, single(raw, 'tenant_id', errors))
@@ -54,11 +56,11 @@ export async function feedRoutes(app: FastifyInstance, options: FeedRouteOptions
     const after = afterText === undefined ? startPosition(tenant) : decodeFeedCursor(afterText, tenant)
     const gone = new AbortController()
     request.raw.once('close', () => gone.abort())
-    const page = await waitForFeedPage(feedOf(), after, limit, { waitMs: wait * 1000, pollMs: limits.pollMs, signal: gone.signal })
+    const page = await waitForFeedPage(feedOf(), after, limit, { waitMs: wait * 1000, pollMs: limits.pollMs, signal: gone.signal, skipTenant: options.systemTenant })
     return { events: page.events.map((item) => formatFeedEvent(item, format, ocsf)), next: page.next }
   })
 
-  app.get(contracts.stream.url, documented(contracts.stream), async (request, reply) => {
+  app.get(contracts.stream.url, documented(contracts.stream, { trail: 'feed.read' }), async (request, reply) => {
     const raw = request.query as Record<string, unknown>
     const errors: FieldError[] = []
     const tenant = feedTenant(request, single(raw, 'tenant_id', errors))
@@ -83,7 +85,7 @@ export async function feedRoutes(app: FastifyInstance, options: FeedRouteOptions
     reply.raw.write(': auditq feed\n\n')
     try {
       while (!gone.signal.aborted) {
-        const page = await waitForFeedPage(feed, after, limits.defaultLimit, { waitMs: SSE_HEARTBEAT_MS, pollMs: limits.pollMs, signal: gone.signal })
+        const page = await waitForFeedPage(feed, after, limits.defaultLimit, { waitMs: SSE_HEARTBEAT_MS, pollMs: limits.pollMs, signal: gone.signal, skipTenant: options.systemTenant })
         if (gone.signal.aborted) break
         let chunk = ''
         for (const item of page.events) chunk += `id: ${item.cursor}\nevent: audit\ndata: ${JSON.stringify(formatFeedEvent(item, format, ocsf))}\n\n`

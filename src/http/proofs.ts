@@ -18,7 +18,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export async function proofRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
   const { store } = options
-  app.get<{ Params: { id: string } }>(PROOF_CONTRACT.url, documented(PROOF_CONTRACT), async (request) => {
+  app.get<{ Params: { id: string } }>(PROOF_CONTRACT.url, documented(PROOF_CONTRACT, { trail: 'integrity.proof' }), async (request) => {
     const { id } = request.params
     if (!UUID.test(id)) throw badRequest([{ field: 'id', rule: 'uuid', message: 'must be a UUID' }])
     const tenant = tenantScope(request)

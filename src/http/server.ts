@@ -163,7 +163,7 @@ export async function buildServer(dependencies: ServerDependencies): Promise<Fas
   await app.register(completenessRoutes, { store, settings: config.completeness })
   await app.register(proofRoutes, { store })
   await app.register(reportRoutes, { store, limits: config.reports })
-  await app.register(feedRoutes, { store, limits: config.feed, productVersion: packageVersion() })
+  await app.register(feedRoutes, { store, limits: config.feed, systemTenant: config.access.systemTenant, productVersion: packageVersion() })
   await app.register(viewerRoutes, { store, viewer: config.viewer, defaultLimit: 50, maxLimit: 200, exports: config.reads })
   if (store.retentionRules) await app.register(retentionRuleRoutes, { rules: store.retentionRules, recorder })
   if (store.streams) {

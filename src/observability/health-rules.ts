@@ -192,7 +192,7 @@ export function evaluateHealth(input: HealthInput, thresholds: Thresholds): Eval
 
   const accessFailing = input.access_trail?.failing
   if (accessFailing) {
-    add('access_unrecorded', 'degraded', `access to the trail cannot be recorded since ${accessFailing.since} (${accessFailing.message}); ${n(input.access_trail!.pending)} aggregates waiting`,
+    add('access_unrecorded', 'degraded', `access to the trail cannot be recorded since ${accessFailing.since} (${accessFailing.message}); ${n(input.access_trail!.pending)} records waiting (aggregates of reads, pauses)`,
       'auditq cannot write its auditq.* access records: reads of the trail are refused (AUDITQ_ACCESS_UNRECORDED) and lifecycle records are missing until it can. Check that the store accepts writes (disk, permissions); waiting aggregates are retried on their own.')
   }
 

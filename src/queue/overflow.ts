@@ -44,7 +44,25 @@ export interface OverflowingQueueOptions {
   replayEveryMs?: number
   tally: OverflowTally
   logger: Logger
+  /**
+   * Told of every batch of events that did not go into the stream, and what became of them: the
+   * service records it in the access trail (src/access/pause-trail.ts). Called on the caller's
+   * turn: it must only count, never wait.
+   */
+  onDivert?: (divert: QueueDivert) => void
 }
+
+/** Why events did not go into the stream, and what became of them. */
+export interface QueueDivert {
+  cause: 'over_cap' | 'redis_unavailable'
+  outcome: 'spilled' | 'refused'
+  policy: OverflowPolicy
+  events: number
+  /** The refusal's code, for `refused`. */
+  code?: string
+}
+
+type DivertCause = QueueDivert['cause']
 
 /**
  * The producer side of queue mode with its buffers: an event goes into the Redis stream or, when
@@ -62,6 +80,7 @@ export class OverflowingQueue {
   private readonly tally: OverflowTally
   private readonly log_: Logger
   private readonly settings: OverflowSettings
+  private readonly onDivert: ((divert: QueueDivert) => void) | undefined
   private readonly replayTimer: NodeJS.Timeout
   private replaying: Promise<void> | undefined
   private readonly lastWarnedAt = new Map<string, number>()
@@ -82,6 +101,7 @@ export class OverflowingQueue {
     this.spill = options.spill
     this.tally = options.tally
     this.log_ = options.logger
+    this.onDivert = options.onDivert
     const defaults = CONFIG_DEFAULTS.queue
     this.settings = {
       overflowPolicy: defaults.overflowPolicy,
@@ -117,10 +137,10 @@ export class OverflowingQueue {
       this.tally.queueUnavailable += events.length
       // An enqueue that failed part-way may have added some events: re-adding them from the
       // journal later is harmless (the store is idempotent on id); losing them would not be.
-      return this.divert(events, 'spill', 'redis is unavailable')
+      return this.divert(events, 'spill', 'redis_unavailable')
     }
     const outcomes = new Map<AuditEvent, EventOutcome>()
-    const diverted = await this.divert(overCap, this.settings.overflowPolicy, 'the queue is over its cap')
+    const diverted = await this.divert(overCap, this.settings.overflowPolicy, 'over_cap')
     overCap.forEach((event, index) => outcomes.set(event, diverted[index]!))
     return events.map((event) => outcomes.get(event) ?? { ok: true })
   }
@@ -139,11 +159,19 @@ export class OverflowingQueue {
   }
 
   /** Events that could not be queued follow the policy. */
-  private async divert(events: AuditEvent[], policy: OverflowPolicy, why: string): Promise<EventOutcome[]> {
-    if (policy === 'drop') return this.drop(events.length)
+  private async divert(events: AuditEvent[], policy: OverflowPolicy, cause: DivertCause): Promise<EventOutcome[]> {
+    if (policy === 'drop') {
+      this.tellDivert({ cause, outcome: 'refused', policy, events: events.length, code: 'AUDITQ_QUEUE_FULL' })
+      return this.drop(events.length)
+    }
     let pending = events
     if (policy === 'block') pending = await this.waitForRoom(pending)
-    const spilled = await this.spillEvents(pending, why)
+    const spilled = await this.spillEvents(pending, cause === 'over_cap' ? 'the queue is over its cap' : 'redis is unavailable')
+    if (pending.length > 0) {
+      const refusal = spilled.find((outcome) => !outcome.ok)
+      const code = refusal && !refusal.ok ? refusal.error.code : undefined
+      this.tellDivert({ cause, outcome: code ? 'refused' : 'spilled', policy, events: pending.length, ...(code ? { code } : {}) })
+    }
     return [...events.slice(0, events.length - pending.length).map((): EventOutcome => ({ ok: true })), ...spilled]
   }
 
@@ -199,6 +227,15 @@ export class OverflowingQueue {
     this.log_.warn({ events: count }, 'queue over its cap; events refused (overflow policy drop)')
     const refusal = new AuditqError('AUDITQ_QUEUE_FULL', 'the queue is over its cap (overflow policy: drop); the event was not accepted')
     return Array.from({ length: count }, () => ({ ok: false, error: refusal }))
+  }
+
+  /** The hook only counts; were it ever to throw, the events' outcomes must not change with it. */
+  private tellDivert(divert: QueueDivert): void {
+    try {
+      this.onDivert?.(divert)
+    } catch (error) {
+      this.warnThrottled('divert-hook', { err_message: (error as Error).message }, 'recording a queue overflow failed')
+    }
   }
 
   /**

@@ -97,6 +97,7 @@ export class QueuedAuditLogger extends BaseAuditLogger {
       spill: resources.spill,
       tally: this.counters,
       logger: this.log_,
+      ...(options.observeQueueDivert ? { onDivert: options.observeQueueDivert } : {}),
       ...(queue.capEvents ? { capEvents: queue.capEvents } : {}),
       ...(queue.replicaAcks
         ? { replicaAcks: { replicas: queue.replicaAcks, timeoutMs: queue.replicaAckTimeoutMs ?? CONFIG_DEFAULTS.queue.replicaAckTimeoutMs } }

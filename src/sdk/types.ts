@@ -2,7 +2,7 @@ import type { QueueRedis } from '../queue/redis-streams/connection.js'
 import type { AuditEventInput } from '../event/types.js'
 import type { BulkResult } from '../event/intake.js'
 import type { RedactionOptions } from '../event/redact.js'
-import type { OverflowPolicy } from '../queue/overflow.js'
+import type { OverflowPolicy, QueueDivert } from '../queue/overflow.js'
 import type { ShreddingOptions } from '../shred/options.js'
 import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
@@ -48,6 +48,11 @@ export interface AuditLoggerOptions {
   observeLogSeconds?: (seconds: number) => void
   /** Called after every group commit with its report (batch size, duration), for metrics. */
   observeCommit?: (report: CommitReport) => void
+  /**
+   * Queue mode: called with every batch of events that did not go into the stream (spilled or
+   * refused), on the caller's turn; the service records it in the access trail. Must not wait.
+   */
+  observeQueueDivert?: (divert: QueueDivert) => void
   /**
    * Crypto-shredding (docs/erasure.md): personal fields are sealed under a per-subject key before
    * they are queued or stored, and `store` reveals them on read. Absent (the default): off.

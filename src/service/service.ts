@@ -21,7 +21,7 @@ import { queueStatusReader } from '../queue/queue-status.js'
 import { acknowledgeLosses, queueKeys, RedisResetWatch, type DurabilityReport } from '../queue/redis-streams/index.js'
 import { startMaintenance } from '../retention/scheduler.js'
 import { shreddingFromConfig } from '../shred/from-config.js'
-import { serviceTrail } from '../access/service-trail.js'
+import { serviceTrail, type ServiceTrail } from '../access/service-trail.js'
 import { createAuditLogger } from '../sdk/audit-logger.js'
 import { openStore, storeLocation } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
@@ -113,7 +113,11 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
   const metrics = new ServiceMetrics(newRegistry())
   // Read before the store opens: shredding configured without a usable master key fails the start.
   const shredding = shreddingFromConfig(config)
+  // The trail records the queue overflowing; it is made once the store is open, and nothing can
+  // overflow before the service listens.
+  let trail: ServiceTrail | undefined
   const audit = await createAuditLogger({
+    observeQueueDivert: (divert) => trail?.queueDiverted(divert),
     ...(shredding ? { shredding } : {}),
     ...metrics.sdkHooks,
     ...storeLocation(config),
@@ -126,8 +130,9 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
   lifecycle.add('audit logger', () => audit.close())
   const store = audit.store
   // Stopped after http (reverse order), before the store closes: the stop is recorded and open aggregates written.
-  const trail = serviceTrail({ role: 'serve', store, config, logger })
-  lifecycle.add('access trail', () => trail.stop())
+  trail = serviceTrail({ role: 'serve', store, config, logger })
+  const serveTrail = trail
+  lifecycle.add('access trail', () => serveTrail.stop())
   // The key store is the event store's: closed with it when the audit logger closes, after http.
   const access = await startServiceAccess(store.keys, config, logger, { insecure: options.insecure === true })
 
@@ -138,7 +143,7 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
     ? new RedisResetWatch({ redis: queue.redis, keys, logger, source: `${hostname()}-${process.pid}`, onReset: (outcome) => metrics.recordRedisReset(outcome) })
     : undefined
   const queueStatus = queue ? queueStatusReader(queue.redis, config, queue.durability, resetWatch ? { resetWatch } : {}) : undefined
-  const monitoring = await startMonitoring({ config, audit, store, logger, metrics, accessTrail: () => trail.recorder.stats(), ...(queueStatus ? { queueStatus } : {}), ...(store.streams ? { streamHealth: streamHealthReader(store.streams) } : {}) })
+  const monitoring = await startMonitoring({ config, audit, store, logger, metrics, accessTrail: () => serveTrail.stats(), ...(queueStatus ? { queueStatus } : {}), ...(store.streams ? { streamHealth: streamHealthReader(store.streams) } : {}) })
   lifecycle.add('monitoring', () => monitoring.stop())
 
   const app = await buildServer({
@@ -148,7 +153,7 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
     logger,
     monitoring,
     resolvePrincipal: access.resolver.resolve,
-    accessRecorder: trail.recorder,
+    accessRecorder: serveTrail.recorder,
     ...(queue ? { acknowledgeRedisLosses: (ids: string[] | 'all') => acknowledgeLosses(queue.redis, keys, ids) } : {}),
   })
   lifecycle.add('http', () => app.close())
@@ -165,12 +170,12 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
   // interrupted run is safe: verify accepts a cut whose deletions are half done.
   const signingKey = await loadSigningKey(config.integrity)
   // Retention deletes only what every archive stream has confirmed (archive before delete).
-  const maintenance = startMaintenance({ store, config, signingKey, logger, recorder: trail.recorder, ...(store.streams ? { archive: store.streams } : {}) })
+  const maintenance = startMaintenance({ store, config, signingKey, logger, recorder: serveTrail.recorder, ...(store.streams ? { archive: store.streams } : {}) })
   lifecycle.add('maintenance', () => maintenance.stop())
   startStreams({ config, store, logger, registry: metrics.registry, role: 'serve', lifecycle, signingKey })
   const mode = queue ? (runWorker ? 'queue (ingest + worker)' : 'queue (ingest only)') : 'direct'
   logger.info({ address, mode, store: store.kind, location: store.description }, `auditq listening on ${address}`)
-  await trail.started({ address, mode, store: store.kind })
+  await serveTrail.started({ address, mode, store: store.kind })
 
   if (queue && runWorker) {
     // Started last and in the background: a start that fails never consumed from the queue, and with
@@ -186,6 +191,7 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
       workerId,
       observeBatch: (report) => metrics.recordWorkerBatch(report),
       observeFailedAttempt: () => metrics.recordWorkerFailedAttempt(),
+      observeStorePause: (state, id) => serveTrail.storePause(state, id),
       ...(resetWatch ? { resetWatch } : {}),
     }).then(
       (worker) => (runtime.started = worker),
@@ -227,6 +233,7 @@ async function startWorker(options: WorkerOptions, lifecycle: Lifecycle): Promis
     observeBatch: (report) => metrics.recordWorkerBatch(report),
     observeFailedAttempt: () => metrics.recordWorkerFailedAttempt(),
     observeRedisReset: (outcome) => metrics.recordRedisReset(outcome),
+    observeStorePause: (state, id) => trail.storePause(state, id),
   })
   // The drain gets the shutdown deadline but a reserve for closing the store; whatever it could not
   // write and acknowledge stays pending in Redis for another worker.

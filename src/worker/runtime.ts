@@ -31,6 +31,12 @@ export interface WorkerRuntimeOptions {
    */
   resetWatch?: RedisResetWatch
   observeRedisReset?: (outcome: 'data_lost' | 'data_kept') => void
+  /**
+   * Told at every insert that failed because the store is unavailable (`paused`: the first one
+   * pauses the worker) and when it resumes (a batch stored whole again): the service records the
+   * pause in the access trail.
+   */
+  observeStorePause?: (state: 'paused' | 'resumed', workerId: string) => void
 }
 
 export interface WorkerRuntime {
@@ -60,6 +66,8 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   await resetWatch.check().catch(() => undefined)
   const consumer = await RedisStreamsConsumer.start({ redis, keys, consumerName: workerId, onGroupMissing: () => resetWatch.groupVanished() })
   const figures = new RollingFigures()
+  // Paused from the first insert that failed for want of the store until a batch is stored whole.
+  let paused = false
   const worker = new QueueWorker({
     consumer,
     store,
@@ -77,9 +85,16 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     onFailedAttempt: () => {
       figures.recordFailure()
       options.observeFailedAttempt?.()
+      options.observeStorePause?.('paused', workerId)
+      paused = true
     },
     onBatch: (report) => {
       figures.record(report)
+      // A batch left partly unwritten at shutdown is no resumption: the stop ends that pause.
+      if (paused && report.stored + report.duplicates + report.deadLettered === report.size) {
+        paused = false
+        options.observeStorePause?.('resumed', workerId)
+      }
       options.observeBatch?.(report)
       if (report.deadLettered > 0) logger.warn({ worker_id: workerId, dead_lettered: report.deadLettered }, 'events moved to the dead-letter queue')
     },

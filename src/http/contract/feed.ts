@@ -16,7 +16,7 @@ const integerBetween = (min: number, max: number, description: string) => {
 }
 
 const FORMAT = z.enum(FEED_FORMATS as [string, ...string[]], { error: `must be one of ${FEED_FORMATS.join(', ')}` }).describe('`json` (FeedEvent) or `ocsf` (OCSF API Activity, the cursor in `unmapped.auditq.cursor`).').optional()
-const TENANT = z.string().describe("Only this tenant. A key bound to a tenant reads its own; a key with the admin scope may leave it out (every tenant) or name any one.").optional()
+const TENANT = z.string().describe("Only this tenant. A key bound to a tenant reads its own; a key with the admin scope may leave it out (every tenant but `auditq`'s own access trail, which it reads by naming its tenant) or name any one.").optional()
 const AFTER = z.string().describe('A cursor (`next`, or an event\'s `cursor`): start just after it. Omitted: from the beginning. A cursor of another tenant (or of the all-tenants feed) is refused.').optional()
 
 // The feed has always reported an unknown parameter as `unknown`; its clients read that.
