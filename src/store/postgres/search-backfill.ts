@@ -12,24 +12,14 @@
  */
 import type pg from 'pg'
 import type { SearchBackfillSource, SearchFillResult } from '../../query/search/backfill.js'
+import { appendOnlyFunction, RETENTION_EXCEPTION } from './chain-sql.js'
 import { COLUMNS, fromRow, searchParam, type AuditRow } from './sql.js'
 
 export const SEARCH_FILL_SETTING = 'auditq.search_fill'
 
 export const SEARCH_FILL_GUARD_MIGRATION = [
   // The statement guard of migration 3, with the fill's exception beside retention's.
-  `CREATE OR REPLACE FUNCTION auditq_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-  BEGIN
-    IF TG_OP = 'DELETE' AND TG_TABLE_NAME = 'audit_logs' AND current_setting('auditq.retention', true) = 'on' THEN
-      RETURN NULL;
-    END IF;
-    IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'audit_logs' AND current_setting('${SEARCH_FILL_SETTING}', true) = 'on' THEN
-      RETURN NULL;
-    END IF;
-    RAISE EXCEPTION 'auditq: % is append-only; % refused', TG_TABLE_NAME, TG_OP
-      USING ERRCODE = 'insufficient_privilege',
-            HINT = 'events are removed only by the retention path (auditq cleanup)';
-  END $$`,
+  appendOnlyFunction([RETENTION_EXCEPTION, { operation: 'UPDATE', setting: SEARCH_FILL_SETTING }], { replace: true }),
   // Compared as jsonb minus the one column, so a column added by a later migration is covered
   // without editing this function. Only UPDATEs fire it, never inserts: ingest pays nothing.
   `CREATE FUNCTION auditq_search_fill_only() RETURNS trigger LANGUAGE plpgsql AS $$
