@@ -55,6 +55,8 @@ interface Fixture {
   dropDocuments(ids: readonly string[]): Promise<void>
   /** Each event's stored document as its token list, by id. */
   documents(): Promise<Map<string, string[]>>
+  /** Another store on the same data, as a second process (the CLI beside `serve`) opens it; the caller closes it. */
+  another(): Promise<Store>
   dispose(): Promise<void>
 }
 
@@ -111,6 +113,31 @@ function backfillContract(kind: string, open: () => Promise<Fixture>): void {
         await fixture.dispose()
       }
     })
+
+    it('two backfills at once (the CLI beside a running serve) share the rows: each filled once, all filled', async () => {
+      const fixture = await open()
+      const { store } = fixture
+      const other = await fixture.another()
+      try {
+        const all = Array.from({ length: 60 }, (_, i) => storedEvent({ tenant_id: `t${i % 3}`, occurred_at: isoAt(i), metadata: { word: 'concurrent', i } }))
+        await store.insertBatch(all)
+        const expected = await fixture.documents()
+        await fixture.dropDocuments(all.map((e) => e.id))
+        await store.migrate()
+        const [a, b] = await Promise.all([
+          runSearchBackfill(store.searchBackfill!, { batchRows: 5, pauseMs: 1 }),
+          runSearchBackfill(other.searchBackfill!, { batchRows: 5, pauseMs: 1 }),
+        ])
+        expect(a.filled + b.filled).toBe(60)
+        expect([a.remaining, b.remaining]).toEqual([0, 0])
+        expect(await fixture.documents()).toEqual(expected)
+        expect((await store.query({ search: parseSearch('concurrent') }, { limit: 100 })).events).toHaveLength(60)
+        expect(await verifyChains(store.kind, store.integrity!)).toMatchObject({ intact: true, events: 60 })
+      } finally {
+        await other.close()
+        await fixture.dispose()
+      }
+    })
   })
 }
 
@@ -136,6 +163,7 @@ backfillContract('embedded', async () => {
       const rows = raw.prepare<[], { id: string; doc: string | null }>('SELECT a.id, f.doc FROM audit_logs a LEFT JOIN audit_logs_fts f ON f.rowid = a.rowid').all()
       return new Map(rows.map((row) => [row.id, row.doc === null ? [] : row.doc.split(' ')]))
     },
+    another: () => createEmbeddedStore({ dataDir }),
     async dispose() {
       raw.close()
       await store.close()
@@ -188,6 +216,7 @@ describe.skipIf(!hasPostgres)('postgres', () => {
           const { rows } = await client.query<{ id: string; doc: string | null }>('SELECT id::text, search::text AS doc FROM audit_logs')
           return new Map(rows.map((row) => [row.id, row.doc === null || row.doc === '' ? [] : tokensOf(row.doc)]))
         }),
+      another: () => createPostgresStore({ connectionString: POSTGRES_URL, schema }),
       dispose: () => store.close(),
     }
   })

@@ -45,9 +45,12 @@ export const SEARCH_BACKFILL_INDEX_MIGRATION = [
 
 const COUNT_SQL = 'SELECT count(*)::bigint AS n FROM audit_logs WHERE search IS NULL'
 
-// SKIP LOCKED: two processes filling at once (the service's pass and the CLI) take disjoint rows.
 const SELECT_SQL = `SELECT ${COLUMNS} FROM audit_logs WHERE search IS NULL
-  ORDER BY occurred_at DESC, id DESC LIMIT $1 FOR UPDATE SKIP LOCKED`
+  ORDER BY occurred_at DESC, id DESC LIMIT $1 FOR UPDATE`
+// Two processes filling at once (the service's pass and the CLI) take disjoint rows. When every
+// row left is locked by the other, the plain FOR UPDATE waits for its transaction (milliseconds)
+// and then finds the rows filled, so "nothing examined" means nothing is left, not "busy".
+const SELECT_UNLOCKED_SQL = `${SELECT_SQL} SKIP LOCKED`
 
 const UPDATE_SQL = `UPDATE audit_logs a SET search = u.doc
   FROM unnest($1::text[], $2::uuid[], $3::tsvector[]) AS u(tenant_id, id, doc)
@@ -69,7 +72,8 @@ export class PostgresSearchBackfill implements SearchBackfillSource {
     try {
       await client.query('BEGIN')
       await client.query('SELECT set_config($1, $2, true)', [SEARCH_FILL_SETTING, 'on'])
-      const { rows } = await client.query<AuditRow>(SELECT_SQL, [limit])
+      let { rows } = await client.query<AuditRow>(SELECT_UNLOCKED_SQL, [limit])
+      if (rows.length === 0) rows = (await client.query<AuditRow>(SELECT_SQL, [limit])).rows
       if (rows.length === 0) {
         await client.query('COMMIT')
         return { examined: 0, filled: 0 }
