@@ -262,6 +262,19 @@ const configSchema = z.strictObject({
       systemTenant: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/).default('auditq'),
     })
     .prefault({}),
+  /** Word search (docs/viewer.md#search): the backfill of events stored before search existed. */
+  search: z
+    .strictObject({
+      /** `serve` fills missing search documents in the background from its start (off: only `auditq search backfill` does). */
+      backfillAtStart: z.union([z.boolean(), z.stringbool()]).default(true),
+      /** Events per backfill transaction: small enough that each holds its locks for milliseconds. */
+      backfillBatchRows: z.coerce.number().int().min(1).max(10_000).default(500),
+      /** Pause between the background pass's batches, so ingest on the same store keeps its share of it. */
+      backfillPauseMs: z.coerce.number().int().min(0).max(60_000).default(50),
+      /** While events lack a document and no pass runs (or the last one failed), how often to count them again or retry. */
+      backfillRecheckMs: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
+    })
+    .prefault({}),
   /** Streams to SIEMs (docs/streaming.md): how deliverers hold and renew their leases. */
   streams: z
     .strictObject({

@@ -14,6 +14,7 @@ import { registerMigrate } from './migrate.js'
 import { registerExport, registerQuery } from './query.js'
 import { registerQueue } from './queue.js'
 import { registerReport } from './report.js'
+import { registerSearch } from './search.js'
 import { registerSend } from './send.js'
 import { registerServe } from './serve.js'
 import { registerStatus } from './status.js'
@@ -55,6 +56,7 @@ registerStreams(program)
 registerImport(program)
 registerErase(program)
 registerCompleteness(program)
+registerSearch(program)
 registerTail(program)
 registerVerifyBundle(program)
 

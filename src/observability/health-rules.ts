@@ -33,6 +33,7 @@ export type RuleName =
   | 'producer_events_missing'
   | 'access_unrecorded'
   | 'stream_failing'
+  | 'search_unindexed'
 
 export interface Finding {
   rule: RuleName
@@ -60,6 +61,8 @@ export interface HealthInput extends PipelineFigures {
   access_trail?: { failing: { since: string; message: string } | null; pending: number } | null
   /** Streams that are failing or parked (all processes see the same, from the store); absent = none to judge. */
   streams?: readonly StreamHealthReading[] | null
+  /** The search backfill (`serve`): events without a search document, and whether a pass runs or fails. */
+  search_index?: { unindexed: number | null; running: boolean; failing: { since: string; message: string } | null } | null
 }
 
 
@@ -68,7 +71,7 @@ export interface HealthInput extends PipelineFigures {
  * they are findings and alerts, but never turn /health into 503 (a load balancer would drain every
  * instance because a SIEM is down, and ingest, which a dead sink must never slow, would stop).
  */
-export const ADVISORY_RULES: ReadonlySet<RuleName> = new Set(['stream_failing'])
+export const ADVISORY_RULES: ReadonlySet<RuleName> = new Set(['stream_failing', 'search_unindexed'])
 
 export interface Evaluation {
   status: HealthStatus
@@ -203,6 +206,17 @@ export function evaluateHealth(input: HealthInput, thresholds: Thresholds): Eval
       failing.some((s) => s.state === 'parked')
         ? 'A receiver refused a batch for good (a 4xx other than 408/429): the stream is parked. See `auditq streams show NAME`, fix the receiver or the stream, then `auditq streams resume NAME`. Nothing is lost: the position waits.'
         : `A stream has been failing over ${n(thresholds.streamFailingSeconds)} s: its receiver is down or erroring and deliveries are retried with backoff. Events wait in the store; check the receiver (\`auditq streams show NAME\` has the last error).`)
+  }
+
+  // Events search cannot find are not lost (queries by field still return them), but a search that
+  // silently misses them would be: the gap is shown until the backfill has closed it.
+  const search = input.search_index
+  if (search && (search.unindexed ?? 0) > 0) {
+    const state = search.failing ? `; the backfill is failing since ${search.failing.since} (${search.failing.message.slice(0, 120)})` : search.running ? '; the backfill is filling them' : ''
+    add('search_unindexed', 'warning', `${n(search.unindexed ?? 0)} events have no search document: word search does not find them${state}`,
+      search.running
+        ? 'Events stored before word search existed are being given their search document in the background; search finds them once it is done (progress: `auditq_search_unindexed_events`).'
+        : 'Events stored before word search existed have no search document, so searches miss them. Run `auditq search backfill` (or let `serve` do it with AUDITQ_SEARCH_BACKFILL_AT_START=true); it is resumable and works in small transactions.')
   }
 
   const status = worstStatus(findings.map((f) => f.status))

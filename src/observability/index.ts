@@ -26,6 +26,8 @@ export interface MonitoringDependencies {
   metrics?: ServiceMetrics
   /** The access trail's recorder state, for the `access_unrecorded` health rule. */
   accessTrail?: () => { failing: { since: string; message: string } | null; pending: number }
+  /** The search backfill's state, for the `search_unindexed` rule. */
+  searchIndex?: () => { unindexed: number | null; running: boolean; failing: { since: string; message: string } | null }
   /** Streams not delivering, for the `stream_failing` rule. */
   streamHealth?: () => Promise<StreamHealthReading[]>
 }
@@ -89,6 +91,7 @@ export async function startMonitoring(deps: MonitoringDependencies): Promise<Mon
     rateWindowMs: config.monitoring.rateWindowMs,
     logger: deps.logger,
     ...(deps.accessTrail ? { accessTrail: deps.accessTrail } : {}),
+    ...(deps.searchIndex ? { searchIndex: deps.searchIndex } : {}),
     onSample: (view) => delivery.send(alerts.observe(view.evaluation.findings, view.reading.at), view.figures),
   })
   metrics.attach({ audit: deps.audit, latest: () => sampler.latest() })

@@ -5,6 +5,7 @@ import { loadConfig } from '../config.js'
 import { evaluateHealth } from './health-rules.js'
 import { ALL_RULES, newRegistry, ServiceMetrics } from './metrics.js'
 import { StreamMetrics } from './stream-metrics.js'
+import { SearchBackfillMetrics } from './search-metrics.js'
 
 const monitoring = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'monitoring.md'), 'utf8')
 
@@ -20,6 +21,8 @@ describe('docs/monitoring.md', () => {
     })
     // Processes that run stream deliverers add the stream metrics.
     new StreamMetrics(registry)
+    // So does `serve`'s search backfill.
+    new SearchBackfillMetrics(registry, () => 0)
     const names = (await registry.getMetricsAsJSON()).map((metric) => metric.name).filter((name) => name.startsWith('auditq_'))
     expect(names.length).toBeGreaterThan(20)
     for (const name of names) expect(monitoring, name).toContain(`\`${name}\``)
@@ -44,7 +47,8 @@ describe('docs/monitoring.md', () => {
     const spill = { refusing: fault, replayFailing: fault, checkpointFailing: fault }
     const read_replica = { inUse: false, reason: 'unreachable' as const, lagSeconds: null, maxLagSeconds: 10, lastError: 'connect ECONNREFUSED' }
     const streams = [{ name: 'siem', state: 'parked' as const, failing_seconds: 1, last_error: 'webhook answered 400' }]
-    const redisDown = evaluateHealth({ ...everythingInput(), redis: 'unreachable', spill, read_replica, streams }, loadConfig({}).monitoring.thresholds)
+    const search_index = { unindexed: 5, running: true, failing: null }
+    const redisDown = evaluateHealth({ ...everythingInput(), redis: 'unreachable', spill, read_replica, streams, search_index }, loadConfig({}).monitoring.thresholds)
     const fired = new Set([...everything.findings, ...redisDown.findings].map((f) => f.rule))
     expect([...fired].sort()).toEqual([...ALL_RULES].sort())
   })

@@ -35,6 +35,8 @@ export interface SamplerOptions {
   logger: Logger
   /** The access trail's recorder state, judged by the `access_unrecorded` rule. */
   accessTrail?: () => { failing: { since: string; message: string } | null; pending: number }
+  /** The search backfill's state, judged by the `search_unindexed` rule. */
+  searchIndex?: () => { unindexed: number | null; running: boolean; failing: { since: string; message: string } | null }
   /** Called with every periodic sample (alerts evaluate here). */
   onSample?: (view: PipelineView) => void
 }
@@ -129,7 +131,7 @@ export class PipelineSampler {
     const rateBase = this.baseAtLeast(reading.at, this.options.rateWindowMs)
     const minuteBase = this.baseAtLeast(reading.at, MINUTE_MS)
     const figures = deriveFigures(reading, rateBase, minuteBase, this.recentBase(reading))
-    const evaluation = evaluateHealth({ ...figures, store: reading.store, redis: reading.redis, spill: reading.spill, redis_losses: reading.redisLosses, read_replica: reading.readReplica ?? null, producer_missing_events: reading.producerMissingEvents ?? null, access_trail: this.options.accessTrail?.() ?? null, streams: reading.streams ?? null }, this.options.thresholds)
+    const evaluation = evaluateHealth({ ...figures, store: reading.store, redis: reading.redis, spill: reading.spill, redis_losses: reading.redisLosses, read_replica: reading.readReplica ?? null, producer_missing_events: reading.producerMissingEvents ?? null, access_trail: this.options.accessTrail?.() ?? null, streams: reading.streams ?? null, search_index: this.options.searchIndex?.() ?? null }, this.options.thresholds)
     return { reading, figures, evaluation }
   }
 

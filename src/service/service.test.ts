@@ -94,7 +94,7 @@ async function storedCounts(ids: string[]): Promise<Map<string, number>> {
 describe.skipIf(!hasServices)('startService in queue mode', () => {
   it('stops under load with every component stopped once, newest first, and nothing acknowledged lost or doubled', async () => {
     const service: RunningService = await startService({ role: 'serve', config, logger })
-    expect(service.components).toEqual(['redis', 'audit logger', 'access trail', 'monitoring', 'http', 'maintenance', 'streams', 'worker'])
+    expect(service.components).toEqual(['redis', 'audit logger', 'access trail', 'search backfill', 'monitoring', 'http', 'maintenance', 'streams', 'worker'])
     const signal = { stop: false }
     const load = postUntilStopped(service.address!, signal, 8)
     // Let the in-process worker start writing, then stop while clients keep posting.

@@ -30,6 +30,7 @@ import { startWorkerRuntime, type WorkerRuntime } from '../worker/runtime.js'
 import { streamHealthReader } from '../stream/health.js'
 import { Lifecycle } from './lifecycle.js'
 import { startStreams } from './streams-setup.js'
+import { startSearchBackfill } from './search-backfill.js'
 import { connectQueueRedis, queueModeOptions } from './queue-setup.js'
 
 /** How long closing what a failed start opened may take before the start's error is thrown anyway. */
@@ -143,7 +144,10 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
     ? new RedisResetWatch({ redis: queue.redis, keys, logger, source: `${hostname()}-${process.pid}`, onReset: (outcome) => metrics.recordRedisReset(outcome) })
     : undefined
   const queueStatus = queue ? queueStatusReader(queue.redis, config, queue.durability, resetWatch ? { resetWatch } : {}) : undefined
-  const monitoring = await startMonitoring({ config, audit, store, logger, metrics, accessTrail: () => serveTrail.stats(), ...(queueStatus ? { queueStatus } : {}), ...(store.streams ? { streamHealth: streamHealthReader(store.streams) } : {}) })
+  // Before monitoring, which shows its count; stopped before the store closes (reverse order).
+  const searchBackfill = startSearchBackfill({ store, settings: config.search, logger, registry: metrics.registry })
+  lifecycle.add('search backfill', () => searchBackfill.stop())
+  const monitoring = await startMonitoring({ config, audit, store, logger, metrics, accessTrail: () => serveTrail.stats(), searchIndex: () => searchBackfill.status(), ...(queueStatus ? { queueStatus } : {}), ...(store.streams ? { streamHealth: streamHealthReader(store.streams) } : {}) })
   lifecycle.add('monitoring', () => monitoring.stop())
 
   const app = await buildServer({

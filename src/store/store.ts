@@ -9,6 +9,7 @@ import type { RetentionStore } from '../retention/retention-store.js'
 import type { SubjectKeyStore } from '../shred/subject-keys.js'
 import type { RetentionRulesStore } from '../retention/retention-rules.js'
 import type { StreamStore } from '../stream/stream-store.js'
+import type { SearchBackfillSource } from '../query/search/backfill.js'
 
 /** Keyset position: the last row a page returned. Order is (occurred_at DESC, id DESC). */
 export interface CursorPosition {
@@ -122,6 +123,8 @@ export interface Store {
   readonly feed?: FeedSource
   /** Stream definitions, positions and leases (migration 60). Both real stores implement it. */
   readonly streams?: StreamStore
+  /** Search documents for events stored before word search (migrations 87–88). Both real stores implement it. */
+  readonly searchBackfill?: SearchBackfillSource
   /** How this process's chained inserts went, for metrics; stores with nothing to tell omit it. */
   chainWriteStats?(): ChainWriteStats
 }

@@ -37,6 +37,7 @@ import { EmbeddedFeed, INSERT_FEED_ROW_SQL } from './feed.js'
 import { EmbeddedIntegrity } from './integrity.js'
 import { EmbeddedCompleteness } from './completeness.js'
 import { EmbeddedStreamStore } from './stream-store.js'
+import { EmbeddedSearchBackfill } from './search-backfill.js'
 import { EmbeddedKeyStore } from './key-store.js'
 import { EmbeddedSubjectKeyStore } from './subject-key-store.js'
 import { EmbeddedRetentionRules } from './retention-rules.js'
@@ -138,6 +139,7 @@ class EmbeddedStore implements Store {
   readonly feed: EmbeddedFeed
   readonly retentionRules: EmbeddedRetentionRules
   readonly streams: EmbeddedStreamStore
+  readonly searchBackfill: EmbeddedSearchBackfill
   private readonly insertMany: (rows: readonly AuditRow[], docs: readonly string[]) => number
   private readonly insertChained: (digests: Buffer, rows: readonly AuditRow[], docs: readonly string[]) => number
   /**
@@ -166,6 +168,7 @@ class EmbeddedStore implements Store {
     this.feed = new EmbeddedFeed(db)
     this.retentionRules = new EmbeddedRetentionRules(db)
     this.streams = new EmbeddedStreamStore(db)
+    this.searchBackfill = new EmbeddedSearchBackfill(db)
     // The write lock serializes every chained insert across processes, so each event is numbered
     // and hashed right before its own INSERT; a duplicate (changes = 0) simply does not move the
     // head, and a failing row aborts the transaction, heads included.

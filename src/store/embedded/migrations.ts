@@ -11,6 +11,7 @@ import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from
 import { FEED_MIGRATION } from './feed.js'
 import { STREAM_TENANT_POSITIONS_MIGRATION, STREAMS_MIGRATION } from './stream-store.js'
 import { tenantScopedIdsMigration } from './tenant-key-migration.js'
+import { SEARCH_BACKFILL_POSITION_MIGRATION } from './search-backfill.js'
 
 /** audit_logs' indexes as migration 1 created them (migration 4 rebuilds the table and recreates them). */
 export const AUDIT_LOGS_INDEXES = [
@@ -113,6 +114,12 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
       DELETE FROM audit_logs_fts WHERE rowid = old.rowid;
     END`,
   ],
+  // PostgreSQL's step 87 lets the search backfill fill the `search` column past the append-only
+  // guard. Nothing to change here: the FTS5 table is apart from audit_logs, so filling it updates
+  // no event row and the guard triggers stay as they are.
+  87: [],
+  // Where the search backfill goes on (search-backfill.ts).
+  88: SEARCH_BACKFILL_POSITION_MIGRATION,
   // Streams: definitions, positions and leases (docs/streaming.md).
   60: STREAMS_MIGRATION,
   // Archive streams' per-tenant acknowledged seqs, for archive-before-delete.

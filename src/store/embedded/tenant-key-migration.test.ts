@@ -79,7 +79,7 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
     dirs.push(dataDir)
     const file = path.join(dataDir, EMBEDDED_DB_FILE)
     // A database from before migration 4 has none of the later steps either (word search's FTS table among them).
-    await migrateAllBut(embeddedMigrationTarget(file, () => openEmbeddedConnection(file, { timeoutMs: 5_000 })), EMBEDDED_MIGRATIONS, [4, 6, 7, 30, 31, 46, 50])
+    await migrateAllBut(embeddedMigrationTarget(file, () => openEmbeddedConnection(file, { timeoutMs: 5_000 })), EMBEDDED_MIGRATIONS, [4, 6, 7, 30, 31, 46, 50, 87, 88])
     const events = preUpgradeEvents()
     // One row from before hash chaining (seq NULL): it must be copied too, and stay outside the chain.
     const unchained = storedEvent({ tenant_id: 'acme', action: 'before.chaining' })
@@ -88,7 +88,7 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
 
     const store = await createEmbeddedStore({ dataDir })
     stores.push(store)
-    expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids', '6_chain_format_2', '7_chain_links', '30_event_fields_v2', '31_producer_sequence_index', '46_subject_index_lookup', '50_word_search'])
+    expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids', '6_chain_format_2', '7_chain_links', '30_event_fields_v2', '31_producer_sequence_index', '46_subject_index_lookup', '50_word_search', '87_search_fill_only_guard', '88_search_backfill_position'])
 
     for (const tenant of ['acme', 'globex', 'initech']) {
       const expected = [...events.filter((e) => e.tenant_id === tenant), ...(tenant === 'acme' ? [unchained] : [])]

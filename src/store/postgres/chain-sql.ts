@@ -226,16 +226,30 @@ export const CHAIN_FORMAT_2_MIGRATION = [
  * else may change a stored event, a cut or a checkpoint. This stops application bugs and
  * accidents; a superuser can still disable it, which is what signed checkpoints are for.
  */
-export const APPEND_ONLY_MIGRATION = [
-  `CREATE FUNCTION auditq_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-  BEGIN
-    IF TG_OP = 'DELETE' AND TG_TABLE_NAME = 'audit_logs' AND current_setting('auditq.retention', true) = 'on' THEN
+/**
+ * The statement guard's function. Each exception lets one operation on audit_logs through when
+ * its transaction set a setting (retention's DELETE; the search backfill's UPDATE, migration 87,
+ * where a row trigger then checks each row); anything else is refused.
+ */
+export function appendOnlyFunction(exceptions: ReadonlyArray<{ operation: 'DELETE' | 'UPDATE'; setting: string }>, options: { replace?: boolean } = {}): string {
+  const allowed = exceptions.map(
+    ({ operation, setting }) => `    IF TG_OP = '${operation}' AND TG_TABLE_NAME = 'audit_logs' AND current_setting('${setting}', true) = 'on' THEN
       RETURN NULL;
     END IF;
-    RAISE EXCEPTION 'auditq: % is append-only; % refused', TG_TABLE_NAME, TG_OP
+`,
+  )
+  return `CREATE ${options.replace ? 'OR REPLACE ' : ''}FUNCTION auditq_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+${allowed.join('')}    RAISE EXCEPTION 'auditq: % is append-only; % refused', TG_TABLE_NAME, TG_OP
       USING ERRCODE = 'insufficient_privilege',
             HINT = 'events are removed only by the retention path (auditq cleanup)';
-  END $$`,
+  END $$`
+}
+
+export const RETENTION_EXCEPTION = { operation: 'DELETE', setting: 'auditq.retention' } as const
+
+export const APPEND_ONLY_MIGRATION = [
+  appendOnlyFunction([RETENTION_EXCEPTION]),
   ...['audit_logs', 'audit_retention_cuts', 'audit_checkpoints'].map(
     (table) => `CREATE TRIGGER ${table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON ${table}
       FOR EACH STATEMENT EXECUTE FUNCTION auditq_append_only()`,

@@ -10,6 +10,7 @@ import { CHAIN_LINKS_MIGRATION } from './chain-links-sql.js'
 import { FEED_MIGRATION } from './feed-sql.js'
 import { BUCKET_EXPRESSIONS } from './report-sql.js'
 import { STREAM_TENANT_POSITIONS_MIGRATION, STREAMS_MIGRATION } from './stream-store.js'
+import { SEARCH_BACKFILL_INDEX_MIGRATION, SEARCH_FILL_GUARD_MIGRATION } from './search-backfill.js'
 
 /**
  * Crypto-shredding's wrapped per-subject data keys (src/shred/). One key per (tenant, subject
@@ -173,6 +174,10 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
     )`,
     'ALTER TABLE audit_retention_cuts ADD COLUMN holds jsonb',
   ],
+  // The search backfill (search-backfill.ts): the append-only guard lets an UPDATE through only to
+  // fill a NULL search document, every other column unchanged; then the index of what is left.
+  87: SEARCH_FILL_GUARD_MIGRATION,
+  88: SEARCH_BACKFILL_INDEX_MIGRATION,
   // Since chain layout 2 (migration 7) new rows keep seq NULL: their seqs live in the link rows.
   // The unique (tenant_id, seq) index still took one entry per inserted row, all of them NULL,
   // serving nothing. Partial, it keeps protecting the rows chained before migration 7 and every

@@ -27,6 +27,7 @@ import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
 import { fetchRows } from './read-session.js'
 import { ReplicaRouter } from './replica-router.js'
 import { postgresReport } from './report.js'
+import { PostgresSearchBackfill } from './search-backfill.js'
 import {
   buildSelect,
   fromRow,
@@ -237,6 +238,7 @@ export class PostgresStore implements Store {
   readonly feed: PostgresFeed
   readonly retentionRules: PostgresRetentionRules
   readonly streams: PostgresStreamStore
+  readonly searchBackfill: PostgresSearchBackfill
 
   constructor(
     pools: { write: pg.Pool; read: pg.Pool; keys: pg.Pool; replica?: { pool: pg.Pool; router: ReplicaRouter } },
@@ -253,6 +255,7 @@ export class PostgresStore implements Store {
     this.feed = new PostgresFeed(pools.read)
     this.retentionRules = new PostgresRetentionRules(pools.write)
     this.streams = new PostgresStreamStore(pools.keys)
+    this.searchBackfill = new PostgresSearchBackfill(pools.write)
     this.description = settings.description
     this.schemaName = settings.schema
     // Completeness judges gaps older than a bound: a replica's lag would read as missing events, so it stays on the primary.
