@@ -12,13 +12,13 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../config.js'
 import { connectRedis, queueKeys, RedisStreamsProducer } from '../queue/redis-streams/index.js'
 import { createAuditLogger } from '../sdk/audit-logger.js'
-import { openStore } from '../store/open-store.js'
 import type { Store } from '../store/store.js'
 import { createLogger } from '../util/logger.js'
 import { startWorkerRuntime } from '../worker/runtime.js'
 import { freshStore } from '../../test/support/app.js'
 import { storedEvent } from '../../test/support/events.js'
-import { privatePostgresAvailable, startPrivatePostgres } from '../../test/support/private-postgres.js'
+import { privatePostgresAvailable } from '../../test/support/private-postgres.js'
+import { openOutageRig } from '../../test/support/outage-rig.js'
 import { deleteKeys, redisAvailable, uniqueRedisPrefix } from '../../test/support/redis-server.js'
 import { postgresAvailable, REDIS_URL } from '../../test/support/services.js'
 import { serviceTrail } from './service-trail.js'
@@ -106,18 +106,7 @@ describe.skipIf(!hasRedis || !hasPostgres)('queue overflow in the access trail (
 
 describe.skipIf(!hasRedis || !privatePostgresAvailable())('a worker pausing for the store, in the access trail (private PostgreSQL, stopped and started)', () => {
   it('records the pause once PostgreSQL answers again, dated when it began, and its end with the number of failed attempts', async () => {
-    const server = await startPrivatePostgres()
-    cleanups.push(() => server.destroy())
-    const dataDir = await mkdtemp(join(tmpdir(), 'auditq-pause-'))
-    cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
-    const store = await openStore({ databaseUrl: server.url, dataDir, logger: silent })
-    cleanups.push(() => store.close())
-    const prefix = uniqueRedisPrefix('pause-worker')
-    const redis = connectRedis(REDIS_URL)
-    cleanups.push(async () => {
-      await deleteKeys(redis, prefix)
-      redis.disconnect()
-    })
+    const { server, store, redis, prefix } = await openOutageRig('pause-worker', silent, cleanups)
     const config = loadConfig({
       logLevel: 'silent',
       redisUrl: REDIS_URL,

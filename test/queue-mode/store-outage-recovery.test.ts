@@ -3,19 +3,16 @@
  * database answering again, not when its backoff (grown to tens of seconds over a long outage)
  * happens to end. Against a private PostgreSQL that is really stopped and started again.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
-import { connectRedis, queueKeys, RedisStreamsProducer } from '../../src/queue/redis-streams/index.js'
-import { openStore } from '../../src/store/open-store.js'
+import { queueKeys, RedisStreamsProducer } from '../../src/queue/redis-streams/index.js'
 import { createLogger } from '../../src/util/logger.js'
 import { startWorkerRuntime } from '../../src/worker/runtime.js'
 import { storedEvent } from '../support/events.js'
-import { privatePostgresAvailable, startPrivatePostgres } from '../support/private-postgres.js'
-import { deleteKeys, redisAvailable, uniqueRedisPrefix } from '../support/redis-server.js'
+import { privatePostgresAvailable } from '../support/private-postgres.js'
+import { openOutageRig } from '../support/outage-rig.js'
+import { redisAvailable } from '../support/redis-server.js'
 import { REDIS_URL } from '../support/services.js'
 import { sleep, until } from './harness.js'
 
@@ -29,18 +26,7 @@ afterEach(async () => {
 
 describe.skipIf(!hasServices)('worker after a store outage', () => {
   it('resumes writing within a few seconds of PostgreSQL coming back, however long its backoff has grown', async () => {
-    const server = await startPrivatePostgres()
-    cleanups.push(() => server.destroy())
-    const dataDir = await mkdtemp(join(tmpdir(), 'auditq-outage-'))
-    cleanups.push(() => rm(dataDir, { recursive: true, force: true }))
-    const store = await openStore({ databaseUrl: server.url, dataDir, logger: silent })
-    cleanups.push(() => store.close())
-    const prefix = uniqueRedisPrefix('outage')
-    const redis = connectRedis(REDIS_URL)
-    cleanups.push(async () => {
-      await deleteKeys(redis, prefix)
-      redis.disconnect()
-    })
+    const { server, store, redis, prefix } = await openOutageRig('outage', silent, cleanups)
     const config = loadConfig({
       logLevel: 'silent',
       redisUrl: REDIS_URL,
