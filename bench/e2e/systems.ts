@@ -57,6 +57,22 @@ function validated(i: number, tag: string): AuditEvent {
   return result.event
 }
 
+/**
+ * Starts `ctx.workers` baseline worker processes of `script` (arguments per worker from `args`)
+ * and waits until each prints `ready`; on failure stops them, runs `undo`, and throws.
+ */
+async function startWorkers(ctx: SystemContext, script: string, args: (n: number) => string[], undo: () => Promise<void> | void): Promise<Spawned[]> {
+  const spawned = Array.from({ length: ctx.workers }, (_, n) => spawnNode(join(HERE, script), args(n), { nodeArgs: ctx.workerNodeArgs }))
+  try {
+    await Promise.all(spawned.map((s) => s.waitForLine(/^ready$/, 30_000)))
+  } catch (error) {
+    await undo()
+    await stopAll(spawned)
+    throw error
+  }
+  return spawned
+}
+
 async function stopAll(spawned: Spawned[]): Promise<void> {
   await Promise.all(spawned.map((s) => s.stop()))
 }
@@ -185,18 +201,8 @@ export async function insertPerEvent(ctx: SystemContext): Promise<System> {
  */
 export async function redisList(ctx: SystemContext): Promise<System> {
   const key = `${ctx.fixture.redisPrefix}:audit:queue`
-  const script = join(HERE, 'redis-list-worker.js')
-  const spawned = Array.from({ length: ctx.workers }, () =>
-    spawnNode(script, [ctx.target.redisUrl, key, ctx.target.databaseUrl, ctx.fixture.schema], { nodeArgs: ctx.workerNodeArgs }),
-  )
   const redis = new Redis(ctx.target.redisUrl)
-  try {
-    await Promise.all(spawned.map((s) => s.waitForLine(/^ready$/, 30_000)))
-  } catch (error) {
-    redis.disconnect()
-    await stopAll(spawned)
-    throw error
-  }
+  const spawned = await startWorkers(ctx, 'redis-list-worker.js', () => [ctx.target.redisUrl, key, ctx.target.databaseUrl, ctx.fixture.schema], () => redis.disconnect())
   let dropped = 0
   return {
     log: async (i) => {
@@ -223,20 +229,10 @@ export async function redisList(ctx: SystemContext): Promise<System> {
  */
 export async function plainStream(ctx: SystemContext): Promise<System> {
   const key = `${ctx.fixture.redisPrefix}:plain:stream`
-  const script = join(HERE, 'plain-stream-worker.js')
   const redis = new Redis(ctx.target.redisUrl)
   // The group exists before the first XADD, so no worker starts reading after entries it missed.
   await redis.xgroup('CREATE', key, 'writers', '0', 'MKSTREAM')
-  const spawned = Array.from({ length: ctx.workers }, (_, n) =>
-    spawnNode(script, [ctx.target.redisUrl, key, ctx.target.databaseUrl, ctx.fixture.schema, `w${n}`], { nodeArgs: ctx.workerNodeArgs }),
-  )
-  try {
-    await Promise.all(spawned.map((s) => s.waitForLine(/^ready$/, 30_000)))
-  } catch (error) {
-    redis.disconnect()
-    await stopAll(spawned)
-    throw error
-  }
+  const spawned = await startWorkers(ctx, 'plain-stream-worker.js', (n) => [ctx.target.redisUrl, key, ctx.target.databaseUrl, ctx.fixture.schema, `w${n}`], () => redis.disconnect())
   return {
     log: async (i) => {
       const event = validated(i, ctx.tag)
@@ -258,24 +254,17 @@ export async function plainStream(ctx: SystemContext): Promise<System> {
 export async function bullmq(ctx: SystemContext): Promise<System> {
   const prefix = `${ctx.fixture.redisPrefix}-bull`
   const queueName = 'audit'
-  const script = join(HERE, 'bullmq-worker.js')
-  const spawned = Array.from({ length: ctx.workers }, () =>
-    spawnNode(script, [ctx.target.redisUrl, prefix, queueName, ctx.target.databaseUrl, ctx.fixture.schema], { nodeArgs: ctx.workerNodeArgs }),
-  )
   const url = new URL(ctx.target.redisUrl)
   const queue = new Queue(queueName, {
     connection: { host: url.hostname, port: Number(url.port || 6379) },
     prefix,
     defaultJobOptions: { removeOnComplete: 50, removeOnFail: 100, attempts: 3, backoff: { type: 'exponential', delay: 2000 } },
   })
-  try {
-    await queue.waitUntilReady()
-    await Promise.all(spawned.map((s) => s.waitForLine(/^ready$/, 30_000)))
-  } catch (error) {
+  await queue.waitUntilReady().catch(async (error: unknown) => {
     await queue.close()
-    await stopAll(spawned)
     throw error
-  }
+  })
+  const spawned = await startWorkers(ctx, 'bullmq-worker.js', () => [ctx.target.redisUrl, prefix, queueName, ctx.target.databaseUrl, ctx.fixture.schema], () => queue.close())
   return {
     log: async (i) => {
       const event = validated(i, ctx.tag)
