@@ -203,14 +203,23 @@ describe.runIf(() => available)('import bullmq', () => {
     await new Promise((resolve) => first.once('exit', resolve))
     expect(await queue.getActiveCount()).toBeGreaterThan(0) // held by the dead run until their locks lapse
 
-    const second = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    second.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-    second.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    const code = await new Promise((resolve) => second.once('exit', resolve))
-    expect(code, stderr).toBe(0)
-    expect(JSON.parse(stdout)).toMatchObject({ invalid: 0, remaining: 0 })
+    // Run again until nothing remains. A run waits up to three lock durations for the dead run's
+    // jobs to come back through the stalled check; on a loaded machine the check can come later,
+    // and the run then says how many remain (never loses them): running it again is the remedy.
+    let remaining = -1
+    for (let run = 2; remaining !== 0; run++) {
+      expect(run, 'still jobs remaining after 4 runs').toBeLessThanOrEqual(4)
+      const again = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+      let stdout = ''
+      let stderr = ''
+      again.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+      again.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+      const code = await new Promise((resolve) => again.once('exit', resolve))
+      expect(code, stderr).toBe(0)
+      const summary = JSON.parse(stdout) as { invalid: number; remaining: number }
+      expect(summary.invalid).toBe(0)
+      remaining = summary.remaining
+    }
     store = await openStore({ dataDir: dir })
     expect(seqs(await storedEvents())).toEqual(range(0, end))
     expect(await queue.getCompletedCount()).toBe(610)
