@@ -34,7 +34,8 @@ describe.skipIf(!available)('PostgreSQL read replica', () => {
     store = await createPostgresStore({
       connectionString: primary.url,
       schema: 'replica_test',
-      readReplica: { connectionString: replica.url, maxLagMs: 3_000, probeEveryMs: 100 },
+      // A bound well above what a loaded machine takes to pause replay, insert and read back.
+      readReplica: { connectionString: replica.url, maxLagMs: 8_000, probeEveryMs: 100 },
     })
     await store.migrate()
   }, 120_000)
@@ -70,14 +71,14 @@ describe.skipIf(!available)('PostgreSQL read replica', () => {
     await until(() => store.readReplicaStatus()?.reason === 'too_far_behind', 'the replica judged too far behind')
     const status = store.readReplicaStatus()!
     expect(status.inUse).toBe(false)
-    expect(status.lagSeconds!).toBeGreaterThan(3)
+    expect(status.lagSeconds!).toBeGreaterThan(8)
     expect(ids((await store.query({ tenant_id: 'acme' }, { limit: 10 })).events)).toEqual(ids([first, late]))
     const exported: AuditEvent[] = []
     for await (const event of store.stream({ tenant_id: 'acme' })) exported.push(event)
     expect(ids(exported)).toEqual(ids([first, late]))
     const health = evaluateHealth({ ...quietFigures(), read_replica: status }, loadConfig({}).monitoring.thresholds)
     expect(health.findings.map((f) => f.rule)).toEqual(['read_replica_unused'])
-    expect(health.issues[0]).toMatch(/behind \(limit 3,000 ms\)/)
+    expect(health.issues[0]).toMatch(/behind \(limit 8,000 ms\)/)
 
     await replica.resumeReplay()
     await until(() => store.readReplicaStatus()?.inUse === true, 'the replica back in use')
