@@ -26,11 +26,16 @@ import { PostgresRetentionRules } from './retention-rules.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
 import { fetchRows } from './read-session.js'
 import { ReplicaRouter } from './replica-router.js'
+import type { PartitioningSettings } from './partition-layout.js'
+import { PartitionRetention } from './partition-retention.js'
+import { PostgresPartitions } from './partitions.js'
 import { postgresReport } from './report.js'
 import {
   buildSelect,
   fromRow,
   INSERT_UNNEST_NAME,
+  INSERT_UNNEST_PARTITIONED_NAME,
+  INSERT_UNNEST_PARTITIONED_SQL,
   INSERT_UNNEST_SQL,
   SELECT_BY_ID_AND_TENANT_SQL,
   SELECT_BY_ID_SQL,
@@ -73,6 +78,12 @@ export interface PostgresStoreOptions {
    * rows stored unchained are outside every tenant's chain and verify never sees them.
    */
   chain?: boolean
+  /**
+   * The time-partitioned layout of audit_logs (docs/scaling.md): ranges of occurred_at of one
+   * `interval`, `ahead` more created than the accepted clock skew needs, checked every
+   * `maintainEveryMs`. Absent: one table, as always.
+   */
+  partitioning?: PartitioningSettings & { maintainEveryMs?: number; dropLockTimeoutMs?: number }
 }
 
 const DEFAULTS = {
@@ -97,6 +108,10 @@ const DEFAULTS = {
   migrationLockTimeoutMs: 60_000,
   /** ~1,000 rows of a typical event are well under 1 MB. */
   streamChunkRows: 1_000,
+  /** Ranges are created days ahead (the skew plus `ahead` ranges): an hourly check has hours to spare. */
+  partitionMaintainEveryMs: 3_600_000,
+  /** A partition drop waits this long for its brief lock on audit_logs, then leaves the rows to chunked deletes. */
+  partitionDropLockTimeoutMs: 2_000,
 } as const
 
 /** Lower-case identifiers only: the name also goes, unquoted, into the startup `options`. */
@@ -163,7 +178,19 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     })
     replica = { pool: replicaPool, router }
   }
+  const partitioning = options.partitioning
   return new PostgresStore({ write: pool, read: readPool, keys: keysPool, ...(replica ? { replica } : {}) }, {
+    ...(partitioning
+      ? {
+          partitioning: {
+            interval: partitioning.interval,
+            ahead: partitioning.ahead,
+            maintainEveryMs: partitioning.maintainEveryMs ?? DEFAULTS.partitionMaintainEveryMs,
+            dropLockTimeoutMs: partitioning.dropLockTimeoutMs ?? DEFAULTS.partitionDropLockTimeoutMs,
+          },
+        }
+      : {}),
+    logger: options.logger,
     description: describeConnection(options.connectionString),
     schema,
     pingTimeoutMs: options.pingTimeoutMs ?? DEFAULTS.pingTimeoutMs,
@@ -209,6 +236,8 @@ interface Settings {
   migrationLockTimeoutMs: number
   streamChunkRows: number
   chain: boolean
+  partitioning?: PartitioningSettings & { maintainEveryMs: number; dropLockTimeoutMs: number }
+  logger?: Logger | undefined
 }
 
 export class PostgresStore implements Store {
@@ -236,6 +265,8 @@ export class PostgresStore implements Store {
   readonly feed: PostgresFeed
   readonly retentionRules: PostgresRetentionRules
   readonly streams: PostgresStreamStore
+  /** The partitioned layout's maintenance; absent in the unpartitioned layout. */
+  readonly partitions: PostgresPartitions | undefined
 
   constructor(
     pools: { write: pg.Pool; read: pg.Pool; keys: pg.Pool; replica?: { pool: pg.Pool; router: ReplicaRouter } },
@@ -256,7 +287,19 @@ export class PostgresStore implements Store {
     this.schemaName = settings.schema
     // Completeness judges gaps older than a bound: a replica's lag would read as missing events, so it stays on the primary.
     this.completeness = new PostgresCompleteness(pools.read)
-    this.integrity = new PostgresIntegrity({ write: pools.write, read: this.reads }, { schema: settings.schema, chunkRows: settings.streamChunkRows })
+    const partitioning = settings.partitioning
+    this.partitions = partitioning
+      ? new PostgresPartitions(pools.write, { ...partitioning, schema: settings.schema, logger: settings.logger })
+      : undefined
+    const partitions = this.partitions
+    const partitionRetention = partitions && partitioning
+      ? new PartitionRetention(pools.write, () => partitions.list(), { dropLockTimeoutMs: partitioning.dropLockTimeoutMs })
+      : undefined
+    this.integrity = new PostgresIntegrity(
+      { write: pools.write, read: this.reads },
+      { schema: settings.schema, chunkRows: settings.streamChunkRows },
+      partitionRetention,
+    )
   }
 
   /** One single-statement read, on the replica when it may answer (see replica-router.ts). */
@@ -271,6 +314,11 @@ export class PostgresStore implements Store {
       lockTimeoutMs: this.settings.migrationLockTimeoutMs,
     })
     const report = await runMigrations(target, POSTGRES_MIGRATIONS)
+    // The layout is settled before anything is written, and ranges exist ahead before the first insert.
+    if (this.partitions) {
+      await this.partitions.prepare()
+      this.partitions.start()
+    }
     // Probe once before the first read so a healthy replica is used from the start; the timer then
     // keeps the verdict current. A replica that is down now only means reads start on the primary.
     await this.replica?.router.start()
@@ -289,7 +337,10 @@ export class PostgresStore implements Store {
       if (result.inserted > 0) this.feed.commits.notify()
       return result
     }
-    const result = await this.pool.query({ name: INSERT_UNNEST_NAME, text: INSERT_UNNEST_SQL, values: insertParams(events) })
+    const statement = this.partitions
+      ? { name: INSERT_UNNEST_PARTITIONED_NAME, text: INSERT_UNNEST_PARTITIONED_SQL }
+      : { name: INSERT_UNNEST_NAME, text: INSERT_UNNEST_SQL }
+    const result = await this.pool.query({ ...statement, values: insertParams(events) })
     const inserted = result.rowCount ?? 0
     return { inserted, duplicates: events.length - inserted }
   }
@@ -387,6 +438,7 @@ export class PostgresStore implements Store {
   /** Ends the pool once; later calls wait for the same end. */
   close(): Promise<void> {
     this.replica?.router.stop()
+    this.partitions?.stop()
     this.ended ??= Promise.all([this.pool.end(), this.readPool.end(), this.keysPool.end(), this.replica?.pool.end()]).then(() => undefined)
     return this.ended
   }
