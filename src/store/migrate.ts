@@ -26,6 +26,7 @@ export const MIGRATION_PLAN = [
   { version: 60, name: 'create_streams' },
   { version: 61, name: 'stream_tenant_positions' },
   { version: 70, name: 'legal_holds_and_tenant_retention' },
+  { version: 80, name: 'partitioned_id_guard' },
 ] as const
 
 export type MigrationSql = Readonly<Record<number, readonly string[]>>

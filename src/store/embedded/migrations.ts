@@ -117,6 +117,8 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   60: STREAMS_MIGRATION,
   // Archive streams' per-tenant acknowledged seqs, for archive-before-delete.
   61: STREAM_TENANT_POSITIONS_MIGRATION,
+  // PostgreSQL's partitioned layout only: nothing to do here.
+  80: [],
   // Legal holds and per-tenant retention (docs/retention.md); times in epoch ms like every table here.
   70: [
     `CREATE TABLE auditq_legal_holds (

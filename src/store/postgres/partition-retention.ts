@@ -4,12 +4,13 @@
  * chain's link rows, which is what makes a run cost the few partitions it cannot drop rather
  * than every event it removes (bench/partitions.ts).
  *
- * What stands in for "seq <= the cut": the run takes a mark (the oldest transaction still running)
- * before it counts candidates, and removes only rows whose inserting transaction is older than
- * the mark. Such a row was visible to the count, so for a tenant whose cut is not lowered by the
- * archive its seq is at most the cut's; a row committed later (a late event landing in an old
- * partition) is left alone, and keeps the partition it is in. PostgreSQL's `age(xmin)` gives the
- * distance; frozen rows are the oldest of all.
+ * What stands in for "seq <= the cut": the run takes a mark (a snapshot) before it counts
+ * candidates, and removes only rows whose inserting transaction that snapshot sees as committed.
+ * Such a row was visible to the count, so for a tenant whose cut is not lowered by the archive
+ * its seq is at most the cut's; a row committed later (a late event landing in an old partition)
+ * is left alone, and keeps the partition it is in. A row's xmin is a 32-bit xid: it is widened to
+ * the 64-bit xid8 the snapshot speaks by taking the epoch from a current xid8 ($3), which every
+ * xmin in a live table lies within 2^31 of; a frozen xmin widens to a tiny xid8 the snapshot sees.
  */
 import type pg from 'pg'
 import type { HoldMatch } from '../../integrity/types.js'
@@ -27,8 +28,13 @@ const PLANS = `plans AS (
     SELECT * FROM jsonb_to_recordset($1::jsonb) AS p(tenant_id text, cutoff timestamptz, keep_actions text[], holds jsonb)
   )`
 
-/** True when the plan of the row's tenant deletes it and it was committed before the mark ($2 = transactions since). */
-const REMOVABLE = `(p.tenant_id IS NOT NULL AND a.occurred_at < p.cutoff AND NOT (a.action = ANY(p.keep_actions)) AND age(a.xmin) > $2::bigint
+/** The row's xmin as an xid8, $3 a current xid8 as bigint. */
+const XMIN8 = `((($3::bigint >> 32) << 32) + a.xmin::text::bigint
+    - CASE WHEN a.xmin::text::bigint > ($3::bigint & 4294967295) THEN 4294967296 ELSE 0 END)::text::xid8`
+
+/** True when the plan of the row's tenant deletes it and the mark ($2, a snapshot) saw it committed. */
+const REMOVABLE = `(p.tenant_id IS NOT NULL AND a.occurred_at < p.cutoff AND NOT (a.action = ANY(p.keep_actions))
+    AND pg_visible_in_snapshot(${XMIN8}, $2::pg_snapshot)
     AND (p.holds IS NULL OR NOT EXISTS (
       SELECT 1 FROM jsonb_to_recordset(p.holds) AS h(actor_id text, resource_type text, resource_id text)
       WHERE (h.actor_id IS NULL OR h.actor_id = a.actor_id)
@@ -38,11 +44,11 @@ const CHECK_PARTITION_SQL = (name: string) => `WITH ${PLANS}
   SELECT a.tenant_id, count(*) AS n, count(*) FILTER (WHERE NOT ${REMOVABLE}) AS kept
   FROM ${name} a LEFT JOIN plans p ON p.tenant_id = a.tenant_id GROUP BY a.tenant_id`
 
-/** One chunk below the newest cutoff ($3), from occurred_at $4 on, at most $5 rows. */
+/** One chunk below the newest cutoff ($4), from occurred_at $5 on, at most $6 rows. */
 const DELETE_CHUNK_SQL = `WITH ${PLANS}, victims AS (
     SELECT a.tenant_id, a.id, a.occurred_at FROM audit_logs a JOIN plans p ON p.tenant_id = a.tenant_id
-    WHERE a.occurred_at < $3::timestamptz AND a.occurred_at >= $4::timestamptz AND ${REMOVABLE}
-    ORDER BY a.occurred_at LIMIT $5
+    WHERE a.occurred_at < $4::timestamptz AND a.occurred_at >= $5::timestamptz AND ${REMOVABLE}
+    ORDER BY a.occurred_at LIMIT $6
   ), gone AS (
     DELETE FROM audit_logs a USING victims v
     WHERE a.occurred_at = v.occurred_at AND a.tenant_id = v.tenant_id AND a.id = v.id
@@ -57,9 +63,9 @@ export class PartitionRetention {
     private readonly settings: { dropLockTimeoutMs: number },
   ) {}
 
-  /** The oldest transaction in progress now, as an xid8: everything older has committed or aborted. */
+  /** A snapshot of which transactions have committed, as text. */
   async mark(): Promise<string> {
-    const { rows } = await this.pool.query<{ mark: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS mark')
+    const { rows } = await this.pool.query<{ mark: string }>('SELECT pg_current_snapshot()::text AS mark')
     return rows[0]!.mark
   }
 
@@ -80,11 +86,12 @@ export class PartitionRetention {
     }
     let after = new Date(0).toISOString()
     for (;;) {
-      const chunk = await this.inTransaction(mark, async (client, lag) => {
+      const chunk = await this.inTransaction(async (client, current) => {
         await client.query("SELECT set_config('auditq.retention', 'on', true)")
         const { rows } = await client.query<{ tenant_id: string; n: string; last: Date }>(DELETE_CHUNK_SQL, [
           planJson,
-          lag,
+          mark,
+          current,
           new Date(newestCutoff).toISOString(),
           after,
           chunkRows,
@@ -109,10 +116,10 @@ export class PartitionRetention {
    */
   private async dropIfCovered(name: string, planJson: string, mark: string): Promise<Map<string, number> | null> {
     try {
-      return await this.inTransaction(mark, async (client, lag) => {
+      return await this.inTransaction(async (client, current) => {
         await client.query("SELECT set_config('lock_timeout', $1, true)", [`${this.settings.dropLockTimeoutMs}ms`])
         await client.query(`LOCK TABLE ${name} IN SHARE MODE`)
-        const { rows } = await client.query<{ tenant_id: string; n: string; kept: string }>(CHECK_PARTITION_SQL(name), [planJson, lag])
+        const { rows } = await client.query<{ tenant_id: string; n: string; kept: string }>(CHECK_PARTITION_SQL(name), [planJson, mark, current])
         if (rows.some((row) => Number(row.kept) > 0)) return null
         await client.query(`DROP TABLE ${name}`)
         return new Map(rows.map((row) => [row.tenant_id, Number(row.n)]))
@@ -124,17 +131,14 @@ export class PartitionRetention {
     }
   }
 
-  /**
-   * `lag` is how many transactions separate this one from the mark. Taking an xid first matters:
-   * age() measures from the transaction's own xid when it has one, fixed at its first call.
-   */
-  private async inTransaction<T>(mark: string, fn: (client: pg.PoolClient, lag: string) => Promise<T>): Promise<T> {
+  /** `current`: the next xid8 now, which fixes the epoch for widening xmin. */
+  private async inTransaction<T>(fn: (client: pg.PoolClient, current: string) => Promise<T>): Promise<T> {
     const client = await this.pool.connect()
     let broken: Error | undefined
     try {
       await client.query('BEGIN')
-      const { rows } = await client.query<{ lag: string }>('SELECT (pg_current_xact_id()::text::numeric - $1::numeric)::bigint AS lag', [mark])
-      const result = await fn(client, rows[0]!.lag)
+      const { rows } = await client.query<{ current: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS current')
+      const result = await fn(client, rows[0]!.current)
       await client.query('COMMIT')
       return result
     } catch (error) {

@@ -15,6 +15,7 @@ import { runMigrations } from '../migrate.js'
 import type { ChainWriteStats, InsertResult, MigrationReport, Page, PageRequest, ReadOptions, ReadReplicaStatus, Store, StoreErrorKind } from '../store.js'
 import { classifyPostgresError } from './classify-error.js'
 import { insertChained } from './chained-insert.js'
+import { INSERT_LINKED_PARTITIONED_NAME, INSERT_LINKED_PARTITIONED_SQL } from './chain-links-sql.js'
 import { PostgresFeed } from './feed.js'
 import { ChainHeadCache } from './head-cache.js'
 import { PostgresIntegrity } from './integrity.js'
@@ -185,6 +186,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
           partitioning: {
             interval: partitioning.interval,
             ahead: partitioning.ahead,
+            since: partitioning.since,
             maintainEveryMs: partitioning.maintainEveryMs ?? DEFAULTS.partitionMaintainEveryMs,
             dropLockTimeoutMs: partitioning.dropLockTimeoutMs ?? DEFAULTS.partitionDropLockTimeoutMs,
           },
@@ -333,7 +335,9 @@ export class PostgresStore implements Store {
   async insertBatch(events: readonly AuditEvent[]): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: 0 }
     if (this.settings.chain) {
-      const result = await insertChained(this.pool, events, this.chainHeads)
+      const result = this.partitions
+        ? await insertChained(this.pool, events, this.chainHeads, { name: INSERT_LINKED_PARTITIONED_NAME, text: INSERT_LINKED_PARTITIONED_SQL })
+        : await insertChained(this.pool, events, this.chainHeads)
       if (result.inserted > 0) this.feed.commits.notify()
       return result
     }
