@@ -328,6 +328,18 @@ export class PostgresStore implements Store {
   }
 
   /**
+   * `auditq migrate --partition`: converts the unpartitioned table in place (partitions.ts,
+   * `convert`), then creates the ranges ahead. A store opened with `partitioning` set does this
+   * by itself only for an empty table.
+   */
+  async convertToPartitioned(settings: PartitioningSettings): Promise<{ legacyRows: number; legacyUntil: string | null; partitions: number }> {
+    const partitions = new PostgresPartitions(this.pool, { ...settings, schema: this.settings.schema, maintainEveryMs: 0, logger: this.settings.logger })
+    const converted = await partitions.convert()
+    const status = await partitions.maintain()
+    return { ...converted, partitions: status.partitions }
+  }
+
+  /**
    * Chained (the default): one statement, see chained-insert.ts. Unchained (bench baseline only):
    * one statement too, so it is its own transaction and pool.query is safe.
    * `rowCount` counts only rows actually inserted; skipped conflicts are the duplicates.
@@ -450,6 +462,10 @@ export class PostgresStore implements Store {
   /** Write pool occupancy, for health output and for tests that check clients come back. */
   poolStats(): { total: number; idle: number; waiting: number } {
     return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount }
+  }
+
+  partitionStatus(): { partitions: number; coveredUntil: string | null; defaultRows: number } | undefined {
+    return this.partitions?.status()
   }
 
   /** The read replica's state, for metrics and health; undefined without a read URL. */
