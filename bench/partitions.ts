@@ -89,6 +89,7 @@ async function runLayout(layout: 'plain' | 'partitioned') {
     const size = (await admin.query<{ size: string }>("SELECT pg_size_pretty(pg_total_relation_size('audit_logs') + coalesce((SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = 'audit_logs'::regclass), 0)) AS size")).rows[0]!.size
     await admin.end()
 
+    process.stderr.write(`${layout}: loaded ${total} in ${loadSeconds.toFixed(1)} s; timing reads\n`)
     const page = (filter: EventFilter) => () => store.query(filter, { limit: 100 })
     const latencyMs = {
       newest_page: await timed(page({})),
@@ -102,6 +103,7 @@ async function runLayout(layout: 'plain' | 'partitioned') {
       ),
     }
 
+    process.stderr.write(`${layout}: reads ${JSON.stringify(latencyMs)}; retention next\n`)
     let writing = true
     let written = 0
     let longestInsertMs = 0
@@ -126,6 +128,7 @@ async function runLayout(layout: 'plain' | 'partitioned') {
     writing = false
     await writer
     if (report.status !== 'done') throw new Error(`cleanup did not run: ${report.status}`)
+    process.stderr.write(`${layout}: retention ${cleanupSeconds.toFixed(1)} s; verifying\n`)
     t0 = performance.now()
     const verified = await verifyChains('postgres', store.integrity, { checkpoints: { external: report.checkpoints, publicKeys: [key.publicKey] } })
     const verifySeconds = (performance.now() - t0) / 1000

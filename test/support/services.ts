@@ -45,12 +45,12 @@ export async function dropSchemas(schemas: Iterable<string>): Promise<void> {
 
 /**
  * `AUDITQ_TEST_PG_PARTITION=day|week|month` runs the PostgreSQL suites that use this against the
- * time-partitioned layout: ranges from 2025-01-01 (fixture events sit around mid-2026), so rows
+ * time-partitioned layout: ranges from 2026-05-01 (fixture events sit around 2026-06-01), so rows
  * land in ranges, and older ones in the default partition. Unset: the unpartitioned table.
  */
 export function testPartitioning(): { partitioning?: PartitioningSettings } {
   const interval = process.env.AUDITQ_TEST_PG_PARTITION
   if (!interval) return {}
   if (!(PARTITION_INTERVALS as readonly string[]).includes(interval)) throw new Error(`AUDITQ_TEST_PG_PARTITION: one of ${PARTITION_INTERVALS.join(', ')}; got ${interval}`)
-  return { partitioning: { interval: interval as PartitionInterval, ahead: 1, since: Date.parse('2025-01-01T00:00:00Z') } }
+  return { partitioning: { interval: interval as PartitionInterval, ahead: 1, since: Date.parse('2026-05-01T00:00:00Z') } }
 }
