@@ -28,7 +28,7 @@ describe.skipIf(!hasPostgres)('auditq migrate --partition', () => {
     const refused = auditq(['migrate'], { AUDITQ_PG_PARTITION_INTERVAL: 'week' })
     expect(refused.code).not.toBe(0)
     expect(refused.stderr).toMatch(/auditq migrate --partition/)
-    expect(auditq(['migrate', '--partition'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/--interval/) })
+    expect(auditq(['migrate', '--partition'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--interval/) })
 
     const converted = auditq(['migrate', '--partition', '--interval', 'week'])
     expect(converted).toMatchObject({ code: 0, stdout: expect.stringMatching(/30 existing events kept as partition audit_logs_legacy/) })
