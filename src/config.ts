@@ -1,3 +1,4 @@
+import { PARTITION_INTERVALS } from './store/postgres/partition-layout.js'
 import { isIP } from 'node:net'
 import { z } from 'zod'
 import { readSettingsFromEnv } from './config/settings.js'
@@ -441,6 +442,20 @@ const configSchema = z.strictObject({
       replicaMaxLagMs: z.coerce.number().int().min(0).default(10_000),
       /** How often the replica's replay position is compared with the primary's. */
       replicaProbeMs: z.coerce.number().int().min(100).default(1_000),
+    })
+    .prefault({}),
+  /** The time-partitioned PostgreSQL layout (docs/scaling.md "Time-partitioned PostgreSQL"). */
+  partitions: z
+    .strictObject({
+      /**
+       * Partition audit_logs by occurred_at, one partition per day, week or month (UTC). Unset: one
+       * table. A table already holding events is converted with `auditq migrate --partition`.
+       */
+      interval: z.enum(PARTITION_INTERVALS).optional(),
+      /** Partitions kept created beyond the one the accepted clock skew (24 h) reaches into. */
+      ahead: z.coerce.number().int().min(1).max(52).default(2),
+      /** How often each process checks partitions exist ahead; days of margin make hourly ample. */
+      maintainEveryMs: z.coerce.number().int().min(1_000).default(3_600_000),
     })
     .prefault({}),
   /** Producer sequences and the completeness check (src/completeness/, docs/integrity.md "Completeness"). */

@@ -30,6 +30,7 @@ export type RuleName =
   | 'spill_checkpoint_failing'
   | 'redis_data_lost'
   | 'read_replica_unused'
+  | 'default_partition_used'
   | 'producer_events_missing'
   | 'access_unrecorded'
   | 'stream_failing'
@@ -55,6 +56,8 @@ export interface HealthInput extends PipelineFigures {
   redis_losses?: readonly Pick<RedisLoss, 'eventsExposed' | 'cause' | 'detectedAt'>[] | null
   /** A configured read replica's state; absent or null without one. */
   read_replica?: Pick<ReadReplicaStatus, 'inUse' | 'reason' | 'lagSeconds' | 'maxLagSeconds' | 'lastError'> | null
+  /** Partitioned PostgreSQL: rows in the default partition at the last maintenance round; null otherwise. */
+  default_partition_rows?: number | null
   /** Producer sequence numbers missing for longer than the in-flight bound (the completeness check); null when not checked. */
   producer_missing_events?: number | null
   /** The access trail's recorder: failing while its writes fail, and aggregates still unwritten. */
@@ -185,6 +188,14 @@ export function evaluateHealth(input: HealthInput, thresholds: Thresholds): Eval
           : `it cannot be reached (${replica.lastError ?? 'no answer'})`
     add('read_replica_unused', 'warning', `read replica not used: ${why}; reads go to the primary`,
       'Reads (query, export, reports, verify) fall back to the primary while the replica is unusable. Check the replica (replication running, `pg_stat_replication` on the primary, its disk and network); it is used again as soon as it is within the lag limit.')
+  }
+
+  // A warning: the events are stored and read like any other, but retention can only delete them
+  // row by row, and a range cannot be created over rows the default partition already holds.
+  const defaultRows = input.default_partition_rows ?? 0
+  if (defaultRows > 0) {
+    add('default_partition_used', 'warning', `${n(defaultRows)} events are in the default partition: their occurred_at is older than every partition or beyond those created ahead`,
+      'Check that partition maintenance runs (logs: "partition maintenance failed") and that no producer sends timestamps far in the past; events older than the first partition are expected after importing history. See docs/scaling.md.')
   }
 
   const missing = input.producer_missing_events ?? 0

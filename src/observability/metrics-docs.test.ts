@@ -48,7 +48,7 @@ describe('docs/monitoring.md', () => {
     const read_replica = { inUse: false, reason: 'unreachable' as const, lagSeconds: null, maxLagSeconds: 10, lastError: 'connect ECONNREFUSED' }
     const streams = [{ name: 'siem', state: 'parked' as const, failing_seconds: 1, last_error: 'webhook answered 400' }]
     const search_index = { unindexed: 5, running: true, failing: null }
-    const redisDown = evaluateHealth({ ...everythingInput(), redis: 'unreachable', spill, read_replica, streams, search_index }, loadConfig({}).monitoring.thresholds)
+    const redisDown = evaluateHealth({ ...everythingInput(), redis: 'unreachable', spill, read_replica, streams, search_index, default_partition_rows: 4 }, loadConfig({}).monitoring.thresholds)
     const fired = new Set([...everything.findings, ...redisDown.findings].map((f) => f.rule))
     expect([...fired].sort()).toEqual([...ALL_RULES].sort())
   })

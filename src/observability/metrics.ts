@@ -270,4 +270,4 @@ export class ServiceMetrics extends BatchMetrics {
   }
 }
 
-export const ALL_RULES: RuleName[] = ['store_unreachable', 'redis_unreachable', 'no_live_worker', 'queue_backed_up', 'oldest_event_too_old', 'high_failure_rate', 'events_dropped', 'dead_letters', 'events_spilled_waiting', 'spill_refusing', 'spill_replay_failing', 'spill_checkpoint_failing', 'redis_data_lost', 'read_replica_unused', 'producer_events_missing', 'access_unrecorded', 'stream_failing', 'search_unindexed']
+export const ALL_RULES: RuleName[] = ['store_unreachable', 'redis_unreachable', 'no_live_worker', 'queue_backed_up', 'oldest_event_too_old', 'high_failure_rate', 'events_dropped', 'dead_letters', 'events_spilled_waiting', 'spill_refusing', 'spill_replay_failing', 'spill_checkpoint_failing', 'redis_data_lost', 'read_replica_unused', 'default_partition_used', 'producer_events_missing', 'access_unrecorded', 'stream_failing', 'search_unindexed']

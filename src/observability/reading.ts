@@ -58,6 +58,8 @@ export interface PipelineReading {
   spill: SpillReading | null
   /** PostgreSQL with a read replica configured: whether reads use it; null otherwise. */
   readReplica?: ReadReplicaStatus | null
+  /** Rows in the partitioned layout's default partition; null in the plain layout. */
+  defaultPartitionRows?: number | null
   /** Streams failing or parked; null when the store keeps none or could not be read. */
   streams?: StreamHealthReading[] | null
 }
@@ -119,6 +121,7 @@ export function pipelineReader(sources: ReadingSources): () => Promise<PipelineR
       redisLosses: queue ? queue.losses : null,
       spill: spillReading(sdk.spill),
       readReplica: sources.store.readReplicaStatus?.() ?? null,
+      defaultPartitionRows: sources.store.partitionStatus?.()?.defaultRows ?? null,
       producerMissingEvents,
       streams: streams ?? null,
     }

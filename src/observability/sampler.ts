@@ -131,7 +131,7 @@ export class PipelineSampler {
     const rateBase = this.baseAtLeast(reading.at, this.options.rateWindowMs)
     const minuteBase = this.baseAtLeast(reading.at, MINUTE_MS)
     const figures = deriveFigures(reading, rateBase, minuteBase, this.recentBase(reading))
-    const evaluation = evaluateHealth({ ...figures, store: reading.store, redis: reading.redis, spill: reading.spill, redis_losses: reading.redisLosses, read_replica: reading.readReplica ?? null, producer_missing_events: reading.producerMissingEvents ?? null, access_trail: this.options.accessTrail?.() ?? null, streams: reading.streams ?? null, search_index: this.options.searchIndex?.() ?? null }, this.options.thresholds)
+    const evaluation = evaluateHealth({ ...figures, store: reading.store, redis: reading.redis, spill: reading.spill, redis_losses: reading.redisLosses, read_replica: reading.readReplica ?? null, default_partition_rows: reading.defaultPartitionRows ?? null, producer_missing_events: reading.producerMissingEvents ?? null, access_trail: this.options.accessTrail?.() ?? null, streams: reading.streams ?? null, search_index: this.options.searchIndex?.() ?? null }, this.options.thresholds)
     return { reading, figures, evaluation }
   }
 

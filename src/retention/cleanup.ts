@@ -99,12 +99,15 @@ export async function runCleanup(store: RetentionTarget, options: CleanupOptions
   }
   const started = Date.now()
   const outcome = await integrity.withRetentionLock(async () => {
+    // Before the count: rows committed after it are never removed by partition (see partition-retention.ts).
+    const mark = await integrity.partitionRetention?.mark()
     const { plans, skipped, previousCuts } = await plan()
     for (const skip of skipped) options.logger?.warn({ tenant_id: skip.tenant_id, reason: skip.reason }, `retention: tenant left alone: ${skip.detail}`)
     const tenants: TenantCleanup[] = []
     let failure: unknown
     try {
-      for (const tenantPlan of plans) tenants.push(await cutTenant(store, options, tenantPlan, previousCuts.get(tenantPlan.tenant_id)))
+      if (mark !== undefined) await cutByPartition(store, options, plans, previousCuts, mark, tenants)
+      else for (const tenantPlan of plans) tenants.push(await cutTenant(store, options, tenantPlan, previousCuts.get(tenantPlan.tenant_id)))
       await recordRun(store, options, cutoff, tenants)
     } catch (error) {
       failure = error
@@ -125,12 +128,50 @@ function summary(plan: TenantPlan): Pick<TenantCleanup, 'tenant_id' | 'cutoff' |
 
 /** Records one tenant's cut, then deletes what it covers in short chunks. */
 async function cutTenant(store: RetentionTarget, options: CleanupOptions, plan: TenantPlan, previous: RetentionCut | undefined): Promise<TenantCleanup> {
+  const cut = await recordCut(store, plan, previous)
+  return deleteAlongChain(store, options, plan, cut)
+}
+
+/**
+ * The partitioned layout: every tenant's cut is recorded first (nothing may be removed before
+ * the cut that accounts for it), then the store removes what the uncapped tenants' rules cover,
+ * dropping whole partitions where it can; tenants whose cut the archive lowers go along the chain.
+ */
+async function cutByPartition(
+  store: RetentionTarget,
+  options: CleanupOptions,
+  plans: readonly TenantPlan[],
+  previousCuts: ReadonlyMap<string, RetentionCut>,
+  mark: string,
+  tenants: TenantCleanup[],
+): Promise<void> {
+  const cuts = new Map<string, RetentionCut>()
+  for (const plan of plans) cuts.set(plan.tenant_id, await recordCut(store, plan, previousCuts.get(plan.tenant_id)))
+  const uncapped = plans.filter((plan) => !plan.capped)
+  const removed = await store.integrity!.partitionRetention!.apply(
+    uncapped.map((plan) => ({ tenant_id: plan.tenant_id, cutoff: plan.cutoff, keep_actions: plan.keep_actions, holds: plan.holds })),
+    mark,
+    options.chunkRows,
+    (message, fields) => options.logger?.info(fields, message),
+  )
+  for (const plan of plans) {
+    if (plan.capped) tenants.push(await deleteAlongChain(store, options, plan, cuts.get(plan.tenant_id)!))
+    else tenants.push({ ...summary(plan), candidates: plan.candidates, deleted: removed.get(plan.tenant_id) ?? 0, cut_seq: plan.max_seq })
+  }
+}
+
+async function recordCut(store: RetentionTarget, plan: TenantPlan, previous: RetentionCut | undefined): Promise<RetentionCut> {
   const integrity = store.integrity!
   const cut = await planCut(store, plan, previous)
   // The Merkle tree is grown over the prefix before any of it is deleted: its tiles keep the leaf
   // hashes, so proofs and consistency proofs across the cut stay computable afterwards.
   if (integrity.merkle) await extendTree(integrity.merkle, cut.tenant_id, cut.seq)
   await integrity.saveCut(cut)
+  return cut
+}
+
+async function deleteAlongChain(store: RetentionTarget, options: CleanupOptions, plan: TenantPlan, cut: RetentionCut): Promise<TenantCleanup> {
+  const integrity = store.integrity!
   let deleted = 0
   let after = 0
   const rule = { tenant_id: cut.tenant_id, maxSeq: cut.seq, cutoff: cut.cutoff, keep_actions: cut.keep_actions, ...(cut.holds ? { holds: cut.holds } : {}) }

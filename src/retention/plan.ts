@@ -22,6 +22,8 @@ export interface TenantPlan {
   candidates: number
   /** Highest seq the run may touch: the highest candidate, lowered to the archive's confirmation. */
   max_seq: number
+  /** True when the archive's confirmation lowered max_seq below the highest candidate. */
+  capped: boolean
 }
 
 export interface SkippedTenant {
@@ -87,6 +89,7 @@ export async function planRetention(input: PlanInput): Promise<{ plans: TenantPl
         ...(holds.length > 0 ? { holds } : {}),
         candidates: candidate.count,
         max_seq: Math.max(maxSeq, previousSeq),
+        capped: maxSeq < candidate.max_seq,
       })
     }
   }

@@ -37,6 +37,21 @@ export interface RetentionStore extends IntegrityStore {
    * chunk is left.
    */
   deleteChunk(rule: RetentionRule, afterSeq: number, limit: number): Promise<{ deleted: number; lastSeq: number; done: boolean }>
+  /**
+   * Present where the store can drop whole time partitions (PostgreSQL's partitioned layout).
+   * `mark()` is taken before the run counts candidates; `apply` then removes, for the tenants it
+   * is given, exactly the rows their rules delete among those committed before the mark, and
+   * returns how many per tenant. Only for tenants whose cut the archive does not lower.
+   */
+  readonly partitionRetention?: {
+    mark(): Promise<string>
+    apply(
+      plans: readonly { tenant_id: string; cutoff: string; keep_actions: readonly string[]; holds?: readonly HoldMatch[] | undefined }[],
+      mark: string,
+      chunkRows: number,
+      log?: (message: string, fields: object) => void,
+    ): Promise<Map<string, number>>
+  }
 }
 
 /**

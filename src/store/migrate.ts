@@ -26,8 +26,10 @@ export const MIGRATION_PLAN = [
   { version: 60, name: 'create_streams' },
   { version: 61, name: 'stream_tenant_positions' },
   { version: 70, name: 'legal_holds_and_tenant_retention' },
+  { version: 80, name: 'partitioned_id_guard' },
   { version: 87, name: 'search_fill_only_guard' },
   { version: 88, name: 'search_backfill_position' },
+  { version: 90, name: 'partial_chain_seq_index' },
 ] as const
 
 export type MigrationSql = Readonly<Record<number, readonly string[]>>

@@ -3,6 +3,7 @@ import type { Config } from '../config.js'
 import type { Logger } from '../util/logger.js'
 import type { EmbeddedDriverSetting } from './embedded/sqlite-driver.js'
 import type { Store } from './store.js'
+import type { PartitionInterval } from './postgres/partition-layout.js'
 
 export interface OpenStoreOptions {
   /** postgres://… selects PostgreSQL; absent selects the embedded file store. */
@@ -17,6 +18,8 @@ export interface OpenStoreOptions {
   reads?: { poolMax: number; statementTimeoutMs: number } | undefined
   /** PostgreSQL streaming replica for reads, and when it is too far behind to use. */
   readReplica?: { url: string; maxLagMs: number; probeEveryMs: number } | undefined
+  /** PostgreSQL's time-partitioned layout; absent = one table. */
+  partitions?: { interval: PartitionInterval; ahead: number; maintainEveryMs: number } | undefined
   /** Receives driver-level warnings (e.g. a pooled connection dropped while idle). */
   logger?: Logger
 }
@@ -32,6 +35,9 @@ export function storeLocation(config: Config): OpenStoreOptions {
     readReplica: config.reads.replicaUrl
       ? { url: config.reads.replicaUrl, maxLagMs: config.reads.replicaMaxLagMs, probeEveryMs: config.reads.replicaProbeMs }
       : undefined,
+    partitions: config.partitions.interval
+      ? { interval: config.partitions.interval, ahead: config.partitions.ahead, maintainEveryMs: config.partitions.maintainEveryMs }
+      : undefined,
   }
 }
 
@@ -44,6 +50,9 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   if (options.readReplica && !options.databaseUrl) {
     throw new AuditqError('AUDITQ_CONFIG', 'reads.replicaUrl (AUDITQ_DATABASE_READ_URL): a read replica needs a PostgreSQL primary (AUDITQ_DATABASE_URL); the embedded store has none')
   }
+  if (options.partitions && !options.databaseUrl) {
+    throw new AuditqError('AUDITQ_CONFIG', 'partitions.interval (AUDITQ_PG_PARTITION_INTERVAL): partitioning is a PostgreSQL layout (AUDITQ_DATABASE_URL); the embedded store has none')
+  }
   if (options.databaseUrl) {
     const { createPostgresStore } = await import('./postgres/postgres-store.js')
     store = await createPostgresStore({
@@ -52,6 +61,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       ...(options.databaseSchema ? { schema: options.databaseSchema } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.reads ? { readPoolMax: options.reads.poolMax, readStatementTimeoutMs: options.reads.statementTimeoutMs } : {}),
+      ...(options.partitions ? { partitioning: options.partitions } : {}),
       ...(options.readReplica
         ? { readReplica: { connectionString: options.readReplica.url, maxLagMs: options.readReplica.maxLagMs, probeEveryMs: options.readReplica.probeEveryMs } }
         : {}),

@@ -115,6 +115,8 @@ export interface Store {
   readonly integrity?: IntegrityStore & RetentionStore
   /** PostgreSQL with a read URL: whether reads use the replica and how far behind it is. */
   readReplicaStatus?(): ReadReplicaStatus | undefined
+  /** PostgreSQL's partitioned layout as of its last maintenance round; undefined in the plain layout. */
+  partitionStatus?(): { partitions: number; coveredUntil: string | null; defaultRows: number } | undefined
   /** Wrapped per-subject data keys for crypto-shredding (migration 45). Both real stores implement it. */
   readonly subjectKeys?: SubjectKeyStore
   /** Producer sequence completeness (both stores; a test double may leave it out). */

@@ -58,7 +58,9 @@ function failingDeletes(store: Store, tenant: string, failOnCall: number): Store
     if (rule.tenant_id === tenant && ++calls >= failOnCall) throw new Error('injected: retention process died mid-run')
     return integrity.deleteChunk(rule, afterSeq, limit)
   }
-  const wrapped: RetentionStore = Object.create(integrity, { deleteChunk: { value: deleteChunk } })
+  // Without partition retention, so the run deletes along the chain (which the partitioned layout
+  // also uses for tenants the archive holds back) and the injected failure stops it mid-tenant.
+  const wrapped: RetentionStore = Object.create(integrity, { deleteChunk: { value: deleteChunk }, partitionRetention: { value: undefined } })
   return Object.create(store, { integrity: { value: wrapped } }) as Store
 }
 

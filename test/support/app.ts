@@ -10,7 +10,7 @@ import type { Store } from '../../src/store/store.js'
 import { createEmbeddedStore } from '../../src/store/embedded/embedded-store.js'
 import { createPostgresStore } from '../../src/store/postgres/postgres-store.js'
 import { createLogger } from '../../src/util/logger.js'
-import { POSTGRES_URL, uniqueSchema } from './services.js'
+import { POSTGRES_URL, testPartitioning, uniqueSchema } from './services.js'
 
 export type StoreKind = 'embedded' | 'postgres'
 
@@ -37,7 +37,7 @@ export async function freshStore(kind: StoreKind): Promise<TestStore> {
     }
   }
   const schema = uniqueSchema('t')
-  const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema })
+  const store = await createPostgresStore({ ...testPartitioning(), connectionString: POSTGRES_URL, schema })
   await store.migrate()
   return {
     store,

@@ -1,5 +1,6 @@
 import pg from 'pg'
 import { noteSkipped, withoutPassword } from './skip-notice.js'
+import { PARTITION_INTERVALS, type PartitioningSettings, type PartitionInterval } from '../../src/store/postgres/partition-layout.js'
 
 export const POSTGRES_URL = process.env.AUDITQ_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 export const REDIS_URL = process.env.AUDITQ_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -40,4 +41,16 @@ export async function dropSchemas(schemas: Iterable<string>): Promise<void> {
   } finally {
     await client.end()
   }
+}
+
+/**
+ * `AUDITQ_TEST_PG_PARTITION=day|week|month` runs the PostgreSQL suites that use this against the
+ * time-partitioned layout: ranges from 2026-05-01 (fixture events sit around 2026-06-01), so rows
+ * land in ranges, and older ones in the default partition. Unset: the unpartitioned table.
+ */
+export function testPartitioning(): { partitioning?: PartitioningSettings } {
+  const interval = process.env.AUDITQ_TEST_PG_PARTITION
+  if (!interval) return {}
+  if (!(PARTITION_INTERVALS as readonly string[]).includes(interval)) throw new Error(`AUDITQ_TEST_PG_PARTITION: one of ${PARTITION_INTERVALS.join(', ')}; got ${interval}`)
+  return { partitioning: { interval: interval as PartitionInterval, ahead: 1, since: Date.parse('2026-05-01T00:00:00Z') } }
 }

@@ -124,6 +124,11 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   60: STREAMS_MIGRATION,
   // Archive streams' per-tenant acknowledged seqs, for archive-before-delete.
   61: STREAM_TENANT_POSITIONS_MIGRATION,
+  // PostgreSQL's partitioned layout only: nothing to do here.
+  80: [],
+  // PostgreSQL's step 90 makes its (tenant_id, seq) index partial because its events keep seq NULL
+  // since chain layout 2. Here every event has its seq in its row, so the index stays as it is.
+  90: [],
   // Legal holds and per-tenant retention (docs/retention.md); times in epoch ms like every table here.
   70: [
     `CREATE TABLE auditq_legal_holds (

@@ -215,3 +215,49 @@ export const DELETE_LINKED_CHUNK_SQL = `WITH span AS (
   )
   SELECT (SELECT count(*) FROM gone) AS deleted, (SELECT max(seq) FROM gone) AS last_deleted,
     (SELECT least(max(start_seq + cardinality(ids) - 1), $4::bigint) FROM span) AS span_end`
+
+/**
+ * The partitioned layout's guard for ids (migration 80). Each partition's key refuses an id
+ * already in that partition; an id stored in another partition (the same event sent again with a
+ * different occurred_at, e.g. a client retry whose occurred_at the server filled in) would be a
+ * second row with one (tenant_id, id), which verify and the feed cannot tell apart. This looks
+ * for such a row within `p_window` of each event's occurred_at, which run-time pruning keeps to
+ * one or two partitions, and raises the same unique violation the key would, so the caller's
+ * re-plan without the stored ids applies. It locks the heads first (as auditq_chain_v3 then does
+ * again, holding them already): every batch of a tenant checks in turn, after the previous one
+ * committed, so two copies racing into two partitions cannot both pass.
+ * Returns `p_inserted`, so it runs before the chain function it is an argument of.
+ */
+export const UNIQUE_IDS_FUNCTION = `CREATE FUNCTION auditq_unique_ids(p_inserted bigint, p_tenants text[], p_genesis text,
+    p_tenant_of text[], p_ids uuid[], p_occurred timestamptz[], p_window interval) RETURNS bigint
+  LANGUAGE plpgsql VOLATILE AS $$
+  DECLARE
+    existing int;
+    dup uuid;
+  BEGIN
+${LOCK_HEADS_PLPGSQL}    SELECT u.id INTO dup FROM unnest(p_tenant_of, p_ids, p_occurred) AS u(t, id, at)
+      WHERE (SELECT count(*) FROM audit_logs a
+             WHERE a.tenant_id = u.t AND a.id = u.id AND a.occurred_at BETWEEN u.at - p_window AND u.at + p_window) > 1
+      LIMIT 1;
+    IF dup IS NOT NULL THEN
+      RAISE EXCEPTION 'duplicate key value: id % is already stored in another partition', dup
+        USING ERRCODE = 'unique_violation', CONSTRAINT = 'audit_logs_pkey';
+    END IF;
+    RETURN p_inserted;
+  END $$`
+
+/**
+ * How far apart two copies' occurred_at may be for the guard to refuse the second: a day, the
+ * clock skew the validator accepts, and far beyond how late retries and redeliveries arrive.
+ */
+export const UNIQUE_ID_WINDOW = '24 hours'
+
+const TENANT_PARAM = `$${EVENT_FIELDS.indexOf('tenant_id') + 1}::text[]`
+const OCCURRED_PARAM = `$${EVENT_FIELDS.indexOf('occurred_at') + 1}::timestamptz[]`
+
+/** INSERT_LINKED_SQL with the guard between the insert and the chain (see UNIQUE_IDS_FUNCTION). */
+export const INSERT_LINKED_PARTITIONED_SQL = INSERT_LINKED_SQL.replace(
+  'auditq_chain_v3(i.n,',
+  `auditq_chain_v3(auditq_unique_ids(i.n, $${N + 1}::text[], $${N + 5}::text, ${TENANT_PARAM}, ${ID_PARAM}, ${OCCURRED_PARAM}, '${UNIQUE_ID_WINDOW}'::interval),`,
+)
+export const INSERT_LINKED_PARTITIONED_NAME = 'auditq_insert_linked_partitioned'

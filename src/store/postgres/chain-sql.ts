@@ -2,6 +2,7 @@
  * SQL of the hash chain, retention and append-only guard for PostgreSQL (migrations 2 and 3, the
  * chained insert, verify's reads). Pure text, no connection.
  */
+import { isEventKeyConstraint } from './partition-layout.js'
 import { EVENT_FIELDS } from '../../event/types.js'
 import { COLUMNS, COLUMN_TYPES } from './sql.js'
 
@@ -256,10 +257,13 @@ export const APPEND_ONLY_MIGRATION = [
   ),
 ]
 
-/** The unique violation an already-stored id raises in the chained insert. */
+/**
+ * The unique violation an already-stored id raises in the chained insert: on the table's key, or
+ * in the partitioned layout on the key of the partition the event falls in.
+ */
 export function isDuplicateId(error: unknown): boolean {
   const { code, constraint } = error as { code?: unknown; constraint?: unknown }
-  return code === '23505' && constraint === 'audit_logs_pkey'
+  return code === '23505' && isEventKeyConstraint(constraint)
 }
 
 /** PostgreSQL aborted this transaction to break a deadlock; trying it again is the remedy. */

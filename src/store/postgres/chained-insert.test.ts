@@ -8,9 +8,9 @@ import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { verifyChains } from '../../integrity/verify.js'
 import { storedEvent } from '../../../test/support/events.js'
-import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
+import { dropSchemas, POSTGRES_URL, postgresAvailable, testPartitioning, uniqueSchema } from '../../../test/support/services.js'
 import { createPostgresStore, type PostgresStore } from './postgres-store.js'
-import { INSERT_UNNEST_SQL, insertParams } from './sql.js'
+import { INSERT_UNNEST_PARTITIONED_SQL, INSERT_UNNEST_SQL, insertParams } from './sql.js'
 import { planBatch } from './chained-insert.js'
 
 const hasPostgres = await postgresAvailable()
@@ -51,7 +51,7 @@ describe.skipIf(!hasPostgres)('postgres chained insert under concurrent writers'
   it('holds no head while it waits for one: all of a batch\'s heads are locked in one sorted pass', async () => {
     const schema = freshSchema()
     const appName = `${schema}_waiter`
-    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema, applicationName: appName })
+    const store = await createPostgresStore({ ...testPartitioning(), connectionString: POSTGRES_URL, schema, applicationName: appName })
     const other = new pg.Client({ connectionString: POSTGRES_URL, options: `-c search_path=${schema}` })
     const creator = new pg.Client({ connectionString: POSTGRES_URL, options: `-c search_path=${schema}` })
     await Promise.all([other.connect(), creator.connect()])
@@ -86,7 +86,7 @@ describe.skipIf(!hasPostgres)('postgres chained insert under concurrent writers'
     const writers: PostgresStore[] = []
     try {
       for (let i = 0; i < 4; i++) {
-        const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema, poolMax: 2 })
+        const store = await createPostgresStore({ ...testPartitioning(), connectionString: POSTGRES_URL, schema, poolMax: 2 })
         if (i === 0) await store.migrate()
         writers.push(store)
       }
@@ -114,7 +114,9 @@ describe.skipIf(!hasPostgres)('postgres chained insert under concurrent writers'
   it('a batch that deadlocks on ids with another transaction is tried again, not failed', async () => {
     const schema = freshSchema()
     const appName = `${schema}_deadlock`
-    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema, applicationName: appName })
+    // The partitioned parent has no (tenant_id, id) key to name as a conflict target.
+    const insertSql = testPartitioning().partitioning ? INSERT_UNNEST_PARTITIONED_SQL : INSERT_UNNEST_SQL
+    const store = await createPostgresStore({ ...testPartitioning(), connectionString: POSTGRES_URL, schema, applicationName: appName })
     const other = new pg.Client({ connectionString: POSTGRES_URL, options: `-c search_path=${schema}` })
     const monitor = new pg.Client({ connectionString: POSTGRES_URL })
     await Promise.all([other.connect(), monitor.connect()])
@@ -135,10 +137,10 @@ describe.skipIf(!hasPostgres)('postgres chained insert under concurrent writers'
       await other.query("SET deadlock_timeout = '30s'")
       await other.query(`SET application_name = '${appName}_other'`)
       await other.query('BEGIN')
-      await other.query(INSERT_UNNEST_SQL, insertParams([b]))
+      await other.query(insertSql, insertParams([b]))
       const pending = store.insertBatch([a, b])
       await waitingOn(appName)
-      const otherInsert = other.query(INSERT_UNNEST_SQL, insertParams([a]))
+      const otherInsert = other.query(insertSql, insertParams([a]))
       // The deadlock is broken by aborting our statement; its retry then waits for b again.
       await otherInsert
       await waitingOn(appName)

@@ -29,7 +29,18 @@ interface ChainedResult {
   taken: boolean
 }
 
-export async function insertChained(pool: pg.Pool, events: readonly AuditEvent[], heads: ChainHeadCache): Promise<InsertResult> {
+/** The statement: INSERT_LINKED_SQL, or its partitioned variant with the id guard. */
+export interface LinkedStatement {
+  name: string
+  text: string
+}
+
+export async function insertChained(
+  pool: pg.Pool,
+  events: readonly AuditEvent[],
+  heads: ChainHeadCache,
+  statement: LinkedStatement = { name: INSERT_LINKED_NAME, text: INSERT_LINKED_SQL },
+): Promise<InsertResult> {
   // Ids a concurrent batch stored first, learnt from failed attempts, by tenant.
   const known = new Map<string, Set<string>>()
   for (let attempt = 1; ; attempt++) {
@@ -41,8 +52,7 @@ export async function insertChained(pool: pg.Pool, events: readonly AuditEvent[]
     try {
       const expected = claim ? precomputeLinks(claim, counts, packed) : null
       const { rows } = await pool.query<ChainedResult>({
-        name: INSERT_LINKED_NAME,
-        text: INSERT_LINKED_SQL,
+        ...statement,
         values: [
           ...unnestParams(fresh),
           tenants,

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { describeIntegrityContract } from '../../../test/contracts/integrity.contract.js'
 import { describeMerkleContract } from '../../../test/contracts/merkle.contract.js'
 import { LINK_LAYOUT } from '../../../test/support/chain-tamper.js'
-import { POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
+import { POSTGRES_URL, postgresAvailable, testPartitioning, uniqueSchema } from '../../../test/support/services.js'
 import { createPostgresStore } from './postgres-store.js'
 import { verifyChains } from '../../integrity/verify.js'
 import { storedEvent } from '../../../test/support/events.js'
@@ -23,8 +23,8 @@ async function withClient(schema: string, fn: (client: pg.Client) => Promise<voi
 describe.skipIf(!hasPostgres)('postgres', () => {
   it('a retention run whose lock session died deletes nothing more, and the lock is free for the next run', async () => {
     const schema = uniqueSchema('lock')
-    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema })
-    const other = await createPostgresStore({ connectionString: POSTGRES_URL, schema })
+    const store = await createPostgresStore({ ...testPartitioning(), connectionString: POSTGRES_URL, schema })
+    const other = await createPostgresStore({ ...testPartitioning(), connectionString: POSTGRES_URL, schema })
     await store.migrate()
     try {
       const old = new Date(Date.now() - 100 * 86_400_000).toISOString()
@@ -59,7 +59,7 @@ describe.skipIf(!hasPostgres)('postgres', () => {
 
   it('refuses TRUNCATE of the audit table, allows DELETE only inside the retention window, and never on link rows', async () => {
     const schema = uniqueSchema('integ')
-    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema })
+    const store = await createPostgresStore({ ...testPartitioning(), connectionString: POSTGRES_URL, schema })
     await store.migrate()
     try {
       await withClient(schema, async (client) => {
@@ -87,7 +87,7 @@ describe.skipIf(!hasPostgres)('postgres', () => {
 
   it('verify reads link rows in windows of about streamChunkRows positions, whole or by range, in chain order', async () => {
     const schema = uniqueSchema('integ')
-    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema, streamChunkRows: 5 })
+    const store = await createPostgresStore({ ...testPartitioning(), connectionString: POSTGRES_URL, schema, streamChunkRows: 5 })
     await store.migrate()
     try {
       // Link rows of 3, 4, 2, 2 and 6 events: windows [3] [4] [2, 2] [6].
@@ -110,7 +110,7 @@ describe.skipIf(!hasPostgres)('postgres', () => {
 
   describeIntegrityContract('postgres', async () => {
     const schema = uniqueSchema('integ')
-    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema })
+    const store = await createPostgresStore({ ...testPartitioning(), connectionString: POSTGRES_URL, schema })
     await store.migrate()
     return {
       store,
@@ -132,7 +132,7 @@ describe.skipIf(!hasPostgres)('postgres', () => {
 
   describeMerkleContract('postgres', async () => {
     const schema = uniqueSchema('merkle')
-    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema })
+    const store = await createPostgresStore({ ...testPartitioning(), connectionString: POSTGRES_URL, schema })
     await store.migrate()
     return {
       store,

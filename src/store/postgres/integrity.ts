@@ -4,6 +4,7 @@
  * Two chain layouts are read: rows chained before migration 7 carry seq and hashes themselves
  * (their seqs all come first in a tenant), later ones are positions in `audit_chain_links`.
  */
+import type { PartitionRetention } from './partition-retention.js'
 import type pg from 'pg'
 import type { ChainHead, ChainRow, Checkpoint, HoldMatch, RetentionCut } from '../../integrity/types.js'
 import type { IntegritySnapshot, IntegrityStore, SnapshotOptions } from '../../integrity/integrity-store.js'
@@ -62,13 +63,18 @@ export class PostgresIntegrity implements IntegrityStore, RetentionStore {
   /** Verify's snapshots: the read pool (or a read replica), under its statement timeout. */
   private readonly readPool: Pick<pg.Pool, 'connect'>
 
+  /** Whole-partition retention; absent in the unpartitioned layout. */
+  readonly partitionRetention: PartitionRetention | undefined
+
   constructor(
     pools: { write: pg.Pool; read: Pick<pg.Pool, 'connect'> },
     private readonly settings: { schema: string; chunkRows: number },
+    partitionRetention?: PartitionRetention,
   ) {
     this.pool = pools.write
     this.readPool = pools.read
     this.merkle = new PostgresMerkle(pools.write)
+    this.partitionRetention = partitionRetention
   }
 
   /**

@@ -6,7 +6,7 @@ import { MERKLE_TREE_MIGRATION } from './merkle-sql.js'
 import type pg from 'pg'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
-import { CHAIN_LINKS_MIGRATION } from './chain-links-sql.js'
+import { CHAIN_LINKS_MIGRATION, UNIQUE_IDS_FUNCTION } from './chain-links-sql.js'
 import { FEED_MIGRATION } from './feed-sql.js'
 import { BUCKET_EXPRESSIONS } from './report-sql.js'
 import { STREAM_TENANT_POSITIONS_MIGRATION, STREAMS_MIGRATION } from './stream-store.js'
@@ -190,6 +190,8 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
   60: STREAMS_MIGRATION,
   // Archive streams' per-tenant acknowledged seqs, for archive-before-delete.
   61: STREAM_TENANT_POSITIONS_MIGRATION,
+  // The partitioned layout's id guard across partitions (chain-links-sql.ts); unused by the plain table.
+  80: [UNIQUE_IDS_FUNCTION],
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

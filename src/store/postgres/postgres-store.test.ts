@@ -3,7 +3,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { describeStoreContract } from '../../../test/contracts/store.contract.js'
 import { MIGRATION_PLAN } from '../migrate.js'
 import { isoAt, storedEvent } from '../../../test/support/events.js'
-import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
+import { dropSchemas, POSTGRES_URL, postgresAvailable, testPartitioning, uniqueSchema } from '../../../test/support/services.js'
 import { createPostgresStore, describeConnection, type PostgresStore, type PostgresStoreOptions } from './postgres-store.js'
 
 const hasPostgres = await postgresAvailable()
@@ -15,7 +15,7 @@ describe.skipIf(!hasPostgres)('postgres store', () => {
   async function open(overrides: Partial<PostgresStoreOptions> = {}): Promise<PostgresStore> {
     const schema = overrides.schema ?? uniqueSchema('pgstore')
     schemas.add(schema)
-    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema, ...overrides })
+    const store = await createPostgresStore({ ...testPartitioning(), connectionString: POSTGRES_URL, schema, ...overrides })
     opened.push(store)
     return store
   }

@@ -15,6 +15,7 @@ import { runMigrations } from '../migrate.js'
 import type { ChainWriteStats, InsertResult, MigrationReport, Page, PageRequest, ReadOptions, ReadReplicaStatus, Store, StoreErrorKind } from '../store.js'
 import { classifyPostgresError } from './classify-error.js'
 import { insertChained } from './chained-insert.js'
+import { INSERT_LINKED_PARTITIONED_NAME, INSERT_LINKED_PARTITIONED_SQL } from './chain-links-sql.js'
 import { PostgresFeed } from './feed.js'
 import { ChainHeadCache } from './head-cache.js'
 import { PostgresIntegrity } from './integrity.js'
@@ -26,12 +27,17 @@ import { PostgresRetentionRules } from './retention-rules.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
 import { fetchRows } from './read-session.js'
 import { ReplicaRouter } from './replica-router.js'
+import type { PartitioningSettings } from './partition-layout.js'
+import { PartitionRetention } from './partition-retention.js'
+import { PostgresPartitions } from './partitions.js'
 import { postgresReport } from './report.js'
 import { PostgresSearchBackfill } from './search-backfill.js'
 import {
   buildSelect,
   fromRow,
   INSERT_UNNEST_NAME,
+  INSERT_UNNEST_PARTITIONED_NAME,
+  INSERT_UNNEST_PARTITIONED_SQL,
   INSERT_UNNEST_SQL,
   SELECT_BY_ID_AND_TENANT_SQL,
   SELECT_BY_ID_SQL,
@@ -74,6 +80,12 @@ export interface PostgresStoreOptions {
    * rows stored unchained are outside every tenant's chain and verify never sees them.
    */
   chain?: boolean
+  /**
+   * The time-partitioned layout of audit_logs (docs/scaling.md): ranges of occurred_at of one
+   * `interval`, `ahead` more created than the accepted clock skew needs, checked every
+   * `maintainEveryMs`. Absent: one table, as always.
+   */
+  partitioning?: PartitioningSettings & { maintainEveryMs?: number; dropLockTimeoutMs?: number }
 }
 
 const DEFAULTS = {
@@ -98,6 +110,10 @@ const DEFAULTS = {
   migrationLockTimeoutMs: 60_000,
   /** ~1,000 rows of a typical event are well under 1 MB. */
   streamChunkRows: 1_000,
+  /** Ranges are created days ahead (the skew plus `ahead` ranges): an hourly check has hours to spare. */
+  partitionMaintainEveryMs: 3_600_000,
+  /** A partition drop waits this long for its brief lock on audit_logs, then leaves the rows to chunked deletes. */
+  partitionDropLockTimeoutMs: 2_000,
 } as const
 
 /** Lower-case identifiers only: the name also goes, unquoted, into the startup `options`. */
@@ -164,7 +180,20 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     })
     replica = { pool: replicaPool, router }
   }
+  const partitioning = options.partitioning
   return new PostgresStore({ write: pool, read: readPool, keys: keysPool, ...(replica ? { replica } : {}) }, {
+    ...(partitioning
+      ? {
+          partitioning: {
+            interval: partitioning.interval,
+            ahead: partitioning.ahead,
+            since: partitioning.since,
+            maintainEveryMs: partitioning.maintainEveryMs ?? DEFAULTS.partitionMaintainEveryMs,
+            dropLockTimeoutMs: partitioning.dropLockTimeoutMs ?? DEFAULTS.partitionDropLockTimeoutMs,
+          },
+        }
+      : {}),
+    logger: options.logger,
     description: describeConnection(options.connectionString),
     schema,
     pingTimeoutMs: options.pingTimeoutMs ?? DEFAULTS.pingTimeoutMs,
@@ -210,6 +239,8 @@ interface Settings {
   migrationLockTimeoutMs: number
   streamChunkRows: number
   chain: boolean
+  partitioning?: PartitioningSettings & { maintainEveryMs: number; dropLockTimeoutMs: number }
+  logger?: Logger | undefined
 }
 
 export class PostgresStore implements Store {
@@ -239,6 +270,8 @@ export class PostgresStore implements Store {
   readonly retentionRules: PostgresRetentionRules
   readonly streams: PostgresStreamStore
   readonly searchBackfill: PostgresSearchBackfill
+  /** The partitioned layout's maintenance; absent in the unpartitioned layout. */
+  readonly partitions: PostgresPartitions | undefined
 
   constructor(
     pools: { write: pg.Pool; read: pg.Pool; keys: pg.Pool; replica?: { pool: pg.Pool; router: ReplicaRouter } },
@@ -260,7 +293,19 @@ export class PostgresStore implements Store {
     this.schemaName = settings.schema
     // Completeness judges gaps older than a bound: a replica's lag would read as missing events, so it stays on the primary.
     this.completeness = new PostgresCompleteness(pools.read)
-    this.integrity = new PostgresIntegrity({ write: pools.write, read: this.reads }, { schema: settings.schema, chunkRows: settings.streamChunkRows })
+    const partitioning = settings.partitioning
+    this.partitions = partitioning
+      ? new PostgresPartitions(pools.write, { ...partitioning, schema: settings.schema, logger: settings.logger })
+      : undefined
+    const partitions = this.partitions
+    const partitionRetention = partitions && partitioning
+      ? new PartitionRetention(pools.write, () => partitions.list(), { dropLockTimeoutMs: partitioning.dropLockTimeoutMs })
+      : undefined
+    this.integrity = new PostgresIntegrity(
+      { write: pools.write, read: this.reads },
+      { schema: settings.schema, chunkRows: settings.streamChunkRows },
+      partitionRetention,
+    )
   }
 
   /** One single-statement read, on the replica when it may answer (see replica-router.ts). */
@@ -275,10 +320,27 @@ export class PostgresStore implements Store {
       lockTimeoutMs: this.settings.migrationLockTimeoutMs,
     })
     const report = await runMigrations(target, POSTGRES_MIGRATIONS)
+    // The layout is settled before anything is written, and ranges exist ahead before the first insert.
+    if (this.partitions) {
+      await this.partitions.prepare()
+      this.partitions.start()
+    }
     // Probe once before the first read so a healthy replica is used from the start; the timer then
     // keeps the verdict current. A replica that is down now only means reads start on the primary.
     await this.replica?.router.start()
     return report
+  }
+
+  /**
+   * `auditq migrate --partition`: converts the unpartitioned table in place (partitions.ts,
+   * `convert`), then creates the ranges ahead. A store opened with `partitioning` set does this
+   * by itself only for an empty table.
+   */
+  async convertToPartitioned(settings: PartitioningSettings): Promise<{ legacyRows: number; legacyUntil: string | null; partitions: number }> {
+    const partitions = new PostgresPartitions(this.pool, { ...settings, schema: this.settings.schema, maintainEveryMs: 0, logger: this.settings.logger })
+    const converted = await partitions.convert()
+    const status = await partitions.maintain()
+    return { ...converted, partitions: status.partitions }
   }
 
   /**
@@ -289,11 +351,16 @@ export class PostgresStore implements Store {
   async insertBatch(events: readonly AuditEvent[]): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: 0 }
     if (this.settings.chain) {
-      const result = await insertChained(this.pool, events, this.chainHeads)
+      const result = this.partitions
+        ? await insertChained(this.pool, events, this.chainHeads, { name: INSERT_LINKED_PARTITIONED_NAME, text: INSERT_LINKED_PARTITIONED_SQL })
+        : await insertChained(this.pool, events, this.chainHeads)
       if (result.inserted > 0) this.feed.commits.notify()
       return result
     }
-    const result = await this.pool.query({ name: INSERT_UNNEST_NAME, text: INSERT_UNNEST_SQL, values: insertParams(events) })
+    const statement = this.partitions
+      ? { name: INSERT_UNNEST_PARTITIONED_NAME, text: INSERT_UNNEST_PARTITIONED_SQL }
+      : { name: INSERT_UNNEST_NAME, text: INSERT_UNNEST_SQL }
+    const result = await this.pool.query({ ...statement, values: insertParams(events) })
     const inserted = result.rowCount ?? 0
     return { inserted, duplicates: events.length - inserted }
   }
@@ -391,6 +458,7 @@ export class PostgresStore implements Store {
   /** Ends the pool once; later calls wait for the same end. */
   close(): Promise<void> {
     this.replica?.router.stop()
+    this.partitions?.stop()
     this.ended ??= Promise.all([this.pool.end(), this.readPool.end(), this.keysPool.end(), this.replica?.pool.end()]).then(() => undefined)
     return this.ended
   }
@@ -398,6 +466,10 @@ export class PostgresStore implements Store {
   /** Write pool occupancy, for health output and for tests that check clients come back. */
   poolStats(): { total: number; idle: number; waiting: number } {
     return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount }
+  }
+
+  partitionStatus(): { partitions: number; coveredUntil: string | null; defaultRows: number } | undefined {
+    return this.partitions?.status()
   }
 
   /** The read replica's state, for metrics and health; undefined without a read URL. */

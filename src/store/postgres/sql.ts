@@ -99,6 +99,14 @@ export const INSERT_UNNEST_SQL = `INSERT INTO audit_logs (${INSERT_COLUMNS})
 export const INSERT_UNNEST_NAME = 'auditq_insert_unnest'
 
 /**
+ * The same insert for the partitioned layout, whose parent has no (tenant_id, id) key to name as
+ * the conflict target (each partition has its own): without a target, a conflict on the key of
+ * the partition the row falls in is skipped.
+ */
+export const INSERT_UNNEST_PARTITIONED_SQL = INSERT_UNNEST_SQL.replace('ON CONFLICT (tenant_id, id) DO NOTHING', 'ON CONFLICT DO NOTHING')
+export const INSERT_UNNEST_PARTITIONED_NAME = 'auditq_insert_unnest_partitioned'
+
+/**
  * Column-wise array parameters for INSERT_UNNEST_SQL, in EVENT_FIELDS order (the search documents
  * go last, see searchParam), each already written as PostgreSQL's array literal text. Handing
  * node-postgres JS arrays made it escape every element with two global regex replacements and
