@@ -1,9 +1,12 @@
-import { PARTITION_INTERVALS } from './store/postgres/partition-layout.js'
 import { isIP } from 'node:net'
 import { z } from 'zod'
 import { readSettingsFromEnv } from './config/settings.js'
 import { AuditqError } from './errors.js'
 import { DEFAULT_REDACT_KEYS } from './event/redact.js'
+
+/** Sizes of the time ranges the partitioned PostgreSQL layout can use (store/postgres/partition-layout.ts). */
+export const PARTITION_INTERVALS = ['day', 'week', 'month'] as const
+export type PartitionInterval = (typeof PARTITION_INTERVALS)[number]
 
 /**
  * The one typed configuration. Built once from environment + flags, validated, frozen and passed

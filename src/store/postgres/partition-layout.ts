@@ -9,10 +9,10 @@
  * (tenant_id, id) refuses it; retention's rule is on occurred_at, so a range past the cutoff is
  * wholly expired; and time-bounded queries, reports and exports prune to the ranges they touch.
  */
+import { PARTITION_INTERVALS, type PartitionInterval } from '../../config.js'
 import { MAX_FUTURE_SKEW_MS } from '../../event/timestamp.js'
 
-export const PARTITION_INTERVALS = ['day', 'week', 'month'] as const
-export type PartitionInterval = (typeof PARTITION_INTERVALS)[number]
+export { PARTITION_INTERVALS, type PartitionInterval }
 
 export interface PartitioningSettings {
   interval: PartitionInterval
