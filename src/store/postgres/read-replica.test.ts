@@ -56,11 +56,14 @@ describe.skipIf(!available)('PostgreSQL read replica', () => {
     await replica.pauseReplay()
     const late = storedEvent({ tenant_id: 'acme' })
     await store.insertBatch([late])
+    // On a loaded machine one probe can fail (the replica slow to answer) and set it aside until
+    // the next; what this part checks is the bound, so start from a replica judged usable.
+    await until(() => store.readReplicaStatus()?.inUse === true, 'the replica in use within the bound')
     const fallbacksBefore = store.readReplicaStatus()!.fallbacks
 
     // Within the bound the replica still answers, without the late event (stale, as documented)…
     const fromReplica = await store.query({ tenant_id: 'acme' }, { limit: 10 })
-    expect(store.readReplicaStatus()!.inUse).toBe(true)
+    expect(store.readReplicaStatus()).toMatchObject({ inUse: true })
     expect(ids(fromReplica.events)).toEqual([first.id])
     expect(store.readReplicaStatus()!.fallbacks).toBe(fallbacksBefore)
     // …while a caller that must see its own write gets it: by id (the primary settles a miss), or by asking for the primary.
