@@ -20,7 +20,10 @@ export interface ServiceTrail {
   storePause(state: 'paused' | 'resumed', workerId: string): void
   /** The recorder's state with the pause records still waiting to be written, for health. */
   stats(): AccessRecorderStats
-  /** Records the start; call once the service is up. */
+  /**
+   * Records the start; call once the service is up. Resolves once written (or the failure is
+   * logged); a caller that must not wait for the store need not, since stop() waits for it.
+   */
   started(details: Record<string, unknown>): Promise<void>
   /** Records the stop, then flushes and closes the recorder. */
   stop(): Promise<void>
@@ -47,6 +50,7 @@ export function serviceTrail(options: {
     logger,
   })
   const process_ = { role, host: hostname(), pid: process.pid }
+  let startRecord: Promise<void> | undefined
   const pauses = new PauseTrail({ recorder, quietMs: config.access.aggregateWindowMs || DEFAULT_QUIET_MS, process: process_ })
   return {
     recorder,
@@ -56,11 +60,15 @@ export function serviceTrail(options: {
       const stats = recorder.stats()
       return { ...stats, pending: stats.pending + pauses.stats().pending }
     },
-    async started(details) {
-      await recorder.recordOrWarn({ kind: 'service.start', actor: { kind: 'system', id: null }, tenant: null, what: { ...process_, ...details } })
+    started(details) {
+      const record = recorder.recordOrWarn({ kind: 'service.start', actor: { kind: 'system', id: null }, tenant: null, what: { ...process_, ...details } }).then(() => undefined)
+      startRecord = record
+      return record
     },
     async stop() {
-      // Pauses still open end here, before the stop they end with.
+      // The start's record first, even if the caller did not wait for it; then the pauses still
+      // open end here, before the stop they end with.
+      await startRecord
       await pauses.close()
       await recorder.recordOrWarn({ kind: 'service.stop', actor: { kind: 'system', id: null }, tenant: null, what: process_ })
       await recorder.close()

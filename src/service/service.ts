@@ -243,7 +243,9 @@ async function startWorker(options: WorkerOptions, lifecycle: Lifecycle): Promis
   // write and acknowledge stays pending in Redis for another worker.
   lifecycle.add('worker', async () => (await runtime.stop(Math.max(100, config.worker.shutdownDeadlineMs - STORE_CLOSE_RESERVE_MS))).drained)
   const maintenance = startMaintenance({ store, config, signingKey, logger, recorder: trail.recorder, ...(store.streams ? { archive: store.streams } : {}) })
-  await trail.started({ worker_id: workerId })
+  // Not waited for: with the store hanging (a lock, an outage) the start would never finish, and
+  // the CLI installs its signal handlers only once it has; a worker must stay stoppable.
+  void trail.started({ worker_id: workerId })
   // Not waited for: the drain owns the shutdown deadline, and an interrupted retention run is safe.
   lifecycle.add('maintenance', () => void maintenance.stop())
   startStreams({ config, store, logger, registry, role: 'worker', lifecycle, signingKey })
