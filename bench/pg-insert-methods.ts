@@ -5,6 +5,9 @@
  *   unnest — INSERT … SELECT FROM unnest($1::uuid[], …), one array per column; `unnest-prepared`
  *            is the same statement named, so it is parsed and planned once per connection (the store's)
  *   copy   — COPY into a temp staging table, then INSERT … SELECT … ON CONFLICT DO NOTHING
+ * and, by name only (`--methods`): `unnest-nosearch` (the store's statement with the search
+ * documents NULL: what word search costs the insert) and `json` / `jsonb` (the whole batch as one
+ * JSON parameter, split into columns by json_to_recordset / jsonb_to_recordset)
  * and, with --index-cost, what the store's indexes cost those inserts on a table of ~1M rows, and
  * what word search costs them: the tsvector the insert writes, and its GIN index (migration 50).
  *
