@@ -179,7 +179,9 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
   startStreams({ config, store, logger, registry: metrics.registry, role: 'serve', lifecycle, signingKey })
   const mode = queue ? (runWorker ? 'queue (ingest + worker)' : 'queue (ingest only)') : 'direct'
   logger.info({ address, mode, store: store.kind, location: store.description }, `auditq listening on ${address}`)
-  await serveTrail.started({ address, mode, store: store.kind })
+  // Not waited for, as in the worker: a store that refuses writes would hold the start forever,
+  // and the CLI installs its signal handlers only once the start has returned.
+  void serveTrail.started({ address, mode, store: store.kind })
 
   if (queue && runWorker) {
     // Started last and in the background: a start that fails never consumed from the queue, and with
