@@ -51,9 +51,30 @@ describe.skipIf(!hasPostgres)('read routes when no store connection can be had',
     }
     await locker.query('begin')
     await locker.query('lock table audit_logs in access exclusive mode')
-    // This read takes the read pool's only connection and waits on the lock, holding it.
-    const holder = app.inject('/v1/events')
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    // This read takes the read pool's only connection and waits on the lock, holding it. On a busy
+    // machine a background read can still hold the connection past the checkout timeout, so the
+    // holder may be answered 503 itself: start it again until PostgreSQL shows it waiting on the lock.
+    let holder: Promise<{ statusCode: number }> | undefined
+    for (let attempt = 0; attempt < 20 && !holder; attempt++) {
+      let settled = false
+      const candidate = app.inject('/v1/events').then((response) => {
+        settled = true
+        return response
+      })
+      for (let waited = 0; waited < 5_000 && !settled; waited += 50) {
+        const waiting = await locker.query(
+          `select 1 from pg_locks l join pg_stat_activity a using (pid)
+            where not l.granted and l.relation = 'audit_logs'::regclass and a.application_name = 'auditq-read'`,
+        )
+        if (waiting.rowCount! > 0) {
+          holder = candidate
+          break
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      if (!holder) await candidate
+    }
+    expect(holder, 'a read waiting on the table lock').toBeDefined()
     const reads = ['/v1/events', `/v1/events/${id}`, '/v1/events/export?format=csv', '/v1/integrity', '/v1/reports?period=daily']
     for (const url of reads) {
       const response = await app.inject(url)
@@ -62,7 +83,7 @@ describe.skipIf(!hasPostgres)('read routes when no store connection can be had',
       expect(response.headers['retry-after'], url).toMatch(/^\d+$/)
     }
     await locker.query('rollback')
-    expect((await holder).statusCode).toBe(200)
+    expect((await holder!).statusCode).toBe(200)
     for (const url of reads) expect((await app.inject(url)).statusCode, url).toBe(200)
   }, 30_000)
 })
