@@ -5,7 +5,7 @@ import { AuditqError } from '../errors.js'
 import { routeByCriticality, type EventOutcome } from '../event/intake.js'
 import type { AuditEvent } from '../event/types.js'
 import { OverflowingQueue } from '../queue/overflow.js'
-import { openQueueClient, queueKeys } from '../queue/redis-streams/index.js'
+import { openQueueClient, shardLayout } from '../queue/redis-streams/index.js'
 import { errnoOf, SpillJournal, type SpillStats } from '../queue/spill/index.js'
 import type { Store } from '../store/store.js'
 import { BaseAuditLogger } from './base-logger.js'
@@ -93,7 +93,7 @@ export class QueuedAuditLogger extends BaseAuditLogger {
     this.committer = this.createCommitter(options)
     this.queue = new OverflowingQueue({
       redis: resources.redis,
-      keys: queueKeys({ ...(queue.prefix ? { prefix: queue.prefix } : {}), ...(queue.name ? { queue: queue.name } : {}) }),
+      shards: shardLayout({ ...(queue.prefix ? { prefix: queue.prefix } : {}), ...(queue.name ? { queue: queue.name } : {}), ...(queue.shards ? { shards: queue.shards } : {}) }),
       spill: resources.spill,
       tally: this.counters,
       logger: this.log_,
