@@ -1,0 +1,172 @@
+/**
+ * A queue split into three stream shards on one Redis: producers spread events over the shards,
+ * one worker drains them all into the store exactly once, the status totals are the shards' sums,
+ * the DLQ tools work across shards, and lowering the shard count strands nothing.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig, type Config } from '../../src/config.js'
+import { queueStatusReader } from '../../src/queue/queue-status.js'
+import { connectRedis, configuredShards, shardLayout, ShardedDeadLetters, ShardedProducer, type QueueShard } from '../../src/queue/redis-streams/index.js'
+import { createAuditLogger } from '../../src/sdk/audit-logger.js'
+import { createEmbeddedStore } from '../../src/store/embedded/embedded-store.js'
+import type { Store } from '../../src/store/store.js'
+import { createLogger } from '../../src/util/logger.js'
+import { startWorkerRuntime } from '../../src/worker/runtime.js'
+import { storedEvent } from '../support/events.js'
+import { deleteKeys, redisAvailable, uniqueRedisPrefix } from '../support/redis-server.js'
+import { REDIS_URL } from '../support/services.js'
+
+const hasRedis = await redisAvailable()
+const silent = createLogger({ level: 'silent' })
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+describe.skipIf(!hasRedis)('queue mode with stream shards on one Redis', () => {
+  const redis = connectRedis(REDIS_URL)
+  const prefixes: string[] = []
+  let dir: string
+  const cleanups: (() => Promise<unknown>)[] = []
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'auditq-shards-'))
+  })
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined)
+    for (const prefix of prefixes) await deleteKeys(redis, prefix)
+    redis.disconnect()
+    if (dir) await rm(dir, { recursive: true, force: true })
+  })
+
+  async function setup(name: string, shards: number) {
+    const prefix = uniqueRedisPrefix(`shards-${name}`)
+    prefixes.push(prefix)
+    const store = await createEmbeddedStore({ dataDir: join(dir, name) })
+    await store.migrate()
+    cleanups.push(() => store.close())
+    const config = (count: number): Config =>
+      loadConfig({ logLevel: 'silent', redisUrl: REDIS_URL, queue: { prefix, shards: count }, worker: { flushIntervalMs: 20, idleBlockMs: 100, claimEveryMs: 200, heartbeatEveryMs: 200 } })
+    const startWorker = async (count: number, workerId: string) => {
+      const runtime = await startWorkerRuntime({ config: config(count), store, redis, logger: silent, workerId })
+      cleanups.push(() => runtime.stop(2_000))
+      return runtime
+    }
+    return { prefix, store, config, startWorker, layout: shardLayout({ prefix, shards }) }
+  }
+
+  async function storedIds(store: Store, tenant: string): Promise<string[]> {
+    const ids: string[] = []
+    for await (const event of store.stream({ tenant_id: tenant })) ids.push(event.id)
+    return ids
+  }
+
+  const lengths = (layout: readonly QueueShard[]) => Promise.all(layout.map((shard) => redis.xlen(shard.keys.events)))
+
+  it('spreads events over three shards, stores each exactly once, and reports totals as the sums of the shards', async () => {
+    const { prefix, store, config, startWorker, layout } = await setup('spread', 3)
+    expect(layout.map((shard) => shard.keys.events)[0]).toBe(`${prefix}:{default}:events`)
+    expect(new Set(layout.map((shard) => shard.slot)).size).toBe(3)
+    const logger = await createAuditLogger({ store, redisUrl: REDIS_URL, dataDir: join(dir, 'spread'), queue: { prefix, shards: 3, redis } })
+    cleanups.push(() => logger.close())
+    const ids = await Promise.all(Array.from({ length: 300 }, (_, i) => logger.log({ tenant_id: 'acme', action: 'spread', actor_id: `u${i}` })))
+
+    // No worker yet: every shard holds a fair part, and the status adds them up.
+    const perShard = await lengths(layout)
+    expect(perShard.reduce((a, b) => a + b, 0)).toBe(300)
+    for (const length of perShard) expect(length).toBeGreaterThanOrEqual(50)
+    const status = await queueStatusReader(redis, config(3))()
+    expect(status.queueLength).toBe(300)
+    expect(status.shards?.map((shard) => shard.length)).toEqual(perShard)
+    expect(status.shards?.map((shard) => shard.shard)).toEqual(layout.map((shard) => shard.tag))
+
+    await startWorker(3, 'spread-w1')
+    await until(async () => (await storedIds(store, 'acme')).length >= 300, 'every event stored')
+    await sleep(300)
+    const stored = await storedIds(store, 'acme')
+    expect(stored).toHaveLength(300)
+    expect(new Set(stored)).toEqual(new Set(ids))
+    await until(async () => (await lengths(layout)).every((length) => length === 0), 'every shard drained')
+    const after = await queueStatusReader(redis, config(3))()
+    expect(after).toMatchObject({ queueLength: 0, deadLetters: 0 })
+    expect(after.shards?.every((shard) => shard.pending === 0 && shard.current)).toBe(true)
+    expect(after.liveWorkers.map((worker) => worker.workerId)).toEqual(['spread-w1'])
+  }, 50_000)
+
+  it('dead-letters per shard; the DLQ tools list every shard (paging without repeats), replay each into its own shard, and purge', async () => {
+    const { store, config, startWorker, layout } = await setup('dlq', 3)
+    // One poison event per shard (round robin, one call each), among good ones.
+    const producer = new ShardedProducer({ redis, shards: layout })
+    const poison = Array.from({ length: 3 }, (_, i) => storedEvent({ tenant_id: 'acme', action: `poison.${i}`, category: 'bogus' as never }))
+    for (const event of poison) await producer.enqueue([event, storedEvent({ tenant_id: 'acme' })])
+    const worker = await startWorker(3, 'dlq-w1')
+    const dlq = new ShardedDeadLetters(redis, layout)
+    await until(async () => (await dlq.size()) === 3, 'three dead letters')
+    await until(async () => (await storedIds(store, 'acme')).length === 3, 'the good events stored')
+    expect((await queueStatusReader(redis, config(3))()).shards?.map((shard) => shard.deadLetters)).toEqual([1, 1, 1])
+    expect((await queueStatusReader(redis, config(3))()).counters?.dead_lettered).toBe(3)
+
+    const seen: string[] = []
+    let after: string | undefined
+    do {
+      const page = await dlq.list({ limit: 1, ...(after ? { after } : {}) })
+      seen.push(...page.deadLetters.map((letter) => letter.id))
+      after = page.next
+    } while (after !== undefined)
+    expect(new Set(seen).size).toBe(3)
+    const letters = await Promise.all(seen.map((id) => dlq.get(id)))
+    expect(letters.map((letter) => letter?.shard).sort()).toEqual(layout.map((shard) => shard.tag).sort())
+    expect(letters.map((letter) => letter?.event?.action).sort()).toEqual(['poison.0', 'poison.1', 'poison.2'])
+    // Ids of shards other than the home one carry their shard.
+    for (const letter of letters) expect(letter!.id.endsWith(`@${letter!.shard}`)).toBe(letter!.shard !== layout[0]!.tag)
+
+    // Replayed with no worker running, each dead letter is back in its own shard's stream.
+    await worker.stop(2_000)
+    const replayed = await dlq.replay(seen)
+    expect(replayed.size).toBe(3)
+    expect(await lengths(layout)).toEqual([1, 1, 1])
+    expect(await dlq.size()).toBe(0)
+    // Refused again once a worker runs: purge clears every shard's DLQ.
+    await startWorker(3, 'dlq-w2')
+    await until(async () => (await dlq.size()) === 3, 'refused again')
+    expect(await dlq.purgeAll()).toBe(3)
+    expect(await dlq.size()).toBe(0)
+  }, 50_000)
+
+  it('lowering the count from 3 to 2 strands nothing: workers drain the shard beyond it, status names it as draining', async () => {
+    const { store, config, startWorker, layout } = await setup('shrink', 3)
+    const producer = new ShardedProducer({ redis, shards: layout })
+    const events = Array.from({ length: 300 }, () => storedEvent({ tenant_id: 'acme' }))
+    for (let i = 0; i < events.length; i += 10) await producer.enqueue(events.slice(i, i + 10))
+    await producer.close()
+    const third = layout[2]!
+    expect(await redis.xlen(third.keys.events)).toBeGreaterThan(50)
+
+    // The count is lowered: the new layout lacks the third shard, yet the registry names it.
+    const two = configuredShards(config(2).queue)
+    expect(two.map((shard) => shard.tag)).not.toContain(third.tag)
+    await startWorker(2, 'shrink-w1')
+    await until(async () => (await storedIds(store, 'acme')).length >= 300, 'every event stored')
+    const stored = await storedIds(store, 'acme')
+    expect(new Set(stored)).toEqual(new Set(events.map((event) => event.id)))
+    expect(stored).toHaveLength(300)
+    await until(async () => (await redis.xlen(third.keys.events)) === 0, 'the third shard drained')
+    const status = await queueStatusReader(redis, config(2))()
+    // The configured two first; then the old layout's shards the new one lacks (the third at least), draining.
+    const beyond = layout.filter((shard) => !two.some((current) => current.tag === shard.tag))
+    expect(beyond.map((shard) => shard.tag)).toContain(third.tag)
+    expect(status.shards?.map((shard) => [shard.shard, shard.current])).toEqual([
+      ...two.map((shard) => [shard.tag, true]),
+      ...beyond.map((shard) => [shard.tag, false]).sort(),
+    ])
+    expect(status.queueLength).toBe(0)
+  }, 50_000)
+})
