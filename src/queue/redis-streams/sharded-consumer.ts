@@ -86,6 +86,9 @@ export class ShardedConsumer implements QueueConsumer {
         reader.reading = undefined
       })
     }
+    // The caller's block is a deadline for this call, whatever reads earlier calls left under way:
+    // a worker with a part-filled buffer asks for a short wait so that its flush is not late.
+    const deadline = Date.now() + blockMs
     for (;;) {
       const settled = this.readers.filter((reader) => reader.outcome !== undefined)
       const entries: QueueEntry[] = []
@@ -103,7 +106,11 @@ export class ShardedConsumer implements QueueConsumer {
       // A blocking read that answered empty waited its full time: nothing this round. Empty polls
       // of draining shards do not end the wait, or the worker would poll them in a tight loop.
       if (settled.some((reader) => reader.shard.current) || waiting.length === 0) return []
-      await Promise.race(waiting)
+      const left = deadline - Date.now()
+      if (left <= 0) return []
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([...waiting, new Promise((resolve) => (timer = setTimeout(resolve, left)))])
+      clearTimeout(timer)
       // Let each settled read's bookkeeping run before looking.
       await Promise.resolve()
     }
