@@ -15,11 +15,15 @@ import { createEmbeddedStore } from '../../src/store/embedded/embedded-store.js'
 import type { Store } from '../../src/store/store.js'
 import { createLogger } from '../../src/util/logger.js'
 import { startWorkerRuntime } from '../../src/worker/runtime.js'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { CLI, cliEnv } from '../support/cli.js'
 import { storedEvent } from '../support/events.js'
 import { deleteKeys, redisAvailable, uniqueRedisPrefix } from '../support/redis-server.js'
 import { REDIS_URL } from '../support/services.js'
 
 const hasRedis = await redisAvailable()
+const run = promisify(execFile)
 const silent = createLogger({ level: 'silent' })
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -102,7 +106,7 @@ describe.skipIf(!hasRedis)('queue mode with stream shards on one Redis', () => {
   }, 50_000)
 
   it('dead-letters per shard; the DLQ tools list every shard (paging without repeats), replay each into its own shard, and purge', async () => {
-    const { store, config, startWorker, layout } = await setup('dlq', 3)
+    const { prefix, store, config, startWorker, layout } = await setup('dlq', 3)
     // One poison event per shard (round robin, one call each), among good ones.
     const producer = new ShardedProducer({ redis, shards: layout })
     const poison = Array.from({ length: 3 }, (_, i) => storedEvent({ tenant_id: 'acme', action: `poison.${i}`, category: 'bogus' as never }))
@@ -128,6 +132,17 @@ describe.skipIf(!hasRedis)('queue mode with stream shards on one Redis', () => {
     // Ids of shards other than the home one carry their shard.
     for (const letter of letters) expect(letter!.id.endsWith(`@${letter!.shard}`)).toBe(letter!.shard !== layout[0]!.tag)
 
+    // The CLI sees the same: `dlq list` over every shard, `queue shards` per shard and in total.
+    const env = cliEnv({ AUDITQ_REDIS_URL: REDIS_URL, AUDITQ_QUEUE_PREFIX: prefix, AUDITQ_QUEUE_SHARDS: '3' })
+    const cli = async (...args: string[]) => JSON.parse((await run(process.execPath, [CLI, ...args], { env })).stdout) as Record<string, unknown>
+    const listed = (await cli('dlq', 'list', '--format', 'json')) as { total: number; deadLetters: { id: string; shard: string }[]; shards: { shard: string; size: number }[] }
+    expect(listed.total).toBe(3)
+    expect(listed.deadLetters.map((letter) => letter.id).sort()).toEqual([...seen].sort())
+    expect(listed.shards).toEqual(layout.map((shard) => ({ shard: shard.tag, size: 1 })))
+    const shardsOut = (await cli('queue', 'shards', '--format', 'json')) as { shards: { shard: string; deadLetters: number }[]; total: { deadLetters: number } }
+    expect(shardsOut.shards.map((shard) => [shard.shard, shard.deadLetters])).toEqual(layout.map((shard) => [shard.tag, 1]))
+    expect(shardsOut.total.deadLetters).toBe(3)
+
     // Replayed with no worker running, each dead letter is back in its own shard's stream.
     await worker.stop(2_000)
     const replayed = await dlq.replay(seen)
@@ -140,6 +155,22 @@ describe.skipIf(!hasRedis)('queue mode with stream shards on one Redis', () => {
     expect(await dlq.purgeAll()).toBe(3)
     expect(await dlq.size()).toBe(0)
   }, 50_000)
+
+  it('caps each shard: a batch a full shard refuses goes to the others, and only what no shard takes overflows, counted once', async () => {
+    const { config, layout } = await setup('cap', 3)
+    const producer = new ShardedProducer({ redis, shards: layout, capEvents: 10 })
+    const first = await producer.enqueue(Array.from({ length: 25 }, () => storedEvent()))
+    expect(first).toMatchObject({ enqueued: expect.any(Array), overCap: [] })
+    expect(first.enqueued).toHaveLength(25)
+    const second = await producer.enqueue(Array.from({ length: 10 }, () => storedEvent()))
+    expect(second.enqueued).toHaveLength(5)
+    expect(second.overCap).toHaveLength(5)
+    expect(await lengths(layout)).toEqual([10, 10, 10])
+    const status = await queueStatusReader(redis, config(3))()
+    expect(status.queueLength).toBe(30)
+    expect(status.counters?.overflow).toBe(5)
+    await producer.close()
+  })
 
   it('lowering the count from 3 to 2 strands nothing: workers drain the shard beyond it, status names it as draining', async () => {
     const { store, config, startWorker, layout } = await setup('shrink', 3)
