@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig, type Config } from '../../src/config.js'
 import { queueStatusReader } from '../../src/queue/queue-status.js'
-import { connectRedis, configuredShards, shardLayout, ShardedDeadLetters, ShardedProducer, type QueueShard } from '../../src/queue/redis-streams/index.js'
+import { acknowledgeShardLosses, connectRedis, configuredShards, readShardLosses, shardLayout, ShardedDeadLetters, ShardedProducer, ShardedResetWatch, type QueueShard } from '../../src/queue/redis-streams/index.js'
 import { createAuditLogger } from '../../src/sdk/audit-logger.js'
 import { createEmbeddedStore } from '../../src/store/embedded/embedded-store.js'
 import type { Store } from '../../src/store/store.js'
@@ -27,9 +27,9 @@ const run = promisify(execFile)
 const silent = createLogger({ level: 'silent' })
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000, refresh?: () => Promise<unknown>): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
+  while ((await refresh?.(), !(await condition()))) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await sleep(50)
   }
@@ -109,14 +109,20 @@ describe.skipIf(!hasRedis)('queue mode with stream shards on one Redis', () => {
     const { prefix, store, config, startWorker, layout } = await setup('dlq', 3)
     // One poison event per shard (round robin, one call each), among good ones.
     const producer = new ShardedProducer({ redis, shards: layout })
-    const poison = Array.from({ length: 3 }, (_, i) => storedEvent({ tenant_id: 'acme', action: `poison.${i}`, category: 'bogus' as never }))
-    for (const event of poison) await producer.enqueue([event, storedEvent({ tenant_id: 'acme' })])
+    // Numbered, so the worker records each in the completeness accounting before dead-lettering it.
+    const poison = Array.from({ length: 3 }, (_, i) => storedEvent({ tenant_id: 'acme', action: `poison.${i}`, category: 'bogus' as never, producer_id: 'shard-app', producer_seq: i + 1 }))
+    const good = poison.map(() => storedEvent({ tenant_id: 'acme' }))
+    for (const [i, event] of poison.entries()) await producer.enqueue([event, good[i]!])
     const worker = await startWorker(3, 'dlq-w1')
     const dlq = new ShardedDeadLetters(redis, layout)
+    let stored = new Set<string>()
     await until(async () => (await dlq.size()) === 3, 'three dead letters')
-    await until(async () => (await storedIds(store, 'acme')).length === 3, 'the good events stored')
+    await until(async () => good.every((event) => stored.has(event.id)), 'the good events stored', 20_000, async () => (stored = new Set(await storedIds(store, 'acme'))))
     expect((await queueStatusReader(redis, config(3))()).shards?.map((shard) => shard.deadLetters)).toEqual([1, 1, 1])
     expect((await queueStatusReader(redis, config(3))()).counters?.dead_lettered).toBe(3)
+    const accounted = await store.completeness!.accountingRecords({ producer_id: 'shard-app' })
+    const numbers = accounted.flatMap((record) => (record.kind === 'dead_lettered' ? record.ranges.flatMap((range) => Array.from({ length: range.to - range.from + 1 }, (_, i) => range.from + i)) : []))
+    expect(new Set(numbers)).toEqual(new Set([1, 2, 3]))
 
     const seen: string[] = []
     let after: string | undefined
@@ -169,6 +175,24 @@ describe.skipIf(!hasRedis)('queue mode with stream shards on one Redis', () => {
     const status = await queueStatusReader(redis, config(3))()
     expect(status.queueLength).toBe(30)
     expect(status.counters?.overflow).toBe(5)
+    await producer.close()
+  })
+
+  it('notices a shard whose keys vanished, names the shard in the loss, and acknowledges it there', async () => {
+    const { config, layout } = await setup('loss', 3)
+    const watch = new ShardedResetWatch({ redis, shards: layout, logger: silent, source: 'loss-test' })
+    const producer = new ShardedProducer({ redis, shards: layout })
+    for (let i = 0; i < 6; i++) await producer.enqueue([storedEvent()])
+    await watch.check()
+    const victim = layout[2]!
+    await redis.del(victim.keys.events, victim.keys.identity)
+    await watch.check()
+    const losses = await watch.losses()
+    expect(losses).toEqual([expect.objectContaining({ shard: victim.tag, cause: 'keys-vanished', eventsExposed: 2 })])
+    // Recorded in the shard's own keys: a status reading without a watch finds it too.
+    expect((await queueStatusReader(redis, config(3))()).losses).toEqual([expect.objectContaining({ shard: victim.tag })])
+    expect(await acknowledgeShardLosses(redis, layout, 'all')).toHaveLength(1)
+    expect(await readShardLosses(redis, layout)).toEqual([])
     await producer.close()
   })
 
