@@ -196,6 +196,28 @@ describe.skipIf(!hasRedis)('queue mode with stream shards on one Redis', () => {
     await producer.close()
   })
 
+  it('a shard that cannot be read does not stall the others: the worker goes on storing theirs and never backs off', async () => {
+    const { prefix, store, config, layout } = await setup('broken', 3)
+    const lines: string[] = []
+    const logger = createLogger({ level: 'info', format: 'json', destination: { write: (line: string) => void lines.push(line) } })
+    const runtime = await startWorkerRuntime({ config: config(3), store, redis, logger, workerId: 'broken-w1' })
+    cleanups.push(() => runtime.stop(2_000))
+    // Shard 2's stream becomes something no stream command accepts: every read, claim and length of it fails.
+    const broken = layout[2]!
+    await redis.del(broken.keys.events)
+    await redis.set(broken.keys.events, 'not a stream')
+    const healthy = shardLayout({ prefix, shards: 3 }).slice(0, 2)
+    const producer = new ShardedProducer({ redis, shards: healthy })
+    const events = Array.from({ length: 200 }, () => storedEvent({ tenant_id: 'acme' }))
+    for (let i = 0; i < events.length; i += 20) {
+      await producer.enqueue(events.slice(i, i + 20))
+      await sleep(50)
+    }
+    await until(async () => (await storedIds(store, 'acme')).length >= 200, 'the healthy shards stored', 10_000)
+    expect(lines.filter((line) => line.includes('cannot reach the queue'))).toEqual([])
+    await producer.close()
+  })
+
   it('lowering the count from 3 to 2 strands nothing: workers drain the shard beyond it, status names it as draining', async () => {
     const { store, config, startWorker, layout } = await setup('shrink', 3)
     const producer = new ShardedProducer({ redis, shards: layout })

@@ -20,7 +20,15 @@ interface ShardReader {
   outcome: ReadOutcome | undefined
   /** `recoverOwnPending` found nothing more on this shard. */
   recovered: boolean
+  /** Reads failed in a row (its master down, the cluster failing it over); 0 when healthy. */
+  failures: number
+  /** No new read on this shard before this time (ms), so a dead master is not hammered. */
+  retryAt: number
+  lastError: unknown
 }
+
+/** Longest pause before a failing shard is read again; the worker's own backoff has the same cap. */
+const SHARD_RETRY_MAX_MS = 5_000
 
 type ReadOutcome = { entries: QueueEntry[] } | { error: unknown }
 
@@ -67,13 +75,14 @@ export class ShardedConsumer implements QueueConsumer {
         consumerName: this.options.consumerName,
         ...(this.options.onGroupMissing ? { onGroupMissing: () => this.options.onGroupMissing!(shard) } : {}),
       })
-      this.readers.push({ shard: { ...shard, index: this.readers.length }, consumer, reading: undefined, outcome: undefined, recovered: false })
+      this.readers.push({ shard: { ...shard, index: this.readers.length }, consumer, reading: undefined, outcome: undefined, recovered: false, failures: 0, retryAt: 0, lastError: undefined })
     }
   }
 
   async read(max: number, blockMs: number): Promise<QueueEntry[]> {
+    const now = Date.now()
     for (const reader of this.readers) {
-      if (reader.reading !== undefined || reader.outcome !== undefined) continue
+      if (reader.reading !== undefined || reader.outcome !== undefined || reader.retryAt > now) continue
       // Shards beyond the layout only drain: they get no new events, so they are polled, not waited on.
       const block = reader.shard.current ? blockMs : 0
       const reading = reader.consumer.read(max, block).then(
@@ -92,20 +101,23 @@ export class ShardedConsumer implements QueueConsumer {
     for (;;) {
       const settled = this.readers.filter((reader) => reader.outcome !== undefined)
       const entries: QueueEntry[] = []
-      let error: unknown
       for (const reader of settled) {
         const outcome = reader.outcome!
         reader.outcome = undefined
-        if ('error' in outcome) error ??= outcome.error
-        else for (const entry of outcome.entries) entries.push(this.tagged(reader, entry))
+        if ('error' in outcome) this.failed(reader, outcome.error)
+        else {
+          reader.failures = 0
+          for (const entry of outcome.entries) entries.push(this.tagged(reader, entry))
+        }
       }
       if (entries.length > 0) return entries
-      // Only when no shard brought anything: a failing shard must not stall the healthy ones.
-      if (error !== undefined) throw error
+      // A failing shard must not stall the healthy ones: the worker hears of it (and backs off)
+      // only when no shard can be read at all.
+      this.throwIfAllFailing()
       const waiting = this.readers.flatMap((reader) => (reader.reading ? [reader.reading] : []))
       // A blocking read that answered empty waited its full time: nothing this round. Empty polls
       // of draining shards do not end the wait, or the worker would poll them in a tight loop.
-      if (settled.some((reader) => reader.shard.current) || waiting.length === 0) return []
+      if (settled.some((reader) => reader.shard.current && reader.failures === 0) || waiting.length === 0) return []
       const left = deadline - Date.now()
       if (left <= 0) return []
       let timer: NodeJS.Timeout | undefined
@@ -116,13 +128,26 @@ export class ShardedConsumer implements QueueConsumer {
     }
   }
 
+  /**
+   * Shard by shard. A shard that cannot be read now is left to the claims: its own pending entries
+   * go idle and XAUTOCLAIM hands them back once it answers again.
+   */
   async recoverOwnPending(max: number): Promise<QueueEntry[]> {
+    let failed = 0
+    let firstError: unknown
     for (const reader of this.readers) {
       if (reader.recovered) continue
-      const entries = await reader.consumer.recoverOwnPending(max)
-      if (entries.length > 0) return entries.map((entry) => this.tagged(reader, entry))
-      reader.recovered = true
+      try {
+        const entries = await reader.consumer.recoverOwnPending(max)
+        if (entries.length > 0) return entries.map((entry) => this.tagged(reader, entry))
+        reader.recovered = true
+      } catch (error) {
+        failed += 1
+        firstError ??= error
+      }
     }
+    // No shard answered at all: the worker backs off and asks again, as with one shard.
+    if (failed > 0 && failed === this.readers.length) throw firstError
     return []
   }
 
@@ -137,9 +162,10 @@ export class ShardedConsumer implements QueueConsumer {
         for (const entry of await reader.consumer.claimStale(minIdleMs, max - claimed.length)) claimed.push(this.tagged(reader, entry))
       } catch (cause) {
         error ??= cause
+        this.failed(reader, cause)
       }
     }
-    if (claimed.length === 0 && error !== undefined) throw error
+    if (claimed.length === 0 && error !== undefined && this.readers.every((reader) => reader.failures > 0)) throw error
     return claimed
   }
 
@@ -153,18 +179,40 @@ export class ShardedConsumer implements QueueConsumer {
     return moved.reduce((sum, count) => sum + count, 0)
   }
 
+  /** Over the shards that answer; fails only when none does (one dead master must not stop the worker). */
   async depth(): Promise<number> {
-    const depths = await Promise.all(this.readers.map((reader) => reader.consumer.depth()))
+    const depths = await this.overAnswering((consumer) => consumer.depth())
     return depths.reduce((sum, depth) => sum + depth, 0)
   }
 
   async oldestAgeMs(): Promise<number> {
-    const ages = await Promise.all(this.readers.map((reader) => reader.consumer.oldestAgeMs()))
+    const ages = await this.overAnswering((consumer) => consumer.oldestAgeMs())
     return Math.max(0, ...ages)
   }
 
   async close(): Promise<void> {
     await Promise.all(this.readers.map((reader) => reader.consumer.close()))
+  }
+
+  private async overAnswering<T>(ask: (consumer: RedisStreamsConsumer) => Promise<T>): Promise<T[]> {
+    const results = await Promise.allSettled(this.readers.map((reader) => ask(reader.consumer)))
+    const answered = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []))
+    const failure = results.find((result) => result.status === 'rejected')
+    if (answered.length === 0 && failure !== undefined) throw failure.reason
+    return answered
+  }
+
+  private failed(reader: ShardReader, error: unknown): void {
+    reader.failures += 1
+    reader.lastError = error
+    reader.retryAt = Date.now() + Math.min(SHARD_RETRY_MAX_MS, 100 * 2 ** Math.min(reader.failures - 1, 6))
+  }
+
+  /** Every shard in the layout is failing, none being retried: the worker should know, log and back off. */
+  private throwIfAllFailing(): void {
+    const current = this.readers.filter((reader) => reader.shard.current)
+    // A read under way on a failing shard may be the one that finds it back: wait for it instead.
+    if (current.length > 0 && current.every((reader) => reader.failures > 0 && reader.reading === undefined)) throw current[0]!.lastError
   }
 
   private tagged(reader: ShardReader, entry: QueueEntry): QueueEntry {
