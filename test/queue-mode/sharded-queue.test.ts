@@ -196,6 +196,24 @@ describe.skipIf(!hasRedis)('queue mode with stream shards on one Redis', () => {
     await producer.close()
   })
 
+  it('a producer passes the events a failing shard did not confirm to the next shard; only when every shard fails does the call fail', async () => {
+    const { layout } = await setup('route', 3)
+    const broken = layout[1]!
+    await redis.set(broken.keys.events, 'not a stream')
+    const producer = new ShardedProducer({ redis, shards: layout })
+    const events = Array.from({ length: 6 }, () => storedEvent())
+    for (const event of events) expect((await producer.enqueue([event])).enqueued).toEqual([event.id])
+    // Round robin 0, 1, 2, 0, 1, 2: the two calls meant for the broken shard 1 went on to shard 2.
+    expect(await redis.xlen(layout[0]!.keys.events)).toBe(2)
+    expect(await redis.xlen(layout[2]!.keys.events)).toBe(4)
+    for (const shard of [layout[0]!, layout[2]!]) {
+      await redis.del(shard.keys.events)
+      await redis.set(shard.keys.events, 'not a stream')
+    }
+    await expect(producer.enqueue([storedEvent()])).rejects.toMatchObject({ code: 'AUDITQ_QUEUE_UNAVAILABLE', enqueued: [] })
+    await producer.close()
+  })
+
   it('a shard that cannot be read does not stall the others: the worker goes on storing theirs and never backs off', async () => {
     const { prefix, store, config, layout } = await setup('broken', 3)
     const lines: string[] = []
