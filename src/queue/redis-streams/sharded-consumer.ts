@@ -152,8 +152,9 @@ export class ShardedConsumer implements QueueConsumer {
   }
 
   async claimStale(minIdleMs: number, max: number): Promise<QueueEntry[]> {
-    // Registry changes come in here: claims run every `claimEveryMs`, often enough and cheap.
-    await this.refreshShards()
+    // Registry changes come in here: claims run every `claimEveryMs`, often enough and cheap. The
+    // registry lives on the home shard: with its master down the other shards still get claimed.
+    await this.refreshShards().catch(() => undefined)
     const claimed: QueueEntry[] = []
     let error: unknown
     for (const reader of this.readers) {
