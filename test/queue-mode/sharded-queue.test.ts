@@ -162,6 +162,16 @@ describe.skipIf(!hasRedis)('queue mode with stream shards on one Redis', () => {
     expect(await dlq.size()).toBe(0)
   }, 50_000)
 
+  it('refuses a shard count outside 1–64 before opening anything, naming the setting', async () => {
+    const store = await createEmbeddedStore({ dataDir: join(dir, 'bad-count') })
+    cleanups.push(() => store.close())
+    await expect(createAuditLogger({ store, redisUrl: REDIS_URL, dataDir: join(dir, 'bad-count'), queue: { shards: 0 } })).rejects.toMatchObject({
+      code: 'AUDITQ_CONFIG',
+      message: expect.stringContaining('queue shards must be an integer from 1 to 64, got 0'),
+    })
+    expect(() => loadConfig({ queue: { shards: 65 } })).toThrow(/shards/)
+  })
+
   it('caps each shard: a batch a full shard refuses goes to the others, and only what no shard takes overflows, counted once', async () => {
     const { config, layout } = await setup('cap', 3)
     const producer = new ShardedProducer({ redis, shards: layout, capEvents: 10 })
