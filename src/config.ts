@@ -55,6 +55,12 @@ const configSchema = z.strictObject({
       /** Namespace and queue name in Redis (keys `<prefix>:{<name>}:…`). */
       prefix: z.string().min(1).default('auditq'),
       name: z.string().min(1).default('default'),
+      /**
+       * Stream shards the queue is split into, each a complete queue under its own hash tag: on a
+       * Redis Cluster they sit on different masters, so the queue's throughput grows with them. The
+       * cap applies per shard (total room = capEvents × shards). 1 = the single-stream layout.
+       */
+      shards: z.coerce.number().int().min(1).max(64).default(1),
       /** Un-acknowledged events Redis may hold before producers overflow (10,000 × ~600-byte events ≈ 6 MB: Redis memory stays bounded while workers catch up). */
       capEvents: z.coerce.number().int().min(1).default(10_000),
       /** Over the cap: spill to the local journal (no loss), block then spill, or drop (counted, refused). */
@@ -76,8 +82,8 @@ const configSchema = z.strictObject({
       /** Run against a Redis whose maxmemory-policy evicts keys (queued events could vanish). */
       allowEvictingRedis: z.boolean().default(false),
       /**
-       * `redisUrl` names one node of a Redis Cluster (the client discovers the rest). The queue's
-       * keys share one hash tag, so they live on one master and its replicas.
+       * `redisUrl` names one node of a Redis Cluster (the client discovers the rest). Each shard's
+       * keys share one hash tag, so a shard lives on one master and its replicas (see `shards`).
        */
       cluster: z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean()).default(false),
       /** More cluster nodes (`host:port`) to start from, so a client can start while the URL's node is down. */

@@ -1,16 +1,19 @@
 import type { Command } from 'commander'
 import { AuditqError } from '../errors.js'
-import { DeadLetterQueue, openQueueClient, queueKeys } from '../queue/redis-streams/index.js'
+import { configuredShards, knownShards, openQueueClient, ShardedDeadLetters } from '../queue/redis-streams/index.js'
 import { commandConfig } from './context.js'
 import { progress } from './progress.js'
 
-/** Runs `fn` against the configured dead-letter queue and closes the connection afterwards. */
-async function withDeadLetters<T>(command: Command, fn: (dlq: DeadLetterQueue) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` against the dead-letter queues of every shard (the configured ones and any still
+ * draining) and closes the connection afterwards.
+ */
+async function withDeadLetters<T>(command: Command, fn: (dlq: ShardedDeadLetters) => Promise<T>): Promise<T> {
   const config = commandConfig(command)
   if (!config.redisUrl) throw new AuditqError('AUDITQ_CONFIG', 'the dead-letter queue lives in Redis: set AUDITQ_REDIS_URL (or --redis-url)')
   const redis = openQueueClient({ url: config.redisUrl, cluster: config.queue.cluster, clusterNodes: config.queue.clusterNodes }, { maxRetriesPerRequest: 1 })
   try {
-    return await fn(new DeadLetterQueue(redis, queueKeys({ prefix: config.queue.prefix, queue: config.queue.name })))
+    return await fn(new ShardedDeadLetters(redis, await knownShards(redis, configuredShards(config.queue))))
   } finally {
     redis.disconnect()
   }
@@ -27,7 +30,7 @@ export function registerDlq(program: Command): void {
 
   dlq
     .command('list')
-    .description('dead letters, oldest first')
+    .description('dead letters, oldest first, over every shard (ids of shards other than the first end in @<shard>)')
     .option('--limit <n>', 'how many', '50')
     .option('--after <id>', 'continue after this dead-letter id')
     .option('--format <format>', 'table | json', 'table')
@@ -37,7 +40,7 @@ export function registerDlq(program: Command): void {
       await withDeadLetters(command, async (queue) => {
         const page = await queue.list({ limit, ...(options.after ? { after: options.after } : {}) })
         if (options.format === 'json') {
-          process.stdout.write(JSON.stringify({ total: await queue.size(), ...page }, null, 2) + '\n')
+          process.stdout.write(JSON.stringify({ total: await queue.size(), shards: await queue.sizes(), ...page }, null, 2) + '\n')
           return
         }
         if (page.deadLetters.length === 0) process.stdout.write('the dead-letter queue is empty\n')
@@ -62,7 +65,7 @@ export function registerDlq(program: Command): void {
 
   dlq
     .command('replay [ids...]')
-    .description('move dead letters back to the queue (after fixing what refused them)')
+    .description('move dead letters back to the queue, each into its own shard (after fixing what refused them)')
     .option('--all', 'every dead letter')
     .action(async (ids: string[], options: { all?: boolean }, command: Command) => {
       const chosen = idsOrAll(ids, options, 'replay')

@@ -30,6 +30,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'AUDITQ_OVERFLOW_POLICY', path: 'queue.overflowPolicy', description: '`spill`, `block` or `drop`' },
   { env: 'AUDITQ_SPILL_DIR', path: 'queue.spillDir', whenUnset: '`<data dir>/spill`', description: 'spill journal' },
   { env: 'AUDITQ_QUEUE_PREFIX', path: 'queue.prefix', description: 'Redis keys `<prefix>:{<name>}:…`' },
+  { env: 'AUDITQ_QUEUE_SHARDS', path: 'queue.shards', description: 'stream shards the queue is split into, each under its own hash tag (on a Redis Cluster, spread over the masters); the cap applies per shard; see [queue-mode.md](queue-mode.md#redis-cluster)' },
   { env: 'AUDITQ_QUEUE_NAME', path: 'queue.name', description: 'Redis keys `<prefix>:{<name>}:…`' },
   { env: 'AUDITQ_REDIS_CLUSTER', path: 'queue.cluster', description: '`true`: `AUDITQ_REDIS_URL` names one node of a Redis Cluster; see [queue-mode.md](queue-mode.md#redis-cluster)' },
   { env: 'AUDITQ_REDIS_CLUSTER_NODES', path: 'queue.clusterNodes', description: 'with `AUDITQ_REDIS_CLUSTER`: more nodes (`host:port`, comma-separated) to discover the cluster from, so a client starts while the URL\'s node is down' },

@@ -57,6 +57,7 @@ export async function monitoringRoutes(app: FastifyInstance, options: Monitoring
               redis_crash_loses: reading.redisLossWindow,
               spilled: reading.sdk.spilled,
               replayed: reading.sdk.replayed,
+              shards: reading.queueShards ?? null,
             }
           : { mode: 'direct', pending: reading.sdk.pending, stored: reading.sdk.stored, failed: reading.sdk.failed }
     }

@@ -55,4 +55,29 @@ describe.skipIf(!hasRedis)('health in queue mode', () => {
     expect(after.statusCode).toBe(200)
     expect(after.json()).toMatchObject({ status: 'healthy', services: { audit_worker: 'running' }, pipeline: { live_workers: 1 } })
   })
+
+  it('with stream shards, gives the totals and the part of each shard', async () => {
+    const prefix = uniqueRedisPrefix('health-shards')
+    const spillDir = mkdtempSync(join(tmpdir(), 'auditq-health-'))
+    const config = loadConfig({ logLevel: 'silent', redisUrl: REDIS_URL, queue: { prefix, shards: 2 } })
+    const redis = connectRedis(REDIS_URL)
+    const t = await freshStore('embedded')
+    const audit = await createAuditLogger({ store: t.store, logger: silent, queue: { redis, prefix, spillDir, shards: 2 } })
+    const app = await buildServer({ config, audit, logger: silent, queueStatus: queueStatusReader(redis, config) })
+    cleanups.push(async () => {
+      await app.close()
+      await audit.close()
+      await t.dispose()
+      await deleteKeys(redis, prefix)
+      redis.disconnect()
+      rmSync(spillDir, { recursive: true, force: true })
+    })
+    for (let i = 0; i < 6; i++) await audit.log({ tenant_id: 'acme', action: 'health.shards', actor_id: `u${i}` })
+    const body = (await app.inject('/api/v1/monitoring/health')).json() as { pipeline: { queue_length: number; shards: { shard: string; current: boolean; length: number; pending: number }[] } }
+    expect(body.pipeline.queue_length).toBe(6)
+    expect(body.pipeline.shards.map((shard) => [shard.shard.startsWith('default'), shard.current, shard.length, shard.pending])).toEqual([
+      [true, true, 3, 0],
+      [true, true, 3, 0],
+    ])
+  })
 })

@@ -52,6 +52,8 @@ export interface PipelineReading {
   redisLossWindow: QueueStatus['redisLossWindow'] | null
   /** Queue mode: losses Redis caused (restarted empty, keys deleted), not yet acknowledged. */
   redisLosses: RedisLoss[] | null
+  /** Queue mode: per-shard figures (the totals above are their sums); null when unreadable. */
+  queueShards?: QueueStatus['shards']
   /** Producer sequence numbers missing past the in-flight bound; null when the check has not run. */
   producerMissingEvents?: number | null
   /** This process's spill journal (queue mode). */
@@ -119,6 +121,7 @@ export function pipelineReader(sources: ReadingSources): () => Promise<PipelineR
       shared: queue?.counters ?? null,
       redisLossWindow: queue ? queue.redisLossWindow : null,
       redisLosses: queue ? queue.losses : null,
+      queueShards: queue ? queue.shards : null,
       spill: spillReading(sdk.spill),
       readReplica: sources.store.readReplicaStatus?.() ?? null,
       defaultPartitionRows: sources.store.partitionStatus?.()?.defaultRows ?? null,

@@ -7,6 +7,8 @@ import type { Logger } from '../util/logger.js'
 import type { QueueProducer } from './queue.js'
 import { QueueMonitor, RedisStreamsProducer, type QueueCounter, type QueueKeys } from './redis-streams/index.js'
 import type { ReplicaAcks } from './redis-streams/scripts.js'
+import { ShardedProducer } from './redis-streams/sharded-producer.js'
+import type { QueueShard } from './redis-streams/shards.js'
 import { errnoOf, type SpillJournal, type SpillStats } from './spill/index.js'
 import { withDeadline } from '../util/deadline.js'
 
@@ -33,7 +35,10 @@ export interface OverflowTally {
 
 export interface OverflowingQueueOptions {
   redis: QueueRedis
-  keys: QueueKeys
+  /** A single-stream queue's keys; or `shards`, the layout of a sharded one (its home shard holds the shared counters). */
+  keys?: QueueKeys
+  shards?: readonly QueueShard[]
+  /** Per shard. */
   capEvents?: number
   /** Replicas that must confirm an enqueue (`WAIT`) before its events count as accepted. */
   replicaAcks?: ReplicaAcks
@@ -93,10 +98,14 @@ export class OverflowingQueue {
   private readonly replayBatchSize: number
 
   constructor(options: OverflowingQueueOptions) {
-    const { redis, keys } = options
+    const { redis } = options
+    const shards = options.shards ?? []
+    const keys = shards[0]?.keys ?? options.keys
+    if (keys === undefined) throw new AuditqError('AUDITQ_CONFIG', 'the overflowing queue needs keys or shards')
     const cap = { ...(options.capEvents ? { capEvents: options.capEvents } : {}), ...(options.replicaAcks ? { replicaAcks: options.replicaAcks } : {}) }
-    this.producer = new RedisStreamsProducer({ redis, keys, ...cap })
-    this.replayProducer = new RedisStreamsProducer({ redis, keys, ...cap, countOverflow: false })
+    // Spill replay, like the producers, spreads over the shards: any shard with room takes it.
+    this.producer = shards.length > 1 ? new ShardedProducer({ redis, shards, ...cap }) : new RedisStreamsProducer({ redis, keys, ...cap })
+    this.replayProducer = shards.length > 1 ? new ShardedProducer({ redis, shards, ...cap, countOverflow: false }) : new RedisStreamsProducer({ redis, keys, ...cap, countOverflow: false })
     this.monitor = new QueueMonitor(redis, keys)
     this.spill = options.spill
     this.tally = options.tally
@@ -112,6 +121,7 @@ export class OverflowingQueue {
       ...(options.blockTimeoutMs !== undefined ? { blockTimeoutMs: options.blockTimeoutMs } : {}),
       ...(options.replayEveryMs ? { replayEveryMs: options.replayEveryMs } : {}),
     }
+    // Per shard's cap: a replay batch goes to one shard (or, refused there, to the next).
     this.replayBatchSize = Math.max(1, Math.min(500, Math.floor((options.capEvents ?? defaults.capEvents) / 4)))
     this.replayTimer = setInterval(() => void this.replaySpill(), this.settings.replayEveryMs)
     this.replayTimer.unref()

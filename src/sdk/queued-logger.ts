@@ -5,7 +5,7 @@ import { AuditqError } from '../errors.js'
 import { routeByCriticality, type EventOutcome } from '../event/intake.js'
 import type { AuditEvent } from '../event/types.js'
 import { OverflowingQueue } from '../queue/overflow.js'
-import { openQueueClient, queueKeys } from '../queue/redis-streams/index.js'
+import { openQueueClient, shardLayout, type QueueShard } from '../queue/redis-streams/index.js'
 import { errnoOf, SpillJournal, type SpillStats } from '../queue/spill/index.js'
 import type { Store } from '../store/store.js'
 import { BaseAuditLogger } from './base-logger.js'
@@ -19,6 +19,8 @@ export async function createQueuedAuditLogger(store: Store, options: AuditLogger
   const queue = options.queue ?? {}
   const ownsRedis = queue.redis === undefined
   if (!queue.redis && !options.redisUrl) throw new AuditqError('AUDITQ_CONFIG', 'queue mode needs redisUrl or queue.redis')
+  // Checked before anything is opened: a bad prefix, name or shard count fails with nothing to close.
+  const shards = shardLayout({ ...(queue.prefix ? { prefix: queue.prefix } : {}), ...(queue.name ? { queue: queue.name } : {}), ...(queue.shards !== undefined ? { shards: queue.shards } : {}) })
   // No offline queue and a command timeout: when Redis is down, a call fails fast and the event
   // spills, instead of the request hanging while ioredis reconnects.
   const redis =
@@ -50,7 +52,7 @@ export async function createQueuedAuditLogger(store: Store, options: AuditLogger
     // EACCES, EROFS, a file where the directory should be) is named with the directory and errno.
     throw new AuditqError('AUDITQ_SPILL_FAILED', `cannot open the spill journal in ${resolve(spillDir)}: ${errnoOf(error)} (${(error as Error).message})`, { cause: error })
   }
-  return new QueuedAuditLogger(store, options, { ownsStore: ownership.ownsStore, ownsRedis, redis, spill })
+  return new QueuedAuditLogger(store, options, { ownsStore: ownership.ownsStore, ownsRedis, redis, spill, shards })
 }
 
 /** Resolves when connected, or after `timeoutMs` (Redis being down at start is not fatal: events spill). */
@@ -69,6 +71,7 @@ function waitForReady(redis: QueueRedis, timeoutMs: number): Promise<void> {
 
 interface Resources extends Ownership {
   ownsRedis: boolean
+  shards: QueueShard[]
   redis: QueueRedis
   spill: SpillJournal
 }
@@ -93,7 +96,7 @@ export class QueuedAuditLogger extends BaseAuditLogger {
     this.committer = this.createCommitter(options)
     this.queue = new OverflowingQueue({
       redis: resources.redis,
-      keys: queueKeys({ ...(queue.prefix ? { prefix: queue.prefix } : {}), ...(queue.name ? { queue: queue.name } : {}) }),
+      shards: resources.shards,
       spill: resources.spill,
       tally: this.counters,
       logger: this.log_,

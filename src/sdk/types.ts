@@ -75,6 +75,8 @@ export interface QueueModeOptions {
   redis?: QueueRedis
   prefix?: string
   name?: string
+  /** Stream shards (default 1); the cap applies per shard. */
+  shards?: number
   capEvents?: number
   overflowPolicy?: OverflowPolicy
   blockTimeoutMs?: number

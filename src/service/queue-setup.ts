@@ -14,6 +14,7 @@ export function queueModeOptions(config: Config): { redisUrl?: string; queue?: Q
     queue: {
       prefix: config.queue.prefix,
       name: config.queue.name,
+      shards: config.queue.shards,
       capEvents: config.queue.capEvents,
       overflowPolicy: config.queue.overflowPolicy,
       blockTimeoutMs: config.queue.blockTimeoutMs,

@@ -18,7 +18,7 @@ import { startMonitoring } from '../observability/index.js'
 import { BatchMetrics, newRegistry, ServiceMetrics } from '../observability/metrics.js'
 import { serveMetrics } from '../observability/metrics-server.js'
 import { queueStatusReader } from '../queue/queue-status.js'
-import { acknowledgeLosses, queueKeys, RedisResetWatch, type DurabilityReport } from '../queue/redis-streams/index.js'
+import { acknowledgeShardLosses, configuredShards, knownShards, ShardedResetWatch, type DurabilityReport } from '../queue/redis-streams/index.js'
 import { startMaintenance } from '../retention/scheduler.js'
 import { shreddingFromConfig } from '../shred/from-config.js'
 import { serviceTrail, type ServiceTrail } from '../access/service-trail.js'
@@ -137,11 +137,11 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
   // The key store is the event store's: closed with it when the audit logger closes, after http.
   const access = await startServiceAccess(store.keys, config, logger, { insecure: options.insecure === true })
 
-  const keys = queueKeys({ prefix: config.queue.prefix, queue: config.queue.name })
+  const shards = configuredShards(config.queue)
   // One watch for the health reading and the in-process worker, so a Redis reset is noticed,
   // logged and counted once per process.
   const resetWatch = queue
-    ? new RedisResetWatch({ redis: queue.redis, keys, logger, source: `${hostname()}-${process.pid}`, onReset: (outcome) => metrics.recordRedisReset(outcome) })
+    ? new ShardedResetWatch({ redis: queue.redis, shards, logger, source: `${hostname()}-${process.pid}`, onReset: (outcome) => metrics.recordRedisReset(outcome) })
     : undefined
   const queueStatus = queue ? queueStatusReader(queue.redis, config, queue.durability, resetWatch ? { resetWatch } : {}) : undefined
   // Before monitoring, which shows its count; stopped before the store closes (reverse order).
@@ -158,7 +158,7 @@ async function startServe(options: ServeOptions, lifecycle: Lifecycle): Promise<
     monitoring,
     resolvePrincipal: access.resolver.resolve,
     accessRecorder: serveTrail.recorder,
-    ...(queue ? { acknowledgeRedisLosses: (ids: string[] | 'all') => acknowledgeLosses(queue.redis, keys, ids) } : {}),
+    ...(queue ? { acknowledgeRedisLosses: async (ids: string[] | 'all') => acknowledgeShardLosses(queue.redis, await knownShards(queue.redis, shards), ids) } : {}),
   })
   lifecycle.add('http', () => app.close())
   const address = await app.listen({ host: config.host, port: config.port })

@@ -7,9 +7,9 @@ import type { WorkerFigures } from '../queue/redis-streams/index.js'
  */
 export interface WorkerHeartbeat {
   pid: number
-  /** Entries in the stream when the beat was taken. */
+  /** Entries in the stream when the beat was taken (every shard the worker consumes, summed). */
   queue_length: number
-  /** Age of the oldest entry in the stream; 0 when empty. */
+  /** Age of the oldest entry in any shard; 0 when all are empty. */
   oldest_event_age_ms: number
   current_batch_size: number
   inserts_last_minute: number

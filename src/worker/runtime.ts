@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import type { QueueRedis } from '../queue/redis-streams/connection.js'
 import type { Config } from '../config.js'
-import { QueueMonitor, queueKeys, RedisResetWatch, RedisStreamsConsumer } from '../queue/redis-streams/index.js'
+import { configuredShards, QueueMonitor, registerShards, ShardedConsumer, ShardedResetWatch, type QueueResetWatch } from '../queue/redis-streams/index.js'
 import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
 import { backoffFromConfig } from './backoff.js'
@@ -29,7 +29,7 @@ export interface WorkerRuntimeOptions {
    * detected and counted once per process; otherwise the runtime makes its own, reporting each
    * detection to `observeRedisReset`.
    */
-  resetWatch?: RedisResetWatch
+  resetWatch?: QueueResetWatch
   observeRedisReset?: (outcome: 'data_lost' | 'data_kept') => void
   /**
    * Told at every insert that failed because the store is unavailable (`paused`: the first one
@@ -58,13 +58,18 @@ const RETIRE_BOUND_MS = 500
 export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise<WorkerRuntime> {
   const { config, store, redis, logger } = options
   const workerId = options.workerId ?? `${hostname()}-${process.pid}`
-  const keys = queueKeys({ prefix: config.queue.prefix, queue: config.queue.name })
+  const layout = configuredShards(config.queue)
+  // The home shard holds what belongs to the queue as a whole: here, the workers' heartbeats.
+  const keys = layout[0]!.keys
   const resetWatch =
     options.resetWatch ??
-    new RedisResetWatch({ redis, keys, logger, source: workerId, ...(options.observeRedisReset ? { onReset: options.observeRedisReset } : {}) })
+    new ShardedResetWatch({ redis, shards: layout, logger, source: workerId, ...(options.observeRedisReset ? { onReset: options.observeRedisReset } : {}) })
   // The first look is the baseline later looks compare with: taken before the group is (re)created.
   await resetWatch.check().catch(() => undefined)
-  const consumer = await RedisStreamsConsumer.start({ redis, keys, consumerName: workerId, onGroupMissing: () => resetWatch.groupVanished() })
+  // Registered, so workers configured with fewer shards drain these too (shards.ts).
+  await registerShards(redis, layout)
+  // A consumer per shard, the registry's extra shards included: a lowered count strands nothing.
+  const consumer = await ShardedConsumer.start({ redis, layout, consumerName: workerId, onGroupMissing: (shard) => resetWatch.groupVanished(shard) })
   const figures = new RollingFigures()
   // Paused from the first insert that failed for want of the store until a batch is stored whole.
   let paused = false
@@ -164,7 +169,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   await beat()
   const timer = setInterval(() => void beat(), config.worker.heartbeatEveryMs)
   timer.unref()
-  logger.info({ worker_id: workerId, queue: keys.events }, 'queue worker started')
+  logger.info({ worker_id: workerId, queue: keys.events, shards: consumer.shards.map((shard) => shard.tag) }, 'queue worker started')
   return {
     workerId,
     worker,

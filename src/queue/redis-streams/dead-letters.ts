@@ -56,6 +56,12 @@ export class DeadLetterQueue {
     return raw.length > page.limit && last !== undefined ? { deadLetters, next: last.id } : { deadLetters }
   }
 
+  /** Oldest first from `from` itself (inclusive), for listings that merge several shards. */
+  async listFrom(from: string, limit: number): Promise<DeadLetterPage> {
+    const raw = (await this.redis.xrange(this.keys.deadLetters, from, '+', 'COUNT', limit)) as RawEntry[]
+    return { deadLetters: raw.map(toDeadLetter) }
+  }
+
   async get(id: string): Promise<DeadLetter | null> {
     const raw = (await this.redis.xrange(this.keys.deadLetters, id, id)) as RawEntry[]
     return raw[0] === undefined ? null : toDeadLetter(raw[0])

@@ -14,6 +14,7 @@ import { AuditqError } from '../../errors.js'
  *   auditq:{default}:identity      string: a random id set once, whose disappearance means Redis lost the queue
  *   auditq:{default}:losses        hash: loss id → JSON of a detected loss not yet acknowledged
  *   auditq:{default}:losses-acked  set of acknowledged loss ids (so processes holding a copy drop it)
+ *   auditq:{default}:shards        set of the other shards' hash tags any process has used (home shard only: see shards.ts)
  */
 export interface QueueKeys {
   readonly events: string
@@ -24,6 +25,8 @@ export interface QueueKeys {
   readonly identity: string
   readonly losses: string
   readonly lossesAcked: string
+  /** On the home shard: the tags of every other shard producers or workers have used (shards.ts). */
+  readonly shards: string
   /** Consumer group name on `events`; one group, because every event goes to the store once. */
   readonly group: string
   worker(workerId: string): string
@@ -56,6 +59,7 @@ export function queueKeys(options: KeyLayoutOptions = {}): QueueKeys {
     identity: `${base}:identity`,
     losses: `${base}:losses`,
     lossesAcked: `${base}:losses-acked`,
+    shards: `${base}:shards`,
     group: GROUP,
     worker: (workerId: string) => `${base}:worker:${workerId}`,
   })

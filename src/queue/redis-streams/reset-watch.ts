@@ -26,6 +26,8 @@ export interface RedisLoss {
   detectedBy: string
   previousRunId: string | null
   runId: string | null
+  /** The shard that lost its events, for shards other than the home one (see shards.ts). */
+  shard?: string
 }
 
 export type ResetOutcome =
