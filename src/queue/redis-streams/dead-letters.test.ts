@@ -98,7 +98,7 @@ describe.skipIf(!hasRedis)('redis streams dead-letter queue', () => {
 
   it('lists dead letters oldest first, in pages', async () => {
     const { worker, entries, dlq } = await queueWithPending(5)
-    for (const entry of entries) await worker.deadLetter([entry], `error ${entry.event.id}`)
+    for (const entry of entries) await worker.deadLetter([entry], `error ${entry.event!.id}`)
 
     const first = await dlq.list({ limit: 2 })
     const second = await dlq.list({ limit: 2, after: first.next! })

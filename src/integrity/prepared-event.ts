@@ -1,0 +1,145 @@
+/**
+ * An event prepared once, at the edge, for the PostgreSQL insert: its canonical form (auditq.v2,
+ * the bytes the chain hashes), their content digest, and its search document. The queue carries
+ * exactly this, and the worker passes the canonical bytes through to the insert, where PostgreSQL
+ * splits them into columns (src/store/postgres/canonical-insert-sql.ts): no JSON.parse, no
+ * re-canonicalization and no array literals per event in the worker (docs/decisions.md, "The
+ * queue moves bytes").
+ */
+import * as crypto from 'node:crypto'
+import { EVENT_FIELDS, type AuditEvent } from '../event/types.js'
+import { searchTokens } from '../query/search/document.js'
+import { toTsvector } from '../query/search/syntax.js'
+import { canonicalEvent } from './canonical.js'
+import { CANONICAL_TAGS } from './canonical-version.js'
+
+export interface PreparedEvent {
+  /** Lower case, as the canonical form holds it. */
+  id: string
+  tenant_id: string
+  /** `canonicalEvent(event, 2)`: a JSON array, fields by position (CANONICAL_V2_POSITIONS). */
+  canonical: string
+  /** SHA-256 of `canonical`, lower-case hex. */
+  digest: string
+  /** The search document as a tsvector literal (`'word':1 'other':2`), [a-z0-9':  ] only. */
+  search: string
+}
+
+/**
+ * Where each event field sits in the auditq.v2 array (0 is the tag). Must match canonicalV2 in
+ * canonical.ts; prepared-event.test.ts checks it field by field.
+ */
+export const CANONICAL_V2_POSITIONS: Readonly<Record<(typeof EVENT_FIELDS)[number], number>> = {
+  id: 1,
+  tenant_id: 2,
+  occurred_at: 3,
+  received_at: 4,
+  action: 5,
+  category: 6,
+  actor_id: 7,
+  actor_type: 8,
+  actor_name: 9,
+  resource_type: 10,
+  resource_id: 11,
+  targets: 12,
+  changes: 13,
+  success: 14,
+  error_message: 15,
+  description: 16,
+  ip_address: 17,
+  user_agent: 18,
+  session_id: 19,
+  request_id: 20,
+  client_id: 21,
+  producer_id: 22,
+  producer_seq: 23,
+  subject_index: 24,
+  sealed: 25,
+  metadata: 26,
+}
+
+export const CANONICAL_V2_LENGTH = 27
+
+/** `["auditq.v2","` then the 36 characters of the id, then `","` and the tenant as a JSON string. */
+const PREFIX = `["${CANONICAL_TAGS[2]}","`
+const ID_END = PREFIX.length + 36
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+/** Characters a search document may hold: tokens are [a-z0-9], positions digits (syntax.ts). */
+const SEARCH_DOCUMENT = /^[a-z0-9': ]*$/
+
+export function prepareEvent(event: AuditEvent): PreparedEvent {
+  const canonical = canonicalEvent(event, 2)
+  return {
+    id: event.id.toLowerCase(),
+    tenant_id: event.tenant_id,
+    canonical,
+    digest: sha256Hex(canonical),
+    search: toTsvector(searchTokens(event)),
+  }
+}
+
+export class PreparedEventError extends Error {
+  override readonly name = 'PreparedEventError'
+}
+
+/**
+ * Checks what a queue entry claims and returns the prepared event, or throws PreparedEventError
+ * naming the rule broken. The one check that costs anything is the digest (one SHA-256 of the
+ * canonical bytes, which the chain needs anyway); the id and tenant are read from the canonical
+ * prefix without parsing the rest. A hand-edited or corrupted entry fails here, before the store.
+ */
+export function verifyPrepared(canonical: string, digestHex: string, search: string): PreparedEvent {
+  if (!canonical.startsWith(PREFIX) || canonical.charCodeAt(canonical.length - 1) !== 93 /* ] */) {
+    throw new PreparedEventError(`canonical: not an ${CANONICAL_TAGS[2]} array`)
+  }
+  const digest = sha256Hex(canonical)
+  if (digest !== digestHex) {
+    throw new PreparedEventError('digest: does not match the SHA-256 of the canonical bytes (corrupted or edited entry)')
+  }
+  if (!SEARCH_DOCUMENT.test(search)) throw new PreparedEventError("search: a search document holds only [a-z0-9': ]")
+  const id = canonical.slice(PREFIX.length, ID_END)
+  if (!UUID.test(id) || !canonical.startsWith('","', ID_END)) throw new PreparedEventError('canonical: id is not a lower-case UUID in position 1')
+  return { id, tenant_id: tenantOf(canonical), canonical, digest, search }
+}
+
+/** The tenant, position 2: a JSON string starting right after the id. */
+function tenantOf(canonical: string): string {
+  const start = ID_END + 2
+  const end = canonical.indexOf('"', start + 1)
+  // Fast path: no escape inside (tenant ids are short plain strings); else let JSON read it.
+  const raw = end < 0 ? '' : canonical.slice(start, end + 1)
+  if (end > 0 && !raw.includes('\\') && canonical.charCodeAt(end + 1) === 44 /* , */) return raw.slice(1, -1)
+  const fields = parseCanonical(canonical)
+  if (typeof fields[2] !== 'string') throw new PreparedEventError('canonical: tenant_id is not a string in position 2')
+  return fields[2]
+}
+
+function parseCanonical(canonical: string): unknown[] {
+  let fields: unknown
+  try {
+    fields = JSON.parse(canonical)
+  } catch {
+    throw new PreparedEventError('canonical: not valid JSON')
+  }
+  if (!Array.isArray(fields) || fields.length !== CANONICAL_V2_LENGTH || fields[0] !== CANONICAL_TAGS[2]) {
+    throw new PreparedEventError(`canonical: not an ${CANONICAL_TAGS[2]} array of ${CANONICAL_V2_LENGTH} values`)
+  }
+  return fields
+}
+
+/**
+ * The event back from its canonical form: the slow path, for what needs the fields in Node (a
+ * store without the canonical insert, dead-letter accounting, `auditq dlq show`). Lossless: the
+ * form holds every field, and the stores keep what it holds (ids lower-case, timestamps in ms).
+ */
+export function eventFromCanonical(canonical: string): AuditEvent {
+  const fields = parseCanonical(canonical)
+  const event = {} as Record<string, unknown>
+  for (const field of EVENT_FIELDS) event[field] = fields[CANONICAL_V2_POSITIONS[field]] ?? null
+  return event as unknown as AuditEvent
+}
+
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash
+const sha256Hex: (data: string) => string = oneShot
+  ? (data) => oneShot('sha256', data, 'hex')
+  : (data) => crypto.createHash('sha256').update(data).digest('hex')
