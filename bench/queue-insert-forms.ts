@@ -172,7 +172,7 @@ async function main(): Promise<void> {
   const options = `-c search_path=${schema} -c TimeZone=UTC`
   const client = new pg.Client({ connectionString: url, options })
   await client.connect()
-  const pool = new pg.Pool({ connectionString: url, options, max: 1 })
+  const pool = new pg.Pool({ connectionString: url, options, max: 1, idleTimeoutMillis: 0 })
   const poolPid = (await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
   const clientPid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
   const samples = new Map<string, { node: number[]; pg: number[] }>()
