@@ -40,8 +40,9 @@ describe('prepared events', () => {
   })
 
   it('refuses edited canonical bytes, a wrong digest, a search document that could break its array, and foreign forms', () => {
-    const { canonical, digest, search } = prepareEvent(full)
-    const refusal = (c: string, d: string, s: string) => {
+    const { digest, search } = prepareEvent(full)
+    const canonical = prepareEvent(full).canonical as string
+    const refusal = (c: string | Buffer, d: string, s: string) => {
       try {
         verifyPrepared(c, d, s)
         return 'accepted'
@@ -54,6 +55,18 @@ describe('prepared events', () => {
     expect(refusal(canonical, digest.replace(/^./, (c) => (c === '0' ? '1' : '0')), search)).toMatch(/^digest: does not match/)
     expect(refusal(canonical, digest, `${search}","x`)).toMatch(/^search: /)
     expect(refusal(canonicalEvent(full, 1), digest, search)).toMatch(/^canonical: not an auditq.v2 array/)
+    expect(refusal(Buffer.from(canonical.replace(full.action, 'user.deleted')), digest, search)).toMatch(/^digest: does not match/)
     expect(refusal(canonical, digest, search)).toBe('accepted')
+  })
+
+  it('takes the canonical form as the bytes the queue delivered, tenant in any script, and hands them on undecoded', () => {
+    for (const tenant of ['acme', 'café ☕ 東京', 'a "quoted" \\ one']) {
+      const prepared = prepareEvent({ ...full, tenant_id: tenant })
+      const bytes = Buffer.from(prepared.canonical as string, 'utf8')
+      const verified = verifyPrepared(bytes, prepared.digest, prepared.search)
+      expect(verified.canonical).toBe(bytes)
+      expect({ ...verified, canonical: prepared.canonical }).toEqual(prepared)
+      expect(eventFromCanonical(bytes)).toEqual({ ...full, tenant_id: tenant })
+    }
   })
 })

@@ -17,8 +17,11 @@ export interface PreparedEvent {
   /** Lower case, as the canonical form holds it. */
   id: string
   tenant_id: string
-  /** `canonicalEvent(event, 2)`: a JSON array, fields by position (CANONICAL_V2_POSITIONS). */
-  canonical: string
+  /**
+   * `canonicalEvent(event, 2)`: a JSON array, fields by position (CANONICAL_V2_POSITIONS). As the
+   * queue delivered it, UTF-8 bytes, when it came from one: they go to PostgreSQL undecoded.
+   */
+  canonical: string | Buffer
   /** SHA-256 of `canonical`, lower-case hex. */
   digest: string
   /** The search document as a tsvector literal (`'word':1 'other':2`), [a-z0-9':  ] only. */
@@ -88,36 +91,41 @@ export class PreparedEventError extends Error {
  * canonical bytes, which the chain needs anyway); the id and tenant are read from the canonical
  * prefix without parsing the rest. A hand-edited or corrupted entry fails here, before the store.
  */
-export function verifyPrepared(canonical: string, digestHex: string, search: string): PreparedEvent {
-  if (!canonical.startsWith(PREFIX) || canonical.charCodeAt(canonical.length - 1) !== 93 /* ] */) {
-    throw new PreparedEventError(`canonical: not an ${CANONICAL_TAGS[2]} array`)
-  }
+export function verifyPrepared(canonical: string | Buffer, digestHex: string, search: string): PreparedEvent {
+  // The prefix is ASCII up to the tenant, so its characters are its bytes either way.
+  const head = typeof canonical === 'string' ? canonical.slice(0, ID_END + 3) : canonical.toString('latin1', 0, ID_END + 3)
+  const last = typeof canonical === 'string' ? canonical.charCodeAt(canonical.length - 1) : canonical[canonical.length - 1]
+  if (!head.startsWith(PREFIX) || last !== 93 /* ] */) throw new PreparedEventError(`canonical: not an ${CANONICAL_TAGS[2]} array`)
   const digest = sha256Hex(canonical)
   if (digest !== digestHex) {
     throw new PreparedEventError('digest: does not match the SHA-256 of the canonical bytes (corrupted or edited entry)')
   }
   if (!SEARCH_DOCUMENT.test(search)) throw new PreparedEventError("search: a search document holds only [a-z0-9': ]")
-  const id = canonical.slice(PREFIX.length, ID_END)
-  if (!UUID.test(id) || !canonical.startsWith('","', ID_END)) throw new PreparedEventError('canonical: id is not a lower-case UUID in position 1')
+  const id = head.slice(PREFIX.length, ID_END)
+  if (!UUID.test(id) || !head.endsWith('","')) throw new PreparedEventError('canonical: id is not a lower-case UUID in position 1')
   return { id, tenant_id: tenantOf(canonical), canonical, digest, search }
 }
 
 /** The tenant, position 2: a JSON string starting right after the id. */
-function tenantOf(canonical: string): string {
-  const start = ID_END + 2
-  const end = canonical.indexOf('"', start + 1)
-  // Fast path: no escape inside (tenant ids are short plain strings); else let JSON read it.
-  const raw = end < 0 ? '' : canonical.slice(start, end + 1)
-  if (end > 0 && !raw.includes('\\') && canonical.charCodeAt(end + 1) === 44 /* , */) return raw.slice(1, -1)
+function tenantOf(canonical: string | Buffer): string {
+  const start = ID_END + 3
+  // Fast path: no escape inside (tenant ids are short plain strings); else let JSON read it. In
+  // UTF-8 a byte '"', '\\' or ',' is always that character, never part of another.
+  const end = canonical.indexOf('"', start)
+  if (end > 0) {
+    const raw = typeof canonical === 'string' ? canonical.slice(start, end) : canonical.toString('utf8', start, end)
+    const next = typeof canonical === 'string' ? canonical.charCodeAt(end + 1) : canonical[end + 1]
+    if (!raw.includes('\\') && next === 44 /* , */) return raw
+  }
   const fields = parseCanonical(canonical)
   if (typeof fields[2] !== 'string') throw new PreparedEventError('canonical: tenant_id is not a string in position 2')
   return fields[2]
 }
 
-function parseCanonical(canonical: string): unknown[] {
+function parseCanonical(canonical: string | Buffer): unknown[] {
   let fields: unknown
   try {
-    fields = JSON.parse(canonical)
+    fields = JSON.parse(typeof canonical === 'string' ? canonical : canonical.toString('utf8'))
   } catch {
     throw new PreparedEventError('canonical: not valid JSON')
   }
@@ -132,14 +140,14 @@ function parseCanonical(canonical: string): unknown[] {
  * store without the canonical insert, dead-letter accounting, `auditq dlq show`). Lossless: the
  * form holds every field, and the stores keep what it holds (ids lower-case, timestamps in ms).
  */
-export function eventFromCanonical(canonical: string): AuditEvent {
+export function eventFromCanonical(canonical: string | Buffer): AuditEvent {
   const fields = parseCanonical(canonical)
   const event = {} as Record<string, unknown>
   for (const field of EVENT_FIELDS) event[field] = fields[CANONICAL_V2_POSITIONS[field]] ?? null
   return event as unknown as AuditEvent
 }
 
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash
-const sha256Hex: (data: string) => string = oneShot
+const oneShot = (crypto as { hash?: (algorithm: string, data: string | Buffer, encoding: 'hex') => string }).hash
+const sha256Hex: (data: string | Buffer) => string = oneShot
   ? (data) => oneShot('sha256', data, 'hex')
   : (data) => crypto.createHash('sha256').update(data).digest('hex')

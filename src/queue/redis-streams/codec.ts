@@ -36,15 +36,20 @@ export const UNDECODABLE = 'undecodable payload: not the JSON of an audit event'
  * Reads a payload in either format. A prepared entry whose digest, form or search document does
  * not check out is `refused` with the rule it broke: the worker dead-letters it with that reason.
  */
-export function decodeEntry(payload: string): DecodedEntry {
-  if (payload.charCodeAt(0) === 123 /* { */) {
-    const event = decodeEventJson(payload)
+export function decodeEntry(payload: string | Buffer): DecodedEntry {
+  const text = typeof payload === 'string'
+  if ((text ? payload.charCodeAt(0) : payload[0]) === 123 /* { */) {
+    const event = decodeEventJson(text ? payload : payload.toString('utf8'))
     return event === null ? { kind: 'refused', reason: UNDECODABLE } : { kind: 'event', event }
   }
   const newline = payload.indexOf('\n')
-  if (newline < 65 || payload.charCodeAt(64) !== 32 /* space */) return { kind: 'refused', reason: UNDECODABLE }
+  if (newline < 65 || (text ? payload.charCodeAt(64) : payload[64]) !== 32 /* space */) return { kind: 'refused', reason: UNDECODABLE }
   try {
-    return { kind: 'prepared', prepared: verifyPrepared(payload.slice(newline + 1), payload.slice(0, 64), payload.slice(65, newline)) }
+    // As bytes from the queue, the canonical form stays bytes: hashed and sent on undecoded.
+    const prepared = text
+      ? verifyPrepared(payload.slice(newline + 1), payload.slice(0, 64), payload.slice(65, newline))
+      : verifyPrepared(payload.subarray(newline + 1), payload.toString('latin1', 0, 64), payload.toString('latin1', 65, newline))
+    return { kind: 'prepared', prepared }
   } catch (error) {
     if (!(error instanceof PreparedEventError)) throw error
     return { kind: 'refused', reason: `refused queue entry: ${error.message}` }
@@ -94,9 +99,12 @@ function decodeEventJson(payload: string): AuditEvent | null {
 }
 
 /** The `event` value of a stream entry's flat [field, value, …] list, if present. */
-export function payloadOf(fields: readonly string[] | null): string | null {
+export function payloadOf<T extends string | Buffer>(fields: readonly T[] | null): T | null {
   if (fields === null) return null
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'event') return fields[i + 1] ?? null
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i]!
+    if (typeof name === 'string' ? name === 'event' : name.length === 5 && name.toString('latin1') === 'event') return fields[i + 1] ?? null
+  }
   return null
 }
 

@@ -4,7 +4,7 @@ import { decodeEntry, entryTimeMs, eventOfPrepared, payloadOf, UNDECODABLE } fro
 import type { AuditEvent } from '../../event/types.js'
 import type { PreparedEvent } from '../../integrity/prepared-event.js'
 import type { QueueKeys } from './keys.js'
-import { QueueScripts, type RawEntry } from './scripts.js'
+import { QueueScripts, type RawBufferEntry } from './scripts.js'
 
 export interface RedisStreamsConsumerOptions {
   /** Caller-owned connection for acks and bookkeeping; the consumer never closes it. */
@@ -87,7 +87,8 @@ export class RedisStreamsConsumer implements QueueConsumer {
     do {
       const page = await this.scripts.claimStale(this.consumerName, minIdleMs, this.claimCursor, max - claimed.length)
       this.claimCursor = page.nextCursor
-      for (const [entryId, fields] of page.entries) {
+      for (const [id, fields] of page.entries) {
+        const entryId = id.toString('latin1')
         if (fields === null) deleted.push(entryId)
         else collect(claimed, refused, entryId, payloadOf(fields))
       }
@@ -107,12 +108,13 @@ export class RedisStreamsConsumer implements QueueConsumer {
   async recoverOwnPending(max: number): Promise<QueueEntry[]> {
     if (max <= 0) return []
     const { group, events } = this.keys
-    const reply = await this.redis.xreadgroup('GROUP', group, this.consumerName, 'COUNT', max, 'STREAMS', events, this.ownCursor)
-    const raw = ((reply as [string, RawEntry[]][] | null)?.[0]?.[1] ?? []) as RawEntry[]
+    const reply = await this.redis.xreadgroupBuffer('GROUP', group, this.consumerName, 'COUNT', max, 'STREAMS', events, this.ownCursor)
+    const raw = ((reply as [Buffer, RawBufferEntry[]][] | null)?.[0]?.[1] ?? []) as RawBufferEntry[]
     const entries: QueueEntry[] = []
     const deleted: string[] = []
     const refused: Refused = new Map()
-    for (const [entryId, fields] of raw) {
+    for (const [id, fields] of raw) {
+      const entryId = id.toString('latin1')
       this.ownCursor = entryId
       if (fields === null) deleted.push(entryId)
       else collect(entries, refused, entryId, payloadOf(fields))
@@ -169,13 +171,15 @@ export class RedisStreamsConsumer implements QueueConsumer {
     const { group, events } = this.keys
     // The typed methods, not `call`: under RESP3 (ioredis 6's default) `call` returns the
     // stream map flattened, the typed method the RESP2 shape [[key, entries]].
+    // As bytes (the Buffer variant, same RESP2 shape): a payload is hashed and handed to the store
+    // without being decoded to a string and encoded back (see codec.ts).
     const reply =
       blockMs > 0
-        ? await this.blocking.xreadgroup('GROUP', group, this.consumerName, 'COUNT', max, 'BLOCK', blockMs, 'STREAMS', events, '>')
-        : await this.blocking.xreadgroup('GROUP', group, this.consumerName, 'COUNT', max, 'STREAMS', events, '>')
+        ? await this.blocking.xreadgroupBuffer('GROUP', group, this.consumerName, 'COUNT', max, 'BLOCK', blockMs, 'STREAMS', events, '>')
+        : await this.blocking.xreadgroupBuffer('GROUP', group, this.consumerName, 'COUNT', max, 'STREAMS', events, '>')
     const entries: QueueEntry[] = []
     const refused: Refused = new Map()
-    for (const [entryId, fields] of (reply as [string, RawEntry[]][] | null)?.[0]?.[1] ?? []) collect(entries, refused, entryId, payloadOf(fields))
+    for (const [id, fields] of (reply as [Buffer, RawBufferEntry[]][] | null)?.[0]?.[1] ?? []) collect(entries, refused, id.toString('latin1'), payloadOf(fields))
     await this.deadLetterRefused(refused)
     return entries
   }
@@ -199,7 +203,7 @@ type Refused = Map<string, string[]>
  * Delivers an entry, or sets it aside for the dead-letter queue with the reason it was refused.
  * Never JSON.parse for a prepared entry: its event is decoded only if something asks for it.
  */
-function collect(into: QueueEntry[], refused: Refused, entryId: string, payload: string | null): void {
+function collect(into: QueueEntry[], refused: Refused, entryId: string, payload: Buffer | null): void {
   const decoded = payload === null ? ({ kind: 'refused', reason: UNDECODABLE } as const) : decodeEntry(payload)
   if (decoded.kind === 'event') into.push({ entryId, event: decoded.event })
   else if (decoded.kind === 'prepared') into.push(new PreparedEntry(entryId, decoded.prepared))

@@ -75,20 +75,39 @@ export function preparedForm(statement: LinkedStatement): InsertForm<PreparedEve
       return packed
     },
     values: (fresh, chain) => {
-      let canonical = '['
       let search = '{'
       let ids = '{'
       for (let i = 0; i < fresh.length; i++) {
         const event = fresh[i]!
         const comma = i === 0 ? '' : ','
-        canonical += comma + event.canonical
         // Checked to hold only [a-z0-9': ] (verifyPrepared), so quoting is enough.
         search += `${comma}"${event.search}"`
         ids += comma + event.id
       }
-      return [canonical + ']', search + '}', ids + '}', ...chain]
+      return [canonicalArray(fresh), search + '}', ids + '}', ...chain]
     },
   }
+}
+
+/**
+ * The canonical forms as one jsonb array in PostgreSQL's binary input format: a version byte (1),
+ * then the JSON text. A Buffer parameter is sent as binary, so forms the queue delivered as bytes
+ * are copied once into it, never decoded to a string and encoded back.
+ */
+function canonicalArray(events: readonly PreparedEvent[]): Buffer {
+  let length = 2 + Math.max(events.length, 1)
+  for (const event of events) length += typeof event.canonical === 'string' ? Buffer.byteLength(event.canonical) : event.canonical.length
+  const out = Buffer.allocUnsafe(length)
+  out[0] = 1
+  out[1] = 0x5b // [
+  let at = 2
+  for (let i = 0; i < events.length; i++) {
+    if (i > 0) out[at++] = 0x2c // ,
+    const canonical = events[i]!.canonical
+    at += typeof canonical === 'string' ? out.write(canonical, at, 'utf8') : canonical.copy(out, at)
+  }
+  out[at++] = 0x5d // ]
+  return out.subarray(0, at)
 }
 
 /** The store's four forms: events or prepared events, plain or partitioned layout. */
