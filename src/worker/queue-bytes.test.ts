@@ -69,10 +69,10 @@ describe.skipIf(!ready)('queue worker moving bytes into PostgreSQL', () => {
         targets: seq % 3 ? [{ id: `t${seq}`, type: 'doc' }] : null,
         changes: seq % 4 ? null : { title: { after: 'b', before: 'a' } },
         ip_address: seq % 2 ? '203.0.113.7' : null,
-        description: `it's "quoted" \\ and, {braced} NULL ${seq}`,
+        description: `it's "quoted" \\ and, {braced} NULL café ☕ ${seq}`,
         metadata: { n: seq, nested: { z: [1, 'two', null], a: true } },
       })
-    const events = Array.from({ length: 60 }, (_, i) => numbered(i + 1, i % 3 === 0 ? 'acme' : 'globex'))
+    const events = Array.from({ length: 60 }, (_, i) => numbered(i + 1, i % 3 === 0 ? 'acme' : 'globex-東京'))
     // Interleaved: an older producer's entries (the event's JSON) and this one's.
     for (let i = 0; i < events.length; i += 10) {
       for (const event of events.slice(i, i + 5)) await s.redis.xadd(s.keys.events, '*', 'event', JSON.stringify(event))
