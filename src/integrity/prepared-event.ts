@@ -12,6 +12,9 @@ import { searchTokens } from '../query/search/document.js'
 import { toTsvector } from '../query/search/syntax.js'
 import { canonicalEvent } from './canonical.js'
 import { CANONICAL_TAGS } from './canonical-version.js'
+import { CANONICAL_V2_LENGTH, CANONICAL_V2_POSITIONS } from './canonical-layout.js'
+
+export { CANONICAL_V2_LENGTH, CANONICAL_V2_POSITIONS }
 
 export interface PreparedEvent {
   /** Lower case, as the canonical form holds it. */
@@ -28,40 +31,6 @@ export interface PreparedEvent {
   search: string
 }
 
-/**
- * Where each event field sits in the auditq.v2 array (0 is the tag). Must match canonicalV2 in
- * canonical.ts; prepared-event.test.ts checks it field by field.
- */
-export const CANONICAL_V2_POSITIONS: Readonly<Record<(typeof EVENT_FIELDS)[number], number>> = {
-  id: 1,
-  tenant_id: 2,
-  occurred_at: 3,
-  received_at: 4,
-  action: 5,
-  category: 6,
-  actor_id: 7,
-  actor_type: 8,
-  actor_name: 9,
-  resource_type: 10,
-  resource_id: 11,
-  targets: 12,
-  changes: 13,
-  success: 14,
-  error_message: 15,
-  description: 16,
-  ip_address: 17,
-  user_agent: 18,
-  session_id: 19,
-  request_id: 20,
-  client_id: 21,
-  producer_id: 22,
-  producer_seq: 23,
-  subject_index: 24,
-  sealed: 25,
-  metadata: 26,
-}
-
-export const CANONICAL_V2_LENGTH = 27
 
 /** `["auditq.v2","` then the 36 characters of the id, then `","` and the tenant as a JSON string. */
 const PREFIX = `["${CANONICAL_TAGS[2]}","`

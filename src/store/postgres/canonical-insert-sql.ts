@@ -8,7 +8,7 @@
  * (docs/decisions.md, "The queue moves bytes"). Pure text, no connection.
  */
 import { EVENT_FIELDS } from '../../event/types.js'
-import { CANONICAL_V2_POSITIONS } from '../../integrity/prepared-event.js'
+import { CANONICAL_V2_POSITIONS } from '../../integrity/canonical-layout.js'
 import { CURRENT_CANONICAL_VERSION } from '../../integrity/canonical-version.js'
 import { UNIQUE_ID_WINDOW } from './chain-links-sql.js'
 import { COLUMN_TYPES, INSERT_COLUMNS } from './sql.js'
