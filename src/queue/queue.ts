@@ -1,4 +1,5 @@
 import type { AuditEvent } from '../event/types.js'
+import type { PreparedEvent } from '../integrity/prepared-event.js'
 
 /**
  * The queue as the SDK (producer side) and the worker (consumer side) see it. Redis Streams is the
@@ -35,7 +36,14 @@ export interface EnqueueResult {
 export interface QueueEntry {
   /** The queue's own id for this delivery (a stream entry id), used to ack or dead-letter it. */
   entryId: string
-  event: AuditEvent
+  /**
+   * The event. For an entry delivered `prepared` it is decoded from the canonical form on first
+   * use only (dead-letter accounting, a store without `insertPrepared`); null if that form does not
+   * parse, which only a forged entry's digest can vouch for.
+   */
+  readonly event: AuditEvent | null
+  /** What the producer computed for the insert, its digest checked on delivery (see codec.ts). */
+  readonly prepared?: PreparedEvent
 }
 
 export interface QueueConsumer {

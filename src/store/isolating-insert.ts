@@ -1,7 +1,7 @@
 import { AuditqError } from '../errors.js'
 import type { EventOutcome } from '../event/intake.js'
 import type { AuditEvent } from '../event/types.js'
-import type { Store } from './store.js'
+import type { InsertResult, Store } from './store.js'
 
 export type { EventOutcome }
 
@@ -25,13 +25,18 @@ export type BatchInserter = Pick<Store, 'insertBatch' | 'classifyError'>
  *
  * Used by the SDK's group commit, queue workers and the Cloudflare queue consumer, so all isolate poison the same way.
  */
-export async function insertIsolating(store: BatchInserter, events: readonly AuditEvent[]): Promise<IsolatingInsertReport> {
+export function insertIsolating(store: BatchInserter, events: readonly AuditEvent[]): Promise<IsolatingInsertReport> {
+  return isolating(store, events, (slice) => store.insertBatch(slice))
+}
+
+/** The same isolation for any batch `insert` takes (the queue worker's prepared events). */
+export async function isolating<T>(store: Pick<Store, 'classifyError'>, events: readonly T[], insertBatch: (slice: T[]) => Promise<InsertResult>): Promise<IsolatingInsertReport> {
   const outcomes: EventOutcome[] = new Array(events.length)
   const report = { outcomes, inserted: 0, duplicates: 0, attempts: 0 }
   const insert = async (start: number, end: number): Promise<void> => {
     report.attempts += 1
     try {
-      const result = await store.insertBatch(events.slice(start, end))
+      const result = await insertBatch(events.slice(start, end))
       report.inserted += result.inserted
       report.duplicates += result.duplicates
       outcomes.fill({ ok: true }, start, end)
@@ -49,7 +54,7 @@ export async function insertIsolating(store: BatchInserter, events: readonly Aud
   return report
 }
 
-function toStoreError(store: BatchInserter, error: unknown): AuditqError {
+function toStoreError(store: Pick<Store, 'classifyError'>, error: unknown): AuditqError {
   const reason = error instanceof Error ? error.message : String(error)
   return store.classifyError(error) === 'data'
     ? new AuditqError('AUDITQ_STORE_REJECTED', `the store refused this event: ${reason}`, { cause: error })

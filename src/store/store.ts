@@ -1,6 +1,7 @@
 import type { KeyStore } from '../auth/key-store.js'
 import type { FeedSource } from '../feed/feed-event.js'
 import type { AuditEvent } from '../event/types.js'
+import type { PreparedEvent } from '../integrity/prepared-event.js'
 import type { IntegrityStore } from '../integrity/integrity-store.js'
 import type { CompletenessSource } from '../completeness/source.js'
 import type { EventFilter } from '../query/event-filter.js'
@@ -88,6 +89,11 @@ export interface Store {
   readonly parallelWrites: boolean
   /** Inserts all events in one transaction; idempotent on `id`. */
   insertBatch(events: readonly AuditEvent[]): Promise<InsertResult>
+  /**
+   * The same for events prepared at the edge (canonical form, digest, search document), without
+   * rebuilding them in Node. PostgreSQL implements it; callers fall back to `insertBatch`.
+   */
+  insertPrepared?(events: readonly PreparedEvent[]): Promise<InsertResult>
   /** Newest first, keyset-paginated. `limit` is trusted: callers bound it. */
   query(filter: EventFilter, page: PageRequest, options?: ReadOptions): Promise<Page>
   /** With a replica, an id it has not replayed yet is looked up on the primary before saying null. */

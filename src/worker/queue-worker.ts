@@ -1,5 +1,7 @@
 import type { QueueConsumer, QueueEntry } from '../queue/queue.js'
-import { insertIsolating } from '../store/isolating-insert.js'
+import { insertIsolating, isolating, type IsolatingInsertReport } from '../store/isolating-insert.js'
+import { prepareEvent } from '../integrity/prepared-event.js'
+import type { AuditEvent } from '../event/types.js'
 import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
 import { CONFIG_DEFAULTS } from '../config.js'
@@ -219,7 +221,7 @@ export class QueueWorker {
     // times through no fault of its own. Only the store refusing an event's content condemns it.
     let remaining = entries
     for (let attempt = 1; remaining.length > 0; attempt++) {
-      const result = await insertIsolating(this.options.store, remaining.map((entry) => entry.event))
+      const result = await this.insert(remaining)
       report.stored += result.inserted
       report.duplicates += result.duplicates
       const written: string[] = []
@@ -237,7 +239,7 @@ export class QueueWorker {
       if (written.length > 0) await this.options.consumer.ack(written)
       for (const [error, group] of rejected) {
         // Their producer numbers are recorded first, so the completeness check names them.
-        const accounting = await recordDeadLetters(this.options.store, group.map((entry) => entry.event), error, this.options.logger)
+        const accounting = await recordDeadLetters(this.options.store, eventsOf(group), error, this.options.logger)
         if (accounting === 'unavailable') unavailable.push(...group)
         else report.deadLettered += await this.options.consumer.deadLetter(group, error)
       }
@@ -262,6 +264,26 @@ export class QueueWorker {
     }
     report.durationMs = performance.now() - started
     this.options.onBatch?.(report)
+  }
+
+  /**
+   * The store's own form when it has one: each entry's prepared event (the producer's, or for an
+   * entry an older producer wrote, computed here) passes through without being parsed or rebuilt.
+   */
+  private insert(entries: QueueEntry[]): Promise<IsolatingInsertReport> {
+    const { store } = this.options
+    if (store.insertPrepared) {
+      const prepared = entries.map((entry) => entry.prepared ?? prepareEvent(entry.event!))
+      return isolating(store, prepared, (slice) => store.insertPrepared!(slice))
+    }
+    const events = entries.map((entry) => entry.event)
+    if (events.every((event) => event !== null)) return insertIsolating(store, events as AuditEvent[])
+    // Only a forged entry's canonical form fails to parse: refused by itself, the others written.
+    const classifyError = (error: unknown) => (error instanceof UnparsableEntryError ? 'data' : store.classifyError(error))
+    return isolating({ classifyError }, events, async (slice) => {
+      if (slice.some((event) => event === null)) throw new UnparsableEntryError()
+      return store.insertBatch(slice as AuditEvent[])
+    })
   }
 
   /**
@@ -290,6 +312,20 @@ export class QueueWorker {
     }
   }
 
+}
+
+class UnparsableEntryError extends Error {
+  override readonly name = 'UnparsableEntryError'
+  constructor() {
+    super('refused queue entry: canonical: not valid JSON')
+  }
+}
+
+/** The entries' events, leaving out any whose canonical form does not parse (they carry no producer numbers to record). */
+function eventsOf(entries: readonly QueueEntry[]): AuditEvent[] {
+  const events: AuditEvent[] = []
+  for (const entry of entries) if (entry.event !== null) events.push(entry.event)
+  return events
 }
 
 /** Whether the store answers a ping within `ms`; never rejects, leaves no timer behind. */

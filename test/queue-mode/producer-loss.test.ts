@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { checkCompleteness, type CompletenessReport } from '../../src/completeness/check.js'
+import { decodeEvent } from '../../src/queue/redis-streams/codec.js'
 import { queueKeys, RedisStreamsConsumer } from '../../src/queue/redis-streams/index.js'
 import { createAuditLogger } from '../../src/sdk/audit-logger.js'
 import { createLogger } from '../../src/util/logger.js'
@@ -66,7 +67,7 @@ describe.skipIf(!redisServerAvailable())('queue mode: producer sequences name lo
     for (let i = 0; i < 10; i++) await audit.log({ action: 'doc.view' })
     // Someone deletes entries 3 and 4 before a worker reads them.
     const entries = (await s.redis.xrange(s.keys.events, '-', '+')) as Array<[string, string[]]>
-    const doomed = entries.filter(([, fields]) => [3, 4].includes((JSON.parse(fields[1]!) as { producer_seq: number }).producer_seq)).map(([id]) => id)
+    const doomed = entries.filter(([, fields]) => [3, 4].includes(decodeEvent(fields[1]!)!.producer_seq!)).map(([id]) => id)
     expect(doomed).toHaveLength(2)
     expect(await s.redis.xdel(s.keys.events, ...doomed)).toBe(2)
     await s.startWorker()

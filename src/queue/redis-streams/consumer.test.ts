@@ -57,7 +57,7 @@ describe.skipIf(!hasRedis)('redis streams consumer', () => {
 
     const entries = await worker.read(10, 100)
 
-    expect(entries.map((entry) => entry.event.id)).toEqual(ids)
+    expect(entries.map((entry) => entry.event!.id)).toEqual(ids)
     const counts = await deliveryCounts(keys)
     expect(entries.every((entry) => counts.get(entry.entryId) === 1)).toBe(true)
   })
@@ -106,7 +106,7 @@ describe.skipIf(!hasRedis)('redis streams consumer', () => {
 
     await sleep(350)
     const claimed = await survivor.claimStale(300, 100)
-    expect(claimed.map((entry) => entry.event.id)).toEqual(ids)
+    expect(claimed.map((entry) => entry.event!.id)).toEqual(ids)
     const counts = await deliveryCounts(keys)
     expect(claimed.every((entry) => counts.get(entry.entryId) === 2)).toBe(true)
 
@@ -185,7 +185,7 @@ describe.skipIf(!hasRedis)('redis streams consumer', () => {
 
     const entries = await worker.read(10, 100)
 
-    expect(entries.map((entry) => entry.event.id)).toEqual([good])
+    expect(entries.map((entry) => entry.event!.id)).toEqual([good])
     const { deadLetters } = await new DeadLetterQueue(redis, keys).list({ limit: 10 })
     expect(deadLetters).toMatchObject([{ payload: '{not json', event: null, attempts: 1 }])
     expect(deadLetters[0]!.error).toMatch(/undecodable/)
@@ -197,7 +197,7 @@ describe.skipIf(!hasRedis)('redis streams consumer', () => {
     await redis.del(keys.events)
     const [id] = await enqueue(keys, 1)
 
-    expect((await worker.read(10, 100)).map((entry) => entry.event.id)).toEqual([id])
+    expect((await worker.read(10, 100)).map((entry) => entry.event!.id)).toEqual([id])
   })
 
   it('a blocked read waits for events without holding acks behind it', async () => {
@@ -213,7 +213,7 @@ describe.skipIf(!hasRedis)('redis streams consumer', () => {
 
     // The blocked read wakes up as soon as something arrives.
     const [id] = await enqueue(keys, 1)
-    expect((await blocked).map((delivered) => delivered.event.id)).toEqual([id])
+    expect((await blocked).map((delivered) => delivered.event!.id)).toEqual([id])
   })
 
   it('reports how deep the queue is and how old its oldest entry', async () => {

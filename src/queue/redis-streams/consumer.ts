@@ -1,8 +1,10 @@
 import { duplicateClient, type QueueRedis } from './connection.js'
 import type { QueueConsumer, QueueEntry } from '../queue.js'
-import { decodeEvent, entryTimeMs, payloadOf } from './codec.js'
+import { decodeEntry, entryTimeMs, eventOfPrepared, payloadOf, UNDECODABLE } from './codec.js'
+import type { AuditEvent } from '../../event/types.js'
+import type { PreparedEvent } from '../../integrity/prepared-event.js'
 import type { QueueKeys } from './keys.js'
-import { QueueScripts, type RawEntry } from './scripts.js'
+import { QueueScripts, type RawBufferEntry } from './scripts.js'
 
 export interface RedisStreamsConsumerOptions {
   /** Caller-owned connection for acks and bookkeeping; the consumer never closes it. */
@@ -23,7 +25,6 @@ export interface RedisStreamsConsumerOptions {
 
 /** Entries per ack / dead-letter script call, so one script never holds Redis for long. */
 const MAX_IDS_PER_CALL = 1_000
-const UNDECODABLE = 'undecodable payload: not the JSON of an audit event'
 
 /**
  * The worker's side of the stream: XREADGROUP on a connection of its own (a blocked read would
@@ -81,19 +82,20 @@ export class RedisStreamsConsumer implements QueueConsumer {
     if (max <= 0) return []
     const claimed: QueueEntry[] = []
     const deleted: string[] = []
-    const undecodable: string[] = []
+    const refused: Refused = new Map()
     // Stop after at most one full pass over the pending list (the cursor comes back to 0-0).
     do {
       const page = await this.scripts.claimStale(this.consumerName, minIdleMs, this.claimCursor, max - claimed.length)
       this.claimCursor = page.nextCursor
-      for (const [entryId, fields] of page.entries) {
+      for (const [id, fields] of page.entries) {
+        const entryId = id.toString('latin1')
         if (fields === null) deleted.push(entryId)
-        else this.collect(claimed, undecodable, entryId, payloadOf(fields))
+        else collect(claimed, refused, entryId, payloadOf(fields))
       }
     } while (claimed.length < max && this.claimCursor !== '0-0')
     // Redis < 7 hands back pending entries whose payload was deleted: nothing to deliver, so ack.
     await this.scripts.ackAndDelete(deleted)
-    await this.deadLetterIds(undecodable, UNDECODABLE)
+    await this.deadLetterRefused(refused)
     return claimed
   }
 
@@ -106,18 +108,19 @@ export class RedisStreamsConsumer implements QueueConsumer {
   async recoverOwnPending(max: number): Promise<QueueEntry[]> {
     if (max <= 0) return []
     const { group, events } = this.keys
-    const reply = await this.redis.xreadgroup('GROUP', group, this.consumerName, 'COUNT', max, 'STREAMS', events, this.ownCursor)
-    const raw = ((reply as [string, RawEntry[]][] | null)?.[0]?.[1] ?? []) as RawEntry[]
+    const reply = await this.redis.xreadgroupBuffer('GROUP', group, this.consumerName, 'COUNT', max, 'STREAMS', events, this.ownCursor)
+    const raw = ((reply as [Buffer, RawBufferEntry[]][] | null)?.[0]?.[1] ?? []) as RawBufferEntry[]
     const entries: QueueEntry[] = []
     const deleted: string[] = []
-    const undecodable: string[] = []
-    for (const [entryId, fields] of raw) {
+    const refused: Refused = new Map()
+    for (const [id, fields] of raw) {
+      const entryId = id.toString('latin1')
       this.ownCursor = entryId
       if (fields === null) deleted.push(entryId)
-      else this.collect(entries, undecodable, entryId, payloadOf(fields))
+      else collect(entries, refused, entryId, payloadOf(fields))
     }
     await this.scripts.ackAndDelete(deleted)
-    await this.deadLetterIds(undecodable, UNDECODABLE)
+    await this.deadLetterRefused(refused)
     // A page of only deleted entries is not the end: ask again from the new cursor.
     if (entries.length === 0 && raw.length > 0) return this.recoverOwnPending(max)
     return entries
@@ -168,28 +171,60 @@ export class RedisStreamsConsumer implements QueueConsumer {
     const { group, events } = this.keys
     // The typed methods, not `call`: under RESP3 (ioredis 6's default) `call` returns the
     // stream map flattened, the typed method the RESP2 shape [[key, entries]].
+    // As bytes (the Buffer variant, same RESP2 shape): a payload is hashed and handed to the store
+    // without being decoded to a string and encoded back (see codec.ts).
     const reply =
       blockMs > 0
-        ? await this.blocking.xreadgroup('GROUP', group, this.consumerName, 'COUNT', max, 'BLOCK', blockMs, 'STREAMS', events, '>')
-        : await this.blocking.xreadgroup('GROUP', group, this.consumerName, 'COUNT', max, 'STREAMS', events, '>')
+        ? await this.blocking.xreadgroupBuffer('GROUP', group, this.consumerName, 'COUNT', max, 'BLOCK', blockMs, 'STREAMS', events, '>')
+        : await this.blocking.xreadgroupBuffer('GROUP', group, this.consumerName, 'COUNT', max, 'STREAMS', events, '>')
     const entries: QueueEntry[] = []
-    const undecodable: string[] = []
-    for (const [entryId, fields] of (reply as [string, RawEntry[]][] | null)?.[0]?.[1] ?? []) this.collect(entries, undecodable, entryId, payloadOf(fields))
-    await this.deadLetterIds(undecodable, UNDECODABLE)
+    const refused: Refused = new Map()
+    for (const [id, fields] of (reply as [Buffer, RawBufferEntry[]][] | null)?.[0]?.[1] ?? []) collect(entries, refused, id.toString('latin1'), payloadOf(fields))
+    await this.deadLetterRefused(refused)
     return entries
   }
 
-  /** Delivers an entry, or sets it aside for the dead-letter queue when it is not an event. */
-  private collect(into: QueueEntry[], undecodable: string[], entryId: string, payload: string | null): void {
-    const event = payload === null ? null : decodeEvent(payload)
-    if (event === null) undecodable.push(entryId)
-    else into.push({ entryId, event })
+  /** Entries that are not events, or whose digest or form does not check out, leave for the DLQ with their reason. */
+  private async deadLetterRefused(refused: Refused): Promise<void> {
+    for (const [reason, ids] of refused) await this.deadLetterIds(ids, reason)
   }
 
   private async deadLetterIds(entryIds: readonly string[], error: string): Promise<number> {
     let moved = 0
     for (const ids of chunks(entryIds)) moved += await this.scripts.deadLetter(ids, error)
     return moved
+  }
+}
+
+/** Entry ids refused on delivery, by reason. */
+type Refused = Map<string, string[]>
+
+/**
+ * Delivers an entry, or sets it aside for the dead-letter queue with the reason it was refused.
+ * Never JSON.parse for a prepared entry: its event is decoded only if something asks for it.
+ */
+function collect(into: QueueEntry[], refused: Refused, entryId: string, payload: Buffer | null): void {
+  const decoded = payload === null ? ({ kind: 'refused', reason: UNDECODABLE } as const) : decodeEntry(payload)
+  if (decoded.kind === 'event') into.push({ entryId, event: decoded.event })
+  else if (decoded.kind === 'prepared') into.push(new PreparedEntry(entryId, decoded.prepared))
+  else {
+    const ids = refused.get(decoded.reason)
+    if (ids) ids.push(entryId)
+    else refused.set(decoded.reason, [entryId])
+  }
+}
+
+class PreparedEntry implements QueueEntry {
+  private decoded: AuditEvent | null | undefined
+
+  constructor(
+    readonly entryId: string,
+    readonly prepared: PreparedEvent,
+  ) {}
+
+  get event(): AuditEvent | null {
+    if (this.decoded === undefined) this.decoded = eventOfPrepared(this.prepared)
+    return this.decoded
   }
 }
 

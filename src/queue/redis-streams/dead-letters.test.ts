@@ -90,7 +90,7 @@ describe.skipIf(!hasRedis)('redis streams dead-letter queue', () => {
     expect((await monitor.readCounters()).replayed).toBe(1)
     // Delivered afresh, as a new entry with a fresh delivery count.
     const [again] = (await worker.read(10, 100)) as QueueEntry[]
-    expect(again).toEqual({ entryId: replayed.get(deadLetter!.id), event: events[0] })
+    expect({ entryId: again!.entryId, event: again!.event }).toEqual({ entryId: replayed.get(deadLetter!.id), event: events[0] })
     const [pending] = (await redis.xpending(keys.events, keys.group, '-', '+', 1)) as [string, string, number, number][]
     expect(Number(pending?.[3])).toBe(1)
     expect(await redis.xlen(keys.events)).toBe(1)
@@ -98,7 +98,7 @@ describe.skipIf(!hasRedis)('redis streams dead-letter queue', () => {
 
   it('lists dead letters oldest first, in pages', async () => {
     const { worker, entries, dlq } = await queueWithPending(5)
-    for (const entry of entries) await worker.deadLetter([entry], `error ${entry.event.id}`)
+    for (const entry of entries) await worker.deadLetter([entry], `error ${entry.event!.id}`)
 
     const first = await dlq.list({ limit: 2 })
     const second = await dlq.list({ limit: 2, after: first.next! })

@@ -9,7 +9,8 @@ import { readdirSync, readFileSync } from 'node:fs'
  * Shared conventions of the scripts:
  * - every key a script touches is passed in KEYS (Cluster requires it; `keys.ts` gives them one
  *   hash tag, so they share a slot);
- * - a stream entry holds one field, `event`, with the compact JSON of the AuditEvent (`codec.ts`);
+ * - a stream entry holds one field, `event` (its format is `codec.ts`'s business: the canonical form
+ *   with its digest and search document, or an older producer's compact JSON of the AuditEvent);
  * - a missing entry is skipped, never an error: a claim race (two workers finishing the same entry)
  *   must not fail a batch that is otherwise fine;
  * - loops call XACK/XDEL per id instead of `unpack(ARGV)`, because Lua's `unpack` fails past ~8,000

@@ -4,6 +4,7 @@ import { storedEvent } from '../../../test/support/events.js'
 import { deleteKeys, redisAvailable, startRedisServer, uniqueRedisPrefix } from '../../../test/support/redis-server.js'
 import { REDIS_URL } from '../../../test/support/services.js'
 import type { AuditEvent } from '../../event/types.js'
+import { decodeEvent } from './codec.js'
 import { connectRedis } from './connection.js'
 import { queueKeys, type QueueKeys } from './keys.js'
 import { QueueMonitor } from './monitor.js'
@@ -33,7 +34,7 @@ describe.skipIf(!hasRedis)('redis streams producer', () => {
 
   async function streamEventIds(keys: QueueKeys): Promise<string[]> {
     const entries = await clients[0]!.xrange(keys.events, '-', '+')
-    return entries.map(([, fields]) => (JSON.parse(fields[1]!) as AuditEvent).id)
+    return entries.map(([, fields]) => decodeEvent(fields[1]!)!.id)
   }
 
   afterAll(async () => {

@@ -26,6 +26,8 @@ type ScriptArg = string | number
 type ScriptCommands = Record<ScriptName, (...args: ScriptArg[]) => Promise<unknown>>
 
 export type RawEntry = [id: string, fields: string[] | null]
+/** An entry as the consumer reads it: bytes, so an event's payload reaches the store undecoded. */
+export type RawBufferEntry = [id: Buffer, fields: Buffer[] | null]
 
 /** Replicas that must confirm an enqueue (Redis `WAIT`), and how long to wait for them. */
 export interface ReplicaAcks {
@@ -124,9 +126,11 @@ export class QueueScripts {
     minIdleMs: number,
     cursor: string,
     count: number,
-  ): Promise<{ nextCursor: string; entries: RawEntry[] }> {
-    const reply = (await this.redis.auditqClaimStale(this.keys.events, this.keys.group, consumer, minIdleMs, cursor, count)) as [string, RawEntry[]]
-    return { nextCursor: reply[0], entries: reply[1] }
+  ): Promise<{ nextCursor: string; entries: RawBufferEntry[] }> {
+    // The Buffer variant ioredis defines beside every script: replies as bytes.
+    const claim = (this.redis as unknown as Record<string, (...args: ScriptArg[]) => Promise<unknown>>).auditqClaimStaleBuffer!
+    const reply = (await claim.call(this.redis, this.keys.events, this.keys.group, consumer, minIdleMs, cursor, count)) as [Buffer, RawBufferEntry[]]
+    return { nextCursor: reply[0].toString('latin1'), entries: reply[1] }
   }
 
   async deadLetter(entryIds: readonly string[], error: string): Promise<number> {

@@ -13,7 +13,7 @@ import { decodeFeedCursor, encodeFeedCursor } from '../../feed/cursor.js'
 import { startPosition, type FeedEvent, type FeedPosition } from '../../feed/feed-event.js'
 import { readFeedPage, waitForFeedPage } from '../../feed/read.js'
 import type { AuditEvent } from '../../event/types.js'
-import { insertChained } from './chained-insert.js'
+import { eventForm, insertChained } from './chained-insert.js'
 import { ChainHeadCache } from './head-cache.js'
 import { createPostgresStore, type PostgresStore } from './postgres-store.js'
 
@@ -47,7 +47,7 @@ describe.skipIf(!hasPostgres)('postgres feed under concurrent writers with delay
   }
 
   /** The store's chained insert, on a connection whose transaction the caller holds. */
-  const insertOn = (client: pg.Client, events: AuditEvent[]) => insertChained(client as unknown as pg.Pool, events, new ChainHeadCache())
+  const insertOn = (client: pg.Client, events: AuditEvent[]) => insertChained(client as unknown as pg.Pool, events, new ChainHeadCache(), eventForm())
 
   it('holds back the all-tenants feed behind an open older transaction, and then delivers both in order', async () => {
     const { store, schema } = await setUp()

@@ -8,14 +8,14 @@
 import pg from 'pg'
 import { AuditqError } from '../../errors.js'
 import type { AuditEvent } from '../../event/types.js'
+import { eventFromCanonical, type PreparedEvent } from '../../integrity/prepared-event.js'
 import type { EventFilter } from '../../query/event-filter.js'
 import type { ReportData, ReportOptions } from '../../report/model.js'
 import type { Logger } from '../../util/logger.js'
 import { runMigrations } from '../migrate.js'
 import type { ChainWriteStats, InsertResult, MigrationReport, Page, PageRequest, ReadOptions, ReadReplicaStatus, Store, StoreErrorKind } from '../store.js'
 import { classifyPostgresError } from './classify-error.js'
-import { insertChained } from './chained-insert.js'
-import { INSERT_LINKED_PARTITIONED_NAME, INSERT_LINKED_PARTITIONED_SQL } from './chain-links-sql.js'
+import { CHAINED_FORMS, insertChained } from './chained-insert.js'
 import { PostgresFeed } from './feed.js'
 import { ChainHeadCache } from './head-cache.js'
 import { PostgresIntegrity } from './integrity.js'
@@ -351,9 +351,7 @@ export class PostgresStore implements Store {
   async insertBatch(events: readonly AuditEvent[]): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: 0 }
     if (this.settings.chain) {
-      const result = this.partitions
-        ? await insertChained(this.pool, events, this.chainHeads, { name: INSERT_LINKED_PARTITIONED_NAME, text: INSERT_LINKED_PARTITIONED_SQL })
-        : await insertChained(this.pool, events, this.chainHeads)
+      const result = await insertChained(this.pool, events, this.chainHeads, this.partitions ? CHAINED_FORMS.eventsPartitioned : CHAINED_FORMS.events)
       if (result.inserted > 0) this.feed.commits.notify()
       return result
     }
@@ -363,6 +361,15 @@ export class PostgresStore implements Store {
     const result = await this.pool.query({ ...statement, values: insertParams(events) })
     const inserted = result.rowCount ?? 0
     return { inserted, duplicates: events.length - inserted }
+  }
+
+  /** The queue worker's insert: the producer's canonical forms passed through (canonical-insert-sql.ts). */
+  async insertPrepared(events: readonly PreparedEvent[]): Promise<InsertResult> {
+    if (events.length === 0) return { inserted: 0, duplicates: 0 }
+    if (!this.settings.chain) return this.insertBatch(events.map((event) => eventFromCanonical(event.canonical)))
+    const result = await insertChained(this.pool, events, this.chainHeads, this.partitions ? CHAINED_FORMS.preparedPartitioned : CHAINED_FORMS.prepared)
+    if (result.inserted > 0) this.feed.commits.notify()
+    return result
   }
 
   /** Reads `limit + 1` rows: the extra one only says whether a next page exists. */
