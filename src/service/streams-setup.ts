@@ -12,6 +12,7 @@ import type { SigningKey } from '../integrity/checkpoint.js'
 import { archiveSinkFactory } from '../stream/sinks/archive/from-definition.js'
 import { sinkFactory } from '../stream/sinks/create-sink.js'
 import { leaseOwner, startStreamRunner } from '../stream/start-runner.js'
+import { SharedFeed } from '../stream/shared-feed.js'
 import { StoreFeed } from '../stream/store-feed.js'
 import type { Logger } from '../util/logger.js'
 import type { Lifecycle } from './lifecycle.js'
@@ -22,7 +23,8 @@ export function startStreams(options: { config: Config; store: Store; logger: Lo
   const metrics = new StreamMetrics(options.registry)
   const runner = startStreamRunner({
     streams: store.streams,
-    feed: new StoreFeed(store.feed, store.integrity),
+    // One read per page for all streams at the same position (src/stream/shared-feed.ts).
+    feed: new SharedFeed(new StoreFeed(store.feed, store.integrity)),
     createSink: sinkFactory(streamFormatters({ ocsfClassMap: config.feed.ocsfClassMap, productVersion: packageVersion() }), { archive: archiveSinkFactory(options.signingKey) }),
     observer: metrics.observer,
     logger,
