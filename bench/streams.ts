@@ -206,7 +206,15 @@ async function ingest(address: string, ms: number, options: { ratePerSecond?: nu
           if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()))
         }
         const body = JSON.stringify(Array.from({ length: batchEvents }, () => ({ ...sampleEvent(counter++, options.tag), tenant_id: `t${counter % 20}` })))
-        const response = await fetch(`${address}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+        let response: Response
+        try {
+          response = await fetch(`${address}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+        } catch (error) {
+          // A kept-alive socket the server closed as it was reused (ECONNRESET): not counted as
+          // sent; the batch may have been stored, which only adds to what the streams deliver.
+          log(`ingest request failed (${((error as Error).cause as Error | undefined)?.message ?? (error as Error).message}); continuing`)
+          continue
+        }
         await response.arrayBuffer()
         if (response.status >= 300) throw new Error(`ingest answered ${response.status}`)
         sent += batchEvents
@@ -345,7 +353,7 @@ const fmt = (values: (number | null)[], digits = 0) => {
   return present.length ? median(present).toFixed(digits) : '–'
 }
 const rows: string[][] = []
-for (const [mode, byVariant] of Object.entries(results)) {
+for (const [mode, byVariant] of runs > 0 ? Object.entries(results) : []) {
   const without = byVariant.none
   for (const variant of variants) {
     const withStreams = byVariant[variant]
@@ -366,7 +374,7 @@ for (const [mode, byVariant] of Object.entries(results)) {
     ])
   }
 }
-printTable(['mode', 'deliverers', 'ingest ev/s, no streams', 'ingest ev/s, 2 streams', 'change (median of per-round ratios)', 'webhook delivered ev/s', 'syslog delivered ev/s', 'intake→ack p50 / p99 ms', 'acked during ingest p50 / p99 ms (share)', 'acked after p50 / p99 ms', 'ingest end → caught up s'], rows)
+if (rows.length > 0) printTable(['mode', 'deliverers', 'ingest ev/s, no streams', 'ingest ev/s, 2 streams', 'change (median of per-round ratios)', 'webhook delivered ev/s', 'syslog delivered ev/s', 'intake→ack p50 / p99 ms', 'acked during ingest p50 / p99 ms (share)', 'acked after p50 / p99 ms', 'ingest end → caught up s'], rows)
 
 if (Number(values['outage-seconds']) > 0) {
   const mode = values.modes.split(',')[0]!
