@@ -25,6 +25,7 @@
  *   rate; then the backlog's size and the rate at which the stream drains it.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
@@ -107,6 +108,14 @@ class Receiver {
 
 interface Outcome {
   ingestPerSecond: number
+  /**
+   * CPU of this process (load generator, `serve`, in-process deliverers) per ingested event, from
+   * ingest start until everything is stored: what the burst cost the ingest process, robust to
+   * other load on the machine in a way the rate is not.
+   */
+  ingestCpuUsPerEvent: number
+  /** CPU of a separate deliverer process over its life, per delivered event (both streams). */
+  delivererCpuUsPerEvent?: number
   ingested: number
   delivery?: {
     webhookPerSecond: number
@@ -159,7 +168,18 @@ async function leasesHeld(service: RunningService): Promise<void> {
   }
 }
 
-async function withService<T>(mode: string, variant: Variant, fn: (service: RunningService, schema: string) => Promise<T>): Promise<T> {
+/** CPU time a process has used (Linux /proc), in µs; null elsewhere. */
+function processCpuUs(pid: number | undefined): number | null {
+  if (pid === undefined) return null
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) / 100) * 1e6 // utime + stime, clock ticks (USER_HZ = 100)
+  } catch {
+    return null
+  }
+}
+
+async function withService<T>(mode: string, variant: Variant, fn: (service: RunningService, schema: string, child: ChildProcess | undefined) => Promise<T>): Promise<T> {
   const schema = `bench_streams_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
   const overrides: Partial<ConfigInput> = {
     databaseUrl: values['database-url'],
@@ -175,7 +195,7 @@ async function withService<T>(mode: string, variant: Variant, fn: (service: Runn
   const service = await startService({ role: 'serve', config, logger: createLogger({ level: 'silent' }) })
   const child = variant === 'none' ? undefined : startDeliverers(variant, schema)
   try {
-    return await fn(service, schema)
+    return await fn(service, schema, child)
   } finally {
     await stopChild(child)
     await service.stop()
@@ -259,19 +279,23 @@ async function round(mode: string, variant: Variant, tag: string): Promise<Outco
   const rsyslog = new Rsyslog()
   await rsyslog.start()
   try {
-    return await withService(mode, variant, async (service, schema) => {
+    return await withService(mode, variant, async (service, schema, child) => {
       if (streams) {
         await createStreams(service, receiver, rsyslog)
         await leasesHeld(service)
       }
       const started = Date.now()
+      const cpu = process.cpuUsage()
       const sent = await ingest(`http://${service.address!.replace(/^http:\/\//, '')}`, seconds * 1000, { tag })
       const ingestEnd = Date.now()
       const ingestPerSecond = sent / ((ingestEnd - started) / 1000)
       // Queue mode: wait until the worker stored everything, so delivery counts a known total.
       while ((await storedCount(schema)) < sent) await new Promise((resolve) => setTimeout(resolve, 200))
-      if (!streams) return { ingestPerSecond, ingested: sent }
+      const used = process.cpuUsage(cpu)
+      const ingestCpuUsPerEvent = (used.user + used.system) / sent
+      if (!streams) return { ingestPerSecond, ingested: sent, ingestCpuUsPerEvent }
       const done = await caughtUp(service, sent)
+      const childCpu = processCpuUs(child?.pid)
       const lags = [...receiver.lags].sort((a, b) => a - b)
       const during = receiver.lags.filter((_, i) => receiver.ackAt[i]! <= ingestEnd).sort((a, b) => a - b)
       const after = receiver.lags.filter((_, i) => receiver.ackAt[i]! > ingestEnd).sort((a, b) => a - b)
@@ -279,6 +303,8 @@ async function round(mode: string, variant: Variant, tag: string): Promise<Outco
       return {
         ingestPerSecond,
         ingested: sent,
+        ingestCpuUsPerEvent,
+        ...(childCpu !== null ? { delivererCpuUsPerEvent: childCpu / (2 * sent) } : {}),
         delivery: {
           webhookPerSecond: sent / ((done['webhook']! - started) / 1000),
           syslogPerSecond: sent / ((done['syslog']! - started) / 1000),
@@ -343,7 +369,7 @@ for (const mode of values.modes.split(',')) {
       const outcome = await round(mode, variant, `${mode}${r}${variant}`)
       results[mode]![variant].push(outcome)
       const d = outcome.delivery
-      log(`  ingest ${outcome.ingestPerSecond.toFixed(0)} ev/s${d ? `, webhook ${d.webhookPerSecond.toFixed(0)} ev/s, syslog ${d.syslogPerSecond.toFixed(0)} ev/s, lag p50 ${d.lagP50Ms} ms p99 ${d.lagP99Ms} ms, during ${d.duringP50Ms}/${d.duringP99Ms} ms (${(d.duringShare * 100).toFixed(0)} %), after ${d.afterP50Ms}/${d.afterP99Ms} ms, catch-up ${d.catchUpSeconds.toFixed(1)} s` : ''}`)
+      log(`  ingest ${outcome.ingestPerSecond.toFixed(0)} ev/s, ingest process ${outcome.ingestCpuUsPerEvent.toFixed(0)} µs CPU/event${outcome.delivererCpuUsPerEvent !== undefined ? `, deliverer process ${outcome.delivererCpuUsPerEvent.toFixed(1)} µs CPU/delivered event` : ''}${d ? `, webhook ${d.webhookPerSecond.toFixed(0)} ev/s, syslog ${d.syslogPerSecond.toFixed(0)} ev/s, lag p50 ${d.lagP50Ms} ms p99 ${d.lagP99Ms} ms, during ${d.duringP50Ms}/${d.duringP99Ms} ms (${(d.duringShare * 100).toFixed(0)} %), after ${d.afterP50Ms}/${d.afterP99Ms} ms, catch-up ${d.catchUpSeconds.toFixed(1)} s` : ''}`)
     }
   }
 }
@@ -371,10 +397,12 @@ for (const [mode, byVariant] of runs > 0 ? Object.entries(results) : []) {
       `${fmt(d.map((x) => x.duringP50Ms))} / ${fmt(d.map((x) => x.duringP99Ms))} (${fmt(d.map((x) => x.duringShare * 100))} %)`,
       `${fmt(d.map((x) => x.afterP50Ms))} / ${fmt(d.map((x) => x.afterP99Ms))}`,
       fmt(d.map((x) => x.catchUpSeconds), 1),
+      `${median(without.map((o) => o.ingestCpuUsPerEvent)).toFixed(0)} → ${median(withStreams.map((o) => o.ingestCpuUsPerEvent)).toFixed(0)}`,
+      fmt(withStreams.map((o) => o.delivererCpuUsPerEvent ?? null), 1),
     ])
   }
 }
-if (rows.length > 0) printTable(['mode', 'deliverers', 'ingest ev/s, no streams', 'ingest ev/s, 2 streams', 'change (median of per-round ratios)', 'webhook delivered ev/s', 'syslog delivered ev/s', 'intake→ack p50 / p99 ms', 'acked during ingest p50 / p99 ms (share)', 'acked after p50 / p99 ms', 'ingest end → caught up s'], rows)
+if (rows.length > 0) printTable(['mode', 'deliverers', 'ingest ev/s, no streams', 'ingest ev/s, 2 streams', 'change (median of per-round ratios)', 'webhook delivered ev/s', 'syslog delivered ev/s', 'intake→ack p50 / p99 ms', 'acked during ingest p50 / p99 ms (share)', 'acked after p50 / p99 ms', 'ingest end → caught up s', 'ingest process CPU µs/event, no streams → streams', 'deliverer process CPU µs/delivered event'], rows)
 
 if (Number(values['outage-seconds']) > 0) {
   const mode = values.modes.split(',')[0]!
