@@ -114,7 +114,7 @@ interface Outcome {
    * other load on the machine in a way the rate is not.
    */
   ingestCpuUsPerEvent: number
-  /** CPU of a separate deliverer process over its life, per delivered event (both streams). */
+  /** CPU of a separate deliverer process from ingest start to caught up, per delivered event (both streams). */
   delivererCpuUsPerEvent?: number
   ingested: number
   delivery?: {
@@ -284,6 +284,8 @@ async function round(mode: string, variant: Variant, tag: string): Promise<Outco
         await createStreams(service, receiver, rsyslog)
         await leasesHeld(service)
       }
+      // The child's start-up (module loading, connecting) is not delivery.
+      const childCpuAtStart = processCpuUs(child?.pid)
       const started = Date.now()
       const cpu = process.cpuUsage()
       const sent = await ingest(`http://${service.address!.replace(/^http:\/\//, '')}`, seconds * 1000, { tag })
@@ -295,7 +297,8 @@ async function round(mode: string, variant: Variant, tag: string): Promise<Outco
       const ingestCpuUsPerEvent = (used.user + used.system) / sent
       if (!streams) return { ingestPerSecond, ingested: sent, ingestCpuUsPerEvent }
       const done = await caughtUp(service, sent)
-      const childCpu = processCpuUs(child?.pid)
+      const childCpuAtEnd = processCpuUs(child?.pid)
+      const childCpu = childCpuAtEnd !== null && childCpuAtStart !== null ? childCpuAtEnd - childCpuAtStart : null
       const lags = [...receiver.lags].sort((a, b) => a - b)
       const during = receiver.lags.filter((_, i) => receiver.ackAt[i]! <= ingestEnd).sort((a, b) => a - b)
       const after = receiver.lags.filter((_, i) => receiver.ackAt[i]! > ingestEnd).sort((a, b) => a - b)
