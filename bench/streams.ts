@@ -1,10 +1,20 @@
 /**
  * Stream benchmark: `auditq serve` (in process, PostgreSQL store) under closed-loop HTTP ingest, in
  * direct and in queue mode, with and without two streams running (a signed webhook to a local
- * receiver, syslog to a real rsyslogd over TCP). Per round, per mode, the two variants alternate
- * (order flipped every round) on fresh schemas; tables give medians over rounds.
+ * receiver, syslog to a real rsyslogd over TCP). Per round, per mode, the variants rotate (a
+ * different one first every round) on fresh schemas; tables give medians over rounds.
  *
  *   npm run bench:streams -- --seconds 10 --runs 3 --outage-seconds 60
+ *   npm run bench:streams -- --deliverers in-process,separate,separate-idle
+ *
+ * Where the deliverers run (`--deliverers`, comma-separated, each measured against the same
+ * round's no-streams baseline):
+ * - `in-process`: inside the `serve` process (AUDITQ_STREAMS_ENABLED=true, the default);
+ * - `separate`: `serve` with streams off and a child `auditq streams run` process;
+ * - `separate-niced`: the same, the child at AUDITQ_STREAMS_NICE=`--nice` (only means something
+ *   when this bench itself runs at a lower niceness than that);
+ * - `separate-idle`: the child under `chrt --idle 0` (Linux SCHED_IDLE: CPU only when nothing else
+ *   wants it; what an unprivileged process can ask for below niceness 19).
  *
  * Figures:
  * - ingest events/s with streams against without (same round, same mode): the cost of streaming;
@@ -14,6 +24,8 @@
  * - catch-up: the webhook receiver is down for `--outage-seconds` while ingest runs at a fixed
  *   rate; then the backlog's size and the rate at which the stream drains it.
  */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
@@ -38,8 +50,18 @@ const { values } = parseArgs({
     'outage-rate': { type: 'string', default: '2000' },
     'database-url': { type: 'string', default: process.env.AUDITQ_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
     'redis-url': { type: 'string', default: process.env.AUDITQ_REDIS_URL ?? 'redis://127.0.0.1:6379/5' },
+    deliverers: { type: 'string', default: 'in-process' },
+    nice: { type: 'string', default: '19' },
+    'outage-deliverers': { type: 'string' },
   },
 })
+const DELIVERERS = ['in-process', 'separate', 'separate-niced', 'separate-idle'] as const
+type Deliverers = (typeof DELIVERERS)[number]
+type Variant = 'none' | Deliverers
+const variants = values.deliverers.split(',') as Deliverers[]
+for (const v of [...variants, values['outage-deliverers'] ?? variants[0]!]) if (!DELIVERERS.includes(v as Deliverers)) throw new Error(`--deliverers: "${v}" is not one of ${DELIVERERS.join(', ')}`)
+/** The built CLI (`npm run build`; the npm script builds it first). */
+const CLI = new URL('../../dist/cli/index.js', import.meta.url).pathname
 const seconds = Number(values.seconds)
 const runs = Number(values.runs)
 const concurrency = Number(values.concurrency)
@@ -49,6 +71,8 @@ const log = (text: string) => process.stderr.write(`${new Date().toISOString().s
 /** A local receiver that acknowledges every batch and notes when each event was acknowledged. */
 class Receiver {
   lags: number[] = []
+  /** Receiver clock at each acknowledgement, parallel to `lags`. */
+  ackAt: number[] = []
   events = 0
   up = true
   /** When the first batch after an outage was acknowledged. */
@@ -67,6 +91,7 @@ class Receiver {
           if (!line) continue
           const at = line.indexOf('"received_at":"')
           this.lags.push(now - Date.parse(line.slice(at + 15, at + 39)))
+          this.ackAt.push(now)
           this.events++
         }
         res.writeHead(204).end()
@@ -83,11 +108,78 @@ class Receiver {
 
 interface Outcome {
   ingestPerSecond: number
+  /**
+   * CPU of this process (load generator, `serve`, in-process deliverers) per ingested event, from
+   * ingest start until everything is stored: what the burst cost the ingest process, robust to
+   * other load on the machine in a way the rate is not.
+   */
+  ingestCpuUsPerEvent: number
+  /** CPU of a separate deliverer process from ingest start to caught up, per delivered event (both streams). */
+  delivererCpuUsPerEvent?: number
   ingested: number
-  delivery?: { webhookPerSecond: number; syslogPerSecond: number; lagP50Ms: number; lagP99Ms: number }
+  delivery?: {
+    webhookPerSecond: number
+    syslogPerSecond: number
+    lagP50Ms: number
+    lagP99Ms: number
+    /** Lag of the events acknowledged while ingest ran, and of those acknowledged after it ended. */
+    duringP50Ms: number | null
+    duringP99Ms: number | null
+    afterP50Ms: number | null
+    afterP99Ms: number | null
+    /** Share of events acknowledged while ingest ran. */
+    duringShare: number
+    /** Ingest end → both streams caught up. */
+    catchUpSeconds: number
+  }
 }
 
-async function withService<T>(mode: string, streams: boolean, fn: (service: RunningService, schema: string) => Promise<T>): Promise<T> {
+/** A child `auditq streams run` on the bench's schema: the deliverers outside the ingest process. */
+function startDeliverers(variant: Deliverers, schema: string): ChildProcess | undefined {
+  if (variant === 'in-process') return undefined
+  const env = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AUDITQ_'))),
+    AUDITQ_DATABASE_URL: values['database-url'],
+    AUDITQ_DATABASE_SCHEMA: schema,
+    AUDITQ_LOG_LEVEL: 'warn',
+    AUDITQ_STREAMS_POLL_MS: '50',
+    AUDITQ_STREAMS_SCAN_MS: '200',
+    ...(variant === 'separate-niced' ? { AUDITQ_STREAMS_NICE: values.nice } : {}),
+  }
+  const [command, args] = variant === 'separate-idle' ? ['chrt', ['--idle', '0', process.execPath, CLI, 'streams', 'run']] : [process.execPath, [CLI, 'streams', 'run']]
+  const child = spawn(command, args as string[], { env, stdio: ['ignore', 'ignore', 'inherit'] })
+  child.once('exit', (code, signal) => code !== 0 && signal !== 'SIGTERM' && log(`streams run exited (${code ?? signal})`))
+  return child
+}
+
+async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  await exited
+}
+
+/** Both streams held by a deliverer, so every variant starts ingest with its deliverers running. */
+async function leasesHeld(service: RunningService): Promise<void> {
+  const end = Date.now() + 60_000
+  while ((await service.store.streams!.list()).some((s) => !s.lease_owner || !s.lease_expires_at || Date.parse(s.lease_expires_at) < Date.now())) {
+    if (Date.now() > end) throw new Error('no deliverer took the streams')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** CPU time a process has used (Linux /proc), in µs; null elsewhere. */
+function processCpuUs(pid: number | undefined): number | null {
+  if (pid === undefined) return null
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) / 100) * 1e6 // utime + stime, clock ticks (USER_HZ = 100)
+  } catch {
+    return null
+  }
+}
+
+async function withService<T>(mode: string, variant: Variant, fn: (service: RunningService, schema: string, child: ChildProcess | undefined) => Promise<T>): Promise<T> {
   const schema = `bench_streams_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
   const overrides: Partial<ConfigInput> = {
     databaseUrl: values['database-url'],
@@ -96,14 +188,16 @@ async function withService<T>(mode: string, streams: boolean, fn: (service: Runn
     host: '127.0.0.1',
     logLevel: 'silent',
     security: { rateLimitPerSecond: 0 },
-    streams: { enabled: streams, pollMs: 50, scanEveryMs: 200 },
+    streams: { enabled: variant === 'in-process', pollMs: 50, scanEveryMs: 200 },
     ...(mode === 'queue' ? { redisUrl: values['redis-url'], queue: { prefix: `bench-${schema}` } } : {}),
   }
   const config = loadConfig(overrides)
   const service = await startService({ role: 'serve', config, logger: createLogger({ level: 'silent' }) })
+  const child = variant === 'none' ? undefined : startDeliverers(variant, schema)
   try {
-    return await fn(service, schema)
+    return await fn(service, schema, child)
   } finally {
+    await stopChild(child)
     await service.stop()
     const client = new pg.Client({ connectionString: values['database-url'] })
     await client.connect()
@@ -132,7 +226,15 @@ async function ingest(address: string, ms: number, options: { ratePerSecond?: nu
           if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()))
         }
         const body = JSON.stringify(Array.from({ length: batchEvents }, () => ({ ...sampleEvent(counter++, options.tag), tenant_id: `t${counter % 20}` })))
-        const response = await fetch(`${address}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+        let response: Response
+        try {
+          response = await fetch(`${address}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+        } catch (error) {
+          // A kept-alive socket the server closed as it was reused (ECONNRESET): not counted as
+          // sent; the batch may have been stored, which only adds to what the streams deliver.
+          log(`ingest request failed (${((error as Error).cause as Error | undefined)?.message ?? (error as Error).message}); continuing`)
+          continue
+        }
         await response.arrayBuffer()
         if (response.status >= 300) throw new Error(`ingest answered ${response.status}`)
         sent += batchEvents
@@ -170,30 +272,53 @@ async function storedCount(schema: string): Promise<number> {
   }
 }
 
-async function round(mode: string, streams: boolean, tag: string): Promise<Outcome> {
+async function round(mode: string, variant: Variant, tag: string): Promise<Outcome> {
+  const streams = variant !== 'none'
   const receiver = new Receiver()
   await receiver.start()
   const rsyslog = new Rsyslog()
   await rsyslog.start()
   try {
-    return await withService(mode, streams, async (service, schema) => {
-      if (streams) await createStreams(service, receiver, rsyslog)
+    return await withService(mode, variant, async (service, schema, child) => {
+      if (streams) {
+        await createStreams(service, receiver, rsyslog)
+        await leasesHeld(service)
+      }
+      // The child's start-up (module loading, connecting) is not delivery.
+      const childCpuAtStart = processCpuUs(child?.pid)
       const started = Date.now()
+      const cpu = process.cpuUsage()
       const sent = await ingest(`http://${service.address!.replace(/^http:\/\//, '')}`, seconds * 1000, { tag })
-      const ingestPerSecond = sent / ((Date.now() - started) / 1000)
+      const ingestEnd = Date.now()
+      const ingestPerSecond = sent / ((ingestEnd - started) / 1000)
       // Queue mode: wait until the worker stored everything, so delivery counts a known total.
       while ((await storedCount(schema)) < sent) await new Promise((resolve) => setTimeout(resolve, 200))
-      if (!streams) return { ingestPerSecond, ingested: sent }
+      const used = process.cpuUsage(cpu)
+      const ingestCpuUsPerEvent = (used.user + used.system) / sent
+      if (!streams) return { ingestPerSecond, ingested: sent, ingestCpuUsPerEvent }
       const done = await caughtUp(service, sent)
+      const childCpuAtEnd = processCpuUs(child?.pid)
+      const childCpu = childCpuAtEnd !== null && childCpuAtStart !== null ? childCpuAtEnd - childCpuAtStart : null
       const lags = [...receiver.lags].sort((a, b) => a - b)
+      const during = receiver.lags.filter((_, i) => receiver.ackAt[i]! <= ingestEnd).sort((a, b) => a - b)
+      const after = receiver.lags.filter((_, i) => receiver.ackAt[i]! > ingestEnd).sort((a, b) => a - b)
+      const p = (sorted: number[], q: number) => (sorted.length ? percentile(sorted, q) : null)
       return {
         ingestPerSecond,
         ingested: sent,
+        ingestCpuUsPerEvent,
+        ...(childCpu !== null ? { delivererCpuUsPerEvent: childCpu / (2 * sent) } : {}),
         delivery: {
           webhookPerSecond: sent / ((done['webhook']! - started) / 1000),
           syslogPerSecond: sent / ((done['syslog']! - started) / 1000),
           lagP50Ms: percentile(lags, 50),
           lagP99Ms: percentile(lags, 99),
+          duringP50Ms: p(during, 50),
+          duringP99Ms: p(during, 99),
+          afterP50Ms: p(after, 50),
+          afterP99Ms: p(after, 99),
+          duringShare: during.length / Math.max(1, lags.length),
+          catchUpSeconds: (Math.max(done['webhook']!, done['syslog']!) - ingestEnd) / 1000,
         },
       }
     })
@@ -203,14 +328,15 @@ async function round(mode: string, streams: boolean, tag: string): Promise<Outco
   }
 }
 
-async function outage(mode: string): Promise<{ backlog: number; catchUpPerSecond: number; catchUpSeconds: number; firstAckSeconds: number }> {
+async function outage(mode: string, variant: Deliverers): Promise<{ backlog: number; catchUpPerSecond: number; catchUpSeconds: number; firstAckSeconds: number }> {
   const receiver = new Receiver()
   await receiver.start()
   const rsyslog = new Rsyslog()
   await rsyslog.start()
   try {
-    return await withService(mode, true, async (service, schema) => {
+    return await withService(mode, variant, async (service, schema) => {
       await createStreams(service, receiver, rsyslog)
+      await leasesHeld(service)
       const address = `http://${service.address!.replace(/^http:\/\//, '')}`
       const outageMs = Number(values['outage-seconds']) * 1000
       receiver.up = false
@@ -234,42 +360,59 @@ async function outage(mode: string): Promise<{ backlog: number; catchUpPerSecond
   }
 }
 
-const results: Record<string, { without: Outcome[]; with: Outcome[] }> = {}
+const results: Record<string, Record<Variant, Outcome[]>> = {}
+const all: Variant[] = ['none', ...variants]
 for (const mode of values.modes.split(',')) {
-  results[mode] = { without: [], with: [] }
+  results[mode] = Object.fromEntries(all.map((v) => [v, []])) as unknown as Record<Variant, Outcome[]>
   for (let r = 0; r < runs; r++) {
-    const order = r % 2 === 0 ? [false, true] : [true, false]
-    for (const streams of order) {
-      log(`${mode} round ${r + 1}/${runs}, streams ${streams ? 'on' : 'off'}`)
-      const outcome = await round(mode, streams, `${mode}${r}${streams}`)
-      results[mode]![streams ? 'with' : 'without'].push(outcome)
-      log(`  ingest ${outcome.ingestPerSecond.toFixed(0)} ev/s${outcome.delivery ? `, webhook ${outcome.delivery.webhookPerSecond.toFixed(0)} ev/s, syslog ${outcome.delivery.syslogPerSecond.toFixed(0)} ev/s, lag p50 ${outcome.delivery.lagP50Ms} ms p99 ${outcome.delivery.lagP99Ms} ms` : ''}`)
+    // Rotated, so each variant goes first in turn and drift in the machine's load spreads over all.
+    const order = all.map((_, i) => all[(i + r) % all.length]!)
+    for (const variant of order) {
+      log(`${mode} round ${r + 1}/${runs}, streams ${variant}`)
+      const outcome = await round(mode, variant, `${mode}${r}${variant}`)
+      results[mode]![variant].push(outcome)
+      const d = outcome.delivery
+      log(`  ingest ${outcome.ingestPerSecond.toFixed(0)} ev/s, ingest process ${outcome.ingestCpuUsPerEvent.toFixed(0)} µs CPU/event${outcome.delivererCpuUsPerEvent !== undefined ? `, deliverer process ${outcome.delivererCpuUsPerEvent.toFixed(1)} µs CPU/delivered event` : ''}${d ? `, webhook ${d.webhookPerSecond.toFixed(0)} ev/s, syslog ${d.syslogPerSecond.toFixed(0)} ev/s, lag p50 ${d.lagP50Ms} ms p99 ${d.lagP99Ms} ms, during ${d.duringP50Ms}/${d.duringP99Ms} ms (${(d.duringShare * 100).toFixed(0)} %), after ${d.afterP50Ms}/${d.afterP99Ms} ms, catch-up ${d.catchUpSeconds.toFixed(1)} s` : ''}`)
     }
   }
 }
 
-const rows: string[][] = []
-for (const [mode, { without, with: withStreams }] of Object.entries(results)) {
-  const ratios = withStreams.map((w, i) => w.ingestPerSecond / without[i]!.ingestPerSecond)
-  const d = withStreams.map((w) => w.delivery!)
-  rows.push([
-    mode,
-    median(without.map((o) => o.ingestPerSecond)).toFixed(0),
-    median(withStreams.map((o) => o.ingestPerSecond)).toFixed(0),
-    `${((median(ratios) - 1) * 100).toFixed(1)} %`,
-    median(d.map((x) => x.webhookPerSecond)).toFixed(0),
-    median(d.map((x) => x.syslogPerSecond)).toFixed(0),
-    median(d.map((x) => x.lagP50Ms)).toFixed(0),
-    median(d.map((x) => x.lagP99Ms)).toFixed(0),
-  ])
+const fmt = (values: (number | null)[], digits = 0) => {
+  const present = values.filter((v): v is number => v !== null)
+  return present.length ? median(present).toFixed(digits) : '–'
 }
-printTable(['mode', 'ingest ev/s, no streams', 'ingest ev/s, 2 streams', 'change (median of per-round ratios)', 'webhook delivered ev/s', 'syslog delivered ev/s', 'intake→ack p50 ms', 'intake→ack p99 ms'], rows)
+const rows: string[][] = []
+for (const [mode, byVariant] of runs > 0 ? Object.entries(results) : []) {
+  const without = byVariant.none
+  for (const variant of variants) {
+    const withStreams = byVariant[variant]
+    const ratios = withStreams.map((w, i) => w.ingestPerSecond / without[i]!.ingestPerSecond)
+    const d = withStreams.map((w) => w.delivery!)
+    rows.push([
+      mode,
+      variant,
+      median(without.map((o) => o.ingestPerSecond)).toFixed(0),
+      median(withStreams.map((o) => o.ingestPerSecond)).toFixed(0),
+      `${((median(ratios) - 1) * 100).toFixed(1)} %`,
+      median(d.map((x) => x.webhookPerSecond)).toFixed(0),
+      median(d.map((x) => x.syslogPerSecond)).toFixed(0),
+      `${fmt(d.map((x) => x.lagP50Ms))} / ${fmt(d.map((x) => x.lagP99Ms))}`,
+      `${fmt(d.map((x) => x.duringP50Ms))} / ${fmt(d.map((x) => x.duringP99Ms))} (${fmt(d.map((x) => x.duringShare * 100))} %)`,
+      `${fmt(d.map((x) => x.afterP50Ms))} / ${fmt(d.map((x) => x.afterP99Ms))}`,
+      fmt(d.map((x) => x.catchUpSeconds), 1),
+      `${median(without.map((o) => o.ingestCpuUsPerEvent)).toFixed(0)} → ${median(withStreams.map((o) => o.ingestCpuUsPerEvent)).toFixed(0)}`,
+      fmt(withStreams.map((o) => o.delivererCpuUsPerEvent ?? null), 1),
+    ])
+  }
+}
+if (rows.length > 0) printTable(['mode', 'deliverers', 'ingest ev/s, no streams', 'ingest ev/s, 2 streams', 'change (median of per-round ratios)', 'webhook delivered ev/s', 'syslog delivered ev/s', 'intake→ack p50 / p99 ms', 'acked during ingest p50 / p99 ms (share)', 'acked after p50 / p99 ms', 'ingest end → caught up s', 'ingest process CPU µs/event, no streams → streams', 'deliverer process CPU µs/delivered event'], rows)
 
 if (Number(values['outage-seconds']) > 0) {
   const mode = values.modes.split(',')[0]!
-  log(`outage: ${mode} mode, webhook receiver down ${values['outage-seconds']} s at ${values['outage-rate']} ev/s`)
-  const o = await outage(mode)
-  printTable(['mode', 'outage s', 'ingest rate ev/s', 'backlog events', 'receiver back → first ack s (next retry)', 'drain s', 'drain ev/s'], [[mode, values['outage-seconds']!, values['outage-rate']!, String(o.backlog), o.firstAckSeconds.toFixed(1), o.catchUpSeconds.toFixed(1), o.catchUpPerSecond.toFixed(0)]])
+  const variant = (values['outage-deliverers'] ?? variants[0]!) as Deliverers
+  log(`outage: ${mode} mode, deliverers ${variant}, webhook receiver down ${values['outage-seconds']} s at ${values['outage-rate']} ev/s`)
+  const o = await outage(mode, variant)
+  printTable(['mode', 'deliverers', 'outage s', 'ingest rate ev/s', 'backlog events', 'receiver back → first ack s (next retry)', 'drain s', 'drain ev/s'], [[mode, variant, values['outage-seconds']!, values['outage-rate']!, String(o.backlog), o.firstAckSeconds.toFixed(1), o.catchUpSeconds.toFixed(1), o.catchUpPerSecond.toFixed(0)]])
 }
 process.stdout.write(JSON.stringify({ args: values, results }) + '\n')
 process.exit(0)

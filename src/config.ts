@@ -303,6 +303,13 @@ const configSchema = z.strictObject({
       /** Retry backoff: first delay and ceiling (exponential, full jitter; Retry-After is honoured above the ceiling). */
       retryInitialDelayMs: z.coerce.number().int().min(10).default(500),
       retryMaxDelayMs: z.coerce.number().int().min(100).default(60_000),
+      /**
+       * `auditq streams run` only: the niceness it gives itself (os.setPriority, 0–19; 0 leaves it
+       * as started). A process that only delivers streams, niced, lets ingest processes on the same
+       * host have the cores first; the streams catch up in idle time. Never applied in `serve` or
+       * `worker`, where it would slow ingest too. Only raising is allowed: lowering needs privileges.
+       */
+      processNice: z.coerce.number().int().min(0).max(19).default(0),
     })
     .prefault({}),
   /** API keys, rate limits, redaction (see docs/security.md). */

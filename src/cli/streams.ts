@@ -9,6 +9,7 @@ import { StoreFeed } from '../stream/store-feed.js'
 import { streamFormatters } from '../stream/format.js'
 import { packageVersion } from '../version.js'
 import { commandConfig, storeLocation } from './context.js'
+import { registerStreamsRun } from './streams-run.js'
 
 /** The CLI manages every stream (it has the database's credentials): it is the admin caller. */
 const ADMIN = { tenantId: null }
@@ -37,13 +38,13 @@ interface CreateOptions {
   option?: string[]
 }
 
-/** `auditq streams create|list|show|pause|resume|delete|replay` (docs/streaming.md). */
+/** `auditq streams create|list|show|pause|resume|delete|replay|run` (docs/streaming.md). */
 export function registerStreams(program: Command): void {
   const streams = program.command('streams').description('durable subscriptions that push stored events to a SIEM (webhook, syslog, archive)')
 
   streams
     .command('create <name>')
-    .description('create a stream; any running `auditq serve` or `auditq worker` starts delivering it within seconds')
+    .description('create a stream; any running `auditq serve`, `auditq worker` or `auditq streams run` starts delivering it within seconds')
     .requiredOption('--sink <kind>', 'webhook, syslog or archive')
     .requiredOption('--url <url>', 'webhook: http(s)://…; syslog: tcp://host:port or tls://host:port (UDP is refused)')
     .option('--tenant <tenant>', "make it a tenant's stream: it sees only that tenant's events")
@@ -161,6 +162,8 @@ export function registerStreams(program: Command): void {
         process.stdout.write(`${replay.name}\n`)
       })
     })
+
+  registerStreamsRun(streams)
 }
 
 function row(stream: StreamRecord): string[] {

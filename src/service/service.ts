@@ -1,8 +1,8 @@
 /**
- * The one place that starts and stops auditq as a long-running service. `auditq serve` and
- * `auditq worker` (and tests, in-process) call `startService`; it opens every component in one
- * order and registers each one's stop with the lifecycle, which stops them in the reverse order.
- * The CLI keeps only flags, signals and exit codes.
+ * The one place that starts and stops auditq as a long-running service. `auditq serve`,
+ * `auditq worker` and `auditq streams run` (and tests, in-process) call `startService`; it opens
+ * every component in one order and registers each one's stop with the lifecycle, which stops them
+ * in the reverse order. The CLI keeps only flags, signals and exit codes.
  */
 import { hostname } from 'node:os'
 import type { FastifyInstance } from 'fastify'
@@ -30,6 +30,7 @@ import { startWorkerRuntime, type WorkerRuntime } from '../worker/runtime.js'
 import { streamHealthReader } from '../stream/health.js'
 import { Lifecycle } from './lifecycle.js'
 import { startStreams } from './streams-setup.js'
+import { startStreamsProcess, type StreamsProcessOptions } from './streams-process.js'
 import { startSearchBackfill } from './search-backfill.js'
 import { connectQueueRedis, queueModeOptions } from './queue-setup.js'
 
@@ -61,7 +62,7 @@ export interface WorkerOptions {
   metricsPort?: number
 }
 
-export type ServiceOptions = ServeOptions | WorkerOptions
+export type ServiceOptions = ServeOptions | WorkerOptions | StreamsProcessOptions
 
 export interface RunningService {
   /** The HTTP service (`serve` only). */
@@ -89,8 +90,8 @@ export const SERVE_STOP_DEADLINE_MS = 15_000
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const lifecycle = new Lifecycle(options.logger)
-  const started = await lifecycle.start(() => (options.role === 'serve' ? startServe(options, lifecycle) : startWorker(options, lifecycle)), { deadlineMs: FAILED_START_STOP_MS })
-  const defaultDeadline = options.role === 'serve' ? SERVE_STOP_DEADLINE_MS : options.config.worker.shutdownDeadlineMs
+  const started = await lifecycle.start(() => (options.role === 'serve' ? startServe(options, lifecycle) : options.role === 'worker' ? startWorker(options, lifecycle) : startStreamsProcess(options, lifecycle)), { deadlineMs: FAILED_START_STOP_MS })
+  const defaultDeadline = options.role === 'worker' ? options.config.worker.shutdownDeadlineMs : SERVE_STOP_DEADLINE_MS
   return {
     ...started,
     components: lifecycle.names(),

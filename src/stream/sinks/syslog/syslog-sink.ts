@@ -11,7 +11,7 @@ import { hostname } from 'node:os'
 import { readFileSync } from 'node:fs'
 import tls from 'node:tls'
 import { invalid } from '../../definition.js'
-import type { EventFormatter } from '../../format.js'
+import { formatLine, type EventFormatter } from '../../format.js'
 import { SinkError, type FeedEvent, type StreamSink } from '../../sink.js'
 import { octetCounted, syslogMessage } from './rfc5424.js'
 
@@ -75,7 +75,7 @@ export class SyslogSink implements StreamSink {
   async deliver(batch: readonly FeedEvent[], { signal }: { signal: AbortSignal }): Promise<void> {
     const frames = Buffer.concat(
       batch.map((entry) =>
-        octetCounted(syslogMessage(entry, JSON.stringify(this.options.formatter(entry)), { facility: this.options.facility, hostname: this.hostname, procId: String(process.pid), streamName: this.options.streamName })),
+        octetCounted(syslogMessage(entry, formatLine(this.options.formatter, entry), { facility: this.options.facility, hostname: this.hostname, procId: String(process.pid), streamName: this.options.streamName })),
       ),
     )
     try {

@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os'
 import type { WebhookPreset } from '../../definition.js'
-import type { EventFormatter } from '../../format.js'
+import { formatLine, type EventFormatter } from '../../format.js'
 import type { FeedEvent } from '../../sink.js'
 
 export interface PresetRequest {
@@ -20,16 +20,18 @@ export interface PresetOptions {
 }
 
 export function presetRequest(preset: WebhookPreset, batch: readonly FeedEvent[], options: PresetOptions): PresetRequest {
-  const records = batch.map((entry) => options.formatter(entry))
+  // Each event's JSON text, shared with other streams sending the same event in the same format.
+  const lines = batch.map((entry) => formatLine(options.formatter, entry))
   switch (preset) {
     case 'generic':
-      return { contentType: 'application/x-ndjson', body: Buffer.from(records.map((r) => JSON.stringify(r)).join('\n') + '\n'), headers: {} }
+      return { contentType: 'application/x-ndjson', body: Buffer.from(lines.join('\n') + '\n'), headers: {} }
     case 'splunk-hec': {
       // HEC's /services/collector/event takes several event objects one after another in one body;
       // `time` is epoch seconds (fractions allowed).
       const host = hostname()
+      // The event's text goes in as it is: the same bytes JSON.stringify would write for the object.
       const body = batch
-        .map((entry, i) => JSON.stringify({ time: Date.parse(entry.event.occurred_at) / 1000, host, source: 'auditq', sourcetype: 'auditq:event', event: records[i] }))
+        .map((entry, i) => `${JSON.stringify({ time: Date.parse(entry.event.occurred_at) / 1000, host, source: 'auditq', sourcetype: 'auditq:event' }).slice(0, -1)},"event":${lines[i]}}`)
         .join('\n')
       return { contentType: 'application/json', body: Buffer.from(body), headers: { authorization: `Splunk ${options.token ?? ''}` } }
     }
@@ -43,7 +45,7 @@ export function presetRequest(preset: WebhookPreset, batch: readonly FeedEvent[]
           service: 'auditq',
           hostname: host,
           ddtags: `tenant:${entry.event.tenant_id},category:${entry.event.category},stream:${options.streamName}`,
-          message: JSON.stringify(records[i]),
+          message: lines[i],
         })),
       )
       return { contentType: 'application/json', body: Buffer.from(body), headers: { 'dd-api-key': options.token ?? '' } }
