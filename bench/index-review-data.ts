@@ -4,7 +4,7 @@
  * store writes them (one link row per tenant per batch of ~25), so verify, feed and retention read
  * what they read in production. Hashes are zeros: the plans do not look at them.
  *
- * Shape: 200 tenants, Zipf-like (tenant_0 ~ 18 %, the smallest ~ 0.01 %); 5 % 'system' actor,
+ * Shape: 200 tenants, Zipf-like (tenant_0 ~ 27 %, tenant_12 ~ 1 %, the smallest ~ 0.13 %); 5 % 'system' actor,
  * otherwise up to 2,000 users per tenant, skewed; 50,000 resources in 8 types; 200 actions,
  * skewed; 5 % failures with five error messages; 2 % critical, 8 % warning; half the events carry
  * a producer sequence (16 producers, consecutive numbers); a search document of action, actor,

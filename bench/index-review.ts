@@ -1,7 +1,7 @@
 /**
  * The index set review (docs/decisions.md, "audit_logs index set at 1M rows"): builds a table of
  * 1,000,000 events (bench/index-review-data.ts), then with each index set, the one migrations
- * before 93 made ("before") and the one after migration 93 ("after"), in the same run:
+ * before 93 made ("before") and the one the migrations make now ("after"), in the same run:
  *   - times every query of bench/index-review-queries.ts (p50/p99 over up to --runs executions,
  *     at most --query-ms per query), in --rounds rounds alternating the sets, and
  *   - measures the store's chained insert (createPostgresStore().insertBatch, batches of
@@ -11,7 +11,8 @@
  *
  *   npm run bench:index-review
  *   npm run bench:index-review -- --rows 1000000 --runs 50 --explain-dir /tmp/plans --keep
- * --reuse SCHEMA times an existing kept schema instead of building one.
+ * --reuse SCHEMA times an existing kept schema instead of building one. --leave-one-out measures
+ * only inserts: the "before" set, and it without each one of its indexes in turn (what each costs).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -19,6 +20,9 @@ import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { createPostgresStore } from '../src/store/postgres/postgres-store.js'
 import { POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.js'
+import { MIGRATION_PLAN } from '../src/store/migrate.js'
+import { INSERT_COLUMNS, insertParams, unnestSource } from '../src/store/postgres/sql.js'
+import { EVENT_FIELDS } from '../src/event/types.js'
 import { fillSql, LINKS_SQL, newEvent, NEW_EVENTS_FROM } from './index-review-data.js'
 import { benchQueries, type BenchQuery } from './index-review-queries.js'
 import { median, percentile, printTable } from './stats.js'
@@ -36,6 +40,8 @@ const { values: args } = parseArgs({
     'explain-dir': { type: 'string' },
     keep: { type: 'boolean', default: false },
     reuse: { type: 'string' },
+    'leave-one-out': { type: 'boolean', default: false },
+    'cost-batches': { type: 'string', default: '20' },
   },
 })
 const databaseUrl = args['database-url']
@@ -43,16 +49,51 @@ const databaseUrl = args['database-url']
 /** Index name → CREATE statement. */
 type IndexSet = Map<string, string>
 
-/** Migration 93's set, derived from its statements applied to `before`, so the bench measures what the migration makes. */
-function afterMigration(before: IndexSet): IndexSet {
-  const after = new Map(before)
-  for (const statement of POSTGRES_MIGRATIONS[93] ?? []) {
-    const drop = /^DROP INDEX (\w+)/.exec(statement)
-    if (drop) after.delete(drop[1]!)
-    const create = /^CREATE (?:UNIQUE )?INDEX (\w+) /.exec(statement)
-    if (create) after.set(create[1]!, statement)
+/** The indexes migration 93 drops or creates, by name. */
+const REVIEWED = (POSTGRES_MIGRATIONS[93] ?? []).flatMap((statement) => {
+  const match = /^(?:DROP INDEX|CREATE (?:UNIQUE )?INDEX) (\w+)/.exec(statement)
+  return match ? [match[1]!] : []
+})
+
+/**
+ * The set before migration 93, from the set after it: each index 93 touched as the migrations
+ * before it last defined it, or absent.
+ */
+function beforeMigration(after: IndexSet): IndexSet {
+  const earlier = new Map<string, string>()
+  for (const step of MIGRATION_PLAN) {
+    if (step.version >= 93) break
+    for (const statement of POSTGRES_MIGRATIONS[step.version] ?? []) {
+      const create = /^CREATE (?:UNIQUE )?INDEX (\w+) /.exec(statement)
+      if (create) earlier.set(create[1]!, statement)
+      const drop = /^DROP INDEX (\w+)/.exec(statement)
+      if (drop) earlier.delete(drop[1]!)
+    }
   }
-  return after
+  const before = new Map(after)
+  for (const name of REVIEWED) {
+    const def = earlier.get(name)
+    if (def) before.set(name, def)
+    else before.delete(name)
+  }
+  return before
+}
+
+/** The set migrations make, read from a freshly migrated schema (so a reused table can be reset to it). */
+async function migratedIndexes(client: pg.Client): Promise<IndexSet> {
+  const schema = `bench_ix_ref_${process.pid}`
+  const store = await createPostgresStore({ connectionString: databaseUrl, schema })
+  try {
+    await store.migrate()
+    const { rows } = await client.query<{ name: string; def: string }>(
+      "SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE schemaname = $1 AND tablename = 'audit_logs' AND indexname <> 'audit_logs_pkey'",
+      [schema],
+    )
+    return new Map(rows.map((row) => [row.name, row.def.replace(` ON ${schema}.audit_logs `, ' ON audit_logs ')]))
+  } finally {
+    await store.close()
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+  }
 }
 
 async function currentIndexes(client: pg.Client): Promise<IndexSet> {
@@ -117,6 +158,45 @@ async function insertRate(schema: string): Promise<number> {
   }
 }
 
+/** The event insert of the store's chained statement (INSERT_LINKED_SQL) without the chain call: the part the indexes cost. */
+const EVENT_INSERT_SQL = `INSERT INTO audit_logs (${INSERT_COLUMNS}) ${unnestSource(EVENT_FIELDS.length + 1)}`
+
+interface InsertCost {
+  serverMs: number
+  buffers: number
+  dirtied: number
+  walFpi: number
+  walBytes: number
+}
+
+/**
+ * What inserting --cost-batches batches costs the server, per event, from EXPLAIN (ANALYZE,
+ * BUFFERS, WAL) of each batch's insert, starting right after a checkpoint: buffer accesses, pages
+ * dirtied, full-page images and WAL bytes count index maintenance whatever else the machine runs,
+ * where events/s on a shared machine move with its load. serverMs is the median per 1,000 events.
+ */
+async function insertCost(client: pg.Client): Promise<InsertCost> {
+  await client.query('CHECKPOINT')
+  const batch = Number(args.batch)
+  const total = { buffers: 0, dirtied: 0, walFpi: 0, walBytes: 0 }
+  const ms: number[] = []
+  for (let i = 0; i < Number(args['cost-batches']); i++) {
+    const events = Array.from({ length: batch }, newEvent)
+    const { rows } = await client.query<{ 'QUERY PLAN': Array<{ Plan: Record<string, number>; 'Execution Time': number }> }>(
+      `EXPLAIN (ANALYZE, BUFFERS, WAL, FORMAT JSON) ${EVENT_INSERT_SQL}`,
+      insertParams(events),
+    )
+    const { Plan: plan, 'Execution Time': time } = rows[0]!['QUERY PLAN'][0]!
+    total.buffers += plan['Shared Hit Blocks']! + plan['Shared Read Blocks']!
+    total.dirtied += plan['Shared Dirtied Blocks']!
+    total.walFpi += plan['WAL FPI']!
+    total.walBytes += plan['WAL Bytes']!
+    ms.push((time / batch) * 1000)
+  }
+  const n = batch * Number(args['cost-batches'])
+  return { serverMs: median(ms), buffers: total.buffers / n, dirtied: total.dirtied / n, walFpi: total.walFpi / n, walBytes: total.walBytes / n }
+}
+
 /** Back to the filled rows: retention's path is the only one the append-only guard lets delete. */
 async function resetInserts(client: pg.Client): Promise<void> {
   await client.query("SET auditq.retention = 'on'")
@@ -125,11 +205,59 @@ async function resetInserts(client: pg.Client): Promise<void> {
   await client.query('VACUUM audit_logs')
 }
 
+/** Chained insert rates per set, --insert-runs samples each, the order rotating every run. */
+async function measureInserts(client: pg.Client, schema: string, sets: Record<string, IndexSet>): Promise<{ rates: Map<string, number[]>; costs: Map<string, InsertCost[]> }> {
+  const names = Object.keys(sets)
+  const rates = new Map<string, number[]>()
+  const costs = new Map<string, InsertCost[]>()
+  for (let run = 0; run < Number(args['insert-runs']); run++) {
+    for (const name of names.map((_, i) => names[(i + run) % names.length]!)) {
+      await useIndexes(client, sets[name]!)
+      costs.set(name, [...(costs.get(name) ?? []), await insertCost(client)])
+      await resetInserts(client)
+      // --seconds 0: the server-side figures only (a loaded machine makes events/s mostly noise).
+      rates.set(name, [...(rates.get(name) ?? []), Number(args.seconds) > 0 ? await insertRate(schema) : NaN])
+      await resetInserts(client)
+      process.stderr.write(`insert run ${run + 1}: ${name} ${rates.get(name)!.at(-1)!.toFixed(0)} ev/s\n`)
+    }
+  }
+  return { rates, costs }
+}
+
+/** Medians over the runs of each per-event figure. */
+function costCells(list: InsertCost[]): string[] {
+  const m = (pick: (cost: InsertCost) => number) => median(list.map(pick))
+  return [m((c) => c.serverMs).toFixed(1), m((c) => c.buffers).toFixed(1), m((c) => c.dirtied).toFixed(2), m((c) => c.walFpi).toFixed(2), m((c) => c.walBytes).toFixed(0)]
+}
+const COST_HEADER = ['server ms / 1k events', 'buffers / event', 'dirtied / event', 'WAL FPI / event', 'WAL bytes / event']
+
+async function leaveOneOut(client: pg.Client, schema: string, before: IndexSet): Promise<void> {
+  const sets: Record<string, IndexSet> = { 'all (before)': before }
+  // Indexes this data leaves empty (partial ones on shredding, the search backfill, layout 1's seqs) cost nothing here.
+  const { rows } = await client.query<{ name: string }>(
+    "SELECT indexrelid::regclass::text AS name FROM pg_index WHERE indrelid = 'audit_logs'::regclass AND pg_relation_size(indexrelid) <= 16384",
+  )
+  const empty = new Set(rows.map((row) => row.name))
+  for (const name of before.keys()) if (!empty.has(name)) sets[`without ${name}`] = new Map([...before].filter(([other]) => other !== name))
+  const { rates, costs } = await measureInserts(client, schema, sets)
+  await useIndexes(client, before)
+  const base = median(rates.get('all (before)')!)
+  const baseMs = median(costs.get('all (before)')!.map((c) => c.serverMs))
+  printTable(
+    ['index set', `chained insert ev/s (batch ${args.batch}), median`, 'vs all', ...COST_HEADER, 'server ms vs all'],
+    Object.keys(sets).map((name) => {
+      const rate = median(rates.get(name)!)
+      const ms = median(costs.get(name)!.map((c) => c.serverMs))
+      return [name, rate.toFixed(0), `${((rate / base - 1) * 100).toFixed(1)}%`, ...costCells(costs.get(name)!), `${((ms / baseMs - 1) * 100).toFixed(1)}%`]
+    }),
+  )
+}
+
 async function build(client: pg.Client, schema: string): Promise<void> {
   const store = await createPostgresStore({ connectionString: databaseUrl, schema })
   await store.migrate()
   await store.close()
-  const before = await currentIndexes(client)
+  const before = beforeMigration(await migratedIndexes(client))
   await useIndexes(client, new Map())
   process.stderr.write(`filling ${args.rows} rows…\n`)
   await client.query('SET maintenance_work_mem = \'256MB\'')
@@ -147,12 +275,14 @@ async function main(): Promise<void> {
   await client.connect()
   try {
     if (!args.reuse) await build(client, schema)
-    const before = await currentIndexes(client)
-    const sets: Record<string, IndexSet> = { before, after: afterMigration(before) }
+    else await resetInserts(client)
+    const after = await migratedIndexes(client)
+    const before = beforeMigration(after)
+    if (args['leave-one-out']) return await leaveOneOut(client, schema, before)
+    const sets: Record<string, IndexSet> = { before, after }
     const names = Object.keys(sets)
     const queries = await benchQueries(client)
     const times = new Map<string, number[]>()
-    const rates = new Map<string, number[]>()
     const sizes = new Map<string, string>()
     for (let round = 0; round < Number(args.rounds); round++) {
       for (const name of round % 2 === 0 ? names : [...names].reverse()) {
@@ -170,14 +300,7 @@ async function main(): Promise<void> {
         process.stderr.write(`round ${round + 1}: queries with ${name} done\n`)
       }
     }
-    for (let run = 0; run < Number(args['insert-runs']); run++) {
-      for (const name of run % 2 === 0 ? names : [...names].reverse()) {
-        await useIndexes(client, sets[name]!)
-        rates.set(name, [...(rates.get(name) ?? []), await insertRate(schema)])
-        await resetInserts(client)
-        process.stderr.write(`insert run ${run + 1}: ${name} ${rates.get(name)!.at(-1)!.toFixed(0)} ev/s\n`)
-      }
-    }
+    const { rates, costs } = await measureInserts(client, schema, sets)
     await useIndexes(client, before)
     printTable(
       ['query', 'kind', ...names.flatMap((name) => [`${name} p50 ms`, `${name} p99 ms`]), 'p99 change'],
@@ -194,11 +317,12 @@ async function main(): Promise<void> {
     )
     process.stdout.write('\n')
     printTable(
-      ['index set', 'secondary indexes', 'index size', `chained insert ev/s (batch ${args.batch}), median`, 'samples'],
-      names.map((name) => [name, String(sets[name]!.size), sizes.get(name)!, median(rates.get(name)!).toFixed(0), rates.get(name)!.map((r) => r.toFixed(0)).join(', ')]),
+      ['index set', 'secondary indexes', 'index size', `chained insert ev/s (batch ${args.batch}), median`, 'samples', ...COST_HEADER],
+      names.map((name) => [name, String(sets[name]!.size), sizes.get(name)!, median(rates.get(name)!).toFixed(0), rates.get(name)!.map((r) => r.toFixed(0)).join(', '), ...costCells(costs.get(name)!)]),
     )
     const change = median(rates.get('after')!) / median(rates.get('before')!) - 1
-    process.stdout.write(`\ninsert throughput after vs before: ${(change * 100).toFixed(1)}%\n`)
+    const msChange = median(costs.get('after')!.map((c) => c.serverMs)) / median(costs.get('before')!.map((c) => c.serverMs)) - 1
+    process.stdout.write(`\nafter vs before: chained insert ev/s ${(change * 100).toFixed(1)}%, server time per event ${(msChange * 100).toFixed(1)}%\n`)
   } finally {
     if (!args.keep && !args.reuse) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
     else process.stderr.write(`kept schema ${schema}\n`)
