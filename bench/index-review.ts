@@ -2,8 +2,9 @@
  * The index set review (docs/decisions.md, "audit_logs index set at 1M rows"): builds a table of
  * 1,000,000 events (bench/index-review-data.ts), then with each index set, the one migrations
  * before 93 made ("before") and the one the migrations make now ("after"), in the same run:
- *   - times every query of bench/index-review-queries.ts (p50/p99 over up to --runs executions,
- *     at most --query-ms per query), in --rounds rounds alternating the sets, and
+ *   - times every query of bench/index-review-queries.ts in the server (p50/p99 over up to --runs
+ *     executions, at most --query-ms per query), in --rounds rounds alternating the sets, with the
+ *     buffers each reads, and
  *   - measures the store's chained insert (createPostgresStore().insertBatch, batches of
  *     --batch) for --seconds, --insert-runs times alternating the sets, deleting what each
  *     sample inserted so every sample starts from the same 1M rows.
@@ -118,17 +119,31 @@ function sameDefinition(a: string, b: string): boolean {
   return key(a) === key(b)
 }
 
-async function timeQuery(client: pg.Client, query: BenchQuery): Promise<number[]> {
-  for (let i = 0; i < 3; i++) await client.query(query.text, query.values)
-  const samples: number[] = []
+/**
+ * Server-side execution times (EXPLAIN ANALYZE with per-node timing off, so the overhead is one
+ * clock read per statement): on a shared machine whose processes get paused while others
+ * measure, the client's wall clock would time those pauses. Buffers are the load-free figure.
+ */
+async function timeQuery(client: pg.Client, query: BenchQuery): Promise<{ ms: number[]; buffers: number }> {
+  const run = async () => {
+    const { rows } = await client.query<{ 'QUERY PLAN': Array<{ Plan: Record<string, number>; 'Execution Time': number }> }>(
+      `EXPLAIN (ANALYZE, TIMING OFF, BUFFERS, FORMAT JSON) ${query.text}`,
+      query.values,
+    )
+    const { Plan: plan, 'Execution Time': ms } = rows[0]!['QUERY PLAN'][0]!
+    return { ms, buffers: plan['Shared Hit Blocks']! + plan['Shared Read Blocks']! }
+  }
+  for (let i = 0; i < 3; i++) await run()
+  const ms: number[] = []
+  let buffers = 0
   const budget = Number(args['query-ms'])
   const started = performance.now()
-  while (samples.length < Number(args.runs) && (samples.length < 7 || performance.now() - started < budget)) {
-    const t0 = performance.now()
-    await client.query(query.text, query.values)
-    samples.push(performance.now() - t0)
+  while (ms.length < Number(args.runs) && (ms.length < 7 || performance.now() - started < budget)) {
+    const sample = await run()
+    ms.push(sample.ms)
+    buffers = sample.buffers
   }
-  return samples
+  return { ms, buffers }
 }
 
 async function explain(client: pg.Client, query: BenchQuery): Promise<string> {
@@ -283,6 +298,7 @@ async function main(): Promise<void> {
     const names = Object.keys(sets)
     const queries = await benchQueries(client)
     const times = new Map<string, number[]>()
+    const pages = new Map<string, number>()
     const sizes = new Map<string, string>()
     for (let round = 0; round < Number(args.rounds); round++) {
       for (const name of round % 2 === 0 ? names : [...names].reverse()) {
@@ -291,7 +307,9 @@ async function main(): Promise<void> {
         sizes.set(name, rows[0]!.size)
         for (const query of queries) {
           const key = `${name}|${query.name}`
-          times.set(key, [...(times.get(key) ?? []), ...(await timeQuery(client, query))])
+          const { ms, buffers } = await timeQuery(client, query)
+          times.set(key, [...(times.get(key) ?? []), ...ms])
+          pages.set(key, buffers)
           if (round === 0 && args['explain-dir']) {
             mkdirSync(args['explain-dir'], { recursive: true })
             writeFileSync(join(args['explain-dir'], `${name}-${query.name.replace(/\W+/g, '_')}.txt`), `${query.text}\n${JSON.stringify(query.values)}\n\n${await explain(client, query)}\n`)
@@ -303,14 +321,14 @@ async function main(): Promise<void> {
     const { rates, costs } = await measureInserts(client, schema, sets)
     await useIndexes(client, before)
     printTable(
-      ['query', 'kind', ...names.flatMap((name) => [`${name} p50 ms`, `${name} p99 ms`]), 'p99 change'],
+      ['query', 'kind', ...names.flatMap((name) => [`${name} p50 ms`, `${name} p99 ms`, `${name} buffers`]), 'p99 change'],
       queries.map((query) => {
         const stats = names.map((name) => [...times.get(`${name}|${query.name}`)!].sort((a, b) => a - b))
         const p99 = stats.map((sorted) => percentile(sorted, 99))
         return [
           query.name,
           query.kind,
-          ...stats.flatMap((sorted) => [percentile(sorted, 50).toFixed(2), percentile(sorted, 99).toFixed(2)]),
+          ...stats.flatMap((sorted, i) => [percentile(sorted, 50).toFixed(2), percentile(sorted, 99).toFixed(2), String(pages.get(`${names[i]}|${query.name}`))]),
           `${((p99[1]! / p99[0]! - 1) * 100).toFixed(0)}%`,
         ]
       }),

@@ -38,9 +38,11 @@ describe.runIf(hasPostgres)('PostgreSQL index per filter', () => {
     for (let batch = 0; batch < 12; batch++) {
       const events = Array.from({ length: 500 }, () => {
         const i = n++
-        const at = new Date(start + i * 300_000).toISOString()
+        // Times out of insertion order, as late and imported events make them: with the heap in
+        // time order the planner rightly reads a small table's newest rows by time for any filter.
+        const at = new Date(start + ((i * 7919) % 6000) * 300_000).toISOString()
         return storedEvent({
-          tenant_id: `t${i % 8}`,
+          tenant_id: `t${i % 16}`,
           occurred_at: at,
           received_at: at,
           action: `action.${i % 40}`,
@@ -97,9 +99,10 @@ describe.runIf(hasPostgres)('PostgreSQL index per filter', () => {
     expect(await indexesUsed(text, values)).toContain('audit_logs_tenant_idx')
   })
 
-  it("finds an event by tenant and id on the primary key", async () => {
+  it('finds an event by tenant and id with one probe, of the id index or the primary key', async () => {
     const { rows } = await client.query<{ id: string; tenant_id: string }>('SELECT id, tenant_id FROM audit_logs LIMIT 1')
     const used = await indexesUsed(SELECT_BY_ID_AND_TENANT_SQL, [rows[0]!.id, rows[0]!.tenant_id])
-    expect(used.some((name) => name === 'audit_logs_pkey' || /^audit_logs_(p\d{8}|default|legacy)_pkey$/.test(name))).toBe(true)
+    expect(used.length).toBeGreaterThan(0)
+    for (const name of used) expect(name).toMatch(/^audit_logs_((p\d{8}|default|legacy)_)?(pkey|id_idx)$/)
   })
 })
