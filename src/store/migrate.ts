@@ -30,7 +30,6 @@ export const MIGRATION_PLAN = [
   { version: 87, name: 'search_fill_only_guard' },
   { version: 88, name: 'search_backfill_position' },
   { version: 90, name: 'partial_chain_seq_index' },
-  { version: 93, name: 'narrow_actor_resource_indexes' },
 ] as const
 
 export type MigrationSql = Readonly<Record<number, readonly string[]>>

@@ -186,20 +186,6 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
     'DROP INDEX audit_logs_chain_idx',
     'CREATE UNIQUE INDEX audit_logs_chain_idx ON audit_logs (tenant_id, seq) WHERE seq IS NOT NULL',
   ],
-  // The actor and resource indexes without the id suffix (docs/decisions.md, "The index set at
-  // 1M rows"). They are the two whose entries land on random leaf pages, so each insert dirties a
-  // page of each and, after every checkpoint, writes its full image to WAL: together ~80 % of the
-  // insert's WAL. 16 bytes less per entry is ~30 % fewer leaves to dirty. A page still reads in
-  // index order: the sort on (occurred_at DESC, id DESC) is an incremental one over ties of one
-  // millisecond, and the keyset `(occurred_at, id) < ($t, $id)` becomes the index bound
-  // `occurred_at <= $t` with the tie settled by a filter. Same names, so both layouts' parents and
-  // partitions keep one definition each; the rebuild scans the table under the migration's lock.
-  93: [
-    'DROP INDEX audit_logs_actor_idx',
-    'CREATE INDEX audit_logs_actor_idx ON audit_logs (actor_id, occurred_at DESC)',
-    'DROP INDEX audit_logs_resource_idx',
-    'CREATE INDEX audit_logs_resource_idx ON audit_logs (resource_id, occurred_at DESC)',
-  ],
   // Streams: definitions, positions and leases (docs/streaming.md).
   60: STREAMS_MIGRATION,
   // Archive streams' per-tenant acknowledged seqs, for archive-before-delete.
