@@ -316,7 +316,7 @@ async function main(): Promise<void> {
     }
     const { rates, costs } = await measureInserts(client, schema, sets)
     await useIndexes(client, current)
-    printTable(
+    if (Number(args.rounds) > 0) printTable(
       ['query', 'kind', ...names.flatMap((name) => [`${name} p50 ms`, `${name} p99 ms`, `${name} buffers`]), 'p99 change'],
       queries.map((query) => {
         const stats = names.map((name) => [...times.get(`${name}|${query.name}`)!].sort((a, b) => a - b))
