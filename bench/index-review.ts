@@ -1,13 +1,14 @@
 /**
- * The index set review (docs/decisions.md, "audit_logs index set at 1M rows"): builds a table of
+ * The index set review (docs/decisions.md, "The audit_logs index set at 1,000,000 rows"): builds a table of
  * 1,000,000 events (bench/index-review-data.ts), then with each index set, the one the
  * migrations make ("current") and CANDIDATE below ("candidate"), in the same run:
  *   - times every query of bench/index-review-queries.ts in the server (p50/p99 over up to --runs
  *     executions, at most --query-ms per query), in --rounds rounds alternating the sets, with the
  *     buffers each reads, and
- *   - measures the store's chained insert (createPostgresStore().insertBatch, batches of
- *     --batch) for --seconds, --insert-runs times alternating the sets, deleting what each
- *     sample inserted so every sample starts from the same 1M rows.
+ *   - measures inserts, --insert-runs times alternating the sets: what --cost-batches batches
+ *     cost the server per event (insertCost: buffers, pages dirtied, WAL), then the store's own
+ *     chained insert (createPostgresStore().insertBatch, batches of --batch) for --seconds
+ *     (0: skipped), deleting what each sample inserted so every sample starts from the same rows.
  * Both sets see the same rows and the same statistics (one ANALYZE after the fill).
  *
  *   npm run bench:index-review
@@ -20,7 +21,6 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { createPostgresStore } from '../src/store/postgres/postgres-store.js'
-import { POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.js'
 import { INSERT_COLUMNS, insertParams, unnestSource } from '../src/store/postgres/sql.js'
 import { EVENT_FIELDS } from '../src/event/types.js'
 import { fillSql, LINKS_SQL, newEvent, NEW_EVENTS_FROM } from './index-review-data.js'
