@@ -12,7 +12,7 @@
  * Both sets see the same rows and the same statistics (one ANALYZE after the fill).
  *
  *   npm run bench:index-review
- *   npm run bench:index-review -- --rows 1000000 --runs 50 --explain-dir /tmp/plans --keep
+ *   npm run bench:index-review -- --rows 1000000 --runs 50 --explain-dir plans --keep
  * --reuse SCHEMA times an existing kept schema instead of building one. --leave-one-out measures
  * only inserts: the current set, and it without each one of its indexes in turn (what each costs).
  */
