@@ -25,7 +25,7 @@ import { EVENT_FIELDS } from '../../event/types.js'
 import { LOCK_HEADS_PLPGSQL } from './chain-sql.js'
 
 /** auditq_chain_v3 as migration 7 made it, plus the feed key (marked `-- feed`). Same signature, so INSERT_LINKED_SQL is unchanged. */
-const CHAIN_V3_WITH_FEED_KEY = `CREATE OR REPLACE FUNCTION auditq_chain_v3(p_inserted bigint, p_tenants text[], p_counts int[], p_offsets int[],
+export const CHAIN_V3_WITH_FEED_KEY = `CREATE OR REPLACE FUNCTION auditq_chain_v3(p_inserted bigint, p_tenants text[], p_counts int[], p_offsets int[],
     p_ids uuid[], p_digests bytea, p_genesis text, p_expected_seqs bigint[], p_expected_hashes text[], p_links bytea,
     OUT o_end_seqs bigint[], OUT o_end_hashes text[], OUT o_taken boolean)
   LANGUAGE plpgsql VOLATILE AS $$
