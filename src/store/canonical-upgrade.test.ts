@@ -55,7 +55,7 @@ function newEvents(tenant: string, n: number): AuditEvent[] {
 }
 
 async function expectUpgradedChain(store: Store, tenants: string[], oldPerTenant: number): Promise<void> {
-  expect((await store.migrate()).applied).toEqual(['30_event_fields_v2', '31_producer_sequence_index', '46_subject_index_lookup'])
+  expect((await store.migrate()).applied).toEqual(['30_event_fields_v2', '31_producer_sequence_index', '46_subject_index_lookup', '81_link_rows_occurred_at'])
   for (const tenant of tenants) {
     const fresh = newEvents(tenant, 4)
     expect(await store.insertBatch(fresh)).toEqual({ inserted: 4, duplicates: 0 })
