@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { storedEvent } from '../../../test/support/events.js'
 import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { DELETE_LINKED_CHUNK_SQL, LINKED_PRESENT_SQL, SELECT_LINKED_WINDOW_SQL } from './chain-links-sql.js'
+import { ALL_FEED_SQL, TENANT_FEED_SQL } from './feed-sql.js'
 import { rangeStart } from './partition-layout.js'
 import { createPostgresStore, type PostgresStore } from './postgres-store.js'
 
@@ -95,5 +96,13 @@ describe.runIf(hasPostgres)('partitioned lookups from chain positions', () => {
     const { probes } = await partitionProbes(DELETE_LINKED_CHUNK_SQL, ['acme', 0, 200, 400, new Date(NOW + DAY).toISOString(), [], '[]'])
     // The victims' lookups (the link rows spanning about 200 seqs) and the delete's own, one each.
     expect(probes).toBeLessThanOrEqual(2 * 250)
+  })
+
+  it("reads a tenant's feed and the all-tenants feed with one partition probe per position", async () => {
+    // Plus one look per partition for rows chained in the rows before link rows (there are none here).
+    for (const [text, values] of [[TENANT_FEED_SQL, ['acme', 100, 300]], [ALL_FEED_SQL, ['0', '', 0, 300]]] as const) {
+      const { probes, partitions } = await partitionProbes(text, [...values])
+      expect(probes).toBeLessThanOrEqual(300 + partitions)
+    }
   })
 })
