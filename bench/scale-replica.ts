@@ -142,15 +142,25 @@ async function main(): Promise<void> {
   if (!privatePostgresAvailable()) throw new Error('bench:scale-replica needs initdb, pg_ctl and pg_basebackup (and, as root, a postgres user)')
   const total = Number(str('events'))
   const schema = str('schema')
+  let child: ReturnType<typeof spawn> | undefined
   process.stderr.write('starting a private primary and a streaming replica of it\n')
   const primaryServer = await startPrivatePostgres()
   const replicaServer = await startReplicaOf(primaryServer)
+  // Interrupted (Ctrl-C, a time limit), the private servers must not outlive the run.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      child?.kill('SIGKILL')
+      void Promise.allSettled([replicaServer.destroy(), primaryServer.destroy()]).then(() => process.exit(130))
+    })
+  }
   const stores: PostgresStore[] = []
-  let child: ReturnType<typeof spawn> | undefined
   try {
     const loader = await createPostgresStore({ connectionString: primaryServer.url, schema, poolMax: 4 })
     stores.push(loader)
     await loader.migrate()
+    const admin = new pg.Client({ connectionString: primaryServer.url, options: `-c search_path=${schema}` })
+    await admin.connect()
+    const lsnBefore = (await admin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn
     let t0 = performance.now()
     for (let i = 0; i < total; i += 5_000) {
       const batch: AuditEvent[] = []
@@ -160,8 +170,14 @@ async function main(): Promise<void> {
       if (i % 100_000 === 0) process.stderr.write(`loaded ${i}\n`)
     }
     const loadSeconds = (performance.now() - t0) / 1000
-    const admin = new pg.Client({ connectionString: primaryServer.url, options: `-c search_path=${schema}` })
-    await admin.connect()
+    // What the load cost in WAL (what a replica replays) and on disk (every table and index of the schema).
+    const { rows: cost } = await admin.query<{ wal: string; disk: string }>(
+      `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint AS wal,
+        (SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c WHERE c.relnamespace = $2::regnamespace AND c.relkind IN ('r', 'm'))::bigint AS disk`,
+      [lsnBefore, schema],
+    )
+    const walBytesPerEvent = Math.round(Number(cost[0]!.wal) / total)
+    const diskBytesPerEvent = Math.round(Number(cost[0]!.disk) / total)
     await admin.query('ANALYZE')
     await admin.end()
     await caughtUp(primaryServer.url, replicaServer.url)
@@ -175,6 +191,8 @@ async function main(): Promise<void> {
       readReplica: { connectionString: replicaServer.url, maxLagMs: 600_000, probeEveryMs: 500 },
     })
     stores.push(onPrimary, onReplica)
+    // migrate() has nothing left to apply; it is what starts the replica's lag probe.
+    await onReplica.migrate()
     while (onReplica.readReplicaStatus()?.inUse !== true) await new Promise((resolve) => setTimeout(resolve, 100))
 
     const base = Number(str('runs'))
@@ -231,6 +249,8 @@ async function main(): Promise<void> {
           events: total,
           tenants,
           load_events_per_second: Math.round(total / loadSeconds),
+          load_wal_bytes_per_event: walBytesPerEvent,
+          disk_bytes_per_event: diskBytesPerEvent,
           writer: { writers: Number(str('writers')), batch: Number(str('batch')) },
           median_ms_idle: idle,
           median_ms_under_ingest: underIngest,
