@@ -10,6 +10,7 @@
  */
 import { parseArgs } from 'node:util'
 import pg from 'pg'
+import { pino } from 'pino'
 import type { AuditEvent } from '../src/event/types.js'
 import { validateEvent } from '../src/event/validate.js'
 import { generateSigningKeyPem, parseSigningKey } from '../src/integrity/checkpoint.js'
@@ -19,7 +20,7 @@ import type { EventFilter } from '../src/query/event-filter.js'
 import { createPostgresStore, type PostgresStore } from '../src/store/postgres/postgres-store.js'
 import { sampleEvent } from './event.js'
 
-const { values } = parseArgs({
+const { values: parsed } = parseArgs({
   options: {
     events: { type: 'string', default: '10000000' },
     expired: { type: 'string', default: '0.9' },
@@ -29,7 +30,10 @@ const { values } = parseArgs({
     layouts: { type: 'string', default: 'plain,partitioned' },
     'database-url': { type: 'string', default: process.env.AUDITQ_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
   },
+  // bench:scale passes one argument list to every script it runs; ignore the others' options.
+  strict: false,
 })
+const values = parsed as Record<'events' | 'expired' | 'tenants' | 'chunk' | 'interval' | 'layouts' | 'database-url', string>
 const total = Number(values.events)
 const expiredShare = Number(values.expired)
 const tenants = Number(values.tenants)
@@ -121,8 +125,17 @@ async function runLayout(layout: 'plain' | 'partitioned') {
     longestInsertMs = 0
     const key = parseSigningKey(generateSigningKeyPem().privateKeyPem)
     const writerStart = written
+    // When the run logs its first removal: in the partitioned layout every cut is recorded before
+    // anything is removed, so this is where its cut phase ends.
+    let firstRemovalAt: number | null = null
+    const logger = pino({ level: 'info' }, {
+      write(line: string) {
+        if (firstRemovalAt === null && /retention: (partition dropped|tenant cleaned)/.test(line)) firstRemovalAt = performance.now()
+      },
+    })
     t0 = performance.now()
-    const report = await runCleanup(store, { cutoff: CUTOFF, keepActions: [], dryRun: false, chunkRows: Number(values.chunk), defaultTenant: 'default', signingKey: key })
+    const cleanupStart = t0
+    const report = await runCleanup(store, { cutoff: CUTOFF, keepActions: [], dryRun: false, chunkRows: Number(values.chunk), defaultTenant: 'default', signingKey: key, logger })
     const cleanupSeconds = (performance.now() - t0) / 1000
     const duringRate = (written - writerStart) / cleanupSeconds
     writing = false
@@ -143,6 +156,7 @@ async function runLayout(layout: 'plain' | 'partitioned') {
         deleted: report.total,
         seconds: Number(cleanupSeconds.toFixed(1)),
         deleted_per_second: Math.round(report.total / cleanupSeconds),
+        until_first_removal_seconds: firstRemovalAt === null ? null : Number(((firstRemovalAt - cleanupStart) / 1000).toFixed(1)),
         partitions_left: layout === 'partitioned' ? (await store.partitions!.list()).length : null,
       },
       ingest_events_per_second: { before_retention: Math.round(baselineRate), during_retention: Math.round(duringRate), longest_insert_ms_during: Math.round(longestInsertMs) },

@@ -29,6 +29,7 @@ const RUNS = Number(values.runs)
 const EVENTS = Number(values.events)
 const CALLERS = Number(values.callers)
 const WORKERS = 2
+const IDLE_PROBES = 20
 const SETTINGS = [1, 2, 3].flatMap((shards) => [0, 1].map((replicaAcks) => ({ shards, replicaAcks })))
 const silent = createLogger({ level: 'silent' })
 
@@ -39,6 +40,8 @@ interface Result {
   logRate: number
   endToEndRate: number
   spilled: number
+  /** log() resolved → stored, one event at a time into the idle queue: the latency of a quiet shard set. */
+  idleLatencyMs: number
 }
 
 async function run(shards: number, replicaAcks: number, round: number): Promise<Result> {
@@ -68,10 +71,18 @@ async function run(shards: number, replicaAcks: number, round: number): Promise<
   while (store.rows.size < EVENTS) await new Promise((resolve) => setTimeout(resolve, 5))
   const stored = (performance.now() - started) / 1000
   const spilled = logger.stats().spilled
+  const latencies: number[] = []
+  for (let i = 0; i < IDLE_PROBES; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const id = await logger.log({ tenant_id: 'bench', action: 'bench.idle', actor_id: 'probe' })
+    const at = performance.now()
+    while (!store.rows.has(`bench\u0000${id}`)) await new Promise((resolve) => setTimeout(resolve, 1))
+    latencies.push(performance.now() - at)
+  }
   await Promise.all(workers.map((worker) => worker.stop(2_000)))
   for (const redis of clients) redis.disconnect()
   await logger.close()
-  return { logRate: EVENTS / logged, endToEndRate: EVENTS / stored, spilled }
+  return { logRate: EVENTS / logged, endToEndRate: EVENTS / stored, spilled, idleLatencyMs: median(latencies) }
 }
 
 const results = new Map(SETTINGS.map((setting) => [`${setting.shards}/${setting.replicaAcks}`, [] as Result[]]))
@@ -97,6 +108,7 @@ const rows = SETTINGS.map(({ shards, replicaAcks }) => {
     formatRate(endToEnd),
     `${(endToEnd / baseline).toFixed(2)}×`,
     String(results.get(`${shards}/${replicaAcks}`)!.reduce((n, r) => n + r.spilled, 0)),
+    med(shards, replicaAcks, (r) => r.idleLatencyMs).toFixed(1),
   ]
 })
 console.log(`\nqueue mode on a 3-master / 3-replica local Redis Cluster: ${CALLERS} callers, ${WORKERS} workers, ${EVENTS} events per run, median of ${RUNS}`)

@@ -27,6 +27,7 @@ export const MIGRATION_PLAN = [
   { version: 61, name: 'stream_tenant_positions' },
   { version: 70, name: 'legal_holds_and_tenant_retention' },
   { version: 80, name: 'partitioned_id_guard' },
+  { version: 81, name: 'link_rows_occurred_at' },
   { version: 87, name: 'search_fill_only_guard' },
   { version: 88, name: 'search_backfill_position' },
   { version: 90, name: 'partial_chain_seq_index' },

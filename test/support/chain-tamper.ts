@@ -77,7 +77,11 @@ export const ROW_LAYOUT: ChainTamper = {
   ],
 }
 
-/** PostgreSQL's layout. The edits stay within one link row (every test chain is one batch). */
+/**
+ * PostgreSQL's layout. The edits stay within one link row (every test chain is one batch), and
+ * keep its `occurred` array (each position's event's occurred_at, migration 81) in step with `ids`,
+ * as an attacker who wants the edit to go unnoticed would.
+ */
 export const LINK_LAYOUT: ChainTamper = {
   layout: 'links',
   chainTables: ['audit_logs', 'audit_chain_heads', 'audit_checkpoints', 'audit_chain_links'],
@@ -87,19 +91,22 @@ export const LINK_LAYOUT: ChainTamper = {
   removeAndRenumber: (tenant, seq) => [
     `DELETE FROM audit_logs WHERE ${LINK_LAYOUT.eventAt(tenant, seq)}`,
     `UPDATE audit_chain_links SET ids = ids[:${position(seq)} - 1] || ids[${position(seq)} + 1:],
+       occurred = occurred[:${position(seq)} - 1] || occurred[${position(seq)} + 1:],
        links = substring(links FROM 1 FOR ${position(seq)} * 32 - 32) || substring(links FROM ${position(seq)} * 32 + 1)
      WHERE ${linkRowOf(tenant, seq)}`,
   ],
   forgeAt: (source, seq, chain, overrides = {}) => {
     const id = overrides.id ?? uuidv7()
     const tenant = source.event.tenant_id
+    const occurred = `${sqlText(source.event.occurred_at)}::timestamptz`
     // The link row's prev_hash is its first event's predecessor; anywhere else the predecessor is
     // the position before, so a made-up `prevHash` cannot be stored, only a hash computed from it.
     const edit = chain.shift
       ? `UPDATE audit_chain_links SET ids = ids[:${position(seq)} - 1] || ${sqlText(id)}::uuid || ids[${position(seq)}:],
+           occurred = occurred[:${position(seq)} - 1] || ${occurred} || occurred[${position(seq)}:],
            links = substring(links FROM 1 FOR ${position(seq)} * 32 - 32) || ${bytes(chain.hash)} || substring(links FROM ${position(seq)} * 32 - 31)
          WHERE ${linkRowOf(tenant, seq)}`
-      : `UPDATE audit_chain_links SET ids[${position(seq)}] = ${sqlText(id)}::uuid,
+      : `UPDATE audit_chain_links SET ids[${position(seq)}] = ${sqlText(id)}::uuid, occurred[${position(seq)}] = ${occurred},
            links = overlay(links PLACING ${bytes(chain.hash)} FROM ${position(seq)} * 32 - 31 FOR 32)
          WHERE ${linkRowOf(tenant, seq)}`
     return [edit, copyRow(source, { ...overrides, id }, 'NULL, NULL, NULL')]
@@ -107,6 +114,7 @@ export const LINK_LAYOUT: ChainTamper = {
   swap: (tenant, seq) => [
     `UPDATE audit_chain_links SET
        ids = ids[:${position(seq)} - 1] || ids[${position(seq)} + 1] || ids[${position(seq)}] || ids[${position(seq)} + 2:],
+       occurred = occurred[:${position(seq)} - 1] || occurred[${position(seq)} + 1] || occurred[${position(seq)}] || occurred[${position(seq)} + 2:],
        links = substring(links FROM 1 FOR ${position(seq)} * 32 - 32) || substring(links FROM ${position(seq)} * 32 + 1 FOR 32)
          || substring(links FROM ${position(seq)} * 32 - 31 FOR 32) || substring(links FROM ${position(seq)} * 32 + 33)
      WHERE ${linkRowOf(tenant, seq)}`,

@@ -126,6 +126,8 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   61: STREAM_TENANT_POSITIONS_MIGRATION,
   // PostgreSQL's partitioned layout only: nothing to do here.
   80: [],
+  // PostgreSQL's link rows gain occurred_at; the embedded store keeps its chain in the rows.
+  81: [],
   // PostgreSQL's step 90 makes its (tenant_id, seq) index partial because its events keep seq NULL
   // since chain layout 2. Here every event has its seq in its row, so the index stays as it is.
   90: [],

@@ -49,8 +49,8 @@ describe.skipIf(!hasPostgres)('postgres migration 7 (chain links beside the even
     const pool = new pg.Pool({ connectionString: POSTGRES_URL, options: `-c search_path=${schema}`, max: 2 })
     const old = new Date(Date.now() - 100 * DAY).toISOString()
     try {
-      // 35 (the feed's key on link rows) builds on 7: a database from before 7 has neither.
-      await migrateAllBut(postgresMigrationTarget(pool, { schema, lockTimeoutMs: 10_000 }), POSTGRES_MIGRATIONS, [7, 35])
+      // 35 (the feed's key on link rows) and 81 (their occurred_at) build on 7: a database from before 7 has none of them.
+      await migrateAllBut(postgresMigrationTarget(pool, { schema, lockTimeoutMs: 10_000 }), POSTGRES_MIGRATIONS, [7, 35, 81])
       // acme seq 1..6 in the rows, the first four old; globex seq 1..2.
       const inRows = [
         ...Array.from({ length: 6 }, (_, i) => storedEvent({ tenant_id: 'acme', description: `row ${i + 1}`, ...(i < 4 ? { occurred_at: old } : {}) })),
@@ -60,7 +60,7 @@ describe.skipIf(!hasPostgres)('postgres migration 7 (chain links beside the even
 
       const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema })
       try {
-        expect((await store.migrate()).applied).toEqual(['7_chain_links', '35_feed_order'])
+        expect((await store.migrate()).applied).toEqual(['7_chain_links', '35_feed_order', '81_link_rows_occurred_at'])
         // acme seq 7 (old) and 8 in a link row; globex seq 3.
         await store.insertBatch([
           storedEvent({ tenant_id: 'acme', description: 'link 7', occurred_at: old }),

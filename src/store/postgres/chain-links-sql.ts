@@ -97,11 +97,12 @@ export const CHAIN_LINKS_MIGRATION = [
 
 const N = EVENT_FIELDS.length
 const ID_PARAM = `$${EVENT_FIELDS.indexOf('id') + 1}::uuid[]`
+const OCCURRED_PARAM = `$${EVENT_FIELDS.indexOf('occurred_at') + 1}::timestamptz[]`
 
 /**
  * The whole chained insert as one statement, so one round trip and its own transaction: insert the
  * events, then (the function takes their count as an argument, so only once every row is in)
- * lock, link and write the link rows. No ON CONFLICT: an id the tenant already stored fails the
+ * lock, link and write the link rows (with the events' occurred_at, migration 81). No ON CONFLICT: an id the tenant already stored fails the
  * statement with a unique violation on the primary key, before any head is locked, and the caller
  * re-plans without it, so a duplicate never takes a seq.
  * Parameters after the columns: tenants, counts, offsets, packed digests, genesis, expected head
@@ -114,8 +115,8 @@ export const INSERT_LINKED_SQL = `WITH inserted AS (
   )
   SELECT c.o_end_seqs AS end_seqs, c.o_end_hashes AS end_hashes, c.o_taken AS taken
   FROM (SELECT count(*) AS n FROM inserted) AS i,
-    auditq_chain_v3(i.n, $${N + 1}::text[], $${N + 2}::int[], $${N + 3}::int[], ${ID_PARAM}, $${N + 4}::bytea, $${N + 5}::text,
-      $${N + 6}::bigint[], $${N + 7}::text[], $${N + 8}::bytea) AS c`
+    auditq_chain_v4(i.n, $${N + 1}::text[], $${N + 2}::int[], $${N + 3}::int[], ${ID_PARAM}, $${N + 4}::bytea, $${N + 5}::text,
+      $${N + 6}::bigint[], $${N + 7}::text[], $${N + 8}::bytea, ${OCCURRED_PARAM}) AS c`
 
 export const INSERT_LINKED_NAME = 'auditq_insert_linked'
 
@@ -132,7 +133,8 @@ export const LINK_ROWS_SQL = `SELECT start_seq, cardinality(ids) AS n FROM audit
  * [$4, $5]. A position whose event is gone (deleted by retention, or by someone else) is left out,
  * so the walker sees the gap (after a cleanup most positions are such gaps). Each link row is
  * joined to its own events; the sort covers only this window (the planner would otherwise
- * estimate ten events per link row and sort a whole tenant at once).
+ * estimate ten events per link row and sort a whole tenant at once). Each position's lookup names
+ * its event's occurred_at too, so on the partitioned layout it probes one partition, not all.
  */
 export const SELECT_LINKED_WINDOW_SQL = `SELECT ${EVENT_FIELDS.map((field) => `x.${field}`).join(', ')}, x.canonical_version, l.start_seq + x.o - 1 AS seq,
     CASE WHEN x.o = 1 THEN l.prev_hash ELSE encode(substring(l.links FROM x.o::int * 32 - 63 FOR 32), 'hex') END AS prev_hash,
@@ -140,7 +142,8 @@ export const SELECT_LINKED_WINDOW_SQL = `SELECT ${EVENT_FIELDS.map((field) => `x
   FROM audit_chain_links l
   CROSS JOIN LATERAL (
     SELECT u.o, ${EVENT_FIELDS.map((field) => `a.${field}`).join(', ')}, a.canonical_version
-    FROM unnest(l.ids) WITH ORDINALITY AS u(id, o) JOIN audit_logs a ON a.tenant_id = l.tenant_id AND a.id = u.id
+    FROM unnest(l.ids, l.occurred) WITH ORDINALITY AS u(id, at, o)
+    JOIN audit_logs a ON a.tenant_id = l.tenant_id AND a.id = u.id AND a.occurred_at = u.at
   ) x
   WHERE l.tenant_id = $1 AND l.start_seq BETWEEN $2::bigint AND $3::bigint AND l.start_seq + x.o - 1 BETWEEN $4::bigint AND $5::bigint
   ORDER BY l.start_seq, x.o`
@@ -163,8 +166,8 @@ export const UNCHAINED_EVENTS_SQL = (tenant: boolean) => `SELECT tenant_id, coun
   WHERE seq IS NULL${tenant ? ' AND tenant_id = $1' : ''} GROUP BY tenant_id`
 
 export const LINKED_PRESENT_SQL = (tenant: boolean) => `SELECT l.tenant_id, count(DISTINCT u.id) AS count
-  FROM audit_chain_links l CROSS JOIN LATERAL unnest(l.ids) AS u(id)
-  WHERE ${tenant ? 'l.tenant_id = $1 AND ' : ''}(SELECT a.seq IS NULL FROM audit_logs a WHERE a.tenant_id = l.tenant_id AND a.id = u.id)
+  FROM audit_chain_links l CROSS JOIN LATERAL unnest(l.ids, l.occurred) AS u(id, at)
+  WHERE ${tenant ? 'l.tenant_id = $1 AND ' : ''}(SELECT a.seq IS NULL FROM audit_logs a WHERE a.tenant_id = l.tenant_id AND a.id = u.id AND a.occurred_at = u.at)
   GROUP BY l.tenant_id`
 
 /** Tenants with a chain in either layout. */
@@ -179,9 +182,9 @@ export const LINKED_HASH_AT_SQL = `SELECT encode(substring(links FROM ($2::bigin
 
 /** Per tenant: how many linked events retention may delete ($1 cutoff, $2 kept actions, $3 one tenant or NULL), and the highest seq among them. */
 export const LINKED_RETENTION_CANDIDATES_SQL = `SELECT p.tenant_id, count(*) AS count, max(p.seq) AS max_seq
-  FROM (SELECT l.tenant_id, l.start_seq + u.o - 1 AS seq, u.id
-        FROM audit_chain_links l CROSS JOIN LATERAL unnest(l.ids) WITH ORDINALITY AS u(id, o)) p
-  JOIN audit_logs a ON a.tenant_id = p.tenant_id AND a.id = p.id
+  FROM (SELECT l.tenant_id, l.start_seq + u.o - 1 AS seq, u.id, u.at
+        FROM audit_chain_links l CROSS JOIN LATERAL unnest(l.ids, l.occurred) WITH ORDINALITY AS u(id, at, o)) p
+  JOIN audit_logs a ON a.tenant_id = p.tenant_id AND a.id = p.id AND a.occurred_at = p.at
   WHERE a.occurred_at < $1::timestamptz AND NOT (a.action = ANY($2::text[])) AND ($3::text IS NULL OR p.tenant_id = $3::text)
   GROUP BY p.tenant_id`
 
@@ -197,20 +200,20 @@ export const FIRST_LINKED_SEQ_SQL = 'SELECT min(start_seq) AS seq FROM audit_cha
  * and where the rows it looked at end.
  */
 export const DELETE_LINKED_CHUNK_SQL = `WITH span AS (
-    SELECT start_seq, ids FROM audit_chain_links
+    SELECT start_seq, ids, occurred FROM audit_chain_links
     WHERE tenant_id = $1 AND start_seq <= $4::bigint
       AND start_seq >= coalesce((SELECT max(start_seq) FROM audit_chain_links WHERE tenant_id = $1 AND start_seq <= $2::bigint + 1), 0)
       AND (start_seq <= $2::bigint + $3::bigint
            OR start_seq = (SELECT min(start_seq) FROM audit_chain_links WHERE tenant_id = $1 AND start_seq > $2::bigint))
   ), victims AS (
-    SELECT p.seq, p.id
-    FROM (SELECT s.start_seq + u.o - 1 AS seq, u.id FROM span s CROSS JOIN LATERAL unnest(s.ids) WITH ORDINALITY AS u(id, o)) p
-    JOIN audit_logs a ON a.tenant_id = $1 AND a.id = p.id
+    SELECT p.seq, p.id, p.at
+    FROM (SELECT s.start_seq + u.o - 1 AS seq, u.id, u.at FROM span s CROSS JOIN LATERAL unnest(s.ids, s.occurred) WITH ORDINALITY AS u(id, at, o)) p
+    JOIN audit_logs a ON a.tenant_id = $1 AND a.id = p.id AND a.occurred_at = p.at
     WHERE p.seq > $2::bigint AND p.seq <= $4::bigint AND a.occurred_at < $5::timestamptz AND NOT (a.action = ANY($6::text[]))
       AND ${notHeld(7, 'a')}
     ORDER BY p.seq LIMIT $3
   ), gone AS (
-    DELETE FROM audit_logs a USING victims v WHERE a.tenant_id = $1 AND a.id = v.id
+    DELETE FROM audit_logs a USING victims v WHERE a.tenant_id = $1 AND a.id = v.id AND a.occurred_at = v.at
     RETURNING v.seq
   )
   SELECT (SELECT count(*) FROM gone) AS deleted, (SELECT max(seq) FROM gone) AS last_deleted,
@@ -253,11 +256,10 @@ ${LOCK_HEADS_PLPGSQL}    SELECT u.id INTO dup FROM unnest(p_tenant_of, p_ids, p_
 export const UNIQUE_ID_WINDOW = '24 hours'
 
 const TENANT_PARAM = `$${EVENT_FIELDS.indexOf('tenant_id') + 1}::text[]`
-const OCCURRED_PARAM = `$${EVENT_FIELDS.indexOf('occurred_at') + 1}::timestamptz[]`
 
 /** INSERT_LINKED_SQL with the guard between the insert and the chain (see UNIQUE_IDS_FUNCTION). */
 export const INSERT_LINKED_PARTITIONED_SQL = INSERT_LINKED_SQL.replace(
-  'auditq_chain_v3(i.n,',
-  `auditq_chain_v3(auditq_unique_ids(i.n, $${N + 1}::text[], $${N + 5}::text, ${TENANT_PARAM}, ${ID_PARAM}, ${OCCURRED_PARAM}, '${UNIQUE_ID_WINDOW}'::interval),`,
+  'auditq_chain_v4(i.n,',
+  `auditq_chain_v4(auditq_unique_ids(i.n, $${N + 1}::text[], $${N + 5}::text, ${TENANT_PARAM}, ${ID_PARAM}, ${OCCURRED_PARAM}, '${UNIQUE_ID_WINDOW}'::interval),`,
 )
 export const INSERT_LINKED_PARTITIONED_NAME = 'auditq_insert_linked_partitioned'

@@ -25,7 +25,7 @@ import { EVENT_FIELDS } from '../../event/types.js'
 import { LOCK_HEADS_PLPGSQL } from './chain-sql.js'
 
 /** auditq_chain_v3 as migration 7 made it, plus the feed key (marked `-- feed`). Same signature, so INSERT_LINKED_SQL is unchanged. */
-const CHAIN_V3_WITH_FEED_KEY = `CREATE OR REPLACE FUNCTION auditq_chain_v3(p_inserted bigint, p_tenants text[], p_counts int[], p_offsets int[],
+export const CHAIN_V3_WITH_FEED_KEY = `CREATE OR REPLACE FUNCTION auditq_chain_v3(p_inserted bigint, p_tenants text[], p_counts int[], p_offsets int[],
     p_ids uuid[], p_digests bytea, p_genesis text, p_expected_seqs bigint[], p_expected_hashes text[], p_links bytea,
     OUT o_end_seqs bigint[], OUT o_end_hashes text[], OUT o_taken boolean)
   LANGUAGE plpgsql VOLATILE AS $$
@@ -91,15 +91,17 @@ const EVENT_COLUMNS = EVENT_FIELDS.map((field) => `a.${field}`).join(', ')
 /**
  * Each position's event is looked up LATERAL, so it is always one probe of the (tenant_id, id)
  * primary key per position, whatever the planner estimates (a hash join would scan the table;
- * LIMIT 1 keeps the planner from flattening the subquery into that join).
+ * LIMIT 1 keeps the planner from flattening the subquery into that join). The lookup names the
+ * event's occurred_at too (the link row's `occurred`, migration 81; a legacy row's own), so on the
+ * partitioned layout it probes one partition, not every one.
  *
  * Positions of the link rows `links` (a CTE the caller defines), unnested, each with its event
  * (NULL where retention deleted it). `after` is a row comparison over (key, tenant, seq).
  */
 const positionsOf = (after: string, order: string, limit: string) => `pos AS (
     SELECT l.feed_key AS k, l.tenant_id AS t, l.start_seq + u.o - 1 AS seq, u.id,
-      encode(substring(l.links FROM u.o::int * 32 - 31 FOR 32), 'hex') AS hash
-    FROM links l CROSS JOIN LATERAL unnest(l.ids) WITH ORDINALITY AS u(id, o)
+      encode(substring(l.links FROM u.o::int * 32 - 31 FOR 32), 'hex') AS hash, u.at
+    FROM links l CROSS JOIN LATERAL unnest(l.ids, l.occurred) WITH ORDINALITY AS u(id, at, o)
     WHERE ${after}
     ORDER BY ${order} LIMIT ${limit}
   )`
@@ -111,19 +113,19 @@ const SELECT_POSITIONS = `SELECT p.k::text AS feed_key, p.t AS position_tenant, 
  * part-way) and the next $3 link rows by primary key, and legacy rows by the chain index.
  */
 export const TENANT_FEED_SQL = `WITH links AS (
-    (SELECT feed_key, tenant_id, start_seq, ids, links FROM audit_chain_links
+    (SELECT feed_key, tenant_id, start_seq, ids, links, occurred FROM audit_chain_links
       WHERE tenant_id = $1 AND start_seq <= $2::bigint ORDER BY start_seq DESC LIMIT 1)
     UNION ALL
-    (SELECT feed_key, tenant_id, start_seq, ids, links FROM audit_chain_links
+    (SELECT feed_key, tenant_id, start_seq, ids, links, occurred FROM audit_chain_links
       WHERE tenant_id = $1 AND start_seq > $2::bigint ORDER BY start_seq LIMIT $3)
   ), ${positionsOf('l.start_seq + u.o - 1 > $2::bigint', '3', '$3')},
   legacy AS (
-    SELECT 0::bigint AS k, tenant_id AS t, seq, id, hash FROM audit_logs
+    SELECT 0::bigint AS k, tenant_id AS t, seq, id, hash, occurred_at AS at FROM audit_logs
     WHERE tenant_id = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3
   )
   ${SELECT_POSITIONS}
   FROM (SELECT * FROM pos UNION ALL SELECT * FROM legacy) p
-  LEFT JOIN LATERAL (SELECT * FROM audit_logs a WHERE a.tenant_id = p.t AND a.id = p.id LIMIT 1) a ON true
+  LEFT JOIN LATERAL (SELECT * FROM audit_logs a WHERE a.tenant_id = p.t AND a.id = p.id AND a.occurred_at = p.at LIMIT 1) a ON true
   ORDER BY p.seq LIMIT $3`
 
 /**
@@ -133,18 +135,18 @@ export const TENANT_FEED_SQL = `WITH links AS (
 export const ALL_FEED_SQL = `WITH horizon AS (
     SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS h
   ), links AS (
-    (SELECT feed_key, tenant_id, start_seq, ids, links FROM audit_chain_links
+    (SELECT feed_key, tenant_id, start_seq, ids, links, occurred FROM audit_chain_links
       WHERE feed_key = $1::bigint AND tenant_id = $2 AND start_seq <= $3::bigint ORDER BY feed_key, tenant_id, start_seq DESC LIMIT 1)
     UNION ALL
-    (SELECT feed_key, tenant_id, start_seq, ids, links FROM audit_chain_links
+    (SELECT feed_key, tenant_id, start_seq, ids, links, occurred FROM audit_chain_links
       WHERE (feed_key, tenant_id, start_seq) > ($1::bigint, $2, $3::bigint) AND feed_key < (SELECT h FROM horizon)
       ORDER BY feed_key, tenant_id, start_seq LIMIT $4)
   ), ${positionsOf('(l.feed_key, l.tenant_id, l.start_seq + u.o - 1) > ($1::bigint, $2, $3::bigint)', '1, 2, 3', '$4')},
   legacy AS (
-    SELECT 0::bigint AS k, tenant_id AS t, seq, id, hash FROM audit_logs
+    SELECT 0::bigint AS k, tenant_id AS t, seq, id, hash, occurred_at AS at FROM audit_logs
     WHERE $1::bigint = 0 AND seq IS NOT NULL AND (tenant_id, seq) > ($2, $3::bigint) ORDER BY tenant_id, seq LIMIT $4
   )
   ${SELECT_POSITIONS}
   FROM (SELECT * FROM pos UNION ALL SELECT * FROM legacy) p
-  LEFT JOIN LATERAL (SELECT * FROM audit_logs a WHERE a.tenant_id = p.t AND a.id = p.id LIMIT 1) a ON true
+  LEFT JOIN LATERAL (SELECT * FROM audit_logs a WHERE a.tenant_id = p.t AND a.id = p.id AND a.occurred_at = p.at LIMIT 1) a ON true
   ORDER BY p.k, p.t, p.seq LIMIT $4`

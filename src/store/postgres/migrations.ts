@@ -8,6 +8,7 @@ import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
 import { CHAIN_LINKS_MIGRATION, UNIQUE_IDS_FUNCTION } from './chain-links-sql.js'
 import { FEED_MIGRATION } from './feed-sql.js'
+import { LINK_OCCURRED_MIGRATION } from './link-occurred-sql.js'
 import { BUCKET_EXPRESSIONS } from './report-sql.js'
 import { STREAM_TENANT_POSITIONS_MIGRATION, STREAMS_MIGRATION } from './stream-store.js'
 import { SEARCH_BACKFILL_INDEX_MIGRATION, SEARCH_FILL_GUARD_MIGRATION } from './search-backfill.js'
@@ -192,6 +193,9 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
   61: STREAM_TENANT_POSITIONS_MIGRATION,
   // The partitioned layout's id guard across partitions (chain-links-sql.ts); unused by the plain table.
   80: [UNIQUE_IDS_FUNCTION],
+  // Link rows carry their events' occurred_at, so a lookup from a chain position to its event
+  // prunes to one partition in the partitioned layout (link-occurred-sql.ts).
+  81: LINK_OCCURRED_MIGRATION,
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (
