@@ -85,29 +85,57 @@ function eventFields(position: ChainPosition, v2FromSeq: number) {
 const PROOF_BATCH = 4_096
 const POSITION_BATCH = 1_000
 
+/** Milliseconds a bundle spent per phase (the consumer's own time between lines is in none). */
+export interface BundlePhases {
+  /** Reading the events (the caller's stream). */
+  stream?: number
+  positions?: number
+  /** The tenants' signed checkpoints and chain formats. */
+  checkpoints?: number
+  consistency?: number
+  /** Inclusion proofs: tile reads and hashing. */
+  proofs?: number
+  /** JSON of the lines. */
+  serialize?: number
+}
+
+/** Adds the time since `since` to `phase`, and returns now. */
+function lap(phases: BundlePhases | undefined, phase: keyof BundlePhases, since: number): number {
+  const now = performance.now()
+  if (phases) phases[phase] = (phases[phase] ?? 0) + (now - since)
+  return now
+}
+
 /**
  * The lines of a bundle (NDJSON, each ending in a newline) for `events`, any order, any tenants.
  * Events are held in memory to sort them by chain position: a bundle is evidence for a selection.
+ * `phases`, when given, is filled with where the time went (the bench prints it).
  */
-export async function* bundleLines(integrity: IntegrityStore | undefined, events: AsyncIterable<AuditEvent>, header: { filter: Record<string, unknown>; now?: Date }): AsyncGenerator<string> {
+export async function* bundleLines(integrity: IntegrityStore | undefined, events: AsyncIterable<AuditEvent>, header: { filter: Record<string, unknown>; now?: Date; phases?: BundlePhases }): AsyncGenerator<string> {
   const merkle = merkleOf(integrity)
+  const phases = header.phases
+  let t = performance.now()
   const byTenant = new Map<string, AuditEvent[]>()
   for await (const event of events) {
     const list = byTenant.get(event.tenant_id) ?? []
     list.push(event)
     byTenant.set(event.tenant_id, list)
   }
+  t = lap(phases, 'stream', t)
   yield line({ type: 'header', format: BUNDLE_FORMAT, created_at: (header.now ?? new Date()).toISOString(), filter: header.filter })
   const tenants = [...byTenant.keys()].sort()
   const proven: Array<{ tenant: string; latest: TreeCheckpoint; v2FromSeq: number; items: Array<{ event: AuditEvent; position: ChainPosition }> }> = []
   let unproven = 0
   for (const tenant of tenants) {
     const list = byTenant.get(tenant)!
+    t = performance.now()
     const positions = new Map<string, ChainPosition>()
     for (let i = 0; i < list.length; i += POSITION_BATCH) {
       for (const [id, position] of await merkle.positions(tenant, list.slice(i, i + POSITION_BATCH).map((event) => event.id))) positions.set(id, position)
     }
+    t = lap(phases, 'positions', t)
     const { trees, v2FromSeq } = await tenantTrees(merkle, tenant)
+    t = lap(phases, 'checkpoints', t)
     const latest = trees.at(-1)
     const items = list
       .map((event) => ({ event, position: positions.get(event.id) }))
@@ -117,15 +145,18 @@ export async function* bundleLines(integrity: IntegrityStore | undefined, events
     if (!latest || items.length === 0) continue
     // The checkpoints involved: the first that covered each event, and the newest.
     const involved = new Map<number, TreeCheckpoint>([[latest.tree.size, latest]])
-    let t = 0
+    let c = 0
     for (const { position } of items) {
-      while (trees[t]!.tree.size < position.seq) t += 1
-      involved.set(trees[t]!.tree.size, trees[t]!)
+      while (trees[c]!.tree.size < position.seq) c += 1
+      involved.set(trees[c]!.tree.size, trees[c]!)
     }
     const sizes = [...involved.keys()].sort((a, b) => a - b)
     for (const size of sizes) yield line({ type: 'checkpoint', checkpoint: involved.get(size) })
     for (let i = 1; i < sizes.length; i++) {
-      yield line({ type: 'consistency', tenant_id: tenant, from: sizes[i - 1], to: sizes[i], proof: await consistencyPath(merkle, tenant, sizes[i - 1]!, sizes[i]!) })
+      t = performance.now()
+      const proof = await consistencyPath(merkle, tenant, sizes[i - 1]!, sizes[i]!)
+      lap(phases, 'consistency', t)
+      yield line({ type: 'consistency', tenant_id: tenant, from: sizes[i - 1], to: sizes[i], proof })
     }
     proven.push({ tenant, latest, v2FromSeq, items })
   }
@@ -133,10 +164,15 @@ export async function* bundleLines(integrity: IntegrityStore | undefined, events
   for (const { tenant, latest, v2FromSeq, items } of proven) {
     for (let i = 0; i < items.length; i += PROOF_BATCH) {
       const batch = items.slice(i, i + PROOF_BATCH)
+      t = performance.now()
       const paths = await inclusionPaths(merkle, tenant, batch.map((item) => item.position.seq), latest.tree.size)
+      lap(phases, 'proofs', t)
       for (const { event, position } of batch) {
         n += 1
-        yield line({ type: 'event', n, tenant_id: tenant, ...eventFields(position, v2FromSeq), tree_size: latest.tree.size, proof: paths.get(position.seq), event })
+        t = performance.now()
+        const text = line({ type: 'event', n, tenant_id: tenant, ...eventFields(position, v2FromSeq), tree_size: latest.tree.size, proof: paths.get(position.seq), event })
+        lap(phases, 'serialize', t)
+        yield text
       }
     }
   }
