@@ -55,9 +55,25 @@ export async function inclusionPath(store: MerkleStore, tenant: string, seq: num
   return withTiles(store, tenant, (source) => inclusionProof(source, seq - 1, size))
 }
 
-/** Many audit paths to one tree, with every tile they need read once. */
-export async function inclusionPaths(store: MerkleStore, tenant: string, seqs: readonly number[], size: number): Promise<Map<number, string[]>> {
-  return withTiles(store, tenant, (source) => new Map(seqs.map((seq) => [seq, inclusionProof(source, seq - 1, size)])))
+/**
+ * Audit paths of `batches` of seqs to one tree, a Map per batch, in order. The tiles of the next
+ * batch are read while this one's paths are computed and used, so the database and the hashing
+ * overlap instead of taking turns.
+ */
+export async function* inclusionPathBatches(store: MerkleStore, tenant: string, batches: ReadonlyArray<readonly number[]>, size: number): AsyncGenerator<Map<number, string[]>> {
+  const read = (seqs: readonly number[]) => {
+    const tiles = store.tiles(tenant, tilesNeeded((source) => seqs.forEach((seq) => inclusionProof(source, seq - 1, size))))
+    // Awaited below, or abandoned when the caller stops early: either way not an unhandled rejection.
+    tiles.catch(() => undefined)
+    return tiles
+  }
+  let next = batches[0] ? read(batches[0]) : undefined
+  for (let i = 0; i < batches.length; i++) {
+    const tiles = await next!
+    next = batches[i + 1] ? read(batches[i + 1]!) : undefined
+    const source = new TileSource(tiles)
+    yield new Map(batches[i]!.map((seq) => [seq, inclusionProof(source, seq - 1, size)]))
+  }
 }
 
 export async function consistencyPath(store: MerkleStore, tenant: string, from: number, to: number): Promise<string[]> {

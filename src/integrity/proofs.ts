@@ -9,7 +9,7 @@ import { AuditqError } from '../errors.js'
 import type { AuditEvent } from '../event/types.js'
 import { canonicalTagOf } from './canonical.js'
 import type { IntegrityStore } from './integrity-store.js'
-import { consistencyPath, inclusionPath, inclusionPaths } from './merkle-log.js'
+import { consistencyPath, inclusionPath, inclusionPathBatches } from './merkle-log.js'
 import type { ChainPosition, MerkleStore } from './merkle-store.js'
 import type { Checkpoint } from './types.js'
 
@@ -82,8 +82,52 @@ function eventFields(position: ChainPosition, v2FromSeq: number) {
 }
 
 /** Events whose audit paths are computed together (their tiles read once): bounds the tiles held. */
-const PROOF_BATCH = 4_096
+const PROOF_BATCH = 2_048
 const POSITION_BATCH = 1_000
+/** Position reads in flight at once while the events stream in. */
+const POSITION_READS_AHEAD = 2
+
+/**
+ * Reads the chain positions of streamed events a batch at a time while the stream goes on, so the
+ * database looks them up while this process parses the next rows, instead of after all of them.
+ */
+class PositionReads {
+  private readonly reads: Array<{ tenant: string; result: Promise<Map<string, ChainPosition>> }> = []
+  private readonly pending = new Map<string, string[]>()
+  constructor(private readonly merkle: MerkleStore) {}
+
+  /** Notes an event; returns a promise to await when reads are at their limit. */
+  add(tenant: string, id: string): Promise<void> | undefined {
+    let ids = this.pending.get(tenant)
+    if (!ids) this.pending.set(tenant, (ids = []))
+    ids.push(id)
+    if (ids.length < POSITION_BATCH) return undefined
+    this.pending.delete(tenant)
+    return this.launch(tenant, ids)
+  }
+
+  private async launch(tenant: string, ids: string[]): Promise<void> {
+    const limit = this.reads.at(-POSITION_READS_AHEAD)
+    if (limit) await limit.result
+    const result = this.merkle.positions(tenant, ids)
+    // Awaited in `of`, or abandoned when the bundle stops early: not an unhandled rejection.
+    result.catch(() => undefined)
+    this.reads.push({ tenant, result })
+  }
+
+  /** Every position read, by tenant and event id, once the stream has ended. */
+  async all(): Promise<Map<string, Map<string, ChainPosition>>> {
+    for (const [tenant, ids] of this.pending) await this.launch(tenant, ids)
+    this.pending.clear()
+    const byTenant = new Map<string, Map<string, ChainPosition>>()
+    for (const read of this.reads) {
+      let positions = byTenant.get(read.tenant)
+      if (!positions) byTenant.set(read.tenant, (positions = new Map()))
+      for (const [id, position] of await read.result) positions.set(id, position)
+    }
+    return byTenant
+  }
+}
 
 /** Milliseconds a bundle spent per phase (the consumer's own time between lines is in none). */
 export interface BundlePhases {
@@ -116,24 +160,25 @@ export async function* bundleLines(integrity: IntegrityStore | undefined, events
   const phases = header.phases
   let t = performance.now()
   const byTenant = new Map<string, AuditEvent[]>()
+  const reads = new PositionReads(merkle)
   for await (const event of events) {
     const list = byTenant.get(event.tenant_id) ?? []
     list.push(event)
     byTenant.set(event.tenant_id, list)
+    const wait = reads.add(event.tenant_id, event.id)
+    if (wait) await wait
   }
   t = lap(phases, 'stream', t)
+  const positionsByTenant = await reads.all()
+  t = lap(phases, 'positions', t)
   yield line({ type: 'header', format: BUNDLE_FORMAT, created_at: (header.now ?? new Date()).toISOString(), filter: header.filter })
   const tenants = [...byTenant.keys()].sort()
   const proven: Array<{ tenant: string; latest: TreeCheckpoint; v2FromSeq: number; items: Array<{ event: AuditEvent; position: ChainPosition }> }> = []
   let unproven = 0
   for (const tenant of tenants) {
     const list = byTenant.get(tenant)!
+    const positions = positionsByTenant.get(tenant) ?? new Map<string, ChainPosition>()
     t = performance.now()
-    const positions = new Map<string, ChainPosition>()
-    for (let i = 0; i < list.length; i += POSITION_BATCH) {
-      for (const [id, position] of await merkle.positions(tenant, list.slice(i, i + POSITION_BATCH).map((event) => event.id))) positions.set(id, position)
-    }
-    t = lap(phases, 'positions', t)
     const { trees, v2FromSeq } = await tenantTrees(merkle, tenant)
     t = lap(phases, 'checkpoints', t)
     const latest = trees.at(-1)
@@ -162,10 +207,12 @@ export async function* bundleLines(integrity: IntegrityStore | undefined, events
   }
   let n = 0
   for (const { tenant, latest, v2FromSeq, items } of proven) {
-    for (let i = 0; i < items.length; i += PROOF_BATCH) {
-      const batch = items.slice(i, i + PROOF_BATCH)
+    const batches: Array<typeof items> = []
+    for (let i = 0; i < items.length; i += PROOF_BATCH) batches.push(items.slice(i, i + PROOF_BATCH))
+    const pathBatches = inclusionPathBatches(merkle, tenant, batches.map((batch) => batch.map((item) => item.position.seq)), latest.tree.size)
+    for (const batch of batches) {
       t = performance.now()
-      const paths = await inclusionPaths(merkle, tenant, batch.map((item) => item.position.seq), latest.tree.size)
+      const paths = (await pathBatches.next()).value as Map<number, string[]>
       lap(phases, 'proofs', t)
       for (const { event, position } of batch) {
         n += 1
