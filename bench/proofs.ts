@@ -13,10 +13,11 @@
  *
  * `--keep` keeps the chain part's store (PostgreSQL schema `bench_proofs_chain_<events>`, or an
  * embedded data directory of that name under the system temp directory) and a later `--keep` run
- * reuses it instead of loading the chain again: load and tree columns then say "reused". Drop it
- * with `--drop-kept`. The export-with-proof line is followed by its phases (see bundleLines' `phases`).
+ * reuses it instead of loading the chain again: load and tree columns then say "reused". Its
+ * checkpoints' signing key is kept beside it (`<name>.key.pem` in the temp directory), so the
+ * reused chain's bundles verify. Drop both with `--drop-kept`. The export-with-proof line is followed by its phases (see bundleLines' `phases`).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -60,7 +61,13 @@ const checkpointMs = Number(values['checkpoint-ms'])
 // The standalone verifier stays where it ships (tools/, beside dist-bench/), not compiled into the bench.
 const { verifyBundle } = (await import(new URL('../../tools/verify-bundle.mjs', import.meta.url).href)) as typeof import('../tools/verify-bundle.mjs')
 const logger = createLogger({ level: 'warn', name: 'bench-proofs' })
-const key = parseSigningKey(generateSigningKeyPem().privateKeyPem)
+const keptName = `bench_proofs_chain_${chainEvents}`
+const keptKeyFile = join(tmpdir(), `${keptName}.key.pem`)
+const keep = values.keep || values['drop-kept']
+// A kept chain keeps its signing key too: its checkpoints must verify in later runs.
+const keyPem = keep && existsSync(keptKeyFile) ? readFileSync(keptKeyFile, 'utf8') : generateSigningKeyPem().privateKeyPem
+if (keep && !existsSync(keptKeyFile)) writeFileSync(keptKeyFile, keyPem, { mode: 0o600 })
+const key = parseSigningKey(keyPem)
 
 /** A store of its own; `kept`: the named one a `--keep` run leaves behind (and a later one reuses). */
 async function openFresh(kind: string, kept?: string): Promise<{ store: Store; dispose: () => Promise<void> }> {
@@ -157,7 +164,7 @@ function chainEvent(i: number): AuditEvent {
 }
 
 async function chainPart(kind: string): Promise<void> {
-  const { store, dispose } = await openFresh(kind, values.keep || values['drop-kept'] ? `bench_proofs_chain_${chainEvents}` : undefined)
+  const { store, dispose } = await openFresh(kind, keep ? keptName : undefined)
   try {
     const headSeq = async () => (await store.integrity!.snapshot((s) => s.heads('acme')))[0]?.seq ?? 0
     // A kept chain is reused only when complete (the load, both checkpoints and the 10,000 more).
@@ -230,6 +237,7 @@ async function chainPart(kind: string): Promise<void> {
     printTable(['export+proof phase', ...names], [['median ms', ...names.map((name) => median(phaseRuns.map((phases) => phases[name as keyof BundlePhases] ?? 0)).toFixed(0))]])
   } finally {
     await dispose()
+    if (values['drop-kept']) rmSync(keptKeyFile, { force: true })
   }
 }
 
