@@ -70,17 +70,20 @@ export const SAVE_STEP_SQL = `WITH tiles AS (
  * and their link row (the hash at k and the one before it), layout 1 rows from their own columns;
  * each with the canonical version its row records. For linked events that is a per-row primary-key
  * probe of the event row (a subquery, not a join: as a join the planner hashed a scan of the whole
- * event table, 100,000 rows for 1,000 ids).
+ * event table, 100,000 rows for 1,000 ids). The positions too are probed id by id (LATERAL over
+ * the ids; `LIMIT 1` on the primary key keeps the planner from flattening it into a join): with
+ * `id = ANY(...)` a table not yet analyzed (a fresh load of a million events) was read whole for
+ * every 1,000 ids, 0.4 s each instead of 0.03.
  */
 export const POSITIONS_SQL = `SELECT p.id::text AS id, p.seq,
     CASE WHEN p.seq = l.start_seq THEN l.prev_hash
          ELSE encode(substring(l.links FROM (p.seq - l.start_seq)::int * 32 - 31 FOR 32), 'hex') END AS prev_hash,
     encode(substring(l.links FROM (p.seq - l.start_seq)::int * 32 + 1 FOR 32), 'hex') AS hash,
     (SELECT a.canonical_version FROM audit_logs a WHERE a.tenant_id = p.tenant_id AND a.id = p.id) AS canonical_version
-  FROM audit_merkle_positions p
+  FROM unnest($2::uuid[]) AS k(id)
+  CROSS JOIN LATERAL (SELECT tenant_id, id, seq FROM audit_merkle_positions WHERE tenant_id = $1 AND id = k.id LIMIT 1) p
   CROSS JOIN LATERAL (SELECT start_seq, prev_hash, links FROM audit_chain_links
                        WHERE tenant_id = p.tenant_id AND start_seq <= p.seq ORDER BY start_seq DESC LIMIT 1) l
-  WHERE p.tenant_id = $1 AND p.id = ANY($2::uuid[])
   UNION ALL
   SELECT id::text, seq, prev_hash, hash, canonical_version FROM audit_logs WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND seq IS NOT NULL`
 

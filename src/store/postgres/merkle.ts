@@ -20,9 +20,11 @@ export class PostgresMerkle implements MerkleStore {
   async tiles(tenant: string, keys: readonly TileKey[]): Promise<Map<string, Buffer>> {
     if (keys.length === 0) return new Map()
     const { rows } = await this.pool.query<{ level: number; idx: string; hashes: Buffer }>(
-      `SELECT t.level, t.idx, t.hashes FROM audit_merkle_tiles t
-        JOIN unnest($2::smallint[], $3::bigint[]) AS k(l, i) ON t.level = k.l AND t.idx = k.i
-       WHERE t.tenant_id = $1`,
+      // A primary-key probe per tile (LATERAL; `LIMIT 1` keeps it from being flattened into a
+      // join): as a join, a tiles table not yet analyzed was hashed whole, spilling to disk, for
+      // every batch of a bundle.
+      `SELECT k.l AS level, k.i AS idx, t.hashes FROM unnest($2::smallint[], $3::bigint[]) AS k(l, i)
+        CROSS JOIN LATERAL (SELECT hashes FROM audit_merkle_tiles WHERE tenant_id = $1 AND level = k.l AND idx = k.i LIMIT 1) t`,
       [tenant, keys.map((key) => key.level), keys.map((key) => key.index)],
     )
     return new Map(rows.map((row) => [tileKey(row.level, Number(row.idx)), row.hashes]))
