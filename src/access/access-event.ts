@@ -25,6 +25,7 @@ export const ACCESS_CHANGES = [
   'service.stop',
   'queue.pause',
   'queue.overflow',
+  'dlq.purge',
 ] as const
 export type AccessRead = (typeof ACCESS_READS)[number]
 export type AccessKind = AccessRead | (typeof ACCESS_CHANGES)[number]

@@ -49,9 +49,10 @@ export function renderCompleteness(report: CompletenessReport): string {
   ]
   for (const p of report.producers) {
     const head = p.head ? `head ${p.head.last_seq}${p.head.final ? ' (final)' : ''} at ${p.head.recorded_at}` : 'no head record'
-    lines.push(`  ${p.producer_id}: ${p.stored} stored, ${p.rejected} rejected, ${p.dead_lettered} dead-lettered, ${head}`)
+    lines.push(`  ${p.producer_id}: ${p.stored} stored, ${p.rejected} rejected, ${p.dead_lettered} dead-lettered, ${p.purged > 0 ? `${p.purged} purged, ` : ''}${head}`)
     if (p.missing.length > 0) lines.push(`    missing: ${ranges(p.missing)}`)
     if (p.dead_lettered_ranges.length > 0) lines.push(`    dead-lettered (auditq dlq list): ${ranges(p.dead_lettered_ranges)}`)
+    if (p.purged_ranges.length > 0) lines.push(`    purged from the dead-letter queue: ${ranges(p.purged_ranges)}`)
     if (p.in_flight.length > 0) lines.push(`    in flight: ${ranges(p.in_flight)}`)
   }
   lines.push(`in flight = issued less than ${Math.round(report.in_flight_bound_ms / 1000)} s ago, or the producer still holds spilled events`)

@@ -1,8 +1,10 @@
 import type { Command } from 'commander'
 import { AuditqError } from '../errors.js'
 import { configuredShards, knownShards, openQueueClient, ShardedDeadLetters } from '../queue/redis-streams/index.js'
-import { commandConfig } from './context.js'
+import { commandConfig, openExistingStore } from './context.js'
+import { purgeDeadLetters } from './dlq-purge.js'
 import { progress } from './progress.js'
+import { recordCliAccess } from './trail.js'
 
 /**
  * Runs `fn` against the dead-letter queues of every shard (the configured ones and any still
@@ -92,13 +94,22 @@ export function registerDlq(program: Command): void {
 
   dlq
     .command('purge [ids...]')
-    .description('delete dead letters for good')
+    .description('delete dead letters for good; their producer numbers are recorded as purged first (see `auditq completeness`)')
     .option('--all', 'every dead letter')
     .action(async (ids: string[], options: { all?: boolean }, command: Command) => {
       const chosen = idsOrAll(ids, options, 'purge')
-      await withDeadLetters(command, async (queue) => {
-        const purged = chosen === 'all' ? await queue.purgeAll() : await queue.purge(chosen)
-        process.stdout.write(`purged ${purged} dead letter(s)\n`)
-      })
+      const config = commandConfig(command)
+      // The store takes the purge records and the access trail's record of the purge.
+      const store = await openExistingStore(config)
+      try {
+        await recordCliAccess(store, config, 'dlq.purge', null, chosen === 'all' ? { all: true } : { ids: chosen })
+        await withDeadLetters(command, async (queue) => {
+          const result = await purgeDeadLetters({ queue, store, ids: chosen })
+          const notes = [`${result.numbered} producer number(s) recorded as purged`, ...(result.undecodable > 0 ? [`${result.undecodable} not an event (nothing to record)`] : [])]
+          process.stdout.write(`purged ${result.purged} dead letter(s); ${notes.join('; ')}\n`)
+        })
+      } finally {
+        await store.close()
+      }
     })
 }

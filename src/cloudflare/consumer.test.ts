@@ -58,6 +58,31 @@ describe(`handleAuditBatch consuming ${QUEUE} (workerd + local D1 + local queue)
     expect(await worker.sql<{ n: number }>('SELECT count(*) AS n FROM test_deliveries')).toEqual([{ n: 5 }])
   })
 
+  it("records a dead-lettered event's producer number in D1 before its last delivery goes to the dead-letter queue, and only then", async () => {
+    worker = await startWorker({ mode: 'queue', maxRetries: 1 })
+    await worker.exec("CREATE TRIGGER refuse_poison BEFORE INSERT ON audit_logs WHEN NEW.action = 'poison' BEGIN SELECT RAISE(ABORT, 'poison refused'); END")
+    const { json } = await worker.fetch('/bulk', {
+      body: [
+        { action: 'fine', producer_id: 'edge-7', producer_seq: 1 },
+        { action: 'poison', producer_id: 'edge-7', producer_seq: 2 },
+        { action: 'poison', actor_id: 'unnumbered' },
+      ],
+    })
+    expect(json.ids).toHaveLength(3)
+    await deadLetters(worker, 2)
+    const records = await worker.sql<{ tenant_id: string; resource_id: string; metadata: string }>(
+      "SELECT tenant_id, resource_id, metadata FROM audit_logs WHERE action = 'auditq.producer.dead_lettered'",
+    )
+    // One record, for the numbered event only, written once (on the last delivery, not the first).
+    expect(records).toHaveLength(1)
+    expect(records[0]).toMatchObject({ tenant_id: 'default', resource_id: 'edge-7' })
+    const metadata = JSON.parse(records[0]!.metadata) as { producer_id: string; ranges: [number, number, string][] }
+    expect(metadata.producer_id).toBe('edge-7')
+    expect(metadata.ranges).toHaveLength(1)
+    expect(metadata.ranges[0]!.slice(0, 2)).toEqual([2, 2])
+    expect(metadata.ranges[0]![2]).toMatch(/poison refused/)
+  })
+
   it('a message from a newer producer (unknown envelope version) is retried, then kept in the dead-letter queue, not dropped', async () => {
     worker = await startWorker({ mode: 'queue', maxRetries: 1 })
     const future = { version: 2, event: { action: 'from.the.future' }, enqueued_at: Date.now() }

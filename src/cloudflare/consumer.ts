@@ -10,7 +10,10 @@
  * - **retried** — D1 could not take it (unreachable, or it refused this one event after the batch
  *   was split to isolate it), the rejects table could not be written, or the envelope comes from a
  *   newer producer (`version` > 1) → `retry({ delaySeconds })` for that message alone. After the
- *   queue's `max_retries` Cloudflare moves it to the dead-letter queue, intact.
+ *   queue's `max_retries` Cloudflare moves it to the dead-letter queue, intact. Before an event's
+ *   last delivery is retried, its producer numbers are recorded in D1 as dead-lettered
+ *   (`auditq.producer.dead_lettered`, as the Node worker does), so the completeness check names
+ *   them "dead-lettered" and not "missing"; that needs `maxRetries` to be the queue's `max_retries`.
  *
  * All valid events of a batch go to D1 in one statement group (`db.batch`, one transaction);
  * only when that fails for content is the group split (`insertIsolating`), so one poison event
@@ -22,6 +25,7 @@ import { Intake } from '../event/intake.js'
 import { insertIsolating } from '../store/isolating-insert.js'
 import type { D1Database, Message, MessageBatch } from './bindings.js'
 import { chunkJson, D1EventWriter } from './d1/writer.js'
+import { deadLetterRecords } from '../completeness/accounting.js'
 import { consoleLog, type CloudflareLog } from './console-log.js'
 import { readEnvelope } from './envelope.js'
 import { eventIdForMessage } from './message-id.js'
@@ -57,9 +61,10 @@ type Prepared =
 export async function handleAuditBatch(batch: MessageBatch<unknown>, db: D1Database, options: AuditBatchOptions = {}): Promise<AuditBatchResult> {
   const log = options.log ?? consoleLog
   const result: AuditBatchResult = { stored: 0, duplicates: 0, rejected: 0, retried: 0 }
+  const isLastDelivery = (message: Message<unknown>) => message.attempts > (options.maxRetries ?? 3)
   const retry = (message: Message<unknown>, why: string, detail: Record<string, unknown> = {}) => {
     const delaySeconds = retryDelaySeconds(message.attempts, options.retryDelay)
-    const last = message.attempts > (options.maxRetries ?? 3)
+    const last = isLastDelivery(message)
     log(last ? 'error' : 'warn', {
       msg: last ? 'audit message failed its last delivery; the queue moves it to its dead-letter queue' : 'audit message will be redelivered',
       queue: batch.queue,
@@ -86,11 +91,16 @@ export async function handleAuditBatch(batch: MessageBatch<unknown>, db: D1Datab
     const report = await insertIsolating(new D1EventWriter(db), events.map((p) => p.event))
     result.stored += report.inserted
     result.duplicates += report.duplicates
+    const failed: Array<{ message: Message<unknown>; event: AuditEvent; why: string; error: string }> = []
     report.outcomes.forEach((outcome, index) => {
       const { message, event } = events[index]!
       if (outcome.ok) message.ack()
-      else retry(message, outcome.error.code === 'AUDITQ_STORE_REJECTED' ? 'd1_refused_event' : 'd1_unavailable', { event_id: event.id, error: outcome.error.message })
+      else failed.push({ message, event, why: outcome.error.code === 'AUDITQ_STORE_REJECTED' ? 'd1_refused_event' : 'd1_unavailable', error: outcome.error.message })
     })
+    // Recorded before the retry that sends them to the dead-letter queue (see the header).
+    const final = failed.filter((f) => isLastDelivery(f.message))
+    if (final.length > 0) await recordDeadLetters(db, final, batch.queue, log)
+    for (const f of failed) retry(f.message, f.why, { event_id: f.event.id, error: f.error })
   }
 
   if (rejects.length > 0) {
@@ -106,6 +116,25 @@ export async function handleAuditBatch(batch: MessageBatch<unknown>, db: D1Datab
     }
   }
   return result
+}
+
+/**
+ * Writes the dead-letter records of events on their last delivery, one per tenant, producer and
+ * error (unnumbered events need none). A record D1 cannot take is logged at error and the messages
+ * go to the dead-letter queue anyway: Cloudflare moves a last delivery however this ends, so
+ * holding them back is not possible; their numbers then show as missing, visibly.
+ */
+async function recordDeadLetters(db: D1Database, final: ReadonlyArray<{ event: AuditEvent; error: string }>, queue: string, log: CloudflareLog): Promise<void> {
+  const now = new Date()
+  const byError = new Map<string, AuditEvent[]>()
+  for (const { event, error } of final) byError.set(error, [...(byError.get(error) ?? []), event])
+  const records = [...byError].flatMap(([error, list]) => deadLetterRecords(list, error, now))
+  if (records.length === 0) return
+  try {
+    await new D1EventWriter(db).insertBatch(records)
+  } catch (error) {
+    log('error', { msg: 'dead-letter record not written; the dead-lettered numbers will show as missing', queue, records: records.length, error: error instanceof Error ? error.message : String(error) })
+  }
 }
 
 async function prepare(message: Message<unknown>, intake: Intake): Promise<Prepared> {

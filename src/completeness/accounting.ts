@@ -12,14 +12,17 @@
  *   because the store refused their content, each with the store's error. Written by the worker
  *   before the move, so a number is never in the dead-letter queue without its record. Unlike a
  *   rejection it is not final: a dead letter replayed and stored is simply stored.
+ * - `auditq.producer.purged`: sequence ranges `auditq dlq purge` deleted from the dead-letter
+ *   queue for good, each with the error that dead-lettered them. Final, like a rejection: the
+ *   numbers were accounted for and then discarded by an operator, they are not missing.
  */
 import { v7 as uuidv7 } from 'uuid'
 import { noAddedFields, type AuditEvent } from '../event/types.js'
 
-import { PRODUCER_DEAD_LETTERED_ACTION, PRODUCER_HEAD_ACTION, PRODUCER_REJECTED_ACTION } from '../event/reserved.js'
+import { PRODUCER_DEAD_LETTERED_ACTION, PRODUCER_HEAD_ACTION, PRODUCER_PURGED_ACTION, PRODUCER_REJECTED_ACTION } from '../event/reserved.js'
 
-export { PRODUCER_DEAD_LETTERED_ACTION, PRODUCER_HEAD_ACTION, PRODUCER_REJECTED_ACTION }
-export const ACCOUNTING_ACTIONS = [PRODUCER_HEAD_ACTION, PRODUCER_REJECTED_ACTION, PRODUCER_DEAD_LETTERED_ACTION] as const
+export { PRODUCER_DEAD_LETTERED_ACTION, PRODUCER_HEAD_ACTION, PRODUCER_PURGED_ACTION, PRODUCER_REJECTED_ACTION }
+export const ACCOUNTING_ACTIONS = [PRODUCER_HEAD_ACTION, PRODUCER_REJECTED_ACTION, PRODUCER_DEAD_LETTERED_ACTION, PRODUCER_PURGED_ACTION] as const
 
 /** The store's error kept in a dead-letter record: enough to recognise it (the DLQ keeps it whole). */
 const MAX_RULE_LENGTH = 200
@@ -51,6 +54,7 @@ export type AccountingRecord =
   | ({ kind: 'head'; recorded_at: string } & HeadRecord)
   | ({ kind: 'rejected'; recorded_at: string } & RejectedRecord)
   | ({ kind: 'dead_lettered'; recorded_at: string } & RejectedRecord)
+  | ({ kind: 'purged'; recorded_at: string } & RejectedRecord)
 
 function systemEvent(tenant: string, now: string, action: string, metadata: Record<string, unknown>): AuditEvent {
   return {
@@ -90,8 +94,8 @@ export function rejectedEvent(tenant: string, now: Date, record: RejectedRecord)
 }
 
 /** The worker's record that these numbers went to the dead-letter queue (the rule is the store's error). */
-export function deadLetteredEvent(tenant: string, now: Date, record: RejectedRecord): AuditEvent {
-  return systemEvent(tenant, now.toISOString(), PRODUCER_DEAD_LETTERED_ACTION, {
+export function deadLetteredEvent(tenant: string, now: Date, record: RejectedRecord, action: typeof PRODUCER_DEAD_LETTERED_ACTION | typeof PRODUCER_PURGED_ACTION = PRODUCER_DEAD_LETTERED_ACTION): AuditEvent {
+  return systemEvent(tenant, now.toISOString(), action, {
     producer_id: record.producer_id,
     ranges: record.ranges.map((range) => [range.from, range.to, range.rule.slice(0, MAX_RULE_LENGTH)]),
   })
@@ -102,19 +106,32 @@ export function deadLetteredEvent(tenant: string, now: Date, record: RejectedRec
  * (in the event's tenant, so a tenant-scoped check sees it); unnumbered events need none.
  */
 export function deadLetterRecords(events: readonly AuditEvent[], error: string, now: Date): AuditEvent[] {
-  const byKey = new Map<string, { tenant: string; producer: string; seqs: number[] }>()
+  return rangeRecords(events, () => error, now, PRODUCER_DEAD_LETTERED_ACTION)
+}
+
+/**
+ * The records of dead letters purged for good, each event with the error that dead-lettered it:
+ * one per tenant and producer; unnumbered events need none.
+ */
+export function purgedRecords(letters: ReadonlyArray<{ event: AuditEvent; error: string }>, now: Date): AuditEvent[] {
+  const errors = new Map(letters.map((letter) => [letter.event, letter.error]))
+  return rangeRecords(letters.map((letter) => letter.event), (event) => errors.get(event) ?? '', now, PRODUCER_PURGED_ACTION)
+}
+
+function rangeRecords(events: readonly AuditEvent[], ruleOf: (event: AuditEvent) => string, now: Date, action: typeof PRODUCER_DEAD_LETTERED_ACTION | typeof PRODUCER_PURGED_ACTION): AuditEvent[] {
+  const byKey = new Map<string, { tenant: string; producer: string; seqs: Map<number, string> }>()
   for (const event of events) {
     const { producer_id: producer, producer_seq: seq } = event
     if (typeof producer !== 'string' || typeof seq !== 'number') continue
     const key = JSON.stringify([event.tenant_id, producer])
-    const entry = byKey.get(key) ?? { tenant: event.tenant_id, producer, seqs: [] }
-    entry.seqs.push(seq)
+    const entry = byKey.get(key) ?? { tenant: event.tenant_id, producer, seqs: new Map<number, string>() }
+    entry.seqs.set(seq, ruleOf(event))
     byKey.set(key, entry)
   }
   return [...byKey.values()].map(({ tenant, producer, seqs }) => {
     const ranges: SeqRange[] = []
-    for (const seq of [...new Set(seqs)].sort((a, b) => a - b)) addToRanges(ranges, seq, error)
-    return deadLetteredEvent(tenant, now, { producer_id: producer, ranges })
+    for (const seq of [...seqs.keys()].sort((a, b) => a - b)) addToRanges(ranges, seq, seqs.get(seq)!.slice(0, MAX_RULE_LENGTH))
+    return deadLetteredEvent(tenant, now, { producer_id: producer, ranges }, action)
   })
 }
 
@@ -129,7 +146,7 @@ export function readAccounting(action: string, receivedAt: string, metadata: Rec
     if (!isCount(last_seq) || !isCount(issued) || !isCount(unsettled)) return null
     return { kind: 'head', recorded_at: receivedAt, producer_id: producer, last_seq, issued, unsettled, final: final === true }
   }
-  if ((action === PRODUCER_REJECTED_ACTION || action === PRODUCER_DEAD_LETTERED_ACTION) && Array.isArray(metadata.ranges)) {
+  if ((action === PRODUCER_REJECTED_ACTION || action === PRODUCER_DEAD_LETTERED_ACTION || action === PRODUCER_PURGED_ACTION) && Array.isArray(metadata.ranges)) {
     const ranges: SeqRange[] = []
     for (const item of metadata.ranges as unknown[]) {
       if (!Array.isArray(item)) return null
@@ -137,7 +154,7 @@ export function readAccounting(action: string, receivedAt: string, metadata: Rec
       if (!isCount(from) || !isCount(to) || from < 1 || to < from || typeof rule !== 'string') return null
       ranges.push({ from, to, rule })
     }
-    return { kind: action === PRODUCER_REJECTED_ACTION ? 'rejected' : 'dead_lettered', recorded_at: receivedAt, producer_id: producer, ranges }
+    return { kind: action === PRODUCER_REJECTED_ACTION ? 'rejected' : action === PRODUCER_PURGED_ACTION ? 'purged' : 'dead_lettered', recorded_at: receivedAt, producer_id: producer, ranges }
   }
   return null
 }

@@ -63,4 +63,14 @@ describe('completeness of a producer sequence', () => {
     const [done] = computeCompleteness([island(1, 12, 90)], records, { now, inFlightBoundMs: bound })
     expect(done).toMatchObject({ stored: 12, dead_lettered: 0, dead_lettered_ranges: [], missing: [] })
   })
+
+  it('purged numbers (dead-lettered, then deleted by `auditq dlq purge`) are purged, neither dead-lettered nor missing; a stored one is still stored', () => {
+    const record = (kind: 'dead_lettered' | 'purged', from: number, to: number, minutesAgo: number): AccountingRecord => ({ kind, recorded_at: ago(minutesAgo), producer_id: 'p', ranges: [{ from, to, rule: 'check constraint' }] })
+    // 4-6 dead-lettered; 4-5 purged since (5 had been replayed and stored first); 6 still waits.
+    const records = [record('dead_lettered', 4, 6, 80), record('purged', 4, 5, 60)]
+    const [p] = computeCompleteness([island(1, 3, 90), island(5, 5, 70), island(7, 8, 50)], records, { now, inFlightBoundMs: bound })
+    expect(p).toMatchObject({ missing: [], in_flight: [], dead_lettered: 1, purged: 1 })
+    expect(p!.purged_ranges.map(({ from, to }) => [from, to])).toEqual([[4, 4]])
+    expect(p!.dead_lettered_ranges.map(({ from, to }) => [from, to])).toEqual([[6, 6]])
+  })
 })

@@ -16,7 +16,9 @@
  *
  * Numbers in a dead-letter record (a worker moved them to the dead-letter queue) are neither: they
  * are `dead_lettered`, whatever their age, until a replay stores them — then they are no longer a
- * gap at all, so a stored number always wins over its dead-letter record.
+ * gap at all, so a stored number always wins over its dead-letter record. Numbers in a purge
+ * record (`auditq dlq purge` deleted their dead letters for good) are `purged`: accounted for and
+ * discarded by an operator, final like a rejection, and no longer waiting in the dead-letter queue.
  */
 import type { AccountingRecord, SeqRange } from './accounting.js'
 
@@ -47,6 +49,10 @@ export interface ProducerCompleteness {
   dead_lettered: number
   /** Those numbers, by the store's error (replayed and stored ones are left out). */
   dead_lettered_ranges: SeqRange[]
+  /** Numbers whose dead letters `auditq dlq purge` deleted for good, never stored. */
+  purged: number
+  /** Those numbers, by the error that dead-lettered them. */
+  purged_ranges: SeqRange[]
   last_stored_seq: number
   head: { last_seq: number; recorded_at: string; final: boolean; unsettled: number } | null
   missing: Gap[]
@@ -80,9 +86,10 @@ function producerCompleteness(id: string, data: { islands: Island[]; records: Ac
   // A worker that died between its record and the move, or a replayed letter refused again, writes
   // the same numbers twice: subtract() and intersect() take overlapping ranges as they come.
   const deadLetters: SeqRange[] = data.records.flatMap((r) => (r.kind === 'dead_lettered' ? r.ranges : [])).sort((a, b) => a.from - b.from)
+  const purges: SeqRange[] = data.records.flatMap((r) => (r.kind === 'purged' ? r.ranges : [])).sort((a, b) => a.from - b.from)
   const newestHead = heads.reduce<(typeof heads)[number] | undefined>((best, h) => (!best || h.last_seq > best.last_seq || (h.last_seq === best.last_seq && h.recorded_at > best.recorded_at) ? h : best), undefined)
   const lastStored = islands.at(-1)?.last ?? 0
-  const horizon = Math.max(lastStored, newestHead?.last_seq ?? 0, deadLetters.reduce((n, r) => Math.max(n, r.to), 0))
+  const horizon = Math.max(lastStored, newestHead?.last_seq ?? 0, [...deadLetters, ...purges].reduce((n, r) => Math.max(n, r.to), 0))
 
   // Where the check starts: 1, or with `since` the first stored number issued at or after it.
   let start = 1
@@ -108,10 +115,15 @@ function producerCompleteness(id: string, data: { islands: Island[]; records: Ac
   const missing: Gap[] = []
   const inFlight: Gap[] = []
   const deadLettered: SeqRange[] = []
+  const purged: SeqRange[] = []
   for (const gap of raw) {
-    const unrejected = subtract(gap.from, gap.to, rejected)
-    for (const part of unrejected) deadLettered.push(...intersect(part.from, part.to, deadLetters))
-    for (const part of unrejected.flatMap((run) => subtract(run.from, run.to, deadLetters))) {
+    const unpurged: Array<{ from: number; to: number }> = []
+    for (const part of subtract(gap.from, gap.to, rejected)) {
+      purged.push(...intersect(part.from, part.to, purges))
+      unpurged.push(...subtract(part.from, part.to, purges))
+    }
+    for (const part of unpurged) deadLettered.push(...intersect(part.from, part.to, deadLetters))
+    for (const part of unpurged.flatMap((run) => subtract(run.from, run.to, deadLetters))) {
       const headEvidence = heads.find((h) => h.last_seq >= part.to)?.recorded_at
       const issuedBy = [gap.evidence, headEvidence].filter((t): t is string => t !== undefined).sort()[0]
       if (issuedBy === undefined) continue
@@ -126,6 +138,8 @@ function producerCompleteness(id: string, data: { islands: Island[]; records: Ac
     rejected_ranges: rejected,
     dead_lettered: deadLettered.reduce((n, range) => n + range.to - range.from + 1, 0),
     dead_lettered_ranges: deadLettered,
+    purged: purged.reduce((n, range) => n + range.to - range.from + 1, 0),
+    purged_ranges: purged,
     last_stored_seq: lastStored,
     head: newestHead ? { last_seq: newestHead.last_seq, recorded_at: newestHead.recorded_at, final: newestHead.final, unsettled: newestHead.unsettled } : null,
     missing,

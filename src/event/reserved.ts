@@ -23,6 +23,8 @@ export const PRODUCER_HEAD_ACTION = 'auditq.producer.head'
 export const PRODUCER_REJECTED_ACTION = 'auditq.producer.rejected'
 /** Written by the queue worker when the store refuses a numbered event and it goes to the dead-letter queue. */
 export const PRODUCER_DEAD_LETTERED_ACTION = 'auditq.producer.dead_lettered'
+/** Written by `auditq dlq purge` for the numbered events it discards: dead-lettered, then deleted for good. */
+export const PRODUCER_PURGED_ACTION = 'auditq.producer.purged'
 
 /**
  * The namespace of auditq's record of access to the trail and of its own lifecycle (who read, who
@@ -39,6 +41,7 @@ export const RESERVED_ACTIONS: ReadonlyMap<string, string> = new Map([
   [PRODUCER_HEAD_ACTION, "auditq's producers (their head records)"],
   [PRODUCER_REJECTED_ACTION, "auditq's producers (their rejection records)"],
   [PRODUCER_DEAD_LETTERED_ACTION, "auditq's queue workers (their dead-letter records)"],
+  [PRODUCER_PURGED_ACTION, 'auditq dlq purge (its records of discarded dead letters)'],
 ])
 
 /** Who alone may write `action`, or undefined when anyone may. */

@@ -41,25 +41,41 @@ export async function extendTree(store: MerkleStore, tenant: string, toSeq: numb
 }
 
 /** Computes `compute` over the stored tiles: one read for every tile it touches. */
-export async function withTiles<T>(store: MerkleStore, tenant: string, compute: (source: NodeSource) => T): Promise<T> {
+export async function withTiles<T>(store: MerkleStore, tenant: string, compute: (source: NodeSource<string>) => T): Promise<T> {
   const keys = tilesNeeded((source) => void compute(source))
   return compute(new TileSource(await store.tiles(tenant, keys)))
 }
 
 export async function treeHead(store: MerkleStore, tenant: string, size: number): Promise<TreeHead> {
-  return { size, root: (await withTiles(store, tenant, (source) => treeRoot(source, size))).toString('hex') }
+  return { size, root: await withTiles(store, tenant, (source) => treeRoot(source, size)) }
 }
 
 /** Audit path of the event at `seq` to the tree of `size` leaves (hex, leaf to root). */
 export async function inclusionPath(store: MerkleStore, tenant: string, seq: number, size: number): Promise<string[]> {
-  return (await withTiles(store, tenant, (source) => inclusionProof(source, seq - 1, size))).map((hash) => hash.toString('hex'))
+  return withTiles(store, tenant, (source) => inclusionProof(source, seq - 1, size))
 }
 
-/** Many audit paths to one tree, with every tile they need read once. */
-export async function inclusionPaths(store: MerkleStore, tenant: string, seqs: readonly number[], size: number): Promise<Map<number, string[]>> {
-  return withTiles(store, tenant, (source) => new Map(seqs.map((seq) => [seq, inclusionProof(source, seq - 1, size).map((hash) => hash.toString('hex'))])))
+/**
+ * Audit paths of `batches` of seqs to one tree, a Map per batch, in order. The tiles of the next
+ * batch are read while this one's paths are computed and used, so the database and the hashing
+ * overlap instead of taking turns.
+ */
+export async function* inclusionPathBatches(store: MerkleStore, tenant: string, batches: ReadonlyArray<readonly number[]>, size: number): AsyncGenerator<Map<number, string[]>> {
+  const read = (seqs: readonly number[]) => {
+    const tiles = store.tiles(tenant, tilesNeeded((source) => seqs.forEach((seq) => inclusionProof(source, seq - 1, size))))
+    // Awaited below, or abandoned when the caller stops early: either way not an unhandled rejection.
+    tiles.catch(() => undefined)
+    return tiles
+  }
+  let next = batches[0] ? read(batches[0]) : undefined
+  for (let i = 0; i < batches.length; i++) {
+    const tiles = await next!
+    next = batches[i + 1] ? read(batches[i + 1]!) : undefined
+    const source = new TileSource(tiles)
+    yield new Map(batches[i]!.map((seq) => [seq, inclusionProof(source, seq - 1, size)]))
+  }
 }
 
 export async function consistencyPath(store: MerkleStore, tenant: string, from: number, to: number): Promise<string[]> {
-  return (await withTiles(store, tenant, (source) => consistencyProof(source, from, to))).map((hash) => hash.toString('hex'))
+  return withTiles(store, tenant, (source) => consistencyProof(source, from, to))
 }

@@ -8,7 +8,7 @@
  * rows above the leaves. Only the rightmost tile of each level is partial; it is rewritten
  * (only ever longer) as the tree grows. Pure: the store reads and writes the bytes.
  */
-import { merkleNodeHash, type NodeSource } from './merkle.js'
+import { merkleNodeHash, merkleNodeHashHex, type NodeSource } from './merkle.js'
 
 export const TILE_HEIGHT = 4
 export const TILE_WIDTH = 16
@@ -46,47 +46,73 @@ function locate(level: number, index: number): { tile: TileKey; first: number; c
   return { tile: { level: tileLevel, index: Math.floor(firstEntry / TILE_WIDTH) }, first: firstEntry % TILE_WIDTH, count }
 }
 
+/** Where a tile's nodes of each in-tile level start in its slot array: 16 entries, then 8, 4 and 2 nodes above them. */
+const SLOT_START = [0, 16, 24, 28]
+const SLOTS = 30
+
 /**
- * A NodeSource over tiles already read. A node of a tile level's own row is read from its tile;
- * one between rows is hashed from its two children, and every node hashed is remembered, so many
- * proofs over the same tiles (a bundle's) hash each node once.
+ * A NodeSource over tiles already read, in hex: what proofs are served in, and hashing to hex
+ * costs a third of hashing to Buffers (merkle.ts). A node of a tile level's own row is read from
+ * its tile; one between rows is hashed from its two children. Every node is kept in its tile's
+ * slot array once made, so many proofs over the same tiles (a bundle's) hash each node once.
+ * Arrays per tile, not a map per node: a bundle touches tens of thousands of tiles, and a map
+ * entry per node cost more than the hashing (BENCHMARKS.md, "Merkle tree").
  */
-export class TileSource implements NodeSource {
-  private readonly memo = new Map<number, Map<number, Buffer>>()
-  constructor(private readonly tiles: ReadonlyMap<string, Buffer>) {}
-  node(level: number, index: number): Buffer {
-    if (level % TILE_HEIGHT === 0) {
-      const tileLevel = level / TILE_HEIGHT
-      const tileIndex = Math.floor(index / TILE_WIDTH)
-      const offset = (index % TILE_WIDTH) * HASH_BYTES
-      const hashes = this.tiles.get(tileKey(tileLevel, tileIndex))
-      if (!hashes || hashes.length < offset + HASH_BYTES) throw new Error(`Merkle tile ${tileLevel}/${tileIndex} is missing or too short for node ${level}/${index}`)
-      return hashes.subarray(offset, offset + HASH_BYTES)
+export class TileSource implements NodeSource<string> {
+  private readonly tiles = new Map<number, { hex: string; slots: Array<string | undefined> }>()
+  constructor(tiles: ReadonlyMap<string, Buffer>) {
+    for (const [key, bytes] of tiles) {
+      const [level, index] = key.split('/').map(Number) as [number, number]
+      this.tiles.set(numericKey(level, index), { hex: bytes.toString('hex'), slots: new Array<string | undefined>(SLOTS) })
     }
-    let atLevel = this.memo.get(level)
-    if (!atLevel) this.memo.set(level, (atLevel = new Map()))
-    let hash = atLevel.get(index)
-    if (!hash) {
-      hash = merkleNodeHash(this.node(level - 1, index * 2), this.node(level - 1, index * 2 + 1))
-      atLevel.set(index, hash)
+  }
+
+  node(level: number, index: number): string {
+    const tileLevel = Math.floor(level / TILE_HEIGHT)
+    const sub = level - tileLevel * TILE_HEIGHT
+    const perTile = TILE_WIDTH >> sub
+    const tileIndex = Math.floor(index / perTile)
+    const tile = this.tiles.get(numericKey(tileLevel, tileIndex))
+    const at = index - tileIndex * perTile
+    const slot = SLOT_START[sub]! + at
+    const known = tile?.slots[slot]
+    if (known !== undefined) return known
+    let hash: string
+    if (sub === 0) {
+      const offset = at * HASH_BYTES * 2
+      if (!tile || tile.hex.length < offset + HASH_BYTES * 2) throw new Error(`Merkle tile ${tileLevel}/${tileIndex} is missing or too short for node ${level}/${index}`)
+      hash = tile.hex.slice(offset, offset + HASH_BYTES * 2)
+    } else {
+      hash = merkleNodeHashHex(this.node(level - 1, index * 2), this.node(level - 1, index * 2 + 1))
     }
+    // A tile missing here was missing below too (and threw there): `tile` is defined.
+    tile!.slots[slot] = hash
     return hash
   }
+
+  combine(left: string, right: string): string {
+    return merkleNodeHashHex(left, right)
+  }
 }
+
+/** A tile's key as one number (tile level < 64; indexes stay exact far past any chain's length). */
+const numericKey = (level: number, index: number): number => index * 64 + level
 
 /**
  * Runs `compute` against a source that only records which tiles it would read: the caller fetches
  * those in one query and runs it again on a TileSource.
  */
-export function tilesNeeded(compute: (source: NodeSource) => void): TileKey[] {
+export function tilesNeeded(compute: (source: NodeSource<string>) => void): TileKey[] {
   const needed = new Map<string, TileKey>()
-  const zero = Buffer.alloc(HASH_BYTES)
+  const zero = '0'.repeat(HASH_BYTES * 2)
   compute({
     node(level, index) {
       const { tile } = locate(level, index)
       needed.set(tileKey(tile.level, tile.index), tile)
       return zero
     },
+    // Nothing is hashed while recording: only which nodes are asked for matters.
+    combine: () => zero,
   })
   return [...needed.values()]
 }

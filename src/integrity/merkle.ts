@@ -15,14 +15,25 @@
  */
 import * as crypto from 'node:crypto'
 
-export interface NodeSource {
+/**
+ * `T` is the form a source keeps hashes in: Buffers (the default), or lower-case hex where the
+ * hashes end up as hex anyway (tiles.ts: proofs are served as hex, and a one-shot hash to hex costs
+ * a third of one to a Buffer, whose many small allocations the garbage collector then pays for).
+ */
+export interface NodeSource<T = Buffer> {
   /** Hash of the complete subtree of 2^level leaves starting at leaf index * 2^level. */
-  node(level: number, index: number): Buffer
+  node(level: number, index: number): T
+  /** A node's hash from its children's; for Buffers it may be left out (merkleNodeHash). */
+  combine?(left: T, right: T): T
 }
 
 /** One-shot `crypto.hash` (Node >= 20.12) where there is one: a third of a Hash object's cost per node. */
 const oneShot = (crypto as { hash?: (algorithm: string, data: Buffer, encoding: 'buffer') => Buffer }).hash
 const sha256: (data: Buffer) => Buffer = oneShot ? (data) => oneShot('sha256', data, 'buffer') : (data) => crypto.createHash('sha256').update(data).digest()
+
+const sha256Hex: (data: Buffer) => string = oneShot
+  ? (data) => (oneShot as unknown as (algorithm: string, data: Buffer, encoding: 'hex') => string)('sha256', data, 'hex')
+  : (data) => crypto.createHash('sha256').update(data).digest('hex')
 
 /** Scratch input of a node hash (0x01 ‖ left ‖ right): hashing is synchronous, so one per process does. */
 const nodeInput = Buffer.alloc(65, 1)
@@ -36,6 +47,14 @@ export function merkleNodeHash(left: Buffer, right: Buffer): Buffer {
   left.copy(nodeInput, 1)
   right.copy(nodeInput, 33)
   return sha256(nodeInput)
+}
+
+/** merkleNodeHash over lower-case hex hashes, to hex. */
+export function merkleNodeHashHex(left: string, right: string): string {
+  if (left.length !== 64 || right.length !== 64 || nodeInput.write(left, 1, 32, 'hex') !== 32 || nodeInput.write(right, 33, 32, 'hex') !== 32) {
+    throw new RangeError('merkleNodeHashHex: children of 64 hex digits expected')
+  }
+  return sha256Hex(nodeInput)
 }
 
 /** The leaf of a chain hash (64 hex digits). */
@@ -64,34 +83,35 @@ function exactLog2(n: number): number | undefined {
  * Hashes of incomplete ranges (the tree's right edge), per source: every proof to the same tree
  * passes along that edge, so a bundle's proofs compute it once instead of once each.
  */
-const edgeMemo = new WeakMap<NodeSource, Map<string, Buffer>>()
+const edgeMemo = new WeakMap<NodeSource<unknown>, Map<string, unknown>>()
 
 /** MTH of leaves [start, end), start < end. */
-export function rangeHash(source: NodeSource, start: number, end: number): Buffer {
+export function rangeHash<T>(source: NodeSource<T>, start: number, end: number): T {
   const size = end - start
   const level = exactLog2(size)
   if (level !== undefined && start % size === 0) return source.node(level, start / size)
-  let memo = edgeMemo.get(source)
+  let memo = edgeMemo.get(source) as Map<string, T> | undefined
   if (!memo) edgeMemo.set(source, (memo = new Map()))
   const key = `${start}/${end}`
   let hash = memo.get(key)
-  if (!hash) {
+  if (hash === undefined) {
     const k = splitPoint(size)
-    hash = merkleNodeHash(rangeHash(source, start, start + k), rangeHash(source, start + k, end))
+    const combine = source.combine ?? (merkleNodeHash as unknown as (left: T, right: T) => T)
+    hash = combine(rangeHash(source, start, start + k), rangeHash(source, start + k, end))
     memo.set(key, hash)
   }
   return hash
 }
 
-export function treeRoot(source: NodeSource, size: number): Buffer {
+export function treeRoot<T>(source: NodeSource<T>, size: number): T {
   if (size < 1) throw new RangeError('a tree with no leaves has no root here: the chain starts at seq 1')
   return rangeHash(source, 0, size)
 }
 
 /** RFC 6962 §2.1.1 PATH(m, D[n]): leaf `index` (0-based) in the tree of the first `size` leaves. */
-export function inclusionProof(source: NodeSource, index: number, size: number): Buffer[] {
+export function inclusionProof<T>(source: NodeSource<T>, index: number, size: number): T[] {
   if (!(index >= 0 && index < size)) throw new RangeError(`leaf ${index} is not in a tree of ${size}`)
-  const path: Buffer[] = []
+  const path: T[] = []
   // Iterative form of the recursion: the siblings are pushed root-first, then reversed.
   let start = 0
   let end = size
@@ -109,9 +129,9 @@ export function inclusionProof(source: NodeSource, index: number, size: number):
 }
 
 /** RFC 6962 §2.1.2 PROOF(m, D[n]): the tree of the first `from` leaves is a prefix of that of `to`. */
-export function consistencyProof(source: NodeSource, from: number, to: number): Buffer[] {
+export function consistencyProof<T>(source: NodeSource<T>, from: number, to: number): T[] {
   if (!(from >= 1 && from <= to)) throw new RangeError(`no consistency proof from ${from} to ${to}`)
-  const proof: Buffer[] = []
+  const proof: T[] = []
   let start = 0
   let end = to
   let m = from

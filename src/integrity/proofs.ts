@@ -9,7 +9,7 @@ import { AuditqError } from '../errors.js'
 import type { AuditEvent } from '../event/types.js'
 import { canonicalTagOf } from './canonical.js'
 import type { IntegrityStore } from './integrity-store.js'
-import { consistencyPath, inclusionPath, inclusionPaths } from './merkle-log.js'
+import { consistencyPath, inclusionPath, inclusionPathBatches } from './merkle-log.js'
 import type { ChainPosition, MerkleStore } from './merkle-store.js'
 import type { Checkpoint } from './types.js'
 
@@ -82,32 +82,105 @@ function eventFields(position: ChainPosition, v2FromSeq: number) {
 }
 
 /** Events whose audit paths are computed together (their tiles read once): bounds the tiles held. */
-const PROOF_BATCH = 4_096
+const PROOF_BATCH = 2_048
 const POSITION_BATCH = 1_000
+/** Position reads in flight at once while the events stream in. */
+const POSITION_READS_AHEAD = 2
+
+/**
+ * Reads the chain positions of streamed events a batch at a time while the stream goes on, so the
+ * database looks them up while this process parses the next rows, instead of after all of them.
+ */
+class PositionReads {
+  private readonly reads: Array<{ tenant: string; result: Promise<Map<string, ChainPosition>> }> = []
+  private readonly pending = new Map<string, string[]>()
+  constructor(private readonly merkle: MerkleStore) {}
+
+  /** Notes an event; returns a promise to await when reads are at their limit. */
+  add(tenant: string, id: string): Promise<void> | undefined {
+    let ids = this.pending.get(tenant)
+    if (!ids) this.pending.set(tenant, (ids = []))
+    ids.push(id)
+    if (ids.length < POSITION_BATCH) return undefined
+    this.pending.delete(tenant)
+    return this.launch(tenant, ids)
+  }
+
+  private async launch(tenant: string, ids: string[]): Promise<void> {
+    const limit = this.reads.at(-POSITION_READS_AHEAD)
+    if (limit) await limit.result
+    const result = this.merkle.positions(tenant, ids)
+    // Awaited in `of`, or abandoned when the bundle stops early: not an unhandled rejection.
+    result.catch(() => undefined)
+    this.reads.push({ tenant, result })
+  }
+
+  /** Every position read, by tenant and event id, once the stream has ended. */
+  async all(): Promise<Map<string, Map<string, ChainPosition>>> {
+    for (const [tenant, ids] of this.pending) await this.launch(tenant, ids)
+    this.pending.clear()
+    const byTenant = new Map<string, Map<string, ChainPosition>>()
+    for (const read of this.reads) {
+      let positions = byTenant.get(read.tenant)
+      if (!positions) byTenant.set(read.tenant, (positions = new Map()))
+      for (const [id, position] of await read.result) positions.set(id, position)
+    }
+    return byTenant
+  }
+}
+
+/** Milliseconds a bundle spent per phase (the consumer's own time between lines is in none). */
+export interface BundlePhases {
+  /** Reading the events (the caller's stream). */
+  stream?: number
+  positions?: number
+  /** The tenants' signed checkpoints and chain formats. */
+  checkpoints?: number
+  consistency?: number
+  /** Inclusion proofs: tile reads and hashing. */
+  proofs?: number
+  /** JSON of the lines. */
+  serialize?: number
+}
+
+/** Adds the time since `since` to `phase`, and returns now. */
+function lap(phases: BundlePhases | undefined, phase: keyof BundlePhases, since: number): number {
+  const now = performance.now()
+  if (phases) phases[phase] = (phases[phase] ?? 0) + (now - since)
+  return now
+}
 
 /**
  * The lines of a bundle (NDJSON, each ending in a newline) for `events`, any order, any tenants.
  * Events are held in memory to sort them by chain position: a bundle is evidence for a selection.
+ * `phases`, when given, is filled with where the time went (the bench prints it).
  */
-export async function* bundleLines(integrity: IntegrityStore | undefined, events: AsyncIterable<AuditEvent>, header: { filter: Record<string, unknown>; now?: Date }): AsyncGenerator<string> {
+export async function* bundleLines(integrity: IntegrityStore | undefined, events: AsyncIterable<AuditEvent>, header: { filter: Record<string, unknown>; now?: Date; phases?: BundlePhases }): AsyncGenerator<string> {
   const merkle = merkleOf(integrity)
+  const phases = header.phases
+  let t = performance.now()
   const byTenant = new Map<string, AuditEvent[]>()
+  const reads = new PositionReads(merkle)
   for await (const event of events) {
     const list = byTenant.get(event.tenant_id) ?? []
     list.push(event)
     byTenant.set(event.tenant_id, list)
+    const wait = reads.add(event.tenant_id, event.id)
+    if (wait) await wait
   }
+  t = lap(phases, 'stream', t)
+  const positionsByTenant = await reads.all()
+  t = lap(phases, 'positions', t)
   yield line({ type: 'header', format: BUNDLE_FORMAT, created_at: (header.now ?? new Date()).toISOString(), filter: header.filter })
   const tenants = [...byTenant.keys()].sort()
   const proven: Array<{ tenant: string; latest: TreeCheckpoint; v2FromSeq: number; items: Array<{ event: AuditEvent; position: ChainPosition }> }> = []
   let unproven = 0
   for (const tenant of tenants) {
     const list = byTenant.get(tenant)!
-    const positions = new Map<string, ChainPosition>()
-    for (let i = 0; i < list.length; i += POSITION_BATCH) {
-      for (const [id, position] of await merkle.positions(tenant, list.slice(i, i + POSITION_BATCH).map((event) => event.id))) positions.set(id, position)
-    }
+    const positions = positionsByTenant.get(tenant) ?? new Map<string, ChainPosition>()
+    t = performance.now()
     const { trees, v2FromSeq } = await tenantTrees(merkle, tenant)
+    t = lap(phases, 'checkpoints', t)
     const latest = trees.at(-1)
     const items = list
       .map((event) => ({ event, position: positions.get(event.id) }))
@@ -117,26 +190,36 @@ export async function* bundleLines(integrity: IntegrityStore | undefined, events
     if (!latest || items.length === 0) continue
     // The checkpoints involved: the first that covered each event, and the newest.
     const involved = new Map<number, TreeCheckpoint>([[latest.tree.size, latest]])
-    let t = 0
+    let c = 0
     for (const { position } of items) {
-      while (trees[t]!.tree.size < position.seq) t += 1
-      involved.set(trees[t]!.tree.size, trees[t]!)
+      while (trees[c]!.tree.size < position.seq) c += 1
+      involved.set(trees[c]!.tree.size, trees[c]!)
     }
     const sizes = [...involved.keys()].sort((a, b) => a - b)
     for (const size of sizes) yield line({ type: 'checkpoint', checkpoint: involved.get(size) })
     for (let i = 1; i < sizes.length; i++) {
-      yield line({ type: 'consistency', tenant_id: tenant, from: sizes[i - 1], to: sizes[i], proof: await consistencyPath(merkle, tenant, sizes[i - 1]!, sizes[i]!) })
+      t = performance.now()
+      const proof = await consistencyPath(merkle, tenant, sizes[i - 1]!, sizes[i]!)
+      lap(phases, 'consistency', t)
+      yield line({ type: 'consistency', tenant_id: tenant, from: sizes[i - 1], to: sizes[i], proof })
     }
     proven.push({ tenant, latest, v2FromSeq, items })
   }
   let n = 0
   for (const { tenant, latest, v2FromSeq, items } of proven) {
-    for (let i = 0; i < items.length; i += PROOF_BATCH) {
-      const batch = items.slice(i, i + PROOF_BATCH)
-      const paths = await inclusionPaths(merkle, tenant, batch.map((item) => item.position.seq), latest.tree.size)
+    const batches: Array<typeof items> = []
+    for (let i = 0; i < items.length; i += PROOF_BATCH) batches.push(items.slice(i, i + PROOF_BATCH))
+    const pathBatches = inclusionPathBatches(merkle, tenant, batches.map((batch) => batch.map((item) => item.position.seq)), latest.tree.size)
+    for (const batch of batches) {
+      t = performance.now()
+      const paths = (await pathBatches.next()).value as Map<number, string[]>
+      lap(phases, 'proofs', t)
       for (const { event, position } of batch) {
         n += 1
-        yield line({ type: 'event', n, tenant_id: tenant, ...eventFields(position, v2FromSeq), tree_size: latest.tree.size, proof: paths.get(position.seq), event })
+        t = performance.now()
+        const text = line({ type: 'event', n, tenant_id: tenant, ...eventFields(position, v2FromSeq), tree_size: latest.tree.size, proof: paths.get(position.seq), event })
+        lap(phases, 'serialize', t)
+        yield text
       }
     }
   }

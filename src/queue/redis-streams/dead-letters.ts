@@ -80,7 +80,11 @@ export class DeadLetterQueue {
     return ids.length === 0 ? Promise.resolve(0) : this.redis.xdel(this.keys.deadLetters, ...ids)
   }
 
-  /** Deletes every dead letter. Returns how many there were (read and deleted in one MULTI). */
+  /**
+   * Deletes every dead letter. Returns how many there were (read and deleted in one MULTI). It
+   * records nothing: `auditq dlq purge` pages through `list` and `purge` instead, recording each
+   * page's producer numbers first (src/cli/dlq-purge.ts).
+   */
   async purgeAll(): Promise<number> {
     const replies = await this.redis.multi().xlen(this.keys.deadLetters).del(this.keys.deadLetters).exec()
     const [error, length] = replies?.[0] ?? [new Error('purgeAll: transaction aborted'), 0]

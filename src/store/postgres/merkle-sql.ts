@@ -40,39 +40,50 @@ export const MERKLE_TREE_MIGRATION: readonly string[] = [
   ),
 ]
 
-/** Upsert of tiles: a stored tile is replaced only by a longer one (the trigger checks it extends). */
-export const SAVE_TILES_SQL = `INSERT INTO audit_merkle_tiles AS t (tenant_id, level, idx, hashes)
-  SELECT $1, l, i, h FROM unnest($2::smallint[], $3::bigint[], $4::bytea[]) AS u(l, i, h)
-  ON CONFLICT (tenant_id, level, idx) DO UPDATE SET hashes = excluded.hashes
-  WHERE length(excluded.hashes) > length(t.hashes)`
-
-export const SAVE_SIZE_SQL = `INSERT INTO audit_merkle_trees AS t (tenant_id, size) VALUES ($1, $2)
+/**
+ * One growth step as one statement ($1 tenant, $2-$4 the tiles' levels, indexes and bytes, $5 the
+ * size before, $6 after): tiles, positions and size are written together or not at all, as a
+ * transaction would, in one round trip instead of five (BEGIN, three statements, COMMIT). The
+ * checkpoint pays this per tenant while ingest runs: the round trips were a third of it.
+ * Data-modifying WITH parts run to completion whether or not the main statement reads them.
+ * Tiles: a stored tile is replaced only by a longer one (the trigger checks it extends). Positions:
+ * of the linked events with seq in ($5, $6], from the link rows that overlap that range, unnested.
+ */
+export const SAVE_STEP_SQL = `WITH tiles AS (
+    INSERT INTO audit_merkle_tiles AS t (tenant_id, level, idx, hashes)
+    SELECT $1, l, i, h FROM unnest($2::smallint[], $3::bigint[], $4::bytea[]) AS u(l, i, h)
+    ON CONFLICT (tenant_id, level, idx) DO UPDATE SET hashes = excluded.hashes
+    WHERE length(excluded.hashes) > length(t.hashes)
+  ), positions AS (
+    INSERT INTO audit_merkle_positions (tenant_id, id, seq)
+    SELECT l.tenant_id, u.id, l.start_seq + u.o - 1
+      FROM audit_chain_links l CROSS JOIN LATERAL unnest(l.ids) WITH ORDINALITY AS u(id, o)
+     WHERE l.tenant_id = $1 AND l.start_seq <= $6::bigint AND l.start_seq + cardinality(l.ids) - 1 > $5::bigint
+       AND l.start_seq + u.o - 1 > $5::bigint AND l.start_seq + u.o - 1 <= $6::bigint
+    ON CONFLICT DO NOTHING
+  )
+  INSERT INTO audit_merkle_trees AS t (tenant_id, size) VALUES ($1, $6)
   ON CONFLICT (tenant_id) DO UPDATE SET size = GREATEST(t.size, excluded.size)`
-
-/** Positions of the linked events with seq in ($2, $3]: the link rows that overlap that range, unnested. */
-export const SAVE_POSITIONS_SQL = `INSERT INTO audit_merkle_positions (tenant_id, id, seq)
-  SELECT l.tenant_id, u.id, l.start_seq + u.o - 1
-    FROM audit_chain_links l CROSS JOIN LATERAL unnest(l.ids) WITH ORDINALITY AS u(id, o)
-   WHERE l.tenant_id = $1 AND l.start_seq <= $3::bigint AND l.start_seq + cardinality(l.ids) - 1 > $2::bigint
-     AND l.start_seq + u.o - 1 > $2::bigint AND l.start_seq + u.o - 1 <= $3::bigint
-  ON CONFLICT DO NOTHING`
 
 /**
  * Chain positions of events by id ($1 tenant, $2 ids): linked events through the positions index
  * and their link row (the hash at k and the one before it), layout 1 rows from their own columns;
  * each with the canonical version its row records. For linked events that is a per-row primary-key
  * probe of the event row (a subquery, not a join: as a join the planner hashed a scan of the whole
- * event table, 100,000 rows for 1,000 ids).
+ * event table, 100,000 rows for 1,000 ids). The positions too are probed id by id (LATERAL over
+ * the ids; `LIMIT 1` on the primary key keeps the planner from flattening it into a join): with
+ * `id = ANY(...)` a table not yet analyzed (a fresh load of a million events) was read whole for
+ * every 1,000 ids, 0.4 s each instead of 0.03.
  */
 export const POSITIONS_SQL = `SELECT p.id::text AS id, p.seq,
     CASE WHEN p.seq = l.start_seq THEN l.prev_hash
          ELSE encode(substring(l.links FROM (p.seq - l.start_seq)::int * 32 - 31 FOR 32), 'hex') END AS prev_hash,
     encode(substring(l.links FROM (p.seq - l.start_seq)::int * 32 + 1 FOR 32), 'hex') AS hash,
     (SELECT a.canonical_version FROM audit_logs a WHERE a.tenant_id = p.tenant_id AND a.id = p.id) AS canonical_version
-  FROM audit_merkle_positions p
+  FROM unnest($2::uuid[]) AS k(id)
+  CROSS JOIN LATERAL (SELECT tenant_id, id, seq FROM audit_merkle_positions WHERE tenant_id = $1 AND id = k.id LIMIT 1) p
   CROSS JOIN LATERAL (SELECT start_seq, prev_hash, links FROM audit_chain_links
                        WHERE tenant_id = p.tenant_id AND start_seq <= p.seq ORDER BY start_seq DESC LIMIT 1) l
-  WHERE p.tenant_id = $1 AND p.id = ANY($2::uuid[])
   UNION ALL
   SELECT id::text, seq, prev_hash, hash, canonical_version FROM audit_logs WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND seq IS NOT NULL`
 

@@ -1,10 +1,10 @@
-/** PostgreSQL side of `MerkleStore` (see merkle-sql.ts). Writes on the write pool, in one transaction per step. */
+/** PostgreSQL side of `MerkleStore` (see merkle-sql.ts). Writes on the write pool, one statement per step. */
 import type pg from 'pg'
 import type { ChainPosition, MerkleStore } from '../../integrity/merkle-store.js'
 import type { Checkpoint } from '../../integrity/types.js'
 import { CHECKPOINT_COLUMNS, toCheckpoint, type CheckpointDbRow } from './checkpoint-rows.js'
 import { tileKey, type Tile, type TileKey } from '../../integrity/merkle-tiles.js'
-import { LAYOUT1_HASHES_SQL, LINK_HASHES_SQL, POSITIONS_SQL, SAVE_POSITIONS_SQL, SAVE_SIZE_SQL, SAVE_TILES_SQL } from './merkle-sql.js'
+import { LAYOUT1_HASHES_SQL, LINK_HASHES_SQL, POSITIONS_SQL, SAVE_STEP_SQL } from './merkle-sql.js'
 
 /** Link rows read per query while the tree grows (a link row is one batch, up to a few hundred events). */
 const LINK_WINDOW = 200
@@ -20,29 +20,19 @@ export class PostgresMerkle implements MerkleStore {
   async tiles(tenant: string, keys: readonly TileKey[]): Promise<Map<string, Buffer>> {
     if (keys.length === 0) return new Map()
     const { rows } = await this.pool.query<{ level: number; idx: string; hashes: Buffer }>(
-      `SELECT t.level, t.idx, t.hashes FROM audit_merkle_tiles t
-        JOIN unnest($2::smallint[], $3::bigint[]) AS k(l, i) ON t.level = k.l AND t.idx = k.i
-       WHERE t.tenant_id = $1`,
+      // A primary-key probe per tile (LATERAL; `LIMIT 1` keeps it from being flattened into a
+      // join): as a join, a tiles table not yet analyzed was hashed whole, spilling to disk, for
+      // every batch of a bundle.
+      `SELECT k.l AS level, k.i AS idx, t.hashes FROM unnest($2::smallint[], $3::bigint[]) AS k(l, i)
+        CROSS JOIN LATERAL (SELECT hashes FROM audit_merkle_tiles WHERE tenant_id = $1 AND level = k.l AND idx = k.i LIMIT 1) t`,
       [tenant, keys.map((key) => key.level), keys.map((key) => key.index)],
     )
     return new Map(rows.map((row) => [tileKey(row.level, Number(row.idx)), row.hashes]))
   }
 
+  /** One statement (SAVE_STEP_SQL): atomic as a transaction, one round trip. */
   async saveTiles(tenant: string, fromSize: number, toSize: number, tiles: readonly Tile[]): Promise<void> {
-    const client = await this.pool.connect()
-    let broken: Error | undefined
-    try {
-      await client.query('BEGIN')
-      await client.query(SAVE_TILES_SQL, [tenant, tiles.map((tile) => tile.level), tiles.map((tile) => tile.index), tiles.map((tile) => tile.hashes)])
-      await client.query(SAVE_POSITIONS_SQL, [tenant, fromSize, toSize])
-      await client.query(SAVE_SIZE_SQL, [tenant, toSize])
-      await client.query('COMMIT')
-    } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError))
-      throw error
-    } finally {
-      client.release(broken)
-    }
+    await this.pool.query(SAVE_STEP_SQL, [tenant, tiles.map((tile) => tile.level), tiles.map((tile) => tile.index), tiles.map((tile) => tile.hashes), fromSize, toSize])
   }
 
   async *chainHashes(tenant: string, fromSeq: number, toSeq: number): AsyncIterable<{ seq: number; hash: string }> {
