@@ -35,7 +35,7 @@ describe.skipIf(!hasPostgres)('postgres migration 4 (ids unique per tenant)', ()
   it('keeps every row and the chain, still refuses UPDATE, and stores an id another tenant holds', async () => {
     const pool = new pg.Pool({ connectionString: POSTGRES_URL, options: `-c search_path=${schema}`, max: 2 })
     try {
-      await migrateAllBut(postgresMigrationTarget(pool, { schema, lockTimeoutMs: 10_000 }), POSTGRES_MIGRATIONS, [4, 6, 7, 35])
+      await migrateAllBut(postgresMigrationTarget(pool, { schema, lockTimeoutMs: 10_000 }), POSTGRES_MIGRATIONS, [4, 6, 7, 35, 81])
       const events = preUpgradeEvents()
       const unchained = storedEvent({ tenant_id: 'acme', action: 'before.chaining' })
       // As the store wrote them before the fix: conflict on id alone, chained in the server.
@@ -50,7 +50,7 @@ describe.skipIf(!hasPostgres)('postgres migration 4 (ids unique per tenant)', ()
 
       const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema })
       try {
-        expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids', '6_chain_format_2', '7_chain_links', '35_feed_order'])
+        expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids', '6_chain_format_2', '7_chain_links', '35_feed_order', '81_link_rows_occurred_at'])
         for (const tenant of ['acme', 'globex', 'initech']) {
           const expected = [...events.filter((e) => e.tenant_id === tenant), ...(tenant === 'acme' ? [unchained] : [])]
           const stored = (await store.query({ tenant_id: tenant }, { limit: 100 })).events
