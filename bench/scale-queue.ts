@@ -5,7 +5,8 @@
  * fresh queue, N concurrent callers each logging one event at a time through the SDK, and two
  * worker runtimes (in this process) draining every shard into an in-memory store, so the store is
  * not what limits the figure. Measured: `log()` acknowledgements per second (producer side) and
- * events per second from the first `log()` until the last event is stored (end to end). The six
+ * events per second from the first `log()` until 99 % are stored (end to end; the last part-filled
+ * batches wait for the worker's flush interval, measured apart as the idle latency). The six
  * settings rotate run by run, so drift on a shared machine hits all alike; medians of --runs.
  *
  *   npm run bench:scale-queue -- [--runs 3] [--events 20000] [--callers 128]
@@ -68,8 +69,11 @@ async function run(shards: number, replicaAcks: number, round: number): Promise<
     }),
   )
   const logged = (performance.now() - started) / 1000
-  while (store.rows.size < EVENTS) await new Promise((resolve) => setTimeout(resolve, 5))
+  // Throughput to the 99th percent stored: the last part-filled batches wait up to the worker's
+  // flush interval (1 s by default), a latency measured on its own below, not a rate.
+  while (store.rows.size < EVENTS * 0.99) await new Promise((resolve) => setTimeout(resolve, 5))
   const stored = (performance.now() - started) / 1000
+  while (store.rows.size < EVENTS) await new Promise((resolve) => setTimeout(resolve, 5))
   const spilled = logger.stats().spilled
   const latencies: number[] = []
   for (let i = 0; i < IDLE_PROBES; i++) {
@@ -82,7 +86,7 @@ async function run(shards: number, replicaAcks: number, round: number): Promise<
   await Promise.all(workers.map((worker) => worker.stop(2_000)))
   for (const redis of clients) redis.disconnect()
   await logger.close()
-  return { logRate: EVENTS / logged, endToEndRate: EVENTS / stored, spilled, idleLatencyMs: median(latencies) }
+  return { logRate: EVENTS / logged, endToEndRate: (EVENTS * 0.99) / stored, spilled, idleLatencyMs: median(latencies) }
 }
 
 const results = new Map(SETTINGS.map((setting) => [`${setting.shards}/${setting.replicaAcks}`, [] as Result[]]))
@@ -112,4 +116,4 @@ const rows = SETTINGS.map(({ shards, replicaAcks }) => {
   ]
 })
 console.log(`\nqueue mode on a 3-master / 3-replica local Redis Cluster: ${CALLERS} callers, ${WORKERS} workers, ${EVENTS} events per run, median of ${RUNS}`)
-printTable(['shards', 'replicaAcks', 'log() events/s', 'end-to-end events/s', 'vs 1 shard (same acks)', 'spilled (all runs)'], rows)
+printTable(['shards', 'replicaAcks', 'log() events/s', 'end-to-end events/s (to 99 % stored)', 'vs 1 shard (same acks)', 'spilled (all runs)', 'idle log() → stored, ms'], rows)
