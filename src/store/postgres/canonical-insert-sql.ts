@@ -35,6 +35,13 @@ export function canonicalSource(canonicalParam: number, searchParam: number): st
 }
 
 /**
+ * Per-row tenants and occurred_at, read from the same parameter: the partitioned guard takes both,
+ * and the link rows carry the events' occurred_at (migration 81).
+ */
+const ROW_TENANTS = `ARRAY(SELECT x.c ->> ${CANONICAL_V2_POSITIONS.tenant_id} FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(c, o) ORDER BY x.o)`
+const ROW_OCCURRED = `ARRAY(SELECT (x.c ->> ${CANONICAL_V2_POSITIONS.occurred_at})::timestamptz FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(c, o) ORDER BY x.o)`
+
+/**
  * INSERT_LINKED_SQL (chain-links-sql.ts) with the canonical source. Parameters: $1 canonical
  * forms (jsonb), $2 search documents, $3 ids (uuid[], in batch order), then as there: tenants,
  * counts, offsets, packed digests, genesis, expected head seqs and hashes, packed links (or NULL).
@@ -46,18 +53,15 @@ export const INSERT_CANONICAL_LINKED_SQL = `WITH inserted AS (
   )
   SELECT c.o_end_seqs AS end_seqs, c.o_end_hashes AS end_hashes, c.o_taken AS taken
   FROM (SELECT count(*) AS n FROM inserted) AS i,
-    auditq_chain_v3(i.n, $4::text[], $5::int[], $6::int[], $3::uuid[], $7::bytea, $8::text, $9::bigint[], $10::text[], $11::bytea) AS c`
+    auditq_chain_v4(i.n, $4::text[], $5::int[], $6::int[], $3::uuid[], $7::bytea, $8::text, $9::bigint[], $10::text[], $11::bytea,
+      ${ROW_OCCURRED}) AS c`
 
 export const INSERT_CANONICAL_LINKED_NAME = 'auditq_insert_canonical_linked'
 
-/** Per-row tenants and occurred_at for the partitioned guard, read from the same parameter. */
-const ROW_TENANTS = `ARRAY(SELECT x.c ->> ${CANONICAL_V2_POSITIONS.tenant_id} FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(c, o) ORDER BY x.o)`
-const ROW_OCCURRED = `ARRAY(SELECT (x.c ->> ${CANONICAL_V2_POSITIONS.occurred_at})::timestamptz FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(c, o) ORDER BY x.o)`
-
 /** The partitioned layout's variant: the id guard between the insert and the chain, as INSERT_LINKED_PARTITIONED_SQL. */
 export const INSERT_CANONICAL_LINKED_PARTITIONED_SQL = INSERT_CANONICAL_LINKED_SQL.replace(
-  'auditq_chain_v3(i.n,',
-  `auditq_chain_v3(auditq_unique_ids(i.n, $4::text[], $8::text, ${ROW_TENANTS}, $3::uuid[], ${ROW_OCCURRED}, '${UNIQUE_ID_WINDOW}'::interval),`,
+  'auditq_chain_v4(i.n,',
+  `auditq_chain_v4(auditq_unique_ids(i.n, $4::text[], $8::text, ${ROW_TENANTS}, $3::uuid[], ${ROW_OCCURRED}, '${UNIQUE_ID_WINDOW}'::interval),`,
 )
 export const INSERT_CANONICAL_LINKED_PARTITIONED_NAME = 'auditq_insert_canonical_linked_partitioned'
 
