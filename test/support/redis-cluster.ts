@@ -44,7 +44,22 @@ export interface RedisTestCluster {
 /** Node timeout: how long a master may be silent before the cluster fails it over. Short, so tests are quick. */
 const NODE_TIMEOUT_MS = 1_000
 
+/**
+ * Starts a cluster, trying again on fresh ports when a start fails: the ports are picked free and
+ * released before redis-server binds them, so a test file starting its own cluster (or any other
+ * process) at the same moment can take one in between, and that node never answers.
+ */
 export async function startRedisCluster(): Promise<RedisTestCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce()
+    } catch (error) {
+      if (attempt >= 3) throw error
+    }
+  }
+}
+
+async function startClusterOnce(): Promise<RedisTestCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'auditq-redis-cluster-'))
   const nodes: ClusterNode[] = []
   try {

@@ -35,7 +35,7 @@ describe.skipIf(!available)('PostgreSQL read replica', () => {
       connectionString: primary.url,
       schema: 'replica_test',
       // A bound well above what a loaded machine takes to pause replay, insert and read back.
-      readReplica: { connectionString: replica.url, maxLagMs: 8_000, probeEveryMs: 100 },
+      readReplica: { connectionString: replica.url, maxLagMs: 15_000, probeEveryMs: 100 },
     })
     await store.migrate()
   }, 120_000)
@@ -57,36 +57,40 @@ describe.skipIf(!available)('PostgreSQL read replica', () => {
     const late = storedEvent({ tenant_id: 'acme' })
     await store.insertBatch([late])
     // On a loaded machine one probe can fail (the replica slow to answer) and set it aside until
-    // the next; what this part checks is the bound, so start from a replica judged usable.
-    await until(() => store.readReplicaStatus()?.inUse === true, 'the replica in use within the bound')
-    const fallbacksBefore = store.readReplicaStatus()!.fallbacks
-
+    // the next; what this part checks is the bound, so take the read from a replica judged usable
+    // before and after it (a few tries), then check what it answered.
+    let fromReplica: Awaited<ReturnType<typeof store.query>> | undefined
+    for (let attempt = 0; attempt < 5 && !fromReplica; attempt++) {
+      await until(() => store.readReplicaStatus()?.inUse === true, 'the replica in use within the bound')
+      const fallbacksBefore = store.readReplicaStatus()!.fallbacks
+      const answer = await store.query({ tenant_id: 'acme' }, { limit: 10 })
+      const after = store.readReplicaStatus()!
+      if (after.inUse && after.fallbacks === fallbacksBefore) fromReplica = answer
+    }
     // Within the bound the replica still answers, without the late event (stale, as documented)…
-    const fromReplica = await store.query({ tenant_id: 'acme' }, { limit: 10 })
-    expect(store.readReplicaStatus()).toMatchObject({ inUse: true })
-    expect(ids(fromReplica.events)).toEqual([first.id])
-    expect(store.readReplicaStatus()!.fallbacks).toBe(fallbacksBefore)
+    expect(fromReplica, JSON.stringify(store.readReplicaStatus())).toBeDefined()
+    expect(ids(fromReplica!.events)).toEqual([first.id])
     // …while a caller that must see its own write gets it: by id (the primary settles a miss), or by asking for the primary.
     expect((await store.getById(late.id, { tenant_id: 'acme' }))?.id).toBe(late.id)
     expect(ids((await store.query({ tenant_id: 'acme' }, { limit: 10 }, { consistency: 'primary' })).events)).toEqual(ids([first, late]))
 
     // Past the bound the replica is not used: every read sees the late event.
-    await until(() => store.readReplicaStatus()?.reason === 'too_far_behind', 'the replica judged too far behind')
+    await until(() => store.readReplicaStatus()?.reason === 'too_far_behind', 'the replica judged too far behind', 40_000)
     const status = store.readReplicaStatus()!
     expect(status.inUse).toBe(false)
-    expect(status.lagSeconds!).toBeGreaterThan(8)
+    expect(status.lagSeconds!).toBeGreaterThan(15)
     expect(ids((await store.query({ tenant_id: 'acme' }, { limit: 10 })).events)).toEqual(ids([first, late]))
     const exported: AuditEvent[] = []
     for await (const event of store.stream({ tenant_id: 'acme' })) exported.push(event)
     expect(ids(exported)).toEqual(ids([first, late]))
     const health = evaluateHealth({ ...quietFigures(), read_replica: status }, loadConfig({}).monitoring.thresholds)
     expect(health.findings.map((f) => f.rule)).toEqual(['read_replica_unused'])
-    expect(health.issues[0]).toMatch(/behind \(limit 8,000 ms\)/)
+    expect(health.issues[0]).toMatch(/behind \(limit 15,000 ms\)/)
 
     await replica.resumeReplay()
     await until(() => store.readReplicaStatus()?.inUse === true, 'the replica back in use')
     expect(ids((await store.query({ tenant_id: 'acme' }, { limit: 10 })).events)).toEqual(ids([first, late]))
-  }, 60_000)
+  }, 120_000)
 
   it('keeps every kind of read working while the replica is gone, and uses it again when it is back', async () => {
     const event = storedEvent({ tenant_id: 'globex' })
