@@ -117,4 +117,23 @@ describe.skipIf(!ready)('queue worker moving bytes into PostgreSQL', () => {
     }
     expect((await verifyChains(s.store.kind, s.store.integrity!)).intact).toBe(true)
   })
+  it("refuses an older producer's entry whose canonical form cannot be computed, by itself: its batch-mates are stored", async () => {
+    const s = await setup()
+    const before = storedEvent()
+    const after = storedEvent()
+    // An entry in the older format passes its shape check on delivery (every required field a
+    // string) but holds a timestamp no date parses, so the worker cannot compute its canonical form.
+    const broken = { ...storedEvent(), occurred_at: 'yesterday-ish' }
+    await s.producer.enqueue([before])
+    await s.redis.xadd(s.keys.events, '*', 'event', JSON.stringify(broken))
+    await s.producer.enqueue([after])
+    await s.run()
+    const rows = await stored(s.store)
+    expect([...rows.keys()].sort()).toEqual([before.id, after.id].sort())
+    const deadLetters = await s.redis.xrange(s.keys.deadLetters, '-', '+')
+    expect(deadLetters).toHaveLength(1)
+    const [, dead] = deadLetters[0]!
+    expect(dead[dead.indexOf('error') + 1]).toMatch(/refused queue entry: event: Invalid time value/)
+    expect((await verifyChains(s.store.kind, s.store.integrity!)).intact).toBe(true)
+  })
 })

@@ -1,6 +1,6 @@
 import type { QueueConsumer, QueueEntry } from '../queue/queue.js'
 import { insertIsolating, isolating, type IsolatingInsertReport } from '../store/isolating-insert.js'
-import { prepareEvent } from '../integrity/prepared-event.js'
+import { prepareEvent, type PreparedEvent } from '../integrity/prepared-event.js'
 import type { AuditEvent } from '../event/types.js'
 import type { Store } from '../store/store.js'
 import type { Logger } from '../util/logger.js'
@@ -272,16 +272,23 @@ export class QueueWorker {
    */
   private insert(entries: QueueEntry[]): Promise<IsolatingInsertReport> {
     const { store } = this.options
+    // An entry that cannot be written is refused by itself (dead-lettered with the reason), the
+    // others written: the isolation splits the batch around it as around a row the store refuses.
+    const classifyError = (error: unknown) => (error instanceof RefusedEntryError ? 'data' : store.classifyError(error))
     if (store.insertPrepared) {
-      const prepared = entries.map((entry) => entry.prepared ?? prepareEvent(entry.event!))
-      return isolating(store, prepared, (slice) => store.insertPrepared!(slice))
+      const prepared = entries.map(preparedOf)
+      if (prepared.every((item) => !(item instanceof RefusedEntryError))) return isolating(store, prepared as PreparedEvent[], (slice) => store.insertPrepared!(slice))
+      return isolating({ classifyError }, prepared, async (slice) => {
+        const refused = slice.find((item) => item instanceof RefusedEntryError)
+        if (refused) throw refused
+        return store.insertPrepared!(slice as PreparedEvent[])
+      })
     }
     const events = entries.map((entry) => entry.event)
     if (events.every((event) => event !== null)) return insertIsolating(store, events as AuditEvent[])
     // Only a forged entry's canonical form fails to parse: refused by itself, the others written.
-    const classifyError = (error: unknown) => (error instanceof UnparsableEntryError ? 'data' : store.classifyError(error))
     return isolating({ classifyError }, events, async (slice) => {
-      if (slice.some((event) => event === null)) throw new UnparsableEntryError()
+      if (slice.some((event) => event === null)) throw new RefusedEntryError('canonical: not valid JSON')
       return store.insertBatch(slice as AuditEvent[])
     })
   }
@@ -314,10 +321,25 @@ export class QueueWorker {
 
 }
 
-class UnparsableEntryError extends Error {
-  override readonly name = 'UnparsableEntryError'
-  constructor() {
-    super('refused queue entry: canonical: not valid JSON')
+class RefusedEntryError extends Error {
+  override readonly name = 'RefusedEntryError'
+  constructor(reason: string) {
+    super(`refused queue entry: ${reason}`)
+  }
+}
+
+/**
+ * The entry's prepared event: the producer's, or for an entry an older producer wrote (the event's
+ * JSON, checked only for its shape on delivery), computed here. Its canonical form can fail (a
+ * timestamp no date parses, say); that entry is refused, not the batch it came in.
+ */
+function preparedOf(entry: QueueEntry): PreparedEvent | RefusedEntryError {
+  if (entry.prepared) return entry.prepared
+  if (entry.event === null) return new RefusedEntryError('canonical: not valid JSON')
+  try {
+    return prepareEvent(entry.event)
+  } catch (error) {
+    return new RefusedEntryError(`event: ${error instanceof Error ? error.message : String(error)}`)
   }
 }
 
