@@ -1,5 +1,5 @@
 import pg from 'pg'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { verifyChains } from '../../integrity/verify.js'
 import { runCleanup } from '../../retention/cleanup.js'
 import { storedEvent } from '../../../test/support/events.js'
@@ -75,6 +75,23 @@ describe.skipIf(!hasPostgres)('partitioned postgres layout', () => {
     expect((await partitionOf(store.schemaName, recent.id))[0]).toMatch(/^audit_logs_p\d{8}$/)
     expect((await store.partitions!.maintain()).defaultRows).toBe(1)
     expect(await verifyChains('postgres', store.integrity)).toMatchObject({ intact: true, events: 2 })
+  })
+
+  it('maintenance analyzes a partition whose statistics predate most of its rows, and only then', async () => {
+    const store = await open(PARTITIONED)
+    await store.migrate()
+    const now = new Date(NOW).toISOString()
+    for (let i = 0; i < 3; i++) await store.insertBatch(Array.from({ length: 1_000 }, () => storedEvent({ occurred_at: now })))
+    const current = (await partitionOf(store.schemaName, (await store.query({}, { limit: 1 })).events[0]!.id))[0]!
+    // The inserting sessions report their counts to the statistics system within about a second.
+    let analyzed: string[] = []
+    await vi.waitFor(async () => {
+      analyzed = await store.partitions!.analyzeStale()
+      expect(analyzed).toContain(`${store.schemaName}.${current}`)
+    }, { timeout: 15_000, interval: 300 })
+    const [stats] = await sql<{ n_live_tup: string; last_analyze: Date | null }>(store.schemaName, `SELECT n_live_tup, last_analyze FROM pg_stat_user_tables WHERE relid = '${current}'::regclass`)
+    expect(stats!.last_analyze).not.toBeNull()
+    expect(await store.partitions!.analyzeStale()).toEqual([])
   })
 
   it('stores a retried event once, at a range boundary too, and refuses its id in the next partition within 24 hours of occurred_at', async () => {
