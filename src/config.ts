@@ -470,7 +470,7 @@ const configSchema = z.strictObject({
       interval: z.enum(PARTITION_INTERVALS).optional(),
       /** Partitions kept created beyond the one the accepted clock skew (24 h) reaches into. */
       ahead: z.coerce.number().int().min(1).max(52).default(2),
-      /** How often each process checks partitions exist ahead; days of margin make hourly ample. */
+      /** How often each process checks partitions exist ahead (days of margin make hourly ample) and analyzes stale ones. */
       maintainEveryMs: z.coerce.number().int().min(1_000).default(3_600_000),
     })
     .prefault({}),

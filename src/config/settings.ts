@@ -87,7 +87,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'AUDITQ_DATABASE_READ_POOL_MAX', path: 'reads.poolMax', description: 'PostgreSQL connections for reads (query, export, reports, verify), apart from the 10 for writes, so reads never take a connection ingest waits for' },
   { env: 'AUDITQ_PG_PARTITION_INTERVAL', path: 'partitions.interval', whenUnset: '— (one unpartitioned table)', description: '`day`, `week` or `month`: partition `audit_logs` by `occurred_at` so retention drops whole partitions; see [scaling.md](scaling.md#time-partitioned-postgresql)' },
   { env: 'AUDITQ_PG_PARTITIONS_AHEAD', path: 'partitions.ahead', description: 'partitions kept created beyond the one that the accepted 24 h clock skew reaches into' },
-  { env: 'AUDITQ_PG_PARTITION_MAINTAIN_MS', path: 'partitions.maintainEveryMs', description: 'how often each process makes sure partitions exist ahead (also at start)' },
+  { env: 'AUDITQ_PG_PARTITION_MAINTAIN_MS', path: 'partitions.maintainEveryMs', description: 'how often each process makes sure partitions exist ahead and analyzes partitions whose statistics are stale (also at start)' },
   { env: 'AUDITQ_DATABASE_READ_URL', path: 'reads.replicaUrl', whenUnset: '— (reads use the primary)', description: 'a PostgreSQL streaming replica for query, export, reports and verify; see [scaling.md](scaling.md#read-replicas)' },
   { env: 'AUDITQ_READ_REPLICA_MAX_LAG_MS', path: 'reads.replicaMaxLagMs', description: 'a replica further behind than this is not read from; reads go to the primary until it catches up (staleness bound: this plus the probe interval)' },
   { env: 'AUDITQ_READ_REPLICA_PROBE_MS', path: 'reads.replicaProbeMs', description: "how often the replica's replay position is compared with the primary's" },
