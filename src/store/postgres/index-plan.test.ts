@@ -14,7 +14,8 @@ import { POSTGRES_URL, postgresAvailable } from '../../../test/support/services.
 import { parseSearch } from '../../query/search/syntax.js'
 import type { EventFilter } from '../../query/event-filter.js'
 import type { PostgresStore } from './postgres-store.js'
-import { buildSelect, SELECT_BY_ID_AND_TENANT_SQL } from './sql.js'
+import { SELECT_BY_ID_AND_TENANT_SQL } from './by-id.js'
+import { buildSelect } from './sql.js'
 
 const hasPostgres = await postgresAvailable()
 

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { storedEvent } from '../../../test/support/events.js'
 import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { DELETE_LINKED_CHUNK_SQL, LINKED_PRESENT_SQL, SELECT_LINKED_WINDOW_SQL } from './chain-links-sql.js'
+import { SELECT_BY_ID_SINCE_SQL, uuidV7Time } from './by-id.js'
 import { ALL_FEED_SQL, TENANT_FEED_SQL } from './feed-sql.js'
 import { rangeStart } from './partition-layout.js'
 import { createPostgresStore, type PostgresStore } from './postgres-store.js'
@@ -104,5 +105,23 @@ describe.runIf(hasPostgres)('partitioned lookups from chain positions', () => {
       const { probes, partitions } = await partitionProbes(text, [...values])
       expect(probes).toBeLessThanOrEqual(300 + partitions)
     }
+  })
+  it("looks an id up in the partitions from a day before its UUIDv7 time onward, and finds a backfilled event in the others", async () => {
+    const recent = storedEvent({ tenant_id: 'acme', occurred_at: new Date(NOW - 3_600_000).toISOString() })
+    const backfilled = storedEvent({ tenant_id: 'acme', occurred_at: new Date(NOW - 60 * DAY).toISOString() })
+    await store.insertBatch([recent, backfilled])
+    const madeAt = uuidV7Time(recent.id)
+    expect(madeAt).not.toBeNull()
+    expect(Math.abs(madeAt! - Date.now())).toBeLessThan(60_000)
+    const { partitions } = await partitionProbes(SELECT_BY_ID_SINCE_SQL, [recent.id, new Date(madeAt! - 25 * 3_600_000).toISOString()])
+    // This week's and last week's at most, the one created ahead and the default: not all 12+.
+    expect(partitions).toBeGreaterThanOrEqual(1)
+    expect(partitions).toBeLessThanOrEqual(4)
+    expect(await store.getById(recent.id)).toEqual(recent)
+    expect(await store.getById(recent.id, { tenant_id: 'acme' })).toEqual(recent)
+    expect(await store.getById(recent.id, { tenant_id: 'globex' })).toBeNull()
+    // Logged 60 days after it occurred: not in the first read's partitions, found by the second.
+    expect(await store.getById(backfilled.id)).toEqual(backfilled)
+    expect(await store.getById(backfilled.id, { tenant_id: 'acme' })).toEqual(backfilled)
   })
 })

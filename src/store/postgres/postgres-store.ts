@@ -31,6 +31,7 @@ import type { PartitioningSettings } from './partition-layout.js'
 import { PartitionRetention } from './partition-retention.js'
 import { PostgresPartitions } from './partitions.js'
 import { postgresReport } from './report.js'
+import { selectById } from './by-id.js'
 import { PostgresSearchBackfill } from './search-backfill.js'
 import {
   buildSelect,
@@ -39,8 +40,6 @@ import {
   INSERT_UNNEST_PARTITIONED_NAME,
   INSERT_UNNEST_PARTITIONED_SQL,
   INSERT_UNNEST_SQL,
-  SELECT_BY_ID_AND_TENANT_SQL,
-  SELECT_BY_ID_SQL,
   insertParams,
   type AuditRow,
 } from './sql.js'
@@ -385,14 +384,11 @@ export class PostgresStore implements Store {
   async getById(id: string, filter?: Pick<EventFilter, 'tenant_id'>, options?: ReadOptions): Promise<AuditEvent | null> {
     // The column is uuid: anything else cannot be stored, and sending it would raise 22P02.
     if (!UUID.test(id)) return null
-    const byId = (pool: pg.Pool) =>
-      filter?.tenant_id === undefined
-        ? pool.query<AuditRow>(SELECT_BY_ID_SQL, [id])
-        : pool.query<AuditRow>(SELECT_BY_ID_AND_TENANT_SQL, [id, filter.tenant_id])
-    let row = (await this.read(byId, options)).rows[0]
+    const byId = (pool: pg.Pool) => selectById(pool, id, filter?.tenant_id, { partitioned: this.partitions !== undefined })
+    let row = await this.read(byId, options)
     // Someone asking for one id has usually just written it: a replica that has not replayed it
     // yet must not answer "no such event". One primary lookup settles it.
-    if (!row && this.replica && options?.consistency !== 'primary') row = (await byId(this.readPool)).rows[0]
+    if (!row && this.replica && options?.consistency !== 'primary') row = await byId(this.readPool)
     return row ? fromRow(row) : null
   }
 

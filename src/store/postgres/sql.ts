@@ -252,11 +252,3 @@ export function buildSelect(filter: EventFilter, after?: CursorPosition, limit?:
   }
   return { text, values }
 }
-
-/**
- * Without a tenant bound (open mode, or an admin key) an id may name one event in each of several
- * tenants: the newest by occurred_at is returned, ties broken by tenant_id, so the answer is
- * deterministic. With a tenant bound the primary key makes it exact.
- */
-export const SELECT_BY_ID_SQL = `SELECT ${COLUMNS} FROM audit_logs WHERE id = $1 ORDER BY occurred_at DESC, tenant_id LIMIT 1`
-export const SELECT_BY_ID_AND_TENANT_SQL = `SELECT ${COLUMNS} FROM audit_logs WHERE id = $1 AND tenant_id = $2`
