@@ -3,7 +3,7 @@
  * checkpoint time, and before retention deletes) and answering roots and proofs from it.
  */
 import { AuditqError } from '../errors.js'
-import { chainLeaf, consistencyProof, inclusionProof, treeRoot, type NodeSource } from './merkle.js'
+import { chainLeafAt, consistencyProof, inclusionProof, treeRoot, type NodeSource } from './merkle.js'
 import type { MerkleStore } from './merkle-store.js'
 import { edgeTiles, TileAppender, TileSource, tilesNeeded } from './merkle-tiles.js'
 
@@ -27,9 +27,9 @@ export async function extendTree(store: MerkleStore, tenant: string, toSeq: numb
     const stepEnd = Math.min(toSeq, size + EXTEND_STEP)
     const edge = await store.tiles(tenant, edgeTiles(size))
     const appender = new TileAppender(size, edge)
-    for await (const { seq, hash } of store.chainHashes(tenant, size + 1, stepEnd)) {
-      if (seq !== appender.size + 1) break
-      appender.append(chainLeaf(hash))
+    for await (const run of store.chainHashes(tenant, size + 1, stepEnd)) {
+      if (run.fromSeq !== appender.size + 1) break
+      for (let offset = 0; offset < run.hashes.length; offset += 32) appender.append(chainLeafAt(run.hashes, offset))
     }
     if (appender.size !== stepEnd) {
       throw new AuditqError('AUDITQ_NOT_PROVABLE', `tenant ${tenant}: the Merkle tree cannot grow past seq ${appender.size}: the chain hash of seq ${appender.size + 1} is not stored`)

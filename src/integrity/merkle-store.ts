@@ -1,6 +1,16 @@
 import type { Tile, TileKey } from './merkle-tiles.js'
 import type { Checkpoint } from './types.js'
 
+/**
+ * Chain hashes of consecutive seqs: `hashes` holds 32 bytes per seq, the first for `fromSeq`.
+ * Bytes, not hex, and many per item: growing the tree hashes each one once, and a hex string and
+ * an iteration step per hash were most of the Node side of growth.
+ */
+export interface ChainHashRun {
+  fromSeq: number
+  hashes: Buffer
+}
+
 /** Where an event sits in its tenant's chain: what a proof and a bundle need besides the event. */
 export interface ChainPosition {
   seq: number
@@ -29,10 +39,11 @@ export interface MerkleStore {
    */
   saveTiles(tenant: string, fromSize: number, toSize: number, tiles: readonly Tile[]): Promise<void>
   /**
-   * The stored chain hashes of seq fromSeq..toSeq in seq order. A seq with no stored hash is
-   * simply absent (the caller names it); PostgreSQL keeps a deleted event's hash in its link row.
+   * The stored chain hashes of seq fromSeq..toSeq in seq order, as runs of consecutive seqs. A seq
+   * with no stored hash is simply absent (a run ends before it; the caller names it); PostgreSQL
+   * keeps a deleted event's hash in its link row.
    */
-  chainHashes(tenant: string, fromSeq: number, toSeq: number): AsyncIterable<{ seq: number; hash: string }>
+  chainHashes(tenant: string, fromSeq: number, toSeq: number): AsyncIterable<ChainHashRun>
   /** Chain positions of these events of one tenant, by id (ids not found are absent). */
   positions(tenant: string, ids: readonly string[]): Promise<Map<string, ChainPosition>>
   /**

@@ -135,6 +135,8 @@ export class TileAppender {
   private readonly index: number[] = []
   /** Tiles written to, by key: the entry list itself (a full tile's list is replaced, never cleared). */
   private readonly changed = new Map<string, { level: number; index: number; list: Buffer[] }>()
+  /** Per level, whether the current list is in `changed` already (a key string per leaf was a cost). */
+  private readonly listed: boolean[] = []
   size: number
 
   constructor(size: number, edge: ReadonlyMap<string, Buffer>) {
@@ -164,9 +166,13 @@ export class TileAppender {
     const list = this.current[level]!
     list.push(hash)
     const index = this.index[level]!
-    this.changed.set(tileKey(level, index), { level, index, list })
+    if (!this.listed[level]) {
+      this.changed.set(tileKey(level, index), { level, index, list })
+      this.listed[level] = true
+    }
     if (list.length === TILE_WIDTH) {
       this.current[level] = []
+      this.listed[level] = false
       this.index[level] = index + 1
       this.push(level + 1, perfectRoot(Buffer.concat(list), 0, TILE_WIDTH))
     }

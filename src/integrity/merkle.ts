@@ -62,6 +62,16 @@ export function chainLeaf(chainHashHex: string): Buffer {
   return merkleLeafHash(Buffer.from(chainHashHex, 'hex'))
 }
 
+/** Scratch input of a leaf hash (0x00 ‖ 32 bytes), as nodeInput. */
+const leafInput = Buffer.alloc(33, 0)
+
+/** The leaf of the chain hash at `offset` in `hashes` (32 bytes there), without copying it first. */
+export function chainLeafAt(hashes: Buffer, offset: number): Buffer {
+  if (offset < 0 || offset + 32 > hashes.length) throw new RangeError('chainLeafAt: 32 bytes expected at the offset')
+  hashes.copy(leafInput, 1, offset, offset + 32)
+  return sha256(leafInput)
+}
+
 /** Largest power of two strictly below n (n >= 2). Arithmetic, not bit operators: sizes pass 2^32. */
 export function splitPoint(n: number): number {
   let k = 1

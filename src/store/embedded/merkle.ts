@@ -1,5 +1,5 @@
 /** Embedded (SQLite) side of `MerkleStore`: reads on the store's connection (synchronous, short), writes in one IMMEDIATE transaction. */
-import type { ChainPosition, MerkleStore } from '../../integrity/merkle-store.js'
+import type { ChainHashRun, ChainPosition, MerkleStore } from '../../integrity/merkle-store.js'
 import type { Checkpoint } from '../../integrity/types.js'
 import { CHECKPOINT_COLUMNS, toCheckpoint, type CheckpointDbRow } from './checkpoint-rows.js'
 import { tileKey, type Tile, type TileKey } from '../../integrity/merkle-tiles.js'
@@ -40,14 +40,22 @@ export class EmbeddedMerkle implements MerkleStore {
     }).immediate()
   }
 
-  async *chainHashes(tenant: string, fromSeq: number, toSeq: number): AsyncIterable<{ seq: number; hash: string }> {
+  async *chainHashes(tenant: string, fromSeq: number, toSeq: number): AsyncIterable<ChainHashRun> {
     const select = this.db.prepare<[string, number, number, number], { seq: number; hash: string }>(
       'SELECT seq, hash FROM audit_logs WHERE tenant_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?',
     )
     let after = fromSeq - 1
     for (;;) {
       const rows = select.all(tenant, after, toSeq, HASH_WINDOW)
-      for (const row of rows) yield row
+      // Runs of consecutive seqs within the window: a deleted row ends one.
+      for (let i = 0; i < rows.length; ) {
+        let j = i + 1
+        while (j < rows.length && rows[j]!.seq === rows[j - 1]!.seq + 1) j++
+        const hashes = Buffer.allocUnsafe((j - i) * 32)
+        for (let k = i; k < j; k++) hashes.write(rows[k]!.hash, (k - i) * 32, 32, 'hex')
+        yield { fromSeq: rows[i]!.seq, hashes }
+        i = j
+      }
       if (rows.length < HASH_WINDOW) return
       after = rows.at(-1)!.seq
       await new Promise((resolve) => setImmediate(resolve))

@@ -1,6 +1,6 @@
 /** PostgreSQL side of `MerkleStore` (see merkle-sql.ts). Writes on the write pool, one statement per step. */
 import type pg from 'pg'
-import type { ChainPosition, MerkleStore } from '../../integrity/merkle-store.js'
+import type { ChainHashRun, ChainPosition, MerkleStore } from '../../integrity/merkle-store.js'
 import type { Checkpoint } from '../../integrity/types.js'
 import { CHECKPOINT_COLUMNS, toCheckpoint, type CheckpointDbRow } from './checkpoint-rows.js'
 import { tileKey, type Tile, type TileKey } from '../../integrity/merkle-tiles.js'
@@ -35,19 +35,19 @@ export class PostgresMerkle implements MerkleStore {
     await this.pool.query(SAVE_STEP_SQL, [tenant, tiles.map((tile) => tile.level), tiles.map((tile) => tile.index), tiles.map((tile) => tile.hashes), fromSize, toSize])
   }
 
-  async *chainHashes(tenant: string, fromSeq: number, toSeq: number): AsyncIterable<{ seq: number; hash: string }> {
+  async *chainHashes(tenant: string, fromSeq: number, toSeq: number): AsyncIterable<ChainHashRun> {
     // Layout 1 rows (chained before migration 7) come first in a tenant's seqs, then the link rows.
     const legacy = await this.pool.query<{ seq: string; hash: string }>(LAYOUT1_HASHES_SQL, [tenant, fromSeq, toSeq])
-    for (const row of legacy.rows) yield { seq: Number(row.seq), hash: row.hash }
+    for (const row of legacy.rows) yield { fromSeq: Number(row.seq), hashes: Buffer.from(row.hash, 'hex') }
     let after = -1
     for (;;) {
       const { rows } = await this.pool.query<{ start_seq: string; links: Buffer }>(LINK_HASHES_SQL, [tenant, fromSeq, toSeq, after, LINK_WINDOW])
       for (const row of rows) {
+        // Each link row is a run of consecutive seqs: yield the part of it inside the range.
         const start = Number(row.start_seq)
-        for (let k = 0; k * 32 < row.links.length; k++) {
-          const seq = start + k
-          if (seq >= fromSeq && seq <= toSeq) yield { seq, hash: row.links.toString('hex', k * 32, k * 32 + 32) }
-        }
+        const first = Math.max(start, fromSeq)
+        const last = Math.min(start + row.links.length / 32 - 1, toSeq)
+        if (last >= first) yield { fromSeq: first, hashes: row.links.subarray((first - start) * 32, (last - start + 1) * 32) }
         after = start
       }
       if (rows.length < LINK_WINDOW) return
