@@ -1,7 +1,8 @@
 /**
  * Every environment variable auditq reads, the config path it sets and what it means: one table
  * that drives `configFromEnv` and generates the reference table in docs/configuration.md. Defaults
- * are not here: they live once, in the schema in src/config.ts, and the docs read them from it.
+ * are not here: they live once, in the schema (src/config.ts and its sections in src/config/),
+ * and the docs read them from it.
  */
 export interface Setting {
   env: `AUDITQ_${string}`

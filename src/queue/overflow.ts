@@ -14,7 +14,7 @@ import { withDeadline } from '../util/deadline.js'
 
 export type OverflowPolicy = Config['queue']['overflowPolicy']
 
-/** The settings this queue follows; unset options take the `queue` section's defaults (src/config.ts). */
+/** The settings this queue follows; unset options take the `queue` section's defaults (src/config/intake.ts). */
 type OverflowSettings = Pick<Config['queue'], 'overflowPolicy' | 'blockTimeoutMs' | 'replayEveryMs' | 'blockPollMs'>
 
 /** The caller's running tallies this module adds to (the SDK's `LoggerStats` has these fields). */

@@ -122,7 +122,7 @@ export abstract class BaseAuditLogger implements AuditLogger {
   /** The group commit every mode writes through, counted in `stats()` and reported to `observeCommit`. */
   protected createCommitter(options: AuditLoggerOptions): GroupCommitter {
     return new GroupCommitter(this.store, {
-      // Unset keys take the `groupCommit` defaults (src/config.ts): a lone event commits at once (no linger).
+      // Unset keys take the `groupCommit` defaults (src/config/intake.ts): a lone event commits at once (no linger).
       ...CONFIG_DEFAULTS.groupCommit,
       ...options.groupCommit,
       maxInFlight: this.store.parallelWrites ? (options.groupCommit?.maxInFlight ?? CONFIG_DEFAULTS.groupCommit.maxInFlight) : 1,

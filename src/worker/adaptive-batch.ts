@@ -2,7 +2,7 @@ import { CONFIG_DEFAULTS } from '../config.js'
 
 /**
  * Batch size follows the backlog: small batches keep latency low when the queue is short, large
- * ones amortize per-statement cost when it is long. The default tiers are `worker.batch` in src/config.ts.
+ * ones amortize per-statement cost when it is long. The default tiers are `worker.batch` in src/config/intake.ts.
  */
 export interface BatchTier {
   /** This tier applies while the queue depth is below this many entries. */

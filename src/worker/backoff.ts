@@ -8,7 +8,7 @@ export interface BackoffOptions {
   maxDelayMs: number
 }
 
-/** The retry schedule of a `worker` config section (defaults and their reason in src/config.ts). */
+/** The retry schedule of a `worker` config section (defaults and their reason in src/config/intake.ts). */
 export function backoffFromConfig(worker: Pick<Config['worker'], 'retryAttempts' | 'retryInitialDelayMs' | 'retryMaxDelayMs'>): BackoffOptions {
   return { attempts: worker.retryAttempts, initialDelayMs: worker.retryInitialDelayMs, maxDelayMs: worker.retryMaxDelayMs }
 }

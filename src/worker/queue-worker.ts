@@ -14,7 +14,7 @@ export interface QueueWorkerOptions {
   consumer: QueueConsumer
   store: Store
   logger: Logger
-  /** Unset settings take the `worker` section's defaults (src/config.ts), with their reasons. */
+  /** Unset settings take the `worker` section's defaults (src/config/intake.ts), with their reasons. */
   batch?: AdaptiveBatchOptions
   /** A batch is written when full or when its oldest entry has waited this long. */
   flushIntervalMs?: number

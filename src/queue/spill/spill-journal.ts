@@ -64,7 +64,7 @@ export interface SpillJournalOptions {
   retryMaxMs?: number
 }
 
-/** Tuning internal to the journal; `maxBytes` defaults to `queue.spillMaxBytes` (src/config.ts). */
+/** Tuning internal to the journal; `maxBytes` defaults to `queue.spillMaxBytes` (src/config/intake.ts). */
 export const SPILL_DEFAULTS = {
   /** Unit of deletion: small enough to free disk during a long replay, big enough that rollover (2 fsyncs) is rare. */
   segmentBytes: 64 * 1024 ** 2,
