@@ -5,17 +5,11 @@
  *
  *   npm run bench:direct -- --stores embedded,postgres --concurrency 1,16,128 --seconds 3 --runs 3
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import pg from 'pg'
 import { createAuditLogger } from '../src/sdk/audit-logger.js'
 import { validateEvent } from '../src/event/validate.js'
-import type { Store } from '../src/store/store.js'
-import { createEmbeddedStore } from '../src/store/embedded/embedded-store.js'
-import { createPostgresStore } from '../src/store/postgres/postgres-store.js'
 import { sampleEvent } from './event.js'
+import { openFreshStore } from './fresh-store.js'
 import { median, percentile, printTable } from './stats.js'
 
 const { values } = parseArgs({
@@ -57,30 +51,8 @@ async function drive(concurrency: number, call: (i: number) => Promise<unknown>)
   return { eventsPerSecond: latencies.length / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) }
 }
 
-async function openFresh(kind: string): Promise<{ store: Store; dispose: () => Promise<void> }> {
-  if (kind === 'embedded') {
-    const dataDir = mkdtempSync(join(tmpdir(), 'auditq-bench-'))
-    const store = await createEmbeddedStore({ dataDir })
-    await store.migrate()
-    return { store, dispose: async () => { await store.close(); rmSync(dataDir, { recursive: true, force: true }) } }
-  }
-  const schema = `bench_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
-  const store = await createPostgresStore({ connectionString: values['database-url'], schema })
-  await store.migrate()
-  return {
-    store,
-    dispose: async () => {
-      await store.close()
-      const client = new pg.Client({ connectionString: values['database-url'] })
-      await client.connect()
-      await client.query(`drop schema if exists "${schema}" cascade`)
-      await client.end()
-    },
-  }
-}
-
 async function measure(kind: string, mode: 'auditq' | 'baseline', concurrency: number): Promise<Sample> {
-  const { store, dispose } = await openFresh(kind)
+  const { store, dispose } = await openFreshStore({ kind, databaseUrl: values['database-url'] })
   try {
     if (mode === 'auditq') {
       const audit = await createAuditLogger({ store })

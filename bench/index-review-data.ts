@@ -10,8 +10,8 @@
  * a producer sequence (16 producers, consecutive numbers); a search document of action, actor,
  * resource and error words, as src/query/search/document.ts would tokenize them.
  */
-import { v7 as uuidv7 } from 'uuid'
-import { noAddedFields, type AuditEvent } from '../src/event/types.js'
+import type { AuditEvent } from '../src/event/types.js'
+import { skewedEvent } from './event.js'
 
 export const FILL_START = Date.parse('2026-03-01T00:00:00.000Z')
 export const FILL_DAYS = 90
@@ -65,32 +65,10 @@ let sequence = 0
 
 /** An event like the fill's, for the insert measurement: occurred_at after the filled range. */
 export function newEvent(): AuditEvent {
-  const t = Math.floor(200 * Math.random() ** 4)
-  const tenant = `tenant_${t}`
   const at = new Date(NEW_EVENTS_FROM + 3 * sequence++).toISOString()
-  const failed = Math.random() < 0.05
-  const c = Math.random()
+  const error = Math.random() < 0.05 ? ERRORS[Math.floor(Math.random() * ERRORS.length)]! : null
   return {
-    ...noAddedFields(),
-    id: uuidv7(),
-    tenant_id: tenant,
-    occurred_at: at,
-    received_at: at,
-    action: `action.${Math.floor(200 * Math.random() ** 3)}`,
-    category: c < 0.02 ? 'critical' : c < 0.1 ? 'warning' : 'info',
-    actor_id: Math.random() < 0.05 ? 'system' : `${tenant}-user-${Math.floor(2000 * Math.random() ** 2)}`,
-    actor_type: 'user',
-    resource_type: `type${Math.floor(8 * Math.random())}`,
-    resource_id: `res-${Math.floor(50_000 * Math.random())}`,
-    success: !failed,
-    error_message: failed ? ERRORS[Math.floor(Math.random() * ERRORS.length)]! : null,
-    description: null,
-    ip_address: `10.${Math.floor(Math.random() * 255)}.${Math.floor(Math.random() * 255)}.1`,
-    user_agent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126 Safari/537.36',
-    session_id: `sess-${Math.floor(Math.random() * 100_000)}`,
-    request_id: `req-${sequence}`,
-    client_id: null,
-    metadata: { key_name: 'ci', permissions: ['read', 'write'], n: sequence },
+    ...skewedEvent({ at, n: sequence, error }),
     producer_id: sequence % 2 === 0 ? 'bench-producer' : null,
     producer_seq: sequence % 2 === 0 ? sequence / 2 : null,
   }

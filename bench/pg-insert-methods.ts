@@ -29,12 +29,12 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
-import { v7 as uuidv7 } from 'uuid'
-import { noAddedFields, EVENT_FIELDS, type AuditEvent } from '../src/event/types.js'
+import { EVENT_FIELDS, type AuditEvent } from '../src/event/types.js'
 import { createPostgresStore } from '../src/store/postgres/postgres-store.js'
 import { POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.js'
 import { COLUMNS, COLUMN_TYPES, INSERT_COLUMNS, INSERT_UNNEST_NAME, INSERT_UNNEST_SQL, insertParams, searchDocuments, arrayLiteral } from '../src/store/postgres/sql.js'
 import { CURRENT_CANONICAL_VERSION } from '../src/integrity/canonical-version.js'
+import { skewedEvent } from './event.js'
 import { median, printTable } from './stats.js'
 
 const { values: args } = parseArgs({
@@ -182,32 +182,8 @@ let sequence = 0
 const NEW_EVENTS_FROM = Date.parse('2026-06-01T00:00:00.000Z') // after everything --index-cost fills
 
 function benchEvent(): AuditEvent {
-  const tenant = `tenant_${Math.floor(200 * Math.random() ** 4)}`
   const at = new Date(NEW_EVENTS_FROM + 7 * sequence++).toISOString()
-  const failed = Math.random() < 0.03
-  const c = Math.random()
-  return {
-    id: uuidv7(),
-    tenant_id: tenant,
-    occurred_at: at,
-    received_at: at,
-    action: `action.${Math.floor(200 * Math.random() ** 3)}`,
-    category: c < 0.02 ? 'critical' : c < 0.1 ? 'warning' : 'info',
-    actor_id: Math.random() < 0.05 ? 'system' : `${tenant}-user-${Math.floor(2000 * Math.random() ** 2)}`,
-    actor_type: 'user',
-    resource_type: `type${Math.floor(8 * Math.random())}`,
-    resource_id: `res-${Math.floor(50_000 * Math.random())}`,
-    success: !failed,
-    error_message: failed ? 'denied' : null,
-    description: null,
-    ip_address: `10.${Math.floor(Math.random() * 255)}.${Math.floor(Math.random() * 255)}.1`,
-    user_agent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126 Safari/537.36',
-    session_id: `sess-${Math.floor(Math.random() * 100_000)}`,
-    request_id: `req-${sequence}`,
-    client_id: null,
-    metadata: { key_name: 'ci', permissions: ['read', 'write'], n: sequence },
-    ...noAddedFields(),
-  }
+  return skewedEvent({ at, n: sequence, error: Math.random() < 0.03 ? 'denied' : null })
 }
 
 async function withBenchSchema<T>(fn: (client: pg.Client, schema: string) => Promise<T>): Promise<T> {

@@ -10,20 +10,15 @@
  *   npm run bench:shred -- --stores postgres,embedded --seconds 5 --runs 3
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import pg from 'pg'
 import type { AuditEvent } from '../src/event/types.js'
 import { validateEvent } from '../src/event/validate.js'
 import { createAuditLogger } from '../src/sdk/audit-logger.js'
 import type { ShreddingOptions } from '../src/shred/options.js'
 import { withShredding } from '../src/store/shredding-store.js'
-import { createEmbeddedStore } from '../src/store/embedded/embedded-store.js'
-import { createPostgresStore } from '../src/store/postgres/postgres-store.js'
 import type { Store } from '../src/store/store.js'
 import { sampleEvent } from './event.js'
+import { openFreshStore } from './fresh-store.js'
 import { median, printTable } from './stats.js'
 
 const { values } = parseArgs({
@@ -42,28 +37,6 @@ const shredding: ShreddingOptions = {
   fields: ['ip_address', 'user_agent', 'metadata.key_name'],
   masterKey: randomBytes(32),
   keyCacheTtlMs: 30_000,
-}
-
-async function fresh(kind: string): Promise<{ store: Store; dispose: () => Promise<void> }> {
-  if (kind === 'embedded') {
-    const dataDir = mkdtempSync(join(tmpdir(), 'auditq-bench-shred-'))
-    const store = await createEmbeddedStore({ dataDir })
-    await store.migrate()
-    return { store, dispose: async () => { await store.close(); rmSync(dataDir, { recursive: true, force: true }) } }
-  }
-  const schema = `bench_shred_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
-  const store = await createPostgresStore({ connectionString: values['database-url'], schema })
-  await store.migrate()
-  return {
-    store,
-    dispose: async () => {
-      await store.close()
-      const client = new pg.Client({ connectionString: values['database-url'] })
-      await client.connect()
-      await client.query(`drop schema if exists "${schema}" cascade`)
-      await client.end()
-    },
-  }
 }
 
 let counter = 0
@@ -123,7 +96,7 @@ for (const kind of values.stores.split(',')) {
   for (let run = 0; run < runs; run++) {
     const order = run % 2 === 0 ? [false, true] : [true, false]
     for (const on of order) {
-      const { store, dispose } = await fresh(kind)
+      const { store, dispose } = await openFreshStore({ kind, databaseUrl: values['database-url'], tag: 'shred' })
       try {
         ;(on ? rates.ingestOn : rates.ingestOff).push(await ingest(store, on))
         ;(on ? rates.exportOn : rates.exportOff).push(await exportRate(store, on))

@@ -4,54 +4,31 @@
  * position. Every event arrives; the only duplicates are the batch in flight at the kill. The
  * stream is created and inspected with the CLI, as an operator would.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createPostgresStore } from '../src/store/postgres/postgres-store.js'
-import type { Store } from '../src/store/store.js'
-import { CLI, cliEnv } from './support/cli.js'
+import { spawnSync, type ChildProcess } from 'node:child_process'
+import { describe, expect, it } from 'vitest'
+import { CLI } from './support/cli.js'
 import { storedEvent } from './support/events.js'
 import { freePort } from './support/free-port.js'
-import { dropSchemas, postgresAvailable, POSTGRES_URL, uniqueSchema } from './support/services.js'
-import { WebhookReceiver } from './support/webhook-receiver.js'
+import { useStreamsRig } from './support/streams-rig.js'
+import { until } from './support/wait.js'
 
-const schema = uniqueSchema('streams_takeover')
-const env = cliEnv({ AUDITQ_DATABASE_URL: POSTGRES_URL, AUDITQ_DATABASE_SCHEMA: schema, AUDITQ_STREAMS_LEASE_TTL_MS: '2000', AUDITQ_STREAMS_SCAN_MS: '200', AUDITQ_STREAMS_POLL_MS: '100', AUDITQ_LOG_LEVEL: 'warn' })
 const EVENTS = 1_200
 const BATCH = 40
 
 describe('stream takeover between processes', () => {
-  let available = true
-  let store: Store
-  const children: ChildProcess[] = []
-  const receiver = new WebhookReceiver('k')
-
-  beforeAll(async () => {
-    available = await postgresAvailable()
-    if (!available) return
-    store = await createPostgresStore({ connectionString: POSTGRES_URL, schema })
-    await store.migrate()
-    await receiver.start()
-  })
-  afterAll(async () => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
-    await receiver.kill()
-    if (!available) return
-    await store.close()
-    await dropSchemas([schema])
-  })
+  const rig = useStreamsRig('streams_takeover')
+  const { env, receiver } = rig
 
   async function serve(): Promise<ChildProcess> {
     const port = await freePort()
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1'], { env, stdio: ['ignore', 'ignore', 'pipe'] })
-    children.push(child)
-    return child
+    return rig.spawnCli(['serve', '--port', String(port), '--host', '127.0.0.1'])
   }
 
   it('never has two deliverers at once, and the survivor resumes from the stored position after a SIGKILL', { timeout: 90_000 }, async (ctx) => {
-    if (!available) return ctx.skip()
+    if (!rig.available) return ctx.skip()
     const events = Array.from({ length: EVENTS }, (_, i) => storedEvent({ tenant_id: i % 3 ? 'acme' : 'globex', metadata: { i } }))
-    for (let i = 0; i < EVENTS; i += 400) await store.insertBatch(events.slice(i, i + 400))
-    const created = spawnSync(process.execPath, [CLI, 'streams', 'create', 'siem', '--sink', 'webhook', '--url', receiver.url, '--secret', 'k', '--batch-size', String(BATCH), '--tenants', 'acme,globex'], { env, encoding: 'utf8' })
+    for (let i = 0; i < EVENTS; i += 400) await rig.store.insertBatch(events.slice(i, i + 400))
+    const created = rig.createWebhookStream({ name: 'siem', batchSize: BATCH })
     expect(created.stderr).toContain('created stream siem')
     expect(created.status).toBe(0)
     // The stream follows the application's tenants: each `serve` also records its own start in the
@@ -61,15 +38,15 @@ describe('stream takeover between processes', () => {
     const startedAt = Date.now()
     const a = await serve()
     const b = await serve()
-    await until(() => receiver.requests.length >= 5, 30_000)
-    const holder = (await store.streams!.get('siem'))!.lease_owner!
+    await until(() => receiver.requests.length >= 5, 'the first deliveries', 30_000)
+    const holder = (await rig.store.streams!.get('siem'))!.lease_owner!
     const victim = [a, b].find((child) => holder.includes(`/${child.pid}/`))!
     const survivor = victim === a ? b : a
     victim.kill('SIGKILL')
     const killedAt = Date.now()
-    await until(async () => (await store.streams!.get('siem'))!.delivered >= EVENTS, 60_000)
+    await until(async () => (await rig.store.streams!.get('siem'))!.delivered >= EVENTS, 'every event delivered', 60_000)
 
-    const stream = (await store.streams!.get('siem'))!
+    const stream = (await rig.store.streams!.get('siem'))!
     expect(stream.lease_owner).toContain(`/${survivor.pid}/`)
     expect(receiver.maxInFlight).toBe(1)
     const ids = receiver.acknowledgedLines().map((line) => line['id'] as string)
@@ -84,11 +61,3 @@ describe('stream takeover between processes', () => {
     process.stderr.write(`takeover: ${duplicates} duplicate events (the batch in flight), ${ids.length} received; first request ${receiver.requests[0]!.at - startedAt} ms after start, killed at ${killedAt - startedAt}, done ${Date.now() - startedAt}, requests ${receiver.requests.length}\n`)
   })
 })
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}

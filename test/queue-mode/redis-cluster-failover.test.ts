@@ -7,12 +7,11 @@
  * WAIT) and requires every acknowledged event in the store, then kills a master again mid-run
  * under continuous load.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { redisServerAvailable } from '../support/redis-server.js'
-import { startRedisCluster, type RedisTestCluster } from '../support/redis-cluster.js'
+import { useRedisCluster } from '../support/redis-cluster-rig.js'
+import { sleep, until } from '../support/wait.js'
 import { loadConfig } from '../../src/config.js'
 import { openQueueClient, queueKeys, type QueueRedis } from '../../src/queue/redis-streams/index.js'
 import { createAuditLogger } from '../../src/sdk/audit-logger.js'
@@ -23,39 +22,17 @@ import { createLogger } from '../../src/util/logger.js'
 import { startWorkerRuntime, type WorkerRuntime } from '../../src/worker/runtime.js'
 
 const available = redisServerAvailable()
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(50)
-  }
-}
 
 describe.skipIf(!available)('queue mode on a Redis Cluster: master failover', () => {
-  let cluster: RedisTestCluster
-  let dir: string
-  const cleanups: (() => Promise<unknown>)[] = []
-
-  beforeAll(async () => {
-    cluster = await startRedisCluster()
-    dir = await mkdtemp(join(tmpdir(), 'auditq-cluster-'))
-  }, 60_000)
-
-  afterAll(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined)
-    await cluster?.destroy()
-    if (dir) await rm(dir, { recursive: true, force: true })
-  })
+  const rig = useRedisCluster({ dirPrefix: 'auditq-cluster-' })
 
   /** Masters already failed over: their slots have no replica left, so each scenario takes another pair. */
   const usedMasters = new Set<number>()
 
   async function pipeline(name: string, replicaAcks: number) {
-    const store = await createEmbeddedStore({ dataDir: join(dir, name) })
+    const store = await createEmbeddedStore({ dataDir: join(rig.dir, name) })
     await store.migrate()
-    cleanups.push(() => store.close())
+    rig.onCleanup(() => store.close())
     // A queue name whose slot sits on a master not failed over yet, with a replica to take over.
     // The queue name is the hash tag, so it decides the slot.
     const prefix = 'failover'
@@ -63,23 +40,23 @@ describe.skipIf(!available)('queue mode on a Redis Cluster: master failover', ()
     let owner = { master: 0, replicas: [] as number[] }
     for (let k = 0; ; k++) {
       queueName = `${name}-${k}`
-      owner = await cluster.ownerOf(queueKeys({ prefix, queue: queueName }).events)
+      owner = await rig.cluster.ownerOf(queueKeys({ prefix, queue: queueName }).events)
       if (!usedMasters.has(owner.master) && owner.replicas.length > 0) break
       if (k > 200) throw new Error(`no master with a replica left for ${name}`)
     }
     usedMasters.add(owner.master)
     const logger = await createAuditLogger({
       store,
-      redisUrl: cluster.url,
-      dataDir: join(dir, name),
-      queue: { cluster: true, clusterNodes: cluster.nodeList, prefix, name: queueName, replicaAcks, replicaAckTimeoutMs: 300, replayEveryMs: 100, redisCommandTimeoutMs: 1_000 },
+      redisUrl: rig.cluster.url,
+      dataDir: join(rig.dir, name),
+      queue: { cluster: true, clusterNodes: rig.cluster.nodeList, prefix, name: queueName, replicaAcks, replicaAckTimeoutMs: 300, replayEveryMs: 100, redisCommandTimeoutMs: 1_000 },
     })
-    cleanups.push(() => logger.close())
-    const config = loadConfig({ redisUrl: cluster.url, queue: { cluster: true, clusterNodes: cluster.nodeList, prefix, name: queueName }, worker: { claimIdleMs: 1_000 } })
+    rig.onCleanup(() => logger.close())
+    const config = loadConfig({ redisUrl: rig.cluster.url, queue: { cluster: true, clusterNodes: rig.cluster.nodeList, prefix, name: queueName }, worker: { claimIdleMs: 1_000 } })
     const startWorker = async () => {
-      const redis: QueueRedis = openQueueClient({ url: cluster.url, cluster: true, clusterNodes: cluster.nodeList }, { maxRetriesPerRequest: null })
+      const redis: QueueRedis = openQueueClient({ url: rig.cluster.url, cluster: true, clusterNodes: rig.cluster.nodeList }, { maxRetriesPerRequest: null })
       const runtime = await startWorkerRuntime({ config, store, redis, logger: createLogger({ level: 'silent' }), workerId: `${name}-worker` })
-      cleanups.push(async () => {
+      rig.onCleanup(async () => {
         await runtime.stop(2_000)
         redis.disconnect()
       })
@@ -102,11 +79,11 @@ describe.skipIf(!available)('queue mode on a Redis Cluster: master failover', ()
     const replicated = await logMany(logger, 'acme', 50, 'before.freeze')
     // Let the replica catch up on those, then cut it off: what the master acknowledges next exists only there.
     await sleep(500)
-    await cluster.isolate(owner.replicas[0]!, owner.master)
+    await rig.cluster.isolate(owner.replicas[0]!, owner.master)
     const masterOnly = await logMany(logger, 'acme', 50, 'during.freeze')
-    cluster.kill(owner.master)
-    cluster.rejoin(owner.replicas[0]!)
-    await cluster.waitForFailover(owner.master, eventsKey)
+    rig.cluster.kill(owner.master)
+    rig.cluster.rejoin(owner.replicas[0]!)
+    await rig.cluster.waitForFailover(owner.master, eventsKey)
 
     await startWorker()
     await until(async () => (await storedIds(store, 'acme')).size >= replicated.length, 'the replicated events stored')
@@ -122,13 +99,13 @@ describe.skipIf(!available)('queue mode on a Redis Cluster: master failover', ()
     const { store, logger, owner, eventsKey, startWorker } = await pipeline('wait', 1)
     const acknowledged: string[] = []
     acknowledged.push(...(await logMany(logger, 'acme', 50, 'before.freeze')))
-    await cluster.isolate(owner.replicas[0]!, owner.master)
+    await rig.cluster.isolate(owner.replicas[0]!, owner.master)
     // WAIT comes up short: these go to the spill journal instead of counting as queued.
     acknowledged.push(...(await logMany(logger, 'acme', 50, 'during.freeze')))
     expect(logger.stats().spill?.events ?? 0).toBeGreaterThanOrEqual(50)
-    cluster.kill(owner.master)
-    cluster.rejoin(owner.replicas[0]!)
-    await cluster.waitForFailover(owner.master, eventsKey)
+    rig.cluster.kill(owner.master)
+    rig.cluster.rejoin(owner.replicas[0]!)
+    await rig.cluster.waitForFailover(owner.master, eventsKey)
     await startWorker()
     // The new master has no replica left: WAIT keeps coming up short, so nothing counts as queued
     // in Redis, yet nothing is lost either (the journal keeps re-sending, the store keeps one copy).
@@ -148,7 +125,7 @@ describe.skipIf(!available)('queue mode on a Redis Cluster: master failover', ()
       }
     })
     await sleep(1_000)
-    cluster.kill(owner.master)
+    rig.cluster.kill(owner.master)
     await sleep(3_000)
     running = false
     await Promise.all(loops)

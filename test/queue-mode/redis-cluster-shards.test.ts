@@ -3,13 +3,12 @@
  * put them on three different masters, the status names each shard's master, and with
  * `replicaAcks: 1` killing one shard's master under load loses nothing acknowledged.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { redisServerAvailable } from '../support/redis-server.js'
-import { startRedisCluster, type RedisTestCluster } from '../support/redis-cluster.js'
+import { useRedisCluster } from '../support/redis-cluster-rig.js'
+import { sleep, until } from '../support/wait.js'
 import { loadConfig } from '../../src/config.js'
 import { queueStatusReader } from '../../src/queue/queue-status.js'
 import { openQueueClient, shardLayout, type QueueRedis } from '../../src/queue/redis-streams/index.js'
@@ -20,53 +19,34 @@ import { createLogger } from '../../src/util/logger.js'
 import { startWorkerRuntime } from '../../src/worker/runtime.js'
 
 const available = redisServerAvailable()
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(50)
-  }
-}
 
 describe.skipIf(!available)('sharded queue on a Redis Cluster', () => {
-  let cluster: RedisTestCluster
-  let dir: string
-  const cleanups: (() => Promise<unknown>)[] = []
+  const rig = useRedisCluster({ dirPrefix: 'auditq-cluster-shards-' })
   const prefix = 'sharded'
   const name = 'orders'
   const layout = shardLayout({ prefix, queue: name, shards: 3 })
   const queue = { cluster: true, clusterNodes: [] as string[], prefix, name, shards: 3 }
-
-  beforeAll(async () => {
-    cluster = await startRedisCluster()
-    queue.clusterNodes = cluster.nodeList
-    dir = await mkdtemp(join(tmpdir(), 'auditq-cluster-shards-'))
-  }, 60_000)
-
-  afterAll(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined)
-    await cluster?.destroy()
-    if (dir) await rm(dir, { recursive: true, force: true })
+  // After the rig's own beforeAll: vitest runs a suite's before-hooks in the order they are registered.
+  beforeAll(() => {
+    queue.clusterNodes = rig.cluster.nodeList
   })
 
   const client = (): QueueRedis => {
-    const redis = openQueueClient({ url: cluster.url, cluster: true, clusterNodes: cluster.nodeList }, { maxRetriesPerRequest: null })
-    cleanups.push(async () => redis.disconnect())
+    const redis = openQueueClient({ url: rig.cluster.url, cluster: true, clusterNodes: rig.cluster.nodeList }, { maxRetriesPerRequest: null })
+    rig.onCleanup(async () => redis.disconnect())
     return redis
   }
 
   it('places the three shards on three different masters, and the status names each one', async () => {
-    const node = new Redis(cluster.nodes[0]!.port, '127.0.0.1')
-    cleanups.push(async () => node.disconnect())
+    const node = new Redis(rig.cluster.nodes[0]!.port, '127.0.0.1')
+    rig.onCleanup(async () => node.disconnect())
     const masters = new Set<number>()
     for (const shard of layout) {
       // Every key of a shard is in the one slot the layout computed, whatever the key.
       for (const key of [shard.keys.events, shard.keys.deadLetters, shard.keys.counters, shard.keys.identity]) {
         expect(await node.call('CLUSTER', 'KEYSLOT', key)).toBe(shard.slot)
       }
-      masters.add((await cluster.ownerOf(shard.keys.events)).master)
+      masters.add((await rig.cluster.ownerOf(shard.keys.events)).master)
     }
     expect(masters.size).toBe(3)
     // CLUSTER SHARDS agrees: each shard's slot is in a different shard of the cluster.
@@ -80,38 +60,38 @@ describe.skipIf(!available)('sharded queue on a Redis Cluster', () => {
     expect(new Set(layout.map((shard) => holder(shard.slot))).size).toBe(3)
 
     const redis = client()
-    const config = loadConfig({ redisUrl: cluster.url, queue })
+    const config = loadConfig({ redisUrl: rig.cluster.url, queue })
     await until(() => redis.status === 'ready', 'the cluster client ready')
     const status = await queueStatusReader(redis, config)()
     expect(status.redis).toBe('connected')
     for (const [i, shard] of layout.entries()) {
       expect(status.shards?.[i]?.shard).toBe(shard.tag)
-      expect(status.shards?.[i]?.node).toBe(`127.0.0.1:${(await cluster.ownerOf(shard.keys.events)).master}`)
+      expect(status.shards?.[i]?.node).toBe(`127.0.0.1:${(await rig.cluster.ownerOf(shard.keys.events)).master}`)
     }
   }, 30_000)
 
   it('with replicaAcks 1, keeps every acknowledged event when one shard\'s master is killed under load', async () => {
     // So the other shards' masters keep serving while the victim's slots have no master: the
     // producers route around it and the workers keep draining the rest.
-    for (const node of cluster.nodes) {
+    for (const node of rig.cluster.nodes) {
       const admin = new Redis(node.port, '127.0.0.1')
       await admin.config('SET', 'cluster-require-full-coverage', 'no')
       admin.disconnect()
     }
-    const store: Store = await createEmbeddedStore({ dataDir: join(dir, 'load') })
+    const store: Store = await createEmbeddedStore({ dataDir: join(rig.dir, 'load') })
     await store.migrate()
-    cleanups.push(() => store.close())
+    rig.onCleanup(() => store.close())
     const logger = await createAuditLogger({
       store,
-      redisUrl: cluster.url,
-      dataDir: join(dir, 'load'),
+      redisUrl: rig.cluster.url,
+      dataDir: join(rig.dir, 'load'),
       queue: { ...queue, replicaAcks: 1, replicaAckTimeoutMs: 300, replayEveryMs: 100, redisCommandTimeoutMs: 1_000 },
     })
-    cleanups.push(() => logger.close())
-    const config = loadConfig({ redisUrl: cluster.url, queue, worker: { claimIdleMs: 1_000 } })
+    rig.onCleanup(() => logger.close())
+    const config = loadConfig({ redisUrl: rig.cluster.url, queue, worker: { claimIdleMs: 1_000 } })
     for (const workerId of ['w1', 'w2']) {
       const runtime = await startWorkerRuntime({ config, store, redis: client(), logger: createLogger({ level: 'silent' }), workerId })
-      cleanups.push(() => runtime.stop(2_000))
+      rig.onCleanup(() => runtime.stop(2_000))
     }
     const acknowledged: string[] = []
     let running = true
@@ -120,12 +100,12 @@ describe.skipIf(!available)('sharded queue on a Redis Cluster', () => {
     })
     await sleep(1_000)
     const victim = layout[1]!
-    const owner = await cluster.ownerOf(victim.keys.events)
-    cluster.kill(owner.master)
+    const owner = await rig.cluster.ownerOf(victim.keys.events)
+    rig.cluster.kill(owner.master)
     await sleep(3_000)
     running = false
     await Promise.all(loops)
-    await cluster.waitForFailover(owner.master, victim.keys.events)
+    await rig.cluster.waitForFailover(owner.master, victim.keys.events)
 
     const stored = async () => {
       const ids = new Set<string>()

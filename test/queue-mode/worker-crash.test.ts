@@ -5,26 +5,21 @@
  * default: no variable sets it), and the primary key absorbs the batch that was committed but
  * not acknowledged at the kill.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { redisAvailable } from '../support/redis-server.js'
 import { postgresAvailable } from '../support/services.js'
-import { difference, openDeployment, until, WORKER_CONSUMER, type Deployment } from './harness.js'
+import { difference, until, WORKER_CONSUMER } from './harness.js'
+import { workerRunPerTest } from './worker-run.js'
 
 const hasServices = (await postgresAvailable()) && (await redisAvailable())
 const TOTAL = 50_000
 
 describe.skipIf(!hasServices)('queue mode: a worker process killed mid-run', () => {
-  let deployment: Deployment | undefined
-  afterEach(async () => {
-    await deployment?.dispose()
-    deployment = undefined
-  })
+  const startRun = workerRunPerTest()
 
   it('SIGKILL a worker in the middle of a 50,000-event run; restarted, it stores every acknowledged id exactly once', async () => {
-    const d = (deployment = await openDeployment())
-    const audit = await d.openLogger({ capEvents: 1_000_000 })
-    let worker = d.spawnWorker()
-    await worker.waitForLog('queue worker started')
+    const { deployment: d, audit, worker: first } = await startRun()
+    let worker = first
 
     const acknowledged: string[] = []
     const producing = (async () => {

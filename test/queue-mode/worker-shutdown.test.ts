@@ -4,26 +4,20 @@
  * leaving nothing pending under its consumer name; what arrives after it left waits in the queue
  * for the next worker.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { redisAvailable } from '../support/redis-server.js'
 import { postgresAvailable } from '../support/services.js'
-import { difference, openDeployment, sleep, until, WORKER_CONSUMER, type Deployment } from './harness.js'
+import { difference, sleep, until, WORKER_CONSUMER } from './harness.js'
+import { workerRunPerTest } from './worker-run.js'
 
 const hasServices = (await postgresAvailable()) && (await redisAvailable())
 const SHUTDOWN_DEADLINE_MS = 10_000
 
 describe.skipIf(!hasServices)('queue mode: a worker process stopped under load', () => {
-  let deployment: Deployment | undefined
-  afterEach(async () => {
-    await deployment?.dispose()
-    deployment = undefined
-  })
+  const startRun = workerRunPerTest()
 
   it('SIGTERM during load: the worker exits 0 within its deadline with nothing pending for its consumer name', async () => {
-    const d = (deployment = await openDeployment())
-    const audit = await d.openLogger({ capEvents: 1_000_000 })
-    const worker = d.spawnWorker()
-    await worker.waitForLog('queue worker started')
+    const { deployment: d, audit, worker } = await startRun()
 
     const acknowledged: string[] = []
     let loading = true
