@@ -117,7 +117,8 @@ export class PostgresPartitions {
       }
       if (!partitions.some((p) => p.isDefault)) await createDefault(client)
       await client.query('COMMIT')
-      await this.analyzeStale()
+      // Statistics help reads; their failing must not fail start-up or the ranges just created.
+      await this.analyzeStale().catch((error: Error) => this.settings.logger?.warn({ err_message: error.message }, 'postgres: analyzing stale partitions failed; retrying at the next round'))
       this.lastStatus = await this.measure()
       if (this.lastStatus.defaultRows > 0) {
         this.settings.logger?.warn(
