@@ -34,7 +34,7 @@ export async function purgeDeadLetters(options: {
 }): Promise<PurgeResult> {
   const { queue, store } = options
   const result: PurgeResult = { purged: 0, numbered: 0, undecodable: 0 }
-  const purgePage = async (letters: readonly DeadLetter[]) => {
+  const purgePage = async (letters: readonly DeadLetter[]): Promise<number> => {
     const events = letters.flatMap((letter) => (letter.event ? [{ event: letter.event, error: letter.error }] : []))
     const records = purgedRecords(events, (options.now ?? (() => new Date()))())
     // Throws when the store cannot take them: the command fails and nothing of this page is deleted.
@@ -44,13 +44,16 @@ export async function purgeDeadLetters(options: {
     result.numbered += events.filter(({ event }) => typeof event.producer_id === 'string' && typeof event.producer_seq === 'number').length
     result.undecodable += letters.length - events.length
     options.onPage?.(deleted)
+    return deleted
   }
   if (options.ids === 'all') {
     // Page from the start each time: purged letters leave the stream.
     for (;;) {
       const { deadLetters } = await queue.list({ limit: PAGE })
       if (deadLetters.length === 0) break
-      await purgePage(deadLetters)
+      // A page listed but not deleted (another purge took it meanwhile, say) would be listed, and
+      // recorded, again forever: stop instead; what is left shows in `auditq dlq list`.
+      if ((await purgePage(deadLetters)) === 0) break
     }
   } else {
     for (let i = 0; i < options.ids.length; i += PAGE) {

@@ -127,7 +127,11 @@ export async function handleAuditBatch(batch: MessageBatch<unknown>, db: D1Datab
 async function recordDeadLetters(db: D1Database, final: ReadonlyArray<{ event: AuditEvent; error: string }>, queue: string, log: CloudflareLog): Promise<void> {
   const now = new Date()
   const byError = new Map<string, AuditEvent[]>()
-  for (const { event, error } of final) byError.set(error, [...(byError.get(error) ?? []), event])
+  for (const { event, error } of final) {
+    const list = byError.get(error)
+    if (list) list.push(event)
+    else byError.set(error, [event])
+  }
   const records = [...byError].flatMap(([error, list]) => deadLetterRecords(list, error, now))
   if (records.length === 0) return
   try {
