@@ -31,6 +31,7 @@ export const MIGRATION_PLAN = [
   { version: 87, name: 'search_fill_only_guard' },
   { version: 88, name: 'search_backfill_position' },
   { version: 90, name: 'partial_chain_seq_index' },
+  { version: 91, name: 'merkle_positions_on_demand' },
 ] as const
 
 export type MigrationSql = Readonly<Record<number, readonly string[]>>

@@ -131,6 +131,8 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   // PostgreSQL's step 90 makes its (tenant_id, seq) index partial because its events keep seq NULL
   // since chain layout 2. Here every event has its seq in its row, so the index stays as it is.
   90: [],
+  // PostgreSQL's positions index becomes on demand; here an event's seq is in its row.
+  91: [],
   // Legal holds and per-tenant retention (docs/retention.md); times in epoch ms like every table here.
   70: [
     `CREATE TABLE auditq_legal_holds (

@@ -1,7 +1,8 @@
 /**
  * Migration 40 for PostgreSQL: the Merkle tree's tiles (merkle-tiles.ts), the size they cover per
  * tenant, the event positions of linked chains (layout 2 keeps an event's seq only in its link row,
- * so proofs by event id need an index written at checkpoint time, off the insert path), and the
+ * so proofs by event id need an index, off the insert path; since migration 91 written when a
+ * proof first needs it), and the
  * tree size and root each checkpoint signs. Tiles only ever grow; nothing here is deleted, so
  * proofs stay computable after retention removes events. Pure text, no connection.
  */
@@ -42,28 +43,52 @@ export const MERKLE_TREE_MIGRATION: readonly string[] = [
 
 /**
  * One growth step as one statement ($1 tenant, $2-$4 the tiles' levels, indexes and bytes, $5 the
- * size before, $6 after): tiles, positions and size are written together or not at all, as a
- * transaction would, in one round trip instead of five (BEGIN, three statements, COMMIT). The
- * checkpoint pays this per tenant while ingest runs: the round trips were a third of it.
- * Data-modifying WITH parts run to completion whether or not the main statement reads them.
- * Tiles: a stored tile is replaced only by a longer one (the trigger checks it extends). Positions:
- * of the linked events with seq in ($5, $6], from the link rows that overlap that range, unnested.
+ * size after): tiles and size are written together or not at all, as a transaction
+ * would, in one round trip instead of four (BEGIN, two statements, COMMIT). The checkpoint pays
+ * this per tenant while ingest runs. Data-modifying WITH parts run to completion whether or not
+ * the main statement reads them. A stored tile is replaced only by a longer one (the trigger
+ * checks it extends).
  */
 export const SAVE_STEP_SQL = `WITH tiles AS (
     INSERT INTO audit_merkle_tiles AS t (tenant_id, level, idx, hashes)
     SELECT $1, l, i, h FROM unnest($2::smallint[], $3::bigint[], $4::bytea[]) AS u(l, i, h)
     ON CONFLICT (tenant_id, level, idx) DO UPDATE SET hashes = excluded.hashes
     WHERE length(excluded.hashes) > length(t.hashes)
-  ), positions AS (
+  )
+  INSERT INTO audit_merkle_trees AS t (tenant_id, size) VALUES ($1, $5)
+  ON CONFLICT (tenant_id) DO UPDATE SET size = GREATEST(t.size, excluded.size)`
+
+/**
+ * Migration 91: the positions index is written when a proof needs it, not at every checkpoint.
+ * Written at checkpoint time it was one index row per event while ingest ran, and measured as
+ * most of the tree's cost to direct-mode ingest (docs/decisions.md). `positions_size`: the seqs
+ * 1..positions_size of linked events are indexed. Trees grown before this were indexed as they grew.
+ */
+export const POSITIONS_ON_DEMAND_MIGRATION: readonly string[] = [
+  'ALTER TABLE audit_merkle_trees ADD COLUMN positions_size bigint NOT NULL DEFAULT 0',
+  'UPDATE audit_merkle_trees SET positions_size = size',
+]
+
+/** The tree size of tenant $1 and how much of it the positions index covers. */
+export const POSITIONS_COVERAGE_SQL = 'SELECT size, positions_size FROM audit_merkle_trees WHERE tenant_id = $1'
+
+/**
+ * Indexes tenant $1's linked events with seq in ($2, $3] and raises positions_size to $3, in one
+ * statement (atomic). Only the link rows overlapping the range are read: from the one holding
+ * seq $2 + 1 onward (the lower bound is what keeps a chunk late in a long chain from reading every
+ * link row before it). Two processes indexing the same range at once both succeed: a position
+ * already written is skipped, and the size only grows.
+ */
+export const INDEX_POSITIONS_SQL = `WITH positions AS (
     INSERT INTO audit_merkle_positions (tenant_id, id, seq)
     SELECT l.tenant_id, u.id, l.start_seq + u.o - 1
       FROM audit_chain_links l CROSS JOIN LATERAL unnest(l.ids) WITH ORDINALITY AS u(id, o)
-     WHERE l.tenant_id = $1 AND l.start_seq <= $6::bigint AND l.start_seq + cardinality(l.ids) - 1 > $5::bigint
-       AND l.start_seq + u.o - 1 > $5::bigint AND l.start_seq + u.o - 1 <= $6::bigint
+     WHERE l.tenant_id = $1 AND l.start_seq <= $3::bigint
+       AND l.start_seq >= coalesce((SELECT max(start_seq) FROM audit_chain_links WHERE tenant_id = $1 AND start_seq <= $2::bigint + 1), 0)
+       AND l.start_seq + u.o - 1 > $2::bigint AND l.start_seq + u.o - 1 <= $3::bigint
     ON CONFLICT DO NOTHING
   )
-  INSERT INTO audit_merkle_trees AS t (tenant_id, size) VALUES ($1, $6)
-  ON CONFLICT (tenant_id) DO UPDATE SET size = GREATEST(t.size, excluded.size)`
+  UPDATE audit_merkle_trees SET positions_size = GREATEST(positions_size, $3::bigint) WHERE tenant_id = $1`
 
 /**
  * Chain positions of events by id ($1 tenant, $2 ids): linked events through the positions index

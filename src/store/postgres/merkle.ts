@@ -4,12 +4,21 @@ import type { ChainHashRun, ChainPosition, MerkleStore } from '../../integrity/m
 import type { Checkpoint } from '../../integrity/types.js'
 import { CHECKPOINT_COLUMNS, toCheckpoint, type CheckpointDbRow } from './checkpoint-rows.js'
 import { tileKey, type Tile, type TileKey } from '../../integrity/merkle-tiles.js'
-import { LAYOUT1_HASHES_SQL, LINK_HASHES_SQL, POSITIONS_SQL, SAVE_STEP_SQL } from './merkle-sql.js'
+import { INDEX_POSITIONS_SQL, LAYOUT1_HASHES_SQL, LINK_HASHES_SQL, POSITIONS_COVERAGE_SQL, POSITIONS_SQL, SAVE_STEP_SQL } from './merkle-sql.js'
 
 /** Link rows read per query while the tree grows (a link row is one batch, up to a few hundred events). */
 const LINK_WINDOW = 200
 
+/**
+ * Seqs indexed per statement when the positions index catches up: a million-event catch-up is ten
+ * transactions of a few hundred milliseconds each, not one that holds its locks for seconds.
+ */
+const POSITIONS_CHUNK = 100_000
+
 export class PostgresMerkle implements MerkleStore {
+  /** Catch-ups running in this process, by tenant: concurrent proofs (an export reads positions two batches at a time) share one. */
+  private readonly indexing = new Map<string, Promise<boolean>>()
+
   constructor(private readonly pool: pg.Pool) {}
 
   async size(tenant: string): Promise<number> {
@@ -31,8 +40,8 @@ export class PostgresMerkle implements MerkleStore {
   }
 
   /** One statement (SAVE_STEP_SQL): atomic as a transaction, one round trip. */
-  async saveTiles(tenant: string, fromSize: number, toSize: number, tiles: readonly Tile[]): Promise<void> {
-    await this.pool.query(SAVE_STEP_SQL, [tenant, tiles.map((tile) => tile.level), tiles.map((tile) => tile.index), tiles.map((tile) => tile.hashes), fromSize, toSize])
+  async saveTiles(tenant: string, _fromSize: number, toSize: number, tiles: readonly Tile[]): Promise<void> {
+    await this.pool.query(SAVE_STEP_SQL, [tenant, tiles.map((tile) => tile.level), tiles.map((tile) => tile.index), tiles.map((tile) => tile.hashes), toSize])
   }
 
   async *chainHashes(tenant: string, fromSeq: number, toSeq: number): AsyncIterable<ChainHashRun> {
@@ -54,10 +63,50 @@ export class PostgresMerkle implements MerkleStore {
     }
   }
 
+  /**
+   * By the positions index (id -> seq), which is written here, on demand: when an id is not found
+   * and the index covers less than the tree, it first catches up to the tree's size. So ingest
+   * never pays for it, and a proof after a long quiet spell of proofs pays once for every event
+   * grown into the tree since (about 4 s per million on a two-core machine, BENCHMARKS.md).
+   * Events beyond the tree have no proof yet and are absent either way.
+   */
   async positions(tenant: string, ids: readonly string[]): Promise<Map<string, ChainPosition>> {
     if (ids.length === 0) return new Map()
+    const found = await this.readPositions(tenant, ids)
+    const wanted = new Set(ids).size
+    // A second round: a catch-up this call joined may have started before the tree grew.
+    for (let round = 0; round < 2 && found.size < wanted; round++) {
+      if (!(await this.indexPositionsOnce(tenant))) break
+      for (const [id, position] of await this.readPositions(tenant, ids.filter((id) => !found.has(id)))) found.set(id, position)
+    }
+    return found
+  }
+
+  private async readPositions(tenant: string, ids: readonly string[]): Promise<Map<string, ChainPosition>> {
     const { rows } = await this.pool.query<{ id: string; seq: string; prev_hash: string; hash: string; canonical_version: number }>(POSITIONS_SQL, [tenant, ids])
     return new Map(rows.map((row) => [row.id, { seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash, canonical_version: row.canonical_version }]))
+  }
+
+  private indexPositionsOnce(tenant: string): Promise<boolean> {
+    let running = this.indexing.get(tenant)
+    if (!running) {
+      running = this.indexPositions(tenant).finally(() => this.indexing.delete(tenant))
+      this.indexing.set(tenant, running)
+    }
+    return running
+  }
+
+  /** Indexes the positions the tree covers and the index does not yet; false when there were none. */
+  private async indexPositions(tenant: string): Promise<boolean> {
+    const { rows } = await this.pool.query<{ size: string; positions_size: string }>(POSITIONS_COVERAGE_SQL, [tenant])
+    if (!rows[0]) return false
+    const size = Number(rows[0].size)
+    let from = Number(rows[0].positions_size)
+    if (from >= size) return false
+    for (; from < size; from = Math.min(from + POSITIONS_CHUNK, size)) {
+      await this.pool.query(INDEX_POSITIONS_SQL, [tenant, from, Math.min(from + POSITIONS_CHUNK, size)])
+    }
+    return true
   }
 
   async signedTrees(tenant: string, options: { latestOnly?: boolean } = {}): Promise<{ checkpoints: Checkpoint[]; v2FromSeq: number }> {

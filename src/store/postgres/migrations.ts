@@ -2,7 +2,7 @@
  * PostgreSQL's dialect of `MIGRATION_PLAN`, and the `MigrationTarget` the shared runner drives.
  */
 import { EVENT_FIELDS_V2_MIGRATION } from './event-fields-sql.js'
-import { MERKLE_TREE_MIGRATION } from './merkle-sql.js'
+import { MERKLE_TREE_MIGRATION, POSITIONS_ON_DEMAND_MIGRATION } from './merkle-sql.js'
 import type pg from 'pg'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
@@ -196,6 +196,8 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
   // Link rows carry their events' occurred_at, so a lookup from a chain position to its event
   // prunes to one partition in the partitioned layout (link-occurred-sql.ts).
   81: LINK_OCCURRED_MIGRATION,
+  // The event id -> seq index of linked chains is written when a proof first needs it (merkle.ts).
+  91: POSITIONS_ON_DEMAND_MIGRATION,
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (
