@@ -2,10 +2,10 @@
  * The record of one access to the trail (or one lifecycle step of auditq itself) as a chained
  * audit event in the reserved `auditq.*` namespace. Pure: the recorder decides when to write it.
  */
-import { v7 as uuidv7 } from 'uuid'
 import { normalizeIpAddress } from '../event/ip.js'
 import { RESERVED_PREFIX } from '../event/reserved.js'
 import { noAddedFields, type AuditEvent } from '../event/types.js'
+import { newEventId } from '../event/event-id.js'
 
 /**
  * Everything auditq records about access to the trail and about itself. Reads (the first group)
@@ -72,7 +72,7 @@ export function accessEvent(record: AccessRecord, options: { systemTenant: strin
   const from = record.from ?? {}
   const actorId = record.actor.id ?? (record.actor.kind === 'system' ? 'auditq' : record.actor.kind)
   return {
-    id: uuidv7(),
+    id: newEventId(),
     // Every record goes into the system tenant's chain; the tenant accessed is the resource.
     tenant_id: options.systemTenant,
     action: accessAction(record.kind),

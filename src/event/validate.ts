@@ -1,5 +1,5 @@
-import { v7 as uuidv7 } from 'uuid'
 import { checkAddedFields } from './added-fields.js'
+import { newEventId } from './event-id.js'
 import { normalizeIpAddress } from './ip.js'
 import { checkMetadata } from './metadata.js'
 import { isAbsent, normalizeLegacyShape, type CanonicalField, type FieldEntry, type NormalizedInput } from './normalize.js'
@@ -187,7 +187,7 @@ function checkTenant(entry: FieldEntry | undefined, defaultTenant: string | unde
 }
 
 function checkId(entry: FieldEntry | undefined, errors: ErrorList): string {
-  if (!entry || isAbsent(entry.value)) return uuidv7()
+  if (!entry || isAbsent(entry.value)) return newEventId()
   const value = presentString(entry, 'id', errors)
   if (value === undefined) return ''
   if (value.length !== 36 || !UUID_PATTERN.test(value)) {
