@@ -2,9 +2,12 @@
  * Cost and speed of the Merkle tree (docs/integrity.md, "Merkle tree"):
  *  1. ingest with the tree on vs off, same run, alternating which goes first: direct mode (the SDK's
  *     group commit, 128 concurrent `log()` callers) and queue mode (the SDK producing to a Redis
- *     stream, the worker runtime inserting, in one process), each with the checkpoint scheduler
+ *     stream, the worker runtime inserting, in one process; its rate is what the worker stores while
+ *     the queue is backlogged, from 2 s in to the end of the load), each with the checkpoint scheduler
  *     signing every `--checkpoint-ms` while events flow, so the tree's work at checkpoint time
  *     competes with ingest as it does in `serve`/`worker`;
+ *  1b. (`--parts numbering`) the same with producer numbering (sequences and head records) on vs
+ *     off, the tree on in both: the other ingest cost the completeness proof adds;
  *  2. on a chain of `--events` events (default 1,000,000) in one tenant: growing the tree over it
  *     at the first checkpoint, the first proof after it (on PostgreSQL it indexes event id -> seq
  *     for the whole tree, see merkle.ts), inclusion-proof latency (`GET /v1/events/:id/proof`'s work) for
@@ -100,17 +103,36 @@ async function openFresh(kind: string, kept?: string): Promise<{ store: Store; d
 let counter = 0
 
 /** Events/s stored over `seconds` by 128 concurrent `log()` callers, with checkpoints signed meanwhile. */
-async function ingestRate(kind: string, mode: string, tree: boolean): Promise<number> {
+async function ingestRate(kind: string, mode: string, { tree, numbering }: { tree: boolean; numbering: boolean }): Promise<number> {
   const { store, dispose } = await openFresh(kind)
   const prefix = `bench-proofs-${process.pid}-${counter++}`
   const config = loadConfig({ integrity: { checkpointIntervalMs: checkpointMs, merkleTree: tree }, ...(mode === 'queue' ? { redisUrl: values['redis-url'], queue: { prefix } } : {}) })
   const maintenance = startMaintenance({ store, config, signingKey: key, logger })
   const redis = mode === 'queue' ? new Redis(values['redis-url']) : undefined
   const runtime = redis ? await startWorkerRuntime({ config, store, redis, logger }) : undefined
-  const audit = await createAuditLogger({ store, logger, ...(mode === 'queue' ? { redisUrl: values['redis-url'], queue: { prefix } } : {}) })
+  const audit = await createAuditLogger({
+    store,
+    logger,
+    ...(numbering ? { producer: true } : {}),
+    ...(mode === 'queue' ? { redisUrl: values['redis-url'], queue: { prefix } } : {}),
+  })
   try {
+    const stored = async () => (await store.integrity!.snapshot((s) => s.heads())).reduce((n, head) => n + head.seq, 0)
     const started = performance.now()
     const deadline = started + seconds * 1000
+    // Queue mode: what the worker stores while the queue is backlogged, from 2 s in to the end of
+    // the offered load. The producers outrun the worker, so the window sees only the worker's
+    // pace; a rate taken to the drained queue also counted the drain and the spill's replay,
+    // whose timing spread runs by 20-45 %.
+    const window = runtime
+      ? (async () => {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, (seconds * 1000) / 4)))
+          const from = { at: performance.now(), total: await stored() }
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - performance.now())))
+          const to = { at: performance.now(), total: await stored() }
+          return (to.total - from.total) / ((to.at - from.at) / 1000)
+        })()
+      : undefined
     await Promise.all(
       Array.from({ length: 128 }, async () => {
         while (performance.now() < deadline) {
@@ -119,9 +141,9 @@ async function ingestRate(kind: string, mode: string, tree: boolean): Promise<nu
         }
       }),
     )
+    const windowRate = await window
     await audit.close()
-    // Queue mode: the rate that counts is what reached the store, so wait for the worker to drain.
-    const stored = async () => (await store.integrity!.snapshot((s) => s.heads())).reduce((n, head) => n + head.seq, 0)
+    // Drained either way (unmeasured in queue mode), so nothing spilled is left for the next run.
     let total = await stored()
     if (runtime) {
       for (let last = -1; total !== last; ) {
@@ -130,7 +152,7 @@ async function ingestRate(kind: string, mode: string, tree: boolean): Promise<nu
         total = await stored()
       }
     }
-    return total / ((performance.now() - started) / 1000)
+    return windowRate ?? total / ((performance.now() - started) / 1000)
   } finally {
     await maintenance.stop()
     if (runtime) await runtime.stop(5_000)
@@ -143,14 +165,19 @@ async function ingestRate(kind: string, mode: string, tree: boolean): Promise<nu
   }
 }
 
-async function ingestPart(kind: string): Promise<void> {
+/**
+ * One feature on against off: `tree` (the Merkle tree grown at every checkpoint, numbering off) or
+ * `numbering` (producer sequences and head records, the tree on in both settings).
+ */
+async function ingestPart(kind: string, feature: 'tree' | 'numbering'): Promise<void> {
   const rows: string[][] = []
   for (const mode of values.modes.split(',')) {
     const on: number[] = []
     const off: number[] = []
+    const settings = (enabled: boolean) => (feature === 'tree' ? { tree: enabled, numbering: false } : { tree: true, numbering: enabled })
     for (let run = 0; run < runs; run++) {
       // Alternate which setting goes first, so a machine that slows down over the run favours neither.
-      for (const tree of run % 2 === 0 ? [false, true] : [true, false]) (tree ? on : off).push(await ingestRate(kind, mode, tree))
+      for (const enabled of run % 2 === 0 ? [false, true] : [true, false]) (enabled ? on : off).push(await ingestRate(kind, mode, settings(enabled)))
     }
     const cost = (1 - median(on) / median(off)) * 100
     // Each run's on/off pair ran back to back: the median of their ratios discounts a machine whose
@@ -158,7 +185,7 @@ async function ingestPart(kind: string): Promise<void> {
     const paired = (1 - median(on.map((rate, i) => rate / off[i]!))) * 100
     rows.push([kind, mode, Math.round(median(off)).toLocaleString('en'), Math.round(median(on)).toLocaleString('en'), `${cost.toFixed(1)} %`, `${paired.toFixed(1)} %`, off.map((r) => Math.round(r)).join(' / '), on.map((r) => Math.round(r)).join(' / ')])
   }
-  printTable(['store', 'mode', 'tree off, events/s', 'tree on, events/s', 'cost (medians)', 'cost (paired runs)', 'off runs', 'on runs'], rows)
+  printTable(['store', 'mode', `${feature} off, events/s`, `${feature} on, events/s`, 'cost (medians)', 'cost (paired runs)', 'off runs', 'on runs'], rows)
 }
 
 function chainEvent(i: number): AuditEvent {
@@ -258,6 +285,7 @@ async function chainPart(kind: string): Promise<void> {
 }
 
 for (const kind of values.stores.split(',')) {
-  if (values.parts.includes('ingest')) await ingestPart(kind)
+  if (values.parts.includes('ingest')) await ingestPart(kind, 'tree')
+  if (values.parts.includes('numbering')) await ingestPart(kind, 'numbering')
   if (values.parts.includes('chain')) await chainPart(kind)
 }
