@@ -17,7 +17,7 @@ let counter = 0
 
 export function newEventId(): string {
   if (offset === pool.length) {
-    globalThis.crypto.getRandomValues(pool)
+    crypto.getRandomValues(pool)
     offset = 0
   }
   const random = pool.subarray(offset, offset + 16)
