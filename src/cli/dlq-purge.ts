@@ -21,6 +21,8 @@ export interface PurgeResult {
   numbered: number
   /** Of those, payloads that were not an event (nothing to record: no producer number is known). */
   undecodable: number
+  /** `--all` stopped at a page it listed but could not delete, and letters are still listed (`auditq dlq list`). */
+  stalled: boolean
 }
 
 export async function purgeDeadLetters(options: {
@@ -33,7 +35,7 @@ export async function purgeDeadLetters(options: {
   onPage?: (purged: number) => void
 }): Promise<PurgeResult> {
   const { queue, store } = options
-  const result: PurgeResult = { purged: 0, numbered: 0, undecodable: 0 }
+  const result: PurgeResult = { purged: 0, numbered: 0, undecodable: 0, stalled: false }
   const purgePage = async (letters: readonly DeadLetter[]): Promise<number> => {
     const events = letters.flatMap((letter) => (letter.event ? [{ event: letter.event, error: letter.error }] : []))
     const records = purgedRecords(events, (options.now ?? (() => new Date()))())
@@ -53,7 +55,10 @@ export async function purgeDeadLetters(options: {
       if (deadLetters.length === 0) break
       // A page listed but not deleted (another purge took it meanwhile, say) would be listed, and
       // recorded, again forever: stop instead; what is left shows in `auditq dlq list`.
-      if ((await purgePage(deadLetters)) === 0) break
+      if ((await purgePage(deadLetters)) === 0) {
+        result.stalled = (await queue.list({ limit: 1 })).deadLetters.length > 0
+        break
+      }
     }
   } else {
     for (let i = 0; i < options.ids.length; i += PAGE) {

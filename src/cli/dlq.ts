@@ -107,6 +107,10 @@ export function registerDlq(program: Command): void {
           const result = await purgeDeadLetters({ queue, store, ids: chosen })
           const notes = [`${result.numbered} producer number(s) recorded as purged`, ...(result.undecodable > 0 ? [`${result.undecodable} not an event (nothing to record)`] : [])]
           process.stdout.write(`purged ${result.purged} dead letter(s); ${notes.join('; ')}\n`)
+          if (result.stalled) {
+            process.stderr.write('stopped early: a page of dead letters was listed but none of it could be deleted, and dead letters are still listed; run `auditq dlq list` to see them\n')
+            process.exitCode = 1
+          }
         })
       } finally {
         await store.close()
