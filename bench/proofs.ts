@@ -124,7 +124,7 @@ async function ingestRate(kind: string, mode: string, { tree, numbering }: { tre
     // the offered load. The producers outrun the worker, so the window sees only the worker's
     // pace; a rate taken to the drained queue also counted the drain and the spill's replay,
     // whose timing spread runs by 20-45 %.
-    const window = runtime
+    const backlogged = runtime
       ? (async () => {
           await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, (seconds * 1000) / 4)))
           const from = { at: performance.now(), total: await stored() }
@@ -141,7 +141,7 @@ async function ingestRate(kind: string, mode: string, { tree, numbering }: { tre
         }
       }),
     )
-    const windowRate = await window
+    const backloggedRate = await backlogged
     await audit.close()
     // Drained either way (unmeasured in queue mode), so nothing spilled is left for the next run.
     let total = await stored()
@@ -152,7 +152,7 @@ async function ingestRate(kind: string, mode: string, { tree, numbering }: { tre
         total = await stored()
       }
     }
-    return windowRate ?? total / ((performance.now() - started) / 1000)
+    return backloggedRate ?? total / ((performance.now() - started) / 1000)
   } finally {
     await maintenance.stop()
     if (runtime) await runtime.stop(5_000)
