@@ -1,8 +1,9 @@
 /**
  * Producer sequences end to end, in both stores: an SDK producer numbers its events, refusals are
  * recorded so they are not gaps, the final head record on close() covers the tail, and loss
- * injected by hand (rows deleted behind the append-only guard) is named exactly — in flight
- * while young, missing once older than the bound.
+ * injected on the way in (a store that acknowledges batches it silently thinned) is named
+ * exactly — in flight while young, missing once older than the bound. Rows deleted after they
+ * were stored are not loss on the way in: completeness keeps them stored (verify names them).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,6 +11,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openEmbeddedConnection } from '../../test/support/embedded-connection.js'
+import { lossyStore } from '../../test/support/lossy-store.js'
 import { POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../test/support/services.js'
 import { checkCompleteness } from '../completeness/check.js'
 import { createEmbeddedStore, EMBEDDED_DB_FILE } from '../store/embedded/embedded-store.js'
@@ -121,11 +123,11 @@ for (const [kind, open] of [['embedded', embedded], ['postgres', postgres]] as c
     })
 
     it('names lost numbers exactly: in flight while young, missing after the bound, including a lost tail', async () => {
-      const { store, deleteWhere } = await fresh()
-      const audit = await createAuditLogger({ store, logger: silent, producer: { id: 'app-2' } })
+      const { store } = await fresh()
+      const lost = (seq: number | null | undefined) => seq != null && ((seq >= 5 && seq <= 7) || seq === 12 || seq >= 19)
+      const audit = await createAuditLogger({ store: lossyStore(store, (event) => event.action === 'doc.edit' && lost(event.producer_seq)), logger: silent, producer: { id: 'app-2' } })
       for (let i = 0; i < 20; i++) await audit.log({ action: 'doc.edit' })
       await audit.close()
-      await deleteWhere("producer_id = 'app-2' AND (producer_seq BETWEEN 5 AND 7 OR producer_seq = 12 OR producer_seq >= 19)")
 
       const now = await checkCompleteness(store.completeness!, { producer_id: 'app-2' }, { inFlightBoundMs: BOUND })
       expect(now.producers[0]!.missing).toEqual([])
@@ -134,6 +136,18 @@ for (const [kind, open] of [['embedded', embedded], ['postgres', postgres]] as c
       const after = await checkCompleteness(store.completeness!, { producer_id: 'app-2' }, { now: later(), inFlightBoundMs: BOUND })
       expect(after.missing_events).toBe(6)
       expect(after.producers[0]!.missing.map((g) => [g.from, g.to])).toEqual([[5, 7], [12, 12], [19, 20]])
+    })
+
+    it('events deleted after they were stored are not reported lost: completeness counts what reached the store', async () => {
+      const { store, deleteWhere } = await fresh()
+      const audit = await createAuditLogger({ store, logger: silent, producer: { id: 'app-4' } })
+      for (let i = 0; i < 10; i++) await audit.log({ action: 'doc.edit' })
+      await audit.close()
+      await deleteWhere("producer_id = 'app-4' AND producer_seq BETWEEN 3 AND 6")
+
+      const report = await checkCompleteness(store.completeness!, { producer_id: 'app-4' }, { now: later(), inFlightBoundMs: BOUND })
+      expect(report.missing_events).toBe(0)
+      expect(report.producers[0]).toMatchObject({ stored: 10, missing: [], in_flight: [], last_stored_seq: 10 })
     })
 
     it('a restarted producer gets a new id; passing the id with the persisted next number continues the sequence', async () => {

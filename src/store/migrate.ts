@@ -32,6 +32,7 @@ export const MIGRATION_PLAN = [
   { version: 88, name: 'search_backfill_position' },
   { version: 90, name: 'partial_chain_seq_index' },
   { version: 91, name: 'merkle_positions_on_demand' },
+  { version: 92, name: 'producer_runs' },
 ] as const
 
 export type MigrationSql = Readonly<Record<number, readonly string[]>>

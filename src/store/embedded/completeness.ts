@@ -1,10 +1,13 @@
 /**
- * The completeness check's reads for the embedded store: the same gaps-and-islands query as
- * PostgreSQL's (postgres/completeness.ts), in SQLite's dialect (window functions, epoch-ms times).
+ * The completeness check's reads for the embedded store: islands from the producer runs the
+ * inserts record (producer-runs.ts), compacted first and merged per producer as PostgreSQL's
+ * (postgres/completeness.ts), with epoch-ms times.
  */
 import { ACCOUNTING_ACTIONS, readAccounting, type AccountingRecord } from '../../completeness/accounting.js'
 import type { Island } from '../../completeness/compute.js'
 import type { CompletenessFilter, CompletenessSource } from '../../completeness/source.js'
+import { islandsSql } from '../producer-runs-merge.js'
+import { compactRuns } from './producer-runs.js'
 import type { SqliteDatabase } from './sqlite-driver.js'
 
 function where(filter: CompletenessFilter, params: Array<string | number>, producerColumn: string): string {
@@ -24,14 +27,15 @@ export class EmbeddedCompleteness implements CompletenessSource {
   constructor(private readonly db: SqliteDatabase) {}
 
   async producerIslands(filter: CompletenessFilter): Promise<Island[]> {
+    // Compaction only shrinks what the read merges anyway: if the write lock is busy past the
+    // timeout, the read still gives exact islands from more rows.
+    try {
+      compactRuns(this.db)
+    } catch {}
     const params: Array<string | number> = []
     const rows = this.db
       .prepare<Array<string | number>, { producer_id: string; first: number; last: number; first_received_at: number }>(
-        `SELECT producer_id, min(producer_seq) AS first, max(producer_seq) AS last, min(received_at) AS first_received_at
-           FROM (SELECT producer_id, producer_seq, received_at,
-                        producer_seq - dense_rank() OVER (PARTITION BY producer_id ORDER BY producer_seq) AS grp
-                   FROM audit_logs WHERE producer_id IS NOT NULL${where(filter, params, 'producer_id')})
-          GROUP BY producer_id, grp ORDER BY producer_id, first`,
+        islandsSql(`1 = 1${where(filter, params, 'producer_id')}`),
       )
       .all(...params)
     return rows.map((row) => ({ producer_id: row.producer_id, first: Number(row.first), last: Number(row.last), first_received_at: new Date(Number(row.first_received_at)).toISOString() }))

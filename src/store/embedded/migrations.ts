@@ -12,6 +12,7 @@ import { FEED_MIGRATION } from './feed.js'
 import { STREAM_TENANT_POSITIONS_MIGRATION, STREAMS_MIGRATION } from './stream-store.js'
 import { tenantScopedIdsMigration } from './tenant-key-migration.js'
 import { SEARCH_BACKFILL_POSITION_MIGRATION } from './search-backfill.js'
+import { PRODUCER_RUNS_MIGRATION } from './producer-runs.js'
 
 /** audit_logs' indexes as migration 1 created them (migration 4 rebuilds the table and recreates them). */
 export const AUDIT_LOGS_INDEXES = [
@@ -133,6 +134,8 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   90: [],
   // PostgreSQL's positions index becomes on demand; here an event's seq is in its row.
   91: [],
+  // The completeness check reads producer runs the inserts record, not a per-event index.
+  92: PRODUCER_RUNS_MIGRATION,
   // Legal holds and per-tenant retention (docs/retention.md); times in epoch ms like every table here.
   70: [
     `CREATE TABLE auditq_legal_holds (

@@ -79,7 +79,7 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
     dirs.push(dataDir)
     const file = path.join(dataDir, EMBEDDED_DB_FILE)
     // A database from before migration 4 has none of the later steps either (word search's FTS table among them).
-    await migrateAllBut(embeddedMigrationTarget(file, () => openEmbeddedConnection(file, { timeoutMs: 5_000 })), EMBEDDED_MIGRATIONS, [4, 6, 7, 30, 31, 46, 50, 87, 88])
+    await migrateAllBut(embeddedMigrationTarget(file, () => openEmbeddedConnection(file, { timeoutMs: 5_000 })), EMBEDDED_MIGRATIONS, [4, 6, 7, 30, 31, 46, 50, 87, 88, 92])
     const events = preUpgradeEvents()
     // One row from before hash chaining (seq NULL): it must be copied too, and stay outside the chain.
     const unchained = storedEvent({ tenant_id: 'acme', action: 'before.chaining' })
@@ -88,7 +88,7 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
 
     const store = await createEmbeddedStore({ dataDir })
     stores.push(store)
-    expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids', '6_chain_format_2', '7_chain_links', '30_event_fields_v2', '31_producer_sequence_index', '46_subject_index_lookup', '50_word_search', '87_search_fill_only_guard', '88_search_backfill_position'])
+    expect((await store.migrate()).applied).toEqual(['4_tenant_scoped_ids', '6_chain_format_2', '7_chain_links', '30_event_fields_v2', '31_producer_sequence_index', '46_subject_index_lookup', '50_word_search', '87_search_fill_only_guard', '88_search_backfill_position', '92_producer_runs'])
 
     for (const tenant of ['acme', 'globex', 'initech']) {
       const expected = [...events.filter((e) => e.tenant_id === tenant), ...(tenant === 'acme' ? [unchained] : [])]
@@ -104,11 +104,11 @@ describe('embedded migration 4 (ids unique per tenant)', () => {
       expect(own, tenant).toMatchObject({ intact: true, events: events.filter((e) => e.tenant_id === tenant).length })
     }
 
-    // Same objects as before, plus the id index the open-mode lookup needs and the producer indexes of migrations 30 and 31, the subject index of 46
+    // Same objects as before, plus the id index the open-mode lookup needs, the subject index of 46 (migration 92 drops the producer indexes of 30 and 31 for its runs table)
     // (and word search's FTS table with its delete trigger, made after the rebuild).
     const search = schemaOf(file).filter((name) => name.includes('audit_logs_fts'))
     expect(search).toEqual(['trigger audit_logs_fts_delete'])
-    expect(schemaOf(file).filter((name) => !search.includes(name))).toEqual([...before, 'index audit_logs_id_idx', 'index audit_logs_producer_idx', 'index audit_logs_producer_seq_idx', 'index audit_logs_subject_idx'].sort())
+    expect(schemaOf(file).filter((name) => !search.includes(name))).toEqual([...before, 'index audit_logs_id_idx', 'index audit_logs_subject_idx'].sort())
     expect(before).toEqual(expect.arrayContaining(['trigger audit_logs_no_update', 'trigger audit_logs_no_delete']))
     const plain = openEmbeddedConnection(file, { timeoutMs: 5_000 })
     try {

@@ -1,13 +1,14 @@
 /**
- * The completeness check's reads for PostgreSQL. Islands by gaps-and-islands: within a producer,
- * `seq - dense_rank()` is constant along a run of consecutive numbers, so grouping by it yields
- * each run's bounds in one ordered pass over the (producer_id, producer_seq) index (dense_rank, so
- * a number stored twice — the same producer id reused without its sequence — is not a false run).
+ * The completeness check's reads for PostgreSQL. Islands come from the producer runs the insert
+ * trigger records (producer-runs-sql.ts), merged per producer; before reading, the runs of
+ * producers that have some to merge are compacted, so the table stays about one row per island.
  */
 import type pg from 'pg'
 import { ACCOUNTING_ACTIONS, readAccounting, type AccountingRecord } from '../../completeness/accounting.js'
 import type { Island } from '../../completeness/compute.js'
 import type { CompletenessFilter, CompletenessSource } from '../../completeness/source.js'
+import { islandsSql } from '../producer-runs-merge.js'
+import { COMPACT_SQL } from './producer-runs-sql.js'
 
 function where(filter: CompletenessFilter, values: unknown[], producerColumn: string): string {
   const conditions: string[] = []
@@ -26,13 +27,12 @@ export class PostgresCompleteness implements CompletenessSource {
   constructor(private readonly pool: pg.Pool) {}
 
   async producerIslands(filter: CompletenessFilter): Promise<Island[]> {
+    // Compaction only shrinks what the read merges anyway, so a connection that may not write
+    // (a read-only role) still gets exact islands; the read then merges more rows.
+    await this.pool.query(COMPACT_SQL).catch(() => undefined)
     const values: unknown[] = []
     const { rows } = await this.pool.query<{ producer_id: string; first: string; last: string; first_received_at: Date }>(
-      `SELECT producer_id, min(producer_seq) AS first, max(producer_seq) AS last, min(received_at) AS first_received_at
-         FROM (SELECT producer_id, producer_seq, received_at,
-                      producer_seq - dense_rank() OVER (PARTITION BY producer_id ORDER BY producer_seq) AS grp
-                 FROM audit_logs WHERE producer_id IS NOT NULL${where(filter, values, 'producer_id')}) s
-        GROUP BY producer_id, grp ORDER BY producer_id, first`,
+      islandsSql(`true${where(filter, values, 'producer_id')}`),
       values,
     )
     return rows.map((row) => ({ producer_id: row.producer_id, first: Number(row.first), last: Number(row.last), first_received_at: row.first_received_at.toISOString() }))

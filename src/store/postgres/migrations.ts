@@ -3,6 +3,7 @@
  */
 import { EVENT_FIELDS_V2_MIGRATION } from './event-fields-sql.js'
 import { MERKLE_TREE_MIGRATION, POSITIONS_ON_DEMAND_MIGRATION } from './merkle-sql.js'
+import { PRODUCER_RUNS_MIGRATION } from './producer-runs-sql.js'
 import type pg from 'pg'
 import type { MigrationSql, MigrationTarget } from '../migrate.js'
 import { APPEND_ONLY_MIGRATION, CHAIN_FORMAT_2_MIGRATION, CHAIN_MIGRATION } from './chain-sql.js'
@@ -198,6 +199,8 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
   81: LINK_OCCURRED_MIGRATION,
   // The event id -> seq index of linked chains is written when a proof first needs it (merkle.ts).
   91: POSITIONS_ON_DEMAND_MIGRATION,
+  // The completeness check reads producer runs an insert trigger records, not a per-event index.
+  92: PRODUCER_RUNS_MIGRATION,
 }
 
 const BOOKKEEPING_SQL = `CREATE TABLE IF NOT EXISTS auditq_migrations (

@@ -6,6 +6,7 @@
 import type pg from 'pg'
 import { AuditqError } from '../../errors.js'
 import type { Logger } from '../../util/logger.js'
+import { PRODUCER_RUNS_TRIGGER } from './producer-runs-sql.js'
 import {
   DEFAULT_PARTITION,
   LEGACY_PARTITION,
@@ -246,6 +247,9 @@ async function createParent(client: pg.PoolClient): Promise<void> {
   }
   await client.query(`CREATE TRIGGER audit_logs_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_logs
     FOR EACH STATEMENT EXECUTE FUNCTION auditq_append_only()`)
+  // Statement triggers fire on the table an INSERT names, so the parent records the runs of rows
+  // routed to any partition; the legacy table's own trigger no longer fires for new rows.
+  await client.query(PRODUCER_RUNS_TRIGGER)
 }
 
 /**

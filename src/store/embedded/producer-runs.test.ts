@@ -1,0 +1,106 @@
+/**
+ * Producer runs in the embedded store: the insert transaction records the runs of consecutive
+ * producer numbers it stored, duplicates add nothing false, compaction merges runs into islands,
+ * and migration 92 derives the runs of events stored before it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { openEmbeddedConnection } from '../../../test/support/embedded-connection.js'
+import { storedEvent } from '../../../test/support/events.js'
+import { migrateAllBut } from '../../../test/support/migrate-partial.js'
+import type { AuditEvent } from '../../event/types.js'
+import type { Store } from '../store.js'
+import { createEmbeddedStore, EMBEDDED_DB_FILE } from './embedded-store.js'
+import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
+import { compactRuns } from './producer-runs.js'
+import { INSERT_SQL, toRow } from './sql.js'
+
+const numbered = (producer: string, seqs: readonly number[], tenant = 'acme'): AuditEvent[] =>
+  seqs.map((seq) => storedEvent({ tenant_id: tenant, producer_id: producer, producer_seq: seq }))
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+
+describe('embedded producer runs', () => {
+  const dirs: string[] = []
+  const stores: Store[] = []
+  afterAll(async () => {
+    await Promise.all(stores.map((store) => store.close()))
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  })
+
+  async function open(options: { chain?: boolean } = {}): Promise<{ store: Store; file: string }> {
+    const dataDir = mkdtempSync(join(tmpdir(), 'auditq-runs-'))
+    dirs.push(dataDir)
+    const store = await createEmbeddedStore({ dataDir, ...options })
+    stores.push(store)
+    await store.migrate()
+    return { store, file: join(dataDir, EMBEDDED_DB_FILE) }
+  }
+
+  const runs = (file: string) => {
+    const db = openEmbeddedConnection(file, { readonly: true })
+    try {
+      return db
+        .prepare<[], { tenant_id: string; producer_id: string; first_seq: number; last_seq: number }>(
+          'SELECT tenant_id, producer_id, first_seq, last_seq FROM audit_producer_runs ORDER BY producer_id, tenant_id, first_seq, last_seq',
+        )
+        .all()
+        .map((row) => `${row.producer_id}@${row.tenant_id}:${row.first_seq}-${row.last_seq}`)
+    } finally {
+      db.close()
+    }
+  }
+
+  for (const chain of [true, false]) {
+    it(`${chain ? 'a chained' : 'an unchained'} insert records one run per tenant, producer and stretch of consecutive numbers; a duplicate records nothing`, async () => {
+      const { store, file } = await open({ chain })
+      const batch = [...numbered('p1', [1, 2, 3, 7, 8]), ...numbered('p1', [4], 'globex'), storedEvent()]
+      await store.insertBatch(batch)
+      // The first event again (a redelivery) with a number that was never stored: not stored, not recorded.
+      expect(await store.insertBatch([{ ...batch[0]!, producer_seq: 20 }])).toMatchObject({ inserted: 0, duplicates: 1 })
+      expect(runs(file)).toEqual(['p1@acme:1-3', 'p1@acme:7-8', 'p1@globex:4-4'])
+    })
+  }
+
+  it('compaction merges runs into islands and the check reads them merged across tenants', async () => {
+    const { store, file } = await open()
+    const seqs = range(1, 120).filter((seq) => seq < 50 || seq > 52)
+    for (let i = 0; i < seqs.length; i += 9) await store.insertBatch(numbered('p2', seqs.slice(i, i + 9)))
+    await store.insertBatch([...numbered('p2', [121], 'globex'), ...numbered('p2', [122])])
+    expect(runs(file).length).toBeGreaterThan(10)
+    const db = openEmbeddedConnection(file, { timeoutMs: 5_000 })
+    try {
+      compactRuns(db)
+    } finally {
+      db.close()
+    }
+    expect(runs(file)).toEqual(['p2@acme:1-49', 'p2@acme:53-120', 'p2@acme:122-122', 'p2@globex:121-121'])
+    expect((await store.completeness!.producerIslands({})).map((island) => [island.first, island.last])).toEqual([[1, 49], [53, 122]])
+    expect((await store.completeness!.producerIslands({ tenant_id: 'globex' })).map((island) => [island.first, island.last])).toEqual([[121, 121]])
+  })
+
+  it('migration 92 derives the runs of every event stored before it and drops the per-event producer indexes', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'auditq-runs91-'))
+    dirs.push(dataDir)
+    const file = join(dataDir, EMBEDDED_DB_FILE)
+    const target = embeddedMigrationTarget(file, () => openEmbeddedConnection(file, { timeoutMs: 5_000 }))
+    await migrateAllBut(target, EMBEDDED_MIGRATIONS, [92])
+    // Rows as a store before migration 92 wrote them (this version's insert also writes runs).
+    const old = openEmbeddedConnection(file, { timeoutMs: 5_000 })
+    try {
+      const insert = old.prepare(INSERT_SQL)
+      for (const event of numbered('old', [1, 2, 3, 5, 6, 4, 4, 9])) insert.run(toRow(event))
+    } finally {
+      old.close()
+    }
+    await target.withLock(() => target.apply(92, 'producer_runs', EMBEDDED_MIGRATIONS[92]!))
+    expect(runs(file)).toEqual(['old@acme:1-6', 'old@acme:9-9'])
+    const db = openEmbeddedConnection(file, { readonly: true })
+    try {
+      expect(db.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'audit_logs_producer%'").all()).toEqual([])
+    } finally {
+      db.close()
+    }
+  })
+})

@@ -1,0 +1,72 @@
+/**
+ * Producer runs for the embedded store (migration 92; PostgreSQL's producer-runs-sql.ts records
+ * them with a statement trigger). Here every insert already runs row by row inside one
+ * transaction in Node, so the insert collects the runs of the rows it stored (RunCollector) and
+ * writes one row per run before committing: no per-event index, and a rolled-back batch records
+ * nothing. SQLite has no statement triggers, and a row trigger would update a run row per event.
+ */
+import { CROWDED_PRODUCERS_SQL, mergedRuns, runsOfEvents } from '../producer-runs-merge.js'
+import type { SqliteDatabase } from './sqlite-driver.js'
+
+/** Migration 92: the table, the runs of every event stored so far, and the two producer indexes dropped. */
+export const PRODUCER_RUNS_MIGRATION = [
+  `CREATE TABLE audit_producer_runs (
+    tenant_id         TEXT    NOT NULL,
+    producer_id       TEXT    NOT NULL,
+    first_seq         INTEGER NOT NULL,
+    last_seq          INTEGER NOT NULL CHECK (last_seq >= first_seq),
+    first_received_at INTEGER NOT NULL
+  ) STRICT`,
+  'CREATE INDEX audit_producer_runs_producer_idx ON audit_producer_runs (producer_id, tenant_id)',
+  runsOfEvents('audit_logs'),
+  'DROP INDEX audit_logs_producer_idx',
+  'DROP INDEX audit_logs_producer_seq_idx',
+]
+
+const INSERT_RUN_SQL = 'INSERT INTO audit_producer_runs (tenant_id, producer_id, first_seq, last_seq, first_received_at) VALUES (?, ?, ?, ?, ?)'
+
+type Run = [tenant_id: string, producer_id: string, first_seq: number, last_seq: number, first_received_at: number]
+
+/** The runs of consecutive numbers among the rows one insert stored, per tenant and producer. */
+export class RunCollector {
+  private readonly open = new Map<string, Run>()
+  private readonly closed: Run[] = []
+
+  add(row: { tenant_id: string; producer_id?: string | null; producer_seq?: number | null; received_at: number }): void {
+    if (row.producer_id == null || row.producer_seq == null) return
+    const key = `${row.tenant_id}\u0000${row.producer_id}`
+    const run = this.open.get(key)
+    if (run && row.producer_seq === run[3] + 1) {
+      run[3] = row.producer_seq
+      return
+    }
+    if (run) this.closed.push(run)
+    this.open.set(key, [row.tenant_id, row.producer_id, row.producer_seq, row.producer_seq, row.received_at])
+  }
+
+  /** Writes the runs (inside the insert's transaction). */
+  write(db: SqliteDatabase): void {
+    if (this.open.size === 0) return
+    const insert = db.prepare<Run, never>(INSERT_RUN_SQL)
+    for (const run of this.closed) insert.run(...run)
+    for (const run of this.open.values()) insert.run(...run)
+  }
+}
+
+/**
+ * Replaces the runs of every (tenant, producer) that has runs to merge by its islands. One
+ * transaction, and SQLite has one writer at a time, so nothing is inserted meanwhile.
+ */
+export function compactRuns(db: SqliteDatabase): void {
+  db.transaction(() => {
+    const merged = db
+      .prepare<[], { tenant_id: string; producer_id: string; first_seq: number; last_seq: number; first_received_at: number }>(
+        mergedRuns(`(SELECT * FROM audit_producer_runs WHERE (tenant_id, producer_id) IN (${CROWDED_PRODUCERS_SQL})) r`, 'tenant_id, producer_id'),
+      )
+      .all()
+    if (merged.length === 0) return
+    db.prepare(`DELETE FROM audit_producer_runs WHERE (tenant_id, producer_id) IN (${CROWDED_PRODUCERS_SQL})`).run()
+    const insert = db.prepare<Run, never>(INSERT_RUN_SQL)
+    for (const run of merged) insert.run(run.tenant_id, run.producer_id, run.first_seq, run.last_seq, run.first_received_at)
+  }).immediate()
+}
