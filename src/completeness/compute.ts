@@ -1,7 +1,7 @@
 /**
  * Completeness of each producer's sequence: which numbers it issued are neither stored nor
  * accounted for. Pure: given the stored islands (maximal runs of consecutive stored sequence
- * numbers, from the store's gaps-and-islands query) and the accounting records, it lists the gaps
+ * numbers, from the runs the store recorded as it inserted) and the accounting records, it lists the gaps
  * and classifies each.
  *
  * A gap is a range of numbers that were issued — a later number is stored, or a head record says

@@ -13,7 +13,10 @@ export interface CompletenessFilter {
 
 /** What the completeness check needs of a store (both stores implement it). */
 export interface CompletenessSource {
-  /** Maximal runs of consecutive stored sequence numbers per producer (gaps-and-islands). */
+  /**
+   * Maximal runs of consecutive sequence numbers stored per producer, from the runs each insert
+   * recorded: numbers that reached the store, including events retention deleted since.
+   */
   producerIslands(filter: CompletenessFilter): Promise<Island[]>
   /** The producers' head and rejection records. */
   accountingRecords(filter: CompletenessFilter): Promise<AccountingRecord[]>

@@ -85,7 +85,8 @@ export const EMBEDDED_MIGRATIONS: MigrationSql = {
   20: [],
   // The fields added with canonical form auditq.v2 and each row's canonical version (event-fields-sql.ts).
   30: EVENT_FIELDS_V2_MIGRATION,
-  // The completeness check's gaps-and-islands scan per producer across tenants (src/completeness/).
+  // The completeness check's gaps-and-islands scan per producer across tenants (src/completeness/);
+  // dropped by migration 92, whose producer runs replace it.
   31: ['CREATE INDEX audit_logs_producer_seq_idx ON audit_logs (producer_id, producer_seq) WHERE producer_id IS NOT NULL'],
   // Crypto-shredding's wrapped subject keys (see PostgreSQL's step 45); times as epoch ms.
   45: [

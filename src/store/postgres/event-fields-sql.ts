@@ -7,8 +7,9 @@
  * Inserts from this version on write 2 explicitly (sql.ts, UNNEST_SOURCE), so the default keeps
  * meaning "written by a version that knew only auditq.v1".
  *
- * The index serves the completeness check's gaps-and-islands scan per (tenant, producer); partial,
- * because events without a producer (imports, older producers) need no entry.
+ * The index served the completeness check's gaps-and-islands scan per (tenant, producer); partial,
+ * because events without a producer (imports, older producers) need no entry. Migration 92 drops
+ * it: the check reads producer runs recorded per insert instead (producer-runs-sql.ts).
  */
 export const EVENT_FIELDS_V2_MIGRATION = [
   `ALTER TABLE audit_logs

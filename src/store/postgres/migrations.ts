@@ -140,7 +140,8 @@ export const POSTGRES_MIGRATIONS: MigrationSql = {
   ],
   // The fields added with canonical form auditq.v2 and each row's canonical version (event-fields-sql.ts).
   30: EVENT_FIELDS_V2_MIGRATION,
-  // The completeness check's gaps-and-islands scan per producer across tenants (src/completeness/).
+  // The completeness check's gaps-and-islands scan per producer across tenants (src/completeness/);
+  // dropped by migration 92, whose producer runs replace it.
   31: ['CREATE INDEX audit_logs_producer_seq_idx ON audit_logs (producer_id, producer_seq) WHERE producer_id IS NOT NULL'],
   // The feed's orders: a commit-order key per link row for the all-tenants feed (feed-sql.ts).
   35: FEED_MIGRATION,

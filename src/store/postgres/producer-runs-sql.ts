@@ -1,8 +1,8 @@
 /**
  * Producer runs for PostgreSQL (migration 92): what the completeness check reads instead of a
  * per-event index. A statement-level trigger on `audit_logs` records, for every insert statement,
- * each (tenant, producer) run of consecutive sequence numbers it stored: one row per batch and
- * producer, where the two `(…, producer_id, producer_seq)` indexes took two B-tree entries per
+ * each producer's runs of consecutive sequence numbers it stored (producer-runs-merge.ts): one
+ * row per batch and producer, where the two `(…, producer_id, producer_seq)` indexes took two B-tree entries per
  * numbered event on the insert direct mode waits for (docs/decisions.md, "Completeness from
  * producer runs"). A trigger rather than a clause in each insert statement, so every path that
  * stores events (chained, prepared, unchained, partitioned, imports, a future one) records its
@@ -35,7 +35,7 @@ export const PRODUCER_RUNS_TRIGGER = `CREATE TRIGGER audit_logs_producer_runs AF
  */
 export const PRODUCER_RUNS_MIGRATION = [
   `CREATE TABLE audit_producer_runs (
-    tenant_id         text        NOT NULL,
+    tenant_id         text,
     producer_id       text        NOT NULL,
     first_seq         bigint      NOT NULL,
     last_seq          bigint      NOT NULL CHECK (last_seq >= first_seq),
@@ -50,15 +50,15 @@ export const PRODUCER_RUNS_MIGRATION = [
 ]
 
 /**
- * Replaces the runs of every (tenant, producer) that has runs to merge by its islands, in one
+ * Replaces the runs of every producer that has runs to merge by its islands, in one
  * statement; a producer whose runs are already its islands (real gaps between them) is left
  * alone. Runs inserted meanwhile are not in the statement's snapshot and stay as they are; a
  * second compaction running at once deletes only rows the first has not (those the first deleted
  * are skipped once it commits), so each run is merged exactly once and the union stays exact.
  */
 export const COMPACT_SQL = `WITH crowded AS (${CROWDED_PRODUCERS_SQL}), gone AS (
-    DELETE FROM audit_producer_runs r USING crowded c WHERE r.tenant_id = c.tenant_id AND r.producer_id = c.producer_id
+    DELETE FROM audit_producer_runs r USING crowded c WHERE r.producer_id = c.producer_id
     RETURNING r.tenant_id, r.producer_id, r.first_seq, r.last_seq, r.first_received_at
   )
   INSERT INTO audit_producer_runs (tenant_id, producer_id, first_seq, last_seq, first_received_at)
-  ${mergedRuns('gone', 'tenant_id, producer_id')}`
+  ${mergedRuns('gone')}`

@@ -46,20 +46,21 @@ describe.runIf(hasPostgres)('postgres producer runs', () => {
 
   const runs = async (sql: pg.Client) =>
     (await sql.query<{ tenant_id: string; producer_id: string; first_seq: string; last_seq: string }>(
-      'SELECT tenant_id, producer_id, first_seq, last_seq FROM audit_producer_runs ORDER BY producer_id, tenant_id, first_seq, last_seq',
-    )).rows.map((row) => `${row.producer_id}@${row.tenant_id}:${row.first_seq}-${row.last_seq}`)
+      'SELECT tenant_id, producer_id, first_seq, last_seq FROM audit_producer_runs ORDER BY producer_id, first_seq, last_seq',
+    )).rows.map((row) => `${row.producer_id}@${row.tenant_id ?? '*'}:${row.first_seq}-${row.last_seq}`)
 
   let plain: { store: PostgresStore; sql: pg.Client }
   beforeAll(async () => {
     plain = await open()
   })
 
-  it('a chained batch records one run per tenant, producer and stretch of consecutive numbers; events without a producer record none', async () => {
+  it('a chained batch records one run per producer and stretch of consecutive numbers, across tenants; events without a producer record none', async () => {
     const { store, sql } = plain
     // p2 sends number 1 twice (two events): one run, not a false second one.
     const batch = [...numbered('p1', [3, 1, 2, 7, 8]), ...numbered('p1', [4], 'globex'), ...numbered('p2', [1, 2, 1]), storedEvent()]
     expect((await store.insertBatch(batch)).inserted).toBe(batch.length)
-    expect(await runs(sql)).toEqual(['p1@acme:1-3', 'p1@acme:7-8', 'p1@globex:4-4', 'p2@acme:1-2'])
+    // p1's 1-3 in acme and 4 in globex are one run, of several tenants (*).
+    expect(await runs(sql)).toEqual(['p1@*:1-4', 'p1@acme:7-8', 'p2@acme:1-2'])
   })
 
   it('the queue worker\'s prepared insert records its runs too', async () => {
@@ -117,11 +118,18 @@ describe.runIf(hasPostgres)('postgres producer runs', () => {
     expect(islands.map((island) => [island.first, island.last])).toEqual([[1, 99], [110, 400]])
   })
 
-  it('islands merge across tenants unless the check names one', async () => {
-    const { store } = await open()
-    await store.insertBatch([...numbered('p7', [1, 2]), ...numbered('p7', [3, 4], 'globex'), ...numbered('p7', [5], 'acme')])
-    expect((await store.completeness.producerIslands({})).map((i) => [i.first, i.last])).toEqual([[1, 5]])
-    expect((await store.completeness.producerIslands({ tenant_id: 'acme' })).map((i) => [i.first, i.last])).toEqual([[1, 2], [5, 5]])
+  it('an application serving many tenants records one run per batch, not one per event; a check naming a tenant sees the producers wholly in it', async () => {
+    const { store, sql } = await open()
+    // Numbers dealt round-robin over eight tenants, as the SDK numbers an application's events.
+    await store.insertBatch(range(1, 64).map((seq) => storedEvent({ tenant_id: `t${seq % 8}`, producer_id: 'app', producer_seq: seq })))
+    await store.insertBatch(numbered('solo', [1, 2, 4]))
+    await store.insertBatch(numbered('solo', [3]))
+    expect(await runs(sql)).toEqual(['app@*:1-64', 'solo@acme:1-2', 'solo@acme:3-3', 'solo@acme:4-4'])
+    const islands = async (tenant?: string) =>
+      (await store.completeness.producerIslands(tenant ? { tenant_id: tenant } : {})).map((i) => `${i.producer_id}:${i.first}-${i.last}`)
+    expect(await islands()).toEqual(['app:1-64', 'solo:1-4'])
+    expect(await islands('acme')).toEqual(['solo:1-4'])
+    expect(await islands('t1')).toEqual([])
   })
 
   it('migration 92 derives the runs of every event stored before it and drops the per-event producer indexes', async () => {
