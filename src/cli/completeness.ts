@@ -17,7 +17,7 @@ export function registerCompleteness(program: Command): void {
     .command('completeness')
     .description('list, per producer, the sequence numbers neither stored nor accounted for; exit 0 none missing, 1 some missing, 2 bad usage')
     .option('--producer <id>', 'one producer only')
-    .option('--tenant-id <tenant>', "only this tenant's events (a producer writing several tenants is checked completely without it)")
+    .option('--tenant-id <tenant>', "only this tenant's events: the producers writing only it (one writing several tenants is checked without it)")
     .option('--since <time>', 'only numbers issued from this time on (ISO-8601)')
     .option('--json', 'print the report as JSON')
     .action(async (flags: CompletenessFlags, command: Command) => {

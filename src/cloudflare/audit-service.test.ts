@@ -42,6 +42,18 @@ describe('AuditService without a queue writes to D1 directly (workerd + local D1
     })
   })
 
+  it('the completeness check over D1 names the numbers a client lost, in flight while young and missing after the bound', async () => {
+    // A client numbering its own events, whose numbers 3 and 6-7 never arrived (across two tenants).
+    const sent = [1, 2, 4, 5, 8].map((seq) => ({ action: 'doc.viewed', tenant_id: seq % 2 ? 'acme' : 'globex', producer_id: 'edge-9', producer_seq: seq }))
+    expect((await worker.fetch('/bulk', { body: sent })).json.ids).toHaveLength(5)
+    const young = await worker.fetch('/v1/completeness?producer_id=edge-9')
+    expect(young.json).toMatchObject({ missing_events: 0, producers: [{ producer_id: 'edge-9', stored: 5, last_stored_seq: 8, missing: [] }] })
+    expect(young.json.producers[0].in_flight.map((g: { from: number; to: number }) => [g.from, g.to])).toEqual([[3, 3], [6, 7]])
+    const old = await worker.fetch('/v1/completeness?producer_id=edge-9&in_flight_bound_ms=0')
+    expect(old.json.missing_events).toBe(3)
+    expect(old.json.producers[0].missing.map((g: { from: number; to: number }) => [g.from, g.to])).toEqual([[3, 3], [6, 7]])
+  })
+
   it('redacts metadata secrets before the write, as the Node SDK does', async () => {
     const { json } = await worker.fetch('/log', { body: { action: 'token.issued', actor_id: 'u1', metadata: { accessToken: 'at-1', client: { secret: 's-2' }, scope: 'read' } } })
     const stored = await worker.fetch(`/v1/events/${json.id}`)

@@ -81,6 +81,10 @@ describe(`handleAuditBatch consuming ${QUEUE} (workerd + local D1 + local queue)
     expect(metadata.ranges).toHaveLength(1)
     expect(metadata.ranges[0]!.slice(0, 2)).toEqual([2, 2])
     expect(metadata.ranges[0]![2]).toMatch(/poison refused/)
+
+    // The completeness check over D1 accounts for both numbers: one stored, one dead-lettered.
+    const { json: report } = await worker.fetch('/v1/completeness?producer_id=edge-7&in_flight_bound_ms=0')
+    expect(report).toMatchObject({ missing_events: 0, producers: [{ producer_id: 'edge-7', stored: 1, dead_lettered: 1, missing: [], in_flight: [] }] })
   })
 
   it('a message from a newer producer (unknown envelope version) is retried, then kept in the dead-letter queue, not dropped', async () => {

@@ -6,7 +6,8 @@ export interface CompletenessFilter {
   producer_id?: string
   /**
    * Only this tenant's events and accounting records. A producer writing several tenants numbers
-   * across them, so its check is only complete without this filter.
+   * across them, so only a check without this filter sees its sequence: with it, the stores read
+   * the runs wholly in the tenant, which are the producers that write only that tenant.
    */
   tenant_id?: string
 }

@@ -11,8 +11,8 @@ import { COMPLETENESS_CONTRACT } from './contract/proofs.js'
 /**
  * GET /v1/completeness?producer_id=&tenant_id=&since= — per producer, the sequence ranges neither
  * stored nor accounted for, `missing` (older than the bound) apart from `in_flight`. `read`: a key
- * bound to a tenant sees its own tenant's events only (a producer writing several tenants is
- * checked completely only by an unbound key).
+ * bound to a tenant sees its own tenant's events only, so the producers that write only its
+ * tenant (a producer writing several tenants is checked only by an unbound key).
  */
 export async function completenessRoutes(app: FastifyInstance, options: { store: Store; settings: Config['completeness'] }): Promise<void> {
   app.get(COMPLETENESS_CONTRACT.url, documented(COMPLETENESS_CONTRACT, { trail: 'completeness' }), async (request) => {
