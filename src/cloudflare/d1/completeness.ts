@@ -7,23 +7,11 @@
  * recorded at insert instead (their insert path is hot; a Worker's D1 writes are a request's
  * events, and D1 has no statement triggers). Times are epoch ms, as in the embedded store.
  */
-import { ACCOUNTING_ACTIONS, readAccounting, type AccountingRecord } from '../../completeness/accounting.js'
+import { readAccounting, type AccountingRecord } from '../../completeness/accounting.js'
 import type { Island } from '../../completeness/compute.js'
 import type { CompletenessFilter, CompletenessSource } from '../../completeness/source.js'
+import { accountingSql, completenessWhere } from '../../store/embedded/completeness-sql.js'
 import type { D1Database } from '../bindings.js'
-
-function where(filter: CompletenessFilter, params: unknown[], producerColumn: string): string {
-  let sql = ''
-  if (filter.tenant_id !== undefined) {
-    sql += ' AND tenant_id = ?'
-    params.push(filter.tenant_id)
-  }
-  if (filter.producer_id !== undefined) {
-    sql += ` AND ${producerColumn} = ?`
-    params.push(filter.producer_id)
-  }
-  return sql
-}
 
 export class D1Completeness implements CompletenessSource {
   constructor(private readonly db: D1Database) {}
@@ -35,7 +23,7 @@ export class D1Completeness implements CompletenessSource {
         `SELECT producer_id, min(producer_seq) AS first, max(producer_seq) AS last, min(received_at) AS first_received_at
            FROM (SELECT producer_id, producer_seq, received_at,
                         producer_seq - dense_rank() OVER (PARTITION BY producer_id ORDER BY producer_seq) AS grp
-                   FROM audit_logs WHERE producer_id IS NOT NULL${where(filter, params, 'producer_id')})
+                   FROM audit_logs WHERE producer_id IS NOT NULL${completenessWhere(filter, params, 'producer_id')})
           GROUP BY producer_id, grp ORDER BY producer_id, first`,
       )
       .bind(...params)
@@ -44,11 +32,9 @@ export class D1Completeness implements CompletenessSource {
   }
 
   async accountingRecords(filter: CompletenessFilter): Promise<AccountingRecord[]> {
-    const params: unknown[] = [...ACCOUNTING_ACTIONS]
+    const params: unknown[] = []
     const { results } = await this.db
-      .prepare(
-        `SELECT action, received_at, metadata FROM audit_logs WHERE action IN (${ACCOUNTING_ACTIONS.map(() => '?').join(', ')})${where(filter, params, "json_extract(metadata, '$.producer_id')")}`,
-      )
+      .prepare(accountingSql(filter, params))
       .bind(...params)
       .all<{ action: string; received_at: number; metadata: string }>()
     return results.flatMap((row) => readAccounting(row.action, new Date(Number(row.received_at)).toISOString(), JSON.parse(row.metadata) as Record<string, unknown>) ?? [])

@@ -3,25 +3,13 @@
  * inserts record (producer-runs.ts), compacted first and merged per producer as PostgreSQL's
  * (postgres/completeness.ts), with epoch-ms times.
  */
-import { ACCOUNTING_ACTIONS, readAccounting, type AccountingRecord } from '../../completeness/accounting.js'
+import { readAccounting, type AccountingRecord } from '../../completeness/accounting.js'
 import type { Island } from '../../completeness/compute.js'
 import type { CompletenessFilter, CompletenessSource } from '../../completeness/source.js'
 import { islandsSql } from '../producer-runs-merge.js'
+import { accountingSql, completenessWhere } from './completeness-sql.js'
 import { compactRuns } from './producer-runs.js'
 import type { SqliteDatabase } from './sqlite-driver.js'
-
-function where(filter: CompletenessFilter, params: Array<string | number>, producerColumn: string): string {
-  let sql = ''
-  if (filter.tenant_id !== undefined) {
-    sql += ' AND tenant_id = ?'
-    params.push(filter.tenant_id)
-  }
-  if (filter.producer_id !== undefined) {
-    sql += ` AND ${producerColumn} = ?`
-    params.push(filter.producer_id)
-  }
-  return sql
-}
 
 export class EmbeddedCompleteness implements CompletenessSource {
   constructor(private readonly db: SqliteDatabase) {}
@@ -32,22 +20,16 @@ export class EmbeddedCompleteness implements CompletenessSource {
     try {
       compactRuns(this.db)
     } catch {}
-    const params: Array<string | number> = []
+    const params: unknown[] = []
     const rows = this.db
-      .prepare<Array<string | number>, { producer_id: string; first: number; last: number; first_received_at: number }>(
-        islandsSql(`1 = 1${where(filter, params, 'producer_id')}`),
-      )
+      .prepare<unknown[], { producer_id: string; first: number; last: number; first_received_at: number }>(islandsSql(`1 = 1${completenessWhere(filter, params, 'producer_id')}`))
       .all(...params)
     return rows.map((row) => ({ producer_id: row.producer_id, first: Number(row.first), last: Number(row.last), first_received_at: new Date(Number(row.first_received_at)).toISOString() }))
   }
 
   async accountingRecords(filter: CompletenessFilter): Promise<AccountingRecord[]> {
-    const params: Array<string | number> = [...ACCOUNTING_ACTIONS]
-    const rows = this.db
-      .prepare<Array<string | number>, { action: string; received_at: number; metadata: string }>(
-        `SELECT action, received_at, metadata FROM audit_logs WHERE action IN (${ACCOUNTING_ACTIONS.map(() => '?').join(', ')})${where(filter, params, "json_extract(metadata, '$.producer_id')")}`,
-      )
-      .all(...params)
+    const params: unknown[] = []
+    const rows = this.db.prepare<unknown[], { action: string; received_at: number; metadata: string }>(accountingSql(filter, params)).all(...params)
     return rows.flatMap((row) => readAccounting(row.action, new Date(Number(row.received_at)).toISOString(), JSON.parse(row.metadata) as Record<string, unknown>) ?? [])
   }
 }
