@@ -109,7 +109,7 @@ export const COMPLETENESS_CONTRACT: RouteContract = {
   operationId: 'checkCompleteness',
   summary: 'Per producer, the sequence numbers neither stored nor accounted for',
   description:
-    '`missing` gaps are older than the in-flight bound; newer ones are `in_flight`. A key bound to a tenant sees its own tenant\'s events only, so a producer writing several tenants is checked completely only by an unbound key. Other parameters are ignored.',
+    '`missing` gaps are older than the in-flight bound; newer ones are `in_flight`. A key bound to a tenant sees its own tenant\'s events only: the producers that write only its tenant (a producer writing several tenants is checked only by an unbound key). Other parameters are ignored.',
   tags: ['integrity'],
   access: 'read',
   // Loose, as the route has always been: parameters it does not know are ignored.
