@@ -30,10 +30,11 @@ import type { Store } from './store.js'
 
 const hasPostgres = await postgresAvailable()
 /**
- * A store deployed before migration 30: 31 and 46 index 30's columns, so they cannot be there either;
- * nor 81, which replaces the chain function this test's old insert calls (and then fills its link rows).
+ * A store deployed before migration 30: 31 and 46 index 30's columns and 92 reads them, so they
+ * cannot be there either; nor 81, which replaces the chain function this test's old insert calls
+ * (and then fills its link rows).
  */
-const SKIPPED = [30, 31, 46, 81]
+const SKIPPED = [30, 31, 46, 81, 92]
 
 /** Events as a version before auditq.v2 would have stored them: none of the added fields. */
 function oldEvents(tenant: string, n: number): AuditEvent[] {
@@ -55,7 +56,7 @@ function newEvents(tenant: string, n: number): AuditEvent[] {
 }
 
 async function expectUpgradedChain(store: Store, tenants: string[], oldPerTenant: number): Promise<void> {
-  expect((await store.migrate()).applied).toEqual(['30_event_fields_v2', '31_producer_sequence_index', '46_subject_index_lookup', '81_link_rows_occurred_at'])
+  expect((await store.migrate()).applied).toEqual(['30_event_fields_v2', '31_producer_sequence_index', '46_subject_index_lookup', '81_link_rows_occurred_at', '92_producer_runs'])
   for (const tenant of tenants) {
     const fresh = newEvents(tenant, 4)
     expect(await store.insertBatch(fresh)).toEqual({ inserted: 4, duplicates: 0 })
