@@ -82,6 +82,9 @@ export class RunCollector {
  * transaction, and SQLite has one writer at a time, so nothing is inserted meanwhile.
  */
 export function compactRuns(db: SqliteDatabase): void {
+  // Looked at first without the write lock: most checks find nothing to merge, and a writer
+  // should not wait on one that does nothing.
+  if (db.prepare(`${CROWDED_PRODUCERS_SQL} LIMIT 1`).get() === undefined) return
   db.transaction(() => {
     const merged = db
       .prepare<[], { tenant_id: string | null; producer_id: string; first_seq: number; last_seq: number; first_received_at: number }>(
