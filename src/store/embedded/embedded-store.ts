@@ -104,6 +104,7 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
     busyTimeoutMs,
     chain: options.chain ?? true,
     reader: new ReportReader({ file, busyTimeoutMs, driver }),
+    ...(options.logger ? { logger: options.logger } : {}),
   })
 }
 
@@ -159,10 +160,11 @@ class EmbeddedStore implements Store {
       busyTimeoutMs: number
       chain: boolean
       reader: ReportReader
+      logger?: Logger
     },
   ) {
     this.description = file
-    this.completeness = new EmbeddedCompleteness(db)
+    this.completeness = new EmbeddedCompleteness(db, settings.logger)
     this.integrity = new EmbeddedIntegrity(db, { driver: settings.driver, file, busyTimeoutMs: settings.busyTimeoutMs, chunkRows: settings.streamChunkRows })
     this.keys = new EmbeddedKeyStore(db)
     this.subjectKeys = new EmbeddedSubjectKeyStore(db)

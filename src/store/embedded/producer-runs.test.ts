@@ -11,6 +11,7 @@ import { openEmbeddedConnection } from '../../../test/support/embedded-connectio
 import { storedEvent } from '../../../test/support/events.js'
 import { migrateAllBut } from '../../../test/support/migrate-partial.js'
 import type { AuditEvent } from '../../event/types.js'
+import { createLogger } from '../../util/logger.js'
 import type { Store } from '../store.js'
 import { createEmbeddedStore, EMBEDDED_DB_FILE } from './embedded-store.js'
 import { EMBEDDED_MIGRATIONS, embeddedMigrationTarget } from './migrations.js'
@@ -83,6 +84,31 @@ describe('embedded producer runs', () => {
     expect(await islands()).toEqual(['p2:1-49', 'p2:53-120', 'p3:1-3'])
     expect(await islands('acme')).toEqual(['p2:1-49', 'p2:53-120'])
     expect(await islands('globex')).toEqual([])
+  })
+
+  it('a compaction that cannot take the write lock is logged at warning, and the check still reads exact islands', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'auditq-runs-busy-'))
+    dirs.push(dataDir)
+    const lines: string[] = []
+    const logger = createLogger({ level: 'info', format: 'json', destination: { write: (line: string) => void lines.push(line) } })
+    const store = await createEmbeddedStore({ dataDir, busyTimeoutMs: 50, logger })
+    stores.push(store)
+    await store.migrate()
+    await store.insertBatch(numbered('p9', [1, 2]))
+    await store.insertBatch(numbered('p9', [3, 5]))
+    // Another process holds the write lock.
+    const other = openEmbeddedConnection(join(dataDir, EMBEDDED_DB_FILE), { timeoutMs: 5_000 })
+    try {
+      other.exec('BEGIN IMMEDIATE')
+      const islands = await store.completeness!.producerIslands({})
+      expect(islands.map((island) => [island.first, island.last])).toEqual([[1, 3], [5, 5]])
+      other.exec('ROLLBACK')
+    } finally {
+      other.close()
+    }
+    const warned = lines.map((line) => JSON.parse(line) as { level: number; msg: string }).filter((entry) => entry.msg.startsWith('producer runs not compacted'))
+    expect(warned).toHaveLength(1)
+    expect(warned[0]!.level).toBe(40)
   })
 
   it('migration 92 derives the runs of every event stored before it and drops the per-event producer indexes', async () => {

@@ -291,7 +291,7 @@ export class PostgresStore implements Store {
     this.description = settings.description
     this.schemaName = settings.schema
     // Completeness judges gaps older than a bound: a replica's lag would read as missing events, so it stays on the primary.
-    this.completeness = new PostgresCompleteness(pools.read)
+    this.completeness = new PostgresCompleteness(pools.read, settings.logger)
     const partitioning = settings.partitioning
     this.partitions = partitioning
       ? new PostgresPartitions(pools.write, { ...partitioning, schema: settings.schema, logger: settings.logger })
