@@ -8,7 +8,7 @@
 import pg from 'pg'
 import { AuditqError } from '../../errors.js'
 import type { AuditEvent } from '../../event/types.js'
-import { eventFromCanonical, type PreparedEvent } from '../../integrity/prepared-event.js'
+import { eventFromCanonical, prepareEvent, type PreparedEvent } from '../../integrity/prepared-event.js'
 import type { EventFilter } from '../../query/event-filter.js'
 import type { ReportData, ReportOptions } from '../../report/model.js'
 import type { Logger } from '../../util/logger.js'
@@ -343,14 +343,18 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Chained (the default): one statement, see chained-insert.ts. Unchained (bench baseline only):
+   * Chained (the default): one statement, see chained-insert.ts, fed the same canonical forms the
+   * queue carries (prepareEvent: the canonical form the chain hashes anyway, its digest and search
+   * document), joined into one jsonb parameter that PostgreSQL splits into columns in C. Writing an
+   * array literal per column instead cost the process about 5 µs more per event, with PostgreSQL's
+   * work level (BENCHMARKS.md, "Direct mode from canonical forms"). Unchained (bench baseline only):
    * one statement too, so it is its own transaction and pool.query is safe.
    * `rowCount` counts only rows actually inserted; skipped conflicts are the duplicates.
    */
   async insertBatch(events: readonly AuditEvent[]): Promise<InsertResult> {
     if (events.length === 0) return { inserted: 0, duplicates: 0 }
     if (this.settings.chain) {
-      const result = await insertChained(this.pool, events, this.chainHeads, this.partitions ? CHAINED_FORMS.eventsPartitioned : CHAINED_FORMS.events)
+      const result = await insertChained(this.pool, events.map(prepareEvent), this.chainHeads, this.partitions ? CHAINED_FORMS.preparedPartitioned : CHAINED_FORMS.prepared)
       if (result.inserted > 0) this.feed.commits.notify()
       return result
     }
