@@ -6,6 +6,7 @@
  *
  *   npm run bench:streams -- --seconds 10 --runs 3 --outage-seconds 60
  *   npm run bench:streams -- --deliverers in-process,separate,separate-idle
+ *   npm run bench:streams -- --layout two-hosts --deliverers separate --warmup 1 --runs 5 --outage-seconds 0
  *
  * Where the deliverers run (`--deliverers`, comma-separated, each measured against the same
  * round's no-streams baseline):
@@ -15,6 +16,15 @@
  *   when this bench itself runs at a lower niceness than that);
  * - `separate-idle`: the child under `chrt --idle 0` (Linux SCHED_IDLE: CPU only when nothing else
  *   wants it; what an unprivileged process can ask for below niceness 19).
+ *
+ * Where everything runs (`--layout`):
+ * - `shared` (default): every process on every CPU of this machine, as one host runs it all;
+ * - `two-hosts`: the deployment docs/streaming.md recommends, on one machine. The ingest side (this
+ *   process: load generator and `serve`; PostgreSQL and Redis, so feed reads cost the database's
+ *   host) is pinned to `--ingest-cpus`, the delivery side (`auditq streams run`, the webhook
+ *   receiver in a child process, rsyslogd) to `--delivery-cpus` (bench/streams/cpu-layout.ts).
+ *   The no-streams baseline runs in the same layout, so the change is what streaming costs an
+ *   ingest host whose deliverers and SIEM run elsewhere.
  *
  * Figures:
  * - ingest events/s with streams against without (same round, same mode): the cost of streaming;
@@ -26,8 +36,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { Redis } from 'ioredis'
@@ -38,11 +46,14 @@ import { Rsyslog } from '../test/support/rsyslog.js'
 import { freePort } from '../test/support/free-port.js'
 import { sampleEvent } from './event.js'
 import { median, percentile, printTable } from './stats.js'
+import { CpuLayout, pin } from './streams/cpu-layout.js'
+import { ChildReceiver, Receiver, type WebhookReceiver } from './streams/receiver.js'
 
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' },
     runs: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '0' },
     modes: { type: 'string', default: 'direct,queue' },
     concurrency: { type: 'string', default: '8' },
     'batch-events': { type: 'string', default: '100' },
@@ -53,8 +64,12 @@ const { values } = parseArgs({
     deliverers: { type: 'string', default: 'in-process' },
     nice: { type: 'string', default: '19' },
     'outage-deliverers': { type: 'string' },
+    layout: { type: 'string', default: 'shared' },
+    'ingest-cpus': { type: 'string', default: '0' },
+    'delivery-cpus': { type: 'string', default: '1' },
   },
 })
+if (values.layout !== 'shared' && values.layout !== 'two-hosts') throw new Error(`--layout: "${values.layout}" is not one of shared, two-hosts`)
 const DELIVERERS = ['in-process', 'separate', 'separate-niced', 'separate-idle'] as const
 type Deliverers = (typeof DELIVERERS)[number]
 type Variant = 'none' | Deliverers
@@ -68,46 +83,31 @@ const concurrency = Number(values.concurrency)
 const batchEvents = Number(values['batch-events'])
 const log = (text: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`)
 
-/** A local receiver that acknowledges every batch and notes when each event was acknowledged. */
-class Receiver {
-  lags: number[] = []
-  /** Receiver clock at each acknowledgement, parallel to `lags`. */
-  ackAt: number[] = []
-  events = 0
-  up = true
-  /** When the first batch after an outage was acknowledged. */
-  firstAckAt: number | null = null
-  private server!: http.Server
-  port = 0
-  async start(): Promise<void> {
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = []
-      req.on('data', (c: Buffer) => chunks.push(c))
-      req.on('end', () => {
-        if (!this.up) return void res.writeHead(503, { 'retry-after': '1' }).end()
-        const now = Date.now()
-        this.firstAckAt ??= now
-        for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
-          if (!line) continue
-          const at = line.indexOf('"received_at":"')
-          this.lags.push(now - Date.parse(line.slice(at + 15, at + 39)))
-          this.ackAt.push(now)
-          this.events++
-        }
-        res.writeHead(204).end()
-      })
-    })
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
-    this.port = (this.server.address() as AddressInfo).port
-  }
-  async close(): Promise<void> {
-    this.server.closeAllConnections()
-    await new Promise((resolve) => this.server.close(resolve))
-  }
+const layout = values.layout === 'two-hosts' ? new CpuLayout(values['ingest-cpus'], values['delivery-cpus']) : null
+if (layout) log(`layout two-hosts: ingest side on CPUs ${layout.ingest} (${layout.pinIngestSide()}), delivery side on CPUs ${layout.delivery}`)
+
+/** The webhook receiver: in this process, or on the delivery CPUs in a child of its own. */
+async function startReceiver(): Promise<WebhookReceiver> {
+  const receiver = layout ? new ChildReceiver(layout.deliveryPrefix) : new Receiver()
+  await receiver.start()
+  return receiver
+}
+
+/** A real rsyslogd, on the delivery CPUs in the two-hosts layout. */
+async function startRsyslog(): Promise<Rsyslog> {
+  const rsyslog = new Rsyslog()
+  await rsyslog.start()
+  if (layout && rsyslog.pid !== undefined) pin(rsyslog.pid, layout.delivery)
+  return rsyslog
 }
 
 interface Outcome {
   ingestPerSecond: number
+  /**
+   * Events ÷ (ingest start → every event stored). In queue mode the rate above is how fast the
+   * service accepted (the queue absorbs); this one is how fast it stored. Direct mode: the same.
+   */
+  storedPerSecond: number
   /**
    * CPU of this process (load generator, `serve`, in-process deliverers) per ingested event, from
    * ingest start until everything is stored: what the burst cost the ingest process, robust to
@@ -146,8 +146,8 @@ function startDeliverers(variant: Deliverers, schema: string): ChildProcess | un
     AUDITQ_STREAMS_SCAN_MS: '200',
     ...(variant === 'separate-niced' ? { AUDITQ_STREAMS_NICE: values.nice } : {}),
   }
-  const [command, args] = variant === 'separate-idle' ? ['chrt', ['--idle', '0', process.execPath, CLI, 'streams', 'run']] : [process.execPath, [CLI, 'streams', 'run']]
-  const child = spawn(command, args as string[], { env, stdio: ['ignore', 'ignore', 'inherit'] })
+  const argv = [...(layout?.deliveryPrefix ?? []), ...(variant === 'separate-idle' ? ['chrt', '--idle', '0'] : []), process.execPath, CLI, 'streams', 'run']
+  const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'ignore', 'inherit'] })
   child.once('exit', (code, signal) => code !== 0 && signal !== 'SIGTERM' && log(`streams run exited (${code ?? signal})`))
   return child
 }
@@ -244,7 +244,7 @@ async function ingest(address: string, ms: number, options: { ratePerSecond?: nu
   return sent
 }
 
-async function createStreams(service: RunningService, receiver: Receiver, rsyslog: Rsyslog): Promise<void> {
+async function createStreams(service: RunningService, receiver: WebhookReceiver, rsyslog: Rsyslog): Promise<void> {
   const streams = service.store.streams!
   const filter = { tenants: [], actions: [], categories: [] }
   await streams.create({ name: 'webhook', owner_tenant: null, sink: { kind: 'webhook', url: `http://127.0.0.1:${receiver.port}/`, options: { secret: 'bench' } }, filter, format: 'json', batch_size: 500 })
@@ -262,6 +262,16 @@ async function caughtUp(service: RunningService, total: number, timeoutMs = 600_
   return done
 }
 
+async function checkpoint(): Promise<void> {
+  const client = new pg.Client({ connectionString: values['database-url'] })
+  await client.connect()
+  try {
+    await client.query('CHECKPOINT')
+  } finally {
+    await client.end()
+  }
+}
+
 async function storedCount(schema: string): Promise<number> {
   const client = new pg.Client({ connectionString: values['database-url'] })
   await client.connect()
@@ -274,16 +284,17 @@ async function storedCount(schema: string): Promise<number> {
 
 async function round(mode: string, variant: Variant, tag: string): Promise<Outcome> {
   const streams = variant !== 'none'
-  const receiver = new Receiver()
-  await receiver.start()
-  const rsyslog = new Rsyslog()
-  await rsyslog.start()
+  const receiver = await startReceiver()
+  const rsyslog = await startRsyslog()
   try {
     return await withService(mode, variant, async (service, schema, child) => {
       if (streams) {
         await createStreams(service, receiver, rsyslog)
         await leasesHeld(service)
       }
+      // Every round starts right after a checkpoint: one that fell inside a round would make its
+      // inserts write full-page images and charge that to whichever variant ran then.
+      await checkpoint()
       // The child's start-up (module loading, connecting) is not delivery.
       const childCpuAtStart = processCpuUs(child?.pid)
       const started = Date.now()
@@ -292,19 +303,22 @@ async function round(mode: string, variant: Variant, tag: string): Promise<Outco
       const ingestEnd = Date.now()
       const ingestPerSecond = sent / ((ingestEnd - started) / 1000)
       // Queue mode: wait until the worker stored everything, so delivery counts a known total.
-      while ((await storedCount(schema)) < sent) await new Promise((resolve) => setTimeout(resolve, 200))
+      while ((await storedCount(schema)) < sent) await new Promise((resolve) => setTimeout(resolve, 50))
+      const storedPerSecond = sent / ((Date.now() - started) / 1000)
       const used = process.cpuUsage(cpu)
       const ingestCpuUsPerEvent = (used.user + used.system) / sent
-      if (!streams) return { ingestPerSecond, ingested: sent, ingestCpuUsPerEvent }
+      if (!streams) return { ingestPerSecond, storedPerSecond, ingested: sent, ingestCpuUsPerEvent }
       const done = await caughtUp(service, sent)
       const childCpuAtEnd = processCpuUs(child?.pid)
       const childCpu = childCpuAtEnd !== null && childCpuAtStart !== null ? childCpuAtEnd - childCpuAtStart : null
-      const lags = [...receiver.lags].sort((a, b) => a - b)
-      const during = receiver.lags.filter((_, i) => receiver.ackAt[i]! <= ingestEnd).sort((a, b) => a - b)
-      const after = receiver.lags.filter((_, i) => receiver.ackAt[i]! > ingestEnd).sort((a, b) => a - b)
+      const acks = await receiver.report()
+      const lags = [...acks.lags].sort((a, b) => a - b)
+      const during = acks.lags.filter((_, i) => acks.ackAt[i]! <= ingestEnd).sort((a, b) => a - b)
+      const after = acks.lags.filter((_, i) => acks.ackAt[i]! > ingestEnd).sort((a, b) => a - b)
       const p = (sorted: number[], q: number) => (sorted.length ? percentile(sorted, q) : null)
       return {
         ingestPerSecond,
+        storedPerSecond,
         ingested: sent,
         ingestCpuUsPerEvent,
         ...(childCpu !== null ? { delivererCpuUsPerEvent: childCpu / (2 * sent) } : {}),
@@ -329,29 +343,27 @@ async function round(mode: string, variant: Variant, tag: string): Promise<Outco
 }
 
 async function outage(mode: string, variant: Deliverers): Promise<{ backlog: number; catchUpPerSecond: number; catchUpSeconds: number; firstAckSeconds: number }> {
-  const receiver = new Receiver()
-  await receiver.start()
-  const rsyslog = new Rsyslog()
-  await rsyslog.start()
+  const receiver = await startReceiver()
+  const rsyslog = await startRsyslog()
   try {
     return await withService(mode, variant, async (service, schema) => {
       await createStreams(service, receiver, rsyslog)
       await leasesHeld(service)
       const address = `http://${service.address!.replace(/^http:\/\//, '')}`
       const outageMs = Number(values['outage-seconds']) * 1000
-      receiver.up = false
+      await receiver.setUp(false)
       const sentDuring = await ingest(address, outageMs, { ratePerSecond: Number(values['outage-rate']), tag: 'outage' })
       while ((await storedCount(schema)) < sentDuring) await new Promise((resolve) => setTimeout(resolve, 200))
       const before = (await service.store.streams!.get('webhook'))!.delivered
       const backlog = sentDuring - before
-      receiver.firstAckAt = null
-      receiver.up = true
+      await receiver.setUp(true)
       const back = Date.now()
       while ((await service.store.streams!.get('webhook'))!.delivered < sentDuring) await new Promise((resolve) => setTimeout(resolve, 100))
       // The stream notices the receiver is back at its next retry (backoff up to retryMaxDelayMs);
       // the drain rate counts from the first acknowledged batch.
-      const firstAckSeconds = (receiver.firstAckAt! - back) / 1000
-      const catchUpSeconds = (Date.now() - receiver.firstAckAt!) / 1000
+      const firstAckAt = (await receiver.report()).firstAckAt!
+      const firstAckSeconds = (firstAckAt - back) / 1000
+      const catchUpSeconds = (Date.now() - firstAckAt) / 1000
       return { backlog, catchUpSeconds, firstAckSeconds, catchUpPerSecond: backlog / catchUpSeconds }
     })
   } finally {
@@ -364,6 +376,14 @@ const results: Record<string, Record<Variant, Outcome[]>> = {}
 const all: Variant[] = ['none', ...variants]
 for (const mode of values.modes.split(',')) {
   results[mode] = Object.fromEntries(all.map((v) => [v, []])) as unknown as Record<Variant, Outcome[]>
+  // Warm-up rounds (`--warmup N`) run every variant and are not counted: the first rounds of a
+  // process run colder (JIT, the database's caches) and would be charged to whichever variant ran first.
+  for (let w = 0; w < Number(values.warmup); w++) {
+    for (const variant of all) {
+      log(`${mode} warm-up ${w + 1}/${values.warmup}, streams ${variant}`)
+      await round(mode, variant, `${mode}w${w}${variant}`)
+    }
+  }
   for (let r = 0; r < runs; r++) {
     // Rotated, so each variant goes first in turn and drift in the machine's load spreads over all.
     const order = all.map((_, i) => all[(i + r) % all.length]!)
@@ -372,7 +392,7 @@ for (const mode of values.modes.split(',')) {
       const outcome = await round(mode, variant, `${mode}${r}${variant}`)
       results[mode]![variant].push(outcome)
       const d = outcome.delivery
-      log(`  ingest ${outcome.ingestPerSecond.toFixed(0)} ev/s, ingest process ${outcome.ingestCpuUsPerEvent.toFixed(0)} µs CPU/event${outcome.delivererCpuUsPerEvent !== undefined ? `, deliverer process ${outcome.delivererCpuUsPerEvent.toFixed(1)} µs CPU/delivered event` : ''}${d ? `, webhook ${d.webhookPerSecond.toFixed(0)} ev/s, syslog ${d.syslogPerSecond.toFixed(0)} ev/s, lag p50 ${d.lagP50Ms} ms p99 ${d.lagP99Ms} ms, during ${d.duringP50Ms}/${d.duringP99Ms} ms (${(d.duringShare * 100).toFixed(0)} %), after ${d.afterP50Ms}/${d.afterP99Ms} ms, catch-up ${d.catchUpSeconds.toFixed(1)} s` : ''}`)
+      log(`  ingest ${outcome.ingestPerSecond.toFixed(0)} ev/s, stored ${outcome.storedPerSecond.toFixed(0)} ev/s, ingest process ${outcome.ingestCpuUsPerEvent.toFixed(0)} µs CPU/event${outcome.delivererCpuUsPerEvent !== undefined ? `, deliverer process ${outcome.delivererCpuUsPerEvent.toFixed(1)} µs CPU/delivered event` : ''}${d ? `, webhook ${d.webhookPerSecond.toFixed(0)} ev/s, syslog ${d.syslogPerSecond.toFixed(0)} ev/s, lag p50 ${d.lagP50Ms} ms p99 ${d.lagP99Ms} ms, during ${d.duringP50Ms}/${d.duringP99Ms} ms (${(d.duringShare * 100).toFixed(0)} %), after ${d.afterP50Ms}/${d.afterP99Ms} ms, catch-up ${d.catchUpSeconds.toFixed(1)} s` : ''}`)
     }
   }
 }
@@ -387,6 +407,7 @@ for (const [mode, byVariant] of runs > 0 ? Object.entries(results) : []) {
   for (const variant of variants) {
     const withStreams = byVariant[variant]
     const ratios = withStreams.map((w, i) => w.ingestPerSecond / without[i]!.ingestPerSecond)
+    const storedRatios = withStreams.map((w, i) => w.storedPerSecond / without[i]!.storedPerSecond)
     const d = withStreams.map((w) => w.delivery!)
     rows.push([
       mode,
@@ -394,6 +415,7 @@ for (const [mode, byVariant] of runs > 0 ? Object.entries(results) : []) {
       median(without.map((o) => o.ingestPerSecond)).toFixed(0),
       median(withStreams.map((o) => o.ingestPerSecond)).toFixed(0),
       `${((median(ratios) - 1) * 100).toFixed(1)} %`,
+      `${median(without.map((o) => o.storedPerSecond)).toFixed(0)} → ${median(withStreams.map((o) => o.storedPerSecond)).toFixed(0)} (${((median(storedRatios) - 1) * 100).toFixed(1)} %)`,
       median(d.map((x) => x.webhookPerSecond)).toFixed(0),
       median(d.map((x) => x.syslogPerSecond)).toFixed(0),
       `${fmt(d.map((x) => x.lagP50Ms))} / ${fmt(d.map((x) => x.lagP99Ms))}`,
@@ -405,7 +427,7 @@ for (const [mode, byVariant] of runs > 0 ? Object.entries(results) : []) {
     ])
   }
 }
-if (rows.length > 0) printTable(['mode', 'deliverers', 'ingest ev/s, no streams', 'ingest ev/s, 2 streams', 'change (median of per-round ratios)', 'webhook delivered ev/s', 'syslog delivered ev/s', 'intake→ack p50 / p99 ms', 'acked during ingest p50 / p99 ms (share)', 'acked after p50 / p99 ms', 'ingest end → caught up s', 'ingest process CPU µs/event, no streams → streams', 'deliverer process CPU µs/delivered event'], rows)
+if (rows.length > 0) printTable(['mode', 'deliverers', 'ingest ev/s, no streams', 'ingest ev/s, 2 streams', 'change (median of per-round ratios)', 'stored ev/s, no streams → 2 streams (change)', 'webhook delivered ev/s', 'syslog delivered ev/s', 'intake→ack p50 / p99 ms', 'acked during ingest p50 / p99 ms (share)', 'acked after p50 / p99 ms', 'ingest end → caught up s', 'ingest process CPU µs/event, no streams → streams', 'deliverer process CPU µs/delivered event'], rows)
 
 if (Number(values['outage-seconds']) > 0) {
   const mode = values.modes.split(',')[0]!

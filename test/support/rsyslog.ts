@@ -68,6 +68,11 @@ action(type="omfile" file="${this.output}" template="sdmsg" flushOnTXEnd="on" as
     return this.port
   }
 
+  /** rsyslogd's process id while it runs (it runs in the foreground, `-n`). */
+  get pid(): number | undefined {
+    return this.child?.pid
+  }
+
   /** The lines written so far. */
   lines(): string[] {
     if (!existsSync(this.output)) return []

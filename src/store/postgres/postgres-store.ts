@@ -347,7 +347,7 @@ export class PostgresStore implements Store {
    * queue carries (prepareEvent: the canonical form the chain hashes anyway, its digest and search
    * document), joined into one jsonb parameter that PostgreSQL splits into columns in C. Writing an
    * array literal per column instead cost the process about 5 µs more per event, with PostgreSQL's
-   * work level (BENCHMARKS.md, "Direct mode from canonical forms"). Unchained (bench baseline only):
+   * work level (docs/decisions.md, "Direct mode writes canonical forms too"). Unchained (bench baseline only):
    * one statement too, so it is its own transaction and pool.query is safe.
    * `rowCount` counts only rows actually inserted; skipped conflicts are the duplicates.
    */
