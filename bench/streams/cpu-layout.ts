@@ -59,10 +59,10 @@ export class CpuLayout {
       }
     }
     process.once('exit', () => this.restore())
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
       process.once(signal, () => {
         this.restore()
-        process.exit(130)
+        process.exit(code)
       })
     }
     return targets.map((t) => `${t.name} ×${t.pids.length}`).join(', ')

@@ -73,7 +73,7 @@ export class Receiver implements WebhookReceiver {
 type Request = { id: number; op: 'up' | 'down' | 'report' | 'close' }
 type Reply = { id: number; report?: ReceiverReport } | { port: number }
 
-/** The same receiver in a child process, started under `command` (e.g. `taskset -c 1`). */
+/** The same receiver in a child process, its command line prefixed with `prefix` (e.g. `taskset -c 1`). */
 export class ChildReceiver implements WebhookReceiver {
   port = 0
   private child!: ChildProcess

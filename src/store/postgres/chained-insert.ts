@@ -52,7 +52,11 @@ export interface InsertForm<T> {
   values(fresh: readonly T[], chain: unknown[]): unknown[]
 }
 
-/** Events as objects: one array literal per column (INSERT_LINKED_SQL), digests computed here. */
+/**
+ * Events as objects: one array literal per column (INSERT_LINKED_SQL), digests computed here. The
+ * store writes prepared events in both modes; this form remains for benches and tests that drive
+ * the statement directly.
+ */
 export function eventForm(statement: LinkedStatement = { name: INSERT_LINKED_NAME, text: INSERT_LINKED_SQL }): InsertForm<AuditEvent> {
   return {
     statement,
@@ -110,7 +114,7 @@ function canonicalArray(events: readonly PreparedEvent[]): Buffer {
   return out.subarray(0, at)
 }
 
-/** The store's four forms: events or prepared events, plain or partitioned layout. */
+/** The four forms: events or prepared events (what the store writes), plain or partitioned layout. */
 export const CHAINED_FORMS = {
   events: eventForm({ name: INSERT_LINKED_NAME, text: INSERT_LINKED_SQL }),
   eventsPartitioned: eventForm({ name: INSERT_LINKED_PARTITIONED_NAME, text: INSERT_LINKED_PARTITIONED_SQL }),
