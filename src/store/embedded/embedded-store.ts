@@ -36,7 +36,7 @@ import { INSERT_CHAINED_SQL, SELECT_HEAD_SQL, UPSERT_HEAD_SQL } from './chain-sq
 import { EmbeddedFeed, INSERT_FEED_ROW_SQL } from './feed.js'
 import { EmbeddedIntegrity } from './integrity.js'
 import { EmbeddedCompleteness } from './completeness.js'
-import { RunCollector } from './producer-runs.js'
+import { INSERT_RUN_SQL, RunCollector, type Run } from './producer-runs.js'
 import { EmbeddedStreamStore } from './stream-store.js'
 import { EmbeddedSearchBackfill } from './search-backfill.js'
 import { EmbeddedKeyStore } from './key-store.js'
@@ -219,7 +219,7 @@ class EmbeddedStore implements Store {
           if (head.seq > 0) upsertHead.run(tenant, head.seq, head.hash)
           if (head.seq > head.from) insertFeedRow.run(tenant, head.from + 1, head.seq)
         }
-        runs.write(db)
+        runs.write(this.statement<Run, never>(INSERT_RUN_SQL))
         return inserted
       })
       .immediate
@@ -239,7 +239,7 @@ class EmbeddedStore implements Store {
           runs.add(row)
           inserted += 1
         })
-        runs.write(db)
+        runs.write(this.statement<Run, never>(INSERT_RUN_SQL))
         return inserted
       })
       .immediate

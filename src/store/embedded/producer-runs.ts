@@ -6,7 +6,7 @@
  * nothing. SQLite has no statement triggers, and a row trigger would update a run row per event.
  */
 import { CROWDED_PRODUCERS_SQL, mergedRuns, runsOfEvents } from '../producer-runs-merge.js'
-import type { SqliteDatabase } from './sqlite-driver.js'
+import type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js'
 
 /** Migration 92: the table, the runs of every event stored so far, and the two producer indexes dropped. */
 export const PRODUCER_RUNS_MIGRATION = [
@@ -23,9 +23,9 @@ export const PRODUCER_RUNS_MIGRATION = [
   'DROP INDEX audit_logs_producer_seq_idx',
 ]
 
-const INSERT_RUN_SQL = 'INSERT INTO audit_producer_runs (tenant_id, producer_id, first_seq, last_seq, first_received_at) VALUES (?, ?, ?, ?, ?)'
+export const INSERT_RUN_SQL = 'INSERT INTO audit_producer_runs (tenant_id, producer_id, first_seq, last_seq, first_received_at) VALUES (?, ?, ?, ?, ?)'
 
-type Run = [tenant_id: string | null, producer_id: string, first_seq: number, last_seq: number, first_received_at: number]
+export type Run = [tenant_id: string | null, producer_id: string, first_seq: number, last_seq: number, first_received_at: number]
 
 interface Numbered {
   tenant_id: string
@@ -69,10 +69,9 @@ export class RunCollector {
     return out
   }
 
-  /** Writes the runs (inside the insert's transaction). */
-  write(db: SqliteDatabase): void {
+  /** Writes the runs (inside the insert's transaction) with INSERT_RUN_SQL, prepared once by the store. */
+  write(insert: SqliteStatement<Run, never>): void {
     if (this.byProducer.size === 0) return
-    const insert = db.prepare<Run, never>(INSERT_RUN_SQL)
     for (const run of this.runs()) insert.run(...run)
   }
 }
