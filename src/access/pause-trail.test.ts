@@ -131,7 +131,10 @@ describe.skipIf(!hasRedis || !privatePostgresAvailable())('a worker pausing for 
 
     const stored = async () => (await store.query({}, { limit: 200 })).events.filter((event) => !event.action.startsWith('auditq.')).length
     await waitFor(stored, (count) => count === events.length, 30_000, 'the queued events were never stored')
-    const recorded = await waitFor(() => pauses(store, 'auditq.queue.pause'), (found) => found.length >= 2, 30_000, 'the pause was never recorded')
+    // A record can be visible to another connection a moment before its writer hears the commit
+    // and takes it off its pending list: wait for both.
+    const written = async () => ({ found: await pauses(store, 'auditq.queue.pause'), pending: trail.stats().pending })
+    const { found: recorded } = await waitFor(written, ({ found, pending }) => found.length >= 2 && pending === 0, 30_000, 'the pause was never recorded')
     expect(recorded.map((record) => record.what)).toEqual([
       expect.objectContaining({ role: 'worker', cause: 'store_unavailable', worker_id: 'pause-w1', state: 'began' }),
       expect.objectContaining({ role: 'worker', cause: 'store_unavailable', worker_id: 'pause-w1', state: 'ended', ended: 'resumed' }),
