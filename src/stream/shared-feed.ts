@@ -1,55 +1,137 @@
 /**
- * One feed read for every stream of this process that asks for the same page. Streams with the
- * same scope and batch size that start together, or catch up past each other, ask for the same
- * pages one after the other; each read costs the database a page of index probes and this process
- * the parsing of every row. A read in flight is shared with whoever asks for the same page, and a
- * full page is kept a few seconds for the streams just behind.
+ * One feed read for every stream of this process that passes the same stretch of the feed. Each
+ * read costs the database a page of index probes and this process the parsing of every row, so
+ * streams that each read the same events multiply the feed's cost on the database's host.
  *
- * Why a kept page is still right: a full page ends at a position the feed has read past, and the
- * feed never shows a position before one already read later (docs/feed.md), so a later read of the
- * same page returns the same positions. Only what retention deleted or erasure changed in those
- * seconds can differ, the same race a read made just before the deletion runs. Short pages (the
- * stream caught up) are never kept: a later read may find more.
+ * What is read is kept, for a few seconds, as contiguous stretches of the feed ("segments"): every
+ * event in order with its cursor, from the position the first read started after. A stream whose
+ * position lies in a segment is served from it; one that reaches a segment's end extends it with
+ * one read after the end, which every stream reaching that end at the same time shares. Streams
+ * that follow the live end a few hundred milliseconds apart, each with pages of its own size,
+ * therefore read each event from the store once between them. A stream far behind (a replay, a
+ * deliverer taking over) starts a segment of its own.
+ *
+ * Why kept events are still right: the feed never shows a position before one already read later
+ * (docs/feed.md), so the events between two positions read are the same on every later read. Only
+ * what retention deleted or erasure changed within the keep time can differ, the same race a read
+ * made just before the deletion runs. The end of a segment is never taken for the end of the feed:
+ * whatever lies after it is read from the store.
  *
  * The events are shared between streams, so formatters and sinks must not change them (none does).
  */
 import type { FeedPage, FeedScope, FeedSource, SeenSeqs } from './feed-source.js'
+import type { FeedEvent } from './sink.js'
 
 export interface SharedFeedOptions {
-  /** Full pages kept for streams just behind (default 16: 8,000 events at the default batch). */
-  pages?: number
-  /** How long a kept page may be handed out (default 5 s). */
+  /** Events kept across every segment; the oldest go first (default 10,000: 20 pages at the default batch). */
+  events?: number
+  /** How long a kept event may be handed out after it was read (default 5 s). */
   keepMs?: number
+  /** Segments kept at once, the least recently used dropped first (default 8). */
+  segments?: number
   now?: () => number
 }
 
+/** One position read: its event, or none where retention deleted it (the position still advances). */
+interface Entry {
+  event: FeedEvent | null
+  cursor: string
+  at: number
+}
+
+/** A contiguous stretch of one scope's feed. */
+interface Segment {
+  scope: string
+  entries: Entry[]
+  /** Absolute index of entries[0]; the start position is base - 1. */
+  base: number
+  /** Cursor key → absolute index of the entry it follows (base - 1 for the start). */
+  index: Map<string, number>
+  startKey: string
+  /** The position after the last entry, where an extension reads from. */
+  end: string | null
+  extending: Promise<void> | undefined
+  usedAt: number
+}
+
+const keyOf = (cursor: string | null) => cursor ?? ''
+
 export class SharedFeed implements FeedSource {
+  private readonly segments: Segment[] = []
   private readonly inFlight = new Map<string, Promise<FeedPage>>()
-  /** Insertion order is age order: the first key is the oldest. */
-  private readonly kept = new Map<string, { page: FeedPage; at: number }>()
-  private readonly pages: number
+  private readonly maxEvents: number
   private readonly keepMs: number
+  private readonly maxSegments: number
   private readonly now: () => number
+  private held = 0
 
   constructor(
     private readonly inner: FeedSource,
     options: SharedFeedOptions = {},
   ) {
-    this.pages = options.pages ?? 16
+    this.maxEvents = options.events ?? 10_000
     this.keepMs = options.keepMs ?? 5_000
+    this.maxSegments = options.segments ?? 8
     this.now = options.now ?? Date.now
   }
 
-  read(after: string | null, limit: number, scope: FeedScope): Promise<FeedPage> {
-    const key = `${scope.tenant_id === null ? '*' : `t:${scope.tenant_id}`}|${limit}|${after ?? ''}`
-    const kept = this.kept.get(key)
-    if (kept && this.now() - kept.at <= this.keepMs) return Promise.resolve(kept.page)
+  async read(after: string | null, limit: number, scope: FeedScope): Promise<FeedPage> {
+    const scopeKey = scope.tenant_id === null ? '*' : `t:${scope.tenant_id}`
+    let extended = false
+    for (;;) {
+      this.expire()
+      const found = this.locate(scopeKey, after)
+      if (!found) return this.readThrough(after, limit, scope, scopeKey)
+      const { segment, at } = found
+      segment.usedAt = this.now()
+      const page = collect(segment, at, after, limit)
+      // One extension per call: a stream that is caught up gets what there is now, not a wait.
+      if (page.events.length >= limit || !page.exhausted || extended) return { events: page.events, next: page.next }
+      await this.extend(segment, limit, scope)
+      extended = true
+    }
+  }
+
+  waitForNew(maxWaitMs: number, signal: AbortSignal): Promise<void> {
+    return this.inner.waitForNew(maxWaitMs, signal)
+  }
+
+  backlog(after: string | null, scope: FeedScope, seen: SeenSeqs): Promise<number | null> {
+    return this.inner.backlog ? this.inner.backlog(after, scope, seen) : Promise.resolve(null)
+  }
+
+  /** Where `after` lies in a segment of this scope; of several, the one holding the most after it. */
+  private locate(scopeKey: string, after: string | null): { segment: Segment; at: number } | undefined {
+    let best: { segment: Segment; at: number } | undefined
+    for (const segment of this.segments) {
+      if (segment.scope !== scopeKey) continue
+      const at = segment.index.get(keyOf(after))
+      if (at === undefined) continue
+      if (!best || segment.base + segment.entries.length - at > best.segment.base + best.segment.entries.length - best.at) best = { segment, at }
+    }
+    return best
+  }
+
+  /** Reads after the segment's end and appends what came; shared by every stream that reached the end meanwhile. */
+  private extend(segment: Segment, limit: number, scope: FeedScope): Promise<void> {
+    segment.extending ??= this.inner
+      .read(segment.end, limit, scope)
+      .then((page) => this.append(segment, page))
+      .finally(() => {
+        segment.extending = undefined
+      })
+    return segment.extending
+  }
+
+  /** A position no segment holds: read from the store (one read for every stream asking the same), kept as a new segment. */
+  private readThrough(after: string | null, limit: number, scope: FeedScope, scopeKey: string): Promise<FeedPage> {
+    const key = `${scopeKey}|${limit}|${keyOf(after)}`
     const pending = this.inFlight.get(key)
     if (pending) return pending
     const read = this.inner.read(after, limit, scope).then(
       (page) => {
         this.inFlight.delete(key)
-        if (page.events.length === limit) this.keep(key, page)
+        this.startSegment(scopeKey, after, page)
         return page
       },
       (error: unknown) => {
@@ -61,21 +143,75 @@ export class SharedFeed implements FeedSource {
     return read
   }
 
-  waitForNew(maxWaitMs: number, signal: AbortSignal): Promise<void> {
-    return this.inner.waitForNew(maxWaitMs, signal)
+  private startSegment(scopeKey: string, after: string | null, page: FeedPage): void {
+    if (this.locate(scopeKey, after)) return
+    const segment: Segment = { scope: scopeKey, entries: [], base: 0, index: new Map([[keyOf(after), -1]]), startKey: keyOf(after), end: after, extending: undefined, usedAt: this.now() }
+    this.segments.push(segment)
+    if (this.segments.length > this.maxSegments) {
+      const oldest = this.segments.reduce((a, b) => (b.usedAt < a.usedAt ? b : a))
+      this.drop(oldest, oldest.entries.length)
+      this.segments.splice(this.segments.indexOf(oldest), 1)
+    }
+    this.append(segment, page)
   }
 
-  backlog(after: string | null, scope: FeedScope, seen: SeenSeqs): Promise<number | null> {
-    return this.inner.backlog ? this.inner.backlog(after, scope, seen) : Promise.resolve(null)
-  }
-
-  private keep(key: string, page: FeedPage): void {
+  private append(segment: Segment, page: FeedPage): void {
     const at = this.now()
-    this.kept.delete(key)
-    this.kept.set(key, { page, at })
-    for (const [old, entry] of this.kept) {
-      if (this.kept.size <= this.pages && at - entry.at <= this.keepMs) break
-      this.kept.delete(old)
+    const add = (event: FeedEvent | null, cursor: string) => {
+      if (segment.index.has(cursor)) return
+      segment.entries.push({ event, cursor, at })
+      segment.index.set(cursor, segment.base + segment.entries.length - 1)
+      segment.end = cursor
+      this.held++
+    }
+    for (const event of page.events) add(event, event.cursor)
+    // Positions past the last event (retention deleted their events) still advance the segment.
+    if (page.next !== null && page.next !== segment.end) add(null, page.next)
+    this.evictOverCap()
+  }
+
+  /** Drops entries read longer than keepMs ago, oldest first. */
+  private expire(): void {
+    const cutoff = this.now() - this.keepMs
+    for (const segment of this.segments) {
+      let n = 0
+      while (n < segment.entries.length && segment.entries[n]!.at < cutoff) n++
+      if (n > 0) this.drop(segment, n)
     }
   }
+
+  private evictOverCap(): void {
+    while (this.held > this.maxEvents) {
+      let oldest: Segment | undefined
+      for (const segment of this.segments) {
+        if (segment.entries.length > 0 && (!oldest || segment.entries[0]!.at < oldest.entries[0]!.at)) oldest = segment
+      }
+      if (!oldest) return
+      this.drop(oldest, Math.min(oldest.entries.length, this.held - this.maxEvents))
+    }
+  }
+
+  /** Drops a segment's first `n` entries: the last one dropped becomes its start. */
+  private drop(segment: Segment, n: number): void {
+    if (n <= 0) return
+    const gone = segment.entries.splice(0, n)
+    segment.index.delete(segment.startKey)
+    for (const entry of gone.slice(0, -1)) segment.index.delete(entry.cursor)
+    segment.startKey = gone.at(-1)!.cursor
+    segment.base += n
+    this.held -= n
+  }
+}
+
+/** Up to `limit` events after the entry at absolute index `at`; `exhausted` when the segment ran out first. */
+function collect(segment: Segment, at: number, after: string | null, limit: number): { events: FeedEvent[]; next: string | null; exhausted: boolean } {
+  const events: FeedEvent[] = []
+  let next = after
+  let i = at + 1 - segment.base
+  while (i < segment.entries.length && events.length < limit) {
+    const entry = segment.entries[i++]!
+    if (entry.event) events.push(entry.event)
+    next = entry.cursor
+  }
+  return { events, next, exhausted: i >= segment.entries.length }
 }
