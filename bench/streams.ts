@@ -47,6 +47,7 @@ import { freePort } from '../test/support/free-port.js'
 import { sampleEvent } from './event.js'
 import { median, percentile, printTable } from './stats.js'
 import { CpuLayout, pin } from './streams/cpu-layout.js'
+import { feedReadsPerLinkRow } from './streams/feed-reads.js'
 import { ChildReceiver, Receiver, type WebhookReceiver } from './streams/receiver.js'
 
 const { values } = parseArgs({
@@ -116,6 +117,8 @@ interface Outcome {
   ingestCpuUsPerEvent: number
   /** CPU of a separate deliverer process from ingest start to caught up, per delivered event (both streams). */
   delivererCpuUsPerEvent?: number
+  /** Times each stored link row was read through the all-tenants feed's index (bench/streams/feed-reads.ts). */
+  feedReadsPerLinkRow?: number
   ingested: number
   delivery?: {
     webhookPerSecond: number
@@ -312,6 +315,7 @@ async function round(mode: string, variant: Variant, tag: string): Promise<Outco
       const childCpuAtEnd = processCpuUs(child?.pid)
       const childCpu = childCpuAtEnd !== null && childCpuAtStart !== null ? childCpuAtEnd - childCpuAtStart : null
       const acks = await receiver.report()
+      const feedReads = await feedReadsPerLinkRow(values['database-url']!, schema)
       const lags = [...acks.lags].sort((a, b) => a - b)
       const during = acks.lags.filter((_, i) => acks.ackAt[i]! <= ingestEnd).sort((a, b) => a - b)
       const after = acks.lags.filter((_, i) => acks.ackAt[i]! > ingestEnd).sort((a, b) => a - b)
@@ -322,6 +326,7 @@ async function round(mode: string, variant: Variant, tag: string): Promise<Outco
         ingested: sent,
         ingestCpuUsPerEvent,
         ...(childCpu !== null ? { delivererCpuUsPerEvent: childCpu / (2 * sent) } : {}),
+        ...(feedReads !== null ? { feedReadsPerLinkRow: feedReads } : {}),
         delivery: {
           webhookPerSecond: sent / ((done['webhook']! - started) / 1000),
           syslogPerSecond: sent / ((done['syslog']! - started) / 1000),
@@ -392,7 +397,7 @@ for (const mode of values.modes.split(',')) {
       const outcome = await round(mode, variant, `${mode}${r}${variant}`)
       results[mode]![variant].push(outcome)
       const d = outcome.delivery
-      log(`  ingest ${outcome.ingestPerSecond.toFixed(0)} ev/s, stored ${outcome.storedPerSecond.toFixed(0)} ev/s, ingest process ${outcome.ingestCpuUsPerEvent.toFixed(0)} µs CPU/event${outcome.delivererCpuUsPerEvent !== undefined ? `, deliverer process ${outcome.delivererCpuUsPerEvent.toFixed(1)} µs CPU/delivered event` : ''}${d ? `, webhook ${d.webhookPerSecond.toFixed(0)} ev/s, syslog ${d.syslogPerSecond.toFixed(0)} ev/s, lag p50 ${d.lagP50Ms} ms p99 ${d.lagP99Ms} ms, during ${d.duringP50Ms}/${d.duringP99Ms} ms (${(d.duringShare * 100).toFixed(0)} %), after ${d.afterP50Ms}/${d.afterP99Ms} ms, catch-up ${d.catchUpSeconds.toFixed(1)} s` : ''}`)
+      log(`  ingest ${outcome.ingestPerSecond.toFixed(0)} ev/s, stored ${outcome.storedPerSecond.toFixed(0)} ev/s, ingest process ${outcome.ingestCpuUsPerEvent.toFixed(0)} µs CPU/event${outcome.delivererCpuUsPerEvent !== undefined ? `, deliverer process ${outcome.delivererCpuUsPerEvent.toFixed(1)} µs CPU/delivered event` : ''}${outcome.feedReadsPerLinkRow !== undefined ? `, feed reads ${outcome.feedReadsPerLinkRow.toFixed(2)} per link row` : ''}${d ? `, webhook ${d.webhookPerSecond.toFixed(0)} ev/s, syslog ${d.syslogPerSecond.toFixed(0)} ev/s, lag p50 ${d.lagP50Ms} ms p99 ${d.lagP99Ms} ms, during ${d.duringP50Ms}/${d.duringP99Ms} ms (${(d.duringShare * 100).toFixed(0)} %), after ${d.afterP50Ms}/${d.afterP99Ms} ms, catch-up ${d.catchUpSeconds.toFixed(1)} s` : ''}`)
     }
   }
 }
@@ -424,10 +429,11 @@ for (const [mode, byVariant] of runs > 0 ? Object.entries(results) : []) {
       fmt(d.map((x) => x.catchUpSeconds), 1),
       `${median(without.map((o) => o.ingestCpuUsPerEvent)).toFixed(0)} → ${median(withStreams.map((o) => o.ingestCpuUsPerEvent)).toFixed(0)}`,
       fmt(withStreams.map((o) => o.delivererCpuUsPerEvent ?? null), 1),
+      fmt(withStreams.map((o) => o.feedReadsPerLinkRow ?? null), 2),
     ])
   }
 }
-if (rows.length > 0) printTable(['mode', 'deliverers', 'ingest ev/s, no streams', 'ingest ev/s, 2 streams', 'change (median of per-round ratios)', 'stored ev/s, no streams → 2 streams (change)', 'webhook delivered ev/s', 'syslog delivered ev/s', 'intake→ack p50 / p99 ms', 'acked during ingest p50 / p99 ms (share)', 'acked after p50 / p99 ms', 'ingest end → caught up s', 'ingest process CPU µs/event, no streams → streams', 'deliverer process CPU µs/delivered event'], rows)
+if (rows.length > 0) printTable(['mode', 'deliverers', 'ingest ev/s, no streams', 'ingest ev/s, 2 streams', 'change (median of per-round ratios)', 'stored ev/s, no streams → 2 streams (change)', 'webhook delivered ev/s', 'syslog delivered ev/s', 'intake→ack p50 / p99 ms', 'acked during ingest p50 / p99 ms (share)', 'acked after p50 / p99 ms', 'ingest end → caught up s', 'ingest process CPU µs/event, no streams → streams', 'deliverer process CPU µs/delivered event', 'feed reads per stored link row'], rows)
 
 if (Number(values['outage-seconds']) > 0) {
   const mode = values.modes.split(',')[0]!

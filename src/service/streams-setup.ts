@@ -23,7 +23,8 @@ export function startStreams(options: { config: Config; store: Store; logger: Lo
   const metrics = new StreamMetrics(options.registry)
   const runner = startStreamRunner({
     streams: store.streams,
-    // One read per page for all streams at the same position (src/stream/shared-feed.ts).
+    // Each event read from the store once for all streams of this process that pass it within a
+    // few seconds (src/stream/shared-feed.ts).
     feed: new SharedFeed(new StoreFeed(store.feed, store.integrity)),
     createSink: sinkFactory(streamFormatters({ ocsfClassMap: config.feed.ocsfClassMap, productVersion: packageVersion() }), { archive: archiveSinkFactory(options.signingKey) }),
     observer: metrics.observer,
