@@ -55,7 +55,7 @@ describe('shared feed', () => {
 
   it('reads a stretch once for streams at their own positions with their own batch sizes', async (ctx) => {
     if (!(await postgresAvailable())) return ctx.skip()
-    const { counting, feed, ids } = await open(30)
+    const { counting, feed, ids } = await open(30, { readAtLeast: 1 })
     // Two streams at the start together: one read in flight, both get the same events.
     const [a, b] = await Promise.all([feed.read(null, 10, acme), feed.read(null, 10, acme)])
     expect(counting.reads).toBe(1)
@@ -82,13 +82,24 @@ describe('shared feed', () => {
 
   it('shares one read among streams that reach the end at the same time', async (ctx) => {
     if (!(await postgresAvailable())) return ctx.skip()
-    const { counting, feed, ids } = await open(20)
+    const { counting, feed, ids } = await open(20, { readAtLeast: 1 })
     const first = await feed.read(null, 5, acme)
     const [x, y] = await Promise.all([feed.read(first.next, 5, acme), feed.read(first.next, 8, acme)])
     expect(counting.reads).toBe(2)
     expect(x.events.map((entry) => entry.event.id)).toEqual(ids.slice(5, 10))
     // The read was the first stream's size: the second gets what it brought, not a wait for more.
     expect(y.events.map((entry) => entry.event.id)).toEqual(ids.slice(5, 10))
+  })
+
+  it('reads at least a default page past the end, so a stream with a small batch does not make the others read in small pages', async (ctx) => {
+    if (!(await postgresAvailable())) return ctx.skip()
+    const { counting, feed, ids } = await open(20, { readAtLeast: 12 })
+    const small = await feed.read(null, 2, acme)
+    expect(small.events.map((entry) => entry.event.id)).toEqual(ids.slice(0, 2))
+    expect(counting.reads).toBe(1)
+    const large = await feed.read(small.next, 10, acme)
+    expect(large.events.map((entry) => entry.event.id)).toEqual(ids.slice(2, 12))
+    expect(counting.reads).toBe(1)
   })
 
   it('reads past the end of what was read: events committed later show up', async (ctx) => {
@@ -107,7 +118,7 @@ describe('shared feed', () => {
   it('hands out kept events only for keepMs after they were read, and keeps at most `events` of them', async (ctx) => {
     if (!(await postgresAvailable())) return ctx.skip()
     let now = 0
-    const { counting, feed, ids } = await open(30, { keepMs: 1_000, events: 15, now: () => now })
+    const { counting, feed, ids } = await open(30, { keepMs: 1_000, events: 15, readAtLeast: 1, now: () => now })
     const first = await feed.read(null, 10, acme)
     await feed.read(first.next, 10, acme)
     expect(counting.reads).toBe(2)
@@ -125,7 +136,7 @@ describe('shared feed', () => {
 
   it('moves a stream past positions whose events retention deleted, from the store and from what was kept', async (ctx) => {
     if (!(await postgresAvailable())) return ctx.skip()
-    const { counting, feed, ids } = await open(6)
+    const { counting, feed, ids } = await open(6, { readAtLeast: 1 })
     const admin = new pg.Client({ connectionString: test.location.databaseUrl, options: `-c search_path=${test.location.databaseSchema}` })
     await admin.connect()
     try {
@@ -149,7 +160,7 @@ describe('shared feed', () => {
     expect(counting.reads).toBe(2)
     // A stream whose page holds only deleted positions still moves on.
     const third = first.events[1]!.cursor
-    const stretch = new SharedFeed(counting)
+    const stretch = new SharedFeed(counting, { readAtLeast: 1 })
     const onlyDeleted = await stretch.read(third, 2, acme)
     expect(onlyDeleted.events).toEqual([])
     expect(onlyDeleted.next).not.toBe(third)

@@ -29,6 +29,11 @@ export interface SharedFeedOptions {
   keepMs?: number
   /** Segments kept at once, the least recently used dropped first (default 8). */
   segments?: number
+  /**
+   * A read past a segment's end asks for at least this many positions (default 500, the default
+   * batch), so a stream with a small batch does not make the streams behind it read in small pages.
+   */
+  readAtLeast?: number
   now?: () => number
 }
 
@@ -58,10 +63,11 @@ const keyOf = (cursor: string | null) => cursor ?? ''
 
 export class SharedFeed implements FeedSource {
   private readonly segments: Segment[] = []
-  private readonly inFlight = new Map<string, Promise<FeedPage>>()
+  private readonly inFlight = new Map<string, Promise<void>>()
   private readonly maxEvents: number
   private readonly keepMs: number
   private readonly maxSegments: number
+  private readonly readAtLeast: number
   private readonly now: () => number
   private held = 0
 
@@ -72,23 +78,30 @@ export class SharedFeed implements FeedSource {
     this.maxEvents = options.events ?? 10_000
     this.keepMs = options.keepMs ?? 5_000
     this.maxSegments = options.segments ?? 8
+    this.readAtLeast = options.readAtLeast ?? 500
     this.now = options.now ?? Date.now
   }
 
   async read(after: string | null, limit: number, scope: FeedScope): Promise<FeedPage> {
     const scopeKey = scope.tenant_id === null ? '*' : `t:${scope.tenant_id}`
-    let extended = false
+    // One store read per call at most: a stream that is caught up gets what there is now, not a wait.
+    let fetched = false
     for (;;) {
       this.expire()
       const found = this.locate(scopeKey, after)
-      if (!found) return this.readThrough(after, limit, scope, scopeKey)
+      if (!found) {
+        // Kept nowhere even after a read (only when the count cap is below one read): read for this call alone.
+        if (fetched) return this.inner.read(after, limit, scope)
+        await this.readThrough(after, limit, scope, scopeKey)
+        fetched = true
+        continue
+      }
       const { segment, at } = found
       segment.usedAt = this.now()
       const page = collect(segment, at, after, limit)
-      // One extension per call: a stream that is caught up gets what there is now, not a wait.
-      if (page.events.length >= limit || !page.exhausted || extended) return { events: page.events, next: page.next }
+      if (page.events.length >= limit || !page.exhausted || fetched) return { events: page.events, next: page.next }
       await this.extend(segment, limit, scope)
-      extended = true
+      fetched = true
     }
   }
 
@@ -115,7 +128,7 @@ export class SharedFeed implements FeedSource {
   /** Reads after the segment's end and appends what came; shared by every stream that reached the end meanwhile. */
   private extend(segment: Segment, limit: number, scope: FeedScope): Promise<void> {
     segment.extending ??= this.inner
-      .read(segment.end, limit, scope)
+      .read(segment.end, Math.max(limit, this.readAtLeast), scope)
       .then((page) => this.append(segment, page))
       .finally(() => {
         segment.extending = undefined
@@ -123,22 +136,15 @@ export class SharedFeed implements FeedSource {
     return segment.extending
   }
 
-  /** A position no segment holds: read from the store (one read for every stream asking the same), kept as a new segment. */
-  private readThrough(after: string | null, limit: number, scope: FeedScope, scopeKey: string): Promise<FeedPage> {
-    const key = `${scopeKey}|${limit}|${keyOf(after)}`
+  /** A position no segment holds: read from the store (one read for every stream asking at once), kept as a new segment. */
+  private readThrough(after: string | null, limit: number, scope: FeedScope, scopeKey: string): Promise<void> {
+    const key = `${scopeKey}|${keyOf(after)}`
     const pending = this.inFlight.get(key)
     if (pending) return pending
-    const read = this.inner.read(after, limit, scope).then(
-      (page) => {
-        this.inFlight.delete(key)
-        this.startSegment(scopeKey, after, page)
-        return page
-      },
-      (error: unknown) => {
-        this.inFlight.delete(key)
-        throw error
-      },
-    )
+    const read = this.inner
+      .read(after, Math.max(limit, this.readAtLeast), scope)
+      .then((page) => this.startSegment(scopeKey, after, page))
+      .finally(() => this.inFlight.delete(key))
     this.inFlight.set(key, read)
     return read
   }
