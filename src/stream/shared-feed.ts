@@ -57,6 +57,8 @@ interface Segment {
   end: string | null
   extending: Promise<void> | undefined
   usedAt: number
+  /** Dropped from the kept segments: a read still in flight for it keeps nothing. */
+  dropped: boolean
 }
 
 const keyOf = (cursor: string | null) => cursor ?? ''
@@ -151,17 +153,19 @@ export class SharedFeed implements FeedSource {
 
   private startSegment(scopeKey: string, after: string | null, page: FeedPage): void {
     if (this.locate(scopeKey, after)) return
-    const segment: Segment = { scope: scopeKey, entries: [], base: 0, index: new Map([[keyOf(after), -1]]), startKey: keyOf(after), end: after, extending: undefined, usedAt: this.now() }
+    const segment: Segment = { scope: scopeKey, entries: [], base: 0, index: new Map([[keyOf(after), -1]]), startKey: keyOf(after), end: after, extending: undefined, usedAt: this.now(), dropped: false }
     this.segments.push(segment)
     if (this.segments.length > this.maxSegments) {
       const oldest = this.segments.reduce((a, b) => (b.usedAt < a.usedAt ? b : a))
       this.drop(oldest, oldest.entries.length)
+      oldest.dropped = true
       this.segments.splice(this.segments.indexOf(oldest), 1)
     }
     this.append(segment, page)
   }
 
   private append(segment: Segment, page: FeedPage): void {
+    if (segment.dropped) return
     const at = this.now()
     const add = (event: FeedEvent | null, cursor: string) => {
       if (segment.index.has(cursor)) return
