@@ -92,7 +92,8 @@ export class SharedFeed implements FeedSource {
       this.expire()
       const found = this.locate(scopeKey, after)
       if (!found) {
-        // Kept nowhere even after a read (only when the count cap is below one read): read for this call alone.
+        // Kept nowhere even after a read (a count cap below one read, or more segments started at
+        // once than are kept): read for this call alone.
         if (fetched) return this.inner.read(after, limit, scope)
         await this.readThrough(after, limit, scope, scopeKey)
         fetched = true
