@@ -48,6 +48,7 @@ import { sampleEvent } from './event.js'
 import { median, percentile, printTable } from './stats.js'
 import { CpuLayout, pin } from './streams/cpu-layout.js'
 import { feedReadsPerLinkRow } from './streams/feed-reads.js'
+import { postgresCpuUs } from './streams/postgres-cpu.js'
 import { ChildReceiver, Receiver, type WebhookReceiver } from './streams/receiver.js'
 
 const { values } = parseArgs({
@@ -117,6 +118,8 @@ interface Outcome {
   ingestCpuUsPerEvent: number
   /** CPU of a separate deliverer process from ingest start to caught up, per delivered event (both streams). */
   delivererCpuUsPerEvent?: number
+  /** CPU of every PostgreSQL process from ingest start to stored (no streams) or caught up, per ingested event. */
+  postgresCpuUsPerEvent: number
   /** Times each stored link row was read through the all-tenants feed's index (bench/streams/feed-reads.ts). */
   feedReadsPerLinkRow?: number
   ingested: number
@@ -300,6 +303,7 @@ async function round(mode: string, variant: Variant, tag: string): Promise<Outco
       await checkpoint()
       // The child's start-up (module loading, connecting) is not delivery.
       const childCpuAtStart = processCpuUs(child?.pid)
+      const postgresAtStart = postgresCpuUs()
       const started = Date.now()
       const cpu = process.cpuUsage()
       const sent = await ingest(`http://${service.address!.replace(/^http:\/\//, '')}`, seconds * 1000, { tag })
@@ -310,8 +314,9 @@ async function round(mode: string, variant: Variant, tag: string): Promise<Outco
       const storedPerSecond = sent / ((Date.now() - started) / 1000)
       const used = process.cpuUsage(cpu)
       const ingestCpuUsPerEvent = (used.user + used.system) / sent
-      if (!streams) return { ingestPerSecond, storedPerSecond, ingested: sent, ingestCpuUsPerEvent }
+      if (!streams) return { ingestPerSecond, storedPerSecond, ingested: sent, ingestCpuUsPerEvent, postgresCpuUsPerEvent: (postgresCpuUs() - postgresAtStart) / sent }
       const done = await caughtUp(service, sent)
+      const postgresCpuUsPerEvent = (postgresCpuUs() - postgresAtStart) / sent
       const childCpuAtEnd = processCpuUs(child?.pid)
       const childCpu = childCpuAtEnd !== null && childCpuAtStart !== null ? childCpuAtEnd - childCpuAtStart : null
       const acks = await receiver.report()
@@ -325,6 +330,7 @@ async function round(mode: string, variant: Variant, tag: string): Promise<Outco
         storedPerSecond,
         ingested: sent,
         ingestCpuUsPerEvent,
+        postgresCpuUsPerEvent,
         ...(childCpu !== null ? { delivererCpuUsPerEvent: childCpu / (2 * sent) } : {}),
         ...(feedReads !== null ? { feedReadsPerLinkRow: feedReads } : {}),
         delivery: {
@@ -397,7 +403,7 @@ for (const mode of values.modes.split(',')) {
       const outcome = await round(mode, variant, `${mode}${r}${variant}`)
       results[mode]![variant].push(outcome)
       const d = outcome.delivery
-      log(`  ingest ${outcome.ingestPerSecond.toFixed(0)} ev/s, stored ${outcome.storedPerSecond.toFixed(0)} ev/s, ingest process ${outcome.ingestCpuUsPerEvent.toFixed(0)} µs CPU/event${outcome.delivererCpuUsPerEvent !== undefined ? `, deliverer process ${outcome.delivererCpuUsPerEvent.toFixed(1)} µs CPU/delivered event` : ''}${outcome.feedReadsPerLinkRow !== undefined ? `, feed reads ${outcome.feedReadsPerLinkRow.toFixed(2)} per link row` : ''}${d ? `, webhook ${d.webhookPerSecond.toFixed(0)} ev/s, syslog ${d.syslogPerSecond.toFixed(0)} ev/s, lag p50 ${d.lagP50Ms} ms p99 ${d.lagP99Ms} ms, during ${d.duringP50Ms}/${d.duringP99Ms} ms (${(d.duringShare * 100).toFixed(0)} %), after ${d.afterP50Ms}/${d.afterP99Ms} ms, catch-up ${d.catchUpSeconds.toFixed(1)} s` : ''}`)
+      log(`  ingest ${outcome.ingestPerSecond.toFixed(0)} ev/s, stored ${outcome.storedPerSecond.toFixed(0)} ev/s, ingest process ${outcome.ingestCpuUsPerEvent.toFixed(0)} µs CPU/event, PostgreSQL ${outcome.postgresCpuUsPerEvent.toFixed(0)} µs CPU/event${outcome.delivererCpuUsPerEvent !== undefined ? `, deliverer process ${outcome.delivererCpuUsPerEvent.toFixed(1)} µs CPU/delivered event` : ''}${outcome.feedReadsPerLinkRow !== undefined ? `, feed reads ${outcome.feedReadsPerLinkRow.toFixed(2)} per link row` : ''}${d ? `, webhook ${d.webhookPerSecond.toFixed(0)} ev/s, syslog ${d.syslogPerSecond.toFixed(0)} ev/s, lag p50 ${d.lagP50Ms} ms p99 ${d.lagP99Ms} ms, during ${d.duringP50Ms}/${d.duringP99Ms} ms (${(d.duringShare * 100).toFixed(0)} %), after ${d.afterP50Ms}/${d.afterP99Ms} ms, catch-up ${d.catchUpSeconds.toFixed(1)} s` : ''}`)
     }
   }
 }
@@ -428,12 +434,13 @@ for (const [mode, byVariant] of runs > 0 ? Object.entries(results) : []) {
       `${fmt(d.map((x) => x.afterP50Ms))} / ${fmt(d.map((x) => x.afterP99Ms))}`,
       fmt(d.map((x) => x.catchUpSeconds), 1),
       `${median(without.map((o) => o.ingestCpuUsPerEvent)).toFixed(0)} → ${median(withStreams.map((o) => o.ingestCpuUsPerEvent)).toFixed(0)}`,
+      `${median(without.map((o) => o.postgresCpuUsPerEvent)).toFixed(0)} → ${median(withStreams.map((o) => o.postgresCpuUsPerEvent)).toFixed(0)}`,
       fmt(withStreams.map((o) => o.delivererCpuUsPerEvent ?? null), 1),
       fmt(withStreams.map((o) => o.feedReadsPerLinkRow ?? null), 2),
     ])
   }
 }
-if (rows.length > 0) printTable(['mode', 'deliverers', 'ingest ev/s, no streams', 'ingest ev/s, 2 streams', 'change (median of per-round ratios)', 'stored ev/s, no streams → 2 streams (change)', 'webhook delivered ev/s', 'syslog delivered ev/s', 'intake→ack p50 / p99 ms', 'acked during ingest p50 / p99 ms (share)', 'acked after p50 / p99 ms', 'ingest end → caught up s', 'ingest process CPU µs/event, no streams → streams', 'deliverer process CPU µs/delivered event', 'feed reads per stored link row'], rows)
+if (rows.length > 0) printTable(['mode', 'deliverers', 'ingest ev/s, no streams', 'ingest ev/s, 2 streams', 'change (median of per-round ratios)', 'stored ev/s, no streams → 2 streams (change)', 'webhook delivered ev/s', 'syslog delivered ev/s', 'intake→ack p50 / p99 ms', 'acked during ingest p50 / p99 ms (share)', 'acked after p50 / p99 ms', 'ingest end → caught up s', 'ingest process CPU µs/event, no streams → streams', 'PostgreSQL CPU µs/ingested event, no streams → streams', 'deliverer process CPU µs/delivered event', 'feed reads per stored link row'], rows)
 
 if (Number(values['outage-seconds']) > 0) {
   const mode = values.modes.split(',')[0]!
