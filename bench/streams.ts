@@ -35,7 +35,6 @@
  *   rate; then the backlog's size and the rate at which the stream drains it.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { Redis } from 'ioredis'
@@ -44,11 +43,11 @@ import { startService, type RunningService } from '../src/service/service.js'
 import { createLogger } from '../src/util/logger.js'
 import { Rsyslog } from '../test/support/rsyslog.js'
 import { freePort } from '../test/support/free-port.js'
+import { CpuMeter } from './e2e/cpu.js'
 import { sampleEvent } from './event.js'
 import { median, percentile, printTable } from './stats.js'
 import { CpuLayout, pin } from './streams/cpu-layout.js'
 import { feedReadsPerLinkRow } from './streams/feed-reads.js'
-import { postgresCpuUs } from './streams/postgres-cpu.js'
 import { ChildReceiver, Receiver, type WebhookReceiver } from './streams/receiver.js'
 
 const { values } = parseArgs({
@@ -174,17 +173,6 @@ async function leasesHeld(service: RunningService): Promise<void> {
   }
 }
 
-/** CPU time a process has used (Linux /proc), in µs; null elsewhere. */
-function processCpuUs(pid: number | undefined): number | null {
-  if (pid === undefined) return null
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return ((Number(fields[11]) + Number(fields[12])) / 100) * 1e6 // utime + stime, clock ticks (USER_HZ = 100)
-  } catch {
-    return null
-  }
-}
-
 async function withService<T>(mode: string, variant: Variant, fn: (service: RunningService, schema: string, child: ChildProcess | undefined) => Promise<T>): Promise<T> {
   const schema = `bench_streams_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
   const overrides: Partial<ConfigInput> = {
@@ -302,8 +290,8 @@ async function round(mode: string, variant: Variant, tag: string): Promise<Outco
       // inserts write full-page images and charge that to whichever variant ran then.
       await checkpoint()
       // The child's start-up (module loading, connecting) is not delivery.
-      const childCpuAtStart = processCpuUs(child?.pid)
-      const postgresAtStart = postgresCpuUs()
+      const meter = new CpuMeter(() => (child?.pid === undefined ? [] : [child.pid]))
+      meter.start()
       const started = Date.now()
       const cpu = process.cpuUsage()
       const sent = await ingest(`http://${service.address!.replace(/^http:\/\//, '')}`, seconds * 1000, { tag })
@@ -314,11 +302,12 @@ async function round(mode: string, variant: Variant, tag: string): Promise<Outco
       const storedPerSecond = sent / ((Date.now() - started) / 1000)
       const used = process.cpuUsage(cpu)
       const ingestCpuUsPerEvent = (used.user + used.system) / sent
-      if (!streams) return { ingestPerSecond, storedPerSecond, ingested: sent, ingestCpuUsPerEvent, postgresCpuUsPerEvent: (postgresCpuUs() - postgresAtStart) / sent }
+      if (!streams) return { ingestPerSecond, storedPerSecond, ingested: sent, ingestCpuUsPerEvent, postgresCpuUsPerEvent: (meter.stop().seconds.postgres * 1e6) / sent }
       const done = await caughtUp(service, sent)
-      const postgresCpuUsPerEvent = (postgresCpuUs() - postgresAtStart) / sent
-      const childCpuAtEnd = processCpuUs(child?.pid)
-      const childCpu = childCpuAtEnd !== null && childCpuAtStart !== null ? childCpuAtEnd - childCpuAtStart : null
+      const split = meter.stop().seconds
+      const postgresCpuUsPerEvent = (split.postgres * 1e6) / sent
+      // The deliverers' process (and anything it started) on the machine's clock ticks.
+      const childCpu = child ? split.workers * 1e6 : null
       const acks = await receiver.report()
       const feedReads = await feedReadsPerLinkRow(values['database-url']!, schema)
       const lags = [...acks.lags].sort((a, b) => a - b)

@@ -16,7 +16,17 @@ interface ProcSample {
   comm: string
   ppid: number
   ticks: number
+  /** CPU of its children that exited and were reaped (cutime + cstime). */
+  reapedTicks: number
 }
+
+/**
+ * Roles whose exited children count as their own: a PostgreSQL backend that exits inside the window
+ * (a pool closing an idle connection) is reaped by the postmaster, which then carries its CPU. The
+ * bench's and the workers' children are not counted this way: a worker process reaped by the bench
+ * would be charged to the producer.
+ */
+const COUNTS_REAPED: ReadonlySet<Role> = new Set(['postgres', 'redis'])
 
 function readProcs(): Map<number, ProcSample> {
   const procs = new Map<number, ProcSample>()
@@ -34,8 +44,8 @@ function readProcs(): Map<number, ProcSample> {
       const close = stat.lastIndexOf(')')
       const comm = stat.slice(stat.indexOf('(') + 1, close)
       const fields = stat.slice(close + 2).split(' ')
-      // fields[0] is state (field 3); utime, stime are fields 14, 15 → indexes 11, 12.
-      procs.set(Number(entry), { comm, ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) })
+      // fields[0] is state (field 3); utime, stime, cutime, cstime are fields 14–17 → indexes 11–14.
+      procs.set(Number(entry), { comm, ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]), reapedTicks: Number(fields[13]) + Number(fields[14]) })
     } catch {
       // The process exited between readdir and read.
     }
@@ -101,11 +111,13 @@ export class CpuMeter {
     }
     const seconds: Record<Role, number> = { producer: 0, workers: 0, postgres: 0, redis: 0, other: 0 }
     for (const [pid, sample] of after) {
-      const delta = (sample.ticks - (this.before.get(pid)?.ticks ?? 0)) / TICKS
-      if (delta <= 0) continue
       const role: Role =
         pid === process.pid ? 'producer' : isWorker(pid) ? 'workers' : sample.comm.startsWith('postgres') ? 'postgres' : sample.comm.startsWith('redis') ? 'redis' : 'other'
-      seconds[role] += delta
+      const before = this.before.get(pid)
+      let ticks = sample.ticks - (before?.ticks ?? 0)
+      if (COUNTS_REAPED.has(role)) ticks += sample.reapedTicks - (before?.reapedTicks ?? 0)
+      if (ticks <= 0) continue
+      seconds[role] += ticks / TICKS
     }
     return {
       seconds,
