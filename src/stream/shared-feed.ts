@@ -57,8 +57,6 @@ interface Segment {
   end: string | null
   extending: Promise<void> | undefined
   usedAt: number
-  /** Dropped from the kept segments: a read still in flight for it keeps nothing. */
-  dropped: boolean
 }
 
 const keyOf = (cursor: string | null) => cursor ?? ''
@@ -71,7 +69,6 @@ export class SharedFeed implements FeedSource {
   private readonly maxSegments: number
   private readonly readAtLeast: number
   private readonly now: () => number
-  private held = 0
 
   constructor(
     private readonly inner: FeedSource,
@@ -154,26 +151,22 @@ export class SharedFeed implements FeedSource {
 
   private startSegment(scopeKey: string, after: string | null, page: FeedPage): void {
     if (this.locate(scopeKey, after)) return
-    const segment: Segment = { scope: scopeKey, entries: [], base: 0, index: new Map([[keyOf(after), -1]]), startKey: keyOf(after), end: after, extending: undefined, usedAt: this.now(), dropped: false }
+    const segment: Segment = { scope: scopeKey, entries: [], base: 0, index: new Map([[keyOf(after), -1]]), startKey: keyOf(after), end: after, extending: undefined, usedAt: this.now() }
     this.segments.push(segment)
     if (this.segments.length > this.maxSegments) {
       const oldest = this.segments.reduce((a, b) => (b.usedAt < a.usedAt ? b : a))
-      this.drop(oldest, oldest.entries.length)
-      oldest.dropped = true
       this.segments.splice(this.segments.indexOf(oldest), 1)
     }
     this.append(segment, page)
   }
 
   private append(segment: Segment, page: FeedPage): void {
-    if (segment.dropped) return
     const at = this.now()
     const add = (event: FeedEvent | null, cursor: string) => {
       if (segment.index.has(cursor)) return
       segment.entries.push({ event, cursor, at })
       segment.index.set(cursor, segment.base + segment.entries.length - 1)
       segment.end = cursor
-      this.held++
     }
     for (const event of page.events) add(event, event.cursor)
     // Positions past the last event (retention deleted their events) still advance the segment.
@@ -192,14 +185,19 @@ export class SharedFeed implements FeedSource {
   }
 
   private evictOverCap(): void {
-    while (this.held > this.maxEvents) {
+    // Counted, not tracked: a read in flight for a segment dropped meanwhile still appends to it.
+    for (let held = this.held(); held > this.maxEvents; held = this.held()) {
       let oldest: Segment | undefined
       for (const segment of this.segments) {
         if (segment.entries.length > 0 && (!oldest || segment.entries[0]!.at < oldest.entries[0]!.at)) oldest = segment
       }
       if (!oldest) return
-      this.drop(oldest, Math.min(oldest.entries.length, this.held - this.maxEvents))
+      this.drop(oldest, Math.min(oldest.entries.length, held - this.maxEvents))
     }
+  }
+
+  private held(): number {
+    return this.segments.reduce((sum, segment) => sum + segment.entries.length, 0)
   }
 
   /** Drops a segment's first `n` entries: the last one dropped becomes its start. */
@@ -210,7 +208,6 @@ export class SharedFeed implements FeedSource {
     for (const entry of gone.slice(0, -1)) segment.index.delete(entry.cursor)
     segment.startKey = gone.at(-1)!.cursor
     segment.base += n
-    this.held -= n
   }
 }
 
