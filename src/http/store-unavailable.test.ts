@@ -29,7 +29,9 @@ describe.skipIf(!hasPostgres)('read routes when no store connection can be had',
     const logger = createLogger({ level: 'silent' })
     audit = await createAuditLogger({ store, logger })
     id = await audit.log({ action: 'before.exhaustion', actor_id: 'u1' })
-    app = await buildServer({ config: loadConfig({ logLevel: 'silent', security: { rateLimitPerSecond: 0 } }), audit, logger })
+    // The sampler's periodic reads share the read pool: one every 10 minutes, not every 2 s, so none
+    // competes with the test's reads for the only connection (the first runs at start, waited for below).
+    app = await buildServer({ config: loadConfig({ logLevel: 'silent', security: { rateLimitPerSecond: 0 }, monitoring: { sampleEveryMs: 600_000 } }), audit, logger })
     locker = new pg.Client({ connectionString: POSTGRES_URL, options: `-c search_path=${schema}` })
     await locker.connect()
   })
@@ -55,10 +57,13 @@ describe.skipIf(!hasPostgres)('read routes when no store connection can be had',
     // machine a background read can still hold the connection past the checkout timeout, so the
     // holder may be answered 503 itself: start it again until PostgreSQL shows it waiting on the lock.
     let holder: Promise<{ statusCode: number }> | undefined
+    // What each attempt that did not wait on the lock was answered, for the failure message.
+    const answered: string[] = []
     for (let attempt = 0; attempt < 20 && !holder; attempt++) {
       let settled = false
       const candidate = app.inject('/v1/events').then((response) => {
         settled = true
+        answered.push(`${response.statusCode} ${response.body.slice(0, 120)}`)
         return response
       })
       for (let waited = 0; waited < 5_000 && !settled; waited += 50) {
@@ -74,7 +79,7 @@ describe.skipIf(!hasPostgres)('read routes when no store connection can be had',
       }
       if (!holder) await candidate
     }
-    expect(holder, 'a read waiting on the table lock').toBeDefined()
+    expect(holder, `a read waiting on the table lock; answered instead: ${answered.join(' | ')}`).toBeDefined()
     const reads = ['/v1/events', `/v1/events/${id}`, '/v1/events/export?format=csv', '/v1/integrity', '/v1/reports?period=daily']
     for (const url of reads) {
       const response = await app.inject(url)
