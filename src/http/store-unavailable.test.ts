@@ -15,6 +15,8 @@ import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../.
 import { buildServer } from './server.js'
 
 const hasPostgres = await postgresAvailable()
+/** How long a read waits for a pool connection before it is answered 503. */
+const CHECKOUT_TIMEOUT_MS = 300
 
 describe.skipIf(!hasPostgres)('read routes when no store connection can be had', () => {
   const schema = uniqueSchema('pool')
@@ -24,7 +26,7 @@ describe.skipIf(!hasPostgres)('read routes when no store connection can be had',
   let id: string
 
   beforeAll(async () => {
-    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema, poolMax: 1, readPoolMax: 1, connectTimeoutMs: 300 })
+    const store = await createPostgresStore({ connectionString: POSTGRES_URL, schema, poolMax: 1, readPoolMax: 1, connectTimeoutMs: CHECKOUT_TIMEOUT_MS })
     await store.migrate()
     const logger = createLogger({ level: 'silent' })
     audit = await createAuditLogger({ store, logger })
@@ -45,39 +47,45 @@ describe.skipIf(!hasPostgres)('read routes when no store connection can be had',
 
   it('answers 503 AUDITQ_STORE_UNAVAILABLE with Retry-After on every read route while the pool is exhausted, and 200 once a connection is free', async () => {
     // The service's own background reads (the completeness check monitoring starts with) share the
-    // read pool: let them finish first, or one of them would be the read holding the connection.
-    for (let waited = 0; waited < 10_000; waited += 50) {
-      const busy = await locker.query("select 1 from pg_stat_activity where application_name = 'auditq-read' and state = 'active'")
-      if (busy.rowCount === 0) break
-      await new Promise((resolve) => setTimeout(resolve, 50))
+    // read pool. One that starts while the table is locked waits on the lock holding the only
+    // connection, and the test's read is answered 503 instead of becoming the holder. So: wait for
+    // background reads to finish, lock, start the read, and take it as the holder only if, well past
+    // the checkout timeout, it is still unanswered while PostgreSQL shows a read waiting on the lock;
+    // otherwise unlock, let everything finish, and start over.
+    const backgroundReadsDone = async () => {
+      for (let waited = 0; waited < 10_000; waited += 50) {
+        const busy = await locker.query("select 1 from pg_stat_activity where application_name = 'auditq-read' and state = 'active'")
+        if (busy.rowCount === 0) return
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
     }
-    await locker.query('begin')
-    await locker.query('lock table audit_logs in access exclusive mode')
-    // This read takes the read pool's only connection and waits on the lock, holding it. On a busy
-    // machine a background read can still hold the connection past the checkout timeout, so the
-    // holder may be answered 503 itself: start it again until PostgreSQL shows it waiting on the lock.
-    let holder: Promise<{ statusCode: number }> | undefined
-    // What each attempt that did not wait on the lock was answered, for the failure message.
-    const answered: string[] = []
-    for (let attempt = 0; attempt < 20 && !holder; attempt++) {
-      let settled = false
-      const candidate = app.inject('/v1/events').then((response) => {
-        settled = true
-        answered.push(`${response.statusCode} ${response.body.slice(0, 120)}`)
-        return response
-      })
-      for (let waited = 0; waited < 5_000 && !settled; waited += 50) {
-        const waiting = await locker.query(
+    const readWaitingOnLock = async () =>
+      (
+        await locker.query(
           `select 1 from pg_locks l join pg_stat_activity a using (pid)
             where not l.granted and l.relation = 'audit_logs'::regclass and a.application_name = 'auditq-read'`,
         )
-        if (waiting.rowCount! > 0) {
-          holder = candidate
-          break
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50))
+      ).rowCount! > 0
+    let holder: Promise<{ statusCode: number }> | undefined
+    // What each attempt that did not become the holder was answered, for the failure message.
+    const answered: string[] = []
+    for (let attempt = 0; attempt < 8 && !holder; attempt++) {
+      await backgroundReadsDone()
+      await locker.query('begin')
+      await locker.query('lock table audit_logs in access exclusive mode')
+      let settled = false
+      const candidate = app.inject('/v1/events').then((response) => {
+        settled = true
+        return response
+      })
+      await new Promise((resolve) => setTimeout(resolve, CHECKOUT_TIMEOUT_MS * 3))
+      if (!settled && (await readWaitingOnLock())) {
+        holder = candidate
+        break
       }
-      if (!holder) await candidate
+      await locker.query('rollback')
+      const response = await candidate
+      answered.push(`${response.statusCode} ${response.body.slice(0, 120)}`)
     }
     expect(holder, `a read waiting on the table lock; answered instead: ${answered.join(' | ')}`).toBeDefined()
     const reads = ['/v1/events', `/v1/events/${id}`, '/v1/events/export?format=csv', '/v1/integrity', '/v1/reports?period=daily']
