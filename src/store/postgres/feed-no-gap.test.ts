@@ -8,13 +8,11 @@ import pg from 'pg'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { drainFeed } from '../../../test/contracts/feed.contract.js'
 import { storedEvent } from '../../../test/support/events.js'
+import { expectNoGap, insertOn, runFeedCampaign } from '../../../test/support/feed-campaign.js'
 import { dropSchemas, POSTGRES_URL, postgresAvailable, uniqueSchema } from '../../../test/support/services.js'
 import { decodeFeedCursor, encodeFeedCursor } from '../../feed/cursor.js'
-import { startPosition, type FeedEvent, type FeedPosition } from '../../feed/feed-event.js'
+import { startPosition } from '../../feed/feed-event.js'
 import { readFeedPage, waitForFeedPage } from '../../feed/read.js'
-import type { AuditEvent } from '../../event/types.js'
-import { eventForm, insertChained } from './chained-insert.js'
-import { ChainHeadCache } from './head-cache.js'
 import { createPostgresStore, type PostgresStore } from './postgres-store.js'
 
 const hasPostgres = await postgresAvailable()
@@ -45,9 +43,6 @@ describe.skipIf(!hasPostgres)('postgres feed under concurrent writers with delay
     clients.push(client)
     return client
   }
-
-  /** The store's chained insert, on a connection whose transaction the caller holds. */
-  const insertOn = (client: pg.Client, events: AuditEvent[]) => insertChained(client as unknown as pg.Pool, events, new ChainHeadCache(), eventForm())
 
   it('holds back the all-tenants feed behind an open older transaction, and then delivers both in order', async () => {
     const { store, schema } = await setUp()
@@ -115,85 +110,8 @@ describe.skipIf(!hasPostgres)('postgres feed under concurrent writers with delay
 
   it('never skips or repeats an event while writers commit out of order', async () => {
     const { store, schema } = await setUp()
-    const tenants = ['a', 'b', 'c']
-    const writers = 6
-    const transactionsPerWriter = 12
-    const committed: AuditEvent[] = []
-    /** Commit order by transaction id, to show the campaign really produced out-of-order commits. */
-    const commitXids: bigint[] = []
-    let writing = true
-
-    async function writer(): Promise<void> {
-      const client = await connection(schema)
-      for (let t = 0; t < transactionsPerWriter; t++) {
-        await client.query('BEGIN')
-        // Half take their transaction id first and dawdle, so a later one can chain before them.
-        const xid = BigInt((await client.query('SELECT pg_current_xact_id()::text AS x')).rows[0].x)
-        if (Math.random() < 0.5) await sleep(Math.random() * 30)
-        const events = Array.from({ length: 1 + Math.floor(Math.random() * 4) }, () =>
-          storedEvent({ tenant_id: tenants[Math.floor(Math.random() * tenants.length)]! }),
-        )
-        await insertOn(client, events)
-        await sleep(Math.random() * 40)
-        if (Math.random() < 0.1) {
-          await client.query('ROLLBACK')
-          continue
-        }
-        await client.query('COMMIT')
-        committed.push(...events)
-        commitXids.push(xid)
-      }
-    }
-
-    /**
-     * Follows one feed with small pages until the writers are done and it has seen as many events
-     * as were committed for it (the all-tenants feed may trail behind other databases' writers on
-     * this shared server), then reads once more to catch any extra. A skipped event never arrives,
-     * so the test then fails by its deadline.
-     */
-    async function poller(tenant: string | undefined): Promise<FeedEvent[]> {
-      const seen: FeedEvent[] = []
-      let after: FeedPosition = startPosition(tenant)
-      const expected = () => committed.filter((e) => tenant === undefined || e.tenant_id === tenant).length
-      let deadline = Infinity
-      for (;;) {
-        const done = !writing
-        const page = await readFeedPage(store.feed, after, 5)
-        seen.push(...page.events)
-        after = decodeFeedCursor(page.next, tenant)
-        if (page.events.length === 0) {
-          if (done) deadline = Math.min(deadline, Date.now() + 20_000)
-          if (done && (seen.length >= expected() || Date.now() > deadline)) {
-            seen.push(...(await readFeedPage(store.feed, after, 5)).events)
-            return seen
-          }
-          await sleep(3)
-        }
-      }
-    }
-
-    const polling = [poller(undefined), ...tenants.map((tenant) => poller(tenant))]
-    await Promise.all(Array.from({ length: writers }, () => writer()))
-    writing = false
-    const [all, ...perTenant] = await Promise.all(polling)
-
-    const inversions = commitXids.filter((xid, i) => commitXids.slice(0, i).some((earlier) => earlier > xid)).length
-    expect(inversions).toBeGreaterThan(0)
-    const ids = (events: Array<{ id: string }>) => events.map((e) => e.id).sort()
-    expect(ids(all!.map((e) => e.event))).toEqual(ids(committed))
-    expect(new Set(all!.map((e) => e.event.id)).size).toBe(all!.length)
-    tenants.forEach((tenant, i) => {
-      const mine = committed.filter((e) => e.tenant_id === tenant)
-      const fromTenantFeed = perTenant[i]!
-      const fromAllFeed = all!.filter((e) => e.event.tenant_id === tenant)
-      // Seqs are gap-free except where a rolled-back transaction held them: it took none (its lock
-      // and head update rolled back too), so each feed shows 1..n exactly.
-      for (const feed of [fromTenantFeed, fromAllFeed]) {
-        expect(feed.map((e) => e.seq)).toEqual(mine.map((_, k) => k + 1))
-        expect(ids(feed.map((e) => e.event))).toEqual(ids(mine))
-      }
-      expect(fromAllFeed.map((e) => e.event.id)).toEqual(fromTenantFeed.map((e) => e.event.id))
-    })
-    console.log(`feed no-gap campaign: ${committed.length} events in ${commitXids.length} transactions, ${inversions} committed after a higher transaction id`)
+    const result = await runFeedCampaign({ connect: () => connection(schema), feed: store.feed })
+    expectNoGap(result)
+    console.log(`feed no-gap campaign: ${result.committed.length} events in ${result.transactions} transactions, ${result.inversions} committed after a higher transaction id`)
   }, 60_000)
 })

@@ -255,7 +255,7 @@ export class PostgresStore implements Store {
   private ended: Promise<void> | undefined
   /** Writes: inserts, chain, checkpoints, retention, ping. */
   private readonly pool: pg.Pool
-  /** Reads callers ask for: query, export, reports, verify (`statement_timeout` on each connection). */
+  /** Reads callers ask for: query, export, reports, verify, feed (`statement_timeout` on each connection). */
   private readonly readPool: pg.Pool
   /** API key lookups (see `keys`). */
   private readonly keysPool: pg.Pool
@@ -284,7 +284,7 @@ export class PostgresStore implements Store {
     this.reads = router ? { connect: () => router.connect() } : pools.read
     this.keys = new PostgresKeyStore(pools.keys)
     this.subjectKeys = new PostgresSubjectKeyStore(pools)
-    this.feed = new PostgresFeed(pools.read)
+    this.feed = new PostgresFeed((fn) => this.read(fn))
     this.retentionRules = new PostgresRetentionRules(pools.write)
     this.streams = new PostgresStreamStore(pools.keys)
     this.searchBackfill = new PostgresSearchBackfill(pools.write)
