@@ -122,7 +122,7 @@ function failed(id: string, round: number, error: unknown): ScenarioResult {
     acceptedPerSecond: NaN,
     tailMs: NaN,
     latency: nan,
-    cpu: { seconds: { producer: 0, workers: 0, postgres: 0, redis: 0, other: 0 }, machineSeconds: 0, wallSeconds: 0, producerRunQueueWaitSeconds: 0 },
+    cpu: { seconds: { producer: 0, workers: 0, postgres: 0, redis: 0, other: 0 }, machineSeconds: 0, wallSeconds: 0, producerRunQueueWaitSeconds: 0, apartSeconds: 0 },
     verification: { expected: 0, rows: 0, lost: 0, unexpected: 0, duplicated: 0 },
     figures: {},
     problem: error instanceof Error ? error.message : String(error),

@@ -48,6 +48,7 @@ import { sampleEvent } from './event.js'
 import { median, percentile, printTable } from './stats.js'
 import { CpuLayout, pin } from './streams/cpu-layout.js'
 import { feedReadsPerLinkRow } from './streams/feed-reads.js'
+import { startFeedReplica } from './streams/feed-replica.js'
 import { ChildReceiver, Receiver, type WebhookReceiver } from './streams/receiver.js'
 
 const { values } = parseArgs({
@@ -68,6 +69,7 @@ const { values } = parseArgs({
     layout: { type: 'string', default: 'shared' },
     'ingest-cpus': { type: 'string', default: '0' },
     'delivery-cpus': { type: 'string', default: '1' },
+    'feed-replica': { type: 'boolean', default: false },
   },
 })
 if (values.layout !== 'shared' && values.layout !== 'two-hosts') throw new Error(`--layout: "${values.layout}" is not one of shared, two-hosts`)
@@ -84,8 +86,20 @@ const concurrency = Number(values.concurrency)
 const batchEvents = Number(values['batch-events'])
 const log = (text: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`)
 
+if (values['feed-replica'] && (values.layout !== 'two-hosts' || variants.includes('in-process'))) {
+  throw new Error('--feed-replica: needs --layout two-hosts and deliverers in their own process (not in-process)')
+}
+/** With `--feed-replica`, a private primary and its standby (bench/streams/feed-replica.ts). */
+const feedReplica = values['feed-replica'] ? await startFeedReplica() : null
+if (feedReplica) process.once('exit', () => void feedReplica.close())
+const databaseUrl = feedReplica?.primaryUrl ?? values['database-url']!
+
 const layout = values.layout === 'two-hosts' ? new CpuLayout(values['ingest-cpus'], values['delivery-cpus']) : null
 if (layout) log(`layout two-hosts: ingest side on CPUs ${layout.ingest} (${layout.pinIngestSide()}), delivery side on CPUs ${layout.delivery}`)
+if (layout && feedReplica) {
+  feedReplica.pinReplica(layout.delivery)
+  log(`feed replica: deliverers read the feed from a standby on CPUs ${layout.delivery}; ingest writes to its private primary`)
+}
 
 /** The webhook receiver: in this process, or on the delivery CPUs in a child of its own. */
 async function startReceiver(): Promise<WebhookReceiver> {
@@ -119,6 +133,8 @@ interface Outcome {
   delivererCpuUsPerEvent?: number
   /** CPU of every PostgreSQL process from ingest start to stored (no streams) or caught up, per ingested event. */
   postgresCpuUsPerEvent: number
+  /** With `--feed-replica`: CPU of the standby's processes (replay and feed reads) per ingested event. */
+  replicaCpuUsPerEvent?: number
   /** Times each stored link row was read through the all-tenants feed's index (bench/streams/feed-reads.ts). */
   feedReadsPerLinkRow?: number
   ingested: number
@@ -144,7 +160,8 @@ function startDeliverers(variant: Deliverers, schema: string): ChildProcess | un
   if (variant === 'in-process') return undefined
   const env = {
     ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AUDITQ_'))),
-    AUDITQ_DATABASE_URL: values['database-url'],
+    AUDITQ_DATABASE_URL: databaseUrl,
+    ...(feedReplica ? { AUDITQ_DATABASE_READ_URL: feedReplica.replicaUrl } : {}),
     AUDITQ_DATABASE_SCHEMA: schema,
     AUDITQ_LOG_LEVEL: 'warn',
     AUDITQ_STREAMS_POLL_MS: '50',
@@ -176,7 +193,7 @@ async function leasesHeld(service: RunningService): Promise<void> {
 async function withService<T>(mode: string, variant: Variant, fn: (service: RunningService, schema: string, child: ChildProcess | undefined) => Promise<T>): Promise<T> {
   const schema = `bench_streams_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
   const overrides: Partial<ConfigInput> = {
-    databaseUrl: values['database-url'],
+    databaseUrl,
     databaseSchema: schema,
     port: await freePort(),
     host: '127.0.0.1',
@@ -193,7 +210,7 @@ async function withService<T>(mode: string, variant: Variant, fn: (service: Runn
   } finally {
     await stopChild(child)
     await service.stop()
-    const client = new pg.Client({ connectionString: values['database-url'] })
+    const client = new pg.Client({ connectionString: databaseUrl })
     await client.connect()
     await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
     await client.end()
@@ -257,7 +274,7 @@ async function caughtUp(service: RunningService, total: number, timeoutMs = 600_
 }
 
 async function checkpoint(): Promise<void> {
-  const client = new pg.Client({ connectionString: values['database-url'] })
+  const client = new pg.Client({ connectionString: databaseUrl })
   await client.connect()
   try {
     await client.query('CHECKPOINT')
@@ -267,7 +284,7 @@ async function checkpoint(): Promise<void> {
 }
 
 async function storedCount(schema: string): Promise<number> {
-  const client = new pg.Client({ connectionString: values['database-url'] })
+  const client = new pg.Client({ connectionString: databaseUrl })
   await client.connect()
   try {
     return Number((await client.query(`SELECT count(*) AS n FROM "${schema}".audit_logs`)).rows[0].n)
@@ -275,6 +292,8 @@ async function storedCount(schema: string): Promise<number> {
     await client.end()
   }
 }
+
+const replicaCpu = (seconds: number, events: number) => (feedReplica ? { replicaCpuUsPerEvent: (seconds * 1e6) / events } : {})
 
 async function round(mode: string, variant: Variant, tag: string): Promise<Outcome> {
   const streams = variant !== 'none'
@@ -290,7 +309,7 @@ async function round(mode: string, variant: Variant, tag: string): Promise<Outco
       // inserts write full-page images and charge that to whichever variant ran then.
       await checkpoint()
       // The child's start-up (module loading, connecting) is not delivery.
-      const meter = new CpuMeter(() => (child?.pid === undefined ? [] : [child.pid]))
+      const meter = new CpuMeter(() => (child?.pid === undefined ? [] : [child.pid]), () => (feedReplica ? [feedReplica.replicaRoot] : []))
       meter.start()
       const started = Date.now()
       const cpu = process.cpuUsage()
@@ -302,14 +321,19 @@ async function round(mode: string, variant: Variant, tag: string): Promise<Outco
       const storedPerSecond = sent / ((Date.now() - started) / 1000)
       const used = process.cpuUsage(cpu)
       const ingestCpuUsPerEvent = (used.user + used.system) / sent
-      if (!streams) return { ingestPerSecond, storedPerSecond, ingested: sent, ingestCpuUsPerEvent, postgresCpuUsPerEvent: (meter.stop().seconds.postgres * 1e6) / sent }
+      if (!streams) {
+        const split = meter.stop()
+        return { ingestPerSecond, storedPerSecond, ingested: sent, ingestCpuUsPerEvent, postgresCpuUsPerEvent: (split.seconds.postgres * 1e6) / sent, ...replicaCpu(split.apartSeconds, sent) }
+      }
       const done = await caughtUp(service, sent)
-      const split = meter.stop().seconds
+      const measured = meter.stop()
+      const split = measured.seconds
       const postgresCpuUsPerEvent = (split.postgres * 1e6) / sent
       // The deliverers' process (and anything it started) on the machine's clock ticks.
       const childCpu = child ? split.workers * 1e6 : null
       const acks = await receiver.report()
-      const feedReads = await feedReadsPerLinkRow(values['database-url']!, schema)
+      // The standby counts the scans it answered; it has replayed every link row by now (caught up).
+      const feedReads = await feedReadsPerLinkRow(feedReplica?.replicaUrl ?? databaseUrl, schema)
       const lags = [...acks.lags].sort((a, b) => a - b)
       const during = acks.lags.filter((_, i) => acks.ackAt[i]! <= ingestEnd).sort((a, b) => a - b)
       const after = acks.lags.filter((_, i) => acks.ackAt[i]! > ingestEnd).sort((a, b) => a - b)
@@ -322,6 +346,7 @@ async function round(mode: string, variant: Variant, tag: string): Promise<Outco
         postgresCpuUsPerEvent,
         ...(childCpu !== null ? { delivererCpuUsPerEvent: childCpu / (2 * sent) } : {}),
         ...(feedReads !== null ? { feedReadsPerLinkRow: feedReads } : {}),
+        ...replicaCpu(measured.apartSeconds, sent),
         delivery: {
           webhookPerSecond: sent / ((done['webhook']! - started) / 1000),
           syslogPerSecond: sent / ((done['syslog']! - started) / 1000),
@@ -392,7 +417,7 @@ for (const mode of values.modes.split(',')) {
       const outcome = await round(mode, variant, `${mode}${r}${variant}`)
       results[mode]![variant].push(outcome)
       const d = outcome.delivery
-      log(`  ingest ${outcome.ingestPerSecond.toFixed(0)} ev/s, stored ${outcome.storedPerSecond.toFixed(0)} ev/s, ingest process ${outcome.ingestCpuUsPerEvent.toFixed(0)} µs CPU/event, PostgreSQL ${outcome.postgresCpuUsPerEvent.toFixed(0)} µs CPU/event${outcome.delivererCpuUsPerEvent !== undefined ? `, deliverer process ${outcome.delivererCpuUsPerEvent.toFixed(1)} µs CPU/delivered event` : ''}${outcome.feedReadsPerLinkRow !== undefined ? `, feed reads ${outcome.feedReadsPerLinkRow.toFixed(2)} per link row` : ''}${d ? `, webhook ${d.webhookPerSecond.toFixed(0)} ev/s, syslog ${d.syslogPerSecond.toFixed(0)} ev/s, lag p50 ${d.lagP50Ms} ms p99 ${d.lagP99Ms} ms, during ${d.duringP50Ms}/${d.duringP99Ms} ms (${(d.duringShare * 100).toFixed(0)} %), after ${d.afterP50Ms}/${d.afterP99Ms} ms, catch-up ${d.catchUpSeconds.toFixed(1)} s` : ''}`)
+      log(`  ingest ${outcome.ingestPerSecond.toFixed(0)} ev/s, stored ${outcome.storedPerSecond.toFixed(0)} ev/s, ingest process ${outcome.ingestCpuUsPerEvent.toFixed(0)} µs CPU/event, PostgreSQL ${outcome.postgresCpuUsPerEvent.toFixed(0)} µs CPU/event${outcome.replicaCpuUsPerEvent !== undefined ? `, standby ${outcome.replicaCpuUsPerEvent.toFixed(0)} µs CPU/event` : ''}${outcome.delivererCpuUsPerEvent !== undefined ? `, deliverer process ${outcome.delivererCpuUsPerEvent.toFixed(1)} µs CPU/delivered event` : ''}${outcome.feedReadsPerLinkRow !== undefined ? `, feed reads ${outcome.feedReadsPerLinkRow.toFixed(2)} per link row` : ''}${d ? `, webhook ${d.webhookPerSecond.toFixed(0)} ev/s, syslog ${d.syslogPerSecond.toFixed(0)} ev/s, lag p50 ${d.lagP50Ms} ms p99 ${d.lagP99Ms} ms, during ${d.duringP50Ms}/${d.duringP99Ms} ms (${(d.duringShare * 100).toFixed(0)} %), after ${d.afterP50Ms}/${d.afterP99Ms} ms, catch-up ${d.catchUpSeconds.toFixed(1)} s` : ''}`)
     }
   }
 }
@@ -426,10 +451,11 @@ for (const [mode, byVariant] of runs > 0 ? Object.entries(results) : []) {
       `${median(without.map((o) => o.postgresCpuUsPerEvent)).toFixed(0)} → ${median(withStreams.map((o) => o.postgresCpuUsPerEvent)).toFixed(0)}`,
       fmt(withStreams.map((o) => o.delivererCpuUsPerEvent ?? null), 1),
       fmt(withStreams.map((o) => o.feedReadsPerLinkRow ?? null), 2),
+      ...(feedReplica ? [`${fmt(without.map((o) => o.replicaCpuUsPerEvent ?? null))} → ${fmt(withStreams.map((o) => o.replicaCpuUsPerEvent ?? null))}`] : []),
     ])
   }
 }
-if (rows.length > 0) printTable(['mode', 'deliverers', 'ingest ev/s, no streams', 'ingest ev/s, 2 streams', 'change (median of per-round ratios)', 'stored ev/s, no streams → 2 streams (change)', 'webhook delivered ev/s', 'syslog delivered ev/s', 'intake→ack p50 / p99 ms', 'acked during ingest p50 / p99 ms (share)', 'acked after p50 / p99 ms', 'ingest end → caught up s', 'ingest process CPU µs/event, no streams → streams', 'PostgreSQL CPU µs/ingested event, no streams → streams', 'deliverer process CPU µs/delivered event', 'feed reads per stored link row'], rows)
+if (rows.length > 0) printTable(['mode', 'deliverers', 'ingest ev/s, no streams', 'ingest ev/s, 2 streams', 'change (median of per-round ratios)', 'stored ev/s, no streams → 2 streams (change)', 'webhook delivered ev/s', 'syslog delivered ev/s', 'intake→ack p50 / p99 ms', 'acked during ingest p50 / p99 ms (share)', 'acked after p50 / p99 ms', 'ingest end → caught up s', 'ingest process CPU µs/event, no streams → streams', 'PostgreSQL CPU µs/ingested event, no streams → streams', 'deliverer process CPU µs/delivered event', 'feed reads per stored link row', ...(feedReplica ? ['standby CPU µs/ingested event, no streams → streams'] : [])], rows)
 
 if (Number(values['outage-seconds']) > 0) {
   const mode = values.modes.split(',')[0]!

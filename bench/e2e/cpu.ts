@@ -80,16 +80,26 @@ export interface CpuSplit {
   wallSeconds: number
   /** Time the producer's event loop was ready to run but had no CPU (the kernel's run-queue wait). */
   producerRunQueueWaitSeconds: number
+  /** CPU seconds of the processes set apart (see CpuMeter), counted in no role; 0 without any. */
+  apartSeconds: number
 }
 
-/** Call `start()` as the clock starts and `stop()` when it stops; `workerPids` are the spawned roots. */
+/**
+ * Call `start()` as the clock starts and `stop()` when it stops; `workerPids` are the spawned roots.
+ * `apartPids` are roots whose process trees are counted on their own (with their exited children),
+ * not in a role: a PostgreSQL standby on the machine is `postgres` by name but not the database
+ * ingest writes to.
+ */
 export class CpuMeter {
   private before = new Map<number, ProcSample>()
   private machineBefore = 0
   private waitBefore = 0
   private startedAt = 0
 
-  constructor(private readonly workerPids: () => number[]) {}
+  constructor(
+    private readonly workerPids: () => number[],
+    private readonly apartPids: () => number[] = () => [],
+  ) {}
 
   start(): void {
     this.before = readProcs()
@@ -101,19 +111,25 @@ export class CpuMeter {
   stop(): CpuSplit {
     const after = readProcs()
     const wallSeconds = (performance.now() - this.startedAt) / 1000
-    const roots = new Set(this.workerPids())
-    const isWorker = (pid: number): boolean => {
+    const under = (roots: Set<number>) => (pid: number): boolean => {
       for (let p = pid, depth = 0; p > 1 && depth < 8; depth++) {
         if (roots.has(p)) return true
         p = after.get(p)?.ppid ?? this.before.get(p)?.ppid ?? 0
       }
       return false
     }
+    const isWorker = under(new Set(this.workerPids()))
+    const isApart = under(new Set(this.apartPids()))
     const seconds: Record<Role, number> = { producer: 0, workers: 0, postgres: 0, redis: 0, other: 0 }
+    let apartTicks = 0
     for (const [pid, sample] of after) {
+      const before = this.before.get(pid)
+      if (isApart(pid)) {
+        apartTicks += sample.ticks - (before?.ticks ?? 0) + sample.reapedTicks - (before?.reapedTicks ?? 0)
+        continue
+      }
       const role: Role =
         pid === process.pid ? 'producer' : isWorker(pid) ? 'workers' : sample.comm.startsWith('postgres') ? 'postgres' : sample.comm.startsWith('redis') ? 'redis' : 'other'
-      const before = this.before.get(pid)
       let ticks = sample.ticks - (before?.ticks ?? 0)
       if (COUNTS_REAPED.has(role)) ticks += sample.reapedTicks - (before?.reapedTicks ?? 0)
       if (ticks <= 0) continue
@@ -124,6 +140,7 @@ export class CpuMeter {
       machineSeconds: (machineBusyTicks() - this.machineBefore) / TICKS,
       wallSeconds,
       producerRunQueueWaitSeconds: (runQueueWaitNs() - this.waitBefore) / 1e9,
+      apartSeconds: Math.max(0, apartTicks) / TICKS,
     }
   }
 }

@@ -33,7 +33,16 @@ export function privatePostgresAvailable(): boolean {
   return found
 }
 
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+/**
+ * Server settings on top of the test defaults (fsync off, 16 MB of shared buffers, 40
+ * connections), e.g. a bench that wants the shared server's durability and sizes. A standby needs
+ * at least the primary's `max_connections`, so give both the same.
+ */
+export interface PrivatePostgresOptions {
+  settings?: Record<string, string>
+}
+
+export async function startPrivatePostgres(options: PrivatePostgresOptions = {}): Promise<PrivatePostgres> {
   const { dir, exec } = privateDir()
   const data = join(dir, 'data')
   try {
@@ -43,7 +52,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     rmSync(dir, { recursive: true, force: true })
     throw error
   }
-  return serve(dir, data, exec)
+  return serve(dir, data, exec, options)
 }
 
 /**
@@ -51,7 +60,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
  * port of its own as a hot standby. `pauseReplay`/`resumeReplay` hold back what it shows, which is
  * how tests make it lag on purpose.
  */
-export async function startReplicaOf(primary: PrivatePostgres): Promise<PrivatePostgres & { pauseReplay(): Promise<void>; resumeReplay(): Promise<void> }> {
+export async function startReplicaOf(primary: PrivatePostgres, options: PrivatePostgresOptions = {}): Promise<PrivatePostgres & { pauseReplay(): Promise<void>; resumeReplay(): Promise<void> }> {
   const { dir, exec } = privateDir()
   const data = join(dir, 'data')
   try {
@@ -60,7 +69,7 @@ export async function startReplicaOf(primary: PrivatePostgres): Promise<PrivateP
     rmSync(dir, { recursive: true, force: true })
     throw error
   }
-  const server = await serve(dir, data, exec)
+  const server = await serve(dir, data, exec, options)
   const sql = async (text: string) => {
     const client = new pg.Client({ connectionString: server.url })
     await client.connect()
@@ -83,9 +92,10 @@ function privateDir(): { dir: string; exec: Exec } {
   return { dir, exec: (file, args) => run(file, args, { ...as, env: { ...process.env, LC_ALL: 'C' }, timeout: 60_000 }) }
 }
 
-async function serve(dir: string, data: string, exec: Exec): Promise<PrivatePostgres> {
+async function serve(dir: string, data: string, exec: Exec, extra: PrivatePostgresOptions): Promise<PrivatePostgres> {
   const port = await freePort()
-  const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c max_connections=40 -c shared_buffers=16MB`
+  const settings = { fsync: 'off', max_connections: '40', shared_buffers: '16MB', ...extra.settings }
+  const options = [`-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir}`, ...Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`)].join(' ')
   const pgCtl = (args: string[]) => exec('pg_ctl', ['-D', data, '-w', '-t', '60', ...args])
   const server: PrivatePostgres = {
     port,

@@ -1,0 +1,71 @@
+/**
+ * `--feed-replica`: the deliverers read the feed from a hot standby on the delivery side, as
+ * docs/streaming.md suggests for a database host that ingest keeps busy. The shared server cannot
+ * be given a standby without changing its replication settings, so this starts a private primary
+ * (with the shared server's durability and sizes: fsync on, 128 MB shared buffers, 100
+ * connections) and a standby of it (`pg_basebackup -R`). Every variant of the run, the no-streams
+ * baseline included, writes to that primary with the standby attached: the standby is part of
+ * the deployment whether streams run or not, and its WAL sender's cost lands in both.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import pg from 'pg'
+import { type PrivatePostgres, startPrivatePostgres, startReplicaOf } from '../../test/support/private-postgres.js'
+import { pin } from './cpu-layout.js'
+
+const SETTINGS = { fsync: 'on', shared_buffers: '128MB', max_connections: '100' }
+
+export interface FeedReplica {
+  primaryUrl: string
+  replicaUrl: string
+  /** The standby's postmaster: the root of its processes. */
+  replicaRoot: number
+  /** Pins the standby's postmaster and every process it runs to `cpus`; new backends inherit it. */
+  pinReplica(cpus: string): void
+  close(): Promise<void>
+}
+
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+}
+
+function childrenOf(root: number): number[] {
+  const found: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (parentOf(Number(entry)) === root) found.push(Number(entry))
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found
+}
+
+export async function startFeedReplica(): Promise<FeedReplica> {
+  const primary: PrivatePostgres = await startPrivatePostgres({ settings: SETTINGS })
+  const replica = await startReplicaOf(primary, { settings: SETTINGS })
+  const client = new pg.Client({ connectionString: replica.url })
+  await client.connect()
+  const backend = Number((await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid)
+  const replicaRoot = parentOf(backend)
+  await client.end()
+  return {
+    primaryUrl: primary.url,
+    replicaUrl: replica.url,
+    replicaRoot,
+    pinReplica: (cpus) => {
+      for (const pid of [replicaRoot, ...childrenOf(replicaRoot)]) {
+        try {
+          pin(pid, cpus)
+        } catch {
+          // A backend that exited meanwhile.
+        }
+      }
+    },
+    close: async () => {
+      await replica.destroy()
+      await primary.destroy()
+    },
+  }
+}
