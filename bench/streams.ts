@@ -91,7 +91,7 @@ if (values['feed-replica'] && (values.layout !== 'two-hosts' || variants.include
 }
 /** With `--feed-replica`, a private primary and its standby (bench/streams/feed-replica.ts). */
 const feedReplica = values['feed-replica'] ? await startFeedReplica() : null
-if (feedReplica) process.once('exit', () => void feedReplica.close())
+if (feedReplica) process.once('exit', () => feedReplica.killNow())
 const databaseUrl = feedReplica?.primaryUrl ?? values['database-url']!
 
 const layout = values.layout === 'two-hosts' ? new CpuLayout(values['ingest-cpus'], values['delivery-cpus']) : null
@@ -465,4 +465,5 @@ if (Number(values['outage-seconds']) > 0) {
   printTable(['mode', 'deliverers', 'outage s', 'ingest rate ev/s', 'backlog events', 'receiver back → first ack s (next retry)', 'drain s', 'drain ev/s'], [[mode, variant, values['outage-seconds']!, values['outage-rate']!, String(o.backlog), o.firstAckSeconds.toFixed(1), o.catchUpSeconds.toFixed(1), o.catchUpPerSecond.toFixed(0)]])
 }
 process.stdout.write(JSON.stringify({ args: values, results }) + '\n')
+await feedReplica?.close()
 process.exit(0)

@@ -21,7 +21,10 @@ export interface FeedReplica {
   replicaRoot: number
   /** Pins the standby's postmaster and every process it runs to `cpus`; new backends inherit it. */
   pinReplica(cpus: string): void
+  /** Stops both servers and removes their directories. */
   close(): Promise<void>
+  /** For an exit handler, where nothing asynchronous runs: an immediate shutdown of both servers. */
+  killNow(): void
 }
 
 function parentOf(pid: number): number {
@@ -42,14 +45,23 @@ function childrenOf(root: number): number[] {
   return found
 }
 
+/** A server's postmaster: the parent of a backend of its own. */
+async function postmasterOf(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return parentOf(Number((await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid))
+  } finally {
+    await client.end()
+  }
+}
+
 export async function startFeedReplica(): Promise<FeedReplica> {
   const primary: PrivatePostgres = await startPrivatePostgres({ settings: SETTINGS })
   const replica = await startReplicaOf(primary, { settings: SETTINGS })
-  const client = new pg.Client({ connectionString: replica.url })
-  await client.connect()
-  const backend = Number((await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid)
-  const replicaRoot = parentOf(backend)
-  await client.end()
+  const primaryRoot = await postmasterOf(primary.url)
+  const replicaRoot = await postmasterOf(replica.url)
+  let closed = false
   return {
     primaryUrl: primary.url,
     replicaUrl: replica.url,
@@ -64,8 +76,19 @@ export async function startFeedReplica(): Promise<FeedReplica> {
       }
     },
     close: async () => {
+      closed = true
       await replica.destroy()
       await primary.destroy()
+    },
+    killNow: () => {
+      if (closed) return
+      for (const pid of [replicaRoot, primaryRoot]) {
+        try {
+          process.kill(pid, 'SIGQUIT') // PostgreSQL's immediate shutdown
+        } catch {
+          // already gone
+        }
+      }
     },
   }
 }
