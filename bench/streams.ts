@@ -7,6 +7,7 @@
  *   npm run bench:streams -- --seconds 10 --runs 3 --outage-seconds 60
  *   npm run bench:streams -- --deliverers in-process,separate,separate-idle
  *   npm run bench:streams -- --layout two-hosts --deliverers separate --warmup 1 --runs 5 --outage-seconds 0
+ *   npm run bench:streams -- --layout two-hosts --deliverers separate --warmup 1 --runs 5 --outage-seconds 0 --feed-replica --busy-neighbour
  *
  * Where the deliverers run (`--deliverers`, comma-separated, each measured against the same
  * round's no-streams baseline):
@@ -25,6 +26,10 @@
  *   receiver in a child process, rsyslogd) to `--delivery-cpus` (bench/streams/cpu-layout.ts).
  *   The no-streams baseline runs in the same layout, so the change is what streaming costs an
  *   ingest host whose deliverers and SIEM run elsewhere.
+ *   With `--feed-replica` the deliverers read the feed from a hot standby on the delivery CPUs
+ *   (bench/streams/feed-replica.ts); with `--busy-neighbour` a second no-streams baseline runs with
+ *   the delivery CPUs kept busy by an unrelated load, to tell what a busy core next door costs the
+ *   ingest core on one machine from what streaming costs (bench/streams/busy-neighbour.ts).
  *
  * Figures:
  * - ingest events/s with streams against without (same round, same mode): the cost of streaming;
@@ -49,6 +54,7 @@ import { median, percentile, printTable } from './stats.js'
 import { CpuLayout, pin } from './streams/cpu-layout.js'
 import { feedReadsPerLinkRow } from './streams/feed-reads.js'
 import { startFeedReplica } from './streams/feed-replica.js'
+import { startNeighbour, stopNeighbour } from './streams/busy-neighbour.js'
 import { ChildReceiver, Receiver, type WebhookReceiver } from './streams/receiver.js'
 
 const { values } = parseArgs({
@@ -70,12 +76,15 @@ const { values } = parseArgs({
     'ingest-cpus': { type: 'string', default: '0' },
     'delivery-cpus': { type: 'string', default: '1' },
     'feed-replica': { type: 'boolean', default: false },
+    'busy-neighbour': { type: 'boolean', default: false },
   },
 })
 if (values.layout !== 'shared' && values.layout !== 'two-hosts') throw new Error(`--layout: "${values.layout}" is not one of shared, two-hosts`)
 const DELIVERERS = ['in-process', 'separate', 'separate-niced', 'separate-idle'] as const
 type Deliverers = (typeof DELIVERERS)[number]
-type Variant = 'none' | Deliverers
+/** `none-busy`: no streams, the delivery CPUs kept busy (bench/streams/busy-neighbour.ts). */
+type Variant = 'none' | 'none-busy' | Deliverers
+const withoutStreams = (variant: Variant): variant is 'none' | 'none-busy' => variant === 'none' || variant === 'none-busy'
 const variants = values.deliverers.split(',') as Deliverers[]
 for (const v of [...variants, values['outage-deliverers'] ?? variants[0]!]) if (!DELIVERERS.includes(v as Deliverers)) throw new Error(`--deliverers: "${v}" is not one of ${DELIVERERS.join(', ')}`)
 /** The built CLI (`npm run build`; the npm script builds it first). */
@@ -86,6 +95,7 @@ const concurrency = Number(values.concurrency)
 const batchEvents = Number(values['batch-events'])
 const log = (text: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`)
 
+if (values['busy-neighbour'] && values.layout !== 'two-hosts') throw new Error('--busy-neighbour: needs --layout two-hosts')
 if (values['feed-replica'] && (values.layout !== 'two-hosts' || variants.includes('in-process'))) {
   throw new Error('--feed-replica: needs --layout two-hosts and deliverers in their own process (not in-process)')
 }
@@ -204,7 +214,7 @@ async function withService<T>(mode: string, variant: Variant, fn: (service: Runn
   }
   const config = loadConfig(overrides)
   const service = await startService({ role: 'serve', config, logger: createLogger({ level: 'silent' }) })
-  const child = variant === 'none' ? undefined : startDeliverers(variant, schema)
+  const child = withoutStreams(variant) ? undefined : startDeliverers(variant, schema)
   try {
     return await fn(service, schema, child)
   } finally {
@@ -296,7 +306,7 @@ async function storedCount(schema: string): Promise<number> {
 const replicaCpu = (seconds: number, events: number) => (feedReplica ? { replicaCpuUsPerEvent: (seconds * 1e6) / events } : {})
 
 async function round(mode: string, variant: Variant, tag: string): Promise<Outcome> {
-  const streams = variant !== 'none'
+  const streams = !withoutStreams(variant)
   const receiver = await startReceiver()
   const rsyslog = await startRsyslog()
   try {
@@ -309,6 +319,7 @@ async function round(mode: string, variant: Variant, tag: string): Promise<Outco
       // inserts write full-page images and charge that to whichever variant ran then.
       await checkpoint()
       // The child's start-up (module loading, connecting) is not delivery.
+      const neighbour = variant === 'none-busy' && layout ? startNeighbour(layout.deliveryPrefix) : null
       const meter = new CpuMeter(() => (child?.pid === undefined ? [] : [child.pid]), () => (feedReplica ? [feedReplica.replicaRoot] : []))
       meter.start()
       const started = Date.now()
@@ -319,6 +330,7 @@ async function round(mode: string, variant: Variant, tag: string): Promise<Outco
       // Queue mode: wait until the worker stored everything, so delivery counts a known total.
       while ((await storedCount(schema)) < sent) await new Promise((resolve) => setTimeout(resolve, 50))
       const storedPerSecond = sent / ((Date.now() - started) / 1000)
+      if (neighbour) await stopNeighbour(neighbour)
       const used = process.cpuUsage(cpu)
       const ingestCpuUsPerEvent = (used.user + used.system) / sent
       if (!streams) {
@@ -398,7 +410,7 @@ async function outage(mode: string, variant: Deliverers): Promise<{ backlog: num
 }
 
 const results: Record<string, Record<Variant, Outcome[]>> = {}
-const all: Variant[] = ['none', ...variants]
+const all: Variant[] = ['none', ...(values['busy-neighbour'] ? (['none-busy'] as const) : []), ...variants]
 for (const mode of values.modes.split(',')) {
   results[mode] = Object.fromEntries(all.map((v) => [v, []])) as unknown as Record<Variant, Outcome[]>
   // Warm-up rounds (`--warmup N`) run every variant and are not counted: the first rounds of a
@@ -426,6 +438,14 @@ const fmt = (values: (number | null)[], digits = 0) => {
   const present = values.filter((v): v is number => v !== null)
   return present.length ? median(present).toFixed(digits) : '–'
 }
+/** The busy-neighbour baseline's rates, and the streams' change against it (median of per-round ratios). */
+function againstBusy(busy: Outcome[], withStreams: Outcome[]): string[] {
+  const change = (pick: (o: Outcome) => number) => `${((median(withStreams.map((w, i) => pick(w) / pick(busy[i]!))) - 1) * 100).toFixed(1)} %`
+  return [
+    `${median(busy.map((o) => o.ingestPerSecond)).toFixed(0)} / ${median(busy.map((o) => o.storedPerSecond)).toFixed(0)}`,
+    `${change((o) => o.ingestPerSecond)} / ${change((o) => o.storedPerSecond)}`,
+  ]
+}
 const rows: string[][] = []
 for (const [mode, byVariant] of runs > 0 ? Object.entries(results) : []) {
   const without = byVariant.none
@@ -452,10 +472,11 @@ for (const [mode, byVariant] of runs > 0 ? Object.entries(results) : []) {
       fmt(withStreams.map((o) => o.delivererCpuUsPerEvent ?? null), 1),
       fmt(withStreams.map((o) => o.feedReadsPerLinkRow ?? null), 2),
       ...(feedReplica ? [`${fmt(without.map((o) => o.replicaCpuUsPerEvent ?? null))} → ${fmt(withStreams.map((o) => o.replicaCpuUsPerEvent ?? null))}`] : []),
+      ...(values['busy-neighbour'] ? againstBusy(byVariant['none-busy'], withStreams) : []),
     ])
   }
 }
-if (rows.length > 0) printTable(['mode', 'deliverers', 'ingest ev/s, no streams', 'ingest ev/s, 2 streams', 'change (median of per-round ratios)', 'stored ev/s, no streams → 2 streams (change)', 'webhook delivered ev/s', 'syslog delivered ev/s', 'intake→ack p50 / p99 ms', 'acked during ingest p50 / p99 ms (share)', 'acked after p50 / p99 ms', 'ingest end → caught up s', 'ingest process CPU µs/event, no streams → streams', 'PostgreSQL CPU µs/ingested event, no streams → streams', 'deliverer process CPU µs/delivered event', 'feed reads per stored link row', ...(feedReplica ? ['standby CPU µs/ingested event, no streams → streams'] : [])], rows)
+if (rows.length > 0) printTable(['mode', 'deliverers', 'ingest ev/s, no streams', 'ingest ev/s, 2 streams', 'change (median of per-round ratios)', 'stored ev/s, no streams → 2 streams (change)', 'webhook delivered ev/s', 'syslog delivered ev/s', 'intake→ack p50 / p99 ms', 'acked during ingest p50 / p99 ms (share)', 'acked after p50 / p99 ms', 'ingest end → caught up s', 'ingest process CPU µs/event, no streams → streams', 'PostgreSQL CPU µs/ingested event, no streams → streams', 'deliverer process CPU µs/delivered event', 'feed reads per stored link row', ...(feedReplica ? ['standby CPU µs/ingested event, no streams → streams'] : []), ...(values['busy-neighbour'] ? ['no streams, delivery CPUs busy: ingest / stored ev/s', 'change against that: ingest / stored'] : [])], rows)
 
 if (Number(values['outage-seconds']) > 0) {
   const mode = values.modes.split(',')[0]!
