@@ -21,7 +21,12 @@ for (;;) {
 /** Starts the load on the CPUs `prefix` (a `taskset -c` argv) names; stop it with `stopNeighbour`. */
 export function startNeighbour(prefix: string[]): ChildProcess {
   const argv = [...prefix, process.execPath, '-e', LOOP]
-  return spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' })
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' })
+  // A round that throws ends the bench; the load must not outlive it.
+  const onExit = () => child.kill('SIGKILL')
+  process.once('exit', onExit)
+  child.once('exit', () => process.off('exit', onExit))
+  return child
 }
 
 export async function stopNeighbour(child: ChildProcess): Promise<void> {
