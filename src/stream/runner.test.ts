@@ -105,6 +105,9 @@ describe.each(['embedded', 'postgres'] as StoreKind[])('stream runner on the %s 
     await new Promise((resolve) => setTimeout(resolve, 300))
     await receiver.start(port)
     await until(() => observer.delivered_ >= 400)
+    // The observer hears of a batch when the receiver acknowledged it; the stream's position and
+    // count move in the store right after, so wait for that commit before reading them.
+    await until(async () => (await admin.show({ tenantId: null }, 'siem')).delivered >= 400)
 
     const received = receiver.acknowledgedLines()
     const ids = received.map((line) => line['id'] as string)
