@@ -16,7 +16,7 @@ const COLUMNS = 'id, tenant_id, scopes, name, created_at, revoked_at'
 
 /**
  * API keys in PostgreSQL (`api_keys`, migration 10), over a pool the store opens for them alone
- * (see `createPostgresStore`) so a key lookup never queues behind an export or a batch insert.
+ * (see `openPools` in pools.ts) so a key lookup never queues behind an export or a batch insert.
  * The store closes that pool; this adapter only uses it.
  */
 export class PostgresKeyStore implements KeyStore {

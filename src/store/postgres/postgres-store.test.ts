@@ -4,7 +4,8 @@ import { describeStoreContract } from '../../../test/contracts/store.contract.js
 import { MIGRATION_PLAN } from '../migrate.js'
 import { isoAt, storedEvent } from '../../../test/support/events.js'
 import { dropSchemas, POSTGRES_URL, postgresAvailable, testPartitioning, uniqueSchema } from '../../../test/support/services.js'
-import { createPostgresStore, describeConnection, type PostgresStore, type PostgresStoreOptions } from './postgres-store.js'
+import { createPostgresStore, type PostgresStore, type PostgresStoreOptions } from './postgres-store.js'
+import { describeConnection } from './pools.js'
 
 const hasPostgres = await postgresAvailable()
 

@@ -1,11 +1,12 @@
 /**
  * The PostgreSQL store: a thin adapter over node-postgres. SQL and row mapping live in sql.ts, the
- * schema and its indexes in migrations.ts, the retryable-error list in classify-error.ts.
+ * schema and its indexes in migrations.ts, the retryable-error list in classify-error.ts, the
+ * connection pools in pools.ts.
  *
  * Every connection starts with `search_path=<schema>` and `TimeZone=UTC` in its startup packet,
  * so neither costs a round trip and no statement ever runs with the wrong schema.
  */
-import pg from 'pg'
+import type pg from 'pg'
 import { AuditqError } from '../../errors.js'
 import type { AuditEvent } from '../../event/types.js'
 import { eventFromCanonical, prepareEvent, type PreparedEvent } from '../../integrity/prepared-event.js'
@@ -26,7 +27,8 @@ import { PostgresSubjectKeyStore } from './subject-key-store.js'
 import { PostgresRetentionRules } from './retention-rules.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
 import { fetchRows } from './read-session.js'
-import { ReplicaRouter } from './replica-router.js'
+import type { ReplicaRouter } from './replica-router.js'
+import { describeConnection, openPools, type StorePools } from './pools.js'
 import type { PartitioningSettings } from './partition-layout.js'
 import { PartitionRetention } from './partition-retention.js'
 import { PostgresPartitions } from './partitions.js'
@@ -124,63 +126,24 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   if (!SCHEMA_NAME.test(schema)) {
     throw new AuditqError('AUDITQ_CONFIG', `schema: must match ${SCHEMA_NAME.source}; got ${JSON.stringify(schema)}`)
   }
-  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs
-  const { connectionString, extraOptions } = splitStartupOptions(options.connectionString)
-  const applicationName = options.applicationName ?? DEFAULTS.applicationName
   const readStatementTimeoutMs = options.readStatementTimeoutMs ?? DEFAULTS.readStatementTimeoutMs
   if (!Number.isInteger(readStatementTimeoutMs) || readStatementTimeoutMs < 1) {
     throw new AuditqError('AUDITQ_CONFIG', `readStatementTimeoutMs: must be a positive integer; got ${readStatementTimeoutMs}`)
   }
-  const makePool = (role: { max: number; applicationName: string; settings: string; connection?: { connectionString: string; extraOptions: string } }) => {
-    const target = role.connection ?? { connectionString, extraOptions }
-    const pool = new pg.Pool({
-      connectionString: target.connectionString,
-      max: role.max,
-      application_name: role.applicationName,
-      connectionTimeoutMillis: connectTimeoutMs,
-      idleTimeoutMillis: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
-      // Ours come last so a URL's own `options` (e.g. statement_timeout) can never move the schema.
-      options: [target.extraOptions, `-c search_path=${schema} -c TimeZone=UTC`, role.settings].filter(Boolean).join(' '),
-    })
-    // Without a listener an idle connection's error (server restart, network drop) would crash the
-    // process. The pool has already discarded that connection and opens a new one on demand; the
-    // next statement that still fails reports to its caller, so here we only log.
-    pool.on('error', (error) => options.logger?.warn({ err_message: error.message }, 'postgres: idle connection failed and was discarded'))
-    // The pool listens only while a connection sits idle in it. One checked out and quiet between
-    // statements (the retention lock's session for a whole run, a verify snapshot while Node
-    // hashes) would crash the process on a server restart or pg_terminate_backend (a test did).
-    // Its holder learns of it from its next statement and releases it as broken; nothing to do here.
-    pool.on('connect', (client) => client.on('error', () => undefined))
-    return pool
-  }
-  const pool = makePool({ max: options.poolMax ?? DEFAULTS.poolMax, applicationName, settings: '' })
-  // Its own application_name, so pg_stat_activity tells a stuck read from a stuck write.
-  const readPool = makePool({
-    max: options.readPoolMax ?? DEFAULTS.readPoolMax,
-    applicationName: `${applicationName}-read`,
-    settings: `-c statement_timeout=${readStatementTimeoutMs}`,
+  const pools = openPools({
+    connectionString: options.connectionString,
+    schema,
+    applicationName: options.applicationName ?? DEFAULTS.applicationName,
+    poolMax: options.poolMax ?? DEFAULTS.poolMax,
+    readPoolMax: options.readPoolMax ?? DEFAULTS.readPoolMax,
+    readStatementTimeoutMs,
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+    idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+    readReplica: options.readReplica,
+    logger: options.logger,
   })
-  // API key lookups get two connections of their own: rare once the resolver caches them, but a
-  // request waits on one, so it must never queue behind an export or a batch insert.
-  const keysPool = makePool({ max: 2, applicationName: `${applicationName}-keys`, settings: '' })
-  let replica: { pool: pg.Pool; router: ReplicaRouter } | undefined
-  if (options.readReplica) {
-    const split = splitStartupOptions(options.readReplica.connectionString)
-    const replicaPool = makePool({
-      max: options.readPoolMax ?? DEFAULTS.readPoolMax,
-      applicationName: `${applicationName}-replica`,
-      settings: `-c statement_timeout=${readStatementTimeoutMs}`,
-      connection: split,
-    })
-    const router = new ReplicaRouter(readPool, replicaPool, {
-      maxLagMs: options.readReplica.maxLagMs,
-      probeEveryMs: options.readReplica.probeEveryMs,
-      logger: options.logger,
-    })
-    replica = { pool: replicaPool, router }
-  }
   const partitioning = options.partitioning
-  return new PostgresStore({ write: pool, read: readPool, keys: keysPool, ...(replica ? { replica } : {}) }, {
+  return new PostgresStore(pools, {
     ...(partitioning
       ? {
           partitioning: {
@@ -200,35 +163,6 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     streamChunkRows: options.streamChunkRows ?? DEFAULTS.streamChunkRows,
     chain: options.chain ?? true,
   })
-}
-
-/**
- * node-postgres lets an `options` query parameter in the URL replace the pool's `options`
- * entirely, which would silently drop our search_path (events written to `public`). Take it out
- * of the URL and merge it instead.
- */
-export function splitStartupOptions(connectionString: string): { connectionString: string; extraOptions: string } {
-  let url: URL
-  try {
-    url = new URL(connectionString)
-  } catch {
-    return { connectionString, extraOptions: '' }
-  }
-  const extraOptions = url.searchParams.get('options') ?? ''
-  if (!url.searchParams.has('options')) return { connectionString, extraOptions }
-  url.searchParams.delete('options')
-  return { connectionString: url.toString(), extraOptions }
-}
-
-/** host:port/db, never user or password. */
-export function describeConnection(connectionString: string): string {
-  try {
-    const url = new URL(connectionString)
-    return `${url.hostname || 'localhost'}:${url.port || '5432'}${url.pathname || '/'}`
-  } catch {
-    // Not a URL (e.g. a libpq key=value string): saying nothing beats echoing a password.
-    return 'postgres'
-  }
 }
 
 interface Settings {
@@ -273,7 +207,7 @@ export class PostgresStore implements Store {
   readonly partitions: PostgresPartitions | undefined
 
   constructor(
-    pools: { write: pg.Pool; read: pg.Pool; keys: pg.Pool; replica?: { pool: pg.Pool; router: ReplicaRouter } },
+    pools: StorePools,
     private readonly settings: Settings,
   ) {
     this.pool = pools.write
