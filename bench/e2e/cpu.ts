@@ -12,7 +12,7 @@ export const ROLES: readonly Role[] = ['producer', 'workers', 'postgres', 'redis
 /** Clock ticks per second on Linux (USER_HZ); /proc reports utime and stime in these. */
 const TICKS = 100
 
-interface ProcSample {
+export interface ProcSample {
   comm: string
   ppid: number
   ticks: number
@@ -28,7 +28,8 @@ interface ProcSample {
  */
 const COUNTS_REAPED: ReadonlySet<Role> = new Set(['postgres', 'redis'])
 
-function readProcs(): Map<number, ProcSample> {
+/** Every process's name, parent and CPU so far, from /proc (empty where /proc is missing). */
+export function readProcs(): Map<number, ProcSample> {
   const procs = new Map<number, ProcSample>()
   let entries: string[]
   try {

@@ -7,9 +7,9 @@
  * baseline included, writes to that primary with the standby attached: the standby is part of
  * the deployment whether streams run or not, and its WAL sender's cost lands in both.
  */
-import { readdirSync, readFileSync } from 'node:fs'
 import pg from 'pg'
 import { type PrivatePostgres, startPrivatePostgres, startReplicaOf } from '../../test/support/private-postgres.js'
+import { readProcs } from '../e2e/cpu.js'
 import { pin } from './cpu-layout.js'
 
 const SETTINGS = { fsync: 'on', shared_buffers: '128MB', max_connections: '100' }
@@ -28,21 +28,13 @@ export interface FeedReplica {
 }
 
 function parentOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+  const ppid = readProcs().get(pid)?.ppid
+  if (ppid === undefined) throw new Error(`process ${pid} is gone`)
+  return ppid
 }
 
 function childrenOf(root: number): number[] {
-  const found: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      if (parentOf(Number(entry)) === root) found.push(Number(entry))
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found
+  return [...readProcs()].filter(([, sample]) => sample.ppid === root).map(([pid]) => pid)
 }
 
 /** A server's postmaster: the parent of a backend of its own. */
