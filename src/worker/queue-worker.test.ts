@@ -124,6 +124,8 @@ describe.skipIf(!hasRedis)('queue worker', () => {
     const { instance, reports } = worker(await q.consumer('w1'), store, { retry: { attempts: 3, initialDelayMs: 20, maxDelayMs: 50 } })
     instance.start()
     await vi.waitFor(async () => expect(await q.redis.xlen(q.keys.deadLetters)).toBe(1), { timeout: 10_000 })
+    // The entry reaches the DLQ inside the batch's write; its report is handed over when the write ends.
+    await vi.waitFor(() => expect(reports.some((r) => r.deadLettered === 1)).toBe(true), { timeout: 10_000 })
     expect(refusals).toBeLessThan(0)
     expect(reports.reduce((n, r) => n + r.failedAttempts, 0)).toBeGreaterThanOrEqual(2)
     const report = await t.store.completeness!.accountingRecords({ producer_id: 'app-1' })
