@@ -11,6 +11,8 @@
  *   npm run bench -- --scenarios copy,queue-2 --runs 1 --no-write
  *   npm run bench -- --cpu-prof-dir /tmp/prof --scenarios queue-2 --runs 1 --no-write
  *   node dist-bench/bench/e2e/profile-summary.js /tmp/prof
+ *   npm run bench -- --scenarios queue-open,ping-open --loop-stalls   # why open-loop answers come late
+ *   npm run bench -- --scenarios queue-open --drain-after-calls        # log() with the workers stopped meanwhile
  *
  * End-to-end throughput = events ÷ (first `log()` → every event committed, seen by polling the
  * table). Each round runs every scenario once, in an order rotated per round; the tables give
@@ -44,6 +46,8 @@ const { values: args } = parseArgs({
     'no-write': { type: 'boolean', default: false },
     write: { type: 'boolean', default: false },
     'cpu-prof-dir': { type: 'string' },
+    'loop-stalls': { type: 'boolean', default: false },
+    'drain-after-calls': { type: 'boolean', default: false },
     markdown: { type: 'string', default: fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url)) },
   },
 })
@@ -60,8 +64,11 @@ const settings: RunSettings = {
   baselineWorkers: Number(args['baseline-workers']),
   cores: cpus().length,
   profileDir: args['cpu-prof-dir'],
+  loopStalls: args['loop-stalls'],
+  drainAfterCalls: args['drain-after-calls'],
 }
-const write = args.write || (!quick && !args['no-write'] && !args['cpu-prof-dir'])
+// A profiled or stall-recording run carries its instruments' cost: it does not replace the section.
+const write = args.write || (!quick && !args['no-write'] && !args['cpu-prof-dir'] && !args['loop-stalls'] && !args['drain-after-calls'])
 const wanted = args.scenarios.split(',')
 const unknown = wanted.filter((id) => !SCENARIOS.some((s) => s.id === id))
 if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.id).join(', ')}`)

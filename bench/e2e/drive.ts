@@ -9,6 +9,7 @@
 import type pg from 'pg'
 import { percentile } from '../stats.js'
 import { countRows } from './fixture.js'
+import { StallRecorder, type LoopStalls } from './loop-stalls.js'
 
 /** A call logs event `i` and resolves with the id it was stored (or queued) under. */
 export type LogCall = (i: number) => Promise<string>
@@ -17,6 +18,8 @@ export interface Produced {
   latenciesMs: Float64Array
   /** Open loop only: how late each call started against its schedule (timer granularity, a busy event loop). */
   lagMs?: Float64Array
+  /** Open loop with `recordStalls`: the caller's event-loop stalls and what they were made of. */
+  stalls?: LoopStalls
   ids: string[]
   errors: number
   firstError?: unknown
@@ -48,7 +51,7 @@ export async function driveClosed(total: number, concurrency: number, call: LogC
   return { latenciesMs, ids: ids.filter((id) => id !== undefined), errors, firstError, startedAt, producedAt: performance.now() }
 }
 
-export async function driveOpen(ratePerSecond: number, seconds: number, call: LogCall): Promise<Produced> {
+export async function driveOpen(ratePerSecond: number, seconds: number, call: LogCall, options: { recordStalls?: boolean } = {}): Promise<Produced> {
   const total = Math.max(1, Math.round(ratePerSecond * seconds))
   const latenciesMs = new Float64Array(total)
   const lagMs = new Float64Array(total)
@@ -63,6 +66,7 @@ export async function driveOpen(ratePerSecond: number, seconds: number, call: Lo
   let firstError: unknown
   const intervalMs = 1000 / ratePerSecond
   const startedAt = performance.now()
+  const recorder = options.recordStalls ? new StallRecorder() : undefined
   const settle = () => {
     outstanding--
     if (allStarted && outstanding === 0) allDone()
@@ -90,6 +94,7 @@ export async function driveOpen(ratePerSecond: number, seconds: number, call: Lo
     // Timers fire about once a millisecond: each tick starts every call that is due, in order,
     // so at 5,000/s calls arrive in bursts of ~5, as requests from many clients would.
     const tick = () => {
+      recorder?.tick()
       const due = Math.min(total, Math.floor(((performance.now() - startedAt) * ratePerSecond) / 1000) + 1)
       while (next < due) fire(next++)
       if (next >= total) resolve()
@@ -98,8 +103,9 @@ export async function driveOpen(ratePerSecond: number, seconds: number, call: Lo
     tick()
   })
   allStarted = true
+  const stalls = recorder?.stop()
   if (outstanding > 0) await finished
-  return { latenciesMs, lagMs, ids: ids.filter((id) => id !== undefined), errors, firstError, startedAt, producedAt: performance.now() }
+  return { latenciesMs, lagMs, ...(stalls ? { stalls } : {}), ids: ids.filter((id) => id !== undefined), errors, firstError, startedAt, producedAt: performance.now() }
 }
 
 export interface LatencySummary {

@@ -21,6 +21,8 @@ export interface Summary {
   p999: number
   max: number
   lagP99?: number
+  /** Open loop with --loop-stalls: medians over rounds, per second of the run. */
+  stalls?: { perSecond: number; stalledMsPerSecond: number; waitingShare: number; gcMsPerSecond: number; longGcPerSecond: number }
   /** Share of the run the producer's event loop was runnable but waiting for a CPU. */
   runQueueWait: number
   /** Median over rounds of this ÷ COPY in the same round. */
@@ -76,6 +78,17 @@ export function summarizeAll(defs: ScenarioDef[], results: ScenarioResult[], set
       p999: m((r) => r.latency.p999),
       max: m((r) => r.latency.max),
       ...(mine[0]!.lag ? { lagP99: m((r) => r.lag!.p99) } : {}),
+      ...(mine.every((r) => r.stalls)
+        ? {
+            stalls: {
+              perSecond: m((r) => r.stalls!.stalls / r.stalls!.seconds),
+              stalledMsPerSecond: m((r) => r.stalls!.stalledMs / r.stalls!.seconds),
+              waitingShare: m((r) => r.stalls!.waitingForCpuMs / r.stalls!.stalledMs),
+              gcMsPerSecond: m((r) => r.stalls!.gcMs / r.stalls!.seconds),
+              longGcPerSecond: m((r) => r.stalls!.longGcPauses / r.stalls!.seconds),
+            },
+          }
+        : {}),
       runQueueWait: m((r) => r.cpu.producerRunQueueWaitSeconds / r.cpu.wallSeconds),
       ...(ofCeiling !== undefined ? { ofCeiling } : {}),
       ...(ref && times !== undefined ? { auditqTimes: { ref, times } } : {}),
@@ -166,6 +179,16 @@ export function tables(summaries: Summary[]): string {
     row(Array(9).fill('---'))
     for (const s of latencyRows) {
       row([s.label, s.setup, fmt(s.p50, 2), fmt(s.p99, 2), fmt(s.p999, 2), fmt(s.max, 1), fmt(s.lagP99 ?? NaN, 2), pct1(s.runQueueWait), fmt(s.eventsPerSecond)])
+    }
+    const withStalls = latencyRows.filter((s) => s.stalls)
+    if (withStalls.length > 0) {
+      lines.push('')
+      row(['caller event-loop stalls (open loop)', 'stalls > 3 ms per s', 'stalled ms per s', 'of which waiting for a CPU', 'GC pause ms per s', 'GC pauses > 2 ms per s'])
+      row(Array(6).fill('---'))
+      for (const s of withStalls) {
+        const t = s.stalls!
+        row([s.id, fmt(t.perSecond, 1), fmt(t.stalledMsPerSecond, 1), pct(t.waitingShare), fmt(t.gcMsPerSecond, 1), fmt(t.longGcPerSecond, 1)])
+      }
     }
   }
   lines.push('')

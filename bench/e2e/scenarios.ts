@@ -12,8 +12,9 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { Redis } from 'ioredis'
 import { from as copyFrom } from 'pg-copy-streams'
-import { CpuMeter, type CpuSplit } from './cpu.js'
+import { CpuMeter, readProcs, type CpuSplit } from './cpu.js'
 import { driveClosed, driveOpen, summarize, waitCommitted, type LatencySummary, type Produced } from './drive.js'
+import type { LoopStalls } from './loop-stalls.js'
 import { openFixture, verify, verificationProblem, type BenchTarget, type Verification } from './fixture.js'
 import { progress } from './progress.js'
 import { COPY_SQL, copyLine } from './rows.js'
@@ -31,6 +32,14 @@ export interface RunSettings {
   cores: number
   /** Directory for .cpuprofile files, or undefined. */
   profileDir: string | undefined
+  /** Open-loop rows record the caller's event-loop stalls (`--loop-stalls`). */
+  loopStalls: boolean
+  /**
+   * `--drain-after-calls`: the worker processes are stopped (SIGSTOP) while the calls are made and
+   * resumed after, so `log()` is timed with only Redis beside the caller, as when the workers and
+   * the database run on other machines. End-to-end figures then include the whole drain.
+   */
+  drainAfterCalls: boolean
 }
 
 export interface ScenarioResult {
@@ -46,6 +55,8 @@ export interface ScenarioResult {
   latency: LatencySummary
   /** Open loop: lateness of call starts against the schedule. */
   lag?: LatencySummary
+  /** Open loop with --loop-stalls: the caller's event-loop stalls. */
+  stalls?: LoopStalls
   cpu: CpuSplit
   verification: Verification
   figures: Record<string, number>
@@ -89,7 +100,7 @@ function openLoop(id: string, label: string, factory: SystemFactory, workers: nu
     run: (settings, round) =>
       measure(settings, round, id, factory, {
         workers,
-        drive: (log) => driveOpen(settings.rate, settings.openSeconds, log),
+        drive: (log) => driveOpen(settings.rate, settings.openSeconds, log, { recordStalls: settings.loopStalls }),
         events: Math.round(settings.rate * settings.openSeconds),
       }),
   }
@@ -180,10 +191,13 @@ async function measure(settings: RunSettings, round: number, id: string, factory
     await profile.start()
     meter.start()
     let produced: Produced
+    const paused = settings.drainAfterCalls ? processTrees(running.workerPids()) : []
+    for (const pid of paused) process.kill(pid, 'SIGSTOP')
     try {
       produced = await options.drive(log)
     } finally {
       clearInterval(ticker)
+      for (const pid of paused) process.kill(pid, 'SIGCONT')
     }
     if (produced.errors > 0) throw new Error(`${produced.errors} log() calls failed; first: ${String(produced.firstError)}`)
     const { committedAt } = running.acknowledgesCommit
@@ -210,6 +224,7 @@ async function measure(settings: RunSettings, round: number, id: string, factory
       tailMs: committedAt - produced.producedAt,
       latency: summarize(produced.latenciesMs),
       ...(produced.lagMs ? { lag: summarize(produced.lagMs) } : {}),
+      ...(produced.stalls ? { stalls: produced.stalls } : {}),
       cpu,
       verification,
       figures,
@@ -219,6 +234,22 @@ async function measure(settings: RunSettings, round: number, id: string, factory
     await system?.close().catch(() => undefined)
     await fixture.dispose()
   }
+}
+
+/** `roots` and every process descended from them. */
+function processTrees(roots: readonly number[]): number[] {
+  const procs = readProcs()
+  const found = new Set(roots)
+  for (let grew = true; grew; ) {
+    grew = false
+    for (const [pid, proc] of procs) {
+      if (!found.has(pid) && found.has(proc.ppid)) {
+        found.add(pid)
+        grew = true
+      }
+    }
+  }
+  return [...found]
 }
 
 /** Figures that mean the run did not measure what it claims (events spilled, dropped, failed). */
@@ -288,10 +319,15 @@ async function measurePing(settings: RunSettings, round: number): Promise<Scenar
     await redis.ping()
     const meter = new CpuMeter(() => [])
     meter.start()
-    const produced = await driveOpen(settings.rate, settings.openSeconds, async (i) => {
-      await redis.ping()
-      return String(i)
-    })
+    const produced = await driveOpen(
+      settings.rate,
+      settings.openSeconds,
+      async (i) => {
+        await redis.ping()
+        return String(i)
+      },
+      { recordStalls: settings.loopStalls },
+    )
     const cpu = meter.stop()
     if (produced.errors > 0) throw new Error(`${produced.errors} PINGs failed; first: ${String(produced.firstError)}`)
     const n = produced.ids.length
@@ -305,6 +341,7 @@ async function measurePing(settings: RunSettings, round: number): Promise<Scenar
       tailMs: 0,
       latency: summarize(produced.latenciesMs),
       ...(produced.lagMs ? { lag: summarize(produced.lagMs) } : {}),
+      ...(produced.stalls ? { stalls: produced.stalls } : {}),
       cpu,
       verification: { expected: n, rows: n, lost: 0, unexpected: 0, duplicated: 0 },
       figures: {},
