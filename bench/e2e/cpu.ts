@@ -65,7 +65,7 @@ function machineBusyTicks(): number {
 }
 
 /** Nanoseconds this process' main thread (the event loop) spent runnable but waiting for a CPU. */
-function runQueueWaitNs(): number {
+export function runQueueWaitNs(): number {
   try {
     return Number(readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1])
   } catch {

@@ -1,14 +1,14 @@
 /**
  * `--loop-stalls`: where the open-loop caller's late answers come from. The open-loop driver asks
  * for a timer every millisecond; a gap between two ticks much longer than that is a stall of the
- * caller's event loop, and every answer due in it comes late. For each stall this records how much
- * of it the event loop's thread spent runnable but waiting for a CPU (the kernel's run-queue wait,
- * from /proc/thread-self/schedstat), and separately how long garbage collection paused the
- * process. The rest of a stall is the process' own work. Opt-in: one small /proc read per tick
- * costs the caller about 1 % of a core, which the headline rows should not carry.
- */
-import { readFileSync } from 'node:fs'
+ * caller's event loop, and every answer due in it comes late. For each stall this records how
+ * much of it the event loop's thread spent runnable but waiting for a CPU (the kernel's run-queue
+ * wait, from /proc/self/schedstat, which is the main thread's), and separately how long garbage
+ * collection paused the process. The rest of a stall is the process' own work. Opt-in: one small
+ * /proc read per tick costs the caller about 1 % of a core, which the headline rows should not
+ * carry. */
 import { PerformanceObserver } from 'node:perf_hooks'
+import { runQueueWaitNs } from './cpu.js'
 
 /** A gap between timer ticks longer than this (the timer asks for 1 ms) counts as a stall. */
 const STALL_MS = 3
@@ -28,15 +28,6 @@ export interface LoopStalls {
   gcMs: number
   gcPauses: number
   longGcPauses: number
-}
-
-/** Nanoseconds this thread has waited on a run queue, or NaN where /proc does not say. */
-function runQueueWaitNs(): number {
-  try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1])
-  } catch {
-    return NaN
-  }
 }
 
 export class StallRecorder {
