@@ -14,7 +14,8 @@ import { chainLeaf } from '../../integrity/merkle.js'
 import { generateSigningKeyPem, parseSigningKey } from '../../integrity/checkpoint.js'
 import { createCheckpoints } from '../../integrity/make-checkpoints.js'
 import { eventProof, type EventProof } from '../../integrity/proofs.js'
-import { INDEX_POSITIONS_SQL } from './merkle-sql.js'
+import { PostgresMerkle } from './merkle.js'
+import { INDEX_POSITIONS_SQL, POSITIONS_SQL } from './merkle-sql.js'
 import { POSTGRES_MIGRATIONS, postgresMigrationTarget } from './migrations.js'
 import { createPostgresStore, type PostgresStore } from './postgres-store.js'
 
@@ -100,6 +101,41 @@ describe.runIf(hasPostgres)('postgres Merkle positions, indexed on demand', () =
     expect(proofs.map((proof) => proof.seq)).toEqual([1, 61, 121, 181, 250])
     expect(proofs.every(proves)).toBe(true)
     expect(await coverage('initech')).toEqual({ size: 250, positions: 250, indexed: 250 })
+  })
+
+  it('a proof that missed its position while another process indexed the tree finds it once indexed', async () => {
+    const events = await insertUneven(store, 'umbrella', 120)
+    await createCheckpoints(store.integrity!, key)
+    const target = events[70]!
+    // Two processes' views of the positions index, each on a pool of its own. Ours misses the id on
+    // its first read; the other process then indexes the whole tree and commits before ours looks
+    // at how far the index reaches, so ours finds nothing left to index.
+    const options = { connectionString: POSTGRES_URL, options: `-c search_path=${schema}`, max: 2 }
+    const ourPool = new pg.Pool(options)
+    const otherPool = new pg.Pool(options)
+    try {
+      const other = new PostgresMerkle(otherPool)
+      let interleave: (() => Promise<unknown>) | undefined = () => other.positions('umbrella', [events[0]!.id])
+      const pool = new Proxy(ourPool, {
+        get(real, prop) {
+          if (prop !== 'query') return Reflect.get(real, prop, real) as unknown
+          return async (text: string, values?: unknown[]) => {
+            const result = await real.query(text, values)
+            const run = text === POSITIONS_SQL ? interleave : undefined
+            interleave = undefined
+            if (run) await run()
+            return result
+          }
+        },
+      })
+      const ours = new PostgresMerkle(pool)
+      const found = await ours.positions('umbrella', [target.id])
+      expect(interleave).toBeUndefined()
+      expect(found.get(target.id)?.seq).toBe(71)
+    } finally {
+      await ourPool.end()
+      await otherPool.end()
+    }
   })
 
   it('migration 91 counts the positions a database indexed at checkpoint time as indexed', async () => {

@@ -76,8 +76,12 @@ export class PostgresMerkle implements MerkleStore {
     const wanted = new Set(ids).size
     // A second round: a catch-up this call joined may have started before the tree grew.
     for (let round = 0; round < 2 && found.size < wanted; round++) {
-      if (!(await this.indexPositionsOnce(tenant))) break
+      const indexed = await this.indexPositionsOnce(tenant)
+      // Read again even when there was nothing left to index: a catch-up elsewhere (another
+      // process, or one here that ended before this call could join it) may have written the
+      // positions after the first read missed them.
       for (const [id, position] of await this.readPositions(tenant, ids.filter((id) => !found.has(id)))) found.set(id, position)
+      if (!indexed) break
     }
     return found
   }
