@@ -192,12 +192,12 @@ async function measure(settings: RunSettings, round: number, id: string, factory
     meter.start()
     let produced: Produced
     const paused = settings.drainAfterCalls ? processTrees(running.workerPids()) : []
-    for (const pid of paused) process.kill(pid, 'SIGSTOP')
+    signalAll(paused, 'SIGSTOP')
     try {
       produced = await options.drive(log)
     } finally {
       clearInterval(ticker)
-      for (const pid of paused) process.kill(pid, 'SIGCONT')
+      signalAll(paused, 'SIGCONT')
     }
     if (produced.errors > 0) throw new Error(`${produced.errors} log() calls failed; first: ${String(produced.firstError)}`)
     const { committedAt } = running.acknowledgesCommit
@@ -250,6 +250,16 @@ function processTrees(roots: readonly number[]): number[] {
     }
   }
   return [...found]
+}
+
+function signalAll(pids: readonly number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal)
+    } catch {
+      // exited since the process list was read
+    }
+  }
 }
 
 /** Figures that mean the run did not measure what it claims (events spilled, dropped, failed). */
