@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -11,8 +11,12 @@ describe('master key', () => {
     expect(loadMasterKey({ masterKey: hex })).toEqual(Buffer.from(hex, 'hex'))
     expect(loadMasterKey({ masterKey: Buffer.from(hex, 'hex').toString('base64') })).toEqual(Buffer.from(hex, 'hex'))
     const dir = mkdtempSync(path.join(tmpdir(), 'auditq-mk-'))
-    writeFileSync(path.join(dir, 'key'), `${Buffer.from(hex, 'hex').toString('base64url')}\n`)
-    expect(loadMasterKey({ masterKeyFile: path.join(dir, 'key') })).toEqual(Buffer.from(hex, 'hex'))
+    try {
+      writeFileSync(path.join(dir, 'key'), `${Buffer.from(hex, 'hex').toString('base64url')}\n`)
+      expect(loadMasterKey({ masterKeyFile: path.join(dir, 'key') })).toEqual(Buffer.from(hex, 'hex'))
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('refuses a missing, short, unreadable or doubly set key with AUDITQ_MASTER_KEY naming the setting', () => {
