@@ -39,10 +39,13 @@ export async function freshStore(kind: StoreKind): Promise<TestStore> {
   const schema = uniqueSchema('t')
   const store = await createPostgresStore({ ...testPartitioning(), connectionString: POSTGRES_URL, schema })
   await store.migrate()
+  // For files a test writes beside the store (an archive sink's, say): its own, removed with it.
+  const dataDir = mkdtempSync(join(tmpdir(), 'auditq-test-'))
   return {
     store,
-    location: { databaseUrl: POSTGRES_URL, databaseSchema: schema, dataDir: tmpdir() },
+    location: { databaseUrl: POSTGRES_URL, databaseSchema: schema, dataDir },
     dispose: async () => {
+      rmSync(dataDir, { recursive: true, force: true })
       await store.close()
       const client = new pg.Client({ connectionString: POSTGRES_URL })
       await client.connect()
