@@ -58,9 +58,17 @@ export async function startPrivatePostgres(options: PrivatePostgresOptions = {})
 /**
  * A streaming replica of `primary`: `pg_basebackup -R` into a directory of its own, started on a
  * port of its own as a hot standby. `pauseReplay`/`resumeReplay` hold back what it shows, which is
- * how tests make it lag on purpose.
+ * how tests make it lag on purpose. `catchUp` waits until it has replayed everything the primary
+ * had written when it was called: asked of the replica itself, because a store read it cannot
+ * answer yet (a table it has not replayed) is answered by the primary and proves nothing.
  */
-export async function startReplicaOf(primary: PrivatePostgres, options: PrivatePostgresOptions = {}): Promise<PrivatePostgres & { pauseReplay(): Promise<void>; resumeReplay(): Promise<void> }> {
+export interface Replica extends PrivatePostgres {
+  pauseReplay(): Promise<void>
+  resumeReplay(): Promise<void>
+  catchUp(timeoutMs?: number): Promise<void>
+}
+
+export async function startReplicaOf(primary: PrivatePostgres, options: PrivatePostgresOptions = {}): Promise<Replica> {
   const { dir, exec } = privateDir()
   const data = join(dir, 'data')
   try {
@@ -70,16 +78,29 @@ export async function startReplicaOf(primary: PrivatePostgres, options: PrivateP
     throw error
   }
   const server = await serve(dir, data, exec, options)
-  const sql = async (text: string) => {
-    const client = new pg.Client({ connectionString: server.url })
+  const sql = async (url: string, text: string): Promise<unknown> => {
+    const client = new pg.Client({ connectionString: url })
     await client.connect()
     try {
-      await client.query(text)
+      return (await client.query<{ value: unknown }>(`${text} AS value`)).rows[0]?.value
     } finally {
       await client.end()
     }
   }
-  return { ...server, pauseReplay: () => sql('SELECT pg_wal_replay_pause()'), resumeReplay: () => sql('SELECT pg_wal_replay_resume()') }
+  const catchUp = async (timeoutMs = 60_000) => {
+    const written = String(await sql(primary.url, 'SELECT pg_current_wal_lsn()::text'))
+    const deadline = Date.now() + timeoutMs
+    while ((await sql(server.url, `SELECT pg_last_wal_replay_lsn() >= '${written}'::pg_lsn`)) !== true) {
+      if (Date.now() > deadline) throw new Error(`the replica did not replay up to ${written} within ${timeoutMs} ms`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+  return {
+    ...server,
+    pauseReplay: async () => void (await sql(server.url, 'SELECT pg_wal_replay_pause()')),
+    resumeReplay: async () => void (await sql(server.url, 'SELECT pg_wal_replay_resume()')),
+    catchUp,
+  }
 }
 
 type Exec = (file: string, args: string[]) => Promise<unknown>
